@@ -1,0 +1,375 @@
+/**
+ * @file eir.h
+ * @brief eirnn engine: the conductance-gated excitatory/inhibitory RNN (see docs/model.md).
+ *
+ * The engine knows no JSON and does no I/O. Every function that can fail returns an
+ * ::eir_status and, when given an ::eir_error, fills it with a message a user can act on and
+ * the JSON pointer (RFC 6901) of the offending model or run field, relative to the model or
+ * run object of docs/FORMAT (e.g. "/recurrent/W", "/dt"). Nothing here keeps global mutable
+ * state: a built ::eir_model is immutable and may be shared by any number of threads running
+ * simulations at once.
+ *
+ * Conventions (MODEL.md): N = n_e + n_i neurons, excitatory first. Matrices are row-major;
+ * W[i*N + j] is the synapse from presynaptic j onto postsynaptic i.
+ */
+#ifndef EIR_H
+#define EIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Version of the engine's numerics; bump when results for the same input change. */
+#define EIR_ENGINE_VERSION "1.0.0"
+
+/** Name of the noise generator; stored in every run's metadata. */
+#define EIR_RNG_NAME "philox4x32-10+box-muller/v1"
+
+/** Status codes. */
+typedef enum eir_status {
+    EIR_OK = 0,         /**< success */
+    EIR_EINVAL = 1,     /**< invalid model, run or argument; see the error's field */
+    EIR_ENOMEM = 2,     /**< allocation failed */
+    EIR_ECANCELLED = 3, /**< the progress callback asked to stop */
+    EIR_ENUMERIC = 4    /**< a numerical routine (e.g. LAPACK) failed */
+} eir_status;
+
+#define EIR_FIELD_MAX 256
+#define EIR_MESSAGE_MAX 768
+
+/** Error detail: the failing status, the offending field and a human-readable message. */
+typedef struct eir_error {
+    eir_status status;
+    char field[EIR_FIELD_MAX];     /**< JSON pointer of the field, "" when not about a field */
+    char message[EIR_MESSAGE_MAX]; /**< one sentence a user can act on */
+} eir_error;
+
+/**
+ * Fill @p err (may be NULL) with @p status, @p field (may be NULL) and a printf-style message.
+ * @return @p status, so callers can write `return eir_error_set(...)`.
+ */
+eir_status eir_error_set(eir_error *err, eir_status status, const char *field, const char *fmt,
+                         ...) __attribute__((format(printf, 4, 5)));
+
+/** Reset @p err to "no error". */
+void eir_error_clear(eir_error *err);
+
+/** Short name of a status ("ok", "invalid", "out of memory", "cancelled", "numeric"). */
+const char *eir_status_name(eir_status s);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/** The spectrum from ANN to biologically plausible RNN (MODEL.md). */
+typedef enum eir_class {
+    EIR_CLASS_RNN = 0,  /**< no Dale's law, no gating (M = 0) */
+    EIR_CLASS_DALE = 1, /**< Dale's law, no gating */
+    EIR_CLASS_GATED = 2 /**< Dale's law and conductance gating (default) */
+} eir_class;
+
+/** Activation functions f (rates r = f(V)). */
+typedef enum eir_act_kind {
+    EIR_ACT_RELU = 0,      /**< max(0, V) */
+    EIR_ACT_TANH_RECT = 1, /**< max(0, tanh V) */
+    EIR_ACT_SIGMOID = 2,   /**< 1 / (1 + e^-V) */
+    EIR_ACT_SOFTPLUS = 3,  /**< log(1 + e^V) */
+    EIR_ACT_POWER = 4,     /**< k max(0, V)^n */
+    EIR_ACT_LINEAR = 5,    /**< V */
+    EIR_ACT_TANH = 6       /**< tanh V */
+} eir_act_kind;
+
+/** Activation with its parameters. */
+typedef struct eir_activation {
+    eir_act_kind kind;
+    double k;     /**< power: gain k > 0 */
+    double n;     /**< power: exponent n > 0 */
+    double r_max; /**< clamp rates from above; INFINITY (or <= 0 treated as invalid) = none */
+} eir_activation;
+
+/** The two parameterisations of the recurrent connectivity. */
+typedef enum eir_form {
+    EIR_FORM_REDUCED = 0,    /**< W and A >= 0, M = A (.) |W| */
+    EIR_FORM_CONDUCTANCE = 1 /**< K >= 0 and reversal potentials; W = K E_type(j), M = K */
+} eir_form;
+
+/** Shape of the reduced form's A. */
+typedef enum eir_a_kind {
+    EIR_A_SCALAR = 0,   /**< A has 1 value */
+    EIR_A_PER_TYPE = 1, /**< A has 2 values: {A_E, A_I}, per presynaptic type */
+    EIR_A_PER_ROW = 2,  /**< A has 2N values: A_E[0..N-1] then A_I[0..N-1], per postsynaptic
+                             row and presynaptic type */
+    EIR_A_MATRIX = 3    /**< A has N*N values, a full matrix */
+} eir_a_kind;
+
+/** What to do with a submitted W that breaks Dale's law. */
+typedef enum eir_dale_policy {
+    EIR_DALE_REJECT = 0, /**< reject with the count and the first few (i, j) */
+    EIR_DALE_PROJECT = 1 /**< clip violating entries to 0 */
+} eir_dale_policy;
+
+/** Which cells the readout reads. */
+typedef enum eir_readout_from {
+    EIR_READOUT_ALL = 0, /**< W_out is n_out x N */
+    EIR_READOUT_E = 1    /**< W_out is n_out x n_e: only excitatory cells are read */
+} eir_readout_from;
+
+/**
+ * A model as the user describes it. All arrays are borrowed (the build copies what it keeps)
+ * and are double, row-major. Fields that a form or class does not use are ignored.
+ */
+typedef struct eir_model_desc {
+    int n_e;  /**< excitatory cells, >= 0 */
+    int n_i;  /**< inhibitory cells, >= 0; n_e + n_i >= 1 */
+    int n_in; /**< input channels, >= 0 */
+    eir_class cls;
+    eir_activation act;
+
+    const double *leak; /**< G_b > 0: leak_len values */
+    int leak_len;       /**< 1 (broadcast) or N */
+
+    eir_form form;
+    /* reduced form */
+    const double *W;      /**< N*N, signed */
+    eir_a_kind a_kind;    /**< shape of A */
+    const double *A;      /**< A >= 0, see ::eir_a_kind; may be NULL for classes rnn and dale */
+    eir_dale_policy dale; /**< Dale's law policy (classes dale and gated) */
+    /* conductance form */
+    const double *K; /**< N*N, >= 0 */
+    double e_rev_e;  /**< E_E > 0, relative to rest */
+    double e_rev_i;  /**< E_I <= 0, relative to rest; 0 is pure shunting inhibition */
+
+    const double *P;    /**< N*n_in input weights; may be NULL when n_in == 0 */
+    const double *M_in; /**< N*n_in input conductances >= 0, or NULL (input gating off) */
+    const double *bias; /**< bias_len values, or NULL for 0 */
+    int bias_len;       /**< 0, 1 (broadcast) or N */
+
+    int n_out;                     /**< readout outputs; 0 = no readout */
+    const double *W_out;           /**< n_out * (N or n_e), see readout_from */
+    const double *b_out;           /**< n_out values, or NULL for 0 */
+    eir_readout_from readout_from; /**< which cells are read */
+
+    double sigma; /**< noise intensity >= 0 */
+} eir_model_desc;
+
+/** A validated, built model. Immutable; safe to share between threads. */
+typedef struct eir_model eir_model;
+
+/** Fill @p d with defaults: class gated, relu, no r_max, reduced form, dale reject. */
+void eir_model_desc_init(eir_model_desc *d);
+
+/**
+ * Validate @p d and build a model from it.
+ *
+ * Rejects (EIR_EINVAL, naming the field): sizes out of range, non-finite values, leak <= 0,
+ * A < 0, K < 0, E_E <= 0, E_I > 0, M_in < 0, sigma < 0, power parameters <= 0, r_max <= 0,
+ * a Dale violation under EIR_DALE_REJECT (message counts the violating entries and names the
+ * first few (i, j)), and a gated model whose activation can go negative (linear, tanh).
+ * On failure *out is NULL and nothing is leaked. EIR_ENOMEM when allocation fails.
+ */
+eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *err);
+
+/** Free a model built by eir_model_build(); NULL is a no-op. */
+void eir_model_free(eir_model *m);
+
+int eir_model_n(const eir_model *m);     /**< N */
+int eir_model_n_e(const eir_model *m);   /**< excitatory cells */
+int eir_model_n_i(const eir_model *m);   /**< inhibitory cells */
+int eir_model_n_in(const eir_model *m);  /**< input channels */
+int eir_model_n_out(const eir_model *m); /**< readout outputs (0 = none) */
+eir_class eir_model_class(const eir_model *m);
+/** Number of W entries clipped to 0 by Dale projection (0 unless the model asked for it). */
+size_t eir_model_projected(const eir_model *m);
+/** Whether the model's activation has any r >= 0 guarantee (relu, tanh_rect, ...). */
+int eir_act_nonnegative(eir_act_kind k);
+/** Name of an activation ("relu", ...), of a class ("rnn", ...). */
+const char *eir_act_name(eir_act_kind k);
+const char *eir_class_name(eir_class c);
+
+/** The effective signed weight matrix W (N*N) the engine integrates with. */
+const double *eir_model_W(const eir_model *m);
+/** Write the effective conductance matrix M (N*N, zero for classes rnn and dale) to @p out. */
+void eir_model_M(const eir_model *m, double *out);
+/** Effective leak G_b, N values. */
+const double *eir_model_leak(const eir_model *m);
+
+/**
+ * SHA-256 (lower-case hex, 64 characters + NUL) of the model's canonical content: sizes,
+ * class, activation, effective W and M, leak, P, M_in, bias, readout and sigma. Two models that
+ * integrate identically hash identically, whatever JSON form they came from.
+ */
+void eir_model_hash(const eir_model *m, char hex[65]);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Generated connectivity                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Distribution of the magnitudes of nonzero weights. */
+typedef enum eir_dist {
+    EIR_DIST_LOGNORMAL = 0,  /**< lognormal with the given mean and cv */
+    EIR_DIST_GAMMA = 1,      /**< gamma with the given mean and cv */
+    EIR_DIST_HALFNORMAL = 2, /**< |N(0, s^2)| scaled to the given mean (cv fixed) */
+    EIR_DIST_CONSTANT = 3    /**< every nonzero weight equals the mean */
+} eir_dist;
+
+/** Block index: rows (postsynaptic) then columns (presynaptic): EI = E cells receiving from I. */
+enum { EIR_BLOCK_EE = 0, EIR_BLOCK_EI = 1, EIR_BLOCK_IE = 2, EIR_BLOCK_II = 3 };
+
+/** A recipe for a matrix (FORMAT.md `generate`). */
+typedef struct eir_gen_spec {
+    uint64_t seed;
+    double p[4];    /**< connection probability per block in [0, 1]; input: [0]=E rows, [1]=I */
+    eir_dist dist;  /**< magnitude distribution */
+    double mean[4]; /**< mean magnitude of a nonzero weight per block, >= 0 */
+    double cv;      /**< coefficient of variation (lognormal, gamma), > 0 */
+    int balance;    /**< recurrent only: each row's E and I input sums cancel */
+    double spectral_radius; /**< recurrent only: target spectral radius of W, or <= 0 for none */
+    int self_connections;   /**< recurrent only: allow W[i][i] != 0 */
+} eir_gen_spec;
+
+/** Defaults: seed 0, p 1, lognormal, mean 1, cv 1, no balance, no radius, no self-connections. */
+void eir_gen_spec_init(eir_gen_spec *g);
+
+/**
+ * Generate a recurrent matrix from @p g. For EIR_FORM_REDUCED writes the signed W (E columns
+ * >= 0, I columns <= 0) to @p out (N*N); for EIR_FORM_CONDUCTANCE writes K >= 0, where the
+ * spectral radius target applies to W = K E_type(j) with the given reversal potentials.
+ * Deterministic: the same spec always gives the same bytes. Field names in errors are relative
+ * to the `generate` object (e.g. "/p/EI"); callers prefix them.
+ */
+eir_status eir_generate_recurrent(const eir_gen_spec *g, int n_e, int n_i, eir_form form,
+                                  double e_rev_e, double e_rev_i, double *out, eir_error *err);
+
+/**
+ * Generate an input matrix P (N*n_in) from @p g, using p[0]/mean[0] for E rows and
+ * p[1]/mean[1] for I rows. Magnitudes are non-negative. Deterministic for a seed.
+ */
+eir_status eir_generate_input(const eir_gen_spec *g, int n_e, int n_i, int n_in, double *out,
+                              eir_error *err);
+
+/**
+ * Spectral radius (max |eigenvalue|) of the n x n row-major matrix @p a, via LAPACK dgeev.
+ * EIR_ENUMERIC if LAPACK does not converge, EIR_ENOMEM on allocation failure.
+ */
+eir_status eir_spectral_radius(const double *a, int n, double *radius, eir_error *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Runs                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Integrators (MODEL.md "Time stepping"). */
+typedef enum eir_integrator {
+    EIR_INTEG_EXP_EULER = 0, /**< exponential Euler (default) */
+    EIR_INTEG_EULER = 1,     /**< forward Euler */
+    EIR_INTEG_RK4 = 2        /**< classic fourth-order Runge-Kutta */
+} eir_integrator;
+
+/** Arithmetic precision of a run. */
+typedef enum eir_precision { EIR_F64 = 0, EIR_F32 = 1 } eir_precision;
+
+/** Recordable variables. Output row k is V_{k+1}, r_{k+1}, z_k, y_{k+1}. */
+typedef enum eir_var { EIR_VAR_V = 0, EIR_VAR_R = 1, EIR_VAR_Z = 2, EIR_VAR_Y = 3 } eir_var;
+#define EIR_NVARS 4
+
+/** Name of a variable ("V", "r", "z", "y"), of an integrator, of a precision. */
+const char *eir_var_name(eir_var v);
+const char *eir_integrator_name(eir_integrator i);
+const char *eir_precision_name(eir_precision p);
+
+/**
+ * Progress/cancellation callback, called from the simulating thread every `progress_every`
+ * steps and once at the end. Return non-zero to stop the run (eir_run() then returns
+ * EIR_ECANCELLED with the rows done so far kept).
+ */
+typedef int (*eir_progress_fn)(void *ctx, int64_t steps_done, int64_t steps_total);
+
+/** A run of a model: B trials of T steps. */
+typedef struct eir_run_desc {
+    double dt;                 /**< step > 0, same unit as 1/G_b */
+    eir_integrator integrator; /**< default exp_euler */
+    eir_precision precision;   /**< default float64 */
+    int64_t T;                 /**< steps >= 1 */
+    int B;                     /**< trials >= 1 */
+    const double *inputs;      /**< B*T*n_in (trial, step, channel), or NULL for zero input */
+    const double *V0;          /**< initial V: NULL (0), or V0_len values */
+    int V0_len;                /**< 0, 1 (broadcast), N (every trial) or B*N */
+    uint64_t seed;             /**< noise seed (ignored when sigma = 0) */
+
+    unsigned record_mask; /**< bit (1u << EIR_VAR_x) for each recorded variable */
+    int record_every;     /**< keep rows k with (k+1) % every == 0; >= 1 */
+    const int *neurons;   /**< recorded neuron indices for V, r, z (y is always whole), or NULL */
+    int n_neurons;        /**< length of neurons (0 with NULL = all N) */
+    /**
+     * Caller-provided output buffers, one per variable (NULL when not recorded), of
+     * eir_run_out_len() elements of the run's precision (float or double), laid out
+     * trial-major: out[b][row][unit]. Rows never reached (divergence, cancel) are NaN.
+     */
+    void *out[EIR_NVARS];
+
+    eir_progress_fn progress; /**< optional callback */
+    void *progress_ctx;       /**< passed to progress */
+    int64_t progress_every;   /**< steps between callbacks; 0 = about every 10 ms of work */
+
+    int threads; /**< worker threads for this run (trials are split between them), >= 1 */
+} eir_run_desc;
+
+/** Fill @p r with defaults: exp_euler, float64, T = B = 1, every = 1, threads = 1, record V. */
+void eir_run_desc_init(eir_run_desc *r);
+
+/** Number of recorded rows T' for @p T steps kept every @p every: floor(T / every). */
+int64_t eir_recorded_rows(int64_t T, int every);
+
+/**
+ * Number of elements the output buffer of @p var needs: B * T' * n, where n is n_neurons
+ * (or N) for V, r, z and n_out for y. 0 if the variable cannot be recorded (y without a
+ * readout).
+ */
+size_t eir_run_out_len(const eir_model *m, const eir_run_desc *r, eir_var var);
+
+/** Outcome of a run. */
+typedef struct eir_run_result {
+    int64_t steps_done;    /**< steps completed and finite */
+    int64_t rows_written;  /**< recorded rows filled (the rest are NaN) */
+    int diverged;          /**< 1 if the state stopped being finite */
+    int64_t diverged_step; /**< 0-based step whose result was non-finite (-1 if none) */
+    int diverged_trial;    /**< lowest trial that diverged at that step (-1 if none) */
+    int unstable;          /**< euler only: max(z) dt > 2 was seen */
+    double max_z_dt;       /**< max over steps, trials, cells of z dt */
+    double mean_rate_e;    /**< mean of r over E cells, steps done and trials (NaN if n_e=0) */
+    double mean_rate_i;    /**< same over I cells */
+} eir_run_result;
+
+/**
+ * Validate @p r against @p m and integrate. Allocates its workspace once at the start; the
+ * step loop allocates nothing. Divergence is not an error: it returns EIR_OK with
+ * res->diverged set. EIR_EINVAL (naming the run field: "/dt", "/T", "/inputs", "/V0",
+ * "/record/neurons", "/record/every", "/record/vars", "/threads") for a bad run,
+ * EIR_ENOMEM, EIR_ECANCELLED when the callback stopped it (res describes the rows kept).
+ *
+ * A seeded run gives the same bytes whatever `threads` is: noise comes from a counter-based
+ * generator keyed by (seed, trial, step, neuron), and trials are split between threads.
+ */
+eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *res,
+                   eir_error *err);
+
+/**
+ * Jacobian of the deterministic dynamics at state @p V (N values) under input @p x (n_in
+ * values, or NULL for zero): J = -diag(z) + (W - diag(V) M) diag(f'(V)), written to @p J
+ * (N*N, row-major). z includes M_in |x| when input gating is on.
+ */
+eir_status eir_linearize(const eir_model *m, const double *V, const double *x, double *J,
+                         eir_error *err);
+
+/**
+ * Make OpenBLAS single-threaded for the whole process (call once at start of a program that
+ * runs simulations on its own threads). Returns the previous thread count.
+ */
+int eir_blas_single_threaded(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EIR_H */

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what eirnn needs from Debian (bookworm) when it is missing. Needs root for apt-get.
+# Usage: scripts/deps.sh [build|test|all]   (default: test)
+set -euo pipefail
+want=${1:-test}
+pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libjansson-dev
+      libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev)
+if [ "$want" != build ]; then
+  pkgs+=(libcmocka-dev python3 python3-numpy clang)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: not root; run as root or install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
