@@ -51,8 +51,8 @@ typedef struct eir_error {
  * Fill @p err (may be NULL) with @p status, @p field (may be NULL) and a printf-style message.
  * @return @p status, so callers can write `return eir_error_set(...)`.
  */
-eir_status eir_error_set(eir_error *err, eir_status status, const char *field, const char *fmt,
-                         ...) __attribute__((format(printf, 4, 5)));
+eir_status eir_error_set(eir_error *err, eir_status status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /** Reset @p err to "no error". */
 void eir_error_clear(eir_error *err);
@@ -352,8 +352,7 @@ typedef struct eir_run_result {
  * A seeded run gives the same bytes whatever `threads` is: noise comes from a counter-based
  * generator keyed by (seed, trial, step, neuron), and trials are split between threads.
  */
-eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *res,
-                   eir_error *err);
+eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *res, eir_error *err);
 
 /**
  * Jacobian of the deterministic dynamics at state @p V (N values) under input @p x (n_in

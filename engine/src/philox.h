@@ -53,8 +53,8 @@ static inline double eir_u01(uint32_t hi, uint32_t lo)
  * Two independent N(0,1) draws for counter (a, b, c, stream) under @p key, by Box-Muller on
  * two 53-bit uniforms.
  */
-static inline void eir_normal2(uint64_t key, uint32_t a, uint32_t b, uint32_t c,
-                               uint32_t stream, double *n0, double *n1)
+static inline void eir_normal2(uint64_t key, uint32_t a, uint32_t b, uint32_t c, uint32_t stream,
+                               double *n0, double *n1)
 {
     eir_philox4 ctr = {{a, b, c, stream}};
     eir_philox4 x = eir_philox4x32(ctr, key);

@@ -1,0 +1,50 @@
+/**
+ * @file model_internal.h
+ * @brief The built model as the integrators see it (engine-private).
+ */
+#ifndef EIR_MODEL_INTERNAL_H
+#define EIR_MODEL_INTERNAL_H
+
+#include <stddef.h>
+
+#include "eir.h"
+
+/** How the gate z is obtained from the recurrent products. */
+typedef enum eir_gate_kind {
+    /** No recurrent gate (classes rnn, dale): one product u = W r; drive u, gate G_b. */
+    EIR_GATE_NONE = 0,
+    /**
+     * Column split (Dale fixes each column's sign): uE = S_E r_E, uI = S_I r_I;
+     * drive = cE uE + cI uI, gate = G_b + gE uE + gI uI (per-row coefficients).
+     * Reduced form: S = W, cE = cI = 1, gE = A_E, gI = -A_I.
+     * Conductance form: S = K, cE = E_E, cI = E_I, gE = gI = 1.
+     */
+    EIR_GATE_SPLIT = 1,
+    /** Full-matrix A: one fused product with [W; M] (2N x N): drive u, gate G_b + m. */
+    EIR_GATE_FUSED = 2
+} eir_gate_kind;
+
+struct eir_model {
+    int n, n_e, n_i, n_in, n_out;
+    eir_class cls;
+    eir_form form;
+    eir_activation act;
+    eir_gate_kind gate;
+    double *W; /**< effective signed W, N*N (always present) */
+    double *S; /**< SPLIT: product matrix (aliases W in reduced form, else K copy) */
+    double *cE, *cI, *gE, *gI; /**< SPLIT: per-row coefficients, N each */
+    double *WM;                /**< FUSED: [W; M], 2N*N */
+    double *leak;              /**< N */
+    double *bias;              /**< N (zeros when none) */
+    int has_bias;
+    double *P;     /**< N*n_in, or NULL when n_in == 0 */
+    double *M_in;  /**< N*n_in, or NULL (no input gating) */
+    double *W_out; /**< n_out*n_read */
+    double *b_out; /**< n_out */
+    int n_read;    /**< N or n_e */
+    double sigma;
+    size_t projected;
+    double e_rev_e, e_rev_i;
+};
+
+#endif /* EIR_MODEL_INTERNAL_H */
