@@ -149,9 +149,10 @@ static double *expand(const double *src, int len, int n, double fill)
     return out;
 }
 
-static double *dup_array(const double *src, size_t n)
+/** Copy @p n values of @p src into a zeroed array of @p cap >= n values. */
+static double *dup_padded(const double *src, size_t n, size_t cap)
 {
-    double *out = malloc((n ? n : 1) * sizeof *out);
+    double *out = calloc(cap ? cap : 1, sizeof *out);
     if (out && n) memcpy(out, src, n * sizeof *out);
     return out;
 }
@@ -322,7 +323,7 @@ static eir_status build_gate(eir_model *m, const eir_model_desc *d)
     m->gI = malloc((size_t)n * sizeof(double));
     if (!m->cE || !m->cI || !m->gE || !m->gI) return EIR_ENOMEM;
     if (d->form == EIR_FORM_CONDUCTANCE) {
-        m->S = dup_array(d->K, nn);
+        m->S = dup_padded(d->K, nn, (size_t)m->n_pad * n);
         if (!m->S) return EIR_ENOMEM;
         for (int i = 0; i < n; i++) {
             m->cE[i] = d->e_rev_e;
@@ -364,6 +365,8 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     const int n = d->n_e + d->n_i;
     const size_t nn = (size_t)n * n;
     m->n = n;
+    m->n_pad = eir_pad(n);
+    m->n_out_pad = eir_pad(d->n_out > 0 ? d->n_out : 0);
     m->n_e = d->n_e;
     m->n_i = d->n_i;
     m->n_in = d->n_in;
@@ -374,7 +377,7 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     m->e_rev_e = d->e_rev_e;
     m->e_rev_i = d->e_rev_i;
 
-    m->W = malloc(nn * sizeof *m->W);
+    m->W = calloc((size_t)m->n_pad * n, sizeof *m->W);
     if (!m->W) goto nomem;
     if (d->form == EIR_FORM_REDUCED) {
         memcpy(m->W, d->W, nn * sizeof *m->W);
@@ -394,17 +397,19 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     if (!m->leak || !m->bias) goto nomem;
     m->has_bias = d->bias != NULL;
     if (d->n_in > 0) {
-        m->P = dup_array(d->P, (size_t)n * d->n_in);
+        const size_t cap = (size_t)m->n_pad * d->n_in;
+        m->P = dup_padded(d->P, (size_t)n * d->n_in, cap);
         if (!m->P) goto nomem;
         if (d->M_in) {
-            m->M_in = dup_array(d->M_in, (size_t)n * d->n_in);
+            m->M_in = dup_padded(d->M_in, (size_t)n * d->n_in, cap);
             if (!m->M_in) goto nomem;
         }
     }
     if (d->n_out > 0) {
         m->n_out = d->n_out;
         m->n_read = d->readout_from == EIR_READOUT_E ? d->n_e : n;
-        m->W_out = dup_array(d->W_out, (size_t)d->n_out * m->n_read);
+        m->W_out =
+            dup_padded(d->W_out, (size_t)d->n_out * m->n_read, (size_t)m->n_out_pad * m->n_read);
         m->b_out = calloc((size_t)d->n_out, sizeof *m->b_out);
         if (!m->W_out || !m->b_out) goto nomem;
         if (d->b_out) memcpy(m->b_out, d->b_out, (size_t)d->n_out * sizeof *m->b_out);

@@ -24,8 +24,23 @@ typedef enum eir_gate_kind {
     EIR_GATE_FUSED = 2
 } eir_gate_kind;
 
+/**
+ * Products write n_pad (N rounded up to EIR_PAD) outputs per trial: the matrices below carry
+ * zero rows past N. With the output dimension a multiple of the BLAS kernels' unroll, every
+ * output element is summed the same way whatever the number of trials in a call, so splitting
+ * trials between threads changes no bit of the result.
+ */
+#define EIR_PAD 32
+
+static inline int eir_pad(int n)
+{
+    return (n + EIR_PAD - 1) / EIR_PAD * EIR_PAD;
+}
+
 struct eir_model {
     int n, n_e, n_i, n_in, n_out;
+    int n_pad;     /**< N rounded up to EIR_PAD */
+    int n_out_pad; /**< n_out rounded up to EIR_PAD */
     eir_class cls;
     eir_form form;
     eir_activation act;

@@ -184,11 +184,11 @@ static const void *to_f32(const double *src, size_t n, float **cursor)
 static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
 {
     const eir_model *m = x->m;
-    const size_t n = (size_t)m->n, nn = n * n;
+    const size_t n = (size_t)m->n, nn = (size_t)m->n_pad * n;
     const double *mat = m->gate == EIR_GATE_NONE ? m->W : m->gate == EIR_GATE_SPLIT ? m->S : m->WM;
     const size_t matlen = m->gate == EIR_GATE_FUSED ? 2 * nn : nn;
-    const size_t pin = n * (size_t)m->n_in;
-    const size_t wout = (size_t)m->n_out * (size_t)m->n_read;
+    const size_t pin = (size_t)m->n_pad * (size_t)m->n_in;
+    const size_t wout = (size_t)m->n_out_pad * (size_t)m->n_read;
     *owned = NULL;
     if (prec == EIR_F64) {
         x->a = (sim_arrays){mat,     m->P,  m->M_in, m->W_out, m->b_out, m->leak,
@@ -303,7 +303,8 @@ eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *re
 
     const int nt = r->threads < r->B ? r->threads : r->B;
     x->monitored = nt > 1;
-    size_t per_step = (size_t)((r->B + nt - 1) / nt) * (size_t)m->n;
+    /* the projection block depends on B, never on the thread count (same BLAS calls) */
+    size_t per_step = (size_t)r->B * (size_t)m->n_pad;
     x->Tc = (int64_t)(PROJECT_BLOCK_ELEMS / (per_step ? per_step : 1));
     if (x->Tc < 1) x->Tc = 1;
     if (x->Tc > r->T) x->Tc = r->T;

@@ -49,14 +49,15 @@ HOT static void SFX(drive_split)(int n, const REAL *restrict uE, const REAL *res
     }
 }
 
-/** Fused [W; M] product: u2 = [W r; M r]: I = W r + b + px, z = G_b + M r + mx. */
-HOT static void SFX(drive_fused)(int n, const REAL *restrict u2, const REAL *restrict bias,
-                                 const REAL *restrict px, const REAL *restrict leak,
-                                 const REAL *restrict mx, REAL *restrict Id, REAL *restrict z)
+/** Fused [W; M] product (u = W r, g = M r): I = u + b + px, z = G_b + g + mx. */
+HOT static void SFX(drive_fused)(int n, const REAL *restrict u, const REAL *restrict g,
+                                 const REAL *restrict bias, const REAL *restrict px,
+                                 const REAL *restrict leak, const REAL *restrict mx,
+                                 REAL *restrict Id, REAL *restrict z)
 {
     for (int i = 0; i < n; i++) {
-        Id[i] = u2[i] + bias[i] + px[i];
-        z[i] = leak[i] + u2[n + i] + mx[i];
+        Id[i] = u[i] + bias[i] + px[i];
+        z[i] = leak[i] + g[i] + mx[i];
     }
 }
 
@@ -192,76 +193,80 @@ HOT static int SFX(row_stats)(int n, int n_e, const REAL *restrict V, const REAL
 /* ---- products ---------------------------------------------------------------------------- */
 
 /**
- * Recurrent products for nb trial rows of rates @p R (nb x N): U1/U2 as the gate kind needs.
- * NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T. FUSED: U2 = R [W; M]^T (nb x 2N).
+ * Recurrent products for nb trial rows of rates @p R (nb x N), each output row n_pad long
+ * (see EIR_PAD). NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T.
+ * FUSED: U2 = R [W; M]^T (nb x 2 n_pad).
  */
 static void SFX(products)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2)
 {
-    const int n = x->n, ne = x->n_e, ni = n - ne;
+    const int n = x->n, np = x->m->n_pad, ne = x->n_e, ni = n - ne;
     const REAL *mat = x->a.mat;
     switch (x->m->gate) {
     case EIR_GATE_NONE:
         if (x->use_gemv)
-            GEMV(CblasRowMajor, CblasNoTrans, n, n, 1, mat, n, R, 1, 0, U1, 1);
+            GEMV(CblasRowMajor, CblasNoTrans, np, n, 1, mat, n, R, 1, 0, U1, 1);
         else
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, n, n, 1, R, n, mat, n, 0, U1, n);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, np, n, 1, R, n, mat, n, 0, U1, np);
         break;
     case EIR_GATE_SPLIT:
         if (ne == 0) {
-            memset(U1, 0, (size_t)nb * n * sizeof *U1);
+            memset(U1, 0, (size_t)nb * np * sizeof *U1);
         } else if (x->use_gemv) {
-            GEMV(CblasRowMajor, CblasNoTrans, n, ne, 1, mat, n, R, 1, 0, U1, 1);
+            GEMV(CblasRowMajor, CblasNoTrans, np, ne, 1, mat, n, R, 1, 0, U1, 1);
         } else {
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, n, ne, 1, R, n, mat, n, 0, U1, n);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, np, ne, 1, R, n, mat, n, 0, U1, np);
         }
         if (ni == 0) {
-            memset(U2, 0, (size_t)nb * n * sizeof *U2);
+            memset(U2, 0, (size_t)nb * np * sizeof *U2);
         } else if (x->use_gemv) {
-            GEMV(CblasRowMajor, CblasNoTrans, n, ni, 1, mat + ne, n, R + ne, 1, 0, U2, 1);
+            GEMV(CblasRowMajor, CblasNoTrans, np, ni, 1, mat + ne, n, R + ne, 1, 0, U2, 1);
         } else {
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, n, ni, 1, R + ne, n, mat + ne, n, 0,
-                 U2, n);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, np, ni, 1, R + ne, n, mat + ne, n, 0,
+                 U2, np);
         }
         break;
     case EIR_GATE_FUSED:
         if (x->use_gemv)
-            GEMV(CblasRowMajor, CblasNoTrans, 2 * n, n, 1, mat, n, R, 1, 0, U2, 1);
+            GEMV(CblasRowMajor, CblasNoTrans, 2 * np, n, 1, mat, n, R, 1, 0, U2, 1);
         else
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, 2 * n, n, 1, R, n, mat, n, 0, U2,
-                 2 * n);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, 2 * np, n, 1, R, n, mat, n, 0, U2,
+                 2 * np);
         break;
     }
 }
 
-/** Drive and gate of trial row @p bb from the products, into I and z. */
+/** Drive and gate of trial row @p bb from the products, into Id and z. */
 static void SFX(drive_row)(const sim_ctx *x, int bb, const REAL *U1, const REAL *U2, const REAL *px,
                            const REAL *mx, REAL *Id, REAL *z)
 {
     const int n = x->n;
+    const size_t np = (size_t)x->m->n_pad;
     const sim_arrays *a = &x->a;
     switch (x->m->gate) {
     case EIR_GATE_NONE:
-        SFX(drive_none)(n, U1 + (size_t)bb * n, a->bias, px, a->leak, mx, Id, z);
+        SFX(drive_none)(n, U1 + bb * np, a->bias, px, a->leak, mx, Id, z);
         break;
     case EIR_GATE_SPLIT:
         SFX(drive_split)
-        (n, U1 + (size_t)bb * n, U2 + (size_t)bb * n, a->cE, a->cI, a->gE, a->gI, a->bias, px,
-         a->leak, mx, Id, z);
+        (n, U1 + bb * np, U2 + bb * np, a->cE, a->cI, a->gE, a->gI, a->bias, px, a->leak, mx, Id,
+         z);
         break;
     case EIR_GATE_FUSED:
-        SFX(drive_fused)(n, U2 + (size_t)bb * 2 * n, a->bias, px, a->leak, mx, Id, z);
+        SFX(drive_fused)
+        (n, U2 + bb * 2 * np, U2 + bb * 2 * np + np, a->bias, px, a->leak, mx, Id, z);
         break;
     }
 }
 
 /**
  * Project inputs of steps [t0, t0 + tc) for the chunk's trials: PX[t][bb] = P x, and
- * MX[t][bb] = M_in |x| when input gating is on. @p Xs is scratch of tc*nb*n_in.
+ * MX[t][bb] = M_in |x| when input gating is on (rows n_pad long). @p Xs is scratch of
+ * tc*nb*n_in.
  */
 static void SFX(project_inputs)(const sim_ctx *x, int b0, int nb, int64_t t0, int64_t tc, REAL *PX,
                                 REAL *MX, REAL *Xs)
 {
-    const int n = x->n, nin = x->n_in;
+    const int np = x->m->n_pad, nin = x->n_in;
     const double *X = x->r->inputs;
     for (int bb = 0; bb < nb; bb++) {
         const double *xs = X + ((size_t)(b0 + bb) * x->T + t0) * nin;
@@ -269,13 +274,13 @@ static void SFX(project_inputs)(const sim_ctx *x, int b0, int nb, int64_t t0, in
         REAL *xb = Xs + (size_t)bb * cnt;
         for (size_t k = 0; k < cnt; k++)
             xb[k] = (REAL)xs[k];
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, n, nin, 1, xb, nin, x->a.P, nin, 0,
-             PX + (size_t)bb * n, nb * n);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, np, nin, 1, xb, nin, x->a.P, nin, 0,
+             PX + (size_t)bb * np, nb * np);
         if (MX) {
             for (size_t k = 0; k < cnt; k++)
                 xb[k] = (REAL)fabs(xs[k]);
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, n, nin, 1, xb, nin, x->a.M_in,
-                 nin, 0, MX + (size_t)bb * n, nb * n);
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, np, nin, 1, xb, nin, x->a.M_in,
+                 nin, 0, MX + (size_t)bb * np, nb * np);
         }
     }
 }
@@ -304,9 +309,12 @@ static void SFX(record_row)(const sim_ctx *x, const REAL *src, REAL *dst)
     }
 }
 
-/** Record recorded row @p row for the chunk's trials (V, r from V/R; z from Z; y by BLAS). */
+/**
+ * Record row @p row for the chunk's trials: V, r from V/R, z from Z, and y = W_out r + b_out
+ * through the scratch @p Yb (nb x n_out_pad).
+ */
 static void SFX(record)(const sim_ctx *x, int b0, int nb, int64_t row, const REAL *V, const REAL *R,
-                        const REAL *Z)
+                        const REAL *Z, REAL *Yb)
 {
     const eir_run_desc *r = x->r;
     const int n = x->n;
@@ -318,14 +326,15 @@ static void SFX(record)(const sim_ctx *x, int b0, int nb, int64_t row, const REA
         if (r->out[EIR_VAR_Z]) SFX(record_row)(x, Z + (size_t)bb * n, (REAL *)r->out[2] + off);
     }
     if (r->out[EIR_VAR_Y]) {
-        const int no = x->n_out;
+        const int no = x->n_out, nop = x->m->n_out_pad;
         const size_t ld = (size_t)x->rows * no;
         REAL *Y = (REAL *)r->out[EIR_VAR_Y] + (size_t)b0 * ld + (size_t)row * no;
         const REAL *bo = x->a.b_out;
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nop, x->n_read, 1, R, n, x->a.W_out,
+             x->n_read, 0, Yb, nop);
         for (int bb = 0; bb < nb; bb++)
-            memcpy(Y + bb * ld, bo, (size_t)no * sizeof *Y);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, no, x->n_read, 1, R, n, x->a.W_out,
-             x->n_read, 1, Y, (int)ld);
+            for (int o = 0; o < no; o++)
+                Y[bb * ld + o] = Yb[(size_t)bb * nop + o] + bo[o];
     }
 }
 
@@ -337,16 +346,18 @@ void SFX(sim_chunk_run)(sim_chunk *c)
     const eir_model *m = x->m;
     const int n = x->n, nb = c->nb, b0 = c->b0, nin = x->n_in;
     const size_t nbn = (size_t)nb * n;
+    const size_t nbp = (size_t)nb * m->n_pad; /* rows of products and projections */
     const double dt = r->dt, sigma = m->sigma;
     const int has_inputs = r->inputs && nin > 0;
     const int gated_inputs = has_inputs && m->M_in;
     const int64_t tcap = has_inputs ? x->Tc : 0;
-    const size_t u2len = m->gate == EIR_GATE_FUSED ? 2 * nbn : nbn;
+    const size_t u2len = m->gate == EIR_GATE_FUSED ? 2 * nbp : nbp;
+    const size_t ylen = (size_t)nb * m->n_out_pad;
 
     /* one allocation for the whole workspace */
-    size_t len = nbn * 6 /* V R U1 I Z S */ + u2len + (size_t)n /* zero row */;
+    size_t len = nbn * 5 /* V R I Z S */ + nbp /* U1 */ + u2len + ylen + (size_t)n /* zeros */;
     if (r->integrator == EIR_INTEG_RK4) len += 2 * nbn; /* Vs, acc */
-    if (has_inputs) len += (size_t)tcap * nbn * (gated_inputs ? 2 : 1) + (size_t)tcap * nb * nin;
+    if (has_inputs) len += (size_t)tcap * nbp * (gated_inputs ? 2 : 1) + (size_t)tcap * nb * nin;
     REAL *ws = calloc(len, sizeof *ws);
     c->div_step = -1;
     c->div_trial = -1;
@@ -355,8 +366,8 @@ void SFX(sim_chunk_run)(sim_chunk *c)
         c->status = EIR_ENOMEM;
         return;
     }
-    REAL *V = ws, *R = V + nbn, *U1 = R + nbn, *Ib = U1 + nbn, *Zb = Ib + nbn, *Sn = Zb + nbn;
-    REAL *U2 = Sn + nbn, *zero = U2 + u2len, *tail = zero + n;
+    REAL *V = ws, *R = V + nbn, *Ib = R + nbn, *Zb = Ib + nbn, *Sn = Zb + nbn, *U1 = Sn + nbn;
+    REAL *U2 = U1 + nbp, *Yb = U2 + u2len, *zero = Yb + ylen, *tail = zero + n;
     REAL *Vs = NULL, *Acc = NULL;
     if (r->integrator == EIR_INTEG_RK4) {
         Vs = tail;
@@ -366,10 +377,10 @@ void SFX(sim_chunk_run)(sim_chunk *c)
     REAL *PX = NULL, *MX = NULL, *Xs = NULL;
     if (has_inputs) {
         PX = tail;
-        tail += (size_t)tcap * nbn;
+        tail += (size_t)tcap * nbp;
         if (gated_inputs) {
             MX = tail;
-            tail += (size_t)tcap * nbn;
+            tail += (size_t)tcap * nbp;
         }
         Xs = tail;
     }
@@ -406,7 +417,8 @@ void SFX(sim_chunk_run)(sim_chunk *c)
             chunk_t1 = k + tcap < x->T ? k + tcap : x->T;
             SFX(project_inputs)(x, b0, nb, chunk_t0, chunk_t1 - chunk_t0, PX, MX, Xs);
         }
-        const size_t poff = (size_t)(k - chunk_t0) * nbn;
+        const size_t poff = (size_t)(k - chunk_t0) * nbp;
+        const size_t np = (size_t)m->n_pad;
         const int recording = (k + 1) % x->every == 0;
 
         /* stage 1 (every integrator): products at r_k, drive and gate z_k */
@@ -414,8 +426,8 @@ void SFX(sim_chunk_run)(sim_chunk *c)
         double zmax = 0.0;
         for (int bb = 0; bb < nb; bb++) {
             const size_t o = (size_t)bb * n;
-            const REAL *px = has_inputs ? PX + poff + o : zero;
-            const REAL *mx = gated_inputs ? MX + poff + o : zero;
+            const REAL *px = has_inputs ? PX + poff + bb * np : zero;
+            const REAL *mx = gated_inputs ? MX + poff + bb * np : zero;
             SFX(drive_row)(x, bb, U1, U2, px, mx, Ib + o, Zb + o);
             double zr = 0.0;
             switch (r->integrator) {
@@ -445,8 +457,8 @@ void SFX(sim_chunk_run)(sim_chunk *c)
                 SFX(products)(x, nb, R, U1, U2);
                 for (int bb = 0; bb < nb; bb++) {
                     const size_t o = (size_t)bb * n;
-                    const REAL *px = has_inputs ? PX + poff + o : zero;
-                    const REAL *mx = gated_inputs ? MX + poff + o : zero;
+                    const REAL *px = has_inputs ? PX + poff + bb * np : zero;
+                    const REAL *mx = gated_inputs ? MX + poff + bb * np : zero;
                     /* stage drive in Ib, stage gate in Sn: Zb keeps z_k for recording */
                     REAL *Is = Ib + o, *zs = Sn + o;
                     SFX(drive_row)(x, bb, U1, U2, px, mx, Is, zs);
@@ -493,7 +505,7 @@ void SFX(sim_chunk_run)(sim_chunk *c)
             }
             break;
         }
-        if (recording) SFX(record)(x, b0, nb, (k + 1) / x->every - 1, V, R, Zb);
+        if (recording) SFX(record)(x, b0, nb, (k + 1) / x->every - 1, V, R, Zb, Yb);
         atomic_store_explicit(&c->steps_done, k + 1, memory_order_relaxed);
         if (!x->monitored && r->progress && (k + 1) % x->progress_every == 0 && k + 1 < x->T) {
             if (r->progress(r->progress_ctx, k + 1, x->T)) atomic_store(&x->cancel, 1);
