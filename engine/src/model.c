@@ -309,11 +309,12 @@ static eir_status build_gate(eir_model *m, const eir_model_desc *d)
     }
     if (d->form == EIR_FORM_REDUCED && d->a_kind == EIR_A_MATRIX) {
         m->gate = EIR_GATE_FUSED;
-        m->WM = malloc(2 * nn * sizeof *m->WM);
+        const size_t off = (size_t)m->n_pad * n; /* M starts at row n_pad */
+        m->WM = calloc(2 * off, sizeof *m->WM);
         if (!m->WM) return EIR_ENOMEM;
         memcpy(m->WM, m->W, nn * sizeof *m->WM);
         for (size_t k = 0; k < nn; k++)
-            m->WM[nn + k] = d->A[k] * fabs(m->W[k]);
+            m->WM[off + k] = d->A[k] * fabs(m->W[k]);
         return EIR_OK;
     }
     m->gate = EIR_GATE_SPLIT;
@@ -469,7 +470,7 @@ void eir_model_M(const eir_model *m, double *out)
         memset(out, 0, nn * sizeof *out);
         break;
     case EIR_GATE_FUSED:
-        memcpy(out, m->WM + nn, nn * sizeof *out);
+        memcpy(out, m->WM + (size_t)m->n_pad * n, nn * sizeof *out);
         break;
     case EIR_GATE_SPLIT:
         for (int i = 0; i < n; i++)

@@ -411,7 +411,9 @@ void SFX(sim_chunk_run)(sim_chunk *c)
             c->status = EIR_ECANCELLED;
             break;
         }
-        if (k >= atomic_load_explicit(&x->stop_step, memory_order_relaxed)) break;
+        /* a step equal to the lowest diverged step is still computed: a lower trial of this
+         * chunk may diverge at the same step and must be the one reported */
+        if (k > atomic_load_explicit(&x->stop_step, memory_order_relaxed)) break;
         if (has_inputs && k >= chunk_t1) {
             chunk_t0 = k;
             chunk_t1 = k + tcap < x->T ? k + tcap : x->T;

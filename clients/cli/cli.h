@@ -1,0 +1,37 @@
+/**
+ * @file cli.h
+ * @brief Shared pieces of the eirnn command-line tool: exit codes, error printing, commands.
+ */
+#ifndef EIRNN_CLI_H
+#define EIRNN_CLI_H
+
+#include "eir.h"
+
+/** Exit codes of every eirnn command. */
+enum {
+    CLI_OK = 0,        /**< success */
+    CLI_EIO = 1,       /**< I/O or internal error (includes out of memory) */
+    CLI_EUSAGE = 2,    /**< bad command line */
+    CLI_EINVALID = 3,  /**< invalid model or run (JSON syntax, schema, engine validation) */
+    CLI_EDIVERGED = 5, /**< the run diverged; outputs were written */
+    CLI_ECANCELLED = 6 /**< the run was cancelled (SIGINT/SIGTERM); outputs were written */
+};
+
+#ifndef EIRNN_VERSION
+#define EIRNN_VERSION "0.0.0"
+#endif
+
+/** Print "eirnn: error: <formatted message>\n" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/**
+ * Print an engine or schema error as "eirnn: error: <file>: <pointer>: <message>" (the pointer
+ * part is left out when the error names no field) and return the exit code for its status:
+ * CLI_EINVALID for EIR_EINVAL, CLI_ECANCELLED for EIR_ECANCELLED, CLI_EIO otherwise.
+ */
+int cli_report(const char *file, const eir_error *err);
+
+/** `eirnn simulate`: argv[0] is "simulate". Returns the process exit code. */
+int cli_simulate(int argc, char **argv);
+
+#endif /* EIRNN_CLI_H */

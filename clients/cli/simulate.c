@@ -1,0 +1,645 @@
+/* `eirnn simulate`: run a model offline, write DIR/<var>.npy and DIR/meta.json. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "eir.h"
+#include "eir_json.h"
+#include "eir_meta.h"
+#include "eir_npy.h"
+
+static const char simulate_help[] =
+    "usage: eirnn simulate [MODEL.json] RUN.json -o DIR [--threads N] [--inputs FILE] "
+    "[--quiet]\n"
+    "\n"
+    "Run a model offline and write one DIR/<var>.npy per recorded variable (shape\n"
+    "B x T' x n, dtype of the run's precision) and DIR/meta.json (what ran, timings, summary).\n"
+    "With a single file, RUN.json holds the model inline under \"model\".\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR   output directory (created if missing; files in it are replaced)\n"
+    "  -j, --threads N    worker threads (default: number of CPUs, at most one per trial);\n"
+    "                     results are the same bytes whatever N is\n"
+    "      --inputs FILE  take the run's inputs from FILE instead of RUN.json: .npy with\n"
+    "                     shape T x n_in or B x T x n_in, or CSV (T rows of n_in numbers)\n"
+    "  -q, --quiet        no progress line or summary on stderr\n"
+    "  -h, --help         this help\n"
+    "\n"
+    "A run without \"seed\" on a noisy model (sigma > 0) gets a random seed, recorded in\n"
+    "meta.json. SIGINT or SIGTERM stops the run and keeps the rows done so far.\n"
+    "exit codes: 0 ok, 1 I/O or internal error, 2 usage, 3 invalid model or run,\n"
+    "            5 run diverged (outputs written), 6 cancelled (outputs written)\n";
+
+/* ------------------------------------------------------------------------------------------ */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static volatile sig_atomic_t cancel_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cancel_requested = 1;
+}
+
+/** Progress line state; the callback may be called from several worker threads. */
+typedef struct progress {
+    int show;
+    double start;
+    double last;
+    int printed;
+    pthread_mutex_t lock;
+} progress;
+
+static int on_progress(void *ctx, int64_t done, int64_t total)
+{
+    progress *p = ctx;
+    if (cancel_requested) return 1;
+    if (p->show && pthread_mutex_trylock(&p->lock) == 0) {
+        double t = now();
+        if (t - p->last >= 0.1 || done == total) {
+            double pct = total > 0 ? 100.0 * (double)done / (double)total : 100.0;
+            fprintf(stderr, "\r\033[Ksimulate: %5.1f%% (%lld/%lld steps, %.1f s)", pct,
+                    (long long)done, (long long)total, t - p->start);
+            fflush(stderr);
+            p->last = t;
+            p->printed = 1;
+        }
+        pthread_mutex_unlock(&p->lock);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/** Load a JSON object from @p path; prints the error and returns an exit code on failure. */
+static int load_json(const char *path, const char *what, json_t **out)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: cannot open: %s", path, strerror(errno));
+        return CLI_EIO;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        cli_error("%s: is a directory", path);
+        return CLI_EIO;
+    }
+    json_error_t je;
+    json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
+    int read_error = ferror(f);
+    fclose(f);
+    if (!j) {
+        if (read_error) {
+            cli_error("%s: read failed", path);
+            return CLI_EIO;
+        }
+        cli_error("%s:%d:%d: %s", path, je.line, je.column, je.text);
+        return CLI_EINVALID;
+    }
+    if (!json_is_object(j)) {
+        cli_error("%s: the %s must be a JSON object", path, what);
+        json_decref(j);
+        return CLI_EINVALID;
+    }
+    *out = j;
+    return CLI_OK;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/**
+ * Replace run["inputs"] by the array in @p path (.npy, or CSV otherwise), as a binary array
+ * object so that the run parser checks it like any other input.
+ */
+static int apply_inputs_file(const char *path, json_t *run, const eir_json_limits *lim)
+{
+    eir_npy_error ne;
+    eir_npy_array a = {0};
+    eir_npy_status st;
+    size_t maxv = lim->max_input_values > 0 ? (size_t)lim->max_input_values : 0;
+    if (ends_with(path, ".npy")) {
+        st = eir_npy_read_file(path, maxv, &a, &ne);
+    } else {
+        int64_t rows, cols;
+        double *data;
+        st = eir_csv_read(path, maxv, &rows, &cols, &data, &ne);
+        if (st == EIR_NPY_OK) {
+            a.ndim = 2;
+            a.shape[0] = rows;
+            a.shape[1] = cols;
+            a.count = (size_t)(rows * cols);
+            a.data = data;
+        }
+    }
+    if (st != EIR_NPY_OK) {
+        cli_error("%s", ne.message);
+        return st == EIR_NPY_EFORMAT ? CLI_EINVALID : CLI_EIO;
+    }
+    if (a.ndim != 2 && a.ndim != 3) {
+        cli_error("%s: inputs must have shape T x n_in or B x T x n_in, not %d dimension%s", path,
+                  a.ndim, a.ndim == 1 ? "" : "s");
+        eir_npy_array_free(&a);
+        return CLI_EINVALID;
+    }
+    /* Little-endian bytes of the doubles. */
+    unsigned char *bytes = malloc(a.count > 0 ? a.count * 8 : 1);
+    if (!bytes) {
+        eir_npy_array_free(&a);
+        cli_error("out of memory");
+        return CLI_EIO;
+    }
+    for (size_t i = 0; i < a.count; i++) {
+        uint64_t u;
+        memcpy(&u, &a.data[i], 8);
+        for (int b = 0; b < 8; b++)
+            bytes[8 * i + (size_t)b] = (unsigned char)(u >> (8 * b));
+    }
+    char *b64 = eir_base64_encode(bytes, a.count * 8);
+    free(bytes);
+    json_t *shape = json_array();
+    for (int d = 0; shape && d < a.ndim; d++)
+        json_array_append_new(shape, json_integer(a.shape[d]));
+    int nd = a.ndim;
+    eir_npy_array_free(&a);
+    json_t *arr = b64 && shape ? json_pack("{s:s, s:o, s:s}", "dtype", "float64", "shape", shape,
+                                           "base64", b64)
+                               : NULL;
+    if (!arr && !b64) json_decref(shape);
+    free(b64);
+    if (!arr || json_array_size(json_object_get(arr, "shape")) != (size_t)nd ||
+        json_object_set_new(run, "inputs", arr) != 0) {
+        cli_error("out of memory");
+        return CLI_EIO;
+    }
+    return CLI_OK;
+}
+
+/** mkdir -p @p dir. Prints the error and returns an exit code on failure. */
+static int make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p) {
+        cli_error("out of memory");
+        return CLI_EIO;
+    }
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            cli_error("%s: cannot create directory: %s", p, strerror(errno));
+            free(p);
+            return CLI_EIO;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        cli_error("%s: cannot create directory: %s", p, strerror(errno));
+        free(p);
+        return CLI_EIO;
+    }
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        cli_error("%s: not a directory", p);
+        free(p);
+        return CLI_EIO;
+    }
+    free(p);
+    return CLI_OK;
+}
+
+static char *join(const char *dir, const char *prefix, const char *name, const char *suffix)
+{
+    size_t n = strlen(dir) + strlen(prefix) + strlen(name) + strlen(suffix) + 2;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s/%s%s%s", dir, prefix, name, suffix);
+    return s;
+}
+
+/** Write one recorded variable to DIR/<var>.npy through a temporary file and rename(). */
+static int write_npy(const char *dir, const char *var, eir_precision prec, const int64_t *shape,
+                     const void *data)
+{
+    char *tmp = join(dir, ".", var, ".npy.tmp"), *path = join(dir, "", var, ".npy");
+    int rc = CLI_OK;
+    if (!tmp || !path) {
+        cli_error("out of memory");
+        rc = CLI_EIO;
+        goto out;
+    }
+    eir_npy_error ne;
+    if (eir_npy_write_file(tmp, prec == EIR_F32 ? EIR_NPY_F4 : EIR_NPY_F8, 3, shape, data, &ne) !=
+        EIR_NPY_OK) {
+        cli_error("%s", ne.message);
+        unlink(tmp);
+        rc = CLI_EIO;
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        rc = CLI_EIO;
+    }
+out:
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+/** Write @p meta pretty-printed with sorted keys to DIR/meta.json (temporary file + rename). */
+static int write_meta(const char *dir, const json_t *meta)
+{
+    char *tmp = join(dir, ".", "meta", ".json.tmp"), *path = join(dir, "", "meta", ".json");
+    char *text = json_dumps(meta, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    int rc = CLI_OK;
+    if (!tmp || !path || !text) {
+        cli_error("out of memory");
+        rc = CLI_EIO;
+        goto out;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        cli_error("%s: cannot create: %s", tmp, strerror(errno));
+        rc = CLI_EIO;
+        goto out;
+    }
+    int bad = fputs(text, f) < 0 || fputc('\n', f) == EOF;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        cli_error("%s: write failed: %s", tmp, strerror(errno));
+        unlink(tmp);
+        rc = CLI_EIO;
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        rc = CLI_EIO;
+    }
+out:
+    free(text);
+    free(tmp);
+    free(path);
+    return rc;
+}
+
+/** A random noise seed below 2^63 (so it fits a JSON integer and can be given back). */
+static int random_seed(uint64_t *seed)
+{
+    uint64_t s = 0;
+    unsigned char *p = (unsigned char *)&s;
+    size_t got = 0;
+    while (got < sizeof s) {
+        ssize_t r = getrandom(p + got, sizeof s - got, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    *seed = s & (uint64_t)INT64_MAX;
+    return 0;
+}
+
+static void utc_now(char *buf, size_t cap)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    else
+        snprintf(buf, cap, "unknown");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct sim_opts {
+    const char *model_path; /* NULL when the run holds the model inline */
+    const char *run_path;
+    const char *out_dir;
+    const char *inputs_path;
+    int threads; /* 0 = default */
+    int quiet;
+} sim_opts;
+
+static int parse_args(int argc, char **argv, sim_opts *o)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'}, {"threads", required_argument, NULL, 'j'},
+        {"inputs", required_argument, NULL, 'i'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    memset(o, 0, sizeof *o);
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:j:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            o->out_dir = optarg;
+            break;
+        case 'j': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 1 || v > 4096) {
+                cli_error("simulate: --threads must be an integer from 1 to 4096, not '%s'",
+                          optarg);
+                return CLI_EUSAGE;
+            }
+            o->threads = (int)v;
+            break;
+        }
+        case 'i':
+            o->inputs_path = optarg;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
+        case 'h':
+            fputs(simulate_help, stdout);
+            return -1;
+        case ':':
+            cli_error("simulate: option '%s' needs a value (try 'eirnn simulate --help')",
+                      argv[optind - 1]);
+            return CLI_EUSAGE;
+        default:
+            cli_error("simulate: unknown option '%s' (try 'eirnn simulate --help')",
+                      argv[optind - 1]);
+            return CLI_EUSAGE;
+        }
+    }
+    int npos = argc - optind;
+    if (npos < 1 || npos > 2) {
+        cli_error("simulate: expected [MODEL.json] RUN.json, got %d file%s "
+                  "(try 'eirnn simulate --help')",
+                  npos, npos == 1 ? "" : "s");
+        return CLI_EUSAGE;
+    }
+    if (npos == 2) {
+        o->model_path = argv[optind];
+        o->run_path = argv[optind + 1];
+    } else {
+        o->run_path = argv[optind];
+    }
+    if (!o->out_dir || !o->out_dir[0]) {
+        cli_error("simulate: -o DIR is required (try 'eirnn simulate --help')");
+        return CLI_EUSAGE;
+    }
+    return CLI_OK;
+}
+
+/** Default worker count: online CPUs, at most one per trial. */
+static int default_threads(int B)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > B) n = B;
+    if (n > 256) n = 256;
+    return (int)n;
+}
+
+static const char *var_file_list(unsigned mask, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int v = 0; v < EIR_NVARS; v++)
+        if (mask & (1u << v))
+            n += (size_t)snprintf(buf + n, n < cap ? cap - n : 0, "%s.npy, ",
+                                  eir_var_name((eir_var)v));
+    return buf;
+}
+
+int cli_simulate(int argc, char **argv)
+{
+    sim_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+
+    json_t *model_j = NULL, *run_j = NULL, *meta = NULL;
+    eir_model_spec *spec = NULL;
+    eir_model *model = NULL;
+    eir_run_spec *rs = NULL;
+    void *bufs[EIR_NVARS] = {0};
+    eir_error err;
+    eir_error_clear(&err);
+    eir_json_limits lim;
+    eir_json_limits_default(&lim);
+
+    eir_blas_single_threaded();
+
+    /* Parse: the JSON documents, the model reference, an inputs file. */
+    double t_parse0 = now();
+    if (o.model_path && (rc = load_json(o.model_path, "model", &model_j)) != CLI_OK) goto done;
+    if ((rc = load_json(o.run_path, "run", &run_j)) != CLI_OK) goto done;
+    const char *model_file, *prefix;
+    const json_t *mj;
+    if (o.model_path) {
+        if (json_object_get(run_j, "model")) {
+            cli_error("%s: /model: the run holds a model inline and %s was given too; give one",
+                      o.run_path, o.model_path);
+            rc = CLI_EUSAGE;
+            goto done;
+        }
+        mj = model_j;
+        model_file = o.model_path;
+        prefix = "";
+    } else {
+        const char *model_id = NULL;
+        const json_t *inl = NULL;
+        if (eir_json_run_model_ref(run_j, &model_id, &inl, &err) != EIR_OK) {
+            rc = cli_report(o.run_path, &err);
+            goto done;
+        }
+        if (!inl) {
+            cli_error("%s: /model_id: offline simulate needs the model itself: give MODEL.json "
+                      "before RUN.json, or put the model inline under \"model\"",
+                      o.run_path);
+            rc = CLI_EUSAGE;
+            goto done;
+        }
+        mj = inl;
+        model_file = o.run_path;
+        prefix = "/model";
+    }
+    if (o.inputs_path && (rc = apply_inputs_file(o.inputs_path, run_j, &lim)) != CLI_OK) goto done;
+    double parse_s = now() - t_parse0;
+
+    /* Build the model (decoding its JSON, generating matrices). */
+    double t_build0 = now();
+    if (eir_json_build_model(mj, &lim, prefix, &model, &spec, &err) != EIR_OK) {
+        rc = cli_report(model_file, &err);
+        goto done;
+    }
+    double build_s = now() - t_build0;
+
+    /* Parse the run against the model. */
+    double t_run0 = now();
+    if (eir_json_parse_run(run_j, model, &lim, &rs, &err) != EIR_OK) {
+        const char *file = o.run_path;
+        if (o.inputs_path && strncmp(err.field, "/inputs", 7) == 0) file = o.inputs_path;
+        rc = cli_report(file, &err);
+        goto done;
+    }
+    parse_s += now() - t_run0;
+
+    eir_run_desc *d = &rs->desc;
+    int seed_used = rs->has_seed;
+    if (!rs->has_seed && spec->desc.sigma > 0) {
+        if (random_seed(&d->seed) != 0) {
+            cli_error("cannot pick a random seed: %s", strerror(errno));
+            rc = CLI_EIO;
+            goto done;
+        }
+        seed_used = 1;
+    }
+    d->threads = o.threads > 0 ? o.threads : default_threads(d->B);
+
+    /* Output buffers, one per recorded variable, of the run's precision. */
+    size_t elsize = d->precision == EIR_F32 ? sizeof(float) : sizeof(double);
+    for (int v = 0; v < EIR_NVARS; v++) {
+        if (!(d->record_mask & (1u << v))) continue;
+        size_t len = eir_run_out_len(model, d, (eir_var)v);
+        if (len > SIZE_MAX / elsize || !(bufs[v] = malloc(len > 0 ? len * elsize : 1))) {
+            cli_error("out of memory for the recorded %s (%zu values)", eir_var_name((eir_var)v),
+                      len);
+            rc = CLI_EIO;
+            goto done;
+        }
+        d->out[v] = bufs[v];
+    }
+    if ((rc = make_dirs(o.out_dir)) != CLI_OK) goto done;
+
+    /* Run, with a progress line on a terminal and SIGINT/SIGTERM as cancellation. */
+    progress pr = {.show = !o.quiet && isatty(STDERR_FILENO)};
+    pthread_mutex_init(&pr.lock, NULL);
+    pr.start = pr.last = now();
+    d->progress = on_progress;
+    d->progress_ctx = &pr;
+    d->progress_every = 0;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second signal ends the process at once */
+    cancel_requested = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    eir_run_result res;
+    memset(&res, 0, sizeof res);
+    double t_sim0 = now();
+    eir_status st = eir_run(model, d, &res, &err);
+    double simulate_s = now() - t_sim0;
+
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (pr.printed) fputs("\r\033[K", stderr);
+    pthread_mutex_destroy(&pr.lock);
+
+    if (st != EIR_OK && st != EIR_ECANCELLED) {
+        rc = cli_report(err.field[0] == '/' && strcmp(err.field, "/threads") == 0 ? "--threads"
+                                                                                  : o.run_path,
+                        &err);
+        goto done;
+    }
+
+    /* Outputs, then meta.json last: its presence means the directory is complete. */
+    eir_meta_input mi;
+    eir_meta_input_init(&mi);
+    mi.model = model;
+    mi.spec = spec;
+    mi.run = d;
+    mi.seed_used = seed_used;
+    mi.result = &res;
+    mi.run_status = st;
+    mi.parse_s = parse_s;
+    mi.build_s = build_s;
+    mi.simulate_s = simulate_s;
+    meta = eir_run_meta(&mi);
+    if (!meta) {
+        cli_error("out of memory building meta.json");
+        rc = CLI_EIO;
+        goto done;
+    }
+    json_t *outputs = json_object_get(meta, "outputs");
+    for (int v = 0; v < EIR_NVARS; v++) {
+        if (!(d->record_mask & (1u << v))) continue;
+        const char *name = eir_var_name((eir_var)v);
+        int64_t shape[3] = {d->B, eir_recorded_rows(d->T, d->record_every),
+                            eir_meta_var_units(model, d, (eir_var)v)};
+        if ((rc = write_npy(o.out_dir, name, d->precision, shape, bufs[v])) != CLI_OK) goto done;
+        char fname[16];
+        snprintf(fname, sizeof fname, "%s.npy", name);
+        json_object_set_new(json_object_get(outputs, name), "file", json_string(fname));
+    }
+    char created[32];
+    utc_now(created, sizeof created);
+    json_object_set_new(meta, "created", json_string(created));
+    json_object_set_new(
+        meta, "tool", json_pack("{s:s, s:s}", "name", "eirnn simulate", "version", EIRNN_VERSION));
+    json_object_set_new(meta, "sources",
+                        json_pack("{s:s?, s:s, s:s?}", "model", o.model_path, "run", o.run_path,
+                                  "inputs", o.inputs_path));
+    if ((rc = write_meta(o.out_dir, meta)) != CLI_OK) goto done;
+
+    if (st == EIR_ECANCELLED) {
+        cli_error("run cancelled after %lld of %lld steps; kept rows written to %s",
+                  (long long)res.steps_done, (long long)d->T, o.out_dir);
+        rc = CLI_ECANCELLED;
+    } else if (res.diverged) {
+        cli_error("run diverged at step %lld (trial %d): the state stopped being finite; "
+                  "rows up to it written to %s",
+                  (long long)res.diverged_step, res.diverged_trial, o.out_dir);
+        rc = CLI_EDIVERGED;
+    } else {
+        rc = CLI_OK;
+        if (res.unstable && !o.quiet)
+            fprintf(stderr,
+                    "eirnn: warning: euler step unstable: max(z)*dt = %g > 2; "
+                    "use a smaller dt or exp_euler\n",
+                    res.max_z_dt);
+        if (!o.quiet) {
+            char files[64];
+            fprintf(stderr,
+                    "eirnn: simulate: %d trial%s x %lld steps in %.3f s; wrote %smeta.json"
+                    " to %s\n",
+                    d->B, d->B == 1 ? "" : "s", (long long)d->T, simulate_s,
+                    var_file_list(d->record_mask, files, sizeof files), o.out_dir);
+        }
+    }
+
+done:
+    json_decref(meta);
+    for (int v = 0; v < EIR_NVARS; v++)
+        free(bufs[v]);
+    eir_run_spec_free(rs);
+    eir_model_free(model);
+    eir_model_spec_free(spec);
+    json_decref(run_j);
+    json_decref(model_j);
+    return rc;
+}

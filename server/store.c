@@ -1,0 +1,319 @@
+/**
+ * @file store.c
+ * @brief Backend-independent part of store.h: names, defaults, backend selection and the
+ *        wrappers that check a connection before calling its backend.
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_sqlite.h"
+
+static const char *const run_status_names[STORE_RUN_NSTATUS] = {"queued", "running",  "succeeded",
+                                                                "failed", "diverged", "cancelled"};
+
+void store_config_default(store_config *cfg)
+{
+    if (!cfg) return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->busy_timeout_ms = 10000;
+    cfg->chunk_size = (size_t)4 << 20;
+    cfg->mmap_size = 0;
+}
+
+store *store_open(const char *spec, const store_config *cfg, char *err, size_t errlen)
+{
+    if (err && errlen) err[0] = '\0';
+    if (!spec || !*spec) {
+        if (err && errlen) snprintf(err, errlen, "no database given");
+        return NULL;
+    }
+    if (strncmp(spec, "sqlite:", 7) == 0) return store_sqlite_open(spec + 7, cfg, err, errlen);
+    if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "this eirnnd has no PostgreSQL store; use an SQLite path");
+        return NULL;
+    }
+    return store_sqlite_open(spec, cfg, err, errlen);
+}
+
+void store_close(store *s)
+{
+    if (s && s->ops && s->ops->close) s->ops->close(s);
+}
+
+store_conn *store_connect(store *s)
+{
+    if (!s || !s->ops || !s->ops->connect) return NULL;
+    return s->ops->connect(s);
+}
+
+void store_disconnect(store_conn *c)
+{
+    if (c && c->store && c->store->ops->disconnect) c->store->ops->disconnect(c);
+}
+
+const char *store_errmsg(const store_conn *c)
+{
+    return c ? c->errmsg : "no store connection";
+}
+
+const char *store_status_name(store_status s)
+{
+    switch (s) {
+    case STORE_OK:
+        return "ok";
+    case STORE_NOT_FOUND:
+        return "not found";
+    case STORE_CONFLICT:
+        return "conflict";
+    case STORE_KEY_REUSED:
+        return "idempotency key reused";
+    case STORE_BUSY:
+        return "busy";
+    case STORE_FULL:
+        return "full";
+    case STORE_INVALID:
+        return "invalid";
+    case STORE_ERROR:
+        return "error";
+    }
+    return "?";
+}
+
+const char *store_run_status_name(store_run_status s)
+{
+    if ((int)s < 0 || (int)s >= STORE_RUN_NSTATUS) return "?";
+    return run_status_names[s];
+}
+
+int store_run_status_parse(const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < STORE_RUN_NSTATUS; i++)
+        if (strcmp(name, run_status_names[i]) == 0) return i;
+    return -1;
+}
+
+int store_run_status_final(store_run_status s)
+{
+    return s == STORE_RUN_SUCCEEDED || s == STORE_RUN_FAILED || s == STORE_RUN_DIVERGED ||
+           s == STORE_RUN_CANCELLED;
+}
+
+void store_model_clear(store_model *m)
+{
+    if (!m) return;
+    free(m->name);
+    free(m->json);
+    memset(m, 0, sizeof *m);
+}
+
+void store_run_clear(store_run *r)
+{
+    if (!r) return;
+    free(r->request_json);
+    free(r->error_json);
+    free(r->meta_json);
+    free(r->idempotency_key);
+    memset(r, 0, sizeof *r);
+}
+
+/* Every wrapper: refuse a NULL or backend-less connection, clear the message, dispatch. */
+#define CHECK_CONN(c)                                                                              \
+    do {                                                                                           \
+        if (!(c) || !(c)->store || !(c)->store->ops) return STORE_ERROR;                           \
+        (c)->errmsg[0] = '\0';                                                                     \
+    } while (0)
+
+#define OPS(c) ((c)->store->ops)
+
+/** Copy a cursor so that callers may pass the same buffer as cursor and next. A cursor too
+ *  long to be one of ours is kept too long (one byte over), so the backend still rejects it. */
+static const char *copy_cursor(char cur[STORE_CURSOR_MAX + 1], const char *cursor)
+{
+    if (!cursor) return NULL;
+    size_t n = strnlen(cursor, STORE_CURSOR_MAX);
+    memcpy(cur, cursor, n);
+    cur[n] = '\0';
+    return cur;
+}
+
+store_status store_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
+                                const char *json, store_model *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    return OPS(c)->model_create(c, name, hash, n, json, out);
+}
+
+store_status store_model_get(store_conn *c, const char *id, store_model *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    return OPS(c)->model_get(c, id, out);
+}
+
+store_status store_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
+                              void *ctx, char next[STORE_CURSOR_MAX])
+{
+    char cur[STORE_CURSOR_MAX + 1];
+    cursor = copy_cursor(cur, cursor); /* @p cursor may be @p next itself */
+    if (next) next[0] = '\0';
+    CHECK_CONN(c);
+    return OPS(c)->model_list(c, cursor, limit, cb, ctx, next);
+}
+
+store_status store_model_delete(store_conn *c, const char *id, int64_t *runs_using)
+{
+    if (runs_using) *runs_using = 0;
+    CHECK_CONN(c);
+    return OPS(c)->model_delete(c, id, runs_using);
+}
+
+store_status store_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (created) *created = 0;
+    CHECK_CONN(c);
+    return OPS(c)->run_create(c, in, out, created);
+}
+
+store_status store_run_get(store_conn *c, const char *id, store_run *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    return OPS(c)->run_get(c, id, out);
+}
+
+store_status store_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
+                            store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
+{
+    char cur[STORE_CURSOR_MAX + 1];
+    cursor = copy_cursor(cur, cursor);
+    if (next) next[0] = '\0';
+    CHECK_CONN(c);
+    return OPS(c)->run_list(c, f, cursor, limit, cb, ctx, next);
+}
+
+store_status store_run_claim(store_conn *c, store_run *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    return OPS(c)->run_claim(c, out);
+}
+
+store_status store_run_progress(store_conn *c, const char *id, int64_t done, int64_t total,
+                                int *cancel_requested)
+{
+    if (cancel_requested) *cancel_requested = 0;
+    CHECK_CONN(c);
+    return OPS(c)->run_progress(c, id, done, total, cancel_requested);
+}
+
+store_status store_run_cancel(store_conn *c, const char *id, store_run_status *now)
+{
+    CHECK_CONN(c);
+    return OPS(c)->run_cancel(c, id, now);
+}
+
+store_status store_run_release(store_conn *c, const char *id, store_run_status *now)
+{
+    CHECK_CONN(c);
+    return OPS(c)->run_release(c, id, now);
+}
+
+store_status store_run_delete(store_conn *c, const char *id)
+{
+    CHECK_CONN(c);
+    return OPS(c)->run_delete(c, id);
+}
+
+store_status store_finish_begin(store_conn *c, const char *run_id)
+{
+    CHECK_CONN(c);
+    return OPS(c)->finish_begin(c, run_id);
+}
+
+store_status store_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
+                                const int64_t *shape)
+{
+    CHECK_CONN(c);
+    return OPS(c)->result_begin(c, var, dtype, ndim, shape);
+}
+
+store_status store_result_append(store_conn *c, const void *data, size_t n)
+{
+    CHECK_CONN(c);
+    return OPS(c)->result_append(c, data, n);
+}
+
+store_status store_result_end(store_conn *c, const char *sha256_hex)
+{
+    CHECK_CONN(c);
+    return OPS(c)->result_end(c, sha256_hex);
+}
+
+store_status store_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
+                                 const char *error_json)
+{
+    CHECK_CONN(c);
+    return OPS(c)->finish_commit(c, status, meta_json, error_json);
+}
+
+void store_finish_abort(store_conn *c)
+{
+    if (c && c->store && c->store->ops) OPS(c)->finish_abort(c);
+}
+
+store_status store_result_info_get(store_conn *c, const char *run_id, const char *var,
+                                   store_result_info *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    return OPS(c)->result_info(c, run_id, var, out);
+}
+
+store_status store_result_list(store_conn *c, const char *run_id, store_result_cb cb, void *ctx)
+{
+    CHECK_CONN(c);
+    return OPS(c)->result_list(c, run_id, cb, ctx);
+}
+
+store_status store_result_read_chunk(store_conn *c, const char *run_id, const char *var,
+                                     int64_t index, void *buf, size_t cap, size_t *len)
+{
+    if (len) *len = 0;
+    CHECK_CONN(c);
+    return OPS(c)->result_read_chunk(c, run_id, var, index, buf, cap, len);
+}
+
+store_status store_requeue_orphans(store_conn *c, store_requeue_report *report)
+{
+    if (report) memset(report, 0, sizeof *report);
+    CHECK_CONN(c);
+    return OPS(c)->requeue_orphans(c, report);
+}
+
+store_status store_counts_get(store_conn *c, store_counts *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    return OPS(c)->counts(c, out);
+}
+
+store_status store_queue_depth(store_conn *c, int64_t *depth)
+{
+    if (depth) *depth = 0;
+    CHECK_CONN(c);
+    return OPS(c)->queue_depth(c, depth);
+}
+
+store_status store_verify(store_conn *c, store_verify_cb cb, void *ctx, store_verify_report *report)
+{
+    if (report) memset(report, 0, sizeof *report);
+    CHECK_CONN(c);
+    return OPS(c)->verify(c, cb, ctx, report);
+}

@@ -1,0 +1,431 @@
+/**
+ * @file store.h
+ * @brief eirnnd's storage interface: models, the durable run queue, results and their chunks.
+ *
+ * Handlers and workers talk to storage only through this header. A backend (SQLite today, see
+ * store_sqlite.h; PostgreSQL later) fills a ::store_ops table, in the manner of GNU Taler's
+ * database plugins, and nothing above this interface changes when another backend is added.
+ *
+ * Threads: a ::store handle is immutable after store_open() and may be shared by every thread.
+ * Each thread that touches storage holds its own ::store_conn from store_connect(); a connection
+ * must never be used by two threads at the same time. The backend connection behind it is
+ * opened lazily on first use and reopened after a fatal error, so a connection object stays
+ * usable for the life of its thread.
+ *
+ * Errors: every operation returns a ::store_status. On anything but ::STORE_OK the connection's
+ * message (store_errmsg()) says what went wrong in one sentence; nothing is half done (each
+ * operation is one transaction, rolled back on failure) and no output is left allocated.
+ * Every wrapper accepts a NULL connection and answers ::STORE_ERROR.
+ *
+ * Strings: ids, names and JSON are passed as NUL-terminated UTF-8 and are only ever bound as
+ * statement parameters, never pasted into SQL. Times are milliseconds since the Unix epoch (UTC);
+ * 0 means "not yet".
+ */
+#ifndef EIR_STORE_H
+#define EIR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Result of every store operation. The comments give the HTTP answer a handler usually makes. */
+typedef enum store_status {
+    STORE_OK = 0,         /**< success */
+    STORE_NOT_FOUND = 1,  /**< no such model, run or result (404); empty queue for claims */
+    STORE_CONFLICT = 2,   /**< the object's state forbids the operation (409) */
+    STORE_KEY_REUSED = 3, /**< idempotency key already used with a different body (422) */
+    STORE_BUSY = 4,       /**< the database stayed locked past the busy timeout (503, retry) */
+    STORE_FULL = 5,       /**< disk full, or the queue is at its limit (503 + Retry-After) */
+    STORE_INVALID = 6,    /**< bad argument: malformed cursor, bad id/var/dtype/shape (400) */
+    STORE_ERROR = 7       /**< anything else: I/O error, corrupt database, out of memory (500) */
+} store_status;
+
+/** Run states. Final states: succeeded, failed, diverged, cancelled. */
+typedef enum store_run_status {
+    STORE_RUN_QUEUED = 0,
+    STORE_RUN_RUNNING = 1,
+    STORE_RUN_SUCCEEDED = 2,
+    STORE_RUN_FAILED = 3,
+    STORE_RUN_DIVERGED = 4,
+    STORE_RUN_CANCELLED = 5
+} store_run_status;
+
+#define STORE_RUN_NSTATUS 6   /**< number of ::store_run_status values */
+#define STORE_ID_MAX 32       /**< buffer size for an id ("m_"/"r_" + 24 hex + NUL fits) */
+#define STORE_HASH_MAX 65     /**< buffer size for a SHA-256 hex digest + NUL */
+#define STORE_CURSOR_MAX 32   /**< buffer size for a pagination cursor */
+#define STORE_ERRMSG_MAX 512  /**< size of a connection's error message buffer */
+#define STORE_VAR_MAX 32      /**< buffer size for a result variable name */
+#define STORE_DTYPE_MAX 16    /**< buffer size for a dtype name */
+#define STORE_MAX_NDIM 8      /**< most dimensions a stored result may have */
+#define STORE_LIST_MAX 1000   /**< largest page a list operation returns */
+#define STORE_LIST_DEFAULT 50 /**< page size used when a list is asked for limit <= 0 */
+
+/** Open-time settings; store_config_default() gives the values documented per field. */
+typedef struct store_config {
+    int busy_timeout_ms; /**< wait this long for a lock before ::STORE_BUSY (10000) */
+    size_t chunk_size;   /**< bytes per result chunk BLOB, 1 .. 64 MiB (4 MiB) */
+    int64_t mmap_size;   /**< SQLite mmap_size in bytes, 0 = off (0) */
+} store_config;
+
+/** A stored model. */
+typedef struct store_model {
+    char id[STORE_ID_MAX];     /**< "m_" + 24 lower-case hex characters */
+    char hash[STORE_HASH_MAX]; /**< SHA-256 hex of the model document, as given at creation */
+    char *name;                /**< "name" of the model, "" when none */
+    int64_t n;                 /**< number of neurons N */
+    int64_t created_at;        /**< ms since the epoch */
+    char *json;                /**< the model document as submitted; NULL in lists */
+} store_model;
+
+/** A run and its queue state. */
+typedef struct store_run {
+    char id[STORE_ID_MAX];       /**< "r_" + 24 lower-case hex characters */
+    char model_id[STORE_ID_MAX]; /**< the model, "" for a run whose request holds it inline */
+    store_run_status status;
+    int priority;         /**< higher is claimed first; FIFO within a priority */
+    int attempts;         /**< claims so far */
+    int max_attempts;     /**< claims allowed before a crashed run is failed */
+    int cancel_requested; /**< 1 once a cancel was asked for while running */
+    int64_t seq;          /**< submission order (internal; cursors are built from it) */
+    int64_t created_at, started_at, finished_at; /**< ms since the epoch; 0 = not yet */
+    int64_t progress_done;                       /**< steps done */
+    int64_t progress_total;                      /**< steps in all; 0 = unknown */
+    double time_limit;                           /**< wall-clock limit in seconds; 0 = none */
+    char *request_json;    /**< the run request; only filled by store_run_claim() */
+    char *error_json;      /**< problem detail of a failed run, or NULL */
+    char *meta_json;       /**< engine metadata and summary of a finished run, or NULL */
+    char *idempotency_key; /**< the key it was created with, or NULL */
+} store_run;
+
+/** What store_run_create() needs. Zeroed fields take the documented defaults. */
+typedef struct store_run_new {
+    const char *model_id;        /**< existing model, or NULL when the request has it inline */
+    const char *request_json;    /**< the run request as accepted (required) */
+    const char *idempotency_key; /**< NULL for none; at most 255 bytes */
+    const char *body_hash;       /**< SHA-256 hex of the request body; required with a key */
+    int max_attempts;            /**< <= 0: 3 */
+    int priority;                /**< default 0 */
+    double time_limit;           /**< seconds; 0 = none */
+    int64_t progress_total;      /**< steps in all, if known */
+    int64_t queue_limit;         /**< refuse when this many runs are queued; 0 = no limit */
+} store_run_new;
+
+/** Filter of store_run_list(). */
+typedef struct store_run_filter {
+    int status;           /**< a ::store_run_status, or -1 for any */
+    const char *model_id; /**< NULL for any */
+} store_run_filter;
+
+/** Description of one stored result array (little-endian, row-major bytes). */
+typedef struct store_result_info {
+    char var[STORE_VAR_MAX];       /**< variable name ("V", "r", ...) */
+    char dtype[STORE_DTYPE_MAX];   /**< "float32", "float64", "int32", "int64" or "uint8" */
+    int ndim;                      /**< number of dimensions, 0 .. STORE_MAX_NDIM */
+    int64_t shape[STORE_MAX_NDIM]; /**< the dimensions */
+    uint64_t total_bytes;          /**< size of the whole array */
+    uint64_t chunk_size;           /**< every chunk but the last has exactly this many bytes */
+    int64_t chunk_count;           /**< number of chunks, ceil(total_bytes / chunk_size) */
+    char sha256[STORE_HASH_MAX];   /**< SHA-256 hex of the whole array */
+} store_result_info;
+
+/** Run counts for /metrics. */
+typedef struct store_counts {
+    int64_t by_status[STORE_RUN_NSTATUS]; /**< indexed by ::store_run_status */
+    int64_t models;                       /**< number of models */
+} store_counts;
+
+/** Outcome of store_requeue_orphans(). */
+typedef struct store_requeue_report {
+    int64_t requeued;  /**< back to queued */
+    int64_t failed;    /**< failed: attempt limit reached */
+    int64_t cancelled; /**< cancelled: a cancel had been requested */
+} store_requeue_report;
+
+/** Outcome of store_verify(). */
+typedef struct store_verify_report {
+    int64_t results_checked; /**< result arrays read back */
+    int64_t results_bad;     /**< arrays whose chunks, size or checksum did not match */
+    uint64_t bytes_checked;  /**< bytes hashed */
+} store_verify_report;
+
+/** List callbacks get rows valid only during the call; return non-zero to stop early. They
+ *  must not call store functions on the same connection. */
+typedef int (*store_model_cb)(void *ctx, const store_model *m);
+typedef int (*store_run_cb)(void *ctx, const store_run *r);
+typedef int (*store_result_cb)(void *ctx, const store_result_info *info);
+/** store_verify() calls this for each bad result with a one-sentence reason. */
+typedef void (*store_verify_cb)(void *ctx, const char *run_id, const char *var, const char *why);
+
+struct store;
+struct store_conn;
+
+/**
+ * The backend's table of operations. Callers normally use the store_* wrappers below, which
+ * check their connection and clear its message first. Every operation takes the calling
+ * thread's connection, runs as one transaction and, on failure, rolls back, sets the
+ * connection's message and returns a non-OK status with outputs cleared.
+ */
+struct store_ops {
+    const char *name; /**< backend name, e.g. "sqlite" */
+
+    /** Make a connection object for one thread; the backend connects lazily. NULL only when
+     *  out of memory. */
+    struct store_conn *(*connect)(struct store *s);
+    /** Close a connection, rolling back a finish in progress. NULL is a no-op. */
+    void (*disconnect)(struct store_conn *c);
+    /** Free the store; every connection must be closed first. */
+    void (*close)(struct store *s);
+
+    /**
+     * Create a model with a fresh id. @p name may be NULL (stored as ""); @p hash must be 64
+     * hex characters; @p json is stored verbatim. *out gets the new model without its json.
+     * Fails with ::STORE_INVALID on bad arguments, ::STORE_FULL when the disk is full,
+     * ::STORE_BUSY on lock timeout, else ::STORE_ERROR.
+     */
+    store_status (*model_create)(struct store_conn *c, const char *name, const char *hash,
+                                 int64_t n, const char *json, store_model *out);
+    /** Fetch a model with its json (free with store_model_clear()). ::STORE_NOT_FOUND when
+     *  there is no such model; ::STORE_ERROR on database errors. */
+    store_status (*model_get)(struct store_conn *c, const char *id, store_model *out);
+    /**
+     * List models newest first, @p limit per page (<= 0: ::STORE_LIST_DEFAULT, capped at
+     * ::STORE_LIST_MAX), starting after @p cursor (NULL or "" for the first page). Calls @p cb
+     * per model (json NULL). @p next gets the cursor of the next page, or "" on the last one.
+     * ::STORE_INVALID for a malformed cursor; ::STORE_ERROR on database errors.
+     */
+    store_status (*model_list)(struct store_conn *c, const char *cursor, int limit,
+                               store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
+    /**
+     * Delete a model no run refers to. ::STORE_CONFLICT when runs (of any state) still use it;
+     * then *runs_using (may be NULL) gets their number and nothing is deleted.
+     * ::STORE_NOT_FOUND when there is no such model; ::STORE_FULL, ::STORE_BUSY, ::STORE_ERROR
+     * as for writes.
+     */
+    store_status (*model_delete)(struct store_conn *c, const char *id, int64_t *runs_using);
+
+    /**
+     * Queue a run (durably: once this returns ::STORE_OK the run survives a crash or power
+     * loss). With an idempotency key already used: same body hash → ::STORE_OK, *created = 0
+     * and *out is the existing run; other hash → ::STORE_KEY_REUSED. Else *created = 1.
+     * ::STORE_FULL when queue_limit runs are queued or the disk is full; ::STORE_NOT_FOUND when
+     * model_id names no model; ::STORE_INVALID on bad arguments; ::STORE_BUSY, ::STORE_ERROR.
+     * @p created may be NULL.
+     */
+    store_status (*run_create)(struct store_conn *c, const store_run_new *in, store_run *out,
+                               int *created);
+    /** Fetch a run without its request (free with store_run_clear()). ::STORE_NOT_FOUND,
+     *  ::STORE_ERROR. */
+    store_status (*run_get)(struct store_conn *c, const char *id, store_run *out);
+    /**
+     * List runs newest first, filtered by @p f (NULL: all), paginated like model_list.
+     * Rows carry no request_json. ::STORE_INVALID for a malformed cursor or status,
+     * ::STORE_ERROR on database errors.
+     */
+    store_status (*run_list)(struct store_conn *c, const store_run_filter *f, const char *cursor,
+                             int limit, store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
+    /**
+     * Atomically take the oldest queued run of the highest priority: it becomes running,
+     * attempts + 1, started_at = now, progress_done = 0. *out includes request_json. Two
+     * connections never get the same run. ::STORE_NOT_FOUND when the queue is empty;
+     * ::STORE_BUSY, ::STORE_FULL, ::STORE_ERROR with nothing claimed.
+     */
+    store_status (*run_claim)(struct store_conn *c, store_run *out);
+    /**
+     * Record progress of a running run; *cancel_requested (may be NULL) tells the worker
+     * whether to stop. ::STORE_NOT_FOUND, ::STORE_CONFLICT when the run is not running,
+     * ::STORE_BUSY / ::STORE_FULL / ::STORE_ERROR (the worker may ignore these and carry on).
+     */
+    store_status (*run_progress)(struct store_conn *c, const char *id, int64_t done, int64_t total,
+                                 int *cancel_requested);
+    /**
+     * Cancel a run: queued → cancelled at once; running → cancel_requested = 1 (the worker
+     * stops it); already cancelled → nothing to do. *now (may be NULL) gets the status after
+     * the call. ::STORE_CONFLICT when the run already finished otherwise; ::STORE_NOT_FOUND;
+     * ::STORE_BUSY, ::STORE_FULL, ::STORE_ERROR with nothing changed.
+     */
+    store_status (*run_cancel)(struct store_conn *c, const char *id, store_run_status *now);
+    /**
+     * Give a running run back to the queue (daemon shutdown): queued again with the attempt
+     * not counted, or cancelled if a cancel was requested. *now (may be NULL) gets the new
+     * status. ::STORE_CONFLICT when not running; ::STORE_NOT_FOUND; write errors as usual.
+     */
+    store_status (*run_release)(struct store_conn *c, const char *id, store_run_status *now);
+    /** Delete a finished run and its results. ::STORE_CONFLICT when queued or running;
+     *  ::STORE_NOT_FOUND; ::STORE_BUSY, ::STORE_FULL, ::STORE_ERROR with nothing deleted. */
+    store_status (*run_delete)(struct store_conn *c, const char *id);
+
+    /**
+     * Start finishing a running run: opens the write transaction that the result_* calls and
+     * finish_commit() complete. Holds the database's write lock until commit or abort.
+     * ::STORE_NOT_FOUND; ::STORE_CONFLICT when the run is not running or a finish is already
+     * in progress on this connection; ::STORE_BUSY / ::STORE_ERROR with nothing started.
+     */
+    store_status (*finish_begin)(struct store_conn *c, const char *run_id);
+    /**
+     * Start one result array of the run being finished. @p dtype one of the names of
+     * ::store_result_info; @p shape has @p ndim entries >= 0. On any failure here or in
+     * result_append / result_end / finish_commit the whole finish is rolled back (the run stays
+     * running, no result is kept) and further calls fail until a new finish_begin().
+     * ::STORE_INVALID for bad arguments or a var already written; ::STORE_FULL, ::STORE_ERROR.
+     */
+    store_status (*result_begin)(struct store_conn *c, const char *var, const char *dtype, int ndim,
+                                 const int64_t *shape);
+    /** Append @p n bytes of the array (any split); chunks are written as they fill.
+     *  ::STORE_INVALID when more bytes than the shape holds; ::STORE_FULL, ::STORE_ERROR. */
+    store_status (*result_append)(struct store_conn *c, const void *data, size_t n);
+    /** End the array: checks its size against the shape and, if @p sha256_hex is not NULL,
+     *  the SHA-256 of the bytes appended (::STORE_INVALID on mismatch). */
+    store_status (*result_end)(struct store_conn *c, const char *sha256_hex);
+    /**
+     * Set the final @p status (succeeded, failed, diverged or cancelled), finished_at, the
+     * metadata and error JSON (either may be NULL) and commit everything durably, results
+     * included. ::STORE_INVALID for a non-final status or an unended result; ::STORE_FULL,
+     * ::STORE_BUSY, ::STORE_ERROR: nothing is kept and the run stays running.
+     */
+    store_status (*finish_commit)(struct store_conn *c, store_run_status status,
+                                  const char *meta_json, const char *error_json);
+    /** Roll back a finish in progress (no-op without one). Cannot fail. */
+    void (*finish_abort)(struct store_conn *c);
+
+    /** Describe result @p var of a run. ::STORE_NOT_FOUND when the run has no such result
+     *  (results appear only once their run's finish committed); ::STORE_ERROR. */
+    store_status (*result_info)(struct store_conn *c, const char *run_id, const char *var,
+                                store_result_info *out);
+    /** Call @p cb for each result of a run, by var name. ::STORE_OK with no calls when the
+     *  run has none (use run_get to tell a missing run); ::STORE_ERROR. */
+    store_status (*result_list)(struct store_conn *c, const char *run_id, store_result_cb cb,
+                                void *ctx);
+    /**
+     * Copy chunk @p index (0-based) of a result into @p buf of @p cap bytes (cap >= the
+     * info's chunk_size always suffices); *len gets its size. ::STORE_NOT_FOUND when there is
+     * no such chunk (e.g. the run was deleted meanwhile); ::STORE_INVALID when cap is too small;
+     * ::STORE_ERROR.
+     */
+    store_status (*result_read_chunk)(struct store_conn *c, const char *run_id, const char *var,
+                                      int64_t index, void *buf, size_t cap, size_t *len);
+
+    /**
+     * Daemon start: runs left running by a crash go back to queued (keeping their attempt
+     * count), or to failed with an "attempt limit reached" error once attempts >= max_attempts,
+     * or to cancelled when a cancel had been requested. Call before starting workers.
+     * @p report may be NULL. Write errors as usual, with nothing changed.
+     */
+    store_status (*requeue_orphans)(struct store_conn *c, store_requeue_report *report);
+    /** Count runs by status and models. ::STORE_ERROR on database errors. */
+    store_status (*counts)(struct store_conn *c, store_counts *out);
+    /** Number of queued runs (cheaper than counts). ::STORE_ERROR on database errors. */
+    store_status (*queue_depth)(struct store_conn *c, int64_t *depth);
+    /**
+     * Check the database (SQLite: PRAGMA quick_check) and read back every stored result,
+     * checking chunk numbering, sizes and SHA-256. Bad results are reported through @p cb (may
+     * be NULL) and counted in @p report, but the call still returns ::STORE_OK; a failed
+     * structural check gives ::STORE_ERROR with the first problem in the message.
+     */
+    store_status (*verify)(struct store_conn *c, store_verify_cb cb, void *ctx,
+                           store_verify_report *report);
+};
+
+/** A store handle: the backend's operations and state. Immutable after store_open(). */
+struct store {
+    const struct store_ops *ops;
+    void *cls; /**< backend state */
+};
+
+/** What every backend connection starts with (backends embed it as their first member). */
+struct store_conn {
+    struct store *store;
+    char errmsg[STORE_ERRMSG_MAX];
+};
+
+typedef struct store store;
+typedef struct store_conn store_conn;
+
+/** Default settings (see ::store_config). */
+void store_config_default(store_config *cfg);
+
+/**
+ * Open a store. @p spec is "sqlite:PATH" or a plain PATH (SQLite); the database file is
+ * created if missing and migrated to the current schema. @p cfg NULL means defaults.
+ * Returns NULL on failure with a message in @p err (@p errlen bytes, may be 0): a backend not
+ * built in, a file that cannot be opened, a schema newer than this build, a failed migration.
+ */
+store *store_open(const char *spec, const store_config *cfg, char *err, size_t errlen);
+
+/** Close a store after all its connections are closed. NULL is a no-op. */
+void store_close(store *s);
+
+/** Connection for the calling thread (see store_ops::connect). NULL when out of memory or
+ *  @p s is NULL. */
+store_conn *store_connect(store *s);
+
+/** Close a connection (see store_ops::disconnect). NULL is a no-op. */
+void store_disconnect(store_conn *c);
+
+/** The message of the last failure on @p c ("" after a success). */
+const char *store_errmsg(const store_conn *c);
+
+/** Short name of a status: "ok", "not found", "conflict", ... */
+const char *store_status_name(store_status s);
+
+/** "queued", "running", ...; "?" for an out-of-range value. */
+const char *store_run_status_name(store_run_status s);
+
+/** Parse a run status name; returns -1 when unknown. */
+int store_run_status_parse(const char *name);
+
+/** 1 for succeeded, failed, diverged and cancelled; else 0. */
+int store_run_status_final(store_run_status s);
+
+/** Free the strings of @p m and zero it. NULL is a no-op. */
+void store_model_clear(store_model *m);
+
+/** Free the strings of @p r and zero it. NULL is a no-op. */
+void store_run_clear(store_run *r);
+
+/** @name Wrappers: each checks @p c, clears its message and calls the store_ops member of the
+ *  same name, whose comment gives the failure behaviour. */
+/**@{*/
+store_status store_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
+                                const char *json, store_model *out);
+store_status store_model_get(store_conn *c, const char *id, store_model *out);
+store_status store_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
+                              void *ctx, char next[STORE_CURSOR_MAX]);
+store_status store_model_delete(store_conn *c, const char *id, int64_t *runs_using);
+store_status store_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created);
+store_status store_run_get(store_conn *c, const char *id, store_run *out);
+store_status store_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
+                            store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
+store_status store_run_claim(store_conn *c, store_run *out);
+store_status store_run_progress(store_conn *c, const char *id, int64_t done, int64_t total,
+                                int *cancel_requested);
+store_status store_run_cancel(store_conn *c, const char *id, store_run_status *now);
+store_status store_run_release(store_conn *c, const char *id, store_run_status *now);
+store_status store_run_delete(store_conn *c, const char *id);
+store_status store_finish_begin(store_conn *c, const char *run_id);
+store_status store_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
+                                const int64_t *shape);
+store_status store_result_append(store_conn *c, const void *data, size_t n);
+store_status store_result_end(store_conn *c, const char *sha256_hex);
+store_status store_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
+                                 const char *error_json);
+void store_finish_abort(store_conn *c);
+store_status store_result_info_get(store_conn *c, const char *run_id, const char *var,
+                                   store_result_info *out);
+store_status store_result_list(store_conn *c, const char *run_id, store_result_cb cb, void *ctx);
+store_status store_result_read_chunk(store_conn *c, const char *run_id, const char *var,
+                                     int64_t index, void *buf, size_t cap, size_t *len);
+store_status store_requeue_orphans(store_conn *c, store_requeue_report *report);
+store_status store_counts_get(store_conn *c, store_counts *out);
+store_status store_queue_depth(store_conn *c, int64_t *depth);
+store_status store_verify(store_conn *c, store_verify_cb cb, void *ctx,
+                          store_verify_report *report);
+/**@}*/
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EIR_STORE_H */

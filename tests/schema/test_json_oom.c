@@ -1,0 +1,216 @@
+/**
+ * @file test_json_oom.c
+ * @brief Allocation failures: make the k-th allocation of a parse fail, for every k, and check
+ *        that the parse returns EIR_ENOMEM (or succeeds when it needed fewer allocations) and
+ *        leaks nothing. malloc and friends are interposed in this executable (glibc); under
+ *        AddressSanitizer, which owns the allocator, the tests are skipped.
+ */
+#include "json_test_util.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define JT_INTERPOSE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JT_INTERPOSE 0
+#endif
+#endif
+#ifndef JT_INTERPOSE
+#define JT_INTERPOSE 1
+#endif
+
+#define JT_MAX_LIVE 4096
+
+/* Fault injection state: only active inside jt_window_begin() .. jt_window_end(). */
+static int jt_active;
+static long jt_count, jt_fail_at;
+static void *jt_live[JT_MAX_LIVE];
+static int jt_nlive, jt_overflow;
+
+#if JT_INTERPOSE
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+
+static int jt_should_fail(void)
+{
+    return jt_active && jt_count++ == jt_fail_at;
+}
+
+static void jt_track(void *p)
+{
+    if (!jt_active || !p) return;
+    if (jt_nlive < JT_MAX_LIVE)
+        jt_live[jt_nlive++] = p;
+    else
+        jt_overflow = 1;
+}
+
+static void jt_untrack(void *p)
+{
+    for (int i = 0; p && i < jt_nlive; i++) {
+        if (jt_live[i] == p) {
+            jt_live[i] = jt_live[--jt_nlive];
+            return;
+        }
+    }
+}
+
+void *malloc(size_t n)
+{
+    if (jt_should_fail()) return NULL;
+    void *p = __libc_malloc(n);
+    jt_track(p);
+    return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+    if (jt_should_fail()) return NULL;
+    void *p = __libc_calloc(n, size);
+    jt_track(p);
+    return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+    if (jt_should_fail()) return NULL;
+    void *p = __libc_realloc(old, n);
+    if (p) {
+        jt_untrack(old);
+        jt_track(p);
+    }
+    return p;
+}
+
+void free(void *p)
+{
+    jt_untrack(p);
+    __libc_free(p);
+}
+#endif
+
+static void jt_window_begin(long fail_at)
+{
+    jt_count = 0;
+    jt_fail_at = fail_at;
+    jt_nlive = 0;
+    jt_overflow = 0;
+    jt_active = 1;
+}
+
+/* Ends the window; returns the number of allocations made inside it. */
+static long jt_window_end(void)
+{
+    jt_active = 0;
+    return jt_count;
+}
+
+static const char *const MODEL =
+    "{\"populations\": {\"E\": 3, \"I\": 1}, \"n_inputs\": 1, \"leak\": [1, 1, 2, 2],"
+    " \"bias\": 0.5, \"recurrent\": {\"W\": [[0, 0.5, 0, -1], [0.5, 0, 0.5, -1], [0, 0.5, 0, -1],"
+    " [1, 1, 1, 0]], \"A\": {\"E\": [1, 1, 1, 1], \"I\": 2}},"
+    " \"input\": {\"P\": {\"dtype\": \"float32\", \"shape\": [4, 1], \"base64\": "
+    "\"AACAPwAAAEAAAEBAAACAQA==\"}, \"M_in\": [[0], [0], [1], [1]]},"
+    " \"readout\": {\"W_out\": [[1, 1, 1, 0]], \"b_out\": 1}, \"noise\": {\"sigma\": 0.1}}";
+
+static const char *const MODEL_GEN =
+    "{\"populations\": {\"E\": 3, \"I\": 1}, \"n_inputs\": 2, \"leak\": 1,"
+    " \"recurrent\": {\"generate\": {\"seed\": 1, \"p\": 0.9}, \"E_rev\": {\"E\": 2, \"I\": -1}},"
+    " \"input\": {\"generate\": {\"seed\": 2}}}";
+
+static const char *const RUN =
+    "{\"dt\": 0.1, \"inputs\": [[[1], [0]], [[2], [3]]], \"V0\": [[1, 2, 3, 4], [0, 0, 0, 0]],"
+    " \"record\": {\"vars\": [\"V\", \"y\"], \"neurons\": [2, 0]}, \"seed\": 5}";
+
+/* Fail each allocation of parse_model(text) in turn. */
+static void oom_model(const char *text, long min_allocs)
+{
+    json_t *j = jt_load(text);
+    long k;
+    for (k = 0;; k++) {
+        eir_model_spec *s = (eir_model_spec *)&s;
+        eir_error e;
+        jt_window_begin(k);
+        eir_status rc = eir_json_parse_model(j, NULL, "", &s, &e);
+        eir_model_spec_free(rc == EIR_OK ? s : NULL);
+        long made = jt_window_end();
+        assert_false(jt_overflow);
+        if (rc == EIR_OK) {
+            assert_true(made <= k);
+            break;
+        }
+        assert_int_equal(rc, EIR_ENOMEM);
+        assert_int_equal(e.status, EIR_ENOMEM);
+        assert_null(s);
+        assert_int_equal(jt_nlive, 0);
+    }
+    assert_int_equal(jt_nlive, 0);
+    assert_true(k >= min_allocs); /* the injection really reached every array */
+    json_decref(j);
+}
+
+static void test_oom_model(void **state)
+{
+    (void)state;
+    if (!JT_INTERPOSE) skip();
+    oom_model(MODEL, 10);
+    oom_model(MODEL_GEN, 4);
+}
+
+static void test_oom_run(void **state)
+{
+    (void)state;
+    if (!JT_INTERPOSE) skip();
+    json_t *mj = jt_load(MODEL), *rj = jt_load(RUN);
+    eir_model *m;
+    eir_error e;
+    JT_OK(eir_json_build_model(mj, NULL, "", &m, NULL, &e), e);
+    long k;
+    for (k = 0;; k++) {
+        eir_run_spec *s = (eir_run_spec *)&s;
+        jt_window_begin(k);
+        eir_status rc = eir_json_parse_run(rj, m, NULL, &s, &e);
+        eir_run_spec_free(rc == EIR_OK ? s : NULL);
+        long made = jt_window_end();
+        if (rc == EIR_OK) {
+            assert_true(made <= k);
+            break;
+        }
+        assert_int_equal(rc, EIR_ENOMEM);
+        assert_null(s);
+        assert_int_equal(jt_nlive, 0);
+    }
+    assert_true(k >= 5); /* spec, store, inputs, V0, neurons (+ scratch) */
+    eir_model_free(m);
+    json_decref(mj);
+    json_decref(rj);
+}
+
+static void test_oom_base64(void **state)
+{
+    (void)state;
+    if (!JT_INTERPOSE) skip();
+    unsigned char *d = (unsigned char *)"x";
+    size_t n = 1;
+    jt_window_begin(0);
+    char *enc = eir_base64_encode("abc", 3);
+    jt_window_end();
+    jt_window_begin(0);
+    int rc = eir_base64_decode("YWJj", 4, &d, &n);
+    jt_window_end();
+    assert_null(enc);
+    assert_int_equal(rc, -2);
+    assert_null(d);
+    assert_int_equal(n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_oom_model),
+        cmocka_unit_test(test_oom_run),
+        cmocka_unit_test(test_oom_base64),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
