@@ -236,8 +236,16 @@ static eir_status check_desc(const eir_model_desc *d, eir_error *err)
                 return eir_error_set(err, EIR_EINVAL, "/recurrent/A",
                                      "a gated model in reduced form needs A >= 0 (scalar, "
                                      "{\"E\", \"I\"} or N x N)");
-            s = check_values(d->A, alen, d->a_kind == EIR_A_MATRIX ? (size_t)n : 0, 1, 0.0,
-                             "/recurrent/A", "A", err);
+            if (d->a_kind == EIR_A_PER_TYPE || d->a_kind == EIR_A_PER_ROW) {
+                /* named as in the JSON: {"E": .., "I": ..}, each a scalar or N values */
+                size_t half = alen / 2;
+                s = check_values(d->A, half, 0, 1, 0.0, "/recurrent/A/E", "A_E", err);
+                if (!s)
+                    s = check_values(d->A + half, half, 0, 1, 0.0, "/recurrent/A/I", "A_I", err);
+            } else {
+                s = check_values(d->A, alen, d->a_kind == EIR_A_MATRIX ? (size_t)n : 0, 1, 0.0,
+                                 "/recurrent/A", "A", err);
+            }
             if (s) return s;
         }
         if (d->dale != EIR_DALE_REJECT && d->dale != EIR_DALE_PROJECT)

@@ -7,6 +7,11 @@
  * run with an inline model, model fields are under "/model"), and say what was expected and
  * what was given (value, type or shape). Unknown fields are rejected. Size limits are checked
  * before any memory proportional to the claimed size is allocated.
+ *
+ * Callers parse documents with json_loads(..., JSON_REJECT_DUPLICATES, ...). Integer fields
+ * accept JSON integers and reals with an integral value (3.0), as JSON Schema's "integer"
+ * does. Nothing here keeps global state; all functions are thread-safe on distinct outputs.
+ * Every function returns EIR_ENOMEM (with nothing leaked) when an allocation fails.
  */
 #ifndef EIR_JSON_H
 #define EIR_JSON_H
@@ -48,28 +53,34 @@ typedef struct eir_model_spec {
 } eir_model_spec;
 
 /**
- * Parse a model object (FORMAT.md "Model"), generating any `generate` matrices.
- * @param ptr_prefix  prefix for field pointers in errors ("" for a model document,
+ * Parse a model object (FORMAT.md "Model"), generating any `generate` matrices (errors of the
+ * generator are reported under ptr_prefix + "/recurrent/generate", "/input/P/generate" or
+ * "/input/generate"). Value checks that need no engine are done here too (leak > 0, A >= 0,
+ * K >= 0, M_in >= 0, reversal potentials, sigma >= 0, power k and n > 0, r_max > 0); Dale's
+ * law and the class/activation rules are left to eir_model_build().
+ * @param lim         limits, or NULL for eir_json_limits_default()
+ * @param ptr_prefix  prefix for field pointers in errors ("" or NULL for a model document,
  *                    "/model" for a run's inline model)
- * On failure *out is NULL and @p err names the field.
+ * On failure *out is NULL and @p err (may be NULL) names the field.
  */
-eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim,
-                                const char *ptr_prefix, eir_model_spec **out, eir_error *err);
+eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
+                                eir_model_spec **out, eir_error *err);
 
-/** Free a spec; NULL is a no-op. */
+/** Free a spec and the arrays it owns; NULL is a no-op. */
 void eir_model_spec_free(eir_model_spec *s);
 
 /**
  * Parse and build in one go: eir_json_parse_model() then eir_model_build(), with engine
- * errors' fields prefixed by @p ptr_prefix. @p spec_out may be NULL.
+ * errors' fields prefixed by @p ptr_prefix. @p spec_out may be NULL (the spec is then freed;
+ * the model does not need it). On failure *model_out (and *spec_out) are NULL.
  */
-eir_status eir_json_build_model(const json_t *j, const eir_json_limits *lim,
-                                const char *ptr_prefix, eir_model **model_out,
-                                eir_model_spec **spec_out, eir_error *err);
+eir_status eir_json_build_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
+                                eir_model **model_out, eir_model_spec **spec_out, eir_error *err);
 
 /**
- * The model reference of a run object: exactly one of "model_id" (string) and "model"
- * (object) must be present. Sets *model_id (borrowed from @p run) or *model_inline.
+ * The model reference of a run object: exactly one of "model_id" (non-empty string) and
+ * "model" (object) must be present. Sets *model_id (borrowed from @p run) or *model_inline
+ * and leaves the other NULL. Errors name "/model_id" or "/model".
  */
 eir_status eir_json_run_model_ref(const json_t *run, const char **model_id,
                                   const json_t **model_inline, eir_error *err);
@@ -86,7 +97,14 @@ typedef struct eir_run_spec {
  * Parse a run object (FORMAT.md "Run") against the built model @p m: dt, integrator,
  * precision, inputs (T x n_in, B x T x n_in, or {"steps", "trials"}), V0, record
  * (vars, every, neurons), seed, time_limit. "model_id"/"model" are accepted and ignored here
- * (see eir_json_run_model_ref()). Checks recorded-value limits.
+ * (see eir_json_run_model_ref()).
+ *
+ * A nested-list inputs array is one trial or B trials by its depth (2 or 3). V0 is a number
+ * (V0_len 1), N values or B x N values. record defaults to vars ["V", "r"], every 1, all
+ * neurons; "y" needs a readout, every must be <= T, neurons are distinct indices in [0, N).
+ * T, B, B * T * n_in and the recorded values (sum over vars of B * T' * n) are checked
+ * against @p lim (NULL for defaults) before anything proportional to them is allocated.
+ * On failure *out is NULL and @p err names the field.
  */
 eir_status eir_json_parse_run(const json_t *run, const eir_model *m, const eir_json_limits *lim,
                               eir_run_spec **out, eir_error *err);
@@ -96,18 +114,30 @@ void eir_run_spec_free(eir_run_spec *s);
 
 /**
  * Decode an array field in either form (nested lists, or {"dtype","shape","base64"}) into
- * doubles. @p expect_shape / @p expect_ndim give the wanted shape; -1 in a dimension means
- * "any" (the found size is written back). A scalar is accepted and broadcast when
- * @p allow_scalar. Non-finite values are rejected. *out is malloc'ed (caller frees).
+ * doubles. @p expect_shape / @p expect_ndim (0..8) give the wanted shape; -1 in a dimension
+ * means "any" (the found size is written back on success). A number is accepted and
+ * broadcast to the whole shape when @p allow_scalar (and no dimension is -1). Ragged lists,
+ * non-numbers (named by their element pointer below @p ptr), bad base64, a byte count other
+ * than shape x itemsize and non-finite values (by flat index) are rejected. More than
+ * @p max_values values are rejected from the claimed shape, before allocating.
+ * *out is malloc'ed (caller frees; at least one element, so never NULL on success) and NULL
+ * on failure.
  */
-eir_status eir_json_array(const json_t *j, const char *ptr, int expect_ndim,
-                          int64_t *expect_shape, int allow_scalar, int64_t max_values,
-                          double **out, eir_error *err);
+eir_status eir_json_array(const json_t *j, const char *ptr, int expect_ndim, int64_t *expect_shape,
+                          int allow_scalar, int64_t max_values, double **out, eir_error *err);
 
-/** Encode @p n little-endian bytes of @p data as base64 (malloc'ed, NUL-terminated). */
+/**
+ * Encode the @p n bytes at @p data as base64 (RFC 4648 standard alphabet, = padding).
+ * @return a malloc'ed NUL-terminated string, or NULL when allocation fails.
+ */
 char *eir_base64_encode(const void *data, size_t n);
 
-/** Decode base64 (RFC 4648, padding required, no whitespace). Returns 0 on success. */
+/**
+ * Decode @p len characters of base64 (RFC 4648 standard alphabet, padding required, no
+ * whitespace) into a malloc'ed buffer *out of *out_len bytes (non-NULL even when empty).
+ * @return 0 on success, -1 for invalid base64, -2 when allocation fails; on failure *out is
+ *         NULL and *out_len 0.
+ */
 int eir_base64_decode(const char *s, size_t len, unsigned char **out, size_t *out_len);
 
 #ifdef __cplusplus

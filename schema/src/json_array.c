@@ -369,7 +369,8 @@ eir_status ja_check_sign(const double *x, size_t n, const ja_info *info, const c
 eir_status eir_json_array(const json_t *j, const char *ptr, int expect_ndim, int64_t *expect_shape,
                           int allow_scalar, int64_t max_values, double **out, eir_error *err)
 {
-    if (expect_ndim < 0 || expect_ndim > JA_MAXDIM || !out)
+    if (out) *out = NULL;
+    if (expect_ndim < 0 || expect_ndim > JA_MAXDIM || !out || (expect_ndim && !expect_shape))
         return eir_error_set(err, EIR_EINVAL, ptr, "invalid array request (%d dimensions)",
                              expect_ndim);
     return ja_read(j, ptr ? ptr : "", expect_ndim, expect_shape, allow_scalar, max_values, out,

@@ -115,7 +115,7 @@ static eir_status parse_inputs(rctx *c, const json_t *j)
 {
     char ptr[EIR_FIELD_MAX];
     ja_info info;
-    int64_t T, B;
+    int64_t T = 0, B = 0;
     const json_t *v = ju_member(j, "", "inputs", ptr);
     if (!v)
         return ju_missing("", "inputs",

@@ -52,6 +52,10 @@ void ju_fmt_num(char *dst, size_t n, double x)
 void ju_describe(const json_t *v, char dst[JU_DESC_MAX])
 {
     char num[40];
+    if (!v) {
+        snprintf(dst, JU_DESC_MAX, "nothing");
+        return;
+    }
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         snprintf(dst, JU_DESC_MAX, "an object");

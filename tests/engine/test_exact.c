@@ -185,6 +185,48 @@ static void test_piecewise_input(void **state)
     eir_model_free(m);
 }
 
+/*
+ * Small z dt: MODEL.md asks for 1 - e^{-z dt} as -expm1(-z dt); 1 - exp(-z dt) loses about
+ * log10(1 / (z dt)) digits. From V_0 = 0 the state V_k = V_inf (1 - e^{-z t}) is a sum of
+ * same-signed terms, so its relative error is visible directly: 1e-13 relative to |V_k|
+ * itself (not to max(|V_0|, |V_inf|) as above) at dt down to 1e-9.
+ */
+static void test_small_dt(void **state)
+{
+    (void)state;
+    static const double dts[] = {1e-3, 1e-6, 1e-9};
+    setup s = {EIR_CLASS_GATED, EIR_ACT_SOFTPLUS, 1, 1};
+    const int64_t T = 5;
+    eir_model_desc d;
+    make_desc(&d, &s);
+    eir_model *m = et_build(&d);
+    double inputs[B * 5 * NIN];
+    for (int b = 0; b < B; b++)
+        for (int64_t k = 0; k < T; k++)
+            for (int c = 0; c < NIN; c++)
+                inputs[(b * T + k) * NIN + c] = X[b][c];
+    for (size_t q = 0; q < sizeof dts / sizeof dts[0]; q++) {
+        eir_run_desc r;
+        et_rdesc(&r, dts[q], T, B, ET_V);
+        r.inputs = inputs;
+        et_out o;
+        et_run_ok(m, &r, &o);
+        for (int b = 0; b < B; b++) {
+            double z[N], vinf[N];
+            frozen(&s, X[b], z, vinf);
+            for (int64_t k = 0; k < T; k++)
+                for (int i = 0; i < N; i++) {
+                    double want = vinf[i] * -expm1(-z[i] * (double)(k + 1) * dts[q]);
+                    ET_CHECK(et_rel(et_at(&o, EIR_VAR_V, b, k, i), want, 0) <= 1e-13,
+                             "dt %g trial %d row %lld neuron %d: V %.17g, exact %.17g", dts[q], b,
+                             (long long)k, i, et_at(&o, EIR_VAR_V, b, k, i), want);
+                }
+        }
+        et_out_free(&o);
+    }
+    eir_model_free(m);
+}
+
 /* record every e keeps rows with (k+1) % e == 0: row j is step (j+1) e - 1, time (j+1) e dt. */
 static void test_stride(void **state)
 {
@@ -247,7 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rnn_linear),   cmocka_unit_test(test_gated_no_recurrence),
         cmocka_unit_test(test_input_gating), cmocka_unit_test(test_piecewise_input),
-        cmocka_unit_test(test_stride),
+        cmocka_unit_test(test_stride),       cmocka_unit_test(test_small_dt),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

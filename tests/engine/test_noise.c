@@ -86,6 +86,8 @@ static void check_variance(eir_integrator integ, double dt, int stride)
     et_run_ok(m, &r, &o);
     assert_int_equal(o.rows, burn_rows + NSAMP);
     assert_int_equal(o.res.diverged, 0);
+    ET_CHECK(isnan(o.res.mean_rate_i), "no I cells: mean_rate_i must be NaN, got %g",
+             o.res.mean_rate_i);
 
     for (int g = 0; g < NG; g++) {
         double sum = 0, sum2 = 0;

@@ -60,16 +60,22 @@ static eir_model *build(eir_readout_from from)
     return et_build(&d);
 }
 
-static void full_run(const eir_model *m, et_out *o)
+static void full_run_with(const eir_model *m, eir_integrator integ, et_out *o)
 {
     eir_run_desc r;
     et_rdesc(&r, DT, T, B, ET_V | ET_R | ET_Z | ET_Y);
+    r.integrator = integ;
     r.inputs = X;
     r.V0 = V0;
     r.V0_len = B * N;
     et_run_ok(m, &r, o);
     assert_int_equal(o->width[EIR_VAR_V], N);
     assert_int_equal(o->width[EIR_VAR_Y], NOUT);
+}
+
+static void full_run(const eir_model *m, et_out *o)
+{
+    full_run_with(m, EIR_INTEG_EXP_EULER, o);
 }
 
 static void test_subset_and_stride(void **state)
@@ -151,13 +157,16 @@ static void test_readout(void **state)
     check_readout(EIR_READOUT_E);
 }
 
-/* Row k: V_{k+1}, r_{k+1} = f(V_{k+1}), z_k = leak + M r_k; V_{k+1} is exp_euler from V_k. */
-static void test_row_alignment(void **state)
+/*
+ * Row k: V_{k+1}, r_{k+1} = f(V_{k+1}), z_k = leak + M r_k, for every integrator (rk4 records
+ * the gate of the step's start, not of a stage); V_{k+1} is one exp_euler or euler step from
+ * V_k with that z_k (rk4's step is checked by hand in test_convergence).
+ */
+static void check_alignment(eir_integrator integ)
 {
-    (void)state;
     eir_model *m = build(EIR_READOUT_ALL);
     et_out o;
-    full_run(m, &o);
+    full_run_with(m, integ, &o);
     int z_differs_from_next = 0;
     for (int b = 0; b < B; b++)
         for (int64_t k = 0; k < T; k++) {
@@ -170,8 +179,8 @@ static void test_row_alignment(void **state)
             for (int i = 0; i < N; i++) {
                 double v1 = et_at(&o, EIR_VAR_V, b, k, i), r1 = et_at(&o, EIR_VAR_R, b, k, i);
                 ET_CHECK(et_rel(r1, et_f(&ACT, v1), 0) <= 1e-14,
-                         "trial %d row %lld neuron %d: r %.17g, f(V) %.17g", b, (long long)k, i, r1,
-                         et_f(&ACT, v1));
+                         "%s trial %d row %lld neuron %d: r %.17g, f(V) %.17g",
+                         eir_integrator_name(integ), b, (long long)k, i, r1, et_f(&ACT, v1));
                 double z = LEAK[i], I = BIAS[i], znext = LEAK[i];
                 for (int j = 0; j < N; j++) {
                     z += M[i * N + j] * rk[j];
@@ -182,16 +191,62 @@ static void test_row_alignment(void **state)
                     I += P[i * NIN + c] * x[c];
                 double zr = et_at(&o, EIR_VAR_Z, b, k, i);
                 ET_CHECK(et_rel(zr, z, 0) <= 1e-14,
-                         "trial %d row %lld neuron %d: z %.17g, z_k = leak + M r_k = %.17g", b,
-                         (long long)k, i, zr, z);
+                         "%s trial %d row %lld neuron %d: z %.17g, z_k = leak + M r_k = %.17g",
+                         eir_integrator_name(integ), b, (long long)k, i, zr, z);
                 if (et_rel(zr, znext, 0) > 1e-6) z_differs_from_next = 1;
-                double want = vk[i] * exp(-z * DT) + I * -expm1(-z * DT) / z;
+                if (integ == EIR_INTEG_RK4) continue;
+                double want = integ == EIR_INTEG_EULER
+                                  ? vk[i] + DT * (-z * vk[i] + I)
+                                  : vk[i] * exp(-z * DT) + I * -expm1(-z * DT) / z;
                 ET_CHECK(et_rel(v1, want, 1.0) <= 1e-14,
-                         "trial %d row %lld neuron %d: V %.17g, one exp_euler step %.17g", b,
-                         (long long)k, i, v1, want);
+                         "%s trial %d row %lld neuron %d: V %.17g, one step by hand %.17g",
+                         eir_integrator_name(integ), b, (long long)k, i, v1, want);
             }
         }
     ET_CHECK(z_differs_from_next, "test design: z_k and z_{k+1} never differ");
+    et_out_free(&o);
+    eir_model_free(m);
+}
+
+static void test_row_alignment(void **state)
+{
+    (void)state;
+    check_alignment(EIR_INTEG_EXP_EULER);
+    check_alignment(EIR_INTEG_EULER);
+    check_alignment(EIR_INTEG_RK4);
+}
+
+/*
+ * res.mean_rate_e / mean_rate_i: the mean of r over E (I) cells, steps done and trials, i.e.
+ * over r_1..r_T, the recorded rows of a run with every = 1 (r_0 = f(V_0) is not a step's
+ * result). Also with a stride, where the mean still covers every step, not only kept rows.
+ */
+static void test_mean_rates(void **state)
+{
+    (void)state;
+    eir_model *m = build(EIR_READOUT_ALL);
+    et_out o;
+    full_run(m, &o);
+    double se = 0, si = 0;
+    for (int b = 0; b < B; b++)
+        for (int64_t k = 0; k < T; k++)
+            for (int i = 0; i < N; i++)
+                *(i < NE ? &se : &si) += et_at(&o, EIR_VAR_R, b, k, i);
+    se /= (double)B * T * NE;
+    si /= (double)B * T * NI;
+    ET_ASSERT_REL(o.res.mean_rate_e, se, 1e-12);
+    ET_ASSERT_REL(o.res.mean_rate_i, si, 1e-12);
+    eir_run_desc r;
+    et_rdesc(&r, DT, T, B, ET_V);
+    r.inputs = X;
+    r.V0 = V0;
+    r.V0_len = B * N;
+    r.record_every = 7;
+    et_out o7;
+    et_run_ok(m, &r, &o7);
+    ET_ASSERT_REL(o7.res.mean_rate_e, se, 1e-12);
+    ET_ASSERT_REL(o7.res.mean_rate_i, si, 1e-12);
+    et_out_free(&o7);
     et_out_free(&o);
     eir_model_free(m);
 }
@@ -239,9 +294,8 @@ static void test_v0_forms(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_subset_and_stride),
-        cmocka_unit_test(test_readout),
-        cmocka_unit_test(test_row_alignment),
+        cmocka_unit_test(test_subset_and_stride), cmocka_unit_test(test_readout),
+        cmocka_unit_test(test_row_alignment),     cmocka_unit_test(test_mean_rates),
         cmocka_unit_test(test_v0_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,10 +23,11 @@
 /* Fault injection state: only active inside jt_window_begin() .. jt_window_end(). */
 static int jt_active;
 static long jt_count, jt_fail_at;
-static void *jt_live[JT_MAX_LIVE];
 static int jt_nlive, jt_overflow;
 
 #if JT_INTERPOSE
+static void *jt_live[JT_MAX_LIVE];
+
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t n);

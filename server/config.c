@@ -1,0 +1,406 @@
+/**
+ * @file config.c
+ * @brief eirnnd's configuration: defaults, EIRNN_* environment variables and flags (flags win),
+ *        all driven by one table so that --help, the parser and the docs agree.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "srv.h"
+
+typedef enum opt_kind {
+    OPT_LISTEN,  /**< HOST:PORT into listen_host + port */
+    OPT_STR,     /**< char * (strdup'ed) */
+    OPT_INT,     /**< int in [min, max] */
+    OPT_UINT,    /**< unsigned in [min, max] */
+    OPT_I64,     /**< int64_t in [min, max] */
+    OPT_SIZE,    /**< byte count with an optional binary suffix (K, M, G, KiB, ...) */
+    OPT_SIZE64,  /**< int64_t byte count with a suffix */
+    OPT_SECONDS  /**< double >= 0 */
+} opt_kind;
+
+typedef struct opt_def {
+    const char *flag;    /**< long option name without "--" */
+    const char *env;     /**< environment variable */
+    opt_kind kind;
+    size_t off;          /**< offset in srv_config */
+    long long min, max;  /**< integer range; for seconds max is the upper bound */
+    const char *metavar; /**< value placeholder in --help */
+    const char *help;    /**< one line */
+} opt_def;
+
+#define OFF(f) offsetof(srv_config, f)
+
+static const opt_def opts[] = {
+    {"listen", "EIRNN_LISTEN", OPT_LISTEN, 0, 0, 0, "HOST:PORT",
+     "address to listen on; port 0 picks a free port (the startup log line names it)"},
+    {"db", "EIRNN_DB", OPT_STR, OFF(db), 0, 0, "PATH", "SQLite database (created if missing)"},
+    {"workers", "EIRNN_WORKERS", OPT_INT, OFF(workers), 0, 1024, "N",
+     "simulation threads (0 = only accept and queue runs)"},
+    {"token", "EIRNN_TOKEN", OPT_STR, OFF(token), 0, 0, "TOKEN",
+     "require 'Authorization: Bearer TOKEN' on /v1 and /metrics (prefer the variable)"},
+    {"max-body-bytes", "EIRNN_MAX_BODY_BYTES", OPT_SIZE, OFF(max_body_bytes), 1,
+     (long long)1 << 40, "BYTES", "largest request body (suffixes K, M, G = KiB, MiB, GiB)"},
+    {"max-neurons", "EIRNN_MAX_NEURONS", OPT_INT, OFF(max_neurons), 1, 1000000, "N",
+     "largest model (N = E + I)"},
+    {"max-steps", "EIRNN_MAX_STEPS", OPT_I64, OFF(max_steps), 1, (long long)1 << 40, "T",
+     "most time steps of a run"},
+    {"max-trials", "EIRNN_MAX_TRIALS", OPT_INT, OFF(max_trials), 1, 1000000, "B",
+     "most trials of a run"},
+    {"max-recorded-values", "EIRNN_MAX_RECORDED_VALUES", OPT_I64, OFF(max_recorded_values), 1,
+     (long long)1 << 40, "N", "most recorded values of a run (sum over variables of B*T'*n)"},
+    {"queue-limit", "EIRNN_QUEUE_LIMIT", OPT_I64, OFF(queue_limit), 0, (long long)1 << 40, "N",
+     "queued runs before POST /v1/runs answers 503 (0 = no limit)"},
+    {"run-time-limit", "EIRNN_RUN_TIME_LIMIT", OPT_SECONDS, OFF(run_time_limit), 0, 31536000,
+     "SECONDS", "wall-clock limit of a run, default and largest (0 = none)"},
+    {"max-attempts", "EIRNN_MAX_ATTEMPTS", OPT_INT, OFF(max_attempts), 1, 1000, "N",
+     "claims of a run before a run left behind by crashes is failed"},
+    {"long-poll-max", "EIRNN_LONG_POLL_MAX", OPT_SECONDS, OFF(long_poll_max), 0, 86400,
+     "SECONDS", "largest ?wait= of GET /v1/runs/{id}"},
+    {"shutdown-grace", "EIRNN_SHUTDOWN_GRACE", OPT_SECONDS, OFF(shutdown_grace), 0, 86400,
+     "SECONDS", "time running runs get to finish at SIGTERM before they are queued again"},
+    {"http-threads", "EIRNN_HTTP_THREADS", OPT_INT, OFF(http_threads), 1, 256, "N",
+     "HTTP connection threads"},
+    {"connection-timeout", "EIRNN_CONNECTION_TIMEOUT", OPT_UINT, OFF(connection_timeout), 1,
+     86400, "SECONDS", "close connections idle this long (slow clients included)"},
+    {"max-connections", "EIRNN_MAX_CONNECTIONS", OPT_UINT, OFF(max_connections), 1, 1000000, "N",
+     "concurrent HTTP connections"},
+    {"model-cache-bytes", "EIRNN_MODEL_CACHE_BYTES", OPT_SIZE64, OFF(cache_bytes), 0,
+     (long long)1 << 40, "BYTES", "memory for built models kept between runs (0 = none)"},
+};
+
+#define NOPTS (sizeof opts / sizeof *opts)
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+void srv_config_defaults(srv_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->listen_host = strdup("127.0.0.1");
+    c->port = 8080;
+    c->db = strdup("./eirnn.db");
+    c->workers = online_cpus();
+    c->token = NULL;
+    c->max_body_bytes = (uint64_t)64 << 20;
+    c->max_neurons = 4096;
+    c->max_steps = 10000000;
+    c->max_trials = 4096;
+    c->max_recorded_values = (int64_t)1 << 27;
+    c->queue_limit = 100000;
+    c->run_time_limit = 3600;
+    c->max_attempts = 3;
+    c->long_poll_max = 60;
+    c->shutdown_grace = 10;
+    int cpus = online_cpus();
+    c->http_threads = cpus < 2 ? 2 : cpus > 4 ? 4 : cpus;
+    c->connection_timeout = 30;
+    c->max_connections = 1024;
+    c->cache_bytes = (int64_t)256 << 20;
+}
+
+void srv_config_free(srv_config *c)
+{
+    if (!c)
+        return;
+    free(c->listen_host);
+    free(c->db);
+    if (c->token)
+        memset(c->token, 0, strlen(c->token));
+    free(c->token);
+    c->listen_host = c->db = c->token = NULL;
+}
+
+void srv_config_limits(const srv_config *c, eir_json_limits *lim)
+{
+    eir_json_limits_default(lim);
+    lim->max_neurons = c->max_neurons;
+    lim->max_steps = c->max_steps;
+    lim->max_trials = c->max_trials;
+    lim->max_recorded_values = c->max_recorded_values;
+    /* Inputs arrive in the body: never more values than the body could hold as base64. */
+    int64_t by_body = (int64_t)(c->max_body_bytes / 4);
+    if (by_body < lim->max_input_values)
+        lim->max_input_values = by_body > 0 ? by_body : 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/** Parse a whole decimal integer. @return 0 on success. */
+static int parse_ll(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/** Parse a byte count: digits then an optional K/KB/KiB, M/MB/MiB, G/GB/GiB, T (binary). */
+static int parse_size(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -1;
+    while (*end == ' ')
+        end++;
+    unsigned shift = 0;
+    if (*end) {
+        char u = (char)(*end | 0x20);
+        shift = u == 'k' ? 10 : u == 'm' ? 20 : u == 'g' ? 30 : u == 't' ? 40 : 99;
+        if (shift == 99)
+            return -1;
+        const char *rest = end + 1;
+        if (*rest && strcasecmp(rest, "b") != 0 && strcasecmp(rest, "ib") != 0)
+            return -1;
+    }
+    if (shift && v > (ULLONG_MAX >> shift))
+        return -1;
+    v <<= shift;
+    if (v > (unsigned long long)LLONG_MAX)
+        return -1;
+    *out = (long long)v;
+    return 0;
+}
+
+/** Split HOST:PORT (HOST may be [v6]). @return 0 on success. */
+static int parse_listen(const char *s, char **host, unsigned *port)
+{
+    const char *colon;
+    size_t hlen;
+    const char *h = s;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon)
+            return -1;
+        hlen = (size_t)(colon - s);
+        if (memchr(s, ':', hlen))
+            return -1; /* bare IPv6 without brackets */
+    }
+    if (hlen == 0)
+        return -1;
+    long long p;
+    if (parse_ll(colon + 1, &p) || p < 0 || p > 65535)
+        return -1;
+    char *hc = strndup(h, hlen);
+    if (!hc)
+        return -1;
+    free(*host);
+    *host = hc;
+    *port = (unsigned)p;
+    return 0;
+}
+
+/** Set option @p o of @p c from @p val; prints the error naming @p who and returns 2. */
+static int set_opt(srv_config *c, const opt_def *o, const char *val, const char *who)
+{
+    char *base = (char *)c;
+    long long v;
+    switch (o->kind) {
+    case OPT_LISTEN:
+        if (parse_listen(val, &c->listen_host, &c->port) == 0)
+            return 0;
+        fprintf(stderr, "eirnnd: %s: expected HOST:PORT (port 0 to 65535, IPv6 as [::1]:PORT), "
+                        "got '%s'\n",
+                who, val);
+        return 2;
+    case OPT_STR: {
+        char **p = (char **)(base + o->off);
+        if (!val[0]) {
+            fprintf(stderr, "eirnnd: %s: expected a non-empty value\n", who);
+            return 2;
+        }
+        char *d = strdup(val);
+        if (!d) {
+            fprintf(stderr, "eirnnd: out of memory\n");
+            return 2;
+        }
+        free(*p);
+        *p = d;
+        return 0;
+    }
+    case OPT_INT:
+    case OPT_UINT:
+    case OPT_I64:
+        if (parse_ll(val, &v) || v < o->min || v > o->max) {
+            fprintf(stderr, "eirnnd: %s: expected an integer from %lld to %lld, got '%s'\n", who,
+                    o->min, o->max, val);
+            return 2;
+        }
+        if (o->kind == OPT_INT)
+            *(int *)(base + o->off) = (int)v;
+        else if (o->kind == OPT_UINT)
+            *(unsigned *)(base + o->off) = (unsigned)v;
+        else
+            *(int64_t *)(base + o->off) = v;
+        return 0;
+    case OPT_SIZE:
+    case OPT_SIZE64:
+        if (parse_size(val, &v) || v < o->min || v > o->max) {
+            fprintf(stderr, "eirnnd: %s: expected a byte count from %lld to %lld (suffix K, M or "
+                            "G allowed), got '%s'\n",
+                    who, o->min, o->max, val);
+            return 2;
+        }
+        if (o->kind == OPT_SIZE)
+            *(uint64_t *)(base + o->off) = (uint64_t)v;
+        else
+            *(int64_t *)(base + o->off) = v;
+        return 0;
+    case OPT_SECONDS: {
+        char *end;
+        errno = 0;
+        double d = strtod(val, &end);
+        if (errno || end == val || *end || !isfinite(d) || d < (double)o->min ||
+            d > (double)o->max) {
+            fprintf(stderr, "eirnnd: %s: expected a number of seconds from %lld to %lld, got "
+                            "'%s'\n",
+                    who, o->min, o->max, val);
+            return 2;
+        }
+        *(double *)(base + o->off) = d;
+        return 0;
+    }
+    }
+    return 2;
+}
+
+/** The default of option @p o as text (from a defaults config @p d). */
+static void default_text(const srv_config *d, const opt_def *o, char *buf, size_t cap)
+{
+    const char *base = (const char *)d;
+    switch (o->kind) {
+    case OPT_LISTEN:
+        snprintf(buf, cap, "%s:%u", d->listen_host, d->port);
+        break;
+    case OPT_STR: {
+        const char *s = *(char *const *)(base + o->off);
+        snprintf(buf, cap, "%s", s ? s : "(none)");
+        break;
+    }
+    case OPT_INT:
+        snprintf(buf, cap, "%d", *(const int *)(base + o->off));
+        if (o->off == OFF(workers))
+            snprintf(buf, cap, "%d (CPUs)", *(const int *)(base + o->off));
+        break;
+    case OPT_UINT:
+        snprintf(buf, cap, "%u", *(const unsigned *)(base + o->off));
+        break;
+    case OPT_I64:
+        snprintf(buf, cap, "%lld", (long long)*(const int64_t *)(base + o->off));
+        break;
+    case OPT_SIZE:
+    case OPT_SIZE64: {
+        unsigned long long v = o->kind == OPT_SIZE ? *(const uint64_t *)(base + o->off)
+                                                   : (unsigned long long)*(const int64_t *)(base +
+                                                                                            o->off);
+        if (v && v % (1ull << 30) == 0)
+            snprintf(buf, cap, "%lluG", v >> 30);
+        else if (v && v % (1ull << 20) == 0)
+            snprintf(buf, cap, "%lluM", v >> 20);
+        else if (v && v % (1ull << 10) == 0)
+            snprintf(buf, cap, "%lluK", v >> 10);
+        else
+            snprintf(buf, cap, "%llu", v);
+        break;
+    }
+    case OPT_SECONDS:
+        snprintf(buf, cap, "%g", *(const double *)(base + o->off));
+        break;
+    }
+}
+
+static void print_help(void)
+{
+    srv_config d;
+    srv_config_defaults(&d);
+    printf("usage: eirnnd [OPTIONS]\n"
+           "\n"
+           "The eirnn daemon: accepts models and runs over HTTP (API v1), queues runs durably in\n"
+           "SQLite and simulates them on a pool of worker threads. Every option can also be set\n"
+           "by its environment variable; a flag overrides the variable.\n"
+           "\n"
+           "options (flag, environment variable, default):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char def[64], left[64];
+        default_text(&d, &opts[i], def, sizeof def);
+        snprintf(left, sizeof left, "--%s %s", opts[i].flag, opts[i].metavar);
+        printf("  %-33s %-27s %s\n      %s\n", left, opts[i].env, def, opts[i].help);
+    }
+    printf("  %-33s %-27s\n      %s\n", "-h, --help", "", "this help");
+    printf("  %-33s %-27s\n      %s\n", "--version", "", "print the version");
+    printf("\n"
+           "SIGTERM or SIGINT stops the daemon gracefully (see docs/OPERATIONS.md); exit codes:\n"
+           "0 clean shutdown, 1 startup failure (database, address), 2 bad option.\n");
+    srv_config_free(&d);
+}
+
+int srv_config_parse(srv_config *c, int argc, char **argv)
+{
+    /* Environment first. */
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *v = getenv(opts[i].env);
+        if (v && set_opt(c, &opts[i], v, opts[i].env))
+            return 2;
+    }
+    struct option lo[NOPTS + 3];
+    for (size_t i = 0; i < NOPTS; i++)
+        lo[i] = (struct option){opts[i].flag, required_argument, NULL, 1000 + (int)i};
+    lo[NOPTS] = (struct option){"help", no_argument, NULL, 'h'};
+    lo[NOPTS + 1] = (struct option){"version", no_argument, NULL, 'V'};
+    lo[NOPTS + 2] = (struct option){NULL, 0, NULL, 0};
+    opterr = 0;
+    optind = 1;
+    int ch, idx;
+    while ((ch = getopt_long(argc, argv, ":h", lo, &idx)) != -1) {
+        if (ch == 'h') {
+            print_help();
+            return 1;
+        }
+        if (ch == 'V') {
+            printf("eirnnd %s (engine %s)\n", EIRNN_VERSION, EIR_ENGINE_VERSION);
+            return 1;
+        }
+        if (ch == ':') {
+            fprintf(stderr, "eirnnd: %s: needs a value (try 'eirnnd --help')\n", argv[optind - 1]);
+            return 2;
+        }
+        if (ch == '?' || ch < 1000 || ch >= 1000 + (int)NOPTS) {
+            fprintf(stderr, "eirnnd: unknown option '%s' (try 'eirnnd --help')\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+        const opt_def *o = &opts[ch - 1000];
+        char who[64];
+        snprintf(who, sizeof who, "--%s", o->flag);
+        if (set_opt(c, o, optarg, who))
+            return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eirnnd: unexpected argument '%s' (try 'eirnnd --help')\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}

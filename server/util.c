@@ -1,0 +1,126 @@
+/**
+ * @file util.c
+ * @brief Small helpers of eirnnd: clocks, time formatting, hashing, constant-time comparison,
+ *        random seeds, JSON escaping and the per-thread store connection.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "sha256.h"
+#include "srv.h"
+
+double srv_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int64_t srv_epoch_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void srv_rfc3339(int64_t ms, char *buf, size_t cap)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, cap, "1970-01-01T00:00:00.000Z");
+        return;
+    }
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, cap, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+void srv_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    eir_sha256_ctx c;
+    eir_sha256_init(&c);
+    eir_sha256_update(&c, data, len);
+    eir_sha256_final(&c, out);
+}
+
+void srv_sha256_hex(const void *data, size_t len, char hex[65])
+{
+    eir_sha256_hex_of(data, len, hex);
+}
+
+int srv_ct_equal32(const uint8_t *a, const uint8_t *b)
+{
+    volatile uint8_t d = 0;
+    for (int i = 0; i < 32; i++)
+        d |= (uint8_t)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+int srv_random_seed(uint64_t *out)
+{
+    uint64_t s = 0;
+    unsigned char *p = (unsigned char *)&s;
+    size_t got = 0;
+    while (got < sizeof s) {
+        ssize_t r = getrandom(p + got, sizeof s - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    *out = s & (uint64_t)INT64_MAX;
+    return 0;
+}
+
+store_conn *srv_thread_conn(srv *s)
+{
+    store_conn *c = pthread_getspecific(s->conn_key);
+    if (c)
+        return c;
+    c = store_connect(s->store);
+    if (c && pthread_setspecific(s->conn_key, c) != 0) {
+        store_disconnect(c);
+        return NULL;
+    }
+    return c;
+}
+
+void srv_json_escape(char *buf, size_t cap, size_t *len, const char *text)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = *len;
+    if (cap == 0)
+        return;
+    for (const unsigned char *p = (const unsigned char *)text; *p && n + 7 < cap; p++) {
+        unsigned char ch = *p;
+        if (ch == '"' || ch == '\\') {
+            buf[n++] = '\\';
+            buf[n++] = (char)ch;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            buf[n++] = '\\';
+            buf[n++] = 'u';
+            buf[n++] = '0';
+            buf[n++] = '0';
+            buf[n++] = hex[ch >> 4];
+            buf[n++] = hex[ch & 15];
+        } else if (ch >= 0x80) {
+            /* Not trusted to be UTF-8 (paths come from clients): escape as \u00XX. */
+            buf[n++] = '\\';
+            buf[n++] = 'u';
+            buf[n++] = '0';
+            buf[n++] = '0';
+            buf[n++] = hex[ch >> 4];
+            buf[n++] = hex[ch & 15];
+        } else {
+            buf[n++] = (char)ch;
+        }
+    }
+    buf[n < cap ? n : cap - 1] = '\0';
+    *len = n;
+}
