@@ -21,6 +21,7 @@ void store_config_default(store_config *cfg)
     cfg->busy_timeout_ms = 10000;
     cfg->chunk_size = (size_t)4 << 20;
     cfg->mmap_size = 0;
+    cfg->batch_bytes = (size_t)16 << 20;
 }
 
 store *store_open(const char *spec, const store_config *cfg, char *err, size_t errlen)

@@ -69,6 +69,8 @@ typedef struct store_config {
     int busy_timeout_ms; /**< wait this long for a lock before ::STORE_BUSY (10000) */
     size_t chunk_size;   /**< bytes per result chunk BLOB, 1 .. 64 MiB (4 MiB) */
     int64_t mmap_size;   /**< SQLite mmap_size in bytes, 0 = off (0) */
+    size_t batch_bytes;  /**< a finish commits result chunks every ~this many bytes, releasing
+                              the write lock in between; 0 = one transaction (16 MiB) */
 } store_config;
 
 /** A stored model. */
@@ -140,9 +142,10 @@ typedef struct store_counts {
 
 /** Outcome of store_requeue_orphans(). */
 typedef struct store_requeue_report {
-    int64_t requeued;  /**< back to queued */
-    int64_t failed;    /**< failed: attempt limit reached */
-    int64_t cancelled; /**< cancelled: a cancel had been requested */
+    int64_t requeued;        /**< back to queued */
+    int64_t failed;          /**< failed: attempt limit reached */
+    int64_t cancelled;       /**< cancelled: a cancel had been requested */
+    int64_t partial_results; /**< staged result arrays of interrupted finishes, deleted */
 } store_requeue_report;
 
 /** Outcome of store_verify(). */
@@ -260,9 +263,15 @@ struct store_ops {
 
     /**
      * Start finishing a running run: opens the write transaction that the result_* calls and
-     * finish_commit() complete. Holds the database's write lock until commit or abort.
-     * ::STORE_NOT_FOUND; ::STORE_CONFLICT when the run is not running or a finish is already
-     * in progress on this connection; ::STORE_BUSY / ::STORE_ERROR with nothing started.
+     * finish_commit() complete. Results become visible to readers only in the commit that sets
+     * the run's final status, so a crash never leaves a half-written result or one without its
+     * finished run. (A large result's chunks may be committed in batches of about
+     * ::store_config::batch_bytes, staged invisibly, so the write lock is not held for the whole
+     * write; staged data of an interrupted finish is deleted on abort, at the next finish_begin
+     * of the run and by requeue_orphans.) Other operations on this connection are refused until
+     * commit or abort. ::STORE_NOT_FOUND; ::STORE_CONFLICT when the run is not running or a
+     * finish is already in progress on this connection; ::STORE_BUSY / ::STORE_ERROR with
+     * nothing started.
      */
     store_status (*finish_begin)(struct store_conn *c, const char *run_id);
     /**
@@ -311,7 +320,8 @@ struct store_ops {
     /**
      * Daemon start: runs left running by a crash go back to queued (keeping their attempt
      * count), or to failed with an "attempt limit reached" error once attempts >= max_attempts,
-     * or to cancelled when a cancel had been requested. Call before starting workers.
+     * or to cancelled when a cancel had been requested; staged results of interrupted finishes
+     * are deleted. Call before starting workers, with no other daemon using the database.
      * @p report may be NULL. Write errors as usual, with nothing changed.
      */
     store_status (*requeue_orphans)(struct store_conn *c, store_requeue_report *report);

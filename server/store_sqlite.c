@@ -15,13 +15,21 @@
  * use, and reused with bound parameters. No SQL is ever built from caller text. Multi-statement
  * writes run in BEGIN IMMEDIATE transactions, so they take the write lock before reading and
  * cannot deadlock on a lock upgrade; single-statement writes run in autocommit, which SQLite
- * treats the same way (the statement takes the write lock before it reads).
+ * treats the same way (the statement takes the write lock before it reads). Every write also
+ * takes the store's first-come first-served writer lock (::sq_wlock) first.
+ *
+ * Finishing a run writes its results and final status in one transaction, except that a large
+ * result's chunks are committed every ::store_config::batch_bytes as staged rows
+ * (results.complete = 0) that no reader sees; the final transaction publishes them
+ * (complete = 1) together with the status. Between batches the writer lock goes to whoever
+ * waits, so a multi-gigabyte result does not stall the API for its whole write.
  */
 #define _GNU_SOURCE
 #include "store_sqlite.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +92,8 @@ enum stmt_id {
     ST_QUEUE_DEPTH,
     ST_COUNTS,
     ST_RESULT_INSERT,
+    ST_RESULT_DROP_STAGED,
+    ST_RESULT_PUBLISH,
     ST_RESULT_END,
     ST_CHUNK_INSERT,
     ST_RESULT_INFO,
@@ -92,6 +102,7 @@ enum stmt_id {
     ST_REQUEUE_CANCEL,
     ST_REQUEUE_FAIL,
     ST_REQUEUE_QUEUE,
+    ST_REQUEUE_STAGED,
     ST_QUICK_CHECK,
     ST_FK_CHECK,
     ST_VERIFY_RESULTS,
@@ -162,14 +173,20 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RESULT_INSERT] = "INSERT INTO results (run_id, var, dtype, shape, total_bytes, "
                          "chunk_size, chunk_count, sha256) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '')",
+    [ST_RESULT_DROP_STAGED] = "DELETE FROM results WHERE run_id = ?1 AND complete = 0",
+    [ST_RESULT_PUBLISH] = "UPDATE results SET complete = 1 WHERE run_id = ?1",
     [ST_RESULT_END] = "UPDATE results SET chunk_count = ?3, sha256 = ?4 "
                       "WHERE run_id = ?1 AND var = ?2",
     [ST_CHUNK_INSERT] = "INSERT INTO result_chunks (run_id, var, chunk_index, data) "
                         "VALUES (?1, ?2, ?3, ?4)",
-    [ST_RESULT_INFO] = "SELECT " RESULT_COLS " FROM results WHERE run_id = ?1 AND var = ?2",
-    [ST_RESULT_LIST] = "SELECT " RESULT_COLS " FROM results WHERE run_id = ?1 ORDER BY var",
+    /* readers see complete results only: those whose run's finish committed */
+    [ST_RESULT_INFO] = "SELECT " RESULT_COLS " FROM results "
+                       "WHERE run_id = ?1 AND var = ?2 AND complete = 1",
+    [ST_RESULT_LIST] = "SELECT " RESULT_COLS " FROM results WHERE run_id = ?1 AND complete = 1 "
+                       "ORDER BY var",
     [ST_CHUNK_READ] = "SELECT data FROM result_chunks "
-                      "WHERE run_id = ?1 AND var = ?2 AND chunk_index = ?3",
+                      "WHERE run_id = ?1 AND var = ?2 AND chunk_index = ?3 AND EXISTS "
+                      "(SELECT 1 FROM results WHERE run_id = ?1 AND var = ?2 AND complete = 1)",
     [ST_REQUEUE_CANCEL] = "UPDATE runs SET status = 'cancelled', finished_at = ?1 "
                           "WHERE status = 'running' AND cancel_requested = 1",
     [ST_REQUEUE_FAIL] =
@@ -180,10 +197,11 @@ static const char *const stmt_sql[ST_COUNT] = {
         "WHERE status = 'running' AND attempts >= max_attempts",
     [ST_REQUEUE_QUEUE] = "UPDATE runs SET status = 'queued', started_at = NULL, "
                          "progress_done = 0 WHERE status = 'running'",
+    [ST_REQUEUE_STAGED] = "DELETE FROM results WHERE complete = 0",
     [ST_QUICK_CHECK] = "PRAGMA quick_check",
     [ST_FK_CHECK] = "PRAGMA foreign_key_check",
     [ST_VERIFY_RESULTS] = "SELECT run_id, var, total_bytes, chunk_size, chunk_count, sha256 "
-                          "FROM results ORDER BY run_id, var",
+                          "FROM results WHERE complete = 1 ORDER BY run_id, var",
     [ST_VERIFY_CHUNKS] = "SELECT chunk_index, data FROM result_chunks "
                          "WHERE run_id = ?1 AND var = ?2 ORDER BY chunk_index",
 };
@@ -192,17 +210,40 @@ static const char *const stmt_sql[ST_COUNT] = {
 /* Store and connection objects                                                               */
 /* ------------------------------------------------------------------------------------------ */
 
+/** A waiting writer in ::sq_wlock's queue (lives on the waiter's stack). */
+struct sq_waiter {
+    struct sq_waiter *next;
+};
+
+/**
+ * First-come first-served writer lock shared by the connections of one store. SQLite lets one
+ * writer in at a time but has no queue: waiters poll with sleeps of up to 100 ms, so a writer
+ * that commits and starts again at once (a finish writing batches) would keep the lock, and
+ * contended writers would sleep needlessly. Taking this lock around every write transaction
+ * gives threads of this process their turn in order and wakes them as soon as it is free;
+ * SQLite's busy timeout still arbitrates with other processes.
+ */
+struct sq_wlock {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /**< on CLOCK_MONOTONIC */
+    int held;
+    struct sq_waiter *head, *tail;
+};
+
 struct sq_store {
     struct store base; /**< base.cls points back here */
     char *path;
     store_config cfg;
+    struct sq_wlock wl;
 };
 
 /** State of a finish in progress (finish_begin .. finish_commit/abort). */
 struct sq_writer {
-    int active;    /**< the finish transaction is open */
-    int in_result; /**< between result_begin and result_end */
-    int failed;    /**< the last finish was rolled back after a failure */
+    int active;       /**< the finish transaction is open */
+    int in_result;    /**< between result_begin and result_end */
+    int failed;       /**< the last finish was rolled back after a failure */
+    int staged;       /**< a batch of this finish was committed (staged, complete = 0) */
+    size_t batch_len; /**< chunk bytes written since the last commit */
     char run_id[STORE_ID_MAX];
     char var[STORE_VAR_MAX];
     uint64_t expect;  /**< bytes the shape holds */
@@ -219,11 +260,13 @@ struct sq_conn {
     sqlite3 *db;   /**< NULL until first use, or after a fatal error */
     int broken;    /**< a fatal error happened: reopen before the next operation */
     int sync_full; /**< current PRAGMA synchronous: 1 FULL, 0 NORMAL, -1 unknown */
+    int wlocked;   /**< this connection holds the store's writer lock */
     sqlite3_stmt *stmt[ST_COUNT];
     struct sq_writer w;
 };
 
 static const struct store_ops sq_ops;
+static store_status sq_run_release_locked(store_conn *c, const char *id, store_run_status *now);
 
 static struct sq_conn *SQ(store_conn *c)
 {
@@ -386,10 +429,97 @@ static int clamp_limit(int limit)
 /* Connection management                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
+static int wl_init(struct sq_wlock *wl)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca)) return -1;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&wl->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc) return -1;
+    if (pthread_mutex_init(&wl->mu, NULL)) {
+        pthread_cond_destroy(&wl->cv);
+        return -1;
+    }
+    wl->held = 0;
+    wl->head = wl->tail = NULL;
+    return 0;
+}
+
+static void wl_destroy(struct sq_wlock *wl)
+{
+    pthread_mutex_destroy(&wl->mu);
+    pthread_cond_destroy(&wl->cv);
+}
+
+/**
+ * Take the writer lock for this connection unless it already holds it (*acquired tells which,
+ * so that only the taker releases). Waits in line for at most the busy timeout.
+ */
+static store_status wlock(struct sq_conn *sc, int *acquired)
+{
+    struct sq_wlock *wl = &sc->st->wl;
+    if (acquired) *acquired = 0;
+    if (sc->wlocked) return STORE_OK;
+    pthread_mutex_lock(&wl->mu);
+    if (!wl->held && !wl->head) {
+        wl->held = 1;
+    } else {
+        struct sq_waiter me = {NULL};
+        if (wl->tail)
+            wl->tail->next = &me;
+        else
+            wl->head = &me;
+        wl->tail = &me;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        int64_t ns = until.tv_nsec + (int64_t)(sc->st->cfg.busy_timeout_ms % 1000) * 1000000;
+        until.tv_sec += sc->st->cfg.busy_timeout_ms / 1000 + ns / 1000000000;
+        until.tv_nsec = ns % 1000000000;
+        while (wl->held || wl->head != &me) {
+            if (pthread_cond_timedwait(&wl->cv, &wl->mu, &until) == ETIMEDOUT &&
+                (wl->held || wl->head != &me)) {
+                struct sq_waiter **pp = &wl->head, *prev = NULL;
+                while (*pp != &me) {
+                    prev = *pp;
+                    pp = &(*pp)->next;
+                }
+                *pp = me.next;
+                if (wl->tail == &me) wl->tail = prev;
+                pthread_cond_broadcast(&wl->cv); /* the next in line may be free to go now */
+                pthread_mutex_unlock(&wl->mu);
+                return fail(sc, STORE_BUSY, "the database stayed busy with other writers for %d ms",
+                            sc->st->cfg.busy_timeout_ms);
+            }
+        }
+        wl->head = me.next;
+        if (!wl->head) wl->tail = NULL;
+        wl->held = 1;
+    }
+    pthread_mutex_unlock(&wl->mu);
+    sc->wlocked = 1;
+    if (acquired) *acquired = 1;
+    return STORE_OK;
+}
+
+/** Release the writer lock if this connection holds it; the next in line goes. */
+static void wunlock(struct sq_conn *sc)
+{
+    if (!sc->wlocked) return;
+    struct sq_wlock *wl = &sc->st->wl;
+    pthread_mutex_lock(&wl->mu);
+    wl->held = 0;
+    if (wl->head) pthread_cond_broadcast(&wl->cv);
+    pthread_mutex_unlock(&wl->mu);
+    sc->wlocked = 0;
+}
+
 static void writer_reset(struct sq_writer *w)
 {
     w->active = 0;
     w->in_result = 0;
+    w->staged = 0;
+    w->batch_len = 0;
     w->buf_len = 0;
     w->run_id[0] = '\0';
     w->var[0] = '\0';
@@ -405,7 +535,7 @@ static void close_db(struct sq_conn *sc)
     sc->db = NULL;
     sc->broken = 0;
     sc->sync_full = -1;
-    writer_reset(&sc->w);
+    writer_reset(&sc->w); /* the writer lock is kept: a caller may hold it across a reopen */
 }
 
 /** Run a few fixed PRAGMAs/statements on a raw handle; returns an SQLite code. */
@@ -467,6 +597,10 @@ static store_status conn_op(struct sq_conn *sc)
 /** The prepared statement @p id (prepared on first use); NULL with *st set on failure. */
 static sqlite3_stmt *stmt(struct sq_conn *sc, enum stmt_id id, store_status *st)
 {
+    if (!sc->db) {
+        *st = fail(sc, STORE_ERROR, "not connected to the database");
+        return NULL;
+    }
     if (!sc->stmt[id]) {
         int rc = sqlite3_prepare_v3(sc->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &sc->stmt[id], NULL);
@@ -527,28 +661,35 @@ static store_status set_sync(struct sq_conn *sc, int full)
     return st;
 }
 
+/** End the transaction, if any, without keeping it; releases the writer lock. */
 static void tx_rollback(struct sq_conn *sc)
 {
-    if (!sc->db || sqlite3_get_autocommit(sc->db))
-        return; /* no transaction, or SQLite already rolled it back (e.g. after SQLITE_FULL) */
-    char keep[STORE_ERRMSG_MAX];
-    memcpy(keep, sc->base.errmsg, sizeof keep);
-    if (run_fixed(sc, ST_ROLLBACK, "rollback") != STORE_OK)
-        sc->broken = 1; /* cannot tell the state: start afresh */
-    memcpy(sc->base.errmsg, keep, sizeof keep);
+    /* no transaction, or SQLite already rolled it back (e.g. after SQLITE_FULL) */
+    if (sc->db && !sqlite3_get_autocommit(sc->db)) {
+        char keep[STORE_ERRMSG_MAX];
+        memcpy(keep, sc->base.errmsg, sizeof keep);
+        if (run_fixed(sc, ST_ROLLBACK, "rollback") != STORE_OK)
+            sc->broken = 1; /* cannot tell the state: start afresh */
+        memcpy(sc->base.errmsg, keep, sizeof keep);
+    }
+    wunlock(sc);
 }
 
+/** BEGIN IMMEDIATE under the writer lock, with synchronous FULL (@p durable) or NORMAL. */
 static store_status tx_begin(struct sq_conn *sc, int durable)
 {
-    store_status st = set_sync(sc, durable);
+    store_status st = wlock(sc, NULL);
+    if (st == STORE_OK) st = set_sync(sc, durable);
     if (st == STORE_OK) st = run_fixed(sc, ST_BEGIN, "cannot start a write transaction");
+    if (st != STORE_OK) tx_rollback(sc);
     return st;
 }
 
+/** COMMIT (rolling back if that fails) and release the writer lock. */
 static store_status tx_commit(struct sq_conn *sc)
 {
     store_status st = run_fixed(sc, ST_COMMIT, "cannot commit");
-    if (st != STORE_OK) tx_rollback(sc);
+    tx_rollback(sc);
     return st;
 }
 
@@ -651,8 +792,8 @@ static int row_to_result(sqlite3_stmt *s, store_result_info *out)
 /* Models                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-static store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
-                                    const char *json, store_model *out)
+static store_status sq_model_create_locked(store_conn *c, const char *name, const char *hash,
+                                           int64_t n, const char *json, store_model *out)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = conn_op(sc);
@@ -1014,7 +1155,7 @@ static store_status sq_run_list(store_conn *c, const store_run_filter *f, const 
     return st;
 }
 
-static store_status sq_run_claim(store_conn *c, store_run *out)
+static store_status sq_run_claim_locked(store_conn *c, store_run *out)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = conn_op(sc);
@@ -1040,7 +1181,7 @@ static store_status sq_run_claim(store_conn *c, store_run *out)
             done(s);
             char keep[STORE_ERRMSG_MAX];
             memcpy(keep, sc->base.errmsg, sizeof keep);
-            sq_ops.run_release(c, id, NULL);
+            sq_run_release_locked(c, id, NULL); /* still under this claim's lock */
             memcpy(sc->base.errmsg, keep, sizeof keep);
             return st;
         }
@@ -1053,8 +1194,8 @@ static store_status sq_run_claim(store_conn *c, store_run *out)
     return st;
 }
 
-static store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps,
-                                    int64_t total, int *cancel_requested)
+static store_status sq_run_progress_locked(store_conn *c, const char *id, int64_t done_steps,
+                                           int64_t total, int *cancel_requested)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = conn_op(sc);
@@ -1099,7 +1240,7 @@ static store_status update_returning_status(struct sq_conn *sc, sqlite3_stmt *s,
     return st;
 }
 
-static store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now)
+static store_status sq_run_cancel_locked(store_conn *c, const char *id, store_run_status *now)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = conn_op(sc);
@@ -1122,7 +1263,7 @@ static store_status sq_run_cancel(store_conn *c, const char *id, store_run_statu
                 store_run_status_name((store_run_status)status));
 }
 
-static store_status sq_run_release(store_conn *c, const char *id, store_run_status *now)
+static store_status sq_run_release_locked(store_conn *c, const char *id, store_run_status *now)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = conn_op(sc);
@@ -1143,7 +1284,7 @@ static store_status sq_run_release(store_conn *c, const char *id, store_run_stat
                 store_run_status_name((store_run_status)status));
 }
 
-static store_status sq_run_delete(store_conn *c, const char *id)
+static store_status sq_run_delete_locked(store_conn *c, const char *id)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = conn_op(sc);
@@ -1162,14 +1303,78 @@ static store_status sq_run_delete(store_conn *c, const char *id)
                 store_run_status_name((store_run_status)status));
 }
 
+/* Single-statement writes run in autocommit under the writer lock. */
+#define LOCKED(call)                                                                               \
+    do {                                                                                           \
+        int acquired_;                                                                             \
+        store_status st_ = wlock(SQ(c), &acquired_);                                               \
+        if (st_ == STORE_OK) st_ = (call);                                                         \
+        if (acquired_) wunlock(SQ(c));                                                             \
+        return st_;                                                                                \
+    } while (0)
+
+static store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
+                                    const char *json, store_model *out)
+{
+    LOCKED(sq_model_create_locked(c, name, hash, n, json, out));
+}
+
+static store_status sq_run_claim(store_conn *c, store_run *out)
+{
+    LOCKED(sq_run_claim_locked(c, out));
+}
+
+static store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps,
+                                    int64_t total, int *cancel_requested)
+{
+    LOCKED(sq_run_progress_locked(c, id, done_steps, total, cancel_requested));
+}
+
+static store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now)
+{
+    LOCKED(sq_run_cancel_locked(c, id, now));
+}
+
+static store_status sq_run_release(store_conn *c, const char *id, store_run_status *now)
+{
+    LOCKED(sq_run_release_locked(c, id, now));
+}
+
+static store_status sq_run_delete(store_conn *c, const char *id)
+{
+    LOCKED(sq_run_delete_locked(c, id));
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Finishing a run: results written in the same transaction as the final status               */
 /* ------------------------------------------------------------------------------------------ */
 
+/** Roll back the open batch and delete batches already committed (staged) by this finish.
+ *  If the delete fails too, the staged rows stay invisible and are deleted by the next
+ *  finish_begin() of the run or by requeue_orphans(). Keeps the connection's message. */
+static void writer_rollback(struct sq_conn *sc)
+{
+    tx_rollback(sc);
+    if (!sc->w.staged) return;
+    char keep[STORE_ERRMSG_MAX];
+    memcpy(keep, sc->base.errmsg, sizeof keep);
+    store_status st = tx_begin(sc, 1);
+    sqlite3_stmt *s = st == STORE_OK ? stmt(sc, ST_RESULT_DROP_STAGED, &st) : NULL;
+    if (s) {
+        bind_text(s, 1, sc->w.run_id);
+        st = run_stmt(sc, s, "cannot delete staged results");
+    }
+    if (st == STORE_OK)
+        tx_commit(sc);
+    else
+        tx_rollback(sc);
+    memcpy(sc->base.errmsg, keep, sizeof keep);
+}
+
 /** Roll the whole finish back after a failure; passes @p st through. */
 static store_status writer_fail(struct sq_conn *sc, store_status st)
 {
-    tx_rollback(sc);
+    writer_rollback(sc);
     writer_reset(&sc->w);
     sc->w.failed = 1;
     return st;
@@ -1201,6 +1406,11 @@ static store_status sq_finish_begin(store_conn *c, const char *run_id)
     if (status != STORE_RUN_RUNNING)
         return tx_fail(sc, fail(sc, STORE_CONFLICT, "run %s is %s, not running", run_id,
                                 store_run_status_name((store_run_status)status)));
+    /* staged results of an earlier, interrupted finish of this run */
+    sqlite3_stmt *s = stmt(sc, ST_RESULT_DROP_STAGED, &st);
+    if (!s) return tx_fail(sc, st);
+    bind_text(s, 1, run_id);
+    if ((st = run_stmt(sc, s, "cannot delete staged results")) != STORE_OK) return tx_fail(sc, st);
     writer_reset(&sc->w);
     sc->w.active = 1;
     sc->w.failed = 0;
@@ -1279,8 +1489,16 @@ static store_status write_chunk(struct sq_conn *sc, const void *data, size_t len
         done(s);
         return fail(sc, STORE_ERROR, "cannot bind a result chunk: %s", sqlite3_errstr(rc));
     }
-    if ((st = run_stmt(sc, s, "cannot store a result chunk")) == STORE_OK) w->chunk_index++;
-    return st;
+    if ((st = run_stmt(sc, s, "cannot store a result chunk")) != STORE_OK) return st;
+    w->chunk_index++;
+    w->batch_len += len;
+    size_t batch = sc->st->cfg.batch_bytes;
+    if (batch == 0 || w->batch_len < batch) return STORE_OK;
+    /* Commit this batch (staged: complete = 0, invisible) and let waiting writers go first. */
+    if ((st = tx_commit(sc)) != STORE_OK) return st;
+    w->staged = 1;
+    w->batch_len = 0;
+    return tx_begin(sc, 1);
 }
 
 static store_status sq_result_append(store_conn *c, const void *data, size_t n)
@@ -1367,8 +1585,12 @@ static store_status sq_finish_commit(store_conn *c, store_run_status status, con
     if (!store_run_status_final(status))
         return writer_fail(sc, fail(sc, STORE_INVALID, "%s is not a final run status",
                                     store_run_status_name(status)));
-    sqlite3_stmt *s = stmt(sc, ST_RUN_FINISH, &st);
+    sqlite3_stmt *s = stmt(sc, ST_RESULT_PUBLISH, &st);
     if (!s) return writer_fail(sc, st);
+    bind_text(s, 1, w->run_id);
+    if ((st = run_stmt(sc, s, "cannot publish the results")) != STORE_OK)
+        return writer_fail(sc, st);
+    if (!(s = stmt(sc, ST_RUN_FINISH, &st))) return writer_fail(sc, st);
     bind_text(s, 1, w->run_id);
     bind_text(s, 2, store_run_status_name(status));
     bind_i64(s, 3, now_ms());
@@ -1391,7 +1613,7 @@ static void sq_finish_abort(store_conn *c)
 {
     struct sq_conn *sc = SQ(c);
     if (!sc->w.active) return;
-    tx_rollback(sc);
+    writer_rollback(sc);
     writer_reset(&sc->w);
 }
 
@@ -1495,13 +1717,14 @@ static store_status sq_requeue_orphans(store_conn *c, store_requeue_report *repo
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
     if ((st = tx_begin(sc, 1)) != STORE_OK) return st;
-    static const enum stmt_id steps[3] = {ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE};
-    int64_t changed[3] = {0, 0, 0};
+    static const enum stmt_id steps[4] = {ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE,
+                                          ST_REQUEUE_STAGED};
+    int64_t changed[4] = {0, 0, 0, 0};
     int64_t t = now_ms();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         sqlite3_stmt *s = stmt(sc, steps[i], &st);
         if (!s) return tx_fail(sc, st);
-        bind_i64(s, 1, t);
+        bind_i64(s, 1, t); /* skipped for statements without ?1 */
         if ((st = run_stmt(sc, s, "cannot requeue interrupted runs")) != STORE_OK)
             return tx_fail(sc, st);
         changed[i] = sqlite3_changes64(sc->db);
@@ -1511,6 +1734,7 @@ static store_status sq_requeue_orphans(store_conn *c, store_requeue_report *repo
         report->cancelled = changed[0];
         report->failed = changed[1];
         report->requeued = changed[2];
+        report->partial_results = changed[3];
     }
     return STORE_OK;
 }
@@ -1686,8 +1910,9 @@ static void sq_disconnect(struct store_conn *c)
 {
     if (!c) return;
     struct sq_conn *sc = SQ(c);
-    if (sc->w.active) tx_rollback(sc);
+    if (sc->w.active) writer_rollback(sc);
     close_db(sc);
+    wunlock(sc);
     free(sc->w.buf);
     free(sc);
 }
@@ -1696,6 +1921,7 @@ static void sq_close(struct store *s)
 {
     if (!s) return;
     struct sq_store *st = s->cls;
+    wl_destroy(&st->wl);
     free(st->path);
     free(st);
 }
@@ -1840,7 +2066,8 @@ store *store_sqlite_open(const char *path, const store_config *cfg, char *err, s
     sqlite3_close_v2(db);
 
     struct sq_store *st = calloc(1, sizeof *st);
-    if (!st || !(st->path = strdup(path))) {
+    if (!st || !(st->path = strdup(path)) || wl_init(&st->wl)) {
+        if (st) free(st->path);
         free(st);
         open_err(err, errlen, "out of memory");
         return NULL;

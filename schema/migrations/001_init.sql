@@ -44,10 +44,14 @@ CREATE INDEX runs_queue ON runs (priority DESC, seq) WHERE status = 'queued';
 CREATE INDEX runs_status ON runs (status, seq);
 CREATE INDEX runs_model ON runs (model_id, seq);
 
--- One row per result array; written in the same transaction as the run's final status.
+-- One row per result array. A finish may commit a large result's chunks in several batches
+-- (complete = 0: staged, invisible to readers); the transaction that sets the run's final status
+-- also sets complete = 1, so a result is never visible without its finished run. Staged rows left
+-- by a crash are deleted at the next start.
 CREATE TABLE results (
     run_id      TEXT    NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
     var         TEXT    NOT NULL,
+    complete    INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
     dtype       TEXT    NOT NULL,
     shape       TEXT    NOT NULL,           -- JSON array of dimensions, e.g. [1,100,80]
     total_bytes INTEGER NOT NULL CHECK (total_bytes >= 0),

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -942,6 +943,179 @@ static void test_finish_large(void **state)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Large finishes in batches                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static store *open_batched(const char *path, size_t chunk, size_t batch)
+{
+    store_config cfg;
+    store_config_default(&cfg);
+    cfg.chunk_size = chunk;
+    cfg.batch_bytes = batch;
+    char err[256];
+    store *s = store_open(path, &cfg, err, sizeof err);
+    if (!s) fail_msg("store_open: %s", err);
+    return s;
+}
+
+/** Staged batches are invisible, removed by abort and by the run's next finish_begin. */
+static void test_finish_batched(void **state)
+{
+    struct fx *f = *state;
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    make_run(f, mid, run);
+    claim(f, got);
+    store_disconnect(f->c);
+    store_close(f->s);
+    f->s = open_batched(f->path, 1000, 3000);
+    f->c = store_connect(f->s);
+    store_conn *rd = store_connect(f->s); /* a reader on the same thread: reads take no lock */
+
+    static unsigned char data[20000];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (unsigned char)(i * 31 + 7);
+    OK(store_finish_begin(f->c, run));
+    OK(store_result_begin(f->c, "V", "uint8", 2, (int64_t[]){200, 100}));
+    OK(store_result_append(f->c, data, 10000));
+    store_result_info info;
+    assert_int_equal(store_result_info_get(rd, run, "V", &info), STORE_NOT_FOUND);
+    unsigned char buf[1000];
+    size_t len;
+    assert_int_equal(store_result_read_chunk(rd, run, "V", 0, buf, sizeof buf, &len),
+                     STORE_NOT_FOUND);
+    store_verify_report vr;
+    assert_int_equal(store_verify(rd, NULL, NULL, &vr), STORE_OK);
+    assert_int_equal(vr.results_checked, 0);
+    sqlite3 *db = store_sqlite_db(rd);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM result_chunks", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 9); /* three batches of three chunks committed */
+    sqlite3_reset(q);
+    store_finish_abort(f->c);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 0);
+    sqlite3_reset(q);
+    assert_int_equal(status_of(f, run), STORE_RUN_RUNNING);
+
+    /* leftovers of a finish that could not clean up are removed by the next finish_begin */
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO results (run_id, var, complete, dtype, shape, "
+                                  "total_bytes, chunk_size, chunk_count, sha256) VALUES ((SELECT "
+                                  "id FROM runs WHERE status = 'running'), 'old', 0, 'uint8', "
+                                  "'[1]', 1, 1000, 0, '');"
+                                  "INSERT INTO result_chunks SELECT run_id, 'old', 0, x'00' FROM "
+                                  "results WHERE var = 'old'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    OK(store_finish_begin(f->c, run));
+    OK(store_result_begin(f->c, "V", "uint8", 2, (int64_t[]){200, 100}));
+    for (size_t off = 0; off < sizeof data; off += 700) /* uneven pieces across batches */
+        OK(store_result_append(f->c, data + off,
+                               sizeof data - off < 700 ? sizeof data - off : 700));
+    OK(store_result_end(f->c, NULL));
+    OK(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, "{}", NULL));
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 20); /* V only: "old" is gone */
+    sqlite3_finalize(q);
+    OK(store_result_info_get(rd, run, "V", &info));
+    assert_int_equal(info.chunk_count, 20);
+    unsigned char back[sizeof data];
+    for (int64_t i = 0; i < info.chunk_count; i++) {
+        assert_int_equal(store_result_read_chunk(rd, run, "V", i, back + i * 1000, 1000, &len),
+                         STORE_OK);
+        assert_int_equal(len, 1000);
+    }
+    assert_memory_equal(back, data, sizeof data);
+    assert_int_equal(store_verify(rd, NULL, NULL, &vr), STORE_OK);
+    assert_int_equal(vr.results_checked, 1);
+    assert_int_equal(vr.results_bad, 0);
+    store_disconnect(rd);
+}
+
+struct big_writer {
+    store *s;
+    const char *run;
+    volatile int started, done;
+    store_status st;
+};
+
+static void *big_writer_main(void *arg)
+{
+    struct big_writer *bw = arg;
+    store_conn *c = store_connect(bw->s);
+    enum { MIB = 1 << 20, TOTAL = 24 };
+    unsigned char *piece = malloc(MIB);
+    memset(piece, 0xab, MIB);
+    bw->st = store_finish_begin(c, bw->run);
+    if (bw->st == STORE_OK)
+        bw->st = store_result_begin(c, "V", "uint8", 1, (int64_t[]){(int64_t)TOTAL * MIB});
+    __atomic_store_n(&bw->started, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < TOTAL && bw->st == STORE_OK; i++)
+        bw->st = store_result_append(c, piece, MIB);
+    if (bw->st == STORE_OK) bw->st = store_result_end(c, NULL);
+    if (bw->st == STORE_OK) bw->st = store_finish_commit(c, STORE_RUN_SUCCEEDED, "{}", NULL);
+    if (bw->st != STORE_OK) fprintf(stderr, "big writer: %s\n", store_errmsg(c));
+    __atomic_store_n(&bw->done, 1, __ATOMIC_SEQ_CST);
+    free(piece);
+    store_disconnect(c);
+    return NULL;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/** While a large finish writes batches, other threads' writes get their turn. */
+static void test_writer_turns(void **state)
+{
+    struct fx *f = *state;
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    make_run(f, mid, run);
+    claim(f, got);
+    store_disconnect(f->c);
+    store_close(f->s);
+    f->s = open_batched(f->path, 64 << 10, 256 << 10);
+    f->c = store_connect(f->s);
+
+    struct big_writer bw = {.s = f->s, .run = run};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, big_writer_main, &bw), 0);
+    while (!__atomic_load_n(&bw.started, __ATOMIC_SEQ_CST))
+        usleep(100);
+    int during = 0;
+    double worst = 0;
+    while (!__atomic_load_n(&bw.done, __ATOMIC_SEQ_CST)) {
+        char id[STORE_ID_MAX];
+        double t0 = mono_s();
+        make_run(f, mid, id);
+        double dt = mono_s() - t0;
+        worst = dt > worst ? dt : worst;
+        if (!__atomic_load_n(&bw.done, __ATOMIC_SEQ_CST)) {
+            during++;
+            store_result_info info;
+            assert_int_equal(store_result_info_get(f->c, run, "V", &info), STORE_NOT_FOUND);
+        }
+    }
+    pthread_join(th, NULL);
+    assert_int_equal(bw.st, STORE_OK);
+    print_message("    %d runs queued during a 24 MiB finish; slowest took %.3f s\n", during,
+                  worst);
+    assert_true(during >= 3);
+    assert_true(worst < 2.0);
+    store_result_info info;
+    OK(store_result_info_get(f->c, run, "V", &info));
+    assert_int_equal(info.total_bytes, 24 << 20);
+    assert_int_equal(status_of(f, run), STORE_RUN_SUCCEEDED);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Crash recovery                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -1015,7 +1189,8 @@ static void test_crash_mid_finish(void **state)
     if (pid == 0) { /* the doomed daemon: its own store and connection */
         store_config cfg;
         store_config_default(&cfg);
-        cfg.chunk_size = 64 << 10; /* so that chunks reach the WAL before the crash */
+        cfg.chunk_size = 64 << 10;   /* chunks reach the WAL before the crash ... */
+        cfg.batch_bytes = 256 << 10; /* ... and some batches are committed (staged) */
         store *s = store_open(f->path, &cfg, NULL, 0);
         store_conn *c = s ? store_connect(s) : NULL;
         store_run r;
@@ -1036,11 +1211,21 @@ static void test_crash_mid_finish(void **state)
     store_close(f->s);
     f->s = open_store(f->path, 1000);
     f->c = store_connect(f->s);
-    assert_int_equal(raw_count(f, "SELECT count(*) FROM results"), 0);
-    assert_int_equal(raw_count(f, "SELECT count(*) FROM result_chunks"), 0);
+    /* committed batches survive as staged rows, invisible to readers */
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM results WHERE complete = 0"), 1);
+    assert_true(raw_count(f, "SELECT count(*) FROM result_chunks") >= 4);
+    store_result_info info;
+    assert_int_equal(store_result_info_get(f->c, run, "V", &info), STORE_NOT_FOUND);
+    unsigned char b1[64 << 10];
+    size_t len;
+    assert_int_equal(store_result_read_chunk(f->c, run, "V", 0, b1, sizeof b1, &len),
+                     STORE_NOT_FOUND);
     store_requeue_report rep;
     OK(store_requeue_orphans(f->c, &rep));
     assert_int_equal(rep.requeued, 2);
+    assert_int_equal(rep.partial_results, 1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM results"), 0);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM result_chunks"), 0);
     store_run r;
     OK(store_run_claim(f->c, &r));
     assert_string_equal(r.id, run); /* original order kept */
@@ -1169,6 +1354,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delete_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_chunked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finish_batched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_turns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
