@@ -12,6 +12,11 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The schema validators (ajv-cli, @redocly/cli) run on Node.js; any node/npm on PATH will do
+# (some machines carry a newer Node.js that bundles npm), else Debian's.
+if [ "$want" != build ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then
