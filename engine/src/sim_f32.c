@@ -4,4 +4,5 @@
 #define SFX(name) name##_f32
 #define GEMM cblas_sgemm
 #define GEMV cblas_sgemv
+#define DECAY_GAIN eir_vdecay_gainf
 #include "sim_impl.h"

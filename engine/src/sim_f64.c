@@ -4,4 +4,5 @@
 #define SFX(name) name##_f64
 #define GEMM cblas_dgemm
 #define GEMV cblas_dgemv
+#define DECAY_GAIN eir_vdecay_gain
 #include "sim_impl.h"

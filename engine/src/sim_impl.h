@@ -20,7 +20,9 @@
 #include "philox.h"
 #include "vmath.h"
 
-#define HOT __attribute__((target_clones("arch=haswell", "default")))
+/* Hot passes get AVX-512 and AVX2 clones, picked at load time on any CPU that has the
+ * features (an "arch=<cpu>" clone would only be picked on that exact CPU model). */
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
 /* ---- per-row passes ---------------------------------------------------------------------- */
 
@@ -62,33 +64,35 @@ HOT static void SFX(drive_fused)(int n, const REAL *restrict u, const REAL *rest
 }
 
 /**
- * Exponential Euler: V <- V e^{-z dt} + I (1 - e^{-z dt}) / z. When @p s is not NULL, writes
- * the exact OU noise scale sqrt((1 - e^{-2 z dt}) / (2 z)) (times sigma) per cell.
- * Returns max z dt.
+ * Exponential Euler: V <- V e^{-z dt} + I (1 - e^{-z dt}) / z, in the run's precision. When
+ * @p s is not NULL, writes the exact OU noise scale sigma sqrt((1 - e^{-2 z dt}) / (2 z)) per
+ * cell. Returns max z dt.
  */
 HOT static double SFX(step_exp_euler)(int n, double dt, double sigma, const REAL *restrict Id,
                                       const REAL *restrict z, REAL *restrict V, REAL *restrict s)
 {
-    double zmax = 0.0;
+    const REAL h = (REAL)dt;
+    REAL zmax = 0;
 #pragma omp simd reduction(max : zmax)
     for (int i = 0; i < n; i++) {
-        double zi = z[i];
-        double x = zi * dt;
-        double e, g;
-        eir_vdecay_gain(x, &e, &g);
-        V[i] = (REAL)((double)V[i] * e + (double)Id[i] * (g / zi));
+        REAL zi = z[i];
+        REAL x = zi * h;
+        REAL e, g;
+        DECAY_GAIN(x, &e, &g);
+        V[i] = V[i] * e + Id[i] * (g / zi);
         zmax = x > zmax ? x : zmax;
     }
     if (s) {
+        const REAL sg = (REAL)sigma;
         for (int i = 0; i < n; i++) {
-            double zi = z[i];
-            double x = zi * dt, e, g;
-            eir_vdecay_gain(x, &e, &g);
+            REAL zi = z[i];
+            REAL x = zi * h, e, g;
+            DECAY_GAIN(x, &e, &g);
             /* 1 - e^{-2x} = g (2 - g) */
-            s[i] = (REAL)(sigma * sqrt(g * (2.0 - g) / (2.0 * zi)));
+            s[i] = sg * (REAL)sqrt((double)(g * (2 - g) / (2 * zi)));
         }
     }
-    return zmax;
+    return (double)zmax;
 }
 
 /** Forward Euler: V <- V + dt (-z V + I). Returns max z dt. */
@@ -119,7 +123,7 @@ HOT static void SFX(rk4_stage)(int n, const REAL *restrict Id, const REAL *restr
 }
 
 /** Rates r = f(V) for one row, with the r_max clamp. */
-static void SFX(activate)(const eir_activation *a, int n, const REAL *restrict V, REAL *restrict R)
+HOT static void SFX(activate)(const eir_activation *a, int n, const REAL *restrict V, REAL *restrict R)
 {
     switch (a->kind) {
     case EIR_ACT_RELU:

@@ -1,0 +1,34 @@
+"""eirnn: a Python client of eirnnd, the conductance-gated E/I RNN simulation service.
+
+Only the standard library is required; with NumPy installed, results come back as
+``numpy.ndarray`` and NumPy arrays can be sent as inputs and matrices directly.
+
+Example::
+
+    import eirnn
+
+    c = eirnn.Client("http://127.0.0.1:8080")
+    m = c.create_model(model_document)
+    run = c.wait(c.submit(model_id=m["id"], steps=1000, dt=0.1, seed=1))
+    r = c.result(run, "r")
+"""
+
+from .arrays import NpyArray, binary_array, load_npy, parse_npy
+from .client import FINAL_STATUSES, Client
+from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, Error
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "FINAL_STATUSES",
+    "Error",
+    "EirnnError",
+    "EirnnConnectionError",
+    "EirnnTimeoutError",
+    "NpyArray",
+    "binary_array",
+    "load_npy",
+    "parse_npy",
+    "__version__",
+]
