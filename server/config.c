@@ -17,19 +17,19 @@
 #include "srv.h"
 
 typedef enum opt_kind {
-    OPT_LISTEN,  /**< HOST:PORT into listen_host + port */
-    OPT_STR,     /**< char * (strdup'ed) */
-    OPT_INT,     /**< int in [min, max] */
-    OPT_UINT,    /**< unsigned in [min, max] */
-    OPT_I64,     /**< int64_t in [min, max] */
-    OPT_SIZE,    /**< byte count with an optional binary suffix (K, M, G, KiB, ...) */
-    OPT_SIZE64,  /**< int64_t byte count with a suffix */
-    OPT_SECONDS  /**< double >= 0 */
+    OPT_LISTEN, /**< HOST:PORT into listen_host + port */
+    OPT_STR,    /**< char * (strdup'ed) */
+    OPT_INT,    /**< int in [min, max] */
+    OPT_UINT,   /**< unsigned in [min, max] */
+    OPT_I64,    /**< int64_t in [min, max] */
+    OPT_SIZE,   /**< byte count with an optional binary suffix (K, M, G, KiB, ...) */
+    OPT_SIZE64, /**< int64_t byte count with a suffix */
+    OPT_SECONDS /**< double >= 0 */
 } opt_kind;
 
 typedef struct opt_def {
-    const char *flag;    /**< long option name without "--" */
-    const char *env;     /**< environment variable */
+    const char *flag; /**< long option name without "--" */
+    const char *env;  /**< environment variable */
     opt_kind kind;
     size_t off;          /**< offset in srv_config */
     long long min, max;  /**< integer range; for seconds max is the upper bound */
@@ -47,8 +47,8 @@ static const opt_def opts[] = {
      "simulation threads (0 = only accept and queue runs)"},
     {"token", "EIRNN_TOKEN", OPT_STR, OFF(token), 0, 0, "TOKEN",
      "require 'Authorization: Bearer TOKEN' on /v1 and /metrics (prefer the variable)"},
-    {"max-body-bytes", "EIRNN_MAX_BODY_BYTES", OPT_SIZE, OFF(max_body_bytes), 1,
-     (long long)1 << 40, "BYTES", "largest request body (suffixes K, M, G = KiB, MiB, GiB)"},
+    {"max-body-bytes", "EIRNN_MAX_BODY_BYTES", OPT_SIZE, OFF(max_body_bytes), 1, (long long)1 << 40,
+     "BYTES", "largest request body (suffixes K, M, G = KiB, MiB, GiB)"},
     {"max-neurons", "EIRNN_MAX_NEURONS", OPT_INT, OFF(max_neurons), 1, 1000000, "N",
      "largest model (N = E + I)"},
     {"max-steps", "EIRNN_MAX_STEPS", OPT_I64, OFF(max_steps), 1, (long long)1 << 40, "T",
@@ -63,14 +63,14 @@ static const opt_def opts[] = {
      "SECONDS", "wall-clock limit of a run, default and largest (0 = none)"},
     {"max-attempts", "EIRNN_MAX_ATTEMPTS", OPT_INT, OFF(max_attempts), 1, 1000, "N",
      "claims of a run before a run left behind by crashes is failed"},
-    {"long-poll-max", "EIRNN_LONG_POLL_MAX", OPT_SECONDS, OFF(long_poll_max), 0, 86400,
-     "SECONDS", "largest ?wait= of GET /v1/runs/{id}"},
+    {"long-poll-max", "EIRNN_LONG_POLL_MAX", OPT_SECONDS, OFF(long_poll_max), 0, 86400, "SECONDS",
+     "largest ?wait= of GET /v1/runs/{id}"},
     {"shutdown-grace", "EIRNN_SHUTDOWN_GRACE", OPT_SECONDS, OFF(shutdown_grace), 0, 86400,
      "SECONDS", "time running runs get to finish at SIGTERM before they are queued again"},
     {"http-threads", "EIRNN_HTTP_THREADS", OPT_INT, OFF(http_threads), 1, 256, "N",
      "HTTP connection threads"},
-    {"connection-timeout", "EIRNN_CONNECTION_TIMEOUT", OPT_UINT, OFF(connection_timeout), 1,
-     86400, "SECONDS", "close connections idle this long (slow clients included)"},
+    {"connection-timeout", "EIRNN_CONNECTION_TIMEOUT", OPT_UINT, OFF(connection_timeout), 1, 86400,
+     "SECONDS", "close connections idle this long (slow clients included)"},
     {"max-connections", "EIRNN_MAX_CONNECTIONS", OPT_UINT, OFF(max_connections), 1, 1000000, "N",
      "concurrent HTTP connections"},
     {"model-cache-bytes", "EIRNN_MODEL_CACHE_BYTES", OPT_SIZE64, OFF(cache_bytes), 0,
@@ -112,12 +112,10 @@ void srv_config_defaults(srv_config *c)
 
 void srv_config_free(srv_config *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     free(c->listen_host);
     free(c->db);
-    if (c->token)
-        memset(c->token, 0, strlen(c->token));
+    if (c->token) memset(c->token, 0, strlen(c->token));
     free(c->token);
     c->listen_host = c->db = c->token = NULL;
 }
@@ -131,8 +129,7 @@ void srv_config_limits(const srv_config *c, eir_json_limits *lim)
     lim->max_recorded_values = c->max_recorded_values;
     /* Inputs arrive in the body: never more values than the body could hold as base64. */
     int64_t by_body = (int64_t)(c->max_body_bytes / 4);
-    if (by_body < lim->max_input_values)
-        lim->max_input_values = by_body > 0 ? by_body : 1;
+    if (by_body < lim->max_input_values) lim->max_input_values = by_body > 0 ? by_body : 1;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -143,8 +140,7 @@ static int parse_ll(const char *s, long long *out)
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end)
-        return -1;
+    if (errno || end == s || *end) return -1;
     *out = v;
     return 0;
 }
@@ -155,25 +151,20 @@ static int parse_size(const char *s, long long *out)
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
-        return -1;
+    if (errno || end == s || s[0] == '-') return -1;
     while (*end == ' ')
         end++;
     unsigned shift = 0;
     if (*end) {
         char u = (char)(*end | 0x20);
         shift = u == 'k' ? 10 : u == 'm' ? 20 : u == 'g' ? 30 : u == 't' ? 40 : 99;
-        if (shift == 99)
-            return -1;
+        if (shift == 99) return -1;
         const char *rest = end + 1;
-        if (*rest && strcasecmp(rest, "b") != 0 && strcasecmp(rest, "ib") != 0)
-            return -1;
+        if (*rest && strcasecmp(rest, "b") != 0 && strcasecmp(rest, "ib") != 0) return -1;
     }
-    if (shift && v > (ULLONG_MAX >> shift))
-        return -1;
+    if (shift && v > (ULLONG_MAX >> shift)) return -1;
     v <<= shift;
-    if (v > (unsigned long long)LLONG_MAX)
-        return -1;
+    if (v > (unsigned long long)LLONG_MAX) return -1;
     *out = (long long)v;
     return 0;
 }
@@ -186,27 +177,21 @@ static int parse_listen(const char *s, char **host, unsigned *port)
     const char *h = s;
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
-        if (!close || close[1] != ':')
-            return -1;
+        if (!close || close[1] != ':') return -1;
         h = s + 1;
         hlen = (size_t)(close - h);
         colon = close + 1;
     } else {
         colon = strrchr(s, ':');
-        if (!colon)
-            return -1;
+        if (!colon) return -1;
         hlen = (size_t)(colon - s);
-        if (memchr(s, ':', hlen))
-            return -1; /* bare IPv6 without brackets */
+        if (memchr(s, ':', hlen)) return -1; /* bare IPv6 without brackets */
     }
-    if (hlen == 0)
-        return -1;
+    if (hlen == 0) return -1;
     long long p;
-    if (parse_ll(colon + 1, &p) || p < 0 || p > 65535)
-        return -1;
+    if (parse_ll(colon + 1, &p) || p < 0 || p > 65535) return -1;
     char *hc = strndup(h, hlen);
-    if (!hc)
-        return -1;
+    if (!hc) return -1;
     free(*host);
     *host = hc;
     *port = (unsigned)p;
@@ -220,10 +205,10 @@ static int set_opt(srv_config *c, const opt_def *o, const char *val, const char 
     long long v;
     switch (o->kind) {
     case OPT_LISTEN:
-        if (parse_listen(val, &c->listen_host, &c->port) == 0)
-            return 0;
-        fprintf(stderr, "eirnnd: %s: expected HOST:PORT (port 0 to 65535, IPv6 as [::1]:PORT), "
-                        "got '%s'\n",
+        if (parse_listen(val, &c->listen_host, &c->port) == 0) return 0;
+        fprintf(stderr,
+                "eirnnd: %s: expected HOST:PORT (port 0 to 65535, IPv6 as [::1]:PORT), "
+                "got '%s'\n",
                 who, val);
         return 2;
     case OPT_STR: {
@@ -259,8 +244,9 @@ static int set_opt(srv_config *c, const opt_def *o, const char *val, const char 
     case OPT_SIZE:
     case OPT_SIZE64:
         if (parse_size(val, &v) || v < o->min || v > o->max) {
-            fprintf(stderr, "eirnnd: %s: expected a byte count from %lld to %lld (suffix K, M or "
-                            "G allowed), got '%s'\n",
+            fprintf(stderr,
+                    "eirnnd: %s: expected a byte count from %lld to %lld (suffix K, M or "
+                    "G allowed), got '%s'\n",
                     who, o->min, o->max, val);
             return 2;
         }
@@ -275,8 +261,9 @@ static int set_opt(srv_config *c, const opt_def *o, const char *val, const char 
         double d = strtod(val, &end);
         if (errno || end == val || *end || !isfinite(d) || d < (double)o->min ||
             d > (double)o->max) {
-            fprintf(stderr, "eirnnd: %s: expected a number of seconds from %lld to %lld, got "
-                            "'%s'\n",
+            fprintf(stderr,
+                    "eirnnd: %s: expected a number of seconds from %lld to %lld, got "
+                    "'%s'\n",
                     who, o->min, o->max, val);
             return 2;
         }
@@ -302,8 +289,7 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
     }
     case OPT_INT:
         snprintf(buf, cap, "%d", *(const int *)(base + o->off));
-        if (o->off == OFF(workers))
-            snprintf(buf, cap, "%d (CPUs)", *(const int *)(base + o->off));
+        if (o->off == OFF(workers)) snprintf(buf, cap, "%d (CPUs)", *(const int *)(base + o->off));
         break;
     case OPT_UINT:
         snprintf(buf, cap, "%u", *(const unsigned *)(base + o->off));
@@ -313,9 +299,9 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
         break;
     case OPT_SIZE:
     case OPT_SIZE64: {
-        unsigned long long v = o->kind == OPT_SIZE ? *(const uint64_t *)(base + o->off)
-                                                   : (unsigned long long)*(const int64_t *)(base +
-                                                                                            o->off);
+        unsigned long long v = o->kind == OPT_SIZE
+                                   ? *(const uint64_t *)(base + o->off)
+                                   : (unsigned long long)*(const int64_t *)(base + o->off);
         if (v && v % (1ull << 30) == 0)
             snprintf(buf, cap, "%lluG", v >> 30);
         else if (v && v % (1ull << 20) == 0)
@@ -357,12 +343,25 @@ static void print_help(void)
     srv_config_free(&d);
 }
 
+/** Whether option @p flag is given on the command line (so its variable is not read). */
+static int flag_given(int argc, char **argv, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, flag, n) == 0 &&
+            (argv[i][2 + n] == '\0' || argv[i][2 + n] == '='))
+            return 1;
+    }
+    return 0;
+}
+
 int srv_config_parse(srv_config *c, int argc, char **argv)
 {
-    /* Environment first. */
+    /* Environment first, for the options no flag sets. */
     for (size_t i = 0; i < NOPTS; i++) {
         const char *v = getenv(opts[i].env);
-        if (v && set_opt(c, &opts[i], v, opts[i].env))
+        if (v && !flag_given(argc, argv, opts[i].flag) && set_opt(c, &opts[i], v, opts[i].env))
             return 2;
     }
     struct option lo[NOPTS + 3];
@@ -395,8 +394,7 @@ int srv_config_parse(srv_config *c, int argc, char **argv)
         const opt_def *o = &opts[ch - 1000];
         char who[64];
         snprintf(who, sizeof who, "--%s", o->flag);
-        if (set_opt(c, o, optarg, who))
-            return 2;
+        if (set_opt(c, o, optarg, who)) return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "eirnnd: unexpected argument '%s' (try 'eirnnd --help')\n", argv[optind]);

@@ -13,8 +13,7 @@ static void write_line(const char *s, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(STDERR_FILENO, s, n);
-        if (w <= 0)
-            return;
+        if (w <= 0) return;
         s += w;
         n -= (size_t)w;
     }
@@ -31,15 +30,12 @@ void srv_log(const char *event, json_t *fields)
     }
     json_object_set_new(o, "ts", json_string(ts));
     json_object_set_new(o, "event", json_string(event));
-    if (fields)
-        json_object_update(o, fields);
+    if (fields) json_object_update(o, fields);
     json_decref(fields);
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(o);
-    if (!s)
-        return;
+    if (!s) return;
     size_t n = strlen(s);
-    s[n] = '\0';
     char *line = realloc(s, n + 2);
     if (!line) {
         free(s);
@@ -55,16 +51,14 @@ void srv_log_request(const char *method, const char *path, unsigned status, doub
 {
     char buf[1024], ts[40];
     srv_rfc3339(srv_epoch_ms(), ts, sizeof ts);
-    size_t n = (size_t)snprintf(buf, sizeof buf, "{\"ts\":\"%s\",\"event\":\"request\",\"method\":\"",
-                                ts);
+    size_t n =
+        (size_t)snprintf(buf, sizeof buf, "{\"ts\":\"%s\",\"event\":\"request\",\"method\":\"", ts);
     srv_json_escape(buf, sizeof buf - 160, &n, method);
     n += (size_t)snprintf(buf + n, sizeof buf - n, "\",\"path\":\"");
     srv_json_escape(buf, sizeof buf - 140, &n, path);
-    n += (size_t)snprintf(buf + n, sizeof buf - n,
-                          "\",\"status\":%u,\"duration_ms\":%.3f,\"bytes\":%llu%s}\n", status,
-                          duration_ms, (unsigned long long)bytes,
-                          completed ? "" : ",\"aborted\":true");
-    if (n > sizeof buf)
-        n = sizeof buf;
+    n += (size_t)snprintf(
+        buf + n, sizeof buf - n, "\",\"status\":%u,\"duration_ms\":%.3f,\"bytes\":%llu%s}\n",
+        status, duration_ms, (unsigned long long)bytes, completed ? "" : ",\"aborted\":true");
+    if (n > sizeof buf) n = sizeof buf;
     write_line(buf, n);
 }

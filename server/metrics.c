@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double http_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10,   60};
-static const double run_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1,  0.5,  1,
-                                    5,     10,    30,   60,   300,  1800, 3600};
+static const double http_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                     0.25,   0.5,   1,      2.5,   5,    10,    60};
+static const double run_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5,  1,
+                                    5,     10,    30,   60,   300, 1800, 3600};
 
 static void hist_init(srv_hist *h, const double *b, int nb)
 {
@@ -43,8 +43,7 @@ void srv_metrics_init(srv_metrics *m)
 
 void srv_hist_observe(srv_hist *h, double seconds)
 {
-    if (!(seconds >= 0))
-        seconds = 0;
+    if (!(seconds >= 0)) seconds = 0;
     int i = 0;
     while (i < h->nb && seconds > h->bounds[i])
         i++;
@@ -55,8 +54,7 @@ void srv_hist_observe(srv_hist *h, double seconds)
 
 void srv_metrics_request(srv_metrics *m, unsigned status, double seconds)
 {
-    if (status < 600)
-        atomic_fetch_add_explicit(&m->http_by_code[status], 1, memory_order_relaxed);
+    if (status < 600) atomic_fetch_add_explicit(&m->http_by_code[status], 1, memory_order_relaxed);
     srv_hist_observe(&m->http_duration, seconds);
 }
 
@@ -71,8 +69,7 @@ static void put(tbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 
 
 static void put(tbuf *b, const char *fmt, ...)
 {
-    if (b->failed)
-        return;
+    if (b->failed) return;
     for (;;) {
         va_list ap;
         va_start(ap, fmt);
@@ -117,44 +114,52 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
 {
     tbuf b = {.cap = 8192};
     b.p = malloc(b.cap);
-    if (!b.p)
-        return NULL;
+    if (!b.p) return NULL;
     b.p[0] = '\0';
 
     put(&b, "# HELP eirnn_up 1 while the daemon runs.\n# TYPE eirnn_up gauge\neirnn_up 1\n");
-    put(&b, "# HELP eirnn_uptime_seconds Seconds since the daemon started.\n"
-            "# TYPE eirnn_uptime_seconds gauge\neirnn_uptime_seconds %.3f\n",
+    put(&b,
+        "# HELP eirnn_uptime_seconds Seconds since the daemon started.\n"
+        "# TYPE eirnn_uptime_seconds gauge\neirnn_uptime_seconds %.3f\n",
         uptime);
-    put(&b, "# HELP eirnn_store_up 1 when the store answered this scrape.\n"
-            "# TYPE eirnn_store_up gauge\neirnn_store_up %d\n",
+    put(&b,
+        "# HELP eirnn_store_up 1 when the store answered this scrape.\n"
+        "# TYPE eirnn_store_up gauge\neirnn_store_up %d\n",
         counts && depth ? 1 : 0);
     if (depth)
-        put(&b, "# HELP eirnn_queue_depth Runs waiting in the queue.\n"
-                "# TYPE eirnn_queue_depth gauge\neirnn_queue_depth %lld\n",
+        put(&b,
+            "# HELP eirnn_queue_depth Runs waiting in the queue.\n"
+            "# TYPE eirnn_queue_depth gauge\neirnn_queue_depth %lld\n",
             (long long)*depth);
     if (counts) {
         put(&b, "# HELP eirnn_runs Runs in the store by status.\n# TYPE eirnn_runs gauge\n");
         for (int i = 0; i < STORE_RUN_NSTATUS; i++)
-            put(&b, "eirnn_runs{status=\"%s\"} %lld\n",
-                store_run_status_name((store_run_status)i), (long long)counts->by_status[i]);
-        put(&b, "# HELP eirnn_models Models in the store.\n# TYPE eirnn_models gauge\n"
-                "eirnn_models %lld\n",
+            put(&b, "eirnn_runs{status=\"%s\"} %lld\n", store_run_status_name((store_run_status)i),
+                (long long)counts->by_status[i]);
+        put(&b,
+            "# HELP eirnn_models Models in the store.\n# TYPE eirnn_models gauge\n"
+            "eirnn_models %lld\n",
             (long long)counts->models);
     }
-    put(&b, "# HELP eirnn_workers Simulation worker threads.\n# TYPE eirnn_workers gauge\n"
-            "eirnn_workers %d\n",
+    put(&b,
+        "# HELP eirnn_workers Simulation worker threads.\n# TYPE eirnn_workers gauge\n"
+        "eirnn_workers %d\n",
         workers);
-    put(&b, "# HELP eirnn_workers_busy Workers running a simulation.\n"
-            "# TYPE eirnn_workers_busy gauge\neirnn_workers_busy %d\n",
+    put(&b,
+        "# HELP eirnn_workers_busy Workers running a simulation.\n"
+        "# TYPE eirnn_workers_busy gauge\neirnn_workers_busy %d\n",
         atomic_load(&m->workers_busy));
-    put(&b, "# HELP eirnn_runs_submitted_total Runs accepted by this process.\n"
-            "# TYPE eirnn_runs_submitted_total counter\neirnn_runs_submitted_total %llu\n",
+    put(&b,
+        "# HELP eirnn_runs_submitted_total Runs accepted by this process.\n"
+        "# TYPE eirnn_runs_submitted_total counter\neirnn_runs_submitted_total %llu\n",
         (unsigned long long)atomic_load(&m->runs_submitted));
-    put(&b, "# HELP eirnn_runs_claimed_total Runs claimed by this process's workers.\n"
-            "# TYPE eirnn_runs_claimed_total counter\neirnn_runs_claimed_total %llu\n",
+    put(&b,
+        "# HELP eirnn_runs_claimed_total Runs claimed by this process's workers.\n"
+        "# TYPE eirnn_runs_claimed_total counter\neirnn_runs_claimed_total %llu\n",
         (unsigned long long)atomic_load(&m->runs_claimed));
-    put(&b, "# HELP eirnn_runs_released_total Runs given back to the queue at shutdown.\n"
-            "# TYPE eirnn_runs_released_total counter\neirnn_runs_released_total %llu\n",
+    put(&b,
+        "# HELP eirnn_runs_released_total Runs given back to the queue at shutdown.\n"
+        "# TYPE eirnn_runs_released_total counter\neirnn_runs_released_total %llu\n",
         (unsigned long long)atomic_load(&m->runs_released));
     put(&b, "# HELP eirnn_runs_finished_total Runs finished by this process, by status.\n"
             "# TYPE eirnn_runs_finished_total counter\n");
@@ -164,22 +169,22 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
             (unsigned long long)atomic_load(&m->runs_finished[i]));
     put_hist(&b, "eirnn_run_duration_seconds",
              "Wall-clock seconds from claim to finish of runs of this process.", &m->run_duration);
-    put(&b, "# HELP eirnn_http_requests_in_flight Requests being handled.\n"
-            "# TYPE eirnn_http_requests_in_flight gauge\neirnn_http_requests_in_flight %d\n",
+    put(&b,
+        "# HELP eirnn_http_requests_in_flight Requests being handled.\n"
+        "# TYPE eirnn_http_requests_in_flight gauge\neirnn_http_requests_in_flight %d\n",
         atomic_load(&m->in_flight));
-    put(&b, "# HELP eirnn_http_long_polls Long polls waiting for a run.\n"
-            "# TYPE eirnn_http_long_polls gauge\neirnn_http_long_polls %d\n",
+    put(&b,
+        "# HELP eirnn_http_long_polls Long polls waiting for a run.\n"
+        "# TYPE eirnn_http_long_polls gauge\neirnn_http_long_polls %d\n",
         atomic_load(&m->long_polls));
     put(&b, "# HELP eirnn_http_requests_total Finished HTTP requests by status code.\n"
             "# TYPE eirnn_http_requests_total counter\n");
     for (int c = 100; c < 600; c++) {
         uint64_t n = atomic_load_explicit(&m->http_by_code[c], memory_order_relaxed);
-        if (n)
-            put(&b, "eirnn_http_requests_total{code=\"%d\"} %llu\n", c, (unsigned long long)n);
+        if (n) put(&b, "eirnn_http_requests_total{code=\"%d\"} %llu\n", c, (unsigned long long)n);
     }
     put_hist(&b, "eirnn_http_request_duration_seconds",
-             "Seconds from the request's headers to the end of its response.",
-             &m->http_duration);
+             "Seconds from the request's headers to the end of its response.", &m->http_duration);
     if (b.failed) {
         free(b.p);
         return NULL;

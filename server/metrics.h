@@ -19,10 +19,10 @@
 
 /** A cumulative histogram with fixed upper bounds (seconds). */
 typedef struct srv_hist {
-    int nb;                                          /**< number of finite bounds */
-    double bounds[SRV_HIST_MAX_BUCKETS];             /**< increasing upper bounds */
+    int nb;                                                /**< number of finite bounds */
+    double bounds[SRV_HIST_MAX_BUCKETS];                   /**< increasing upper bounds */
     atomic_uint_fast64_t counts[SRV_HIST_MAX_BUCKETS + 1]; /**< per bucket (not cumulative) */
-    atomic_uint_fast64_t sum_us;                     /**< sum of observations, microseconds */
+    atomic_uint_fast64_t sum_us;                           /**< sum of observations, microseconds */
 } srv_hist;
 
 /** All of the daemon's metrics. */
@@ -31,12 +31,12 @@ typedef struct srv_metrics {
     srv_hist http_duration;                 /**< request durations (long polls included) */
     srv_hist run_duration;                  /**< wall-clock seconds from claim to finish */
     atomic_uint_fast64_t runs_finished[STORE_RUN_NSTATUS]; /**< by final status, this process */
-    atomic_uint_fast64_t runs_claimed;      /**< claims by this process's workers */
-    atomic_uint_fast64_t runs_released;     /**< runs given back to the queue at shutdown */
-    atomic_uint_fast64_t runs_submitted;    /**< runs accepted (202) by this process */
-    atomic_int in_flight;                   /**< requests being handled */
-    atomic_int workers_busy;                /**< workers simulating or writing results */
-    atomic_int long_polls;                  /**< suspended long polls */
+    atomic_uint_fast64_t runs_claimed;                     /**< claims by this process's workers */
+    atomic_uint_fast64_t runs_released;  /**< runs given back to the queue at shutdown */
+    atomic_uint_fast64_t runs_submitted; /**< runs accepted (202) by this process */
+    atomic_int in_flight;                /**< requests being handled */
+    atomic_int workers_busy;             /**< workers simulating or writing results */
+    atomic_int long_polls;               /**< suspended long polls */
 } srv_metrics;
 
 /** Zero @p m and set the histogram bounds. */

@@ -29,44 +29,44 @@ struct srv_modcache;
 
 /** Everything the daemon can be told on its command line or in its environment. */
 typedef struct srv_config {
-    char *listen_host;            /**< address to bind ("127.0.0.1", "::1", "0.0.0.0", ...) */
-    unsigned port;                /**< TCP port; 0 = ephemeral (the bound port is logged) */
-    char *db;                     /**< store spec: "PATH" or "sqlite:PATH" */
-    int workers;                  /**< simulation threads; 0 = accept and queue only */
-    char *token;                  /**< bearer token, or NULL for no authentication */
-    uint64_t max_body_bytes;      /**< largest request body */
-    int max_neurons;              /**< model N limit */
-    int64_t max_steps;            /**< run T limit */
-    int max_trials;               /**< run B limit */
-    int64_t max_recorded_values;  /**< sum over recorded variables of B * T' * n */
-    int64_t queue_limit;          /**< queued runs before POST /v1/runs answers 503; 0 = none */
-    double run_time_limit;        /**< default and largest wall-clock seconds per run; 0 = none */
-    int max_attempts;             /**< claims of a run before a crashed run is failed */
-    double long_poll_max;         /**< largest ?wait= in seconds */
-    double shutdown_grace;        /**< seconds running runs get to finish at shutdown */
-    int http_threads;             /**< libmicrohttpd thread pool size */
-    unsigned connection_timeout;  /**< idle connection timeout, seconds */
-    unsigned max_connections;     /**< concurrent connections */
-    int64_t cache_bytes;          /**< model cache budget in bytes; 0 = no cache */
+    char *listen_host;           /**< address to bind ("127.0.0.1", "::1", "0.0.0.0", ...) */
+    unsigned port;               /**< TCP port; 0 = ephemeral (the bound port is logged) */
+    char *db;                    /**< store spec: "PATH" or "sqlite:PATH" */
+    int workers;                 /**< simulation threads; 0 = accept and queue only */
+    char *token;                 /**< bearer token, or NULL for no authentication */
+    uint64_t max_body_bytes;     /**< largest request body */
+    int max_neurons;             /**< model N limit */
+    int64_t max_steps;           /**< run T limit */
+    int max_trials;              /**< run B limit */
+    int64_t max_recorded_values; /**< sum over recorded variables of B * T' * n */
+    int64_t queue_limit;         /**< queued runs before POST /v1/runs answers 503; 0 = none */
+    double run_time_limit;       /**< default and largest wall-clock seconds per run; 0 = none */
+    int max_attempts;            /**< claims of a run before a crashed run is failed */
+    double long_poll_max;        /**< largest ?wait= in seconds */
+    double shutdown_grace;       /**< seconds running runs get to finish at shutdown */
+    int http_threads;            /**< libmicrohttpd thread pool size */
+    unsigned connection_timeout; /**< idle connection timeout, seconds */
+    unsigned max_connections;    /**< concurrent connections */
+    int64_t cache_bytes;         /**< model cache budget in bytes; 0 = no cache */
 } srv_config;
 
 /** The daemon: configuration, storage, HTTP server, pool, waiters, metrics. */
 typedef struct srv {
     srv_config cfg;
-    eir_json_limits limits;       /**< parsing limits derived from cfg */
-    store *store;                 /**< shared store handle (immutable) */
-    pthread_key_t conn_key;       /**< per-thread store connection of the HTTP threads */
-    struct MHD_Daemon *mhd;       /**< the HTTP daemon, NULL when not started */
-    int listen_fd;                /**< listening socket (owned until quiesced) */
-    unsigned port;                /**< the port actually bound */
-    struct srv_pool *pool;        /**< the simulation workers */
-    struct srv_waiters *waiters;  /**< suspended long polls */
-    struct srv_modcache *models;  /**< built models by id */
-    srv_metrics metrics;          /**< counters and histograms */
-    atomic_int stopping;          /**< 1 once shutdown began: no new runs are accepted */
-    int has_token;                /**< a bearer token is required on /v1 and /metrics */
-    uint8_t token_hash[32];       /**< SHA-256 of the token (compared in constant time) */
-    double started;               /**< srv_now() at start */
+    eir_json_limits limits;      /**< parsing limits derived from cfg */
+    store *store;                /**< shared store handle (immutable) */
+    pthread_key_t conn_key;      /**< per-thread store connection of the HTTP threads */
+    struct MHD_Daemon *mhd;      /**< the HTTP daemon, NULL when not started */
+    int listen_fd;               /**< listening socket (owned until quiesced) */
+    unsigned port;               /**< the port actually bound */
+    struct srv_pool *pool;       /**< the simulation workers */
+    struct srv_waiters *waiters; /**< suspended long polls */
+    struct srv_modcache *models; /**< built models by id */
+    srv_metrics metrics;         /**< counters and histograms */
+    atomic_int stopping;         /**< 1 once shutdown began: no new runs are accepted */
+    int has_token;               /**< a bearer token is required on /v1 and /metrics */
+    uint8_t token_hash[32];      /**< SHA-256 of the token (compared in constant time) */
+    double started;              /**< srv_now() at start */
 } srv;
 
 /* ---- config.c ------------------------------------------------------------------------------ */

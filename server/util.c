@@ -68,8 +68,7 @@ int srv_random_seed(uint64_t *out)
     while (got < sizeof s) {
         ssize_t r = getrandom(p + got, sizeof s - got, 0);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         got += (size_t)r;
@@ -81,8 +80,7 @@ int srv_random_seed(uint64_t *out)
 store_conn *srv_thread_conn(srv *s)
 {
     store_conn *c = pthread_getspecific(s->conn_key);
-    if (c)
-        return c;
+    if (c) return c;
     c = store_connect(s->store);
     if (c && pthread_setspecific(s->conn_key, c) != 0) {
         store_disconnect(c);
@@ -95,8 +93,7 @@ void srv_json_escape(char *buf, size_t cap, size_t *len, const char *text)
 {
     static const char hex[] = "0123456789abcdef";
     size_t n = *len;
-    if (cap == 0)
-        return;
+    if (cap == 0) return;
     for (const unsigned char *p = (const unsigned char *)text; *p && n + 7 < cap; p++) {
         unsigned char ch = *p;
         if (ch == '"' || ch == '\\') {

@@ -9,12 +9,16 @@
 
 /** Exit codes of every eirnn command. */
 enum {
-    CLI_OK = 0,        /**< success */
-    CLI_EIO = 1,       /**< I/O or internal error (includes out of memory) */
-    CLI_EUSAGE = 2,    /**< bad command line */
-    CLI_EINVALID = 3,  /**< invalid model or run (JSON syntax, schema, engine validation) */
-    CLI_EDIVERGED = 5, /**< the run diverged; outputs were written */
-    CLI_ECANCELLED = 6 /**< the run was cancelled (SIGINT/SIGTERM); outputs were written */
+    CLI_OK = 0,         /**< success */
+    CLI_EIO = 1,        /**< I/O or internal error (includes out of memory) */
+    CLI_EUSAGE = 2,     /**< bad command line */
+    CLI_EINVALID = 3,   /**< invalid model or run (JSON syntax, schema, engine validation; for
+                             the HTTP commands also a 400 or 422 answer of the server) */
+    CLI_EHTTP = 4,      /**< any other HTTP error answer, or the server cannot be reached */
+    CLI_EDIVERGED = 5,  /**< the run diverged; outputs were written (or kept by the server) */
+    CLI_ECANCELLED = 6, /**< the run was cancelled (SIGINT/SIGTERM, or on the server) */
+    CLI_EFAILED = 7,    /**< the run failed on the server (time limit, internal error) */
+    CLI_ETIMEOUT = 8    /**< --timeout passed while waiting; the run goes on */
 };
 
 #ifndef EIRNN_VERSION
@@ -33,5 +37,17 @@ int cli_report(const char *file, const eir_error *err);
 
 /** `eirnn simulate`: argv[0] is "simulate". Returns the process exit code. */
 int cli_simulate(int argc, char **argv);
+
+/** `eirnn models create|list|get|delete` (cmd_models.c): argv[0] is "models". */
+int cli_models(int argc, char **argv);
+
+/** `eirnn runs submit|get|list|cancel|delete|wait` (cmd_runs.c): argv[0] is "runs". */
+int cli_runs(int argc, char **argv);
+
+/** `eirnn results get|list` (cmd_results.c): argv[0] is "results". */
+int cli_results(int argc, char **argv);
+
+/** `eirnn health`: GET /healthz; 0 when eirnnd answers 200, CLI_EHTTP otherwise. */
+int cli_health(int argc, char **argv);
 
 #endif /* EIRNN_CLI_H */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "http.h"
 
 /** One subcommand: its name, its entry point (argv[0] is the name) and a one-line summary. */
 typedef struct cli_command {
@@ -14,6 +15,10 @@ typedef struct cli_command {
 
 static const cli_command commands[] = {
     {"simulate", cli_simulate, "run a model offline; write .npy results and meta.json"},
+    {"models", cli_models, "store, list, show and delete models in eirnnd"},
+    {"runs", cli_runs, "submit runs to eirnnd, wait for them, list, cancel, delete"},
+    {"results", cli_results, "download a run's results as .npy, CSV or JSON (sliced)"},
+    {"health", cli_health, "check that eirnnd is up (GET /healthz)"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -47,18 +52,28 @@ int cli_report(const char *file, const eir_error *err)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: eirnn [--help | --version] COMMAND [ARGS...]\n\n"
-               "Simulate conductance-gated excitatory/inhibitory RNNs.\n\n"
+    fprintf(f, "usage: eirnn [--help | --version] [--url URL] [--token T] [--json] COMMAND "
+               "[ARGS...]\n\n"
+               "Simulate conductance-gated excitatory/inhibitory RNNs, offline or with eirnnd.\n\n"
                "commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'eirnn COMMAND --help' describes a command.\n"
-               "exit codes: 0 ok, 1 I/O or internal error, 2 usage, 3 invalid model or run,\n"
-               "            5 run diverged, 6 cancelled\n");
+    fprintf(f, "\n'eirnn COMMAND --help' describes a command.\n\n"
+               "options of the server commands (also after the command):\n"
+               "  --url URL      eirnnd's address (default $EIRNN_URL, else " CLI_DEFAULT_URL ")\n"
+               "  --token T      bearer token (default $EIRNN_TOKEN)\n"
+               "  --json         print the server's JSON as it is, for scripts\n\n"
+               "exit codes: 0 ok, 1 I/O or internal error, 2 usage, 3 invalid model or run\n"
+               "            (offline, or HTTP 400/422), 4 other HTTP error or server unreachable,\n"
+               "            5 run diverged, 6 cancelled, 7 run failed, 8 timed out waiting\n");
 }
 
 int main(int argc, char **argv)
 {
+    int skip = cli_global_options(argc, argv); /* --url, --token, --json before the command */
+    if (skip < 0) return CLI_EUSAGE;
+    argc -= skip;
+    argv += skip;
     if (argc < 2) {
         usage(stderr);
         return CLI_EUSAGE;

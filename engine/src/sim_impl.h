@@ -22,7 +22,12 @@
 
 /* Hot passes get AVX-512 and AVX2 clones, picked at load time on any CPU that has the
  * features (an "arch=<cpu>" clone would only be picked on that exact CPU model). */
+#if defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer crashes in ifunc resolvers, which run before it is initialised */
+#define HOT
+#else
 #define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 
 /* ---- per-row passes ---------------------------------------------------------------------- */
 

@@ -1,0 +1,48 @@
+# eirnn: eirnnd (HTTP daemon) and eirnn (command-line client) on Debian bookworm.
+#
+#   docker build -t eirnn .
+#   docker run -d -p 8080:8080 -v eirnn-data:/data -e EIRNN_TOKEN=secret eirnn
+#
+# Stage 1 builds and tests; stage 2 ships the two binaries and the runtime libraries only.
+
+FROM debian:bookworm-slim AS build
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      build-essential cmake pkg-config libopenblas-dev liblapack-dev libjansson-dev \
+      libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libcmocka-dev python3 python3-numpy \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# The unit, CLI and API tests run here (the schema validators need npm and the fuzzers clang:
+# they run in the full suite, scripts/test.sh, not in the image build).
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
+ && cmake --build /build -j"$(nproc)" \
+ && cd /build && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j"$(nproc)" \
+      -E '^(schema/validate|fuzz/.*)$' \
+ && cmake --install /build --prefix /opt/eirnn --strip
+
+FROM debian:bookworm-slim
+ARG DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      libopenblas0-pthread libjansson4 libmicrohttpd12 libsqlite3-0 libcurl4 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home eirnn \
+ && mkdir -p /data && chown eirnn:eirnn /data
+COPY --from=build /opt/eirnn/bin/eirnnd /opt/eirnn/bin/eirnn /usr/local/bin/
+# The worker pool is the parallelism: BLAS stays single-threaded inside each worker.
+ENV OPENBLAS_NUM_THREADS=1 \
+    EIRNN_LISTEN=0.0.0.0:8080 \
+    EIRNN_DB=/data/eirnn.db
+VOLUME /data
+WORKDIR /data
+USER eirnn
+EXPOSE 8080
+# /healthz is open even when a token is set; eirnn is in the image, nothing else is needed.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["eirnn", "--url", "http://127.0.0.1:8080", "health"]
+# eirnnd is PID 1 and handles SIGTERM itself: it stops accepting, answers long polls, lets
+# running runs finish within the grace period (or returns them to the queue) and exits 0.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["eirnnd"]

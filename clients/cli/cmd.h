@@ -1,0 +1,95 @@
+/**
+ * @file cmd.h
+ * @brief Pieces shared by the HTTP commands (models, runs, results): option parsing with the
+ *        connection options, subcommand dispatch, numbers and JSON files from the command line.
+ *
+ * Every function prints its own error line and returns the exit code to end with.
+ */
+#ifndef EIRNN_CLI_CMD_H
+#define EIRNN_CLI_CMD_H
+
+#include <getopt.h>
+#include <jansson.h>
+
+#include "cli.h"
+#include "http.h"
+#include "output.h"
+
+/** getopt codes of the connection options (and the first free code for a command's own). */
+enum { CLI_OPT_URL = 0x100, CLI_OPT_TOKEN, CLI_OPT_JSON, CLI_OPT_HELP, CLI_OPT_OWN };
+
+/** The long options every HTTP subcommand accepts; put them first in its option table. */
+// clang-format off
+#define CLI_CONN_LONGOPTS                                                                          \
+    {"url", required_argument, NULL, CLI_OPT_URL},                                                 \
+    {"token", required_argument, NULL, CLI_OPT_TOKEN},                                             \
+    {"json", no_argument, NULL, CLI_OPT_JSON},                                                     \
+    {"help", no_argument, NULL, 'h'}
+// clang-format on
+
+/** The connection options as they appear in every subcommand's help. */
+#define CLI_CONN_HELP                                                                              \
+    "      --url URL      eirnnd's address (default $EIRNN_URL, else " CLI_DEFAULT_URL ")\n"       \
+    "      --token T      bearer token (default $EIRNN_TOKEN)\n"                                   \
+    "      --json         print the server's JSON as it is\n"                                      \
+    "  -h, --help         this help\n"
+
+/** Handle one of a command's own options: @return CLI_OK, or an exit code to stop with. */
+typedef int (*cli_opt_fn)(void *ctx, int code, const char *arg);
+
+/**
+ * Parse the options of subcommand @p name ("models list", argv[0] is its last word) with
+ * getopt_long (options and operands may mix). The connection options and --help are handled
+ * here (--help prints @p help on stdout); others go to @p fn. On success *pos is the index of
+ * the first operand in the permuted argv and *npos their count, checked against
+ * [@p min_pos, @p max_pos] (max_pos < 0: no maximum).
+ * @return CLI_OK; -1 when help was printed (exit 0); CLI_EUSAGE (message printed) or the code
+ *         @p fn returned.
+ */
+int cli_parse(int argc, char **argv, const char *name, const char *shortopts,
+              const struct option *longopts, const char *help, cli_opt_fn fn, void *ctx,
+              int min_pos, int max_pos, int *pos);
+
+/** One subcommand of a command. */
+typedef struct cli_sub {
+    const char *name;
+    int (*run)(int argc, char **argv); /**< argv[0] is the subcommand's name */
+    const char *synopsis;              /**< e.g. "create FILE.json" */
+} cli_sub;
+
+/**
+ * Dispatch argv[1] of command @p cmd ("models") to one of @p subs (argv[1] becomes argv[0]).
+ * "--help" (or no subcommand) lists them. @return the subcommand's exit code; CLI_OK after
+ * help; CLI_EUSAGE for a missing or unknown subcommand.
+ */
+int cli_dispatch(const char *cmd, const cli_sub *subs, size_t nsubs, const char *about, int argc,
+                 char **argv);
+
+/**
+ * Parse the integer option @p opt from @p s within [@p min, @p max] into *out.
+ * @return CLI_OK, or CLI_EUSAGE after printing what was expected.
+ */
+int cli_parse_int(const char *opt, const char *s, long long min, long long max, long long *out);
+
+/** Parse the finite number option @p opt (> 0 when @p positive, else >= 0) into *out. */
+int cli_parse_number(const char *opt, const char *s, int positive, double *out);
+
+/**
+ * Read the JSON file @p path ("-" is standard input) into *out (any JSON value; duplicate keys
+ * rejected) and, when @p text is not NULL, its bytes into *text (malloc'ed, NUL-terminated,
+ * *text_len bytes) so that they can be sent as they are.
+ * @return CLI_OK; CLI_EIO when it cannot be read; CLI_EINVALID for a JSON syntax error
+ *         ("FILE:LINE:COLUMN: ..."). Nothing is allocated on failure.
+ */
+int cli_load_json(const char *path, json_t **out, char **text, size_t *text_len);
+
+/** Whether @p s ends with @p suffix, ignoring case. */
+int cli_ends_with(const char *s, const char *suffix);
+
+/**
+ * Serialize @p j compactly with exact numbers into a malloc'ed string (*len its length).
+ * @return NULL after printing "out of memory".
+ */
+char *cli_dump(const json_t *j, size_t *len);
+
+#endif /* EIRNN_CLI_CMD_H */

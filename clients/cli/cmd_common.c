@@ -1,0 +1,200 @@
+/**
+ * @file cmd_common.c
+ * @brief Option parsing, dispatch, numbers and JSON files for the HTTP commands.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "cmd.h"
+
+int cli_parse(int argc, char **argv, const char *name, const char *shortopts,
+              const struct option *longopts, const char *help, cli_opt_fn fn, void *ctx,
+              int min_pos, int max_pos, int *pos)
+{
+    char so[64];
+    snprintf(so, sizeof so, ":h%s", shortopts ? shortopts : "");
+    opterr = 0;
+    optind = 0; /* full re-initialisation of GNU getopt */
+    int c;
+    while ((c = getopt_long(argc, argv, so, longopts, NULL)) != -1) {
+        switch (c) {
+        case CLI_OPT_URL:
+            cli_opts.url = optarg;
+            break;
+        case CLI_OPT_TOKEN:
+            cli_opts.token = optarg;
+            break;
+        case CLI_OPT_JSON:
+            cli_opts.json = 1;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
+        case ':':
+            cli_error("%s: option '%s' needs a value (try 'eirnn %s --help')", name,
+                      argv[optind - 1], name);
+            return CLI_EUSAGE;
+        case '?':
+            cli_error("%s: unknown option '%s' (try 'eirnn %s --help')", name, argv[optind - 1],
+                      name);
+            return CLI_EUSAGE;
+        default: {
+            int rc = fn ? fn(ctx, c, optarg) : CLI_EUSAGE;
+            if (rc != CLI_OK) return rc;
+        }
+        }
+    }
+    int n = argc - optind;
+    if (n < min_pos || (max_pos >= 0 && n > max_pos)) {
+        if (n < min_pos)
+            cli_error("%s: missing %s (try 'eirnn %s --help')", name,
+                      min_pos - n == 1 ? "an argument" : "arguments", name);
+        else
+            cli_error("%s: unexpected argument '%s' (try 'eirnn %s --help')", name,
+                      argv[optind + max_pos], name);
+        return CLI_EUSAGE;
+    }
+    *pos = optind;
+    return CLI_OK;
+}
+
+int cli_dispatch(const char *cmd, const cli_sub *subs, size_t nsubs, const char *about, int argc,
+                 char **argv)
+{
+    /* Connection options may come between the command and its subcommand. */
+    int k = cli_global_options(argc, argv);
+    if (k < 0) return CLI_EUSAGE;
+    argc -= k;
+    argv += k;
+    const char *sub = argc > 1 ? argv[1] : NULL;
+    int help =
+        sub && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0);
+    if (sub && !help) {
+        for (size_t i = 0; i < nsubs; i++)
+            if (strcmp(sub, subs[i].name) == 0) return subs[i].run(argc - 1, argv + 1);
+    }
+    FILE *f = help ? stdout : stderr;
+    if (sub && !help)
+        cli_error("%s: unknown subcommand '%s' (try 'eirnn %s --help')", cmd, sub, cmd);
+    else if (!sub)
+        cli_error("%s: a subcommand is needed", cmd);
+    fprintf(f, "usage:\n");
+    for (size_t i = 0; i < nsubs; i++)
+        fprintf(f, "  eirnn %s %s\n", cmd, subs[i].synopsis);
+    fprintf(f,
+            "\n%s\n'eirnn %s SUBCOMMAND --help' describes a subcommand; 'eirnn --help' lists "
+            "the global options and exit codes.\n",
+            about, cmd);
+    return help ? CLI_OK : CLI_EUSAGE;
+}
+
+int cli_parse_int(const char *opt, const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        cli_error("%s must be an integer from %lld to %lld, not '%s'", opt, min, max, s);
+        return CLI_EUSAGE;
+    }
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_parse_number(const char *opt, const char *s, int positive, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0 || (positive && v == 0)) {
+        cli_error("%s must be a number %s 0, not '%s'", opt, positive ? ">" : ">=", s);
+        return CLI_EUSAGE;
+    }
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_load_json(const char *path, json_t **out, char **text, size_t *text_len)
+{
+    *out = NULL;
+    if (text) *text = NULL;
+    int is_stdin = strcmp(path, "-") == 0;
+    const char *name = is_stdin ? "<stdin>" : path;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_error("%s: cannot open: %s", path, strerror(errno));
+        return CLI_EIO;
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        cli_error("%s: is a directory", path);
+        return CLI_EIO;
+    }
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    int oom = 0;
+    for (;;) {
+        if (n + 65536 + 1 > cap) {
+            size_t nc = cap ? 2 * cap : 131072;
+            char *b = realloc(buf, nc);
+            if (!b) {
+                oom = 1;
+                break;
+            }
+            buf = b;
+            cap = nc;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    int read_error = ferror(f);
+    if (!is_stdin) fclose(f);
+    if (oom || read_error) {
+        free(buf);
+        if (oom)
+            cli_error("%s: out of memory reading it", name);
+        else
+            cli_error("%s: read failed", name);
+        return CLI_EIO;
+    }
+    buf[n] = '\0';
+    json_error_t je;
+    json_t *j = json_loadb(buf, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!j) {
+        free(buf);
+        cli_error("%s:%d:%d: %s", name, je.line, je.column, je.text);
+        return CLI_EINVALID;
+    }
+    *out = j;
+    if (text) {
+        *text = buf;
+        *text_len = n;
+    } else {
+        free(buf);
+    }
+    return CLI_OK;
+}
+
+int cli_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+char *cli_dump(const json_t *j, size_t *len)
+{
+    char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    if (!s) {
+        cli_error("out of memory");
+        return NULL;
+    }
+    *len = strlen(s);
+    return s;
+}

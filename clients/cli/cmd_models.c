@@ -1,0 +1,335 @@
+/**
+ * @file cmd_models.c
+ * @brief `eirnn models create|list|get|delete`: stored models of eirnnd (/v1/models).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Shared                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Print a model resource as "key  value" lines. */
+static void print_model(const json_t *m)
+{
+    char b[64], t[32];
+    out_kv("id", "%s", out_member(m, "id", b, sizeof b));
+    const char *name = json_string_value(json_object_get(m, "name"));
+    out_kv("name", "%s", name && *name ? name : "-");
+    out_kv("neurons", "%s", out_member(m, "n", b, sizeof b));
+    out_kv("hash", "%s", out_member(m, "hash", b, sizeof b));
+    out_kv("created", "%s",
+           out_time(json_string_value(json_object_get(m, "created_at")), t, sizeof t));
+    const json_t *doc = json_object_get(m, "model");
+    if (json_is_object(doc)) {
+        const json_t *pop = json_object_get(doc, "populations");
+        char e[32], i[32];
+        out_kv("class", "%s", out_member(doc, "class", b, sizeof b));
+        out_kv("populations", "E %s, I %s", out_member(pop, "E", e, sizeof e),
+               out_member(pop, "I", i, sizeof i));
+        const json_t *in = json_object_get(doc, "n_inputs");
+        out_kv("inputs", "%lld", in ? (long long)json_integer_value(in) : 0LL);
+        out_kv("activation", "%s",
+               out_member(json_object_get(doc, "activation"), "name", b, sizeof b));
+        out_kv("readout", "%s", json_object_get(doc, "readout") ? "yes" : "no");
+    }
+}
+
+/** The answer's JSON object, or NULL after printing that it is not one. */
+static const json_t *answer_object(const cli_http_resp *r)
+{
+    if (!json_is_object(r->json)) {
+        cli_error("the server's answer (HTTP %ld) is not a JSON object", r->status);
+        return NULL;
+    }
+    return r->json;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* create                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char create_help[] =
+    "usage: eirnn models create FILE.json [-q]\n"
+    "\n"
+    "Store the model document FILE.json (FORMAT.md's model; '-' reads standard input) in\n"
+    "eirnnd, which validates it in full (a bad field is named as a JSON pointer, exit 3).\n"
+    "The file is sent as it is. Prints the stored model: its id, name, size and hash.\n"
+    "\n"
+    "options:\n"
+    "  -q, --quiet        print only the new model's id\n" CLI_CONN_HELP;
+
+static int create_opt(void *ctx, int c, const char *arg)
+{
+    (void)arg;
+    if (c == 'q') {
+        *(int *)ctx = 1;
+        return CLI_OK;
+    }
+    return CLI_EUSAGE;
+}
+
+static int models_create(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        CLI_CONN_LONGOPTS, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
+    int quiet = 0, pos;
+    int rc = cli_parse(argc, argv, "models create", "q", lo, create_help, create_opt, &quiet, 1, 1,
+                       &pos);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *file = argv[pos];
+    json_t *doc;
+    char *text;
+    size_t len;
+    if ((rc = cli_load_json(file, &doc, &text, &len)) != CLI_OK) return rc;
+    int is_obj = json_is_object(doc);
+    json_decref(doc);
+    if (!is_obj) {
+        free(text);
+        cli_error("%s: a model must be a JSON object", file);
+        return CLI_EINVALID;
+    }
+    cli_http *h = cli_http_open(&rc);
+    if (!h) {
+        free(text);
+        return rc;
+    }
+    cli_http_resp r;
+    rc = cli_http_call(h, "POST", "/v1/models", text, len, NULL, 0, &r);
+    free(text);
+    if (rc == CLI_OK) {
+        const json_t *m = answer_object(&r);
+        if (!m)
+            rc = CLI_EHTTP;
+        else if (cli_opts.json)
+            out_body(&r);
+        else if (quiet)
+            printf("%s\n", json_string_value(json_object_get(m, "id")));
+        else
+            print_model(m);
+    }
+    cli_http_resp_free(&r);
+    cli_http_close(h);
+    return out_finish(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* list                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char list_help[] =
+    "usage: eirnn models list [--limit N] [--all] [--cursor C]\n"
+    "\n"
+    "List stored models, newest first: id, name, neurons, creation time.\n"
+    "\n"
+    "options:\n"
+    "  -n, --limit N      models per page, 1 to 1000 (default: the server's, 50)\n"
+    "  -a, --all          follow the pages to the end\n"
+    "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
+
+typedef struct list_opts {
+    long long limit;
+    int all;
+    const char *cursor;
+} list_opts;
+
+static int list_opt(void *ctx, int c, const char *arg)
+{
+    list_opts *o = ctx;
+    switch (c) {
+    case 'n':
+        return cli_parse_int("--limit", arg, 1, 1000, &o->limit);
+    case 'a':
+        o->all = 1;
+        return CLI_OK;
+    case CLI_OPT_OWN:
+        o->cursor = arg;
+        return CLI_OK;
+    default:
+        return CLI_EUSAGE;
+    }
+}
+
+static int models_list(int argc, char **argv)
+{
+    static const struct option lo[] = {CLI_CONN_LONGOPTS,
+                                       {"limit", required_argument, NULL, 'n'},
+                                       {"all", no_argument, NULL, 'a'},
+                                       {"cursor", required_argument, NULL, CLI_OPT_OWN},
+                                       {NULL, 0, NULL, 0}};
+    list_opts o = {0};
+    int pos;
+    int rc = cli_parse(argc, argv, "models list", "n:a", lo, list_help, list_opt, &o, 0, 0, &pos);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    cli_http *h = cli_http_open(&rc);
+    if (!h) return rc;
+    static const char *const head[] = {"ID", "NAME", "NEURONS", "CREATED"};
+    out_table *t = cli_opts.json ? NULL : out_table_new(4, head);
+    json_t *all = json_array();
+    char *cursor = o.cursor ? strdup(o.cursor) : NULL;
+    if ((!cli_opts.json && !t) || !all || (o.cursor && !cursor)) {
+        cli_error("out of memory");
+        rc = CLI_EIO;
+        goto out;
+    }
+    for (;;) {
+        cli_url u = {0};
+        char lim[24];
+        cli_url_add(&u, "/v1/models");
+        if (o.limit) {
+            snprintf(lim, sizeof lim, "%lld", o.limit);
+            cli_url_add_query(&u, "limit", lim);
+        }
+        if (cursor) cli_url_add_query(&u, "cursor", cursor);
+        const char *path = cli_url_text(&u);
+        cli_http_resp r;
+        rc = path ? cli_http_call(h, "GET", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
+        cli_url_free(&u);
+        if (rc != CLI_OK) {
+            if (path) cli_http_resp_free(&r);
+            goto out;
+        }
+        const json_t *page = answer_object(&r);
+        const json_t *items = json_object_get(page, "items");
+        if (!json_is_array(items)) {
+            if (page) cli_error("the server's model list has no items");
+            cli_http_resp_free(&r);
+            rc = CLI_EHTTP;
+            goto out;
+        }
+        const char *next = json_string_value(json_object_get(page, "next_cursor"));
+        if (cli_opts.json && !o.all) {
+            out_body(&r);
+            cli_http_resp_free(&r);
+            goto out;
+        }
+        size_t i;
+        const json_t *m;
+        json_array_foreach(items, i, m)
+        {
+            if (cli_opts.json) {
+                json_array_append(all, (json_t *)m);
+                continue;
+            }
+            char n[24], tb[32];
+            const char *name = json_string_value(json_object_get(m, "name"));
+            const char *row[4] = {
+                json_string_value(json_object_get(m, "id")), name && *name ? name : "-",
+                out_member(m, "n", n, sizeof n),
+                out_time(json_string_value(json_object_get(m, "created_at")), tb, sizeof tb)};
+            out_table_add(t, row);
+        }
+        free(cursor);
+        cursor = next && *next ? strdup(next) : NULL;
+        cli_http_resp_free(&r);
+        if (!cursor) break;
+        if (!o.all) {
+            out_table_print(t, stdout);
+            fprintf(stderr,
+                    "eirnn: more models: 'eirnn models list --all', or the next page "
+                    "with --cursor %s\n",
+                    cursor);
+            goto out;
+        }
+    }
+    if (cli_opts.json) {
+        json_t *j = json_pack("{s:O, s:n}", "items", all, "next_cursor");
+        if (j) out_json(j);
+        json_decref(j);
+    } else {
+        out_table_print(t, stdout);
+    }
+out:
+    free(cursor);
+    json_decref(all);
+    out_table_free(t);
+    cli_http_close(h);
+    return out_finish(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* get, delete                                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char get_help[] =
+    "usage: eirnn models get ID\n"
+    "\n"
+    "Show a stored model: id, name, size, hash, class and shape. With --json, the server's\n"
+    "resource, the model document included as it was submitted.\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
+static const char delete_help[] =
+    "usage: eirnn models delete ID\n"
+    "\n"
+    "Delete a stored model. The server refuses (409, exit 4) while runs of it exist: delete\n"
+    "those first.\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
+/** GET or DELETE /v1/models/ID. */
+static int model_one(int argc, char **argv, int del)
+{
+    static const struct option lo[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
+    int pos;
+    int rc = cli_parse(argc, argv, del ? "models delete" : "models get", "", lo,
+                       del ? delete_help : get_help, NULL, NULL, 1, 1, &pos);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *id = argv[pos];
+    cli_http *h = cli_http_open(&rc);
+    if (!h) return rc;
+    cli_url u = {0};
+    cli_url_add(&u, "/v1/models/");
+    cli_url_add_segment(&u, id);
+    const char *path = cli_url_text(&u);
+    cli_http_resp r = {0};
+    rc = path ? cli_http_call(h, del ? "DELETE" : "GET", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
+    if (rc == CLI_OK) {
+        if (del) {
+            if (cli_opts.json) {
+                json_t *j = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
+                if (j) out_json(j);
+                json_decref(j);
+            } else {
+                printf("deleted model %s\n", id);
+            }
+        } else if (!answer_object(&r)) {
+            rc = CLI_EHTTP;
+        } else if (cli_opts.json) {
+            out_body(&r);
+        } else {
+            print_model(r.json);
+        }
+    }
+    cli_http_resp_free(&r);
+    cli_url_free(&u);
+    cli_http_close(h);
+    return out_finish(rc);
+}
+
+static int models_get(int argc, char **argv)
+{
+    return model_one(argc, argv, 0);
+}
+
+static int models_delete(int argc, char **argv)
+{
+    return model_one(argc, argv, 1);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int cli_models(int argc, char **argv)
+{
+    static const cli_sub subs[] = {
+        {"create", models_create, "create FILE.json [-q]"},
+        {"list", models_list, "list [--limit N] [--all] [--cursor C]"},
+        {"get", models_get, "get ID"},
+        {"delete", models_delete, "delete ID"},
+    };
+    return cli_dispatch("models", subs, sizeof subs / sizeof *subs,
+                        "Stored models of eirnnd (POST/GET/DELETE /v1/models).", argc, argv);
+}

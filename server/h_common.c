@@ -1,0 +1,117 @@
+/**
+ * @file h_common.c
+ * @brief Pieces shared by the handlers: list paging (limit, cursor, RFC 8288 Link) and the
+ *        JSON of a run's status resource.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+
+int srv_page_params(srv_req *r, int *limit, const char **cursor, enum MHD_Result *ret)
+{
+    *limit = STORE_LIST_DEFAULT;
+    *cursor = srv_query(r, "cursor");
+    if (*cursor && !**cursor) *cursor = NULL;
+    const char *l = srv_query(r, "limit");
+    if (l) {
+        char *end;
+        errno = 0;
+        long v = strtol(l, &end, 10);
+        if (errno || end == l || *end || v < 1 || v > STORE_LIST_MAX) {
+            *ret = srv_problem_param(r, "limit", "limit must be an integer from 1 to %d, not '%s'",
+                                     STORE_LIST_MAX, l);
+            return -1;
+        }
+        *limit = (int)v;
+    }
+    return 0;
+}
+
+void srv_url_encode(const char *in, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    if (cap == 0) return;
+    for (const unsigned char *p = (const unsigned char *)in; *p && n + 4 < cap; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            out[n++] = (char)c;
+        } else {
+            out[n++] = '%';
+            out[n++] = hex[c >> 4];
+            out[n++] = hex[c & 15];
+        }
+    }
+    out[n] = '\0';
+}
+
+void srv_link_next(struct MHD_Response *resp, const char *base, const char *extra, int limit,
+                   const char *next)
+{
+    if (!resp || !next || !*next) return;
+    char enc[3 * STORE_CURSOR_MAX + 1], link[1024];
+    srv_url_encode(next, enc, sizeof enc);
+    snprintf(link, sizeof link, "<%s?%s%slimit=%d&cursor=%s>; rel=\"next\"", base, extra,
+             extra[0] ? "&" : "", limit, enc);
+    MHD_add_response_header(resp, "Link", link);
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+    if (ms <= 0) return json_null();
+    char buf[40];
+    srv_rfc3339(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+json_t *srv_run_json(const store_run *run)
+{
+    char self[64], results[80];
+    snprintf(self, sizeof self, "/v1/runs/%s", run->id);
+    snprintf(results, sizeof results, "/v1/runs/%s/results", run->id);
+    double frac = run->progress_total > 0 ? (double)run->progress_done / (double)run->progress_total
+                                          : (store_run_status_final(run->status) ? 1.0 : 0.0);
+    if (frac > 1) frac = 1;
+    return json_pack(
+        "{s:s, s:o, s:s, s:{s:I, s:I, s:f}, s:i, s:i, s:b, s:f, s:o, s:o, s:o, "
+        "s:{s:s, s:s}}",
+        "id", run->id, "model_id", run->model_id[0] ? json_string(run->model_id) : json_null(),
+        "status", store_run_status_name(run->status), "progress", "done",
+        (json_int_t)run->progress_done, "total", (json_int_t)run->progress_total, "fraction", frac,
+        "attempts", run->attempts, "max_attempts", run->max_attempts, "cancel_requested",
+        run->cancel_requested, "time_limit", run->time_limit, "created_at",
+        time_or_null(run->created_at), "started_at", time_or_null(run->started_at), "finished_at",
+        time_or_null(run->finished_at), "links", "self", self, "results", results);
+}
+
+char *srv_run_resource(const store_run *run, int with_meta, size_t *len)
+{
+    json_t *j = srv_run_json(run);
+    if (!j) return NULL;
+    char *base = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(j);
+    if (!base) return NULL;
+    size_t n = strlen(base);
+    if (!with_meta) {
+        *len = n;
+        return base;
+    }
+    /* Splice the stored JSON texts in as they are (they were written by the workers). */
+    const char *meta = run->meta_json && *run->meta_json ? run->meta_json : "null";
+    const char *err = run->error_json && *run->error_json ? run->error_json : "null";
+    size_t cap = n + strlen(meta) + strlen(err) + 32;
+    char *out = malloc(cap);
+    if (!out) {
+        free(base);
+        return NULL;
+    }
+    memcpy(out, base, n - 1); /* drop the closing brace */
+    int k = snprintf(out + n - 1, cap - (n - 1), ",\"meta\":%s,\"error\":%s}", meta, err);
+    free(base);
+    *len = n - 1 + (size_t)k;
+    return out;
+}

@@ -1,0 +1,336 @@
+/**
+ * @file h_results.c
+ * @brief GET /v1/runs/{id}/results (the list) and GET /v1/runs/{id}/results/{var}: format
+ *        negotiation (?format=, Accept), slicing (?trials=a:b&steps=a:b&neurons=i,j,a:b),
+ *        ETag / If-None-Match, and the streamed body (results_stream.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "results.h"
+#include "sha256.h"
+
+/** Most entries ?neurons= may select (duplicates and reordering are allowed). */
+#define MAX_SELECTED_UNITS 1000000
+
+typedef struct list_ctx {
+    json_t *items;
+    const char *run_id;
+} list_ctx;
+
+static json_t *shape_json(const store_result_info *info)
+{
+    json_t *a = json_array();
+    for (int d = 0; a && d < info->ndim; d++)
+        json_array_append_new(a, json_integer(info->shape[d]));
+    return a;
+}
+
+static int list_cb(void *ctx, const store_result_info *info)
+{
+    list_ctx *l = ctx;
+    char url[128];
+    snprintf(url, sizeof url, "/v1/runs/%s/results/%s", l->run_id, info->var);
+    json_t *j = json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "var", info->var, "dtype", info->dtype,
+                          "shape", shape_json(info), "bytes", (json_int_t)info->total_bytes,
+                          "sha256", info->sha256, "url", url);
+    return j ? json_array_append_new(l->items, j) : 1;
+}
+
+/** Fetch run {id}; on failure queue 404/5xx into *ret and return -1. */
+static int get_run(srv_req *r, store_conn *c, store_run *run, enum MHD_Result *ret)
+{
+    memset(run, 0, sizeof *run);
+    store_status st = c ? store_run_get(c, r->params[0], run) : STORE_ERROR;
+    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
+    if (st != STORE_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "run %s", r->params[0]);
+        *ret = srv_problem_store(r, st, c, what);
+        return -1;
+    }
+    return 0;
+}
+
+enum MHD_Result h_results_list(srv_req *r)
+{
+    store_conn *c = srv_thread_conn(r->s);
+    store_run run;
+    enum MHD_Result ret;
+    if (get_run(r, c, &run, &ret)) return ret;
+    list_ctx l = {json_array(), run.id};
+    store_status st = l.items ? store_result_list(c, run.id, list_cb, &l) : STORE_ERROR;
+    if (st != STORE_OK) {
+        json_decref(l.items);
+        store_run_clear(&run);
+        return srv_problem_store(r, st, c, "the result list");
+    }
+    json_t *j = json_pack("{s:s, s:s, s:o}", "run_id", run.id, "status",
+                          store_run_status_name(run.status), "items", l.items);
+    store_run_clear(&run);
+    return srv_reply_json(r, 200, j);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+/** Parse "a:b", "a", ":b", "a:" or "" against size @p n into [*a, *b). @return 0 on success. */
+static int parse_range(const char *s, int64_t n, int64_t *a, int64_t *b)
+{
+    *a = 0;
+    *b = n;
+    const char *colon = strchr(s, ':');
+    char *end;
+    if (!colon) {
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || *end || v < 0 || v >= n) return -1;
+        *a = v;
+        *b = v + 1;
+        return 0;
+    }
+    if (colon != s) {
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end != colon || v < 0) return -1;
+        *a = v;
+    }
+    if (colon[1]) {
+        errno = 0;
+        long long v = strtoll(colon + 1, &end, 10);
+        if (errno || *end || v < 0) return -1;
+        *b = v;
+    }
+    return *a < *b && *b <= n ? 0 : -1;
+}
+
+/** Parse ?neurons= ("i,j,a:b,...") against @p n units. @return 0, or -1 with @p why set. */
+static int parse_units(const char *s, int64_t n, int64_t **out, int64_t *count, const char **why)
+{
+    size_t cap = 16, len = 0;
+    int64_t *u = malloc(cap * sizeof *u);
+    if (!u) {
+        *why = "out of memory";
+        return -1;
+    }
+    const char *p = s;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t tl = comma ? (size_t)(comma - p) : strlen(p);
+        char tok[64];
+        if (tl == 0 || tl >= sizeof tok) {
+            *why = "expected a comma-separated list of indices or ranges a:b";
+            free(u);
+            return -1;
+        }
+        memcpy(tok, p, tl);
+        tok[tl] = '\0';
+        int64_t a, b;
+        if (parse_range(tok, n, &a, &b)) {
+            *why = "an index or range is malformed or outside the recorded units";
+            free(u);
+            return -1;
+        }
+        for (int64_t k = a; k < b; k++) {
+            if (len >= MAX_SELECTED_UNITS) {
+                *why = "too many units selected";
+                free(u);
+                return -1;
+            }
+            if (len == cap) {
+                cap *= 2;
+                int64_t *q = realloc(u, cap * sizeof *u);
+                if (!q) {
+                    *why = "out of memory";
+                    free(u);
+                    return -1;
+                }
+                u = q;
+            }
+            u[len++] = k;
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    *out = u;
+    *count = (int64_t)len;
+    return 0;
+}
+
+/** Format from one media range; -1 when not one of ours. */
+static int fmt_of_media(const char *m, size_t n)
+{
+    static const struct {
+        const char *type;
+        int fmt;
+    } map[] = {{"application/octet-stream", SRV_FMT_NPY},
+               {"application/x-npy", SRV_FMT_NPY},
+               {"application/vnd.numpy", SRV_FMT_NPY},
+               {"application/json", SRV_FMT_JSON},
+               {"text/csv", SRV_FMT_CSV},
+               {"application/*", SRV_FMT_NPY},
+               {"text/*", SRV_FMT_CSV},
+               {"*/*", SRV_FMT_NPY}};
+    for (size_t i = 0; i < sizeof map / sizeof *map; i++)
+        if (strlen(map[i].type) == n && strncasecmp(m, map[i].type, n) == 0) return map[i].fmt;
+    return -1;
+}
+
+/** Pick the format from the Accept header (highest q wins, then order). -1: none acceptable. */
+static int fmt_from_accept(const char *accept)
+{
+    int best = -1;
+    double best_q = 0;
+    const char *p = accept;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        if (!*p) break;
+        const char *end = strchr(p, ',');
+        if (!end) end = p + strlen(p);
+        const char *semi = memchr(p, ';', (size_t)(end - p));
+        const char *te = semi ? semi : end;
+        while (te > p && te[-1] == ' ')
+            te--;
+        double q = 1;
+        if (semi) {
+            const char *qs = strstr(semi, "q=");
+            if (qs && qs < end) q = strtod(qs + 2, NULL);
+        }
+        int f = fmt_of_media(p, (size_t)(te - p));
+        if (f >= 0 && q > best_q) {
+            best = f;
+            best_q = q;
+        }
+        p = end;
+    }
+    return best;
+}
+
+enum MHD_Result h_results_get(srv_req *r)
+{
+    srv *s = r->s;
+    const char *var = r->params[1];
+    srv_res_view v;
+    memset(&v, 0, sizeof v);
+
+    /* Format: ?format= wins over Accept; no Accept (or * / *) gives .npy. */
+    const char *fq = srv_query(r, "format");
+    if (fq) {
+        if (strcmp(fq, "npy") == 0)
+            v.fmt = SRV_FMT_NPY;
+        else if (strcmp(fq, "json") == 0)
+            v.fmt = SRV_FMT_JSON;
+        else if (strcmp(fq, "csv") == 0)
+            v.fmt = SRV_FMT_CSV;
+        else
+            return srv_problem_param(r, "format", "format must be npy, json or csv, not '%s'", fq);
+    } else {
+        const char *accept = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
+        int f = accept && *accept ? fmt_from_accept(accept) : SRV_FMT_NPY;
+        if (f < 0)
+            return srv_problem(r, SRV_P_NOT_ACCEPTABLE, 406, NULL,
+                               "results are served as application/octet-stream (.npy), "
+                               "application/json or text/csv; Accept was '%s'",
+                               accept);
+        v.fmt = (srv_res_fmt)f;
+    }
+
+    store_conn *c = srv_thread_conn(s);
+    store_run run;
+    enum MHD_Result ret;
+    if (get_run(r, c, &run, &ret)) return ret;
+    if (!store_run_status_final(run.status)) {
+        ret = srv_problem(r, SRV_P_CONFLICT, 409, NULL,
+                          "run %s is %s; its results appear when it has ended (poll GET "
+                          "/v1/runs/%s?wait=30)",
+                          run.id, store_run_status_name(run.status), run.id);
+        store_run_clear(&run);
+        return ret;
+    }
+    store_run_clear(&run);
+    store_result_info info;
+    store_status st = store_result_info_get(c, r->params[0], var, &info);
+    if (st == STORE_NOT_FOUND || st == STORE_INVALID)
+        return srv_problem(r, SRV_P_NOT_FOUND, 404, NULL,
+                           "run %s has no result '%s' (see GET /v1/runs/%s/results)", r->params[0],
+                           var, r->params[0]);
+    if (st != STORE_OK) return srv_problem_store(r, st, c, "the result");
+    if (info.ndim != 3 || (strcmp(info.dtype, "float64") && strcmp(info.dtype, "float32")))
+        return srv_problem(r, SRV_P_INTERNAL, 500, NULL,
+                           "result %s is stored as %s with %d dimensions; expected 3-d floats", var,
+                           info.dtype, info.ndim);
+    int64_t B = info.shape[0], T = info.shape[1], N = info.shape[2];
+
+    /* Slicing. */
+    v.t0 = 0, v.t1 = B, v.s0 = 0, v.s1 = T;
+    const char *q;
+    if ((q = srv_query(r, "trials")) && parse_range(q, B, &v.t0, &v.t1))
+        return srv_problem_param(r, "trials",
+                                 "trials must be a range a:b (or an index) within 0:%lld, not "
+                                 "'%s'",
+                                 (long long)B, q);
+    if ((q = srv_query(r, "steps")) && parse_range(q, T, &v.s0, &v.s1))
+        return srv_problem_param(r, "steps",
+                                 "steps must be a range a:b (or an index) of recorded steps "
+                                 "within 0:%lld, not '%s'",
+                                 (long long)T, q);
+    v.nu = N;
+    const char *nq = srv_query(r, "neurons");
+    if (nq) {
+        const char *why = "";
+        if (parse_units(nq, N, &v.units, &v.nu, &why))
+            return srv_problem_param(r, "neurons",
+                                     "neurons: %s (the result has %lld units, indices 0 to "
+                                     "%lld); got '%s'",
+                                     why, (long long)N, (long long)N - 1, nq);
+    }
+    v.full = !nq && v.t0 == 0 && v.t1 == B && v.s0 == 0 && v.s1 == T;
+
+    /* ETag: the stored checksum, the format and the slice. */
+    static const char *const fmt_names[] = {"npy", "json", "csv"};
+    eir_sha256_ctx hc;
+    eir_sha256_init(&hc);
+    char canon[256];
+    snprintf(canon, sizeof canon, "%s|%s|%lld:%lld|%lld:%lld|", info.sha256, fmt_names[v.fmt],
+             (long long)v.t0, (long long)v.t1, (long long)v.s0, (long long)v.s1);
+    eir_sha256_update(&hc, canon, strlen(canon));
+    if (v.units)
+        eir_sha256_update(&hc, v.units, (size_t)v.nu * sizeof *v.units);
+    else
+        eir_sha256_update(&hc, "all", 3);
+    uint8_t dg[32];
+    char hex[65], etag[40];
+    eir_sha256_final(&hc, dg);
+    eir_sha256_hex(dg, hex);
+    snprintf(etag, sizeof etag, "\"%.32s\"", hex);
+    const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
+        free(v.units);
+        struct MHD_Response *resp = srv_response_copy(r, "", 0, NULL);
+        if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        return srv_reply(r, 304, resp);
+    }
+
+    struct MHD_Response *resp = srv_result_response(r, r->params[0], &info, &v);
+    free(v.units);
+    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+    static const char *const ctypes[] = {"application/octet-stream", "application/json",
+                                         "text/csv; charset=utf-8; header=present"};
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctypes[v.fmt]);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
+    char shape[96], disp[160];
+    snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)(v.t1 - v.t0),
+             (long long)(v.s1 - v.s0), (long long)v.nu);
+    MHD_add_response_header(resp, "X-Eirnn-Shape", shape);
+    MHD_add_response_header(resp, "X-Eirnn-Dtype", info.dtype);
+    if (v.fmt != SRV_FMT_JSON) {
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s_%s.%s\"", r->params[0], var,
+                 fmt_names[v.fmt]);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    }
+    return srv_reply(r, 200, resp);
+}

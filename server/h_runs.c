@@ -1,0 +1,371 @@
+/**
+ * @file h_runs.c
+ * @brief /v1/runs: submit (validated in full now, queued in one short transaction, 202),
+ *        idempotent retries, status with ?wait= long polls, list with filters, cancel, delete.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "modcache.h"
+#include "pool.h"
+
+/** Longest Idempotency-Key accepted. */
+#define IDEMPOTENCY_KEY_MAX 255
+
+/** Retry-After for a full queue: about the time the workers need to take the queue's length. */
+static unsigned retry_after_full(srv *s)
+{
+    uint64_t n = 0, sum_us = atomic_load(&s->metrics.run_duration.sum_us);
+    for (int i = 0; i <= s->metrics.run_duration.nb; i++)
+        n += atomic_load(&s->metrics.run_duration.counts[i]);
+    if (n == 0 || s->cfg.workers <= 0) return 5;
+    double avg = (double)sum_us / 1e6 / (double)n;
+    double t = ceil(avg * (double)s->cfg.queue_limit / (double)s->cfg.workers);
+    return t < 1 ? 1 : t > 60 ? 60 : (unsigned)t;
+}
+
+/** Queue the answer with a run's status resource. */
+static enum MHD_Result reply_run(srv_req *r, unsigned status, const store_run *run,
+                                 const char *extra_header, const char *extra_value)
+{
+    size_t len;
+    char *text = srv_run_resource(run, 1, &len);
+    if (!text) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+    struct MHD_Response *resp = srv_response_take(r, text, len, "application/json");
+    if (resp && extra_header) MHD_add_response_header(resp, extra_header, extra_value);
+    return srv_reply(r, status, resp);
+}
+
+enum MHD_Result h_runs_create(srv_req *r)
+{
+    srv *s = r->s;
+    if (atomic_load(&s->stopping))
+        return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
+                           "the daemon is shutting down; submit the run again shortly");
+    const char *key = srv_header(r, "Idempotency-Key");
+    if (key && (!key[0] || strlen(key) > IDEMPOTENCY_KEY_MAX))
+        return srv_problem_param(r, "Idempotency-Key",
+                                 "the Idempotency-Key header must have 1 to %d characters",
+                                 IDEMPOTENCY_KEY_MAX);
+    enum MHD_Result ret;
+    json_t *body = srv_body_json(r, &ret);
+    if (!body) return ret;
+
+    eir_error err;
+    eir_error_clear(&err);
+    const char *model_id = NULL;
+    const json_t *inl = NULL;
+    srv_model_ref *ref = NULL;
+    eir_model *own_model = NULL;
+    eir_model_spec *own_spec = NULL;
+    const eir_model *model;
+    const eir_model_spec *spec;
+    eir_run_spec *rs = NULL;
+    char *request = NULL;
+    store_conn *c = srv_thread_conn(s);
+    store_run run;
+    memset(&run, 0, sizeof run);
+
+    if (eir_json_run_model_ref(body, &model_id, &inl, &err) != EIR_OK) {
+        ret = srv_problem_eir(r, &err);
+        goto out;
+    }
+    if (model_id) {
+        store_status sst;
+        srv_mc_status ms = srv_modcache_get(s->models, c, &s->limits, model_id, &ref, &sst, &err);
+        if (ms == SRV_MC_NOT_FOUND) {
+            ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id",
+                              "model %s does not exist (create it with POST /v1/models, or put "
+                              "the model inline under \"model\")",
+                              model_id);
+            goto out;
+        }
+        if (ms == SRV_MC_STORE) {
+            ret = srv_problem_store(r, sst, c, "the model");
+            goto out;
+        }
+        if (ms != SRV_MC_OK) {
+            ret = srv_problem_eir(r, &err);
+            goto out;
+        }
+        model = ref->model;
+        spec = ref->spec;
+    } else {
+        if (eir_json_build_model(inl, &s->limits, "/model", &own_model, &own_spec, &err) !=
+            EIR_OK) {
+            ret = srv_problem_eir(r, &err);
+            goto out;
+        }
+        model = own_model;
+        spec = own_spec;
+    }
+    if (eir_json_parse_run(body, model, &s->limits, &rs, &err) != EIR_OK) {
+        ret = srv_problem_eir(r, &err);
+        goto out;
+    }
+
+    /* A noisy run without a seed gets one now, stored with the request: a retry after a crash
+     * then gives the same bytes, and the metadata names the seed. */
+    const char *request_json = r->body;
+    if (!rs->has_seed && spec->desc.sigma > 0) {
+        uint64_t seed;
+        if (srv_random_seed(&seed) != 0) {
+            ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL, "cannot pick a random seed: %s",
+                              strerror(errno));
+            goto out;
+        }
+        json_object_set_new(body, "seed", json_integer((json_int_t)seed));
+        request = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        if (!request) {
+            ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+            goto out;
+        }
+        request_json = request;
+    }
+    double tl = s->cfg.run_time_limit;
+    if (rs->time_limit > 0 && (tl <= 0 || rs->time_limit < tl)) tl = rs->time_limit;
+
+    char body_hash[65];
+    srv_sha256_hex(r->body, r->body_len, body_hash);
+    store_run_new in;
+    memset(&in, 0, sizeof in);
+    in.model_id = model_id;
+    in.request_json = request_json;
+    in.idempotency_key = key;
+    in.body_hash = body_hash;
+    in.max_attempts = s->cfg.max_attempts;
+    in.time_limit = tl;
+    in.progress_total = rs->desc.T;
+    in.queue_limit = s->cfg.queue_limit;
+    int created = 0;
+    store_status st = c ? store_run_create(c, &in, &run, &created) : STORE_ERROR;
+    switch (st) {
+    case STORE_OK:
+        break;
+    case STORE_KEY_REUSED:
+        ret = srv_problem(r, SRV_P_IDEMPOTENCY, 422, NULL,
+                          "the Idempotency-Key '%s' was already used with a different body; use "
+                          "a new key for a new run",
+                          key ? key : "");
+        goto out;
+    case STORE_FULL: {
+        struct MHD_Response *resp = srv_problem_response(
+            r, SRV_P_QUEUE_FULL, 503, NULL, "the run queue is full (%lld runs); retry later: %s",
+            (long long)s->cfg.queue_limit, store_errmsg(c));
+        if (resp) {
+            char ra[16];
+            snprintf(ra, sizeof ra, "%u", retry_after_full(s));
+            MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+        }
+        ret = srv_reply(r, 503, resp);
+        goto out;
+    }
+    case STORE_NOT_FOUND:
+        ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id", "model %s does not exist",
+                          model_id ? model_id : "");
+        goto out;
+    default:
+        ret = srv_problem_store(r, st, c, "the run");
+        goto out;
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/runs/%s", run.id);
+    size_t len;
+    char *text = srv_run_resource(&run, 1, &len);
+    struct MHD_Response *resp = text ? srv_response_take(r, text, len, "application/json") : NULL;
+    if (resp) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+        if (!created) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    }
+    if (created) {
+        atomic_fetch_add(&s->metrics.runs_submitted, 1);
+        srv_pool_notify(s->pool);
+    }
+    ret = srv_reply(r, created ? 202 : 200, resp);
+
+out:
+    store_run_clear(&run);
+    free(request);
+    eir_run_spec_free(rs);
+    srv_modcache_put(s->models, ref);
+    eir_model_free(own_model);
+    eir_model_spec_free(own_spec);
+    json_decref(body);
+    return ret;
+}
+
+/** Fetch run {id} of @p r into @p run; on failure queues 404/5xx into *ret and returns -1. */
+static int fetch_run(srv_req *r, store_conn *c, store_run *run, enum MHD_Result *ret)
+{
+    memset(run, 0, sizeof *run);
+    store_status st = c ? store_run_get(c, r->params[0], run) : STORE_ERROR;
+    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
+    if (st != STORE_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "run %s", r->params[0]);
+        *ret = srv_problem_store(r, st, c, what);
+        return -1;
+    }
+    return 0;
+}
+
+enum MHD_Result h_runs_get(srv_req *r)
+{
+    srv *s = r->s;
+    store_conn *c = srv_thread_conn(s);
+    store_run run;
+    enum MHD_Result ret;
+    if (r->poll_state == 1) {
+        /* Resumed: by the run's end, the deadline or shutdown. Answer with what is now. */
+        if (fetch_run(r, c, &run, &ret)) return ret;
+        ret = reply_run(r, 200, &run, NULL, NULL);
+        store_run_clear(&run);
+        return ret;
+    }
+    double wait = 0;
+    const char *w = srv_query(r, "wait");
+    if (w) {
+        char *end;
+        errno = 0;
+        wait = strtod(w, &end);
+        if (errno || end == w || *end || !(wait >= 0) || !isfinite(wait))
+            return srv_problem_param(r, "wait", "wait must be a number of seconds >= 0, not '%s'",
+                                     w);
+        if (wait > s->cfg.long_poll_max) wait = s->cfg.long_poll_max;
+    }
+    if (fetch_run(r, c, &run, &ret)) return ret;
+    if (wait > 0 && !store_run_status_final(run.status) && !atomic_load(&s->stopping) &&
+        srv_waiters_suspend(s->waiters, &r->waiter, r->con, run.id, srv_now() + wait) == 0) {
+        r->poll_state = 1;
+        /* The run may have ended between the read above and the registration: look again, and
+         * resume at once if so (the worker's wake may have come before we were registered). */
+        store_run again;
+        memset(&again, 0, sizeof again);
+        store_status st = store_run_get(c, run.id, &again);
+        if (st != STORE_OK || store_run_status_final(again.status))
+            srv_waiters_resume(s->waiters, &r->waiter);
+        store_run_clear(&again);
+        store_run_clear(&run);
+        return MHD_YES;
+    }
+    ret = reply_run(r, 200, &run, NULL, NULL);
+    store_run_clear(&run);
+    return ret;
+}
+
+typedef struct list_ctx {
+    json_t *items;
+} list_ctx;
+
+static int list_cb(void *ctx, const store_run *run)
+{
+    list_ctx *l = ctx;
+    json_t *j = srv_run_json(run);
+    if (!j) return 1;
+    json_t *e = NULL;
+    if (run->error_json && *run->error_json) e = json_loads(run->error_json, 0, NULL);
+    json_object_set_new(j, "error", e ? e : json_null());
+    return json_array_append_new(l->items, j);
+}
+
+enum MHD_Result h_runs_list(srv_req *r)
+{
+    int limit;
+    const char *cursor;
+    enum MHD_Result ret;
+    if (srv_page_params(r, &limit, &cursor, &ret)) return ret;
+    store_run_filter f = {.status = -1, .model_id = NULL};
+    char extra[256] = "";
+    const char *status = srv_query(r, "status");
+    if (status && *status) {
+        f.status = store_run_status_parse(status);
+        if (f.status < 0)
+            return srv_problem_param(r, "status",
+                                     "status must be one of queued, running, succeeded, failed, "
+                                     "diverged, cancelled; not '%s'",
+                                     status);
+        snprintf(extra, sizeof extra, "status=%s", status);
+    }
+    const char *model_id = srv_query(r, "model_id");
+    if (model_id && *model_id) {
+        char enc[3 * SRV_PARAM_MAX + 1];
+        if (strlen(model_id) >= SRV_PARAM_MAX)
+            return srv_problem_param(r, "model_id", "model_id is too long");
+        f.model_id = model_id;
+        srv_url_encode(model_id, enc, sizeof enc);
+        size_t n = strlen(extra);
+        snprintf(extra + n, sizeof extra - n, "%smodel_id=%s", n ? "&" : "", enc);
+    }
+    store_conn *c = srv_thread_conn(r->s);
+    list_ctx l = {json_array()};
+    char next[STORE_CURSOR_MAX] = "";
+    store_status st =
+        c && l.items ? store_run_list(c, &f, cursor, limit, list_cb, &l, next) : STORE_ERROR;
+    if (st != STORE_OK) {
+        json_decref(l.items);
+        if (st == STORE_INVALID)
+            return srv_problem_param(r, "cursor", "the cursor is not valid: %s", store_errmsg(c));
+        return srv_problem_store(r, st, c, "the run list");
+    }
+    json_t *j = json_pack("{s:o, s:o}", "items", l.items, "next_cursor",
+                          next[0] ? json_string(next) : json_null());
+    struct MHD_Response *resp = srv_response_json(r, j);
+    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+    srv_link_next(resp, "/v1/runs", extra, limit, next);
+    return srv_reply(r, 200, resp);
+}
+
+enum MHD_Result h_runs_cancel(srv_req *r)
+{
+    srv *s = r->s;
+    store_conn *c = srv_thread_conn(s);
+    const char *id = r->params[0];
+    store_run_status now = STORE_RUN_QUEUED;
+    store_status st = c ? store_run_cancel(c, id, &now) : STORE_ERROR;
+    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
+    enum MHD_Result ret;
+    store_run run;
+    if (st == STORE_CONFLICT) {
+        if (fetch_run(r, c, &run, &ret)) return ret;
+        ret = srv_problem(r, SRV_P_CONFLICT, 409, NULL,
+                          "run %s already finished (%s); only queued and running runs can be "
+                          "cancelled",
+                          id, store_run_status_name(run.status));
+        store_run_clear(&run);
+        return ret;
+    }
+    if (st != STORE_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "run %s", id);
+        return srv_problem_store(r, st, c, what);
+    }
+    if (now == STORE_RUN_CANCELLED) srv_waiters_wake(s->waiters, id);
+    if (fetch_run(r, c, &run, &ret)) return ret;
+    /* 202: a running run stops at its next progress check; 200: it is cancelled already. */
+    ret = reply_run(r, run.status == STORE_RUN_CANCELLED ? 200 : 202, &run, NULL, NULL);
+    store_run_clear(&run);
+    return ret;
+}
+
+enum MHD_Result h_runs_delete(srv_req *r)
+{
+    store_conn *c = srv_thread_conn(r->s);
+    const char *id = r->params[0];
+    store_status st = c ? store_run_delete(c, id) : STORE_ERROR;
+    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
+    if (st == STORE_CONFLICT)
+        return srv_problem(r, SRV_P_CONFLICT, 409, NULL,
+                           "run %s is queued or running; cancel it first (POST "
+                           "/v1/runs/%s/cancel) and delete it once it has ended",
+                           id, id);
+    if (st != STORE_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "run %s", id);
+        return srv_problem_store(r, st, c, what);
+    }
+    return srv_reply_empty(r, 204);
+}

@@ -1,0 +1,215 @@
+/**
+ * @file http.h
+ * @brief eirnnd's HTTP layer: the request context handlers get, the reply helpers, RFC 9457
+ *        problem details and the handlers of every route.
+ *
+ * A handler runs on a libmicrohttpd thread once the whole request (headers and body) is in.
+ * It validates, does at most one short store transaction and queues exactly one response with
+ * srv_reply() (or one of the helpers built on it), returning what that returned. Handlers never
+ * simulate and never block on a run: a long poll suspends the connection instead (waiters.h).
+ */
+#ifndef EIRNN_HTTP_H
+#define EIRNN_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "srv.h"
+#include "waiters.h"
+
+/** Route flags. */
+enum {
+    SRV_ROUTE_AUTH = 1 /**< needs the bearer token when one is configured */
+};
+
+#define SRV_MAX_PARAMS 2 /**< {id} and {var} */
+#define SRV_PARAM_MAX 64 /**< longest path parameter kept (longer ones cannot match an id) */
+#define SRV_PATH_MAX 512 /**< request path kept for logs and problem "instance" */
+
+struct srv_req;
+
+/** A request handler: answers @p r (see file comment). */
+typedef enum MHD_Result (*srv_handler)(struct srv_req *r);
+
+/** One request being handled (MHD's per-request context). */
+typedef struct srv_req {
+    srv *s;                                     /**< the daemon */
+    struct MHD_Connection *con;                 /**< its connection */
+    srv_handler handler;                        /**< the matched route's handler */
+    char method[12];                            /**< "GET", "POST", ... */
+    char path[SRV_PATH_MAX];                    /**< the path (without query), truncated */
+    char params[SRV_MAX_PARAMS][SRV_PARAM_MAX]; /**< {id}, {var} in pattern order */
+    char *body;                                 /**< request body (NUL-terminated), or NULL */
+    size_t body_len, body_cap;
+    int too_large;             /**< a chunked body outgrew the limit */
+    uint64_t discarded;        /**< bytes of an oversized body thrown away */
+    double t_start;            /**< srv_now() at the first callback */
+    unsigned status;           /**< status of the queued response, 0 = none */
+    uint64_t bytes;            /**< response body bytes (streams count as sent) */
+    int answered;              /**< a response was queued */
+    srv_waiter waiter;         /**< long-poll registration (h_runs.c) */
+    int poll_state;            /**< 0 none, 1 suspended */
+    unsigned route_error;      /**< 401, 404 or 405 decided by routing */
+    char allow[64];            /**< Allow header for a 405 */
+    void (*detach)(void *ctx); /**< called when the request ends before a */
+    void *detach_ctx;          /**< streamed response it feeds is freed */
+} srv_req;
+
+/* ---- http.c -------------------------------------------------------------------------------- */
+
+/**
+ * Start libmicrohttpd on @p s->listen_fd with the options of @p s->cfg. @return 0, or -1 after
+ * logging why.
+ */
+int srv_http_start(srv *s);
+
+/**
+ * Stop accepting connections (MHD_quiesce_daemon) and close the listening socket; requests on
+ * open connections are still answered. Safe to call twice.
+ */
+void srv_http_quiesce(srv *s);
+
+/** Stop the HTTP daemon, closing every connection. Waiters must have been resumed first. */
+void srv_http_stop(srv *s);
+
+/**
+ * Bind the listening socket for cfg.listen_host:cfg.port (IPv4 or IPv6) and set s->listen_fd and
+ * s->port. @return 0, or -1 after logging why.
+ */
+int srv_http_listen(srv *s);
+
+/** Queue @p resp with @p status for @p r, recording status and size; destroys @p resp. */
+enum MHD_Result srv_reply(srv_req *r, unsigned status, struct MHD_Response *resp);
+
+/**
+ * A response holding a copy of @p len bytes at @p data with @p content_type (NULL = none); the
+ * size is recorded in @p r for the request log (@p r may be NULL). NULL when out of memory.
+ */
+struct MHD_Response *srv_response_copy(srv_req *r, const void *data, size_t len,
+                                       const char *content_type);
+
+/** Like srv_response_copy() but taking ownership of malloc'ed @p data (freed even on failure). */
+struct MHD_Response *srv_response_take(srv_req *r, char *data, size_t len,
+                                       const char *content_type);
+
+/**
+ * A compact application/json response of @p j (stolen). NULL when out of memory (then @p j is
+ * released).
+ */
+struct MHD_Response *srv_response_json(srv_req *r, json_t *j);
+
+/** Queue a JSON response of @p j (stolen) with @p status; 500 problem when out of memory. */
+enum MHD_Result srv_reply_json(srv_req *r, unsigned status, json_t *j);
+
+/** Queue an empty response (204, 304, ...). */
+enum MHD_Result srv_reply_empty(srv_req *r, unsigned status);
+
+/** A query argument of @p r, or NULL. */
+const char *srv_query(srv_req *r, const char *name);
+
+/** A request header of @p r, or NULL. */
+const char *srv_header(srv_req *r, const char *name);
+
+/* ---- problem.c ----------------------------------------------------------------------------- */
+
+/** Problem types: the last part of the type URI "urn:eirnn:problem:<slug>" and their titles. */
+typedef enum srv_problem_type {
+    SRV_P_MALFORMED_JSON, /**< 400 the body is not JSON */
+    SRV_P_BAD_PARAMETER,  /**< 400 a query parameter or header is invalid */
+    SRV_P_UNAUTHORIZED,   /**< 401 */
+    SRV_P_NOT_FOUND,      /**< 404 */
+    SRV_P_METHOD,         /**< 405 */
+    SRV_P_NOT_ACCEPTABLE, /**< 406 */
+    SRV_P_CONFLICT,       /**< 409 */
+    SRV_P_TOO_LARGE,      /**< 413 */
+    SRV_P_INVALID,        /**< 422 the document is well-formed JSON but not a valid model/run */
+    SRV_P_IDEMPOTENCY,    /**< 422 idempotency key reused with another body */
+    SRV_P_QUEUE_FULL,     /**< 503 */
+    SRV_P_UNAVAILABLE,    /**< 503 busy store or shutting down */
+    SRV_P_INTERNAL,       /**< 500 */
+    SRV_P_RUN_FAILED,     /**< error object of a failed run (not an HTTP answer) */
+    SRV_P_NTYPES
+} srv_problem_type;
+
+/**
+ * A problem object (RFC 9457): type, title, status, detail, instance (@p instance may be NULL),
+ * and "field" (a JSON pointer into the request body) when @p field is not NULL. NULL when out of
+ * memory.
+ */
+json_t *srv_problem_json(srv_problem_type t, unsigned status, const char *instance,
+                         const char *field, const char *detail);
+
+/**
+ * An application/problem+json response (see srv_problem_json) with a printf-style detail, for
+ * callers that add headers before srv_reply(). NULL when out of memory.
+ */
+struct MHD_Response *srv_problem_response(srv_req *r, srv_problem_type t, unsigned status,
+                                          const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/** Queue a problem response with @p status. Always answers (a bare 500 if out of memory). */
+enum MHD_Result srv_problem(srv_req *r, srv_problem_type t, unsigned status, const char *field,
+                            const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/** Like srv_problem() for a bad query parameter: adds "parameter": @p name. */
+enum MHD_Result srv_problem_param(srv_req *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
+ * Answer a store failure @p st (from connection @p c) the usual way: 404 not found, 409
+ * conflict, 503 busy/full with Retry-After, 400 invalid, 500 otherwise, with @p what naming the
+ * object ("run r_..."). Logs 500s.
+ */
+enum MHD_Result srv_problem_store(srv_req *r, store_status st, store_conn *c, const char *what);
+
+/**
+ * Answer an eir_error from parsing or building a model or run: 422 with its field (413 is not
+ * used here; EIR_ENOMEM gives 503).
+ */
+enum MHD_Result srv_problem_eir(srv_req *r, const eir_error *err);
+
+/** Parse @p r's body as one JSON object; on failure queues 400/422 and returns NULL. */
+json_t *srv_body_json(srv_req *r, enum MHD_Result *ret);
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+enum MHD_Result h_healthz(srv_req *r);
+enum MHD_Result h_metrics(srv_req *r);
+enum MHD_Result h_openapi(srv_req *r);
+enum MHD_Result h_models_create(srv_req *r);
+enum MHD_Result h_models_list(srv_req *r);
+enum MHD_Result h_models_get(srv_req *r);
+enum MHD_Result h_models_delete(srv_req *r);
+enum MHD_Result h_runs_create(srv_req *r);
+enum MHD_Result h_runs_list(srv_req *r);
+enum MHD_Result h_runs_get(srv_req *r);
+enum MHD_Result h_runs_delete(srv_req *r);
+enum MHD_Result h_runs_cancel(srv_req *r);
+enum MHD_Result h_results_list(srv_req *r);
+enum MHD_Result h_results_get(srv_req *r);
+
+/* ---- shared by handlers (h_common.c) -------------------------------------------------------- */
+
+/**
+ * Parse the ?limit= and ?cursor= of a list request: *limit 1..STORE_LIST_MAX (default
+ * STORE_LIST_DEFAULT), *cursor NULL when absent. On failure queues a 400 into *ret and returns -1.
+ */
+int srv_page_params(srv_req *r, int *limit, const char **cursor, enum MHD_Result *ret);
+
+/**
+ * Add a Link header with rel="next" to @p resp for the next page: @p base (path), the query
+ * pairs @p extra (already encoded "k=v&..." or ""), limit and @p next cursor.
+ */
+void srv_link_next(struct MHD_Response *resp, const char *base, const char *extra, int limit,
+                   const char *next);
+
+/** Percent-encode @p in into @p out (RFC 3986 unreserved kept). */
+void srv_url_encode(const char *in, char *out, size_t cap);
+
+/** JSON of a run (the status resource); @p with_meta adds "meta" and "error" as stored. */
+char *srv_run_resource(const store_run *run, int with_meta, size_t *len);
+
+/** JSON object of a run without meta (list items). NULL when out of memory. */
+json_t *srv_run_json(const store_run *run);
+
+#endif /* EIRNN_HTTP_H */

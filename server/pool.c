@@ -1,0 +1,162 @@
+/**
+ * @file pool.c
+ * @brief Worker threads: claim, execute, repeat; sleep on a condition variable when idle.
+ */
+#include "pool.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct srv_worker {
+    struct srv_pool *pool;
+    pthread_t tid;
+    int index;
+    int started;
+} srv_worker;
+
+struct srv_pool {
+    srv *s;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t gen; /**< bumped by srv_pool_notify */
+    int draining; /**< guarded by lock */
+    atomic_int release;
+    atomic_int busy;
+    int n;
+    srv_worker *w;
+};
+
+static void deadline_in(double seconds, struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    double whole = floor(seconds);
+    ts->tv_sec += (time_t)whole;
+    ts->tv_nsec += (long)((seconds - whole) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    srv_worker *w = arg;
+    struct srv_pool *p = w->pool;
+    srv *s = p->s;
+    store_conn *c = store_connect(s->store);
+    double backoff = 0.05;
+    pthread_mutex_lock(&p->lock);
+    uint64_t seen = p->gen;
+    pthread_mutex_unlock(&p->lock);
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        int stop = p->draining;
+        seen = p->gen;
+        pthread_mutex_unlock(&p->lock);
+        if (stop) break;
+        store_run run;
+        memset(&run, 0, sizeof run);
+        store_status st = c ? store_run_claim(c, &run) : STORE_ERROR;
+        if (st == STORE_OK) {
+            backoff = 0.05;
+            atomic_fetch_add(&p->busy, 1);
+            atomic_fetch_add(&s->metrics.workers_busy, 1);
+            srv_exec_run(s, c, &run, &p->release);
+            atomic_fetch_sub(&s->metrics.workers_busy, 1);
+            atomic_fetch_sub(&p->busy, 1);
+            store_run_clear(&run);
+            continue;
+        }
+        double wait = 1.0;
+        if (st != STORE_NOT_FOUND) {
+            srv_log("worker_error", json_pack("{s:i, s:s, s:s}", "worker", w->index, "status",
+                                              store_status_name(st), "message",
+                                              c ? store_errmsg(c) : "no store connection"));
+            if (!c) c = store_connect(s->store);
+            wait = backoff;
+            backoff = backoff * 2 > 1.0 ? 1.0 : backoff * 2;
+        }
+        struct timespec ts;
+        deadline_in(wait, &ts);
+        pthread_mutex_lock(&p->lock);
+        while (!p->draining && p->gen == seen)
+            if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) != 0) break;
+        pthread_mutex_unlock(&p->lock);
+    }
+    store_disconnect(c);
+    return NULL;
+}
+
+struct srv_pool *srv_pool_start(srv *s, int workers)
+{
+    struct srv_pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->s = s;
+    p->n = workers;
+    p->w = calloc(workers > 0 ? (size_t)workers : 1, sizeof *p->w);
+    if (!p->w) {
+        free(p);
+        return NULL;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&p->release, 0);
+    atomic_init(&p->busy, 0);
+    for (int i = 0; i < workers; i++) {
+        p->w[i].pool = p;
+        p->w[i].index = i;
+        if (pthread_create(&p->w[i].tid, NULL, worker_main, &p->w[i]) != 0) {
+            srv_pool_drain(p);
+            srv_pool_join(p);
+            return NULL;
+        }
+        p->w[i].started = 1;
+    }
+    return p;
+}
+
+void srv_pool_notify(struct srv_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->gen++;
+    pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int srv_pool_busy(struct srv_pool *p)
+{
+    return p ? atomic_load(&p->busy) : 0;
+}
+
+void srv_pool_drain(struct srv_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->draining = 1;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void srv_pool_release(struct srv_pool *p)
+{
+    if (p) atomic_store(&p->release, 1);
+}
+
+void srv_pool_join(struct srv_pool *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n; i++)
+        if (p->w[i].started) pthread_join(p->w[i].tid, NULL);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+    free(p->w);
+    free(p);
+}

@@ -1,0 +1,51 @@
+/**
+ * @file pool.h
+ * @brief The simulation workers: N threads, each with its own store connection, claiming runs
+ *        from the durable queue and executing them (exec.c).
+ *
+ * Idle workers sleep on a condition variable signalled by POST /v1/runs (srv_pool_notify) and
+ * re-check the queue every second anyway, so runs queued by another process are found too.
+ * Shutdown is in three steps: srv_pool_drain() (claim nothing new), srv_pool_release() (running
+ * runs stop within a few steps and go back to the queue) and srv_pool_join().
+ */
+#ifndef EIRNN_POOL_H
+#define EIRNN_POOL_H
+
+#include <stdatomic.h>
+
+#include "srv.h"
+
+struct srv_pool;
+
+/**
+ * Start @p workers threads (0 is allowed: then nothing is simulated here). Call
+ * eir_blas_single_threaded() and store_requeue_orphans() before. NULL when a thread cannot be
+ * started or memory runs out (the threads already started are stopped).
+ */
+struct srv_pool *srv_pool_start(srv *s, int workers);
+
+/** Tell an idle worker that a run was queued. NULL is a no-op. */
+void srv_pool_notify(struct srv_pool *p);
+
+/** Number of workers executing a run right now. */
+int srv_pool_busy(struct srv_pool *p);
+
+/** Stop claiming runs; idle workers exit, busy ones finish their run first. NULL is a no-op. */
+void srv_pool_drain(struct srv_pool *p);
+
+/** Make running runs stop at their next progress check and return to the queue. */
+void srv_pool_release(struct srv_pool *p);
+
+/** Wait for every worker to exit (after srv_pool_drain) and free the pool. NULL is a no-op. */
+void srv_pool_join(struct srv_pool *p);
+
+/**
+ * Execute the claimed run @p run on the calling thread with connection @p c: parse its request
+ * (the same eir_json code as the handlers), simulate it single-threaded, store its results and
+ * final status, and wake its long polls. When @p release becomes non-zero the run stops and is
+ * given back to the queue instead. Never fails visibly: problems end as a failed run (with an
+ * error object) or, if even that cannot be stored, leave the run for the next start's requeue.
+ */
+void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *release);
+
+#endif /* EIRNN_POOL_H */

@@ -1,0 +1,193 @@
+/**
+ * @file waiters.c
+ * @brief Long-poll registry: run id → suspended connections, a deadline timer thread, and
+ *        resume-all at shutdown (see waiters.h for the locking rules).
+ */
+#include "waiters.h"
+
+#include <errno.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "srv.h"
+
+#define NBUCKETS 256
+
+struct srv_waiters {
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /**< wakes the timer: earlier deadline, or shutdown */
+    pthread_t timer;
+    int timer_started;
+    int closed; /**< no new waiters */
+    int quit;   /**< timer thread exits */
+    srv_waiter *buckets[NBUCKETS];
+    atomic_int *gauge;
+};
+
+static unsigned bucket_of(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % NBUCKETS;
+}
+
+/** Unlink @p w; caller holds the lock. */
+static void unlink_locked(struct srv_waiters *ws, srv_waiter *w)
+{
+    unsigned b = bucket_of(w->run_id);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        ws->buckets[b] = w->next;
+    if (w->next) w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = 0;
+    if (ws->gauge) atomic_fetch_sub(ws->gauge, 1);
+}
+
+/** Unlink @p w and resume its connection; caller holds the lock. */
+static void resume_locked(struct srv_waiters *ws, srv_waiter *w)
+{
+    unlink_locked(ws, w);
+    MHD_resume_connection(w->con);
+}
+
+static void abs_monotonic(double t, struct timespec *ts)
+{
+    double sec = floor(t);
+    ts->tv_sec = (time_t)sec;
+    ts->tv_nsec = (long)((t - sec) * 1e9);
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static void *timer_main(void *arg)
+{
+    struct srv_waiters *ws = arg;
+    pthread_mutex_lock(&ws->lock);
+    while (!ws->quit) {
+        double now = srv_now(), next = now + 1.0;
+        for (unsigned b = 0; b < NBUCKETS; b++) {
+            srv_waiter *w = ws->buckets[b];
+            while (w) {
+                srv_waiter *nx = w->next;
+                if (w->deadline <= now)
+                    resume_locked(ws, w);
+                else if (w->deadline < next)
+                    next = w->deadline;
+                w = nx;
+            }
+        }
+        struct timespec ts;
+        abs_monotonic(next, &ts);
+        pthread_cond_timedwait(&ws->cond, &ws->lock, &ts);
+    }
+    pthread_mutex_unlock(&ws->lock);
+    return NULL;
+}
+
+struct srv_waiters *srv_waiters_new(atomic_int *gauge)
+{
+    struct srv_waiters *ws = calloc(1, sizeof *ws);
+    if (!ws) return NULL;
+    ws->gauge = gauge;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&ws->lock, NULL);
+    pthread_cond_init(&ws->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&ws->timer, NULL, timer_main, ws) != 0) {
+        pthread_cond_destroy(&ws->cond);
+        pthread_mutex_destroy(&ws->lock);
+        free(ws);
+        return NULL;
+    }
+    ws->timer_started = 1;
+    return ws;
+}
+
+int srv_waiters_suspend(struct srv_waiters *ws, srv_waiter *w, struct MHD_Connection *con,
+                        const char *run_id, double deadline)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (ws->closed) {
+        pthread_mutex_unlock(&ws->lock);
+        return -1;
+    }
+    memset(w, 0, sizeof *w);
+    snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
+    w->con = con;
+    w->deadline = deadline;
+    unsigned b = bucket_of(w->run_id);
+    w->next = ws->buckets[b];
+    if (w->next) w->next->prev = w;
+    ws->buckets[b] = w;
+    w->linked = 1;
+    if (ws->gauge) atomic_fetch_add(ws->gauge, 1);
+    MHD_suspend_connection(con);
+    /* The timer sleeps at most 1 s; wake it only for deadlines sooner than that. */
+    if (deadline < srv_now() + 1.0) pthread_cond_signal(&ws->cond);
+    pthread_mutex_unlock(&ws->lock);
+    return 0;
+}
+
+void srv_waiters_resume(struct srv_waiters *ws, srv_waiter *w)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (w->linked) resume_locked(ws, w);
+    pthread_mutex_unlock(&ws->lock);
+}
+
+void srv_waiters_forget(struct srv_waiters *ws, srv_waiter *w)
+{
+    pthread_mutex_lock(&ws->lock);
+    if (w->linked) unlink_locked(ws, w);
+    pthread_mutex_unlock(&ws->lock);
+}
+
+void srv_waiters_wake(struct srv_waiters *ws, const char *run_id)
+{
+    if (!ws) return;
+    unsigned b = bucket_of(run_id);
+    pthread_mutex_lock(&ws->lock);
+    srv_waiter *w = ws->buckets[b];
+    while (w) {
+        srv_waiter *nx = w->next;
+        if (strcmp(w->run_id, run_id) == 0) resume_locked(ws, w);
+        w = nx;
+    }
+    pthread_mutex_unlock(&ws->lock);
+}
+
+void srv_waiters_shutdown(struct srv_waiters *ws)
+{
+    if (!ws) return;
+    pthread_mutex_lock(&ws->lock);
+    ws->closed = 1;
+    for (unsigned b = 0; b < NBUCKETS; b++)
+        while (ws->buckets[b])
+            resume_locked(ws, ws->buckets[b]);
+    pthread_mutex_unlock(&ws->lock);
+}
+
+void srv_waiters_free(struct srv_waiters *ws)
+{
+    if (!ws) return;
+    srv_waiters_shutdown(ws);
+    pthread_mutex_lock(&ws->lock);
+    ws->quit = 1;
+    pthread_cond_signal(&ws->cond);
+    pthread_mutex_unlock(&ws->lock);
+    if (ws->timer_started) pthread_join(ws->timer, NULL);
+    pthread_cond_destroy(&ws->cond);
+    pthread_mutex_destroy(&ws->lock);
+    free(ws);
+}

@@ -1,0 +1,235 @@
+/**
+ * @file test_durability.c
+ * @brief eirnnd API: accepted runs survive. kill -9 with queued and running runs, restart, and
+ *        every run completes with the bytes `eirnn simulate` gives; SIGTERM with a run in flight
+ *        exits 0 after letting it finish (grace) or after giving it back to the queue (no
+ *        grace), answering pending long polls, and the released run completes after a restart.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_harness.h"
+
+static const char *jstr(json_t *j, const char *k)
+{
+    return json_string_value(json_object_get(j, k));
+}
+
+/** A run of @p model_id with @p T zero-input steps recording V every @p every, seed @p seed. */
+static char *run_doc(const char *model_id, long T, int every, int seed)
+{
+    char *s = malloc(512);
+    snprintf(s, 512,
+             "{\"model_id\": \"%s\", \"dt\": 0.05, \"inputs\": {\"steps\": %ld, \"trials\": 1}, "
+             "\"record\": {\"vars\": [\"V\"], \"every\": %d}, \"seed\": %d}",
+             model_id, T, every, seed);
+    return s;
+}
+
+/** Check run @p rid succeeded and its V equals `eirnn simulate` of @p model with @p run. */
+static void check_against_simulate(api_daemon *d, const char *rid, const char *model,
+                                   const char *run, const char *tag)
+{
+    char mpath[512], rpath[512], out[512], file[600], path[256];
+    snprintf(mpath, sizeof mpath, "%s/%s_model.json", d->dir, tag);
+    snprintf(rpath, sizeof rpath, "%s/%s_run.json", d->dir, tag);
+    snprintf(out, sizeof out, "%s/%s_out", d->dir, tag);
+    api_write_file(mpath, model, strlen(model));
+    /* The offline run has no model_id: drop it. */
+    json_t *rj = json_loads(run, 0, NULL);
+    json_object_del(rj, "model_id");
+    char *doc = json_dumps(rj, 0);
+    json_decref(rj);
+    api_write_file(rpath, doc, strlen(doc));
+    free(doc);
+    assert_int_equal(api_simulate(mpath, rpath, out), 0);
+    snprintf(path, sizeof path, "/v1/runs/%s/results/V", rid);
+    api_resp r;
+    api_get(d, path, &r);
+    assert_int_equal(r.status, 200);
+    snprintf(file, sizeof file, "%s/V.npy", out);
+    size_t len;
+    char *want = api_read_file(file, &len);
+    assert_non_null(want);
+    if (r.len != len || memcmp(r.body, want, len)) {
+        print_error("%s: results differ from eirnn simulate\n", tag);
+        fail();
+    }
+    free(want);
+    api_resp_free(&r);
+}
+
+static void test_kill9_restart(void **state)
+{
+    (void)state;
+    api_daemon d;
+    api_init(&d);
+    const char *one[] = {"--workers", "1", NULL};
+    api_start(&d, one, NULL);
+    char *slow = api_create_model(&d, api_model_slow);
+    char *small = api_create_model(&d, api_model_small);
+    /* A run of a few seconds, then small runs queued behind it. */
+    char *long_doc = run_doc(slow, 80000, 400, 1);
+    char *long_id = api_submit_run(&d, long_doc);
+    char *docs[4], *ids[4];
+    for (int i = 0; i < 4; i++) {
+        docs[i] = run_doc(small, 30 + i, 1, 10 + i);
+        ids[i] = api_submit_run(&d, docs[i]);
+    }
+    api_wait_status(&d, long_id, "running", 30);
+    usleep(200000);
+    api_kill9(&d);
+
+    const char *two[] = {"--workers", "2", NULL};
+    api_start(&d, two, NULL);
+    assert_true(api_log_count(&d, "\"event\":\"requeued\"") >= 1);
+    json_t *j = api_wait_run(&d, long_id, 120);
+    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 2);
+    json_decref(j);
+    for (int i = 0; i < 4; i++) {
+        j = api_wait_run(&d, ids[i], 60);
+        assert_string_equal(jstr(j, "status"), "succeeded");
+        json_decref(j);
+    }
+    check_against_simulate(&d, long_id, api_model_slow, long_doc, "long");
+    check_against_simulate(&d, ids[0], api_model_small, docs[0], "small0");
+    check_against_simulate(&d, ids[3], api_model_small, docs[3], "small3");
+    for (int i = 0; i < 4; i++) {
+        free(docs[i]);
+        free(ids[i]);
+    }
+    free(long_doc);
+    free(long_id);
+    free(slow);
+    free(small);
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+    api_cleanup(&d);
+}
+
+typedef struct poll_arg {
+    api_daemon *d;
+    const char *id;
+    api_resp r;
+    double took;
+} poll_arg;
+
+static void *long_poll(void *p)
+{
+    poll_arg *a = p;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/runs/%s?wait=60", a->id);
+    double t0 = api_now();
+    api_get(a->d, path, &a->r);
+    a->took = api_now() - t0;
+    return NULL;
+}
+
+static void test_sigterm_finishes_in_grace(void **state)
+{
+    (void)state;
+    api_daemon d;
+    api_init(&d);
+    const char *args[] = {"--workers", "1", "--shutdown-grace", "60", NULL};
+    api_start(&d, args, NULL);
+    char *slow = api_create_model(&d, api_model_slow);
+    char *doc = run_doc(slow, 40000, 400, 2);
+    char *id = api_submit_run(&d, doc);
+    api_wait_status(&d, id, "running", 30);
+    poll_arg pa = {.d = &d, .id = id};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
+    usleep(200000);
+    double t0 = api_now();
+    assert_int_equal(api_stop(&d, SIGTERM, 60), 0);
+    assert_true(api_now() - t0 < 30);
+    pthread_join(th, NULL);
+    /* The pending long poll was answered at shutdown, well before its 60 s. */
+    assert_int_equal(pa.r.status, 200);
+    assert_true(pa.took < 30);
+    api_resp_free(&pa.r);
+    assert_true(api_log_count(&d, "\"event\":\"stopped\"") == 1);
+
+    /* It finished within the grace period: after a restart without workers it is there. */
+    const char *none[] = {"--workers", "0", NULL};
+    api_start(&d, none, NULL);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/runs/%s", id);
+    api_resp r;
+    api_get(&d, path, &r);
+    json_t *j = api_json(&r);
+    assert_string_equal(jstr(j, "status"), "succeeded");
+    json_decref(j);
+    api_resp_free(&r);
+    check_against_simulate(&d, id, api_model_slow, doc, "grace");
+    free(doc);
+    free(id);
+    free(slow);
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+    api_cleanup(&d);
+}
+
+static void test_sigterm_releases_run(void **state)
+{
+    (void)state;
+    api_daemon d;
+    api_init(&d);
+    const char *args[] = {"--workers", "1", "--shutdown-grace", "0", NULL};
+    api_start(&d, args, NULL);
+    char *slow = api_create_model(&d, api_model_slow);
+    char *doc = run_doc(slow, 100000, 1000, 3);
+    char *id = api_submit_run(&d, doc);
+    api_wait_status(&d, id, "running", 30);
+    usleep(300000);
+    poll_arg pa = {.d = &d, .id = id};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
+    usleep(200000);
+    double t0 = api_now();
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+    assert_true(api_now() - t0 < 5);
+    pthread_join(th, NULL);
+    assert_int_equal(pa.r.status, 200);
+    assert_true(pa.took < 10);
+    api_resp_free(&pa.r);
+    assert_int_equal(api_log_count(&d, "\"event\":\"run_released\""), 1);
+
+    /* Back in the queue with the attempt not counted; a restart completes it. */
+    const char *none[] = {"--workers", "0", NULL};
+    api_start(&d, none, NULL);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/runs/%s", id);
+    api_resp r;
+    api_get(&d, path, &r);
+    json_t *j = api_json(&r);
+    assert_string_equal(jstr(j, "status"), "queued");
+    json_decref(j);
+    api_resp_free(&r);
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+
+    const char *one[] = {"--workers", "1", NULL};
+    api_start(&d, one, NULL);
+    j = api_wait_run(&d, id, 120);
+    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 1);
+    json_decref(j);
+    check_against_simulate(&d, id, api_model_slow, doc, "released");
+    free(doc);
+    free(id);
+    free(slow);
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+    api_cleanup(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kill9_restart),
+        cmocka_unit_test(test_sigterm_finishes_in_grace),
+        cmocka_unit_test(test_sigterm_releases_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
