@@ -6,6 +6,11 @@
 
 #include <string.h>
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define EIR_SHA256_SHANI 1
+#endif
+
 /** Round constants K (FIPS 180-4, 4.2.2). */
 static const uint32_t sha256_k[64] = {
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u,
@@ -89,6 +94,65 @@ void eir_sha256_init(eir_sha256_ctx *c)
     memset(c->block, 0, sizeof c->block);
 }
 
+#ifdef EIR_SHA256_SHANI
+/**
+ * Compress @p blocks 64-byte blocks with the x86 SHA extensions (SHA-NI: AMD Zen and later,
+ * Intel Ice Lake / Goldmont and later), about 5x the speed of sha256_compress(). The state is
+ * kept as the instructions want it (ABEF and CDGH halves); each loop pass does 4 rounds, the
+ * message schedule of rounds 16..63 with sha256msg1/sha256msg2. Cannot fail.
+ */
+__attribute__((target("sha,sse4.1"))) static void sha256_blocks_shani(uint32_t h[8],
+                                                                      const uint8_t *p,
+                                                                      size_t blocks)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
+    __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  /* EFGH */
+    __m128i s0 = _mm_alignr_epi8(tmp, s1, 8);                                        /* ABEF */
+    s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                             /* CDGH */
+    for (; blocks > 0; blocks--, p += 64) {
+        __m128i abef = s0, cdgh = s1, w[4];
+#pragma GCC unroll 16
+        for (int g = 0; g < 16; g++) {
+            __m128i m;
+            if (g < 4) {
+                m = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+            } else { /* W[4g..4g+3] from the four previous groups */
+                m = _mm_sha256msg1_epu32(w[(g - 4) & 3], w[(g - 3) & 3]);
+                m = _mm_add_epi32(m, _mm_alignr_epi8(w[(g - 1) & 3], w[(g - 2) & 3], 4));
+                m = _mm_sha256msg2_epu32(m, w[(g - 1) & 3]);
+            }
+            w[g & 3] = m;
+            __m128i k = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)&sha256_k[4 * g]));
+            s1 = _mm_sha256rnds2_epu32(s1, s0, k);
+            s0 = _mm_sha256rnds2_epu32(s0, s1, _mm_shuffle_epi32(k, 0x0E));
+        }
+        s0 = _mm_add_epi32(s0, abef);
+        s1 = _mm_add_epi32(s1, cdgh);
+    }
+    tmp = _mm_shuffle_epi32(s0, 0x1B);   /* FEBA */
+    s1 = _mm_shuffle_epi32(s1, 0xB1);    /* DCHG */
+    s0 = _mm_blend_epi16(tmp, s1, 0xF0); /* DCBA */
+    s1 = _mm_alignr_epi8(s1, tmp, 8);    /* HGFE */
+    _mm_storeu_si128((__m128i *)&h[0], s0);
+    _mm_storeu_si128((__m128i *)&h[4], s1);
+}
+#endif
+
+/** Compress @p blocks consecutive 64-byte blocks, with SHA-NI when the CPU has it. */
+static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t blocks)
+{
+#ifdef EIR_SHA256_SHANI
+    /* __builtin_cpu_supports reads data set up once by libgcc's constructor: no race. */
+    if (__builtin_cpu_supports("sha")) {
+        sha256_blocks_shani(h, p, blocks);
+        return;
+    }
+#endif
+    for (; blocks > 0; blocks--, p += 64)
+        sha256_compress(h, p);
+}
+
 /** Absorb @p len bytes; whole blocks are compressed straight from @p data. Cannot fail. */
 void eir_sha256_update(eir_sha256_ctx *c, const void *data, size_t len)
 {
@@ -103,13 +167,13 @@ void eir_sha256_update(eir_sha256_ctx *c, const void *data, size_t len)
         p += take;
         len -= take;
         if (c->block_len < 64) return;
-        sha256_compress(c->h, c->block);
+        sha256_blocks(c->h, c->block, 1);
         c->block_len = 0;
     }
-    while (len >= 64) {
-        sha256_compress(c->h, p);
-        p += 64;
-        len -= 64;
+    if (len >= 64) {
+        sha256_blocks(c->h, p, len / 64);
+        p += len & ~(size_t)63;
+        len &= 63;
     }
     if (len > 0) {
         memcpy(c->block, p, len);
@@ -125,13 +189,13 @@ void eir_sha256_final(eir_sha256_ctx *c, uint8_t digest[EIR_SHA256_DIGEST_LEN])
     c->block[n++] = 0x80;
     if (n > 56) {
         memset(c->block + n, 0, 64 - n);
-        sha256_compress(c->h, c->block);
+        sha256_blocks(c->h, c->block, 1);
         n = 0;
     }
     memset(c->block + n, 0, 56 - n);
     for (int i = 0; i < 8; i++)
         c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha256_compress(c->h, c->block);
+    sha256_blocks(c->h, c->block, 1);
     for (int i = 0; i < 8; i++)
         store_be32(digest + 4 * i, c->h[i]);
     memset(c, 0, sizeof *c);

@@ -181,6 +181,39 @@ static const void *to_f32(const double *src, size_t n, float **cursor)
  * Point @p x->a at the model's arrays in the run's precision. For float32 they are converted
  * into one allocation returned in *owned (caller frees); for float64 nothing is copied.
  */
+/**
+ * For single-trial runs of small N, the transposed product matrix in the run's precision
+ * (see sim_arrays::mt; zero-padded columns of n_pad or 2 n_pad values), written to a fresh
+ * allocation returned in *owned (caller frees). Leaves x->a.mt NULL when the kernel does not apply.
+ * EIR_ENOMEM on allocation failure.
+ */
+static eir_status setup_columns(sim_ctx *x, eir_precision prec, void **owned)
+{
+    const eir_model *m = x->m;
+    const int n = m->n, np = m->n_pad;
+    *owned = NULL;
+    if (x->r->B != 1 || n > SIM_COLUMN_KERNEL_MAX_N) return EIR_OK;
+    const int fused = m->gate == EIR_GATE_FUSED;
+    const int ld = fused ? 2 * np : np; /* columns padded to n_pad (a multiple of EIR_PAD) */
+    const double *mat = m->gate == EIR_GATE_NONE ? m->W : m->gate == EIR_GATE_SPLIT ? m->S : m->WM;
+    const size_t es = prec == EIR_F32 ? sizeof(float) : sizeof(double);
+    void *buf = calloc((size_t)n * ld, es);
+    if (!buf) return EIR_ENOMEM;
+    const int rows = fused ? 2 * np : n; /* rows of mat to copy (FUSED: W, pad, M, pad) */
+    for (int j = 0; j < n; j++)
+        for (int i = 0; i < rows; i++) {
+            double v = mat[(size_t)i * n + j];
+            if (prec == EIR_F32)
+                ((float *)buf)[(size_t)j * ld + i] = (float)v;
+            else
+                ((double *)buf)[(size_t)j * ld + i] = v;
+        }
+    x->a.mt = buf;
+    x->a.mt_ld = ld;
+    *owned = buf;
+    return EIR_OK;
+}
+
 static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
 {
     const eir_model *m = x->m;
@@ -191,8 +224,17 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     const size_t wout = (size_t)m->n_out_pad * (size_t)m->n_read;
     *owned = NULL;
     if (prec == EIR_F64) {
-        x->a = (sim_arrays){mat,     m->P,  m->M_in, m->W_out, m->b_out, m->leak,
-                            m->bias, m->cE, m->cI,   m->gE,    m->gI};
+        x->a = (sim_arrays){.mat = mat,
+                            .P = m->P,
+                            .M_in = m->M_in,
+                            .W_out = m->W_out,
+                            .b_out = m->b_out,
+                            .leak = m->leak,
+                            .bias = m->bias,
+                            .cE = m->cE,
+                            .cI = m->cI,
+                            .gE = m->gE,
+                            .gI = m->gI};
         return EIR_OK;
     }
     size_t total = matlen + 2 * pin + wout + (size_t)m->n_out + 6 * n;
@@ -310,12 +352,13 @@ eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *re
     if (x->Tc > r->T) x->Tc = r->T;
 
     float *owned = NULL;
+    void *owned_cols = NULL;
     sim_chunk *ch = calloc((size_t)nt, sizeof *ch);
     x->rate_e = calloc((size_t)r->B, sizeof(double));
     x->rate_i = calloc((size_t)r->B, sizeof(double));
     x->trial_steps = calloc((size_t)r->B, sizeof(int64_t));
     if (!ch || !x->rate_e || !x->rate_i || !x->trial_steps ||
-        setup_arrays(x, r->precision, &owned)) {
+        setup_arrays(x, r->precision, &owned) || setup_columns(x, r->precision, &owned_cols)) {
         s = eir_error_set(err, EIR_ENOMEM, NULL, "out of memory starting the run");
         goto done;
     }
@@ -382,6 +425,7 @@ eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *re
     }
 done:
     free(owned);
+    free(owned_cols);
     free(ch);
     free(x->rate_e);
     free(x->rate_i);

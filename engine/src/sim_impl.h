@@ -128,7 +128,8 @@ HOT static void SFX(rk4_stage)(int n, const REAL *restrict Id, const REAL *restr
 }
 
 /** Rates r = f(V) for one row, with the r_max clamp. */
-HOT static void SFX(activate)(const eir_activation *a, int n, const REAL *restrict V, REAL *restrict R)
+HOT static void SFX(activate)(const eir_activation *a, int n, const REAL *restrict V,
+                              REAL *restrict R)
 {
     switch (a->kind) {
     case EIR_ACT_RELU:
@@ -202,14 +203,62 @@ HOT static int SFX(row_stats)(int n, int n_e, const REAL *restrict V, const REAL
 /* ---- products ---------------------------------------------------------------------------- */
 
 /**
+ * u[0..len) = sum over active cells j in [j0, j1) of r_j col_j, where col_j = Mt + j ld is
+ * column j of the product matrix (columns zero-padded to ld >= len). Active cells (r_j != 0)
+ * are gathered into @p act first, so silent cells cost nothing; four columns are added per
+ * pass over u. Deterministic: the order of additions depends only on the rates.
+ */
+HOT static void SFX(colacc)(int len, int j0, int j1, const REAL *restrict Mt, int ld,
+                            const REAL *restrict r, int *restrict act, REAL *restrict u)
+{
+    int na = 0;
+    for (int j = j0; j < j1; j++) {
+        act[na] = j;
+        na += r[j] != 0;
+    }
+    memset(u, 0, (size_t)len * sizeof *u);
+    int q = 0;
+    for (; q + 4 <= na; q += 4) {
+        const REAL r0 = r[act[q]], r1 = r[act[q + 1]], r2 = r[act[q + 2]], r3 = r[act[q + 3]];
+        const REAL *c0 = Mt + (size_t)act[q] * ld, *c1 = Mt + (size_t)act[q + 1] * ld;
+        const REAL *c2 = Mt + (size_t)act[q + 2] * ld, *c3 = Mt + (size_t)act[q + 3] * ld;
+        for (int i = 0; i < len; i++)
+            u[i] += (r0 * c0[i] + r1 * c1[i]) + (r2 * c2[i] + r3 * c3[i]);
+    }
+    for (; q < na; q++) {
+        const REAL rj = r[act[q]];
+        const REAL *c = Mt + (size_t)act[q] * ld;
+        for (int i = 0; i < len; i++)
+            u[i] += rj * c[i];
+    }
+}
+
+/**
  * Recurrent products for nb trial rows of rates @p R (nb x N), each output row n_pad long
  * (see EIR_PAD). NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T.
  * FUSED: U2 = R [W; M]^T (nb x 2 n_pad).
  */
-static void SFX(products)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2)
+static void SFX(products)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2, int *act)
 {
     const int n = x->n, np = x->m->n_pad, ne = x->n_e, ni = n - ne;
     const REAL *mat = x->a.mat;
+    if (x->a.mt) { /* single trial, small N: column sums over active cells */
+        const REAL *mt = x->a.mt;
+        const int ld = x->a.mt_ld;
+        switch (x->m->gate) {
+        case EIR_GATE_NONE:
+            SFX(colacc)(np, 0, n, mt, ld, R, act, U1);
+            break;
+        case EIR_GATE_SPLIT:
+            SFX(colacc)(np, 0, ne, mt, ld, R, act, U1);
+            SFX(colacc)(np, ne, n, mt, ld, R, act, U2);
+            break;
+        case EIR_GATE_FUSED:
+            SFX(colacc)(ld, 0, n, mt, ld, R, act, U2);
+            break;
+        }
+        return;
+    }
     switch (x->m->gate) {
     case EIR_GATE_NONE:
         if (x->use_gemv)
@@ -368,10 +417,13 @@ void SFX(sim_chunk_run)(sim_chunk *c)
     if (r->integrator == EIR_INTEG_RK4) len += 2 * nbn; /* Vs, acc */
     if (has_inputs) len += (size_t)tcap * nbp * (gated_inputs ? 2 : 1) + (size_t)tcap * nb * nin;
     REAL *ws = calloc(len, sizeof *ws);
+    int *act = malloc(((size_t)n + 1) * sizeof *act); /* active cells of the column kernel */
     c->div_step = -1;
     c->div_trial = -1;
     c->max_zdt = 0.0;
-    if (!ws) {
+    if (!ws || !act) {
+        free(ws);
+        free(act);
         c->status = EIR_ENOMEM;
         return;
     }
@@ -433,7 +485,7 @@ void SFX(sim_chunk_run)(sim_chunk *c)
         const int recording = (k + 1) % x->every == 0;
 
         /* stage 1 (every integrator): products at r_k, drive and gate z_k */
-        SFX(products)(x, nb, R, U1, U2);
+        SFX(products)(x, nb, R, U1, U2, act);
         double zmax = 0.0;
         for (int bb = 0; bb < nb; bb++) {
             const size_t o = (size_t)bb * n;
@@ -465,7 +517,7 @@ void SFX(sim_chunk_run)(sim_chunk *c)
             for (int st = 0; st < 3; st++) {
                 for (int bb = 0; bb < nb; bb++)
                     SFX(activate)(&m->act, n, Vs + (size_t)bb * n, R + (size_t)bb * n);
-                SFX(products)(x, nb, R, U1, U2);
+                SFX(products)(x, nb, R, U1, U2, act);
                 for (int bb = 0; bb < nb; bb++) {
                     const size_t o = (size_t)bb * n;
                     const REAL *px = has_inputs ? PX + poff + bb * np : zero;
@@ -528,6 +580,7 @@ void SFX(sim_chunk_run)(sim_chunk *c)
         x->trial_steps[b0 + bb] = done;
     sim_nan_fill(x, b0, nb, done / x->every);
     free(ws);
+    free(act);
 }
 
 #undef HOT

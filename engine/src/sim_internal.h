@@ -13,11 +13,18 @@
 
 /** Model arrays in the run's precision (float copies for float32, the model's own for f64). */
 typedef struct sim_arrays {
-    const void *mat;   /**< product matrix: W (NONE), S (SPLIT), [W; M] (FUSED) */
-    const void *P;     /**< N*n_in or NULL */
-    const void *M_in;  /**< N*n_in or NULL */
-    const void *W_out; /**< n_out*n_read or NULL */
-    const void *b_out; /**< n_out or NULL */
+    const void *mat; /**< product matrix: W (NONE), S (SPLIT), [W; M] (FUSED) */
+    /**
+     * Single-trial runs of small N: the product matrix transposed, column j of it contiguous
+     * (mt_ld values: N, or 2 n_pad for FUSED with M at offset n_pad), or NULL. The products
+     * are then column sums over the active (r_j != 0) cells, without BLAS call overhead.
+     */
+    const void *mt;
+    int mt_ld;
+    const void *P;                               /**< N*n_in or NULL */
+    const void *M_in;                            /**< N*n_in or NULL */
+    const void *W_out;                           /**< n_out*n_read or NULL */
+    const void *b_out;                           /**< n_out or NULL */
     const void *leak, *bias, *cE, *cI, *gE, *gI; /**< N each (c/g only for SPLIT) */
 } sim_arrays;
 
@@ -50,6 +57,9 @@ typedef struct sim_chunk {
     double max_zdt;
     eir_status status;
 } sim_chunk;
+
+/** Largest N for which single-trial runs use the transposed column kernel. */
+#define SIM_COLUMN_KERNEL_MAX_N 512
 
 void sim_chunk_run_f64(sim_chunk *c);
 void sim_chunk_run_f32(sim_chunk *c);
