@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install what eirnn needs from Debian (bookworm) when it is missing. Needs root for apt-get.
-# Usage: scripts/deps.sh [build|test|all]   (default: test)
+# Usage: scripts/deps.sh [build|test|all]   (default: test; all adds valgrind)
 set -euo pipefail
 want=${1:-test}
 pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libjansson-dev
       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev)
 if [ "$want" != build ]; then
-  pkgs+=(libcmocka-dev python3 python3-numpy clang)
+  # clang with its compiler-rt (libFuzzer, sanitizer runtimes) for fuzz/
+  pkgs+=(libcmocka-dev python3 python3-numpy clang libclang-rt-14-dev curl)
+fi
+if [ "$want" = all ]; then
+  pkgs+=(valgrind) # scripts/sanitize.sh valgrind
 fi
 missing=()
 for p in "${pkgs[@]}"; do
