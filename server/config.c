@@ -103,8 +103,10 @@ void srv_config_defaults(srv_config *c)
     c->max_attempts = 3;
     c->long_poll_max = 60;
     c->shutdown_grace = 10;
+    /* Twice the CPUs, 4 to 16: a handler that records a decision (POST /v1/runs, ...) waits
+     * for the disk in its thread, and the other threads keep serving meanwhile. */
     int cpus = online_cpus();
-    c->http_threads = cpus < 2 ? 2 : cpus > 4 ? 4 : cpus;
+    c->http_threads = 2 * cpus < 4 ? 4 : 2 * cpus > 16 ? 16 : 2 * cpus;
     c->connection_timeout = 30;
     c->max_connections = 1024;
     c->cache_bytes = (int64_t)256 << 20;

@@ -76,7 +76,7 @@ static char *error_text(const char *field, unsigned status, const char *fmt, ...
     va_end(ap);
     json_t *o =
         srv_problem_json(SRV_P_RUN_FAILED, status, NULL, field && *field ? field : NULL, detail);
-    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *s = o ? srv_json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
 }
@@ -159,7 +159,12 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     /* Parse the request and build the model exactly as the handler did when it accepted it. */
     double tp = srv_now();
     json_error_t je;
+    srv_json_oom_set(0);
     req = json_loads(run->request_json ? run->request_json : "", JSON_REJECT_DUPLICATES, &je);
+    if (srv_json_oom()) { /* a value may have been cut short silently (srv.h) */
+        error = error_text(NULL, 500, "out of memory reading the stored request");
+        goto finish;
+    }
     if (!req || !json_is_object(req)) {
         error = error_text(NULL, 500, "the stored request is not a JSON object: %s", je.text);
         goto finish;
@@ -292,6 +297,7 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     mi.parse_s = parse_s;
     mi.build_s = build_s;
     mi.simulate_s = simulate_s;
+    mi.model_hash = ref ? ref->hash : NULL; /* cached per model; computed for inline models */
     meta = eir_run_meta(&mi);
     if (meta) {
         if (x.stop == STOP_TIME) json_object_set_new(meta, "status", json_string("failed"));
@@ -305,19 +311,29 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
             json_t *o = json_object_get(outputs, arr[i].var);
             if (o) json_object_set_new(o, "url", json_string(url));
         }
-        meta_text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+        meta_text = srv_json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
     }
     if (status != STORE_RUN_SUCCEEDED) store_run_progress(c, run->id, res.steps_done, d->T, NULL);
 
 finish:;
+    /* When the final state cannot be stored (disk full, database locked), keep trying: with the
+     * results for a minute, then recording the failure without them. The run must not be left
+     * running while the daemon goes on; only when it stops is it left to the restart, which
+     * queues it again. */
+    double keep_results_until = srv_now() + 60.0;
     store_status fst = store_final(c, run->id, status, arr, narr, meta_text, error);
-    if (fst != STORE_OK && narr > 0 && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
-        /* The results could not be stored: record the failure without them. */
-        char *e2 = error_text(NULL, 500, "the results could not be stored: %s", store_errmsg(c));
-        status = STORE_RUN_FAILED;
-        fst = store_final(c, run->id, status, NULL, 0, meta_text, e2);
-        free(e2);
+    char *e2 = NULL;
+    while (fst != STORE_OK && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
+        if (narr > 0 && srv_now() >= keep_results_until) {
+            e2 = error_text(NULL, 500, "the results could not be stored: %s", store_errmsg(c));
+            status = STORE_RUN_FAILED;
+            narr = 0;
+        }
+        if (atomic_load(release)) break;
+        sleep_s(1.0);
+        fst = store_final(c, run->id, status, arr, narr, meta_text, e2 ? e2 : error);
     }
+    free(e2);
     double dur = srv_now() - t0;
     if (fst == STORE_OK) {
         atomic_fetch_add(&s->metrics.runs_finished[status], 1);

@@ -88,14 +88,102 @@ json_t *srv_run_json(const store_run *run)
         time_or_null(run->finished_at), "links", "self", self, "results", results);
 }
 
+/** Whether @p s needs no JSON escaping and is an id-like word (letters, digits, '_', '-'). */
+static int plain_word(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+              *s == '_' || *s == '-'))
+            return 0;
+    return 1;
+}
+
+/** A real as jansson writes it with JSON_REAL_PRECISION(17) (jsonp_dtostr); returns its length. */
+static size_t put_real(char *p, double v)
+{
+    int n = snprintf(p, 40, "%.17g", v);
+    if (n < 0 || n > 36) return 0;
+    if (!strchr(p, '.') && !strchr(p, 'e')) {
+        p[n++] = '.';
+        p[n++] = '0';
+        p[n] = '\0';
+    }
+    char *e = strchr(p, 'e');
+    if (e) { /* no '+' and no leading zeros in the exponent */
+        char *start = e + 1, *end = start + 1;
+        if (*start == '-') start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)n - (size_t)(end - p) + 1);
+            n -= (int)(end - start);
+        }
+    }
+    return (size_t)n;
+}
+
+/** Append an RFC 3339 time in quotes, or null. */
+static size_t put_time(char *p, int64_t ms)
+{
+    if (ms <= 0) {
+        memcpy(p, "null", 4);
+        return 4;
+    }
+    char t[40];
+    srv_rfc3339(ms, t, sizeof t);
+    return (size_t)sprintf(p, "\"%s\"", t);
+}
+
+/**
+ * The bytes of json_dumps(srv_run_json(run), JSON_COMPACT | JSON_REAL_PRECISION(17)), written
+ * without building a jansson object (GET /v1/runs/{id} is the hottest request). NULL when a
+ * string would need escaping (never for store-made ids) or memory runs out: then the caller
+ * takes the jansson path.
+ */
+static char *run_base_fast(const store_run *run, size_t *len)
+{
+    if (!plain_word(run->id) || !plain_word(run->model_id) || strlen(run->id) > 64 ||
+        strlen(run->model_id) > 64)
+        return NULL;
+    double frac = run->progress_total > 0 ? (double)run->progress_done / (double)run->progress_total
+                                          : (store_run_status_final(run->status) ? 1.0 : 0.0);
+    if (frac > 1) frac = 1;
+    char *out = malloc(1024);
+    if (!out) return NULL;
+    char *p = out;
+    p += sprintf(p, "{\"id\":\"%s\",\"model_id\":", run->id);
+    p += run->model_id[0] ? sprintf(p, "\"%s\"", run->model_id) : sprintf(p, "null");
+    p += sprintf(p, ",\"status\":\"%s\",\"progress\":{\"done\":%lld,\"total\":%lld,\"fraction\":",
+                 store_run_status_name(run->status), (long long)run->progress_done,
+                 (long long)run->progress_total);
+    p += put_real(p, frac);
+    p += sprintf(p, "},\"attempts\":%d,\"max_attempts\":%d,\"cancel_requested\":%s,\"time_limit\":",
+                 run->attempts, run->max_attempts, run->cancel_requested ? "true" : "false");
+    p += put_real(p, run->time_limit);
+    p += sprintf(p, ",\"created_at\":");
+    p += put_time(p, run->created_at);
+    p += sprintf(p, ",\"started_at\":");
+    p += put_time(p, run->started_at);
+    p += sprintf(p, ",\"finished_at\":");
+    p += put_time(p, run->finished_at);
+    p += sprintf(p, ",\"links\":{\"self\":\"/v1/runs/%s\",\"results\":\"/v1/runs/%s/results\"}}",
+                 run->id, run->id);
+    *len = (size_t)(p - out);
+    return out;
+}
+
 char *srv_run_resource(const store_run *run, int with_meta, size_t *len)
 {
-    json_t *j = srv_run_json(run);
-    if (!j) return NULL;
-    char *base = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    json_decref(j);
-    if (!base) return NULL;
-    size_t n = strlen(base);
+    size_t n = 0;
+    char *base = run_base_fast(run, &n);
+    if (!base) {
+        json_t *j = srv_run_json(run);
+        if (!j) return NULL;
+        base = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(j);
+        if (!base) return NULL;
+        n = strlen(base);
+    }
     if (!with_meta) {
         *len = n;
         return base;

@@ -49,7 +49,7 @@ enum MHD_Result h_models_create(srv_req *r)
         eir_model_spec_free(spec);
         return srv_problem_store(r, st, c, "the model");
     }
-    srv_modcache_add(s->models, sm.id, m, spec);
+    srv_modcache_add(s->models, sm.id, m, spec, hash);
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/models/%s", sm.id);
     struct MHD_Response *resp = srv_response_json(r, model_json(&sm));

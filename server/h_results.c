@@ -106,14 +106,15 @@ static int parse_range(const char *s, int64_t n, int64_t *a, int64_t *b)
     return *a < *b && *b <= n ? 0 : -1;
 }
 
-/** Parse ?neurons= ("i,j,a:b,...") against @p n units. @return 0, or -1 with @p why set. */
+/** Parse ?neurons= ("i,j,a:b,...") against @p n units. @return 0, -1 with @p why set, or -2 when
+ *  out of memory. */
 static int parse_units(const char *s, int64_t n, int64_t **out, int64_t *count, const char **why)
 {
     size_t cap = 16, len = 0;
     int64_t *u = malloc(cap * sizeof *u);
     if (!u) {
         *why = "out of memory";
-        return -1;
+        return -2;
     }
     const char *p = s;
     for (;;) {
@@ -145,7 +146,7 @@ static int parse_units(const char *s, int64_t n, int64_t **out, int64_t *count, 
                 if (!q) {
                     *why = "out of memory";
                     free(u);
-                    return -1;
+                    return -2;
                 }
                 u = q;
             }
@@ -281,7 +282,9 @@ enum MHD_Result h_results_get(srv_req *r)
     const char *nq = srv_query(r, "neurons");
     if (nq) {
         const char *why = "";
-        if (parse_units(nq, N, &v.units, &v.nu, &why))
+        int pu = parse_units(nq, N, &v.units, &v.nu, &why);
+        if (pu == -2) return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
+        if (pu)
             return srv_problem_param(r, "neurons",
                                      "neurons: %s (the result has %lld units, indices 0 to "
                                      "%lld); got '%s'",
@@ -319,18 +322,21 @@ enum MHD_Result h_results_get(srv_req *r)
     if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
     static const char *const ctypes[] = {"application/octet-stream", "application/json",
                                          "text/csv; charset=utf-8; header=present"};
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctypes[v.fmt]);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     char shape[96], disp[160];
     snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)(v.t1 - v.t0),
              (long long)(v.s1 - v.s0), (long long)v.nu);
-    MHD_add_response_header(resp, "X-Eirnn-Shape", shape);
-    MHD_add_response_header(resp, "X-Eirnn-Dtype", info.dtype);
-    if (v.fmt != SRV_FMT_JSON) {
-        snprintf(disp, sizeof disp, "attachment; filename=\"%s_%s.%s\"", r->params[0], var,
-                 fmt_names[v.fmt]);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s_%s.%s\"", r->params[0], var,
+             fmt_names[v.fmt]);
+    /* A header that cannot be added (out of memory) must not go missing silently. */
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctypes[v.fmt]) != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept") != MHD_YES ||
+        MHD_add_response_header(resp, "X-Eirnn-Shape", shape) != MHD_YES ||
+        MHD_add_response_header(resp, "X-Eirnn-Dtype", info.dtype) != MHD_YES ||
+        (v.fmt != SRV_FMT_JSON &&
+         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp) != MHD_YES)) {
+        MHD_destroy_response(resp);
+        return srv_reply(r, 503, NULL);
     }
     return srv_reply(r, 200, resp);
 }

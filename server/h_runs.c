@@ -118,10 +118,10 @@ enum MHD_Result h_runs_create(srv_req *r)
                               strerror(errno));
             goto out;
         }
-        json_object_set_new(body, "seed", json_integer((json_int_t)seed));
-        request = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
-        if (!request) {
-            ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+        /* Checked dump: plain json_dumps() can lose bytes when out of memory (srv.h). */
+        if (json_object_set_new(body, "seed", json_integer((json_int_t)seed)) != 0 ||
+            !(request = srv_json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)))) {
+            ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
             goto out;
         }
         request_json = request;
@@ -142,6 +142,10 @@ enum MHD_Result h_runs_create(srv_req *r)
     in.progress_total = rs->desc.T;
     in.queue_limit = s->cfg.queue_limit;
     int created = 0;
+    if (srv_json_oom()) { /* what was validated may not be what was sent (srv.h) */
+        ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
+        goto out;
+    }
     store_status st = c ? store_run_create(c, &in, &run, &created) : STORE_ERROR;
     switch (st) {
     case STORE_OK:
@@ -153,13 +157,23 @@ enum MHD_Result h_runs_create(srv_req *r)
                           key ? key : "");
         goto out;
     case STORE_FULL: {
+        /* A full queue or a full disk: tell which (a full disk is no queue-full). The store's
+         * own verdict decides: counting the queue again here races with the workers, which
+         * may have claimed a run since (the load test saw such 503s typed "unavailable"). */
+        char msg[STORE_ERRMSG_MAX];
+        snprintf(msg, sizeof msg, "%s", store_errmsg(c));
+        if (s->cfg.queue_limit <= 0 || strncmp(msg, "the queue is full", 17) != 0) {
+            ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "storage is full: %s", msg);
+            goto out;
+        }
         struct MHD_Response *resp = srv_problem_response(
             r, SRV_P_QUEUE_FULL, 503, NULL, "the run queue is full (%lld runs); retry later: %s",
-            (long long)s->cfg.queue_limit, store_errmsg(c));
-        if (resp) {
-            char ra[16];
-            snprintf(ra, sizeof ra, "%u", retry_after_full(s));
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+            (long long)s->cfg.queue_limit, msg);
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", retry_after_full(s));
+        if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra) != MHD_YES) {
+            MHD_destroy_response(resp);
+            resp = NULL; /* the 503 made at start, with its Retry-After */
         }
         ret = srv_reply(r, 503, resp);
         goto out;

@@ -23,17 +23,20 @@ void srv_log(const char *event, json_t *fields)
 {
     char ts[40];
     srv_rfc3339(srv_epoch_ms(), ts, sizeof ts);
+    int oom = srv_json_oom(); /* a log line that cannot be made must not fail the request */
     json_t *o = json_object();
     if (!o) {
         json_decref(fields);
+        srv_json_oom_set(oom);
         return;
     }
     json_object_set_new(o, "ts", json_string(ts));
     json_object_set_new(o, "event", json_string(event));
     if (fields) json_object_update(o, fields);
     json_decref(fields);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
+    char *s = srv_json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(o);
+    srv_json_oom_set(oom);
     if (!s) return;
     size_t n = strlen(s);
     char *line = realloc(s, n + 2);

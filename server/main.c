@@ -70,6 +70,7 @@ static void shutdown_daemon(srv *s, const sigset_t *set, int sig)
 
 int main(int argc, char **argv)
 {
+    srv_json_init(); /* before any JSON is made (see srv.h) */
     srv s;
     memset(&s, 0, sizeof s);
     s.listen_fd = -1;
@@ -119,10 +120,11 @@ int main(int argc, char **argv)
                                    "reason", mc ? store_errmsg(mc) : "out of memory"));
         goto out;
     }
-    if (rq.requeued || rq.failed || rq.cancelled)
+    if (rq.requeued || rq.failed || rq.cancelled || rq.partial_results)
         srv_log("requeued",
-                json_pack("{s:I, s:I, s:I}", "requeued", (json_int_t)rq.requeued, "failed",
-                          (json_int_t)rq.failed, "cancelled", (json_int_t)rq.cancelled));
+                json_pack("{s:I, s:I, s:I, s:I}", "requeued", (json_int_t)rq.requeued, "failed",
+                          (json_int_t)rq.failed, "cancelled", (json_int_t)rq.cancelled,
+                          "partial_results", (json_int_t)rq.partial_results));
 
     eir_blas_single_threaded();
     s.models = srv_modcache_new(s.cfg.cache_bytes);

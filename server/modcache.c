@@ -6,8 +6,11 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "srv.h"
 
 #define MC_MAX_ENTRIES 256
 
@@ -132,8 +135,16 @@ srv_mc_status srv_modcache_get(struct srv_modcache *mc, store_conn *c, const eir
         return SRV_MC_STORE;
     }
     json_error_t je;
+    int oom = srv_json_oom();
+    srv_json_oom_set(0);
     json_t *j = json_loads(sm.json, JSON_REJECT_DUPLICATES, &je);
     store_model_clear(&sm);
+    if (srv_json_oom()) { /* a failed allocation can cut a value short silently (srv.h) */
+        json_decref(j);
+        eir_error_set(err, EIR_ENOMEM, NULL, "out of memory reading the stored model");
+        return SRV_MC_INVALID;
+    }
+    srv_json_oom_set(oom);
     if (!j) {
         eir_error_set(err, EIR_EINVAL, "", "the stored model is not JSON: %s", je.text);
         return SRV_MC_INVALID;
@@ -155,6 +166,7 @@ srv_mc_status srv_modcache_get(struct srv_modcache *mc, store_conn *c, const eir
     e->spec = spec;
     e->ref.model = m;
     e->ref.spec = spec;
+    eir_model_hash(m, e->ref.hash); /* once per entry, not once per run (run metadata) */
     e->refs = 1;
     e->bytes = model_bytes(m);
 
@@ -190,7 +202,7 @@ void srv_modcache_put(struct srv_modcache *mc, srv_model_ref *ref)
 }
 
 void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
-                      eir_model_spec *spec)
+                      eir_model_spec *spec, const char *hash)
 {
     mc_entry *e = calloc(1, sizeof *e);
     if (!e) {
@@ -203,6 +215,10 @@ void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
     e->spec = spec;
     e->ref.model = model;
     e->ref.spec = spec;
+    if (hash)
+        snprintf(e->ref.hash, sizeof e->ref.hash, "%s", hash);
+    else
+        eir_model_hash(model, e->ref.hash);
     e->refs = 1; /* the caller's, dropped below */
     e->bytes = model_bytes(model);
     mc_entry *victims[MC_MAX_ENTRIES];

@@ -22,6 +22,7 @@ struct srv_modcache;
 typedef struct srv_model_ref {
     const eir_model *model;     /**< the built model (immutable, shareable) */
     const eir_model_spec *spec; /**< its parsed spec (name, generation seeds, sigma) */
+    char hash[65];              /**< eir_model_hash() of the model, computed once per entry */
 } srv_model_ref;
 
 /** Outcome of srv_modcache_get(). */
@@ -51,10 +52,11 @@ void srv_modcache_put(struct srv_modcache *mc, srv_model_ref *ref);
 
 /**
  * Insert a freshly built model under @p id, taking ownership of @p model and @p spec (they are
- * freed when the entry is evicted and unused). Out of memory: they are freed at once.
+ * freed when the entry is evicted and unused). @p hash is its eir_model_hash() when the caller
+ * has it, or NULL to compute it. Out of memory: they are freed at once.
  */
 void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
-                      eir_model_spec *spec);
+                      eir_model_spec *spec, const char *hash);
 
 /** Drop @p id from the cache (the model was deleted). */
 void srv_modcache_evict(struct srv_modcache *mc, const char *id);

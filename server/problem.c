@@ -49,17 +49,61 @@ json_t *srv_problem_json(srv_problem_type t, unsigned status, const char *instan
     return o;
 }
 
+/**
+ * Replace every byte of @p s that is not part of a well-formed UTF-8 sequence by '?', in place.
+ * Details and instances quote client text (paths, query values, headers) and may cut it;
+ * jansson refuses strings that are not UTF-8, which would turn the answer into a 500.
+ */
+static void utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        unsigned c = *p;
+        size_t n = c < 0x80                   ? 1
+                   : (c >= 0xc2 && c <= 0xdf) ? 2
+                   : (c >= 0xe0 && c <= 0xef) ? 3
+                   : (c >= 0xf0 && c <= 0xf4) ? 4
+                                              : 0;
+        int ok = n > 0;
+        for (size_t i = 1; ok && i < n; i++)
+            ok = (p[i] & 0xc0) == 0x80;
+        if (ok && n == 3) { /* no overlongs, no surrogates */
+            ok = !(c == 0xe0 && p[1] < 0xa0) && !(c == 0xed && p[1] >= 0xa0);
+        } else if (ok && n == 4) {
+            ok = !(c == 0xf0 && p[1] < 0x90) && !(c == 0xf4 && p[1] >= 0x90);
+        }
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 static struct MHD_Response *problem_response_v(srv_req *r, srv_problem_type t, unsigned status,
                                                const char *field, const char *param,
                                                const char *fmt, va_list ap)
 {
-    char detail[1024];
+    char detail[1024], instance[SRV_PATH_MAX];
     vsnprintf(detail, sizeof detail, fmt, ap);
-    json_t *o = srv_problem_json(t, status, r ? r->path : NULL, field, detail);
-    if (!o) return NULL;
-    if (param) json_object_set_new(o, "parameter", json_string(param));
-    char *s = json_dumps(o, JSON_COMPACT);
+    utf8_clean(detail);
+    if (r) {
+        snprintf(instance, sizeof instance, "%s", r->path);
+        utf8_clean(instance);
+    }
+    char fieldbuf[EIR_FIELD_MAX];
+    if (field) {
+        snprintf(fieldbuf, sizeof fieldbuf, "%s", field);
+        utf8_clean(fieldbuf); /* a long pointer may have been cut inside a character */
+    }
+    int oom = srv_json_oom();
+    srv_json_oom_set(0);
+    json_t *o = srv_problem_json(t, status, r ? instance : NULL, field ? fieldbuf : NULL, detail);
+    if (o && param) json_object_set_new(o, "parameter", json_string(param));
+    /* A member that could not be added is missing without an error (srv.h): no answer then. */
+    char *s = o && !srv_json_oom() ? srv_json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
+    srv_json_oom_set(oom || !s);
     if (!s) return NULL;
     return srv_response_take(r, s, strlen(s), "application/problem+json");
 }
@@ -91,7 +135,11 @@ enum MHD_Result srv_problem(srv_req *r, srv_problem_type t, unsigned status, con
     struct MHD_Response *resp = problem_response_v(r, t, status, field, NULL, fmt, ap);
     va_end(ap);
     if (!resp) return bare_500(r);
-    if (status == 503) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    if (status == 503 &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES) {
+        MHD_destroy_response(resp);
+        return srv_reply(r, 503, NULL); /* the 503 made at start, with its Retry-After */
+    }
     return srv_reply(r, status, resp);
 }
 
@@ -146,7 +194,18 @@ json_t *srv_body_json(srv_req *r, enum MHD_Result *ret)
                            "the request needs a JSON object as its body");
         return NULL;
     }
+    int oom = srv_json_oom();
+    srv_json_oom_set(0);
     json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (srv_json_oom()) {
+        /* Out of memory while parsing: jansson may have reported it as a syntax error, or
+         * returned a document with a string or number cut short (srv.h). */
+        json_decref(j);
+        *ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
+                           "out of memory reading the request body; retry shortly");
+        return NULL;
+    }
+    srv_json_oom_set(oom);
     if (!j) {
         *ret = srv_problem(r, SRV_P_MALFORMED_JSON, 400, NULL, "line %d, column %d: %s", je.line,
                            je.column, je.text);

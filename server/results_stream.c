@@ -94,6 +94,18 @@ static int stage_str(res_stream *x, const char *s)
     return stage(x, s, strlen(s));
 }
 
+/**
+ * Bytes the chunk buffer needs: the stored chunk size, or the whole result when it is smaller
+ * (a result of one short chunk must not cost a download the full chunk size: with hundreds of
+ * downloads in flight those blocks are what grows the daemon's heap).
+ */
+static size_t chunk_cap(const res_stream *x)
+{
+    uint64_t cap = x->info.chunk_size;
+    if (x->info.total_bytes < cap) cap = x->info.total_bytes;
+    return cap > 0 ? (size_t)cap : 1;
+}
+
 /** Copy @p len stored data bytes at offset @p off to @p dst, reading chunks as needed. */
 static int get_bytes(res_stream *x, uint64_t off, size_t len, void *dst)
 {
@@ -102,10 +114,10 @@ static int get_bytes(res_stream *x, uint64_t off, size_t len, void *dst)
     while (len > 0) {
         int64_t idx = (int64_t)(off / cs);
         if (idx != x->chunk_idx) {
-            if (!x->chunk && !(x->chunk = malloc((size_t)cs))) return -1;
+            if (!x->chunk && !(x->chunk = malloc(chunk_cap(x)))) return -1;
             store_conn *c = srv_thread_conn(x->s);
-            if (!c || store_result_read_chunk(c, x->run_id, x->info.var, idx, x->chunk, (size_t)cs,
-                                              &x->chunk_len) != STORE_OK) {
+            if (!c || store_result_read_chunk(c, x->run_id, x->info.var, idx, x->chunk,
+                                              chunk_cap(x), &x->chunk_len) != STORE_OK) {
                 x->chunk_idx = -1;
                 return -1;
             }
@@ -324,6 +336,12 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
         free(x);
         return NULL;
     }
+    /* The buffers the stream needs, now: out of memory is then a 503 rather than a connection
+     * cut off after its 200. */
+    if (!(x->chunk = malloc(chunk_cap(x))) || stage_reserve(x, STAGE_TARGET * 2)) {
+        res_free(x);
+        return NULL;
+    }
     uint64_t total = MHD_SIZE_UNKNOWN;
     size_t block = (size_t)64 << 10;
     if (v->fmt == SRV_FMT_NPY) {
@@ -331,7 +349,7 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
         int64_t shape[3] = {v->t1 - v->t0, v->s1 - v->s0, v->nu};
         size_t hl = eir_npy_header(x->f32 ? EIR_NPY_F4 : EIR_NPY_F8, 3, shape, h, sizeof h);
         total = hl + (uint64_t)shape[0] * (uint64_t)shape[1] * (uint64_t)shape[2] * x->item;
-        block = (size_t)1 << 20;
+        block = total < ((uint64_t)1 << 20) ? (size_t)total : (size_t)1 << 20; /* MHD's buffer */
     } else {
         x->v.full = 0;
     }

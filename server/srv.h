@@ -67,6 +67,8 @@ typedef struct srv {
     int has_token;               /**< a bearer token is required on /v1 and /metrics */
     uint8_t token_hash[32];      /**< SHA-256 of the token (compared in constant time) */
     double started;              /**< srv_now() at start */
+    /** 503 problem made at start, for when no answer can be allocated (shared, never changed) */
+    struct MHD_Response *oom_response;
 } srv;
 
 /* ---- config.c ------------------------------------------------------------------------------ */
@@ -109,6 +111,30 @@ void srv_sha256(const void *data, size_t len, uint8_t out[32]);
  * @return 1 when equal, else 0.
  */
 int srv_ct_equal32(const uint8_t *a, const uint8_t *b);
+
+/**
+ * Route jansson's allocations through a wrapper that notes failures per thread. Call once at
+ * start, before any other thread runs.
+ *
+ * Why: when an allocation fails, jansson 2.14 does not always say so. Its lexer drops a
+ * character it cannot append (json_loads() then returns a document with a truncated string or
+ * number: another model id, another weight), and json_dumps() ignores a failed key append (the
+ * text returned misses bytes). Code that parses or dumps JSON clears the flag first and checks
+ * srv_json_oom() after, treating a set flag as out of memory whatever jansson returned.
+ */
+void srv_json_init(void);
+
+/** 1 when a jansson allocation failed on the calling thread since the flag was last cleared. */
+int srv_json_oom(void);
+
+/** Set (1) or clear (0) the calling thread's jansson allocation-failure flag. */
+void srv_json_oom_set(int v);
+
+/**
+ * json_dumps() that returns NULL when an allocation failed during the dump (the text could miss
+ * bytes, see srv_json_init()). Keeps the thread's flag set if it was set before.
+ */
+char *srv_json_dumps(const json_t *j, size_t flags);
 
 /** Fill @p out with a random 63-bit value from getrandom(). @return 0, or -1 (errno set). */
 int srv_random_seed(uint64_t *out);

@@ -56,6 +56,11 @@ void store_disconnect(store_conn *c)
     if (c && c->store && c->store->ops->disconnect) c->store->ops->disconnect(c);
 }
 
+void store_set_deadline(store_conn *c, double deadline)
+{
+    if (c) c->deadline = deadline;
+}
+
 const char *store_errmsg(const store_conn *c)
 {
     return c ? c->errmsg : "no store connection";

@@ -349,6 +349,7 @@ struct store {
 struct store_conn {
     struct store *store;
     char errmsg[STORE_ERRMSG_MAX];
+    double deadline; /**< see store_set_deadline(); 0 = none */
 };
 
 typedef struct store store;
@@ -374,6 +375,16 @@ store_conn *store_connect(store *s);
 
 /** Close a connection (see store_ops::disconnect). NULL is a no-op. */
 void store_disconnect(store_conn *c);
+
+/**
+ * Bound the lock waits of the operations that follow on @p c: a wait for the database (the
+ * store's writer queue, another process's lock) ends with ::STORE_BUSY at @p deadline (seconds
+ * on CLOCK_MONOTONIC) when that comes before the busy timeout. 0 removes it. The HTTP threads
+ * set it to the busy timeout counted from a request's arrival, so that a locked database gets
+ * each request its 503 within about the busy timeout, however many wait on the same thread.
+ * NULL is a no-op.
+ */
+void store_set_deadline(store_conn *c, double deadline);
 
 /** The message of the last failure on @p c ("" after a success). */
 const char *store_errmsg(const store_conn *c);

@@ -2,13 +2,15 @@
  * @file store_sqlite.c
  * @brief SQLite backend of store.h.
  *
- * Durability (docs/STORE.md): the database runs in WAL mode with PRAGMA synchronous=FULL, so
- * every commit fsyncs the WAL before it returns. With synchronous=NORMAL a WAL commit is only
- * made durable at the next checkpoint and a power loss could forget a run that was already
- * answered with 202 Accepted; FULL closes that window at the cost of one fsync per commit.
- * The only writes made with NORMAL are claims and progress updates: losing one of them in a
- * power cut merely leaves the run queued (it runs again) or shows older progress, and the next
- * FULL commit syncs them along with everything before it.
+ * Durability (docs/STORE.md): the database runs in WAL mode. Connections commit with PRAGMA
+ * synchronous=NORMAL, which appends the transaction to the WAL without an fsync, and a commit
+ * that must survive a power loss (a run accepted with 202 Accepted, a finish, a cancel, ...)
+ * then waits for a *group sync* (::sq_gsync): one fdatasync of the WAL, made by the first
+ * waiter after the writer lock is released, covers every commit appended before it started.
+ * That is what synchronous=FULL promises (the commit is on stable storage before the call
+ * returns) at one fsync per group of concurrent commits instead of one per commit, and without
+ * holding the write lock during the fsync. Claims and progress updates do not wait: losing one
+ * of them in a power cut merely leaves the run queued (it runs again) or shows older progress.
  *
  * One ::sq_conn per thread; its sqlite3 handle is opened lazily (SQLITE_OPEN_NOMUTEX: the
  * connection is never shared) and every statement is prepared once per connection, on first
@@ -31,6 +33,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,8 @@
 #define SQ_CHUNK_MAX ((size_t)64 << 20)
 /** WAL file size kept after a checkpoint (a large finish grows it; this shrinks it back). */
 #define SQ_JOURNAL_SIZE_LIMIT 67108864
+/** WAL size (frames) from which a committer checkpoints, after its commit (SQLite's default). */
+#define SQ_CHECKPOINT_FRAMES 1000
 /** Longest idempotency key accepted. */
 #define SQ_KEY_MAX 255
 
@@ -62,8 +67,6 @@
 #define RESULT_COLS "var, dtype, shape, total_bytes, chunk_size, chunk_count, sha256"
 
 enum stmt_id {
-    ST_SYNC_FULL,
-    ST_SYNC_NORMAL,
     ST_BEGIN,
     ST_BEGIN_READ,
     ST_COMMIT,
@@ -111,8 +114,6 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
-    [ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_BEGIN_READ] = "BEGIN DEFERRED",
     [ST_COMMIT] = "COMMIT",
@@ -184,7 +185,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "WHERE run_id = ?1 AND var = ?2 AND complete = 1",
     [ST_RESULT_LIST] = "SELECT " RESULT_COLS " FROM results WHERE run_id = ?1 AND complete = 1 "
                        "ORDER BY var",
-    [ST_CHUNK_READ] = "SELECT data FROM result_chunks "
+    /* rowid and size only (length() of a BLOB does not load it): the bytes are copied with
+     * incremental BLOB I/O straight into the caller's buffer */
+    [ST_CHUNK_READ] = "SELECT rowid, length(data) FROM result_chunks "
                       "WHERE run_id = ?1 AND var = ?2 AND chunk_index = ?3 AND EXISTS "
                       "(SELECT 1 FROM results WHERE run_id = ?1 AND var = ?2 AND complete = 1)",
     [ST_REQUEUE_CANCEL] = "UPDATE runs SET status = 'cancelled', finished_at = ?1 "
@@ -230,11 +233,32 @@ struct sq_wlock {
     struct sq_waiter *head, *tail;
 };
 
+/**
+ * Group sync of the WAL. Durable commits take a ticket, in commit order, while they still hold
+ * the writer lock; after releasing it they wait until ::synced reaches their ticket. A waiter
+ * that finds no sync in progress becomes the syncer: it notes the last ticket handed out, syncs
+ * the WAL through its own connection (SQLITE_FCNTL_JOURNAL_POINTER: the connection's WAL file,
+ * the same inode as everyone's) and, on success, marks every ticket up to the noted one
+ * synced. Commits appended while a sync runs are covered by the next one, so under load one
+ * fsync serves many commits, and the writer lock is never held across an fsync.
+ */
+struct sq_gsync {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t appended; /**< tickets handed out (durable commits appended to the WAL) */
+    uint64_t synced;   /**< every ticket <= synced is on stable storage */
+    uint64_t syncs;    /**< WAL syncs done (statistics) */
+    int busy;          /**< a thread is syncing the WAL now */
+    int checkpointing; /**< a thread is checkpointing now (see maybe_checkpoint()) */
+};
+
 struct sq_store {
     struct store base; /**< base.cls points back here */
     char *path;
     store_config cfg;
     struct sq_wlock wl;
+    struct sq_gsync gs;
+    atomic_llong lock_seen_ms; /**< when a lock wait last gave up (monotonic ms), 0 = never */
 };
 
 /** State of a finish in progress (finish_begin .. finish_commit/abort). */
@@ -257,16 +281,18 @@ struct sq_writer {
 struct sq_conn {
     struct store_conn base; /**< must stay first */
     struct sq_store *st;
-    sqlite3 *db;   /**< NULL until first use, or after a fatal error */
-    int broken;    /**< a fatal error happened: reopen before the next operation */
-    int sync_full; /**< current PRAGMA synchronous: 1 FULL, 0 NORMAL, -1 unknown */
-    int wlocked;   /**< this connection holds the store's writer lock */
+    sqlite3 *db;    /**< NULL until first use, or after a fatal error */
+    int broken;     /**< a fatal error happened: reopen before the next operation */
+    int wlocked;    /**< this connection holds the store's writer lock */
+    int wal_frames; /**< WAL size after this connection's last commit (on_wal_commit()) */
     sqlite3_stmt *stmt[ST_COUNT];
     struct sq_writer w;
+    double busy_until; /**< end of the SQLite lock wait in progress (busy_wait()) */
 };
 
 static const struct store_ops sq_ops;
 static store_status sq_run_release_locked(store_conn *c, const char *id, store_run_status *now);
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames);
 
 static struct sq_conn *SQ(store_conn *c)
 {
@@ -452,9 +478,61 @@ static void wl_destroy(struct sq_wlock *wl)
     pthread_cond_destroy(&wl->cv);
 }
 
+/** Seconds on the monotonic clock. */
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/** When a lock wait starting at @p now must give up: after the busy timeout, or at the
+ *  connection's deadline (store_set_deadline()) if that comes first. */
+static double wait_limit(struct sq_conn *sc, double now)
+{
+    double limit = now + sc->st->cfg.busy_timeout_ms / 1000.0;
+    return sc->base.deadline > 0 && sc->base.deadline < limit ? sc->base.deadline : limit;
+}
+
+/** How long a lock that was found held lately is waited for. */
+#define SQ_LOCK_PROBE 0.1
+
+/**
+ * SQLite's busy handler (sqlite3_busy_timeout() knows no deadline): sleep and retry, with
+ * SQLite's own delays, until the wait_limit() of the wait's first call. The writer lock of this
+ * process is held during such a wait, so the database lock is another process's. Once a wait
+ * gave up on it, the waits of the next busy timeout only probe it (a failed probe extends that):
+ * otherwise every writer would hold the writer lock for a whole busy timeout, one after the
+ * other, and the requests queued behind them (and behind them on their HTTP thread) would wait
+ * many busy timeouts for their 503.
+ */
+static int busy_wait(void *arg, int count)
+{
+    static const int delay_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+    struct sq_conn *sc = arg;
+    double now = mono_now();
+    if (count == 0) {
+        sc->busy_until = wait_limit(sc, now);
+        double seen = (double)atomic_load(&sc->st->lock_seen_ms) / 1e3;
+        if (seen > 0 && now - seen < sc->st->cfg.busy_timeout_ms / 1e3 &&
+            now + SQ_LOCK_PROBE < sc->busy_until)
+            sc->busy_until = now + SQ_LOCK_PROBE;
+    }
+    if (now >= sc->busy_until) {
+        atomic_store(&sc->st->lock_seen_ms, (long long)(now * 1e3));
+        return 0;
+    }
+    double d = delay_ms[count < 12 ? count : 11] / 1000.0;
+    if (now + d > sc->busy_until) d = sc->busy_until - now;
+    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
 /**
  * Take the writer lock for this connection unless it already holds it (*acquired tells which,
- * so that only the taker releases). Waits in line for at most the busy timeout.
+ * so that only the taker releases). Waits in line for at most the busy timeout (or until the
+ * connection's deadline).
  */
 static store_status wlock(struct sq_conn *sc, int *acquired)
 {
@@ -471,11 +549,8 @@ static store_status wlock(struct sq_conn *sc, int *acquired)
         else
             wl->head = &me;
         wl->tail = &me;
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        int64_t ns = until.tv_nsec + (int64_t)(sc->st->cfg.busy_timeout_ms % 1000) * 1000000;
-        until.tv_sec += sc->st->cfg.busy_timeout_ms / 1000 + ns / 1000000000;
-        until.tv_nsec = ns % 1000000000;
+        double limit = wait_limit(sc, mono_now());
+        struct timespec until = {(time_t)limit, (long)((limit - (double)(time_t)limit) * 1e9)};
         while (wl->held || wl->head != &me) {
             if (pthread_cond_timedwait(&wl->cv, &wl->mu, &until) == ETIMEDOUT &&
                 (wl->held || wl->head != &me)) {
@@ -534,7 +609,6 @@ static void close_db(struct sq_conn *sc)
     if (sc->db) sqlite3_close_v2(sc->db);
     sc->db = NULL;
     sc->broken = 0;
-    sc->sync_full = -1;
     writer_reset(&sc->w); /* the writer lock is kept: a caller may hold it across a reopen */
 }
 
@@ -557,10 +631,11 @@ static store_status open_db(struct sq_conn *sc)
         return (rc & 0xff) == SQLITE_BUSY ? STORE_BUSY : STORE_ERROR;
     }
     sqlite3_extended_result_codes(db, 1);
-    sqlite3_busy_timeout(db, cfg->busy_timeout_ms);
+    sqlite3_busy_handler(db, busy_wait, sc);
+    sqlite3_wal_hook(db, on_wal_commit, sc); /* checkpoints outside the writer lock */
     char pragmas[256];
     snprintf(pragmas, sizeof pragmas,
-             "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; "
+             "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; "
              "PRAGMA journal_size_limit = %d; PRAGMA mmap_size = %" PRId64 ";",
              SQ_JOURNAL_SIZE_LIMIT, cfg->mmap_size);
     rc = exec_fixed(db, pragmas);
@@ -570,7 +645,6 @@ static store_status open_db(struct sq_conn *sc)
         return (rc & 0xff) == SQLITE_BUSY ? STORE_BUSY : STORE_ERROR;
     }
     sc->db = db;
-    sc->sync_full = 1;
     sc->broken = 0;
     return STORE_OK;
 }
@@ -652,13 +726,133 @@ static store_status run_fixed(struct sq_conn *sc, enum stmt_id id, const char *w
     return s ? run_stmt(sc, s, what) : st;
 }
 
-/** Switch PRAGMA synchronous between FULL (durable commits) and NORMAL (see file comment). */
-static store_status set_sync(struct sq_conn *sc, int full)
+static int gs_init(struct sq_gsync *g)
 {
-    if (sc->sync_full == full) return STORE_OK;
-    store_status st = run_fixed(sc, full ? ST_SYNC_FULL : ST_SYNC_NORMAL, "cannot set synchronous");
-    sc->sync_full = st == STORE_OK ? full : -1;
-    return st;
+    memset(g, 0, sizeof *g);
+    if (pthread_mutex_init(&g->mu, NULL)) return -1;
+    if (pthread_cond_init(&g->cv, NULL)) {
+        pthread_mutex_destroy(&g->mu);
+        return -1;
+    }
+    return 0;
+}
+
+static void gs_destroy(struct sq_gsync *g)
+{
+    pthread_mutex_destroy(&g->mu);
+    pthread_cond_destroy(&g->cv);
+}
+
+/** Ticket of the commit just made on @p sc; call while still holding the writer lock. */
+static uint64_t gs_ticket(struct sq_conn *sc)
+{
+    struct sq_gsync *g = &sc->st->gs;
+    pthread_mutex_lock(&g->mu);
+    uint64_t t = ++g->appended;
+    pthread_mutex_unlock(&g->mu);
+    return t;
+}
+
+/** fdatasync the WAL through this connection's own handle of it. Returns an SQLite code. */
+static int wal_sync(struct sq_conn *sc)
+{
+    sqlite3_file *f = NULL;
+    int rc = sc->db ? sqlite3_file_control(sc->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f)
+                    : SQLITE_MISUSE;
+    if (rc != SQLITE_OK) return rc;
+    if (!f || !f->pMethods) return SQLITE_CANTOPEN; /* no WAL open: cannot happen after a commit */
+    return f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+}
+
+/**
+ * Wait until every commit with a ticket <= @p ticket is on stable storage, syncing the WAL
+ * ourselves when nobody else is. ::STORE_ERROR when the sync fails: the change was committed
+ * (readers may see it) but may not survive a power loss.
+ */
+static store_status gs_wait(struct sq_conn *sc, uint64_t ticket)
+{
+    struct sq_gsync *g = &sc->st->gs;
+    pthread_mutex_lock(&g->mu);
+    while (g->synced < ticket) {
+        if (g->busy) {
+            pthread_cond_wait(&g->cv, &g->mu);
+            continue;
+        }
+        g->busy = 1;
+        uint64_t target = g->appended;
+        pthread_mutex_unlock(&g->mu);
+        int rc = wal_sync(sc);
+        pthread_mutex_lock(&g->mu);
+        g->busy = 0;
+        g->syncs++;
+        if (rc == SQLITE_OK && target > g->synced) g->synced = target;
+        pthread_cond_broadcast(&g->cv);
+        if (rc != SQLITE_OK) {
+            pthread_mutex_unlock(&g->mu);
+            return fail(sc, STORE_ERROR,
+                        "the change was committed but the database could not be synced to disk: "
+                        "%s (SQLite code %d)",
+                        sqlite3_errstr(rc), rc);
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    return STORE_OK;
+}
+
+/**
+ * WAL hook: note the WAL's size after each commit of this connection. It replaces SQLite's
+ * automatic checkpoint, which would run inside COMMIT, i.e. while the writer lock is held and
+ * every other writer waits for its page copies and fsyncs; maybe_checkpoint() does it after the
+ * lock is released instead.
+ */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    ((struct sq_conn *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+/**
+ * Once the WAL holds ::SQ_CHECKPOINT_FRAMES frames, copy them into the database (a PASSIVE
+ * checkpoint: it takes no write lock and waits for nobody, so writers carry on meanwhile). Call
+ * after a commit, without the writer lock. One thread checkpoints at a time; failures are left
+ * to the next attempt.
+ */
+static void maybe_checkpoint(struct sq_conn *sc)
+{
+    if (sc->wal_frames < SQ_CHECKPOINT_FRAMES || !sc->db || sc->wlocked) return;
+    struct sq_gsync *g = &sc->st->gs;
+    pthread_mutex_lock(&g->mu);
+    int mine = !g->checkpointing;
+    g->checkpointing = 1;
+    pthread_mutex_unlock(&g->mu);
+    if (!mine) return;
+    sc->wal_frames = 0;
+    /* The bulk of the copy, while writers go on appending; then the frames they appended, under
+     * the writer lock (a short pass): a WAL copied up to its end is restarted by the next writer
+     * instead of growing while writes never stop. */
+    sqlite3_wal_checkpoint_v2(sc->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int acquired = 0;
+    if (wlock(sc, &acquired) == STORE_OK) {
+        sqlite3_wal_checkpoint_v2(sc->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        if (acquired) wunlock(sc);
+    }
+    sc->base.errmsg[0] = '\0'; /* a lock timeout here is no failure of the caller's operation */
+    pthread_mutex_lock(&g->mu);
+    g->checkpointing = 0;
+    pthread_mutex_unlock(&g->mu);
+}
+
+/** Wait until every durable commit appended so far is synced (for answers that acknowledge
+ *  a state some other thread committed, e.g. an idempotent replay). Free when none is pending. */
+static store_status gs_wait_all(struct sq_conn *sc)
+{
+    struct sq_gsync *g = &sc->st->gs;
+    pthread_mutex_lock(&g->mu);
+    uint64_t t = g->appended;
+    pthread_mutex_unlock(&g->mu);
+    return gs_wait(sc, t);
 }
 
 /** End the transaction, if any, without keeping it; releases the writer lock. */
@@ -675,21 +869,26 @@ static void tx_rollback(struct sq_conn *sc)
     wunlock(sc);
 }
 
-/** BEGIN IMMEDIATE under the writer lock, with synchronous FULL (@p durable) or NORMAL. */
-static store_status tx_begin(struct sq_conn *sc, int durable)
+/** BEGIN IMMEDIATE under the writer lock. */
+static store_status tx_begin(struct sq_conn *sc)
 {
     store_status st = wlock(sc, NULL);
-    if (st == STORE_OK) st = set_sync(sc, durable);
     if (st == STORE_OK) st = run_fixed(sc, ST_BEGIN, "cannot start a write transaction");
     if (st != STORE_OK) tx_rollback(sc);
     return st;
 }
 
-/** COMMIT (rolling back if that fails) and release the writer lock. */
-static store_status tx_commit(struct sq_conn *sc)
+/**
+ * COMMIT (rolling back if that fails) and release the writer lock; with @p durable, then wait
+ * until the commit is on stable storage (group sync, see ::sq_gsync).
+ */
+static store_status tx_commit(struct sq_conn *sc, int durable)
 {
     store_status st = run_fixed(sc, ST_COMMIT, "cannot commit");
+    uint64_t ticket = st == STORE_OK && durable ? gs_ticket(sc) : 0;
     tx_rollback(sc);
+    if (ticket) st = gs_wait(sc, ticket);
+    if (st == STORE_OK) maybe_checkpoint(sc);
     return st;
 }
 
@@ -802,7 +1001,6 @@ static store_status sq_model_create_locked(store_conn *c, const char *name, cons
         return fail(sc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)");
     if (!json) return fail(sc, STORE_INVALID, "model document missing");
     if (n < 0) return fail(sc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n);
-    if ((st = set_sync(sc, 1)) != STORE_OK) return st;
     sqlite3_stmt *s = stmt(sc, ST_MODEL_INSERT, &st);
     if (!s) return st;
     char id[STORE_ID_MAX];
@@ -914,7 +1112,7 @@ static store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
     if (!id) return fail(sc, STORE_INVALID, "model id missing");
-    if ((st = tx_begin(sc, 1)) != STORE_OK) return st;
+    if ((st = tx_begin(sc)) != STORE_OK) return st;
     sqlite3_stmt *s = stmt(sc, ST_MODEL_RUNS, &st);
     if (!s) return tx_fail(sc, st);
     bind_text(s, 1, id);
@@ -934,7 +1132,7 @@ static store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs
     if ((st = run_stmt(sc, s, "cannot delete the model")) != STORE_OK) return tx_fail(sc, st);
     if (sqlite3_changes64(sc->db) == 0)
         return tx_fail(sc, fail(sc, STORE_NOT_FOUND, "no model %s", id));
-    return tx_commit(sc);
+    return tx_commit(sc, 1);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1012,7 +1210,7 @@ static store_status sq_run_create(store_conn *c, const store_run_new *in, store_
             return fail(sc, STORE_INVALID,
                         "an idempotency key needs the request body's SHA-256 (64 hex)");
     }
-    if ((st = tx_begin(sc, 1)) != STORE_OK) return st;
+    if ((st = tx_begin(sc)) != STORE_OK) return st;
     sqlite3_stmt *s;
     if (in->idempotency_key) {
         if (!(s = stmt(sc, ST_RUN_BY_KEY, &st))) return tx_fail(sc, st);
@@ -1031,6 +1229,9 @@ static store_status sq_run_create(store_conn *c, const store_run_new *in, store_
                                         id));
             st = load_run(sc, id, out);
             tx_rollback(sc); /* nothing was written */
+            /* The run may have been committed by another thread that still waits for its sync:
+             * do not acknowledge it before it is durable. */
+            if (st == STORE_OK && (st = gs_wait_all(sc)) != STORE_OK) store_run_clear(out);
             return st;
         }
         done(s);
@@ -1089,7 +1290,7 @@ static store_status sq_run_create(store_conn *c, const store_run_new *in, store_
     }
     done(s);
     if ((st = load_run(sc, id, out)) != STORE_OK) return tx_fail(sc, st);
-    if ((st = tx_commit(sc)) != STORE_OK) {
+    if ((st = tx_commit(sc, 1)) != STORE_OK) {
         store_run_clear(out);
         return st;
     }
@@ -1161,8 +1362,7 @@ static store_status sq_run_claim_locked(store_conn *c, store_run *out)
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
     if (!out) return fail(sc, STORE_INVALID, "output missing");
-    /* A lost claim only means the run is queued again after a power cut: no fsync needed. */
-    if ((st = set_sync(sc, 0)) != STORE_OK) return st;
+    /* A lost claim only means the run is queued again after a power cut: no sync needed. */
     sqlite3_stmt *s = stmt(sc, ST_RUN_CLAIM, &st);
     if (!s) return st;
     bind_i64(s, 1, now_ms());
@@ -1201,8 +1401,6 @@ static store_status sq_run_progress_locked(store_conn *c, const char *id, int64_
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
     if (!id) return fail(sc, STORE_INVALID, "run id missing");
-    if ((st = set_sync(sc, 0)) != STORE_OK) /* progress needs no fsync (file comment) */
-        return st;
     sqlite3_stmt *s = stmt(sc, ST_RUN_PROGRESS, &st);
     if (!s) return st;
     bind_text(s, 1, id);
@@ -1246,7 +1444,6 @@ static store_status sq_run_cancel_locked(store_conn *c, const char *id, store_ru
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
     if (!id) return fail(sc, STORE_INVALID, "run id missing");
-    if ((st = set_sync(sc, 1)) != STORE_OK) return st;
     sqlite3_stmt *s = stmt(sc, ST_RUN_CANCEL, &st);
     if (!s) return st;
     bind_text(s, 1, id);
@@ -1269,7 +1466,6 @@ static store_status sq_run_release_locked(store_conn *c, const char *id, store_r
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
     if (!id) return fail(sc, STORE_INVALID, "run id missing");
-    if ((st = set_sync(sc, 1)) != STORE_OK) return st;
     sqlite3_stmt *s = stmt(sc, ST_RUN_RELEASE, &st);
     if (!s) return st;
     bind_text(s, 1, id);
@@ -1290,7 +1486,6 @@ static store_status sq_run_delete_locked(store_conn *c, const char *id)
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
     if (!id) return fail(sc, STORE_INVALID, "run id missing");
-    if ((st = set_sync(sc, 1)) != STORE_OK) return st;
     sqlite3_stmt *s = stmt(sc, ST_RUN_DELETE, &st);
     if (!s) return st;
     bind_text(s, 1, id);
@@ -1310,13 +1505,32 @@ static store_status sq_run_delete_locked(store_conn *c, const char *id)
         store_status st_ = wlock(SQ(c), &acquired_);                                               \
         if (st_ == STORE_OK) st_ = (call);                                                         \
         if (acquired_) wunlock(SQ(c));                                                             \
+        if (st_ == STORE_OK) maybe_checkpoint(SQ(c));                                              \
+        return st_;                                                                                \
+    } while (0)
+
+/* The same for decisions a client is told about: once the statement succeeded, wait until it
+ * is on stable storage (its own change, or, when it changed nothing, whatever state it saw). */
+#define LOCKED_DURABLE(call)                                                                       \
+    do {                                                                                           \
+        int acquired_;                                                                             \
+        store_status st_ = wlock(SQ(c), &acquired_);                                               \
+        int64_t before_ = SQ(c)->db ? sqlite3_total_changes64(SQ(c)->db) : 0;                      \
+        if (st_ == STORE_OK) st_ = (call);                                                         \
+        uint64_t ticket_ = 0;                                                                      \
+        if (st_ == STORE_OK && acquired_ && sqlite3_total_changes64(SQ(c)->db) != before_)         \
+            ticket_ = gs_ticket(SQ(c));                                                            \
+        if (acquired_) wunlock(SQ(c));                                                             \
+        if (st_ == STORE_OK && acquired_)                                                          \
+            st_ = ticket_ ? gs_wait(SQ(c), ticket_) : gs_wait_all(SQ(c));                          \
+        if (st_ == STORE_OK) maybe_checkpoint(SQ(c));                                              \
         return st_;                                                                                \
     } while (0)
 
 static store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
                                     const char *json, store_model *out)
 {
-    LOCKED(sq_model_create_locked(c, name, hash, n, json, out));
+    LOCKED_DURABLE(sq_model_create_locked(c, name, hash, n, json, out));
 }
 
 static store_status sq_run_claim(store_conn *c, store_run *out)
@@ -1332,17 +1546,17 @@ static store_status sq_run_progress(store_conn *c, const char *id, int64_t done_
 
 static store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now)
 {
-    LOCKED(sq_run_cancel_locked(c, id, now));
+    LOCKED_DURABLE(sq_run_cancel_locked(c, id, now));
 }
 
 static store_status sq_run_release(store_conn *c, const char *id, store_run_status *now)
 {
-    LOCKED(sq_run_release_locked(c, id, now));
+    LOCKED_DURABLE(sq_run_release_locked(c, id, now));
 }
 
 static store_status sq_run_delete(store_conn *c, const char *id)
 {
-    LOCKED(sq_run_delete_locked(c, id));
+    LOCKED_DURABLE(sq_run_delete_locked(c, id));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1358,14 +1572,14 @@ static void writer_rollback(struct sq_conn *sc)
     if (!sc->w.staged) return;
     char keep[STORE_ERRMSG_MAX];
     memcpy(keep, sc->base.errmsg, sizeof keep);
-    store_status st = tx_begin(sc, 1);
+    store_status st = tx_begin(sc);
     sqlite3_stmt *s = st == STORE_OK ? stmt(sc, ST_RESULT_DROP_STAGED, &st) : NULL;
     if (s) {
         bind_text(s, 1, sc->w.run_id);
         st = run_stmt(sc, s, "cannot delete staged results");
     }
     if (st == STORE_OK)
-        tx_commit(sc);
+        tx_commit(sc, 0); /* invisible rows: no need to wait for the disk */
     else
         tx_rollback(sc);
     memcpy(sc->base.errmsg, keep, sizeof keep);
@@ -1400,7 +1614,7 @@ static store_status sq_finish_begin(store_conn *c, const char *run_id)
     if (st != STORE_OK) return st;
     if (!run_id || strlen(run_id) >= STORE_ID_MAX)
         return fail(sc, STORE_INVALID, "run id missing or too long");
-    if ((st = tx_begin(sc, 1)) != STORE_OK) return st;
+    if ((st = tx_begin(sc)) != STORE_OK) return st;
     int status;
     if ((st = run_status(sc, run_id, &status)) != STORE_OK) return tx_fail(sc, st);
     if (status != STORE_RUN_RUNNING)
@@ -1495,10 +1709,13 @@ static store_status write_chunk(struct sq_conn *sc, const void *data, size_t len
     size_t batch = sc->st->cfg.batch_bytes;
     if (batch == 0 || w->batch_len < batch) return STORE_OK;
     /* Commit this batch (staged: complete = 0, invisible) and let waiting writers go first. */
-    if ((st = tx_commit(sc)) != STORE_OK) return st;
+    /* Staged rows need no durability of their own, but syncing each batch here (outside the
+     * writer lock) keeps the WAL's unsynced bytes small, so that a small durable commit made
+     * meanwhile does not wait for the disk to take a whole large result. */
+    if ((st = tx_commit(sc, 1)) != STORE_OK) return st;
     w->staged = 1;
     w->batch_len = 0;
-    return tx_begin(sc, 1);
+    return tx_begin(sc);
 }
 
 static store_status sq_result_append(store_conn *c, const void *data, size_t n)
@@ -1603,10 +1820,13 @@ static store_status sq_finish_commit(store_conn *c, store_run_status status, con
     if ((st = run_stmt(sc, s, "cannot finish the run")) != STORE_OK) return writer_fail(sc, st);
     if (sqlite3_changes64(sc->db) != 1)
         return writer_fail(sc, fail(sc, STORE_CONFLICT, "run %s is no longer running", w->run_id));
-    st = tx_commit(sc);
+    st = run_fixed(sc, ST_COMMIT, "cannot commit");
     if (st != STORE_OK) return writer_fail(sc, st);
+    uint64_t ticket = gs_ticket(sc);
+    tx_rollback(sc); /* releases the writer lock: the sync below is shared with other writers */
     writer_reset(w);
-    return STORE_OK;
+    if ((st = gs_wait(sc, ticket)) == STORE_OK) maybe_checkpoint(sc);
+    return st;
 }
 
 static void sq_finish_abort(store_conn *c)
@@ -1686,17 +1906,22 @@ static store_status sq_result_read_chunk(store_conn *c, const char *run_id, cons
     bind_i64(s, 3, index);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(s, 0);
-        size_t n = (size_t)sqlite3_column_bytes(s, 0);
-        if (!p && n)
-            st = fail(sc, STORE_ERROR, "out of memory reading a result chunk");
-        else if (n > cap)
+        sqlite3_int64 rowid = sqlite3_column_int64(s, 0);
+        size_t n = (size_t)sqlite3_column_int64(s, 1);
+        sqlite3_blob *b = NULL;
+        if (n > cap) {
             st = fail(sc, STORE_INVALID, "chunk of %zu bytes does not fit a %zu-byte buffer", n,
                       cap);
-        else {
-            if (n) memcpy(buf, p, n);
-            *len = n;
+        } else if (n > 0) {
+            /* Still inside the statement's read transaction, so the same snapshot. Copying the
+             * pages into @p buf directly spares a whole-chunk copy (sqlite3_column_blob() would
+             * first assemble the value in memory of its own). */
+            rc = sqlite3_blob_open(sc->db, "main", "result_chunks", "data", rowid, 0, &b);
+            if (rc == SQLITE_OK) rc = sqlite3_blob_read(b, buf, (int)n, 0);
+            if (rc != SQLITE_OK) st = fail_rc(sc, rc, "cannot read a result chunk");
+            sqlite3_blob_close(b);
         }
+        if (st == STORE_OK) *len = n;
     } else if (rc == SQLITE_DONE) {
         st = fail(sc, STORE_NOT_FOUND, "run %s has no chunk %" PRId64 " of result %s", run_id,
                   index, var);
@@ -1716,7 +1941,7 @@ static store_status sq_requeue_orphans(store_conn *c, store_requeue_report *repo
     struct sq_conn *sc = SQ(c);
     store_status st = conn_op(sc);
     if (st != STORE_OK) return st;
-    if ((st = tx_begin(sc, 1)) != STORE_OK) return st;
+    if ((st = tx_begin(sc)) != STORE_OK) return st;
     static const enum stmt_id steps[4] = {ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE,
                                           ST_REQUEUE_STAGED};
     int64_t changed[4] = {0, 0, 0, 0};
@@ -1729,7 +1954,7 @@ static store_status sq_requeue_orphans(store_conn *c, store_requeue_report *repo
             return tx_fail(sc, st);
         changed[i] = sqlite3_changes64(sc->db);
     }
-    if ((st = tx_commit(sc)) != STORE_OK) return st;
+    if ((st = tx_commit(sc, 1)) != STORE_OK) return st;
     if (report) {
         report->cancelled = changed[0];
         report->failed = changed[1];
@@ -1902,7 +2127,6 @@ static struct store_conn *sq_connect(struct store *s)
     if (!sc) return NULL;
     sc->base.store = s;
     sc->st = s->cls;
-    sc->sync_full = -1;
     return &sc->base;
 }
 
@@ -1922,6 +2146,7 @@ static void sq_close(struct store *s)
     if (!s) return;
     struct sq_store *st = s->cls;
     wl_destroy(&st->wl);
+    gs_destroy(&st->gs);
     free(st->path);
     free(st);
 }
@@ -2068,6 +2293,13 @@ store *store_sqlite_open(const char *path, const store_config *cfg, char *err, s
     struct sq_store *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path)) || wl_init(&st->wl)) {
         if (st) free(st->path);
+        free(st);
+        open_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (gs_init(&st->gs)) {
+        wl_destroy(&st->wl);
+        free(st->path);
         free(st);
         open_err(err, errlen, "out of memory");
         return NULL;

@@ -5,12 +5,52 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
 #include "sha256.h"
 #include "srv.h"
+
+/** Set when an allocation of jansson's failed on this thread (see srv_json_oom()). */
+static _Thread_local int json_oom;
+
+/** jansson's malloc: notes failures for srv_json_oom(). */
+static void *json_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) json_oom = 1;
+    return p;
+}
+
+void srv_json_init(void)
+{
+    json_set_alloc_funcs(json_malloc, free);
+}
+
+int srv_json_oom(void)
+{
+    return json_oom;
+}
+
+void srv_json_oom_set(int v)
+{
+    json_oom = v;
+}
+
+char *srv_json_dumps(const json_t *j, size_t flags)
+{
+    int before = json_oom;
+    json_oom = 0;
+    char *s = json_dumps(j, flags);
+    if (json_oom && s) {
+        free(s); /* an append failed and may have been skipped: the text can miss bytes */
+        s = NULL;
+    }
+    json_oom |= before;
+    return s;
+}
 
 double srv_now(void)
 {

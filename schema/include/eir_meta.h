@@ -44,9 +44,13 @@ typedef struct eir_meta_input {
     double parse_s;               /**< seconds parsing JSON; < 0 = unknown (null) */
     double build_s;               /**< seconds building the model; < 0 = unknown */
     double simulate_s;            /**< seconds in eir_run(); < 0 = unknown */
+    /** eir_model_hash() of @c model when the caller already has it (64 hex characters and a
+     *  NUL; a daemon keeps it per cached model), or NULL to have it computed here. It must be
+     *  the hash of @c model: it is copied into "model.hash" unchecked. */
+    const char *model_hash;
 } eir_meta_input;
 
-/** Fill @p in with "nothing known": NULL pointers, EIR_OK, timings -1. */
+/** Fill @p in with "nothing known": NULL pointers (model_hash too), EIR_OK, timings -1. */
 void eir_meta_input_init(eir_meta_input *in);
 
 /**

@@ -15,6 +15,7 @@ void eir_meta_input_init(eir_meta_input *in)
     in->parse_s = -1;
     in->build_s = -1;
     in->simulate_s = -1;
+    in->model_hash = NULL;
 }
 
 const char *eir_meta_status(eir_status st, const eir_run_result *res)
@@ -111,7 +112,10 @@ static json_t *model_meta(builder *b, const eir_meta_input *in)
     const eir_model_spec *sp = in->spec;
     json_t *o = object(b);
     char hex[65];
-    eir_model_hash(m, hex);
+    if (in->model_hash) /* precomputed by the caller: hashing N x N matrices twice is not free */
+        snprintf(hex, sizeof hex, "%s", in->model_hash);
+    else
+        eir_model_hash(m, hex);
     put(b, o, "hash", str(b, hex));
     put(b, o, "name", sp && sp->name[0] ? str(b, sp->name) : null(b));
     put(b, o, "class", str(b, eir_class_name(eir_model_class(m))));

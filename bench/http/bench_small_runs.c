@@ -1,0 +1,557 @@
+/**
+ * @file bench_small_runs.c
+ * @brief End-to-end small runs per second over HTTP against a running eirnnd.
+ *
+ * Each run is the full client cycle: submit (POST /v1/runs with a model_id, expect 202), wait
+ * (GET /v1/runs/{id}?wait=S long polls, repeated until the run is final) and fetch
+ * (GET /v1/runs/{id}/results/r as .npy, checked). @c --concurrency runs are kept in flight at
+ * once with one libcurl multi handle on one thread (keep-alive connections, one per slot), so
+ * the client costs as little CPU as possible on a machine it shares with the daemon.
+ *
+ * The model (N = 100: 80 E, 20 I, generated, noisy) is created by the program unless
+ * @c --model-id names one. Runs are T = 100 steps, B = 1 trial, record r every step, float64,
+ * each with its own seed. Warm-up runs are made first and not counted.
+ *
+ * Output: a human summary on stdout and, with @c --json FILE, one JSON object with runs/s,
+ * latency percentiles (end to end and per phase), errors, client CPU and, with
+ * @c --server-pid, the daemon's CPU time over the measured phase.
+ *
+ * Not a test: see docs/BENCHMARKS.md ("Service") and bench/run_http_bench.sh.
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/** The benchmark model: N = 100, generated recurrent weights and input matrix, some noise. */
+static const char MODEL_JSON[] =
+    "{\"name\":\"bench-small-100\",\"class\":\"gated\",\"populations\":{\"E\":80,\"I\":20},"
+    "\"n_inputs\":2,\"activation\":{\"name\":\"relu\"},\"leak\":1.0,"
+    "\"recurrent\":{\"generate\":{\"seed\":42,\"p\":{\"EE\":0.2,\"EI\":0.5,\"IE\":0.5,"
+    "\"II\":0.5},\"dist\":\"lognormal\",\"mean\":{\"EE\":0.5,\"EI\":1.0,\"IE\":0.5,\"II\":1.0},"
+    "\"cv\":0.5,\"balance\":true,\"spectral_radius\":0.9,\"self_connections\":false},"
+    "\"A\":{\"E\":0.5,\"I\":1.0}},"
+    "\"input\":{\"P\":{\"generate\":{\"seed\":43,\"p\":{\"E\":0.5,\"I\":0.2},\"dist\":"
+    "\"constant\",\"mean\":1.0}}},\"noise\":{\"sigma\":0.1}}";
+
+enum phase { PH_IDLE = 0, PH_SUBMIT, PH_WAIT, PH_FETCH };
+
+/** Growable response body. */
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+/** One in-flight run. */
+typedef struct slot {
+    CURL *h;
+    enum phase ph;
+    buf body;
+    char id[64];
+    char url[256];
+    char req[512];
+    double t_submit, t_accepted, t_final;
+    int counted; /**< this run belongs to the measured phase */
+    int polls;
+} slot;
+
+/** Latencies of one kind, in seconds. */
+typedef struct samples {
+    double *v;
+    size_t n, cap;
+} samples;
+
+typedef struct bench {
+    const char *base;
+    const char *model_id;
+    int concurrency;
+    long wait_s;
+    CURLM *multi;
+    struct curl_slist *json_hdr; /**< Content-Type: application/json */
+    slot *slots;
+    /* counters of the current phase */
+    long to_start;   /**< runs not yet submitted */
+    long in_flight;  /**< runs between submit and fetch end */
+    long done;       /**< runs completed successfully */
+    long errors;     /**< runs that failed (HTTP error, bad status, bad result) */
+    long seed;       /**< next run's seed */
+    int measuring;   /**< runs started now are counted */
+    size_t npy_size; /**< size of the first result fetched; later ones must match */
+    samples total, submit, wait, fetch;
+    long polls_extra; /**< long polls that came back before the run was final */
+    char first_error[512];
+} bench;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *msg)
+{
+    fprintf(stderr, "bench_small_runs: %s\n", msg);
+    exit(1);
+}
+
+static void add(samples *s, double x)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 1024;
+        s->v = realloc(s->v, s->cap * sizeof *s->v);
+        if (!s->v) die("out of memory");
+    }
+    s->v[s->n++] = x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/** Percentile @p q (0..100) of sorted samples, nearest rank; NaN when empty. */
+static double pct(const samples *s, double q)
+{
+    if (s->n == 0) return NAN;
+    size_t k = (size_t)ceil(q / 100.0 * (double)s->n);
+    if (k < 1) k = 1;
+    if (k > s->n) k = s->n;
+    return s->v[k - 1];
+}
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    buf *b = ctx;
+    size_t n = size * nmemb;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) return 0;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+/** Copy the string value of the first "key":"value" in @p json into @p out. */
+static int json_str(const char *json, const char *key, char *out, size_t cap)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *p = json ? strstr(json, pat) : NULL;
+    if (!p) return -1;
+    p += strlen(pat);
+    const char *e = strchr(p, '"');
+    if (!e || (size_t)(e - p) >= cap) return -1;
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+    return 0;
+}
+
+static void record_error(bench *b, slot *s, const char *what)
+{
+    b->errors++;
+    if (!b->first_error[0])
+        snprintf(b->first_error, sizeof b->first_error, "%s (run %s): %.300s", what,
+                 s->id[0] ? s->id : "-", s->body.p ? s->body.p : "");
+}
+
+/** Queue the request for the slot's current phase. */
+static void issue(bench *b, slot *s)
+{
+    CURL *h = s->h;
+    s->body.len = 0;
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s->body);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, b->wait_s + 60L);
+    switch (s->ph) {
+    case PH_SUBMIT:
+        snprintf(s->url, sizeof s->url, "%s/v1/runs", b->base);
+        snprintf(s->req, sizeof s->req,
+                 "{\"model_id\":\"%s\",\"dt\":0.1,\"inputs\":{\"steps\":100,\"trials\":1},"
+                 "\"record\":{\"vars\":[\"r\"],\"every\":1},\"seed\":%ld}",
+                 b->model_id, b->seed++);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, s->req);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, b->json_hdr);
+        break;
+    case PH_WAIT:
+        snprintf(s->url, sizeof s->url, "%s/v1/runs/%s?wait=%ld", b->base, s->id, b->wait_s);
+        break;
+    case PH_FETCH:
+        snprintf(s->url, sizeof s->url, "%s/v1/runs/%s/results/r?format=npy", b->base, s->id);
+        break;
+    default:
+        return;
+    }
+    curl_easy_setopt(h, CURLOPT_URL, s->url);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+    curl_multi_add_handle(b->multi, h);
+}
+
+/** Start a new run in @p s if any are left. */
+static void start_run(bench *b, slot *s)
+{
+    if (b->to_start <= 0) {
+        s->ph = PH_IDLE;
+        return;
+    }
+    b->to_start--;
+    b->in_flight++;
+    s->ph = PH_SUBMIT;
+    s->id[0] = '\0';
+    s->polls = 0;
+    s->counted = b->measuring;
+    s->t_submit = now_s();
+    issue(b, s);
+}
+
+static void end_run(bench *b, slot *s, int ok)
+{
+    b->in_flight--;
+    if (ok) {
+        b->done++;
+        if (s->counted) {
+            double t = now_s();
+            add(&b->total, t - s->t_submit);
+            add(&b->submit, s->t_accepted - s->t_submit);
+            add(&b->wait, s->t_final - s->t_accepted);
+            add(&b->fetch, t - s->t_final);
+        }
+    }
+    start_run(b, s);
+}
+
+/** A request of @p s completed with @p rc: check it and move the run on. */
+static void advance(bench *b, slot *s, CURLcode rc)
+{
+    long code = 0;
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+    if (rc != CURLE_OK) {
+        char what[128];
+        snprintf(what, sizeof what, "transport error: %s", curl_easy_strerror(rc));
+        record_error(b, s, what);
+        end_run(b, s, 0);
+        return;
+    }
+    switch (s->ph) {
+    case PH_SUBMIT:
+        if (code != 202 || json_str(s->body.p, "id", s->id, sizeof s->id)) {
+            record_error(b, s, "POST /v1/runs did not answer 202 with an id");
+            end_run(b, s, 0);
+            return;
+        }
+        s->t_accepted = now_s();
+        s->ph = PH_WAIT;
+        issue(b, s);
+        return;
+    case PH_WAIT: {
+        char st[32];
+        if (code != 200 || json_str(s->body.p, "status", st, sizeof st)) {
+            record_error(b, s, "GET /v1/runs/{id}?wait= did not answer 200 with a status");
+            end_run(b, s, 0);
+            return;
+        }
+        if (strcmp(st, "queued") == 0 || strcmp(st, "running") == 0) {
+            b->polls_extra++;
+            if (++s->polls > 1000) {
+                record_error(b, s, "the run did not finish");
+                end_run(b, s, 0);
+                return;
+            }
+            issue(b, s);
+            return;
+        }
+        if (strcmp(st, "succeeded") != 0) {
+            record_error(b, s, "the run did not succeed");
+            end_run(b, s, 0);
+            return;
+        }
+        s->t_final = now_s();
+        s->ph = PH_FETCH;
+        issue(b, s);
+        return;
+    }
+    case PH_FETCH: {
+        int ok = code == 200 && s->body.len > 10 && memcmp(s->body.p, "\x93NUMPY", 6) == 0;
+        if (ok && b->npy_size == 0) b->npy_size = s->body.len;
+        if (ok && s->body.len != b->npy_size) ok = 0;
+        if (!ok) record_error(b, s, "the result is not the expected .npy");
+        end_run(b, s, ok);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/** Make @p runs runs with the slots busy until all are done. */
+static double run_phase(bench *b, long runs, int measuring)
+{
+    b->to_start = runs;
+    b->measuring = measuring;
+    double t0 = now_s();
+    for (int i = 0; i < b->concurrency; i++)
+        start_run(b, &b->slots[i]);
+    while (b->in_flight > 0) {
+        int running = 0;
+        if (curl_multi_perform(b->multi, &running) != CURLM_OK) die("curl_multi_perform failed");
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(b->multi, &left))) {
+            if (m->msg != CURLMSG_DONE) continue;
+            CURL *h = m->easy_handle;
+            CURLcode rc = m->data.result;
+            slot *s = NULL;
+            curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&s);
+            curl_multi_remove_handle(b->multi, h);
+            advance(b, s, rc);
+        }
+        if (b->in_flight > 0 && curl_multi_poll(b->multi, NULL, 0, 100, NULL) != CURLM_OK)
+            die("curl_multi_poll failed");
+    }
+    return now_s() - t0;
+}
+
+/** One blocking request with its own handle; returns the HTTP code, body in *out. */
+static long simple(const char *url, const char *post, buf *out)
+{
+    CURL *h = curl_easy_init();
+    if (!h) die("curl_easy_init failed");
+    out->len = 0;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    if (post) curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+    long code = 0;
+    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    return code;
+}
+
+/** CPU seconds (user + system) of process @p pid from /proc, or -1. */
+static double proc_cpu(long pid)
+{
+    char path[64], line[2048];
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')');
+    if (!p) return -1;
+    unsigned long ut = 0, st = 0;
+    /* fields after the command: state(3) ... utime(14) stime(15) */
+    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
+static void loadavg(double *l1)
+{
+    *l1 = NAN;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return;
+    if (fscanf(f, "%lf", l1) != 1) *l1 = NAN;
+    fclose(f);
+}
+
+static void sort_all(bench *b)
+{
+    samples *all[] = {&b->total, &b->submit, &b->wait, &b->fetch};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        if (all[i]->n) qsort(all[i]->v, all[i]->n, sizeof(double), cmp_double);
+}
+
+static void json_pcts(FILE *f, const char *name, const samples *s)
+{
+    fprintf(f, "\"%s_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"max\":%.3f}", name,
+            pct(s, 50) * 1e3, pct(s, 90) * 1e3, pct(s, 99) * 1e3, pct(s, 100) * 1e3);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: bench_small_runs [--url URL] [--runs N] [--warmup N] [--concurrency C]\n"
+            "                        [--model-id ID] [--wait S] [--server-pid PID] [--json FILE]\n"
+            "End-to-end small runs (N=100, T=100, B=1, record r) per second over HTTP:\n"
+            "submit, long-poll wait, fetch the .npy. Defaults: --url http://127.0.0.1:8080\n"
+            "--runs 3000 --warmup 300 --concurrency 32 --wait 30 (the model is created).\n");
+}
+
+int main(int argc, char **argv)
+{
+    bench b;
+    memset(&b, 0, sizeof b);
+    b.base = "http://127.0.0.1:8080";
+    b.concurrency = 32;
+    b.wait_s = 30;
+    long runs = 3000, warmup = 300, server_pid = 0;
+    const char *json_path = NULL;
+    static const struct option lo[] = {{"url", 1, 0, 'u'},         {"runs", 1, 0, 'n'},
+                                       {"warmup", 1, 0, 'w'},      {"concurrency", 1, 0, 'c'},
+                                       {"model-id", 1, 0, 'm'},    {"wait", 1, 0, 'W'},
+                                       {"server-pid", 1, 0, 'p'},  {"json", 1, 0, 'j'},
+                                       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long(argc, argv, "u:n:w:c:m:W:p:j:h", lo, NULL)) != -1) {
+        switch (o) {
+        case 'u':
+            b.base = optarg;
+            break;
+        case 'n':
+            runs = strtol(optarg, NULL, 10);
+            break;
+        case 'w':
+            warmup = strtol(optarg, NULL, 10);
+            break;
+        case 'c':
+            b.concurrency = (int)strtol(optarg, NULL, 10);
+            break;
+        case 'm':
+            b.model_id = optarg;
+            break;
+        case 'W':
+            b.wait_s = strtol(optarg, NULL, 10);
+            break;
+        case 'p':
+            server_pid = strtol(optarg, NULL, 10);
+            break;
+        case 'j':
+            json_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (runs < 1 || warmup < 0 || b.concurrency < 1 || b.concurrency > 4096 || b.wait_s < 1) {
+        usage(stderr);
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) die("curl_global_init failed");
+
+    char model_id[64];
+    buf tmp = {0};
+    if (!b.model_id) {
+        char url[256];
+        snprintf(url, sizeof url, "%s/v1/models", b.base);
+        long code = simple(url, MODEL_JSON, &tmp);
+        if (code != 201 || json_str(tmp.p, "id", model_id, sizeof model_id)) {
+            fprintf(stderr, "bench_small_runs: POST %s answered %ld: %.300s\n", url, code,
+                    tmp.p ? tmp.p : "");
+            return 1;
+        }
+        b.model_id = model_id;
+    }
+
+    b.json_hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    if (!b.json_hdr) die("out of memory");
+    b.multi = curl_multi_init();
+    if (!b.multi) die("curl_multi_init failed");
+    curl_multi_setopt(b.multi, CURLMOPT_MAXCONNECTS, (long)b.concurrency + 8);
+    b.slots = calloc((size_t)b.concurrency, sizeof *b.slots);
+    if (!b.slots) die("out of memory");
+    for (int i = 0; i < b.concurrency; i++)
+        if (!(b.slots[i].h = curl_easy_init())) die("curl_easy_init failed");
+
+    if (warmup > 0) run_phase(&b, warmup, 0);
+    long warm_errors = b.errors;
+    b.done = 0;
+    b.errors = 0;
+    b.polls_extra = 0;
+
+    double l0, l1;
+    loadavg(&l0);
+    double c0 = self_cpu(), s0 = server_pid ? proc_cpu(server_pid) : -1;
+    double secs = run_phase(&b, runs, 1);
+    double c1 = self_cpu(), s1 = server_pid ? proc_cpu(server_pid) : -1;
+    loadavg(&l1);
+    sort_all(&b);
+
+    double rate = (double)b.done / secs;
+    double client_cpu = c1 - c0;
+    double server_cpu = (s0 >= 0 && s1 >= 0) ? s1 - s0 : NAN;
+    printf("small runs (N=100, T=100, B=1, record r; submit + wait + fetch), concurrency %d\n",
+           b.concurrency);
+    printf("  runs: %ld ok, %ld errors (warm-up: %ld runs, %ld errors) in %.3f s\n", b.done,
+           b.errors, warmup, warm_errors, secs);
+    printf("  throughput: %.1f runs/s\n", rate);
+    printf("  latency ms (p50 / p90 / p99 / max): total %.2f / %.2f / %.2f / %.2f\n",
+           pct(&b.total, 50) * 1e3, pct(&b.total, 90) * 1e3, pct(&b.total, 99) * 1e3,
+           pct(&b.total, 100) * 1e3);
+    printf("    submit %.2f / %.2f / %.2f, wait %.2f / %.2f / %.2f, fetch %.2f / %.2f / %.2f\n",
+           pct(&b.submit, 50) * 1e3, pct(&b.submit, 90) * 1e3, pct(&b.submit, 99) * 1e3,
+           pct(&b.wait, 50) * 1e3, pct(&b.wait, 90) * 1e3, pct(&b.wait, 99) * 1e3,
+           pct(&b.fetch, 50) * 1e3, pct(&b.fetch, 90) * 1e3, pct(&b.fetch, 99) * 1e3);
+    printf("  CPU per run: client %.3f ms", client_cpu / (double)runs * 1e3);
+    if (isfinite(server_cpu)) printf(", server %.3f ms", server_cpu / (double)runs * 1e3);
+    printf("; load average %.2f before, %.2f after\n", l0, l1);
+    if (b.first_error[0]) printf("  first error: %s\n", b.first_error);
+
+    if (json_path) {
+        FILE *f = fopen(json_path, "w");
+        if (!f) {
+            fprintf(stderr, "bench_small_runs: cannot write %s: %s\n", json_path, strerror(errno));
+            return 1;
+        }
+        fprintf(f,
+                "{\"model_id\":\"%s\",\"runs\":%ld,\"ok\":%ld,\"errors\":%ld,"
+                "\"concurrency\":%d,\"seconds\":%.6f,\"runs_per_s\":%.2f,",
+                b.model_id, runs, b.done, b.errors, b.concurrency, secs, rate);
+        json_pcts(f, "total", &b.total);
+        fputc(',', f);
+        json_pcts(f, "submit", &b.submit);
+        fputc(',', f);
+        json_pcts(f, "wait", &b.wait);
+        fputc(',', f);
+        json_pcts(f, "fetch", &b.fetch);
+        fprintf(f, ",\"early_poll_returns\":%ld,\"npy_bytes\":%zu,\"client_cpu_ms_per_run\":%.4f,",
+                b.polls_extra, b.npy_size, client_cpu / (double)runs * 1e3);
+        if (isfinite(server_cpu))
+            fprintf(f, "\"server_cpu_ms_per_run\":%.4f,", server_cpu / (double)runs * 1e3);
+        fprintf(f, "\"loadavg_before\":%.2f,\"loadavg_after\":%.2f}\n", l0, l1);
+        fclose(f);
+    }
+
+    for (int i = 0; i < b.concurrency; i++)
+        curl_easy_cleanup(b.slots[i].h);
+    curl_multi_cleanup(b.multi);
+    curl_slist_free_all(b.json_hdr);
+    curl_global_cleanup();
+    for (int i = 0; i < b.concurrency; i++)
+        free(b.slots[i].body.p);
+    free(b.slots);
+    free(tmp.p);
+    return b.errors ? 3 : 0;
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the libFuzzer harnesses into fuzz/corpus/<harness>/.
+
+Valid documents come from schema/examples/requests/ (models larger than the harnesses' limit
+of 64 cells are shrunk), invalid ones from schema/examples/invalid/, and the rest (arrays,
+.npy, CSV, edge cases) is made here with the standard library only. Run it again after the
+examples change: python3 fuzz/make_corpus.py (it replaces the generated files, and leaves the
+reproducers of findings, crash-*.*, alone).
+"""
+import base64
+import glob
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+EX = os.path.join(ROOT, "schema", "examples")
+OUT = os.path.join(HERE, "corpus")
+
+
+def put(harness, name, data):
+    d = os.path.join(OUT, harness)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    elif not isinstance(data, bytes):
+        data = json.dumps(data, separators=(",", ":")).encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def clean(harness):
+    d = os.path.join(OUT, harness)
+    for p in glob.glob(os.path.join(d, "*")):
+        if not os.path.basename(p).startswith("crash-"):
+            os.remove(p)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def shrink(doc):
+    """A model document with at most 64 cells (the harness limit) and no description."""
+    doc = dict(doc)
+    doc.pop("description", None)
+    pops = doc.get("populations", {})
+    if pops.get("E", 0) + pops.get("I", 0) > 64:
+        doc["populations"] = {"E": 24, "I": 8}
+    return doc
+
+
+def b64(fmt, values):
+    return base64.b64encode(struct.pack("<%d%s" % (len(values), fmt), *values)).decode()
+
+
+def binary(dtype, shape, values):
+    return {"dtype": dtype, "shape": shape, "base64": b64("f" if dtype == "float32" else "d", values)}
+
+
+# --------------------------------------------------------------------------------- models
+def models():
+    h = "model_json"
+    clean(h)
+    for p in sorted(glob.glob(os.path.join(EX, "requests", "model_*.json"))):
+        put(h, os.path.basename(p), shrink(load(p)))
+    put(h, "inline_of_run_inline_model.json",
+        shrink(load(os.path.join(EX, "requests", "run_inline_model.json"))["model"]))
+    for p in sorted(glob.glob(os.path.join(EX, "invalid", "model_*.json"))):
+        with open(p, "rb") as f:
+            put(h, "invalid_" + os.path.basename(p), f.read())
+    base = shrink(load(os.path.join(EX, "requests", "model_gated_explicit.json")))
+    # Edge cases: the limits, other activations, forms and A shapes.
+    m = dict(base)
+    m["populations"] = {"E": 48, "I": 16}
+    m["recurrent"] = {"generate": {"seed": 1, "p": {"EE": 0.2, "EI": 0.5, "IE": 0.5, "II": 0.5},
+                                    "dist": "gamma", "mean": {"EE": 1, "EI": 2, "IE": 1, "II": 2},
+                                    "cv": 0.3, "spectral_radius": 1.2, "self_connections": True},
+                      "A": 0.5}
+    m["input"] = {"generate": {"seed": 2, "p": {"E": 1, "I": 0}, "dist": "halfnormal", "mean": 1}}
+    m.pop("readout", None)
+    m["bias"] = 0
+    put(h, "edge_generated_64.json", m)
+    m = dict(base)
+    m["populations"] = {"E": 65, "I": 0}
+    put(h, "edge_too_many_cells.json", m)
+    for act in ({"name": "tanh_rect"}, {"name": "sigmoid"}, {"name": "softplus"},
+                {"name": "power", "k": 1e-300, "n": 300}, {"name": "relu", "r_max": 1e-300}):
+        m = dict(base)
+        m["activation"] = act
+        put(h, "edge_act_%s.json" % act["name"] + ("_rmax" if "r_max" in act else ""), m)
+    n = 6
+    m = dict(base)
+    m["recurrent"] = dict(base["recurrent"])
+    m["recurrent"]["A"] = [[0.5] * n for _ in range(n)]
+    put(h, "edge_A_matrix.json", m)
+    m["recurrent"]["A"] = {"E": [0.1] * n, "I": [0.2] * n}
+    put(h, "edge_A_per_row.json", m)
+    m["recurrent"]["dale"] = "project"
+    m["recurrent"]["W"] = [[(-1) ** (i + j) * 0.1 for j in range(n)] for i in range(n)]
+    put(h, "edge_dale_project.json", m)
+    m = dict(base)
+    m["recurrent"] = {"K": [[0.1] * n for _ in range(n)], "E_rev": {"E": 1e308, "I": -1e308}}
+    m["input"] = {"P": binary("float32", [n, 2], [1e38] * (2 * n)), "M_in": 0.5}
+    put(h, "edge_conductance_huge.json", m)
+    m = dict(base)
+    m["noise"] = {"sigma": 1e300}
+    m["leak"] = 1e-300
+    put(h, "edge_extreme_values.json", m)
+    put(h, "edge_deep.json", "[" * 200 + "]" * 200)
+    put(h, "edge_deep_in_object.json", '{"name": ' + "[" * 40 + "]" * 40 + "}")
+    m = dict(base)
+    m["readout"] = {"W_out": [[0.1] * 4] * 17, "from": "E"}
+    put(h, "edge_too_many_outputs.json", m)
+    put(h, "edge_dup_key.json", '{"leak": 1, "leak": 2}')
+    put(h, "edge_empty_object.json", "{}")
+    put(h, "edge_int_as_real.json", json.dumps(base).replace('"E": 4', '"E": 4.0'))
+    put(h, "edge_nul_in_key.json", '{"na\\u0000me": "x", "name": "y"}')
+
+
+# ----------------------------------------------------------------------------------- runs
+def runs():
+    h = "run_json"
+    clean(h)
+    for p in sorted(glob.glob(os.path.join(EX, "requests", "run_*.json"))):
+        put(h, os.path.basename(p), load(p))
+    for p in sorted(glob.glob(os.path.join(EX, "invalid", "run_*.json"))):
+        with open(p, "rb") as f:
+            put(h, "invalid_" + os.path.basename(p), f.read())
+    mid = "m_0123456789abcdef01234567"
+    put(h, "edge_minimal.json", {"model_id": mid, "dt": 0.1, "inputs": {"steps": 1}})
+    put(h, "edge_limits.json", {"model_id": mid, "dt": 1e-300, "inputs": {"steps": 64, "trials": 4},
+                                 "record": {"vars": ["V", "r", "z", "y"], "every": 64}})
+    put(h, "edge_too_many_steps.json", {"model_id": mid, "dt": 0.1, "inputs": {"steps": 65}})
+    put(h, "edge_huge_dt.json", {"model_id": mid, "dt": 1e300, "integrator": "euler",
+                                  "inputs": [[1e300, -1e300]] * 4, "V0": 1e300})
+    put(h, "edge_inputs_3d.json", {"model_id": mid, "dt": 0.1, "precision": "float32",
+                                   "inputs": [[[0.5, 0.25]] * 3] * 2,
+                                   "V0": [[0.1] * 6, [0.2] * 6], "seed": 18446744073709551615})
+    put(h, "edge_inputs_binary_nan.json", {"model_id": mid, "dt": 0.1,
+                                           "inputs": {"dtype": "float64", "shape": [1, 2],
+                                                      "base64": b64("d", [float("nan"), 1.0])}})
+    put(h, "edge_neurons.json", {"model_id": mid, "dt": 0.1, "inputs": {"steps": 8},
+                                 "record": {"vars": ["z"], "neurons": [5, 0, 3], "every": 3}})
+    put(h, "edge_neurons_dup.json", {"model_id": mid, "dt": 0.1, "inputs": {"steps": 8},
+                                     "record": {"neurons": [1, 1]}})
+    inline = shrink(load(os.path.join(EX, "requests", "model_conductance_shunting.json")))
+    put(h, "edge_inline_conductance.json",
+        {"model": inline, "dt": 0.05, "integrator": "rk4", "inputs": {"steps": 16, "trials": 2}})
+    gen = shrink(load(os.path.join(EX, "requests", "model_generated_conductance.json")))
+    put(h, "edge_inline_generated.json",
+        {"model": gen, "dt": 0.05, "inputs": {"steps": 4}, "record": {"vars": ["V"]}})
+    put(h, "edge_model_id_empty.json", {"model_id": "", "dt": 0.1})
+    norm = dict(gen)
+    norm["populations"] = {"E": 24, "I": 8}
+    norm.pop("readout", None)
+    put(h, "edge_too_many_recorded.json",
+        {"model": norm, "dt": 0.1, "inputs": {"steps": 64, "trials": 4},
+         "record": {"vars": ["V", "r"]}})
+    put(h, "edge_y_without_readout.json",
+        {"model": norm, "dt": 0.1, "inputs": {"steps": 2}, "record": {"vars": ["y"]}})
+    wide = dict(norm)
+    wide["n_inputs"] = 16
+    put(h, "edge_too_many_input_values.json",
+        {"model": wide, "dt": 0.1,
+         "inputs": {"dtype": "float32", "shape": [4, 64, 16], "base64": ""}})
+    put(h, "edge_deep_inputs.json",
+        {"model_id": mid, "dt": 0.1, "inputs": json.loads("[" * 40 + "]" * 40)})
+    put(h, "edge_not_object.json", "[1, 2, 3]")
+
+
+# --------------------------------------------------------------------------------- arrays
+def arrays():
+    h = "array"
+    clean(h)
+    n = 0
+    for p in sorted(glob.glob(os.path.join(EX, "requests", "*.json"))):
+        def walk(v):
+            nonlocal n
+            if isinstance(v, dict):
+                if "base64" in v and n < 20:
+                    n += 1
+                    put(h, "example_%02d.json" % n, v)
+                for x in v.values():
+                    walk(x)
+            elif isinstance(v, list):
+                for x in v:
+                    walk(x)
+        walk(load(p))
+    put(h, "scalar.json", "0.5")
+    put(h, "int.json", "-3")
+    put(h, "list1.json", [1, 2.5, -3e-300])
+    put(h, "list2.json", [[1, 2], [3, 4], [5, 6]])
+    put(h, "list3.json", [[[1], [2]], [[3], [4]]])
+    put(h, "list4.json", [[[[1]]]])
+    put(h, "empty.json", [])
+    put(h, "empty_inner.json", [[], []])
+    put(h, "ragged.json", [[1, 2], [3]])
+    put(h, "ragged_deep.json", [[1, 2], [3, [4]]])
+    put(h, "string_leaf.json", [[1, "2"]])
+    put(h, "huge_number.json", "[1e308, -1e308, 4.9e-324]")
+    put(h, "bin_f64_scalar.json", binary("float64", [], [1.5]))
+    put(h, "bin_f32_3d.json", binary("float32", [2, 1, 3], [1, 2, 3, 4, 5, 6]))
+    put(h, "bin_empty.json", {"dtype": "float64", "shape": [0, 3], "base64": ""})
+    put(h, "bin_inf.json", binary("float32", [2], [float("inf"), 0]))
+    put(h, "bin_nan.json", binary("float64", [1], [float("nan")]))
+    put(h, "bin_short.json", {"dtype": "float64", "shape": [2], "base64": b64("d", [1.0])})
+    put(h, "bin_unpadded.json", {"dtype": "float64", "shape": [1], "base64": "AAAAAAAA8D8"})
+    put(h, "bin_bad_char.json", {"dtype": "float64", "shape": [1], "base64": "AAAAAAA*8D8="})
+    put(h, "bin_pad_middle.json", {"dtype": "float32", "shape": [2], "base64": "AA==AAAAAAA="})
+    put(h, "bin_huge_shape.json", {"dtype": "float64", "shape": [4294967296, 4294967296, 16],
+                                   "base64": ""})
+    put(h, "bin_huge_dim_zero_count.json", {"dtype": "float64", "shape": [4294967296, 0],
+                                            "base64": ""})
+    put(h, "bin_neg_shape.json", {"dtype": "float64", "shape": [-1], "base64": ""})
+    put(h, "bin_real_shape.json", {"dtype": "float32", "shape": [2.0], "base64": b64("f", [1, 2])})
+    put(h, "bin_nine_dims.json", {"dtype": "float64", "shape": [1] * 9, "base64": b64("d", [1])})
+    put(h, "bin_extra_key.json", dict(binary("float64", [1], [1]), order="C"))
+    put(h, "bin_int_dtype.json", {"dtype": "int32", "shape": [1], "base64": "AAAAAA=="})
+    put(h, "bin_missing_shape.json", {"dtype": "float64", "base64": "AAAAAAAA8D8="})
+    put(h, "raw_b64.txt", "TWFu")
+    put(h, "raw_b64_pad1.txt", "TWE=")
+    put(h, "raw_b64_pad2.txt", "TQ==")
+    put(h, "raw_b64_noncanonical.txt", "TR==")
+    put(h, "raw_b64_bad_pad.txt", "T===")
+    put(h, "raw_b64_empty.txt", "")
+
+
+# ------------------------------------------------------------------------------------ npy
+def npy_header(descr, shape, fortran=False, version=1, pad_to=64, dict_text=None):
+    if dict_text is None:
+        shp = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        dict_text = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+            descr, "True" if fortran else "False", shp)
+    lenfmt = "<H" if version == 1 else "<I"
+    pre = 10 if version == 1 else 12
+    body = dict_text.encode("latin1")
+    total = pre + len(body) + 1
+    body += b" " * ((-total) % pad_to) + b"\n"
+    return b"\x93NUMPY" + bytes([version, 0]) + struct.pack(lenfmt, len(body)) + body
+
+
+def npy():
+    h = "npy"
+    clean(h)
+
+    def arr(descr, shape, values, **kw):
+        fmt = {"<f8": "<%dd", "<f4": "<%df", ">f8": ">%dd"}[descr]
+        return npy_header(descr, shape, **kw) + struct.pack(fmt % len(values), *values)
+
+    put(h, "f8_2d.npy", arr("<f8", [2, 3], [1, 2, 3, 4, 5, 6]))
+    put(h, "f4_3d.npy", arr("<f4", [2, 2, 2], list(range(8))))
+    put(h, "f8_1d.npy", arr("<f8", [4], [0.5, -0.5, float("inf"), float("nan")]))
+    put(h, "f8_0d.npy", arr("<f8", [], [3.25]))
+    put(h, "f4_empty.npy", arr("<f4", [0, 5], []))
+    put(h, "v2.npy", arr("<f8", [1], [1.0], version=2))
+    put(h, "v3.npy", arr("<f4", [2], [1.0, 2.0], version=3))
+    put(h, "v1_unaligned.npy", arr("<f8", [1], [2.0], pad_to=16))
+    put(h, "fortran.npy", arr("<f8", [2, 2], [1, 2, 3, 4], fortran=True))
+    put(h, "big_endian.npy", arr(">f8", [1], [1.0]))
+    put(h, "int_dtype.npy", npy_header("<i4", [1]) + b"\1\0\0\0")
+    put(h, "four_dims.npy", arr("<f8", [1, 1, 1, 1], [1.0]))
+    put(h, "truncated.npy", arr("<f8", [3], [1, 2, 3])[:-5])
+    put(h, "extra_data.npy", arr("<f8", [1], [1.0]) + b"\0" * 8)
+    put(h, "huge_shape.npy", npy_header("<f8", [2**40, 2**40]))
+    put(h, "dict_reordered.npy", npy_header("", [], dict_text="{'shape': (2,), 'fortran_order': False, 'descr': '<f4'}") + struct.pack("<2f", 1, 2))
+    put(h, "dict_garbage.npy", npy_header("", [], dict_text="{'descr': '<f8', 'shape': (1,2,"))
+    put(h, "dict_dup.npy", npy_header("", [], dict_text="{'descr': '<f8', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}") + b"\0" * 8)
+    put(h, "header_len_lies.npy", b"\x93NUMPY\x01\x00\xff\xff{'descr'")
+    put(h, "magic_only.npy", b"\x93NUMPY")
+    put(h, "bad_version.npy", b"\x93NUMPY\x04\x00" + b"\x10\x00" + b" " * 16)
+
+
+# ------------------------------------------------------------------------------------ csv
+def csv():
+    h = "csv"
+    clean(h)
+    put(h, "plain.csv", "1,2,3\n4,5,6\n")
+    put(h, "header.csv", "a,b\n1.5,-2e-3\n0,1e300\n")
+    put(h, "comments.csv", "# inputs\n\n  # more\n1, 2\n\t3 ,4\t\n")
+    put(h, "crlf.csv", "x,y\r\n1,2\r\n3,4\r\n")
+    put(h, "no_final_eol.csv", "1,2\n3,4")
+    put(h, "single.csv", "7")
+    put(h, "ragged.csv", "1,2\n3\n")
+    put(h, "empty_field.csv", "1,,2\n")
+    put(h, "trailing_comma.csv", "1,2,\n")
+    put(h, "nan.csv", "1,nan\n")
+    put(h, "inf.csv", "inf,1\n")
+    put(h, "overflow.csv", "1e999,1\n")
+    put(h, "hex.csv", "0x1p3,0x10\n")
+    put(h, "header_only.csv", "a,b,c\n")
+    put(h, "empty.csv", "")
+    put(h, "blank_lines.csv", "\n\n\r\n")
+    put(h, "nul.csv", b"1,2\x00\n3,4\n")
+    put(h, "cr_only.csv", "1,2\r3,4\r")
+    put(h, "long_number.csv", "0." + "1" * 400 + ",2\n")
+    put(h, "spaces_in_number.csv", "1 2,3\n")
+
+
+if __name__ == "__main__":
+    models()
+    runs()
+    arrays()
+    npy()
+    csv()
