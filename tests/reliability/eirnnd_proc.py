@@ -2,6 +2,7 @@
 the real eirnnd on 127.0.0.1 port 0, keep its JSON log lines, and make HTTP requests with the
 standard library only (one connection per request)."""
 
+import atexit
 import http.client
 import json
 import os
@@ -98,6 +99,15 @@ def get_json(port, path, timeout=60.0):
         return st, None
 
 
+_running = set()  # daemons started and not yet reaped: killed at exit (a driver that failed)
+
+
+@atexit.register
+def _kill_leftovers():
+    for d in list(_running):
+        d.kill9()
+
+
 class Daemon:
     """One eirnnd database and its successive processes ("lifetimes")."""
 
@@ -128,6 +138,7 @@ class Daemon:
             self.lifetimes.append(lines)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, env=env)
+        _running.add(self)
         ready = threading.Event()
         port = [0]
         proc = self.proc
@@ -194,6 +205,7 @@ class Daemon:
             self._reader.join(10)
         self.proc = None
         self.port = 0
+        _running.discard(self)
 
     def events(self, name, lifetime=None):
         """Log lines with event @name (of one lifetime, or all)."""

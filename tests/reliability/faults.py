@@ -33,7 +33,6 @@ import mmap
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import struct
 import subprocess
@@ -379,7 +378,7 @@ def part_alloc(a, tmp, c):
     total_inj += st["injected"]
     total_req += counts["sent"]
 
-    # ---- afterwards: still serving, every accepted run completes, nothing leaked ------------------
+    # ---- afterwards: still serving, every accepted run completes, nothing leaked --------------
     wait_healthy(port)
     s, _, b = request(port, "POST", "/v1/runs", run_doc(model_id=ids["noisy"], steps=50))
     c.check(s == 202, "a run after the faults answered %d" % s)
@@ -401,7 +400,8 @@ def part_alloc(a, tmp, c):
     rc = d.stop()
     c.check(rc == 0, "eirnnd exited %s at SIGTERM" % rc)
     con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-    rows = con.execute("SELECT id, model_id, status, request_json, error_json FROM runs").fetchall()
+    rows = con.execute("SELECT id, model_id, status, request_json, error_json "
+                       "FROM runs").fetchall()
     con.close()
     noisy_ids = {ids["noisy"]}
     bad_status = [(r[0], r[2], r[4]) for r in rows if r[2] != "succeeded"]
