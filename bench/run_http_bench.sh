@@ -89,6 +89,9 @@ HTTP_THREADS=$(sed -n 's/.*"event":"listening".*"http_threads":\([0-9]*\).*/\1/p
     "$DIR/eirnnd.log")
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
+# CPU seconds (user + system) the daemon has used so far: figures per request or per GB are
+# far less sensitive to other load on the machine than rates.
+daemon_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f\n", ($14 + $15) / hz}' "/proc/$PID/stat"; }
 
 echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores, $(uname -r)," \
     "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -112,8 +115,10 @@ RUN=$(curl -sf "$BASE/v1/runs?status=succeeded&limit=1" | sed -n 's/.*"items":\[
 [ -n "$RUN" ] || { echo "run_http_bench: no finished run to poll" >&2; exit 1; }
 for i in $(seq "$REPS"); do
     loadavg >"$DIR/wrk-$i.load"
+    daemon_cpu >"$DIR/wrk-$i.cpu"
     wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency "$BASE/v1/runs/$RUN" \
         >"$DIR/wrk-$i.txt"
+    daemon_cpu >>"$DIR/wrk-$i.cpu"
     echo "# status $i/$REPS: $(sed -n 's/^Requests\/sec: *//p' "$DIR/wrk-$i.txt") requests/s"
 done
 
@@ -149,8 +154,10 @@ echo "# download run: $DL_N x $DL_STEPS float64 r, simulated and stored in" \
 URL="$BASE/v1/runs/$BIG_RUN/results/r?format=npy"
 for i in $(seq 0 "$DL_REPS"); do # 0 is a warm-up
     loadavg >"$DIR/dl-$i.load"
+    daemon_cpu >"$DIR/dl-$i.cpu"
     curl -sf -o /dev/null -w '%{http_code} %{size_download} %{time_total}\n' "$URL" \
         >"$DIR/dl-$i.txt"
+    daemon_cpu >>"$DIR/dl-$i.cpu"
     [ "$i" = 0 ] || echo "# download $i/$DL_REPS: $(awk '{printf "%.0f MB in %.3f s", $2/1e6, $3}' \
         "$DIR/dl-$i.txt")"
 done
@@ -179,6 +186,11 @@ cli_cpu = [s["client_cpu_ms_per_run"] for s in small]
 small_load = [s["loadavg_before"] for s in small]
 
 
+def cpu_used(path):
+    a, b = (float(x) for x in open(path).read().split())
+    return b - a
+
+
 def ms(text):
     v, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
     return float(v) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
@@ -191,14 +203,16 @@ for i in range(1, reps + 1):
     lat = {p: ms(re.search(rf"^\s*{p}%\s+(\S+)", t, re.M).group(1)) for p in (50, 99)}
     bad = re.search(r"Non-2xx or 3xx responses:\s*(\d+)", t)
     errs = re.search(r"Socket errors:.*", t)
+    nreq = int(re.search(r"(\d+) requests in", t).group(1))
     wrk.append((rps, lat[50], lat[99], int(bad.group(1)) if bad else 0, errs is not None,
-                float(open(f"{d}/wrk-{i}.load").read())))
+                float(open(f"{d}/wrk-{i}.load").read()), cpu_used(f"{d}/wrk-{i}.cpu") / nreq * 1e6))
 
 dl = []
 for i in range(1, dl_reps + 1):
     code, size, secs = open(f"{d}/dl-{i}.txt").read().split()
-    dl.append((int(code), int(size), float(secs), float(open(f"{d}/dl-{i}.load").read())))
-gbps = [size / secs / 1e9 for code, size, secs, _ in dl]
+    dl.append((int(code), int(size), float(secs), float(open(f"{d}/dl-{i}.load").read()),
+               cpu_used(f"{d}/dl-{i}.cpu") / (int(size) / 1e9)))
+gbps = [size / secs / 1e9 for code, size, secs, *_ in dl]
 
 ok = lambda b: "met" if b else "missed"
 rows = [
@@ -216,8 +230,12 @@ rows = [
     ("  latency p50 / p99 (ms)", f"{med(w[1] for w in wrk):.2f} / {med(w[2] for w in wrk):.2f}",
      f"{span([w[1] for w in wrk], '{:.2f}')} / {span([w[2] for w in wrk], '{:.2f}')}",
      "p99 ≤ 5 ms", ok(med(w[2] for w in wrk) <= 5), ""),
+    ("  daemon CPU per request (µs)", f"{med(w[6] for w in wrk):.1f}",
+     span([w[6] for w in wrk], "{:.1f}"), "", "", ""),
     (f".npy download, {dl[0][1] / 1e6:.0f} MB (curl → /dev/null), GB/s", f"{med(gbps):.2f}",
      span(gbps, "{:.2f}"), "≥ 1", ok(med(gbps) >= 1), span([x[3] for x in dl], "{:.2f}")),
+    ("  daemon CPU per GB (s)", f"{med(x[4] for x in dl):.2f}", span([x[4] for x in dl], "{:.2f}"),
+     "", "", ""),
 ]
 print(f"| metric | median of {reps} ({dl_reps} downloads) | range | target | | load average |")
 print("|---|---:|---:|---:|---|---:|")

@@ -2310,6 +2310,18 @@ store *store_sqlite_open(const char *path, const store_config *cfg, char *err, s
     return &st->base;
 }
 
+void store_sqlite_sync_stats_get(store *s, store_sqlite_sync_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s || s->ops != &sq_ops) return;
+    struct sq_gsync *g = &((struct sq_store *)s->cls)->gs;
+    pthread_mutex_lock(&g->mu);
+    out->durable_commits = g->appended;
+    out->synced = g->synced;
+    out->syncs = g->syncs;
+    pthread_mutex_unlock(&g->mu);
+}
+
 sqlite3 *store_sqlite_db(store_conn *c)
 {
     if (!c || !c->store || c->store->ops != &sq_ops) return NULL;

@@ -31,6 +31,17 @@ store *store_sqlite_open(const char *path, const store_config *cfg, char *err, s
  */
 sqlite3 *store_sqlite_db(store_conn *c);
 
+/** Counters of the group sync of the WAL (docs/STORE.md, "Durability"). */
+typedef struct store_sqlite_sync_stats {
+    uint64_t durable_commits; /**< commits that waited for stable storage */
+    uint64_t synced;          /**< how many of them are known to be on stable storage */
+    uint64_t syncs;           /**< WAL syncs made for them (fewer when commits shared one) */
+} store_sqlite_sync_stats;
+
+/** The group-sync counters of an SQLite store (zeros for another backend). For tests and
+ *  diagnostics. */
+void store_sqlite_sync_stats_get(store *s, store_sqlite_sync_stats *out);
+
 /** Highest schema version (PRAGMA user_version) this build knows. */
 int store_sqlite_schema_version(void);
 

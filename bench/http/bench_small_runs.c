@@ -415,11 +415,11 @@ int main(int argc, char **argv)
     b.wait_s = 30;
     long runs = 3000, warmup = 300, server_pid = 0;
     const char *json_path = NULL;
-    static const struct option lo[] = {{"url", 1, 0, 'u'},         {"runs", 1, 0, 'n'},
-                                       {"warmup", 1, 0, 'w'},      {"concurrency", 1, 0, 'c'},
-                                       {"model-id", 1, 0, 'm'},    {"wait", 1, 0, 'W'},
-                                       {"server-pid", 1, 0, 'p'},  {"json", 1, 0, 'j'},
-                                       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+    static const struct option lo[] = {{"url", 1, 0, 'u'},        {"runs", 1, 0, 'n'},
+                                       {"warmup", 1, 0, 'w'},     {"concurrency", 1, 0, 'c'},
+                                       {"model-id", 1, 0, 'm'},   {"wait", 1, 0, 'W'},
+                                       {"server-pid", 1, 0, 'p'}, {"json", 1, 0, 'j'},
+                                       {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     int o;
     while ((o = getopt_long(argc, argv, "u:n:w:c:m:W:p:j:h", lo, NULL)) != -1) {
         switch (o) {

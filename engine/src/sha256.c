@@ -6,7 +6,9 @@
 
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+/* The SHA-NI path needs __builtin_cpu_supports("sha"), which GCC has and clang 14 lacks:
+ * clang builds (the fuzzers) use the portable code. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define EIR_SHA256_SHANI 1
 #endif
@@ -101,15 +103,14 @@ void eir_sha256_init(eir_sha256_ctx *c)
  * kept as the instructions want it (ABEF and CDGH halves); each loop pass does 4 rounds, the
  * message schedule of rounds 16..63 with sha256msg1/sha256msg2. Cannot fail.
  */
-__attribute__((target("sha,sse4.1"))) static void sha256_blocks_shani(uint32_t h[8],
-                                                                      const uint8_t *p,
-                                                                      size_t blocks)
+__attribute__((target("sha,sse4.1"))) static void
+sha256_blocks_shani(uint32_t h[8], const uint8_t *p, size_t blocks)
 {
     const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
     __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[0]), 0xB1); /* CDAB */
     __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)&h[4]), 0x1B);  /* EFGH */
-    __m128i s0 = _mm_alignr_epi8(tmp, s1, 8);                                        /* ABEF */
-    s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                             /* CDGH */
+    __m128i s0 = _mm_alignr_epi8(tmp, s1, 8);                                       /* ABEF */
+    s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                            /* CDGH */
     for (; blocks > 0; blocks--, p += 64) {
         __m128i abef = s0, cdgh = s1, w[4];
 #pragma GCC unroll 16

@@ -1123,6 +1123,90 @@ static void test_writer_turns(void **state)
     assert_int_equal(status_of(f, run), STORE_RUN_SUCCEEDED);
 }
 
+struct creator {
+    store *s;
+    const char *model;
+    int n;
+    int ok;
+};
+
+static void *creator_main(void *arg)
+{
+    struct creator *cr = arg;
+    store_conn *c = store_connect(cr->s);
+    for (int i = 0; i < cr->n; i++) {
+        store_run_new in = {.model_id = cr->model, .request_json = "{}", .progress_total = 1};
+        store_run r;
+        if (store_run_create(c, &in, &r, NULL) == STORE_OK) cr->ok++;
+        store_run_clear(&r);
+    }
+    store_disconnect(c);
+    return NULL;
+}
+
+/** Durable operations return only once the WAL is synced past their commit; claims and
+ *  progress do not wait; concurrent commits share syncs. */
+static void test_group_sync(void **state)
+{
+    struct fx *f = *state;
+    store_sqlite_sync_stats a, b;
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    store_sqlite_sync_stats_get(f->s, &a);
+    assert_true(a.durable_commits >= 1);
+    assert_int_equal(a.synced, a.durable_commits);
+    make_run(f, mid, run);
+    store_sqlite_sync_stats_get(f->s, &b);
+    assert_int_equal(b.durable_commits, a.durable_commits + 1);
+    assert_int_equal(b.synced, b.durable_commits);
+    assert_true(b.syncs > a.syncs);
+    claim(f, got);
+    int cancel = 0;
+    OK(store_run_progress(f->c, got, 10, 50, &cancel));
+    store_sqlite_sync_stats_get(f->s, &a);
+    assert_int_equal(a.durable_commits, b.durable_commits); /* no wait for claim or progress */
+    OK(store_finish_begin(f->c, got));
+    OK(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, "{}", NULL));
+    store_sqlite_sync_stats_get(f->s, &b);
+    assert_int_equal(b.durable_commits, a.durable_commits + 1);
+    assert_int_equal(b.synced, b.durable_commits);
+    /* an operation that changes nothing takes no ticket and returns at once */
+    store_run_status now;
+    char q[STORE_ID_MAX];
+    make_run(f, mid, q);
+    OK(store_run_cancel(f->c, q, &now));
+    store_sqlite_sync_stats_get(f->s, &a);
+    OK(store_run_cancel(f->c, q, &now));
+    assert_int_equal(now, STORE_RUN_CANCELLED);
+    store_sqlite_sync_stats_get(f->s, &b);
+    assert_int_equal(b.durable_commits, a.durable_commits);
+    assert_int_equal(b.syncs, a.syncs);
+
+    /* 8 threads x 40 creates: every create durable, syncs shared */
+    enum { T = 8, N = 40 };
+    struct creator cr[T];
+    pthread_t th[T];
+    store_sqlite_sync_stats_get(f->s, &a);
+    for (int i = 0; i < T; i++) {
+        cr[i] = (struct creator){.s = f->s, .model = mid, .n = N};
+        assert_int_equal(pthread_create(&th[i], NULL, creator_main, &cr[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(cr[i].ok, N);
+    }
+    store_sqlite_sync_stats_get(f->s, &b);
+    uint64_t commits = b.durable_commits - a.durable_commits, syncs = b.syncs - a.syncs;
+    assert_int_equal(commits, T * N);
+    assert_int_equal(b.synced, b.durable_commits);
+    assert_true(syncs >= 1 && syncs <= commits);
+    print_message("    %d concurrent creates: %llu WAL syncs (%.1f commits per sync)\n", T * N,
+                  (unsigned long long)syncs, (double)commits / (double)syncs);
+    int64_t depth = 0;
+    OK(store_queue_depth(f->c, &depth));
+    assert_int_equal(depth, T * N);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Crash recovery                                                                             */
 /* ------------------------------------------------------------------------------------------ */
@@ -1364,6 +1448,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_finish_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_batched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_turns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
