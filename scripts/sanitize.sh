@@ -10,7 +10,7 @@
 #                                 part of the default test command (scripts/test.sh)
 #   scripts/sanitize.sh tsan      ThreadSanitizer (EIRNN_TSAN), tree build-tsan/: the same tests
 #   scripts/sanitize.sh valgrind  valgrind memcheck, tree build-valgrind/ (no sanitizer): the
-#                                 unit tests (engine/, schema/, server/) run under valgrind, then
+#                                 unit tests of engine/ and schema/ run under valgrind, then
 #                                 the API tests with the daemon under valgrind
 #                                 (EIRNN_API_WRAPPER)
 #   scripts/sanitize.sh all       the three, one after the other
@@ -74,8 +74,8 @@ run_tsan() {
   local dir=${SANITIZE_BUILD_DIR:-$src/build-tsan} rc=0
   mkdir -p "$dir"
   echo "sanitize: ThreadSanitizer Debug build in $dir"
-  # -O1: a -O0 TSan build is too slow for the API tests' timing bounds.
-  configure_build "$dir" -DEIRNN_TSAN=ON -DCMAKE_C_FLAGS_DEBUG="-g -O1" || return 1
+  # -O2: the simulations that the API tests time are too slow under TSan at -O0 or -O1.
+  configure_build "$dir" -DEIRNN_TSAN=ON -DCMAKE_C_FLAGS_DEBUG="-g -O2" || return 1
   local logs=$dir/sanitizer-reports
   rm -rf "$logs" && mkdir -p "$logs"
   (
@@ -99,8 +99,12 @@ run_valgrind() {
   local vg="valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite,indirect"
   vg+=" --errors-for-leak-kinds=definite,indirect --track-origins=yes --error-exitcode=99"
   vg+=" --suppressions=$supp/valgrind.supp"
-  # 1. Unit tests, each test executable under valgrind (commands taken from ctest).
-  local unit=${SANITIZE_TESTS:-'^(engine|schema|server)/'}
+  # 1. Unit tests of the engine and the schema, each executable under valgrind (commands taken
+  #    from ctest). Left out: schema/test_json_oom interposes malloc itself (fault injection),
+  #    which valgrind replaces; server/test_store forks children that die on purpose holding
+  #    what they allocated, and times its writer lock (ASan + LSan cover it).
+  local unit=${SANITIZE_TESTS:-'^(engine|schema)/'}
+  local skip='^(schema/test_json_oom|schema/validate|fuzz/short)$'
   local list
   list=$(cd "$dir" && ctest -N --show-only=json-v1 | python3 -c '
 import json, re, sys
@@ -108,7 +112,7 @@ rx = re.compile(sys.argv[1]); slow = re.compile(sys.argv[2])
 for t in json.load(sys.stdin)["tests"]:
     if rx.search(t["name"]) and not slow.search(t["name"]) and t.get("command"):
         print(t["name"] + "\t" + " ".join(t["command"]))
-' "$unit" "$slow")
+' "$unit" "$skip")
   while IFS=$'\t' read -r name cmd; do
     [ -z "$name" ] && continue
     local tag=${name//\//_}
