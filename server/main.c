@@ -58,14 +58,15 @@ static void shutdown_daemon(srv *s, const sigset_t *set, int sig)
     int busy = srv_pool_busy(s->pool);
     if (busy > 0) srv_log("releasing_runs", json_pack("{s:i}", "running", busy));
     srv_pool_release(s->pool);
-    srv_pool_join(s->pool);
-    s->pool = NULL;
+    srv_pool_wait(s->pool); /* workers gone; the pool stays valid for /healthz until HTTP stops */
 
     /* Let answers to resumed long polls and requests in progress go out (briefly). */
     double http_deadline = srv_now() + 2.0;
     while (atomic_load(&s->metrics.in_flight) > 0 && srv_now() < http_deadline)
         wait_signal(set, 0.01);
     srv_http_stop(s);
+    srv_pool_join(s->pool);
+    s->pool = NULL;
 }
 
 int main(int argc, char **argv)

@@ -150,11 +150,20 @@ void srv_pool_release(struct srv_pool *p)
     if (p) atomic_store(&p->release, 1);
 }
 
-void srv_pool_join(struct srv_pool *p)
+void srv_pool_wait(struct srv_pool *p)
 {
     if (!p) return;
     for (int i = 0; i < p->n; i++)
-        if (p->w[i].started) pthread_join(p->w[i].tid, NULL);
+        if (p->w[i].started) {
+            pthread_join(p->w[i].tid, NULL);
+            p->w[i].started = 0;
+        }
+}
+
+void srv_pool_join(struct srv_pool *p)
+{
+    if (!p) return;
+    srv_pool_wait(p);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
     free(p->w);

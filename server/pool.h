@@ -36,7 +36,14 @@ void srv_pool_drain(struct srv_pool *p);
 /** Make running runs stop at their next progress check and return to the queue. */
 void srv_pool_release(struct srv_pool *p);
 
-/** Wait for every worker to exit (after srv_pool_drain) and free the pool. NULL is a no-op. */
+/**
+ * Wait for every worker to exit (after srv_pool_drain or srv_pool_release) without freeing the
+ * pool, so that srv_pool_busy() stays valid for HTTP threads still answering. Idempotent.
+ * NULL is a no-op.
+ */
+void srv_pool_wait(struct srv_pool *p);
+
+/** srv_pool_wait(), then free the pool. NULL is a no-op. */
 void srv_pool_join(struct srv_pool *p);
 
 /**

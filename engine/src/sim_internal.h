@@ -52,7 +52,8 @@ typedef struct sim_chunk {
     sim_ctx *ctx;
     int b0, nb;
     _Atomic int64_t steps_done;
-    int64_t div_step; /**< first non-finite step of this chunk, -1 if none */
+    _Atomic int64_t div_step; /**< first non-finite step of this chunk, -1 if none (read by the
+                                  monitor while the chunk runs) */
     int div_trial;
     double max_zdt;
     eir_status status;
