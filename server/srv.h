@@ -67,6 +67,7 @@ typedef struct srv {
     int has_token;               /**< a bearer token is required on /v1 and /metrics */
     uint8_t token_hash[32];      /**< SHA-256 of the token (compared in constant time) */
     double started;              /**< srv_now() at start */
+    int has_conn_key;            /**< conn_key was created (daemon.c) */
     /** 503 problem made at start, for when no answer can be allocated (shared, never changed) */
     struct MHD_Response *oom_response;
 } srv;

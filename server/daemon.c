@@ -1,0 +1,148 @@
+/**
+ * @file daemon.c
+ * @brief eirnnd's life cycle (daemon.h): start, graceful shutdown, free.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "http.h"
+#include "modcache.h"
+#include "pool.h"
+
+static void conn_destructor(void *p)
+{
+    store_disconnect(p);
+}
+
+/**
+ * Wait up to @p seconds for a signal of @p set (just sleep when @p set is NULL).
+ * @return the signal, or 0 on timeout.
+ */
+static int wait_signal(const sigset_t *set, double seconds)
+{
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    if (!set) {
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        return 0;
+    }
+    for (;;) {
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0) return sig;
+        if (errno == EINTR) continue;
+        return 0;
+    }
+}
+
+int srv_daemon_start(srv *s)
+{
+    s->listen_fd = -1;
+    srv_config_limits(&s->cfg, &s->limits);
+    srv_metrics_init(&s->metrics);
+    atomic_init(&s->stopping, 0);
+    s->started = srv_now();
+    if (s->cfg.token) {
+        s->has_token = 1;
+        srv_sha256(s->cfg.token, strlen(s->cfg.token), s->token_hash);
+    }
+    if (pthread_key_create(&s->conn_key, conn_destructor) != 0) {
+        srv_log("error", json_pack("{s:s}", "message", "cannot create a thread key"));
+        return -1;
+    }
+    s->has_conn_key = 1;
+
+    char err[512] = "";
+    s->store = store_open(s->cfg.db, NULL, err, sizeof err);
+    if (!s->store) {
+        srv_log("error", json_pack("{s:s, s:s, s:s}", "message", "cannot open the database", "db",
+                                   s->cfg.db, "reason", err));
+        return -1;
+    }
+    store_conn *mc = store_connect(s->store);
+    store_requeue_report rq;
+    memset(&rq, 0, sizeof rq);
+    store_status st = mc ? store_requeue_orphans(mc, &rq) : STORE_ERROR;
+    if (st != STORE_OK) {
+        srv_log("error", json_pack("{s:s, s:s}", "message", "cannot requeue orphaned runs",
+                                   "reason", mc ? store_errmsg(mc) : "out of memory"));
+        store_disconnect(mc);
+        return -1;
+    }
+    store_disconnect(mc);
+    if (rq.requeued || rq.failed || rq.cancelled || rq.partial_results)
+        srv_log("requeued",
+                json_pack("{s:I, s:I, s:I, s:I}", "requeued", (json_int_t)rq.requeued, "failed",
+                          (json_int_t)rq.failed, "cancelled", (json_int_t)rq.cancelled,
+                          "partial_results", (json_int_t)rq.partial_results));
+
+    eir_blas_single_threaded();
+    s->models = srv_modcache_new(s->cfg.cache_bytes);
+    s->waiters = srv_waiters_new(&s->metrics.long_polls);
+    if (!s->models || !s->waiters) {
+        srv_log("error", json_pack("{s:s}", "message", "out of memory at start"));
+        return -1;
+    }
+    if (srv_http_listen(s) != 0) return -1;
+    s->pool = srv_pool_start(s, s->cfg.workers);
+    if (!s->pool) {
+        srv_log("error", json_pack("{s:s}", "message", "cannot start the worker threads"));
+        return -1;
+    }
+    return srv_http_start(s) == 0 ? 0 : -1;
+}
+
+void srv_daemon_shutdown(srv *s, const sigset_t *set, int sig)
+{
+    double t0 = srv_now();
+    srv_log("stopping", json_pack("{s:s, s:f}", "signal", sig ? strsignal(sig) : "none", "grace_s",
+                                  s->cfg.shutdown_grace));
+    atomic_store(&s->stopping, 1);
+    srv_http_quiesce(s);
+    srv_waiters_shutdown(s->waiters);
+    srv_pool_drain(s->pool);
+
+    double deadline = t0 + s->cfg.shutdown_grace;
+    while (srv_pool_busy(s->pool) > 0 && srv_now() < deadline) {
+        int again = wait_signal(set, 0.05);
+        if (again) {
+            srv_log("stopping_now", json_pack("{s:s}", "signal", strsignal(again)));
+            break;
+        }
+    }
+    int busy = srv_pool_busy(s->pool);
+    if (busy > 0) srv_log("releasing_runs", json_pack("{s:i}", "running", busy));
+    srv_pool_release(s->pool);
+    srv_pool_wait(s->pool); /* workers gone; the pool stays valid for /healthz until HTTP stops */
+
+    /* Let answers to resumed long polls and requests in progress go out (briefly). */
+    double http_deadline = srv_now() + 2.0;
+    while (atomic_load(&s->metrics.in_flight) > 0 && srv_now() < http_deadline)
+        wait_signal(set, 0.01);
+    srv_http_stop(s);
+    srv_pool_join(s->pool);
+    s->pool = NULL;
+}
+
+void srv_daemon_free(srv *s)
+{
+    if (s->pool) {
+        srv_pool_drain(s->pool);
+        srv_pool_release(s->pool);
+        srv_pool_wait(s->pool);
+    }
+    if (s->waiters) srv_waiters_shutdown(s->waiters);
+    srv_http_stop(s);
+    srv_pool_join(s->pool);
+    s->pool = NULL;
+    srv_waiters_free(s->waiters);
+    s->waiters = NULL;
+    srv_modcache_free(s->models);
+    s->models = NULL;
+    store_close(s->store);
+    s->store = NULL;
+    if (s->has_conn_key) pthread_key_delete(s->conn_key);
+    s->has_conn_key = 0;
+}
