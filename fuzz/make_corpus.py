@@ -11,7 +11,9 @@ import base64
 import glob
 import json
 import os
+import re
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -299,7 +301,115 @@ def csv():
     put(h, "spaces_in_number.csv", "1 2,3\n")
 
 
+# The http harness (fuzz_http.c): raw requests. Its daemon wants "Authorization: Bearer
+# fuzz-token"; these placeholders (as long as real ids) stand for its model and succeeded run.
+HTTP_MODEL = "m_" + "@" * 24
+HTTP_RUN = "r_" + "@" * 24
+AUTH = "Authorization: Bearer fuzz-token"
+
+
+def http_request(method, path, body=None, headers=(), auth=True, close=False, chunked=False,
+                 version="HTTP/1.1"):
+    lines = ["%s %s %s" % (method, path, version), "Host: 127.0.0.1"]
+    if auth:
+        lines.append(AUTH)
+    lines += list(headers)
+    if close:
+        lines.append("Connection: close")
+    data = b""
+    if body is not None:
+        if isinstance(body, str):
+            body = body.encode()
+        elif not isinstance(body, bytes):
+            body = json.dumps(body, separators=(",", ":")).encode()
+        lines.append("Content-Type: application/json")
+        if chunked:
+            lines.append("Transfer-Encoding: chunked")
+            half = len(body) // 2
+            for part in (body[:half], body[half:]):
+                if part:
+                    data += b"%x\r\n" % len(part) + part + b"\r\n"
+            data += b"0\r\n\r\n"
+        else:
+            lines.append("Content-Length: %d" % len(body))
+            data = body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+def http():
+    """Seeds of the http harness: every route, framing variants, and the hostile catalogue."""
+    h = "http"
+    clean(h)
+    model = shrink(load(os.path.join(EX, "requests", "model_gated_explicit.json")))
+    run_inline = {"model": model, "dt": 0.1, "inputs": {"steps": 20, "trials": 2}, "seed": 1,
+                  "record": {"vars": ["V", "r", "z", "y"], "every": 2, "neurons": [0, 1]}}
+    run_ref = {"model_id": HTTP_MODEL, "dt": 0.05, "integrator": "rk4", "precision": "float32",
+               "inputs": [[0.5], [1.0], [0.0]], "seed": 9}
+    rp = "/v1/runs/" + HTTP_RUN
+    R = http_request
+    seeds = {
+        "healthz": R("GET", "/healthz", auth=False),
+        "metrics": R("GET", "/metrics"),
+        "openapi": R("GET", "/v1/openapi.json"),
+        "model_post": R("POST", "/v1/models", model),
+        "model_post_chunked": R("POST", "/v1/models", model, chunked=True),
+        "model_post_expect": R("POST", "/v1/models", model, headers=["Expect: 100-continue"]),
+        "model_list": R("GET", "/v1/models?limit=2"),
+        "model_get": R("GET", "/v1/models/" + HTTP_MODEL),
+        "model_delete": R("DELETE", "/v1/models/" + HTTP_MODEL),
+        "run_post_inline": R("POST", "/v1/runs", run_inline),
+        "run_post_ref": R("POST", "/v1/runs", run_ref, headers=["Idempotency-Key: k1"]),
+        "run_list": R("GET", "/v1/runs?status=succeeded&limit=3"),
+        "run_get": R("GET", rp),
+        "run_wait": R("GET", rp + "?wait=0.2"),
+        "run_cancel": R("POST", rp + "/cancel"),
+        "run_delete": R("DELETE", rp),
+        "results_list": R("GET", rp + "/results"),
+        "results_npy": R("GET", rp + "/results/V"),
+        "results_json": R("GET", rp + "/results/r?format=json&steps=0:10&trials=1"),
+        "results_csv": R("GET", rp + "/results/z?format=csv&neurons=0:2", headers=["Accept: text/csv"]),
+        "results_etag": R("GET", rp + "/results/y", headers=['If-None-Match: "x"']),
+        "results_head": R("HEAD", rp + "/results/V"),
+        "no_token": R("GET", "/v1/runs", auth=False),
+        "wrong_token": R("GET", "/v1/models", auth=False, headers=["Authorization: Bearer nope"]),
+        "method_405": R("PUT", "/v1/runs", "{}"),
+        "unknown_404": R("GET", "/v1/nothing/here"),
+        "http10": R("GET", "/healthz", auth=False, version="HTTP/1.0"),
+        "pipelined": R("GET", rp) + R("GET", rp + "/results/V?format=json") +
+        R("POST", "/v1/runs", run_ref) + R("GET", "/healthz", auth=False, close=True),
+        "garbage": b"\x00\xff GARBAGE\r\n\r\n",
+        "body_too_large": R("POST", "/v1/models", headers=["Content-Length: 999999999"]),
+    }
+    for name, data in seeds.items():
+        put(h, name + ".http", data)
+
+    # The hostile catalogue's requests (tests/bad_inputs/cases), with the token added.
+    sys.path.insert(0, os.path.join(ROOT, "tests", "bad_inputs"))
+    import run_catalogue  # noqa: E402 (the catalogue's own request builder)
+
+    values = {"$RUN:done": HTTP_RUN, "$IDEM_KEY": "fuzz-key"}
+
+    def subst(text):
+        text = re.sub(r"\$MODEL:[A-Za-z0-9_]+", HTTP_MODEL, text)
+        for k, v in values.items():
+            text = text.replace(k, v)
+        return text
+
+    cases = os.path.join(ROOT, "tests", "bad_inputs", "cases")
+    for f in sorted(os.listdir(cases)):
+        with open(os.path.join(cases, f), encoding="utf-8") as fh:
+            case = json.load(fh)
+        data = run_catalogue.build(case["request"], subst)
+        if len(data) > 65536:
+            continue  # beyond the harness's -max_len; the catalogue sends these
+        first = data.find(b"\r\n")
+        if first > 0 and b"\nAuthorization:" not in data[:data.find(b"\r\n\r\n") + 2]:
+            data = data[:first + 2] + AUTH.encode() + b"\r\n" + data[first + 2:]
+        put(h, "bad_" + f[:-5] + ".http", data)
+
+
 if __name__ == "__main__":
+    http()
     models()
     runs()
     arrays()

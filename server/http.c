@@ -650,8 +650,10 @@ int srv_http_start(srv *s)
         srv_log("error", json_pack("{s:s}", "message", "out of memory at start"));
         return -1;
     }
+    /* MHD_USE_ITC: connections handed over with MHD_add_connection() (fuzz/fuzz_http.c) are
+       served at once, not at the next event of the listening socket. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, &on_access, s, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
