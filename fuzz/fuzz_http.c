@@ -92,10 +92,11 @@ typedef struct answer {
 } answer;
 
 /**
- * One connection: send @p n bytes of @p req, half-close, read until the daemon closes.
+ * One connection: send @p n bytes of @p req, half-close, read until the daemon closes (or, unless
+ * @p patient, until the daemon has been quiet for IDLE_S, see below).
  * @return 0, or -1 when the daemon would not take the connection (then @p a is empty).
  */
-static int exchange(const uint8_t *req, size_t n, answer *a)
+static int exchange(const uint8_t *req, size_t n, answer *a, int patient)
 {
     a->len = a->total = 0;
     a->data[0] = '\0';
@@ -133,7 +134,7 @@ static int exchange(const uint8_t *req, size_t n, answer *a)
            body shorter than its Content-Length) and waits for the connection timeout. Once the
            input is all sent, nothing came for IDLE_S and no long poll is suspended, nothing
            more will come: close (a hang-up it does see) and stop. */
-        if (!write_open && t - last_byte > IDLE_S &&
+        if (!patient && !write_open && t - last_byte > IDLE_S &&
             atomic_load(&daemon_state.metrics.long_polls) == 0)
             break;
         int rc = poll(&p, 1, 20);
@@ -280,7 +281,7 @@ static unsigned request(const char *method, const char *path, const char *body)
                  "Content-Length: %zu\r\n\r\n%s",
                  method, path, blen, body ? body : "") < 0)
         fail("out of memory");
-    if (exchange((const uint8_t *)req, strlen(req), &scratch) != 0)
+    if (exchange((const uint8_t *)req, strlen(req), &scratch, 1) != 0)
         fail("the daemon refused a connection at setup");
     free(req);
     return check_answers(&scratch);
@@ -449,7 +450,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t n)
 {
     uint8_t *req = substitute(data, n);
     answer *a = &scratch;
-    if (exchange(req, n, a) == 0) check_answers(a);
+    if (exchange(req, n, a, 0) == 0) check_answers(a);
     free(req);
 
     executions++;
