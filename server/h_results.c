@@ -317,6 +317,15 @@ enum MHD_Result h_results_get(srv_req *r)
         return srv_reply(r, 304, resp);
     }
 
+    /* An empty read opens this thread's handle for result reads (store_result_read()) and
+     * checks the result is still there, so that neither fails after the 200 went out. */
+    if ((st = store_result_read(c, r->params[0], var, 0, NULL, 0)) != STORE_OK) {
+        free(v.units);
+        if (st == STORE_NOT_FOUND)
+            return srv_problem(r, SRV_P_NOT_FOUND, 404, NULL, "run %s has no result '%s'",
+                               r->params[0], var);
+        return srv_problem_store(r, st, c, "the result");
+    }
     struct MHD_Response *resp = srv_result_response(r, r->params[0], &info, &v);
     free(v.units);
     if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");

@@ -453,6 +453,15 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     *con_cls = NULL;
     if (r->poll_state) srv_waiters_forget(s->waiters, &r->waiter);
     if (r->detach) r->detach(r->detach_ctx);
+    if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
+        /* A reader that stopped reading: reset rather than close, or the kernel would keep the
+           unsent answer (up to the socket buffer, MBs) for as long as the peer's window stays
+           shut (docs/RELIABILITY.md, "Slow readers"). */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct linger lg = {1, 0};
+        if (ci) setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
     double dur = srv_now() - r->t_start;
     if (r->status) srv_metrics_request(&s->metrics, r->status, dur);
     srv_log_request(r->method, r->path, r->status, dur * 1e3, r->bytes,

@@ -1,7 +1,14 @@
 /**
  * @file results_stream.c
  * @brief The content reader behind result downloads: walks the selected (trial, step) rows,
- *        fetching stored chunks one at a time, and emits .npy bytes, JSON or CSV.
+ *        reading the stored bytes a piece at a time, and emits .npy bytes, JSON or CSV.
+ *
+ * Memory per download is small and fixed, whatever the result's size and however slowly the
+ * client reads: libmicrohttpd's buffer of ::STREAM_BLOCK bytes (the whole array as .npy is read
+ * from the store straight into it), and for sliced or text output a window of
+ * ::STREAM_WINDOW stored bytes and the staged output. Nothing of the store is held between two
+ * calls of the reader: each read is its own short transaction (store_result_read()), so a
+ * download that stalls keeps no snapshot that would stop the WAL from being checkpointed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +20,10 @@
 
 /** Staging target: produce text in pieces of about this size. */
 #define STAGE_TARGET ((size_t)64 << 10)
+/** libmicrohttpd's buffer for .npy output: what one call of the reader produces. */
+#define STREAM_BLOCK ((size_t)512 << 10)
+/** Stored bytes read at once for sliced and text output. */
+#define STREAM_WINDOW ((size_t)256 << 10)
 
 enum { PH_HEADER = 0, PH_BODY, PH_FOOTER, PH_DONE };
 
@@ -24,13 +35,14 @@ typedef struct res_stream {
     srv_res_view v;
     size_t item;
     int f32;
-    int64_t T, N; /**< stored steps and units */
-    int64_t u0;   /**< first unit when the selection is one contiguous ascending range */
+    int64_t T, N;       /**< stored steps and units */
+    int64_t u0;         /**< first unit when the selection is one contiguous ascending range */
+    int64_t umin, umax; /**< smallest and largest selected unit */
     int contig;
-    /* chunk cache */
-    unsigned char *chunk;
-    size_t chunk_len;
-    int64_t chunk_idx;
+    /* window of stored bytes (sliced and text output only) */
+    unsigned char *win;
+    size_t win_cap, win_len;
+    uint64_t win_off;
     /* staged output */
     char *out;
     size_t out_cap, out_len, out_pos;
@@ -71,7 +83,7 @@ int srv_format_number(char *buf, double v, int f32, const char *nan_text)
 static int stage_reserve(res_stream *x, size_t more)
 {
     if (x->out_len + more <= x->out_cap) return 0;
-    size_t cap = x->out_cap ? x->out_cap : STAGE_TARGET * 2;
+    size_t cap = x->out_cap ? x->out_cap : 256;
     while (cap < x->out_len + more)
         cap *= 2;
     char *p = realloc(x->out, cap);
@@ -94,43 +106,35 @@ static int stage_str(res_stream *x, const char *s)
     return stage(x, s, strlen(s));
 }
 
-/**
- * Bytes the chunk buffer needs: the stored chunk size, or the whole result when it is smaller
- * (a result of one short chunk must not cost a download the full chunk size: with hundreds of
- * downloads in flight those blocks are what grows the daemon's heap).
- */
-static size_t chunk_cap(const res_stream *x)
+/** Read @p len stored bytes at @p off straight into @p dst (one short store read). */
+static int read_stored(res_stream *x, uint64_t off, size_t len, void *dst)
 {
-    uint64_t cap = x->info.chunk_size;
-    if (x->info.total_bytes < cap) cap = x->info.total_bytes;
-    return cap > 0 ? (size_t)cap : 1;
+    store_conn *c = srv_thread_conn(x->s);
+    return c && store_result_read(c, x->run_id, x->info.var, off, dst, len) == STORE_OK ? 0 : -1;
 }
 
-/** Copy @p len stored data bytes at offset @p off to @p dst, reading chunks as needed. */
+/** The stored bytes [off, off + len) from the window, refilled from @p off when they are not
+ *  all in it; NULL on a read failure. @p len must not exceed the window's capacity. */
+static const unsigned char *window(res_stream *x, uint64_t off, size_t len)
+{
+    if (off < x->win_off || off + len > x->win_off + x->win_len) {
+        uint64_t left = x->info.total_bytes - off;
+        size_t n = left < x->win_cap ? (size_t)left : x->win_cap;
+        x->win_len = 0;
+        if (n < len || read_stored(x, off, n, x->win)) return NULL;
+        x->win_off = off;
+        x->win_len = n;
+    }
+    return x->win + (off - x->win_off);
+}
+
+/** Copy @p len stored bytes at offset @p off to @p dst, through the window when they fit. */
 static int get_bytes(res_stream *x, uint64_t off, size_t len, void *dst)
 {
-    unsigned char *d = dst;
-    uint64_t cs = x->info.chunk_size;
-    while (len > 0) {
-        int64_t idx = (int64_t)(off / cs);
-        if (idx != x->chunk_idx) {
-            if (!x->chunk && !(x->chunk = malloc(chunk_cap(x)))) return -1;
-            store_conn *c = srv_thread_conn(x->s);
-            if (!c || store_result_read_chunk(c, x->run_id, x->info.var, idx, x->chunk,
-                                              chunk_cap(x), &x->chunk_len) != STORE_OK) {
-                x->chunk_idx = -1;
-                return -1;
-            }
-            x->chunk_idx = idx;
-        }
-        uint64_t in = off - (uint64_t)idx * cs;
-        if (in >= x->chunk_len) return -1;
-        size_t n = x->chunk_len - (size_t)in < len ? x->chunk_len - (size_t)in : len;
-        memcpy(d, x->chunk + in, n);
-        d += n;
-        off += n;
-        len -= n;
-    }
+    if (len > x->win_cap) return read_stored(x, off, len, dst);
+    const unsigned char *p = window(x, off, len);
+    if (!p) return -1;
+    memcpy(dst, p, len);
     return 0;
 }
 
@@ -140,10 +144,18 @@ static int gather_row(res_stream *x, int64_t b, int64_t t)
     uint64_t base = ((uint64_t)(b * x->T + t) * (uint64_t)x->N) * x->item;
     if (x->contig)
         return get_bytes(x, base + (uint64_t)x->u0 * x->item, (size_t)x->v.nu * x->item, x->row);
-    for (int64_t k = 0; k < x->v.nu; k++)
-        if (get_bytes(x, base + (uint64_t)x->v.units[k] * x->item, x->item,
-                      x->row + (size_t)k * x->item))
+    /* Any order, repeats allowed: the span of the selection in one window read when it fits. */
+    size_t span = (size_t)(x->umax - x->umin + 1) * x->item;
+    const unsigned char *p =
+        span <= x->win_cap ? window(x, base + (uint64_t)x->umin * x->item, span) : NULL;
+    if (span <= x->win_cap && !p) return -1;
+    for (int64_t k = 0; k < x->v.nu; k++) {
+        unsigned char *d = x->row + (size_t)k * x->item;
+        if (p)
+            memcpy(d, p + (size_t)(x->v.units[k] - x->umin) * x->item, x->item);
+        else if (get_bytes(x, base + (uint64_t)x->v.units[k] * x->item, x->item, d))
             return -1;
+    }
     return 0;
 }
 
@@ -261,14 +273,14 @@ static ssize_t res_read(void *cls, uint64_t pos, char *buf, size_t max)
         }
         if (x->phase == PH_DONE) break;
         if (x->v.full && x->phase == PH_BODY) {
-            /* Raw copy of the stored bytes, chunk by chunk. */
+            /* Raw copy of the stored bytes, straight into libmicrohttpd's buffer. */
             uint64_t left = x->info.total_bytes - x->data_off;
             if (left == 0) {
                 x->phase = PH_DONE;
                 continue;
             }
             size_t k = left < max - n ? (size_t)left : max - n;
-            if (get_bytes(x, x->data_off, k, buf + n)) return MHD_CONTENT_READER_END_WITH_ERROR;
+            if (read_stored(x, x->data_off, k, buf + n)) return MHD_CONTENT_READER_END_WITH_ERROR;
             x->data_off += k;
             n += k;
             continue;
@@ -294,7 +306,7 @@ static void res_free(void *cls)
         x->req->detach = NULL;
         x->req->detach_ctx = NULL;
     }
-    free(x->chunk);
+    free(x->win);
     free(x->out);
     free(x->row);
     free(x->v.units);
@@ -316,9 +328,10 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
     x->item = x->f32 ? 4 : 8;
     x->T = info->shape[1];
     x->N = info->shape[2];
-    x->chunk_idx = -1;
     x->contig = 1;
     x->u0 = 0;
+    x->umin = 0;
+    x->umax = x->N - 1;
     if (v->units) {
         x->v.units = malloc((size_t)v->nu * sizeof *v->units);
         if (!x->v.units) {
@@ -326,10 +339,15 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
             return NULL;
         }
         memcpy(x->v.units, v->units, (size_t)v->nu * sizeof *v->units);
-        x->u0 = v->units[0];
-        for (int64_t k = 1; k < v->nu; k++)
+        x->u0 = x->umin = x->umax = v->units[0];
+        for (int64_t k = 1; k < v->nu; k++) {
             if (v->units[k] != v->units[k - 1] + 1) x->contig = 0;
+            if (v->units[k] < x->umin) x->umin = v->units[k];
+            if (v->units[k] > x->umax) x->umax = v->units[k];
+        }
     }
+    if (v->fmt != SRV_FMT_NPY) x->v.full = 0;
+    int raw = x->v.full; /* the stored bytes as they are: straight into libmicrohttpd's buffer */
     x->row = malloc(v->nu > 0 ? (size_t)v->nu * x->item : 1);
     if (!x->row) {
         free(x->v.units);
@@ -337,8 +355,13 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
         return NULL;
     }
     /* The buffers the stream needs, now: out of memory is then a 503 rather than a connection
-     * cut off after its 200. */
-    if (!(x->chunk = malloc(chunk_cap(x))) || stage_reserve(x, STAGE_TARGET * 2)) {
+     * cut off after its 200. A raw copy stages only the .npy header. */
+    if (!raw) {
+        x->win_cap = info->total_bytes < STREAM_WINDOW ? (size_t)info->total_bytes : STREAM_WINDOW;
+        if (x->win_cap == 0) x->win_cap = 1;
+    }
+    if ((x->win_cap && !(x->win = malloc(x->win_cap))) ||
+        stage_reserve(x, raw ? EIR_NPY_HEADER_MAX : STAGE_TARGET * 2)) {
         res_free(x);
         return NULL;
     }
@@ -349,9 +372,8 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
         int64_t shape[3] = {v->t1 - v->t0, v->s1 - v->s0, v->nu};
         size_t hl = eir_npy_header(x->f32 ? EIR_NPY_F4 : EIR_NPY_F8, 3, shape, h, sizeof h);
         total = hl + (uint64_t)shape[0] * (uint64_t)shape[1] * (uint64_t)shape[2] * x->item;
-        block = total < ((uint64_t)1 << 20) ? (size_t)total : (size_t)1 << 20; /* MHD's buffer */
-    } else {
-        x->v.full = 0;
+        block = total < STREAM_BLOCK ? (size_t)total : STREAM_BLOCK; /* MHD's buffer */
+        if (block == 0) block = 1;
     }
     struct MHD_Response *resp =
         MHD_create_response_from_callback(total, block, &res_read, x, &res_free);

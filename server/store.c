@@ -296,6 +296,13 @@ store_status store_result_read_chunk(store_conn *c, const char *run_id, const ch
     return OPS(c)->result_read_chunk(c, run_id, var, index, buf, cap, len);
 }
 
+store_status store_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
+                               void *buf, size_t len)
+{
+    CHECK_CONN(c);
+    return OPS(c)->result_read(c, run_id, var, offset, buf, len);
+}
+
 store_status store_requeue_orphans(store_conn *c, store_requeue_report *report)
 {
     if (report) memset(report, 0, sizeof *report);

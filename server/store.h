@@ -316,6 +316,17 @@ struct store_ops {
      */
     store_status (*result_read_chunk)(struct store_conn *c, const char *run_id, const char *var,
                                       int64_t index, void *buf, size_t cap, size_t *len);
+    /**
+     * Copy bytes @p offset .. @p offset + @p len of a result (offsets in the whole array, so
+     * the range may span chunks) into @p buf, reading only the pages those bytes are on. Each
+     * call is its own short read, so a reader that comes back much later (a slow download)
+     * holds no transaction in between and never keeps the WAL from being checkpointed.
+     * ::STORE_NOT_FOUND when the run has no such (complete) result or a chunk is gone (e.g. the
+     * run was deleted meanwhile); ::STORE_INVALID when the range runs past the end;
+     * ::STORE_ERROR (also for chunks shorter than the result says).
+     */
+    store_status (*result_read)(struct store_conn *c, const char *run_id, const char *var,
+                                uint64_t offset, void *buf, size_t len);
 
     /**
      * Daemon start: runs left running by a crash go back to queued (keeping their attempt
@@ -439,6 +450,8 @@ store_status store_result_info_get(store_conn *c, const char *run_id, const char
 store_status store_result_list(store_conn *c, const char *run_id, store_result_cb cb, void *ctx);
 store_status store_result_read_chunk(store_conn *c, const char *run_id, const char *var,
                                      int64_t index, void *buf, size_t cap, size_t *len);
+store_status store_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
+                               void *buf, size_t len);
 store_status store_requeue_orphans(store_conn *c, store_requeue_report *report);
 store_status store_counts_get(store_conn *c, store_counts *out);
 store_status store_queue_depth(store_conn *c, int64_t *depth);
