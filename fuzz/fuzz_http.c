@@ -207,10 +207,10 @@ static unsigned check_answers(const answer *a)
     size_t pos = 0, n = a->len;
     unsigned first = 0;
     while (pos < n) {
-        if (n - pos < 12) {
-            if (memcmp(d + pos, "HTTP/1.", n - pos < 7 ? n - pos : 7) != 0)
-                fail("an answer starts with bytes that are not a status line");
-            return first; /* cut short by the cap */
+        if (n - pos < 12) { /* cut short by the cap, or misaligned after an answer to HEAD */
+            if (pos == 0 && memcmp(d, "HTTP/1.", n < 7 ? n : 7) != 0)
+                fail("the answer starts with bytes that are not a status line");
+            return first;
         }
         if (memcmp(d + pos, "HTTP/1.", 7) != 0) {
             if (first == 0) fail("the first answer does not start with \"HTTP/1.\"");
