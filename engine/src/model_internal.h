@@ -32,6 +32,14 @@ typedef enum eir_gate_kind {
  */
 #define EIR_PAD 32
 
+/**
+ * Trials per BLAS call: a run's trials are cut into blocks of this many (the last one shorter),
+ * threads take whole blocks, and every product is one call per block. OpenBLAS's bits for a
+ * row depend on how many rows the call has (edge tiles, small-matrix kernels: on AVX2 kernels
+ * most shapes differ), so this keeps the bytes of a run independent of the thread count.
+ */
+#define EIR_TRIAL_BLOCK 32
+
 static inline int eir_pad(int n)
 {
     return (n + EIR_PAD - 1) / EIR_PAD * EIR_PAD;

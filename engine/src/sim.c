@@ -343,7 +343,8 @@ eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *re
     atomic_init(&x->stop_step, INT64_MAX);
     x->progress_every = r->progress_every > 0 ? r->progress_every : auto_progress_every(x);
 
-    const int nt = r->threads < r->B ? r->threads : r->B;
+    const int nblocks = (r->B + EIR_TRIAL_BLOCK - 1) / EIR_TRIAL_BLOCK;
+    const int nt = r->threads < nblocks ? r->threads : nblocks;
     x->monitored = nt > 1;
     /* the projection block depends on B, never on the thread count (same BLAS calls) */
     size_t per_step = (size_t)r->B * (size_t)m->n_pad;
@@ -364,9 +365,11 @@ eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *re
     }
     (void)prec_size;
 
-    /* trials split into nt contiguous chunks, the first ones one trial larger */
+    /* trials split into nt contiguous chunks of whole blocks (EIR_TRIAL_BLOCK), the first ones
+       one block larger */
     for (int t = 0, b = 0; t < nt; t++) {
-        int nb = r->B / nt + (t < r->B % nt);
+        int nbl = nblocks / nt + (t < nblocks % nt);
+        int nb = nbl * EIR_TRIAL_BLOCK < r->B - b ? nbl * EIR_TRIAL_BLOCK : r->B - b;
         ch[t].ctx = x;
         ch[t].b0 = b;
         ch[t].nb = nb;

@@ -233,32 +233,11 @@ HOT static void SFX(colacc)(int len, int j0, int j1, const REAL *restrict Mt, in
     }
 }
 
-/**
- * Recurrent products for nb trial rows of rates @p R (nb x N), each output row n_pad long
- * (see EIR_PAD). NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T.
- * FUSED: U2 = R [W; M]^T (nb x 2 n_pad).
- */
-static void SFX(products)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2, int *act)
+/** products() for the @p nb trial rows of one block (no column kernel). */
+static void SFX(products_block)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2)
 {
     const int n = x->n, np = x->m->n_pad, ne = x->n_e, ni = n - ne;
     const REAL *mat = x->a.mat;
-    if (x->a.mt) { /* single trial, small N: column sums over active cells */
-        const REAL *mt = x->a.mt;
-        const int ld = x->a.mt_ld;
-        switch (x->m->gate) {
-        case EIR_GATE_NONE:
-            SFX(colacc)(np, 0, n, mt, ld, R, act, U1);
-            break;
-        case EIR_GATE_SPLIT:
-            SFX(colacc)(np, 0, ne, mt, ld, R, act, U1);
-            SFX(colacc)(np, ne, n, mt, ld, R, act, U2);
-            break;
-        case EIR_GATE_FUSED:
-            SFX(colacc)(ld, 0, n, mt, ld, R, act, U2);
-            break;
-        }
-        return;
-    }
     switch (x->m->gate) {
     case EIR_GATE_NONE:
         if (x->use_gemv)
@@ -290,6 +269,43 @@ static void SFX(products)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REA
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, 2 * np, n, 1, R, n, mat, n, 0, U2,
                  2 * np);
         break;
+    }
+}
+
+/**
+ * Recurrent products for nb trial rows of rates @p R (nb x N), each output row n_pad long
+ * (see EIR_PAD). NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T.
+ * FUSED: U2 = R [W; M]^T (nb x 2 n_pad).
+ */
+static void SFX(products)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2, int *act)
+{
+    const int n = x->n, np = x->m->n_pad, ne = x->n_e;
+    if (x->a.mt) { /* single trial, small N: column sums over active cells */
+        const REAL *mt = x->a.mt;
+        const int ld = x->a.mt_ld;
+        switch (x->m->gate) {
+        case EIR_GATE_NONE:
+            SFX(colacc)(np, 0, n, mt, ld, R, act, U1);
+            break;
+        case EIR_GATE_SPLIT:
+            SFX(colacc)(np, 0, ne, mt, ld, R, act, U1);
+            SFX(colacc)(np, ne, n, mt, ld, R, act, U2);
+            break;
+        case EIR_GATE_FUSED:
+            SFX(colacc)(ld, 0, n, mt, ld, R, act, U2);
+            break;
+        }
+        return;
+    }
+    /* One BLAS call per block of EIR_TRIAL_BLOCK trials (chunks start on block boundaries):
+       each trial's product is computed by the same call whatever the thread count, so its bits
+       are too (OpenBLAS's results for a row depend on the rows of the call). */
+    const size_t ld2 = x->m->gate == EIR_GATE_FUSED ? 2 * (size_t)np : (size_t)np;
+    for (int o = 0; o < nb; o += EIR_TRIAL_BLOCK) {
+        const int m = nb - o < EIR_TRIAL_BLOCK ? nb - o : EIR_TRIAL_BLOCK;
+        SFX(products_block)
+        (x, m, R + (size_t)o * n, U1 ? U1 + (size_t)o * np : NULL,
+         U2 ? U2 + (size_t)o * ld2 : NULL);
     }
 }
 
@@ -388,8 +404,10 @@ static void SFX(record)(const sim_ctx *x, int b0, int nb, int64_t row, const REA
         const size_t ld = (size_t)x->rows * no;
         REAL *Y = (REAL *)r->out[EIR_VAR_Y] + (size_t)b0 * ld + (size_t)row * no;
         const REAL *bo = x->a.b_out;
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nop, x->n_read, 1, R, n, x->a.W_out,
-             x->n_read, 0, Yb, nop);
+        for (int o = 0; o < nb; o += EIR_TRIAL_BLOCK) /* per block, as in products() */
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans,
+                 nb - o < EIR_TRIAL_BLOCK ? nb - o : EIR_TRIAL_BLOCK, nop, x->n_read, 1,
+                 R + (size_t)o * n, n, x->a.W_out, x->n_read, 0, Yb + (size_t)o * nop, nop);
         for (int bb = 0; bb < nb; bb++)
             for (int o = 0; o < no; o++)
                 Y[bb * ld + o] = Yb[(size_t)bb * nop + o] + bo[o];

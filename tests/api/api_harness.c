@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,11 @@ static void sleep_s(double s)
 {
     struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
     nanosleep(&ts, NULL);
+}
+
+void api_pause(double seconds)
+{
+    sleep_s(eir_scaled(seconds));
 }
 
 /*
@@ -151,6 +157,7 @@ struct api_logbuf {
 
 void api_init(api_daemon *d)
 {
+    (void)eir_time_scale(); /* a bad EIRNN_TEST_TIME_SCALE ends the test here, before any daemon */
     memset(d, 0, sizeof *d);
     snprintf(d->dir, sizeof d->dir, "/tmp/eirnn-api-XXXXXX");
     if (!mkdtemp(d->dir)) {
@@ -266,7 +273,9 @@ void api_start(api_daemon *d, const char *const *args, const char *const *env)
     d->exit_status = -1;
     assert_int_equal(pthread_create(&d->reader, NULL, reader_main, lb), 0);
     d->reader_started = 1;
-    double deadline = api_now() + (getenv("EIRNN_API_WRAPPER") ? 120 : 20);
+    /* A daemon under a tool (EIRNN_API_WRAPPER) starts slowly even when the scale is 1. */
+    double wait = eir_scaled(getenv("EIRNN_API_WRAPPER") ? 120 : 20);
+    double deadline = api_now() + wait;
     while (api_now() < deadline) {
         pthread_mutex_lock(&lb->lock);
         const char *line = lb->text ? strstr(lb->text + from, "\"event\":\"listening\"") : NULL;
@@ -290,7 +299,7 @@ void api_start(api_daemon *d, const char *const *args, const char *const *env)
         sleep_s(0.01);
     }
     if (d->port <= 0) {
-        print_error("eirnnd did not log 'listening' within 20 s\n");
+        print_error("eirnnd did not log 'listening' within %.0f s\n", wait);
         fail();
     }
     snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", d->port);
@@ -316,7 +325,7 @@ int api_stop(api_daemon *d, int sig, double timeout)
 {
     if (!d->pid) return -1;
     kill(d->pid, sig);
-    double deadline = api_now() + timeout;
+    double deadline = api_now() + eir_scaled(timeout);
     int st;
     while (api_now() < deadline) {
         pid_t w = waitpid(d->pid, &st, WNOHANG);
@@ -415,7 +424,7 @@ void api_req(api_daemon *d, const char *method, const char *path, const char *co
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)ceil(eir_scaled(120)));
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     out->curl_code = (int)curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
@@ -542,7 +551,7 @@ static int is_final(const char *s)
 
 json_t *api_wait_run(api_daemon *d, const char *id, double timeout)
 {
-    double deadline = api_now() + timeout;
+    double deadline = api_now() + eir_scaled(timeout);
     json_t *j = NULL;
     for (;;) {
         double left = deadline - api_now();
@@ -567,7 +576,7 @@ json_t *api_wait_run(api_daemon *d, const char *id, double timeout)
 
 void api_wait_status(api_daemon *d, const char *id, const char *status, double timeout)
 {
-    double deadline = api_now() + timeout;
+    double deadline = api_now() + eir_scaled(timeout);
     char path[160];
     snprintf(path, sizeof path, "/v1/runs/%s", id);
     for (;;) {

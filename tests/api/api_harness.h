@@ -3,6 +3,11 @@
  * @brief API test harness: starts the real eirnnd (EIRNND_BIN) on 127.0.0.1 port 0 with a
  *        temporary database, reads the bound port from its "listening" log line, captures its
  *        stderr (JSON log lines), and drives it with libcurl.
+ *
+ * Time: every timeout of these helpers (the start, api_stop, api_wait_run, api_wait_status,
+ * the transfer timeout of a request) is multiplied by EIRNN_TEST_TIME_SCALE (default 1;
+ * eir_time_scale.h), which scripts/sanitize.sh sets for the slow sanitizer and valgrind runs.
+ * Tests scale their own waits and upper bounds with eir_scaled().
  */
 #ifndef EIRNN_API_HARNESS_H
 #define EIRNN_API_HARNESS_H
@@ -17,6 +22,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
+
+#include "../common/eir_time_scale.h"
 
 struct api_logbuf;
 
@@ -53,8 +60,8 @@ void api_init(api_daemon *d);
  */
 void api_start(api_daemon *d, const char *const *args, const char *const *env);
 
-/** Send @p sig and wait up to @p timeout seconds for exit. @return the exit code (>= 0), or -1
- *  when it did not exit or died of a signal (then it is killed with SIGKILL). */
+/** Send @p sig and wait up to @p timeout seconds (scaled) for exit. @return the exit code (>= 0),
+ * or -1 when it did not exit or died of a signal (then it is killed with SIGKILL). */
 int api_stop(api_daemon *d, int sig, double timeout);
 
 /** kill -9 and reap. */
@@ -100,12 +107,13 @@ char *api_create_model(api_daemon *d, const char *model_json);
 char *api_submit_run(api_daemon *d, const char *run_json);
 
 /**
- * Poll GET /v1/runs/{id}?wait= until the run is final or @p timeout seconds passed; returns
- * the last run resource (decref) — status checked by the caller.
+ * Poll GET /v1/runs/{id}?wait= until the run is final or @p timeout seconds (scaled) passed;
+ * returns the last run resource (decref) — status checked by the caller.
  */
 json_t *api_wait_run(api_daemon *d, const char *id, double timeout);
 
-/** Poll until the run's status is @p status (e.g. "running"); fails the test on timeout. */
+/** Poll until the run's status is @p status (e.g. "running"); fails the test after @p timeout
+ *  seconds (scaled). */
 void api_wait_status(api_daemon *d, const char *id, const char *status, double timeout);
 
 /** Read a whole file (malloc'ed, NUL-terminated); NULL when it cannot be read. */
@@ -116,6 +124,9 @@ void api_write_file(const char *path, const char *data, size_t len);
 
 /** Seconds on the monotonic clock. */
 double api_now(void);
+
+/** Sleep @p seconds times the time scale: a wait for the daemon to get somewhere. */
+void api_pause(double seconds);
 
 /** Run a shell command; returns its exit status (fails the test if it cannot run). */
 int api_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

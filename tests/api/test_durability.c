@@ -80,7 +80,7 @@ static void test_kill9_restart(void **state)
         ids[i] = api_submit_run(&d, docs[i]);
     }
     api_wait_status(&d, long_id, "running", 30);
-    usleep(200000);
+    api_pause(0.2);
     api_kill9(&d);
 
     const char *two[] = {"--workers", "2", NULL};
@@ -117,11 +117,14 @@ typedef struct poll_arg {
     double took;
 } poll_arg;
 
+/* A long poll of 60 s (scaled; the daemons that get one are started with --long-poll-max as
+ * long), made in a thread. The tests join the thread before they check anything: a failed
+ * check leaves the test function, and the thread must not outlive the poll_arg on its stack. */
 static void *long_poll(void *p)
 {
     poll_arg *a = p;
     char path[128];
-    snprintf(path, sizeof path, "/v1/runs/%s?wait=60", a->id);
+    snprintf(path, sizeof path, "/v1/runs/%s?wait=%.0f", a->id, eir_scaled(60));
     double t0 = api_now();
     api_get(a->d, path, &a->r);
     a->took = api_now() - t0;
@@ -133,7 +136,10 @@ static void test_sigterm_finishes_in_grace(void **state)
     (void)state;
     api_daemon d;
     api_init(&d);
-    const char *args[] = {"--workers", "1", "--shutdown-grace", "60", NULL};
+    /* A grace of 60 s (scaled), far more than the run needs. */
+    char s60[32];
+    snprintf(s60, sizeof s60, "%.0f", eir_scaled(60));
+    const char *args[] = {"--workers", "1", "--shutdown-grace", s60, "--long-poll-max", s60, NULL};
     api_start(&d, args, NULL);
     char *slow = api_create_model(&d, api_model_slow);
     char *doc = run_doc(slow, 40000, 400, 2);
@@ -142,14 +148,17 @@ static void test_sigterm_finishes_in_grace(void **state)
     poll_arg pa = {.d = &d, .id = id};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
-    usleep(200000);
+    api_pause(0.2);
     double t0 = api_now();
-    assert_int_equal(api_stop(&d, SIGTERM, 60), 0);
-    assert_true(api_now() - t0 < 30);
+    int rc = api_stop(&d, SIGTERM, 60);
+    double stop_took = api_now() - t0;
     pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    /* It exited when the run was done, not at the end of the grace. */
+    assert_true(stop_took < eir_scaled(30));
     /* The pending long poll was answered at shutdown, well before its 60 s. */
     assert_int_equal(pa.r.status, 200);
-    assert_true(pa.took < 30);
+    assert_true(pa.took < eir_scaled(30));
     api_resp_free(&pa.r);
     assert_true(api_log_count(&d, "\"event\":\"stopped\"") == 1);
 
@@ -177,23 +186,27 @@ static void test_sigterm_releases_run(void **state)
     (void)state;
     api_daemon d;
     api_init(&d);
-    const char *args[] = {"--workers", "1", "--shutdown-grace", "0", NULL};
+    char s60[32];
+    snprintf(s60, sizeof s60, "%.0f", eir_scaled(60));
+    const char *args[] = {"--workers", "1", "--shutdown-grace", "0", "--long-poll-max", s60, NULL};
     api_start(&d, args, NULL);
     char *slow = api_create_model(&d, api_model_slow);
     char *doc = run_doc(slow, 100000, 1000, 3);
     char *id = api_submit_run(&d, doc);
     api_wait_status(&d, id, "running", 30);
-    usleep(300000);
+    api_pause(0.3);
     poll_arg pa = {.d = &d, .id = id};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
-    usleep(200000);
+    api_pause(0.2);
     double t0 = api_now();
-    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
-    assert_true(api_now() - t0 < 5);
+    int rc = api_stop(&d, SIGTERM, 30);
+    double stop_took = api_now() - t0;
     pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    assert_true(stop_took < eir_scaled(5));
     assert_int_equal(pa.r.status, 200);
-    assert_true(pa.took < 10);
+    assert_true(pa.took < eir_scaled(10));
     api_resp_free(&pa.r);
     assert_int_equal(api_log_count(&d, "\"event\":\"run_released\""), 1);
 

@@ -13,7 +13,7 @@
 
 #include "api_harness.h"
 
-static api_daemon D;  /* one worker */
+static api_daemon D;  /* one worker; --long-poll-max 60 s (scaled) */
 static api_daemon D0; /* no workers: runs stay queued */
 static char *small_id;
 
@@ -21,7 +21,10 @@ static int setup(void **state)
 {
     (void)state;
     api_init(&D);
-    const char *args[] = {"--workers", "1", NULL};
+    /* 60 s is the default; the long polls of 60 s (scaled) below need it scaled too. */
+    char poll_max[32];
+    snprintf(poll_max, sizeof poll_max, "%.0f", eir_scaled(60));
+    const char *args[] = {"--workers", "1", "--long-poll-max", poll_max, NULL};
     api_start(&D, args, NULL);
     api_init(&D0);
     const char *args0[] = {"--workers", "0", "--long-poll-max", "2", NULL};
@@ -197,7 +200,7 @@ static void test_long_poll_returns_when_done(void **state)
     char *rid = api_submit_run(&D, doc);
     free(doc);
     char path[128];
-    snprintf(path, sizeof path, "/v1/runs/%s?wait=60", rid);
+    snprintf(path, sizeof path, "/v1/runs/%s?wait=%.0f", rid, eir_scaled(60));
     double t0 = api_now();
     api_resp r;
     api_get(&D, path, &r);
@@ -206,14 +209,14 @@ static void test_long_poll_returns_when_done(void **state)
     json_t *j = api_json(&r);
     assert_string_equal(jstr(j, "status"), "succeeded");
     /* Well before the 60 s deadline: the worker's finish resumed the poll. */
-    assert_true(took < 30);
+    assert_true(took < eir_scaled(30));
     json_decref(j);
     api_resp_free(&r);
     /* A finished run answers a long poll at once. */
     t0 = api_now();
     api_get(&D, path, &r);
     assert_int_equal(r.status, 200);
-    assert_true(api_now() - t0 < 1.0);
+    assert_true(api_now() - t0 < eir_scaled(1.0));
     api_resp_free(&r);
     free(rid);
     free(mid);
@@ -235,7 +238,7 @@ static void test_long_poll_deadline(void **state)
     assert_int_equal(r.status, 200);
     json_t *j = api_json(&r);
     assert_string_equal(jstr(j, "status"), "queued");
-    assert_true(took >= 0.65 && took < 3.0);
+    assert_true(took >= 0.65 && took < eir_scaled(3.0));
     json_decref(j);
     api_resp_free(&r);
     /* ?wait= above --long-poll-max (2 s) is cut to it. */
@@ -244,7 +247,7 @@ static void test_long_poll_deadline(void **state)
     api_get(&D0, path, &r);
     took = api_now() - t0;
     assert_int_equal(r.status, 200);
-    assert_true(took >= 1.9 && took < 5.0);
+    assert_true(took >= 1.9 && took < eir_scaled(5.0));
     api_resp_free(&r);
     /* Bad wait values. */
     const char *bad[] = {"abc", "-1", "nan", "1e999", NULL};
@@ -322,7 +325,7 @@ static void test_cancel_running(void **state)
     char *rid = api_submit_run(&D, doc);
     free(doc);
     api_wait_status(&D, rid, "running", 30);
-    usleep(300000);
+    api_pause(0.3);
     char path[128];
     snprintf(path, sizeof path, "/v1/runs/%s/cancel", rid);
     double t0 = api_now();
@@ -335,7 +338,7 @@ static void test_cancel_running(void **state)
     api_resp_free(&r);
     j = api_wait_run(&D, rid, 30);
     assert_string_equal(jstr(j, "status"), "cancelled");
-    assert_true(api_now() - t0 < 5.0);
+    assert_true(api_now() - t0 < eir_scaled(5.0));
     json_t *sum = json_object_get(json_object_get(j, "meta"), "summary");
     json_int_t done = json_integer_value(json_object_get(sum, "steps_done"));
     assert_true(done > 0 && done < 5000000);

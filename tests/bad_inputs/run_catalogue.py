@@ -23,7 +23,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
-from eirnnd_http import Daemon, exchange  # noqa: E402
+from eirnnd_http import Daemon, exchange, time_scale  # noqa: E402
 CONN_TIMEOUT = 2  # --connection-timeout of the daemon under test
 LIMIT_FLAGS = ["--workers", "1", "--max-neurons", "64", "--max-steps", "1000",
                "--max-trials", "8", "--max-recorded-values", "100000",
@@ -148,7 +148,7 @@ def check(case, resp, closed, secs, err):
 
 def healthz(port):
     resp, _, _, err = exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                               10)
+                               10 * time_scale())
     if resp is None or resp.status != 200:
         return "GET /healthz: %s" % (resp.status if resp else err or "no answer")
     try:
@@ -162,7 +162,7 @@ def healthz(port):
 def simple(port, method, path, body=None, headers=()):
     data = build({"method": method, "path": path, "headers": dict(headers),
                   **({"body": body} if body is not None else {})}, lambda s: s)
-    resp, _, _, err = exchange(port, data, 30)
+    resp, _, _, err = exchange(port, data, 30 * time_scale())
     if resp is None:
         raise RuntimeError("%s %s: %s" % (method, path, err))
     return resp
@@ -237,7 +237,7 @@ def main():
         for name, case in cases:
             req = case["request"]
             data = build(req, subst)
-            timeout = CONN_TIMEOUT + 8
+            timeout = CONN_TIMEOUT + 8 * time_scale()
             resp, closed, secs, err = exchange(d.port, data, timeout, req.get("after_send"),
                                                head=req.get("method") == "HEAD")
             bad = check(case, resp, closed, secs, err)

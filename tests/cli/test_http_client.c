@@ -129,9 +129,10 @@ static pid_t spawn_cli(char *const argv[], const char *const *env, const char *o
     return pid;
 }
 
-/** Wait for @p pid at most @p timeout_s; its exit code (128 + signal when killed). */
+/** Wait for @p pid at most @p timeout_s (scaled); its exit code (128 + signal when killed). */
 static int wait_pid(pid_t pid, double timeout_s)
 {
+    timeout_s = eir_scaled(timeout_s);
     double t0 = api_now();
     int status;
     for (;;) {
@@ -663,7 +664,7 @@ static void test_cancel_and_timeout(void **state)
     char *argv[] = {(char *)"eirnn", (char *)"runs", (char *)"wait", id, NULL};
     const char *o = tp("bg_out.txt"), *e = tp("bg_err.txt");
     pid_t pid = spawn_cli(argv, NULL, o, e);
-    usleep(300 * 1000);
+    api_pause(0.3);
     expect_rc(cli("runs", "cancel", id, NULL), 0);
     assert_contains(out_text, "cancel");
     expect_rc(wait_cli(pid, 60, o, e), 6);
@@ -929,7 +930,7 @@ static void test_progress_on_tty(void **state)
             if (r <= 0) break; /* EIO once the child has gone */
             n += (size_t)r;
         }
-        if (api_now() - t0 > 120) break;
+        if (api_now() - t0 > eir_scaled(120)) break;
     }
     buf[n] = '\0';
     close(master);

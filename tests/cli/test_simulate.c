@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/eir_time_scale.h"
 #include "eir.h"
 #include "eir_json.h"
 #include "eir_npy.h"
@@ -115,9 +116,10 @@ static pid_t spawn_cli(char *const argv[])
     return pid;
 }
 
-/** Wait for @p pid at most @p timeout_s; its exit code (128 + signal when killed). */
+/** Wait for @p pid at most @p timeout_s (scaled); its exit code (128 + signal when killed). */
 static int wait_cli(pid_t pid, double timeout_s)
 {
+    timeout_s = eir_scaled(timeout_s);
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status;
@@ -776,7 +778,7 @@ static void test_cancel(void **state)
                     (char *)"-q",
                     NULL};
     pid_t pid = spawn_cli(argv);
-    usleep(1500 * 1000);
+    usleep((useconds_t)(eir_scaled(1.5) * 1e6));
     kill(pid, SIGINT);
     int rc = wait_cli(pid, 120);
     if (rc != 6) fail_msg("expected exit 6, got %d: %s", rc, err_text);

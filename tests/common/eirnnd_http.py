@@ -13,6 +13,22 @@ import threading
 import time
 
 
+def time_scale():
+    """EIRNN_TEST_TIME_SCALE (default 1): the factor of the tests' waits, deadlines and upper
+    time bounds, set by scripts/sanitize.sh for the slow sanitizer runs (lower bounds are never
+    scaled). Anything but a positive number stops the test."""
+    v = os.environ.get("EIRNN_TEST_TIME_SCALE", "")
+    if not v:
+        return 1.0
+    try:
+        f = float(v)
+    except ValueError:
+        f = 0.0
+    if not 0 < f < float("inf"):
+        raise SystemExit("EIRNN_TEST_TIME_SCALE=%s: not a positive number" % v)
+    return f
+
+
 def rss_kb(pid, field="VmRSS"):
     """A memory figure of /proc/PID/status in kB (VmRSS, VmHWM, RssAnon, ...)."""
     with open("/proc/%d/status" % pid) as f:
@@ -54,7 +70,7 @@ class Daemon:
 
         self.reader = threading.Thread(target=reader, daemon=True)
         self.reader.start()
-        ready.wait(30)
+        ready.wait(30 * time_scale())
         if self.port is None:
             self.kill()
             raise RuntimeError("eirnnd did not start:\n" + "".join(self.log))
@@ -63,10 +79,11 @@ class Daemon:
         return self.proc.poll() is None
 
     def stop(self, timeout=30):
+        """SIGTERM, then SIGKILL after @p timeout seconds (scaled); the exit code."""
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(timeout * time_scale())
         except subprocess.TimeoutExpired:
             self.proc.kill()
             rc = self.proc.wait()
@@ -203,7 +220,8 @@ def exchange(port, data, timeout, after_send=None, head=False, chunks=None):
 
 def http(port, method, path, body=None, headers=(), timeout=30):
     """One well-formed request on its own connection (Connection: close) -> Response (raises
-    RuntimeError when there is no answer). @p body: bytes or str; @p headers: (name, value)."""
+    RuntimeError when there is no answer). @p body: bytes or str; @p headers: (name, value);
+    @p timeout: seconds, scaled."""
     if isinstance(body, str):
         body = body.encode("utf-8")
     lines = ["%s %s HTTP/1.1" % (method, path), "Host: 127.0.0.1", "Connection: close"]
@@ -211,7 +229,7 @@ def http(port, method, path, body=None, headers=(), timeout=30):
     if body is not None or method in ("POST", "PUT", "PATCH"):
         lines.append("Content-Length: %d" % len(body or b""))
     data = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + (body or b"")
-    resp, _, _, err = exchange(port, data, timeout, head=method == "HEAD")
+    resp, _, _, err = exchange(port, data, timeout * time_scale(), head=method == "HEAD")
     if resp is None:
         raise RuntimeError("%s %s: no answer (%s)" % (method, path, err or "closed"))
     return resp

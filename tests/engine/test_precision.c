@@ -196,10 +196,10 @@ static void test_threads_reproducible(void **state)
     const unsigned mask = ET_V | ET_R | ET_Z;
     const int64_t T = 200;
     eir_model *m = build(0.4, EIR_ACT_SOFTPLUS);
-    const int Bs[2] = {4, 3};
+    const int Bs[3] = {4, 3, 70}; /* 70: three blocks of trials (EIR_TRIAL_BLOCK), split */
     const eir_precision precs[2] = {EIR_F64, EIR_F32};
     const eir_integrator integs[2] = {EIR_INTEG_EXP_EULER, EIR_INTEG_RK4};
-    for (int qb = 0; qb < 2; qb++)
+    for (int qb = 0; qb < 3; qb++)
         for (int qp = 0; qp < 2; qp++)
             for (int qi = 0; qi < 2; qi++) {
                 int B = Bs[qb];

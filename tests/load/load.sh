@@ -21,6 +21,11 @@
 # downloads are open, /healthz answering and a clean exit (0) at SIGTERM. Exit 0 on success, 1
 # on a failed check, 77 (skip) when wrk is not installed. The 60 s run is not part of ctest
 # (load/short is the 10 s version).
+#
+# Sanitizer builds (scripts/sanitize.sh): the waits and time bounds (the start, wrk's request
+# timeout, the margin of the slow clients' closing, the normal clients' p99 bound) are
+# multiplied by EIRNN_TEST_TIME_SCALE (default 1), and the RSS per slow reader is not bounded
+# (shadow memory and ASan's quarantine say nothing of the daemon's own memory).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +48,17 @@ command -v python3 >/dev/null || { echo "load.sh: python3 is needed: skipped" >&
 
 conn_timeout=5
 [ "$short" = 1 ] && conn_timeout=3
+scale=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); from eirnnd_http import time_scale
+print(time_scale())' "$root/tests/common")
+# scaled SECONDS: SECONDS times the scale, rounded up to a whole number
+scaled() {
+  python3 -c 'import math, sys; print(math.ceil(float(sys.argv[1]) * float(sys.argv[2])))' "$1" "$scale"
+}
+check_rss=1
+if grep -q -a -e __asan_init -e __tsan_init "$bin"; then
+  check_rss=0
+  echo "load.sh: sanitizer build: the RSS per slow reader is not bounded" >&2
+fi
 tmp=$(mktemp -d /tmp/eirnn-load-XXXXXX)
 pid=""
 sampler=""
@@ -58,7 +74,7 @@ env -u EIRNN_TOKEN OPENBLAS_NUM_THREADS=1 "$bin" --listen 127.0.0.1:0 --db "$tmp
   --connection-timeout "$conn_timeout" --max-connections 1024 2> "$tmp/daemon.log" &
 pid=$!
 port=""
-for _ in $(seq 100); do
+for _ in $(seq "$(scaled 100)"); do
   port=$(grep -m1 '"listening"' "$tmp/daemon.log" 2>/dev/null | sed -n 's/.*"port":\([0-9]*\).*/\1/p' || true)
   [ -n "$port" ] && break
   sleep 0.1
@@ -79,13 +95,16 @@ st=$(curl -sf "$base/v1/runs/$done_run?wait=30" | py_field status)
   done ) > "$tmp/rss.txt" &
 sampler=$!
 echo "load.sh: wrk -c$conns -d${duration}s against eirnnd (pid $pid, port $port)" >&2
-wrk -t2 -c"$conns" -d"${duration}s" --timeout 15s -s "$root/bench/load/mix.lua" "$base" \
+wrk -t2 -c"$conns" -d"${duration}s" --timeout "$(scaled 15)s" -s "$root/bench/load/mix.lua" "$base" \
   -- "$model" "$done_run" 2 > "$tmp/wrk.txt" 2>&1 || true
 kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; sampler=""
 cat "$tmp/wrk.txt" >&2
 
+rss_args=()
+[ "$check_rss" = 1 ] && rss_args=(--pid "$pid")
 python3 "$here/slow_clients.py" --port "$port" --run-id "$done_run" --timeout "$conn_timeout" \
-  --model-id "$model" --pid "$pid" --db "$tmp/eirnn.db" \
+  --model-id "$model" "${rss_args[@]}" --db "$tmp/eirnn.db" \
+  --margin "$(scaled 3)" --max-p99-ms "$(scaled 500)" \
   > "$tmp/slow.txt" 2> "$tmp/slow.err" && slow_rc=0 || slow_rc=$?
 cat "$tmp/slow.txt" "$tmp/slow.err" >&2
 

@@ -44,6 +44,10 @@ import time
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "common"))
+from eirnnd_http import time_scale  # noqa: E402  (EIRNN_TEST_TIME_SCALE)
+
 ANSWER_INFOS = {"json", "text", "csv"}
 ELLIPSIS = "…"
 FENCE = re.compile(r"^(```+|~~~+)\s*([^\s`]*)[^`]*$")
@@ -170,7 +174,7 @@ class Daemon:
         self.port = self._port()
 
     def _port(self) -> int:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 30 * time_scale()
         while time.monotonic() < deadline:
             for rec in self.records():
                 if rec.get("event") == "listening":
@@ -199,7 +203,7 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(30)
+                self.proc.wait(30 * time_scale())
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -310,11 +314,12 @@ def main() -> int:
     rc = 0
     try:
         proc = subprocess.run(["bash", os.path.join(work, "readme.sh")], cwd=cwd, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=300 * time_scale())
         rc = proc.returncode
         script_err = proc.stderr.decode(errors="replace")
     except subprocess.TimeoutExpired:
-        rc, script_err = -1, "timed out after 300 s"
+        rc, script_err = -1, "timed out after %g s" % (300 * time_scale())
     code = daemon.stop() if daemon else 0
 
     with open(os.path.join(outdir, "current"), encoding="utf-8") as f:

@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eirnnd_proc import (MODEL_BIG, MODEL_NOISY, MODEL_SMALL, Daemon, HttpError,  # noqa: E402
-                         get_json, request, sqlite3_cli, wait_healthy)
+                         get_json, request, sqlite3_cli, time_scale, wait_healthy)
 
 # Run mixes. Sizes: "big" records V of N = 300 for T steps in float64 (T * 2.4 KB: 3.6-7.2 MB,
 # two 4 MiB chunks); "huge" records V and r (T * 4.8 KB: past the 16 MiB batch, so its finish
@@ -356,7 +356,7 @@ def main():
         log("kill phase over after %.1f s; letting the runs finish" % (time.monotonic() - t_start))
 
         # ---- drain: wait until nothing is queued or running --------------------------------
-        end = time.monotonic() + prof["drain"]
+        end = time.monotonic() + prof["drain"] * time_scale()
         port = d.port
         while True:
             h = wait_healthy(port)
@@ -366,7 +366,7 @@ def main():
                 break
             if time.monotonic() > end:
                 raise RuntimeError("runs still queued or running after %d s (queue %s)" %
-                                   (prof["drain"], h.get("queue_depth")))
+                                   (prof["drain"] * time_scale(), h.get("queue_depth")))
             time.sleep(0.25)
         st.stop_observe.set()
         obs.join()

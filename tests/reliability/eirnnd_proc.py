@@ -54,6 +54,23 @@ MODEL_BIG = {
 }
 
 
+def time_scale():
+    """EIRNN_TEST_TIME_SCALE (default 1): the factor of the tests' waits, deadlines and upper
+    time bounds, set by scripts/sanitize.sh for the slow sanitizer runs (lower bounds are never
+    scaled). The timeouts of the helpers below are multiplied by it. Anything but a positive
+    number stops the test."""
+    v = os.environ.get("EIRNN_TEST_TIME_SCALE", "")
+    if not v:
+        return 1.0
+    try:
+        f = float(v)
+    except ValueError:
+        f = 0.0
+    if not 0 < f < float("inf"):
+        raise SystemExit("EIRNN_TEST_TIME_SCALE=%s: not a positive number" % v)
+    return f
+
+
 class HttpError(Exception):
     """The request did not get an answer (refused, reset, closed, timed out)."""
 
@@ -61,12 +78,12 @@ class HttpError(Exception):
 def request_ex(port, method, path, body=None, headers=None, timeout=60.0):
     """One request on a fresh connection: (status, headers as a lower-cased dict, body bytes,
     cut), where cut is True when the status line and headers came but the body was cut off.
-    Raises HttpError when no answer arrives at all."""
+    Raises HttpError when no answer arrives at all. @p timeout: seconds, scaled."""
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()
     elif isinstance(body, str):
         body = body.encode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout * time_scale())
     try:
         conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
@@ -127,7 +144,8 @@ class Daemon:
         self._lock = threading.Lock()
 
     def start(self, timeout=60.0, extra_args=(), extra_env=None):
-        """Start a new process and wait for its "listening" line; returns the port."""
+        """Start a new process and wait for its "listening" line (@p timeout seconds, scaled);
+        returns the port."""
         env = dict(self.env)
         if extra_env:
             env.update(extra_env)
@@ -165,7 +183,7 @@ class Daemon:
 
         self._reader = threading.Thread(target=reader, daemon=True)
         self._reader.start()
-        if not ready.wait(timeout) or not port[0]:
+        if not ready.wait(timeout * time_scale()) or not port[0]:
             self.kill9()
             raise RuntimeError("eirnnd did not start: %s" % self.log_tail())
         self.port = port[0]
@@ -187,13 +205,14 @@ class Daemon:
         return rc
 
     def stop(self, sig=signal.SIGTERM, timeout=60.0):
-        """Send @sig and wait; returns the exit code (SIGKILL after @timeout: returns None)."""
+        """Send @sig and wait; returns the exit code (SIGKILL after @timeout seconds, scaled:
+        returns None)."""
         if not self.proc:
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(timeout * time_scale())
         except subprocess.TimeoutExpired:
             self.kill9()
             return None
@@ -228,7 +247,9 @@ def sqlite3_cli(db, sql, timeout=120):
 
 
 def wait_healthy(port, timeout=30.0):
-    """Poll /healthz until it answers 200; returns its JSON (raises on timeout)."""
+    """Poll /healthz until it answers 200 (@p timeout seconds, scaled); returns its JSON (raises
+    on timeout)."""
+    timeout *= time_scale()
     end = time.monotonic() + timeout
     last = None
     while time.monotonic() < end:

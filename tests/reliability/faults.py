@@ -43,7 +43,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eirnnd_proc import (MODEL_BIG, MODEL_NOISY, MODEL_SMALL, Daemon, HttpError,  # noqa: E402
-                         get_json, request, request_ex, sqlite3_cli, wait_healthy)
+                         get_json, request, request_ex, sqlite3_cli, time_scale, wait_healthy)
 
 SKIP = 77
 FINAL = ("succeeded", "failed", "diverged", "cancelled")
@@ -87,6 +87,7 @@ def is_problem(status, hdrs, body, path=""):
 
 
 def wait_run(port, rid, timeout=120):
+    timeout *= time_scale()
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         s, j = get_json(port, "/v1/runs/%s?wait=5" % rid, timeout=30)
@@ -385,16 +386,23 @@ def part_alloc(a, tmp, c):
     if s == 202:
         j = wait_run(port, json.loads(b)["id"])
         c.check(j["status"] == "succeeded", "the run after the faults ended %s" % j["status"])
-    end = time.monotonic() + 300
+    end = time.monotonic() + 300 * time_scale()
     while time.monotonic() < end:
         s1, q = get_json(port, "/v1/runs?status=queued&limit=1")
         s2, r = get_json(port, "/v1/runs?status=running&limit=1")
         if not q["items"] and not r["items"]:
             break
         time.sleep(0.2)
-    s, _, metrics = request(port, "GET", "/metrics")
-    gauge = [ln for ln in metrics.decode().splitlines()
-             if ln.startswith("eirnn_http_requests_in_flight")]
+    # The gauge counts this /metrics request too; the request before it leaves the count just
+    # after its answer went out, so poll briefly.
+    end = time.monotonic() + 5 * time_scale()
+    while True:
+        s, _, metrics = request(port, "GET", "/metrics")
+        gauge = [ln for ln in metrics.decode().splitlines()
+                 if ln.startswith("eirnn_http_requests_in_flight")]
+        if (gauge and gauge[0].split()[-1] in ("1", "1.0")) or time.monotonic() > end:
+            break
+        time.sleep(0.05)
     c.check(gauge and gauge[0].split()[-1] in ("1", "1.0"),
             "eirnn_http_requests_in_flight after the faults: %s" % gauge)
     rc = d.stop()
@@ -483,7 +491,7 @@ def part_disk(a, tmp, c):
                              run_doc(model_id=big, steps=30000, seed=2,
                                      record={"vars": ["V"], "every": 10}))
         big_rid = json.loads(body)["id"]
-        end = time.monotonic() + 30
+        end = time.monotonic() + 30 * time_scale()
         while get_json(port, "/v1/runs/%s" % big_rid)[1]["status"] != "running":
             if time.monotonic() > end:
                 raise RuntimeError("the 7.2 MB-result run did not start")
@@ -557,9 +565,10 @@ def part_disk(a, tmp, c):
         os.unlink(filler)
         log("space returned (%.1f MB free)" % (shutil.disk_usage(mnt).free / 1e6))
         if big_rid:
-            j = final_within(port, big_rid, 60)
+            j = final_within(port, big_rid, 60 * time_scale())
             c.check(j["status"] in ("failed", "succeeded"),
-                    "the 7.2 MB-result run is %s 60 s after space returned" % j["status"])
+                    "the 7.2 MB-result run is %s %g s after space returned"
+                    % (j["status"], 60 * time_scale()))
             out["7.2 MB-result run, after"] = j["status"]
         s, h, body = request(port, "POST", "/v1/runs", big_inputs, timeout=60)
         out["1.5 MB submit after"] = s
@@ -572,7 +581,7 @@ def part_disk(a, tmp, c):
             c.check(j["status"] == "succeeded", "the 7.2 MB-result run after space returned "
                     "ended %s: %s" % (j["status"], j.get("error")))
             out["7.2 MB-result run submitted after"] = j["status"]
-        end = time.monotonic() + 180
+        end = time.monotonic() + 180 * time_scale()
         while time.monotonic() < end:
             _, q = get_json(port, "/v1/runs?status=queued&limit=1")
             _, r = get_json(port, "/v1/runs?status=running&limit=1")
@@ -617,7 +626,7 @@ def part_lock(a, tmp, c):
     s, _, b = request(port, "POST", "/v1/runs", run_doc(model_id=big, steps=30000, seed=2,
                                                         record={"vars": ["V"], "every": 10}))
     slow_rid = json.loads(b)["id"]
-    end = time.monotonic() + 30
+    end = time.monotonic() + 30 * time_scale()
     while get_json(port, "/v1/runs/%s" % slow_rid)[1]["status"] != "running":
         if time.monotonic() > end:
             raise RuntimeError("the slow run did not start")
@@ -667,7 +676,7 @@ def part_lock(a, tmp, c):
                                          if "retry-after" in h else ""))
         if name.startswith("GET"):
             # Reads need no lock (WAL), but one may wait on an HTTP thread busy with a write.
-            c.check(s == 200 and took <= busy_timeout + 3.0,
+            c.check(s == 200 and took <= busy_timeout + 3.0 * time_scale(),
                     "%s while locked: %s in %.2f s" % (name, s, took))
         elif name == "cancel":
             # A finished run: the 409 needs no write lock (the UPDATE matches no row), or 503.
@@ -675,9 +684,9 @@ def part_lock(a, tmp, c):
         else:
             c.check(s == 503 and is_problem(s, h, data),
                     "%s while locked: %s %s" % (name, s, data[:200]))
-            c.check(took <= busy_timeout + 3.0,
-                    "%s while locked took %.1f s, more than the busy timeout (%g s) + 3 s"
-                    % (name, took, busy_timeout))
+            c.check(took <= busy_timeout + 3.0 * time_scale(),
+                    "%s while locked took %.1f s, more than the busy timeout (%g s) + %g s"
+                    % (name, took, busy_timeout, 3.0 * time_scale()))
             if s == 503:
                 c.check("busy" in json.loads(data)["detail"],
                         "the 503 does not say the database is busy: %s" % data[:200])
@@ -691,7 +700,7 @@ def part_lock(a, tmp, c):
         wave.append((s, time.monotonic() - t))
         c.check(s == 503 and is_problem(s, h, data), "a later submit while locked: %s" % s)
     log("  later submits while locked: %s" % ", ".join("%s in %.2f s" % w for w in wave))
-    c.check(max(w[1] for w in wave) < 2.0, "later submits while locked waited %.1f s" %
+    c.check(max(w[1] for w in wave) < 2.0 * time_scale(), "later submits while locked waited %.1f s" %
             max(w[1] for w in wave))
     while time.monotonic() - t_lock < 15:
         time.sleep(0.1)

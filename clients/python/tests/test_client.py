@@ -40,6 +40,27 @@ EIRNND_BIN = os.environ.get("EIRNND_BIN", "")
 EIRNN_BIN = os.environ.get("EIRNN_BIN", "")
 
 
+def _time_scale() -> float:
+    """EIRNN_TEST_TIME_SCALE (default 1): the factor of the waits, deadlines and upper time
+    bounds of the tests, set by scripts/sanitize.sh for the slow sanitizer runs (lower bounds
+    and durations asked of the daemon, such as a wait's timeout, are not scaled)."""
+    v = os.environ.get("EIRNN_TEST_TIME_SCALE", "")
+    if not v:
+        return 1.0
+    try:
+        f = float(v)
+    except ValueError:
+        f = 0.0
+    if not 0 < f < float("inf"):
+        raise SystemExit(f"EIRNN_TEST_TIME_SCALE={v}: not a positive number")
+    return f
+
+
+def scaled(seconds: float) -> float:
+    """@p seconds times EIRNN_TEST_TIME_SCALE."""
+    return seconds * _time_scale()
+
+
 def load_example(name: str) -> Dict[str, Any]:
     with open(os.path.join(EXAMPLES, name), encoding="utf-8") as f:
         return json.load(f)
@@ -66,7 +87,7 @@ class Daemon:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def _port(self) -> int:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + scaled(20)
         while time.monotonic() < deadline:
             with open(self.log_path, "rb") as f:
                 for line in f:
@@ -90,7 +111,7 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=scaled(20))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -132,7 +153,7 @@ def simulate(model: Dict[str, Any], run: Dict[str, Any]) -> Dict[str, bytes]:
         with open(rp, "w", encoding="utf-8") as f:
             json.dump(run, f)
         p = subprocess.run([EIRNN_BIN, "simulate", mp, rp, "-o", out, "-q", "-j", "1"],
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=scaled(300))
         if p.returncode != 0:
             raise AssertionError(f"eirnn simulate failed ({p.returncode}): {p.stderr}")
         found = {}
@@ -161,11 +182,11 @@ class ClientTest(unittest.TestCase):
 
     def setUp(self) -> None:
         assert DAEMON is not None
-        self.c = eirnn.Client(DAEMON.url, timeout=30)
-        self.plain = eirnn.Client(DAEMON.url, timeout=30, use_numpy=False)
+        self.c = eirnn.Client(DAEMON.url, timeout=scaled(30))
+        self.plain = eirnn.Client(DAEMON.url, timeout=scaled(30), use_numpy=False)
 
     def _run(self, **kw: Any) -> Dict[str, Any]:
-        run = self.c.wait(self.c.submit(**kw), timeout=120)
+        run = self.c.wait(self.c.submit(**kw), timeout=scaled(120))
         self.assertEqual(run["status"], "succeeded", run.get("error"))
         return run
 
@@ -296,7 +317,7 @@ class ClientTest(unittest.TestCase):
             self.assertEqual(rc.bodies[-1]["inputs"]["dtype"], "float32")
         ref = None
         for name, r in runs.items():
-            r = rc.wait(r, timeout=60)
+            r = rc.wait(r, timeout=scaled(60))
             self.assertEqual(r["status"], "succeeded", name)
             raw = rc.result_bytes(r, "r")
             if name == "ndarray32":  # the float32-rounded inputs give other values
@@ -474,7 +495,7 @@ class ClientTest(unittest.TestCase):
         with self.assertRaises(eirnn.EirnnError) as cm:
             self.c.submit(model_id=m["id"], steps=4, dt=0.1, idempotency_key="py-key-1")
         self.assertEqual(cm.exception.status, 422)
-        self.c.wait(a, timeout=60)
+        self.c.wait(a, timeout=scaled(60))
 
     def test_cancel_running(self) -> None:
         doc = small_model()
@@ -482,7 +503,7 @@ class ClientTest(unittest.TestCase):
         # Long enough to be caught running; time_limit bounds it if the cancel misses.
         run = self.c.submit(model_id=m["id"], steps=5_000_000, dt=0.01, time_limit=120,
                             record={"vars": ["V"], "every": 1_000_000})
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while self.c.get_run(run)["status"] == "queued" and time.monotonic() < deadline:
             time.sleep(0.02)
         try:
@@ -492,7 +513,7 @@ class ClientTest(unittest.TestCase):
             return
         self.assertTrue(now["cancel_requested"] or now["status"] == "cancelled", now)
         seen: List[Dict[str, Any]] = []
-        final = self.c.wait(run, timeout=60, progress=seen.append, poll=0.5)
+        final = self.c.wait(run, timeout=scaled(60), progress=seen.append, poll=0.5)
         self.assertEqual(final["status"], "cancelled")
         self.assertLess(final["meta"]["summary"]["steps_done"], 5_000_000)
         self.assertEqual(self.c.cancel(run)["status"], "cancelled")  # changes nothing
@@ -519,7 +540,7 @@ class QueueOnlyTest(unittest.TestCase):
         t0 = time.monotonic()
         with self.assertRaises(eirnn.EirnnTimeoutError) as cm:
             self.c.wait(run, timeout=0.6, poll=0.2, progress=seen.append)
-        self.assertLess(time.monotonic() - t0, 10)
+        self.assertLess(time.monotonic() - t0, scaled(10))
         self.assertEqual(cm.exception.run["status"], "queued")
         self.assertGreaterEqual(len(seen), 1)
         self.assertEqual(seen[-1]["progress"]["total"], 10)
@@ -538,7 +559,7 @@ class QueueOnlyTest(unittest.TestCase):
         self.assertIn(run["id"], queued)
         c = self.c.cancel(run)
         self.assertEqual(c["status"], "cancelled")
-        self.assertEqual(self.c.wait(run, timeout=5)["status"], "cancelled")
+        self.assertEqual(self.c.wait(run, timeout=scaled(5))["status"], "cancelled")
         self.assertEqual(self.c.cancel(run["id"])["status"], "cancelled")  # changes nothing
         self.c.delete_run(run)
 
@@ -568,7 +589,7 @@ class AuthTest(unittest.TestCase):
         c = eirnn.Client(self.d.url, token=self.TOKEN)
         self.assertNotIn(self.TOKEN, repr(c))
         m = c.create_model(small_model())
-        run = c.wait(c.submit(model_id=m["id"], steps=5, dt=0.1), timeout=60)
+        run = c.wait(c.submit(model_id=m["id"], steps=5, dt=0.1), timeout=scaled(60))
         self.assertEqual(run["status"], "succeeded")
         self.assertEqual(c.result(run, "V", steps=4).shape, (1, 1, 10))
 
@@ -581,7 +602,7 @@ class NoNumpyTest(unittest.TestCase):
     def _python(self, code: str, *args: str) -> subprocess.CompletedProcess:
         env = dict(os.environ, PYTHONPATH=PKG_ROOT)
         return subprocess.run([sys.executable, "-c", self.BLOCK + code, *args], env=env,
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=scaled(120))
 
     def test_client_without_numpy(self) -> None:
         assert DAEMON is not None
@@ -590,7 +611,7 @@ class NoNumpyTest(unittest.TestCase):
             "c = eirnn.Client(sys.argv[1])\n"
             "m = c.create_model(json.load(open(sys.argv[2])))\n"
             "run = c.wait(c.submit(model_id=m['id'], inputs=[[1.0, 0.5]] * 6, dt=0.1,\n"
-            "                      record=['V', 'r']), timeout=60)\n"
+            f"                      record=['V', 'r']), timeout={scaled(60)})\n"
             "a = c.result(run, 'r', neurons=[0, 9])\n"
             "assert isinstance(a, eirnn.NpyArray), type(a)\n"
             "assert 'numpy' not in sys.modules or sys.modules['numpy'] is None\n"
@@ -628,7 +649,8 @@ class ExampleTest(unittest.TestCase):
             env = dict(os.environ, PYTHONPATH=PKG_ROOT, MPLBACKEND="Agg",
                        MPLCONFIGDIR=os.path.join(d, "mpl"))
             p = subprocess.run([sys.executable, self.SCRIPT, "--url", DAEMON.url, "--out", png],
-                               env=env, capture_output=True, text=True, timeout=300)
+                               env=env, capture_output=True, text=True,
+                               timeout=scaled(300))
             self.assertEqual(p.returncode, 0, p.stderr)
             rates = self._check(p.stdout)
             have_mpl = importlib.util.find_spec("matplotlib") is not None
@@ -645,7 +667,7 @@ class ExampleTest(unittest.TestCase):
                 "runpy.run_path(sys.argv[0], run_name='__main__')\n")
             p = subprocess.run([sys.executable, "-c", block, self.SCRIPT, "--url", DAEMON.url,
                                 "--out", png + ".2"], env=env, capture_output=True,
-                               text=True, timeout=300)
+                               text=True, timeout=scaled(300))
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(self._check(p.stdout), rates)
             self.assertIn("skipped the figure", p.stdout)
