@@ -29,7 +29,7 @@ static const char simulate_help[] =
     "options:\n"
     "  -o, --output DIR   output directory (created if missing; files in it are replaced)\n"
     "  -j, --threads N    worker threads (default: number of CPUs); trials go to threads in\n"
-    "                     blocks of 32, so at most one per 32 trials; results are the same\n"
+    "                     blocks of 64, so at most one per 64 trials; results are the same\n"
     "                     bytes whatever N is\n"
     "      --inputs FILE  take the run's inputs from FILE instead of RUN.json: .npy with\n"
     "                     shape T x n_in or B x T x n_in, or CSV (T rows of n_in numbers)\n"

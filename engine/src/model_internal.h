@@ -38,7 +38,7 @@ typedef enum eir_gate_kind {
  * row depend on how many rows the call has (edge tiles, small-matrix kernels: on AVX2 kernels
  * most shapes differ), so this keeps the bytes of a run independent of the thread count.
  */
-#define EIR_TRIAL_BLOCK 32
+#define EIR_TRIAL_BLOCK 64
 
 static inline int eir_pad(int n)
 {

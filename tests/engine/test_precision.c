@@ -196,7 +196,7 @@ static void test_threads_reproducible(void **state)
     const unsigned mask = ET_V | ET_R | ET_Z;
     const int64_t T = 200;
     eir_model *m = build(0.4, EIR_ACT_SOFTPLUS);
-    const int Bs[3] = {4, 3, 70}; /* 70: three blocks of trials (EIR_TRIAL_BLOCK), split */
+    const int Bs[3] = {4, 3, 140}; /* 140: three blocks of trials (EIR_TRIAL_BLOCK), split */
     const eir_precision precs[2] = {EIR_F64, EIR_F32};
     const eir_integrator integs[2] = {EIR_INTEG_EXP_EULER, EIR_INTEG_RK4};
     for (int qb = 0; qb < 3; qb++)
