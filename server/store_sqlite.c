@@ -690,6 +690,24 @@ static store_status conn_op(struct sq_conn *sc)
     return conn_ready(sc);
 }
 
+/**
+ * Statement @p id on handle @p db, kept in *@p slot (prepared on first use).
+ * @return it, or NULL with *st set (and the connection's message) when it cannot be prepared.
+ */
+static sqlite3_stmt *prepared(struct sq_conn *sc, sqlite3 *db, sqlite3_stmt **slot, enum stmt_id id,
+                              store_status *st)
+{
+    if (!*slot) {
+        int rc = sqlite3_prepare_v3(db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        if (rc != SQLITE_OK) {
+            *slot = NULL;
+            *st = fail_rc_on(sc, db, rc, "cannot prepare a statement");
+            return NULL;
+        }
+    }
+    return *slot;
+}
+
 /** The prepared statement @p id (prepared on first use); NULL with *st set on failure. */
 static sqlite3_stmt *stmt(struct sq_conn *sc, enum stmt_id id, store_status *st)
 {
@@ -697,16 +715,7 @@ static sqlite3_stmt *stmt(struct sq_conn *sc, enum stmt_id id, store_status *st)
         *st = fail(sc, STORE_ERROR, "not connected to the database");
         return NULL;
     }
-    if (!sc->stmt[id]) {
-        int rc = sqlite3_prepare_v3(sc->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &sc->stmt[id], NULL);
-        if (rc != SQLITE_OK) {
-            sc->stmt[id] = NULL;
-            *st = fail_rc(sc, rc, "cannot prepare a statement");
-            return NULL;
-        }
-    }
-    return sc->stmt[id];
+    return prepared(sc, sc->db, &sc->stmt[id], id, st);
 }
 
 static void done(sqlite3_stmt *s)
@@ -1975,16 +1984,7 @@ static sqlite3_stmt *rstmt(struct sq_conn *sc, enum stmt_id id, store_status *st
 {
     int i = id == ST_CHUNK_READ;
     if (!sc->rdb && (*st = open_db(sc, &sc->rdb, 1)) != STORE_OK) return NULL;
-    if (!sc->rstmt[i]) {
-        int rc = sqlite3_prepare_v3(sc->rdb, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &sc->rstmt[i], NULL);
-        if (rc != SQLITE_OK) {
-            sc->rstmt[i] = NULL;
-            *st = fail_rc_on(sc, sc->rdb, rc, "cannot prepare a statement");
-            return NULL;
-        }
-    }
-    return sc->rstmt[i];
+    return prepared(sc, sc->rdb, &sc->rstmt[i], id, st);
 }
 
 /**

@@ -8,8 +8,13 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
+
+# time_scale(): the one of tests/common (EIRNN_TEST_TIME_SCALE), re-exported for the drivers.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from eirnnd_http import time_scale  # noqa: E402,F401
 
 # The documents of tests/api/api_harness.c: small (N = 10, 2 inputs, readout), noisy (N = 12,
 # sigma 0.2, readout) and big (N = 300, sigma 0.1, no inputs, no readout).
@@ -52,23 +57,6 @@ MODEL_BIG = {
                                "cv": 1}, "A": 1},
     "noise": {"sigma": 0.1},
 }
-
-
-def time_scale():
-    """EIRNN_TEST_TIME_SCALE (default 1): the factor of the tests' waits, deadlines and upper
-    time bounds, set by scripts/sanitize.sh for the slow sanitizer runs (lower bounds are never
-    scaled). The timeouts of the helpers below are multiplied by it. Anything but a positive
-    number stops the test."""
-    v = os.environ.get("EIRNN_TEST_TIME_SCALE", "")
-    if not v:
-        return 1.0
-    try:
-        f = float(v)
-    except ValueError:
-        f = 0.0
-    if not 0 < f < float("inf"):
-        raise SystemExit("EIRNN_TEST_TIME_SCALE=%s: not a positive number" % v)
-    return f
 
 
 class HttpError(Exception):
