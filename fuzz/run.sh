@@ -17,8 +17,8 @@
 # of each harness and the total. Exits 0 when no harness found anything; 1 when one crashed,
 # leaked, hung (FUZZ_TIMEOUT, default 20 s per input), ran out of memory or tripped a sanitizer
 # (the input is saved as BUILD_DIR/artifacts/<h>-crash-*, the log as BUILD_DIR/logs/<h>.log);
-# 77 when clang or libFuzzer is not installed (a skip for ctest; scripts/deps.sh test installs
-# them).
+# also 1 when clang or libFuzzer is not installed (scripts/deps.sh test installs them: a missing
+# tool is a failure, never a skip).
 #
 # A finding: minimise it with BUILD_DIR/fuzz_<h> -minimize_crash=1 -runs=10000 <input>, add the
 # result to fuzz/corpus/<h>/ as crash-<what>.<ext> (kept as a regression input) and fix the code.
@@ -40,8 +40,8 @@ if [ -z "$cc" ]; then
   done
 fi
 if [ -z "$cc" ]; then
-  echo "fuzz: skipped: clang is not installed (Debian: apt-get install clang libclang-rt-14-dev)" >&2
-  exit 77
+  echo "fuzz: FAILED: clang is not installed (scripts/deps.sh test installs clang libclang-rt-14-dev)" >&2
+  exit 1
 fi
 
 mkdir -p "$build"
@@ -52,8 +52,8 @@ if ! cmake -S "$src/fuzz" -B "$build" -DCMAKE_C_COMPILER="$cc" -DEIRNN_FUZZ=ON \
   exit 1
 fi
 if grep -q "cannot link -fsanitize=fuzzer" "$build/configure.log"; then
-  echo "fuzz: skipped: $cc has no libFuzzer (Debian: apt-get install libclang-rt-14-dev)" >&2
-  exit 77
+  echo "fuzz: FAILED: $cc has no libFuzzer (scripts/deps.sh test installs libclang-rt-14-dev)" >&2
+  exit 1
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
 if ! cmake --build "$build" -j "$jobs" >"$build/build.log" 2>&1; then

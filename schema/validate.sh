@@ -14,7 +14,7 @@
 # Usage: schema/validate.sh [--sync] [TOOLS_DIR]
 #   TOOLS_DIR (or $EIRNN_SCHEMA_TOOLS) is where the pinned tools are installed with
 #   `npm install --prefix`; default schema/.tools (ignored by git through its own .gitignore).
-# Exit status: 0 all good, 1 a check failed, 77 node or npm is missing (ctest reports a skip).
+# Exit status: 0 all good, 1 a check failed or node/npm is missing (scripts/deps.sh test installs them).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,14 +30,14 @@ tools=${1:-${EIRNN_SCHEMA_TOOLS:-$here/.tools}}
 pins=(ajv-cli@5.0.0 ajv@8.17.1 ajv-formats@3.0.1 @redocly/cli@1.34.20)
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "SKIP: schema/validate.sh needs node (>= 18.17) and npm to install ajv-cli and @redocly/cli;" \
-       "install them (Debian: apt-get install nodejs npm) to run this check" >&2
-  exit 77
+  echo "FAILED: schema/validate.sh needs node (>= 18.17) and npm to install ajv-cli and @redocly/cli;" \
+       "scripts/deps.sh test installs them (Debian: nodejs npm)" >&2
+  exit 1
 fi
 node_major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$node_major" -lt 18 ]; then
-  echo "SKIP: schema/validate.sh needs node >= 18.17, found $(node --version)" >&2
-  exit 77
+  echo "FAILED: schema/validate.sh needs node >= 18.17, found $(node --version)" >&2
+  exit 1
 fi
 
 # ---- tools ------------------------------------------------------------------------------------

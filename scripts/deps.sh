@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Install what eirnn needs from Debian (bookworm) when it is missing. Needs root for apt-get.
 # Usage: scripts/deps.sh [build|test|all]   (default: test; all adds valgrind)
+#   build  compiler, CMake and the -dev packages of eirnnd and eirnn, plus curl and python3 for
+#          the README's API tour and scripts/demo.sh;
+#   test   everything the test suite runs: cmocka, NumPy, clang with libFuzzer, clang-format,
+#          the sqlite3 shell (reliability tests), wrk (load test), Node.js (schema validators),
+#          pip, venv and wheel (the Python client's documented install is tested).
+# A test never skips for a missing tool: what a test needs is listed here.
 set -euo pipefail
 want=${1:-test}
 pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libjansson-dev
-      libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev)
+      libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev curl python3 ca-certificates)
 if [ "$want" != build ]; then
   # clang with its compiler-rt (libFuzzer, sanitizer runtimes) for fuzz/
-  pkgs+=(libcmocka-dev python3 python3-numpy clang libclang-rt-14-dev curl)
+  pkgs+=(libcmocka-dev python3-numpy clang libclang-rt-14-dev clang-format sqlite3 wrk
+         python3-pip python3-venv python3-wheel python3-setuptools)
 fi
 if [ "$want" = all ]; then
   pkgs+=(valgrind) # scripts/sanitize.sh valgrind
@@ -22,12 +29,27 @@ if [ "$want" != build ] && ! { command -v node && command -v npm; } >/dev/null 2
   missing+=(nodejs npm)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "deps: installing ${missing[*]}" >&2
   if [ "$(id -u)" -ne 0 ]; then
     echo "deps: not root; run as root or install: ${missing[*]}" >&2
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  echo "deps: updating the package lists (apt-get update)..." >&2
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "deps: installing ${#missing[@]} packages with their dependencies (a few minutes on a" \
+       "fresh machine): ${missing[*]}" >&2
+  # apt-get's own progress lines (one per package unpacked and set up), so a long install
+  # shows that it is moving; the full log is kept for when it fails.
+  log=$(mktemp)
+  rc=0
+  apt-get install -y --no-install-recommends "${missing[@]}" 2>&1 | tee "$log" |
+    awk '/^Get:[0-9]+ / { got++; if (got % 25 == 0) { printf "deps: %d packages downloaded\n", got; fflush() } }
+         /^Setting up / { n++; if (n % 10 == 0) { printf "deps: %d set up (%s)\n", n, $3; fflush() } }
+         END { printf "deps: %d packages set up\n", n }' >&2 || rc=$?
+  [ "$rc" -eq 0 ] || {
+    tail -n 30 "$log" >&2
+    echo "deps: apt-get install failed (whole log: $log)" >&2
+    exit 1
+  }
+  rm -f "$log"
 fi

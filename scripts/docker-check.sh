@@ -1,29 +1,53 @@
 #!/usr/bin/env bash
-# Prove the Dockerfile: build it for real with buildah (../shared/tools/dockerfile-check; no
-# Docker engine needed), run eirnnd inside the image on the host network, and drive it from
-# outside with the host's eirnn client: /healthz, a model, a run, results byte-equal to
-# `eirnn simulate`, then SIGTERM and a clean exit. Slow (the image build compiles and tests),
-# so it is not part of scripts/test.sh. Needs root (buildah). Usage: scripts/docker-check.sh
+# Prove the Dockerfile: build the image for real, run eirnnd inside it on the host network, and
+# drive it from outside with the host's eirnn client: /healthz, a model, a run, results
+# byte-equal to `eirnn simulate`, then SIGTERM and a clean exit. Slow (the image build compiles
+# and tests), so it is not part of scripts/test.sh. Usage: scripts/docker-check.sh
+#
+# Builder: `docker build` + `docker run --network host` where a Docker engine answers
+# (`docker info`); otherwise the command named by EIRNN_IMAGE_BUILDER, called as
+#   $EIRNN_IMAGE_BUILDER CONTEXT_DIR -- COMMAND...
+# which must build CONTEXT_DIR's Dockerfile and run COMMAND in the image on the host's network
+# (e.g. a buildah wrapper; it should tag the image localhost/project-under-check:latest for the
+# image checks below). With neither, the script says so and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tool=${DOCKERFILE_CHECK:-../shared/tools/dockerfile-check}
 port=${EIRNN_CHECK_PORT:-18080}
 url=http://127.0.0.1:$port
 work=$(mktemp -d)
 log=$work/container.log
+inner="EIRNN_LISTEN=127.0.0.1:$port EIRNN_DB=/tmp/eirnn.db exec eirnnd"
 
 scripts/deps.sh build
 cmake -S . -B build-docker-check -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-docker-check -j "$(nproc)" --target eirnn >/dev/null
 eirnn=build-docker-check/clients/cli/eirnn
 
-# Docker's image format keeps HEALTHCHECK (buildah's default OCI format drops it).
-export BUILDAH_FORMAT=docker
-echo "docker-check: building the image and starting eirnnd in it (log: $log)"
-setsid "$tool" . -- sh -c "EIRNN_LISTEN=127.0.0.1:$port EIRNN_DB=/tmp/eirnn.db exec eirnnd" \
-    >"$log" 2>&1 &
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    builder=docker
+    img=eirnn-check:latest
+    inspect() { docker image inspect --format "$1" "$img" 2>/dev/null || echo '?'; }
+    echo "docker-check: docker build -t $img . and docker run (log: $log)"
+    setsid sh -c "docker build -t $img . && exec docker run --rm --network host \
+        --name eirnn-check --entrypoint sh $img -c '$inner'" >"$log" 2>&1 &
+elif [ -n "${EIRNN_IMAGE_BUILDER:-}" ]; then
+    builder=$EIRNN_IMAGE_BUILDER
+    img=localhost/project-under-check:latest
+    # Docker's image format keeps HEALTHCHECK (buildah's default OCI format drops it).
+    export BUILDAH_FORMAT=docker
+    inspect() { buildah inspect --type image --format "$1" "$img" 2>/dev/null || echo '?'; }
+    echo "docker-check: building the image with $builder and starting eirnnd in it (log: $log)"
+    setsid "$builder" . -- sh -c "$inner" >"$log" 2>&1 &
+else
+    echo "docker-check: FAILED: no Docker engine answers (docker info), and EIRNN_IMAGE_BUILDER" \
+         "names no other builder" >&2
+    exit 1
+fi
 pid=$!
-cleanup() { kill -TERM -- "-$pid" 2>/dev/null || true; }
+cleanup() {
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    [ "$builder" != docker ] || docker rm -f eirnn-check >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 
 for _ in $(seq 1 2400); do
@@ -36,12 +60,13 @@ for _ in $(seq 1 2400); do
     sleep 1
 done
 echo "docker-check: /healthz -> $("$eirnn" --url "$url" health)"
-img=localhost/project-under-check:latest
-echo "docker-check: image config: $(buildah inspect --type image --format \
-    'user={{.OCIv1.Config.User}} ports={{.OCIv1.Config.ExposedPorts}} env={{.OCIv1.Config.Env}}' \
-    "$img" 2>/dev/null || echo '?')"
-echo "docker-check: healthcheck: $(buildah inspect --type image --format \
-    '{{.Docker.Config.Healthcheck.Test}}' "$img" 2>/dev/null || echo '?')"
+if [ "$builder" = docker ]; then
+    echo "docker-check: image config: $(inspect 'user={{.Config.User}} ports={{.Config.ExposedPorts}} env={{.Config.Env}}')"
+    echo "docker-check: healthcheck: $(inspect '{{.Config.Healthcheck.Test}}')"
+else
+    echo "docker-check: image config: $(inspect 'user={{.OCIv1.Config.User}} ports={{.OCIv1.Config.ExposedPorts}} env={{.OCIv1.Config.Env}}')"
+    echo "docker-check: healthcheck: $(inspect '{{.Docker.Config.Healthcheck.Test}}')"
+fi
 
 mid=$("$eirnn" --url "$url" models create schema/examples/model_small.json -q)
 rid=$("$eirnn" --url "$url" runs submit --model "$mid" --run-file schema/examples/run_small.json \
@@ -56,11 +81,15 @@ for var in V r z y; do
 done
 echo "docker-check: results V r z y byte-equal to eirnn simulate"
 
-# SIGTERM to eirnnd itself, as `docker stop` sends it to PID 1 (signalling buildah's own
-# process makes it panic); buildah run ends when eirnnd exits.
-daemon=$(pgrep -s "$pid" -x eirnnd | head -n 1)
-[ -n "$daemon" ] || { echo "docker-check: FAILED: no eirnnd process found" >&2; exit 1; }
-kill -TERM "$daemon"
+# SIGTERM to eirnnd itself, as `docker stop` sends it to PID 1 (with buildah, signalling its
+# own process makes it panic; buildah run ends when eirnnd exits).
+if [ "$builder" = docker ]; then
+    docker stop -t 30 eirnn-check >/dev/null
+else
+    daemon=$(pgrep -s "$pid" -x eirnnd | head -n 1)
+    [ -n "$daemon" ] || { echo "docker-check: FAILED: no eirnnd process found" >&2; exit 1; }
+    kill -TERM "$daemon"
+fi
 for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
 trap - EXIT
 if kill -0 "$pid" 2>/dev/null; then

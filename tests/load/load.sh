@@ -19,7 +19,7 @@
 # slow client and slow reader closed by the daemon within --connection-timeout plus a margin,
 # normal requests unharmed, the RSS bounded per slow reader, the WAL checkpointed while slow
 # downloads are open, /healthz answering and a clean exit (0) at SIGTERM. Exit 0 on success, 1
-# on a failed check, 77 (skip) when wrk is not installed. The 60 s run is not part of ctest
+# on a failed check or a missing wrk (scripts/deps.sh test installs it). The 60 s run is not part of ctest
 # (load/short is the 10 s version).
 #
 # Sanitizer builds (scripts/sanitize.sh): the waits and time bounds (the start, wrk's request
@@ -43,8 +43,8 @@ while [ $# -gt 0 ]; do
 done
 bin=${bin:-${EIRNND_BIN:-}}
 [ -n "$bin" ] && [ -x "$bin" ] || { echo "load.sh: give the eirnnd binary" >&2; exit 2; }
-command -v wrk >/dev/null || { echo "load.sh: wrk is not installed (apt-get install wrk): skipped" >&2; exit 77; }
-command -v python3 >/dev/null || { echo "load.sh: python3 is needed: skipped" >&2; exit 77; }
+command -v wrk >/dev/null || { echo "load.sh: FAILED: wrk is not installed (scripts/deps.sh test installs it)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "load.sh: FAILED: python3 is not installed (scripts/deps.sh test installs it)" >&2; exit 1; }
 
 conn_timeout=5
 [ "$short" = 1 ] && conn_timeout=3

@@ -26,7 +26,7 @@ flag that eirnnd does not know.
     ... --print     show each example's real output (to write the answer blocks)
     ... --url URL   against a running eirnnd (e.g. scripts/serve.sh's) instead of a new one
 
-Exit 77 (a skip) when curl is not installed.
+Exit 1 when curl is not installed (scripts/deps.sh test installs it).
 """
 
 from __future__ import annotations
@@ -275,8 +275,9 @@ def main() -> int:
     args = ap.parse_args()
     for tool in ("curl", "bash"):
         if not shutil.which(tool):
-            print(f"SKIP: {tool} is not installed (apt-get install {tool})", file=sys.stderr)
-            return 77
+            print(f"FAILED: {tool} is not installed (scripts/deps.sh test installs it)",
+                  file=sys.stderr)
+            return 1
 
     with open(args.readme, encoding="utf-8") as f:
         md = f.read()
