@@ -154,14 +154,13 @@ def check_citations(root, files, pages, failures, warnings):
                 titles, numbers = pages[page]
                 if m.group("num"):
                     if m.group("num") not in numbers:
-                        failures.append("%s:%d: %s §%s: %s has no section %s"
-                                        % (rel, no, page, m.group("num"), PAGES[page],
-                                           m.group("num")))
+                        failures.append("%s:%d: %s: %s has no section %s"
+                                        % (rel, no, m.group(0), PAGES[page], m.group("num")))
                     continue
                 title = m.group("quoted") or m.group("code")
                 if normalise(title) not in titles:
-                    failures.append('%s:%d: %s "%s": %s has no heading with that title'
-                                    % (rel, no, page, title, PAGES[page]))
+                    failures.append("%s:%d: %s: %s has no heading with that title"
+                                    % (rel, no, m.group(0), PAGES[page]))
             for m in DOC_PATH.finditer(line):
                 if not os.path.exists(os.path.join(root, "docs", m.group(1))):
                     warnings.append("%s:%d: mentions docs/%s, which does not exist"
