@@ -51,7 +51,7 @@ done
 
 mkdir -p "$out"
 cd "$out"
-# The model (docs/model.md): N = 100 cells, the first 80 excitatory. The recipe gives the
+# The model (docs/MODEL.md): N = 100 cells, the first 80 excitatory. The recipe gives the
 # connection probability and mean weight per pathway (EI: onto E cells from I cells) and
 # rescales W to spectral radius 0.9; A scales the conductance each synapse adds (M = A |W|).
 cat >model.json <<'EOF'

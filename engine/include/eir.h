@@ -1,6 +1,6 @@
 /**
  * @file eir.h
- * @brief eirnn engine: the conductance-gated excitatory/inhibitory RNN (see docs/model.md).
+ * @brief eirnn engine: the conductance-gated excitatory/inhibitory RNN (see docs/MODEL.md).
  *
  * The engine knows no JSON and does no I/O. Every function that can fail returns an
  * ::eir_status and, when given an ::eir_error, fills it with a message a user can act on and
