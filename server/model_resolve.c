@@ -53,5 +53,5 @@ void srv_pipe_config(srv *s, store_conn *c, srv_resolver *res, eir_pipe_config *
     cfg->resolve = resolve;
     cfg->release = release;
     cfg->resolve_ctx = res;
-    cfg->threads = 1; /* one thread per run: the workers share the cores */
+    cfg->threads = s->cfg.threads_per_run;
 }

@@ -24,7 +24,9 @@ static int setup(void **state)
     /* 60 s is the default; the long polls of 60 s (scaled) below need it scaled too. */
     char poll_max[32];
     snprintf(poll_max, sizeof poll_max, "%.0f", eir_scaled(60));
-    const char *args[] = {"--workers", "1", "--long-poll-max", poll_max, NULL};
+    /* One thread per run (the metadata names it; the default is CPUs / workers). */
+    const char *args[] = {"--workers", "1", "--long-poll-max", poll_max, "--threads-per-run",
+                          "1",         NULL};
     api_start(&D, args, NULL);
     api_init(&D0);
     const char *args0[] = {"--workers", "0", "--long-poll-max", "2", NULL};

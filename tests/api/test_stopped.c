@@ -25,7 +25,7 @@ static int setup(void **state)
 {
     (void)state;
     api_init(&D);
-    const char *args[] = {"--workers", "2", NULL};
+    const char *args[] = {"--workers", "2", "--threads-per-run", "1", NULL};
     api_start(&D, args, NULL);
     slow_id = api_create_model(&D, api_model_slow);
     return 0;
