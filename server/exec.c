@@ -120,6 +120,45 @@ static store_status store_final(store_conn *c, const char *id, store_run_status 
     return st;
 }
 
+/**
+ * Store the final state of @p run (@p status, results, metadata and error, as the pipeline left
+ * them), count it, log it and wake its long polls. When the store cannot take it (disk full,
+ * database locked), keep trying: with the results for a minute, then recording the failure
+ * without them. The run must not be left running while the daemon goes on; only when it stops
+ * (@p release) is it left to the restart, which queues it again.
+ */
+static void finish_run(srv *s, store_conn *c, const store_run *run, store_run_status status,
+                       const eir_pipe_output *arr, int narr, const char *meta_text,
+                       const char *error, int64_t steps_done, double t0, const atomic_int *release)
+{
+    double keep_results_until = srv_now() + 60.0;
+    store_status fst = store_final(c, run->id, status, arr, narr, meta_text, error);
+    char *e2 = NULL;
+    while (fst != STORE_OK && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
+        if (narr > 0 && srv_now() >= keep_results_until) {
+            e2 = error_text(NULL, 500, "the results could not be stored: %s", store_errmsg(c));
+            status = STORE_RUN_FAILED;
+            narr = 0;
+        }
+        if (atomic_load(release)) break;
+        sleep_s(1.0);
+        fst = store_final(c, run->id, status, arr, narr, meta_text, e2 ? e2 : error);
+    }
+    free(e2);
+    double dur = srv_now() - t0;
+    if (fst == STORE_OK) {
+        atomic_fetch_add(&s->metrics.runs_finished[status], 1);
+        srv_hist_observe(&s->metrics.run_duration, dur);
+    }
+    srv_log("run_finished",
+            json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:s?}", "run_id", run->id, "status",
+                      store_run_status_name(status), "store", store_status_name(fst), "duration_s",
+                      dur, "steps_done", (json_int_t)steps_done, "steps_total",
+                      (json_int_t)run->progress_total, "error",
+                      fst == STORE_OK ? NULL : store_errmsg(c)));
+    srv_waiters_wake(s->waiters, run->id);
+}
+
 /** The error object of a pipeline that could not start the run (see eir_pipe_stage). */
 static char *prepare_error(const eir_pipe_stage at, const eir_error *err)
 {
@@ -231,37 +270,8 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     if (p->ran) meta_text = meta_text_of(p, run, x.stop == STOP_TIME);
     if (status != STORE_RUN_SUCCEEDED) store_run_progress(c, run->id, steps_done, p->run->T, NULL);
 
-finish:;
-    /* When the final state cannot be stored (disk full, database locked), keep trying: with the
-     * results for a minute, then recording the failure without them. The run must not be left
-     * running while the daemon goes on; only when it stops is it left to the restart, which
-     * queues it again. */
-    double keep_results_until = srv_now() + 60.0;
-    store_status fst = store_final(c, run->id, status, arr, narr, meta_text, error);
-    char *e2 = NULL;
-    while (fst != STORE_OK && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
-        if (narr > 0 && srv_now() >= keep_results_until) {
-            e2 = error_text(NULL, 500, "the results could not be stored: %s", store_errmsg(c));
-            status = STORE_RUN_FAILED;
-            narr = 0;
-        }
-        if (atomic_load(release)) break;
-        sleep_s(1.0);
-        fst = store_final(c, run->id, status, arr, narr, meta_text, e2 ? e2 : error);
-    }
-    free(e2);
-    double dur = srv_now() - t0;
-    if (fst == STORE_OK) {
-        atomic_fetch_add(&s->metrics.runs_finished[status], 1);
-        srv_hist_observe(&s->metrics.run_duration, dur);
-    }
-    srv_log("run_finished",
-            json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:s?}", "run_id", run->id, "status",
-                      store_run_status_name(status), "store", store_status_name(fst), "duration_s",
-                      dur, "steps_done", (json_int_t)steps_done, "steps_total",
-                      (json_int_t)run->progress_total, "error",
-                      fst == STORE_OK ? NULL : store_errmsg(c)));
-    srv_waiters_wake(s->waiters, run->id);
+finish:
+    finish_run(s, c, run, status, arr, narr, meta_text, error, steps_done, t0, release);
 
 out:
     free(error);
