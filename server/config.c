@@ -45,6 +45,8 @@ static const opt_def opts[] = {
     {"db", "EIRNN_DB", OPT_STR, OFF(db), 0, 0, "PATH", "SQLite database (created if missing)"},
     {"workers", "EIRNN_WORKERS", OPT_INT, OFF(workers), 0, 1024, "N",
      "simulation threads (0 = only accept and queue runs)"},
+    {"threads-per-run", "EIRNN_THREADS_PER_RUN", OPT_INT, OFF(threads_per_run), 1, 256, "N",
+     "threads one run uses (same bytes at any count); default CPUs / workers, at least 1"},
     {"token", "EIRNN_TOKEN", OPT_STR, OFF(token), 0, 0, "TOKEN",
      "require 'Authorization: Bearer TOKEN' on /v1 and /metrics (prefer the variable)"},
     {"max-body-bytes", "EIRNN_MAX_BODY_BYTES", OPT_SIZE, OFF(max_body_bytes), 1, (long long)1 << 40,
@@ -83,6 +85,14 @@ static int online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+/** --threads-per-run when not given: the CPUs shared by the workers, so that workers x
+ *  threads-per-run <= CPUs (at least 1, at most 256). */
+static int auto_threads_per_run(int workers)
+{
+    int t = online_cpus() / (workers > 1 ? workers : 1);
+    return t < 1 ? 1 : t > 256 ? 256 : t;
 }
 
 void srv_config_defaults(srv_config *c)
@@ -292,6 +302,8 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
     case OPT_INT:
         snprintf(buf, cap, "%d", *(const int *)(base + o->off));
         if (o->off == OFF(workers)) snprintf(buf, cap, "%d (CPUs)", *(const int *)(base + o->off));
+        if (o->off == OFF(threads_per_run))
+            snprintf(buf, cap, "%d (CPUs)/workers", auto_threads_per_run(d->workers));
         break;
     case OPT_UINT:
         snprintf(buf, cap, "%u", *(const unsigned *)(base + o->off));
@@ -402,5 +414,6 @@ int srv_config_parse(srv_config *c, int argc, char **argv)
         fprintf(stderr, "eirnnd: unexpected argument '%s' (try 'eirnnd --help')\n", argv[optind]);
         return 2;
     }
+    if (c->threads_per_run == 0) c->threads_per_run = auto_threads_per_run(c->workers);
     return 0;
 }

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "http.h"
-#include "modcache.h"
+#include "model_resolve.h"
 #include "pool.h"
 
 /** Longest Idempotency-Key accepted. */
@@ -57,69 +57,41 @@ enum MHD_Result h_runs_create(srv_req *r)
 
     eir_error err;
     eir_error_clear(&err);
-    const char *model_id = NULL;
-    const json_t *inl = NULL;
-    srv_model_ref *ref = NULL;
-    eir_model *own_model = NULL;
-    eir_model_spec *own_spec = NULL;
-    const eir_model *model;
-    const eir_model_spec *spec;
-    eir_run_spec *rs = NULL;
+    eir_pipe *p = NULL;
     char *request = NULL;
     store_conn *c = srv_thread_conn(s);
     store_run run;
     memset(&run, 0, sizeof run);
 
-    if (eir_json_run_model_ref(body, &model_id, &inl, &err) != EIR_OK) {
-        ret = srv_problem_eir(r, &err);
-        goto out;
-    }
-    if (model_id) {
-        store_status sst;
-        srv_mc_status ms = srv_modcache_get(s->models, c, &s->limits, model_id, &ref, &sst, &err);
-        if (ms == SRV_MC_NOT_FOUND) {
+    /* The run pipeline's first steps, as the worker will take them: the model resolved (cache,
+     * then store) or built, the run parsed against it, a seed picked for a noisy run. */
+    srv_resolver res;
+    eir_pipe_config cfg;
+    srv_pipe_config(s, c, &res, &cfg);
+    eir_pipe_stage at;
+    if (eir_pipe_prepare(body, &cfg, &p, &at, &err) != EIR_OK) {
+        if (at == EIR_PIPE_MODEL && res.status == SRV_MC_NOT_FOUND)
             ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id",
                               "model %s does not exist (create it with POST /v1/models, or put "
                               "the model inline under \"model\")",
-                              model_id);
-            goto out;
-        }
-        if (ms == SRV_MC_STORE) {
-            ret = srv_problem_store(r, sst, c, "the model");
-            goto out;
-        }
-        if (ms != SRV_MC_OK) {
+                              json_string_value(json_object_get(body, "model_id")));
+        else if (at == EIR_PIPE_MODEL && res.status == SRV_MC_STORE)
+            ret = srv_problem_store(r, res.store, c, "the model");
+        else if (at == EIR_PIPE_SEED)
+            ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL, "%s", err.message);
+        else
             ret = srv_problem_eir(r, &err);
-            goto out;
-        }
-        model = ref->model;
-        spec = ref->spec;
-    } else {
-        if (eir_json_build_model(inl, &s->limits, "/model", &own_model, &own_spec, &err) !=
-            EIR_OK) {
-            ret = srv_problem_eir(r, &err);
-            goto out;
-        }
-        model = own_model;
-        spec = own_spec;
-    }
-    if (eir_json_parse_run(body, model, &s->limits, &rs, &err) != EIR_OK) {
-        ret = srv_problem_eir(r, &err);
         goto out;
     }
+    const char *model_id = p->model_id;
+    eir_run_spec *rs = p->spec_run;
 
-    /* A noisy run without a seed gets one now, stored with the request: a retry after a crash
-     * then gives the same bytes, and the metadata names the seed. */
+    /* A noisy run without a seed got one: store it with the request, so that a retry after a
+     * crash gives the same bytes and the metadata names the seed. */
     const char *request_json = r->body;
-    if (!rs->has_seed && spec->desc.sigma > 0) {
-        uint64_t seed;
-        if (srv_random_seed(&seed) != 0) {
-            ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL, "cannot pick a random seed: %s",
-                              strerror(errno));
-            goto out;
-        }
+    if (p->seed_picked) {
         /* Checked dump: plain json_dumps() can lose bytes when out of memory (srv.h). */
-        if (json_object_set_new(body, "seed", json_integer((json_int_t)seed)) != 0 ||
+        if (json_object_set_new(body, "seed", json_integer((json_int_t)rs->desc.seed)) != 0 ||
             !(request = srv_json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)))) {
             ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
             goto out;
@@ -204,10 +176,7 @@ enum MHD_Result h_runs_create(srv_req *r)
 out:
     store_run_clear(&run);
     free(request);
-    eir_run_spec_free(rs);
-    srv_modcache_put(s->models, ref);
-    eir_model_free(own_model);
-    eir_model_spec_free(own_spec);
+    eir_pipe_free(p);
     json_decref(body);
     return ret;
 }

@@ -33,6 +33,7 @@ typedef struct srv_config {
     unsigned port;               /**< TCP port; 0 = ephemeral (the bound port is logged) */
     char *db;                    /**< store spec: "PATH" or "sqlite:PATH" */
     int workers;                 /**< simulation threads; 0 = accept and queue only */
+    int threads_per_run;         /**< engine threads of one run (1..256); 0 until parsed = auto */
     char *token;                 /**< bearer token, or NULL for no authentication */
     uint64_t max_body_bytes;     /**< largest request body */
     int max_neurons;             /**< model N limit */

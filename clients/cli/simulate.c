@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,8 +14,8 @@
 #include "cli.h"
 #include "eir.h"
 #include "eir_json.h"
-#include "eir_meta.h"
 #include "eir_npy.h"
+#include "eir_runner.h"
 
 static const char simulate_help[] =
     "usage: eirnn simulate [MODEL.json] RUN.json -o DIR [--threads N] [--inputs FILE] "
@@ -28,16 +27,17 @@ static const char simulate_help[] =
     "\n"
     "options:\n"
     "  -o, --output DIR   output directory (created if missing; files in it are replaced)\n"
-    "  -j, --threads N    worker threads (default: number of CPUs); trials go to threads in\n"
-    "                     blocks of 64, so at most one per 64 trials; results are the same\n"
-    "                     bytes whatever N is\n"
+    "  -j, --threads N    worker threads, 1 to 256 (default: number of CPUs); trials go to\n"
+    "                     threads in blocks of 64, so at most one per 64 trials; results\n"
+    "                     are the same bytes whatever N is\n"
     "      --inputs FILE  take the run's inputs from FILE instead of RUN.json: .npy with\n"
     "                     shape T x n_in or B x T x n_in, or CSV (T rows of n_in numbers)\n"
     "  -q, --quiet        no progress line or summary on stderr\n"
     "  -h, --help         this help\n"
     "\n"
     "A run without \"seed\" on a noisy model (sigma > 0) gets a random seed, recorded in\n"
-    "meta.json. SIGINT or SIGTERM stops the run and keeps the rows done so far.\n"
+    "meta.json. SIGINT or SIGTERM stops the run and keeps only the rows computed (the\n"
+    "outputs' time axis shrinks to them; meta.json's summary.truncated says so).\n"
     "exit codes: 0 ok, 1 I/O or internal error, 2 usage, 3 invalid model or run,\n"
     "            5 run diverged (outputs written), 6 cancelled (outputs written)\n";
 
@@ -308,24 +308,6 @@ out:
     return rc;
 }
 
-/** A random noise seed below 2^63 (so it fits a JSON integer and can be given back). */
-static int random_seed(uint64_t *seed)
-{
-    uint64_t s = 0;
-    unsigned char *p = (unsigned char *)&s;
-    size_t got = 0;
-    while (got < sizeof s) {
-        ssize_t r = getrandom(p + got, sizeof s - got, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        got += (size_t)r;
-    }
-    *seed = s & (uint64_t)INT64_MAX;
-    return 0;
-}
-
 static void utc_now(char *buf, size_t cap)
 {
     time_t t = time(NULL);
@@ -366,9 +348,9 @@ static int parse_args(int argc, char **argv, sim_opts *o)
             char *end;
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 1 || v > 4096) {
-                cli_error("simulate: --threads must be an integer from 1 to 4096, not '%s'",
-                          optarg);
+            if (errno || end == optarg || *end || v < 1 || v > EIR_PIPE_MAX_THREADS) {
+                cli_error("simulate: --threads must be an integer from 1 to %d, not '%s'",
+                          EIR_PIPE_MAX_THREADS, optarg);
                 return CLI_EUSAGE;
             }
             o->threads = (int)v;
@@ -413,16 +395,6 @@ static int parse_args(int argc, char **argv, sim_opts *o)
     return CLI_OK;
 }
 
-/** Default worker count: online CPUs, at most one per trial. */
-static int default_threads(int B)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    if (n > B) n = B;
-    if (n > 256) n = 256;
-    return (int)n;
-}
-
 static const char *var_file_list(unsigned mask, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -434,113 +406,44 @@ static const char *var_file_list(unsigned mask, char *buf, size_t cap)
     return buf;
 }
 
-int cli_simulate(int argc, char **argv)
+/* eir_pipe_resolve_fn of the offline CLI: it has no store, so a "model_id" is refused with a
+ * usage error naming what to do instead. */
+static eir_status refuse_model_id(void *ctx, const char *model_id, eir_pipe_model *out,
+                                  eir_error *err)
 {
-    sim_opts o;
-    int rc = parse_args(argc, argv, &o);
-    if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+    (void)model_id;
+    (void)out;
+    *(int *)ctx = 1;
+    return eir_error_set(err, EIR_EINVAL, "/model_id",
+                         "offline simulate needs the model itself: give MODEL.json before "
+                         "RUN.json, or put the model inline under \"model\"");
+}
 
-    json_t *model_j = NULL, *run_j = NULL, *meta = NULL;
-    eir_model_spec *spec = NULL;
-    eir_model *model = NULL;
-    eir_run_spec *rs = NULL;
-    void *bufs[EIR_NVARS] = {0};
-    eir_error err;
-    eir_error_clear(&err);
-    eir_json_limits lim;
-    eir_json_limits_default(&lim);
-
-    eir_blas_single_threaded();
-
-    /* Parse: the JSON documents, the model reference, an inputs file. */
-    double t_parse0 = now();
-    if (o.model_path && (rc = load_json(o.model_path, "model", &model_j)) != CLI_OK) goto done;
-    if ((rc = load_json(o.run_path, "run", &run_j)) != CLI_OK) goto done;
-    const char *model_file, *prefix;
-    const json_t *mj;
-    if (o.model_path) {
-        if (json_object_get(run_j, "model")) {
-            cli_error("%s: /model: the run holds a model inline and %s was given too; give one",
-                      o.run_path, o.model_path);
-            rc = CLI_EUSAGE;
-            goto done;
-        }
-        mj = model_j;
-        model_file = o.model_path;
-        prefix = "";
-    } else {
-        const char *model_id = NULL;
-        const json_t *inl = NULL;
-        if (eir_json_run_model_ref(run_j, &model_id, &inl, &err) != EIR_OK) {
-            rc = cli_report(o.run_path, &err);
-            goto done;
-        }
-        if (!inl) {
-            cli_error("%s: /model_id: offline simulate needs the model itself: give MODEL.json "
-                      "before RUN.json, or put the model inline under \"model\"",
-                      o.run_path);
-            rc = CLI_EUSAGE;
-            goto done;
-        }
-        mj = inl;
-        model_file = o.run_path;
-        prefix = "/model";
+/** Report a failed eir_pipe_prepare() against the file to blame. @return the exit code. */
+static int report_prepare(const sim_opts *o, eir_pipe_stage at, int model_id_refused,
+                          const eir_error *err)
+{
+    if (model_id_refused) {
+        cli_error("%s: %s: %s", o->run_path, err->field, err->message);
+        return CLI_EUSAGE;
     }
-    if (o.inputs_path && (rc = apply_inputs_file(o.inputs_path, run_j, &lim)) != CLI_OK) goto done;
-    double parse_s = now() - t_parse0;
-
-    /* Build the model (decoding its JSON, generating matrices). */
-    double t_build0 = now();
-    if (eir_json_build_model(mj, &lim, prefix, &model, &spec, &err) != EIR_OK) {
-        rc = cli_report(model_file, &err);
-        goto done;
+    if (at == EIR_PIPE_SEED) {
+        cli_error("%s", err->message);
+        return CLI_EIO;
     }
-    double build_s = now() - t_build0;
+    const char *file = o->run_path;
+    if (at == EIR_PIPE_MODEL && o->model_path) file = o->model_path;
+    if (at == EIR_PIPE_RUN && o->inputs_path && strncmp(err->field, "/inputs", 7) == 0)
+        file = o->inputs_path;
+    return cli_report(file, err);
+}
 
-    /* Parse the run against the model. */
-    double t_run0 = now();
-    if (eir_json_parse_run(run_j, model, &lim, &rs, &err) != EIR_OK) {
-        const char *file = o.run_path;
-        if (o.inputs_path && strncmp(err.field, "/inputs", 7) == 0) file = o.inputs_path;
-        rc = cli_report(file, &err);
-        goto done;
-    }
-    parse_s += now() - t_run0;
-
-    eir_run_desc *d = &rs->desc;
-    int seed_used = rs->has_seed;
-    if (!rs->has_seed && spec->desc.sigma > 0) {
-        if (random_seed(&d->seed) != 0) {
-            cli_error("cannot pick a random seed: %s", strerror(errno));
-            rc = CLI_EIO;
-            goto done;
-        }
-        seed_used = 1;
-    }
-    d->threads = o.threads > 0 ? o.threads : default_threads(d->B);
-
-    /* Output buffers, one per recorded variable, of the run's precision. */
-    size_t elsize = d->precision == EIR_F32 ? sizeof(float) : sizeof(double);
-    for (int v = 0; v < EIR_NVARS; v++) {
-        if (!(d->record_mask & (1u << v))) continue;
-        size_t len = eir_run_out_len(model, d, (eir_var)v);
-        if (len > SIZE_MAX / elsize || !(bufs[v] = malloc(len > 0 ? len * elsize : 1))) {
-            cli_error("out of memory for the recorded %s (%zu values)", eir_var_name((eir_var)v),
-                      len);
-            rc = CLI_EIO;
-            goto done;
-        }
-        d->out[v] = bufs[v];
-    }
-    if ((rc = make_dirs(o.out_dir)) != CLI_OK) goto done;
-
-    /* Run, with a progress line on a terminal and SIGINT/SIGTERM as cancellation. */
-    progress pr = {.show = !o.quiet && isatty(STDERR_FILENO)};
+/** Run, with a progress line on a terminal and SIGINT/SIGTERM as cancellation. */
+static eir_status run_with_signals(eir_pipe *p, const sim_opts *o, eir_error *err)
+{
+    progress pr = {.show = !o->quiet && isatty(STDERR_FILENO)};
     pthread_mutex_init(&pr.lock, NULL);
     pr.start = pr.last = now();
-    d->progress = on_progress;
-    d->progress_ctx = &pr;
-    d->progress_every = 0;
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -549,97 +452,129 @@ int cli_simulate(int argc, char **argv)
     cancel_requested = 0;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-
-    eir_run_result res;
-    memset(&res, 0, sizeof res);
-    double t_sim0 = now();
-    eir_status st = eir_run(model, d, &res, &err);
-    double simulate_s = now() - t_sim0;
-
+    eir_status st = eir_pipe_run(p, on_progress, &pr, err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (pr.printed) fputs("\r\033[K", stderr);
     pthread_mutex_destroy(&pr.lock);
+    return st;
+}
 
-    if (st != EIR_OK && st != EIR_ECANCELLED) {
-        rc = cli_report(err.field[0] == '/' && strcmp(err.field, "/threads") == 0 ? "--threads"
-                                                                                  : o.run_path,
-                        &err);
-        goto done;
-    }
-
-    /* Outputs, then meta.json last: its presence means the directory is complete. */
-    eir_meta_input mi;
-    eir_meta_input_init(&mi);
-    mi.model = model;
-    mi.spec = spec;
-    mi.run = d;
-    mi.seed_used = seed_used;
-    mi.result = &res;
-    mi.run_status = st;
-    mi.parse_s = parse_s;
-    mi.build_s = build_s;
-    mi.simulate_s = simulate_s;
-    meta = eir_run_meta(&mi);
+/** Write the outputs, then meta.json last: its presence means the directory is complete. */
+static int write_outputs(const eir_pipe *p, const sim_opts *o)
+{
+    json_t *meta = eir_pipe_meta(p);
     if (!meta) {
         cli_error("out of memory building meta.json");
-        rc = CLI_EIO;
+        return CLI_EIO;
+    }
+    int rc = CLI_OK;
+    json_t *outputs = json_object_get(meta, "outputs");
+    for (int i = 0; i < p->nout && rc == CLI_OK; i++) {
+        const eir_pipe_output *a = &p->out[i];
+        if ((rc = write_npy(o->out_dir, a->name, p->run->precision, a->shape, a->data)) != CLI_OK)
+            break;
+        char fname[16];
+        snprintf(fname, sizeof fname, "%s.npy", a->name);
+        json_object_set_new(json_object_get(outputs, a->name), "file", json_string(fname));
+    }
+    if (rc == CLI_OK) {
+        char created[32];
+        utc_now(created, sizeof created);
+        json_object_set_new(meta, "created", json_string(created));
+        json_object_set_new(
+            meta, "tool",
+            json_pack("{s:s, s:s}", "name", "eirnn simulate", "version", EIRNN_VERSION));
+        json_object_set_new(meta, "sources",
+                            json_pack("{s:s?, s:s, s:s?}", "model", o->model_path, "run",
+                                      o->run_path, "inputs", o->inputs_path));
+        rc = write_meta(o->out_dir, meta);
+    }
+    json_decref(meta);
+    return rc;
+}
+
+int cli_simulate(int argc, char **argv)
+{
+    sim_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != CLI_OK) return rc < 0 ? CLI_OK : rc;
+
+    json_t *model_j = NULL, *run_j = NULL;
+    eir_pipe *p = NULL;
+    eir_error err;
+    eir_error_clear(&err);
+    eir_json_limits lim;
+    eir_json_limits_default(&lim);
+
+    eir_blas_single_threaded();
+
+    /* Read: the JSON documents and an inputs file (the pipeline parses the rest). */
+    double t_read0 = now();
+    if (o.model_path && (rc = load_json(o.model_path, "model", &model_j)) != CLI_OK) goto done;
+    if ((rc = load_json(o.run_path, "run", &run_j)) != CLI_OK) goto done;
+    if (o.model_path && json_object_get(run_j, "model")) {
+        cli_error("%s: /model: the run holds a model inline and %s was given too; give one",
+                  o.run_path, o.model_path);
+        rc = CLI_EUSAGE;
         goto done;
     }
-    json_t *outputs = json_object_get(meta, "outputs");
-    for (int v = 0; v < EIR_NVARS; v++) {
-        if (!(d->record_mask & (1u << v))) continue;
-        const char *name = eir_var_name((eir_var)v);
-        int64_t shape[3] = {d->B, eir_recorded_rows(d->T, d->record_every),
-                            eir_meta_var_units(model, d, (eir_var)v)};
-        if ((rc = write_npy(o.out_dir, name, d->precision, shape, bufs[v])) != CLI_OK) goto done;
-        char fname[16];
-        snprintf(fname, sizeof fname, "%s.npy", name);
-        json_object_set_new(json_object_get(outputs, name), "file", json_string(fname));
-    }
-    char created[32];
-    utc_now(created, sizeof created);
-    json_object_set_new(meta, "created", json_string(created));
-    json_object_set_new(
-        meta, "tool", json_pack("{s:s, s:s}", "name", "eirnn simulate", "version", EIRNN_VERSION));
-    json_object_set_new(meta, "sources",
-                        json_pack("{s:s?, s:s, s:s?}", "model", o.model_path, "run", o.run_path,
-                                  "inputs", o.inputs_path));
-    if ((rc = write_meta(o.out_dir, meta)) != CLI_OK) goto done;
+    if (o.inputs_path && (rc = apply_inputs_file(o.inputs_path, run_j, &lim)) != CLI_OK) goto done;
+    double read_s = now() - t_read0;
 
+    /* The pipeline: model (from MODEL.json or inline), run, seed, threads. */
+    int model_id_refused = 0;
+    eir_pipe_config cfg = {.limits = &lim,
+                           .model = model_j,
+                           .resolve = refuse_model_id,
+                           .resolve_ctx = &model_id_refused,
+                           .threads = o.threads};
+    eir_pipe_stage at;
+    if (eir_pipe_prepare(run_j, &cfg, &p, &at, &err) != EIR_OK) {
+        rc = report_prepare(&o, at, model_id_refused, &err);
+        goto done;
+    }
+    p->parse_s += read_s;
+    if ((rc = make_dirs(o.out_dir)) != CLI_OK) goto done;
+
+    eir_status st = run_with_signals(p, &o, &err);
+    if (st != EIR_OK && st != EIR_ECANCELLED) {
+        rc = cli_report(strcmp(err.field, "/threads") == 0 ? "--threads" : o.run_path, &err);
+        goto done;
+    }
+    if ((rc = write_outputs(p, &o)) != CLI_OK) goto done;
+
+    const eir_run_desc *d = p->run;
+    const eir_run_result *res = &p->result;
     if (st == EIR_ECANCELLED) {
-        cli_error("run cancelled after %lld of %lld steps; kept rows written to %s",
-                  (long long)res.steps_done, (long long)d->T, o.out_dir);
+        cli_error("run cancelled after %lld of %lld steps; the %lld rows computed written to %s",
+                  (long long)res->steps_done, (long long)d->T, (long long)res->rows_written,
+                  o.out_dir);
         rc = CLI_ECANCELLED;
-    } else if (res.diverged) {
+    } else if (res->diverged) {
         cli_error("run diverged at step %lld (trial %d): the state stopped being finite; "
                   "rows up to it written to %s",
-                  (long long)res.diverged_step, res.diverged_trial, o.out_dir);
+                  (long long)res->diverged_step, res->diverged_trial, o.out_dir);
         rc = CLI_EDIVERGED;
     } else {
         rc = CLI_OK;
-        if (res.unstable && !o.quiet)
+        if (res->unstable && !o.quiet)
             fprintf(stderr,
                     "eirnn: warning: euler step unstable: max(z)*dt = %g > 2; "
                     "use a smaller dt or exp_euler\n",
-                    res.max_z_dt);
+                    res->max_z_dt);
         if (!o.quiet) {
             char files[64];
             fprintf(stderr,
                     "eirnn: simulate: %d trial%s x %lld steps in %.3f s; wrote %smeta.json"
                     " to %s\n",
-                    d->B, d->B == 1 ? "" : "s", (long long)d->T, simulate_s,
+                    d->B, d->B == 1 ? "" : "s", (long long)d->T, p->simulate_s,
                     var_file_list(d->record_mask, files, sizeof files), o.out_dir);
         }
     }
 
 done:
-    json_decref(meta);
-    for (int v = 0; v < EIR_NVARS; v++)
-        free(bufs[v]);
-    eir_run_spec_free(rs);
-    eir_model_free(model);
-    eir_model_spec_free(spec);
+    eir_pipe_free(p);
     json_decref(run_j);
     json_decref(model_j);
     return rc;

@@ -11,11 +11,13 @@
  * - "run": {"dt", "integrator", "precision", "T", "B", "record": {"vars", "every", "neurons"},
  *   "seed", "noise_generator", "threads"}
  * - "timings": {"parse_s", "build_s", "simulate_s"}
- * - "summary": {"steps_done", "rows_written", "mean_rate_E", "mean_rate_I", "max_z_dt",
- *   "unstable", "diverged", "diverged_step", "diverged_trial"}
+ * - "summary": {"steps_done", "rows_written", "truncated", "mean_rate_E", "mean_rate_I",
+ *   "max_z_dt", "unstable", "diverged", "diverged_step", "diverged_trial"}; "truncated" is true
+ *   when the outputs keep only the rows computed (a stopped run: shape[1] = rows_written, fewer
+ *   than floor(T / every))
  * - "status": "succeeded" | "diverged" | "cancelled" | "failed"
  * - "outputs": {"<var>": {"shape": [B, T', n], "dtype": "float64" | "float32"}} per recorded
- *   variable.
+ *   variable (T' = the rows kept).
  *
  * Seeds are JSON integers (they are below 2^63 when they come from JSON); a seed of 2^63 or
  * more is written as a decimal string. No NaN or infinity is ever emitted: such numbers (and
@@ -48,9 +50,13 @@ typedef struct eir_meta_input {
      *  NUL; a daemon keeps it per cached model), or NULL to have it computed here. It must be
      *  the hash of @c model: it is copied into "model.hash" unchecked. */
     const char *model_hash;
+    /** Rows kept in each output when the outputs were cut to the rows computed (a stopped
+     *  run, eir_runner.h), or -1 for all floor(T / every) rows. */
+    int64_t rows_kept;
 } eir_meta_input;
 
-/** Fill @p in with "nothing known": NULL pointers (model_hash too), EIR_OK, timings -1. */
+/** Fill @p in with "nothing known": NULL pointers (model_hash too), EIR_OK, timings and
+ *  rows_kept -1. */
 void eir_meta_input_init(eir_meta_input *in);
 
 /**

@@ -16,6 +16,14 @@ void eir_meta_input_init(eir_meta_input *in)
     in->build_s = -1;
     in->simulate_s = -1;
     in->model_hash = NULL;
+    in->rows_kept = -1;
+}
+
+/* Rows of each output: all floor(T / every), or the rows kept of a stopped run. */
+static int64_t rows_kept(const eir_meta_input *in)
+{
+    int64_t all = eir_recorded_rows(in->run->T, in->run->record_every);
+    return in->rows_kept >= 0 && in->rows_kept < all ? in->rows_kept : all;
 }
 
 const char *eir_meta_status(eir_status st, const eir_run_result *res)
@@ -166,11 +174,14 @@ static json_t *run_meta(builder *b, const eir_meta_input *in)
     return o;
 }
 
-static json_t *summary_meta(builder *b, const eir_run_result *res)
+static json_t *summary_meta(builder *b, const eir_meta_input *in)
 {
+    const eir_run_result *res = in->result;
     json_t *o = object(b);
     put(b, o, "steps_done", integer(b, (long long)res->steps_done));
     put(b, o, "rows_written", integer(b, (long long)res->rows_written));
+    put(b, o, "truncated",
+        boolean(b, rows_kept(in) < eir_recorded_rows(in->run->T, in->run->record_every)));
     put(b, o, "mean_rate_E", num(b, res->mean_rate_e));
     put(b, o, "mean_rate_I", num(b, res->mean_rate_i));
     put(b, o, "max_z_dt", num(b, res->max_z_dt));
@@ -193,8 +204,7 @@ static json_t *outputs_meta(builder *b, const eir_meta_input *in)
         json_t *e = object(b);
         json_t *shape = json_array();
         if (!shape || json_array_append_new(shape, integer(b, r->B)) != 0 ||
-            json_array_append_new(
-                shape, integer(b, (long long)eir_recorded_rows(r->T, r->record_every))) != 0 ||
+            json_array_append_new(shape, integer(b, (long long)rows_kept(in))) != 0 ||
             json_array_append_new(shape,
                                   integer(b, eir_meta_var_units(in->model, r, (eir_var)v))) != 0)
             b->failed = 1;
@@ -221,7 +231,7 @@ json_t *eir_run_meta(const eir_meta_input *in)
     put(&b, t, "build_s", seconds(&b, in->build_s));
     put(&b, t, "simulate_s", seconds(&b, in->simulate_s));
     put(&b, o, "timings", t);
-    put(&b, o, "summary", in->result ? summary_meta(&b, in->result) : null(&b));
+    put(&b, o, "summary", in->result ? summary_meta(&b, in) : null(&b));
     put(&b, o, "status", str(&b, eir_meta_status(in->run_status, in->result)));
     put(&b, o, "outputs", outputs_meta(&b, in));
     if (b.failed) {

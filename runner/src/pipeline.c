@@ -1,0 +1,227 @@
+/* The run pipeline shared by eirnnd and `eirnn simulate` (eir_runner.h). */
+#include "eir_runner.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eir_meta.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int eir_pipe_random_seed(uint64_t *seed)
+{
+    uint64_t s = 0;
+    unsigned char *p = (unsigned char *)&s;
+    size_t got = 0;
+    while (got < sizeof s) {
+        ssize_t r = getrandom(p + got, sizeof s - got, 0);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    *seed = s & (uint64_t)INT64_MAX; /* fits a JSON integer, so it can be given back */
+    return 0;
+}
+
+int eir_pipe_default_threads(int B)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) n = 1;
+    if (n > B) n = B;
+    if (n > EIR_PIPE_MAX_THREADS) n = EIR_PIPE_MAX_THREADS;
+    return n < 1 ? 1 : (int)n;
+}
+
+/* Resolve or build the model of @p request into @p p. */
+static eir_status pipe_model(eir_pipe *p, const json_t *request, eir_pipe_stage *stage,
+                             eir_error *err)
+{
+    const eir_pipe_config *cfg = p->cfg;
+    const json_t *doc = cfg->model;
+    const char *prefix = "";
+    *stage = EIR_PIPE_REFERENCE;
+    if (doc) {
+        if (!json_is_object(request))
+            return eir_error_set(err, EIR_EINVAL, "", "expected a run object");
+        if (json_object_get(request, "model"))
+            return eir_error_set(err, EIR_EINVAL, "/model",
+                                 "the run holds a model inline and a model was given beside it "
+                                 "too; give one");
+    } else {
+        const char *id = NULL;
+        const json_t *inl = NULL;
+        eir_status st = eir_json_run_model_ref(request, &id, &inl, err);
+        if (st != EIR_OK) return st;
+        *stage = EIR_PIPE_MODEL;
+        if (id) {
+            p->model_id = id;
+            if (!cfg->resolve)
+                return eir_error_set(err, EIR_EINVAL, "/model_id",
+                                     "model %s cannot be looked up here; give the model itself",
+                                     id);
+            eir_pipe_model m = {0};
+            st = cfg->resolve(cfg->resolve_ctx, id, &m, err);
+            if (st != EIR_OK) return st;
+            p->handle = m.handle;
+            p->resolved = 1;
+            if (!m.model || !m.spec)
+                return eir_error_set(err, EIR_EINVAL, "/model_id",
+                                     "model %s was resolved to nothing", id);
+            p->model = m.model;
+            p->spec = m.spec;
+            p->model_hash = m.hash;
+            return EIR_OK;
+        }
+        doc = inl;
+        prefix = "/model";
+    }
+    *stage = EIR_PIPE_MODEL;
+    eir_status st =
+        eir_json_build_model(doc, cfg->limits, prefix, &p->own_model, &p->own_spec, err);
+    if (st != EIR_OK) return st;
+    p->model = p->own_model;
+    p->spec = p->own_spec;
+    return EIR_OK;
+}
+
+eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, eir_pipe **out,
+                            eir_pipe_stage *stage, eir_error *err)
+{
+    *out = NULL;
+    *stage = EIR_PIPE_REFERENCE;
+    if (!cfg || !cfg->limits)
+        return eir_error_set(err, EIR_EINVAL, NULL, "the pipeline needs parsing limits");
+    if (cfg->threads < 0 || cfg->threads > EIR_PIPE_MAX_THREADS)
+        return eir_error_set(err, EIR_EINVAL, "/threads", "threads must be 1 to %d, not %d",
+                             EIR_PIPE_MAX_THREADS, cfg->threads);
+    eir_pipe *p = calloc(1, sizeof *p);
+    if (!p) return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory starting the run");
+    p->cfg = cfg;
+    p->simulate_s = -1;
+
+    /* Resolving or building the model counts as build time; the rest as parse time. */
+    double t0 = now();
+    eir_status st = pipe_model(p, request, stage, err);
+    p->build_s = now() - t0;
+    if (st != EIR_OK) goto fail;
+    double t1 = now();
+    *stage = EIR_PIPE_RUN;
+    st = eir_json_parse_run(request, p->model, cfg->limits, &p->spec_run, err);
+    p->parse_s = now() - t1;
+    if (st != EIR_OK) goto fail;
+
+    p->run = &p->spec_run->desc;
+    p->seed_used = p->spec_run->has_seed;
+    if (!p->spec_run->has_seed && p->spec->desc.sigma > 0) {
+        *stage = EIR_PIPE_SEED;
+        if (eir_pipe_random_seed(&p->run->seed) != 0) {
+            st = eir_error_set(err, EIR_ENOMEM, NULL, "cannot pick a random seed: %s",
+                               strerror(errno));
+            goto fail;
+        }
+        p->seed_used = p->seed_picked = 1;
+    }
+    p->run->threads = cfg->threads > 0 ? cfg->threads : eir_pipe_default_threads(p->run->B);
+    *out = p;
+    return EIR_OK;
+fail:
+    eir_pipe_free(p);
+    return st;
+}
+
+/* Keep rows [0, rows) of every trial of an output laid out [B][all][n], contiguously. */
+static void keep_rows(void *data, int B, int64_t all, int64_t rows, size_t row_bytes)
+{
+    unsigned char *d = data;
+    for (int b = 1; b < B; b++) /* trial 0 is in place; later ones move towards the front */
+        memmove(d + (size_t)b * (size_t)rows * row_bytes, d + (size_t)b * (size_t)all * row_bytes,
+                (size_t)rows * row_bytes);
+}
+
+eir_status eir_pipe_run(eir_pipe *p, eir_progress_fn progress, void *ctx, eir_error *err)
+{
+    eir_run_desc *d = p->run;
+    size_t elsize = d->precision == EIR_F32 ? sizeof(float) : sizeof(double);
+    for (int v = 0; v < EIR_NVARS; v++) {
+        if (!(d->record_mask & (1u << v))) continue;
+        size_t len = eir_run_out_len(p->model, d, (eir_var)v);
+        if (len > SIZE_MAX / elsize || !(p->bufs[v] = malloc(len > 0 ? len * elsize : 1)))
+            return p->status = eir_error_set(err, EIR_ENOMEM, NULL,
+                                             "out of memory for the recorded %s (%zu values)",
+                                             eir_var_name((eir_var)v), len);
+        d->out[v] = p->bufs[v];
+    }
+    d->progress = progress;
+    d->progress_ctx = ctx;
+    d->progress_every = 0;
+
+    double t0 = now();
+    p->status = eir_run(p->model, d, &p->result, err);
+    p->simulate_s = now() - t0;
+    p->ran = 1;
+    if (p->status != EIR_OK && p->status != EIR_ECANCELLED) return p->status;
+
+    int64_t all = eir_recorded_rows(d->T, d->record_every);
+    int64_t rows = all;
+    if (p->status == EIR_ECANCELLED && p->result.rows_written < all) {
+        rows = p->result.rows_written;
+        p->truncated = 1;
+    }
+    for (int v = 0; v < EIR_NVARS; v++) {
+        if (!p->bufs[v]) continue;
+        eir_pipe_output *o = &p->out[p->nout++];
+        o->var = (eir_var)v;
+        o->name = eir_var_name((eir_var)v);
+        o->dtype = eir_meta_dtype(d->precision);
+        o->shape[0] = d->B;
+        o->shape[1] = rows;
+        o->shape[2] = eir_meta_var_units(p->model, d, (eir_var)v);
+        size_t row_bytes = (size_t)o->shape[2] * elsize;
+        if (p->truncated) keep_rows(p->bufs[v], d->B, all, rows, row_bytes);
+        o->data = p->bufs[v];
+        o->bytes = (size_t)d->B * (size_t)rows * row_bytes;
+    }
+    return p->status;
+}
+
+json_t *eir_pipe_meta(const eir_pipe *p)
+{
+    if (!p || !p->ran) return NULL;
+    eir_meta_input mi;
+    eir_meta_input_init(&mi);
+    mi.model = p->model;
+    mi.spec = p->spec;
+    mi.run = p->run;
+    mi.seed_used = p->seed_used;
+    mi.result = &p->result;
+    mi.run_status = p->status;
+    mi.parse_s = p->parse_s;
+    mi.build_s = p->build_s;
+    mi.simulate_s = p->simulate_s;
+    mi.model_hash = p->model_hash; /* a daemon keeps it per cached model */
+    if (p->truncated) mi.rows_kept = p->result.rows_written;
+    return eir_run_meta(&mi);
+}
+
+void eir_pipe_free(eir_pipe *p)
+{
+    if (!p) return;
+    for (int v = 0; v < EIR_NVARS; v++)
+        free(p->bufs[v]);
+    eir_run_spec_free(p->spec_run);
+    if (p->resolved && p->cfg->release) p->cfg->release(p->cfg->resolve_ctx, p->handle);
+    eir_model_free(p->own_model);
+    eir_model_spec_free(p->own_spec);
+    free(p);
+}
