@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "eir_json.h"
+#include "eir_csv.h"
 #include "eir_npy.h"
 
 /** Longest long poll asked for without a progress bar (the server caps it too). */

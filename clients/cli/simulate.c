@@ -16,6 +16,7 @@
 #include "eir.h"
 #include "eir_json.h"
 #include "eir_meta.h"
+#include "eir_csv.h"
 #include "eir_npy.h"
 
 static const char simulate_help[] =
