@@ -339,8 +339,10 @@ int cli_runs(int argc, char **argv)
         {"submit", cli_runs_submit,
          "submit (--model ID | --model-file FILE) [--inputs FILE.npy|.csv|.json] "
          "[--run-file RUN.json]\n"
-         "                    [--seed N] [--dt X] [--steps T] [--wait [--timeout S]] "
-         "[--idempotency-key K] [-q]"},
+         "                    [--steps T] [--trials B] [--dt X] [--seed N] [--integrator I] "
+         "[--precision P] [--V0 X]\n"
+         "                    [--record VARS] [--every K] [--neurons LIST] [--time-limit S]\n"
+         "                    [--wait [--timeout S]] [--idempotency-key K] [-q]"},
         {"get", runs_get, "get ID"},
         {"list", runs_list, "list [--status S] [--model ID] [--limit N] [--all] [--cursor C]"},
         {"wait", runs_wait, "wait ID [--timeout S] [-q]"},
