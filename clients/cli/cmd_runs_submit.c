@@ -396,9 +396,9 @@ static int apply_steps_trials(const submit_opts *o, json_t *run)
         return CLI_EUSAGE;
     }
     if (!in) {
-        if (json_object_set_new(run, "inputs", json_object()) != 0) return oom();
-        in = json_object_get(run, "inputs");
-        if (json_object_set_new(in, "trials", json_integer(1)) != 0) return oom();
+        in = json_pack("{s:I, s:I}", "steps", (json_int_t)o->steps, "trials",
+                       (json_int_t)(o->trials > 0 ? o->trials : 1));
+        return json_object_set_new(run, "inputs", in) != 0 ? oom() : CLI_OK;
     }
     if (o->steps > 0 && json_object_set_new(in, "steps", json_integer(o->steps)) != 0) return oom();
     if (o->trials > 0 && json_object_set_new(in, "trials", json_integer(o->trials)) != 0)
