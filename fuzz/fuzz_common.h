@@ -22,12 +22,12 @@
 #include "eir_meta.h"
 
 /** An invariant of the API was broken: print it and abort (libFuzzer saves the input). */
-#define FUZZ_CHECK(cond)                                                                        \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);            \
-            abort();                                                                            \
-        }                                                                                       \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static inline void fuzz_limits(eir_json_limits *l)
@@ -80,14 +80,15 @@ static inline void fuzz_simulate(const eir_model *m, const eir_model_spec *spec,
     if (rc != EIR_OK) {
         fuzz_check_error(rc, &e);
         if (must_succeed) {
-            fprintf(stderr, "eir_run failed: %s: field \"%s\": %s\n", eir_status_name(rc),
-                    e.field, e.message);
+            fprintf(stderr, "eir_run failed: %s: field \"%s\": %s\n", eir_status_name(rc), e.field,
+                    e.message);
             abort();
         }
     } else {
         FUZZ_CHECK(res.steps_done >= 0 && res.steps_done <= d->T);
         FUZZ_CHECK(res.diverged || res.steps_done == d->T);
-        FUZZ_CHECK(res.rows_written >= 0 && res.rows_written <= eir_recorded_rows(d->T, d->record_every));
+        FUZZ_CHECK(res.rows_written >= 0 &&
+                   res.rows_written <= eir_recorded_rows(d->T, d->record_every));
     }
     eir_meta_input mi;
     eir_meta_input_init(&mi);

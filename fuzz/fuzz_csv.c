@@ -5,6 +5,7 @@
  *        printed again ("%.17g", commas, CRLF or LF) and parsed back to the same values.
  */
 #include "fuzz_common.h"
+#include "eir_csv.h"
 #include "eir_npy.h"
 
 #include <math.h>

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "eir.h"
 #include "eir_json.h"
+#include "eir_csv.h"
 #include "eir_npy.h"
 #include "eir_runner.h"
 

@@ -465,6 +465,17 @@ invalid = [
     ("run_y_without_readout", "run", "accept", "/record/vars/1",
      {"model_id": "m_00000000000000000000000a", "inputs": [[0.0], [1.0]], "record": {"vars": ["V", "y"]}},
      "y needs a readout and model_conductance_shunting.json has none"),
+    # fields a class has no use for (docs/MODEL.md "What each class takes")
+    ("model_rnn_with_A", "model", "reject", "/recurrent/A", {"class": "rnn"},
+     "class rnn has no conductance gating: A applies only to class gated"),
+    ("model_dale_with_A", "model", "reject", "/recurrent/A", {"class": "dale", "recurrent": {"A": {"E": 1.0, "I": 0.5}}},
+     "class dale has no conductance gating: A applies only to class gated"),
+    ("model_dale_generate_with_A", "model", "reject", "/recurrent/A",
+     {"class": "dale", "recurrent": {"W": None, "generate": {"seed": 1}}},
+     "generated connectivity of class dale: A is refused there too"),
+    ("model_rnn_with_dale_policy", "model", "reject", "/recurrent/dale",
+     {"class": "rnn", "recurrent": {"A": None, "dale": "project"}},
+     "class rnn enforces no Dale's law: dale applies only to classes dale and gated"),
 ]
 
 entries_invalid = []

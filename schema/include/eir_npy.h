@@ -1,7 +1,7 @@
 /**
  * @file eir_npy.h
- * @brief NumPy's .npy format (version 1.0 written; 1.0, 2.0 and 3.0 read) and a small CSV
- *        reader for numeric matrices.
+ * @brief NumPy's .npy format (version 1.0 written; 1.0, 2.0 and 3.0 read). The CSV reader
+ *        for numeric matrices, which shares its status and error types, is eir_csv.h.
  *
  * The writer emits little-endian float32 ('<f4') or float64 ('<f8'), C order, with the header
  * padded so that the data starts at a multiple of ::EIR_NPY_ALIGN bytes, as modern NumPy does.
@@ -116,27 +116,6 @@ eir_npy_status eir_npy_read_file(const char *path, size_t max_values, eir_npy_ar
 
 /** Free the data of @p a and zero it; NULL is a no-op. */
 void eir_npy_array_free(eir_npy_array *a);
-
-/**
- * Parse a CSV numeric matrix from @p buf (@p len bytes): rows of comma-separated numbers, the
- * same number in every row. Blank lines and lines whose first non-blank character is '#' are
- * skipped; the first remaining line is skipped as a header when it does not parse as numbers.
- * Spaces and tabs around fields and CRLF line ends are accepted. Every value must be a finite
- * number. On success *rows, *cols and *out (malloc'ed rows * cols doubles, row-major, never
- * NULL) are set. Rejects (EIR_NPY_EFORMAT, naming line and column) a non-numeric or empty
- * field, a row with a different number of fields, an input with no data row, and more than
- * @p max_values values (0 = no limit); EIR_NPY_ENOMEM on allocation failure. On failure
- * *out is NULL.
- */
-eir_npy_status eir_csv_parse(const char *buf, size_t len, size_t max_values, int64_t *rows,
-                             int64_t *cols, double **out, eir_npy_error *err);
-
-/**
- * Read the CSV file @p path and parse it as eir_csv_parse() does. EIR_NPY_EIO when the file
- * cannot be read; messages name the path.
- */
-eir_npy_status eir_csv_read(const char *path, size_t max_values, int64_t *rows, int64_t *cols,
-                            double **out, eir_npy_error *err);
 
 #ifdef __cplusplus
 }

@@ -95,13 +95,22 @@ static eir_status parse_a(mctx *c, const json_t *v, const char *ptr)
     return EIR_OK;
 }
 
-/* "A" of the reduced form: required for class gated. */
+/*
+ * "A" of the reduced form: required for class gated, refused for classes rnn and dale, which
+ * have no gate for it to scale (the engine would ignore it).
+ */
 static eir_status member_a(mctx *c, const json_t *rec, const char *rptr)
 {
     char ptr[EIR_FIELD_MAX];
     const json_t *v = ju_member(rec, rptr, "A", ptr);
+    int gated = c->spec->desc.cls == EIR_CLASS_GATED;
+    if (v && !gated)
+        return eir_error_set(c->err, EIR_EINVAL, ptr,
+                             "class %s has no conductance gating: A applies only to class gated "
+                             "(remove A, or use class \"gated\")",
+                             eir_class_name(c->spec->desc.cls));
     if (v) return parse_a(c, v, ptr);
-    if (c->spec->desc.cls != EIR_CLASS_GATED) return EIR_OK;
+    if (!gated) return EIR_OK;
     return ju_missing(rptr, "A",
                       "class gated in the reduced form needs A >= 0, M = A |W|: a number, "
                       "{\"E\": a_E, \"I\": a_I} or an N x N matrix",
@@ -153,6 +162,10 @@ static eir_status parse_reduced(mctx *c, const json_t *rec, const char *rptr)
     c->spec->desc.form = EIR_FORM_REDUCED;
     c->spec->desc.W = c->st->W;
     if ((v = ju_member(rec, rptr, "dale", ptr))) {
+        if (c->spec->desc.cls == EIR_CLASS_RNN)
+            return eir_error_set(c->err, EIR_EINVAL, ptr,
+                                 "class rnn does not enforce Dale's law: dale applies only to "
+                                 "classes dale and gated (remove dale, or use class \"dale\")");
         if (ju_enum(v, ptr, policies, &dale, c->err)) return EIR_EINVAL;
         c->spec->desc.dale = (eir_dale_policy)dale;
     }

@@ -1,5 +1,6 @@
-/* NumPy .npy writer and reader, CSV matrix reader (eir_npy.h). */
+/* NumPy .npy writer and reader (eir_npy.h); the file and error helpers of npy_io.h. */
 #include "eir_npy.h"
+#include "npy_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +18,7 @@
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
-static eir_npy_status fail(eir_npy_error *err, eir_npy_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static eir_npy_status fail(eir_npy_error *err, eir_npy_status st, const char *fmt, ...)
+eir_npy_status eir_npy_fail(eir_npy_error *err, eir_npy_status st, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -32,7 +30,7 @@ static eir_npy_status fail(eir_npy_error *err, eir_npy_status st, const char *fm
     return st;
 }
 
-static void ok(eir_npy_error *err)
+void eir_npy_ok(eir_npy_error *err)
 {
     if (err) {
         err->status = EIR_NPY_OK;
@@ -40,8 +38,7 @@ static void ok(eir_npy_error *err)
     }
 }
 
-/* Prefix an error message with "path: " (keeps as much of the message as fits). */
-static eir_npy_status prefix_path(eir_npy_error *err, eir_npy_status st, const char *path)
+eir_npy_status eir_npy_prefix_path(eir_npy_error *err, eir_npy_status st, const char *path)
 {
     if (err && st != EIR_NPY_OK) {
         char tmp[EIR_NPY_MESSAGE_MAX];
@@ -135,17 +132,17 @@ eir_npy_status eir_npy_write(FILE *f, eir_npy_dtype dtype, int ndim, const int64
     char hdr[EIR_NPY_HEADER_MAX];
     size_t hl = eir_npy_header(dtype, ndim, shape, hdr, sizeof hdr);
     if (!f || hl == 0)
-        return fail(err, EIR_NPY_EINVAL, "cannot write .npy: bad dtype, shape or stream");
+        return eir_npy_fail(err, EIR_NPY_EINVAL, "cannot write .npy: bad dtype, shape or stream");
     size_t item = eir_npy_itemsize(dtype);
     int ovf;
     size_t count = shape_count(ndim, shape, item, &ovf);
-    if (ovf) return fail(err, EIR_NPY_EINVAL, "cannot write .npy: shape too large");
-    if (count > 0 && !data) return fail(err, EIR_NPY_EINVAL, "cannot write .npy: no data");
+    if (ovf) return eir_npy_fail(err, EIR_NPY_EINVAL, "cannot write .npy: shape too large");
+    if (count > 0 && !data) return eir_npy_fail(err, EIR_NPY_EINVAL, "cannot write .npy: no data");
     if (fwrite(hdr, 1, hl, f) != hl)
-        return fail(err, EIR_NPY_EIO, "write failed: %s", strerror(errno));
+        return eir_npy_fail(err, EIR_NPY_EIO, "write failed: %s", strerror(errno));
 #if HOST_LE
     if (count > 0 && fwrite(data, item, count, f) != count)
-        return fail(err, EIR_NPY_EIO, "write failed: %s", strerror(errno));
+        return eir_npy_fail(err, EIR_NPY_EIO, "write failed: %s", strerror(errno));
 #else
     unsigned char chunk[8192];
     const unsigned char *p = data;
@@ -156,33 +153,33 @@ eir_npy_status eir_npy_write(FILE *f, eir_npy_dtype dtype, int ndim, const int64
             for (size_t b = 0; b < item; b++)
                 chunk[i * item + b] = p[(done + i) * item + item - 1 - b];
         if (fwrite(chunk, item, k, f) != k)
-            return fail(err, EIR_NPY_EIO, "write failed: %s", strerror(errno));
+            return eir_npy_fail(err, EIR_NPY_EIO, "write failed: %s", strerror(errno));
         done += k;
     }
 #endif
-    ok(err);
+    eir_npy_ok(err);
     return EIR_NPY_OK;
 }
 
 eir_npy_status eir_npy_write_file(const char *path, eir_npy_dtype dtype, int ndim,
                                   const int64_t *shape, const void *data, eir_npy_error *err)
 {
-    if (!path) return fail(err, EIR_NPY_EINVAL, "cannot write .npy: no path");
+    if (!path) return eir_npy_fail(err, EIR_NPY_EINVAL, "cannot write .npy: no path");
     FILE *f = fopen(path, "wb");
-    if (!f) return fail(err, EIR_NPY_EIO, "%s: cannot create: %s", path, strerror(errno));
+    if (!f) return eir_npy_fail(err, EIR_NPY_EIO, "%s: cannot create: %s", path, strerror(errno));
     eir_npy_status st = eir_npy_write(f, dtype, ndim, shape, data, err);
     if (st != EIR_NPY_OK) {
         fclose(f);
-        return prefix_path(err, st, path);
+        return eir_npy_prefix_path(err, st, path);
     }
     if (fflush(f) != 0 || ferror(f)) {
         int e = errno;
         fclose(f);
-        return fail(err, EIR_NPY_EIO, "%s: write failed: %s", path, strerror(e));
+        return eir_npy_fail(err, EIR_NPY_EIO, "%s: write failed: %s", path, strerror(e));
     }
     if (fclose(f) != 0)
-        return fail(err, EIR_NPY_EIO, "%s: write failed: %s", path, strerror(errno));
-    ok(err);
+        return eir_npy_fail(err, EIR_NPY_EIO, "%s: write failed: %s", path, strerror(errno));
+    eir_npy_ok(err);
     return EIR_NPY_OK;
 }
 
@@ -267,7 +264,7 @@ static int parse_dim(cursor *c, int64_t *out)
 static eir_npy_status parse_shape(cursor *c, int *ndim, int64_t *shape, eir_npy_error *err)
 {
     if (!accept(c, '('))
-        return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: 'shape' is not a tuple");
+        return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: 'shape' is not a tuple");
     int n = 0;
     if (accept(c, ')')) {
         *ndim = 0;
@@ -278,24 +275,25 @@ static eir_npy_status parse_shape(cursor *c, int *ndim, int64_t *shape, eir_npy_
         int64_t d;
         int rc = parse_dim(c, &d);
         if (rc == -2)
-            return fail(err, EIR_NPY_EFORMAT, "unsupported .npy: a dimension is too large");
+            return eir_npy_fail(err, EIR_NPY_EFORMAT, "unsupported .npy: a dimension is too large");
         if (rc != 0)
-            return fail(err, EIR_NPY_EFORMAT,
-                        "malformed .npy header: 'shape' holds something other than "
-                        "non-negative integers");
+            return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                "malformed .npy header: 'shape' holds something other than "
+                                "non-negative integers");
         if (n == EIR_NPY_MAX_NDIM)
-            return fail(err, EIR_NPY_EFORMAT,
-                        "unsupported .npy: more than %d dimensions (at most %d are read)",
-                        EIR_NPY_MAX_NDIM, EIR_NPY_MAX_NDIM);
+            return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                "unsupported .npy: more than %d dimensions (at most %d are read)",
+                                EIR_NPY_MAX_NDIM, EIR_NPY_MAX_NDIM);
         shape[n++] = d;
         trailing = accept(c, ',');
         if (accept(c, ')')) break;
         if (!trailing)
-            return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: bad 'shape' tuple");
+            return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: bad 'shape' tuple");
     }
     if (n == 1 && !trailing)
-        return fail(err, EIR_NPY_EFORMAT,
-                    "malformed .npy header: 'shape' is not a tuple (a 1-tuple needs a comma)");
+        return eir_npy_fail(
+            err, EIR_NPY_EFORMAT,
+            "malformed .npy header: 'shape' is not a tuple (a 1-tuple needs a comma)");
     *ndim = n;
     return EIR_NPY_OK;
 }
@@ -306,69 +304,74 @@ static eir_npy_status parse_dict(const char *h, size_t hlen, eir_npy_dtype *dtyp
 {
     cursor c = {h, h + hlen};
     int have_descr = 0, have_fo = 0, have_shape = 0;
-    if (!accept(&c, '{')) return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: no dict");
+    if (!accept(&c, '{'))
+        return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: no dict");
     if (!accept(&c, '}')) {
         for (;;) {
             char key[32];
             if (parse_str(&c, key, sizeof key) != 0)
-                return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: bad key");
+                return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: bad key");
             if (!accept(&c, ':'))
-                return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: ':' expected");
+                return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: ':' expected");
             if (strcmp(key, "descr") == 0) {
                 char d[32];
                 if (have_descr)
-                    return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: 'descr' twice");
+                    return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                        "malformed .npy header: 'descr' twice");
                 have_descr = 1;
                 skip_ws(&c);
                 if (c.p < c.end && *c.p != '\'' && *c.p != '"')
-                    return fail(err, EIR_NPY_EFORMAT,
-                                "unsupported .npy dtype: structured arrays are not read "
-                                "(expected '<f4' or '<f8')");
+                    return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                        "unsupported .npy dtype: structured arrays are not read "
+                                        "(expected '<f4' or '<f8')");
                 if (parse_str(&c, d, sizeof d) != 0)
-                    return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: bad 'descr'");
+                    return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: bad 'descr'");
                 if (strcmp(d, "<f8") == 0)
                     *dtype = EIR_NPY_F8;
                 else if (strcmp(d, "<f4") == 0)
                     *dtype = EIR_NPY_F4;
                 else
-                    return fail(err, EIR_NPY_EFORMAT,
-                                "unsupported .npy dtype '%s' (expected '<f4' or '<f8')", d);
+                    return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                        "unsupported .npy dtype '%s' (expected '<f4' or '<f8')", d);
             } else if (strcmp(key, "fortran_order") == 0) {
                 if (have_fo)
-                    return fail(err, EIR_NPY_EFORMAT,
-                                "malformed .npy header: 'fortran_order' twice");
+                    return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                        "malformed .npy header: 'fortran_order' twice");
                 have_fo = 1;
                 if (parse_word(&c, "True"))
-                    return fail(err, EIR_NPY_EFORMAT,
-                                "unsupported .npy: Fortran-order arrays are not read "
-                                "(save a C-contiguous array)");
+                    return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                        "unsupported .npy: Fortran-order arrays are not read "
+                                        "(save a C-contiguous array)");
                 if (!parse_word(&c, "False"))
-                    return fail(err, EIR_NPY_EFORMAT,
-                                "malformed .npy header: 'fortran_order' is not True or False");
+                    return eir_npy_fail(
+                        err, EIR_NPY_EFORMAT,
+                        "malformed .npy header: 'fortran_order' is not True or False");
             } else if (strcmp(key, "shape") == 0) {
                 if (have_shape)
-                    return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: 'shape' twice");
+                    return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                        "malformed .npy header: 'shape' twice");
                 have_shape = 1;
                 eir_npy_status st = parse_shape(&c, ndim, shape, err);
                 if (st != EIR_NPY_OK) return st;
             } else {
-                return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: unexpected key '%s'",
-                            key);
+                return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                    "malformed .npy header: unexpected key '%s'", key);
             }
             int comma = accept(&c, ',');
             if (accept(&c, '}')) break;
             if (!comma)
-                return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: ',' or '}' expected");
+                return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                    "malformed .npy header: ',' or '}' expected");
         }
     }
     skip_ws(&c);
     if (c.p != c.end)
-        return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: data after the dict");
+        return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: data after the dict");
     if (!have_descr || !have_fo || !have_shape)
-        return fail(err, EIR_NPY_EFORMAT, "malformed .npy header: '%s' is missing",
-                    !have_descr ? "descr"
-                    : !have_fo  ? "fortran_order"
-                                : "shape");
+        return eir_npy_fail(err, EIR_NPY_EFORMAT, "malformed .npy header: '%s' is missing",
+                            !have_descr ? "descr"
+                            : !have_fo  ? "fortran_order"
+                                        : "shape");
     return EIR_NPY_OK;
 }
 
@@ -395,34 +398,37 @@ static double load_f4(const unsigned char *p)
 eir_npy_status eir_npy_parse(const void *buf, size_t len, size_t max_values, eir_npy_array *out,
                              eir_npy_error *err)
 {
-    if (!out) return fail(err, EIR_NPY_EINVAL, "no output array");
+    if (!out) return eir_npy_fail(err, EIR_NPY_EINVAL, "no output array");
     memset(out, 0, sizeof *out);
     const unsigned char *b = buf;
-    if (!b && len > 0) return fail(err, EIR_NPY_EINVAL, "no input buffer");
+    if (!b && len > 0) return eir_npy_fail(err, EIR_NPY_EINVAL, "no input buffer");
     if (len < 10 || memcmp(b, npy_magic, 6) != 0)
-        return fail(err, EIR_NPY_EFORMAT, "not a .npy file (bad magic string)");
+        return eir_npy_fail(err, EIR_NPY_EFORMAT, "not a .npy file (bad magic string)");
     unsigned major = b[6], minor = b[7];
     if ((major < 1 || major > 3) || minor != 0)
-        return fail(err, EIR_NPY_EFORMAT,
-                    "unsupported .npy version %u.%u (1.0, 2.0 and 3.0 are read)", major, minor);
+        return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                            "unsupported .npy version %u.%u (1.0, 2.0 and 3.0 are read)", major,
+                            minor);
     size_t pre, hlen;
     if (major == 1) {
         pre = 10;
         hlen = (size_t)b[8] | (size_t)b[9] << 8;
     } else {
         if (len < 12)
-            return fail(err, EIR_NPY_EFORMAT, ".npy file too short for its header length");
+            return eir_npy_fail(err, EIR_NPY_EFORMAT, ".npy file too short for its header length");
         pre = 12;
         uint32_t h =
             (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
         if (h > EIR_NPY_READ_HEADER_MAX)
-            return fail(err, EIR_NPY_EFORMAT, ".npy header too long (%lu bytes, at most %d)",
-                        (unsigned long)h, EIR_NPY_READ_HEADER_MAX);
+            return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                                ".npy header too long (%lu bytes, at most %d)", (unsigned long)h,
+                                EIR_NPY_READ_HEADER_MAX);
         hlen = h;
     }
     if (pre + hlen > len)
-        return fail(err, EIR_NPY_EFORMAT,
-                    ".npy header length %zu runs past the end of the input (%zu bytes)", hlen, len);
+        return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                            ".npy header length %zu runs past the end of the input (%zu bytes)",
+                            hlen, len);
 
     eir_npy_dtype dtype = EIR_NPY_F8;
     int ndim = 0;
@@ -439,20 +445,21 @@ eir_npy_status eir_npy_parse(const void *buf, size_t len, size_t max_values, eir
         for (int d = 0; d < ndim && k < sizeof dims; d++)
             k += (size_t)snprintf(dims + k, sizeof dims - k, "%s%lld", d ? ", " : "",
                                   (long long)shape[d]);
-        if (ovf) return fail(err, EIR_NPY_EFORMAT, ".npy shape (%s) is too large", dims);
-        return fail(err, EIR_NPY_EFORMAT,
-                    ".npy shape (%s) has %zu elements, more than the limit of %zu", dims, count,
-                    max_values);
+        if (ovf) return eir_npy_fail(err, EIR_NPY_EFORMAT, ".npy shape (%s) is too large", dims);
+        return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                            ".npy shape (%s) has %zu elements, more than the limit of %zu", dims,
+                            count, max_values);
     }
     size_t data_len = len - pre - hlen;
     if (data_len != count * item)
-        return fail(err, EIR_NPY_EFORMAT,
-                    ".npy data is %zu bytes but its shape and dtype '%s' need %zu", data_len,
-                    eir_npy_descr(dtype), count * item);
+        return eir_npy_fail(err, EIR_NPY_EFORMAT,
+                            ".npy data is %zu bytes but its shape and dtype '%s' need %zu",
+                            data_len, eir_npy_descr(dtype), count * item);
 
     double *data = malloc(count > 0 ? count * sizeof(double) : sizeof(double));
     if (!data)
-        return fail(err, EIR_NPY_ENOMEM, "out of memory reading a .npy of %zu elements", count);
+        return eir_npy_fail(err, EIR_NPY_ENOMEM, "out of memory reading a .npy of %zu elements",
+                            count);
     const unsigned char *p = b + pre + hlen;
     if (dtype == EIR_NPY_F8) {
         if (HOST_LE)
@@ -470,39 +477,37 @@ eir_npy_status eir_npy_parse(const void *buf, size_t len, size_t max_values, eir
         out->shape[d] = shape[d];
     out->count = count;
     out->data = data;
-    ok(err);
+    eir_npy_ok(err);
     return EIR_NPY_OK;
 }
 
-/* Read a whole file of at most @p cap bytes (0 = no limit). *out is malloc'ed (NUL-terminated
- * for convenience, the NUL is not counted). */
-static eir_npy_status read_all(const char *path, size_t cap, char **out, size_t *out_len,
-                               eir_npy_error *err)
+eir_npy_status eir_npy_read_all(const char *path, size_t cap, char **out, size_t *out_len,
+                                eir_npy_error *err)
 {
     *out = NULL;
     *out_len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(err, EIR_NPY_EIO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return eir_npy_fail(err, EIR_NPY_EIO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         int e = errno;
         close(fd);
-        return fail(err, EIR_NPY_EIO, "%s: cannot stat: %s", path, strerror(e));
+        return eir_npy_fail(err, EIR_NPY_EIO, "%s: cannot stat: %s", path, strerror(e));
     }
     if (S_ISDIR(sb.st_mode)) {
         close(fd);
-        return fail(err, EIR_NPY_EIO, "%s: is a directory", path);
+        return eir_npy_fail(err, EIR_NPY_EIO, "%s: is a directory", path);
     }
     if (S_ISREG(sb.st_mode) && cap > 0 && (uint64_t)sb.st_size > cap) {
         close(fd);
-        return fail(err, EIR_NPY_EFORMAT, "%s: file too large (%lld bytes, at most %zu)", path,
-                    (long long)sb.st_size, cap);
+        return eir_npy_fail(err, EIR_NPY_EFORMAT, "%s: file too large (%lld bytes, at most %zu)",
+                            path, (long long)sb.st_size, cap);
     }
     size_t size = S_ISREG(sb.st_mode) && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096;
     char *buf = malloc(size);
     if (!buf) {
         close(fd);
-        return fail(err, EIR_NPY_ENOMEM, "%s: out of memory", path);
+        return eir_npy_fail(err, EIR_NPY_ENOMEM, "%s: out of memory", path);
     }
     size_t n = 0;
     for (;;) {
@@ -510,15 +515,15 @@ static eir_npy_status read_all(const char *path, size_t cap, char **out, size_t 
             if (cap > 0 && n > cap) {
                 free(buf);
                 close(fd);
-                return fail(err, EIR_NPY_EFORMAT, "%s: file too large (at most %zu bytes)", path,
-                            cap);
+                return eir_npy_fail(err, EIR_NPY_EFORMAT, "%s: file too large (at most %zu bytes)",
+                                    path, cap);
             }
             size_t ns = size * 2;
             char *nb = ns > size ? realloc(buf, ns) : NULL;
             if (!nb) {
                 free(buf);
                 close(fd);
-                return fail(err, EIR_NPY_ENOMEM, "%s: out of memory", path);
+                return eir_npy_fail(err, EIR_NPY_ENOMEM, "%s: out of memory", path);
             }
             buf = nb;
             size = ns;
@@ -529,7 +534,7 @@ static eir_npy_status read_all(const char *path, size_t cap, char **out, size_t 
             int e = errno;
             free(buf);
             close(fd);
-            return fail(err, EIR_NPY_EIO, "%s: read failed: %s", path, strerror(e));
+            return eir_npy_fail(err, EIR_NPY_EIO, "%s: read failed: %s", path, strerror(e));
         }
         if (r == 0) break;
         n += (size_t)r;
@@ -537,7 +542,8 @@ static eir_npy_status read_all(const char *path, size_t cap, char **out, size_t 
     close(fd);
     if (cap > 0 && n > cap) {
         free(buf);
-        return fail(err, EIR_NPY_EFORMAT, "%s: file too large (at most %zu bytes)", path, cap);
+        return eir_npy_fail(err, EIR_NPY_EFORMAT, "%s: file too large (at most %zu bytes)", path,
+                            cap);
     }
     buf[n] = '\0';
     *out = buf;
@@ -548,19 +554,19 @@ static eir_npy_status read_all(const char *path, size_t cap, char **out, size_t 
 eir_npy_status eir_npy_read_file(const char *path, size_t max_values, eir_npy_array *out,
                                  eir_npy_error *err)
 {
-    if (!out) return fail(err, EIR_NPY_EINVAL, "no output array");
+    if (!out) return eir_npy_fail(err, EIR_NPY_EINVAL, "no output array");
     memset(out, 0, sizeof *out);
-    if (!path) return fail(err, EIR_NPY_EINVAL, "no path");
+    if (!path) return eir_npy_fail(err, EIR_NPY_EINVAL, "no path");
     size_t cap = 0;
     if (max_values > 0 && max_values < (SIZE_MAX - EIR_NPY_READ_HEADER_MAX - 12) / 8)
         cap = 12 + EIR_NPY_READ_HEADER_MAX + max_values * 8;
     char *buf;
     size_t len;
-    eir_npy_status st = read_all(path, cap, &buf, &len, err);
+    eir_npy_status st = eir_npy_read_all(path, cap, &buf, &len, err);
     if (st != EIR_NPY_OK) return st;
     st = eir_npy_parse(buf, len, max_values, out, err);
     free(buf);
-    return prefix_path(err, st, path);
+    return eir_npy_prefix_path(err, st, path);
 }
 
 void eir_npy_array_free(eir_npy_array *a)
@@ -568,146 +574,4 @@ void eir_npy_array_free(eir_npy_array *a)
     if (!a) return;
     free(a->data);
     memset(a, 0, sizeof *a);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* CSV                                                                                        */
-/* ------------------------------------------------------------------------------------------ */
-
-/* Parse one field [p, e) (already trimmed) as a finite double. 0 on success. */
-static int csv_number(const char *p, const char *e, double *v)
-{
-    char tmp[128];
-    size_t n = (size_t)(e - p);
-    if (n == 0 || n >= sizeof tmp) return -1;
-    memcpy(tmp, p, n);
-    tmp[n] = '\0';
-    char *end;
-    errno = 0;
-    double x = strtod(tmp, &end);
-    if (end != tmp + n || !isfinite(x)) return -1;
-    *v = x;
-    return 0;
-}
-
-static int is_blank(char ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\r';
-}
-
-eir_npy_status eir_csv_parse(const char *buf, size_t len, size_t max_values, int64_t *rows,
-                             int64_t *cols, double **out, eir_npy_error *err)
-{
-    if (!rows || !cols || !out || (!buf && len > 0))
-        return fail(err, EIR_NPY_EINVAL, "bad arguments");
-    *out = NULL;
-    *rows = 0;
-    *cols = 0;
-    double *vals = NULL;
-    size_t nvals = 0, cap = 0;
-    int64_t nrows = 0, ncols = -1, first_row_line = 0;
-    int seen_line = 0;
-    const char *p = buf, *end = buf + len;
-    int64_t line = 0;
-    while (p < end) {
-        line++;
-        const char *eol = memchr(p, '\n', (size_t)(end - p));
-        const char *le = eol ? eol : end;
-        const char *s = p;
-        p = eol ? eol + 1 : end;
-        while (s < le && is_blank(*s))
-            s++;
-        const char *t = le;
-        while (t > s && is_blank(t[-1]))
-            t--;
-        if (s == t || *s == '#') continue;
-        int header_candidate = !seen_line;
-        seen_line = 1;
-        /* Parse fields into the tail of vals (grown as needed), commit when the row is whole. */
-        size_t start = nvals;
-        int64_t field = 0;
-        const char *f = s;
-        for (;;) {
-            const char *comma = memchr(f, ',', (size_t)(t - f));
-            const char *fe = comma ? comma : t;
-            const char *a = f, *z = fe;
-            while (a < z && is_blank(*a))
-                a++;
-            while (z > a && is_blank(z[-1]))
-                z--;
-            field++;
-            double v;
-            if (csv_number(a, z, &v) != 0) {
-                if (header_candidate) {
-                    nvals = start;
-                    field = -1;
-                    break;
-                }
-                free(vals);
-                if (a == z)
-                    return fail(err, EIR_NPY_EFORMAT, "line %lld, field %lld: empty field",
-                                (long long)line, (long long)field);
-                return fail(err, EIR_NPY_EFORMAT,
-                            "line %lld, field %lld: '%.*s' is not a finite number", (long long)line,
-                            (long long)field, (int)(z - a > 40 ? 40 : z - a), a);
-            }
-            if (max_values > 0 && nvals >= max_values) {
-                free(vals);
-                return fail(err, EIR_NPY_EFORMAT, "line %lld: more than %zu values",
-                            (long long)line, max_values);
-            }
-            if (nvals == cap) {
-                size_t nc = cap ? cap * 2 : 256;
-                double *nv = nc > cap && nc < SIZE_MAX / sizeof(double)
-                                 ? realloc(vals, nc * sizeof(double))
-                                 : NULL;
-                if (!nv) {
-                    free(vals);
-                    return fail(err, EIR_NPY_ENOMEM, "out of memory reading CSV");
-                }
-                vals = nv;
-                cap = nc;
-            }
-            vals[nvals++] = v;
-            if (!comma) break;
-            f = comma + 1;
-        }
-        if (field < 0) continue; /* header line skipped */
-        if (ncols < 0) {
-            ncols = field;
-            first_row_line = line;
-        } else if (field != ncols) {
-            free(vals);
-            return fail(err, EIR_NPY_EFORMAT, "line %lld has %lld fields but line %lld has %lld",
-                        (long long)line, (long long)field, (long long)first_row_line,
-                        (long long)ncols);
-        }
-        nrows++;
-    }
-    if (nrows == 0) {
-        free(vals);
-        return fail(err, EIR_NPY_EFORMAT, "no data rows");
-    }
-    *rows = nrows;
-    *cols = ncols;
-    *out = vals;
-    ok(err);
-    return EIR_NPY_OK;
-}
-
-eir_npy_status eir_csv_read(const char *path, size_t max_values, int64_t *rows, int64_t *cols,
-                            double **out, eir_npy_error *err)
-{
-    if (!path || !rows || !cols || !out) return fail(err, EIR_NPY_EINVAL, "bad arguments");
-    *out = NULL;
-    size_t cap = 0;
-    /* A value takes at least 2 bytes ("0,"); allow generous room for long numbers and comments. */
-    if (max_values > 0 && max_values < SIZE_MAX / 64 - 65536) cap = max_values * 64 + 65536;
-    char *buf;
-    size_t len;
-    eir_npy_status st = read_all(path, cap, &buf, &len, err);
-    if (st != EIR_NPY_OK) return st;
-    st = eir_csv_parse(buf, len, max_values, rows, cols, out, err);
-    free(buf);
-    return prefix_path(err, st, path);
 }

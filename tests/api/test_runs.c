@@ -575,7 +575,7 @@ static void test_diverged(void **state)
     (void)state;
     const char *model = "{\"class\": \"rnn\", \"populations\": {\"E\": 2, \"I\": 0}, "
                         "\"n_inputs\": 0, \"activation\": {\"name\": \"linear\"}, \"leak\": 1, "
-                        "\"bias\": 1, \"recurrent\": {\"W\": [[0, 10], [10, 0]], \"A\": 1}}";
+                        "\"bias\": 1, \"recurrent\": {\"W\": [[0, 10], [10, 0]]}}";
     char *doc = run_doc(NULL, model, 20000, NULL);
     char *rid = api_submit_run(&D, doc);
     free(doc);

@@ -706,6 +706,176 @@ static void test_failed(void **state)
     assert_int_equal(count_lines(err_text), 1);
 }
 
+/** The output "VAR" of the run meta in @p run: its shape as "B,T',n" and its dtype. */
+static void expect_output(const json_t *run, const char *var, const char *shape, const char *dtype)
+{
+    const json_t *o =
+        json_object_get(json_object_get(json_object_get(run, "meta"), "outputs"), var);
+    if (!o) fail_msg("run has no output %s", var);
+    char got[64] = "";
+    size_t i, k = 0;
+    const json_t *d;
+    json_array_foreach(json_object_get(o, "shape"), i, d)
+    {
+        k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", i ? "," : "",
+                              (long long)json_integer_value(d));
+    }
+    assert_string_equal(got, shape);
+    assert_string_equal(json_string_value(json_object_get(o, "dtype")), dtype);
+}
+
+/** meta.run.<key> of @p run. */
+static const json_t *meta_run(const json_t *run, const char *key)
+{
+    return json_object_get(json_object_get(json_object_get(run, "meta"), "run"), key);
+}
+
+/**
+ * submit's flags for the run document: each sets its field (the same results as a run file
+ * that holds them), overrides the run file's, and a bad value is refused before anything is
+ * sent (exit 2) or named by the server (exit 3).
+ */
+static void test_submit_run_flags(void **state)
+{
+    (void)state;
+    char *mid = create_tiny();
+    /* Every field from flags alone... */
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--steps", "30", "--trials", "3",
+                  "--dt", "0.1", "--seed", "5", "--integrator", "rk4", "--precision", "float32",
+                  "--V0", "0.25", "--record", "V,r,z", "--every", "4", "--neurons", "1:3",
+                  "--time-limit", "60", "--wait", NULL),
+              0);
+    json_t *run = out_json();
+    assert_int_equal(json_integer_value(meta_run(run, "B")), 3);
+    assert_int_equal(json_integer_value(meta_run(run, "T")), 30);
+    assert_string_equal(json_string_value(meta_run(run, "integrator")), "rk4");
+    assert_string_equal(json_string_value(meta_run(run, "precision")), "float32");
+    assert_int_equal(json_integer_value(meta_run(run, "seed")), 5);
+    const json_t *rec = meta_run(run, "record");
+    assert_int_equal(json_integer_value(json_object_get(rec, "every")), 4);
+    assert_int_equal(json_integer_value(json_object_get(rec, "neurons")), 2);
+    assert_int_equal(json_array_size(json_object_get(rec, "vars")), 3);
+    expect_output(run, "V", "3,7,2", "float32");
+    expect_output(run, "z", "3,7,2", "float32");
+    assert_null(json_object_get(json_object_get(json_object_get(run, "meta"), "outputs"), "y"));
+    char *flags_id = strdup(json_string_value(json_object_get(run, "id")));
+    json_decref(run);
+    /* ... gives the bytes of the same run written as a run file. */
+    write_text(tp("flags_run.json"),
+               "{\"dt\": 0.1, \"seed\": 5, \"integrator\": \"rk4\", \"precision\": \"float32\", "
+               "\"V0\": 0.25, \"time_limit\": 60, \"inputs\": {\"steps\": 30, \"trials\": 3}, "
+               "\"record\": {\"vars\": [\"V\", \"r\", \"z\"], \"every\": 4, \"neurons\": [1, 2]}}");
+    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", tp("flags_run.json"),
+                  "--wait", NULL),
+              0);
+    char *file_id = out_line();
+    const char *vars[] = {"V", "r", "z"};
+    for (int v = 0; v < 3; v++) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "flags_%s.npy", vars[v]);
+        snprintf(b, sizeof b, "file_%s.npy", vars[v]);
+        expect_rc(cli("results", "get", flags_id, vars[v], "-o", tp(a), NULL), 0);
+        expect_rc(cli("results", "get", file_id, vars[v], "-o", tp(b), NULL), 0);
+        assert_same_file(tp(a), tp(b));
+    }
+    /* V0 reached the run: without it the first rows differ. */
+    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", tp("flags_run.json"),
+                  "--V0", "0", "--wait", NULL),
+              0);
+    char *v0_id = out_line();
+    expect_rc(cli("results", "get", v0_id, "V", "-o", tp("v0_V.npy"), NULL), 0);
+    size_t n1, n2;
+    char *x = api_read_file(tp("flags_V.npy"), &n1), *y = api_read_file(tp("v0_V.npy"), &n2);
+    assert_true(x && y && n1 == n2 && memcmp(x, y, n1) != 0);
+    free(x);
+    free(y);
+
+    /* Flags override the run file's fields; the file's others stay (dt 0.1, vars of run.json
+     * replaced, every 3 -> 5, its inputs replaced by --inputs). */
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", tp("run.json"),
+                  "--inputs", tp("in.npy"), "--record", "r", "--every", "5", "--precision",
+                  "float32", "--wait", NULL),
+              0);
+    run = out_json();
+    assert_true(json_real_value(meta_run(run, "dt")) == 0.1);
+    assert_string_equal(json_string_value(meta_run(run, "integrator")), "exp_euler");
+    expect_output(run, "r", "2,8,4", "float32");
+    assert_int_equal(json_object_size(json_object_get(json_object_get(run, "meta"), "outputs")), 1);
+    json_decref(run);
+    /* --trials and --steps change a run file's {"steps", "trials"}; --neurons all drops its
+     * neurons. */
+    write_text(tp("zero_run.json"), "{\"dt\": 0.1, \"inputs\": {\"steps\": 10, \"trials\": 2}, "
+                                    "\"record\": {\"vars\": [\"V\"], \"neurons\": [0]}}");
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", tp("zero_run.json"),
+                  "--trials", "4", "--neurons", "all", "--wait", NULL),
+              0);
+    run = out_json();
+    expect_output(run, "V", "4,10,4", "float64");
+    json_decref(run);
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", tp("zero_run.json"),
+                  "--steps", "12", "--neurons", "3,0:2", "--wait", NULL),
+              0);
+    run = out_json();
+    expect_output(run, "V", "2,12,3", "float64");
+    json_decref(run);
+    /* A long run kept short by --record/--every and stopped by --time-limit (exit 7). */
+    expect_rc(cli("runs", "submit", "--model-file", tp("slow.json"), "--steps", "2000000", "--dt",
+                  "0.1", "--record", "r", "--every", "1000", "--time-limit", "0.3", "--wait", NULL),
+              7);
+    assert_contains(err_text, "wall-clock limit");
+
+    /* Bad values: refused before sending (exit 2), or by the server naming the field. */
+    const char *const bad[][3] = {
+        {"--record", "V,V", "repeated variable 'V'"},
+        {"--record", "V,x", "unknown variable 'x'"},
+        {"--record", "", "unknown variable ''"},
+        {"--neurons", "2:2", "'2:2' is not an index or a range"},
+        {"--neurons", "1,a", "'a' is not an index"},
+        {"--neurons", "-1", "'-1' is not an index"},
+        {"--neurons", "0:2000000", "more than 1000000 neurons"},
+        {"--every", "0", "--every"},
+        {"--trials", "0", "--trials"},
+        {"--integrator", "rk5", "exp_euler, euler or rk4, not 'rk5'"},
+        {"--precision", "float16", "float64 or float32, not 'float16'"},
+        {"--V0", "nan", "--V0 must be a finite number"},
+        {"--time-limit", "0", "--time-limit"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        expect_rc(cli("runs", "submit", "--model", mid, "--steps", "5", "--dt", "0.1", bad[i][0],
+                      bad[i][1], NULL),
+                  2);
+        assert_contains(err_text, bad[i][2]);
+    }
+    expect_rc(cli("runs", "submit", "--model", mid, "--trials", "2", "--dt", "0.1", NULL), 2);
+    assert_contains(err_text, "give --steps T as well");
+    expect_rc(cli("runs", "submit", "--model", mid, "--inputs", tp("in.npy"), "--trials", "2",
+                  "--dt", "0.1", NULL),
+              2);
+    assert_contains(err_text, "fixes T and B");
+    expect_rc(cli("runs", "submit", "--model", mid, "--run-file", tp("run.json"), "--inputs",
+                  tp("in.npy"), NULL),
+              0);
+    expect_rc(cli("runs", "submit", "--model", mid, "--run-file", tp("flags_run.json"), "--inputs",
+                  tp("in.npy"), "--trials", "2", NULL),
+              2);
+    expect_rc(cli("runs", "submit", "--model", mid, "--steps", "5", "--dt", "0.1", "--neurons",
+                  "0,0", NULL),
+              3);
+    assert_contains(err_text, "/record/neurons");
+    expect_rc(cli("runs", "submit", "--model", mid, "--steps", "5", "--dt", "0.1", "--neurons",
+                  "0:5", NULL),
+              3);
+    assert_contains(err_text, "/record/neurons");
+    expect_rc(
+        cli("runs", "submit", "--model", mid, "--steps", "5", "--dt", "0.1", "--every", "6", NULL),
+        3);
+    assert_contains(err_text, "/record/every");
+    free(v0_id);
+    free(file_id);
+    free(flags_id);
+    free(mid);
+}
+
 static void test_invalid(void **state)
 {
     (void)state;
@@ -953,6 +1123,7 @@ int main(void)
         cmocka_unit_test(test_diverged),
         cmocka_unit_test(test_cancel_and_timeout),
         cmocka_unit_test(test_failed),
+        cmocka_unit_test(test_submit_run_flags),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_server_down),

@@ -28,13 +28,13 @@
 
 /** One manifest entry (borrowed from the manifest, which lives for the whole program). */
 typedef struct example {
-    const char *file;     /**< relative to schema/examples */
-    const char *kind;     /**< "model" or "run" */
-    const char *model;    /**< runs: the model file a model_id stands for, or NULL */
-    const char *same_as;  /**< a document that must parse to the same thing, or NULL */
-    const char *field;    /**< invalid: the pointer the error must name */
-    const char *verdict;  /**< invalid: "reject" or "accept" (the schema's verdict) */
-    int invalid;          /**< listed under "invalid" */
+    const char *file;    /**< relative to schema/examples */
+    const char *kind;    /**< "model" or "run" */
+    const char *model;   /**< runs: the model file a model_id stands for, or NULL */
+    const char *same_as; /**< a document that must parse to the same thing, or NULL */
+    const char *field;   /**< invalid: the pointer the error must name */
+    const char *verdict; /**< invalid: "reject" or "accept" (the schema's verdict) */
+    int invalid;         /**< listed under "invalid" */
 } example;
 
 static json_t *g_manifest;
@@ -55,8 +55,7 @@ static json_t *load(const char *rel)
 /** Fail with the parser's message unless @p rc is EIR_OK. */
 static void expect_ok(eir_status rc, const eir_error *e, const char *file, const char *what)
 {
-    if (rc == EIR_OK)
-        return;
+    if (rc == EIR_OK) return;
     print_error("%s: %s failed (status %d): field \"%s\": %s\n", file, what, (int)rc, e->field,
                 e->message);
     fail();
@@ -85,10 +84,8 @@ static eir_status run_model(const example *x, const json_t *run, eir_model **out
     const json_t *inl = NULL;
     *out = NULL;
     eir_status rc = eir_json_run_model_ref(run, &id, &inl, e);
-    if (rc)
-        return rc;
-    if (inl)
-        return eir_json_build_model(inl, NULL, "/model", out, NULL, e);
+    if (rc) return rc;
+    if (inl) return eir_json_build_model(inl, NULL, "/model", out, NULL, e);
     if (!x->model) {
         print_error("%s: the run names model_id \"%s\" but the manifest gives no \"model\" file\n",
                     x->file, id);
@@ -109,8 +106,7 @@ static void simulate(const char *file, const eir_model *m, eir_run_spec *r)
     size_t item = d->precision == EIR_F32 ? sizeof(float) : sizeof(double);
     for (int v = 0; v < EIR_NVARS; v++) {
         d->out[v] = NULL;
-        if (!(d->record_mask & (1u << v)))
-            continue;
+        if (!(d->record_mask & (1u << v))) continue;
         size_t n = eir_run_out_len(m, d, (eir_var)v);
         d->out[v] = malloc((n ? n : 1) * item);
         assert_non_null(d->out[v]);
@@ -141,8 +137,8 @@ static void same_model(const char *file, const char *other)
     eir_model_hash(a, ha);
     eir_model_hash(b, hb);
     if (strcmp(ha, hb) != 0) {
-        print_error("%s and %s should build the same model: hashes %s and %s\n", file, other,
-                    ha, hb);
+        print_error("%s and %s should build the same model: hashes %s and %s\n", file, other, ha,
+                    hb);
         fail();
     }
     eir_model_free(a);
@@ -213,8 +209,7 @@ static void test_accepted(void **state)
         assert_non_null(m);
         eir_model_free(m);
         eir_model_spec_free(spec);
-        if (x->same_as)
-            same_model(x->file, x->same_as);
+        if (x->same_as) same_model(x->file, x->same_as);
         return;
     }
     eir_model *m = NULL;
@@ -222,8 +217,7 @@ static void test_accepted(void **state)
     simulate(x->file, m, r);
     eir_run_spec_free(r);
     eir_model_free(m);
-    if (x->same_as)
-        same_run(x);
+    if (x->same_as) same_run(x);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -334,8 +328,7 @@ static void test_manifest_complete(void **state)
         struct dirent *de;
         while ((de = readdir(dir))) {
             size_t len = strlen(de->d_name);
-            if (len < 5 || strcmp(de->d_name + len - 5, ".json") != 0)
-                continue;
+            if (len < 5 || strcmp(de->d_name + len - 5, ".json") != 0) continue;
             char rel[600];
             snprintf(rel, sizeof rel, "%s/%s", dirs[d], de->d_name);
             int found = 0;
@@ -345,8 +338,7 @@ static void test_manifest_complete(void **state)
                 json_t *e;
                 json_array_foreach(list, i, e)
                 {
-                    if (strcmp(json_string_value(json_object_get(e, "file")), rel) == 0)
-                        found = 1;
+                    if (strcmp(json_string_value(json_object_get(e, "file")), rel) == 0) found = 1;
                 }
             }
             if (!found) {
@@ -402,8 +394,8 @@ int main(void)
             fprintf(stderr, "%s: entry %zu lacks file, kind (model|run) or field\n", path, i);
             return 1;
         }
-        tests[t++] = (struct CMUnitTest){x->file, invalid ? test_rejected : test_accepted, NULL,
-                                         NULL, x};
+        tests[t++] =
+            (struct CMUnitTest){x->file, invalid ? test_rejected : test_accepted, NULL, NULL, x};
     }
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_shunting_example);
     tests[t++] = (struct CMUnitTest)cmocka_unit_test(test_dale_example);

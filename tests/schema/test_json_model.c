@@ -110,11 +110,16 @@ static void test_build_base_and_example(void **state)
 static void test_classes_and_activations(void **state)
 {
     (void)state;
-    eir_model_spec *s = parse_ok("{\"class\": \"rnn\", \"activation\": {\"name\": \"tanh\"}}", "");
+    /* (without BASE's A, which classes rnn and dale refuse: test_class_ignored_fields) */
+    eir_model_spec *s = parse_ok(
+        "{\"class\": \"rnn\", \"activation\": {\"name\": \"tanh\"}, \"recurrent\": {\"A\": null}}",
+        "");
     assert_int_equal(s->desc.cls, EIR_CLASS_RNN);
     assert_int_equal(s->desc.act.kind, EIR_ACT_TANH);
     eir_model_spec_free(s);
-    s = parse_ok("{\"class\": \"dale\", \"activation\": {\"name\": \"power\"}}", "");
+    s = parse_ok("{\"class\": \"dale\", \"activation\": {\"name\": \"power\"}, \"recurrent\": "
+                 "{\"A\": null}}",
+                 "");
     assert_int_equal(s->desc.cls, EIR_CLASS_DALE);
     assert_int_equal(s->desc.act.kind, EIR_ACT_POWER);
     assert_true(s->desc.act.k == 1 && s->desc.act.n == 2);
@@ -344,6 +349,61 @@ static void test_a_required_for_gated(void **state)
     parse_err("{\"class\": \"gated\", \"recurrent\": {\"A\": null}}", "/recurrent/A", "gated");
 }
 
+/*
+ * Fields a class has no use for are refused, naming the field, rather than ignored: A (the
+ * gate's scale) on classes rnn and dale, the Dale policy on class rnn. What a class does use
+ * stays accepted (dale on class dale, the conductance form and M_in on every class).
+ */
+static void test_class_ignored_fields(void **state)
+{
+    (void)state;
+    static const char *const a_forms[] = {
+        "1.0", "{\"E\": 1, \"I\": 0.5}",
+        "[[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]"};
+    char patch[256];
+    for (size_t k = 0; k < sizeof a_forms / sizeof *a_forms; k++) {
+        snprintf(patch, sizeof patch, "{\"class\": \"rnn\", \"recurrent\": {\"A\": %s}}",
+                 a_forms[k]);
+        parse_err(patch, "/recurrent/A",
+                  "class rnn has no conductance gating: A applies only to class gated");
+        snprintf(patch, sizeof patch, "{\"class\": \"dale\", \"recurrent\": {\"A\": %s}}",
+                 a_forms[k]);
+        parse_err(patch, "/recurrent/A",
+                  "class dale has no conductance gating: A applies only to class gated");
+    }
+    /* with generated connectivity too, and under a prefix (a model inline in a run) */
+    parse_err("{\"class\": \"dale\", \"recurrent\": {\"W\": null, \"generate\": {\"seed\": 1}}}",
+              "/recurrent/A", "class dale has no conductance gating");
+    parse_err_lim("{\"class\": \"rnn\"}", NULL, "/model", "/model/recurrent/A",
+                  "class rnn has no conductance gating");
+    /* the Dale policy on class rnn, which enforces no Dale's law */
+    parse_err("{\"class\": \"rnn\", \"recurrent\": {\"A\": null, \"dale\": \"project\"}}",
+              "/recurrent/dale",
+              "class rnn does not enforce Dale's law: dale applies only to classes dale and gated");
+    parse_err("{\"class\": \"rnn\", \"recurrent\": {\"A\": null, \"dale\": \"reject\"}}",
+              "/recurrent/dale", "class rnn does not enforce Dale's law");
+    /* what each class uses is accepted */
+    eir_model_spec *s = parse_ok("{\"class\": \"rnn\", \"recurrent\": {\"A\": null}}", "");
+    assert_null(s->desc.A);
+    eir_model_spec_free(s);
+    s = parse_ok("{\"class\": \"dale\", \"recurrent\": {\"W\": null, \"A\": null, "
+                 "\"generate\": {\"seed\": 1}}}",
+                 "");
+    assert_true(s->generated);
+    eir_model_spec_free(s);
+    s = parse_ok(
+        "{\"class\": \"rnn\", \"recurrent\": {\"W\": null, \"A\": null, \"K\": [[0, 1, 0, 2], "
+        "[1, 0, 1, 2], [0, 1, 0, 2], [1, 1, 1, 0]], \"E_rev\": {\"E\": 1, \"I\": -1}}, "
+        "\"input\": {\"M_in\": [[0.1], [0], [0], [0.2]]}}",
+        "");
+    assert_int_equal(s->desc.form, EIR_FORM_CONDUCTANCE);
+    assert_non_null(s->desc.M_in);
+    eir_model_spec_free(s);
+    s = parse_ok("{\"class\": \"gated\", \"recurrent\": {\"dale\": \"project\"}}", "");
+    assert_int_equal(s->desc.dale, EIR_DALE_PROJECT);
+    eir_model_spec_free(s);
+}
+
 static void test_value_ranges(void **state)
 {
     (void)state;
@@ -494,6 +554,7 @@ int main(void)
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_missing_required),
         cmocka_unit_test(test_a_required_for_gated),
+        cmocka_unit_test(test_class_ignored_fields),
         cmocka_unit_test(test_value_ranges),
         cmocka_unit_test(test_recurrent_forms_exclusive),
         cmocka_unit_test(test_shapes),

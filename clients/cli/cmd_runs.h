@@ -1,0 +1,56 @@
+/**
+ * @file cmd_runs.h
+ * @brief Private to `eirnn runs` (cmd_runs*.c): a run of eirnnd as JSON (GET /v1/runs/ID),
+ *        printed, turned into an exit code and waited for.
+ *
+ * Every function prints its own error line; none keeps state between calls. A run is the
+ * jansson object of the server's answer, borrowed (never freed here).
+ */
+#ifndef EIRNN_CLI_CMD_RUNS_H
+#define EIRNN_CLI_CMD_RUNS_H
+
+#include "cmd.h"
+
+/** The answer's JSON object, or NULL after printing that it is not one. */
+const json_t *cli_run_answer(const cli_http_resp *r);
+
+/** The run's "status" ("?" when it has none). */
+const char *cli_run_status(const json_t *run);
+
+/** Whether status @p s is an end: succeeded, failed, diverged or cancelled. */
+int cli_run_status_final(const char *s);
+
+/** Whether @p s is a status a run can have (an end, queued or running). */
+int cli_run_status_known(const char *s);
+
+/** The integer member @p key of object @p o (0 when absent, or @p o is not an object). */
+long long cli_run_member_int(const json_t *o, const char *key);
+
+/** "/v1/runs/<id><suffix>" in @p u. @return its text, or NULL after "out of memory". */
+const char *cli_run_path(cli_url *u, const char *id, const char *suffix);
+
+/** Print @p run as `eirnn runs get` shows it (key-value lines on stdout). */
+void cli_run_print(const json_t *run);
+
+/**
+ * The exit code of an ended run, with a line on stderr for any end but success:
+ * CLI_EDIVERGED, CLI_ECANCELLED, CLI_EFAILED; CLI_OK for a succeeded (or unended) run.
+ */
+int cli_run_outcome(const json_t *run);
+
+/** Print the ended run of @p r (as --json or -q asks) and return its outcome's exit code. */
+int cli_run_finish(const cli_http_resp *r, int quiet);
+
+/**
+ * Long-poll GET /v1/runs/ID?wait=... until the run has ended or @p timeout_s (0 = none) has
+ * passed, drawing the progress bar on a terminal. On CLI_OK *last holds the answer with the
+ * ended run (free it with cli_http_resp_free). A full or restarting server (503) is asked
+ * again after its Retry-After. @return CLI_OK; CLI_ETIMEOUT (message printed, the run goes
+ * on); an HTTP error's code (*last holds nothing to free).
+ */
+int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *last);
+
+/** `eirnn runs submit` (cmd_runs_submit.c); argv[0] is "submit". @return the exit code. */
+int cli_runs_submit(int argc, char **argv);
+
+#endif /* EIRNN_CLI_CMD_RUNS_H */

@@ -1,0 +1,102 @@
+/**
+ * @file cmd_runs_wait.c
+ * @brief Waiting for a run of eirnnd to end: long polls of GET /v1/runs/ID?wait=... with a
+ *        progress bar on a terminal (cmd_runs.h).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd_runs.h"
+
+/** Longest long poll asked for without a progress bar (the server caps it too). */
+#define POLL_MAX_S 30.0
+/** Long poll with a progress bar: the bar moves about once a second. */
+#define POLL_BAR_S 1.0
+/** Added to a long poll's wait for the request's own timeout. */
+#define POLL_SLACK_S 30.0
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void sleep_s(double s)
+{
+    if (s <= 0) return;
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *last)
+{
+    double t0 = now_s(), deadline = timeout_s > 0 ? t0 + timeout_s : 0;
+    int bar = out_progress_enabled();
+    memset(last, 0, sizeof *last);
+    char status[32] = "queued";
+    double frac = 0;
+    for (;;) {
+        double w = bar ? POLL_BAR_S : POLL_MAX_S;
+        if (deadline) {
+            double rem = deadline - now_s();
+            if (rem <= 0) {
+                out_progress_end();
+                cli_error("run %s has not ended after %g s (%s, %.1f%% done); it goes on: "
+                          "'eirnn runs wait %s' waits again, 'eirnn runs cancel %s' stops it",
+                          id, timeout_s, status, 100.0 * frac, id, id);
+                return CLI_ETIMEOUT;
+            }
+            if (rem < w) w = rem;
+        }
+        char ws[32];
+        snprintf(ws, sizeof ws, "%.3f", w);
+        cli_url u = {0};
+        const char *path = cli_run_path(&u, id, "");
+        cli_url_add_query(&u, "wait", ws);
+        path = cli_url_text(&u);
+        cli_http_resp r;
+        double t1 = now_s();
+        int rc =
+            path ? cli_http_request(h, "GET", path, NULL, 0, NULL, w + POLL_SLACK_S, &r) : CLI_EIO;
+        cli_url_free(&u);
+        if (rc != CLI_OK) {
+            out_progress_end();
+            if (path) cli_http_resp_free(&r);
+            return rc;
+        }
+        if (r.status == 503) {
+            double ra = r.retry_after > 0 ? r.retry_after : 1;
+            cli_http_resp_free(&r);
+            sleep_s(ra < 5 ? ra : 5);
+            continue;
+        }
+        if (r.status < 200 || r.status >= 300) {
+            out_progress_end();
+            rc = cli_http_fail(&r);
+            cli_http_resp_free(&r);
+            return rc;
+        }
+        const json_t *run = cli_run_answer(&r);
+        if (!run) {
+            out_progress_end();
+            cli_http_resp_free(&r);
+            return CLI_EHTTP;
+        }
+        const char *st = cli_run_status(run);
+        const json_t *p = json_object_get(run, "progress");
+        snprintf(status, sizeof status, "%s", st);
+        frac = json_number_value(json_object_get(p, "fraction"));
+        out_progress(id, st, cli_run_member_int(p, "done"), cli_run_member_int(p, "total"));
+        if (cli_run_status_final(st)) {
+            out_progress_end();
+            *last = r;
+            return CLI_OK;
+        }
+        cli_http_resp_free(&r);
+        /* A server that does not hold the poll (--long-poll-max 0) is asked twice a second. */
+        double took = now_s() - t1;
+        if (took < 0.5) sleep_s(0.5 - took);
+    }
+}
