@@ -55,7 +55,7 @@ typedef struct srv_req {
     void *detach_ctx;          /**< streamed response it feeds is freed */
 } srv_req;
 
-/* ---- http.c -------------------------------------------------------------------------------- */
+/* ---- http_daemon.c (life cycle), http_reply.c (replies) ------------------------------------- */
 
 /**
  * Start libmicrohttpd on @p s->listen_fd with the options of @p s->cfg. @return 0, or -1 after

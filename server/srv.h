@@ -26,6 +26,7 @@ struct MHD_Daemon;
 struct srv_pool;
 struct srv_waiters;
 struct srv_modcache;
+struct srv_guard;
 
 /** Everything the daemon can be told on its command line or in its environment. */
 typedef struct srv_config {
@@ -62,6 +63,7 @@ typedef struct srv {
     struct srv_pool *pool;       /**< the simulation workers */
     struct srv_waiters *waiters; /**< suspended long polls */
     struct srv_modcache *models; /**< built models by id */
+    struct srv_guard *guard;     /**< slow-client watchdog (http_guard.c), NULL when stopped */
     srv_metrics metrics;         /**< counters and histograms */
     atomic_int stopping;         /**< 1 once shutdown began: no new runs are accepted */
     int has_token;               /**< a bearer token is required on /v1 and /metrics */
