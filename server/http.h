@@ -27,6 +27,7 @@ enum {
 #define SRV_PATH_MAX 512 /**< request path kept for logs and problem "instance" */
 
 struct srv_req;
+struct srv_route;
 
 /** A request handler: answers @p r (see file comment). */
 typedef enum MHD_Result (*srv_handler)(struct srv_req *r);
@@ -41,18 +42,20 @@ typedef struct srv_req {
     char params[SRV_MAX_PARAMS][SRV_PARAM_MAX]; /**< {id}, {var} in pattern order */
     char *body;                                 /**< request body (NUL-terminated), or NULL */
     size_t body_len, body_cap;
-    int too_large;             /**< a chunked body outgrew the limit */
-    uint64_t discarded;        /**< bytes of an oversized body thrown away */
-    double t_start;            /**< srv_now() at the first callback */
-    unsigned status;           /**< status of the queued response, 0 = none */
-    uint64_t bytes;            /**< response body bytes (streams count as sent) */
-    int answered;              /**< a response was queued */
-    srv_waiter waiter;         /**< long-poll registration (h_runs.c) */
-    int poll_state;            /**< 0 none, 1 suspended */
-    unsigned route_error;      /**< 401, 404 or 405 decided by routing */
-    char allow[64];            /**< Allow header for a 405 */
-    void (*detach)(void *ctx); /**< called when the request ends before a */
-    void *detach_ctx;          /**< streamed response it feeds is freed */
+    int too_large;                 /**< a chunked body outgrew the limit */
+    uint64_t discarded;            /**< bytes of an oversized body thrown away */
+    double t_start;                /**< srv_now() at the first callback */
+    unsigned status;               /**< status of the queued response, 0 = none */
+    uint64_t bytes;                /**< response body bytes (streams count as sent) */
+    int answered;                  /**< a response was queued */
+    srv_waiter waiter;             /**< long-poll registration (h_runs.c) */
+    int poll_state;                /**< 0 none, 1 suspended */
+    unsigned route_error;          /**< 400, 401, 404 or 405 decided by routing */
+    char allow[64];                /**< Allow header for a 405 */
+    char bad_query[SRV_PARAM_MAX]; /**< the unknown query parameter of a 400 (cut) */
+    const struct srv_route *route; /**< the matched route (http_internal.h), or NULL */
+    void (*detach)(void *ctx);     /**< called when the request ends before a */
+    void *detach_ctx;              /**< streamed response it feeds is freed */
 } srv_req;
 
 /* ---- http_daemon.c (life cycle), http_reply.c (replies) ------------------------------------- */

@@ -14,12 +14,14 @@
 
 #include "http.h"
 
-/** One route: method, path pattern ("{x}" matches one segment), handler, flags. */
+/** One route: method, path pattern ("{x}" matches one segment), handler, flags, and the query
+ *  parameters it accepts (any other is answered 400). */
 typedef struct srv_route {
     const char *method;
     const char *pattern;
     srv_handler handler;
     unsigned flags;
+    const char *const *query; /**< NULL-terminated names of the accepted query parameters */
 } srv_route;
 
 /* ---- http_route.c: routing and authentication ------------------------------------------- */
@@ -41,6 +43,14 @@ const srv_route *srv_route_find(const char *method, const char *path,
                                 char params[SRV_MAX_PARAMS][SRV_PARAM_MAX], char *allow,
                                 size_t allow_cap, unsigned *error);
 
+/** Whether route @p rt accepts the query parameter @p name (names are case-sensitive). */
+int srv_route_accepts(const srv_route *rt, const char *name);
+
+/**
+ * The query parameters @p rt accepts as "a, b, c" into @p buf (capacity @p cap), or "none".
+ */
+void srv_route_query_list(const srv_route *rt, char *buf, size_t cap);
+
 /**
  * Percent-decode @p s in place like libmicrohttpd's own unescaper, except that "%00" is kept as
  * it is (a decoded NUL would cut the C string). Malformed escapes are kept as they are.
@@ -54,12 +64,16 @@ size_t srv_http_unescape(void *cls, struct MHD_Connection *con, char *s);
 /**
  * The first callback of request @p r: set its handler, or decide 401/404/405 (answered now when
  * a body follows, so that it is never read; else once the request is complete, which keeps the
- * connection alive). Two disagreeing Content-Lengths get 400 and an oversized one 413 at once;
+ * connection alive). A query parameter the route does not accept is such a decision too (400,
+ * after authentication). Two disagreeing Content-Lengths get 400 and an oversized one 413 at once;
  * the body buffer is reserved. @return what libmicrohttpd is to be told.
  */
 enum MHD_Result srv_http_route(srv_req *r);
 
-/** Answer the routing decision kept in @p r->route_error (401, 404 or 405). */
+/**
+ * Answer the routing decision kept in @p r->route_error: 401, 404, 405, or 400 for the unknown
+ * query parameter r->bad_query (detail listing the parameters the route accepts).
+ */
 enum MHD_Result srv_http_reply_route_error(srv_req *r);
 
 /* ---- http_reply.c -------------------------------------------------------------------------- */

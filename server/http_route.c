@@ -13,21 +13,28 @@
 
 #include "http_internal.h"
 
+/* The query parameters of each route: docs/API.md lists them, and any other is refused. */
+static const char *const q_none[] = {NULL};
+static const char *const q_page[] = {"limit", "cursor", NULL};
+static const char *const q_runs_list[] = {"limit", "cursor", "status", "model_id", NULL};
+static const char *const q_run_get[] = {"wait", NULL};
+static const char *const q_result_get[] = {"format", "trials", "steps", "neurons", NULL};
+
 static const srv_route routes[] = {
-    {"GET", "/healthz", h_healthz, 0},
-    {"GET", "/metrics", h_metrics, SRV_ROUTE_AUTH},
-    {"GET", "/v1/openapi.json", h_openapi, SRV_ROUTE_AUTH},
-    {"POST", "/v1/models", h_models_create, SRV_ROUTE_AUTH},
-    {"GET", "/v1/models", h_models_list, SRV_ROUTE_AUTH},
-    {"GET", "/v1/models/{id}", h_models_get, SRV_ROUTE_AUTH},
-    {"DELETE", "/v1/models/{id}", h_models_delete, SRV_ROUTE_AUTH},
-    {"POST", "/v1/runs", h_runs_create, SRV_ROUTE_AUTH},
-    {"GET", "/v1/runs", h_runs_list, SRV_ROUTE_AUTH},
-    {"GET", "/v1/runs/{id}", h_runs_get, SRV_ROUTE_AUTH},
-    {"DELETE", "/v1/runs/{id}", h_runs_delete, SRV_ROUTE_AUTH},
-    {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, SRV_ROUTE_AUTH},
-    {"GET", "/v1/runs/{id}/results", h_results_list, SRV_ROUTE_AUTH},
-    {"GET", "/v1/runs/{id}/results/{var}", h_results_get, SRV_ROUTE_AUTH},
+    {"GET", "/healthz", h_healthz, 0, q_none},
+    {"GET", "/metrics", h_metrics, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/openapi.json", h_openapi, SRV_ROUTE_AUTH, q_none},
+    {"POST", "/v1/models", h_models_create, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/models", h_models_list, SRV_ROUTE_AUTH, q_page},
+    {"GET", "/v1/models/{id}", h_models_get, SRV_ROUTE_AUTH, q_none},
+    {"DELETE", "/v1/models/{id}", h_models_delete, SRV_ROUTE_AUTH, q_none},
+    {"POST", "/v1/runs", h_runs_create, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/runs", h_runs_list, SRV_ROUTE_AUTH, q_runs_list},
+    {"GET", "/v1/runs/{id}", h_runs_get, SRV_ROUTE_AUTH, q_run_get},
+    {"DELETE", "/v1/runs/{id}", h_runs_delete, SRV_ROUTE_AUTH, q_none},
+    {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/runs/{id}/results", h_results_list, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/runs/{id}/results/{var}", h_results_get, SRV_ROUTE_AUTH, q_result_get},
 };
 #define NROUTES (sizeof routes / sizeof *routes)
 
@@ -89,6 +96,36 @@ size_t srv_http_unescape(void *cls, struct MHD_Connection *con, char *s)
     return srv_unescape_keep_nul(s);
 }
 
+int srv_route_accepts(const srv_route *rt, const char *name)
+{
+    for (const char *const *q = rt->query; q && *q; q++)
+        if (strcmp(*q, name) == 0) return 1;
+    return 0;
+}
+
+void srv_route_query_list(const srv_route *rt, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (const char *const *q = rt->query; q && *q && n < cap; q++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? ", " : "", *q);
+    if (!buf[0]) snprintf(buf, cap, "none");
+}
+
+/** MHD_KeyValueIterator over the query arguments: at the first that the route does not accept,
+ *  decide 400 (r->route_error), keep its name in r->bad_query and stop. */
+static enum MHD_Result find_unknown_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                          const char *value)
+{
+    (void)kind;
+    (void)value;
+    srv_req *r = cls;
+    if (srv_route_accepts(r->route, key ? key : "")) return MHD_YES;
+    snprintf(r->bad_query, sizeof r->bad_query, "%s", key ? key : "");
+    r->route_error = 400;
+    return MHD_NO;
+}
+
 /** Whether an unmatched @p path would need the token (so that 401 comes before 404). */
 
 static int path_needs_auth(const char *path)
@@ -134,6 +171,12 @@ enum MHD_Result srv_http_reply_route_error(srv_req *r)
 {
     if (r->route_error == 401)
         return reply_401(r, srv_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL);
+    if (r->route_error == 400) {
+        char accepted[128];
+        srv_route_query_list(r->route, accepted, sizeof accepted);
+        return srv_problem_param(r, r->bad_query, "unknown query parameter '%s'; %s %s accepts: %s",
+                                 r->bad_query, r->route->method, r->route->pattern, accepted);
+    }
     if (r->route_error == 404)
         return srv_problem(r, SRV_P_NOT_FOUND, 404, NULL, "no resource at %s", r->path);
     struct MHD_Response *resp =
@@ -195,8 +238,11 @@ enum MHD_Result srv_http_route(srv_req *r)
         r->route_error = 401;
     else if (!found)
         r->route_error = error;
-    else
+    else {
         r->handler = found->handler;
+        r->route = found;
+        MHD_get_connection_values(r->con, MHD_GET_ARGUMENT_KIND, &find_unknown_query, r);
+    }
 
     const char *cl = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te = srv_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);

@@ -2,7 +2,8 @@
  * @file test_routes.c
  * @brief eirnnd's routing without a live daemon (server/http_internal.h): the route table's
  *        matching with path parameters, 404 versus 405 and the Allow list, HEAD served by GET,
- *        and the percent-unescaping of paths and query arguments that keeps "%00".
+ *        the query parameters each route accepts, and the percent-unescaping of paths and query
+ * arguments that keeps "%00".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -167,6 +168,43 @@ static void test_match(void **state)
     assert_string_equal(p[0], "..%2e");
 }
 
+static void test_query_parameters(void **state)
+{
+    (void)state;
+    found f;
+    char list[128];
+    find("GET", "/v1/runs", &f);
+    assert_true(srv_route_accepts(f.route, "limit"));
+    assert_true(srv_route_accepts(f.route, "cursor"));
+    assert_true(srv_route_accepts(f.route, "status"));
+    assert_true(srv_route_accepts(f.route, "model_id"));
+    assert_false(srv_route_accepts(f.route, "wait"));
+    assert_false(srv_route_accepts(f.route, "Limit"));
+    assert_false(srv_route_accepts(f.route, ""));
+    srv_route_query_list(f.route, list, sizeof list);
+    assert_string_equal(list, "limit, cursor, status, model_id");
+    find("POST", "/v1/runs", &f);
+    assert_false(srv_route_accepts(f.route, "limit"));
+    srv_route_query_list(f.route, list, sizeof list);
+    assert_string_equal(list, "none");
+    find("HEAD", "/v1/runs/r_1", &f);
+    assert_true(srv_route_accepts(f.route, "wait"));
+    assert_false(srv_route_accepts(f.route, "include"));
+    find("GET", "/v1/runs/r_1/results/V", &f);
+    srv_route_query_list(f.route, list, sizeof list);
+    assert_string_equal(list, "format, trials, steps, neurons");
+    find("GET", "/v1/models", &f);
+    srv_route_query_list(f.route, list, sizeof list);
+    assert_string_equal(list, "limit, cursor");
+    static const char *const bare[] = {"/healthz", "/metrics", "/v1/openapi.json", "/v1/models/m_1",
+                                       "/v1/runs/r_1/results"};
+    for (size_t i = 0; i < sizeof bare / sizeof *bare; i++) {
+        find("GET", bare[i], &f);
+        assert_false(srv_route_accepts(f.route, "include"));
+        assert_false(srv_route_accepts(f.route, "limit"));
+    }
+}
+
 static void unescaped(const char *in, const char *want)
 {
     char buf[128];
@@ -206,7 +244,7 @@ int main(void)
         cmocka_unit_test(test_static_routes),    cmocka_unit_test(test_path_parameters),
         cmocka_unit_test(test_head_is_get),      cmocka_unit_test(test_not_found_and_not_allowed),
         cmocka_unit_test(test_parameter_length), cmocka_unit_test(test_match),
-        cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_query_parameters), cmocka_unit_test(test_unescape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
