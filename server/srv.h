@@ -32,7 +32,8 @@ struct srv_guard;
 typedef struct srv_config {
     char *listen_host;           /**< address to bind ("127.0.0.1", "::1", "0.0.0.0", ...) */
     unsigned port;               /**< TCP port; 0 = ephemeral (the bound port is logged) */
-    char *db;                    /**< store spec: "PATH" or "sqlite:PATH" */
+    char *db;                    /**< store spec: "PATH" or "sqlite:PATH", absolute once parsed */
+    int db_is_default;           /**< db is the default location (its directory is created) */
     int workers;                 /**< simulation threads; 0 = accept and queue only */
     char *token;                 /**< bearer token, or NULL for no authentication */
     uint64_t max_body_bytes;     /**< largest request body */
@@ -76,11 +77,16 @@ typedef struct srv {
 
 /* ---- config.c ------------------------------------------------------------------------------ */
 
-/** Fill @p c with the documented defaults (listen 127.0.0.1:8080, ./eirnn.db, ...). */
+/**
+ * Fill @p c with the documented defaults (listen 127.0.0.1:8080, ...); the database stays NULL
+ * until srv_config_parse() resolves it.
+ */
 void srv_config_defaults(srv_config *c);
 
 /**
- * Apply the EIRNN_* environment variables, then the command-line flags (flags win), to @p c.
+ * Apply the EIRNN_* environment variables, then the command-line flags (flags win), to @p c,
+ * then make the database path absolute: a relative one from the working directory; none given,
+ * $XDG_DATA_HOME/eirnn/eirnn.db, else $HOME/.local/share/eirnn/eirnn.db (cfg.db_is_default).
  * @return 0 to run; 1 when --help or --version printed something and the process should exit 0;
  *         2 after printing a message naming the flag (or variable) with a bad value, for exit 2.
  */

@@ -27,13 +27,15 @@ static char msg[4096]; /* what the last parse wrote on stderr */
 static const char *const vars[] = {"EIRNN_LISTEN",         "EIRNN_DB",
                                    "EIRNN_WORKERS",        "EIRNN_TOKEN",
                                    "EIRNN_MAX_BODY_BYTES", "EIRNN_RUN_TIME_LIMIT",
-                                   "EIRNN_MAX_STEPS",      "EIRNN_CONNECTION_TIMEOUT"};
+                                   "EIRNN_MAX_STEPS",      "EIRNN_CONNECTION_TIMEOUT",
+                                   "XDG_DATA_HOME"};
 
 static int setup(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
         unsetenv(vars[i]);
+    setenv("HOME", "/home/eirnn-test", 1);
     srv_config_defaults(&cfg);
     return 0;
 }
@@ -46,7 +48,8 @@ static int teardown(void **state)
 }
 
 /**
- * srv_config_parse() on "eirnnd" + the NULL-terminated arguments, into cfg; what it writes on
+ * srv_config_parse() on "eirnnd" + the NULL-terminated arguments, into cfg reset to the defaults
+ * first (as main() does); what it writes on
  * stderr lands in msg and on stdout is dropped. @return its result.
  */
 static int parse(const char *first, ...)
@@ -60,6 +63,8 @@ static int parse(const char *first, ...)
         argv[argc++] = (char *)a;
     va_end(ap);
     argv[argc] = NULL;
+    srv_config_free(&cfg);
+    srv_config_defaults(&cfg);
 
     fflush(stdout);
     fflush(stderr);
@@ -223,6 +228,59 @@ static void test_bad_command_lines(void **state)
     said("unexpected argument 'serve'");
 }
 
+static void test_database_location(void **state)
+{
+    (void)state;
+    /* No --db, no EIRNN_DB: under $HOME, whatever the working directory. */
+    assert_int_equal(parse(NULL), 0);
+    assert_string_equal(cfg.db, "/home/eirnn-test/.local/share/eirnn/eirnn.db");
+    assert_int_equal(cfg.db_is_default, 1);
+    /* $XDG_DATA_HOME wins over $HOME when it is absolute (XDG base directory spec)... */
+    setenv("XDG_DATA_HOME", "/srv/data/", 1);
+    assert_int_equal(parse(NULL), 0);
+    assert_string_equal(cfg.db, "/srv/data/eirnn/eirnn.db");
+    /* ... and is ignored when relative or empty. */
+    setenv("XDG_DATA_HOME", "data", 1);
+    assert_int_equal(parse(NULL), 0);
+    assert_string_equal(cfg.db, "/home/eirnn-test/.local/share/eirnn/eirnn.db");
+    setenv("XDG_DATA_HOME", "", 1);
+    assert_int_equal(parse(NULL), 0);
+    assert_string_equal(cfg.db, "/home/eirnn-test/.local/share/eirnn/eirnn.db");
+    /* Neither: refused, naming --db and the way out. */
+    unsetenv("HOME");
+    assert_int_equal(parse(NULL), 2);
+    said("--db");
+    said("EIRNN_DB");
+    /* ... unless a database is given. */
+    assert_int_equal(parse("--db", "/var/lib/eirnn/x.db", NULL), 0);
+    assert_string_equal(cfg.db, "/var/lib/eirnn/x.db");
+    assert_int_equal(cfg.db_is_default, 0);
+    setenv("HOME", "/home/eirnn-test", 1);
+}
+
+static void test_database_relative(void **state)
+{
+    (void)state;
+    char cwd[4096], want[4200];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    /* A relative --db is the working directory's, made absolute at start. */
+    assert_int_equal(parse("--db", "runs.db", NULL), 0);
+    snprintf(want, sizeof want, "%s/runs.db", strcmp(cwd, "/") ? cwd : "");
+    assert_string_equal(cfg.db, want);
+    assert_int_equal(cfg.db_is_default, 0);
+    assert_int_equal(parse("--db", "./sub/runs.db", NULL), 0);
+    snprintf(want, sizeof want, "%s/sub/runs.db", strcmp(cwd, "/") ? cwd : "");
+    assert_string_equal(cfg.db, want);
+    setenv("EIRNN_DB", "sqlite:e.db", 1);
+    assert_int_equal(parse(NULL), 0);
+    snprintf(want, sizeof want, "sqlite:%s/e.db", strcmp(cwd, "/") ? cwd : "");
+    assert_string_equal(cfg.db, want);
+    setenv("EIRNN_DB", "sqlite:/abs/e.db", 1);
+    assert_int_equal(parse(NULL), 0);
+    assert_string_equal(cfg.db, "sqlite:/abs/e.db");
+    unsetenv("EIRNN_DB");
+}
+
 static void test_help_and_version(void **state)
 {
     (void)state;
@@ -236,9 +294,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_defaults),         T(test_flags),      T(test_environment),
-        T(test_bad_environment),  T(test_bad_values), T(test_bad_command_lines),
-        T(test_help_and_version),
+        T(test_defaults),          T(test_flags),
+        T(test_environment),       T(test_bad_environment),
+        T(test_bad_values),        T(test_bad_command_lines),
+        T(test_help_and_version),  T(test_database_location),
+        T(test_database_relative),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
