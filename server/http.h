@@ -3,6 +3,11 @@
  * @brief eirnnd's HTTP layer: the request context handlers get, the reply helpers, RFC 9457
  *        problem details and the handlers of every route.
  *
+ * The layer's files: http_daemon.c (listening socket, start, quiesce, stop), http_route.c (the
+ * route table with each route's query parameters, matching, unescaping, the bearer token),
+ * http_request.c (libmicrohttpd's per-request callbacks, the body), http_reply.c (replies),
+ * http_guard.c (the slow-client watchdog); http_internal.h is their private header.
+ *
  * A handler runs on a libmicrohttpd thread once the whole request (headers and body) is in.
  * It validates, does at most one short store transaction and queues exactly one response with
  * srv_reply() (or one of the helpers built on it), returning what that returned. Handlers never

@@ -15,8 +15,8 @@
 static enum MHD_Result accumulate(srv_req *r, const char *data, size_t n)
 {
     uint64_t limit = r->s->cfg.max_body_bytes;
-    /* A trickled body (see "Slow clients"): it gets --connection-timeout seconds plus one per
-     * 64 KiB received so far; past that, hang up. */
+    /* A trickled body (headers are the guard's, http_guard.c): it gets --connection-timeout seconds
+     * plus one per 64 KiB received so far; past that, hang up. */
     double took = srv_now() - r->t_start;
     if (took > r->s->cfg.connection_timeout + (double)(r->body_len + r->discarded) / 65536.0) {
         srv_log("slow_client", json_pack("{s:s, s:f, s:I}", "phase", "body", "seconds", took,
