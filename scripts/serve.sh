@@ -5,8 +5,9 @@
 #
 # installs what is missing (scripts/deps.sh build: compiler, CMake, the -dev packages), builds
 # Release into build/ (eirnnd and the eirnn client) and runs eirnnd in the foreground on its
-# defaults: http://127.0.0.1:8080 and the SQLite database ./eirnn.db, in the clone (created on
-# the first start). The options, and the EIRNN_* environment variables, go to eirnnd as they
+# defaults: http://127.0.0.1:8080 and the SQLite database ~/.local/share/eirnn/eirnn.db
+# ($XDG_DATA_HOME/eirnn/eirnn.db when XDG_DATA_HOME is set; created on the first start, the
+# same from any folder; the "listening" log line names it). The options, and the EIRNN_* environment variables, go to eirnnd as they
 # are ('build/server/eirnnd --help' lists them; e.g. scripts/serve.sh --listen 127.0.0.1:9000).
 # Ctrl-C or SIGTERM stops it gracefully. Then, in a second terminal: scripts/demo.sh
 # (EIRNN_BUILD_DIR=DIR builds into DIR instead of build/.)

@@ -42,7 +42,9 @@ typedef struct opt_def {
 static const opt_def opts[] = {
     {"listen", "EIRNN_LISTEN", OPT_LISTEN, 0, 0, 0, "HOST:PORT",
      "address to listen on; port 0 picks a free port (the startup log line names it)"},
-    {"db", "EIRNN_DB", OPT_STR, OFF(db), 0, 0, "PATH", "SQLite database (created if missing)"},
+    {"db", "EIRNN_DB", OPT_STR, OFF(db), 0, 0, "PATH",
+     "SQLite database (created if missing); by default in $XDG_DATA_HOME/eirnn, else "
+     "~/.local/share/eirnn"},
     {"workers", "EIRNN_WORKERS", OPT_INT, OFF(workers), 0, 1024, "N",
      "simulation threads (0 = only accept and queue runs)"},
     {"threads-per-run", "EIRNN_THREADS_PER_RUN", OPT_INT, OFF(threads_per_run), 1, 256, "N",
@@ -81,6 +83,9 @@ static const opt_def opts[] = {
 
 #define NOPTS (sizeof opts / sizeof *opts)
 
+/** --help's text for the default database (resolved by resolve_db()). */
+#define DB_DEFAULT_TEXT "$XDG_DATA_HOME/eirnn/eirnn.db"
+
 static int online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -100,7 +105,7 @@ void srv_config_defaults(srv_config *c)
     memset(c, 0, sizeof *c);
     c->listen_host = strdup("127.0.0.1");
     c->port = 8080;
-    c->db = strdup("./eirnn.db");
+    c->db = NULL; /* resolved after parsing: resolve_db() */
     c->workers = online_cpus();
     c->token = NULL;
     c->max_body_bytes = (uint64_t)64 << 20;
@@ -296,7 +301,7 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
         break;
     case OPT_STR: {
         const char *s = *(char *const *)(base + o->off);
-        snprintf(buf, cap, "%s", s ? s : "(none)");
+        snprintf(buf, cap, "%s", s ? s : o->off == OFF(db) ? DB_DEFAULT_TEXT : "(none)");
         break;
     }
     case OPT_INT:
@@ -370,6 +375,81 @@ static int flag_given(int argc, char **argv, const char *flag)
     return 0;
 }
 
+/** "@p dir/@p rest" (malloc'ed; one '/' between them), or NULL when out of memory. */
+static char *path_join(const char *dir, const char *rest)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    char *out = malloc(n + 1 + strlen(rest) + 1);
+    if (!out) return NULL;
+    memcpy(out, dir, n);
+    out[n] = '/';
+    strcpy(out + n + (n == 1 && dir[0] == '/' ? 0 : 1), rest);
+    return out;
+}
+
+/**
+ * Make @p c->db an absolute path that does not depend on the working directory: with no --db and
+ * no EIRNN_DB, $XDG_DATA_HOME/eirnn/eirnn.db (XDG_DATA_HOME only when absolute, as the XDG base
+ * directory specification says), else $HOME/.local/share/eirnn/eirnn.db (then
+ * c->db_is_default = 1: the daemon creates the directory); a relative --db is taken from the
+ * working directory now. @return 0, or 2 after printing a message naming --db.
+ */
+static int resolve_db(srv_config *c)
+{
+    char *abs = NULL;
+    if (!c->db) {
+        const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+        if (xdg && xdg[0] == '/')
+            abs = path_join(xdg, "eirnn/eirnn.db");
+        else if (home && home[0] == '/')
+            abs = path_join(home, ".local/share/eirnn/eirnn.db");
+        else {
+            fprintf(stderr, "eirnnd: --db: no database given and no place for the default one "
+                            "(neither XDG_DATA_HOME nor HOME is an absolute path); give --db PATH "
+                            "or EIRNN_DB\n");
+            return 2;
+        }
+        c->db_is_default = 1;
+    } else {
+        const char *path = c->db, *scheme = "";
+        if (strncmp(path, "sqlite:", 7) == 0) {
+            scheme = "sqlite:";
+            path += 7;
+        }
+        if (path[0] == '/') return 0;
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof cwd)) {
+            fprintf(stderr,
+                    "eirnnd: --db: '%s' is relative and the working directory is unknown "
+                    "(%s); give an absolute path\n",
+                    c->db, strerror(errno));
+            return 2;
+        }
+        while (path[0] == '.' && path[1] == '/')
+            path += 2;
+        char *joined = path_join(cwd, path);
+        if (joined && *scheme) {
+            abs = malloc(strlen(scheme) + strlen(joined) + 1);
+            if (abs) {
+                strcpy(abs, scheme);
+                strcat(abs, joined);
+            }
+            free(joined);
+        } else {
+            abs = joined;
+        }
+    }
+    if (!abs) {
+        fprintf(stderr, "eirnnd: out of memory\n");
+        return 2;
+    }
+    free(c->db);
+    c->db = abs;
+    return 0;
+}
+
 int srv_config_parse(srv_config *c, int argc, char **argv)
 {
     /* Environment first, for the options no flag sets. */
@@ -415,5 +495,5 @@ int srv_config_parse(srv_config *c, int argc, char **argv)
         return 2;
     }
     if (c->threads_per_run == 0) c->threads_per_run = auto_threads_per_run(c->workers);
-    return 0;
+    return resolve_db(c);
 }

@@ -5,7 +5,9 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "http.h"
@@ -37,6 +39,39 @@ static int wait_signal(const sigset_t *set, double seconds)
     }
 }
 
+/**
+ * Create the directories above file @p path that are missing, each with mode 0700 (existing ones
+ * are left as they are). @return 0, or -1 after logging which directory could not be made.
+ */
+static int make_parent_dirs(const char *path)
+{
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) {
+        srv_log("error",
+                json_pack("{s:s, s:s}", "message", "the database path is too long", "db", path));
+        return -1;
+    }
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return 0;
+    *slash = '\0';
+    for (char *p = dir + 1;; p++) {
+        if (*p != '/' && *p != '\0') continue;
+        char c = *p;
+        *p = '\0';
+        struct stat st;
+        if (mkdir(dir, 0700) != 0 &&
+            (errno != EEXIST || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+            int err = errno == EEXIST ? ENOTDIR : errno;
+            srv_log("error", json_pack("{s:s, s:s, s:s}", "message",
+                                       "cannot create the database's directory", "directory", dir,
+                                       "reason", strerror(err)));
+            return -1;
+        }
+        *p = c;
+        if (!c) return 0;
+    }
+}
+
 int srv_daemon_start(srv *s)
 {
     s->listen_fd = -1;
@@ -54,6 +89,7 @@ int srv_daemon_start(srv *s)
     }
     s->has_conn_key = 1;
 
+    if (s->cfg.db_is_default && make_parent_dirs(s->cfg.db) != 0) return -1;
     char err[512] = "";
     s->store = store_open(s->cfg.db, NULL, err, sizeof err);
     if (!s->store) {

@@ -210,105 +210,198 @@ static int fmt_from_accept(const char *accept)
     return best;
 }
 
-enum MHD_Result h_results_get(srv_req *r)
-{
-    srv *s = r->s;
-    const char *var = r->params[1];
-    srv_res_view v;
-    memset(&v, 0, sizeof v);
+/** Names of the formats, by srv_res_fmt (file extensions and ?format= values). */
+static const char *const fmt_names[] = {"npy", "json", "csv"};
 
-    /* Format: ?format= wins over Accept; no Accept (or * / *) gives .npy. */
+/**
+ * The format of @p r's answer into @p v->fmt: ?format= wins over Accept; no Accept (or * / *)
+ * gives .npy. @return 0, or -1 after queuing 400 (bad format) or 406 into *@p ret.
+ */
+static int pick_format(srv_req *r, srv_res_view *v, enum MHD_Result *ret)
+{
     const char *fq = srv_query(r, "format");
     if (fq) {
         if (strcmp(fq, "npy") == 0)
-            v.fmt = SRV_FMT_NPY;
+            v->fmt = SRV_FMT_NPY;
         else if (strcmp(fq, "json") == 0)
-            v.fmt = SRV_FMT_JSON;
+            v->fmt = SRV_FMT_JSON;
         else if (strcmp(fq, "csv") == 0)
-            v.fmt = SRV_FMT_CSV;
-        else
-            return srv_problem_param(r, "format", "format must be npy, json or csv, not '%s'", fq);
-    } else {
-        const char *accept = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
-        int f = accept && *accept ? fmt_from_accept(accept) : SRV_FMT_NPY;
-        if (f < 0)
-            return srv_problem(r, SRV_P_NOT_ACCEPTABLE, 406, NULL,
-                               "results are served as application/octet-stream (.npy), "
-                               "application/json or text/csv; Accept was '%s'",
-                               accept);
-        v.fmt = (srv_res_fmt)f;
+            v->fmt = SRV_FMT_CSV;
+        else {
+            *ret = srv_problem_param(r, "format", "format must be npy, json or csv, not '%s'", fq);
+            return -1;
+        }
+        return 0;
     }
+    const char *accept = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
+    int f = accept && *accept ? fmt_from_accept(accept) : SRV_FMT_NPY;
+    if (f < 0) {
+        *ret = srv_problem(r, SRV_P_NOT_ACCEPTABLE, 406, NULL,
+                           "results are served as application/octet-stream (.npy), "
+                           "application/json or text/csv; Accept was '%s'",
+                           accept);
+        return -1;
+    }
+    v->fmt = (srv_res_fmt)f;
+    return 0;
+}
 
-    store_conn *c = srv_thread_conn(s);
+/**
+ * The stored description of result {var} of run {id} into @p info, once the run has ended.
+ * @return 0, or -1 after queuing 404 (no run, no such result), 409 (the run has not ended),
+ *         500 (not a 3-d float array) or a store failure into *@p ret.
+ */
+static int load_result_info(srv_req *r, store_conn *c, store_result_info *info,
+                            enum MHD_Result *ret)
+{
+    const char *id = r->params[0], *var = r->params[1];
     store_run run;
-    enum MHD_Result ret;
-    if (get_run(r, c, &run, &ret)) return ret;
+    if (get_run(r, c, &run, ret)) return -1;
     if (!store_run_status_final(run.status)) {
-        ret = srv_problem(r, SRV_P_CONFLICT, 409, NULL,
-                          "run %s is %s; its results appear when it has ended (poll GET "
-                          "/v1/runs/%s?wait=30)",
-                          run.id, store_run_status_name(run.status), run.id);
+        *ret = srv_problem(r, SRV_P_CONFLICT, 409, NULL,
+                           "run %s is %s; its results appear when it has ended (poll GET "
+                           "/v1/runs/%s?wait=30)",
+                           run.id, store_run_status_name(run.status), run.id);
         store_run_clear(&run);
-        return ret;
+        return -1;
     }
     store_run_clear(&run);
-    store_result_info info;
-    store_status st = store_result_info_get(c, r->params[0], var, &info);
-    if (st == STORE_NOT_FOUND || st == STORE_INVALID)
-        return srv_problem(r, SRV_P_NOT_FOUND, 404, NULL,
-                           "run %s has no result '%s' (see GET /v1/runs/%s/results)", r->params[0],
-                           var, r->params[0]);
-    if (st != STORE_OK) return srv_problem_store(r, st, c, "the result");
-    if (info.ndim != 3 || (strcmp(info.dtype, "float64") && strcmp(info.dtype, "float32")))
-        return srv_problem(r, SRV_P_INTERNAL, 500, NULL,
+    store_status st = store_result_info_get(c, id, var, info);
+    if (st == STORE_NOT_FOUND || st == STORE_INVALID) {
+        *ret = srv_problem(r, SRV_P_NOT_FOUND, 404, NULL,
+                           "run %s has no result '%s' (see GET /v1/runs/%s/results)", id, var, id);
+        return -1;
+    }
+    if (st != STORE_OK) {
+        *ret = srv_problem_store(r, st, c, "the result");
+        return -1;
+    }
+    if (info->ndim != 3 || (strcmp(info->dtype, "float64") && strcmp(info->dtype, "float32"))) {
+        *ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL,
                            "result %s is stored as %s with %d dimensions; expected 3-d floats", var,
-                           info.dtype, info.ndim);
-    int64_t B = info.shape[0], T = info.shape[1], N = info.shape[2];
+                           info->dtype, info->ndim);
+        return -1;
+    }
+    return 0;
+}
 
-    /* Slicing. */
-    v.t0 = 0, v.t1 = B, v.s0 = 0, v.s1 = T;
+/**
+ * The slice of @p info asked for by ?trials=, ?steps= and ?neurons= into @p v (v->units is
+ * malloc'ed when ?neurons= is given; the caller frees it). @return 0, or -1 after queuing 400
+ * naming the parameter, or 503 when out of memory, into *@p ret.
+ */
+static int parse_slice(srv_req *r, const store_result_info *info, srv_res_view *v,
+                       enum MHD_Result *ret)
+{
+    int64_t B = info->shape[0], T = info->shape[1], N = info->shape[2];
+    v->t0 = 0, v->t1 = B, v->s0 = 0, v->s1 = T;
     const char *q;
-    if ((q = srv_query(r, "trials")) && parse_range(q, B, &v.t0, &v.t1))
-        return srv_problem_param(r, "trials",
+    if ((q = srv_query(r, "trials")) && parse_range(q, B, &v->t0, &v->t1)) {
+        *ret = srv_problem_param(r, "trials",
                                  "trials must be a range a:b (or an index) within 0:%lld, not "
                                  "'%s'",
                                  (long long)B, q);
-    if ((q = srv_query(r, "steps")) && parse_range(q, T, &v.s0, &v.s1))
-        return srv_problem_param(r, "steps",
+        return -1;
+    }
+    if ((q = srv_query(r, "steps")) && parse_range(q, T, &v->s0, &v->s1)) {
+        *ret = srv_problem_param(r, "steps",
                                  "steps must be a range a:b (or an index) of recorded steps "
                                  "within 0:%lld, not '%s'",
                                  (long long)T, q);
-    v.nu = N;
+        return -1;
+    }
+    v->nu = N;
     const char *nq = srv_query(r, "neurons");
     if (nq) {
         const char *why = "";
-        int pu = parse_units(nq, N, &v.units, &v.nu, &why);
-        if (pu == -2) return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
-        if (pu)
-            return srv_problem_param(r, "neurons",
+        int pu = parse_units(nq, N, &v->units, &v->nu, &why);
+        if (pu == -2) {
+            *ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
+            return -1;
+        }
+        if (pu) {
+            *ret = srv_problem_param(r, "neurons",
                                      "neurons: %s (the result has %lld units, indices 0 to "
                                      "%lld); got '%s'",
                                      why, (long long)N, (long long)N - 1, nq);
+            return -1;
+        }
     }
-    v.full = !nq && v.t0 == 0 && v.t1 == B && v.s0 == 0 && v.s1 == T;
+    v->full = !nq && v->t0 == 0 && v->t1 == B && v->s0 == 0 && v->s1 == T;
+    return 0;
+}
 
-    /* ETag: the stored checksum, the format and the slice. */
-    static const char *const fmt_names[] = {"npy", "json", "csv"};
+/** The ETag of slice @p v of @p info (the stored checksum, the format and the slice): the
+ *  first 32 hex digits of their SHA-256, quoted, into @p etag. */
+static void result_etag(const store_result_info *info, const srv_res_view *v, char etag[40])
+{
     eir_sha256_ctx hc;
     eir_sha256_init(&hc);
     char canon[256];
-    snprintf(canon, sizeof canon, "%s|%s|%lld:%lld|%lld:%lld|", info.sha256, fmt_names[v.fmt],
-             (long long)v.t0, (long long)v.t1, (long long)v.s0, (long long)v.s1);
+    snprintf(canon, sizeof canon, "%s|%s|%lld:%lld|%lld:%lld|", info->sha256, fmt_names[v->fmt],
+             (long long)v->t0, (long long)v->t1, (long long)v->s0, (long long)v->s1);
     eir_sha256_update(&hc, canon, strlen(canon));
-    if (v.units)
-        eir_sha256_update(&hc, v.units, (size_t)v.nu * sizeof *v.units);
+    if (v->units)
+        eir_sha256_update(&hc, v->units, (size_t)v->nu * sizeof *v->units);
     else
         eir_sha256_update(&hc, "all", 3);
     uint8_t dg[32];
-    char hex[65], etag[40];
+    char hex[65];
     eir_sha256_final(&hc, dg);
     eir_sha256_hex(dg, hex);
-    snprintf(etag, sizeof etag, "\"%.32s\"", hex);
+    snprintf(etag, 40, "\"%.32s\"", hex);
+}
+
+/**
+ * Queue the 200 streaming slice @p v of result @p info with its headers (type, ETag, shape,
+ * dtype, file name). The store is checked first, so that nothing fails after the 200 went out.
+ * Frees nothing of @p v. @return what srv_reply() returned (404/5xx problems on failure).
+ */
+static enum MHD_Result send_result(srv_req *r, store_conn *c, const store_result_info *info,
+                                   const srv_res_view *v, const char *etag)
+{
+    const char *id = r->params[0], *var = r->params[1];
+    /* An empty read opens this thread's handle for result reads (store_result_read()) and
+     * checks the result is still there, so that neither fails after the 200 went out. */
+    store_status st = store_result_read(c, id, var, 0, NULL, 0);
+    if (st == STORE_NOT_FOUND)
+        return srv_problem(r, SRV_P_NOT_FOUND, 404, NULL, "run %s has no result '%s'", id, var);
+    if (st != STORE_OK) return srv_problem_store(r, st, c, "the result");
+    struct MHD_Response *resp = srv_result_response(r, id, info, v);
+    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+    static const char *const ctypes[] = {"application/octet-stream", "application/json",
+                                         "text/csv; charset=utf-8; header=present"};
+    char shape[96], disp[160];
+    snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)(v->t1 - v->t0),
+             (long long)(v->s1 - v->s0), (long long)v->nu);
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s_%s.%s\"", id, var, fmt_names[v->fmt]);
+    /* A header that cannot be added (out of memory) must not go missing silently. */
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctypes[v->fmt]) != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept") != MHD_YES ||
+        MHD_add_response_header(resp, "X-Eirnn-Shape", shape) != MHD_YES ||
+        MHD_add_response_header(resp, "X-Eirnn-Dtype", info->dtype) != MHD_YES ||
+        (v->fmt != SRV_FMT_JSON &&
+         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp) != MHD_YES)) {
+        MHD_destroy_response(resp);
+        return srv_reply(r, 503, NULL);
+    }
+    return srv_reply(r, 200, resp);
+}
+
+enum MHD_Result h_results_get(srv_req *r)
+{
+    srv_res_view v;
+    memset(&v, 0, sizeof v);
+    enum MHD_Result ret;
+    if (pick_format(r, &v, &ret)) return ret;
+    store_conn *c = srv_thread_conn(r->s);
+    store_result_info info;
+    if (load_result_info(r, c, &info, &ret)) return ret;
+    if (parse_slice(r, &info, &v, &ret)) return ret;
+
+    char etag[40];
+    result_etag(&info, &v, etag);
     const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
         free(v.units);
@@ -316,36 +409,7 @@ enum MHD_Result h_results_get(srv_req *r)
         if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
         return srv_reply(r, 304, resp);
     }
-
-    /* An empty read opens this thread's handle for result reads (store_result_read()) and
-     * checks the result is still there, so that neither fails after the 200 went out. */
-    if ((st = store_result_read(c, r->params[0], var, 0, NULL, 0)) != STORE_OK) {
-        free(v.units);
-        if (st == STORE_NOT_FOUND)
-            return srv_problem(r, SRV_P_NOT_FOUND, 404, NULL, "run %s has no result '%s'",
-                               r->params[0], var);
-        return srv_problem_store(r, st, c, "the result");
-    }
-    struct MHD_Response *resp = srv_result_response(r, r->params[0], &info, &v);
+    ret = send_result(r, c, &info, &v, etag);
     free(v.units);
-    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
-    static const char *const ctypes[] = {"application/octet-stream", "application/json",
-                                         "text/csv; charset=utf-8; header=present"};
-    char shape[96], disp[160];
-    snprintf(shape, sizeof shape, "%lld,%lld,%lld", (long long)(v.t1 - v.t0),
-             (long long)(v.s1 - v.s0), (long long)v.nu);
-    snprintf(disp, sizeof disp, "attachment; filename=\"%s_%s.%s\"", r->params[0], var,
-             fmt_names[v.fmt]);
-    /* A header that cannot be added (out of memory) must not go missing silently. */
-    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctypes[v.fmt]) != MHD_YES ||
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag) != MHD_YES ||
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept") != MHD_YES ||
-        MHD_add_response_header(resp, "X-Eirnn-Shape", shape) != MHD_YES ||
-        MHD_add_response_header(resp, "X-Eirnn-Dtype", info.dtype) != MHD_YES ||
-        (v.fmt != SRV_FMT_JSON &&
-         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp) != MHD_YES)) {
-        MHD_destroy_response(resp);
-        return srv_reply(r, 503, NULL);
-    }
-    return srv_reply(r, 200, resp);
+    return ret;
 }

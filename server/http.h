@@ -3,6 +3,11 @@
  * @brief eirnnd's HTTP layer: the request context handlers get, the reply helpers, RFC 9457
  *        problem details and the handlers of every route.
  *
+ * The layer's files: http_daemon.c (listening socket, start, quiesce, stop), http_route.c (the
+ * route table with each route's query parameters, matching, unescaping, the bearer token),
+ * http_request.c (libmicrohttpd's per-request callbacks, the body), http_reply.c (replies),
+ * http_guard.c (the slow-client watchdog); http_internal.h is their private header.
+ *
  * A handler runs on a libmicrohttpd thread once the whole request (headers and body) is in.
  * It validates, does at most one short store transaction and queues exactly one response with
  * srv_reply() (or one of the helpers built on it), returning what that returned. Handlers never
@@ -27,6 +32,7 @@ enum {
 #define SRV_PATH_MAX 512 /**< request path kept for logs and problem "instance" */
 
 struct srv_req;
+struct srv_route;
 
 /** A request handler: answers @p r (see file comment). */
 typedef enum MHD_Result (*srv_handler)(struct srv_req *r);
@@ -41,21 +47,23 @@ typedef struct srv_req {
     char params[SRV_MAX_PARAMS][SRV_PARAM_MAX]; /**< {id}, {var} in pattern order */
     char *body;                                 /**< request body (NUL-terminated), or NULL */
     size_t body_len, body_cap;
-    int too_large;             /**< a chunked body outgrew the limit */
-    uint64_t discarded;        /**< bytes of an oversized body thrown away */
-    double t_start;            /**< srv_now() at the first callback */
-    unsigned status;           /**< status of the queued response, 0 = none */
-    uint64_t bytes;            /**< response body bytes (streams count as sent) */
-    int answered;              /**< a response was queued */
-    srv_waiter waiter;         /**< long-poll registration (h_runs.c) */
-    int poll_state;            /**< 0 none, 1 suspended */
-    unsigned route_error;      /**< 401, 404 or 405 decided by routing */
-    char allow[64];            /**< Allow header for a 405 */
-    void (*detach)(void *ctx); /**< called when the request ends before a */
-    void *detach_ctx;          /**< streamed response it feeds is freed */
+    int too_large;                 /**< a chunked body outgrew the limit */
+    uint64_t discarded;            /**< bytes of an oversized body thrown away */
+    double t_start;                /**< srv_now() at the first callback */
+    unsigned status;               /**< status of the queued response, 0 = none */
+    uint64_t bytes;                /**< response body bytes (streams count as sent) */
+    int answered;                  /**< a response was queued */
+    srv_waiter waiter;             /**< long-poll registration (h_runs.c) */
+    int poll_state;                /**< 0 none, 1 suspended */
+    unsigned route_error;          /**< 400, 401, 404 or 405 decided by routing */
+    char allow[64];                /**< Allow header for a 405 */
+    char bad_query[SRV_PARAM_MAX]; /**< the unknown query parameter of a 400 (cut) */
+    const struct srv_route *route; /**< the matched route (http_internal.h), or NULL */
+    void (*detach)(void *ctx);     /**< called when the request ends before a */
+    void *detach_ctx;              /**< streamed response it feeds is freed */
 } srv_req;
 
-/* ---- http.c -------------------------------------------------------------------------------- */
+/* ---- http_daemon.c (life cycle), http_reply.c (replies) ------------------------------------- */
 
 /**
  * Start libmicrohttpd on @p s->listen_fd with the options of @p s->cfg. @return 0, or -1 after

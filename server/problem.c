@@ -96,10 +96,15 @@ static struct MHD_Response *problem_response_v(srv_req *r, srv_problem_type t, u
         snprintf(fieldbuf, sizeof fieldbuf, "%s", field);
         utf8_clean(fieldbuf); /* a long pointer may have been cut inside a character */
     }
+    char parambuf[SRV_PARAM_MAX];
+    if (param) {
+        snprintf(parambuf, sizeof parambuf, "%s", param);
+        utf8_clean(parambuf); /* a parameter's name is client text too */
+    }
     int oom = srv_json_oom();
     srv_json_oom_set(0);
     json_t *o = srv_problem_json(t, status, r ? instance : NULL, field ? fieldbuf : NULL, detail);
-    if (o && param) json_object_set_new(o, "parameter", json_string(param));
+    if (o && param) json_object_set_new(o, "parameter", json_string(parambuf));
     /* A member that could not be added is missing without an error (srv.h): no answer then. */
     char *s = o && !srv_json_oom() ? srv_json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);

@@ -26,12 +26,14 @@ struct MHD_Daemon;
 struct srv_pool;
 struct srv_waiters;
 struct srv_modcache;
+struct srv_guard;
 
 /** Everything the daemon can be told on its command line or in its environment. */
 typedef struct srv_config {
     char *listen_host;           /**< address to bind ("127.0.0.1", "::1", "0.0.0.0", ...) */
     unsigned port;               /**< TCP port; 0 = ephemeral (the bound port is logged) */
-    char *db;                    /**< store spec: "PATH" or "sqlite:PATH" */
+    char *db;                    /**< store spec: "PATH" or "sqlite:PATH", absolute once parsed */
+    int db_is_default;           /**< db is the default location (its directory is created) */
     int workers;                 /**< simulation threads; 0 = accept and queue only */
     int threads_per_run;         /**< engine threads of one run (1..256); 0 until parsed = auto */
     char *token;                 /**< bearer token, or NULL for no authentication */
@@ -63,6 +65,7 @@ typedef struct srv {
     struct srv_pool *pool;       /**< the simulation workers */
     struct srv_waiters *waiters; /**< suspended long polls */
     struct srv_modcache *models; /**< built models by id */
+    struct srv_guard *guard;     /**< slow-client watchdog (http_guard.c), NULL when stopped */
     srv_metrics metrics;         /**< counters and histograms */
     atomic_int stopping;         /**< 1 once shutdown began: no new runs are accepted */
     int has_token;               /**< a bearer token is required on /v1 and /metrics */
@@ -75,11 +78,16 @@ typedef struct srv {
 
 /* ---- config.c ------------------------------------------------------------------------------ */
 
-/** Fill @p c with the documented defaults (listen 127.0.0.1:8080, ./eirnn.db, ...). */
+/**
+ * Fill @p c with the documented defaults (listen 127.0.0.1:8080, ...); the database stays NULL
+ * until srv_config_parse() resolves it.
+ */
 void srv_config_defaults(srv_config *c);
 
 /**
- * Apply the EIRNN_* environment variables, then the command-line flags (flags win), to @p c.
+ * Apply the EIRNN_* environment variables, then the command-line flags (flags win), to @p c,
+ * then make the database path absolute: a relative one from the working directory; none given,
+ * $XDG_DATA_HOME/eirnn/eirnn.db, else $HOME/.local/share/eirnn/eirnn.db (cfg.db_is_default).
  * @return 0 to run; 1 when --help or --version printed something and the process should exit 0;
  *         2 after printing a message naming the flag (or variable) with a bad value, for exit 2.
  */

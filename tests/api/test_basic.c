@@ -478,7 +478,7 @@ static void test_request_log(void **state)
 {
     (void)state;
     api_resp r;
-    api_get(&D, "/healthz?probe=log", &r);
+    api_get(&D, "/healthz", &r);
     api_resp_free(&r);
     /* One JSON line per request: method, path, status, duration_ms, bytes. */
     double deadline = api_now() + eir_scaled(5);

@@ -2,7 +2,8 @@
  * @file test_config.c
  * @brief eirnnd's configuration: --help lists every flag with its default and variable, bad
  *        values exit 2 naming the flag (or variable), variables apply, flags win over them, and
- *        start-up failures exit 1 with a JSON log line saying why.
+ *        start-up failures exit 1 with a JSON log line saying why, and the default database
+ *        is the same whatever the working directory.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "api_harness.h"
@@ -56,7 +58,7 @@ static void test_help(void **state)
                           "127.0.0.1:8080",
                           "--db",
                           "EIRNN_DB",
-                          "./eirnn.db",
+                          "$XDG_DATA_HOME/eirnn/eirnn.db",
                           "--workers",
                           "EIRNN_WORKERS",
                           "--token",
@@ -194,6 +196,56 @@ static void test_startup_failures(void **state)
     free(err);
 }
 
+/**
+ * The default database does not depend on the working directory: started from two folders with
+ * the same HOME, eirnnd opens the same $HOME/.local/share/eirnn/eirnn.db (its directory created
+ * 0700) and logs its absolute path; neither folder gets a database.
+ */
+static void test_default_database(void **state)
+{
+    (void)state;
+    api_system("mkdir -p '%s/home' '%s/a' '%s/b'", tmp, tmp, tmp);
+    char home[300], db[400];
+    snprintf(home, sizeof home, "%s/home", tmp);
+    snprintf(db, sizeof db, "%s/.local/share/eirnn/eirnn.db", home);
+    for (int k = 0; k < 2; k++) {
+        /* Started from a/ then b/; stopped by SIGTERM once it listens. */
+        int rc = api_system(
+            "cd '%s/%s' && { env -u XDG_DATA_HOME -u EIRNN_DB HOME='%s' '%s' --listen "
+            "127.0.0.1:0 --workers 0 2> '%s/err%d' & pid=$!; i=0; while [ $i -lt 400 ] && ! "
+            "grep -q '\"event\":\"listening\"' '%s/err%d'; do sleep 0.05; i=$((i+1)); "
+            "done; kill -TERM $pid; wait $pid; }",
+            tmp, k ? "b" : "a", home, EIRNND_BIN, tmp, k, tmp, k);
+        assert_int_equal(rc, 0);
+        char path[400];
+        snprintf(path, sizeof path, "%s/err%d", tmp, k);
+        char *log = api_read_file(path, NULL);
+        char *line = strstr(log, "\"event\":\"listening\"");
+        assert_non_null(line);
+        char want[500];
+        snprintf(want, sizeof want, "\"db\":\"%s\"", db);
+        if (!strstr(line, want)) fail_msg("expected %s in the listening line: %s", want, log);
+        free(log);
+    }
+    /* One database, in neither working directory. */
+    assert_int_equal(access(db, F_OK), 0);
+    char p[400];
+    snprintf(p, sizeof p, "%s/a/eirnn.db", tmp);
+    assert_int_not_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof p, "%s/b/eirnn.db", tmp);
+    assert_int_not_equal(access(p, F_OK), 0);
+    struct stat st;
+    snprintf(p, sizeof p, "%s/.local/share/eirnn", home);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    /* No place for a default: exit 2 naming --db. */
+    char *out, *err;
+    assert_int_equal(run_daemon("env -u HOME -u XDG_DATA_HOME -u EIRNN_DB", "", &out, &err), 2);
+    assert_non_null(strstr(err, "--db"));
+    free(out);
+    free(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_env_and_flags),
         cmocka_unit_test(test_startup_failures),
+        cmocka_unit_test(test_default_database),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -671,6 +671,19 @@ add("hdr_auth_huge", "a 20 kB Authorization header",
     get("/v1/models", headers={"Authorization": parts([["Bearer ", 1], ["t", 20000]])}), 200, problem=False,
     status_any=[200, 401, 431], note="no token configured: ignored (or refused by size)")
 
+# ---- unknown query parameters: refused, naming them (docs/API.md, "Query parameters") -------
+add("q_unknown_include", "?include=W on a model", get("/v1/models/$MODEL:model_gated_explicit?include=W"),
+    400, None, BP, parameter="include")
+add("q_unknown_foo", "?foo=1 on a run", get("/v1/runs/$RUN:done?foo=1"), 400, None, BP, parameter="foo")
+add("q_unknown_typo", "?wiat=30 (a typo of wait)", get("/v1/runs/$RUN:done?wiat=30"), 400, None, BP,
+    parameter="wiat")
+add("q_unknown_other_route", "?limit= on a result (a parameter of the lists)",
+    get("/v1/runs/$RUN:done/results/V?limit=1"), 400, None, BP, parameter="limit")
+add("q_unknown_healthz", "?verbose on /healthz", get("/healthz?verbose"), 400, None, BP,
+    parameter="verbose")
+add("q_unknown_post", "?dry_run=1 on POST /v1/runs", post(R + "?dry_run=1", body_json=run()), 400, None,
+    BP, parameter="dry_run")
+
 # ---------------------------------------------------------------------------------------------
 def main():
     if os.path.isdir(OUT):

@@ -1,0 +1,84 @@
+# eirnnd's libraries, defined once for the project's build (server/CMakeLists.txt) and for the
+# instrumented build of the fuzz harnesses (fuzz/CMakeLists.txt), which include this file:
+#
+#   eir_embed_sources(<out-var>)  the build steps that embed schema/migrations/*.sql
+#                                 (embed_migrations.cmake) and schema/openapi.json
+#                                 (embed_openapi.cmake) as C sources in the current binary
+#                                 directory; <out-var> gets the two generated files
+#   eir_add_server_libraries(STORE <target> DAEMON <target> VERSION <text>
+#                            LINK <engine and schema libraries...> [OPTIONS <compile options...>])
+#                                 the store (store.h and its SQLite backend, with the migrations)
+#                                 and the daemon library (everything of server/ but main.c, with
+#                                 the OpenAPI document); eirnnd is main.c + the daemon library
+#
+# Sources are listed here, once: a new server/*.c file is added to one of the lists below.
+# SQLite and libmicrohttpd (0.9.75 API only) are found here, in the including directory's scope.
+if(NOT TARGET PkgConfig::SQLITE3)
+  pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+endif()
+if(NOT TARGET PkgConfig::MHD)
+  pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
+endif()
+set(EIR_SERVER_DIR ${CMAKE_CURRENT_LIST_DIR})
+get_filename_component(EIR_SERVER_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
+set(EIR_STORE_SOURCES store.c store_sqlite.c)
+set(EIR_DAEMON_SOURCES
+  daemon.c config.c util.c log.c metrics.c
+  http_daemon.c http_guard.c http_reply.c http_request.c http_route.c
+  problem.c h_common.c h_meta.c h_models.c h_runs.c h_results.c results_stream.c
+  pool.c exec.c model_resolve.c waiters.c modcache.c)
+list(TRANSFORM EIR_STORE_SOURCES PREPEND ${EIR_SERVER_DIR}/)
+list(TRANSFORM EIR_DAEMON_SOURCES PREPEND ${EIR_SERVER_DIR}/)
+
+function(eir_embed_sources out_var)
+  set(migrations_dir ${EIR_SERVER_ROOT}/schema/migrations)
+  set(migrations_c ${CMAKE_CURRENT_BINARY_DIR}/store_migrations.c)
+  file(GLOB migration_files CONFIGURE_DEPENDS ${migrations_dir}/*.sql)
+  add_custom_command(
+    OUTPUT ${migrations_c}
+    COMMAND ${CMAKE_COMMAND} -DDIR=${migrations_dir} -DOUT=${migrations_c}
+            -P ${EIR_SERVER_DIR}/embed_migrations.cmake
+    DEPENDS ${migration_files} ${EIR_SERVER_DIR}/embed_migrations.cmake
+    COMMENT "Embedding SQL migrations"
+    VERBATIM)
+  # If schema/openapi.json does not exist yet, a placeholder is generated in the build
+  # directory (never in the source tree).
+  set(openapi_src ${EIR_SERVER_ROOT}/schema/openapi.json)
+  set(openapi_c ${CMAKE_CURRENT_BINARY_DIR}/openapi_embed.c)
+  file(GLOB openapi_dep CONFIGURE_DEPENDS ${openapi_src})
+  add_custom_command(
+    OUTPUT ${openapi_c}
+    COMMAND ${CMAKE_COMMAND} -DSRC=${openapi_src} -DOUT=${openapi_c}
+            -DPLACEHOLDER=${CMAKE_CURRENT_BINARY_DIR}/openapi.placeholder.json
+            -P ${EIR_SERVER_DIR}/embed_openapi.cmake
+    DEPENDS ${openapi_dep} ${EIR_SERVER_DIR}/embed_openapi.cmake
+    COMMENT "Embedding the OpenAPI document"
+    VERBATIM)
+  set(${out_var} ${migrations_c} ${openapi_c} PARENT_SCOPE)
+endfunction()
+
+function(eir_add_server_libraries)
+  cmake_parse_arguments(A "" "STORE;DAEMON;VERSION" "LINK;OPTIONS" ${ARGN})
+  if(NOT A_STORE OR NOT A_DAEMON OR NOT A_VERSION OR NOT A_LINK)
+    message(FATAL_ERROR "eir_add_server_libraries: STORE, DAEMON, VERSION and LINK are needed")
+  endif()
+  eir_embed_sources(embedded)
+  list(GET embedded 0 migrations_c)
+  list(GET embedded 1 openapi_c)
+
+  add_library(${A_STORE} STATIC ${EIR_STORE_SOURCES} ${migrations_c})
+  target_include_directories(${A_STORE} PUBLIC ${EIR_SERVER_DIR}
+                                        PRIVATE ${EIR_SERVER_ROOT}/engine/src)
+  # The engine provides SHA-256 (engine/src/sha256.h) for result checksums.
+  target_link_libraries(${A_STORE} PUBLIC PkgConfig::SQLITE3 ${A_LINK} Threads::Threads)
+  target_compile_options(${A_STORE} PRIVATE ${A_OPTIONS})
+  set_target_properties(${A_STORE} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+
+  add_library(${A_DAEMON} STATIC ${EIR_DAEMON_SOURCES} ${openapi_c})
+  target_include_directories(${A_DAEMON} PUBLIC ${EIR_SERVER_DIR}
+                                         PRIVATE ${EIR_SERVER_ROOT}/engine/src)
+  target_link_libraries(${A_DAEMON} PUBLIC ${A_STORE} ${A_LINK} PkgConfig::MHD
+                                           PkgConfig::JANSSON Threads::Threads m)
+  target_compile_definitions(${A_DAEMON} PUBLIC EIRNN_VERSION="${A_VERSION}")
+  target_compile_options(${A_DAEMON} PRIVATE ${A_OPTIONS})
+endfunction()
