@@ -37,10 +37,11 @@ int main(int argc, char **argv)
     int exit_code = 1;
     if (srv_daemon_start(&s) == 0) {
         srv_log("listening",
-                json_pack("{s:s, s:i, s:s, s:i, s:i, s:b, s:s, s:s}", "host", s.cfg.listen_host,
-                          "port", (int)s.port, "db", s.cfg.db, "workers", s.cfg.workers,
-                          "http_threads", s.cfg.http_threads, "auth", s.has_token, "version",
-                          EIRNN_VERSION, "engine", EIR_ENGINE_VERSION));
+                json_pack("{s:s, s:i, s:s, s:i, s:i, s:i, s:b, s:s, s:s}", "host",
+                          s.cfg.listen_host, "port", (int)s.port, "db", s.cfg.db, "workers",
+                          s.cfg.workers, "threads_per_run", s.cfg.threads_per_run, "http_threads",
+                          s.cfg.http_threads, "auth", s.has_token, "version", EIRNN_VERSION,
+                          "engine", EIR_ENGINE_VERSION));
         int sig = 0;
         while (!sig) {
             if (sigwait(&set, &sig) != 0) sig = 0;
