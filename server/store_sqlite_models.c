@@ -1,0 +1,166 @@
+/**
+ * @file store_sqlite_models.c
+ * @brief SQLite backend: models (create, get, list, delete).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store_sqlite_int.h"
+
+static store_status sq_model_create_locked(store_conn *c, const char *name, const char *hash,
+                                           int64_t n, const char *json, store_model *out)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!sq_is_hex64(hash))
+        return sq_fail(sc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)");
+    if (!json) return sq_fail(sc, STORE_INVALID, "model document missing");
+    if (n < 0) return sq_fail(sc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n);
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_INSERT, &st);
+    if (!s) return st;
+    char id[STORE_ID_MAX];
+    int64_t t = sq_now_ms();
+    for (int attempt = 0;; attempt++) {
+        if (sq_new_id(id, "m_"))
+            return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
+        int rc = sq_bind_text(s, 1, id) | sq_bind_text(s, 2, name ? name : "") |
+                 sq_bind_text(s, 3, hash) | sq_bind_i64(s, 4, n) | sq_bind_i64(s, 5, t);
+        int rcj = sq_bind_text(s, 6, json);
+        if (rc != SQLITE_OK || rcj != SQLITE_OK) {
+            sq_done(s);
+            return sq_fail(sc, rcj == SQLITE_TOOBIG ? STORE_INVALID : STORE_ERROR,
+                           "cannot bind the model: %s", sqlite3_errstr(rcj ? rcj : rc));
+        }
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) break;
+        /* an id collision (2^-96 per pair) is retried; anything else fails */
+        st = sq_fail_rc(sc, rc, "cannot store the model");
+        sq_done(s);
+        if (rc != SQLITE_CONSTRAINT_UNIQUE || attempt >= 2)
+            return st == STORE_CONFLICT ? STORE_INVALID : st;
+    }
+    sq_done(s);
+    if (out) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->id, sizeof out->id, "%s", id);
+        snprintf(out->hash, sizeof out->hash, "%s", hash);
+        out->n = n;
+        out->created_at = t;
+        out->name = strdup(name ? name : "");
+        if (!out->name)
+            return sq_fail(sc, STORE_ERROR, "out of memory (the model %s was stored)", id);
+    }
+    return STORE_OK;
+}
+
+store_status sq_model_get(store_conn *c, const char *id, store_model *out)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id || !out) return sq_fail(sc, STORE_INVALID, "model id or output missing");
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_GET, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        sq_copy_str(out->id, sizeof out->id, sqlite3_column_text(s, 0));
+        sq_copy_str(out->hash, sizeof out->hash, sqlite3_column_text(s, 2));
+        out->n = sqlite3_column_int64(s, 3);
+        out->created_at = sqlite3_column_int64(s, 4);
+        if (sq_dup_col(s, 1, &out->name) || sq_dup_col(s, 5, &out->json)) {
+            store_model_clear(out);
+            st = sq_fail(sc, STORE_ERROR, "out of memory reading model %s", id);
+        }
+    } else if (rc == SQLITE_DONE) {
+        st = sq_fail(sc, STORE_NOT_FOUND, "no model %s", id);
+    } else {
+        st = sq_fail_rc(sc, rc, "cannot read the model");
+    }
+    sq_done(s);
+    return st;
+}
+
+store_status sq_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
+                           void *ctx, char next[STORE_CURSOR_MAX])
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    int64_t after;
+    if (sq_cursor_decode(cursor, &after)) return sq_fail(sc, STORE_INVALID, "malformed cursor");
+    limit = sq_clamp_limit(limit);
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_LIST, &st);
+    if (!s) return st;
+    sq_bind_i64(s, 1, after);
+    sq_bind_i64(s, 2, (int64_t)limit + 1); /* one more row tells whether a next page exists */
+    int rows = 0, rc;
+    int64_t last_seq = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (rows == limit) {
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+        rows++;
+        last_seq = sqlite3_column_int64(s, 5);
+        store_model m = {0};
+        sq_copy_str(m.id, sizeof m.id, sqlite3_column_text(s, 0));
+        m.name = (char *)sqlite3_column_text(s, 1);
+        sq_copy_str(m.hash, sizeof m.hash, sqlite3_column_text(s, 2));
+        m.n = sqlite3_column_int64(s, 3);
+        m.created_at = sqlite3_column_int64(s, 4);
+        if (cb && cb(ctx, &m)) { /* the caller stopped: the next page starts after this row */
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        st = sq_fail_rc(sc, rc, "cannot list models");
+        if (next) next[0] = '\0';
+    }
+    sq_done(s);
+    return st;
+}
+
+store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs_using)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "model id missing");
+    if ((st = sq_tx_begin(sc)) != STORE_OK) return st;
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_RUNS, &st);
+    if (!s) return sq_tx_fail(sc, st);
+    sq_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    int64_t uses = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    if (rc != SQLITE_ROW) st = sq_fail_rc(sc, rc, "cannot count the model's runs");
+    sq_done(s);
+    if (st != STORE_OK) return sq_tx_fail(sc, st);
+    if (uses > 0) {
+        if (runs_using) *runs_using = uses;
+        return sq_tx_fail(sc,
+                          sq_fail(sc, STORE_CONFLICT,
+                                  "model %s is used by %" PRId64 " run(s); delete those runs first",
+                                  id, uses));
+    }
+    if (!(s = sq_stmt(sc, ST_MODEL_DELETE, &st))) return sq_tx_fail(sc, st);
+    sq_bind_text(s, 1, id);
+    if ((st = sq_run_stmt(sc, s, "cannot delete the model")) != STORE_OK) return sq_tx_fail(sc, st);
+    if (sqlite3_changes64(sc->db) == 0)
+        return sq_tx_fail(sc, sq_fail(sc, STORE_NOT_FOUND, "no model %s", id));
+    return sq_tx_commit(sc, 1);
+}
+
+store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
+                             const char *json, store_model *out)
+{
+    LOCKED_DURABLE(sq_model_create_locked(c, name, hash, n, json, out));
+}

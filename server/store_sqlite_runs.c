@@ -1,0 +1,403 @@
+/**
+ * @file store_sqlite_runs.c
+ * @brief SQLite backend: the run queue (create, get, list, claim, progress, cancel, release,
+ *        delete).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store_sqlite_int.h"
+
+static store_status sq_run_release_locked(store_conn *c, const char *id, store_run_status *now);
+
+/** Read run @p id into @p out (copied strings, no request). */
+store_status sq_load_run(struct sq_conn *sc, const char *id, store_run *out)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_GET, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        if (sq_row_to_run(s, 0, 1, out))
+            st = sq_fail(sc, STORE_ERROR, "out of memory reading run %s", id);
+    } else if (rc == SQLITE_DONE) {
+        st = sq_fail(sc, STORE_NOT_FOUND, "no run %s", id);
+    } else {
+        st = sq_fail_rc(sc, rc, "cannot read the run");
+    }
+    sq_done(s);
+    return st;
+}
+
+/** Status of run @p id into *status; NOT_FOUND when there is none. */
+store_status sq_run_status_get(struct sq_conn *sc, const char *id, int *status)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_STATUS, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *status = store_run_status_parse((const char *)sqlite3_column_text(s, 0));
+    else if (rc == SQLITE_DONE)
+        st = sq_fail(sc, STORE_NOT_FOUND, "no run %s", id);
+    else
+        st = sq_fail_rc(sc, rc, "cannot read the run's status");
+    sq_done(s);
+    return st;
+}
+
+/** Single-value count query. */
+store_status sq_count_query(struct sq_conn *sc, enum stmt_id id, const char *arg, int64_t *out,
+                            const char *what)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, id, &st);
+    if (!s) return st;
+    if (arg) sq_bind_text(s, 1, arg);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else
+        st = sq_fail_rc(sc, rc, what);
+    sq_done(s);
+    return st;
+}
+
+store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!in || !in->request_json || !out)
+        return sq_fail(sc, STORE_INVALID, "run request or output missing");
+    if (in->idempotency_key) {
+        size_t kl = strlen(in->idempotency_key);
+        if (kl == 0 || kl > SQ_KEY_MAX)
+            return sq_fail(sc, STORE_INVALID, "idempotency key must be 1 to %d bytes", SQ_KEY_MAX);
+        if (!sq_is_hex64(in->body_hash))
+            return sq_fail(sc, STORE_INVALID,
+                           "an idempotency key needs the request body's SHA-256 (64 hex)");
+    }
+    if ((st = sq_tx_begin(sc)) != STORE_OK) return st;
+    sqlite3_stmt *s;
+    if (in->idempotency_key) {
+        if (!(s = sq_stmt(sc, ST_RUN_BY_KEY, &st))) return sq_tx_fail(sc, st);
+        sq_bind_text(s, 1, in->idempotency_key);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            char id[STORE_ID_MAX];
+            sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
+            const char *h = (const char *)sqlite3_column_text(s, 1);
+            int same = h && strcasecmp(h, in->body_hash) == 0;
+            sq_done(s);
+            if (!same)
+                return sq_tx_fail(sc, sq_fail(sc, STORE_KEY_REUSED,
+                                              "idempotency key already used for run %s with a "
+                                              "different request body",
+                                              id));
+            st = sq_load_run(sc, id, out);
+            sq_tx_rollback(sc); /* nothing was written */
+            /* The run may have been committed by another thread that still waits for its sync:
+             * do not acknowledge it before it is durable. */
+            if (st == STORE_OK && (st = sq_gs_wait_all(sc)) != STORE_OK) store_run_clear(out);
+            return st;
+        }
+        sq_done(s);
+        if (rc != SQLITE_DONE)
+            return sq_tx_fail(sc, sq_fail_rc(sc, rc, "cannot look up the idempotency key"));
+    }
+    if (in->queue_limit > 0) {
+        int64_t depth = 0;
+        if ((st = sq_count_query(sc, ST_QUEUE_DEPTH, NULL, &depth, "cannot count the queue")))
+            return sq_tx_fail(sc, st);
+        if (depth >= in->queue_limit)
+            return sq_tx_fail(sc, sq_fail(sc, STORE_FULL,
+                                          "the queue is full: %" PRId64
+                                          " runs queued (limit %" PRId64 ")",
+                                          depth, in->queue_limit));
+    }
+    if (in->model_id) {
+        int64_t exists = 0;
+        sqlite3_stmt *e = sq_stmt(sc, ST_MODEL_EXISTS, &st);
+        if (!e) return sq_tx_fail(sc, st);
+        sq_bind_text(e, 1, in->model_id);
+        int rc = sqlite3_step(e);
+        exists = rc == SQLITE_ROW;
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            st = sq_fail_rc(sc, rc, "cannot look up the model");
+        sq_done(e);
+        if (st != STORE_OK) return sq_tx_fail(sc, st);
+        if (!exists)
+            return sq_tx_fail(sc, sq_fail(sc, STORE_NOT_FOUND, "no model %s", in->model_id));
+    }
+    if (!(s = sq_stmt(sc, ST_RUN_INSERT, &st))) return sq_tx_fail(sc, st);
+    char id[STORE_ID_MAX];
+    for (int attempt = 0;; attempt++) {
+        if (sq_new_id(id, "r_"))
+            return sq_tx_fail(
+                sc, sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno)));
+        sq_bind_text(s, 1, id);
+        sq_bind_text(s, 2, in->model_id);
+        sq_bind_i64(s, 3, in->priority);
+        sq_bind_i64(s, 4, in->max_attempts > 0 ? in->max_attempts : 3);
+        sq_bind_i64(s, 5, sq_now_ms());
+        sq_bind_i64(s, 6, in->progress_total > 0 ? in->progress_total : 0);
+        sqlite3_bind_double(s, 7, in->time_limit > 0 ? in->time_limit : 0.0);
+        int rcj = sq_bind_text(s, 8, in->request_json);
+        sq_bind_text(s, 9, in->idempotency_key);
+        sq_bind_text(s, 10, in->idempotency_key ? in->body_hash : NULL);
+        if (rcj != SQLITE_OK) {
+            sq_done(s);
+            return sq_tx_fail(sc, sq_fail(sc, STORE_INVALID, "cannot bind the run request: %s",
+                                          sqlite3_errstr(rcj)));
+        }
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) break;
+        st = sq_fail_rc(sc, rc, "cannot queue the run");
+        sq_done(s);
+        /* the key was checked above under the write lock, so a UNIQUE failure is an id clash */
+        if (rc != SQLITE_CONSTRAINT_UNIQUE || attempt >= 2) return sq_tx_fail(sc, st);
+    }
+    sq_done(s);
+    if ((st = sq_load_run(sc, id, out)) != STORE_OK) return sq_tx_fail(sc, st);
+    if ((st = sq_tx_commit(sc, 1)) != STORE_OK) {
+        store_run_clear(out);
+        return st;
+    }
+    if (created) *created = 1;
+    return STORE_OK;
+}
+
+store_status sq_run_get(store_conn *c, const char *id, store_run *out)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id || !out) return sq_fail(sc, STORE_INVALID, "run id or output missing");
+    return sq_load_run(sc, id, out);
+}
+
+store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
+                         store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    int64_t after;
+    if (sq_cursor_decode(cursor, &after)) return sq_fail(sc, STORE_INVALID, "malformed cursor");
+    int status = f ? f->status : -1;
+    const char *model = f ? f->model_id : NULL;
+    if (status < -1 || status >= STORE_RUN_NSTATUS)
+        return sq_fail(sc, STORE_INVALID, "unknown run status %d", status);
+    limit = sq_clamp_limit(limit);
+    enum stmt_id id = status >= 0 ? (model ? ST_RUN_LIST_BOTH : ST_RUN_LIST_STATUS)
+                                  : (model ? ST_RUN_LIST_MODEL : ST_RUN_LIST_ALL);
+    sqlite3_stmt *s = sq_stmt(sc, id, &st);
+    if (!s) return st;
+    sq_bind_i64(s, 1, after);
+    sq_bind_i64(s, 2, (int64_t)limit + 1);
+    if (id == ST_RUN_LIST_MODEL) {
+        sq_bind_text(s, 3, model);
+    } else if (status >= 0) {
+        sq_bind_text(s, 3, store_run_status_name((store_run_status)status));
+        sq_bind_text(s, 4, model);
+    }
+    int rows = 0, rc;
+    int64_t last_seq = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (rows == limit) {
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+        rows++;
+        store_run r;
+        sq_row_to_run(s, 0, 0, &r);
+        last_seq = r.seq;
+        if (cb && cb(ctx, &r)) {
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        st = sq_fail_rc(sc, rc, "cannot list runs");
+        if (next) next[0] = '\0';
+    }
+    sq_done(s);
+    return st;
+}
+
+static store_status sq_run_claim_locked(store_conn *c, store_run *out)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!out) return sq_fail(sc, STORE_INVALID, "output missing");
+    /* A lost claim only means the run is queued again after a power cut: no sync needed. */
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CLAIM, &st);
+    if (!s) return st;
+    sq_bind_i64(s, 1, sq_now_ms());
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        char id[STORE_ID_MAX];
+        sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
+        if (sq_row_to_run(s, 1, 1, out))
+            st = sq_fail(sc, STORE_ERROR, "out of memory reading the claimed run");
+        rc = sqlite3_step(s); /* run the statement to its end: this commits the claim */
+        if (rc != SQLITE_DONE) {
+            store_run_clear(out); /* the commit failed, so nothing was claimed */
+            st = sq_fail_rc(sc, rc, "cannot claim a run");
+        } else if (st != STORE_OK) {
+            /* claimed but unreadable: give the run back so it does not stay running */
+            sq_done(s);
+            char keep[STORE_ERRMSG_MAX];
+            memcpy(keep, sc->base.errmsg, sizeof keep);
+            sq_run_release_locked(c, id, NULL); /* still under this claim's lock */
+            memcpy(sc->base.errmsg, keep, sizeof keep);
+            return st;
+        }
+    } else if (rc == SQLITE_DONE) {
+        st = sq_fail(sc, STORE_NOT_FOUND, "the queue is empty");
+    } else {
+        st = sq_fail_rc(sc, rc, "cannot claim a run");
+    }
+    sq_done(s);
+    return st;
+}
+
+static store_status sq_run_progress_locked(store_conn *c, const char *id, int64_t done_steps,
+                                           int64_t total, int *cancel_requested)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_PROGRESS, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    sq_bind_i64(s, 2, done_steps < 0 ? 0 : done_steps);
+    sq_bind_i64(s, 3, total);
+    int rc = sqlite3_step(s);
+    int found = rc == SQLITE_ROW;
+    if (found) {
+        if (cancel_requested) *cancel_requested = sqlite3_column_int(s, 0);
+        rc = sqlite3_step(s);
+    }
+    if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, "cannot record progress");
+    sq_done(s);
+    if (st != STORE_OK || found) return st;
+    int status;
+    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
+    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", id,
+                   store_run_status_name((store_run_status)status));
+}
+
+/** Step an UPDATE ... RETURNING status; *found tells whether it matched a row. */
+static store_status update_returning_status(struct sq_conn *sc, sqlite3_stmt *s, int *found,
+                                            store_run_status *now, const char *what)
+{
+    store_status st = STORE_OK;
+    int rc = sqlite3_step(s);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        int v = store_run_status_parse((const char *)sqlite3_column_text(s, 0));
+        if (now && v >= 0) *now = (store_run_status)v;
+        rc = sqlite3_step(s);
+    }
+    if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, what);
+    sq_done(s);
+    return st;
+}
+
+static store_status sq_run_cancel_locked(store_conn *c, const char *id, store_run_status *now)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CANCEL, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    sq_bind_i64(s, 2, sq_now_ms());
+    int found;
+    if ((st = update_returning_status(sc, s, &found, now, "cannot cancel the run")) != STORE_OK ||
+        found)
+        return st;
+    int status;
+    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
+    if (now && status >= 0) *now = (store_run_status)status;
+    if (status == STORE_RUN_CANCELLED) return STORE_OK;
+    return sq_fail(sc, STORE_CONFLICT, "run %s already %s", id,
+                   store_run_status_name((store_run_status)status));
+}
+
+static store_status sq_run_release_locked(store_conn *c, const char *id, store_run_status *now)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_RELEASE, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    sq_bind_i64(s, 2, sq_now_ms());
+    int found;
+    if ((st = update_returning_status(sc, s, &found, now, "cannot release the run")) != STORE_OK ||
+        found)
+        return st;
+    int status;
+    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
+    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", id,
+                   store_run_status_name((store_run_status)status));
+}
+
+static store_status sq_run_delete_locked(store_conn *c, const char *id)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_DELETE, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    /* one statement: the run and (by ON DELETE CASCADE) its results and chunks */
+    if ((st = sq_run_stmt(sc, s, "cannot delete the run")) != STORE_OK) return st;
+    if (sqlite3_changes64(sc->db) > 0) return STORE_OK;
+    int status;
+    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
+    return sq_fail(sc, STORE_CONFLICT, "run %s is %s; only finished runs can be deleted", id,
+                   store_run_status_name((store_run_status)status));
+}
+
+store_status sq_run_claim(store_conn *c, store_run *out)
+{
+    LOCKED(sq_run_claim_locked(c, out));
+}
+
+store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps, int64_t total,
+                             int *cancel_requested)
+{
+    LOCKED(sq_run_progress_locked(c, id, done_steps, total, cancel_requested));
+}
+
+store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now)
+{
+    LOCKED_DURABLE(sq_run_cancel_locked(c, id, now));
+}
+
+store_status sq_run_release(store_conn *c, const char *id, store_run_status *now)
+{
+    LOCKED_DURABLE(sq_run_release_locked(c, id, now));
+}
+
+store_status sq_run_delete(store_conn *c, const char *id)
+{
+    LOCKED_DURABLE(sq_run_delete_locked(c, id));
+}
