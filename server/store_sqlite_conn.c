@@ -318,8 +318,8 @@ store_status sq_run_fixed(struct sq_conn *sc, enum stmt_id id, const char *what)
     return s ? sq_run_stmt(sc, s, what) : st;
 }
 
-/** End the transaction, if any, without keeping it; releases the writer lock. */
-void sq_tx_rollback(struct sq_conn *sc)
+/** Roll back the open transaction, if any, keeping the connection's message. */
+static void rollback_open(struct sq_conn *sc)
 {
     /* no transaction, or SQLite already rolled it back (e.g. after SQLITE_FULL) */
     if (sc->db && !sqlite3_get_autocommit(sc->db)) {
@@ -329,10 +329,15 @@ void sq_tx_rollback(struct sq_conn *sc)
             sc->broken = 1; /* cannot tell the state: start afresh */
         memcpy(sc->base.errmsg, keep, sizeof keep);
     }
+}
+
+/** End the transaction, if any, without keeping it; releases the writer lock. */
+void sq_tx_rollback(struct sq_conn *sc)
+{
+    rollback_open(sc);
     sq_wl_unlock(sc);
 }
 
-/** BEGIN IMMEDIATE under the writer lock. */
 store_status sq_tx_begin(struct sq_conn *sc)
 {
     store_status st = sq_wl_lock(sc, NULL);
@@ -359,5 +364,38 @@ store_status sq_tx_commit(struct sq_conn *sc, int durable)
 store_status sq_tx_fail(struct sq_conn *sc, store_status st)
 {
     sq_tx_rollback(sc);
+    return st;
+}
+
+/**
+ * The one place where a write meets the machinery around it. In order: make the connection
+ * usable; take the writer lock (waiting in line, at most the busy timeout: ::STORE_BUSY);
+ * BEGIN IMMEDIATE with ::SQ_TX_BEGIN; the body; COMMIT, or ROLLBACK when anything failed;
+ * release the lock; with ::SQ_TX_DURABLE wait until the outcome is on stable storage; and
+ * checkpoint when the WAL has grown. Bodies hold only the logic of their operation.
+ *
+ * Durability: when the body changed rows, the wait covers this commit (its group-sync ticket);
+ * when it changed nothing (a refusal, an idempotent replay), it covers every commit appended so
+ * far, because the answer reports a state that another thread may have committed and not yet
+ * synced. A connection that already held the writer lock (a body run inside another) leaves the
+ * lock and the wait to the outer holder.
+ */
+store_status sq_tx_run(struct sq_conn *sc, unsigned mode, sq_tx_body body, void *ctx)
+{
+    store_status st = sq_conn_ready(sc);
+    if (st != STORE_OK) return st;
+    int acquired = 0;
+    if ((st = sq_wl_lock(sc, &acquired)) != STORE_OK) return st;
+    sqlite3_int64 before = sqlite3_total_changes64(sc->db);
+    if (mode & SQ_TX_BEGIN) st = sq_run_fixed(sc, ST_BEGIN, "cannot start a write transaction");
+    if (st == STORE_OK) st = body(sc, ctx);
+    if (st == STORE_OK && (mode & SQ_TX_BEGIN)) st = sq_run_fixed(sc, ST_COMMIT, "cannot commit");
+    int durable = st == STORE_OK && acquired && (mode & SQ_TX_DURABLE);
+    uint64_t ticket =
+        durable && sc->db && sqlite3_total_changes64(sc->db) != before ? sq_gs_ticket(sc) : 0;
+    rollback_open(sc); /* a failed body or COMMIT */
+    if (acquired) sq_wl_unlock(sc);
+    if (durable) st = ticket ? sq_gs_wait(sc, ticket) : sq_gs_wait_all(sc);
+    if (st == STORE_OK) sq_maybe_checkpoint(sc);
     return st;
 }

@@ -30,6 +30,16 @@ void sq_writer_reset(struct sq_writer *w)
     w->var[0] = '\0';
 }
 
+/** Delete the staged (complete = 0) results of run @p arg, left by an interrupted finish. */
+static store_status drop_staged(struct sq_conn *sc, void *arg)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_DROP_STAGED, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, (const char *)arg);
+    return sq_run_stmt(sc, s, "cannot delete staged results");
+}
+
 /** Roll back the open batch and delete batches already committed (staged) by this finish.
  *  If the delete fails too, the staged rows stay invisible and are deleted by the next
  *  finish_begin() of the run or by requeue_orphans(). Keeps the connection's message. */
@@ -39,16 +49,8 @@ void sq_writer_rollback(struct sq_conn *sc)
     if (!sc->w.staged) return;
     char keep[STORE_ERRMSG_MAX];
     memcpy(keep, sc->base.errmsg, sizeof keep);
-    store_status st = sq_tx_begin(sc);
-    sqlite3_stmt *s = st == STORE_OK ? sq_stmt(sc, ST_RESULT_DROP_STAGED, &st) : NULL;
-    if (s) {
-        sq_bind_text(s, 1, sc->w.run_id);
-        st = sq_run_stmt(sc, s, "cannot delete staged results");
-    }
-    if (st == STORE_OK)
-        sq_tx_commit(sc, 0); /* invisible rows: no need to wait for the disk */
-    else
-        sq_tx_rollback(sc);
+    /* invisible rows: no need to wait for the disk */
+    sq_tx_run(sc, SQ_TX_BEGIN, drop_staged, sc->w.run_id);
     memcpy(sc->base.errmsg, keep, sizeof keep);
 }
 
@@ -89,11 +91,7 @@ store_status sq_finish_begin(store_conn *c, const char *run_id)
         return sq_tx_fail(sc, sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", run_id,
                                       store_run_status_name((store_run_status)status)));
     /* staged results of an earlier, interrupted finish of this run */
-    sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_DROP_STAGED, &st);
-    if (!s) return sq_tx_fail(sc, st);
-    sq_bind_text(s, 1, run_id);
-    if ((st = sq_run_stmt(sc, s, "cannot delete staged results")) != STORE_OK)
-        return sq_tx_fail(sc, st);
+    if ((st = drop_staged(sc, (void *)run_id)) != STORE_OK) return sq_tx_fail(sc, st);
     sq_writer_reset(&sc->w);
     sc->w.active = 1;
     sc->w.failed = 0;

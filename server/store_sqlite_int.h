@@ -245,6 +245,9 @@ store_status sq_run_fixed(struct sq_conn *sc, enum stmt_id id, const char *what)
 
 /* ---- store_sqlite_conn.c: transactions ---------------------------------------------------- */
 
+/* The primitives below are for the finish (store_sqlite_finish.c), whose transaction stays open
+ * across several calls of the caller; every other write runs as a body of sq_tx_run(). */
+
 /** End the transaction, if any, without keeping it; releases the writer lock. */
 void sq_tx_rollback(struct sq_conn *sc);
 /** BEGIN IMMEDIATE under the writer lock. */
@@ -253,6 +256,26 @@ store_status sq_tx_begin(struct sq_conn *sc);
 store_status sq_tx_commit(struct sq_conn *sc, int durable);
 /** Roll back (if in a transaction) and pass @p st through. */
 store_status sq_tx_fail(struct sq_conn *sc, store_status st);
+
+/** What sq_tx_run() wraps around a body (flags). */
+enum sq_tx_mode {
+    SQ_TX_STATEMENT = 0, /**< no transaction of its own: each statement of the body commits */
+    SQ_TX_BEGIN = 1,     /**< BEGIN IMMEDIATE before the body, COMMIT after it */
+    SQ_TX_DURABLE = 2    /**< then wait until the outcome is on stable storage (group sync) */
+};
+
+/** The logic of a write: runs under the writer lock (in a transaction with ::SQ_TX_BEGIN);
+ *  returns ::STORE_OK to commit, anything else (with the connection's message) to roll back. */
+typedef store_status (*sq_tx_body)(struct sq_conn *sc, void *ctx);
+
+/**
+ * Run @p body with @p ctx as one write (@p mode: ::sq_tx_mode flags), taking the writer lock,
+ * committing or rolling back, releasing the lock and waiting for durability around it.
+ * Returns the body's status, or ::STORE_BUSY / ::STORE_ERROR / ... when the lock, BEGIN,
+ * COMMIT or the sync failed (then nothing the body did is kept, except that a failed sync
+ * leaves a committed change that may not survive a power loss, as its message says).
+ */
+store_status sq_tx_run(struct sq_conn *sc, unsigned mode, sq_tx_body body, void *ctx);
 
 /* ---- store_sqlite_lock.c ------------------------------------------------------------------ */
 
@@ -350,34 +373,5 @@ store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report);
 store_status sq_counts(store_conn *c, store_counts *out);
 store_status sq_queue_depth(store_conn *c, int64_t *depth);
 store_status sq_verify(store_conn *c, store_verify_cb cb, void *ctx, store_verify_report *report);
-
-/* Single-statement writes run in autocommit under the writer lock. */
-#define LOCKED(call)                                                                               \
-    do {                                                                                           \
-        int acquired_;                                                                             \
-        store_status st_ = sq_wl_lock(SQ(c), &acquired_);                                          \
-        if (st_ == STORE_OK) st_ = (call);                                                         \
-        if (acquired_) sq_wl_unlock(SQ(c));                                                        \
-        if (st_ == STORE_OK) sq_maybe_checkpoint(SQ(c));                                           \
-        return st_;                                                                                \
-    } while (0)
-
-/* The same for decisions a client is told about: once the statement succeeded, wait until it
- * is on stable storage (its own change, or, when it changed nothing, whatever state it saw). */
-#define LOCKED_DURABLE(call)                                                                       \
-    do {                                                                                           \
-        int acquired_;                                                                             \
-        store_status st_ = sq_wl_lock(SQ(c), &acquired_);                                          \
-        int64_t before_ = SQ(c)->db ? sqlite3_total_changes64(SQ(c)->db) : 0;                      \
-        if (st_ == STORE_OK) st_ = (call);                                                         \
-        uint64_t ticket_ = 0;                                                                      \
-        if (st_ == STORE_OK && acquired_ && sqlite3_total_changes64(SQ(c)->db) != before_)         \
-            ticket_ = sq_gs_ticket(SQ(c));                                                         \
-        if (acquired_) sq_wl_unlock(SQ(c));                                                        \
-        if (st_ == STORE_OK && acquired_)                                                          \
-            st_ = ticket_ ? sq_gs_wait(SQ(c), ticket_) : sq_gs_wait_all(SQ(c));                    \
-        if (st_ == STORE_OK) sq_maybe_checkpoint(SQ(c));                                           \
-        return st_;                                                                                \
-    } while (0)
 
 #endif /* EIR_STORE_SQLITE_INT_H */

@@ -13,25 +13,31 @@
 
 #include "store_sqlite_int.h"
 
+/** Body of sq_requeue_orphans(): @p arg is int64_t changed[4], rows changed by each step. */
+static store_status requeue(struct sq_conn *sc, void *arg)
+{
+    static const enum stmt_id steps[4] = {ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE,
+                                          ST_REQUEUE_STAGED};
+    int64_t *changed = arg;
+    int64_t t = sq_now_ms();
+    store_status st = STORE_OK;
+    for (int i = 0; i < 4; i++) {
+        sqlite3_stmt *s = sq_stmt(sc, steps[i], &st);
+        if (!s) return st;
+        sq_bind_i64(s, 1, t); /* skipped for statements without ?1 */
+        if ((st = sq_run_stmt(sc, s, "cannot requeue interrupted runs")) != STORE_OK) return st;
+        changed[i] = sqlite3_changes64(sc->db);
+    }
+    return STORE_OK;
+}
+
 store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    if ((st = sq_tx_begin(sc)) != STORE_OK) return st;
-    static const enum stmt_id steps[4] = {ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE,
-                                          ST_REQUEUE_STAGED};
     int64_t changed[4] = {0, 0, 0, 0};
-    int64_t t = sq_now_ms();
-    for (int i = 0; i < 4; i++) {
-        sqlite3_stmt *s = sq_stmt(sc, steps[i], &st);
-        if (!s) return sq_tx_fail(sc, st);
-        sq_bind_i64(s, 1, t); /* skipped for statements without ?1 */
-        if ((st = sq_run_stmt(sc, s, "cannot requeue interrupted runs")) != STORE_OK)
-            return sq_tx_fail(sc, st);
-        changed[i] = sqlite3_changes64(sc->db);
-    }
-    if ((st = sq_tx_commit(sc, 1)) != STORE_OK) return st;
+    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, requeue, changed)) != STORE_OK) return st;
     if (report) {
         report->cancelled = changed[0];
         report->failed = changed[1];

@@ -14,7 +14,7 @@
 
 #include "store_sqlite_int.h"
 
-static store_status sq_run_release_locked(store_conn *c, const char *id, store_run_status *now);
+static store_status run_release(struct sq_conn *sc, void *arg);
 
 /** Read run @p id into @p out (copied strings, no request). */
 store_status sq_load_run(struct sq_conn *sc, const char *id, store_run *out)
@@ -71,6 +71,121 @@ store_status sq_count_query(struct sq_conn *sc, enum stmt_id id, const char *arg
     return st;
 }
 
+/** A run to queue (sq_run_create()). */
+struct run_create {
+    const store_run_new *in;
+    store_run *out;
+    int inserted; /**< a new run was queued (0: the key's existing run was loaded) */
+};
+
+/**
+ * The run already queued under the request's idempotency key, if any: *found = 1 and @p out
+ * loaded when its body is the same; ::STORE_KEY_REUSED when another body used the key.
+ */
+static store_status find_by_key(struct sq_conn *sc, const store_run_new *in, store_run *out,
+                                int *found)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_BY_KEY, &st);
+    *found = 0;
+    if (!s) return st;
+    sq_bind_text(s, 1, in->idempotency_key);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sq_done(s);
+        return rc == SQLITE_DONE ? STORE_OK
+                                 : sq_fail_rc(sc, rc, "cannot look up the idempotency key");
+    }
+    char id[STORE_ID_MAX];
+    sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
+    const char *h = (const char *)sqlite3_column_text(s, 1);
+    int same = h && strcasecmp(h, in->body_hash) == 0;
+    sq_done(s);
+    if (!same)
+        return sq_fail(sc, STORE_KEY_REUSED,
+                       "idempotency key already used for run %s with a different request body", id);
+    *found = 1;
+    return sq_load_run(sc, id, out);
+}
+
+/** Whether the run may be queued: room in the queue, and its model (if named) exists. */
+static store_status check_room(struct sq_conn *sc, const store_run_new *in)
+{
+    store_status st = STORE_OK;
+    if (in->queue_limit > 0) {
+        int64_t depth = 0;
+        if ((st = sq_count_query(sc, ST_QUEUE_DEPTH, NULL, &depth, "cannot count the queue")))
+            return st;
+        if (depth >= in->queue_limit)
+            return sq_fail(sc, STORE_FULL,
+                           "the queue is full: %" PRId64 " runs queued (limit %" PRId64 ")", depth,
+                           in->queue_limit);
+    }
+    if (!in->model_id) return STORE_OK;
+    sqlite3_stmt *e = sq_stmt(sc, ST_MODEL_EXISTS, &st);
+    if (!e) return st;
+    sq_bind_text(e, 1, in->model_id);
+    int rc = sqlite3_step(e);
+    sq_done(e);
+    if (rc == SQLITE_ROW) return STORE_OK;
+    if (rc == SQLITE_DONE) return sq_fail(sc, STORE_NOT_FOUND, "no model %s", in->model_id);
+    return sq_fail_rc(sc, rc, "cannot look up the model");
+}
+
+/** INSERT the run under a fresh random id (into @p id). */
+static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char id[STORE_ID_MAX])
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_INSERT, &st);
+    if (!s) return st;
+    for (int attempt = 0;; attempt++) {
+        if (sq_new_id(id, "r_"))
+            return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
+        sq_bind_text(s, 1, id);
+        sq_bind_text(s, 2, in->model_id);
+        sq_bind_i64(s, 3, in->priority);
+        sq_bind_i64(s, 4, in->max_attempts > 0 ? in->max_attempts : 3);
+        sq_bind_i64(s, 5, sq_now_ms());
+        sq_bind_i64(s, 6, in->progress_total > 0 ? in->progress_total : 0);
+        sqlite3_bind_double(s, 7, in->time_limit > 0 ? in->time_limit : 0.0);
+        int rcj = sq_bind_text(s, 8, in->request_json);
+        sq_bind_text(s, 9, in->idempotency_key);
+        sq_bind_text(s, 10, in->idempotency_key ? in->body_hash : NULL);
+        if (rcj != SQLITE_OK) {
+            sq_done(s);
+            return sq_fail(sc, STORE_INVALID, "cannot bind the run request: %s",
+                           sqlite3_errstr(rcj));
+        }
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) break;
+        st = sq_fail_rc(sc, rc, "cannot queue the run");
+        sq_done(s);
+        /* the key was checked under the write lock, so a UNIQUE failure is an id clash */
+        if (rc != SQLITE_CONSTRAINT_UNIQUE || attempt >= 2) return st;
+    }
+    sq_done(s);
+    return STORE_OK;
+}
+
+/** Body of sq_run_create(): replay the key's run, or check for room and queue a new one. */
+static store_status run_create(struct sq_conn *sc, void *arg)
+{
+    struct run_create *rc = arg;
+    store_status st;
+    if (rc->in->idempotency_key) {
+        int found;
+        /* a replay changes nothing: sq_tx_run() still waits until the run it found is durable
+         * (another thread may have committed it and not synced it yet) */
+        if ((st = find_by_key(sc, rc->in, rc->out, &found)) != STORE_OK || found) return st;
+    }
+    if ((st = check_room(sc, rc->in)) != STORE_OK) return st;
+    char id[STORE_ID_MAX];
+    if ((st = insert_run(sc, rc->in, id)) != STORE_OK) return st;
+    if ((st = sq_load_run(sc, id, rc->out)) != STORE_OK) return st;
+    rc->inserted = 1;
+    return STORE_OK;
+}
+
 store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created)
 {
     struct sq_conn *sc = SQ(c);
@@ -86,93 +201,13 @@ store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *ou
             return sq_fail(sc, STORE_INVALID,
                            "an idempotency key needs the request body's SHA-256 (64 hex)");
     }
-    if ((st = sq_tx_begin(sc)) != STORE_OK) return st;
-    sqlite3_stmt *s;
-    if (in->idempotency_key) {
-        if (!(s = sq_stmt(sc, ST_RUN_BY_KEY, &st))) return sq_tx_fail(sc, st);
-        sq_bind_text(s, 1, in->idempotency_key);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            char id[STORE_ID_MAX];
-            sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
-            const char *h = (const char *)sqlite3_column_text(s, 1);
-            int same = h && strcasecmp(h, in->body_hash) == 0;
-            sq_done(s);
-            if (!same)
-                return sq_tx_fail(sc, sq_fail(sc, STORE_KEY_REUSED,
-                                              "idempotency key already used for run %s with a "
-                                              "different request body",
-                                              id));
-            st = sq_load_run(sc, id, out);
-            sq_tx_rollback(sc); /* nothing was written */
-            /* The run may have been committed by another thread that still waits for its sync:
-             * do not acknowledge it before it is durable. */
-            if (st == STORE_OK && (st = sq_gs_wait_all(sc)) != STORE_OK) store_run_clear(out);
-            return st;
-        }
-        sq_done(s);
-        if (rc != SQLITE_DONE)
-            return sq_tx_fail(sc, sq_fail_rc(sc, rc, "cannot look up the idempotency key"));
-    }
-    if (in->queue_limit > 0) {
-        int64_t depth = 0;
-        if ((st = sq_count_query(sc, ST_QUEUE_DEPTH, NULL, &depth, "cannot count the queue")))
-            return sq_tx_fail(sc, st);
-        if (depth >= in->queue_limit)
-            return sq_tx_fail(sc, sq_fail(sc, STORE_FULL,
-                                          "the queue is full: %" PRId64
-                                          " runs queued (limit %" PRId64 ")",
-                                          depth, in->queue_limit));
-    }
-    if (in->model_id) {
-        int64_t exists = 0;
-        sqlite3_stmt *e = sq_stmt(sc, ST_MODEL_EXISTS, &st);
-        if (!e) return sq_tx_fail(sc, st);
-        sq_bind_text(e, 1, in->model_id);
-        int rc = sqlite3_step(e);
-        exists = rc == SQLITE_ROW;
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            st = sq_fail_rc(sc, rc, "cannot look up the model");
-        sq_done(e);
-        if (st != STORE_OK) return sq_tx_fail(sc, st);
-        if (!exists)
-            return sq_tx_fail(sc, sq_fail(sc, STORE_NOT_FOUND, "no model %s", in->model_id));
-    }
-    if (!(s = sq_stmt(sc, ST_RUN_INSERT, &st))) return sq_tx_fail(sc, st);
-    char id[STORE_ID_MAX];
-    for (int attempt = 0;; attempt++) {
-        if (sq_new_id(id, "r_"))
-            return sq_tx_fail(
-                sc, sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno)));
-        sq_bind_text(s, 1, id);
-        sq_bind_text(s, 2, in->model_id);
-        sq_bind_i64(s, 3, in->priority);
-        sq_bind_i64(s, 4, in->max_attempts > 0 ? in->max_attempts : 3);
-        sq_bind_i64(s, 5, sq_now_ms());
-        sq_bind_i64(s, 6, in->progress_total > 0 ? in->progress_total : 0);
-        sqlite3_bind_double(s, 7, in->time_limit > 0 ? in->time_limit : 0.0);
-        int rcj = sq_bind_text(s, 8, in->request_json);
-        sq_bind_text(s, 9, in->idempotency_key);
-        sq_bind_text(s, 10, in->idempotency_key ? in->body_hash : NULL);
-        if (rcj != SQLITE_OK) {
-            sq_done(s);
-            return sq_tx_fail(sc, sq_fail(sc, STORE_INVALID, "cannot bind the run request: %s",
-                                          sqlite3_errstr(rcj)));
-        }
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE) break;
-        st = sq_fail_rc(sc, rc, "cannot queue the run");
-        sq_done(s);
-        /* the key was checked above under the write lock, so a UNIQUE failure is an id clash */
-        if (rc != SQLITE_CONSTRAINT_UNIQUE || attempt >= 2) return sq_tx_fail(sc, st);
-    }
-    sq_done(s);
-    if ((st = sq_load_run(sc, id, out)) != STORE_OK) return sq_tx_fail(sc, st);
-    if ((st = sq_tx_commit(sc, 1)) != STORE_OK) {
+    memset(out, 0, sizeof *out);
+    struct run_create rc = {in, out, 0};
+    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, run_create, &rc)) != STORE_OK) {
         store_run_clear(out);
         return st;
     }
-    if (created) *created = 1;
+    if (created && rc.inserted) *created = 1;
     return STORE_OK;
 }
 
@@ -234,13 +269,20 @@ store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *c
     return st;
 }
 
-static store_status sq_run_claim_locked(store_conn *c, store_run *out)
+/** The arguments of a single-statement write on a run (each body reads those it needs). */
+struct run_op {
+    const char *id;
+    store_run *out;
+    int64_t done_steps, total;
+    int *cancel_requested;
+    store_run_status *now;
+};
+
+/** Body of sq_run_claim(): one UPDATE ... RETURNING, so two workers never take the same run. */
+static store_status run_claim(struct sq_conn *sc, void *arg)
 {
-    struct sq_conn *sc = SQ(c);
-    store_status st = sq_conn_op(sc);
-    if (st != STORE_OK) return st;
-    if (!out) return sq_fail(sc, STORE_INVALID, "output missing");
-    /* A lost claim only means the run is queued again after a power cut: no sync needed. */
+    struct run_op *op = arg;
+    store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CLAIM, &st);
     if (!s) return st;
     sq_bind_i64(s, 1, sq_now_ms());
@@ -248,18 +290,19 @@ static store_status sq_run_claim_locked(store_conn *c, store_run *out)
     if (rc == SQLITE_ROW) {
         char id[STORE_ID_MAX];
         sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
-        if (sq_row_to_run(s, 1, 1, out))
+        if (sq_row_to_run(s, 1, 1, op->out))
             st = sq_fail(sc, STORE_ERROR, "out of memory reading the claimed run");
         rc = sqlite3_step(s); /* run the statement to its end: this commits the claim */
         if (rc != SQLITE_DONE) {
-            store_run_clear(out); /* the commit failed, so nothing was claimed */
+            store_run_clear(op->out); /* the commit failed, so nothing was claimed */
             st = sq_fail_rc(sc, rc, "cannot claim a run");
         } else if (st != STORE_OK) {
             /* claimed but unreadable: give the run back so it does not stay running */
             sq_done(s);
             char keep[STORE_ERRMSG_MAX];
             memcpy(keep, sc->base.errmsg, sizeof keep);
-            sq_run_release_locked(c, id, NULL); /* still under this claim's lock */
+            struct run_op back = {.id = id};
+            run_release(sc, &back); /* still under this claim's lock */
             memcpy(sc->base.errmsg, keep, sizeof keep);
             return st;
         }
@@ -272,30 +315,28 @@ static store_status sq_run_claim_locked(store_conn *c, store_run *out)
     return st;
 }
 
-static store_status sq_run_progress_locked(store_conn *c, const char *id, int64_t done_steps,
-                                           int64_t total, int *cancel_requested)
+/** Body of sq_run_progress(). */
+static store_status run_progress(struct sq_conn *sc, void *arg)
 {
-    struct sq_conn *sc = SQ(c);
-    store_status st = sq_conn_op(sc);
-    if (st != STORE_OK) return st;
-    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    struct run_op *op = arg;
+    store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_PROGRESS, &st);
     if (!s) return st;
-    sq_bind_text(s, 1, id);
-    sq_bind_i64(s, 2, done_steps < 0 ? 0 : done_steps);
-    sq_bind_i64(s, 3, total);
+    sq_bind_text(s, 1, op->id);
+    sq_bind_i64(s, 2, op->done_steps < 0 ? 0 : op->done_steps);
+    sq_bind_i64(s, 3, op->total);
     int rc = sqlite3_step(s);
     int found = rc == SQLITE_ROW;
     if (found) {
-        if (cancel_requested) *cancel_requested = sqlite3_column_int(s, 0);
+        if (op->cancel_requested) *op->cancel_requested = sqlite3_column_int(s, 0);
         rc = sqlite3_step(s);
     }
     if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, "cannot record progress");
     sq_done(s);
     if (st != STORE_OK || found) return st;
     int status;
-    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
-    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", id,
+    if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
+    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", op->id,
                    store_run_status_name((store_run_status)status));
 }
 
@@ -316,88 +357,122 @@ static store_status update_returning_status(struct sq_conn *sc, sqlite3_stmt *s,
     return st;
 }
 
-static store_status sq_run_cancel_locked(store_conn *c, const char *id, store_run_status *now)
+/** Body of sq_run_cancel(). */
+static store_status run_cancel(struct sq_conn *sc, void *arg)
 {
-    struct sq_conn *sc = SQ(c);
-    store_status st = sq_conn_op(sc);
-    if (st != STORE_OK) return st;
-    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    struct run_op *op = arg;
+    store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CANCEL, &st);
     if (!s) return st;
-    sq_bind_text(s, 1, id);
+    sq_bind_text(s, 1, op->id);
     sq_bind_i64(s, 2, sq_now_ms());
     int found;
-    if ((st = update_returning_status(sc, s, &found, now, "cannot cancel the run")) != STORE_OK ||
-        found)
-        return st;
+    st = update_returning_status(sc, s, &found, op->now, "cannot cancel the run");
+    if (st != STORE_OK || found) return st;
     int status;
-    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
-    if (now && status >= 0) *now = (store_run_status)status;
+    if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
+    if (op->now && status >= 0) *op->now = (store_run_status)status;
     if (status == STORE_RUN_CANCELLED) return STORE_OK;
-    return sq_fail(sc, STORE_CONFLICT, "run %s already %s", id,
+    return sq_fail(sc, STORE_CONFLICT, "run %s already %s", op->id,
                    store_run_status_name((store_run_status)status));
 }
 
-static store_status sq_run_release_locked(store_conn *c, const char *id, store_run_status *now)
+/** Body of sq_run_release() (and of a claim that could not be read). */
+static store_status run_release(struct sq_conn *sc, void *arg)
 {
-    struct sq_conn *sc = SQ(c);
-    store_status st = sq_conn_op(sc);
-    if (st != STORE_OK) return st;
-    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    struct run_op *op = arg;
+    store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_RELEASE, &st);
     if (!s) return st;
-    sq_bind_text(s, 1, id);
+    sq_bind_text(s, 1, op->id);
     sq_bind_i64(s, 2, sq_now_ms());
     int found;
-    if ((st = update_returning_status(sc, s, &found, now, "cannot release the run")) != STORE_OK ||
-        found)
-        return st;
+    st = update_returning_status(sc, s, &found, op->now, "cannot release the run");
+    if (st != STORE_OK || found) return st;
     int status;
-    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
-    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", id,
+    if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
+    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", op->id,
                    store_run_status_name((store_run_status)status));
 }
 
-static store_status sq_run_delete_locked(store_conn *c, const char *id)
+/** Body of sq_run_delete(). */
+static store_status run_delete(struct sq_conn *sc, void *arg)
 {
-    struct sq_conn *sc = SQ(c);
-    store_status st = sq_conn_op(sc);
-    if (st != STORE_OK) return st;
-    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    struct run_op *op = arg;
+    store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_DELETE, &st);
     if (!s) return st;
-    sq_bind_text(s, 1, id);
+    sq_bind_text(s, 1, op->id);
     /* one statement: the run and (by ON DELETE CASCADE) its results and chunks */
     if ((st = sq_run_stmt(sc, s, "cannot delete the run")) != STORE_OK) return st;
     if (sqlite3_changes64(sc->db) > 0) return STORE_OK;
     int status;
-    if ((st = sq_run_status_get(sc, id, &status)) != STORE_OK) return st;
-    return sq_fail(sc, STORE_CONFLICT, "run %s is %s; only finished runs can be deleted", id,
+    if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
+    return sq_fail(sc, STORE_CONFLICT, "run %s is %s; only finished runs can be deleted", op->id,
                    store_run_status_name((store_run_status)status));
+}
+
+/*
+ * The single-statement writes run in autocommit under the writer lock (sq_tx_run()). Claims
+ * and progress do not wait for the disk: a claim lost in a power cut leaves the run queued (it
+ * runs again), lost progress shows older progress. Cancel, release and delete are decisions a
+ * client is told about, so they wait until they (or, when they changed nothing, the state they
+ * saw) are on stable storage.
+ */
+
+/** Common entry of the operations on one run: a usable connection and a run id. */
+static store_status run_op_start(struct sq_conn *sc, const char *id)
+{
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "run id missing");
+    return STORE_OK;
 }
 
 store_status sq_run_claim(store_conn *c, store_run *out)
 {
-    LOCKED(sq_run_claim_locked(c, out));
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!out) return sq_fail(sc, STORE_INVALID, "output missing");
+    struct run_op op = {.out = out};
+    return sq_tx_run(sc, SQ_TX_STATEMENT, run_claim, &op);
 }
 
 store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps, int64_t total,
                              int *cancel_requested)
 {
-    LOCKED(sq_run_progress_locked(c, id, done_steps, total, cancel_requested));
+    struct sq_conn *sc = SQ(c);
+    store_status st = run_op_start(sc, id);
+    if (st != STORE_OK) return st;
+    struct run_op op = {
+        .id = id, .done_steps = done_steps, .total = total, .cancel_requested = cancel_requested};
+    return sq_tx_run(sc, SQ_TX_STATEMENT, run_progress, &op);
 }
 
 store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now)
 {
-    LOCKED_DURABLE(sq_run_cancel_locked(c, id, now));
+    struct sq_conn *sc = SQ(c);
+    store_status st = run_op_start(sc, id);
+    if (st != STORE_OK) return st;
+    struct run_op op = {.id = id, .now = now};
+    return sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, run_cancel, &op);
 }
 
 store_status sq_run_release(store_conn *c, const char *id, store_run_status *now)
 {
-    LOCKED_DURABLE(sq_run_release_locked(c, id, now));
+    struct sq_conn *sc = SQ(c);
+    store_status st = run_op_start(sc, id);
+    if (st != STORE_OK) return st;
+    struct run_op op = {.id = id, .now = now};
+    return sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, run_release, &op);
 }
 
 store_status sq_run_delete(store_conn *c, const char *id)
 {
-    LOCKED_DURABLE(sq_run_delete_locked(c, id));
+    struct sq_conn *sc = SQ(c);
+    store_status st = run_op_start(sc, id);
+    if (st != STORE_OK) return st;
+    struct run_op op = {.id = id};
+    return sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, run_delete, &op);
 }
