@@ -196,6 +196,30 @@ int sq_exec_fixed(sqlite3 *db, const char *sql)
 }
 
 /**
+ * Open a raw SQLite handle on the database file @p path (read-write; with @p create, creating
+ * the file if missing) for one thread at a time (SQLITE_OPEN_NOMUTEX), with extended result
+ * codes. Both the store's open (store_sqlite_open()) and every connection's handles go through
+ * here. Returns an SQLite code; on failure *@p out is NULL and @p err (if given) says why.
+ */
+int sq_open_handle(const char *path, int create, sqlite3 **out, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc = sqlite3_open_v2(path, &db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        if (err && errlen)
+            snprintf(err, errlen, "cannot open database %s: %s", path,
+                     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close_v2(db);
+        *out = NULL;
+        return rc;
+    }
+    sqlite3_extended_result_codes(db, 1);
+    *out = db;
+    return SQLITE_OK;
+}
+
+/**
  * Open a per-thread SQLite handle with this connection's settings into *@p out: the
  * connection's handle, or with @p reader its handle for result reads (sq_result_read()), which
  * never writes and gets a page cache of 8 MiB instead of SQLite's 2 MB.
@@ -204,14 +228,8 @@ store_status sq_open_db(struct sq_conn *sc, sqlite3 **out, int reader)
 {
     const store_config *cfg = &sc->st->cfg;
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(sc->st->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        sq_set_err(sc, "cannot open database %s: %s", sc->st->path,
-                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close_v2(db);
-        return (rc & 0xff) == SQLITE_BUSY ? STORE_BUSY : STORE_ERROR;
-    }
-    sqlite3_extended_result_codes(db, 1);
+    int rc = sq_open_handle(sc->st->path, 0, &db, sc->base.errmsg, sizeof sc->base.errmsg);
+    if (rc != SQLITE_OK) return (rc & 0xff) == SQLITE_BUSY ? STORE_BUSY : STORE_ERROR;
     sqlite3_busy_handler(db, sq_busy_wait, sc);
     if (!reader)
         sqlite3_wal_hook(db, sq_on_wal_commit, sc); /* checkpoints outside the writer lock */

@@ -221,6 +221,9 @@ store_status sq_fail_rc(struct sq_conn *sc, int rc, const char *what);
 void sq_close_db(struct sq_conn *sc);
 /** Run fixed PRAGMAs/statements (literals) on a raw handle; returns an SQLite code. */
 int sq_exec_fixed(sqlite3 *db, const char *sql);
+/** Open a raw handle on @p path (with @p create: create the file); returns an SQLite code,
+ *  with @p err on failure. */
+int sq_open_handle(const char *path, int create, sqlite3 **out, char *err, size_t errlen);
 /** Open a per-thread handle into *@p out (@p reader: the handle for result reads). */
 store_status sq_open_db(struct sq_conn *sc, sqlite3 **out, int reader);
 /** Make the connection usable: reopen after a fatal error, open lazily. */
@@ -322,6 +325,13 @@ int sq_dup_col(sqlite3_stmt *s, int i, char **out);
 int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r);
 /** Fill @p out from a result row; -1 when the row is malformed. */
 int sq_row_to_result(sqlite3_stmt *s, store_result_info *out);
+
+/** A row of a page of sq_list_page(); returns nonzero to stop after it. */
+typedef int (*sq_list_row)(sqlite3_stmt *s, void *ctx);
+/** One page of a list ordered by seq, newest first (models, runs): see the definition. */
+store_status sq_list_page(struct sq_conn *sc, sqlite3_stmt *s, int seq_col, const char *cursor,
+                          int limit, sq_list_row row, void *ctx, char next[STORE_CURSOR_MAX],
+                          const char *what);
 
 /* ---- store_sqlite_runs.c, store_sqlite_finish.c: shared helpers -------------------------- */
 

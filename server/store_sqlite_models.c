@@ -108,45 +108,35 @@ store_status sq_model_get(store_conn *c, const char *id, store_model *out)
     return st;
 }
 
+/** The caller's callback of sq_model_list(). */
+struct model_page {
+    store_model_cb cb;
+    void *ctx;
+};
+
+/** A row of ST_MODEL_LIST to the caller, as a ::store_model pointing into the row. */
+static int model_row(sqlite3_stmt *s, void *arg)
+{
+    struct model_page *p = arg;
+    store_model m = {0};
+    sq_copy_str(m.id, sizeof m.id, sqlite3_column_text(s, 0));
+    m.name = (char *)sqlite3_column_text(s, 1);
+    sq_copy_str(m.hash, sizeof m.hash, sqlite3_column_text(s, 2));
+    m.n = sqlite3_column_int64(s, 3);
+    m.created_at = sqlite3_column_int64(s, 4);
+    return p->cb && p->cb(p->ctx, &m);
+}
+
 store_status sq_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
                            void *ctx, char next[STORE_CURSOR_MAX])
 {
     struct sq_conn *sc = SQ(c);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    int64_t after;
-    if (sq_cursor_decode(cursor, &after)) return sq_fail(sc, STORE_INVALID, "malformed cursor");
-    limit = sq_clamp_limit(limit);
     sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_LIST, &st);
     if (!s) return st;
-    sq_bind_i64(s, 1, after);
-    sq_bind_i64(s, 2, (int64_t)limit + 1); /* one more row tells whether a next page exists */
-    int rows = 0, rc;
-    int64_t last_seq = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (rows == limit) {
-            if (next) sq_cursor_encode(next, last_seq);
-            break;
-        }
-        rows++;
-        last_seq = sqlite3_column_int64(s, 5);
-        store_model m = {0};
-        sq_copy_str(m.id, sizeof m.id, sqlite3_column_text(s, 0));
-        m.name = (char *)sqlite3_column_text(s, 1);
-        sq_copy_str(m.hash, sizeof m.hash, sqlite3_column_text(s, 2));
-        m.n = sqlite3_column_int64(s, 3);
-        m.created_at = sqlite3_column_int64(s, 4);
-        if (cb && cb(ctx, &m)) { /* the caller stopped: the next page starts after this row */
-            if (next) sq_cursor_encode(next, last_seq);
-            break;
-        }
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        st = sq_fail_rc(sc, rc, "cannot list models");
-        if (next) next[0] = '\0';
-    }
-    sq_done(s);
-    return st;
+    struct model_page p = {cb, ctx};
+    return sq_list_page(sc, s, 5, cursor, limit, model_row, &p, next, "cannot list models");
 }
 
 /** A model to delete (sq_model_delete()). */

@@ -156,15 +156,8 @@ store *store_sqlite_open(const char *path, const store_config *cfg, char *err, s
     if (c.mmap_size < 0) c.mmap_size = 0;
 
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(
-        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
-        open_err(err, errlen, "cannot open database %s: %s", path,
-                 db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-        sqlite3_close_v2(db);
-        return NULL;
-    }
-    sqlite3_extended_result_codes(db, 1);
+    int rc = sq_open_handle(path, 1, &db, err, errlen);
+    if (rc != SQLITE_OK) return NULL;
     sqlite3_busy_timeout(db, c.busy_timeout_ms);
     /* WAL is a property of the file: set once here, every later connection inherits it */
     sqlite3_stmt *s = NULL;

@@ -207,3 +207,48 @@ int sq_row_to_result(sqlite3_stmt *s, store_result_info *out)
     sq_copy_str(out->sha256, sizeof out->sha256, sqlite3_column_text(s, 6));
     return 0;
 }
+
+/**
+ * One page of a list, newest first. @p s selects rows with seq < ?1, ordered by seq
+ * descending, LIMIT ?2; this binds both (?1 from @p cursor, ?2 one more than the page so that
+ * the extra row tells whether a next page exists; the statement's other parameters are bound
+ * by the caller). Column @p seq_col holds seq. Each row of the page goes to @p row, which
+ * returns nonzero to stop after it. When rows remain, @p next (if given) gets the cursor of
+ * the page after the last row handed out; else it is left as it is.
+ * ::STORE_INVALID for a malformed cursor; on an SQLite error (@p what), @p next is emptied.
+ * Always resets @p s.
+ */
+store_status sq_list_page(struct sq_conn *sc, sqlite3_stmt *s, int seq_col, const char *cursor,
+                          int limit, sq_list_row row, void *ctx, char next[STORE_CURSOR_MAX],
+                          const char *what)
+{
+    int64_t after;
+    if (sq_cursor_decode(cursor, &after)) {
+        sq_done(s);
+        return sq_fail(sc, STORE_INVALID, "malformed cursor");
+    }
+    limit = sq_clamp_limit(limit);
+    sq_bind_i64(s, 1, after);
+    sq_bind_i64(s, 2, (int64_t)limit + 1); /* one more row tells whether a next page exists */
+    store_status st = STORE_OK;
+    int rows = 0, rc;
+    int64_t last_seq = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (rows == limit) {
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+        rows++;
+        last_seq = sqlite3_column_int64(s, seq_col);
+        if (row(s, ctx)) { /* the caller stopped: the next page starts after this row */
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        st = sq_fail_rc(sc, rc, what);
+        if (next) next[0] = '\0';
+    }
+    sq_done(s);
+    return st;
+}

@@ -220,53 +220,43 @@ store_status sq_run_get(store_conn *c, const char *id, store_run *out)
     return sq_load_run(sc, id, out);
 }
 
+/** The caller's callback of sq_run_list(). */
+struct run_page {
+    store_run_cb cb;
+    void *ctx;
+};
+
+/** A row of ST_RUN_LIST_* to the caller, as a ::store_run pointing into the row. */
+static int run_row(sqlite3_stmt *s, void *arg)
+{
+    struct run_page *p = arg;
+    store_run r;
+    sq_row_to_run(s, 0, 0, &r);
+    return p->cb && p->cb(p->ctx, &r);
+}
+
 store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
                          store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {
     struct sq_conn *sc = SQ(c);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    int64_t after;
-    if (sq_cursor_decode(cursor, &after)) return sq_fail(sc, STORE_INVALID, "malformed cursor");
     int status = f ? f->status : -1;
     const char *model = f ? f->model_id : NULL;
     if (status < -1 || status >= STORE_RUN_NSTATUS)
         return sq_fail(sc, STORE_INVALID, "unknown run status %d", status);
-    limit = sq_clamp_limit(limit);
     enum stmt_id id = status >= 0 ? (model ? ST_RUN_LIST_BOTH : ST_RUN_LIST_STATUS)
                                   : (model ? ST_RUN_LIST_MODEL : ST_RUN_LIST_ALL);
     sqlite3_stmt *s = sq_stmt(sc, id, &st);
     if (!s) return st;
-    sq_bind_i64(s, 1, after);
-    sq_bind_i64(s, 2, (int64_t)limit + 1);
     if (id == ST_RUN_LIST_MODEL) {
         sq_bind_text(s, 3, model);
     } else if (status >= 0) {
         sq_bind_text(s, 3, store_run_status_name((store_run_status)status));
         sq_bind_text(s, 4, model);
     }
-    int rows = 0, rc;
-    int64_t last_seq = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (rows == limit) {
-            if (next) sq_cursor_encode(next, last_seq);
-            break;
-        }
-        rows++;
-        store_run r;
-        sq_row_to_run(s, 0, 0, &r);
-        last_seq = r.seq;
-        if (cb && cb(ctx, &r)) {
-            if (next) sq_cursor_encode(next, last_seq);
-            break;
-        }
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        st = sq_fail_rc(sc, rc, "cannot list runs");
-        if (next) next[0] = '\0';
-    }
-    sq_done(s);
-    return st;
+    struct run_page p = {cb, ctx};
+    return sq_list_page(sc, s, 7, cursor, limit, run_row, &p, next, "cannot list runs");
 }
 
 /** The arguments of a single-statement write on a run (each body reads those it needs). */
