@@ -117,7 +117,7 @@ static store_status check_room(struct sq_conn *sc, const store_run_new *in)
         if ((st = sq_count_query(sc, ST_QUEUE_DEPTH, NULL, &depth, "cannot count the queue")))
             return st;
         if (depth >= in->queue_limit)
-            return sq_fail(sc, STORE_FULL,
+            return sq_fail(sc, STORE_QUEUE_FULL,
                            "the queue is full: %" PRId64 " runs queued (limit %" PRId64 ")", depth,
                            in->queue_limit);
     }

@@ -358,7 +358,7 @@ static void test_run_create(void **state)
     store_run_clear(&r2);
     OK(store_run_create(f->c, &in, &r2, NULL));
     store_run_clear(&r2);
-    assert_int_equal(store_run_create(f->c, &in, &r2, NULL), STORE_FULL);
+    assert_int_equal(store_run_create(f->c, &in, &r2, NULL), STORE_QUEUE_FULL);
     assert_non_null(strstr(store_errmsg(f->c), "queue is full"));
     in.idempotency_key = "key-1";
     in.body_hash = HASH_A;
@@ -1413,6 +1413,67 @@ static void test_disk_full(void **state)
     free(big);
 }
 
+/** A full queue and a full disk are two statuses (store.h), so that the HTTP layer never reads
+ *  the message to tell a 503 queue-full from a 503 storage-full. */
+static void test_queue_full_typed(void **state)
+{
+    struct fx *f = *state;
+    assert_int_not_equal(STORE_QUEUE_FULL, STORE_FULL);
+    assert_string_equal(store_status_name(STORE_QUEUE_FULL), "queue full");
+    assert_string_equal(store_status_name(STORE_FULL), "full");
+    store_run_new in = {.request_json = "{}", .queue_limit = 2};
+    store_run r;
+    OK(store_run_create(f->c, &in, &r, NULL));
+    store_run_clear(&r);
+    OK(store_run_create(f->c, &in, &r, NULL));
+    store_run_clear(&r);
+    int created = 1;
+    assert_int_equal(store_run_create(f->c, &in, &r, &created), STORE_QUEUE_FULL);
+    assert_int_equal(created, 0);
+    assert_null(r.request_json); /* nothing handed out */
+    assert_non_null(strstr(store_errmsg(f->c), "the queue is full: 2 runs queued (limit 2)"));
+    int64_t depth = 0;
+    OK(store_queue_depth(f->c, &depth));
+    assert_int_equal(depth, 2);
+    /* no limit, or room again after a claim: accepted */
+    in.queue_limit = 0;
+    OK(store_run_create(f->c, &in, &r, NULL));
+    store_run_clear(&r);
+    char got[STORE_ID_MAX];
+    claim(f, got);
+    claim(f, got);
+    in.queue_limit = 2;
+    OK(store_run_create(f->c, &in, &r, NULL));
+    store_run_clear(&r);
+
+    /* a full disk with room in the queue is STORE_FULL, never the queue's status */
+    int64_t pages = raw_count(f, "PRAGMA page_count");
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages + 4);
+    sqlite3 *db = store_sqlite_db(f->c);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    char *big = malloc(200001);
+    assert_non_null(big);
+    memset(big, 'x', 200000);
+    big[200000] = '\0';
+    in.request_json = big;
+    in.queue_limit = 10;
+    assert_int_equal(store_run_create(f->c, &in, &r, NULL), STORE_FULL);
+    assert_null(strstr(store_errmsg(f->c), "the queue is full"));
+    assert_non_null(strstr(store_errmsg(f->c), "full"));
+    OK(store_queue_depth(f->c, &depth));
+    assert_int_equal(depth, 2);
+    /* a full queue on a full disk: the queue decides first (nothing to write) */
+    in.queue_limit = 2;
+    assert_int_equal(store_run_create(f->c, &in, &r, NULL), STORE_QUEUE_FULL);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL),
+                     SQLITE_OK);
+    in.queue_limit = 3;
+    OK(store_run_create(f->c, &in, &r, NULL));
+    store_run_clear(&r);
+    free(big);
+}
+
 static void test_bad_connections(void **state)
 {
     struct fx *f = *state;
@@ -1479,6 +1540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_mid_finish, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_full_typed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_connections, setup, teardown),
     };
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
