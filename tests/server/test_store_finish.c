@@ -55,37 +55,19 @@ static int count_result(void *ctx, const store_result_info *info)
     return 0;
 }
 
-static void test_finish_chunked(void **state)
+/* V of test_finish_chunked(): float64 [3, 7, 50] = 8400 bytes = 9 chunks of 1000 */
+enum { NV = 3 * 7 * 50 };
+
+/** test_finish_chunked(), step 1: a wrong checksum and every misuse roll the finish back. */
+static void finish_refusals(struct fx *f, const char *run, const double *v, const float r[10])
 {
-    struct fx *f = *state;
-    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
-    make_model(f, "m", mid);
-    make_run(f, mid, run);
-
-    /* not running yet */
-    assert_int_equal(store_finish_begin(f->c, run), STORE_CONFLICT);
-    assert_int_equal(store_finish_begin(f->c, "r_nope"), STORE_NOT_FOUND);
-    assert_int_equal(store_result_begin(f->c, "V", "float64", 1, (int64_t[]){1}), STORE_INVALID);
-    claim(f, got);
-
-    /* V: float64 [3, 7, 50] = 8400 bytes = 9 chunks of 1000 (chunk size of the fixture) */
-    enum { NV = 3 * 7 * 50 };
-    double *v = malloc(NV * sizeof *v);
-    for (int i = 0; i < NV; i++)
-        v[i] = i * 0.25 - 17.0;
-    char v_hex[65];
-    sha_hex(v, NV * sizeof *v, v_hex);
-    float r[10];
-    for (int i = 0; i < 10; i++)
-        r[i] = (float)i;
-
     /* a wrong checksum rolls the whole finish back */
     OK(store_finish_begin(f->c, run));
     assert_int_equal(store_finish_begin(f->c, run), STORE_CONFLICT);
     store_run tmp;
     assert_int_equal(store_run_get(f->c, run, &tmp), STORE_INVALID); /* finish in progress */
     OK(store_result_begin(f->c, "r", "float32", 2, (int64_t[]){2, 5}));
-    OK(store_result_append(f->c, r, sizeof r));
+    OK(store_result_append(f->c, r, 10 * sizeof *r));
     OK(store_result_end(f->c, NULL));
     OK(store_result_begin(f->c, "V", "float64", 3, (int64_t[]){3, 7, 50}));
     OK(store_result_append(f->c, v, NV * sizeof *v));
@@ -124,6 +106,104 @@ static void test_finish_chunked(void **state)
     store_finish_abort(f->c);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM results"), 0);
     assert_int_equal(status_of(f, run), STORE_RUN_RUNNING);
+}
+
+/** test_finish_chunked(), step 3: V read back chunk by chunk and by byte ranges. */
+static void read_back(struct fx *f, const char *run, const double *v, const store_result_info *info)
+{
+    /* stream it back chunk by chunk */
+    unsigned char *back = malloc(info->total_bytes);
+    unsigned char *chunk = malloc(info->chunk_size);
+    size_t off = 0, len;
+    for (int64_t i = 0; i < info->chunk_count; i++) {
+        OK(store_result_read_chunk(f->c, run, "V", i, chunk, info->chunk_size, &len));
+        assert_int_equal(len, i < 8 ? 1000 : 400);
+        memcpy(back + off, chunk, len);
+        off += len;
+    }
+    assert_int_equal(off, info->total_bytes);
+    assert_memory_equal(back, v, info->total_bytes);
+    char back_hex[65];
+    sha_hex(back, off, back_hex);
+    assert_string_equal(back_hex, info->sha256);
+    assert_int_equal(store_result_read_chunk(f->c, run, "V", 9, chunk, 1000, &len),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_result_read_chunk(f->c, run, "V", 0, chunk, 10, &len), STORE_INVALID);
+
+    /* byte ranges: anywhere, across chunk boundaries, the whole array in one call */
+    memset(back, 0, info->total_bytes);
+    OK(store_result_read(f->c, run, "V", 0, back, info->total_bytes));
+    assert_memory_equal(back, v, info->total_bytes);
+    for (uint64_t o = 0; o < info->total_bytes; o += 137) {
+        size_t n = info->total_bytes - o < 2333 ? (size_t)(info->total_bytes - o) : 2333;
+        memset(back, 0, n);
+        OK(store_result_read(f->c, run, "V", o, back, n));
+        assert_memory_equal(back, (const unsigned char *)v + o, n);
+    }
+    /* the last byte of chunk 0 and the first of chunk 1 */
+    OK(store_result_read(f->c, run, "V", 999, back, 2));
+    assert_memory_equal(back, (const unsigned char *)v + 999, 2);
+    OK(store_result_read(f->c, run, "V", info->total_bytes, back, 0)); /* empty, at the end */
+    assert_int_equal(store_result_read(f->c, run, "V", info->total_bytes - 1, back, 2),
+                     STORE_INVALID);
+    assert_int_equal(store_result_read(f->c, run, "V", UINT64_MAX, back, 1), STORE_INVALID);
+    assert_int_equal(store_result_read(f->c, run, "z", 0, back, 1), STORE_NOT_FOUND);
+    assert_int_equal(store_result_read(f->c, "r_000000000000000000000000", "V", 0, back, 1),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_result_read(NULL, run, "V", 0, back, 1), STORE_ERROR);
+
+    free(back);
+    free(chunk);
+}
+
+/** test_finish_chunked(), step 4: verify finds the run's @p bytes clean, then a flipped chunk. */
+static void verify_flip(struct fx *f, const char *run, uint64_t bytes)
+{
+    /* verify: clean, then a flipped byte is found */
+    store_verify_report rep;
+    struct bad_seen bad = {0};
+    OK(store_verify(f->c, on_bad, &bad, &rep));
+    assert_int_equal(rep.results_checked, 3);
+    assert_int_equal(rep.results_bad, 0);
+    assert_int_equal(rep.bytes_checked, bytes);
+    sqlite3 *db = store_sqlite_db(f->c);
+    assert_int_equal(sqlite3_exec(db,
+                                  "UPDATE result_chunks SET data = zeroblob(1000) "
+                                  "WHERE var = 'V' AND chunk_index = 4",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    OK(store_verify(f->c, on_bad, &bad, &rep));
+    assert_int_equal(rep.results_bad, 1);
+    assert_int_equal(bad.n, 1);
+    assert_string_equal(bad.run, run);
+    assert_string_equal(bad.var, "V");
+}
+
+/** The finish protocol end to end on one run (its steps share the run's state, in order). */
+static void test_finish_chunked(void **state)
+{
+    struct fx *f = *state;
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    make_run(f, mid, run);
+
+    /* not running yet */
+    assert_int_equal(store_finish_begin(f->c, run), STORE_CONFLICT);
+    assert_int_equal(store_finish_begin(f->c, "r_nope"), STORE_NOT_FOUND);
+    assert_int_equal(store_result_begin(f->c, "V", "float64", 1, (int64_t[]){1}), STORE_INVALID);
+    claim(f, got);
+
+    /* V: float64 [3, 7, 50] = 8400 bytes = 9 chunks of 1000 (chunk size of the fixture) */
+    double *v = malloc(NV * sizeof *v);
+    for (int i = 0; i < NV; i++)
+        v[i] = i * 0.25 - 17.0;
+    char v_hex[65];
+    sha_hex(v, NV * sizeof *v, v_hex);
+    float r[10];
+    for (int i = 0; i < 10; i++)
+        r[i] = (float)i;
+
+    finish_refusals(f, run, v, r);
 
     /* the real thing: V appended in uneven pieces (1, 999, 1500, 3000 direct, rest) */
     OK(store_finish_begin(f->c, run));
@@ -163,46 +243,7 @@ static void test_finish_chunked(void **state)
     assert_int_equal(info.chunk_count, 9);
     assert_string_equal(info.sha256, v_hex);
 
-    /* stream it back chunk by chunk */
-    unsigned char *back = malloc(info.total_bytes);
-    unsigned char *chunk = malloc(info.chunk_size);
-    size_t off = 0, len;
-    for (int64_t i = 0; i < info.chunk_count; i++) {
-        OK(store_result_read_chunk(f->c, run, "V", i, chunk, info.chunk_size, &len));
-        assert_int_equal(len, i < 8 ? 1000 : 400);
-        memcpy(back + off, chunk, len);
-        off += len;
-    }
-    assert_int_equal(off, info.total_bytes);
-    assert_memory_equal(back, v, info.total_bytes);
-    char back_hex[65];
-    sha_hex(back, off, back_hex);
-    assert_string_equal(back_hex, info.sha256);
-    assert_int_equal(store_result_read_chunk(f->c, run, "V", 9, chunk, 1000, &len),
-                     STORE_NOT_FOUND);
-    assert_int_equal(store_result_read_chunk(f->c, run, "V", 0, chunk, 10, &len), STORE_INVALID);
-
-    /* byte ranges: anywhere, across chunk boundaries, the whole array in one call */
-    memset(back, 0, info.total_bytes);
-    OK(store_result_read(f->c, run, "V", 0, back, info.total_bytes));
-    assert_memory_equal(back, v, info.total_bytes);
-    for (uint64_t o = 0; o < info.total_bytes; o += 137) {
-        size_t n = info.total_bytes - o < 2333 ? (size_t)(info.total_bytes - o) : 2333;
-        memset(back, 0, n);
-        OK(store_result_read(f->c, run, "V", o, back, n));
-        assert_memory_equal(back, (const unsigned char *)v + o, n);
-    }
-    /* the last byte of chunk 0 and the first of chunk 1 */
-    OK(store_result_read(f->c, run, "V", 999, back, 2));
-    assert_memory_equal(back, (const unsigned char *)v + 999, 2);
-    OK(store_result_read(f->c, run, "V", info.total_bytes, back, 0)); /* empty, at the end */
-    assert_int_equal(store_result_read(f->c, run, "V", info.total_bytes - 1, back, 2),
-                     STORE_INVALID);
-    assert_int_equal(store_result_read(f->c, run, "V", UINT64_MAX, back, 1), STORE_INVALID);
-    assert_int_equal(store_result_read(f->c, run, "z", 0, back, 1), STORE_NOT_FOUND);
-    assert_int_equal(store_result_read(f->c, "r_000000000000000000000000", "V", 0, back, 1),
-                     STORE_NOT_FOUND);
-    assert_int_equal(store_result_read(NULL, run, "V", 0, back, 1), STORE_ERROR);
+    read_back(f, run, v, &info);
 
     OK(store_result_info_get(f->c, run, "empty", &info));
     assert_int_equal(info.total_bytes, 0);
@@ -217,27 +258,9 @@ static void test_finish_chunked(void **state)
     /* finishing again is refused: the run is no longer running */
     assert_int_equal(store_finish_begin(f->c, run), STORE_CONFLICT);
 
-    /* verify: clean, then a flipped byte is found */
-    store_verify_report rep;
-    struct bad_seen bad = {0};
-    OK(store_verify(f->c, on_bad, &bad, &rep));
-    assert_int_equal(rep.results_checked, 3);
-    assert_int_equal(rep.results_bad, 0);
-    assert_int_equal(rep.bytes_checked, NV * sizeof(double) + sizeof r);
-    sqlite3 *db = store_sqlite_db(f->c);
-    assert_int_equal(sqlite3_exec(db,
-                                  "UPDATE result_chunks SET data = zeroblob(1000) "
-                                  "WHERE var = 'V' AND chunk_index = 4",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    OK(store_verify(f->c, on_bad, &bad, &rep));
-    assert_int_equal(rep.results_bad, 1);
-    assert_int_equal(bad.n, 1);
-    assert_string_equal(bad.run, run);
-    assert_string_equal(bad.var, "V");
+    verify_flip(f, run, NV * sizeof(double) + sizeof r);
+
     free(v);
-    free(back);
-    free(chunk);
 }
 
 /** A result larger than several chunks written with one append (the direct path). */
