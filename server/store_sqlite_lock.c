@@ -6,7 +6,6 @@
  * The machinery that decides who writes when and when a commit is on stable storage, kept
  * apart from what the writes do (docs/STORE.md, "Durability").
  */
-#include <time.h>
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -15,11 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "store_sqlite_int.h"
 
 /* ------------------------------------------------------------------------------------------ */
-/* Connection management                                                                      */
+/* Writer lock                                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
 int sq_wl_init(struct sq_wlock *wl)
@@ -156,6 +156,10 @@ void sq_wl_unlock(struct sq_conn *sc)
     pthread_mutex_unlock(&wl->mu);
     sc->wlocked = 0;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Group sync of the WAL and checkpoints                                                      */
+/* ------------------------------------------------------------------------------------------ */
 
 int sq_gs_init(struct sq_gsync *g)
 {

@@ -2,8 +2,6 @@
  * @file store_sqlite_rows.c
  * @brief SQLite backend: ids, names, cursors and the decoding of rows into store.h's types.
  */
-#include <sys/random.h>
-#include <time.h>
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "store_sqlite_int.h"
 
