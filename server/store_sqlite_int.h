@@ -2,7 +2,6 @@
  * @file store_sqlite_int.h
  * @brief Private header of the SQLite backend of store.h (store_sqlite.h is its public face).
  *
- *
  * Durability (docs/STORE.md): the database runs in WAL mode. Connections commit with PRAGMA
  * synchronous=NORMAL, which appends the transaction to the WAL without an fsync, and a commit
  * that must survive a power loss (a run accepted with 202 Accepted, a finish, a cancel, ...)
@@ -25,6 +24,10 @@
  * result's chunks are committed every ::store_config::batch_bytes as staged rows
  * (results.complete = 0) that no reader sees; the final transaction publishes them
  * (complete = 1) together with the status. Between batches the writer lock goes to whoever
+ * waits, so a multi-gigabyte result does not stall the API for its whole write.
+ *
+ * Every other write is a body (::sq_tx_body) run by sq_tx_run(), which owns the writer lock,
+ * the transaction, the rollback on failure and the wait for the group sync.
  *
  * The backend is split by responsibility (docs/STORE.md, "Layout of the SQLite backend"):
  *
