@@ -305,6 +305,47 @@ static store_status run_claim(struct sq_conn *sc, void *arg)
     return st;
 }
 
+/** Step an UPDATE ... RETURNING status; *found tells whether it matched a row. */
+static store_status update_returning_status(struct sq_conn *sc, sqlite3_stmt *s, int *found,
+                                            store_run_status *now, const char *what)
+{
+    store_status st = STORE_OK;
+    int rc = sqlite3_step(s);
+    *found = rc == SQLITE_ROW;
+    if (*found) {
+        int v = store_run_status_parse((const char *)sqlite3_column_text(s, 0));
+        if (now && v >= 0) *now = (store_run_status)v;
+        rc = sqlite3_step(s);
+    }
+    if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, what);
+    sq_done(s);
+    return st;
+}
+
+/** Step the UPDATE ... RETURNING status @p id on run op->id, with ?2 = now. */
+static store_status update_run(struct sq_conn *sc, enum stmt_id id, struct run_op *op, int *found,
+                               const char *what)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, id, &st);
+    *found = 0;
+    if (!s) return st;
+    sq_bind_text(s, 1, op->id);
+    sq_bind_i64(s, 2, sq_now_ms());
+    return update_returning_status(sc, s, found, op->now, what);
+}
+
+/** ::STORE_CONFLICT naming the state run @p id is in ("run r_... is queued" + @p why), or why
+ *  it could not be read (::STORE_NOT_FOUND when there is no such run). */
+static store_status wrong_state(struct sq_conn *sc, const char *id, const char *why)
+{
+    int status;
+    store_status st = sq_run_status_get(sc, id, &status);
+    if (st != STORE_OK) return st;
+    return sq_fail(sc, STORE_CONFLICT, "run %s is %s%s", id,
+                   store_run_status_name((store_run_status)status), why);
+}
+
 /** Body of sq_run_progress(). */
 static store_status run_progress(struct sq_conn *sc, void *arg)
 {
@@ -324,27 +365,7 @@ static store_status run_progress(struct sq_conn *sc, void *arg)
     if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, "cannot record progress");
     sq_done(s);
     if (st != STORE_OK || found) return st;
-    int status;
-    if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
-    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", op->id,
-                   store_run_status_name((store_run_status)status));
-}
-
-/** Step an UPDATE ... RETURNING status; *found tells whether it matched a row. */
-static store_status update_returning_status(struct sq_conn *sc, sqlite3_stmt *s, int *found,
-                                            store_run_status *now, const char *what)
-{
-    store_status st = STORE_OK;
-    int rc = sqlite3_step(s);
-    *found = rc == SQLITE_ROW;
-    if (*found) {
-        int v = store_run_status_parse((const char *)sqlite3_column_text(s, 0));
-        if (now && v >= 0) *now = (store_run_status)v;
-        rc = sqlite3_step(s);
-    }
-    if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, what);
-    sq_done(s);
-    return st;
+    return wrong_state(sc, op->id, ", not running");
 }
 
 /** Body of sq_run_cancel(). */
@@ -352,12 +373,8 @@ static store_status run_cancel(struct sq_conn *sc, void *arg)
 {
     struct run_op *op = arg;
     store_status st = STORE_OK;
-    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CANCEL, &st);
-    if (!s) return st;
-    sq_bind_text(s, 1, op->id);
-    sq_bind_i64(s, 2, sq_now_ms());
     int found;
-    st = update_returning_status(sc, s, &found, op->now, "cannot cancel the run");
+    st = update_run(sc, ST_RUN_CANCEL, op, &found, "cannot cancel the run");
     if (st != STORE_OK || found) return st;
     int status;
     if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
@@ -372,17 +389,10 @@ static store_status run_release(struct sq_conn *sc, void *arg)
 {
     struct run_op *op = arg;
     store_status st = STORE_OK;
-    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_RELEASE, &st);
-    if (!s) return st;
-    sq_bind_text(s, 1, op->id);
-    sq_bind_i64(s, 2, sq_now_ms());
     int found;
-    st = update_returning_status(sc, s, &found, op->now, "cannot release the run");
+    st = update_run(sc, ST_RUN_RELEASE, op, &found, "cannot release the run");
     if (st != STORE_OK || found) return st;
-    int status;
-    if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
-    return sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", op->id,
-                   store_run_status_name((store_run_status)status));
+    return wrong_state(sc, op->id, ", not running");
 }
 
 /** Body of sq_run_delete(). */
@@ -396,10 +406,7 @@ static store_status run_delete(struct sq_conn *sc, void *arg)
     /* one statement: the run and (by ON DELETE CASCADE) its results and chunks */
     if ((st = sq_run_stmt(sc, s, "cannot delete the run")) != STORE_OK) return st;
     if (sqlite3_changes64(sc->db) > 0) return STORE_OK;
-    int status;
-    if ((st = sq_run_status_get(sc, op->id, &status)) != STORE_OK) return st;
-    return sq_fail(sc, STORE_CONFLICT, "run %s is %s; only finished runs can be deleted", op->id,
-                   store_run_status_name((store_run_status)status));
+    return wrong_state(sc, op->id, "; only finished runs can be deleted");
 }
 
 /*
