@@ -63,6 +63,56 @@ store_status sq_result_list(store_conn *c, const char *run_id, store_result_cb c
     return st;
 }
 
+/**
+ * Copy from chunk @p index of result @p var of run @p run_id, found with @p s (ST_CHUNK_READ,
+ * prepared on handle @p db): with @p whole, the whole chunk, which must fit @p n bytes
+ * (::STORE_INVALID otherwise), its size into *@p whole; else the @p n bytes at @p in, which the
+ * chunk must hold (::STORE_ERROR otherwise: the store contradicts itself). Only the pages
+ * holding those bytes are copied (incremental BLOB I/O, straight into @p dst: sqlite3_column_blob()
+ * would first assemble the value in memory of its own), inside the statement's read transaction,
+ * so from the same snapshot. ::STORE_NOT_FOUND when there is no such chunk. Resets @p s.
+ */
+static store_status copy_chunk(struct sq_conn *sc, sqlite3 *db, sqlite3_stmt *s, const char *run_id,
+                               const char *var, int64_t index, uint64_t in, void *dst, size_t n,
+                               size_t *whole)
+{
+    store_status st = STORE_OK;
+    sq_bind_text(s, 1, run_id);
+    sq_bind_text(s, 2, var);
+    sq_bind_i64(s, 3, index);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        sqlite3_int64 rowid = sqlite3_column_int64(s, 0);
+        uint64_t len = (uint64_t)sqlite3_column_int64(s, 1);
+        if (whole && len > n) {
+            st = sq_fail(sc, STORE_INVALID,
+                         "chunk of %" PRIu64 " bytes does not fit a %zu-byte buffer", len, n);
+        } else if (!whole && in + n > len) {
+            st = sq_fail(sc, STORE_ERROR,
+                         "chunk %" PRId64 " of result %s of run %s has %" PRIu64
+                         " bytes, fewer than the result's size says",
+                         index, var, run_id, len);
+        } else {
+            if (whole) n = (size_t)len;
+            sqlite3_blob *b = NULL;
+            if (n > 0) {
+                rc = sqlite3_blob_open(db, "main", "result_chunks", "data", rowid, 0, &b);
+                if (rc == SQLITE_OK) rc = sqlite3_blob_read(b, dst, (int)n, (int)in);
+                if (rc != SQLITE_OK) st = sq_fail_rc_on(sc, db, rc, "cannot read a result chunk");
+                sqlite3_blob_close(b);
+            }
+            if (st == STORE_OK && whole) *whole = n;
+        }
+    } else if (rc == SQLITE_DONE) {
+        st = sq_fail(sc, STORE_NOT_FOUND, "run %s has no chunk %" PRId64 " of result %s", run_id,
+                     index, var);
+    } else {
+        st = sq_fail_rc_on(sc, db, rc, "cannot read a result chunk");
+    }
+    sq_done(s);
+    return st;
+}
+
 store_status sq_result_read_chunk(store_conn *c, const char *run_id, const char *var, int64_t index,
                                   void *buf, size_t cap, size_t *len)
 {
@@ -73,35 +123,7 @@ store_status sq_result_read_chunk(store_conn *c, const char *run_id, const char 
         return sq_fail(sc, STORE_INVALID, "run id, result name, buffer or length missing");
     sqlite3_stmt *s = sq_stmt(sc, ST_CHUNK_READ, &st);
     if (!s) return st;
-    sq_bind_text(s, 1, run_id);
-    sq_bind_text(s, 2, var);
-    sq_bind_i64(s, 3, index);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        sqlite3_int64 rowid = sqlite3_column_int64(s, 0);
-        size_t n = (size_t)sqlite3_column_int64(s, 1);
-        sqlite3_blob *b = NULL;
-        if (n > cap) {
-            st = sq_fail(sc, STORE_INVALID, "chunk of %zu bytes does not fit a %zu-byte buffer", n,
-                         cap);
-        } else if (n > 0) {
-            /* Still inside the statement's read transaction, so the same snapshot. Copying the
-             * pages into @p buf directly spares a whole-chunk copy (sqlite3_column_blob() would
-             * first assemble the value in memory of its own). */
-            rc = sqlite3_blob_open(sc->db, "main", "result_chunks", "data", rowid, 0, &b);
-            if (rc == SQLITE_OK) rc = sqlite3_blob_read(b, buf, (int)n, 0);
-            if (rc != SQLITE_OK) st = sq_fail_rc(sc, rc, "cannot read a result chunk");
-            sqlite3_blob_close(b);
-        }
-        if (st == STORE_OK) *len = n;
-    } else if (rc == SQLITE_DONE) {
-        st = sq_fail(sc, STORE_NOT_FOUND, "run %s has no chunk %" PRId64 " of result %s", run_id,
-                     index, var);
-    } else {
-        st = sq_fail_rc(sc, rc, "cannot read a result chunk");
-    }
-    sq_done(s);
-    return st;
+    return copy_chunk(sc, sc->db, s, run_id, var, index, 0, buf, cap, len);
 }
 
 /*
@@ -126,46 +148,6 @@ static sqlite3_stmt *rstmt(struct sq_conn *sc, enum stmt_id id, store_status *st
     int i = id == ST_CHUNK_READ;
     if (!sc->rdb && (*st = sq_open_db(sc, &sc->rdb, 1)) != STORE_OK) return NULL;
     return sq_prepared(sc, sc->rdb, &sc->rstmt[i], id, st);
-}
-
-/**
- * Copy @p n bytes at @p in of chunk @p index into @p dst: the chunk's row is found by its key,
- * and only the pages holding those bytes are copied (incremental BLOB I/O), inside the
- * statement's own short read transaction.
- */
-static store_status read_chunk_part(struct sq_conn *sc, const char *run_id, const char *var,
-                                    int64_t index, uint64_t in, void *dst, size_t n)
-{
-    store_status st = STORE_OK;
-    sqlite3_stmt *s = rstmt(sc, ST_CHUNK_READ, &st);
-    if (!s) return st;
-    sq_bind_text(s, 1, run_id);
-    sq_bind_text(s, 2, var);
-    sq_bind_i64(s, 3, index);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        sqlite3_int64 rowid = sqlite3_column_int64(s, 0);
-        uint64_t len = (uint64_t)sqlite3_column_int64(s, 1);
-        if (in + n > len) {
-            st = sq_fail(sc, STORE_ERROR,
-                         "chunk %" PRId64 " of result %s of run %s has %" PRIu64
-                         " bytes, fewer than the result's size says",
-                         index, var, run_id, len);
-        } else {
-            sqlite3_blob *b = NULL;
-            rc = sqlite3_blob_open(sc->rdb, "main", "result_chunks", "data", rowid, 0, &b);
-            if (rc == SQLITE_OK) rc = sqlite3_blob_read(b, dst, (int)n, (int)in);
-            if (rc != SQLITE_OK) st = sq_fail_rc_on(sc, sc->rdb, rc, "cannot read a result chunk");
-            sqlite3_blob_close(b);
-        }
-    } else if (rc == SQLITE_DONE) {
-        st = sq_fail(sc, STORE_NOT_FOUND, "run %s has no chunk %" PRId64 " of result %s", run_id,
-                     index, var);
-    } else {
-        st = sq_fail_rc_on(sc, sc->rdb, rc, "cannot read a result chunk");
-    }
-    sq_done(s);
-    return st;
 }
 
 store_status sq_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
@@ -203,8 +185,10 @@ store_status sq_result_read(store_conn *c, const char *run_id, const char *var, 
     while (len > 0) {
         uint64_t in = offset % cs;
         size_t n = cs - in < len ? (size_t)(cs - in) : len;
-        if ((st = read_chunk_part(sc, run_id, var, (int64_t)(offset / cs), in, d, n)) != STORE_OK)
-            return st;
+        /* each piece in the statement's own short read transaction */
+        if (!(s = rstmt(sc, ST_CHUNK_READ, &st))) return st;
+        st = copy_chunk(sc, sc->rdb, s, run_id, var, (int64_t)(offset / cs), in, d, n, NULL);
+        if (st != STORE_OK) return st;
         d += n;
         offset += n;
         len -= n;
