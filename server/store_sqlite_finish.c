@@ -63,14 +63,21 @@ static store_status writer_fail(struct sq_conn *sc, store_status st)
     return st;
 }
 
-static store_status writer_check(struct sq_conn *sc, int want_result)
+/**
+ * Whether the finish is where the call needs it: open, and inside a result (@p in_result 1,
+ * for append and end) or between results (0, for result_begin and finish_commit; a result left
+ * open then rolls the whole finish back).
+ */
+static store_status writer_check(struct sq_conn *sc, int in_result)
 {
     if (!sc->w.active)
         return sq_fail(sc, STORE_INVALID, "%s",
                        sc->w.failed ? "the finish was rolled back after an earlier failure; start "
                                       "again with finish_begin"
                                     : "no finish in progress on this connection");
-    if (want_result && !sc->w.in_result) return sq_fail(sc, STORE_INVALID, "no result begun");
+    if (in_result && !sc->w.in_result) return sq_fail(sc, STORE_INVALID, "no result begun");
+    if (!in_result && sc->w.in_result)
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s was not ended", sc->w.var));
     return STORE_OK;
 }
 
@@ -106,8 +113,6 @@ store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, 
     struct sq_writer *w = &sc->w;
     store_status st = writer_check(sc, 0);
     if (st != STORE_OK) return st;
-    if (w->in_result)
-        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s was not ended", w->var));
     if (!sq_is_var_name(var))
         return writer_fail(sc, sq_fail(sc, STORE_INVALID,
                                        "result name must be 1 to %d letters, digits or '_'",
@@ -268,8 +273,6 @@ store_status sq_finish_commit(store_conn *c, store_run_status status, const char
     struct sq_writer *w = &sc->w;
     store_status st = writer_check(sc, 0);
     if (st != STORE_OK) return st;
-    if (w->in_result)
-        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s was not ended", w->var));
     if (!store_run_status_final(status))
         return writer_fail(sc, sq_fail(sc, STORE_INVALID, "%s is not a final run status",
                                        store_run_status_name(status)));
