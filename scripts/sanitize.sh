@@ -125,8 +125,8 @@ run_valgrind() {
   vg+=" --suppressions=$supp/valgrind.supp"
   # 1. Unit tests of the engine and the schema, each executable under valgrind (commands taken
   #    from ctest). Left out: schema/test_json_oom interposes malloc itself (fault injection),
-  #    which valgrind replaces; server/test_store forks children that die on purpose holding
-  #    what they allocated, and times its writer lock (ASan + LSan cover it).
+  #    which valgrind replaces; server/test_store_* fork children that die on purpose holding
+  #    what they allocated, and time the writer lock (ASan + LSan cover them).
   local unit=${SANITIZE_TESTS:-'^(engine|schema)/'}
   local skip='^(schema/test_json_oom|schema/validate|fuzz/short)$'
   local list

@@ -128,16 +128,11 @@ enum MHD_Result h_runs_create(srv_req *r)
                           "a new key for a new run",
                           key ? key : "");
         goto out;
-    case STORE_FULL: {
-        /* A full queue or a full disk: tell which (a full disk is no queue-full). The store's
-         * own verdict decides: counting the queue again here races with the workers, which
-         * may have claimed a run since (the load test saw such 503s typed "unavailable"). */
-        char msg[STORE_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s", store_errmsg(c));
-        if (s->cfg.queue_limit <= 0 || strncmp(msg, "the queue is full", 17) != 0) {
-            ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "storage is full: %s", msg);
-            goto out;
-        }
+    case STORE_QUEUE_FULL: {
+        /* The store's own verdict, a status of its own (a full disk is STORE_FULL, answered
+         * below as storage full): counting the queue again here would race with the workers,
+         * which may have claimed a run since. */
+        const char *msg = store_errmsg(c);
         struct MHD_Response *resp = srv_problem_response(
             r, SRV_P_QUEUE_FULL, 503, NULL, "the run queue is full (%lld runs); retry later: %s",
             (long long)s->cfg.queue_limit, msg);

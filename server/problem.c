@@ -174,6 +174,8 @@ enum MHD_Result srv_problem_store(srv_req *r, store_status st, store_conn *c, co
                            "the database is busy; retry shortly (%s)", msg);
     case STORE_FULL:
         return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "storage is full: %s", msg);
+    case STORE_QUEUE_FULL:
+        return srv_problem(r, SRV_P_QUEUE_FULL, 503, NULL, "the run queue is full: %s", msg);
     case STORE_KEY_REUSED:
         return srv_problem(r, SRV_P_IDEMPOTENCY, 422, NULL, "%s", msg);
     default:

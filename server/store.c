@@ -85,6 +85,8 @@ const char *store_status_name(store_status s)
         return "invalid";
     case STORE_ERROR:
         return "error";
+    case STORE_QUEUE_FULL:
+        return "queue full";
     }
     return "?";
 }

@@ -38,9 +38,10 @@ typedef enum store_status {
     STORE_CONFLICT = 2,   /**< the object's state forbids the operation (409) */
     STORE_KEY_REUSED = 3, /**< idempotency key already used with a different body (422) */
     STORE_BUSY = 4,       /**< the database stayed locked past the busy timeout (503, retry) */
-    STORE_FULL = 5,       /**< disk full, or the queue is at its limit (503 + Retry-After) */
+    STORE_FULL = 5,       /**< the disk (or the database's size limit) is full (503, retry) */
     STORE_INVALID = 6,    /**< bad argument: malformed cursor, bad id/var/dtype/shape (400) */
-    STORE_ERROR = 7       /**< anything else: I/O error, corrupt database, out of memory (500) */
+    STORE_ERROR = 7,      /**< anything else: I/O error, corrupt database, out of memory (500) */
+    STORE_QUEUE_FULL = 8  /**< store_run_new::queue_limit runs are queued (503 + Retry-After) */
 } store_status;
 
 /** Run states. Final states: succeeded, failed, diverged, cancelled. */
@@ -113,7 +114,7 @@ typedef struct store_run_new {
     int priority;                /**< default 0 */
     double time_limit;           /**< seconds; 0 = none */
     int64_t progress_total;      /**< steps in all, if known */
-    int64_t queue_limit;         /**< refuse when this many runs are queued; 0 = no limit */
+    int64_t queue_limit;         /**< ::STORE_QUEUE_FULL when this many runs are queued; 0: none */
 } store_run_new;
 
 /** Filter of store_run_list(). */
@@ -214,8 +215,10 @@ struct store_ops {
      * Queue a run (durably: once this returns ::STORE_OK the run survives a crash or power
      * loss). With an idempotency key already used: same body hash → ::STORE_OK, *created = 0
      * and *out is the existing run; other hash → ::STORE_KEY_REUSED. Else *created = 1.
-     * ::STORE_FULL when queue_limit runs are queued or the disk is full; ::STORE_NOT_FOUND when
-     * model_id names no model; ::STORE_INVALID on bad arguments; ::STORE_BUSY, ::STORE_ERROR.
+     * ::STORE_QUEUE_FULL when queue_limit runs are queued; ::STORE_FULL when the disk is full
+     * (two statuses, so that a caller never reads the message to tell them apart);
+     * ::STORE_NOT_FOUND when model_id names no model; ::STORE_INVALID on bad arguments;
+     * ::STORE_BUSY, ::STORE_ERROR.
      * @p created may be NULL.
      */
     store_status (*run_create)(struct store_conn *c, const store_run_new *in, store_run *out,

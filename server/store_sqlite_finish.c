@@ -1,0 +1,313 @@
+/**
+ * @file store_sqlite_finish.c
+ * @brief SQLite backend: finishing a run, its results written in the same transaction as its
+ *        final status.
+ *
+ * A large result's chunks are committed every ::store_config::batch_bytes as staged rows
+ * (results.complete = 0) that no reader sees; the final transaction publishes them
+ * (complete = 1) together with the status. Between batches the writer lock goes to whoever
+ * waits, so a multi-gigabyte result does not stall the API for its whole write.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store_sqlite_int.h"
+
+void sq_writer_reset(struct sq_writer *w)
+{
+    w->active = 0;
+    w->in_result = 0;
+    w->staged = 0;
+    w->batch_len = 0;
+    w->buf_len = 0;
+    w->run_id[0] = '\0';
+    w->var[0] = '\0';
+}
+
+/** Delete the staged (complete = 0) results of run @p arg, left by an interrupted finish. */
+static store_status drop_staged(struct sq_conn *sc, void *arg)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_DROP_STAGED, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, (const char *)arg);
+    return sq_run_stmt(sc, s, "cannot delete staged results");
+}
+
+/** Roll back the open batch and delete batches already committed (staged) by this finish.
+ *  If the delete fails too, the staged rows stay invisible and are deleted by the next
+ *  finish_begin() of the run or by requeue_orphans(). Keeps the connection's message. */
+void sq_writer_rollback(struct sq_conn *sc)
+{
+    sq_tx_rollback(sc);
+    if (!sc->w.staged) return;
+    char keep[STORE_ERRMSG_MAX];
+    memcpy(keep, sc->base.errmsg, sizeof keep);
+    /* invisible rows: no need to wait for the disk */
+    sq_tx_run(sc, SQ_TX_BEGIN, drop_staged, sc->w.run_id);
+    memcpy(sc->base.errmsg, keep, sizeof keep);
+}
+
+/** Roll the whole finish back after a failure; passes @p st through. */
+static store_status writer_fail(struct sq_conn *sc, store_status st)
+{
+    sq_writer_rollback(sc);
+    sq_writer_reset(&sc->w);
+    sc->w.failed = 1;
+    return st;
+}
+
+/**
+ * Whether the finish is where the call needs it: open, and inside a result (@p in_result 1,
+ * for append and end) or between results (0, for result_begin and finish_commit; a result left
+ * open then rolls the whole finish back).
+ */
+static store_status writer_check(struct sq_conn *sc, int in_result)
+{
+    if (!sc->w.active)
+        return sq_fail(sc, STORE_INVALID, "%s",
+                       sc->w.failed ? "the finish was rolled back after an earlier failure; start "
+                                      "again with finish_begin"
+                                    : "no finish in progress on this connection");
+    if (in_result && !sc->w.in_result) return sq_fail(sc, STORE_INVALID, "no result begun");
+    if (!in_result && sc->w.in_result)
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s was not ended", sc->w.var));
+    return STORE_OK;
+}
+
+store_status sq_finish_begin(store_conn *c, const char *run_id)
+{
+    struct sq_conn *sc = SQ(c);
+    if (sc->w.active)
+        return sq_fail(sc, STORE_CONFLICT, "a finish of run %s is already in progress",
+                       sc->w.run_id);
+    store_status st = sq_conn_ready(sc);
+    if (st != STORE_OK) return st;
+    if (!run_id || strlen(run_id) >= STORE_ID_MAX)
+        return sq_fail(sc, STORE_INVALID, "run id missing or too long");
+    if ((st = sq_tx_begin(sc)) != STORE_OK) return st;
+    int status;
+    if ((st = sq_run_status_get(sc, run_id, &status)) != STORE_OK) return sq_tx_fail(sc, st);
+    if (status != STORE_RUN_RUNNING)
+        return sq_tx_fail(sc, sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", run_id,
+                                      store_run_status_name((store_run_status)status)));
+    /* staged results of an earlier, interrupted finish of this run */
+    if ((st = drop_staged(sc, (void *)run_id)) != STORE_OK) return sq_tx_fail(sc, st);
+    sq_writer_reset(&sc->w);
+    sc->w.active = 1;
+    sc->w.failed = 0;
+    snprintf(sc->w.run_id, sizeof sc->w.run_id, "%s", run_id);
+    return STORE_OK;
+}
+
+store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
+                             const int64_t *shape)
+{
+    struct sq_conn *sc = SQ(c);
+    struct sq_writer *w = &sc->w;
+    store_status st = writer_check(sc, 0);
+    if (st != STORE_OK) return st;
+    if (!sq_is_var_name(var))
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID,
+                                       "result name must be 1 to %d letters, digits or '_'",
+                                       STORE_VAR_MAX - 1));
+    unsigned isz = sq_dtype_size(dtype);
+    if (!isz)
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "unknown dtype for result %s", var));
+    if (ndim < 0 || ndim > STORE_MAX_NDIM || (ndim > 0 && !shape))
+        return writer_fail(
+            sc, sq_fail(sc, STORE_INVALID, "result %s: ndim must be 0 to %d", var, STORE_MAX_NDIM));
+    char shape_json[STORE_MAX_NDIM * 21 + 3];
+    size_t pos = 0;
+    uint64_t total = isz;
+    shape_json[pos++] = '[';
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0)
+            return writer_fail(sc,
+                               sq_fail(sc, STORE_INVALID, "result %s: negative dimension", var));
+        if (shape[i] > 0 && total > (uint64_t)INT64_MAX / (uint64_t)shape[i])
+            return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s: shape too large", var));
+        total *= (uint64_t)shape[i];
+        pos += (size_t)snprintf(shape_json + pos, sizeof shape_json - pos, "%s%" PRId64,
+                                i ? "," : "", shape[i]);
+    }
+    shape_json[pos++] = ']';
+    shape_json[pos] = '\0';
+
+    sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_INSERT, &st);
+    if (!s) return writer_fail(sc, st);
+    sq_bind_text(s, 1, w->run_id);
+    sq_bind_text(s, 2, var);
+    sq_bind_text(s, 3, dtype);
+    sq_bind_text(s, 4, shape_json);
+    sq_bind_i64(s, 5, (int64_t)total);
+    sq_bind_i64(s, 6, (int64_t)sc->st->cfg.chunk_size);
+    if ((st = sq_run_stmt(sc, s, "cannot store the result")) != STORE_OK) {
+        if (st == STORE_CONFLICT)
+            st = sq_fail(sc, STORE_INVALID, "result %s of run %s written twice", var, w->run_id);
+        return writer_fail(sc, st);
+    }
+    w->in_result = 1;
+    snprintf(w->var, sizeof w->var, "%s", var);
+    w->expect = total;
+    w->written = 0;
+    w->chunk_index = 0;
+    w->buf_len = 0;
+    eir_sha256_init(&w->sha);
+    return STORE_OK;
+}
+
+static store_status write_chunk(struct sq_conn *sc, const void *data, size_t len)
+{
+    struct sq_writer *w = &sc->w;
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_CHUNK_INSERT, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, w->run_id);
+    sq_bind_text(s, 2, w->var);
+    sq_bind_i64(s, 3, w->chunk_index);
+    int rc = sqlite3_bind_blob64(s, 4, len ? data : "", len, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        sq_done(s);
+        return sq_fail(sc, STORE_ERROR, "cannot bind a result chunk: %s", sqlite3_errstr(rc));
+    }
+    if ((st = sq_run_stmt(sc, s, "cannot store a result chunk")) != STORE_OK) return st;
+    w->chunk_index++;
+    w->batch_len += len;
+    size_t batch = sc->st->cfg.batch_bytes;
+    if (batch == 0 || w->batch_len < batch) return STORE_OK;
+    /* Commit this batch (staged: complete = 0, invisible) and let waiting writers go first. */
+    /* Staged rows need no durability of their own, but syncing each batch here (outside the
+     * writer lock) keeps the WAL's unsynced bytes small, so that a small durable commit made
+     * meanwhile does not wait for the disk to take a whole large result. */
+    if ((st = sq_tx_commit(sc, 1)) != STORE_OK) return st;
+    w->staged = 1;
+    w->batch_len = 0;
+    return sq_tx_begin(sc);
+}
+
+store_status sq_result_append(store_conn *c, const void *data, size_t n)
+{
+    struct sq_conn *sc = SQ(c);
+    struct sq_writer *w = &sc->w;
+    store_status st = writer_check(sc, 1);
+    if (st != STORE_OK) return st;
+    if (n == 0) return STORE_OK;
+    if (!data) return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s: no data", w->var));
+    if (n > w->expect - w->written)
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID,
+                                       "result %s: more bytes than its shape holds (%" PRIu64 ")",
+                                       w->var, w->expect));
+    size_t cs = sc->st->cfg.chunk_size;
+    const unsigned char *p = data;
+    eir_sha256_update(&w->sha, p, n);
+    w->written += n;
+    while (n > 0) {
+        if (w->buf_len == 0 && n >= cs) { /* whole chunk straight from the caller's memory */
+            if ((st = write_chunk(sc, p, cs)) != STORE_OK) return writer_fail(sc, st);
+            p += cs;
+            n -= cs;
+            continue;
+        }
+        if (!w->buf && !(w->buf = malloc(cs)))
+            return writer_fail(sc, sq_fail(sc, STORE_ERROR, "out of memory for a result chunk"));
+        size_t take = cs - w->buf_len < n ? cs - w->buf_len : n;
+        memcpy(w->buf + w->buf_len, p, take);
+        w->buf_len += take;
+        p += take;
+        n -= take;
+        if (w->buf_len == cs) {
+            if ((st = write_chunk(sc, w->buf, cs)) != STORE_OK) return writer_fail(sc, st);
+            w->buf_len = 0;
+        }
+    }
+    return STORE_OK;
+}
+
+store_status sq_result_end(store_conn *c, const char *sha256_hex)
+{
+    struct sq_conn *sc = SQ(c);
+    struct sq_writer *w = &sc->w;
+    store_status st = writer_check(sc, 1);
+    if (st != STORE_OK) return st;
+    if (w->written != w->expect)
+        return writer_fail(sc,
+                           sq_fail(sc, STORE_INVALID,
+                                   "result %s: %" PRIu64 " bytes written, its shape holds %" PRIu64,
+                                   w->var, w->written, w->expect));
+    if (w->buf_len > 0) {
+        if ((st = write_chunk(sc, w->buf, w->buf_len)) != STORE_OK) return writer_fail(sc, st);
+        w->buf_len = 0;
+    }
+    uint8_t digest[EIR_SHA256_DIGEST_LEN];
+    char hex[EIR_SHA256_HEX_LEN + 1];
+    eir_sha256_final(&w->sha, digest);
+    eir_sha256_hex(digest, hex);
+    if (sha256_hex && strcasecmp(sha256_hex, hex) != 0)
+        return writer_fail(sc,
+                           sq_fail(sc, STORE_INVALID,
+                                   "result %s: checksum mismatch (given %.64s, bytes hash to %s)",
+                                   w->var, sha256_hex, hex));
+    sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_END, &st);
+    if (!s) return writer_fail(sc, st);
+    sq_bind_text(s, 1, w->run_id);
+    sq_bind_text(s, 2, w->var);
+    sq_bind_i64(s, 3, w->chunk_index);
+    sq_bind_text(s, 4, hex);
+    if ((st = sq_run_stmt(sc, s, "cannot store the result")) != STORE_OK)
+        return writer_fail(sc, st);
+    w->in_result = 0;
+    return STORE_OK;
+}
+
+store_status sq_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
+                              const char *error_json)
+{
+    struct sq_conn *sc = SQ(c);
+    struct sq_writer *w = &sc->w;
+    store_status st = writer_check(sc, 0);
+    if (st != STORE_OK) return st;
+    if (!store_run_status_final(status))
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "%s is not a final run status",
+                                       store_run_status_name(status)));
+    sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_PUBLISH, &st);
+    if (!s) return writer_fail(sc, st);
+    sq_bind_text(s, 1, w->run_id);
+    if ((st = sq_run_stmt(sc, s, "cannot publish the results")) != STORE_OK)
+        return writer_fail(sc, st);
+    if (!(s = sq_stmt(sc, ST_RUN_FINISH, &st))) return writer_fail(sc, st);
+    sq_bind_text(s, 1, w->run_id);
+    sq_bind_text(s, 2, store_run_status_name(status));
+    sq_bind_i64(s, 3, sq_now_ms());
+    int rc = sq_bind_text(s, 4, meta_json) | sq_bind_text(s, 5, error_json);
+    if (rc != SQLITE_OK) {
+        sq_done(s);
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "cannot bind the run's metadata: %s",
+                                       sqlite3_errstr(rc)));
+    }
+    if ((st = sq_run_stmt(sc, s, "cannot finish the run")) != STORE_OK) return writer_fail(sc, st);
+    if (sqlite3_changes64(sc->db) != 1)
+        return writer_fail(sc,
+                           sq_fail(sc, STORE_CONFLICT, "run %s is no longer running", w->run_id));
+    st = sq_run_fixed(sc, ST_COMMIT, "cannot commit");
+    if (st != STORE_OK) return writer_fail(sc, st);
+    uint64_t ticket = sq_gs_ticket(sc);
+    sq_tx_rollback(sc); /* releases the writer lock: the sync below is shared with other writers */
+    sq_writer_reset(w);
+    if ((st = sq_gs_wait(sc, ticket)) == STORE_OK) sq_maybe_checkpoint(sc);
+    return st;
+}
+
+void sq_finish_abort(store_conn *c)
+{
+    struct sq_conn *sc = SQ(c);
+    if (!sc->w.active) return;
+    sq_writer_rollback(sc);
+    sq_writer_reset(&sc->w);
+}

@@ -1,0 +1,390 @@
+/**
+ * @file store_sqlite_int.h
+ * @brief Private header of the SQLite backend of store.h (store_sqlite.h is its public face).
+ *
+ * Durability (docs/STORE.md): the database runs in WAL mode. Connections commit with PRAGMA
+ * synchronous=NORMAL, which appends the transaction to the WAL without an fsync, and a commit
+ * that must survive a power loss (a run accepted with 202 Accepted, a finish, a cancel, ...)
+ * then waits for a *group sync* (::sq_gsync): one fdatasync of the WAL, made by the first
+ * waiter after the writer lock is released, covers every commit appended before it started.
+ * That is what synchronous=FULL promises (the commit is on stable storage before the call
+ * returns) at one fsync per group of concurrent commits instead of one per commit, and without
+ * holding the write lock during the fsync. Claims and progress updates do not wait: losing one
+ * of them in a power cut merely leaves the run queued (it runs again) or shows older progress.
+ *
+ * One ::sq_conn per thread; its sqlite3 handle is opened lazily (SQLITE_OPEN_NOMUTEX: the
+ * connection is never shared) and every statement is prepared once per connection, on first
+ * use, and reused with bound parameters. No SQL is ever built from caller text. Multi-statement
+ * writes run in BEGIN IMMEDIATE transactions, so they take the write lock before reading and
+ * cannot deadlock on a lock upgrade; single-statement writes run in autocommit, which SQLite
+ * treats the same way (the statement takes the write lock before it reads). Every write also
+ * takes the store's first-come first-served writer lock (::sq_wlock) first.
+ *
+ * Finishing a run writes its results and final status in one transaction, except that a large
+ * result's chunks are committed every ::store_config::batch_bytes as staged rows
+ * (results.complete = 0) that no reader sees; the final transaction publishes them
+ * (complete = 1) together with the status. Between batches the writer lock goes to whoever
+ * waits, so a multi-gigabyte result does not stall the API for its whole write.
+ *
+ * Every other write is a body (::sq_tx_body) run by sq_tx_run(), which owns the writer lock,
+ * the transaction, the rollback on failure and the wait for the group sync.
+ *
+ * The backend is split by responsibility (docs/STORE.md, "Layout of the SQLite backend"):
+ *
+ *   store_sqlite_lock.c    writer lock, busy handler, group sync of the WAL, checkpoints
+ *   store_sqlite_conn.c    the statements, errors, a connection's handles, transactions
+ *   store_sqlite_rows.c    ids, names, cursors, decoding rows into store.h's types
+ *   store_sqlite_models.c  models
+ *   store_sqlite_runs.c    the run queue
+ *   store_sqlite_finish.c  finishing a run (result writes)
+ *   store_sqlite_read.c    reading results
+ *   store_sqlite_maint.c   requeue after a restart, counts, verify
+ *   store_sqlite_open.c    open and migrations, connect, close, the function table
+ *
+ * Locking: a ::sq_conn belongs to one thread at a time; ::sq_store is shared, and its mutable
+ * parts (::sq_wlock, ::sq_gsync, lock_seen_ms) carry their own locks. Every function below
+ * that can fail returns a ::store_status and leaves one sentence in the connection's message
+ * (store_errmsg()); none of them is for use outside the backend.
+ */
+#ifndef EIR_STORE_SQLITE_INT_H
+#define EIR_STORE_SQLITE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sha256.h"
+#include "store.h"
+#include "store_sqlite.h"
+
+/** Largest chunk size accepted in ::store_config (SQLite's default BLOB limit is 1e9 bytes). */
+#define SQ_CHUNK_MAX ((size_t)64 << 20)
+/** WAL file size kept after a checkpoint (a large finish grows it; this shrinks it back). */
+#define SQ_JOURNAL_SIZE_LIMIT 67108864
+/** WAL size (frames) from which a committer checkpoints, after its commit (SQLite's default). */
+#define SQ_CHECKPOINT_FRAMES 1000
+/** Longest idempotency key accepted. */
+#define SQ_KEY_MAX 255
+
+/** Columns of a run row (RUN_COLS in store_sqlite_conn.c); request_json, when selected, comes
+ *  right after them. */
+#define RUN_NCOLS 17
+
+/** The statements of the backend (their SQL: stmt_sql in store_sqlite_conn.c). */
+enum stmt_id {
+    ST_BEGIN,
+    ST_BEGIN_READ,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_MODEL_INSERT,
+    ST_MODEL_GET,
+    ST_MODEL_LIST,
+    ST_MODEL_EXISTS,
+    ST_MODEL_RUNS,
+    ST_MODEL_DELETE,
+    ST_MODEL_COUNT,
+    ST_RUN_BY_KEY,
+    ST_RUN_INSERT,
+    ST_RUN_GET,
+    ST_RUN_STATUS,
+    ST_RUN_LIST_ALL,
+    ST_RUN_LIST_STATUS,
+    ST_RUN_LIST_MODEL,
+    ST_RUN_LIST_BOTH,
+    ST_RUN_CLAIM,
+    ST_RUN_PROGRESS,
+    ST_RUN_CANCEL,
+    ST_RUN_RELEASE,
+    ST_RUN_DELETE,
+    ST_RUN_FINISH,
+    ST_QUEUE_DEPTH,
+    ST_COUNTS,
+    ST_RESULT_INSERT,
+    ST_RESULT_DROP_STAGED,
+    ST_RESULT_PUBLISH,
+    ST_RESULT_END,
+    ST_CHUNK_INSERT,
+    ST_RESULT_INFO,
+    ST_RESULT_LIST,
+    ST_CHUNK_READ,
+    ST_RESULT_GEOMETRY,
+    ST_REQUEUE_CANCEL,
+    ST_REQUEUE_FAIL,
+    ST_REQUEUE_QUEUE,
+    ST_REQUEUE_STAGED,
+    ST_QUICK_CHECK,
+    ST_FK_CHECK,
+    ST_VERIFY_RESULTS,
+    ST_VERIFY_CHUNKS,
+    ST_COUNT
+};
+
+/** A waiting writer in ::sq_wlock's queue (lives on the waiter's stack). */
+struct sq_waiter {
+    struct sq_waiter *next;
+};
+
+/**
+ * First-come first-served writer lock shared by the connections of one store. SQLite lets one
+ * writer in at a time but has no queue: waiters poll with sleeps of up to 100 ms, so a writer
+ * that commits and starts again at once (a finish writing batches) would keep the lock, and
+ * contended writers would sleep needlessly. Taking this lock around every write transaction
+ * gives threads of this process their turn in order and wakes them as soon as it is free;
+ * SQLite's busy timeout still arbitrates with other processes.
+ */
+struct sq_wlock {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /**< on CLOCK_MONOTONIC */
+    int held;
+    struct sq_waiter *head, *tail;
+};
+
+/**
+ * Group sync of the WAL. Durable commits take a ticket, in commit order, while they still hold
+ * the writer lock; after releasing it they wait until ::synced reaches their ticket. A waiter
+ * that finds no sync in progress becomes the syncer: it notes the last ticket handed out, syncs
+ * the WAL through its own connection (SQLITE_FCNTL_JOURNAL_POINTER: the connection's WAL file,
+ * the same inode as everyone's) and, on success, marks every ticket up to the noted one
+ * synced. Commits appended while a sync runs are covered by the next one, so under load one
+ * fsync serves many commits, and the writer lock is never held across an fsync.
+ */
+struct sq_gsync {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t appended; /**< tickets handed out (durable commits appended to the WAL) */
+    uint64_t synced;   /**< every ticket <= synced is on stable storage */
+    uint64_t syncs;    /**< WAL syncs done (statistics) */
+    int busy;          /**< a thread is syncing the WAL now */
+    int checkpointing; /**< a thread is checkpointing now (see maybe_checkpoint()) */
+};
+
+struct sq_store {
+    struct store base; /**< base.cls points back here */
+    char *path;
+    store_config cfg;
+    struct sq_wlock wl;
+    struct sq_gsync gs;
+    atomic_llong lock_seen_ms; /**< when a lock wait last gave up (monotonic ms), 0 = never */
+};
+
+/** State of a finish in progress (finish_begin .. finish_commit/abort). */
+struct sq_writer {
+    int active;       /**< the finish transaction is open */
+    int in_result;    /**< between result_begin and result_end */
+    int failed;       /**< the last finish was rolled back after a failure */
+    int staged;       /**< a batch of this finish was committed (staged, complete = 0) */
+    size_t batch_len; /**< chunk bytes written since the last commit */
+    char run_id[STORE_ID_MAX];
+    char var[STORE_VAR_MAX];
+    uint64_t expect;  /**< bytes the shape holds */
+    uint64_t written; /**< bytes appended so far */
+    int64_t chunk_index;
+    unsigned char *buf; /**< partial chunk, chunk_size bytes, allocated on first need */
+    size_t buf_len;
+    eir_sha256_ctx sha;
+};
+
+struct sq_conn {
+    struct store_conn base; /**< must stay first */
+    struct sq_store *st;
+    sqlite3 *db;            /**< NULL until first use, or after a fatal error */
+    int broken;             /**< a fatal error happened: reopen before the next operation */
+    int wlocked;            /**< this connection holds the store's writer lock */
+    int wal_frames;         /**< WAL size after this connection's last commit (on_wal_commit()) */
+    sqlite3 *rdb;           /**< handle for sq_result_read() only; NULL until first use */
+    sqlite3_stmt *rstmt[2]; /**< rdb's ST_RESULT_GEOMETRY and ST_CHUNK_READ */
+    sqlite3_stmt *stmt[ST_COUNT];
+    struct sq_writer w;
+    double busy_until; /**< end of the SQLite lock wait in progress (busy_wait()) */
+};
+
+static inline struct sq_conn *SQ(store_conn *c)
+{
+    return (struct sq_conn *)c;
+}
+
+/* ---- store_sqlite_conn.c: errors ---------------------------------------------------------- */
+
+/** Set the connection's message (printf-style). */
+void sq_set_err(struct sq_conn *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Set the connection's message and return @p st. */
+store_status sq_fail(struct sq_conn *sc, store_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Map an SQLite result code to a store status, with @p what and the message of handle @p db.
+ *  Fatal errors (I/O, corruption) mark the connection for reopening. */
+store_status sq_fail_rc_on(struct sq_conn *sc, sqlite3 *db, int rc, const char *what);
+/** sq_fail_rc_on() with the connection's own handle. */
+store_status sq_fail_rc(struct sq_conn *sc, int rc, const char *what);
+
+/* ---- store_sqlite_conn.c: handles and statements ----------------------------------------- */
+
+/** Close both handles of the connection (the writer lock is kept). */
+void sq_close_db(struct sq_conn *sc);
+/** Run fixed PRAGMAs/statements (literals) on a raw handle; returns an SQLite code. */
+int sq_exec_fixed(sqlite3 *db, const char *sql);
+/** Open a raw handle on @p path (with @p create: create the file); returns an SQLite code,
+ *  with @p err on failure. */
+int sq_open_handle(const char *path, int create, sqlite3 **out, char *err, size_t errlen);
+/** Open a per-thread handle into *@p out (@p reader: the handle for result reads). */
+store_status sq_open_db(struct sq_conn *sc, sqlite3 **out, int reader);
+/** Make the connection usable: reopen after a fatal error, open lazily. */
+store_status sq_conn_ready(struct sq_conn *sc);
+/** sq_conn_ready() for every operation but the finish ones: refuses while a finish is open. */
+store_status sq_conn_op(struct sq_conn *sc);
+/** Statement @p id on handle @p db, kept in *@p slot; NULL with *st set on failure. */
+sqlite3_stmt *sq_prepared(struct sq_conn *sc, sqlite3 *db, sqlite3_stmt **slot, enum stmt_id id,
+                          store_status *st);
+/** The prepared statement @p id of the main handle; NULL with *st set on failure. */
+sqlite3_stmt *sq_stmt(struct sq_conn *sc, enum stmt_id id, store_status *st);
+/** Reset @p s and clear its bindings (NULL is fine). */
+void sq_done(sqlite3_stmt *s);
+/** Bind text (NULL binds NULL); parameters past the statement's count are skipped. */
+int sq_bind_text(sqlite3_stmt *s, int i, const char *v);
+/** Bind an integer; parameters past the statement's count are skipped. */
+int sq_bind_i64(sqlite3_stmt *s, int i, int64_t v);
+/** Step @p s to the end, ignoring rows; resets it. */
+store_status sq_run_stmt(struct sq_conn *sc, sqlite3_stmt *s, const char *what);
+/** Run the fixed statement @p id (no parameters). */
+store_status sq_run_fixed(struct sq_conn *sc, enum stmt_id id, const char *what);
+
+/* ---- store_sqlite_conn.c: transactions ---------------------------------------------------- */
+
+/* The primitives below are for the finish (store_sqlite_finish.c), whose transaction stays open
+ * across several calls of the caller; every other write runs as a body of sq_tx_run(). */
+
+/** End the transaction, if any, without keeping it; releases the writer lock. */
+void sq_tx_rollback(struct sq_conn *sc);
+/** BEGIN IMMEDIATE under the writer lock. */
+store_status sq_tx_begin(struct sq_conn *sc);
+/** COMMIT and release the writer lock; with @p durable, wait for stable storage. */
+store_status sq_tx_commit(struct sq_conn *sc, int durable);
+/** Roll back (if in a transaction) and pass @p st through. */
+store_status sq_tx_fail(struct sq_conn *sc, store_status st);
+
+/** What sq_tx_run() wraps around a body (flags). */
+enum sq_tx_mode {
+    SQ_TX_STATEMENT = 0, /**< no transaction of its own: each statement of the body commits */
+    SQ_TX_BEGIN = 1,     /**< BEGIN IMMEDIATE before the body, COMMIT after it */
+    SQ_TX_DURABLE = 2    /**< then wait until the outcome is on stable storage (group sync) */
+};
+
+/** The logic of a write: runs under the writer lock (in a transaction with ::SQ_TX_BEGIN);
+ *  returns ::STORE_OK to commit, anything else (with the connection's message) to roll back. */
+typedef store_status (*sq_tx_body)(struct sq_conn *sc, void *ctx);
+
+/**
+ * Run @p body with @p ctx as one write (@p mode: ::sq_tx_mode flags), taking the writer lock,
+ * committing or rolling back, releasing the lock and waiting for durability around it.
+ * Returns the body's status, or ::STORE_BUSY / ::STORE_ERROR / ... when the lock, BEGIN,
+ * COMMIT or the sync failed (then nothing the body did is kept, except that a failed sync
+ * leaves a committed change that may not survive a power loss, as its message says).
+ */
+store_status sq_tx_run(struct sq_conn *sc, unsigned mode, sq_tx_body body, void *ctx);
+
+/* ---- store_sqlite_lock.c ------------------------------------------------------------------ */
+
+/** Set up / tear down a writer lock; sq_wl_init() returns -1 when out of resources. */
+int sq_wl_init(struct sq_wlock *wl);
+void sq_wl_destroy(struct sq_wlock *wl);
+/** SQLite busy handler of every handle (@p arg: the ::sq_conn). */
+int sq_busy_wait(void *arg, int count);
+/** Take the writer lock unless held (*acquired tells); ::STORE_BUSY after the busy timeout. */
+store_status sq_wl_lock(struct sq_conn *sc, int *acquired);
+/** Release the writer lock if this connection holds it. */
+void sq_wl_unlock(struct sq_conn *sc);
+/** Set up / tear down the group sync; sq_gs_init() returns -1 when out of resources. */
+int sq_gs_init(struct sq_gsync *g);
+void sq_gs_destroy(struct sq_gsync *g);
+/** Ticket of the commit just made; call while still holding the writer lock. */
+uint64_t sq_gs_ticket(struct sq_conn *sc);
+/** Wait until the commit of @p ticket is on stable storage (::STORE_ERROR if the sync fails). */
+store_status sq_gs_wait(struct sq_conn *sc, uint64_t ticket);
+/** Wait until every durable commit appended so far is on stable storage. */
+store_status sq_gs_wait_all(struct sq_conn *sc);
+/** WAL hook of the main handle: notes the WAL's size for sq_maybe_checkpoint(). */
+int sq_on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames);
+/** Checkpoint once the WAL is large; call after a commit, without the writer lock. */
+void sq_maybe_checkpoint(struct sq_conn *sc);
+
+/* ---- store_sqlite_rows.c ------------------------------------------------------------------ */
+
+int64_t sq_now_ms(void);
+/** Fresh id: @p prefix + 24 hex characters from getrandom(); -1 (errno) on failure. */
+int sq_new_id(char out[STORE_ID_MAX], const char *prefix);
+int sq_is_hex64(const char *s);
+int sq_is_var_name(const char *s);
+/** Bytes per element of a dtype the store accepts, or 0. */
+unsigned sq_dtype_size(const char *dtype);
+void sq_copy_str(char *dst, size_t cap, const unsigned char *src);
+void sq_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq);
+/** *seq gets the bound for "seq < ?" (INT64_MAX for the first page); -1 when malformed. */
+int sq_cursor_decode(const char *cursor, int64_t *seq);
+int sq_clamp_limit(int limit);
+/** Column @p i as a malloc'ed string (NULL for SQL NULL); -1 when out of memory. */
+int sq_dup_col(sqlite3_stmt *s, int i, char **out);
+/** Fill @p r from a run row (see the definition); -1 when out of memory. */
+int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r);
+/** Fill @p out from a result row; -1 when the row is malformed. */
+int sq_row_to_result(sqlite3_stmt *s, store_result_info *out);
+
+/** A row of a page of sq_list_page(); returns nonzero to stop after it. */
+typedef int (*sq_list_row)(sqlite3_stmt *s, void *ctx);
+/** One page of a list ordered by seq, newest first (models, runs): see the definition. */
+store_status sq_list_page(struct sq_conn *sc, sqlite3_stmt *s, int seq_col, const char *cursor,
+                          int limit, sq_list_row row, void *ctx, char next[STORE_CURSOR_MAX],
+                          const char *what);
+
+/* ---- store_sqlite_runs.c, store_sqlite_finish.c: shared helpers -------------------------- */
+
+/** Read run @p id into @p out (copied strings, no request). */
+store_status sq_load_run(struct sq_conn *sc, const char *id, store_run *out);
+/** Status of run @p id into *status; ::STORE_NOT_FOUND when there is none. */
+store_status sq_run_status_get(struct sq_conn *sc, const char *id, int *status);
+/** Single-value count query @p id (with @p arg as ?1 when not NULL). */
+store_status sq_count_query(struct sq_conn *sc, enum stmt_id id, const char *arg, int64_t *out,
+                            const char *what);
+void sq_writer_reset(struct sq_writer *w);
+/** Roll back a finish, deleting its staged batches; keeps the connection's message. */
+void sq_writer_rollback(struct sq_conn *sc);
+
+/* ---- The operations of store_ops (store.h documents each) --------------------------------- */
+
+store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
+                             const char *json, store_model *out);
+store_status sq_model_get(store_conn *c, const char *id, store_model *out);
+store_status sq_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
+                           void *ctx, char next[STORE_CURSOR_MAX]);
+store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs_using);
+store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created);
+store_status sq_run_get(store_conn *c, const char *id, store_run *out);
+store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
+                         store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
+store_status sq_run_claim(store_conn *c, store_run *out);
+store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps, int64_t total,
+                             int *cancel_requested);
+store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now);
+store_status sq_run_release(store_conn *c, const char *id, store_run_status *now);
+store_status sq_run_delete(store_conn *c, const char *id);
+store_status sq_finish_begin(store_conn *c, const char *run_id);
+store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
+                             const int64_t *shape);
+store_status sq_result_append(store_conn *c, const void *data, size_t n);
+store_status sq_result_end(store_conn *c, const char *sha256_hex);
+store_status sq_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
+                              const char *error_json);
+void sq_finish_abort(store_conn *c);
+store_status sq_result_info(store_conn *c, const char *run_id, const char *var,
+                            store_result_info *out);
+store_status sq_result_list(store_conn *c, const char *run_id, store_result_cb cb, void *ctx);
+store_status sq_result_read_chunk(store_conn *c, const char *run_id, const char *var, int64_t index,
+                                  void *buf, size_t cap, size_t *len);
+store_status sq_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
+                            void *buf, size_t len);
+store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report);
+store_status sq_counts(store_conn *c, store_counts *out);
+store_status sq_queue_depth(store_conn *c, int64_t *depth);
+store_status sq_verify(store_conn *c, store_verify_cb cb, void *ctx, store_verify_report *report);
+
+#endif /* EIR_STORE_SQLITE_INT_H */

@@ -1,0 +1,178 @@
+/**
+ * @file store_sqlite_models.c
+ * @brief SQLite backend: models (create, get, list, delete).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "store_sqlite_int.h"
+
+/** A model to insert (sq_model_create()); id and created_at are filled by the insert. */
+struct model_insert {
+    const char *name, *hash, *json;
+    int64_t n;
+    char id[STORE_ID_MAX];
+    int64_t created_at;
+};
+
+/** Body of sq_model_create(): one INSERT, under a fresh random id. */
+static store_status model_insert(struct sq_conn *sc, void *arg)
+{
+    struct model_insert *m = arg;
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_INSERT, &st);
+    if (!s) return st;
+    m->created_at = sq_now_ms();
+    for (int attempt = 0;; attempt++) {
+        if (sq_new_id(m->id, "m_"))
+            return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
+        int rc = sq_bind_text(s, 1, m->id) | sq_bind_text(s, 2, m->name) |
+                 sq_bind_text(s, 3, m->hash) | sq_bind_i64(s, 4, m->n) |
+                 sq_bind_i64(s, 5, m->created_at);
+        int rcj = sq_bind_text(s, 6, m->json);
+        if (rc != SQLITE_OK || rcj != SQLITE_OK) {
+            sq_done(s);
+            return sq_fail(sc, rcj == SQLITE_TOOBIG ? STORE_INVALID : STORE_ERROR,
+                           "cannot bind the model: %s", sqlite3_errstr(rcj ? rcj : rc));
+        }
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_DONE) break;
+        /* an id collision (2^-96 per pair) is retried; anything else fails */
+        st = sq_fail_rc(sc, rc, "cannot store the model");
+        sq_done(s);
+        if (rc != SQLITE_CONSTRAINT_UNIQUE || attempt >= 2)
+            return st == STORE_CONFLICT ? STORE_INVALID : st;
+    }
+    sq_done(s);
+    return STORE_OK;
+}
+
+store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
+                             const char *json, store_model *out)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!sq_is_hex64(hash))
+        return sq_fail(sc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)");
+    if (!json) return sq_fail(sc, STORE_INVALID, "model document missing");
+    if (n < 0) return sq_fail(sc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n);
+    struct model_insert m = {.name = name ? name : "", .hash = hash, .json = json, .n = n};
+    /* a decision a client is told about: durable before the answer */
+    if ((st = sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, model_insert, &m)) != STORE_OK)
+        return st;
+    if (out) {
+        memset(out, 0, sizeof *out);
+        snprintf(out->id, sizeof out->id, "%s", m.id);
+        snprintf(out->hash, sizeof out->hash, "%s", hash);
+        out->n = n;
+        out->created_at = m.created_at;
+        out->name = strdup(m.name);
+        if (!out->name)
+            return sq_fail(sc, STORE_ERROR, "out of memory (the model %s was stored)", m.id);
+    }
+    return STORE_OK;
+}
+
+store_status sq_model_get(store_conn *c, const char *id, store_model *out)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id || !out) return sq_fail(sc, STORE_INVALID, "model id or output missing");
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_GET, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        sq_copy_str(out->id, sizeof out->id, sqlite3_column_text(s, 0));
+        sq_copy_str(out->hash, sizeof out->hash, sqlite3_column_text(s, 2));
+        out->n = sqlite3_column_int64(s, 3);
+        out->created_at = sqlite3_column_int64(s, 4);
+        if (sq_dup_col(s, 1, &out->name) || sq_dup_col(s, 5, &out->json)) {
+            store_model_clear(out);
+            st = sq_fail(sc, STORE_ERROR, "out of memory reading model %s", id);
+        }
+    } else if (rc == SQLITE_DONE) {
+        st = sq_fail(sc, STORE_NOT_FOUND, "no model %s", id);
+    } else {
+        st = sq_fail_rc(sc, rc, "cannot read the model");
+    }
+    sq_done(s);
+    return st;
+}
+
+/** The caller's callback of sq_model_list(). */
+struct model_page {
+    store_model_cb cb;
+    void *ctx;
+};
+
+/** A row of ST_MODEL_LIST to the caller, as a ::store_model pointing into the row. */
+static int model_row(sqlite3_stmt *s, void *arg)
+{
+    struct model_page *p = arg;
+    store_model m = {0};
+    sq_copy_str(m.id, sizeof m.id, sqlite3_column_text(s, 0));
+    m.name = (char *)sqlite3_column_text(s, 1);
+    sq_copy_str(m.hash, sizeof m.hash, sqlite3_column_text(s, 2));
+    m.n = sqlite3_column_int64(s, 3);
+    m.created_at = sqlite3_column_int64(s, 4);
+    return p->cb && p->cb(p->ctx, &m);
+}
+
+store_status sq_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
+                           void *ctx, char next[STORE_CURSOR_MAX])
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_LIST, &st);
+    if (!s) return st;
+    struct model_page p = {cb, ctx};
+    return sq_list_page(sc, s, 5, cursor, limit, model_row, &p, next, "cannot list models");
+}
+
+/** A model to delete (sq_model_delete()). */
+struct model_delete {
+    const char *id;
+    int64_t *runs_using;
+};
+
+/** Body of sq_model_delete(): refuse while runs use the model, else delete it. */
+static store_status model_delete(struct sq_conn *sc, void *arg)
+{
+    struct model_delete *d = arg;
+    int64_t uses = 0;
+    store_status st =
+        sq_count_query(sc, ST_MODEL_RUNS, d->id, &uses, "cannot count the model's runs");
+    if (st != STORE_OK) return st;
+    if (uses > 0) {
+        if (d->runs_using) *d->runs_using = uses;
+        return sq_fail(sc, STORE_CONFLICT,
+                       "model %s is used by %" PRId64 " run(s); delete those runs first", d->id,
+                       uses);
+    }
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_DELETE, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, d->id);
+    if ((st = sq_run_stmt(sc, s, "cannot delete the model")) != STORE_OK) return st;
+    if (sqlite3_changes64(sc->db) == 0) return sq_fail(sc, STORE_NOT_FOUND, "no model %s", d->id);
+    return STORE_OK;
+}
+
+store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs_using)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "model id missing");
+    struct model_delete d = {id, runs_using};
+    return sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, model_delete, &d);
+}

@@ -1,0 +1,254 @@
+/**
+ * @file store_sqlite_rows.c
+ * @brief SQLite backend: ids, names, cursors and the decoding of rows into store.h's types.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "store_sqlite_int.h"
+
+int64_t sq_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/** Fresh id: @p prefix ("m_" or "r_") + 24 hex characters from getrandom(). */
+int sq_new_id(char out[STORE_ID_MAX], const char *prefix)
+{
+    unsigned char rnd[12];
+    size_t got = 0;
+    while (got < sizeof rnd) {
+        ssize_t n = getrandom(rnd + got, sizeof rnd - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    static const char hex[] = "0123456789abcdef";
+    size_t p = (size_t)snprintf(out, STORE_ID_MAX, "%s", prefix);
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        out[p++] = hex[rnd[i] >> 4];
+        out[p++] = hex[rnd[i] & 15];
+    }
+    out[p] = '\0';
+    return 0;
+}
+
+int sq_is_hex64(const char *s)
+{
+    if (!s || strlen(s) != 64) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+            return 0;
+    return 1;
+}
+
+int sq_is_var_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= STORE_VAR_MAX) return 0;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              *p == '_'))
+            return 0;
+    return 1;
+}
+
+/** Bytes per element of a dtype the store accepts, or 0. */
+unsigned sq_dtype_size(const char *dtype)
+{
+    static const struct {
+        const char *name;
+        unsigned size;
+    } known[] = {{"float32", 4}, {"float64", 8}, {"int32", 4}, {"int64", 8}, {"uint8", 1}};
+    if (!dtype) return 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(dtype, known[i].name) == 0) return known[i].size;
+    return 0;
+}
+
+void sq_copy_str(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+/* Cursors are opaque to clients: "c1." + the hex seq of the last row of the page. */
+void sq_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq)
+{
+    snprintf(out, STORE_CURSOR_MAX, "c1.%" PRIx64, (uint64_t)seq);
+}
+
+/** *seq gets the bound for "seq < ?": INT64_MAX for the first page. */
+int sq_cursor_decode(const char *cursor, int64_t *seq)
+{
+    *seq = INT64_MAX;
+    if (!cursor || !*cursor) return 0;
+    if (strncmp(cursor, "c1.", 3) != 0) return -1;
+    const char *p = cursor + 3;
+    size_t n = strlen(p);
+    if (n == 0 || n > 15) return -1;
+    uint64_t v = 0;
+    for (; *p; p++) {
+        int d;
+        if (*p >= '0' && *p <= '9')
+            d = *p - '0';
+        else if (*p >= 'a' && *p <= 'f')
+            d = *p - 'a' + 10;
+        else
+            return -1;
+        v = v * 16 + (uint64_t)d;
+    }
+    if (v == 0) return -1;
+    *seq = (int64_t)v;
+    return 0;
+}
+
+int sq_clamp_limit(int limit)
+{
+    if (limit <= 0) return STORE_LIST_DEFAULT;
+    return limit > STORE_LIST_MAX ? STORE_LIST_MAX : limit;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Row decoding                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Column @p i as a malloc'ed string (NULL for SQL NULL); -1 when out of memory. */
+int sq_dup_col(sqlite3_stmt *s, int i, char **out)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    *out = NULL;
+    if (!t) return 0;
+    *out = strdup((const char *)t);
+    return *out ? 0 : -1;
+}
+
+/**
+ * Fill @p r from a row of RUN_COLS (+ request_json when @p with_request). With @p copy the
+ * strings are malloc'ed (store_run_clear() frees them); without, they point into the
+ * statement's row. Returns -1 when out of memory (then *r holds nothing to free).
+ */
+int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r)
+{
+    memset(r, 0, sizeof *r);
+    sq_copy_str(r->id, sizeof r->id, sqlite3_column_text(s, 0));
+    sq_copy_str(r->model_id, sizeof r->model_id, sqlite3_column_text(s, 1));
+    int status = store_run_status_parse((const char *)sqlite3_column_text(s, 2));
+    r->status = status < 0 ? STORE_RUN_FAILED : (store_run_status)status;
+    r->priority = sqlite3_column_int(s, 3);
+    r->attempts = sqlite3_column_int(s, 4);
+    r->max_attempts = sqlite3_column_int(s, 5);
+    r->cancel_requested = sqlite3_column_int(s, 6);
+    r->seq = sqlite3_column_int64(s, 7);
+    r->created_at = sqlite3_column_int64(s, 8);
+    r->started_at = sqlite3_column_int64(s, 9);
+    r->finished_at = sqlite3_column_int64(s, 10);
+    r->progress_done = sqlite3_column_int64(s, 11);
+    r->progress_total = sqlite3_column_int64(s, 12);
+    r->time_limit = sqlite3_column_double(s, 13);
+    if (!copy) {
+        r->error_json = (char *)sqlite3_column_text(s, 14);
+        r->meta_json = (char *)sqlite3_column_text(s, 15);
+        r->idempotency_key = (char *)sqlite3_column_text(s, 16);
+        if (with_request) r->request_json = (char *)sqlite3_column_text(s, RUN_NCOLS);
+        return 0;
+    }
+    if (sq_dup_col(s, 14, &r->error_json) || sq_dup_col(s, 15, &r->meta_json) ||
+        sq_dup_col(s, 16, &r->idempotency_key) ||
+        (with_request && sq_dup_col(s, RUN_NCOLS, &r->request_json))) {
+        store_run_clear(r);
+        return -1;
+    }
+    return 0;
+}
+
+/** Parse a shape written by result_begin ("[2,3]"); -1 when malformed. */
+static int parse_shape(const char *text, int *ndim, int64_t shape[STORE_MAX_NDIM])
+{
+    *ndim = 0;
+    if (!text || *text != '[') return -1;
+    const char *p = text + 1;
+    if (*p == ']') return p[1] == '\0' ? 0 : -1;
+    for (;;) {
+        if (*ndim >= STORE_MAX_NDIM) return -1;
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0) return -1;
+        shape[(*ndim)++] = v;
+        p = end;
+        if (*p == ']') return p[1] == '\0' ? 0 : -1;
+        if (*p != ',') return -1;
+        p++;
+    }
+}
+
+/** Fill @p out from a row of RESULT_COLS; -1 when the row is malformed. */
+int sq_row_to_result(sqlite3_stmt *s, store_result_info *out)
+{
+    memset(out, 0, sizeof *out);
+    sq_copy_str(out->var, sizeof out->var, sqlite3_column_text(s, 0));
+    sq_copy_str(out->dtype, sizeof out->dtype, sqlite3_column_text(s, 1));
+    if (parse_shape((const char *)sqlite3_column_text(s, 2), &out->ndim, out->shape)) return -1;
+    out->total_bytes = (uint64_t)sqlite3_column_int64(s, 3);
+    out->chunk_size = (uint64_t)sqlite3_column_int64(s, 4);
+    out->chunk_count = sqlite3_column_int64(s, 5);
+    sq_copy_str(out->sha256, sizeof out->sha256, sqlite3_column_text(s, 6));
+    return 0;
+}
+
+/**
+ * One page of a list, newest first. @p s selects rows with seq < ?1, ordered by seq
+ * descending, LIMIT ?2; this binds both (?1 from @p cursor, ?2 one more than the page so that
+ * the extra row tells whether a next page exists; the statement's other parameters are bound
+ * by the caller). Column @p seq_col holds seq. Each row of the page goes to @p row, which
+ * returns nonzero to stop after it. When rows remain, @p next (if given) gets the cursor of
+ * the page after the last row handed out; else it is left as it is.
+ * ::STORE_INVALID for a malformed cursor; on an SQLite error (@p what), @p next is emptied.
+ * Always resets @p s.
+ */
+store_status sq_list_page(struct sq_conn *sc, sqlite3_stmt *s, int seq_col, const char *cursor,
+                          int limit, sq_list_row row, void *ctx, char next[STORE_CURSOR_MAX],
+                          const char *what)
+{
+    int64_t after;
+    if (sq_cursor_decode(cursor, &after)) {
+        sq_done(s);
+        return sq_fail(sc, STORE_INVALID, "malformed cursor");
+    }
+    limit = sq_clamp_limit(limit);
+    sq_bind_i64(s, 1, after);
+    sq_bind_i64(s, 2, (int64_t)limit + 1); /* one more row tells whether a next page exists */
+    store_status st = STORE_OK;
+    int rows = 0, rc;
+    int64_t last_seq = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (rows == limit) {
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+        rows++;
+        last_seq = sqlite3_column_int64(s, seq_col);
+        if (row(s, ctx)) { /* the caller stopped: the next page starts after this row */
+            if (next) sq_cursor_encode(next, last_seq);
+            break;
+        }
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        st = sq_fail_rc(sc, rc, what);
+        if (next) next[0] = '\0';
+    }
+    sq_done(s);
+    return st;
+}

@@ -1,0 +1,160 @@
+/**
+ * @file store_fixture.h
+ * @brief Shared fixture of the store's tests (tests/server/test_store_*.c): a fresh directory
+ *        and database per test, and helpers that make models, runs and claims. Header-only
+ *        (static inline), since every test file is an executable of its own.
+ */
+#ifndef EIR_STORE_FIXTURE_H
+#define EIR_STORE_FIXTURE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store.h"
+#include "store_sqlite.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Fixture: a fresh directory and database per test                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+struct fx {
+    char dir[64];
+    char path[96];
+    store *s;
+    store_conn *c;
+};
+
+static inline void rm_db_files(const char *path)
+{
+    static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+    char p[128];
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+        unlink(p);
+    }
+}
+
+static store *open_store(const char *path, size_t chunk)
+{
+    store_config cfg;
+    store_config_default(&cfg);
+    if (chunk) cfg.chunk_size = chunk;
+    char err[256];
+    store *s = store_open(path, &cfg, err, sizeof err);
+    if (!s) fail_msg("store_open(%s): %s", path, err);
+    return s;
+}
+
+static inline int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/eir_store_XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof f->path, "%s/eirnn.db", f->dir);
+    f->s = open_store(f->path, 1000); /* small chunks: every result spans several */
+    f->c = store_connect(f->s);
+    assert_non_null(f->c);
+    *state = f;
+    return 0;
+}
+
+static inline int teardown(void **state)
+{
+    struct fx *f = *state;
+    store_disconnect(f->c);
+    store_close(f->s);
+    rm_db_files(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/** Close and reopen the store (a restart). */
+static inline void reopen(struct fx *f)
+{
+    store_disconnect(f->c);
+    store_close(f->s);
+    f->s = open_store(f->path, 1000);
+    f->c = store_connect(f->s);
+    assert_non_null(f->c);
+}
+
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        store_status st_ = (call);                                                                 \
+        if (st_ != STORE_OK)                                                                       \
+            fail_msg("%s: %s (%s)", #call, store_status_name(st_), store_errmsg(f->c));            \
+    } while (0)
+
+#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static inline void make_model(struct fx *f, const char *name, char id[STORE_ID_MAX])
+{
+    store_model m;
+    OK(store_model_create(f->c, name, HASH_A, 100, "{\"name\":\"x\"}", &m));
+    snprintf(id, STORE_ID_MAX, "%s", m.id);
+    store_model_clear(&m);
+}
+
+static inline void make_run(struct fx *f, const char *model_id, char id[STORE_ID_MAX])
+{
+    store_run_new in = {.model_id = model_id, .request_json = "{\"dt\":0.1}", .progress_total = 50};
+    store_run r;
+    OK(store_run_create(f->c, &in, &r, NULL));
+    snprintf(id, STORE_ID_MAX, "%s", r.id);
+    store_run_clear(&r);
+}
+
+static inline void claim(struct fx *f, char id[STORE_ID_MAX])
+{
+    store_run r;
+    OK(store_run_claim(f->c, &r));
+    snprintf(id, STORE_ID_MAX, "%s", r.id);
+    store_run_clear(&r);
+}
+
+static inline store_run_status status_of(struct fx *f, const char *id)
+{
+    store_run r;
+    OK(store_run_get(f->c, id, &r));
+    store_run_status s = r.status;
+    store_run_clear(&r);
+    return s;
+}
+
+static inline int64_t raw_count(struct fx *f, const char *sql)
+{
+    sqlite3 *db = store_sqlite_db(f->c);
+    assert_non_null(db);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/** A store whose finishes commit every @p batch bytes (store_config::batch_bytes). */
+static inline store *open_batched(const char *path, size_t chunk, size_t batch)
+{
+    store_config cfg;
+    store_config_default(&cfg);
+    cfg.chunk_size = chunk;
+    cfg.batch_bytes = batch;
+    char err[256];
+    store *s = store_open(path, &cfg, err, sizeof err);
+    if (!s) fail_msg("store_open: %s", err);
+    return s;
+}
+
+#endif /* EIR_STORE_FIXTURE_H */

@@ -1,0 +1,192 @@
+/**
+ * @file test_store_models.c
+ * @brief The store (server/store.h, SQLite backend): migrations and models.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../engine/src/sha256.h"
+#include "eir_time_scale.h"
+#include "store.h"
+#include "store_fixture.h"
+#include "store_sqlite.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Migrations                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_migrations(void **state)
+{
+    struct fx *f = *state;
+    assert_true(store_sqlite_schema_version() >= 1);
+    assert_int_equal(raw_count(f, "PRAGMA user_version"), store_sqlite_schema_version());
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+                                  "name IN ('models', 'runs', 'results', 'result_chunks')"),
+                     4);
+    assert_int_equal(raw_count(f, "PRAGMA foreign_keys"), 1);
+    /* NORMAL: durable commits are synced by the store's group sync, not by SQLite (STORE.md) */
+    assert_int_equal(raw_count(f, "PRAGMA synchronous"), 1);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(store_sqlite_db(f->c), "PRAGMA journal_mode", -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+
+    /* re-opening applies nothing and keeps the data */
+    char mid[STORE_ID_MAX];
+    make_model(f, "keep", mid);
+    reopen(f);
+    reopen(f);
+    assert_int_equal(raw_count(f, "PRAGMA user_version"), store_sqlite_schema_version());
+    store_model m;
+    OK(store_model_get(f->c, mid, &m));
+    assert_string_equal(m.name, "keep");
+    store_model_clear(&m);
+
+    /* a database from a newer eirnnd is refused, untouched */
+    sqlite3_exec(store_sqlite_db(f->c), "PRAGMA user_version = 999", NULL, NULL, NULL);
+    char err[256];
+    assert_null(store_open(f->path, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "newer"));
+    sqlite3_exec(store_sqlite_db(f->c), "PRAGMA user_version = 1", NULL, NULL, NULL);
+
+    /* specs that cannot work */
+    assert_null(store_open(":memory:", NULL, err, sizeof err));
+    assert_null(store_open("postgres://db", NULL, err, sizeof err));
+    assert_non_null(strstr(err, "PostgreSQL"));
+    assert_null(store_open("", NULL, err, sizeof err));
+    assert_null(store_open("/nonexistent-dir/x/y.db", NULL, err, sizeof err));
+    assert_true(strlen(err) > 0);
+    store *s2 = store_open("sqlite:/tmp/../tmp/eir_store_spec_test.db", NULL, err, sizeof err);
+    assert_non_null(s2);
+    store_close(s2);
+    rm_db_files("/tmp/eir_store_spec_test.db");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Models                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+struct collect {
+    char ids[64][STORE_ID_MAX];
+    int n;
+    int stop_after;
+};
+
+static int collect_model(void *ctx, const store_model *m)
+{
+    struct collect *c = ctx;
+    assert_null(m->json);
+    assert_int_equal(strlen(m->id), 26);
+    snprintf(c->ids[c->n++], STORE_ID_MAX, "%s", m->id);
+    return c->stop_after && c->n >= c->stop_after;
+}
+
+static void test_models(void **state)
+{
+    struct fx *f = *state;
+    char ids[23][STORE_ID_MAX];
+    for (int i = 0; i < 23; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "m%02d", i);
+        make_model(f, name, ids[i]);
+        assert_int_equal(strncmp(ids[i], "m_", 2), 0);
+    }
+    store_model m;
+    OK(store_model_get(f->c, ids[4], &m));
+    assert_string_equal(m.id, ids[4]);
+    assert_string_equal(m.name, "m04");
+    assert_string_equal(m.hash, HASH_A);
+    assert_int_equal(m.n, 100);
+    assert_string_equal(m.json, "{\"name\":\"x\"}");
+    assert_true(m.created_at > 1600000000000LL);
+    store_model_clear(&m);
+    assert_int_equal(store_model_get(f->c, "m_000000000000000000000000", &m), STORE_NOT_FOUND);
+    assert_int_equal(store_model_get(f->c, "'; DROP TABLE models; --", &m), STORE_NOT_FOUND);
+
+    /* pages of 5, newest first, every model exactly once */
+    struct collect col = {0};
+    char cursor[STORE_CURSOR_MAX] = "", next[STORE_CURSOR_MAX];
+    int pages = 0;
+    do {
+        int before = col.n;
+        OK(store_model_list(f->c, cursor, 5, collect_model, &col, next));
+        pages++;
+        assert_int_equal(col.n - before, pages < 5 ? 5 : 3);
+        snprintf(cursor, sizeof cursor, "%s", next);
+    } while (cursor[0]);
+    assert_int_equal(pages, 5);
+    assert_int_equal(col.n, 23);
+    for (int i = 0; i < 23; i++)
+        assert_string_equal(col.ids[i], ids[22 - i]);
+
+    /* a page that is exactly full says there is no next page */
+    col.n = 0;
+    OK(store_model_list(f->c, NULL, 23, collect_model, &col, next));
+    assert_int_equal(col.n, 23);
+    assert_string_equal(next, "");
+    /* a callback that stops early gets a cursor continuing after its last row */
+    col.n = 0;
+    col.stop_after = 2;
+    OK(store_model_list(f->c, NULL, 10, collect_model, &col, next));
+    assert_int_equal(col.n, 2);
+    col.n = 0;
+    col.stop_after = 0;
+    OK(store_model_list(f->c, next, 1, collect_model, &col, next));
+    assert_string_equal(col.ids[0], ids[20]);
+
+    assert_int_equal(store_model_list(f->c, "garbage", 5, collect_model, &col, next),
+                     STORE_INVALID);
+    assert_int_equal(store_model_list(f->c, "c1.zz", 5, collect_model, &col, next), STORE_INVALID);
+    assert_int_equal(store_model_create(f->c, "x", "nothex", 1, "{}", &m), STORE_INVALID);
+    assert_int_equal(store_model_create(f->c, "x", HASH_A, -1, "{}", &m), STORE_INVALID);
+    assert_int_equal(store_model_create(f->c, "x", HASH_A, 1, NULL, &m), STORE_INVALID);
+    assert_true(strlen(store_errmsg(f->c)) > 0);
+
+    /* delete: free model goes; a model with runs is refused until its runs are gone */
+    int64_t using = -1;
+    OK(store_model_delete(f->c, ids[0], &using));
+    assert_int_equal(using, 0);
+    assert_int_equal(store_model_get(f->c, ids[0], &m), STORE_NOT_FOUND);
+    assert_int_equal(store_model_delete(f->c, ids[0], NULL), STORE_NOT_FOUND);
+
+    char r1[STORE_ID_MAX], r2[STORE_ID_MAX];
+    make_run(f, ids[1], r1);
+    make_run(f, ids[1], r2);
+    assert_int_equal(store_model_delete(f->c, ids[1], &using), STORE_CONFLICT);
+    assert_int_equal(using, 2);
+    assert_non_null(strstr(store_errmsg(f->c), "2 run"));
+    OK(store_run_cancel(f->c, r1, NULL));
+    OK(store_run_cancel(f->c, r2, NULL));
+    OK(store_run_delete(f->c, r1));
+    assert_int_equal(store_model_delete(f->c, ids[1], &using), STORE_CONFLICT);
+    assert_int_equal(using, 1);
+    OK(store_run_delete(f->c, r2));
+    OK(store_model_delete(f->c, ids[1], &using));
+
+    store_counts cnt;
+    OK(store_counts_get(f->c, &cnt));
+    assert_int_equal(cnt.models, 21);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+    };
+    return cmocka_run_group_tests_name("store_models", tests, NULL, NULL);
+}
