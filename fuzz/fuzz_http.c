@@ -46,6 +46,7 @@
 
 #include <microhttpd.h>
 
+#include "eir_clock.h"
 #include "daemon.h"
 
 #define TOKEN "fuzz-token"
@@ -76,13 +77,6 @@ static void fail(const char *fmt, ...)
     if (write(report_fd, "fuzz_http: ", 11) < 0 || write(report_fd, msg, (size_t)n) < 0) {
     }
     __builtin_trap();
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 typedef struct answer {
@@ -121,10 +115,10 @@ static int exchange(const uint8_t *req, size_t n, answer *a, int patient)
         shutdown(sv[0], SHUT_WR);
         write_open = 0;
     }
-    double deadline = now_s() + DEADLINE_S, last_byte = now_s();
+    double deadline = eir_clock_mono() + DEADLINE_S, last_byte = eir_clock_mono();
     for (;;) {
         struct pollfd p = {sv[0], (short)(POLLIN | (write_open ? POLLOUT : 0)), 0};
-        double t = now_s();
+        double t = eir_clock_mono();
         if (t >= deadline)
             fail("no end of the answer %.0f s after the request (%zu of %zu bytes sent, %zu "
                  "received): the daemon wedged",
@@ -144,8 +138,8 @@ static int exchange(const uint8_t *req, size_t n, answer *a, int patient)
             ssize_t w = send(sv[0], req + sent, n - sent, MSG_NOSIGNAL);
             if (w > 0) {
                 sent += (size_t)w;
-                deadline = now_s() + DEADLINE_S;
-                last_byte = now_s();
+                deadline = eir_clock_mono() + DEADLINE_S;
+                last_byte = eir_clock_mono();
             } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
                 write_open = 0; /* the daemon closed its end: read what it said */
             }
@@ -164,16 +158,16 @@ static int exchange(const uint8_t *req, size_t n, answer *a, int patient)
                 a->len += keep;
                 a->data[a->len] = '\0'; /* for strtoull() in check_answers() */
                 a->total += (size_t)r;
-                last_byte = now_s();
+                last_byte = eir_clock_mono();
             }
         }
     }
     shutdown(sv[0], SHUT_RDWR);
     close(sv[0]);
     /* The request must end now (a wedged handler would never end): one connection at a time. */
-    deadline = now_s() + DEADLINE_S;
+    deadline = eir_clock_mono() + DEADLINE_S;
     while (atomic_load(&daemon_state.metrics.in_flight) > 0) {
-        if (now_s() > deadline)
+        if (eir_clock_mono() > deadline)
             fail("a request still in progress %.0f s after its connection closed: the daemon "
                  "wedged (input of %zu bytes, %zu answered)",
                  DEADLINE_S, n, a->total);

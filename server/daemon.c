@@ -2,6 +2,7 @@
  * @file daemon.c
  * @brief eirnnd's life cycle (daemon.h): start, graceful shutdown, free.
  */
+#include "eir_clock.h"
 #include "daemon.h"
 
 #include <errno.h>
@@ -25,7 +26,7 @@ static void conn_destructor(void *p)
  */
 static int wait_signal(const sigset_t *set, double seconds)
 {
-    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    struct timespec ts = eir_timespec_add((struct timespec){0, 0}, seconds);
     if (!set) {
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eir_clock.h"
 #include "eir_meta.h"
 #include "http.h"
 #include "model_resolve.h"
@@ -81,13 +82,6 @@ static char *error_text(const char *field, unsigned status, const char *fmt, ...
     return s;
 }
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /**
  * Store the final state: results (if any), status, meta and error, in one finish transaction,
  * retried with backoff while the database is busy. @return the last store status.
@@ -114,7 +108,7 @@ static store_status store_final(store_conn *c, const char *id, store_run_status 
         if (st == STORE_OK) return st;
         store_finish_abort(c);
         if (st == STORE_CONFLICT || st == STORE_NOT_FOUND || st == STORE_INVALID) return st;
-        sleep_s(wait);
+        eir_clock_sleep(wait);
         wait *= 2;
     }
     return st;
@@ -141,7 +135,7 @@ static void finish_run(srv *s, store_conn *c, const store_run *run, store_run_st
             narr = 0;
         }
         if (atomic_load(release)) break;
-        sleep_s(1.0);
+        eir_clock_sleep(1.0);
         fst = store_final(c, run->id, status, arr, narr, meta_text, e2 ? e2 : error);
     }
     free(e2);

@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "results.h"
-#include "sha256.h"
+#include "eir_sha256.h"
 
 /** Most entries ?neurons= may select (duplicates and reordering are allowed). */
 #define MAX_SELECTED_UNITS 1000000

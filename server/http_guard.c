@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "eir_clock.h"
 #include "http_internal.h"
 
 /** One tracked connection. */
@@ -95,13 +96,7 @@ static void *guard_main(void *arg)
     struct srv_guard *g = arg;
     pthread_mutex_lock(&g->lock);
     while (!g->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = eir_clock_deadline(CLOCK_REALTIME, 0.25);
         pthread_cond_timedwait(&g->wake, &g->lock, &ts);
         double now = srv_now(), took[16];
         int n = 0;

@@ -70,16 +70,15 @@ function(eir_add_server_libraries)
   list(GET embedded 1 openapi_c)
 
   add_library(${A_STORE} STATIC ${EIR_STORE_SOURCES} ${migrations_c})
-  target_include_directories(${A_STORE} PUBLIC ${EIR_SERVER_DIR}
-                                        PRIVATE ${EIR_SERVER_ROOT}/engine/src)
-  # The engine provides SHA-256 (engine/src/sha256.h) for result checksums.
+  target_include_directories(${A_STORE} PUBLIC ${EIR_SERVER_DIR})
+  # The engine provides SHA-256 (eir_sha256.h) for result checksums; eir_common the clock
+  # readings and the random ids.
   target_link_libraries(${A_STORE} PUBLIC PkgConfig::SQLITE3 ${A_LINK} Threads::Threads)
   target_compile_options(${A_STORE} PRIVATE ${A_OPTIONS})
   set_target_properties(${A_STORE} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 
   add_library(${A_DAEMON} STATIC ${EIR_DAEMON_SOURCES} ${openapi_c})
-  target_include_directories(${A_DAEMON} PUBLIC ${EIR_SERVER_DIR}
-                                         PRIVATE ${EIR_SERVER_ROOT}/engine/src)
+  target_include_directories(${A_DAEMON} PUBLIC ${EIR_SERVER_DIR})
   target_link_libraries(${A_DAEMON} PUBLIC ${A_STORE} ${A_LINK} PkgConfig::MHD
                                            PkgConfig::JANSSON Threads::Threads m)
   target_compile_definitions(${A_DAEMON} PUBLIC EIRNN_VERSION="${A_VERSION}")

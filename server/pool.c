@@ -2,6 +2,7 @@
  * @file pool.c
  * @brief Worker threads: claim, execute, repeat; sleep on a condition variable when idle.
  */
+#include "eir_clock.h"
 #include "pool.h"
 
 #include <math.h>
@@ -28,18 +29,6 @@ struct srv_pool {
     int n;
     srv_worker *w;
 };
-
-static void deadline_in(double seconds, struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    double whole = floor(seconds);
-    ts->tv_sec += (time_t)whole;
-    ts->tv_nsec += (long)((seconds - whole) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
 
 static void *worker_main(void *arg)
 {
@@ -79,8 +68,7 @@ static void *worker_main(void *arg)
             wait = backoff;
             backoff = backoff * 2 > 1.0 ? 1.0 : backoff * 2;
         }
-        struct timespec ts;
-        deadline_in(wait, &ts);
+        struct timespec ts = eir_clock_deadline(CLOCK_MONOTONIC, wait);
         pthread_mutex_lock(&p->lock);
         while (!p->draining && p->gen == seen)
             if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) != 0) break;

@@ -146,9 +146,6 @@ void srv_json_oom_set(int v);
  */
 char *srv_json_dumps(const json_t *j, size_t flags);
 
-/** Fill @p out with a random 63-bit value from getrandom(). @return 0, or -1 (errno set). */
-int srv_random_seed(uint64_t *out);
-
 /**
  * The calling thread's store connection, created on first use and closed by the key's
  * destructor when the thread exits. NULL only when out of memory.

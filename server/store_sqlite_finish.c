@@ -284,7 +284,7 @@ store_status sq_finish_commit(store_conn *c, store_run_status status, const char
     if (!(s = sq_stmt(sc, ST_RUN_FINISH, &st))) return writer_fail(sc, st);
     sq_bind_text(s, 1, w->run_id);
     sq_bind_text(s, 2, store_run_status_name(status));
-    sq_bind_i64(s, 3, sq_now_ms());
+    sq_bind_i64(s, 3, eir_clock_epoch_ms());
     int rc = sq_bind_text(s, 4, meta_json) | sq_bind_text(s, 5, error_json);
     if (rc != SQLITE_OK) {
         sq_done(s);

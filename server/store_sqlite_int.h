@@ -55,7 +55,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sha256.h"
+#include "eir_clock.h"
+#include "eir_random.h"
+#include "eir_sha256.h"
 #include "store.h"
 #include "store_sqlite.h"
 
@@ -310,9 +312,6 @@ void sq_maybe_checkpoint(struct sq_conn *sc);
 
 /* ---- store_sqlite_rows.c ------------------------------------------------------------------ */
 
-int64_t sq_now_ms(void);
-/** Fresh id: @p prefix + 24 hex characters from getrandom(); -1 (errno) on failure. */
-int sq_new_id(char out[STORE_ID_MAX], const char *prefix);
 int sq_is_hex64(const char *s);
 int sq_is_var_name(const char *s);
 /** Bytes per element of a dtype the store accepts, or 0. */

@@ -45,14 +45,6 @@ void sq_wl_destroy(struct sq_wlock *wl)
     pthread_cond_destroy(&wl->cv);
 }
 
-/** Seconds on the monotonic clock. */
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /** When a lock wait starting at @p now must give up: after the busy timeout, or at the
  *  connection's deadline (store_set_deadline()) if that comes first. */
 static double wait_limit(struct sq_conn *sc, double now)
@@ -77,7 +69,7 @@ int sq_busy_wait(void *arg, int count)
 {
     static const int delay_ms[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
     struct sq_conn *sc = arg;
-    double now = mono_now();
+    double now = eir_clock_mono();
     if (count == 0) {
         sc->busy_until = wait_limit(sc, now);
         double seen = (double)atomic_load(&sc->st->lock_seen_ms) / 1e3;
@@ -91,8 +83,7 @@ int sq_busy_wait(void *arg, int count)
     }
     double d = delay_ms[count < 12 ? count : 11] / 1000.0;
     if (now + d > sc->busy_until) d = sc->busy_until - now;
-    struct timespec ts = {(time_t)d, (long)((d - (double)(time_t)d) * 1e9)};
-    nanosleep(&ts, NULL);
+    eir_clock_sleep(d);
     return 1;
 }
 
@@ -116,8 +107,8 @@ store_status sq_wl_lock(struct sq_conn *sc, int *acquired)
         else
             wl->head = &me;
         wl->tail = &me;
-        double limit = wait_limit(sc, mono_now());
-        struct timespec until = {(time_t)limit, (long)((limit - (double)(time_t)limit) * 1e9)};
+        double limit = wait_limit(sc, eir_clock_mono());
+        struct timespec until = eir_timespec_add((struct timespec){0, 0}, limit);
         while (wl->held || wl->head != &me) {
             if (pthread_cond_timedwait(&wl->cv, &wl->mu, &until) == ETIMEDOUT &&
                 (wl->held || wl->head != &me)) {

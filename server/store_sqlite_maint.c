@@ -19,7 +19,7 @@ static store_status requeue(struct sq_conn *sc, void *arg)
     static const enum stmt_id steps[4] = {ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE,
                                           ST_REQUEUE_STAGED};
     int64_t *changed = arg;
-    int64_t t = sq_now_ms();
+    int64_t t = eir_clock_epoch_ms();
     store_status st = STORE_OK;
     for (int i = 0; i < 4; i++) {
         sqlite3_stmt *s = sq_stmt(sc, steps[i], &st);

@@ -28,9 +28,9 @@ static store_status model_insert(struct sq_conn *sc, void *arg)
     store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_INSERT, &st);
     if (!s) return st;
-    m->created_at = sq_now_ms();
+    m->created_at = eir_clock_epoch_ms();
     for (int attempt = 0;; attempt++) {
-        if (sq_new_id(m->id, "m_"))
+        if (eir_random_id(m->id, STORE_ID_MAX, "m_", 12))
             return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
         int rc = sq_bind_text(s, 1, m->id) | sq_bind_text(s, 2, m->name) |
                  sq_bind_text(s, 3, m->hash) | sq_bind_i64(s, 4, m->n) |

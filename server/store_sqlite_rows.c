@@ -10,40 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "store_sqlite_int.h"
-
-int64_t sq_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/** Fresh id: @p prefix ("m_" or "r_") + 24 hex characters from getrandom(). */
-int sq_new_id(char out[STORE_ID_MAX], const char *prefix)
-{
-    unsigned char rnd[12];
-    size_t got = 0;
-    while (got < sizeof rnd) {
-        ssize_t n = getrandom(rnd + got, sizeof rnd - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        got += (size_t)n;
-    }
-    static const char hex[] = "0123456789abcdef";
-    size_t p = (size_t)snprintf(out, STORE_ID_MAX, "%s", prefix);
-    for (size_t i = 0; i < sizeof rnd; i++) {
-        out[p++] = hex[rnd[i] >> 4];
-        out[p++] = hex[rnd[i] & 15];
-    }
-    out[p] = '\0';
-    return 0;
-}
 
 int sq_is_hex64(const char *s)
 {

@@ -139,13 +139,13 @@ static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_INSERT, &st);
     if (!s) return st;
     for (int attempt = 0;; attempt++) {
-        if (sq_new_id(id, "r_"))
+        if (eir_random_id(id, STORE_ID_MAX, "r_", 12))
             return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
         sq_bind_text(s, 1, id);
         sq_bind_text(s, 2, in->model_id);
         sq_bind_i64(s, 3, in->priority);
         sq_bind_i64(s, 4, in->max_attempts > 0 ? in->max_attempts : 3);
-        sq_bind_i64(s, 5, sq_now_ms());
+        sq_bind_i64(s, 5, eir_clock_epoch_ms());
         sq_bind_i64(s, 6, in->progress_total > 0 ? in->progress_total : 0);
         sqlite3_bind_double(s, 7, in->time_limit > 0 ? in->time_limit : 0.0);
         int rcj = sq_bind_text(s, 8, in->request_json);
@@ -275,7 +275,7 @@ static store_status run_claim(struct sq_conn *sc, void *arg)
     store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CLAIM, &st);
     if (!s) return st;
-    sq_bind_i64(s, 1, sq_now_ms());
+    sq_bind_i64(s, 1, eir_clock_epoch_ms());
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         char id[STORE_ID_MAX];
@@ -331,7 +331,7 @@ static store_status update_run(struct sq_conn *sc, enum stmt_id id, struct run_o
     *found = 0;
     if (!s) return st;
     sq_bind_text(s, 1, op->id);
-    sq_bind_i64(s, 2, sq_now_ms());
+    sq_bind_i64(s, 2, eir_clock_epoch_ms());
     return update_returning_status(sc, s, found, op->now, what);
 }
 

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
-#include "sha256.h"
+#include "eir_clock.h"
+#include "eir_sha256.h"
 #include "srv.h"
 
 /** Set when an allocation of jansson's failed on this thread (see srv_json_oom()). */
@@ -54,16 +54,12 @@ char *srv_json_dumps(const json_t *j, size_t flags)
 
 double srv_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    return eir_clock_mono();
 }
 
 int64_t srv_epoch_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return eir_clock_epoch_ms();
 }
 
 void srv_rfc3339(int64_t ms, char *buf, size_t cap)
@@ -98,23 +94,6 @@ int srv_ct_equal32(const uint8_t *a, const uint8_t *b)
     for (int i = 0; i < 32; i++)
         d |= (uint8_t)(a[i] ^ b[i]);
     return d == 0;
-}
-
-int srv_random_seed(uint64_t *out)
-{
-    uint64_t s = 0;
-    unsigned char *p = (unsigned char *)&s;
-    size_t got = 0;
-    while (got < sizeof s) {
-        ssize_t r = getrandom(p + got, sizeof s - got, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        got += (size_t)r;
-    }
-    *out = s & (uint64_t)INT64_MAX;
-    return 0;
 }
 
 store_conn *srv_thread_conn(srv *s)

@@ -3,6 +3,7 @@
  * @brief Long-poll registry: run id → suspended connections, a deadline timer thread, and
  *        resume-all at shutdown (see waiters.h for the locking rules).
  */
+#include "eir_clock.h"
 #include "waiters.h"
 
 #include <errno.h>
@@ -57,17 +58,6 @@ static void resume_locked(struct srv_waiters *ws, srv_waiter *w)
     MHD_resume_connection(w->con);
 }
 
-static void abs_monotonic(double t, struct timespec *ts)
-{
-    double sec = floor(t);
-    ts->tv_sec = (time_t)sec;
-    ts->tv_nsec = (long)((t - sec) * 1e9);
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 static void *timer_main(void *arg)
 {
     struct srv_waiters *ws = arg;
@@ -85,8 +75,7 @@ static void *timer_main(void *arg)
                 w = nx;
             }
         }
-        struct timespec ts;
-        abs_monotonic(next, &ts);
+        struct timespec ts = eir_timespec_add((struct timespec){0, 0}, next);
         pthread_cond_timedwait(&ws->cond, &ws->lock, &ts);
     }
     pthread_mutex_unlock(&ws->lock);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "eir_clock.h"
 #include "cmd_runs.h"
 
 /** Longest long poll asked for without a progress bar (the server caps it too). */
@@ -16,23 +17,9 @@
 /** Added to a long poll's wait for the request's own timeout. */
 #define POLL_SLACK_S 30.0
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void sleep_s(double s)
-{
-    if (s <= 0) return;
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
 int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *last)
 {
-    double t0 = now_s(), deadline = timeout_s > 0 ? t0 + timeout_s : 0;
+    double t0 = eir_clock_mono(), deadline = timeout_s > 0 ? t0 + timeout_s : 0;
     int bar = out_progress_enabled();
     memset(last, 0, sizeof *last);
     char status[32] = "queued";
@@ -40,7 +27,7 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
     for (;;) {
         double w = bar ? POLL_BAR_S : POLL_MAX_S;
         if (deadline) {
-            double rem = deadline - now_s();
+            double rem = deadline - eir_clock_mono();
             if (rem <= 0) {
                 out_progress_end();
                 cli_error("run %s has not ended after %g s (%s, %.1f%% done); it goes on: "
@@ -57,7 +44,7 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
         cli_url_add_query(&u, "wait", ws);
         path = cli_url_text(&u);
         cli_http_resp r;
-        double t1 = now_s();
+        double t1 = eir_clock_mono();
         int rc =
             path ? cli_http_request(h, "GET", path, NULL, 0, NULL, w + POLL_SLACK_S, &r) : CLI_EIO;
         cli_url_free(&u);
@@ -69,7 +56,7 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
         if (r.status == 503) {
             double ra = r.retry_after > 0 ? r.retry_after : 1;
             cli_http_resp_free(&r);
-            sleep_s(ra < 5 ? ra : 5);
+            eir_clock_sleep(ra < 5 ? ra : 5);
             continue;
         }
         if (r.status < 200 || r.status >= 300) {
@@ -96,7 +83,7 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
         }
         cli_http_resp_free(&r);
         /* A server that does not hold the poll (--long-poll-max 0) is asked twice a second. */
-        double took = now_s() - t1;
-        if (took < 0.5) sleep_s(0.5 - took);
+        double took = eir_clock_mono() - t1;
+        if (took < 0.5) eir_clock_sleep(0.5 - took);
     }
 }

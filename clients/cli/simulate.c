@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eir_clock.h"
 #include "cli.h"
 #include "eir.h"
 #include "eir_json.h"
@@ -44,13 +45,6 @@ static const char simulate_help[] =
 
 /* ------------------------------------------------------------------------------------------ */
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static volatile sig_atomic_t cancel_requested;
 
 static void on_signal(int sig)
@@ -73,7 +67,7 @@ static int on_progress(void *ctx, int64_t done, int64_t total)
     progress *p = ctx;
     if (cancel_requested) return 1;
     if (p->show && pthread_mutex_trylock(&p->lock) == 0) {
-        double t = now();
+        double t = eir_clock_mono();
         if (t - p->last >= 0.1 || done == total) {
             double pct = total > 0 ? 100.0 * (double)done / (double)total : 100.0;
             fprintf(stderr, "\r\033[Ksimulate: %5.1f%% (%lld/%lld steps, %.1f s)", pct,
@@ -444,7 +438,7 @@ static eir_status run_with_signals(eir_pipe *p, const sim_opts *o, eir_error *er
 {
     progress pr = {.show = !o->quiet && isatty(STDERR_FILENO)};
     pthread_mutex_init(&pr.lock, NULL);
-    pr.start = pr.last = now();
+    pr.start = pr.last = eir_clock_mono();
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -511,7 +505,7 @@ int cli_simulate(int argc, char **argv)
     eir_blas_single_threaded();
 
     /* Read: the JSON documents and an inputs file (the pipeline parses the rest). */
-    double t_read0 = now();
+    double t_read0 = eir_clock_mono();
     if (o.model_path && (rc = load_json(o.model_path, "model", &model_j)) != CLI_OK) goto done;
     if ((rc = load_json(o.run_path, "run", &run_j)) != CLI_OK) goto done;
     if (o.model_path && json_object_get(run_j, "model")) {
@@ -521,7 +515,7 @@ int cli_simulate(int argc, char **argv)
         goto done;
     }
     if (o.inputs_path && (rc = apply_inputs_file(o.inputs_path, run_j, &lim)) != CLI_OK) goto done;
-    double read_s = now() - t_read0;
+    double read_s = eir_clock_mono() - t_read0;
 
     /* The pipeline: model (from MODEL.json or inline), run, seed, threads. */
     int model_id_refused = 0;

@@ -8,7 +8,7 @@
 
 #include "eir.h"
 #include "model_internal.h"
-#include "sha256.h"
+#include "eir_sha256.h"
 
 static void put_i64(eir_sha256_ctx *c, int64_t v)
 {

@@ -4,35 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "eir_clock.h"
 #include "eir_meta.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-int eir_pipe_random_seed(uint64_t *seed)
-{
-    uint64_t s = 0;
-    unsigned char *p = (unsigned char *)&s;
-    size_t got = 0;
-    while (got < sizeof s) {
-        ssize_t r = getrandom(p + got, sizeof s - got, 0);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        got += (size_t)r;
-    }
-    *seed = s & (uint64_t)INT64_MAX; /* fits a JSON integer, so it can be given back */
-    return 0;
-}
+#include "eir_random.h"
 
 int eir_pipe_default_threads(int B)
 {
@@ -111,21 +88,21 @@ eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, e
     p->simulate_s = -1;
 
     /* Resolving or building the model counts as build time; the rest as parse time. */
-    double t0 = now();
+    double t0 = eir_clock_mono();
     eir_status st = pipe_model(p, request, stage, err);
-    p->build_s = now() - t0;
+    p->build_s = eir_clock_mono() - t0;
     if (st != EIR_OK) goto fail;
-    double t1 = now();
+    double t1 = eir_clock_mono();
     *stage = EIR_PIPE_RUN;
     st = eir_json_parse_run(request, p->model, cfg->limits, &p->spec_run, err);
-    p->parse_s = now() - t1;
+    p->parse_s = eir_clock_mono() - t1;
     if (st != EIR_OK) goto fail;
 
     p->run = &p->spec_run->desc;
     p->seed_used = p->spec_run->has_seed;
     if (!p->spec_run->has_seed && p->spec->desc.sigma > 0) {
         *stage = EIR_PIPE_SEED;
-        if (eir_pipe_random_seed(&p->run->seed) != 0) {
+        if (eir_random_seed63(&p->run->seed) != 0) {
             st = eir_error_set(err, EIR_ENOMEM, NULL, "cannot pick a random seed: %s",
                                strerror(errno));
             goto fail;
@@ -166,9 +143,9 @@ eir_status eir_pipe_run(eir_pipe *p, eir_progress_fn progress, void *ctx, eir_er
     d->progress_ctx = ctx;
     d->progress_every = 0;
 
-    double t0 = now();
+    double t0 = eir_clock_mono();
     p->status = eir_run(p->model, d, &p->result, err);
-    p->simulate_s = now() - t0;
+    p->simulate_s = eir_clock_mono() - t0;
     p->ran = 1;
     if (p->status != EIR_OK && p->status != EIR_ECANCELLED) return p->status;
 

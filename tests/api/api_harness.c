@@ -3,6 +3,7 @@
  * @brief See api_harness.h.
  */
 #define _GNU_SOURCE
+#include "eir_clock.h"
 #include "api_harness.h"
 
 #include <curl/curl.h>
@@ -67,20 +68,12 @@ const char *const api_model_slow =
 
 double api_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
+    return eir_clock_mono();
 }
 
 void api_pause(double seconds)
 {
-    sleep_s(eir_scaled(seconds));
+    eir_clock_sleep(eir_scaled(seconds));
 }
 
 /*
@@ -296,7 +289,7 @@ void api_start(api_daemon *d, const char *const *args, const char *const *env)
                         lb->text ? lb->text : "");
             fail();
         }
-        sleep_s(0.01);
+        eir_clock_sleep(0.01);
     }
     if (d->port <= 0) {
         print_error("eirnnd did not log 'listening' within %.0f s\n", wait);
@@ -333,7 +326,7 @@ int api_stop(api_daemon *d, int sig, double timeout)
             reap(d, st);
             return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
         }
-        sleep_s(0.01);
+        eir_clock_sleep(0.01);
     }
     kill(d->pid, SIGKILL);
     waitpid(d->pid, &st, 0);
@@ -594,7 +587,7 @@ void api_wait_status(api_daemon *d, const char *id, const char *status, double t
         json_decref(j);
         api_resp_free(&r);
         if (ok) return;
-        sleep_s(0.02);
+        eir_clock_sleep(0.02);
     }
 }
 

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "eir_clock.h"
 #include "../common/eir_time_scale.h"
 #include "eir.h"
 #include "eir_json.h"
@@ -120,15 +121,13 @@ static pid_t spawn_cli(char *const argv[])
 static int wait_cli(pid_t pid, double timeout_s)
 {
     timeout_s = eir_scaled(timeout_s);
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = eir_clock_mono();
     int status;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         assert_true(r >= 0);
         if (r == pid) break;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        if ((double)(t.tv_sec - t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - t0.tv_nsec) > timeout_s) {
+        if (eir_clock_mono() - t0 > timeout_s) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
             fail_msg("eirnn did not finish within %.0f s", timeout_s);

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 /* engine/src is private to the engine library; the header is included by path. */
-#include "../../engine/src/sha256.h"
+#include "eir_sha256.h"
 
 /** Hex digest of @p len bytes fed in chunks of @p chunk bytes (0 = all at once). */
 static void hex_chunked(const void *data, size_t len, size_t chunk, char hex[65])

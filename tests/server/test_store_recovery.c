@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "../../engine/src/sha256.h"
+#include "eir_sha256.h"
 #include "eir_time_scale.h"
 #include "store.h"
 #include "store_fixture.h"

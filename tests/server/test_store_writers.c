@@ -17,7 +17,8 @@
 
 #include <cmocka.h>
 
-#include "../../engine/src/sha256.h"
+#include "eir_clock.h"
+#include "eir_sha256.h"
 #include "eir_time_scale.h"
 #include "store.h"
 #include "store_fixture.h"
@@ -53,13 +54,6 @@ static void *big_writer_main(void *arg)
     return NULL;
 }
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /** While a large finish writes batches, other threads' writes get their turn. */
 static void test_writer_turns(void **state)
 {
@@ -82,9 +76,9 @@ static void test_writer_turns(void **state)
     double worst = 0;
     while (!__atomic_load_n(&bw.done, __ATOMIC_SEQ_CST)) {
         char id[STORE_ID_MAX];
-        double t0 = mono_s();
+        double t0 = eir_clock_mono();
         make_run(f, mid, id);
-        double dt = mono_s() - t0;
+        double dt = eir_clock_mono() - t0;
         worst = dt > worst ? dt : worst;
         if (!__atomic_load_n(&bw.done, __ATOMIC_SEQ_CST)) {
             during++;

@@ -1,8 +1,11 @@
 /**
- * @file sha256.h
+ * @file eir_sha256.h
  * @brief SHA-256 (FIPS 180-4): a streaming hash with a small context on the caller's stack.
  *
- * Internal to the engine (not part of eir.h). No global state; every function is reentrant.
+ * Part of the engine's public API beside eir.h: the engine hashes models with it, the store
+ * checksums results and the daemon hashes request bodies and tokens. No global state; every
+ * function is reentrant and none can fail. Uses the x86 SHA extensions when the CPU has them
+ * (same digests). Typical use:
  * Typical use:
  *
  *     eir_sha256_ctx c;
