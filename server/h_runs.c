@@ -40,6 +40,102 @@ static enum MHD_Result reply_run(srv_req *r, unsigned status, const store_run *r
     return srv_reply(r, status, resp);
 }
 
+/**
+ * The run pipeline's first steps, as the worker will take them: the model resolved (cache, then
+ * store) or built, the run parsed against it, a seed picked for a noisy run. The pipeline
+ * keeps using @p res and @p cfg until eir_pipe_free() (it releases the model through them), so
+ * they belong to the caller. On failure queues the answer (422 naming the field, or the store's
+ * 5xx) into *ret and returns NULL.
+ */
+static eir_pipe *prepare_run(srv_req *r, store_conn *c, srv_resolver *res, eir_pipe_config *cfg,
+                             json_t *body, enum MHD_Result *ret)
+{
+    srv_pipe_config(r->s, c, res, cfg);
+    eir_pipe *p = NULL;
+    eir_pipe_stage at;
+    eir_error err;
+    eir_error_clear(&err);
+    if (eir_pipe_prepare(body, cfg, &p, &at, &err) == EIR_OK) return p;
+    if (at == EIR_PIPE_MODEL && res->status == SRV_MC_NOT_FOUND)
+        *ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id",
+                           "model %s does not exist (create it with POST /v1/models, or put "
+                           "the model inline under \"model\")",
+                           json_string_value(json_object_get(body, "model_id")));
+    else if (at == EIR_PIPE_MODEL && res->status == SRV_MC_STORE)
+        *ret = srv_problem_store(r, res->store, c, "the model");
+    else if (at == EIR_PIPE_SEED)
+        *ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL, "%s", err.message);
+    else
+        *ret = srv_problem_eir(r, &err);
+    return NULL;
+}
+
+/**
+ * The request text to store: the body as sent or, when the pipeline picked a seed for a noisy
+ * run, the body with that seed, so that a retry after a crash gives the same bytes and the
+ * metadata names the seed. *owned gets the allocated text to free (NULL when none).
+ * @return the text, or NULL when out of memory (jansson's failures included, srv.h).
+ */
+static const char *request_to_store(srv_req *r, json_t *body, const eir_pipe *p, char **owned)
+{
+    *owned = NULL;
+    if (!p->seed_picked) return r->body;
+    /* Checked dump: plain json_dumps() can lose bytes when out of memory (srv.h). */
+    if (json_object_set_new(body, "seed", json_integer((json_int_t)p->spec_run->desc.seed)) != 0)
+        return NULL;
+    *owned = srv_json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    return *owned;
+}
+
+/** Queue the answer to a store_run_create() that did not succeed (422 or 503 mostly). */
+static enum MHD_Result reply_not_created(srv_req *r, store_conn *c, store_status st,
+                                         const char *key, const char *model_id)
+{
+    srv *s = r->s;
+    if (st == STORE_KEY_REUSED)
+        return srv_problem(r, SRV_P_IDEMPOTENCY, 422, NULL,
+                           "the Idempotency-Key '%s' was already used with a different body; use "
+                           "a new key for a new run",
+                           key ? key : "");
+    if (st == STORE_NOT_FOUND)
+        return srv_problem(r, SRV_P_INVALID, 422, "/model_id", "model %s does not exist",
+                           model_id ? model_id : "");
+    if (st != STORE_QUEUE_FULL) return srv_problem_store(r, st, c, "the run");
+    /* The store's own verdict, a status of its own (a full disk is STORE_FULL, answered by
+     * srv_problem_store as storage full): counting the queue again here would race with the
+     * workers, which may have claimed a run since. */
+    struct MHD_Response *resp = srv_problem_response(
+        r, SRV_P_QUEUE_FULL, 503, NULL, "the run queue is full (%lld runs); retry later: %s",
+        (long long)s->cfg.queue_limit, store_errmsg(c));
+    char ra[16];
+    snprintf(ra, sizeof ra, "%u", retry_after_full(s));
+    if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra) != MHD_YES) {
+        MHD_destroy_response(resp);
+        resp = NULL; /* the 503 made at start, with its Retry-After */
+    }
+    return srv_reply(r, 503, resp);
+}
+
+/** Queue 202 (a new run; the workers are woken) or 200 (an idempotent replay) with Location. */
+static enum MHD_Result reply_created(srv_req *r, const store_run *run, int created)
+{
+    srv *s = r->s;
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/runs/%s", run->id);
+    size_t len;
+    char *text = srv_run_resource(run, 1, &len);
+    struct MHD_Response *resp = text ? srv_response_take(r, text, len, "application/json") : NULL;
+    if (resp) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+        if (!created) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    }
+    if (created) {
+        atomic_fetch_add(&s->metrics.runs_submitted, 1);
+        srv_pool_notify(s->pool);
+    }
+    return srv_reply(r, created ? 202 : 200, resp);
+}
+
 enum MHD_Result h_runs_create(srv_req *r)
 {
     srv *s = r->s;
@@ -55,122 +151,40 @@ enum MHD_Result h_runs_create(srv_req *r)
     json_t *body = srv_body_json(r, &ret);
     if (!body) return ret;
 
-    eir_error err;
-    eir_error_clear(&err);
-    eir_pipe *p = NULL;
-    char *request = NULL;
+    char *owned = NULL;
     store_conn *c = srv_thread_conn(s);
     store_run run;
     memset(&run, 0, sizeof run);
-
-    /* The run pipeline's first steps, as the worker will take them: the model resolved (cache,
-     * then store) or built, the run parsed against it, a seed picked for a noisy run. */
     srv_resolver res;
     eir_pipe_config cfg;
-    srv_pipe_config(s, c, &res, &cfg);
-    eir_pipe_stage at;
-    if (eir_pipe_prepare(body, &cfg, &p, &at, &err) != EIR_OK) {
-        if (at == EIR_PIPE_MODEL && res.status == SRV_MC_NOT_FOUND)
-            ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id",
-                              "model %s does not exist (create it with POST /v1/models, or put "
-                              "the model inline under \"model\")",
-                              json_string_value(json_object_get(body, "model_id")));
-        else if (at == EIR_PIPE_MODEL && res.status == SRV_MC_STORE)
-            ret = srv_problem_store(r, res.store, c, "the model");
-        else if (at == EIR_PIPE_SEED)
-            ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL, "%s", err.message);
-        else
-            ret = srv_problem_eir(r, &err);
+    eir_pipe *p = prepare_run(r, c, &res, &cfg, body, &ret);
+    if (!p) goto out;
+    const char *request_json = request_to_store(r, body, p, &owned);
+    if (!request_json || srv_json_oom()) { /* what was validated may not be what was sent */
+        ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
         goto out;
     }
-    const char *model_id = p->model_id;
-    eir_run_spec *rs = p->spec_run;
-
-    /* A noisy run without a seed got one: store it with the request, so that a retry after a
-     * crash gives the same bytes and the metadata names the seed. */
-    const char *request_json = r->body;
-    if (p->seed_picked) {
-        /* Checked dump: plain json_dumps() can lose bytes when out of memory (srv.h). */
-        if (json_object_set_new(body, "seed", json_integer((json_int_t)rs->desc.seed)) != 0 ||
-            !(request = srv_json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)))) {
-            ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
-            goto out;
-        }
-        request_json = request;
-    }
+    const eir_run_spec *rs = p->spec_run;
     double tl = s->cfg.run_time_limit;
     if (rs->time_limit > 0 && (tl <= 0 || rs->time_limit < tl)) tl = rs->time_limit;
 
     char body_hash[65];
     srv_sha256_hex(r->body, r->body_len, body_hash);
-    store_run_new in;
-    memset(&in, 0, sizeof in);
-    in.model_id = model_id;
-    in.request_json = request_json;
-    in.idempotency_key = key;
-    in.body_hash = body_hash;
-    in.max_attempts = s->cfg.max_attempts;
-    in.time_limit = tl;
-    in.progress_total = rs->desc.T;
-    in.queue_limit = s->cfg.queue_limit;
+    store_run_new in = {.model_id = p->model_id,
+                        .request_json = request_json,
+                        .idempotency_key = key,
+                        .body_hash = body_hash,
+                        .max_attempts = s->cfg.max_attempts,
+                        .time_limit = tl,
+                        .progress_total = rs->desc.T,
+                        .queue_limit = s->cfg.queue_limit};
     int created = 0;
-    if (srv_json_oom()) { /* what was validated may not be what was sent (srv.h) */
-        ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
-        goto out;
-    }
     store_status st = c ? store_run_create(c, &in, &run, &created) : STORE_ERROR;
-    switch (st) {
-    case STORE_OK:
-        break;
-    case STORE_KEY_REUSED:
-        ret = srv_problem(r, SRV_P_IDEMPOTENCY, 422, NULL,
-                          "the Idempotency-Key '%s' was already used with a different body; use "
-                          "a new key for a new run",
-                          key ? key : "");
-        goto out;
-    case STORE_QUEUE_FULL: {
-        /* The store's own verdict, a status of its own (a full disk is STORE_FULL, answered
-         * below as storage full): counting the queue again here would race with the workers,
-         * which may have claimed a run since. */
-        const char *msg = store_errmsg(c);
-        struct MHD_Response *resp = srv_problem_response(
-            r, SRV_P_QUEUE_FULL, 503, NULL, "the run queue is full (%lld runs); retry later: %s",
-            (long long)s->cfg.queue_limit, msg);
-        char ra[16];
-        snprintf(ra, sizeof ra, "%u", retry_after_full(s));
-        if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra) != MHD_YES) {
-            MHD_destroy_response(resp);
-            resp = NULL; /* the 503 made at start, with its Retry-After */
-        }
-        ret = srv_reply(r, 503, resp);
-        goto out;
-    }
-    case STORE_NOT_FOUND:
-        ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id", "model %s does not exist",
-                          model_id ? model_id : "");
-        goto out;
-    default:
-        ret = srv_problem_store(r, st, c, "the run");
-        goto out;
-    }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/runs/%s", run.id);
-    size_t len;
-    char *text = srv_run_resource(&run, 1, &len);
-    struct MHD_Response *resp = text ? srv_response_take(r, text, len, "application/json") : NULL;
-    if (resp) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-        if (!created) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
-    }
-    if (created) {
-        atomic_fetch_add(&s->metrics.runs_submitted, 1);
-        srv_pool_notify(s->pool);
-    }
-    ret = srv_reply(r, created ? 202 : 200, resp);
-
+    ret = st == STORE_OK ? reply_created(r, &run, created)
+                         : reply_not_created(r, c, st, key, p->model_id);
 out:
     store_run_clear(&run);
-    free(request);
+    free(owned);
     eir_pipe_free(p);
     json_decref(body);
     return ret;

@@ -133,6 +133,9 @@ typedef struct eir_pipe {
  * a random seed for a noisy run without one (p->seed_picked; a caller that stores the request
  * should store the seed with it) and set the run's threads from @p cfg.
  *
+ * Ownership: the pipeline keeps @p cfg (and so its resolve_ctx) by pointer and uses it again in
+ * eir_pipe_free() to release a resolved model: both must outlive the pipeline.
+ *
  * @return EIR_OK with a new pipeline in *@p out; on failure *@p out is NULL, nothing is kept,
  *         @p err says what is wrong (status EIR_EINVAL for bad input with a JSON pointer
  *         field, EIR_ENOMEM, or the resolver's status) and *@p stage which step failed.
