@@ -9,7 +9,7 @@ FROM debian:bookworm-slim AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config libopenblas-dev liblapack-dev libjansson-dev \
+      build-essential cmake pkg-config libopenblas-dev liblapack-dev libarpack2-dev libjansson-dev \
       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libcmocka-dev python3 python3-numpy \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -28,7 +28,7 @@ FROM debian:bookworm-slim
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libopenblas0-pthread libjansson4 libmicrohttpd12 libsqlite3-0 libcurl4 \
+      libopenblas0-pthread libarpack2 libjansson4 libmicrohttpd12 libsqlite3-0 libcurl4 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home eirnn \
  && mkdir -p /data && chown eirnn:eirnn /data

@@ -9,7 +9,7 @@
 # A test never skips for a missing tool: what a test needs is listed here.
 set -euo pipefail
 want=${1:-test}
-pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libjansson-dev
+pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libarpack2-dev libjansson-dev
       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev curl python3 ca-certificates)
 if [ "$want" != build ]; then
   # clang with its compiler-rt (libFuzzer, sanitizer runtimes) for fuzz/

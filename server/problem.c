@@ -203,7 +203,7 @@ json_t *srv_body_json(srv_req *r, enum MHD_Result *ret)
     }
     int oom = srv_json_oom();
     srv_json_oom_set(0);
-    json_t *j = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    json_t *j = eir_json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (srv_json_oom()) {
         /* Out of memory while parsing: jansson may have reported it as a syntax error, or
          * returned a document with a string or number cut short (srv.h). */

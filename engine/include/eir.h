@@ -251,10 +251,47 @@ eir_status eir_generate_input(const eir_gen_spec *g, int n_e, int n_i, int n_in,
                               eir_error *err);
 
 /**
- * Spectral radius (max |eigenvalue|) of the n x n row-major matrix @p a, via LAPACK dgeev.
- * EIR_ENUMERIC if LAPACK does not converge, EIR_ENOMEM on allocation failure.
+ * Spectral radius (max |eigenvalue|) of the n x n row-major matrix @p a:
+ * eir_spectral_radius_ex(a, n, EIR_RADIUS_AUTO, radius, NULL, err). Deterministic: the same
+ * matrix gives the same bits on every call, thread and thread count (for the same OpenBLAS
+ * kernels). EIR_EINVAL for bad arguments or a non-finite entry, EIR_ENUMERIC when no method
+ * converges (the message says what each did), EIR_ENOMEM on allocation failure.
  */
 eir_status eir_spectral_radius(const double *a, int n, double *radius, eir_error *err);
+
+/** How eir_spectral_radius_ex computes the radius. */
+typedef enum eir_radius_method {
+    /** Dense below EIR_RADIUS_ARNOLDI_MIN_N; else Arnoldi, and dense when Arnoldi fails. */
+    EIR_RADIUS_AUTO = 0,
+    EIR_RADIUS_DENSE = 1,   /**< every eigenvalue with LAPACK dgeev: O(N^3) */
+    EIR_RADIUS_ARNOLDI = 2, /**< ARPACK's dnaupd/dneupd, largest modulus only; no fallback */
+} eir_radius_method;
+
+/** Below this N, EIR_RADIUS_AUTO uses dgeev (cheap there; Arnoldi's basis is most of N). */
+#define EIR_RADIUS_ARNOLDI_MIN_N 200
+
+/** What eir_spectral_radius_ex did (for tests, benchmarks and logs). */
+typedef struct eir_radius_info {
+    eir_radius_method used; /**< the method whose result was returned (DENSE or ARNOLDI) */
+    int arnoldi_tried;      /**< 1 when Arnoldi ran */
+    int arnoldi_ok;         /**< 1 when its result was used */
+    int matvecs;            /**< matrix-vector products Arnoldi made */
+    int restarts;           /**< its implicit restarts */
+    char arnoldi_note[160]; /**< why Arnoldi's result was not used, or "" */
+} eir_radius_info;
+
+/**
+ * Spectral radius of the n x n row-major matrix @p a by @p method. Arnoldi (implicitly
+ * restarted, ARPACK) finds the eigenvalue (or complex pair) of largest modulus to a relative
+ * residual of 1e-13, from a fixed starting vector (Philox); its result is refused (EIR_ENUMERIC for
+ * EIR_RADIUS_ARNOLDI, the dense fallback for EIR_RADIUS_AUTO) when it does not converge
+ * within its restart budget, when ARPACK reports an error, or when ARPACK had to restart from
+ * a random vector of its own (an invariant Krylov subspace), whose draw depends on the
+ * process's history. ARPACK keeps state in static variables: its calls are serialised by a
+ * process-wide lock. @p info (may be NULL) says what happened. On failure *radius is NaN.
+ */
+eir_status eir_spectral_radius_ex(const double *a, int n, eir_radius_method method, double *radius,
+                                  eir_radius_info *info, eir_error *err);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Runs                                                                                       */

@@ -15,6 +15,7 @@ enum {
     EIR_STREAM_NOISE = 0,     /**< (trial, step, neuron pair) -> two N(0,1) */
     EIR_STREAM_GEN_REC = 1,   /**< recurrent matrix generation */
     EIR_STREAM_GEN_INPUT = 2, /**< input matrix generation */
+    EIR_STREAM_SPECTRAL = 3,  /**< the fixed start vector of the spectral radius's Arnoldi */
 };
 
 typedef struct eir_philox4 {

@@ -8,10 +8,11 @@
  * what was given (value, type or shape). Unknown fields are rejected. Size limits are checked
  * before any memory proportional to the claimed size is allocated.
  *
- * Callers parse documents with json_loads(..., JSON_REJECT_DUPLICATES, ...). Integer fields
- * accept JSON integers and reals with an integral value (3.0), as JSON Schema's "integer"
- * does. Nothing here keeps global state; all functions are thread-safe on distinct outputs.
- * Every function returns EIR_ENOMEM (with nothing leaked) when an allocation fails.
+ * Callers parse documents with eir_json_loadb(..., JSON_REJECT_DUPLICATES, ...) (or jansson's
+ * json_loads, which refuses integer literals beyond int64_t). Integer fields accept JSON
+ * integers and reals with an integral value (3.0), as JSON Schema's "integer" does. Nothing here
+ * keeps global state; all functions are thread-safe on distinct outputs. Every function returns
+ * EIR_ENOMEM (with nothing leaked) when an allocation fails.
  */
 #ifndef EIR_JSON_H
 #define EIR_JSON_H
@@ -139,6 +140,17 @@ char *eir_base64_encode(const void *data, size_t n);
  *         NULL and *out_len 0.
  */
 int eir_base64_decode(const char *s, size_t len, unsigned char **out, size_t *out_len);
+
+/**
+ * json_loadb() that also reads integer literals outside int64_t (such as a seed of 2^63),
+ * which jansson refuses as a syntax error: they are read as reals instead, so that the parsers
+ * above reject them naming their field ("/seed": "expected an integer from 0 to 2^63-1 ...")
+ * and accept them where any number is allowed. @p flags and @p error as for json_loadb().
+ * On failure (NULL) *error describes the first problem of the text as written; when the copy
+ * the retry needs cannot be allocated, the first error is returned as is (through jansson's
+ * allocator, so an out-of-memory hook sees the failure). Thread-safe.
+ */
+json_t *eir_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error);
 
 #ifdef __cplusplus
 }

@@ -78,15 +78,13 @@ static eir_status parse_common(const json_t *g, const char *ptr, const char *con
 {
     char sub[EIR_FIELD_MAX];
     const json_t *m;
-    int64_t seed;
     int dist;
     if (!(m = ju_member(g, ptr, "seed", sub)))
         return ju_missing(ptr, "seed",
-                          "a non-negative integer; the same seed gives the same "
+                          "an integer from 0 to 2^63-1; the same seed gives the same "
                           "matrix",
                           err);
-    if (ju_int(m, sub, 0, INT64_MAX, &seed, err)) return EIR_EINVAL;
-    out->seed = (uint64_t)seed;
+    if (ju_seed(m, sub, &out->seed, err)) return EIR_EINVAL;
     if ((m = ju_member(g, ptr, "dist", sub))) {
         if (ju_enum(m, sub, dists, &dist, err)) return EIR_EINVAL;
         out->dist = (eir_dist)dist;

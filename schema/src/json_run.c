@@ -286,11 +286,9 @@ static eir_status parse_record(rctx *c, const json_t *j)
 static eir_status parse_seed_limit(rctx *c, const json_t *j)
 {
     char ptr[EIR_FIELD_MAX], num[40];
-    int64_t seed;
     const json_t *v = ju_member(j, "", "seed", ptr);
     if (v) {
-        if (ju_int(v, ptr, 0, INT64_MAX, &seed, c->err)) return EIR_EINVAL;
-        c->spec->desc.seed = (uint64_t)seed;
+        if (ju_seed(v, ptr, &c->spec->desc.seed, c->err)) return EIR_EINVAL;
         c->spec->has_seed = 1;
     }
     if (!(v = ju_member(j, "", "time_limit", ptr))) return EIR_OK;

@@ -3,6 +3,7 @@
  * @brief JSON pointers, value descriptions, member getters and unknown-field checks.
  */
 #include "json_util.h"
+#include "eir_json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -219,6 +220,34 @@ eir_status ju_int(const json_t *v, const char *ptr, int64_t lo, int64_t hi, int6
     return eir_error_set(err, EIR_EINVAL, ptr, "expected an integer, got %s", got);
 }
 
+eir_status ju_seed(const json_t *v, const char *ptr, uint64_t *out, eir_error *err)
+{
+    char got[JU_DESC_MAX];
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = (uint64_t)json_integer_value(v);
+        return EIR_OK;
+    }
+    if (json_is_real(v)) {
+        double x = json_real_value(v);
+        if (x >= 0 && x < 9223372036854775808.0 && x == floor(x)) {
+            *out = (uint64_t)x;
+            return EIR_OK;
+        }
+    }
+    ju_describe(v, got);
+    if (!json_is_number(v) || json_number_value(v) != floor(json_number_value(v)))
+        return eir_error_set(err, EIR_EINVAL, ptr,
+                             "expected an integer, got %s; a seed is an integer from 0 to 2^63-1 "
+                             "(9223372036854775807)",
+                             got);
+    /* An integral real, such as 2^63 read from an integer literal too large for jansson
+     * (eir_json_loadb), is shown in full rather than as 9.2233720368547758e+18. */
+    if (json_is_real(v) && fabs(json_real_value(v)) < 1e30)
+        snprintf(got, sizeof got, "%.0f", json_real_value(v));
+    return eir_error_set(err, EIR_EINVAL, ptr,
+                         "expected an integer from 0 to 2^63-1 (9223372036854775807), got %s", got);
+}
+
 eir_status ju_number(const json_t *v, const char *ptr, double *out, eir_error *err)
 {
     char got[JU_DESC_MAX];
@@ -277,4 +306,90 @@ eir_status ju_prefix_error(eir_error *err, const char *prefix, const eir_error *
     char field[EIR_FIELD_MAX];
     snprintf(field, sizeof field, "%s%s", prefix, sub->field);
     return eir_error_set(err, sub->status, field, "%s", sub->message);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Loading                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Whether the integer literal of @p n digits at @p d (after an optional minus sign, given by
+ * @p negative) lies outside int64_t, which is what jansson reads integer literals into. */
+static int integer_overflows(const char *d, size_t n, int negative)
+{
+    static const char max_pos[] = "9223372036854775807", max_neg[] = "9223372036854775808";
+    if (n != sizeof max_pos - 1) return n > sizeof max_pos - 1;
+    return memcmp(d, negative ? max_neg : max_pos, n) > 0;
+}
+
+/*
+ * A copy of the JSON text @p buf (@p len bytes) in which every integer literal outside int64_t
+ * gains a ".0", so that jansson reads it as a real; NULL when there is none or when allocation
+ * fails (jansson's allocator, so that a caller's out-of-memory hook sees it). Strings are
+ * skipped (escapes included); the text need not be valid JSON: the parser judges the copy.
+ */
+static char *widen_big_integers(const char *buf, size_t len, size_t *out_len)
+{
+    json_malloc_t jmalloc;
+    json_free_t jfree;
+    json_get_alloc_funcs(&jmalloc, &jfree);
+    /* A widened literal has at least 19 digits and gains 2 bytes. */
+    size_t cap = len + 2 * (len / 19 + 1) + 1;
+    char *out = jmalloc(cap);
+    if (!out) return NULL;
+    size_t i = 0, o = 0, widened = 0;
+    while (i < len) {
+        char c = buf[i];
+        if (c == '"') {
+            out[o++] = buf[i++];
+            while (i < len && buf[i] != '"') {
+                if (buf[i] == '\\' && i + 1 < len) out[o++] = buf[i++];
+                out[o++] = buf[i++];
+            }
+            if (i < len) out[o++] = buf[i++];
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9')) {
+            out[o++] = buf[i++];
+            continue;
+        }
+        size_t start = i, digits;
+        int negative = c == '-', integral = 1;
+        if (negative) i++;
+        digits = i;
+        while (i < len && ((buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.' || buf[i] == 'e' ||
+                           buf[i] == 'E' || buf[i] == '+' || buf[i] == '-')) {
+            if (buf[i] < '0' || buf[i] > '9') integral = 0;
+            i++;
+        }
+        memcpy(out + o, buf + start, i - start);
+        o += i - start;
+        if (integral && i > digits && integer_overflows(buf + digits, i - digits, negative)) {
+            out[o++] = '.';
+            out[o++] = '0';
+            widened++;
+        }
+    }
+    out[o] = '\0';
+    if (widened == 0) {
+        jfree(out);
+        return NULL;
+    }
+    *out_len = o;
+    return out;
+}
+
+json_t *eir_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error)
+{
+    json_t *j = json_loadb(buf, len, flags, error);
+    if (j || !error || json_error_code(error) != json_error_numeric_overflow) return j;
+    size_t wide_len = 0;
+    char *wide = widen_big_integers(buf, len, &wide_len);
+    if (!wide) return NULL;
+    json_error_t again;
+    j = json_loadb(wide, wide_len, flags, &again);
+    json_malloc_t jmalloc;
+    json_free_t jfree;
+    json_get_alloc_funcs(&jmalloc, &jfree);
+    jfree(wide);
+    return j; /* on failure *error still describes the first problem, at its true position */
 }

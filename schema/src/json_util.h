@@ -68,6 +68,13 @@ eir_status ju_check_depth(const json_t *v, const char *ptr, int max_depth, eir_e
 eir_status ju_int(const json_t *v, const char *ptr, int64_t lo, int64_t hi, int64_t *out,
                   eir_error *err);
 
+/**
+ * Read a seed from @p v: an integer in 0 .. 2^63-1 (a JSON integer, or a real with an integral
+ * value in that range). Anything else, 2^63 and beyond included, is rejected at @p ptr with a
+ * message giving the range.
+ */
+eir_status ju_seed(const json_t *v, const char *ptr, uint64_t *out, eir_error *err);
+
 /** Read a finite number from @p v. */
 eir_status ju_number(const json_t *v, const char *ptr, double *out, eir_error *err);
 

@@ -241,10 +241,11 @@ add("deep_open_only_200000", "200000 '[' and nothing else",
 
 # ---- huge numbers and strings ----------------------------------------------------------------
 add("num_real_overflow", "leak 1e400", post(M, body='{"leak": 1e400}'), 400, ptype=MALFORMED)
-add("num_integer_overflow", "E 99999999999999999999999",
-    post(M, body='{"populations": {"E": 99999999999999999999999, "I": 1}}'), 400, ptype=MALFORMED)
+add("num_integer_overflow", "E 99999999999999999999999 (beyond 64 bits: read as a real)",
+    post(M, body='{"populations": {"E": 99999999999999999999999, "I": 1}}'), 422,
+    "/populations/E", INVALID)
 add("num_seed_2_64", "seed 2^64", post(R, body=run_text[:-1] + ', "seed": 18446744073709551616}'),
-    400, ptype=MALFORMED)
+    422, "/seed", INVALID)
 add("num_population_1e30", "E 1e30 (a real)", post(M, body_json=model(populations={"E": 1e30, "I": 2})),
     422, "/populations/E", INVALID)
 add("num_million_digit_integer", "steps with 600000 digits",

@@ -145,7 +145,7 @@ static void test_recipe_rejections(void **state)
     parse_err("{\"recurrent\": {\"generate\": {\"seed\": null}}}", "", "/recurrent/generate/seed",
               "missing required field \"seed\"");
     parse_err("{\"recurrent\": {\"generate\": {\"seed\": -1}}}", "", "/recurrent/generate/seed",
-              "expected an integer >= 0, got -1");
+              "expected an integer from 0 to 2^63-1 (9223372036854775807), got -1");
     parse_err("{\"recurrent\": {\"generate\": {\"seed\": 1.5}}}", "", "/recurrent/generate/seed",
               "expected an integer, got 1.5");
     parse_err("{\"recurrent\": {\"generate\": {\"seed\": \"7\"}}}", "", "/recurrent/generate/seed",
@@ -221,6 +221,58 @@ static void test_generator_errors_prefixed(void **state)
     json_decref(j);
 }
 
+/* Seeds of both recipes at the edge of their range, read as the daemon reads a body. */
+static void test_recipe_seed_edges(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "9223372036854775808", "18446744073709551616", "9.3e18", "1e19", "-1", "1.5", "\"7\""};
+    static const char *const where[] = {"/recurrent/generate/seed", "/input/P/generate/seed",
+                                        "/input/generate/seed"};
+    for (size_t w = 0; w < 3; w++) {
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            char text[512];
+            if (w == 0)
+                snprintf(text, sizeof text,
+                         "{\"populations\": {\"E\": 6, \"I\": 2}, \"n_inputs\": 2, \"leak\": 1,"
+                         " \"recurrent\": {\"generate\": {\"seed\": %s}, \"A\": 1}}",
+                         bad[i]);
+            else if (w == 1)
+                snprintf(text, sizeof text,
+                         "{\"populations\": {\"E\": 6, \"I\": 2}, \"n_inputs\": 2, \"leak\": 1,"
+                         " \"recurrent\": {\"generate\": {\"seed\": 1}, \"A\": 1},"
+                         " \"input\": {\"P\": {\"generate\": {\"seed\": %s}}}}",
+                         bad[i]);
+            else
+                snprintf(text, sizeof text,
+                         "{\"populations\": {\"E\": 6, \"I\": 2}, \"n_inputs\": 2, \"leak\": 1,"
+                         " \"recurrent\": {\"generate\": {\"seed\": 1}, \"A\": 1},"
+                         " \"input\": {\"generate\": {\"seed\": %s}}}",
+                         bad[i]);
+            json_error_t je;
+            json_t *j = eir_json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &je);
+            if (!j) {
+                print_error("%s: not read: %s\n", text, je.text);
+                fail();
+            }
+            eir_model_spec *s = (eir_model_spec *)&s;
+            eir_error e;
+            eir_error_clear(&e);
+            char want[EIR_FIELD_MAX];
+            snprintf(want, sizeof want, "/model%s", where[w]);
+            JT_EXPECT_ERR(eir_json_parse_model(j, NULL, "/model", &s, &e), e, want,
+                          "an integer from 0 to 2^63-1 (9223372036854775807)");
+            assert_null(s);
+            json_decref(j);
+        }
+    }
+    /* 2^63-1 itself is a seed of both recipes. */
+    eir_model_spec *s = parse_ok("{\"input\": {\"P\": {\"generate\": {\"seed\": "
+                                 "9223372036854775807}}}}");
+    assert_true(s->input_gen.seed == UINT64_C(9223372036854775807));
+    eir_model_spec_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +282,7 @@ int main(void)
         cmocka_unit_test(test_conductance_recipe),
         cmocka_unit_test(test_input_recipe_forms),
         cmocka_unit_test(test_recipe_rejections),
+        cmocka_unit_test(test_recipe_seed_edges),
         cmocka_unit_test(test_input_recipe_rejections),
         cmocka_unit_test(test_generator_errors_prefixed),
     };

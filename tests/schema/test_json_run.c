@@ -346,7 +346,8 @@ static void test_unknown_and_types(void **state)
     run_err(m, "{\"record\": {\"vars\": \"V\"}}", "/record/vars", "expected a list");
     run_err(m, "{\"record\": {\"vars\": [\"V\", \"I\"]}}", "/record/vars/1",
             "expected one of V, r, z, y, got string \"I\"");
-    run_err(m, "{\"seed\": -5}", "/seed", "expected an integer >= 0, got -5");
+    run_err(m, "{\"seed\": -5}", "/seed",
+            "expected an integer from 0 to 2^63-1 (9223372036854775807), got -5");
     run_err(m, "{\"seed\": \"7\"}", "/seed", "expected an integer");
     run_err(m, "{\"time_limit\": 0}", "/time_limit", "> 0 seconds, got 0");
     run_err(m, "{\"time_limit\": \"1s\"}", "/time_limit", "expected a finite number");
@@ -482,6 +483,125 @@ static void test_limits(void **state)
                 "at most 268435456 recorded values");
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Seeds at the edge of their range, as eir_json_loadb() reads them                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/** RUN with "seed": @p seed_text (JSON text, parsed as the daemon does), then parse_run. */
+static eir_status run_with_seed(const eir_model *m, const char *seed_text, eir_run_spec **s,
+                                eir_error *e)
+{
+    char text[256];
+    snprintf(text, sizeof text,
+             "{\"model_id\": \"m_1\", \"dt\": 0.1, \"inputs\": [[1], [0], [2]],"
+             " \"seed\": %s}",
+             seed_text);
+    json_error_t je;
+    json_t *j = eir_json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &je);
+    if (!j) {
+        print_error("%s: not read: %s\n", text, je.text);
+        fail();
+    }
+    eir_status st = eir_json_parse_run(j, m, NULL, s, e);
+    json_decref(j);
+    return st;
+}
+
+static void test_seed_edges(void **state)
+{
+    fixture *f = *state;
+    static const struct {
+        const char *text, *got;
+    } bad[] = {
+        {"9223372036854775808", "got 9223372036854775808"},   /* 2^63 */
+        {"18446744073709551616", "got 18446744073709551616"}, /* 2^64 */
+        {"18446744073709551615", "got 18446744073709551616"}, /* 2^64-1, as a double */
+        {"-9223372036854775809", "got -9223372036854775808"}, /* below INT64_MIN */
+        {"9.3e18", "got 9300000000000000000"},
+        {"1e19", "got 10000000000000000000"},
+        {"-1", "got -1"},
+        {"1.5", "got 1.5"},
+        {"\"7\"", "got string \"7\""},
+        {"null", "got null"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        eir_run_spec *s = (eir_run_spec *)&s;
+        eir_error e;
+        eir_error_clear(&e);
+        JT_EXPECT_ERR(run_with_seed(f->with_readout, bad[i].text, &s, &e), e, "/seed",
+                      "an integer from 0 to 2^63-1 (9223372036854775807)");
+        if (!strstr(e.message, bad[i].got)) {
+            print_error("seed %s: \"%s\" lacks \"%s\"\n", bad[i].text, e.message, bad[i].got);
+            fail();
+        }
+        assert_null(s);
+    }
+    static const struct {
+        const char *text;
+        uint64_t want;
+    } good[] = {
+        {"0", 0},
+        {"9223372036854775807", UINT64_C(9223372036854775807)},
+        {"9.2e18", UINT64_C(9200000000000000000)},
+        {"7.0", 7},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        eir_run_spec *s = NULL;
+        eir_error e;
+        JT_OK(run_with_seed(f->with_readout, good[i].text, &s, &e), e);
+        assert_true(s->has_seed);
+        assert_true(s->desc.seed == good[i].want);
+        eir_run_spec_free(s);
+    }
+}
+
+/* eir_json_loadb: integer literals beyond int64_t become reals; nothing else changes. */
+static void test_loadb_big_integers(void **state)
+{
+    (void)state;
+    json_error_t je;
+    const char *text = "{\"12345678901234567890\": \"-99999999999999999999 \\\" 1e999\","
+                       " \"a\": [9223372036854775807, -9223372036854775808, 9223372036854775808,"
+                       " -9223372036854775809, 100000000000000000000, 1.5, 2e3]}";
+    json_t *j = eir_json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &je);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "12345678901234567890")),
+                        "-99999999999999999999 \" 1e999");
+    json_t *a = json_object_get(j, "a");
+    assert_int_equal(json_array_size(a), 7);
+    assert_true(json_is_integer(json_array_get(a, 0)));
+    assert_true(json_integer_value(json_array_get(a, 0)) == INT64_MAX);
+    assert_true(json_is_integer(json_array_get(a, 1)));
+    assert_true(json_integer_value(json_array_get(a, 1)) == INT64_MIN);
+    assert_true(json_is_real(json_array_get(a, 2)));
+    assert_true(json_real_value(json_array_get(a, 2)) == 9223372036854775808.0);
+    assert_true(json_real_value(json_array_get(a, 3)) == -9223372036854775808.0);
+    assert_true(json_real_value(json_array_get(a, 4)) == 1e20);
+    assert_true(json_real_value(json_array_get(a, 5)) == 1.5);
+    assert_true(json_real_value(json_array_get(a, 6)) == 2e3);
+    json_decref(j);
+
+    /* A big integer beside a syntax error: the first error, at its place in the text. */
+    const char *broken = "{\"seed\": 99999999999999999999, \"x\": }";
+    assert_null(eir_json_loadb(broken, strlen(broken), 0, &je));
+    assert_int_equal(json_error_code(&je), json_error_numeric_overflow);
+    assert_int_equal(je.column, 29);
+    /* Too large even for a double, and a real overflow: still refused. */
+    const char *huge = "{\"a\": 1e400}";
+    assert_null(eir_json_loadb(huge, strlen(huge), 0, &je));
+    assert_int_equal(json_error_code(&je), json_error_numeric_overflow);
+    char big[420] = "[1";
+    memset(big + 2, '0', 400);
+    strcpy(big + 402, "]");
+    assert_null(eir_json_loadb(big, strlen(big), 0, &je));
+    assert_int_equal(json_error_code(&je), json_error_numeric_overflow);
+    /* Valid documents and other errors are json_loadb's. */
+    assert_null(eir_json_loadb("{\"a\": 1,}", 9, 0, &je));
+    assert_int_equal(json_error_code(&je), json_error_invalid_syntax);
+    assert_null(eir_json_loadb("{\"a\": 1, \"a\": 2}", 16, JSON_REJECT_DUPLICATES, &je));
+    assert_int_equal(json_error_code(&je), json_error_duplicate_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +619,8 @@ int main(void)
         cmocka_unit_test(test_bad_v0),
         cmocka_unit_test(test_bad_record),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_seed_edges),
+        cmocka_unit_test(test_loadb_big_integers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
