@@ -239,7 +239,11 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     float *buf = malloc(total * sizeof *buf);
     if (!buf) return EIR_ENOMEM;
     float *cur = buf;
-    x->a.mat = to_f32(mat, matlen, &cur);
+    /* the product matrix is converted by the run's team (convert_share()), in parallel */
+    x->a.mat = cur;
+    x->mat_src = mat;
+    x->mat_rows = matlen / n;
+    cur += matlen;
     x->a.P = to_f32(m->P, pin, &cur);
     x->a.M_in = to_f32(m->M_in, pin, &cur);
     x->a.W_out = to_f32(m->W_out, wout, &cur);
@@ -348,9 +352,22 @@ static int team_size(const sim_ctx *x)
     return nt;
 }
 
+/** Thread @p tid's share of the float32 conversion of the product matrix (rows of N values). */
+static void convert_share(sim_ctx *x, int tid, int nt)
+{
+    if (!x->mat_src) return;
+    const size_t n = (size_t)x->n;
+    const size_t r0 = x->mat_rows * (size_t)tid / (size_t)nt;
+    const size_t r1 = x->mat_rows * (size_t)(tid + 1) / (size_t)nt;
+    float *dst = (float *)x->a.mat;
+    for (size_t q = r0 * n; q < r1 * n; q++)
+        dst[q] = (float)x->mat_src[q];
+}
+
 static void team_member(void *arg, int tid, int nt)
 {
     sim_ctx *x = arg;
+    convert_share(x, tid, nt); /* read after the barrier that ends the initial state */
     if (x->r->precision == EIR_F32)
         sim_run_f32(x, tid, nt);
     else

@@ -75,8 +75,9 @@ typedef struct sim_ctx {
     int n_rec;    /**< recorded units for V, r, z */
     int64_t Tc;   /**< steps of inputs projected per product */
     int64_t progress_every;
-    int n_tb, n_nb; /**< trial blocks, neuron blocks (work items: n_tb x n_nb) */
-    int max_threads;
+    int n_tb, n_nb;        /**< trial blocks, neuron blocks (work items: n_tb x n_nb) */
+    const double *mat_src; /**< float32 runs: the model's product matrix, converted by the team */
+    size_t mat_rows;       /**< its rows (N values each) */
     sim_ws w;
     sim_barrier bar;
     atomic_int cancel;  /**< the progress callback asked to stop (written by thread 0) */
