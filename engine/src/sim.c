@@ -176,10 +176,6 @@ static const void *to_f32(const double *src, size_t n, float **cursor)
 }
 
 /**
- * Point @p x->a at the model's arrays in the run's precision. For float32 they are converted
- * into one allocation returned in *owned (caller frees); for float64 nothing is copied.
- */
-/**
  * For single-trial runs of small N, the transposed product matrix in the run's precision
  * (see sim_arrays::mt; zero-padded columns of n_pad or 2 n_pad values), written to a fresh
  * allocation returned in *owned (caller frees). Leaves x->a.mt NULL when the kernel does not apply.
@@ -212,6 +208,12 @@ static eir_status setup_columns(sim_ctx *x, eir_precision prec, void **owned)
     return EIR_OK;
 }
 
+/**
+ * Point @p x->a at the model's arrays in the run's precision. For float32 they are converted
+ * into one allocation returned in *owned (caller frees), except the product matrix, for which
+ * space is reserved there and which the run's team converts (convert_share()); for float64
+ * nothing is copied. EIR_ENOMEM on allocation failure.
+ */
 static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
 {
     const eir_model *m = x->m;
