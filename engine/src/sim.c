@@ -397,7 +397,6 @@ static void ctx_init(sim_ctx *x, const eir_model *m, const eir_run_desc *r)
     atomic_init(&x->cancel, 0);
     atomic_init(&x->halt, 0);
     atomic_init(&x->any_bad, 0);
-    atomic_init(&x->steps_done, 0);
     x->progress_every = r->progress_every > 0 ? r->progress_every : auto_progress_every(x);
     /* the projection window depends on B, never on the thread count (same BLAS calls) */
     size_t per_step = (size_t)r->B * (size_t)m->n_pad;

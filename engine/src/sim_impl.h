@@ -635,7 +635,6 @@ void SFX(sim_run)(sim_ctx *x, int tid, int nt)
         }
         sim_barrier_wait(&x->bar);
         if (atomic_load_explicit(&x->any_bad, memory_order_relaxed)) break;
-        if (tid == 0) atomic_store_explicit(&x->steps_done, k + 1, memory_order_relaxed);
     }
     if (tid == 0) {
         x->end_step = k;

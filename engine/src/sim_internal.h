@@ -85,7 +85,6 @@ typedef struct sim_ctx {
     atomic_int any_bad; /**< some V became non-finite at the current step */
     int64_t end_step;   /**< the step the team stopped at (T when every step was done) */
     int diverged;       /**< the team stopped on a non-finite V at end_step */
-    _Atomic int64_t steps_done;
     eir_status status;
 } sim_ctx;
 
