@@ -130,11 +130,12 @@ static eir_run_result check_threads(const eir_model *m, int B, int64_t T, eir_pr
 static void check_shape(int n, int B, eir_a_kind a_kind, const char *what)
 {
     eir_model *m = build(n, a_kind, 1.0, 0.3);
-    eir_run_result r = check_threads(m, B, 30, EIR_F32, EIR_INTEG_EXP_EULER, what);
-    assert_int_equal(r.steps_done, 30);
+    /* short runs: they run under valgrind and the sanitizers too (scripts/sanitize.sh) */
+    eir_run_result r = check_threads(m, B, 20, EIR_F32, EIR_INTEG_EXP_EULER, what);
+    assert_int_equal(r.steps_done, 20);
     assert_int_equal(r.diverged, 0);
-    r = check_threads(m, B, 12, EIR_F64, EIR_INTEG_RK4, what);
-    assert_int_equal(r.steps_done, 12);
+    r = check_threads(m, B, 8, EIR_F64, EIR_INTEG_RK4, what);
+    assert_int_equal(r.steps_done, 8);
     eir_model_free(m);
 }
 
