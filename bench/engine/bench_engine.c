@@ -13,8 +13,11 @@
  * Recording is not what is measured: the runs record r of 4 neurons every 10 steps.
  *
  * Usage: bench_engine [--shapes 64x1,256x64] [--prec float32,float64] [--a structured,full]
- *                     [--reps R] [--min-time S] [--json FILE] [--once T]
- * --once T runs each selected engine case once with T steps and no limit (for profilers).
+ *                     [--reps R] [--min-time S] [--json FILE] [--once T] [--threads 1,2]
+ * --threads lists the engine's thread counts (eir_run_desc.threads, default 1): every count is
+ * timed in the same alternation as the others, so their ratios are side by side. BLAS stays
+ * single-threaded. --once T runs each selected engine case once with T steps and no limit
+ * (for profilers).
  */
 #include <cblas.h>
 #include <math.h>
@@ -27,6 +30,9 @@
 #include "eir.h"
 
 #define MAX_SHAPES 16
+#define MAX_THREADS 4
+/** Engine cases per shape and precision: A kinds x thread counts. */
+#define MAX_CASES (2 * MAX_THREADS)
 #define N_INPUTS 2
 #define N_REC 4
 #define REC_EVERY 10
@@ -53,6 +59,8 @@ typedef struct options {
     double min_time;
     const char *json;
     int64_t once;
+    int threads[MAX_THREADS]; /**< engine thread counts to time, side by side */
+    int n_threads;
 } options;
 
 static double now_s(void)
@@ -229,6 +237,8 @@ typedef struct engine_case {
     const eir_model *m;
     int B;
     eir_precision prec;
+    int akind; /**< 0 structured, 1 full */
+    int threads;
     double *inputs; /**< B * T * n_in, grown as needed */
     size_t inputs_len;
     void *rec;
@@ -276,7 +286,7 @@ static double engine_time(engine_case *c, int64_t T)
     r.neurons = rec_neurons;
     r.n_neurons = N_REC;
     r.out[EIR_VAR_R] = c->rec;
-    r.threads = 1;
+    r.threads = c->threads;
     eir_error err;
     double c0 = cpu_s(), t0 = now_s();
     eir_status st = eir_run(c->m, &r, &c->last, &err);
@@ -400,47 +410,84 @@ static double sups(int n, int B, int64_t T, double secs)
     return 2.0 * n * (double)n * B * (double)T / secs;
 }
 
-/** Benchmark one shape and precision; appends rows to the JSON file and the table. */
+/** Print and write (JSON) the row of engine case @p e against the limit @p ls. */
+static void report_case(const network *net, const engine_case *ec, const series *e,
+                        const series *ls, FILE *json, int *first_json)
+{
+    const int n = net->n, B = ec->B;
+    const double lmed = median(ls->t, ls->n), lcpu = median(ls->c, ls->n);
+    const double lsups = sups(n, B, ls->T, lmed);
+    const double med = median(e->t, e->n), cpu = median(e->c, e->n);
+    const double esups = sups(n, B, e->T, med);
+    const double ratio_cpu = sups(n, B, e->T, cpu) / sups(n, B, ls->T, lcpu);
+    printf(
+        "%5d %3d  %-7s  %-10s %2d %8lld %10.3f %9.3f %9.3f %6.2f %6.2f %8.3f %7.3f %7.3f  %.3f\n",
+        n, B, eir_precision_name(ec->prec), akind_name[ec->akind], ec->threads, (long long)e->T,
+        1e6 * med / (double)e->T, esups / 1e9, lsups / 1e9, esups / lsups, ratio_cpu,
+        1e6 * cpu / (double)e->T, minimum(e->t, e->n), minimum(ls->t, ls->n), ec->last.mean_rate_e);
+    fflush(stdout);
+    if (!json) return;
+    fprintf(json,
+            "%s\n  {\"side\": \"engine\", \"N\": %d, \"B\": %d, \"precision\": \"%s\", "
+            "\"a\": \"%s\", \"threads\": %d, \"T\": %lld, \"reps\": %d, \"median_s\": %.6g, "
+            "\"min_s\": %.6g, \"max_s\": %.6g, \"median_cpu_s\": %.6g, \"per_step_s\": %.6g, "
+            "\"sups\": %.6g, \"limit_T\": %lld, \"limit_median_s\": %.6g, \"limit_min_s\": %.6g, "
+            "\"limit_median_cpu_s\": %.6g, \"limit_per_step_s\": %.6g, \"limit_sups\": %.6g, "
+            "\"ratio_vs_limit\": %.4f, \"ratio_vs_limit_cpu\": %.4f, \"mean_rate_e\": %.6g, "
+            "\"mean_rate_i\": %.6g}",
+            *first_json ? "" : ",", n, B, eir_precision_name(ec->prec), akind_name[ec->akind],
+            ec->threads, (long long)e->T, e->n, med, minimum(e->t, e->n), maximum(e->t, e->n), cpu,
+            med / (double)e->T, esups, (long long)ls->T, lmed, minimum(ls->t, ls->n), lcpu,
+            lmed / (double)ls->T, lsups, esups / lsups, ratio_cpu, ec->last.mean_rate_e,
+            ec->last.mean_rate_i);
+    *first_json = 0;
+}
+
+/**
+ * Benchmark one shape and precision: every selected A kind at every thread count, and the
+ * limit, alternating; appends rows to the JSON file and the table.
+ */
 static void bench_shape(const network *net, int B, eir_precision prec, const options *o, FILE *json,
                         int *first_json)
 {
-    const int n = net->n;
-    engine_case ec[2];
+    engine_case ec[MAX_CASES];
+    series es[MAX_CASES], ls = {0};
     limit_case lc;
-    series es[2] = {{0}}, ls = {0};
+    int nc = 0;
     memset(ec, 0, sizeof ec);
-    for (int k = 0; k < 2; k++) {
-        ec[k].m = net->m[k];
-        ec[k].B = B;
-        ec[k].prec = prec;
-    }
-    if (o->once > 0) {
-        for (int k = 0; k < 2; k++) {
-            if (!o->akind[k]) continue;
-            double t = engine_time(&ec[k], o->once);
-            printf("once %5d %3d %-7s %-10s T=%lld %.3f s %.3f us/step\n", n, B,
-                   eir_precision_name(prec), akind_name[k], (long long)o->once, t,
-                   1e6 * t / (double)o->once);
+    memset(es, 0, sizeof es);
+    for (int k = 0; k < 2; k++)
+        for (int t = 0; t < o->n_threads && o->akind[k]; t++) {
+            ec[nc].m = net->m[k];
+            ec[nc].B = B;
+            ec[nc].prec = prec;
+            ec[nc].akind = k;
+            ec[nc].threads = o->threads[t];
+            nc++;
         }
-        for (int k = 0; k < 2; k++) {
+    if (o->once > 0) {
+        for (int k = 0; k < nc; k++) {
+            double t = engine_time(&ec[k], o->once);
+            printf("once %5d %3d %-7s %-10s threads %d T=%lld %.3f s %.3f us/step\n", net->n, B,
+                   eir_precision_name(prec), akind_name[ec[k].akind], ec[k].threads,
+                   (long long)o->once, t, 1e6 * t / (double)o->once);
             free(ec[k].inputs);
             free(ec[k].rec);
         }
         return;
     }
     limit_case_init(&lc, net, B, prec);
-    for (int k = 0; k < 2; k++)
-        if (o->akind[k]) es[k].T = calibrate(engine_fn, &ec[k], o->min_time);
+    for (int k = 0; k < nc; k++)
+        es[k].T = calibrate(engine_fn, &ec[k], o->min_time);
     ls.T = calibrate(limit_fn, &lc, o->min_time);
-    for (int k = 0; k < 2; k++)
-        if (o->akind[k]) engine_case_reserve(&ec[k], es[k].T);
+    for (int k = 0; k < nc; k++)
+        engine_case_reserve(&ec[k], es[k].T);
 
-    /* alternate: engine structured, engine full, limit; rotate the start each repetition */
+    /* alternate: every engine case, then the limit; rotate the start each repetition */
     for (int rep = 0; rep < o->reps; rep++) {
-        for (int q = 0; q < 3; q++) {
-            int w = (q + rep) % 3;
-            if (w < 2) {
-                if (!o->akind[w]) continue;
+        for (int q = 0; q <= nc; q++) {
+            int w = (q + rep) % (nc + 1);
+            if (w < nc) {
                 es[w].t[es[w].n] = engine_time(&ec[w], es[w].T);
                 es[w].c[es[w].n++] = last_cpu;
             } else {
@@ -449,37 +496,10 @@ static void bench_shape(const network *net, int B, eir_precision prec, const opt
             }
         }
     }
-    const double lmed = median(ls.t, ls.n), lcpu = median(ls.c, ls.n);
-    const double lsups = sups(n, B, ls.T, lmed);
-    for (int k = 0; k < 2; k++) {
-        if (!o->akind[k]) continue;
-        const series *e = &es[k];
-        const double med = median(e->t, e->n), cpu = median(e->c, e->n);
-        const double esups = sups(n, B, e->T, med);
-        const double ratio_cpu = sups(n, B, e->T, cpu) / sups(n, B, ls.T, lcpu);
-        printf("%5d %3d  %-7s  %-10s %8lld %10.3f %9.3f %9.3f %6.2f %6.2f %7.3f %7.3f  %.3f\n", n,
-               B, eir_precision_name(prec), akind_name[k], (long long)e->T,
-               1e6 * med / (double)e->T, esups / 1e9, lsups / 1e9, esups / lsups, ratio_cpu,
-               minimum(e->t, e->n), minimum(ls.t, ls.n), ec[k].last.mean_rate_e);
-        fflush(stdout);
-        if (!json) continue;
-        fprintf(json,
-                "%s\n  {\"side\": \"engine\", \"N\": %d, \"B\": %d, \"precision\": \"%s\", "
-                "\"a\": \"%s\", \"T\": %lld, \"reps\": %d, \"median_s\": %.6g, \"min_s\": %.6g, "
-                "\"max_s\": %.6g, \"median_cpu_s\": %.6g, \"per_step_s\": %.6g, \"sups\": %.6g, "
-                "\"limit_T\": %lld, \"limit_median_s\": %.6g, \"limit_min_s\": %.6g, "
-                "\"limit_median_cpu_s\": %.6g, \"limit_per_step_s\": %.6g, \"limit_sups\": %.6g, "
-                "\"ratio_vs_limit\": %.4f, \"ratio_vs_limit_cpu\": %.4f, \"mean_rate_e\": %.6g, "
-                "\"mean_rate_i\": %.6g}",
-                *first_json ? "" : ",", n, B, eir_precision_name(prec), akind_name[k],
-                (long long)e->T, e->n, med, minimum(e->t, e->n), maximum(e->t, e->n), cpu,
-                med / (double)e->T, esups, (long long)ls.T, lmed, minimum(ls.t, ls.n), lcpu,
-                lmed / (double)ls.T, lsups, esups / lsups, ratio_cpu, ec[k].last.mean_rate_e,
-                ec[k].last.mean_rate_i);
-        *first_json = 0;
-    }
+    for (int k = 0; k < nc; k++)
+        report_case(net, &ec[k], &es[k], &ls, json, first_json);
     limit_case_free(&lc);
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < nc; k++) {
         free(ec[k].inputs);
         free(ec[k].rec);
     }
@@ -489,7 +509,7 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_engine [--shapes 64x1,256x64,...] [--prec float32,float64]\n"
                     "                    [--a structured,full] [--reps R] [--min-time S]\n"
-                    "                    [--json FILE] [--once T]\n");
+                    "                    [--json FILE] [--once T] [--threads 1,2]\n");
     exit(2);
 }
 
@@ -506,6 +526,8 @@ static void parse_args(int argc, char **argv, options *o)
     o->akind[0] = o->akind[1] = 1;
     o->reps = 7;
     o->min_time = 0.3;
+    o->threads[0] = 1;
+    o->n_threads = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) usage();
@@ -535,6 +557,15 @@ static void parse_args(int argc, char **argv, options *o)
             if (!(o->min_time > 0)) usage();
         } else if (!strcmp(a, "--json")) {
             o->json = v;
+        } else if (!strcmp(a, "--threads")) {
+            o->n_threads = 0;
+            for (const char *p = v; *p && o->n_threads < MAX_THREADS;) {
+                int t, used;
+                if (sscanf(p, "%d%n", &t, &used) != 1 || t < 1) usage();
+                o->threads[o->n_threads++] = t;
+                p += used;
+                if (*p == ',') p++;
+            }
         } else if (!strcmp(a, "--once")) {
             o->once = atoll(v);
             if (o->once < 1) usage();
@@ -552,11 +583,12 @@ int main(int argc, char **argv)
     printf("# %s | core %s | BLAS threads %d\n", openblas_get_config(), openblas_get_corename(),
            openblas_get_num_threads());
     printf("# gated relu exp_euler, dt %g, leak %g, A_E %g, A_I %g, N_E = 0.8 N, %d noisy "
-           "inputs,\n# recording r of %d neurons every %d steps; engine threads 1; medians of %d\n",
+           "inputs,\n# recording r of %d neurons every %d steps; medians of %d\n",
            DT, LEAK, A_E, A_I, N_INPUTS, N_REC, REC_EVERY, o.reps);
     if (!o.once)
-        printf("%5s %3s  %-7s  %-10s %8s %10s %9s %9s %6s %6s %7s %7s  %s\n", "N", "B", "prec", "A",
-               "T", "us/step", "GSUPS", "limGSUPS", "ratio", "r_cpu", "min_s", "lmin_s", "rate_E");
+        printf("%5s %3s  %-7s  %-10s %2s %8s %10s %9s %9s %6s %6s %8s %7s %7s  %s\n", "N", "B",
+               "prec", "A", "th", "T", "us/step", "GSUPS", "limGSUPS", "ratio", "r_cpu", "cpu_us",
+               "min_s", "lmin_s", "rate_E");
     FILE *json = NULL;
     int first = 1;
     if (o.json) {

@@ -350,7 +350,12 @@ typedef struct eir_run_desc {
     void *progress_ctx;       /**< passed to progress */
     int64_t progress_every;   /**< steps between callbacks; 0 = about every 10 ms of work */
 
-    int threads; /**< worker threads for this run (trials are split between them), >= 1 */
+    /**
+     * Threads for this run, >= 1: at most this many (the caller's thread and threads started
+     * for the run) share every step, by fixed blocks of trials and of postsynaptic cells.
+     * Fewer are used when the step is too small to pay for them; results never depend on it.
+     */
+    int threads;
 } eir_run_desc;
 
 /** Fill @p r with defaults: exp_euler, float64, T = B = 1, every = 1, threads = 1, record V. */
@@ -387,7 +392,9 @@ typedef struct eir_run_result {
  * EIR_ENOMEM, EIR_ECANCELLED when the callback stopped it (res describes the rows kept).
  *
  * A seeded run gives the same bytes whatever `threads` is: noise comes from a counter-based
- * generator keyed by (seed, trial, step, neuron), and trials are split between threads.
+ * generator keyed by (seed, trial, step, neuron), and each step is cut into blocks of trials x
+ * cells whose sizes do not depend on `threads` (the same BLAS calls whoever makes them). The
+ * progress callback is called from the caller's thread.
  */
 eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *res, eir_error *err);
 

@@ -34,9 +34,9 @@ typedef enum eir_gate_kind {
 
 /**
  * Trials per BLAS call: a run's trials are cut into blocks of this many (the last one shorter),
- * threads take whole blocks, and every product is one call per block. OpenBLAS's bits for a
- * row depend on how many rows the call has (edge tiles, small-matrix kernels: on AVX2 kernels
- * most shapes differ), so this keeps the bytes of a run independent of the thread count.
+ * and every product is one call per block (and per block of cells, SIM_NEURON_BLOCK). OpenBLAS's
+ * bits for a row depend on how many rows the call has (edge tiles, small-matrix kernels: on AVX2
+ * kernels most shapes differ), so this keeps the bytes of a run independent of the thread count.
  */
 #define EIR_TRIAL_BLOCK 64
 

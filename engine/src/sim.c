@@ -4,11 +4,9 @@
  *        threads, and the run's outcome. The integrators themselves are in sim_impl.h.
  */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "eir.h"
 #include "model_internal.h"
@@ -178,10 +176,6 @@ static const void *to_f32(const double *src, size_t n, float **cursor)
 }
 
 /**
- * Point @p x->a at the model's arrays in the run's precision. For float32 they are converted
- * into one allocation returned in *owned (caller frees); for float64 nothing is copied.
- */
-/**
  * For single-trial runs of small N, the transposed product matrix in the run's precision
  * (see sim_arrays::mt; zero-padded columns of n_pad or 2 n_pad values), written to a fresh
  * allocation returned in *owned (caller frees). Leaves x->a.mt NULL when the kernel does not apply.
@@ -214,6 +208,12 @@ static eir_status setup_columns(sim_ctx *x, eir_precision prec, void **owned)
     return EIR_OK;
 }
 
+/**
+ * Point @p x->a at the model's arrays in the run's precision. For float32 they are converted
+ * into one allocation returned in *owned (caller frees), except the product matrix, for which
+ * space is reserved there and which the run's team converts (convert_share()); for float64
+ * nothing is copied. EIR_ENOMEM on allocation failure.
+ */
 static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
 {
     const eir_model *m = x->m;
@@ -241,7 +241,11 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     float *buf = malloc(total * sizeof *buf);
     if (!buf) return EIR_ENOMEM;
     float *cur = buf;
-    x->a.mat = to_f32(mat, matlen, &cur);
+    /* the product matrix is converted by the run's team (convert_share()), in parallel */
+    x->a.mat = cur;
+    x->mat_src = mat;
+    x->mat_rows = matlen / n;
+    cur += matlen;
     x->a.P = to_f32(m->P, pin, &cur);
     x->a.M_in = to_f32(m->M_in, pin, &cur);
     x->a.W_out = to_f32(m->W_out, wout, &cur);
@@ -256,16 +260,6 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     return EIR_OK;
 }
 
-static void *chunk_thread(void *arg)
-{
-    sim_chunk *c = arg;
-    if (c->ctx->r->precision == EIR_F32)
-        sim_chunk_run_f32(c);
-    else
-        sim_chunk_run_f64(c);
-    return NULL;
-}
-
 /** Steps between progress callbacks: about 10 ms of work at ~5 GFLOP/s. */
 static int64_t auto_progress_every(const sim_ctx *x)
 {
@@ -275,44 +269,192 @@ static int64_t auto_progress_every(const sim_ctx *x)
     return every < 1 ? 1 : every > 100000 ? 100000 : every;
 }
 
-/** Run chunks on nt threads; the caller's thread reports progress while they run. */
-static eir_status run_threads(sim_ctx *x, sim_chunk *ch, int nt)
+/** Reserve @p bytes at *cursor (64-byte aligned); returns the offset. */
+static size_t carve(size_t *cursor, size_t bytes)
 {
-    pthread_t *tid = calloc((size_t)nt, sizeof *tid);
-    if (!tid) return EIR_ENOMEM;
-    int started = 0;
-    for (; started < nt; started++)
-        if (pthread_create(&tid[started], NULL, chunk_thread, &ch[started])) break;
-    if (started < nt) {
-        atomic_store(&x->cancel, 1);
-        for (int t = 0; t < started; t++)
-            pthread_join(tid[t], NULL);
-        free(tid);
-        return EIR_ENOMEM;
-    }
-    /* monitor: poll progress every 20 ms until every chunk is done */
+    size_t at = (*cursor + 63) & ~(size_t)63;
+    *cursor = at + bytes;
+    return at;
+}
+
+/**
+ * Allocate the run's workspace (sim_ws) for up to @p nt threads, zeroed, in one block owned by
+ * x->w.block (caller frees). EIR_ENOMEM on allocation failure.
+ */
+static eir_status sim_ws_alloc(sim_ctx *x, int nt)
+{
     const eir_run_desc *r = x->r;
-    for (;;) {
-        int64_t lo = INT64_MAX;
-        int all_done = 1;
-        for (int t = 0; t < nt; t++) {
-            int64_t d = atomic_load(&ch[t].steps_done);
-            lo = d < lo ? d : lo;
-        }
-        for (int t = 0; t < nt; t++) {
-            int64_t d = atomic_load(&ch[t].steps_done);
-            if (d < x->T && d < atomic_load(&x->stop_step) && !atomic_load(&x->cancel) &&
-                ch[t].div_step < 0)
-                all_done = 0;
-        }
-        if (all_done) break;
-        if (r->progress && r->progress(r->progress_ctx, lo, x->T)) atomic_store(&x->cancel, 1);
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
+    const eir_model *m = x->m;
+    const size_t es = prec_size(r->precision), n = (size_t)x->n, B = (size_t)x->B;
+    const size_t bn = B * n * es, bp = B * (size_t)m->n_pad * es;
+    const size_t cells = B * (size_t)x->n_nb;
+    const int has_inputs = r->inputs && x->n_in > 0;
+    size_t at = 0, o[19];
+    o[0] = carve(&at, bn); /* V */
+    o[1] = carve(&at, bn); /* R */
+    o[2] = carve(&at, bn); /* I */
+    o[3] = carve(&at, bn); /* Z */
+    o[4] = carve(&at, bn); /* S */
+    o[5] = carve(&at, bp);
+    o[6] = carve(&at, m->gate == EIR_GATE_FUSED ? 2 * bp : bp);
+    o[7] = carve(&at, B * (size_t)m->n_out_pad * es);
+    o[8] = carve(&at, n * es);
+    o[9] = carve(&at, n * es);
+    const int rk4 = r->integrator == EIR_INTEG_RK4;
+    o[10] = carve(&at, rk4 ? bn : 0);
+    o[11] = carve(&at, rk4 ? bn : 0);
+    const size_t win = has_inputs ? (size_t)x->Tc * bp : 0;
+    o[12] = carve(&at, win);
+    o[13] = carve(&at, has_inputs && m->M_in ? win : 0);
+    o[14] = carve(&at, has_inputs ? B * (size_t)x->Tc * (size_t)x->n_in * es : 0);
+    o[15] = carve(&at, cells * sizeof(double));
+    o[16] = carve(&at, cells * sizeof(double));
+    o[17] = carve(&at, (size_t)nt * SIM_PAD_DOUBLES * sizeof(double));
+    o[18] = carve(&at, (size_t)nt * (n + 1) * sizeof(int));
+    const size_t bad_at = carve(&at, cells);
+    char *blk = calloc(1, at);
+    if (!blk) return EIR_ENOMEM;
+    sim_ws *w = &x->w;
+    w->block = blk;
+    w->V = blk + o[0];
+    w->R = blk + o[1];
+    w->Ib = blk + o[2];
+    w->Z = blk + o[3];
+    w->S = blk + o[4];
+    w->U1 = blk + o[5];
+    w->U2 = blk + o[6];
+    w->Yb = blk + o[7];
+    w->zero = blk + o[8];
+    w->noise_s = blk + o[9];
+    w->Vs = rk4 ? blk + o[10] : NULL;
+    w->Acc = rk4 ? blk + o[11] : NULL;
+    w->PX = has_inputs ? blk + o[12] : NULL;
+    w->MX = has_inputs && m->M_in ? blk + o[13] : NULL;
+    w->Xs = has_inputs ? blk + o[14] : NULL;
+    w->sum_e = (double *)(blk + o[15]);
+    w->sum_i = (double *)(blk + o[16]);
+    w->zmax = (double *)(blk + o[17]);
+    w->act = (int *)(blk + o[18]);
+    w->bad = (unsigned char *)blk + bad_at;
+    return EIR_OK;
+}
+
+/**
+ * Threads for the run: at most r->threads, at most one per work item, and no more than the
+ * products' work per step pays for (SIM_MIN_FLOPS_PER_THREAD each). Results do not depend on it.
+ */
+static int team_size(const sim_ctx *x)
+{
+    const eir_model *m = x->m;
+    double flops = 2.0 * x->n * (double)m->n_pad * x->B * (m->gate == EIR_GATE_FUSED ? 2 : 1);
+    double by_work = flops / SIM_MIN_FLOPS_PER_THREAD;
+    int nt = x->r->threads, items = x->n_tb * x->n_nb;
+    if (nt > items) nt = items;
+    if (by_work < nt) nt = by_work < 1 ? 1 : (int)by_work;
+    return nt;
+}
+
+/** Thread @p tid's share of the float32 conversion of the product matrix (rows of N values). */
+static void convert_share(sim_ctx *x, int tid, int nt)
+{
+    if (!x->mat_src) return;
+    const size_t n = (size_t)x->n;
+    const size_t r0 = x->mat_rows * (size_t)tid / (size_t)nt;
+    const size_t r1 = x->mat_rows * (size_t)(tid + 1) / (size_t)nt;
+    float *dst = (float *)x->a.mat;
+    for (size_t q = r0 * n; q < r1 * n; q++)
+        dst[q] = (float)x->mat_src[q];
+}
+
+static void team_member(void *arg, int tid, int nt)
+{
+    sim_ctx *x = arg;
+    convert_share(x, tid, nt); /* read after the barrier that ends the initial state */
+    if (x->r->precision == EIR_F32)
+        sim_run_f32(x, tid, nt);
+    else
+        sim_run_f64(x, tid, nt);
+}
+
+/** Fill @p x for the run (no allocation). */
+static void ctx_init(sim_ctx *x, const eir_model *m, const eir_run_desc *r)
+{
+    x->m = m;
+    x->r = r;
+    x->n = m->n;
+    x->n_e = m->n_e;
+    x->n_in = m->n_in;
+    x->n_out = m->n_out;
+    x->n_read = m->n_read;
+    x->B = r->B;
+    x->T = r->T;
+    x->every = r->record_every;
+    x->rows = eir_recorded_rows(r->T, r->record_every);
+    x->use_gemv = r->B == 1;
+    x->n_rec = r->neurons ? r->n_neurons : m->n;
+    x->n_tb = (r->B + EIR_TRIAL_BLOCK - 1) / EIR_TRIAL_BLOCK;
+    x->n_nb = (m->n_pad + SIM_NEURON_BLOCK - 1) / SIM_NEURON_BLOCK;
+    atomic_init(&x->cancel, 0);
+    atomic_init(&x->halt, 0);
+    atomic_init(&x->any_bad, 0);
+    x->progress_every = r->progress_every > 0 ? r->progress_every : auto_progress_every(x);
+    /* the projection window depends on B, never on the thread count (same BLAS calls) */
+    size_t per_step = (size_t)r->B * (size_t)m->n_pad;
+    x->Tc = (int64_t)(PROJECT_BLOCK_ELEMS / (per_step ? per_step : 1));
+    if (x->Tc < 1) x->Tc = 1;
+    if (x->Tc > r->T) x->Tc = r->T;
+}
+
+/**
+ * The run's outcome from the team's end state: divergence (lowest trial at the step), steps,
+ * rates, max z dt, the last step's y, NaN rows, cancellation. Returns EIR_OK or
+ * EIR_ECANCELLED (with @p err filled).
+ */
+static eir_status outcome(sim_ctx *x, int nt, eir_run_result *res, eir_error *err)
+{
+    const eir_run_desc *r = x->r;
+    const eir_model *m = x->m;
+    const int64_t steps = x->end_step;
+    if (x->diverged) {
+        res->diverged = 1;
+        res->diverged_step = steps;
+        for (size_t c = 0; c < (size_t)x->B * x->n_nb; c++)
+            if (x->w.bad[c]) {
+                res->diverged_trial = (int)(c / (size_t)x->n_nb);
+                break;
+            }
+    } else if (steps == x->T && x->T % x->every == 0 && r->out[EIR_VAR_Y]) {
+        if (r->precision == EIR_F32)
+            sim_record_last_y_f32(x);
+        else
+            sim_record_last_y_f64(x);
     }
-    for (int t = 0; t < nt; t++)
-        pthread_join(tid[t], NULL);
-    free(tid);
+    sim_nan_fill(x, 0, x->B, steps / x->every);
+    res->steps_done = steps;
+    res->rows_written = steps / x->every;
+    for (int t = 0; t < nt; t++) {
+        double z = x->w.zmax[(size_t)t * SIM_PAD_DOUBLES];
+        res->max_z_dt = z > res->max_z_dt ? z : res->max_z_dt;
+    }
+    res->unstable = r->integrator == EIR_INTEG_EULER && res->max_z_dt > 2.0;
+    double se = 0, si = 0;
+    for (int b = 0; b < x->B; b++) { /* per trial, blocks in order: a fixed order of sums */
+        double te = 0, ti = 0;
+        for (int j = 0; j < x->n_nb; j++) {
+            te += x->w.sum_e[(size_t)b * x->n_nb + j];
+            ti += x->w.sum_i[(size_t)b * x->n_nb + j];
+        }
+        se += te;
+        si += ti;
+    }
+    const double cnt = (double)steps * x->B;
+    if (m->n_e > 0 && cnt > 0) res->mean_rate_e = se / (cnt * m->n_e);
+    if (m->n_i > 0 && cnt > 0) res->mean_rate_i = si / (cnt * m->n_i);
+    if (atomic_load(&x->cancel) && !res->diverged && steps < r->T)
+        return eir_error_set(err, EIR_ECANCELLED, NULL,
+                             "the run was cancelled after %lld of %lld steps", (long long)steps,
+                             (long long)r->T);
+    if (r->progress && !res->diverged) r->progress(r->progress_ctx, steps, r->T);
     return EIR_OK;
 }
 
@@ -327,112 +469,26 @@ eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *re
 
     sim_ctx *x = calloc(1, sizeof *x);
     if (!x) return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory starting the run");
-    x->m = m;
-    x->r = r;
-    x->n = m->n;
-    x->n_e = m->n_e;
-    x->n_in = m->n_in;
-    x->n_out = m->n_out;
-    x->n_read = m->n_read;
-    x->T = r->T;
-    x->every = r->record_every;
-    x->rows = eir_recorded_rows(r->T, r->record_every);
-    x->use_gemv = r->B == 1;
-    x->n_rec = r->neurons ? r->n_neurons : m->n;
-    atomic_init(&x->cancel, 0);
-    atomic_init(&x->stop_step, INT64_MAX);
-    x->progress_every = r->progress_every > 0 ? r->progress_every : auto_progress_every(x);
-
-    const int nblocks = (r->B + EIR_TRIAL_BLOCK - 1) / EIR_TRIAL_BLOCK;
-    const int nt = r->threads < nblocks ? r->threads : nblocks;
-    x->monitored = nt > 1;
-    /* the projection block depends on B, never on the thread count (same BLAS calls) */
-    size_t per_step = (size_t)r->B * (size_t)m->n_pad;
-    x->Tc = (int64_t)(PROJECT_BLOCK_ELEMS / (per_step ? per_step : 1));
-    if (x->Tc < 1) x->Tc = 1;
-    if (x->Tc > r->T) x->Tc = r->T;
-
+    ctx_init(x, m, r);
+    const int want = team_size(x);
     float *owned = NULL;
     void *owned_cols = NULL;
-    sim_chunk *ch = calloc((size_t)nt, sizeof *ch);
-    x->rate_e = calloc((size_t)r->B, sizeof(double));
-    x->rate_i = calloc((size_t)r->B, sizeof(double));
-    x->trial_steps = calloc((size_t)r->B, sizeof(int64_t));
-    if (!ch || !x->rate_e || !x->rate_i || !x->trial_steps ||
-        setup_arrays(x, r->precision, &owned) || setup_columns(x, r->precision, &owned_cols)) {
+    if (setup_arrays(x, r->precision, &owned) || setup_columns(x, r->precision, &owned_cols)) {
         s = eir_error_set(err, EIR_ENOMEM, NULL, "out of memory starting the run");
         goto done;
     }
-    (void)prec_size;
-
-    /* trials split into nt contiguous chunks of whole blocks (EIR_TRIAL_BLOCK), the first ones
-       one block larger */
-    for (int t = 0, b = 0; t < nt; t++) {
-        int nbl = nblocks / nt + (t < nblocks % nt);
-        int nb = nbl * EIR_TRIAL_BLOCK < r->B - b ? nbl * EIR_TRIAL_BLOCK : r->B - b;
-        ch[t].ctx = x;
-        ch[t].b0 = b;
-        ch[t].nb = nb;
-        atomic_init(&ch[t].steps_done, 0);
-        b += nb;
-    }
-    if (nt == 1) {
-        chunk_thread(&ch[0]);
-    } else if (run_threads(x, ch, nt)) {
-        s = eir_error_set(err, EIR_ENOMEM, NULL, "could not start %d simulation threads", nt);
+    if (sim_ws_alloc(x, want)) {
+        s = eir_error_set(err, EIR_ENOMEM, NULL,
+                          "out of memory allocating the run's workspace (N = %d, B = %d)", m->n,
+                          r->B);
         goto done;
     }
-
-    /* outcome: the lowest diverged step wins; every trial's rows from there on are NaN */
-    int64_t steps = r->T;
-    for (int t = 0; t < nt; t++) {
-        if (ch[t].status == EIR_ENOMEM) {
-            s = eir_error_set(err, EIR_ENOMEM, NULL,
-                              "out of memory allocating the run's workspace (N = %d, B = %d)", m->n,
-                              r->B);
-            goto done;
-        }
-        if (ch[t].div_step >= 0 &&
-            (res->diverged_step < 0 || ch[t].div_step < res->diverged_step ||
-             (ch[t].div_step == res->diverged_step && ch[t].div_trial < res->diverged_trial))) {
-            res->diverged_step = ch[t].div_step;
-            res->diverged_trial = ch[t].div_trial;
-        }
-        int64_t d = atomic_load(&ch[t].steps_done);
-        steps = d < steps ? d : steps;
-        res->max_z_dt = ch[t].max_zdt > res->max_z_dt ? ch[t].max_zdt : res->max_z_dt;
-    }
-    if (res->diverged_step >= 0) {
-        res->diverged = 1;
-        steps = res->diverged_step;
-        sim_nan_fill(x, 0, r->B, steps / x->every);
-    }
-    res->steps_done = steps;
-    res->rows_written = steps / x->every;
-    res->unstable = r->integrator == EIR_INTEG_EULER && res->max_z_dt > 2.0;
-    double se = 0, si = 0, cnt = 0;
-    for (int b = 0; b < r->B; b++) {
-        se += x->rate_e[b];
-        si += x->rate_i[b];
-        cnt += (double)x->trial_steps[b];
-    }
-    if (m->n_e > 0 && cnt > 0) res->mean_rate_e = se / (cnt * m->n_e);
-    if (m->n_i > 0 && cnt > 0) res->mean_rate_i = si / (cnt * m->n_i);
-    if (atomic_load(&x->cancel) && !res->diverged && steps < r->T) {
-        sim_nan_fill(x, 0, r->B, steps / x->every);
-        s = eir_error_set(err, EIR_ECANCELLED, NULL,
-                          "the run was cancelled after %lld of %lld steps", (long long)steps,
-                          (long long)r->T);
-    } else if (r->progress && !res->diverged) {
-        r->progress(r->progress_ctx, steps, r->T);
-    }
+    const int nt = sim_team_run(want, &x->bar, team_member, x);
+    s = outcome(x, nt, res, err);
 done:
     free(owned);
     free(owned_cols);
-    free(ch);
-    free(x->rate_e);
-    free(x->rate_i);
-    free(x->trial_steps);
+    free(x->w.block);
     free(x);
     return s;
 }

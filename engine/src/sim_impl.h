@@ -178,44 +178,53 @@ HOT static void SFX(activate)(const eir_activation *a, int n, const REAL *restri
 }
 
 /**
- * Sums of r over cells [0, n_e) and [n_e, n) into *se, *si; returns non-zero when any V is
- * not finite.
+ * Sums of r over the E cells and the I cells of [i0, i1) (E cells are [0, n_e)) into *se,
+ * *si; returns non-zero when any V in [i0, i1) is not finite. @p V and @p R are whole rows.
  */
-HOT static int SFX(row_stats)(int n, int n_e, const REAL *restrict V, const REAL *restrict R,
-                              double *se, double *si)
+HOT static int SFX(row_stats)(int i0, int i1, int n_e, const REAL *restrict V,
+                              const REAL *restrict R, double *se, double *si)
 {
     int bad = 0;
     double a = 0.0, b = 0.0;
+    const int e1 = i1 < n_e ? i1 : n_e, l0 = i0 > n_e ? i0 : n_e;
 #pragma omp simd reduction(| : bad)
-    for (int i = 0; i < n; i++)
+    for (int i = i0; i < i1; i++)
         bad |= !((V[i] - V[i]) == 0);
 #pragma omp simd reduction(+ : a)
-    for (int i = 0; i < n_e; i++)
+    for (int i = i0; i < e1; i++)
         a += R[i];
 #pragma omp simd reduction(+ : b)
-    for (int i = n_e; i < n; i++)
+    for (int i = l0; i < i1; i++)
         b += R[i];
     *se += a;
     *si += b;
     return bad;
 }
 
-/* ---- products ---------------------------------------------------------------------------- */
+/* ---- work items: EIR_TRIAL_BLOCK trials x SIM_NEURON_BLOCK cells --------------------------- */
 
-/**
- * u[0..len) = sum over active cells j in [j0, j1) of r_j col_j, where col_j = Mt + j ld is
- * column j of the product matrix (columns zero-padded to ld >= len). Active cells (r_j != 0)
- * are gathered into @p act first, so silent cells cost nothing; four columns are added per
- * pass over u. Deterministic: the order of additions depends only on the rates.
- */
-HOT static void SFX(colacc)(int len, int j0, int j1, const REAL *restrict Mt, int ld,
-                            const REAL *restrict r, int *restrict act, REAL *restrict u)
+#define TYPED(field) ((REAL *)x->w.field)
+
+/** Gather into @p act the cells j in [j0, j1) with r_j != 0; returns how many. */
+static int SFX(gather_active)(int j0, int j1, const REAL *restrict r, int *restrict act)
 {
     int na = 0;
     for (int j = j0; j < j1; j++) {
         act[na] = j;
         na += r[j] != 0;
     }
+    return na;
+}
+
+/**
+ * u[0..len) = sum over the @p na active cells j of r_j col_j, where col_j = Mt + j ld is
+ * column j of the product matrix from the item's first row on (columns zero-padded to the
+ * matrix's n_pad rows). Four columns are added per pass over u. Deterministic: the order of
+ * additions for an element depends only on the rates, not on the rows of the item.
+ */
+HOT static void SFX(colacc)(int len, const REAL *restrict Mt, int ld, const REAL *restrict r,
+                            const int *restrict act, int na, REAL *restrict u)
+{
     memset(u, 0, (size_t)len * sizeof *u);
     int q = 0;
     for (; q + 4 <= na; q += 4) {
@@ -233,372 +242,405 @@ HOT static void SFX(colacc)(int len, int j0, int j1, const REAL *restrict Mt, in
     }
 }
 
-/** products() for the @p nb trial rows of one block (no column kernel). */
-static void SFX(products_block)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2)
+/**
+ * U[b][0..len) = sum over j < k of R[b][j] A[i][j] for the @p nb trial rows of R and the
+ * @p len rows of A (row strides N), into rows of U strided @p ldu: one BLAS call.
+ */
+static void SFX(gemm_rows)(const sim_ctx *x, int nb, int len, int k, const REAL *R, const REAL *A,
+                           REAL *U, size_t ldu)
 {
-    const int n = x->n, np = x->m->n_pad, ne = x->n_e, ni = n - ne;
-    const REAL *mat = x->a.mat;
+    if (k == 0) {
+        for (int b = 0; b < nb; b++)
+            memset(U + (size_t)b * ldu, 0, (size_t)len * sizeof *U);
+    } else if (x->use_gemv) {
+        GEMV(CblasRowMajor, CblasNoTrans, len, k, 1, A, x->n, R, 1, 0, U, 1);
+    } else {
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, len, k, 1, R, x->n, A, x->n, 0, U,
+             (int)ldu);
+    }
+}
+
+/** Single-trial column kernel for the item's rows: see sim_arrays::mt. */
+static void SFX(products_columns)(const sim_ctx *x, const sim_item *it, REAL *U1, REAL *U2,
+                                  int *act)
+{
+    const int n = x->n, np = x->m->n_pad, ne = x->n_e, len = it->p1 - it->i0, ld = x->a.mt_ld;
+    const REAL *mt = (const REAL *)x->a.mt + it->i0, *R = TYPED(R);
+    int na;
     switch (x->m->gate) {
     case EIR_GATE_NONE:
-        if (x->use_gemv)
-            GEMV(CblasRowMajor, CblasNoTrans, np, n, 1, mat, n, R, 1, 0, U1, 1);
-        else
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, np, n, 1, R, n, mat, n, 0, U1, np);
+        na = SFX(gather_active)(0, n, R, act);
+        SFX(colacc)(len, mt, ld, R, act, na, U1);
         break;
     case EIR_GATE_SPLIT:
-        if (ne == 0) {
-            memset(U1, 0, (size_t)nb * np * sizeof *U1);
-        } else if (x->use_gemv) {
-            GEMV(CblasRowMajor, CblasNoTrans, np, ne, 1, mat, n, R, 1, 0, U1, 1);
-        } else {
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, np, ne, 1, R, n, mat, n, 0, U1, np);
-        }
-        if (ni == 0) {
-            memset(U2, 0, (size_t)nb * np * sizeof *U2);
-        } else if (x->use_gemv) {
-            GEMV(CblasRowMajor, CblasNoTrans, np, ni, 1, mat + ne, n, R + ne, 1, 0, U2, 1);
-        } else {
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, np, ni, 1, R + ne, n, mat + ne, n, 0,
-                 U2, np);
-        }
+        na = SFX(gather_active)(0, ne, R, act);
+        SFX(colacc)(len, mt, ld, R, act, na, U1);
+        na = SFX(gather_active)(ne, n, R, act);
+        SFX(colacc)(len, mt, ld, R, act, na, U2);
         break;
     case EIR_GATE_FUSED:
-        if (x->use_gemv)
-            GEMV(CblasRowMajor, CblasNoTrans, 2 * np, n, 1, mat, n, R, 1, 0, U2, 1);
-        else
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, 2 * np, n, 1, R, n, mat, n, 0, U2,
-                 2 * np);
+        na = SFX(gather_active)(0, n, R, act);
+        SFX(colacc)(len, mt, ld, R, act, na, U2);
+        SFX(colacc)(len, mt + np, ld, R, act, na, U2 + np);
         break;
     }
 }
 
 /**
- * Recurrent products for nb trial rows of rates @p R (nb x N), each output row n_pad long
- * (see EIR_PAD). NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T.
- * FUSED: U2 = R [W; M]^T (nb x 2 n_pad).
+ * Recurrent products of item @p it (its trials, its rows [i0, p1) of the n_pad outputs).
+ * NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T. FUSED: U2 = R [W; M]^T, rows
+ * 2 n_pad long (W's outputs, then M's). Always the same calls for the same item.
  */
-static void SFX(products)(const sim_ctx *x, int nb, const REAL *R, REAL *U1, REAL *U2, int *act)
+static void SFX(products_item)(const sim_ctx *x, const sim_item *it, int *act)
 {
-    const int n = x->n, np = x->m->n_pad, ne = x->n_e;
-    if (x->a.mt) { /* single trial, small N: column sums over active cells */
-        const REAL *mt = x->a.mt;
-        const int ld = x->a.mt_ld;
-        switch (x->m->gate) {
-        case EIR_GATE_NONE:
-            SFX(colacc)(np, 0, n, mt, ld, R, act, U1);
-            break;
-        case EIR_GATE_SPLIT:
-            SFX(colacc)(np, 0, ne, mt, ld, R, act, U1);
-            SFX(colacc)(np, ne, n, mt, ld, R, act, U2);
-            break;
-        case EIR_GATE_FUSED:
-            SFX(colacc)(ld, 0, n, mt, ld, R, act, U2);
-            break;
-        }
+    const int n = x->n, np = x->m->n_pad, ne = x->n_e, len = it->p1 - it->i0, nb = it->nb;
+    const size_t ld2 = x->m->gate == EIR_GATE_FUSED ? 2 * (size_t)np : (size_t)np;
+    REAL *U1 = TYPED(U1) + (size_t)it->b0 * np + it->i0;
+    REAL *U2 = TYPED(U2) + (size_t)it->b0 * ld2 + it->i0;
+    if (x->a.mt) {
+        SFX(products_columns)(x, it, U1, U2, act);
         return;
     }
-    /* One BLAS call per block of EIR_TRIAL_BLOCK trials (chunks start on block boundaries):
-       each trial's product is computed by the same call whatever the thread count, so its bits
-       are too (OpenBLAS's results for a row depend on the rows of the call). */
-    const size_t ld2 = x->m->gate == EIR_GATE_FUSED ? 2 * (size_t)np : (size_t)np;
-    for (int o = 0; o < nb; o += EIR_TRIAL_BLOCK) {
-        const int m = nb - o < EIR_TRIAL_BLOCK ? nb - o : EIR_TRIAL_BLOCK;
-        SFX(products_block)
-        (x, m, R + (size_t)o * n, U1 ? U1 + (size_t)o * np : NULL,
-         U2 ? U2 + (size_t)o * ld2 : NULL);
+    const REAL *R = TYPED(R) + (size_t)it->b0 * n;
+    const REAL *A = (const REAL *)x->a.mat + (size_t)it->i0 * n; /* the item's first row */
+    switch (x->m->gate) {
+    case EIR_GATE_NONE:
+        SFX(gemm_rows)(x, nb, len, n, R, A, U1, (size_t)np);
+        break;
+    case EIR_GATE_SPLIT:
+        SFX(gemm_rows)(x, nb, len, ne, R, A, U1, (size_t)np);
+        SFX(gemm_rows)(x, nb, len, n - ne, R + ne, A + ne, U2, (size_t)np);
+        break;
+    case EIR_GATE_FUSED:
+        SFX(gemm_rows)(x, nb, len, n, R, A, U2, ld2);
+        SFX(gemm_rows)(x, nb, len, n, R, A + (size_t)np * n, U2 + np, ld2);
+        break;
     }
 }
 
-/** Drive and gate of trial row @p bb from the products, into Id and z. */
-static void SFX(drive_row)(const sim_ctx *x, int bb, const REAL *U1, const REAL *U2, const REAL *px,
-                           const REAL *mx, REAL *Id, REAL *z)
+/**
+ * Drive and gate of trial @p b, cells [i0, i0 + len), at step @p k from the products and the
+ * projected inputs, into Id and z (both pointing at cell i0).
+ */
+static void SFX(drive_at)(const sim_ctx *x, int b, int i0, int len, int64_t k, REAL *Id, REAL *z)
 {
-    const int n = x->n;
     const size_t np = (size_t)x->m->n_pad;
     const sim_arrays *a = &x->a;
+    const REAL *px = TYPED(zero), *mx = TYPED(zero);
+    if (x->w.PX) {
+        const size_t off = ((size_t)(k % x->Tc) * x->B + b) * np + i0;
+        px = TYPED(PX) + off;
+        if (x->w.MX) mx = TYPED(MX) + off;
+    }
+    const REAL *bias = (const REAL *)a->bias + i0, *leak = (const REAL *)a->leak + i0;
     switch (x->m->gate) {
     case EIR_GATE_NONE:
-        SFX(drive_none)(n, U1 + bb * np, a->bias, px, a->leak, mx, Id, z);
+        SFX(drive_none)(len, TYPED(U1) + b * np + i0, bias, px, leak, mx, Id, z);
         break;
     case EIR_GATE_SPLIT:
         SFX(drive_split)
-        (n, U1 + bb * np, U2 + bb * np, a->cE, a->cI, a->gE, a->gI, a->bias, px, a->leak, mx, Id,
-         z);
+        (len, TYPED(U1) + b * np + i0, TYPED(U2) + b * np + i0, (const REAL *)a->cE + i0,
+         (const REAL *)a->cI + i0, (const REAL *)a->gE + i0, (const REAL *)a->gI + i0, bias, px,
+         leak, mx, Id, z);
         break;
     case EIR_GATE_FUSED:
         SFX(drive_fused)
-        (n, U2 + bb * 2 * np, U2 + bb * 2 * np + np, a->bias, px, a->leak, mx, Id, z);
+        (len, TYPED(U2) + b * 2 * np + i0, TYPED(U2) + b * 2 * np + np + i0, bias, px, leak, mx, Id,
+         z);
         break;
     }
 }
 
 /**
- * Project inputs of steps [t0, t0 + tc) for the chunk's trials: PX[t][bb] = P x, and
- * MX[t][bb] = M_in |x| when input gating is on (rows n_pad long). @p Xs is scratch of
- * tc*nb*n_in.
+ * Project the inputs of steps [t0, t0 + tc) of trial @p b: PX[t][b] = P x, and MX[t][b] =
+ * M_in |x| when input gating is on (rows n_pad long). One call per trial and window.
  */
-static void SFX(project_inputs)(const sim_ctx *x, int b0, int nb, int64_t t0, int64_t tc, REAL *PX,
-                                REAL *MX, REAL *Xs)
+static void SFX(project_trial)(sim_ctx *x, int b, int64_t t0, int64_t tc)
 {
     const int np = x->m->n_pad, nin = x->n_in;
-    const double *X = x->r->inputs;
-    for (int bb = 0; bb < nb; bb++) {
-        const double *xs = X + ((size_t)(b0 + bb) * x->T + t0) * nin;
-        const size_t cnt = (size_t)tc * nin;
-        REAL *xb = Xs + (size_t)bb * cnt;
-        for (size_t k = 0; k < cnt; k++)
-            xb[k] = (REAL)xs[k];
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, np, nin, 1, xb, nin, x->a.P, nin, 0,
-             PX + (size_t)bb * np, nb * np);
-        if (MX) {
-            for (size_t k = 0; k < cnt; k++)
-                xb[k] = (REAL)fabs(xs[k]);
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, np, nin, 1, xb, nin, x->a.M_in,
-                 nin, 0, MX + (size_t)bb * np, nb * np);
-        }
+    const double *xs = x->r->inputs + ((size_t)b * x->T + t0) * nin;
+    const size_t cnt = (size_t)tc * nin;
+    REAL *xb = TYPED(Xs) + (size_t)b * x->Tc * nin;
+    for (size_t q = 0; q < cnt; q++)
+        xb[q] = (REAL)xs[q];
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, np, nin, 1, xb, nin, x->a.P, nin, 0,
+         TYPED(PX) + (size_t)b * np, x->B * np);
+    if (x->w.MX) {
+        for (size_t q = 0; q < cnt; q++)
+            xb[q] = (REAL)fabs(xs[q]);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)tc, np, nin, 1, xb, nin, x->a.M_in, nin,
+             0, TYPED(MX) + (size_t)b * np, x->B * np);
     }
 }
 
-/** Noise for trial @p b (global index) at step @p k: V[i] += s[i] xi(seed, b, k, i). */
-static void SFX(add_noise)(int n, uint64_t seed, int b, int64_t k, const REAL *s, REAL *V)
+/** Noise for trial @p b at step @p k, cells [i0, i1) (i0 even): V[i] += s[i] xi(seed, b, k, i). */
+static void SFX(add_noise)(int i0, int i1, uint64_t seed, int b, int64_t k, const REAL *s, REAL *V)
 {
-    for (int i = 0; i < n; i += 2) {
+    for (int i = i0; i < i1; i += 2) {
         double n0, n1;
         eir_normal2(seed, (uint32_t)(i >> 1), (uint32_t)k, (uint32_t)b,
                     EIR_STREAM_NOISE | ((uint32_t)((uint64_t)k >> 32) << 8), &n0, &n1);
         V[i] += (REAL)(s[i] * n0);
-        if (i + 1 < n) V[i + 1] += (REAL)(s[i + 1] * n1);
+        if (i + 1 < i1) V[i + 1] += (REAL)(s[i + 1] * n1);
     }
 }
 
-/** Copy one row of trial-major state (all N or the subset) into an output buffer row. */
-static void SFX(record_row)(const sim_ctx *x, const REAL *src, REAL *dst)
+/** Copy cells [i0, i1) of a state row (all N, or those of the recorded subset) to @p dst. */
+static void SFX(record_range)(const sim_ctx *x, int i0, int i1, const REAL *src, REAL *dst)
 {
     if (!x->r->neurons) {
-        memcpy(dst, src, (size_t)x->n * sizeof *dst);
-    } else {
-        const int *idx = x->r->neurons;
-        for (int k = 0; k < x->n_rec; k++)
-            dst[k] = src[idx[k]];
+        memcpy(dst + i0, src + i0, (size_t)(i1 - i0) * sizeof *dst);
+        return;
     }
+    const int *idx = x->r->neurons;
+    for (int q = 0; q < x->n_rec; q++)
+        if (idx[q] >= i0 && idx[q] < i1) dst[q] = src[idx[q]];
 }
 
-/**
- * Record row @p row for the chunk's trials: V, r from V/R, z from Z, and y = W_out r + b_out
- * through the scratch @p Yb (nb x n_out_pad).
- */
-static void SFX(record)(const sim_ctx *x, int b0, int nb, int64_t row, const REAL *V, const REAL *R,
-                        const REAL *Z, REAL *Yb)
+/** y = W_out r + b_out of trial block @p tb into recorded row @p row (one call per block). */
+static void SFX(record_y_block)(sim_ctx *x, int tb, int64_t row)
+{
+    const int n = x->n, no = x->n_out, nop = x->m->n_out_pad;
+    const int b0 = tb * EIR_TRIAL_BLOCK;
+    const int nb = x->B - b0 < EIR_TRIAL_BLOCK ? x->B - b0 : EIR_TRIAL_BLOCK;
+    const size_t ld = (size_t)x->rows * no;
+    REAL *Y = (REAL *)x->r->out[EIR_VAR_Y] + (size_t)b0 * ld + (size_t)row * no;
+    REAL *Yb = TYPED(Yb) + (size_t)b0 * nop;
+    const REAL *bo = x->a.b_out;
+    GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, nb, nop, x->n_read, 1, TYPED(R) + (size_t)b0 * n,
+         n, x->a.W_out, x->n_read, 0, Yb, nop);
+    for (int bb = 0; bb < nb; bb++)
+        for (int o = 0; o < no; o++)
+            Y[bb * ld + o] = Yb[(size_t)bb * nop + o] + bo[o];
+}
+
+void SFX(sim_record_last_y)(sim_ctx *x)
+{
+    for (int tb = 0; tb < x->n_tb; tb++)
+        SFX(record_y_block)(x, tb, x->T / x->every - 1);
+}
+
+/** Initial V and r of the item's cells; the constant noise scale of its cells (first block). */
+static void SFX(init_item)(sim_ctx *x, const sim_item *it)
 {
     const eir_run_desc *r = x->r;
     const int n = x->n;
-    const size_t nrec = (size_t)x->n_rec;
-    for (int bb = 0; bb < nb; bb++) {
-        size_t off = ((size_t)(b0 + bb) * x->rows + row) * nrec;
-        if (r->out[EIR_VAR_V]) SFX(record_row)(x, V + (size_t)bb * n, (REAL *)r->out[0] + off);
-        if (r->out[EIR_VAR_R]) SFX(record_row)(x, R + (size_t)bb * n, (REAL *)r->out[1] + off);
-        if (r->out[EIR_VAR_Z]) SFX(record_row)(x, Z + (size_t)bb * n, (REAL *)r->out[2] + off);
-    }
-    if (r->out[EIR_VAR_Y]) {
-        const int no = x->n_out, nop = x->m->n_out_pad;
-        const size_t ld = (size_t)x->rows * no;
-        REAL *Y = (REAL *)r->out[EIR_VAR_Y] + (size_t)b0 * ld + (size_t)row * no;
-        const REAL *bo = x->a.b_out;
-        for (int o = 0; o < nb; o += EIR_TRIAL_BLOCK) /* per block, as in products() */
-            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans,
-                 nb - o < EIR_TRIAL_BLOCK ? nb - o : EIR_TRIAL_BLOCK, nop, x->n_read, 1,
-                 R + (size_t)o * n, n, x->a.W_out, x->n_read, 0, Yb + (size_t)o * nop, nop);
-        for (int bb = 0; bb < nb; bb++)
-            for (int o = 0; o < no; o++)
-                Y[bb * ld + o] = Yb[(size_t)bb * nop + o] + bo[o];
-    }
-}
-
-/** Integrate the trials of chunk @p c from step 0 to T (or divergence / cancellation). */
-void SFX(sim_chunk_run)(sim_chunk *c)
-{
-    sim_ctx *x = c->ctx;
-    const eir_run_desc *r = x->r;
-    const eir_model *m = x->m;
-    const int n = x->n, nb = c->nb, b0 = c->b0, nin = x->n_in;
-    const size_t nbn = (size_t)nb * n;
-    const size_t nbp = (size_t)nb * m->n_pad; /* rows of products and projections */
-    const double dt = r->dt, sigma = m->sigma;
-    const int has_inputs = r->inputs && nin > 0;
-    const int gated_inputs = has_inputs && m->M_in;
-    const int64_t tcap = has_inputs ? x->Tc : 0;
-    const size_t u2len = m->gate == EIR_GATE_FUSED ? 2 * nbp : nbp;
-    const size_t ylen = (size_t)nb * m->n_out_pad;
-
-    /* one allocation for the whole workspace */
-    size_t len = nbn * 5 /* V R I Z S */ + nbp /* U1 */ + u2len + ylen + (size_t)n /* zeros */;
-    if (r->integrator == EIR_INTEG_RK4) len += 2 * nbn; /* Vs, acc */
-    if (has_inputs) len += (size_t)tcap * nbp * (gated_inputs ? 2 : 1) + (size_t)tcap * nb * nin;
-    REAL *ws = calloc(len, sizeof *ws);
-    int *act = malloc(((size_t)n + 1) * sizeof *act); /* active cells of the column kernel */
-    c->div_step = -1;
-    c->div_trial = -1;
-    c->max_zdt = 0.0;
-    if (!ws || !act) {
-        free(ws);
-        free(act);
-        c->status = EIR_ENOMEM;
-        return;
-    }
-    REAL *V = ws, *R = V + nbn, *Ib = R + nbn, *Zb = Ib + nbn, *Sn = Zb + nbn, *U1 = Sn + nbn;
-    REAL *U2 = U1 + nbp, *Yb = U2 + u2len, *zero = Yb + ylen, *tail = zero + n;
-    REAL *Vs = NULL, *Acc = NULL;
-    if (r->integrator == EIR_INTEG_RK4) {
-        Vs = tail;
-        Acc = Vs + nbn;
-        tail = Acc + nbn;
-    }
-    REAL *PX = NULL, *MX = NULL, *Xs = NULL;
-    if (has_inputs) {
-        PX = tail;
-        tail += (size_t)tcap * nbp;
-        if (gated_inputs) {
-            MX = tail;
-            tail += (size_t)tcap * nbp;
-        }
-        Xs = tail;
-    }
-
-    /* initial state */
-    for (int bb = 0; bb < nb; bb++) {
-        REAL *v = V + (size_t)bb * n;
-        for (int i = 0; i < n; i++) {
+    for (int b = it->b0; b < it->b0 + it->nb; b++) {
+        REAL *v = TYPED(V) + (size_t)b * n;
+        for (int i = it->i0; i < it->i1; i++) {
             double v0 = 0.0;
             if (r->V0_len == 1)
                 v0 = r->V0[0];
             else if (r->V0_len == n)
                 v0 = r->V0[i];
             else if (r->V0_len > n)
-                v0 = r->V0[(size_t)(b0 + bb) * n + i];
+                v0 = r->V0[(size_t)b * n + i];
             v[i] = (REAL)v0;
         }
-        SFX(activate)(&m->act, n, v, R + (size_t)bb * n);
+        SFX(activate)(&x->m->act, it->i1 - it->i0, v + it->i0, TYPED(R) + (size_t)b * n + it->i0);
     }
-
-    const int rk4 = r->integrator == EIR_INTEG_RK4;
-    double *rate_e = x->rate_e + b0, *rate_i = x->rate_i + b0;
-    int64_t chunk_t0 = 0, chunk_t1 = 0; /* projected input window [t0, t1) */
-    int64_t k = 0;
-    c->status = EIR_OK;
-    for (k = 0; k < x->T; k++) {
-        if (atomic_load_explicit(&x->cancel, memory_order_relaxed)) {
-            c->status = EIR_ECANCELLED;
-            break;
-        }
-        /* a step equal to the lowest diverged step is still computed: a lower trial of this
-         * chunk may diverge at the same step and must be the one reported */
-        if (k > atomic_load_explicit(&x->stop_step, memory_order_relaxed)) break;
-        if (has_inputs && k >= chunk_t1) {
-            chunk_t0 = k;
-            chunk_t1 = k + tcap < x->T ? k + tcap : x->T;
-            SFX(project_inputs)(x, b0, nb, chunk_t0, chunk_t1 - chunk_t0, PX, MX, Xs);
-        }
-        const size_t poff = (size_t)(k - chunk_t0) * nbp;
-        const size_t np = (size_t)m->n_pad;
-        const int recording = (k + 1) % x->every == 0;
-
-        /* stage 1 (every integrator): products at r_k, drive and gate z_k */
-        SFX(products)(x, nb, R, U1, U2, act);
-        double zmax = 0.0;
-        for (int bb = 0; bb < nb; bb++) {
-            const size_t o = (size_t)bb * n;
-            const REAL *px = has_inputs ? PX + poff + bb * np : zero;
-            const REAL *mx = gated_inputs ? MX + poff + bb * np : zero;
-            SFX(drive_row)(x, bb, U1, U2, px, mx, Ib + o, Zb + o);
-            double zr = 0.0;
-            switch (r->integrator) {
-            case EIR_INTEG_EXP_EULER:
-                zr = SFX(step_exp_euler)(n, dt, sigma, Ib + o, Zb + o, V + o,
-                                         sigma > 0 ? Sn + o : NULL);
-                break;
-            case EIR_INTEG_EULER:
-                zr = SFX(step_euler)(n, dt, Ib + o, Zb + o, V + o);
-                break;
-            case EIR_INTEG_RK4:
-                for (int i = 0; i < n; i++)
-                    zr = Zb[o + i] * dt > zr ? Zb[o + i] * dt : zr;
-                SFX(rk4_stage)
-                (n, Ib + o, Zb + o, V + o, V + o, Acc + o, 1, 1, (REAL)(dt / 2), Vs + o);
-                break;
-            }
-            zmax = zr > zmax ? zr : zmax;
-        }
-        if (rk4) {
-            /* stages 2-4 re-evaluate rates, products, drive and gate at the stage state */
-            static const double wts[3] = {2.0, 2.0, 1.0};
-            static const double next_h[3] = {0.5, 1.0, 0.0};
-            for (int st = 0; st < 3; st++) {
-                for (int bb = 0; bb < nb; bb++)
-                    SFX(activate)(&m->act, n, Vs + (size_t)bb * n, R + (size_t)bb * n);
-                SFX(products)(x, nb, R, U1, U2, act);
-                for (int bb = 0; bb < nb; bb++) {
-                    const size_t o = (size_t)bb * n;
-                    const REAL *px = has_inputs ? PX + poff + bb * np : zero;
-                    const REAL *mx = gated_inputs ? MX + poff + bb * np : zero;
-                    /* stage drive in Ib, stage gate in Sn: Zb keeps z_k for recording */
-                    REAL *Is = Ib + o, *zs = Sn + o;
-                    SFX(drive_row)(x, bb, U1, U2, px, mx, Is, zs);
-                    SFX(rk4_stage)
-                    (n, Is, zs, Vs + o, V + o, Acc + o, (REAL)wts[st], 0, (REAL)(next_h[st] * dt),
-                     st < 2 ? Vs + o : NULL);
-                }
-            }
-            const REAL h6 = (REAL)(dt / 6.0);
-            for (size_t q = 0; q < nbn; q++)
-                V[q] += h6 * Acc[q];
-            if (sigma > 0) {
-                const REAL s = (REAL)(sigma * sqrt(dt));
-                for (size_t q = 0; q < (size_t)n; q++)
-                    Sn[q] = s;
-            }
-        } else if (r->integrator == EIR_INTEG_EULER && sigma > 0) {
-            const REAL s = (REAL)(sigma * sqrt(dt));
-            for (size_t q = 0; q < (size_t)n; q++)
-                Sn[q] = s;
-        }
-        c->max_zdt = zmax > c->max_zdt ? zmax : c->max_zdt;
-
-        /* noise, rates, statistics, divergence */
-        int diverged_row = -1;
-        for (int bb = 0; bb < nb; bb++) {
-            const size_t o = (size_t)bb * n;
-            if (sigma > 0) {
-                const REAL *s = r->integrator == EIR_INTEG_EXP_EULER ? Sn + o : Sn;
-                SFX(add_noise)(n, r->seed, b0 + bb, k, s, V + o);
-            }
-            SFX(activate)(&m->act, n, V + o, R + o);
-            double se = 0.0, si = 0.0;
-            if (SFX(row_stats)(n, x->n_e, V + o, R + o, &se, &si) && diverged_row < 0)
-                diverged_row = bb;
-            rate_e[bb] += se;
-            rate_i[bb] += si;
-        }
-        if (diverged_row >= 0) {
-            c->div_step = k;
-            c->div_trial = b0 + diverged_row;
-            int64_t cur = atomic_load(&x->stop_step);
-            while (k < cur && !atomic_compare_exchange_weak(&x->stop_step, &cur, k)) {
-            }
-            break;
-        }
-        if (recording) SFX(record)(x, b0, nb, (k + 1) / x->every - 1, V, R, Zb, Yb);
-        atomic_store_explicit(&c->steps_done, k + 1, memory_order_relaxed);
-        if (!x->monitored && r->progress && (k + 1) % x->progress_every == 0 && k + 1 < x->T) {
-            if (r->progress(r->progress_ctx, k + 1, x->T)) atomic_store(&x->cancel, 1);
-        }
-    }
-    /* rows of steps not completed are NaN */
-    int64_t done = atomic_load(&c->steps_done);
-    for (int bb = 0; bb < nb; bb++)
-        x->trial_steps[b0 + bb] = done;
-    sim_nan_fill(x, b0, nb, done / x->every);
-    free(ws);
-    free(act);
+    if (it->b0 == 0)
+        for (int i = it->i0; i < it->i1; i++)
+            TYPED(noise_s)[i] = (REAL)(x->m->sigma * sqrt(r->dt));
 }
 
+/**
+ * End of step @p k for the item: noise, rates, statistics, divergence flag, and the recorded
+ * V, r, z when step k is kept.
+ */
+static void SFX(finish_item)(sim_ctx *x, const sim_item *it, int64_t k)
+{
+    const eir_run_desc *r = x->r;
+    const int n = x->n, i0 = it->i0, i1 = it->i1;
+    const int recording = (k + 1) % x->every == 0;
+    const int64_t row = (k + 1) / x->every - 1;
+    for (int b = it->b0; b < it->b0 + it->nb; b++) {
+        const size_t o = (size_t)b * n;
+        REAL *V = TYPED(V) + o, *R = TYPED(R) + o;
+        if (x->m->sigma > 0) {
+            const REAL *s = r->integrator == EIR_INTEG_EXP_EULER ? TYPED(S) + o : TYPED(noise_s);
+            SFX(add_noise)(i0, i1, r->seed, b, k, s, V);
+        }
+        SFX(activate)(&x->m->act, i1 - i0, V + i0, R + i0);
+        const size_t cell = (size_t)b * x->n_nb + (size_t)(i0 / SIM_NEURON_BLOCK);
+        if (SFX(row_stats)(i0, i1, x->n_e, V, R, &x->w.sum_e[cell], &x->w.sum_i[cell])) {
+            x->w.bad[cell] = 1;
+            atomic_store_explicit(&x->any_bad, 1, memory_order_relaxed);
+        }
+        if (!recording) continue;
+        const size_t off = ((size_t)b * x->rows + row) * (size_t)x->n_rec;
+        if (r->out[EIR_VAR_V]) SFX(record_range)(x, i0, i1, V, (REAL *)r->out[EIR_VAR_V] + off);
+        if (r->out[EIR_VAR_R]) SFX(record_range)(x, i0, i1, R, (REAL *)r->out[EIR_VAR_R] + off);
+        if (r->out[EIR_VAR_Z])
+            SFX(record_range)(x, i0, i1, TYPED(Z) + o, (REAL *)r->out[EIR_VAR_Z] + off);
+    }
+}
+
+/** Step @p k of the item with exp_euler or euler, then finish_item(). */
+static void SFX(update_item)(sim_ctx *x, const sim_item *it, int64_t k, double *zmax)
+{
+    const int n = x->n, i0 = it->i0, len = it->i1 - it->i0;
+    const double dt = x->r->dt, sigma = x->m->sigma;
+    for (int b = it->b0; b < it->b0 + it->nb; b++) {
+        const size_t o = (size_t)b * n + i0;
+        REAL *Id = TYPED(Ib) + o, *z = TYPED(Z) + o, *V = TYPED(V) + o;
+        SFX(drive_at)(x, b, i0, len, k, Id, z);
+        double zr =
+            x->r->integrator == EIR_INTEG_EXP_EULER
+                ? SFX(step_exp_euler)(len, dt, sigma, Id, z, V, sigma > 0 ? TYPED(S) + o : NULL)
+                : SFX(step_euler)(len, dt, Id, z, V);
+        *zmax = zr > *zmax ? zr : *zmax;
+    }
+    SFX(finish_item)(x, it, k);
+}
+
+/** RK4 stage 1 of the item: drive and gate z_k (kept in Z), k1, Vs = V + dt/2 k1, r(Vs). */
+static void SFX(rk4_first_item)(sim_ctx *x, const sim_item *it, int64_t k, double *zmax)
+{
+    const int n = x->n, i0 = it->i0, len = it->i1 - it->i0;
+    const double dt = x->r->dt;
+    for (int b = it->b0; b < it->b0 + it->nb; b++) {
+        const size_t o = (size_t)b * n + i0;
+        REAL *Id = TYPED(Ib) + o, *z = TYPED(Z) + o, *Vs = TYPED(Vs) + o;
+        SFX(drive_at)(x, b, i0, len, k, Id, z);
+        double zr = 0.0;
+        for (int i = 0; i < len; i++)
+            zr = z[i] * dt > zr ? z[i] * dt : zr;
+        *zmax = zr > *zmax ? zr : *zmax;
+        SFX(rk4_stage)
+        (len, Id, z, TYPED(V) + o, TYPED(V) + o, TYPED(Acc) + o, 1, 1, (REAL)(dt / 2), Vs);
+        SFX(activate)(&x->m->act, len, Vs, TYPED(R) + o);
+    }
+}
+
+/**
+ * RK4 stage @p st + 2 of the item at the stage state: drive in I, gate in S (Z keeps z_k).
+ * Stages 2 and 3 set the next stage state and its rates; stage 4 completes V and finishes.
+ */
+static void SFX(rk4_next_item)(sim_ctx *x, const sim_item *it, int64_t k, int st)
+{
+    static const double wts[3] = {2.0, 2.0, 1.0};
+    static const double next_h[3] = {0.5, 1.0, 0.0};
+    const int n = x->n, i0 = it->i0, len = it->i1 - it->i0;
+    const double dt = x->r->dt;
+    for (int b = it->b0; b < it->b0 + it->nb; b++) {
+        const size_t o = (size_t)b * n + i0;
+        REAL *Is = TYPED(Ib) + o, *zs = TYPED(S) + o, *Vs = TYPED(Vs) + o, *V = TYPED(V) + o;
+        REAL *Acc = TYPED(Acc) + o;
+        SFX(drive_at)(x, b, i0, len, k, Is, zs);
+        SFX(rk4_stage)
+        (len, Is, zs, Vs, V, Acc, (REAL)wts[st], 0, (REAL)(next_h[st] * dt), st < 2 ? Vs : NULL);
+        if (st < 2) {
+            SFX(activate)(&x->m->act, len, Vs, TYPED(R) + o);
+        } else {
+            const REAL h6 = (REAL)(dt / 6.0);
+            for (int i = 0; i < len; i++)
+                V[i] += h6 * Acc[i];
+        }
+    }
+    if (st == 2) SFX(finish_item)(x, it, k);
+}
+
+/* ---- the team's step loop ------------------------------------------------------------------ */
+
+/** A thread's share [*lo, *hi) of @p count things, the same for every step. */
+static void SFX(share)(int count, int tid, int nt, int *lo, int *hi)
+{
+    *lo = (int)((int64_t)count * tid / nt);
+    *hi = (int)((int64_t)count * (tid + 1) / nt);
+}
+
+/**
+ * Before the products of step @p k: thread 0 reports progress and decides whether to stop
+ * (x->halt, read by all after the next barrier); every thread projects its share of trials'
+ * inputs at a window start and records y of step k - 1 for its share of trial blocks.
+ */
+static void SFX(step_prepare)(sim_ctx *x, int tid, int nt, int64_t k)
+{
+    const eir_run_desc *r = x->r;
+    int lo, hi;
+    if (tid == 0 && k > 0) {
+        if (r->progress && k % x->progress_every == 0 && r->progress(r->progress_ctx, k, x->T))
+            atomic_store(&x->cancel, 1);
+        if (atomic_load(&x->cancel)) atomic_store(&x->halt, 1);
+    }
+    if (x->w.PX && k % x->Tc == 0) {
+        const int64_t tc = x->T - k < x->Tc ? x->T - k : x->Tc;
+        SFX(share)(x->B, tid, nt, &lo, &hi);
+        for (int b = lo; b < hi; b++)
+            SFX(project_trial)(x, b, k, tc);
+    }
+    if (k > 0 && k % x->every == 0 && r->out[EIR_VAR_Y]) {
+        SFX(share)(x->n_tb, tid, nt, &lo, &hi);
+        for (int tb = lo; tb < hi; tb++)
+            SFX(record_y_block)(x, tb, k / x->every - 1);
+    }
+}
+
+/** Phase B of an RK4 step for items [q0, q1): four stages, three more products. */
+static void SFX(rk4_items)(sim_ctx *x, int q0, int q1, int64_t k, int *act, double *zmax)
+{
+    for (int q = q0; q < q1; q++) {
+        sim_item it = sim_item_of(x, q);
+        SFX(rk4_first_item)(x, &it, k, zmax);
+    }
+    for (int st = 0; st < 3; st++) {
+        sim_barrier_wait(&x->bar);
+        for (int q = q0; q < q1; q++) {
+            sim_item it = sim_item_of(x, q);
+            SFX(products_item)(x, &it, act);
+        }
+        sim_barrier_wait(&x->bar);
+        for (int q = q0; q < q1; q++) {
+            sim_item it = sim_item_of(x, q);
+            SFX(rk4_next_item)(x, &it, k, st);
+        }
+    }
+}
+
+/**
+ * Thread @p tid of a team of @p nt integrates its work items (a fixed share of the trial x
+ * neuron blocks) in lockstep with the others: per step, products (phase A), barrier, updates
+ * (phase B), barrier. Stops at T, at thread 0's decision to stop (cancel), or after a step
+ * where some V became non-finite; thread 0 records where (x->end_step, x->diverged).
+ */
+void SFX(sim_run)(sim_ctx *x, int tid, int nt)
+{
+    int q0, q1;
+    SFX(share)(x->n_tb * x->n_nb, tid, nt, &q0, &q1);
+    int *act = x->w.act + (size_t)tid * (x->n + 1);
+    double *zmax = x->w.zmax + (size_t)tid * SIM_PAD_DOUBLES;
+    const int rk4 = x->r->integrator == EIR_INTEG_RK4;
+    for (int q = q0; q < q1; q++) {
+        sim_item it = sim_item_of(x, q);
+        SFX(init_item)(x, &it);
+    }
+    sim_barrier_wait(&x->bar);
+    int64_t k;
+    for (k = 0; k < x->T; k++) {
+        SFX(step_prepare)(x, tid, nt, k);
+        for (int q = q0; q < q1; q++) {
+            sim_item it = sim_item_of(x, q);
+            SFX(products_item)(x, &it, act);
+        }
+        sim_barrier_wait(&x->bar);
+        if (atomic_load_explicit(&x->halt, memory_order_relaxed)) break;
+        if (rk4) {
+            SFX(rk4_items)(x, q0, q1, k, act, zmax);
+        } else {
+            for (int q = q0; q < q1; q++) {
+                sim_item it = sim_item_of(x, q);
+                SFX(update_item)(x, &it, k, zmax);
+            }
+        }
+        sim_barrier_wait(&x->bar);
+        if (atomic_load_explicit(&x->any_bad, memory_order_relaxed)) break;
+    }
+    if (tid == 0) {
+        x->end_step = k;
+        x->diverged = k < x->T && atomic_load(&x->any_bad);
+    }
+}
+
+#undef TYPED
 #undef HOT

@@ -10,6 +10,7 @@
 
 #include "eir.h"
 #include "model_internal.h"
+#include "team.h"
 
 /** Model arrays in the run's precision (float copies for float32, the model's own for f64). */
 typedef struct sim_arrays {
@@ -28,44 +29,95 @@ typedef struct sim_arrays {
     const void *leak, *bias, *cE, *cI, *gE, *gI; /**< N each (c/g only for SPLIT) */
 } sim_arrays;
 
-/** One eir_run() call. Read-only during the run except for the atomics. */
+/**
+ * Postsynaptic cells per work item: a step's products and updates are cut into blocks of
+ * EIR_TRIAL_BLOCK trials x SIM_NEURON_BLOCK cells (a multiple of EIR_PAD). The sizes never
+ * depend on the thread count, so the same BLAS calls with the same shapes happen whatever
+ * the number of threads; only which thread makes them changes, and so do no bits.
+ */
+#define SIM_NEURON_BLOCK 256
+
+/** Products' work (2 N n_pad B flops) per thread below which more threads do not pay. */
+#define SIM_MIN_FLOPS_PER_THREAD (1 << 18)
+
+/**
+ * The run's workspace, one allocation (sim_ws_alloc()), in the run's precision where typed
+ * void. State is trial-major: V[b][i] for all B trials.
+ */
+typedef struct sim_ws {
+    void *V, *R, *Ib, *Z, *S; /**< B x N each: state, rates, drive, gate, noise scale / RK4 gate */
+    void *U1, *U2;            /**< products, B x n_pad (U2: 2 n_pad for FUSED) */
+    void *Yb;                 /**< B x n_out_pad readout products */
+    void *zero;               /**< N zeros (no inputs) */
+    void *noise_s;            /**< N copies of sigma sqrt(dt) (euler, rk4) */
+    void *Vs, *Acc;           /**< RK4: stage state and weighted sum, B x N each */
+    void *PX, *MX;            /**< projected inputs of a window of Tc steps, [t][b][n_pad] */
+    void *Xs;                 /**< B x Tc x n_in input conversion scratch */
+    double *sum_e, *sum_i;    /**< per (trial, neuron block): sums of r over steps */
+    unsigned char *bad;       /**< per (trial, neuron block): non-finite V at the last step */
+    int *act;                 /**< per thread: N + 1 active-cell indices (column kernel) */
+    double *zmax;             /**< per thread (SIM_PAD_DOUBLES apart): max z dt */
+    void *block;              /**< the allocation */
+} sim_ws;
+
+/** Doubles between two threads' zmax slots (a cache line). */
+#define SIM_PAD_DOUBLES 8
+
+/** One eir_run() call. Read-only during the run except for the workspace and the atomics. */
 typedef struct sim_ctx {
     const eir_model *m;
     const eir_run_desc *r;
     sim_arrays a;
-    int n, n_e, n_in, n_out, n_read;
+    int n, n_e, n_in, n_out, n_read, B;
     int64_t T, rows;
     int every;
     int use_gemv; /**< B == 1: matrix-vector products */
     int n_rec;    /**< recorded units for V, r, z */
     int64_t Tc;   /**< steps of inputs projected per product */
     int64_t progress_every;
-    int monitored;             /**< threads > 1: the caller's thread reports progress */
-    atomic_int cancel;         /**< set when the callback asked to stop */
-    _Atomic int64_t stop_step; /**< lowest diverged step so far (INT64_MAX if none) */
-    double *rate_e, *rate_i;   /**< per-trial sums of r over E / I cells and steps */
-    int64_t *trial_steps;      /**< per-trial steps done */
+    int n_tb, n_nb;        /**< trial blocks, neuron blocks (work items: n_tb x n_nb) */
+    const double *mat_src; /**< float32 runs: the model's product matrix, converted by the team */
+    size_t mat_rows;       /**< its rows (N values each) */
+    sim_ws w;
+    sim_barrier bar;
+    atomic_int cancel;  /**< the progress callback asked to stop (written by thread 0) */
+    atomic_int halt;    /**< thread 0's decision to stop before the current step */
+    atomic_int any_bad; /**< some V became non-finite at the current step */
+    int64_t end_step;   /**< the step the team stopped at (T when every step was done) */
+    int diverged;       /**< the team stopped on a non-finite V at end_step */
+    eir_status status;
 } sim_ctx;
 
-/** A contiguous range of trials integrated by one thread. */
-typedef struct sim_chunk {
-    sim_ctx *ctx;
+/** One work item: trials [b0, b0 + nb), cells [i0, i1), product rows [i0, p1) (p1 <= n_pad). */
+typedef struct sim_item {
     int b0, nb;
-    _Atomic int64_t steps_done;
-    _Atomic int64_t div_step; /**< first non-finite step of this chunk, -1 if none (read by the
-                                  monitor while the chunk runs) */
-    int div_trial;
-    double max_zdt;
-    eir_status status;
-} sim_chunk;
+    int i0, i1, p1;
+} sim_item;
 
-/** Largest N for which single-trial runs use the transposed column kernel. */
-#define SIM_COLUMN_KERNEL_MAX_N 512
+/** Work item @p q: trial block q / n_nb, neuron block q % n_nb. */
+static inline sim_item sim_item_of(const sim_ctx *x, int q)
+{
+    sim_item it;
+    it.b0 = q / x->n_nb * EIR_TRIAL_BLOCK;
+    it.nb = x->B - it.b0 < EIR_TRIAL_BLOCK ? x->B - it.b0 : EIR_TRIAL_BLOCK;
+    it.i0 = q % x->n_nb * SIM_NEURON_BLOCK;
+    it.p1 = it.i0 + SIM_NEURON_BLOCK < x->m->n_pad ? it.i0 + SIM_NEURON_BLOCK : x->m->n_pad;
+    it.i1 = it.p1 < x->n ? it.p1 : x->n;
+    return it;
+}
 
-void sim_chunk_run_f64(sim_chunk *c);
-void sim_chunk_run_f32(sim_chunk *c);
+/** The team's work for one thread: integrate all trials, the items of thread @p tid. */
+void sim_run_f64(sim_ctx *x, int tid, int nt);
+void sim_run_f32(sim_ctx *x, int tid, int nt);
+
+/** Record y for the last step (T - 1) of every trial: the one step the team leaves. */
+void sim_record_last_y_f64(sim_ctx *x);
+void sim_record_last_y_f32(sim_ctx *x);
 
 /** Fill recorded rows [row0, rows) of trials [b0, b0+nb) with NaN in every output. */
 void sim_nan_fill(const sim_ctx *x, int b0, int nb, int64_t row0);
+
+/** Largest N for which single-trial runs use the transposed column kernel. */
+#define SIM_COLUMN_KERNEL_MAX_N 512
 
 #endif /* EIR_SIM_INTERNAL_H */
