@@ -198,3 +198,12 @@ char *cli_dump(const json_t *j, size_t *len)
     *len = strlen(s);
     return s;
 }
+
+const json_t *cli_answer_object(const cli_http_resp *r)
+{
+    if (!json_is_object(r->json)) {
+        cli_error("the server's answer (HTTP %ld) is not a JSON object", r->status);
+        return NULL;
+    }
+    return r->json;
+}

@@ -566,7 +566,7 @@ int cli_runs_submit(int argc, char **argv)
     cli_http_resp r;
     rc = cli_http_call(h, "POST", "/v1/runs", body, len, o.key, 0, &r);
     free(body);
-    const json_t *res = rc == CLI_OK ? cli_run_answer(&r) : NULL;
+    const json_t *res = rc == CLI_OK ? cli_answer_object(&r) : NULL;
     const char *id = json_string_value(json_object_get(res, "id"));
     if (rc == CLI_OK && !id) {
         if (res) cli_error("the server's answer has no run id");
