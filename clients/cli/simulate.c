@@ -173,6 +173,18 @@ static char *join(const char *dir, const char *prefix, const char *name, const c
     return s;
 }
 
+/** Rename the written @p tmp to @p path; on failure remove @p tmp and return CLI_EIO after
+ *  printing why. */
+static int rename_into_place(const char *tmp, const char *path)
+{
+    if (rename(tmp, path) != 0) {
+        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return CLI_EIO;
+    }
+    return CLI_OK;
+}
+
 /** Write one recorded variable to DIR/<var>.npy through a temporary file and rename(). */
 static int write_npy(const char *dir, const char *var, eir_precision prec, const int64_t *shape,
                      const void *data)
@@ -192,11 +204,7 @@ static int write_npy(const char *dir, const char *var, eir_precision prec, const
         rc = CLI_EIO;
         goto out;
     }
-    if (rename(tmp, path) != 0) {
-        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        rc = CLI_EIO;
-    }
+    rc = rename_into_place(tmp, path);
 out:
     free(tmp);
     free(path);
@@ -228,11 +236,7 @@ static int write_meta(const char *dir, const json_t *meta)
         rc = CLI_EIO;
         goto out;
     }
-    if (rename(tmp, path) != 0) {
-        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        rc = CLI_EIO;
-    }
+    rc = rename_into_place(tmp, path);
 out:
     free(text);
     free(tmp);
