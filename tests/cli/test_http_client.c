@@ -43,6 +43,7 @@ int main(void)
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/eir_test_files.h"
 #include "api_harness.h"
 #include "eir.h"
 #include "eir_npy.h"
@@ -62,11 +63,7 @@ static char *out_text, *err_text;
 /** A path under the test's temporary directory (ring of static buffers). */
 static const char *tp(const char *name)
 {
-    static char buf[16][512];
-    static int k;
-    char *p = buf[k++ % 16];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
+    return et_path(tmpdir, name);
 }
 
 static void write_text(const char *path, const char *text)
@@ -132,21 +129,7 @@ static pid_t spawn_cli(char *const argv[], const char *const *env, const char *o
 /** Wait for @p pid at most @p timeout_s (scaled); its exit code (128 + signal when killed). */
 static int wait_pid(pid_t pid, double timeout_s)
 {
-    timeout_s = eir_scaled(timeout_s);
-    double t0 = api_now();
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        assert_true(r >= 0);
-        if (r == pid) break;
-        if (api_now() - t0 > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("eirnn did not finish within %.0f s", timeout_s);
-        }
-        usleep(2000);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return et_wait_child(pid, timeout_s, "eirnn");
 }
 
 /** Wait for a client started with spawn_cli(); its output lands in out_text and err_text. */
@@ -333,7 +316,7 @@ static void write_inputs(void)
 static int group_setup(void **state)
 {
     (void)state;
-    if (!mkdtemp(tmpdir)) return -1;
+    if (et_tmpdir_make(tmpdir) != 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     static const char *const args[] = {"--workers", "2", "--shutdown-grace", "1", NULL};
     static const char *const args_token[] = {"--workers", "1", "--shutdown-grace", "1", "--token",
@@ -362,9 +345,7 @@ static int group_teardown(void **state)
     api_cleanup(&dB);
     free(out_text);
     free(err_text);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return et_tmpdir_remove(tmpdir);
 }
 
 /** Create tiny_model in daemon A; its id (malloc'ed). */

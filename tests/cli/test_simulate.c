@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eir_clock.h"
+#include "../common/eir_test_files.h"
 #include "../common/eir_time_scale.h"
 #include "eir.h"
 #include "eir_json.h"
@@ -36,61 +36,25 @@ static char out_text[1 << 16], err_text[1 << 16];
 static int group_setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return et_tmpdir_make(tmpdir);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return et_tmpdir_remove(tmpdir);
 }
 
 /** A path under the test's temporary directory (ring of static buffers). */
 static const char *tp(const char *name)
 {
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
+    return et_path(tmpdir, name);
 }
 
 static void slurp_into(const char *path, char *dst, size_t cap)
 {
     size_t n;
-    char *s = read_whole(path, &n);
+    char *s = et_read_file(path, &n);
     dst[0] = '\0';
     if (s) {
         snprintf(dst, cap, "%s", s);
@@ -120,24 +84,10 @@ static pid_t spawn_cli(char *const argv[])
 /** Wait for @p pid at most @p timeout_s (scaled); its exit code (128 + signal when killed). */
 static int wait_cli(pid_t pid, double timeout_s)
 {
-    timeout_s = eir_scaled(timeout_s);
-    double t0 = eir_clock_mono();
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        assert_true(r >= 0);
-        if (r == pid) break;
-        if (eir_clock_mono() - t0 > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("eirnn did not finish within %.0f s", timeout_s);
-        }
-        usleep(2000);
-    }
+    int rc = et_wait_child(pid, timeout_s, "eirnn");
     slurp_into(tp("stdout.txt"), out_text, sizeof out_text);
     slurp_into(tp("stderr.txt"), err_text, sizeof err_text);
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return 128 + WTERMSIG(status);
+    return rc;
 }
 
 /** Run eirnn with the NULL-terminated arguments; returns its exit code. */
@@ -280,7 +230,7 @@ static void check_npy(const char *dir, const ref *r, eir_var v)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.npy", dir, eir_var_name(v));
     size_t len;
-    char *file = read_whole(path, &len);
+    char *file = et_read_file(path, &len);
     if (!file) fail_msg("%s missing", path);
     assert_true(len >= 10);
     size_t hl = 10 + ((size_t)(unsigned char)file[8] | (size_t)(unsigned char)file[9] << 8);
@@ -358,8 +308,8 @@ static void test_matches_in_process(void **state)
 {
     (void)state;
     char *run = tiny_run(3, 40, ", \"seed\": 11");
-    write_text(tp("tiny_model.json"), tiny_model);
-    write_text(tp("tiny_run.json"), run);
+    et_write_text(tp("tiny_model.json"), tiny_model);
+    et_write_text(tp("tiny_run.json"), run);
     const char *out = tp("out/nested/tiny"); /* parents are created */
     int rc =
         cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), "-o", out, "--quiet", NULL);
@@ -415,7 +365,7 @@ static void test_matches_in_process(void **state)
     /* Pretty-printed with sorted keys. */
     char path[1024];
     snprintf(path, sizeof path, "%s/meta.json", out);
-    char *text = read_whole(path, NULL);
+    char *text = et_read_file(path, NULL);
     assert_non_null(text);
     assert_contains(text, "\n  \"created\"");
     assert_true(strstr(text, "\"engine\"") < strstr(text, "\"model\""));
@@ -443,7 +393,7 @@ static void test_inline_float32_neurons(void **state)
     inputs_json(b.f, 2, 25, 2);
     fprintf(b.f, ", \"record\": {\"vars\": [\"V\", \"y\"], \"neurons\": [0, 3]}}");
     char *run = sb_close(&b);
-    write_text(tp("inline_run.json"), run);
+    et_write_text(tp("inline_run.json"), run);
     const char *out = tp("out/inline");
     int rc = cli("simulate", tp("inline_run.json"), "-o", out, "-q", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
@@ -463,7 +413,7 @@ static void test_inline_float32_neurons(void **state)
     /* The header says '<f4'. */
     char path[1024];
     snprintf(path, sizeof path, "%s/V.npy", out);
-    char *text = read_whole(path, NULL);
+    char *text = et_read_file(path, NULL);
     assert_contains(text + 10, "'descr': '<f4'");
     free(text);
     ref_free(&r);
@@ -474,7 +424,7 @@ static void test_random_seed_recorded(void **state)
 {
     (void)state;
     char *run = tiny_run(2, 30, NULL); /* no seed, sigma 0.05 */
-    write_text(tp("noseed_run.json"), run);
+    et_write_text(tp("noseed_run.json"), run);
     const char *out = tp("out/noseed");
     int rc = cli("simulate", tp("tiny_model.json"), tp("noseed_run.json"), "-o", out, "-q", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
@@ -502,8 +452,8 @@ static void test_generated_model(void **state)
         "                                 \"mean\": 0.5}}}}\n";
     const char *run = "{\"dt\": 0.5, \"inputs\": {\"steps\": 30, \"trials\": 2}, "
                       "\"record\": {\"vars\": [\"r\"]}}";
-    write_text(tp("gen_model.json"), model);
-    write_text(tp("gen_run.json"), run);
+    et_write_text(tp("gen_model.json"), model);
+    et_write_text(tp("gen_run.json"), run);
     const char *out = tp("out/gen");
     int rc = cli("simulate", tp("gen_model.json"), tp("gen_run.json"), "-o", out, "-q", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
@@ -529,8 +479,8 @@ static void test_diverged(void **state)
     (void)state;
     const char *run = "{\"dt\": 1.0, \"V0\": 1.0, \"inputs\": {\"steps\": 1000, \"trials\": 2}, "
                       "\"record\": {\"vars\": [\"V\", \"r\"]}}";
-    write_text(tp("div_model.json"), diverging_model);
-    write_text(tp("div_run.json"), run);
+    et_write_text(tp("div_model.json"), diverging_model);
+    et_write_text(tp("div_run.json"), run);
     const char *out = tp("out/div");
     int rc = cli("simulate", tp("div_model.json"), tp("div_run.json"), "-o", out, "--threads", "2",
                  NULL);
@@ -587,7 +537,7 @@ static void test_inputs_file(void **state)
         fprintf(b.f, "%.17g, %.17g\n", x[t * 2], x[t * 2 + 1]);
     }
     char *csv = sb_close(&b);
-    write_text(tp("inputs.csv"), csv);
+    et_write_text(tp("inputs.csv"), csv);
     free(csv);
     int64_t shape[3] = {1, T, 2};
     eir_npy_error ne;
@@ -596,7 +546,7 @@ static void test_inputs_file(void **state)
     free(x);
     const char *run_noinputs = "{\"dt\": 0.1, \"seed\": 3, \"record\": {\"vars\": [\"V\", \"y\"]},"
                                " \"inputs\": {\"steps\": 5, \"trials\": 1}}";
-    write_text(tp("noin_run.json"), run_noinputs);
+    et_write_text(tp("noin_run.json"), run_noinputs);
 
     int rc = cli("simulate", tp("tiny_model.json"), tp("noin_run.json"), "--inputs",
                  tp("inputs.csv"), "-o", tp("out/csvin"), "-q", NULL);
@@ -613,12 +563,12 @@ static void test_inputs_file(void **state)
     free(run_inline);
 
     /* Wrong width: the error names the inputs file and the field. */
-    write_text(tp("bad_inputs.csv"), "1,2,3\n4,5,6\n");
+    et_write_text(tp("bad_inputs.csv"), "1,2,3\n4,5,6\n");
     rc = cli("simulate", tp("tiny_model.json"), tp("noin_run.json"), "--inputs",
              tp("bad_inputs.csv"), "-o", tp("out/badin"), NULL);
     assert_int_equal(rc, 3);
     assert_contains(err_text, "bad_inputs.csv: /inputs");
-    write_text(tp("bad_inputs2.csv"), "1,2\n4,x\n");
+    et_write_text(tp("bad_inputs2.csv"), "1,2\n4,x\n");
     rc = cli("simulate", tp("tiny_model.json"), tp("noin_run.json"), "--inputs",
              tp("bad_inputs2.csv"), "-o", tp("out/badin"), NULL);
     assert_int_equal(rc, 3);
@@ -628,8 +578,8 @@ static void test_inputs_file(void **state)
 /** Exit 3 and an error line "eirnn: error: <file>: <needle>..." for a bad document. */
 static void expect_invalid(const char *model, const char *run, const char *needle)
 {
-    if (model) write_text(tp("bad_model.json"), model);
-    write_text(tp("bad_run.json"), run);
+    if (model) et_write_text(tp("bad_model.json"), model);
+    et_write_text(tp("bad_run.json"), run);
     int rc =
         model ? cli("simulate", tp("bad_model.json"), tp("bad_run.json"), "-o", tp("out/bad"), NULL)
               : cli("simulate", tp("bad_run.json"), "-o", tp("out/bad"), NULL);
@@ -694,7 +644,7 @@ static void test_io_and_usage_errors(void **state)
     assert_contains(err_text, "no_such_model.json: cannot open");
 
     /* Output "directory" that is a file. */
-    write_text(tp("a_file"), "x");
+    et_write_text(tp("a_file"), "x");
     rc = cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), "-o", tp("a_file"), NULL);
     assert_int_equal(rc, 1);
     assert_contains(err_text, "a_file");
@@ -720,8 +670,9 @@ static void test_io_and_usage_errors(void **state)
     assert_contains(err_text, "unknown option '--frob'");
 
     /* A run naming a model_id cannot be simulated offline without the model. */
-    write_text(tp("id_run.json"),
-               "{\"model_id\": \"m_1\", \"dt\": 0.1, \"inputs\": {\"steps\": 3, \"trials\": 1}}");
+    et_write_text(
+        tp("id_run.json"),
+        "{\"model_id\": \"m_1\", \"dt\": 0.1, \"inputs\": {\"steps\": 3, \"trials\": 1}}");
     assert_int_equal(cli("simulate", tp("id_run.json"), "-o", tp("out/x"), NULL), 2);
     assert_contains(err_text, "/model_id");
     /* A run with an inline model and a model file too. */
@@ -730,7 +681,7 @@ static void test_io_and_usage_errors(void **state)
              "{\"model\": %s, \"dt\": 0.1, \"inputs\": {\"steps\": 3, "
              "\"trials\": 1}}",
              tiny_model);
-    write_text(tp("inl_run.json"), inl);
+    et_write_text(tp("inl_run.json"), inl);
     assert_int_equal(
         cli("simulate", tp("tiny_model.json"), tp("inl_run.json"), "-o", tp("out/x"), NULL), 2);
 
@@ -762,11 +713,11 @@ static void test_cancel(void **state)
     }
     fprintf(b.f, "]}}");
     char *model = sb_close(&b);
-    write_text(tp("long_model.json"), model);
+    et_write_text(tp("long_model.json"), model);
     free(model);
-    write_text(tp("long_run.json"), "{\"dt\": 0.1, \"inputs\": {\"steps\": 10000000, "
-                                    "\"trials\": 1}, \"record\": {\"vars\": [\"r\"], "
-                                    "\"every\": 10000}}");
+    et_write_text(tp("long_run.json"), "{\"dt\": 0.1, \"inputs\": {\"steps\": 10000000, "
+                                       "\"trials\": 1}, \"record\": {\"vars\": [\"r\"], "
+                                       "\"every\": 10000}}");
     const char *out = tp("out/cancel");
     char *argv[] = {(char *)"eirnn",
                     (char *)"simulate",
@@ -815,7 +766,7 @@ static void test_examples(void **state)
     struct dirent *e;
     const char *default_run = "{\"dt\": 0.1, \"inputs\": {\"steps\": 20, \"trials\": 2}, "
                               "\"record\": {\"vars\": [\"V\"]}, \"seed\": 1}";
-    write_text(tp("ex_default_run.json"), default_run);
+    et_write_text(tp("ex_default_run.json"), default_run);
     while ((e = readdir(dd))) {
         size_t nl = strlen(e->d_name);
         if (nl < 6 || strcmp(e->d_name + nl - 5, ".json") != 0) continue;
@@ -827,7 +778,7 @@ static void test_examples(void **state)
             json_decref(j);
             continue;
         }
-        char *text = read_whole(path, NULL);
+        char *text = et_read_file(path, NULL);
         int is_model = json_object_get(j, "populations") != NULL;
         int is_inline_run = json_object_get(j, "model") != NULL;
         json_decref(j);
@@ -840,7 +791,7 @@ static void test_examples(void **state)
         char *run_text = NULL;
         if (is_model && strncmp(e->d_name, "model_", 6) == 0) {
             snprintf(run_path, sizeof run_path, "%s/run_%s", dir, e->d_name + 6);
-            run_text = read_whole(run_path, NULL);
+            run_text = et_read_file(run_path, NULL);
         }
         if (is_model && !run_text) {
             snprintf(run_path, sizeof run_path, "%s", tp("ex_default_run.json"));

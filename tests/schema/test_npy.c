@@ -14,30 +14,25 @@
 #include <unistd.h>
 
 #include "eir_npy.h"
+#include "eir_test_files.h"
 
 static char tmpdir[] = "/tmp/eir_test_npy_XXXXXX";
 
 static int group_setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return et_tmpdir_make(tmpdir);
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return et_tmpdir_remove(tmpdir);
 }
 
-static char *tmp_path(const char *name)
+static const char *tmp_path(const char *name)
 {
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
+    return et_path(tmpdir, name);
 }
 
 /* Serialise to memory with the FILE* writer. */
