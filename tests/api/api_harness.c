@@ -351,6 +351,13 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+void api_stop_clean(api_daemon *d)
+{
+    int rc = api_stop(d, SIGTERM, 30);
+    api_cleanup(d);
+    assert_int_equal(rc, 0);
+}
+
 void api_cleanup(api_daemon *d)
 {
     if (d->pid) api_stop(d, SIGTERM, 30);
@@ -473,6 +480,11 @@ const char *api_header(const api_resp *r, const char *name, char *out, size_t ca
         p = eol ? eol + 2 : NULL;
     }
     return NULL;
+}
+
+const char *api_jstr(const json_t *j, const char *k)
+{
+    return json_string_value(json_object_get(j, k));
 }
 
 json_t *api_json(const api_resp *r)

@@ -13,11 +13,6 @@
 
 #include "api_harness.h"
 
-static const char *jstr(json_t *j, const char *k)
-{
-    return json_string_value(json_object_get(j, k));
-}
-
 /** A run of @p model_id with @p T zero-input steps recording V every @p every, seed @p seed. */
 static char *run_doc(const char *model_id, long T, int every, int seed)
 {
@@ -87,12 +82,12 @@ static void test_kill9_restart(void **state)
     api_start(&d, two, NULL);
     assert_true(api_log_count(&d, "\"event\":\"requeued\"") >= 1);
     json_t *j = api_wait_run(&d, long_id, 120);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 2);
     json_decref(j);
     for (int i = 0; i < 4; i++) {
         j = api_wait_run(&d, ids[i], 60);
-        assert_string_equal(jstr(j, "status"), "succeeded");
+        assert_string_equal(api_jstr(j, "status"), "succeeded");
         json_decref(j);
     }
     check_against_simulate(&d, long_id, api_model_slow, long_doc, "long");
@@ -170,7 +165,7 @@ static void test_sigterm_finishes_in_grace(void **state)
     api_resp r;
     api_get(&d, path, &r);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_decref(j);
     api_resp_free(&r);
     check_against_simulate(&d, id, api_model_slow, doc, "grace");
@@ -218,7 +213,7 @@ static void test_sigterm_releases_run(void **state)
     api_resp r;
     api_get(&d, path, &r);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "queued");
+    assert_string_equal(api_jstr(j, "status"), "queued");
     json_decref(j);
     api_resp_free(&r);
     assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
@@ -226,7 +221,7 @@ static void test_sigterm_releases_run(void **state)
     const char *one[] = {"--workers", "1", NULL};
     api_start(&d, one, NULL);
     j = api_wait_run(&d, id, 120);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 1);
     json_decref(j);
     check_against_simulate(&d, id, api_model_slow, doc, "released");

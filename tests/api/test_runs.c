@@ -64,11 +64,6 @@ static char *run_doc(const char *id, const char *inline_model, long T, const cha
     return s;
 }
 
-static const char *jstr(json_t *j, const char *k)
-{
-    return json_string_value(json_object_get(j, k));
-}
-
 static void test_submit_and_wait(void **state)
 {
     (void)state;
@@ -79,30 +74,30 @@ static void test_submit_and_wait(void **state)
     assert_int_equal(r.status, 202);
     json_t *j = api_json(&r);
     char loc[128], want[128];
-    const char *id = jstr(j, "id");
+    const char *id = api_jstr(j, "id");
     assert_true(strncmp(id, "r_", 2) == 0);
     snprintf(want, sizeof want, "/v1/runs/%s", id);
     assert_non_null(api_header(&r, "Location", loc, sizeof loc));
     assert_string_equal(loc, want);
-    assert_string_equal(jstr(j, "model_id"), small_id);
-    const char *st = jstr(j, "status");
+    assert_string_equal(api_jstr(j, "model_id"), small_id);
+    const char *st = api_jstr(j, "status");
     assert_true(!strcmp(st, "queued") || !strcmp(st, "running") || !strcmp(st, "succeeded"));
     assert_non_null(json_object_get(j, "progress"));
-    assert_non_null(jstr(j, "created_at"));
+    assert_non_null(api_jstr(j, "created_at"));
     char *rid = strdup(id);
     json_decref(j);
     api_resp_free(&r);
 
     j = api_wait_run(&D, rid, 30);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_t *p = json_object_get(j, "progress");
     assert_int_equal(json_integer_value(json_object_get(p, "done")), 50);
     assert_int_equal(json_integer_value(json_object_get(p, "total")), 50);
-    assert_non_null(jstr(j, "started_at"));
-    assert_non_null(jstr(j, "finished_at"));
+    assert_non_null(api_jstr(j, "started_at"));
+    assert_non_null(api_jstr(j, "finished_at"));
     assert_true(json_is_null(json_object_get(j, "error")));
     json_t *meta = json_object_get(j, "meta");
-    assert_string_equal(jstr(meta, "status"), "succeeded");
+    assert_string_equal(api_jstr(meta, "status"), "succeeded");
     json_t *sum = json_object_get(meta, "summary");
     assert_int_equal(json_integer_value(json_object_get(sum, "steps_done")), 50);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(meta, "run"), "seed")), 3);
@@ -122,7 +117,7 @@ static void test_submit_and_wait(void **state)
     char *rid2 = api_submit_run(&D, doc);
     free(doc);
     j = api_wait_run(&D, rid2, 30);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     assert_true(json_is_null(json_object_get(j, "model_id")));
     json_decref(j);
     free(rid);
@@ -134,7 +129,7 @@ static void expect_run_error(api_daemon *d, const char *body, long status, const
     api_resp r;
     api_post(d, "/v1/runs", body, &r);
     json_t *p = api_expect_problem(&r, status);
-    const char *f = jstr(p, "field");
+    const char *f = api_jstr(p, "field");
     if (field && (!f || strcmp(f, field))) {
         print_error("%s: expected field %s: %s\n", body, field, r.body);
         fail();
@@ -209,7 +204,7 @@ static void test_long_poll_returns_when_done(void **state)
     double took = api_now() - t0;
     assert_int_equal(r.status, 200);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     /* Well before the 60 s deadline: the worker's finish resumed the poll. */
     assert_true(took < eir_scaled(30));
     json_decref(j);
@@ -239,7 +234,7 @@ static void test_long_poll_deadline(void **state)
     double took = api_now() - t0;
     assert_int_equal(r.status, 200);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "queued");
+    assert_string_equal(api_jstr(j, "status"), "queued");
     assert_true(took >= 0.65 && took < eir_scaled(3.0));
     json_decref(j);
     api_resp_free(&r);
@@ -257,7 +252,7 @@ static void test_long_poll_deadline(void **state)
         snprintf(path, sizeof path, "/v1/runs/%s?wait=%s", rid, *b);
         api_get(&D0, path, &r);
         json_t *p = api_expect_problem(&r, 400);
-        assert_string_equal(jstr(p, "parameter"), "wait");
+        assert_string_equal(api_jstr(p, "parameter"), "wait");
         json_decref(p);
         api_resp_free(&r);
     }
@@ -289,14 +284,14 @@ static void test_cancel_queued(void **state)
     snprintf(mpath, sizeof mpath, "/v1/models/%s", mid);
     api_delete(&D0, mpath, &r);
     json_t *p = api_expect_problem(&r, 409);
-    assert_non_null(strstr(jstr(p, "detail"), "1 run"));
+    assert_non_null(strstr(api_jstr(p, "detail"), "1 run"));
     json_decref(p);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/v1/runs/%s/cancel", rid);
     api_post(&D0, path, NULL, &r);
     assert_int_equal(r.status, 200);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "cancelled");
+    assert_string_equal(api_jstr(j, "status"), "cancelled");
     json_decref(j);
     api_resp_free(&r);
     /* Cancelling again is harmless. */
@@ -339,7 +334,7 @@ static void test_cancel_running(void **state)
     json_decref(j);
     api_resp_free(&r);
     j = api_wait_run(&D, rid, 30);
-    assert_string_equal(jstr(j, "status"), "cancelled");
+    assert_string_equal(api_jstr(j, "status"), "cancelled");
     assert_true(api_now() - t0 < eir_scaled(5.0));
     json_t *sum = json_object_get(json_object_get(j, "meta"), "summary");
     json_int_t done = json_integer_value(json_object_get(sum, "steps_done"));
@@ -388,7 +383,7 @@ static void test_idempotency(void **state)
     char rep[16];
     assert_non_null(api_header(&r2, "Idempotent-Replayed", rep, sizeof rep));
     json_t *j1 = api_json(&r1), *j2 = api_json(&r2);
-    assert_string_equal(jstr(j1, "id"), jstr(j2, "id"));
+    assert_string_equal(api_jstr(j1, "id"), api_jstr(j2, "id"));
     char loc1[128], loc2[128];
     assert_non_null(api_header(&r1, "Location", loc1, sizeof loc1));
     assert_non_null(api_header(&r2, "Location", loc2, sizeof loc2));
@@ -397,7 +392,7 @@ static void test_idempotency(void **state)
     char *other = run_doc(small_id, NULL, 11, NULL);
     api_req(&D, "POST", "/v1/runs", h1, other, strlen(other), &r3);
     json_t *p = api_expect_problem(&r3, 422);
-    assert_non_null(strstr(jstr(p, "type"), "idempotency"));
+    assert_non_null(strstr(api_jstr(p, "type"), "idempotency"));
     json_decref(p);
     api_resp_free(&r3);
     /* Another key: another run. */
@@ -405,7 +400,7 @@ static void test_idempotency(void **state)
     api_req(&D, "POST", "/v1/runs", h2, doc, strlen(doc), &r3);
     assert_int_equal(r3.status, 202);
     json_t *j3 = api_json(&r3);
-    assert_string_not_equal(jstr(j3, "id"), jstr(j1, "id"));
+    assert_string_not_equal(api_jstr(j3, "id"), api_jstr(j1, "id"));
     json_decref(j3);
     api_resp_free(&r3);
     /* Too long a key. */
@@ -516,7 +511,7 @@ static void test_list(void **state)
             json_array_foreach(items, i, it)
             {
                 if (strstr(cases[k].query, "status=queued"))
-                    assert_string_equal(jstr(it, "status"), "queued");
+                    assert_string_equal(api_jstr(it, "status"), "queued");
                 assert_non_null(json_object_get(it, "progress"));
             }
             total += (int)json_array_size(items);
@@ -541,7 +536,7 @@ static void test_list(void **state)
     api_resp r;
     api_get(&L, "/v1/runs?status=bogus", &r);
     json_t *p = api_expect_problem(&r, 400);
-    assert_string_equal(jstr(p, "parameter"), "status");
+    assert_string_equal(api_jstr(p, "parameter"), "status");
     json_decref(p);
     api_resp_free(&r);
     for (int i = 0; i < 7; i++)
@@ -561,9 +556,9 @@ static void test_time_limit(void **state)
     char *rid = api_submit_run(&D, doc);
     free(doc);
     json_t *j = api_wait_run(&D, rid, 60);
-    assert_string_equal(jstr(j, "status"), "failed");
+    assert_string_equal(api_jstr(j, "status"), "failed");
     json_t *e = json_object_get(j, "error");
-    assert_non_null(strstr(jstr(e, "detail"), "wall-clock limit"));
+    assert_non_null(strstr(api_jstr(e, "detail"), "wall-clock limit"));
     assert_float_equal(json_real_value(json_object_get(j, "time_limit")), 0.5, 1e-9);
     json_decref(j);
     free(rid);
@@ -580,7 +575,7 @@ static void test_diverged(void **state)
     char *rid = api_submit_run(&D, doc);
     free(doc);
     json_t *j = api_wait_run(&D, rid, 60);
-    assert_string_equal(jstr(j, "status"), "diverged");
+    assert_string_equal(api_jstr(j, "status"), "diverged");
     json_t *sum = json_object_get(json_object_get(j, "meta"), "summary");
     assert_true(json_is_true(json_object_get(sum, "diverged")));
     json_decref(j);
@@ -595,7 +590,7 @@ static void test_seed_picked(void **state)
     char *rid = api_submit_run(&D, doc);
     free(doc);
     json_t *j = api_wait_run(&D, rid, 30);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_t *seed = json_object_get(json_object_get(json_object_get(j, "meta"), "run"), "seed");
     assert_true(json_is_integer(seed));
     json_decref(j);
