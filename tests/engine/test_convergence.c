@@ -41,14 +41,8 @@ static eir_model *build(void)
     }
     et_M_from_A(NE, NI, EIR_A_PER_TYPE, A, W, M);
     eir_model_desc d;
-    et_desc_reduced(&d, EIR_CLASS_GATED, EIR_ACT_SOFTPLUS, NE, NI, W, LEAK, N);
-    d.a_kind = EIR_A_PER_TYPE;
-    d.A = A;
-    d.n_in = NIN;
-    d.P = P;
+    et_desc_gated(&d, EIR_ACT_SOFTPLUS, NE, NI, W, LEAK, A, NIN, P, BIAS);
     d.M_in = MIN;
-    d.bias = BIAS;
-    d.bias_len = N;
     return et_build(&d);
 }
 
