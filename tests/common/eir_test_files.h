@@ -25,27 +25,45 @@
 
 #include "eir_time_scale.h"
 
-/** Create the directory of mkdtemp template @p tmpl (rewritten in place). @return 0 or -1. */
-static inline int et_tmpdir_make(char *tmpl)
+/** The temporary directory of this test executable: a mkdtemp template until et_tmpdir_make()
+ *  (or the group setup et_tmpdir_setup()) has created it. One per translation unit. */
+static char et_tmpdir[] __attribute__((unused)) = "/tmp/eir_test_XXXXXX";
+
+/** Create et_tmpdir. @return 0, or -1 when it cannot be created. */
+static inline int et_tmpdir_make(void)
 {
-    return mkdtemp(tmpl) ? 0 : -1;
+    return mkdtemp(et_tmpdir) ? 0 : -1;
 }
 
-/** Remove directory @p dir and everything in it (rm -rf). @return 0 or -1. */
-static inline int et_tmpdir_remove(const char *dir)
+/** Remove et_tmpdir and everything in it (rm -rf). @return 0 or -1. */
+static inline int et_tmpdir_remove(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", et_tmpdir);
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/** "DIR/NAME" in one of 16 static buffers used in turn (valid for the next 15 calls). */
-static inline const char *et_path(const char *dir, const char *name)
+/** A cmocka group setup that only creates et_tmpdir. */
+static inline int et_tmpdir_setup(void **state)
+{
+    (void)state;
+    return et_tmpdir_make();
+}
+
+/** A cmocka group teardown that only removes et_tmpdir. */
+static inline int et_tmpdir_teardown(void **state)
+{
+    (void)state;
+    return et_tmpdir_remove();
+}
+
+/** "<et_tmpdir>/NAME" in one of 16 static buffers used in turn (valid for the next 15 calls). */
+static inline const char *et_tmp(const char *name)
 {
     static char buf[16][512];
     static int k;
     char *p = buf[k++ % 16];
-    snprintf(p, 512, "%s/%s", dir, name);
+    snprintf(p, 512, "%s/%s", et_tmpdir, name);
     return p;
 }
 
