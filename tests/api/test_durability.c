@@ -126,6 +126,25 @@ static void *long_poll(void *p)
     return NULL;
 }
 
+/**
+ * Start a long poll of run @p id in a thread (its answer in *pa once joined), then SIGTERM
+ * @p d, waiting up to @p timeout seconds (scaled) for it to exit. Fails the test unless it
+ * exited 0. @return how long the stop took, in seconds.
+ */
+static double sigterm_during_poll(api_daemon *d, const char *id, double timeout, poll_arg *pa)
+{
+    *pa = (poll_arg){.d = d, .id = id};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, long_poll, pa), 0);
+    api_pause(0.2);
+    double t0 = api_now();
+    int rc = api_stop(d, SIGTERM, timeout);
+    double took = api_now() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    return took;
+}
+
 static void test_sigterm_finishes_in_grace(void **state)
 {
     (void)state;
@@ -140,15 +159,8 @@ static void test_sigterm_finishes_in_grace(void **state)
     char *doc = run_doc(slow, 40000, 400, 2);
     char *id = api_submit_run(&d, doc);
     api_wait_status(&d, id, "running", 30);
-    poll_arg pa = {.d = &d, .id = id};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
-    api_pause(0.2);
-    double t0 = api_now();
-    int rc = api_stop(&d, SIGTERM, 60);
-    double stop_took = api_now() - t0;
-    pthread_join(th, NULL);
-    assert_int_equal(rc, 0);
+    poll_arg pa;
+    double stop_took = sigterm_during_poll(&d, id, 60, &pa);
     /* It exited when the run was done, not at the end of the grace. */
     assert_true(stop_took < eir_scaled(30));
     /* The pending long poll was answered at shutdown, well before its 60 s. */
@@ -190,15 +202,8 @@ static void test_sigterm_releases_run(void **state)
     char *id = api_submit_run(&d, doc);
     api_wait_status(&d, id, "running", 30);
     api_pause(0.3);
-    poll_arg pa = {.d = &d, .id = id};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
-    api_pause(0.2);
-    double t0 = api_now();
-    int rc = api_stop(&d, SIGTERM, 30);
-    double stop_took = api_now() - t0;
-    pthread_join(th, NULL);
-    assert_int_equal(rc, 0);
+    poll_arg pa;
+    double stop_took = sigterm_during_poll(&d, id, 30, &pa);
     assert_true(stop_took < eir_scaled(5));
     assert_int_equal(pa.r.status, 200);
     assert_true(pa.took < eir_scaled(10));
