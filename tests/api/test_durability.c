@@ -145,6 +145,19 @@ static double sigterm_during_poll(api_daemon *d, const char *id, double timeout,
     return took;
 }
 
+/** Fail unless GET /v1/runs/@p id on @p d answers a run in state @p status. */
+static void expect_status(api_daemon *d, const char *id, const char *status)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/runs/%s", id);
+    api_resp r;
+    api_get(d, path, &r);
+    json_t *j = api_json(&r);
+    assert_string_equal(api_jstr(j, "status"), status);
+    json_decref(j);
+    api_resp_free(&r);
+}
+
 static void test_sigterm_finishes_in_grace(void **state)
 {
     (void)state;
@@ -172,14 +185,7 @@ static void test_sigterm_finishes_in_grace(void **state)
     /* It finished within the grace period: after a restart without workers it is there. */
     const char *none[] = {"--workers", "0", NULL};
     api_start(&d, none, NULL);
-    char path[128];
-    snprintf(path, sizeof path, "/v1/runs/%s", id);
-    api_resp r;
-    api_get(&d, path, &r);
-    json_t *j = api_json(&r);
-    assert_string_equal(api_jstr(j, "status"), "succeeded");
-    json_decref(j);
-    api_resp_free(&r);
+    expect_status(&d, id, "succeeded");
     check_against_simulate(&d, id, api_model_slow, doc, "grace");
     free(doc);
     free(id);
@@ -213,19 +219,12 @@ static void test_sigterm_releases_run(void **state)
     /* Back in the queue with the attempt not counted; a restart completes it. */
     const char *none[] = {"--workers", "0", NULL};
     api_start(&d, none, NULL);
-    char path[128];
-    snprintf(path, sizeof path, "/v1/runs/%s", id);
-    api_resp r;
-    api_get(&d, path, &r);
-    json_t *j = api_json(&r);
-    assert_string_equal(api_jstr(j, "status"), "queued");
-    json_decref(j);
-    api_resp_free(&r);
+    expect_status(&d, id, "queued");
     assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
 
     const char *one[] = {"--workers", "1", NULL};
     api_start(&d, one, NULL);
-    j = api_wait_run(&d, id, 120);
+    json_t *j = api_wait_run(&d, id, 120);
     assert_string_equal(api_jstr(j, "status"), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 1);
     json_decref(j);
