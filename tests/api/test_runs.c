@@ -64,6 +64,16 @@ static char *run_doc(const char *id, const char *inline_model, long T, const cha
     return s;
 }
 
+/** Submit the run of run_doc(@p id, @p inline_model, @p T, @p extra) to @p d; its id. */
+static char *submit(api_daemon *d, const char *id, const char *inline_model, long T,
+                    const char *extra)
+{
+    char *doc = run_doc(id, inline_model, T, extra);
+    char *rid = api_submit_run(d, doc);
+    free(doc);
+    return rid;
+}
+
 static void test_submit_and_wait(void **state)
 {
     (void)state;
@@ -193,9 +203,7 @@ static void test_long_poll_returns_when_done(void **state)
     (void)state;
     char *mid = api_create_model(&D, api_model_slow);
     /* About a second of simulation. */
-    char *doc = run_doc(mid, NULL, 30000, "\"record\": {\"vars\": [\"V\"], \"every\": 1000}");
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, mid, NULL, 30000, "\"record\": {\"vars\": [\"V\"], \"every\": 1000}");
     char path[128];
     snprintf(path, sizeof path, "/v1/runs/%s?wait=%.0f", rid, eir_scaled(60));
     double t0 = api_now();
@@ -223,9 +231,7 @@ static void test_long_poll_deadline(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D0, api_model_small);
-    char *doc = run_doc(mid, NULL, 10, NULL);
-    char *rid = api_submit_run(&D0, doc);
-    free(doc);
+    char *rid = submit(&D0, mid, NULL, 10, NULL);
     char path[128];
     snprintf(path, sizeof path, "/v1/runs/%s?wait=0.7", rid);
     double t0 = api_now();
@@ -269,9 +275,7 @@ static void test_cancel_queued(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D0, api_model_small);
-    char *doc = run_doc(mid, NULL, 10, NULL);
-    char *rid = api_submit_run(&D0, doc);
-    free(doc);
+    char *rid = submit(&D0, mid, NULL, 10, NULL);
     char path[128];
     snprintf(path, sizeof path, "/v1/runs/%s", rid);
     /* DELETE of a queued run: 409. */
@@ -318,9 +322,8 @@ static void test_cancel_running(void **state)
     (void)state;
     char *mid = api_create_model(&D, api_model_slow);
     /* Minutes of simulation if left alone. */
-    char *doc = run_doc(mid, NULL, 5000000, "\"record\": {\"vars\": [\"V\"], \"every\": 100000}");
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid =
+        submit(&D, mid, NULL, 5000000, "\"record\": {\"vars\": [\"V\"], \"every\": 100000}");
     api_wait_status(&D, rid, "running", 30);
     api_pause(0.3);
     char path[128];
@@ -462,9 +465,7 @@ static void test_list(void **state)
     char *m1 = api_create_model(&L, api_model_small), *m2 = api_create_model(&L, api_model_small);
     char *ids[7];
     for (int i = 0; i < 7; i++) {
-        char *doc = run_doc(i < 4 ? m1 : m2, NULL, 10, NULL);
-        ids[i] = api_submit_run(&L, doc);
-        free(doc);
+        ids[i] = submit(&L, i < 4 ? m1 : m2, NULL, 10, NULL);
     }
     /* Cancel two of model 1's. */
     for (int i = 0; i < 2; i++) {
@@ -551,10 +552,8 @@ static void test_time_limit(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D, api_model_slow);
-    char *doc = run_doc(mid, NULL, 5000000,
-                        "\"record\": {\"vars\": [\"V\"], \"every\": 100000}, \"time_limit\": 0.5");
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, mid, NULL, 5000000,
+                       "\"record\": {\"vars\": [\"V\"], \"every\": 100000}, \"time_limit\": 0.5");
     json_t *j = api_wait_run(&D, rid, 60);
     assert_string_equal(api_jstr(j, "status"), "failed");
     json_t *e = json_object_get(j, "error");
@@ -571,9 +570,7 @@ static void test_diverged(void **state)
     const char *model = "{\"class\": \"rnn\", \"populations\": {\"E\": 2, \"I\": 0}, "
                         "\"n_inputs\": 0, \"activation\": {\"name\": \"linear\"}, \"leak\": 1, "
                         "\"bias\": 1, \"recurrent\": {\"W\": [[0, 10], [10, 0]]}}";
-    char *doc = run_doc(NULL, model, 20000, NULL);
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, NULL, model, 20000, NULL);
     json_t *j = api_wait_run(&D, rid, 60);
     assert_string_equal(api_jstr(j, "status"), "diverged");
     json_t *sum = json_object_get(json_object_get(j, "meta"), "summary");
@@ -586,9 +583,7 @@ static void test_seed_picked(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D, api_model_noisy);
-    char *doc = run_doc(mid, NULL, 20, NULL);
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, mid, NULL, 20, NULL);
     json_t *j = api_wait_run(&D, rid, 30);
     assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_t *seed = json_object_get(json_object_get(json_object_get(j, "meta"), "run"), "seed");
