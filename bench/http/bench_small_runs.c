@@ -406,46 +406,53 @@ static void usage(FILE *f)
             "--runs 3000 --warmup 300 --concurrency 32 --wait 30 (the model is created).\n");
 }
 
-int main(int argc, char **argv)
+/** The command line's figures that are not the bench's own. */
+typedef struct bench_opts {
+    long runs, warmup, server_pid;
+    const char *json_path;
+} bench_opts;
+
+/** What the measured phase gave. */
+typedef struct bench_result {
+    long warm_errors;
+    double secs, rate, client_cpu, server_cpu, l0, l1;
+} bench_result;
+
+/** Parse the options into @p b and @p o. @return -1 to go on, or the exit code (0 after
+ *  --help, 2 after a usage message). */
+static int parse_args(int argc, char **argv, bench *b, bench_opts *o)
 {
-    bench b;
-    memset(&b, 0, sizeof b);
-    b.base = "http://127.0.0.1:8080";
-    b.concurrency = 32;
-    b.wait_s = 30;
-    long runs = 3000, warmup = 300, server_pid = 0;
-    const char *json_path = NULL;
     static const struct option lo[] = {{"url", 1, 0, 'u'},        {"runs", 1, 0, 'n'},
                                        {"warmup", 1, 0, 'w'},     {"concurrency", 1, 0, 'c'},
                                        {"model-id", 1, 0, 'm'},   {"wait", 1, 0, 'W'},
                                        {"server-pid", 1, 0, 'p'}, {"json", 1, 0, 'j'},
                                        {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
-    int o;
-    while ((o = getopt_long(argc, argv, "u:n:w:c:m:W:p:j:h", lo, NULL)) != -1) {
-        switch (o) {
+    int c;
+    while ((c = getopt_long(argc, argv, "u:n:w:c:m:W:p:j:h", lo, NULL)) != -1) {
+        switch (c) {
         case 'u':
-            b.base = optarg;
+            b->base = optarg;
             break;
         case 'n':
-            runs = strtol(optarg, NULL, 10);
+            o->runs = strtol(optarg, NULL, 10);
             break;
         case 'w':
-            warmup = strtol(optarg, NULL, 10);
+            o->warmup = strtol(optarg, NULL, 10);
             break;
         case 'c':
-            b.concurrency = (int)strtol(optarg, NULL, 10);
+            b->concurrency = (int)strtol(optarg, NULL, 10);
             break;
         case 'm':
-            b.model_id = optarg;
+            b->model_id = optarg;
             break;
         case 'W':
-            b.wait_s = strtol(optarg, NULL, 10);
+            b->wait_s = strtol(optarg, NULL, 10);
             break;
         case 'p':
-            server_pid = strtol(optarg, NULL, 10);
+            o->server_pid = strtol(optarg, NULL, 10);
             break;
         case 'j':
-            json_path = optarg;
+            o->json_path = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -455,103 +462,147 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (runs < 1 || warmup < 0 || b.concurrency < 1 || b.concurrency > 4096 || b.wait_s < 1) {
+    if (o->runs < 1 || o->warmup < 0 || b->concurrency < 1 || b->concurrency > 4096 ||
+        b->wait_s < 1) {
         usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+/** POST the bench's model; its id in @p id. @return 0, or 1 after a message on stderr. */
+static int create_model(const bench *b, char *id, size_t cap)
+{
+    char url[256];
+    buf tmp = {0};
+    snprintf(url, sizeof url, "%s/v1/models", b->base);
+    long code = simple(url, MODEL_JSON, &tmp);
+    int bad = code != 201 || json_str(tmp.p, "id", id, cap);
+    if (bad)
+        fprintf(stderr, "bench_small_runs: POST %s answered %ld: %.300s\n", url, code,
+                tmp.p ? tmp.p : "");
+    free(tmp.p);
+    return bad;
+}
+
+/** The multi handle, the header list and one easy handle a slot; exits when out of memory. */
+static void open_handles(bench *b)
+{
+    b->json_hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    if (!b->json_hdr) die("out of memory");
+    b->multi = curl_multi_init();
+    if (!b->multi) die("curl_multi_init failed");
+    curl_multi_setopt(b->multi, CURLMOPT_MAXCONNECTS, (long)b->concurrency + 8);
+    b->slots = calloc((size_t)b->concurrency, sizeof *b->slots);
+    if (!b->slots) die("out of memory");
+    for (int i = 0; i < b->concurrency; i++)
+        if (!(b->slots[i].h = curl_easy_init())) die("curl_easy_init failed");
+}
+
+static void close_handles(bench *b)
+{
+    for (int i = 0; i < b->concurrency; i++)
+        curl_easy_cleanup(b->slots[i].h);
+    curl_multi_cleanup(b->multi);
+    curl_slist_free_all(b->json_hdr);
+    for (int i = 0; i < b->concurrency; i++)
+        free(b->slots[i].body.p);
+    free(b->slots);
+}
+
+/** The warm-up, then the measured phase with the CPU times and load averages around it. */
+static void measure(bench *b, const bench_opts *o, bench_result *res)
+{
+    if (o->warmup > 0) run_phase(b, o->warmup, 0);
+    res->warm_errors = b->errors;
+    b->done = 0;
+    b->errors = 0;
+    b->polls_extra = 0;
+
+    loadavg(&res->l0);
+    double c0 = self_cpu(), s0 = o->server_pid ? proc_cpu(o->server_pid) : -1;
+    res->secs = run_phase(b, o->runs, 1);
+    double c1 = self_cpu(), s1 = o->server_pid ? proc_cpu(o->server_pid) : -1;
+    loadavg(&res->l1);
+    sort_all(b);
+
+    res->rate = (double)b->done / res->secs;
+    res->client_cpu = c1 - c0;
+    res->server_cpu = (s0 >= 0 && s1 >= 0) ? s1 - s0 : NAN;
+}
+
+static void print_report(const bench *b, const bench_opts *o, const bench_result *res)
+{
+    printf("small runs (N=100, T=100, B=1, record r; submit + wait + fetch), concurrency %d\n",
+           b->concurrency);
+    printf("  runs: %ld ok, %ld errors (warm-up: %ld runs, %ld errors) in %.3f s\n", b->done,
+           b->errors, o->warmup, res->warm_errors, res->secs);
+    printf("  throughput: %.1f runs/s\n", res->rate);
+    printf("  latency ms (p50 / p90 / p99 / max): total %.2f / %.2f / %.2f / %.2f\n",
+           pct(&b->total, 50) * 1e3, pct(&b->total, 90) * 1e3, pct(&b->total, 99) * 1e3,
+           pct(&b->total, 100) * 1e3);
+    printf("    submit %.2f / %.2f / %.2f, wait %.2f / %.2f / %.2f, fetch %.2f / %.2f / %.2f\n",
+           pct(&b->submit, 50) * 1e3, pct(&b->submit, 90) * 1e3, pct(&b->submit, 99) * 1e3,
+           pct(&b->wait, 50) * 1e3, pct(&b->wait, 90) * 1e3, pct(&b->wait, 99) * 1e3,
+           pct(&b->fetch, 50) * 1e3, pct(&b->fetch, 90) * 1e3, pct(&b->fetch, 99) * 1e3);
+    printf("  CPU per run: client %.3f ms", res->client_cpu / (double)o->runs * 1e3);
+    if (isfinite(res->server_cpu))
+        printf(", server %.3f ms", res->server_cpu / (double)o->runs * 1e3);
+    printf("; load average %.2f before, %.2f after\n", res->l0, res->l1);
+    if (b->first_error[0]) printf("  first error: %s\n", b->first_error);
+}
+
+/** The figures as one JSON object in o->json_path. @return 0, or 1 after a message. */
+static int write_json(const bench *b, const bench_opts *o, const bench_result *res)
+{
+    FILE *f = fopen(o->json_path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_small_runs: cannot write %s: %s\n", o->json_path, strerror(errno));
+        return 1;
+    }
+    fprintf(f,
+            "{\"model_id\":\"%s\",\"runs\":%ld,\"ok\":%ld,\"errors\":%ld,"
+            "\"concurrency\":%d,\"seconds\":%.6f,\"runs_per_s\":%.2f,",
+            b->model_id, o->runs, b->done, b->errors, b->concurrency, res->secs, res->rate);
+    json_pcts(f, "total", &b->total);
+    fputc(',', f);
+    json_pcts(f, "submit", &b->submit);
+    fputc(',', f);
+    json_pcts(f, "wait", &b->wait);
+    fputc(',', f);
+    json_pcts(f, "fetch", &b->fetch);
+    fprintf(f, ",\"early_poll_returns\":%ld,\"npy_bytes\":%zu,\"client_cpu_ms_per_run\":%.4f,",
+            b->polls_extra, b->npy_size, res->client_cpu / (double)o->runs * 1e3);
+    if (isfinite(res->server_cpu))
+        fprintf(f, "\"server_cpu_ms_per_run\":%.4f,", res->server_cpu / (double)o->runs * 1e3);
+    fprintf(f, "\"loadavg_before\":%.2f,\"loadavg_after\":%.2f}\n", res->l0, res->l1);
+    fclose(f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bench b;
+    memset(&b, 0, sizeof b);
+    b.base = "http://127.0.0.1:8080";
+    b.concurrency = 32;
+    b.wait_s = 30;
+    bench_opts o = {.runs = 3000, .warmup = 300};
+    int rc = parse_args(argc, argv, &b, &o);
+    if (rc >= 0) return rc;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) die("curl_global_init failed");
 
     char model_id[64];
-    buf tmp = {0};
     if (!b.model_id) {
-        char url[256];
-        snprintf(url, sizeof url, "%s/v1/models", b.base);
-        long code = simple(url, MODEL_JSON, &tmp);
-        if (code != 201 || json_str(tmp.p, "id", model_id, sizeof model_id)) {
-            fprintf(stderr, "bench_small_runs: POST %s answered %ld: %.300s\n", url, code,
-                    tmp.p ? tmp.p : "");
-            return 1;
-        }
+        if (create_model(&b, model_id, sizeof model_id)) return 1;
         b.model_id = model_id;
     }
-
-    b.json_hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    if (!b.json_hdr) die("out of memory");
-    b.multi = curl_multi_init();
-    if (!b.multi) die("curl_multi_init failed");
-    curl_multi_setopt(b.multi, CURLMOPT_MAXCONNECTS, (long)b.concurrency + 8);
-    b.slots = calloc((size_t)b.concurrency, sizeof *b.slots);
-    if (!b.slots) die("out of memory");
-    for (int i = 0; i < b.concurrency; i++)
-        if (!(b.slots[i].h = curl_easy_init())) die("curl_easy_init failed");
-
-    if (warmup > 0) run_phase(&b, warmup, 0);
-    long warm_errors = b.errors;
-    b.done = 0;
-    b.errors = 0;
-    b.polls_extra = 0;
-
-    double l0, l1;
-    loadavg(&l0);
-    double c0 = self_cpu(), s0 = server_pid ? proc_cpu(server_pid) : -1;
-    double secs = run_phase(&b, runs, 1);
-    double c1 = self_cpu(), s1 = server_pid ? proc_cpu(server_pid) : -1;
-    loadavg(&l1);
-    sort_all(&b);
-
-    double rate = (double)b.done / secs;
-    double client_cpu = c1 - c0;
-    double server_cpu = (s0 >= 0 && s1 >= 0) ? s1 - s0 : NAN;
-    printf("small runs (N=100, T=100, B=1, record r; submit + wait + fetch), concurrency %d\n",
-           b.concurrency);
-    printf("  runs: %ld ok, %ld errors (warm-up: %ld runs, %ld errors) in %.3f s\n", b.done,
-           b.errors, warmup, warm_errors, secs);
-    printf("  throughput: %.1f runs/s\n", rate);
-    printf("  latency ms (p50 / p90 / p99 / max): total %.2f / %.2f / %.2f / %.2f\n",
-           pct(&b.total, 50) * 1e3, pct(&b.total, 90) * 1e3, pct(&b.total, 99) * 1e3,
-           pct(&b.total, 100) * 1e3);
-    printf("    submit %.2f / %.2f / %.2f, wait %.2f / %.2f / %.2f, fetch %.2f / %.2f / %.2f\n",
-           pct(&b.submit, 50) * 1e3, pct(&b.submit, 90) * 1e3, pct(&b.submit, 99) * 1e3,
-           pct(&b.wait, 50) * 1e3, pct(&b.wait, 90) * 1e3, pct(&b.wait, 99) * 1e3,
-           pct(&b.fetch, 50) * 1e3, pct(&b.fetch, 90) * 1e3, pct(&b.fetch, 99) * 1e3);
-    printf("  CPU per run: client %.3f ms", client_cpu / (double)runs * 1e3);
-    if (isfinite(server_cpu)) printf(", server %.3f ms", server_cpu / (double)runs * 1e3);
-    printf("; load average %.2f before, %.2f after\n", l0, l1);
-    if (b.first_error[0]) printf("  first error: %s\n", b.first_error);
-
-    if (json_path) {
-        FILE *f = fopen(json_path, "w");
-        if (!f) {
-            fprintf(stderr, "bench_small_runs: cannot write %s: %s\n", json_path, strerror(errno));
-            return 1;
-        }
-        fprintf(f,
-                "{\"model_id\":\"%s\",\"runs\":%ld,\"ok\":%ld,\"errors\":%ld,"
-                "\"concurrency\":%d,\"seconds\":%.6f,\"runs_per_s\":%.2f,",
-                b.model_id, runs, b.done, b.errors, b.concurrency, secs, rate);
-        json_pcts(f, "total", &b.total);
-        fputc(',', f);
-        json_pcts(f, "submit", &b.submit);
-        fputc(',', f);
-        json_pcts(f, "wait", &b.wait);
-        fputc(',', f);
-        json_pcts(f, "fetch", &b.fetch);
-        fprintf(f, ",\"early_poll_returns\":%ld,\"npy_bytes\":%zu,\"client_cpu_ms_per_run\":%.4f,",
-                b.polls_extra, b.npy_size, client_cpu / (double)runs * 1e3);
-        if (isfinite(server_cpu))
-            fprintf(f, "\"server_cpu_ms_per_run\":%.4f,", server_cpu / (double)runs * 1e3);
-        fprintf(f, "\"loadavg_before\":%.2f,\"loadavg_after\":%.2f}\n", l0, l1);
-        fclose(f);
-    }
-
-    for (int i = 0; i < b.concurrency; i++)
-        curl_easy_cleanup(b.slots[i].h);
-    curl_multi_cleanup(b.multi);
-    curl_slist_free_all(b.json_hdr);
+    open_handles(&b);
+    bench_result res;
+    measure(&b, &o, &res);
+    print_report(&b, &o, &res);
+    if (o.json_path && write_json(&b, &o, &res)) return 1;
+    close_handles(&b);
     curl_global_cleanup();
-    for (int i = 0; i < b.concurrency; i++)
-        free(b.slots[i].body.p);
-    free(b.slots);
-    free(tmp.p);
     return b.errors ? 3 : 0;
 }

@@ -92,4 +92,43 @@ int cli_ends_with(const char *s, const char *suffix);
  */
 char *cli_dump(const json_t *j, size_t *len);
 
+/** The answer's JSON object, or NULL after printing that it is not one. */
+const json_t *cli_answer_object(const cli_http_resp *r);
+
+/** The paging options of a list command: --limit (-n), --all (-a), --cursor (CLI_OPT_OWN). */
+typedef struct cli_list_paging {
+    long long limit;    /**< items per page; 0: the server's default */
+    int all;            /**< follow the pages to the end */
+    const char *cursor; /**< the page to start at (borrowed); NULL: the first */
+} cli_list_paging;
+
+/**
+ * Handle paging option @p c ('n', 'a' or CLI_OPT_OWN) with argument @p arg into @p p.
+ * @return CLI_OK; CLI_EUSAGE for another option or a bad --limit (message printed).
+ */
+int cli_list_opt(cli_list_paging *p, int c, const char *arg);
+
+/** A paged list of eirnnd: what to GET and how a table row looks. Borrowed by cli_list_print. */
+typedef struct cli_list {
+    const char *path;         /**< "/v1/models" */
+    const char *const *query; /**< name, value pairs ended by a NULL name; a
+                                   NULL value is left out; NULL: none */
+    cli_list_paging paging;   /**< --limit, --all, --cursor */
+    const char *items;        /**< "models": in "eirnn: more models: ..." */
+    const char *item;         /**< "model": "the server's model list ..." */
+    int ncols;                /**< columns of the table */
+    const char *const *head;  /**< their headers */
+    void (*add_row)(const json_t *item, out_table *t); /**< add an item's row to t */
+} cli_list;
+
+/**
+ * GET the pages of @p l and print them: without --all the first page (at paging.cursor) and,
+ * when there are more, a line on stderr naming the next cursor; with --all every page. As a
+ * table, or with --json the server's page as it is (one page) or {"items":[...all...],
+ * "next_cursor":null} (--all). Nothing is printed on stdout when a request fails.
+ * @return CLI_OK; CLI_EIO when out of memory; CLI_EHTTP for an answer that is not a list (message
+ *         printed); an HTTP error's code.
+ */
+int cli_list_print(cli_http *h, const cli_list *l);
+
 #endif /* EIRNN_CLI_CMD_H */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
+#include "files.h"
 
 int cli_parse(int argc, char **argv, const char *name, const char *shortopts,
               const struct option *longopts, const char *help, cli_opt_fn fn, void *ctx,
@@ -125,17 +126,9 @@ int cli_load_json(const char *path, json_t **out, char **text, size_t *text_len)
     if (text) *text = NULL;
     int is_stdin = strcmp(path, "-") == 0;
     const char *name = is_stdin ? "<stdin>" : path;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: cannot open: %s", path, strerror(errno));
-        return CLI_EIO;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        cli_error("%s: is a directory", path);
-        return CLI_EIO;
-    }
+    FILE *f;
+    int rc = cli_open_file(path, 1, &f);
+    if (rc != CLI_OK) return rc;
     char *buf = NULL;
     size_t n = 0, cap = 0;
     int oom = 0;
@@ -197,4 +190,13 @@ char *cli_dump(const json_t *j, size_t *len)
     }
     *len = strlen(s);
     return s;
+}
+
+const json_t *cli_answer_object(const cli_http_resp *r)
+{
+    if (!json_is_object(r->json)) {
+        cli_error("the server's answer (HTTP %ld) is not a JSON object", r->status);
+        return NULL;
+    }
+    return r->json;
 }

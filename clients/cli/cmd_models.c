@@ -38,16 +38,6 @@ static void print_model(const json_t *m)
     }
 }
 
-/** The answer's JSON object, or NULL after printing that it is not one. */
-static const json_t *answer_object(const cli_http_resp *r)
-{
-    if (!json_is_object(r->json)) {
-        cli_error("the server's answer (HTTP %ld) is not a JSON object", r->status);
-        return NULL;
-    }
-    return r->json;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* create                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
@@ -101,7 +91,7 @@ static int models_create(int argc, char **argv)
     rc = cli_http_call(h, "POST", "/v1/models", text, len, NULL, 0, &r);
     free(text);
     if (rc == CLI_OK) {
-        const json_t *m = answer_object(&r);
+        const json_t *m = cli_answer_object(&r);
         if (!m)
             rc = CLI_EHTTP;
         else if (cli_opts.json)
@@ -130,27 +120,21 @@ static const char list_help[] =
     "  -a, --all          follow the pages to the end\n"
     "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
 
-typedef struct list_opts {
-    long long limit;
-    int all;
-    const char *cursor;
-} list_opts;
-
 static int list_opt(void *ctx, int c, const char *arg)
 {
-    list_opts *o = ctx;
-    switch (c) {
-    case 'n':
-        return cli_parse_int("--limit", arg, 1, 1000, &o->limit);
-    case 'a':
-        o->all = 1;
-        return CLI_OK;
-    case CLI_OPT_OWN:
-        o->cursor = arg;
-        return CLI_OK;
-    default:
-        return CLI_EUSAGE;
-    }
+    return cli_list_opt(ctx, c, arg);
+}
+
+/** Add model @p m's row (id, name, neurons, creation time) to @p t. */
+static void list_row(const json_t *m, out_table *t)
+{
+    char n[24], tb[32];
+    const char *name = json_string_value(json_object_get(m, "name"));
+    const char *row[4] = {
+        json_string_value(json_object_get(m, "id")), name && *name ? name : "-",
+        out_member(m, "n", n, sizeof n),
+        out_time(json_string_value(json_object_get(m, "created_at")), tb, sizeof tb)};
+    out_table_add(t, row);
 }
 
 static int models_list(int argc, char **argv)
@@ -160,92 +144,20 @@ static int models_list(int argc, char **argv)
                                        {"all", no_argument, NULL, 'a'},
                                        {"cursor", required_argument, NULL, CLI_OPT_OWN},
                                        {NULL, 0, NULL, 0}};
-    list_opts o = {0};
+    static const char *const head[] = {"ID", "NAME", "NEURONS", "CREATED"};
+    cli_list l = {.path = "/v1/models",
+                  .items = "models",
+                  .item = "model",
+                  .ncols = 4,
+                  .head = head,
+                  .add_row = list_row};
     int pos;
-    int rc = cli_parse(argc, argv, "models list", "n:a", lo, list_help, list_opt, &o, 0, 0, &pos);
+    int rc =
+        cli_parse(argc, argv, "models list", "n:a", lo, list_help, list_opt, &l.paging, 0, 0, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
     cli_http *h = cli_http_open(&rc);
     if (!h) return rc;
-    static const char *const head[] = {"ID", "NAME", "NEURONS", "CREATED"};
-    out_table *t = cli_opts.json ? NULL : out_table_new(4, head);
-    json_t *all = json_array();
-    char *cursor = o.cursor ? strdup(o.cursor) : NULL;
-    if ((!cli_opts.json && !t) || !all || (o.cursor && !cursor)) {
-        cli_error("out of memory");
-        rc = CLI_EIO;
-        goto out;
-    }
-    for (;;) {
-        cli_url u = {0};
-        char lim[24];
-        cli_url_add(&u, "/v1/models");
-        if (o.limit) {
-            snprintf(lim, sizeof lim, "%lld", o.limit);
-            cli_url_add_query(&u, "limit", lim);
-        }
-        if (cursor) cli_url_add_query(&u, "cursor", cursor);
-        const char *path = cli_url_text(&u);
-        cli_http_resp r;
-        rc = path ? cli_http_call(h, "GET", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
-        cli_url_free(&u);
-        if (rc != CLI_OK) {
-            if (path) cli_http_resp_free(&r);
-            goto out;
-        }
-        const json_t *page = answer_object(&r);
-        const json_t *items = json_object_get(page, "items");
-        if (!json_is_array(items)) {
-            if (page) cli_error("the server's model list has no items");
-            cli_http_resp_free(&r);
-            rc = CLI_EHTTP;
-            goto out;
-        }
-        const char *next = json_string_value(json_object_get(page, "next_cursor"));
-        if (cli_opts.json && !o.all) {
-            out_body(&r);
-            cli_http_resp_free(&r);
-            goto out;
-        }
-        size_t i;
-        const json_t *m;
-        json_array_foreach(items, i, m)
-        {
-            if (cli_opts.json) {
-                json_array_append(all, (json_t *)m);
-                continue;
-            }
-            char n[24], tb[32];
-            const char *name = json_string_value(json_object_get(m, "name"));
-            const char *row[4] = {
-                json_string_value(json_object_get(m, "id")), name && *name ? name : "-",
-                out_member(m, "n", n, sizeof n),
-                out_time(json_string_value(json_object_get(m, "created_at")), tb, sizeof tb)};
-            out_table_add(t, row);
-        }
-        free(cursor);
-        cursor = next && *next ? strdup(next) : NULL;
-        cli_http_resp_free(&r);
-        if (!cursor) break;
-        if (!o.all) {
-            out_table_print(t, stdout);
-            fprintf(stderr,
-                    "eirnn: more models: 'eirnn models list --all', or the next page "
-                    "with --cursor %s\n",
-                    cursor);
-            goto out;
-        }
-    }
-    if (cli_opts.json) {
-        json_t *j = json_pack("{s:O, s:n}", "items", all, "next_cursor");
-        if (j) out_json(j);
-        json_decref(j);
-    } else {
-        out_table_print(t, stdout);
-    }
-out:
-    free(cursor);
-    json_decref(all);
-    out_table_free(t);
+    rc = cli_list_print(h, &l);
     cli_http_close(h);
     return out_finish(rc);
 }
@@ -296,7 +208,7 @@ static int model_one(int argc, char **argv, int del)
             } else {
                 printf("deleted model %s\n", id);
             }
-        } else if (!answer_object(&r)) {
+        } else if (!cli_answer_object(&r)) {
             rc = CLI_EHTTP;
         } else if (cli_opts.json) {
             out_body(&r);

@@ -102,7 +102,7 @@ static int run_one(int argc, char **argv, one_kind kind)
     case ONE_GET:
         path = cli_run_path(&u, id, "");
         rc = path ? cli_http_call(h, "GET", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
-        if (rc == CLI_OK && !cli_run_answer(&r)) rc = CLI_EHTTP;
+        if (rc == CLI_OK && !cli_answer_object(&r)) rc = CLI_EHTTP;
         if (rc == CLI_OK) {
             if (cli_opts.json)
                 out_body(&r);
@@ -113,7 +113,7 @@ static int run_one(int argc, char **argv, one_kind kind)
     case ONE_CANCEL:
         path = cli_run_path(&u, id, "/cancel");
         rc = path ? cli_http_call(h, "POST", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
-        if (rc == CLI_OK && !cli_run_answer(&r)) rc = CLI_EHTTP;
+        if (rc == CLI_OK && !cli_answer_object(&r)) rc = CLI_EHTTP;
         if (rc == CLI_OK) {
             if (cli_opts.json)
                 out_body(&r);
@@ -183,9 +183,8 @@ static const char list_help[] =
     "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
 
 typedef struct list_opts {
-    const char *status, *model, *cursor;
-    long long limit;
-    int all;
+    const char *status, *model;
+    cli_list_paging paging;
 } list_opts;
 
 static int list_opt(void *ctx, int c, const char *arg)
@@ -204,61 +203,24 @@ static int list_opt(void *ctx, int c, const char *arg)
     case 'm':
         o->model = arg;
         return CLI_OK;
-    case 'n':
-        return cli_parse_int("--limit", arg, 1, 1000, &o->limit);
-    case 'a':
-        o->all = 1;
-        return CLI_OK;
-    case CLI_OPT_OWN:
-        o->cursor = arg;
-        return CLI_OK;
     default:
-        return CLI_EUSAGE;
+        return cli_list_opt(&o->paging, c, arg);
     }
 }
 
-/** GET one page of runs at @p cursor (NULL: the first). @return CLI_OK with *r set, or a code. */
-static int list_page(cli_http *h, const list_opts *o, const char *cursor, cli_http_resp *r)
+/** Add @p run's row (id, status, progress, model, creation time) to @p t. */
+static void list_row(const json_t *run, out_table *t)
 {
-    cli_url u = {0};
-    char lim[24];
-    cli_url_add(&u, "/v1/runs");
-    if (o->status) cli_url_add_query(&u, "status", o->status);
-    if (o->model) cli_url_add_query(&u, "model_id", o->model);
-    if (o->limit) {
-        snprintf(lim, sizeof lim, "%lld", o->limit);
-        cli_url_add_query(&u, "limit", lim);
-    }
-    if (cursor) cli_url_add_query(&u, "cursor", cursor);
-    const char *path = cli_url_text(&u);
-    int rc = path ? cli_http_call(h, "GET", path, NULL, 0, NULL, 0, r) : CLI_EIO;
-    cli_url_free(&u);
-    if (rc != CLI_OK && path) cli_http_resp_free(r);
-    return rc;
-}
-
-/** Add the runs of @p items to table @p t, or (--json) to the array @p all. */
-static void list_add(const json_t *items, out_table *t, json_t *all)
-{
-    size_t i;
-    const json_t *run;
-    json_array_foreach(items, i, run)
-    {
-        if (cli_opts.json) {
-            json_array_append(all, (json_t *)run);
-            continue;
-        }
-        char prog[32], tb[32];
-        const json_t *p = json_object_get(run, "progress");
-        snprintf(prog, sizeof prog, "%5.1f%%",
-                 100.0 * json_number_value(json_object_get(p, "fraction")));
-        const json_t *mid = json_object_get(run, "model_id");
-        const char *row[5] = {
-            json_string_value(json_object_get(run, "id")), cli_run_status(run), prog,
-            json_is_string(mid) ? json_string_value(mid) : "inline",
-            out_time(json_string_value(json_object_get(run, "created_at")), tb, sizeof tb)};
-        out_table_add(t, row);
-    }
+    char prog[32], tb[32];
+    const json_t *p = json_object_get(run, "progress");
+    snprintf(prog, sizeof prog, "%5.1f%%",
+             100.0 * json_number_value(json_object_get(p, "fraction")));
+    const json_t *mid = json_object_get(run, "model_id");
+    const char *row[5] = {
+        json_string_value(json_object_get(run, "id")), cli_run_status(run), prog,
+        json_is_string(mid) ? json_string_value(mid) : "inline",
+        out_time(json_string_value(json_object_get(run, "created_at")), tb, sizeof tb)};
+    out_table_add(t, row);
 }
 
 static int runs_list(int argc, char **argv)
@@ -277,56 +239,16 @@ static int runs_list(int argc, char **argv)
     cli_http *h = cli_http_open(&rc);
     if (!h) return rc;
     static const char *const head[] = {"ID", "STATUS", "PROGRESS", "MODEL", "CREATED"};
-    out_table *t = cli_opts.json ? NULL : out_table_new(5, head);
-    json_t *all = json_array();
-    char *cursor = o.cursor ? strdup(o.cursor) : NULL;
-    if ((!cli_opts.json && !t) || !all || (o.cursor && !cursor)) {
-        cli_error("out of memory");
-        rc = CLI_EIO;
-        goto out;
-    }
-    for (;;) {
-        cli_http_resp r;
-        if ((rc = list_page(h, &o, cursor, &r)) != CLI_OK) goto out;
-        const json_t *page = cli_run_answer(&r);
-        const json_t *items = json_object_get(page, "items");
-        if (!json_is_array(items)) {
-            if (page) cli_error("the server's run list has no items");
-            cli_http_resp_free(&r);
-            rc = CLI_EHTTP;
-            goto out;
-        }
-        if (cli_opts.json && !o.all) {
-            out_body(&r);
-            cli_http_resp_free(&r);
-            goto out;
-        }
-        list_add(items, t, all);
-        const char *next = json_string_value(json_object_get(page, "next_cursor"));
-        free(cursor);
-        cursor = next && *next ? strdup(next) : NULL;
-        cli_http_resp_free(&r);
-        if (!cursor) break;
-        if (!o.all) {
-            out_table_print(t, stdout);
-            fprintf(stderr,
-                    "eirnn: more runs: 'eirnn runs list --all', or the next page with "
-                    "--cursor %s\n",
-                    cursor);
-            goto out;
-        }
-    }
-    if (cli_opts.json) {
-        json_t *j = json_pack("{s:O, s:n}", "items", all, "next_cursor");
-        if (j) out_json(j);
-        json_decref(j);
-    } else {
-        out_table_print(t, stdout);
-    }
-out:
-    free(cursor);
-    json_decref(all);
-    out_table_free(t);
+    const char *const query[] = {"status", o.status, "model_id", o.model, NULL};
+    cli_list l = {.path = "/v1/runs",
+                  .query = query,
+                  .paging = o.paging,
+                  .items = "runs",
+                  .item = "run",
+                  .ncols = 5,
+                  .head = head,
+                  .add_row = list_row};
+    rc = cli_list_print(h, &l);
     cli_http_close(h);
     return out_finish(rc);
 }

@@ -11,9 +11,6 @@
 
 #include "cmd.h"
 
-/** The answer's JSON object, or NULL after printing that it is not one. */
-const json_t *cli_run_answer(const cli_http_resp *r);
-
 /** The run's "status" ("?" when it has none). */
 const char *cli_run_status(const json_t *run);
 

@@ -8,15 +8,6 @@
 
 #include "cmd_runs.h"
 
-const json_t *cli_run_answer(const cli_http_resp *r)
-{
-    if (!json_is_object(r->json)) {
-        cli_error("the server's answer (HTTP %ld) is not a JSON object", r->status);
-        return NULL;
-    }
-    return r->json;
-}
-
 const char *cli_run_status(const json_t *run)
 {
     const char *s = json_string_value(json_object_get(run, "status"));

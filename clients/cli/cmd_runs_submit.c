@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd_runs.h"
+#include "files.h"
 #include "eir_csv.h"
 #include "eir_json.h"
 #include "eir_npy.h"
@@ -263,84 +264,6 @@ oom:
     return CLI_EIO;
 }
 
-/**
- * The array in the .npy or .csv file @p path as a binary array object (dtype of the .npy,
- * float64 for CSV). @return CLI_OK; CLI_EINVALID for a malformed file or a shape that is
- * not T x n_in or B x T x n_in; CLI_EIO when it cannot be read.
- */
-static int inputs_binary(const char *path, json_t **out)
-{
-    *out = NULL;
-    eir_npy_error ne;
-    eir_npy_array a = {0};
-    eir_npy_status st;
-    if (cli_ends_with(path, ".npy")) {
-        st = eir_npy_read_file(path, 0, &a, &ne);
-    } else {
-        int64_t rows, cols;
-        double *data;
-        st = eir_csv_read(path, 0, &rows, &cols, &data, &ne);
-        if (st == EIR_NPY_OK) {
-            a.dtype = EIR_NPY_F8;
-            a.ndim = 2;
-            a.shape[0] = rows;
-            a.shape[1] = cols;
-            a.count = (size_t)(rows * cols);
-            a.data = data;
-        }
-    }
-    if (st != EIR_NPY_OK) {
-        cli_error("%s", ne.message);
-        return st == EIR_NPY_EFORMAT ? CLI_EINVALID : CLI_EIO;
-    }
-    if (a.ndim != 2 && a.ndim != 3) {
-        cli_error("%s: inputs must have shape T x n_in or B x T x n_in, not %d dimension%s", path,
-                  a.ndim, a.ndim == 1 ? "" : "s");
-        eir_npy_array_free(&a);
-        return CLI_EINVALID;
-    }
-    /* Little-endian bytes, in the file's precision (float32 values are exact as floats). */
-    int f4 = a.dtype == EIR_NPY_F4;
-    size_t isz = f4 ? 4 : 8;
-    unsigned char *bytes = malloc(a.count > 0 ? a.count * isz : 1);
-    if (!bytes) {
-        eir_npy_array_free(&a);
-        cli_error("out of memory");
-        return CLI_EIO;
-    }
-    for (size_t i = 0; i < a.count; i++) {
-        uint64_t u;
-        if (f4) {
-            float x = (float)a.data[i];
-            uint32_t w;
-            memcpy(&w, &x, 4);
-            u = w;
-        } else {
-            memcpy(&u, &a.data[i], 8);
-        }
-        for (size_t b = 0; b < isz; b++)
-            bytes[isz * i + b] = (unsigned char)(u >> (8 * b));
-    }
-    char *b64 = eir_base64_encode(bytes, a.count * isz);
-    free(bytes);
-    json_t *shape = json_array();
-    for (int d = 0; shape && d < a.ndim; d++)
-        json_array_append_new(shape, json_integer(a.shape[d]));
-    eir_npy_array_free(&a);
-    json_t *arr = NULL;
-    if (b64 && shape)
-        arr = json_pack("{s:s, s:O, s:s}", "dtype", f4 ? "float32" : "float64", "shape", shape,
-                        "base64", b64);
-    json_decref(shape);
-    free(b64);
-    if (!arr) {
-        cli_error("out of memory");
-        return CLI_EIO;
-    }
-    *out = arr;
-    return CLI_OK;
-}
-
 /** Put the --inputs file into @p run. */
 static int apply_inputs(const char *path, json_t *run)
 {
@@ -356,7 +279,7 @@ static int apply_inputs(const char *path, json_t *run)
             return CLI_EINVALID;
         }
     } else if (cli_ends_with(path, ".npy") || cli_ends_with(path, ".csv")) {
-        if ((rc = inputs_binary(path, &in)) != CLI_OK) return rc;
+        if ((rc = cli_inputs_file(path, 0, 1, &in)) != CLI_OK) return rc;
     } else {
         cli_error("runs submit: --inputs must be a .npy, .csv or .json file, not '%s'", path);
         return CLI_EUSAGE;
@@ -566,7 +489,7 @@ int cli_runs_submit(int argc, char **argv)
     cli_http_resp r;
     rc = cli_http_call(h, "POST", "/v1/runs", body, len, o.key, 0, &r);
     free(body);
-    const json_t *res = rc == CLI_OK ? cli_run_answer(&r) : NULL;
+    const json_t *res = rc == CLI_OK ? cli_answer_object(&r) : NULL;
     const char *id = json_string_value(json_object_get(res, "id"));
     if (rc == CLI_OK && !id) {
         if (res) cli_error("the server's answer has no run id");

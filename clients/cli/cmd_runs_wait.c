@@ -65,7 +65,7 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
             cli_http_resp_free(&r);
             return rc;
         }
-        const json_t *run = cli_run_answer(&r);
+        const json_t *run = cli_answer_object(&r);
         if (!run) {
             out_progress_end();
             cli_http_resp_free(&r);

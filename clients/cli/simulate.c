@@ -18,6 +18,7 @@
 #include "eir_csv.h"
 #include "eir_npy.h"
 #include "eir_runner.h"
+#include "files.h"
 
 static const char simulate_help[] =
     "usage: eirnn simulate [MODEL.json] RUN.json -o DIR [--threads N] [--inputs FILE] "
@@ -87,17 +88,9 @@ static int on_progress(void *ctx, int64_t done, int64_t total)
 static int load_json(const char *path, const char *what, json_t **out)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cli_error("%s: cannot open: %s", path, strerror(errno));
-        return CLI_EIO;
-    }
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        fclose(f);
-        cli_error("%s: is a directory", path);
-        return CLI_EIO;
-    }
+    FILE *f;
+    int rc = cli_open_file(path, 0, &f);
+    if (rc != CLI_OK) return rc;
     json_error_t je;
     json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
     int read_error = ferror(f);
@@ -119,73 +112,17 @@ static int load_json(const char *path, const char *what, json_t **out)
     return CLI_OK;
 }
 
-static int ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcasecmp(s + n - k, suffix) == 0;
-}
-
 /**
  * Replace run["inputs"] by the array in @p path (.npy, or CSV otherwise), as a binary array
  * object so that the run parser checks it like any other input.
  */
 static int apply_inputs_file(const char *path, json_t *run, const eir_json_limits *lim)
 {
-    eir_npy_error ne;
-    eir_npy_array a = {0};
-    eir_npy_status st;
     size_t maxv = lim->max_input_values > 0 ? (size_t)lim->max_input_values : 0;
-    if (ends_with(path, ".npy")) {
-        st = eir_npy_read_file(path, maxv, &a, &ne);
-    } else {
-        int64_t rows, cols;
-        double *data;
-        st = eir_csv_read(path, maxv, &rows, &cols, &data, &ne);
-        if (st == EIR_NPY_OK) {
-            a.ndim = 2;
-            a.shape[0] = rows;
-            a.shape[1] = cols;
-            a.count = (size_t)(rows * cols);
-            a.data = data;
-        }
-    }
-    if (st != EIR_NPY_OK) {
-        cli_error("%s", ne.message);
-        return st == EIR_NPY_EFORMAT ? CLI_EINVALID : CLI_EIO;
-    }
-    if (a.ndim != 2 && a.ndim != 3) {
-        cli_error("%s: inputs must have shape T x n_in or B x T x n_in, not %d dimension%s", path,
-                  a.ndim, a.ndim == 1 ? "" : "s");
-        eir_npy_array_free(&a);
-        return CLI_EINVALID;
-    }
-    /* Little-endian bytes of the doubles. */
-    unsigned char *bytes = malloc(a.count > 0 ? a.count * 8 : 1);
-    if (!bytes) {
-        eir_npy_array_free(&a);
-        cli_error("out of memory");
-        return CLI_EIO;
-    }
-    for (size_t i = 0; i < a.count; i++) {
-        uint64_t u;
-        memcpy(&u, &a.data[i], 8);
-        for (int b = 0; b < 8; b++)
-            bytes[8 * i + (size_t)b] = (unsigned char)(u >> (8 * b));
-    }
-    char *b64 = eir_base64_encode(bytes, a.count * 8);
-    free(bytes);
-    json_t *shape = json_array();
-    for (int d = 0; shape && d < a.ndim; d++)
-        json_array_append_new(shape, json_integer(a.shape[d]));
-    int nd = a.ndim;
-    eir_npy_array_free(&a);
-    json_t *arr = b64 && shape ? json_pack("{s:s, s:o, s:s}", "dtype", "float64", "shape", shape,
-                                           "base64", b64)
-                               : NULL;
-    if (!arr && !b64) json_decref(shape);
-    free(b64);
-    if (!arr || json_array_size(json_object_get(arr, "shape")) != (size_t)nd ||
-        json_object_set_new(run, "inputs", arr) != 0) {
+    json_t *arr;
+    int rc = cli_inputs_file(path, maxv, 0, &arr);
+    if (rc != CLI_OK) return rc;
+    if (json_object_set_new(run, "inputs", arr) != 0) {
         cli_error("out of memory");
         return CLI_EIO;
     }
@@ -236,6 +173,18 @@ static char *join(const char *dir, const char *prefix, const char *name, const c
     return s;
 }
 
+/** Rename the written @p tmp to @p path; on failure remove @p tmp and return CLI_EIO after
+ *  printing why. */
+static int rename_into_place(const char *tmp, const char *path)
+{
+    if (rename(tmp, path) != 0) {
+        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
+        unlink(tmp);
+        return CLI_EIO;
+    }
+    return CLI_OK;
+}
+
 /** Write one recorded variable to DIR/<var>.npy through a temporary file and rename(). */
 static int write_npy(const char *dir, const char *var, eir_precision prec, const int64_t *shape,
                      const void *data)
@@ -255,11 +204,7 @@ static int write_npy(const char *dir, const char *var, eir_precision prec, const
         rc = CLI_EIO;
         goto out;
     }
-    if (rename(tmp, path) != 0) {
-        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        rc = CLI_EIO;
-    }
+    rc = rename_into_place(tmp, path);
 out:
     free(tmp);
     free(path);
@@ -291,11 +236,7 @@ static int write_meta(const char *dir, const json_t *meta)
         rc = CLI_EIO;
         goto out;
     }
-    if (rename(tmp, path) != 0) {
-        cli_error("%s: cannot rename to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        rc = CLI_EIO;
-    }
+    rc = rename_into_place(tmp, path);
 out:
     free(text);
     free(tmp);

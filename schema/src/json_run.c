@@ -77,13 +77,19 @@ static eir_status parse_steps(rctx *c, const json_t *v, const char *ptr)
     return EIR_OK;
 }
 
+/* What a probed value is, for "got ..." in a shape error: "a number" or "[2, 3]". */
+static void shape_text(const ja_info *info, char got[JA_SHAPE_STR])
+{
+    if (info->ndim == 0 && !info->binary)
+        snprintf(got, JA_SHAPE_STR, "a number");
+    else
+        ju_fmt_shape(got, info->ndim, info->shape);
+}
+
 static eir_status inputs_shape_error(rctx *c, const ja_info *info, const char *ptr)
 {
     char got[JA_SHAPE_STR];
-    if (info->ndim == 0 && !info->binary)
-        snprintf(got, sizeof got, "a number");
-    else
-        ju_fmt_shape(got, info->ndim, info->shape);
+    shape_text(info, got);
     return eir_error_set(c->err, EIR_EINVAL, ptr,
                          "expected shape [T, %d] (one trial) or [B, T, %d] (B trials), got %s",
                          c->n_in, c->n_in, got);
@@ -137,10 +143,7 @@ static eir_status parse_inputs(rctx *c, const json_t *j)
 static eir_status v0_shape_error(rctx *c, const ja_info *info, const char *ptr)
 {
     char got[JA_SHAPE_STR];
-    if (info->ndim == 0 && !info->binary)
-        snprintf(got, sizeof got, "a number");
-    else
-        ju_fmt_shape(got, info->ndim, info->shape);
+    shape_text(info, got);
     return eir_error_set(c->err, EIR_EINVAL, ptr,
                          "expected a number, shape [%d] (N) or [%d, %d] (B x N), got %s", c->N,
                          c->spec->desc.B, c->N, got);

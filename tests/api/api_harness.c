@@ -351,6 +351,13 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+void api_stop_clean(api_daemon *d)
+{
+    int rc = api_stop(d, SIGTERM, 30);
+    api_cleanup(d);
+    assert_int_equal(rc, 0);
+}
+
 void api_cleanup(api_daemon *d)
 {
     if (d->pid) api_stop(d, SIGTERM, 30);
@@ -475,6 +482,11 @@ const char *api_header(const api_resp *r, const char *name, char *out, size_t ca
     return NULL;
 }
 
+const char *api_jstr(const json_t *j, const char *k)
+{
+    return json_string_value(json_object_get(j, k));
+}
+
 json_t *api_json(const api_resp *r)
 {
     json_error_t je;
@@ -506,12 +518,13 @@ json_t *api_expect_problem(const api_resp *r, long status)
     return j;
 }
 
-char *api_create_model(api_daemon *d, const char *model_json)
+/** POST @p body to @p path, fail the test unless the answer is @p want; the answer's "id". */
+static char *post_for_id(api_daemon *d, const char *path, const char *body, long want)
 {
     api_resp r;
-    api_post(d, "/v1/models", model_json, &r);
-    if (r.status != 201) {
-        print_error("POST /v1/models: %ld %s\n", r.status, r.body);
+    api_post(d, path, body, &r);
+    if (r.status != want) {
+        print_error("POST %s: %ld %s\n", path, r.status, r.body);
         fail();
     }
     json_t *j = api_json(&r);
@@ -521,19 +534,14 @@ char *api_create_model(api_daemon *d, const char *model_json)
     return id;
 }
 
+char *api_create_model(api_daemon *d, const char *model_json)
+{
+    return post_for_id(d, "/v1/models", model_json, 201);
+}
+
 char *api_submit_run(api_daemon *d, const char *run_json)
 {
-    api_resp r;
-    api_post(d, "/v1/runs", run_json, &r);
-    if (r.status != 202) {
-        print_error("POST /v1/runs: %ld %s\n", r.status, r.body);
-        fail();
-    }
-    json_t *j = api_json(&r);
-    char *id = strdup(json_string_value(json_object_get(j, "id")));
-    json_decref(j);
-    api_resp_free(&r);
-    return id;
+    return post_for_id(d, "/v1/runs", run_json, 202);
 }
 
 static int is_final(const char *s)

@@ -64,6 +64,10 @@ void api_start(api_daemon *d, const char *const *args, const char *const *env);
  * or -1 when it did not exit or died of a signal (then it is killed with SIGKILL). */
 int api_stop(api_daemon *d, int sig, double timeout);
 
+/** The end of a test group: api_stop() with SIGTERM (30 s, scaled), then api_cleanup(); fails
+ *  the test (after cleaning up) unless the daemon exited 0. */
+void api_stop_clean(api_daemon *d);
+
 /** kill -9 and reap. */
 void api_kill9(api_daemon *d);
 
@@ -96,6 +100,9 @@ const char *api_header(const api_resp *r, const char *name, char *buf, size_t ca
 
 /** Parse the body as JSON (fails the test when it is not). */
 json_t *api_json(const api_resp *r);
+
+/** The string member @p k of object @p j; NULL when absent or not a string. */
+const char *api_jstr(const json_t *j, const char *k);
 
 /** Assert the response is a problem+json with @p status; returns the parsed problem (decref). */
 json_t *api_expect_problem(const api_resp *r, long status);

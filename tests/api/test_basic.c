@@ -29,9 +29,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = api_stop(&D, SIGTERM, 30);
-    api_cleanup(&D);
-    assert_int_equal(rc, 0);
+    api_stop_clean(&D);
     return 0;
 }
 

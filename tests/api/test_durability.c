@@ -13,11 +13,6 @@
 
 #include "api_harness.h"
 
-static const char *jstr(json_t *j, const char *k)
-{
-    return json_string_value(json_object_get(j, k));
-}
-
 /** A run of @p model_id with @p T zero-input steps recording V every @p every, seed @p seed. */
 static char *run_doc(const char *model_id, long T, int every, int seed)
 {
@@ -87,12 +82,12 @@ static void test_kill9_restart(void **state)
     api_start(&d, two, NULL);
     assert_true(api_log_count(&d, "\"event\":\"requeued\"") >= 1);
     json_t *j = api_wait_run(&d, long_id, 120);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 2);
     json_decref(j);
     for (int i = 0; i < 4; i++) {
         j = api_wait_run(&d, ids[i], 60);
-        assert_string_equal(jstr(j, "status"), "succeeded");
+        assert_string_equal(api_jstr(j, "status"), "succeeded");
         json_decref(j);
     }
     check_against_simulate(&d, long_id, api_model_slow, long_doc, "long");
@@ -131,6 +126,38 @@ static void *long_poll(void *p)
     return NULL;
 }
 
+/**
+ * Start a long poll of run @p id in a thread (its answer in *pa once joined), then SIGTERM
+ * @p d, waiting up to @p timeout seconds (scaled) for it to exit. Fails the test unless it
+ * exited 0. @return how long the stop took, in seconds.
+ */
+static double sigterm_during_poll(api_daemon *d, const char *id, double timeout, poll_arg *pa)
+{
+    *pa = (poll_arg){.d = d, .id = id};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, long_poll, pa), 0);
+    api_pause(0.2);
+    double t0 = api_now();
+    int rc = api_stop(d, SIGTERM, timeout);
+    double took = api_now() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(rc, 0);
+    return took;
+}
+
+/** Fail unless GET /v1/runs/@p id on @p d answers a run in state @p status. */
+static void expect_status(api_daemon *d, const char *id, const char *status)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/runs/%s", id);
+    api_resp r;
+    api_get(d, path, &r);
+    json_t *j = api_json(&r);
+    assert_string_equal(api_jstr(j, "status"), status);
+    json_decref(j);
+    api_resp_free(&r);
+}
+
 static void test_sigterm_finishes_in_grace(void **state)
 {
     (void)state;
@@ -145,15 +172,8 @@ static void test_sigterm_finishes_in_grace(void **state)
     char *doc = run_doc(slow, 40000, 400, 2);
     char *id = api_submit_run(&d, doc);
     api_wait_status(&d, id, "running", 30);
-    poll_arg pa = {.d = &d, .id = id};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
-    api_pause(0.2);
-    double t0 = api_now();
-    int rc = api_stop(&d, SIGTERM, 60);
-    double stop_took = api_now() - t0;
-    pthread_join(th, NULL);
-    assert_int_equal(rc, 0);
+    poll_arg pa;
+    double stop_took = sigterm_during_poll(&d, id, 60, &pa);
     /* It exited when the run was done, not at the end of the grace. */
     assert_true(stop_took < eir_scaled(30));
     /* The pending long poll was answered at shutdown, well before its 60 s. */
@@ -165,14 +185,7 @@ static void test_sigterm_finishes_in_grace(void **state)
     /* It finished within the grace period: after a restart without workers it is there. */
     const char *none[] = {"--workers", "0", NULL};
     api_start(&d, none, NULL);
-    char path[128];
-    snprintf(path, sizeof path, "/v1/runs/%s", id);
-    api_resp r;
-    api_get(&d, path, &r);
-    json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "succeeded");
-    json_decref(j);
-    api_resp_free(&r);
+    expect_status(&d, id, "succeeded");
     check_against_simulate(&d, id, api_model_slow, doc, "grace");
     free(doc);
     free(id);
@@ -195,15 +208,8 @@ static void test_sigterm_releases_run(void **state)
     char *id = api_submit_run(&d, doc);
     api_wait_status(&d, id, "running", 30);
     api_pause(0.3);
-    poll_arg pa = {.d = &d, .id = id};
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, long_poll, &pa), 0);
-    api_pause(0.2);
-    double t0 = api_now();
-    int rc = api_stop(&d, SIGTERM, 30);
-    double stop_took = api_now() - t0;
-    pthread_join(th, NULL);
-    assert_int_equal(rc, 0);
+    poll_arg pa;
+    double stop_took = sigterm_during_poll(&d, id, 30, &pa);
     assert_true(stop_took < eir_scaled(5));
     assert_int_equal(pa.r.status, 200);
     assert_true(pa.took < eir_scaled(10));
@@ -213,20 +219,13 @@ static void test_sigterm_releases_run(void **state)
     /* Back in the queue with the attempt not counted; a restart completes it. */
     const char *none[] = {"--workers", "0", NULL};
     api_start(&d, none, NULL);
-    char path[128];
-    snprintf(path, sizeof path, "/v1/runs/%s", id);
-    api_resp r;
-    api_get(&d, path, &r);
-    json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "queued");
-    json_decref(j);
-    api_resp_free(&r);
+    expect_status(&d, id, "queued");
     assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
 
     const char *one[] = {"--workers", "1", NULL};
     api_start(&d, one, NULL);
-    j = api_wait_run(&d, id, 120);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    json_t *j = api_wait_run(&d, id, 120);
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 1);
     json_decref(j);
     check_against_simulate(&d, id, api_model_slow, doc, "released");

@@ -31,9 +31,7 @@ static int teardown(void **state)
     (void)state;
     free(model_id);
     free(run_id);
-    int rc = api_stop(&D, SIGTERM, 30);
-    api_cleanup(&D);
-    assert_int_equal(rc, 0);
+    api_stop_clean(&D);
     return 0;
 }
 

@@ -27,15 +27,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    int rc = api_stop(&D, SIGTERM, 30);
-    api_cleanup(&D);
-    assert_int_equal(rc, 0);
+    api_stop_clean(&D);
     return 0;
-}
-
-static const char *jstr(json_t *j, const char *k)
-{
-    return json_string_value(json_object_get(j, k));
 }
 
 /** GET @p path (with optional Accept) and return the response (status checked). */
@@ -91,7 +84,7 @@ static char *compare_with_simulate(const char *tag, const char *model, const cha
     free(doc);
     free(mid);
     json_t *j = api_wait_run(&D, rid, 120);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_decref(j);
     for (const char *const *v = vars; *v; v++) {
         char path[256], file[600];
@@ -348,7 +341,7 @@ static void test_slicing(void **state)
         api_resp r;
         api_get(&D, path, &r);
         json_t *p = api_expect_problem(&r, 400);
-        assert_non_null(jstr(p, "parameter"));
+        assert_non_null(api_jstr(p, "parameter"));
         json_decref(p);
         api_resp_free(&r);
     }
@@ -402,14 +395,14 @@ static void test_result_list_and_errors(void **state)
     api_resp r;
     get_ok(path, NULL, &r);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_t *items = json_object_get(j, "items");
     assert_int_equal(json_array_size(items), 2);
     json_t *v = json_array_get(items, 0);
-    assert_string_equal(jstr(v, "var"), "V");
-    assert_string_equal(jstr(v, "dtype"), "float32");
+    assert_string_equal(api_jstr(v, "var"), "V");
+    assert_string_equal(api_jstr(v, "dtype"), "float32");
     assert_int_equal(json_integer_value(json_object_get(v, "bytes")), 3 * 25 * 3 * 4);
-    assert_int_equal(strlen(jstr(v, "sha256")), 64);
+    assert_int_equal(strlen(api_jstr(v, "sha256")), 64);
     json_decref(j);
     api_resp_free(&r);
     /* Not recorded: 404. */

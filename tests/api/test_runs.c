@@ -64,9 +64,14 @@ static char *run_doc(const char *id, const char *inline_model, long T, const cha
     return s;
 }
 
-static const char *jstr(json_t *j, const char *k)
+/** Submit the run of run_doc(@p id, @p inline_model, @p T, @p extra) to @p d; its id. */
+static char *submit(api_daemon *d, const char *id, const char *inline_model, long T,
+                    const char *extra)
 {
-    return json_string_value(json_object_get(j, k));
+    char *doc = run_doc(id, inline_model, T, extra);
+    char *rid = api_submit_run(d, doc);
+    free(doc);
+    return rid;
 }
 
 static void test_submit_and_wait(void **state)
@@ -79,30 +84,30 @@ static void test_submit_and_wait(void **state)
     assert_int_equal(r.status, 202);
     json_t *j = api_json(&r);
     char loc[128], want[128];
-    const char *id = jstr(j, "id");
+    const char *id = api_jstr(j, "id");
     assert_true(strncmp(id, "r_", 2) == 0);
     snprintf(want, sizeof want, "/v1/runs/%s", id);
     assert_non_null(api_header(&r, "Location", loc, sizeof loc));
     assert_string_equal(loc, want);
-    assert_string_equal(jstr(j, "model_id"), small_id);
-    const char *st = jstr(j, "status");
+    assert_string_equal(api_jstr(j, "model_id"), small_id);
+    const char *st = api_jstr(j, "status");
     assert_true(!strcmp(st, "queued") || !strcmp(st, "running") || !strcmp(st, "succeeded"));
     assert_non_null(json_object_get(j, "progress"));
-    assert_non_null(jstr(j, "created_at"));
+    assert_non_null(api_jstr(j, "created_at"));
     char *rid = strdup(id);
     json_decref(j);
     api_resp_free(&r);
 
     j = api_wait_run(&D, rid, 30);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_t *p = json_object_get(j, "progress");
     assert_int_equal(json_integer_value(json_object_get(p, "done")), 50);
     assert_int_equal(json_integer_value(json_object_get(p, "total")), 50);
-    assert_non_null(jstr(j, "started_at"));
-    assert_non_null(jstr(j, "finished_at"));
+    assert_non_null(api_jstr(j, "started_at"));
+    assert_non_null(api_jstr(j, "finished_at"));
     assert_true(json_is_null(json_object_get(j, "error")));
     json_t *meta = json_object_get(j, "meta");
-    assert_string_equal(jstr(meta, "status"), "succeeded");
+    assert_string_equal(api_jstr(meta, "status"), "succeeded");
     json_t *sum = json_object_get(meta, "summary");
     assert_int_equal(json_integer_value(json_object_get(sum, "steps_done")), 50);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(meta, "run"), "seed")), 3);
@@ -122,7 +127,7 @@ static void test_submit_and_wait(void **state)
     char *rid2 = api_submit_run(&D, doc);
     free(doc);
     j = api_wait_run(&D, rid2, 30);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     assert_true(json_is_null(json_object_get(j, "model_id")));
     json_decref(j);
     free(rid);
@@ -134,7 +139,7 @@ static void expect_run_error(api_daemon *d, const char *body, long status, const
     api_resp r;
     api_post(d, "/v1/runs", body, &r);
     json_t *p = api_expect_problem(&r, status);
-    const char *f = jstr(p, "field");
+    const char *f = api_jstr(p, "field");
     if (field && (!f || strcmp(f, field))) {
         print_error("%s: expected field %s: %s\n", body, field, r.body);
         fail();
@@ -198,9 +203,7 @@ static void test_long_poll_returns_when_done(void **state)
     (void)state;
     char *mid = api_create_model(&D, api_model_slow);
     /* About a second of simulation. */
-    char *doc = run_doc(mid, NULL, 30000, "\"record\": {\"vars\": [\"V\"], \"every\": 1000}");
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, mid, NULL, 30000, "\"record\": {\"vars\": [\"V\"], \"every\": 1000}");
     char path[128];
     snprintf(path, sizeof path, "/v1/runs/%s?wait=%.0f", rid, eir_scaled(60));
     double t0 = api_now();
@@ -209,7 +212,7 @@ static void test_long_poll_returns_when_done(void **state)
     double took = api_now() - t0;
     assert_int_equal(r.status, 200);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     /* Well before the 60 s deadline: the worker's finish resumed the poll. */
     assert_true(took < eir_scaled(30));
     json_decref(j);
@@ -228,9 +231,7 @@ static void test_long_poll_deadline(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D0, api_model_small);
-    char *doc = run_doc(mid, NULL, 10, NULL);
-    char *rid = api_submit_run(&D0, doc);
-    free(doc);
+    char *rid = submit(&D0, mid, NULL, 10, NULL);
     char path[128];
     snprintf(path, sizeof path, "/v1/runs/%s?wait=0.7", rid);
     double t0 = api_now();
@@ -239,7 +240,7 @@ static void test_long_poll_deadline(void **state)
     double took = api_now() - t0;
     assert_int_equal(r.status, 200);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "queued");
+    assert_string_equal(api_jstr(j, "status"), "queued");
     assert_true(took >= 0.65 && took < eir_scaled(3.0));
     json_decref(j);
     api_resp_free(&r);
@@ -257,7 +258,7 @@ static void test_long_poll_deadline(void **state)
         snprintf(path, sizeof path, "/v1/runs/%s?wait=%s", rid, *b);
         api_get(&D0, path, &r);
         json_t *p = api_expect_problem(&r, 400);
-        assert_string_equal(jstr(p, "parameter"), "wait");
+        assert_string_equal(api_jstr(p, "parameter"), "wait");
         json_decref(p);
         api_resp_free(&r);
     }
@@ -274,9 +275,7 @@ static void test_cancel_queued(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D0, api_model_small);
-    char *doc = run_doc(mid, NULL, 10, NULL);
-    char *rid = api_submit_run(&D0, doc);
-    free(doc);
+    char *rid = submit(&D0, mid, NULL, 10, NULL);
     char path[128];
     snprintf(path, sizeof path, "/v1/runs/%s", rid);
     /* DELETE of a queued run: 409. */
@@ -289,14 +288,14 @@ static void test_cancel_queued(void **state)
     snprintf(mpath, sizeof mpath, "/v1/models/%s", mid);
     api_delete(&D0, mpath, &r);
     json_t *p = api_expect_problem(&r, 409);
-    assert_non_null(strstr(jstr(p, "detail"), "1 run"));
+    assert_non_null(strstr(api_jstr(p, "detail"), "1 run"));
     json_decref(p);
     api_resp_free(&r);
     snprintf(path, sizeof path, "/v1/runs/%s/cancel", rid);
     api_post(&D0, path, NULL, &r);
     assert_int_equal(r.status, 200);
     json_t *j = api_json(&r);
-    assert_string_equal(jstr(j, "status"), "cancelled");
+    assert_string_equal(api_jstr(j, "status"), "cancelled");
     json_decref(j);
     api_resp_free(&r);
     /* Cancelling again is harmless. */
@@ -323,9 +322,8 @@ static void test_cancel_running(void **state)
     (void)state;
     char *mid = api_create_model(&D, api_model_slow);
     /* Minutes of simulation if left alone. */
-    char *doc = run_doc(mid, NULL, 5000000, "\"record\": {\"vars\": [\"V\"], \"every\": 100000}");
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid =
+        submit(&D, mid, NULL, 5000000, "\"record\": {\"vars\": [\"V\"], \"every\": 100000}");
     api_wait_status(&D, rid, "running", 30);
     api_pause(0.3);
     char path[128];
@@ -339,7 +337,7 @@ static void test_cancel_running(void **state)
     json_decref(j);
     api_resp_free(&r);
     j = api_wait_run(&D, rid, 30);
-    assert_string_equal(jstr(j, "status"), "cancelled");
+    assert_string_equal(api_jstr(j, "status"), "cancelled");
     assert_true(api_now() - t0 < eir_scaled(5.0));
     json_t *sum = json_object_get(json_object_get(j, "meta"), "summary");
     json_int_t done = json_integer_value(json_object_get(sum, "steps_done"));
@@ -388,7 +386,7 @@ static void test_idempotency(void **state)
     char rep[16];
     assert_non_null(api_header(&r2, "Idempotent-Replayed", rep, sizeof rep));
     json_t *j1 = api_json(&r1), *j2 = api_json(&r2);
-    assert_string_equal(jstr(j1, "id"), jstr(j2, "id"));
+    assert_string_equal(api_jstr(j1, "id"), api_jstr(j2, "id"));
     char loc1[128], loc2[128];
     assert_non_null(api_header(&r1, "Location", loc1, sizeof loc1));
     assert_non_null(api_header(&r2, "Location", loc2, sizeof loc2));
@@ -397,7 +395,7 @@ static void test_idempotency(void **state)
     char *other = run_doc(small_id, NULL, 11, NULL);
     api_req(&D, "POST", "/v1/runs", h1, other, strlen(other), &r3);
     json_t *p = api_expect_problem(&r3, 422);
-    assert_non_null(strstr(jstr(p, "type"), "idempotency"));
+    assert_non_null(strstr(api_jstr(p, "type"), "idempotency"));
     json_decref(p);
     api_resp_free(&r3);
     /* Another key: another run. */
@@ -405,7 +403,7 @@ static void test_idempotency(void **state)
     api_req(&D, "POST", "/v1/runs", h2, doc, strlen(doc), &r3);
     assert_int_equal(r3.status, 202);
     json_t *j3 = api_json(&r3);
-    assert_string_not_equal(jstr(j3, "id"), jstr(j1, "id"));
+    assert_string_not_equal(api_jstr(j3, "id"), api_jstr(j1, "id"));
     json_decref(j3);
     api_resp_free(&r3);
     /* Too long a key. */
@@ -467,9 +465,7 @@ static void test_list(void **state)
     char *m1 = api_create_model(&L, api_model_small), *m2 = api_create_model(&L, api_model_small);
     char *ids[7];
     for (int i = 0; i < 7; i++) {
-        char *doc = run_doc(i < 4 ? m1 : m2, NULL, 10, NULL);
-        ids[i] = api_submit_run(&L, doc);
-        free(doc);
+        ids[i] = submit(&L, i < 4 ? m1 : m2, NULL, 10, NULL);
     }
     /* Cancel two of model 1's. */
     for (int i = 0; i < 2; i++) {
@@ -516,7 +512,7 @@ static void test_list(void **state)
             json_array_foreach(items, i, it)
             {
                 if (strstr(cases[k].query, "status=queued"))
-                    assert_string_equal(jstr(it, "status"), "queued");
+                    assert_string_equal(api_jstr(it, "status"), "queued");
                 assert_non_null(json_object_get(it, "progress"));
             }
             total += (int)json_array_size(items);
@@ -541,7 +537,7 @@ static void test_list(void **state)
     api_resp r;
     api_get(&L, "/v1/runs?status=bogus", &r);
     json_t *p = api_expect_problem(&r, 400);
-    assert_string_equal(jstr(p, "parameter"), "status");
+    assert_string_equal(api_jstr(p, "parameter"), "status");
     json_decref(p);
     api_resp_free(&r);
     for (int i = 0; i < 7; i++)
@@ -556,14 +552,12 @@ static void test_time_limit(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D, api_model_slow);
-    char *doc = run_doc(mid, NULL, 5000000,
-                        "\"record\": {\"vars\": [\"V\"], \"every\": 100000}, \"time_limit\": 0.5");
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, mid, NULL, 5000000,
+                       "\"record\": {\"vars\": [\"V\"], \"every\": 100000}, \"time_limit\": 0.5");
     json_t *j = api_wait_run(&D, rid, 60);
-    assert_string_equal(jstr(j, "status"), "failed");
+    assert_string_equal(api_jstr(j, "status"), "failed");
     json_t *e = json_object_get(j, "error");
-    assert_non_null(strstr(jstr(e, "detail"), "wall-clock limit"));
+    assert_non_null(strstr(api_jstr(e, "detail"), "wall-clock limit"));
     assert_float_equal(json_real_value(json_object_get(j, "time_limit")), 0.5, 1e-9);
     json_decref(j);
     free(rid);
@@ -576,11 +570,9 @@ static void test_diverged(void **state)
     const char *model = "{\"class\": \"rnn\", \"populations\": {\"E\": 2, \"I\": 0}, "
                         "\"n_inputs\": 0, \"activation\": {\"name\": \"linear\"}, \"leak\": 1, "
                         "\"bias\": 1, \"recurrent\": {\"W\": [[0, 10], [10, 0]]}}";
-    char *doc = run_doc(NULL, model, 20000, NULL);
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, NULL, model, 20000, NULL);
     json_t *j = api_wait_run(&D, rid, 60);
-    assert_string_equal(jstr(j, "status"), "diverged");
+    assert_string_equal(api_jstr(j, "status"), "diverged");
     json_t *sum = json_object_get(json_object_get(j, "meta"), "summary");
     assert_true(json_is_true(json_object_get(sum, "diverged")));
     json_decref(j);
@@ -591,11 +583,9 @@ static void test_seed_picked(void **state)
 {
     (void)state;
     char *mid = api_create_model(&D, api_model_noisy);
-    char *doc = run_doc(mid, NULL, 20, NULL);
-    char *rid = api_submit_run(&D, doc);
-    free(doc);
+    char *rid = submit(&D, mid, NULL, 20, NULL);
     json_t *j = api_wait_run(&D, rid, 30);
-    assert_string_equal(jstr(j, "status"), "succeeded");
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_t *seed = json_object_get(json_object_get(json_object_get(j, "meta"), "run"), "seed");
     assert_true(json_is_integer(seed));
     json_decref(j);

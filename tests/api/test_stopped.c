@@ -35,15 +35,8 @@ static int teardown(void **state)
 {
     (void)state;
     free(slow_id);
-    int rc = api_stop(&D, SIGTERM, 30);
-    api_cleanup(&D);
-    assert_int_equal(rc, 0);
+    api_stop_clean(&D);
     return 0;
-}
-
-static const char *jstr(json_t *j, const char *k)
-{
-    return json_string_value(json_object_get(j, k));
 }
 
 static json_int_t jint(json_t *j, const char *k)
@@ -87,7 +80,7 @@ static void get_npy(const char *id, eir_npy_array *a, api_resp *r)
  */
 static void check_stopped(json_t *j, const char *id, const char *status)
 {
-    assert_string_equal(jstr(j, "status"), status);
+    assert_string_equal(api_jstr(j, "status"), status);
     json_t *meta = json_object_get(j, "meta");
     json_t *sum = json_object_get(meta, "summary");
     json_int_t done = jint(sum, "steps_done");
@@ -119,7 +112,7 @@ static void check_stopped(json_t *j, const char *id, const char *status)
     if (rows > 0) {
         char *full = submit((long)(rows * EVERY), NULL);
         json_t *fj = api_wait_run(&D, full, 120);
-        assert_string_equal(jstr(fj, "status"), "succeeded");
+        assert_string_equal(api_jstr(fj, "status"), "succeeded");
         assert_true(json_is_false(
             json_object_get(json_object_get(json_object_get(fj, "meta"), "summary"), "truncated")));
         json_decref(fj);
@@ -149,7 +142,8 @@ static void test_cancelled_keeps_rows_done(void **state)
         api_get(&D, path, &r);
         json_t *j = api_json(&r);
         json_int_t done = jint(json_object_get(j, "progress"), "done");
-        int final = strcmp(jstr(j, "status"), "running") && strcmp(jstr(j, "status"), "queued");
+        int final =
+            strcmp(api_jstr(j, "status"), "running") && strcmp(api_jstr(j, "status"), "queued");
         json_decref(j);
         api_resp_free(&r);
         if (final) fail_msg("the run ended before it could be cancelled");
@@ -173,7 +167,7 @@ static void test_time_limit_keeps_rows_done(void **state)
     (void)state;
     char *id = submit(5000000, "\"time_limit\": 1.0");
     json_t *j = api_wait_run(&D, id, 60);
-    assert_non_null(strstr(jstr(json_object_get(j, "error"), "detail"), "wall-clock limit"));
+    assert_non_null(strstr(api_jstr(json_object_get(j, "error"), "detail"), "wall-clock limit"));
     check_stopped(j, id, "failed");
     json_decref(j);
     free(id);

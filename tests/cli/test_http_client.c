@@ -43,11 +43,11 @@ int main(void)
 #include <time.h>
 #include <unistd.h>
 
+#include "../common/eir_test_files.h"
 #include "api_harness.h"
 #include "eir.h"
 #include "eir_npy.h"
 
-static char tmpdir[] = "/tmp/eirnn_http_client_XXXXXX";
 static api_daemon dA; /* open */
 static api_daemon dB; /* with a token */
 static const char token[] = "s3cret-t0ken";
@@ -58,16 +58,6 @@ static char *out_text, *err_text;
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
-
-/** A path under the test's temporary directory (ring of static buffers). */
-static const char *tp(const char *name)
-{
-    static char buf[16][512];
-    static int k;
-    char *p = buf[k++ % 16];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static void write_text(const char *path, const char *text)
 {
@@ -132,21 +122,7 @@ static pid_t spawn_cli(char *const argv[], const char *const *env, const char *o
 /** Wait for @p pid at most @p timeout_s (scaled); its exit code (128 + signal when killed). */
 static int wait_pid(pid_t pid, double timeout_s)
 {
-    timeout_s = eir_scaled(timeout_s);
-    double t0 = api_now();
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        assert_true(r >= 0);
-        if (r == pid) break;
-        if (api_now() - t0 > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("eirnn did not finish within %.0f s", timeout_s);
-        }
-        usleep(2000);
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return et_wait_child(pid, timeout_s, "eirnn");
 }
 
 /** Wait for a client started with spawn_cli(); its output lands in out_text and err_text. */
@@ -171,7 +147,7 @@ static int cli_v(const char *const *env, const char *arg, va_list ap)
     for (const char *a = arg; a && n < 47; a = va_arg(ap, const char *))
         argv[n++] = (char *)a;
     argv[n] = NULL;
-    const char *o = tp("stdout.txt"), *e = tp("stderr.txt");
+    const char *o = et_tmp("stdout.txt"), *e = et_tmp("stderr.txt");
     return wait_cli(spawn_cli(argv, env, o, e), 300, o, e);
 }
 
@@ -304,15 +280,15 @@ static void write_inputs(void)
                 inputs[(b * T + t) * NIN + c] = sin(0.3 * t + b + 1.7 * c) + 0.5;
     int64_t shape[3] = {B, T, NIN};
     eir_npy_error ne;
-    assert_int_equal(eir_npy_write_file(tp("in.npy"), EIR_NPY_F8, 3, shape, inputs, &ne),
+    assert_int_equal(eir_npy_write_file(et_tmp("in.npy"), EIR_NPY_F8, 3, shape, inputs, &ne),
                      EIR_NPY_OK);
-    FILE *f = fopen(tp("in0.csv"), "w");
+    FILE *f = fopen(et_tmp("in0.csv"), "w");
     assert_non_null(f);
     fprintf(f, "u0,u1\n");
     for (int t = 0; t < T; t++)
         fprintf(f, "%.17g,%.17g\n", inputs[t * NIN], inputs[t * NIN + 1]);
     assert_int_equal(fclose(f), 0);
-    f = fopen(tp("in.json"), "w");
+    f = fopen(et_tmp("in.json"), "w");
     assert_non_null(f);
     fputc('[', f);
     for (int b = 0; b < B; b++) {
@@ -333,7 +309,7 @@ static void write_inputs(void)
 static int group_setup(void **state)
 {
     (void)state;
-    if (!mkdtemp(tmpdir)) return -1;
+    if (et_tmpdir_make() != 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     static const char *const args[] = {"--workers", "2", "--shutdown-grace", "1", NULL};
     static const char *const args_token[] = {"--workers", "1", "--shutdown-grace", "1", "--token",
@@ -343,14 +319,14 @@ static int group_setup(void **state)
     api_start(&dA, args, NULL);
     api_init(&dB);
     api_start(&dB, args_token, NULL);
-    write_text(tp("tiny.json"), tiny_model);
-    write_text(tp("bad.json"), bad_model);
-    write_text(tp("diverging.json"), diverging_model);
-    write_text(tp("slow.json"), api_model_slow);
-    write_text(tp("slow_run.json"),
+    write_text(et_tmp("tiny.json"), tiny_model);
+    write_text(et_tmp("bad.json"), bad_model);
+    write_text(et_tmp("diverging.json"), diverging_model);
+    write_text(et_tmp("slow.json"), api_model_slow);
+    write_text(et_tmp("slow_run.json"),
                "{\"dt\": 0.1, \"record\": {\"vars\": [\"r\"], \"every\": 1000}}");
-    write_text(tp("run.json"), run_doc);
-    write_text(tp("run_seeded.json"), run_doc_seeded);
+    write_text(et_tmp("run.json"), run_doc);
+    write_text(et_tmp("run_seeded.json"), run_doc_seeded);
     write_inputs();
     return 0;
 }
@@ -362,15 +338,13 @@ static int group_teardown(void **state)
     api_cleanup(&dB);
     free(out_text);
     free(err_text);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return et_tmpdir_remove();
 }
 
 /** Create tiny_model in daemon A; its id (malloc'ed). */
 static char *create_tiny(void)
 {
-    expect_rc(cli("models", "create", "-q", tp("tiny.json"), NULL), 0);
+    expect_rc(cli("models", "create", "-q", et_tmp("tiny.json"), NULL), 0);
     return out_line();
 }
 
@@ -382,12 +356,12 @@ static void test_models(void **state)
 {
     (void)state;
     /* create: the table, then --json (the server's resource) */
-    expect_rc(cli("models", "create", tp("tiny.json"), NULL), 0);
+    expect_rc(cli("models", "create", et_tmp("tiny.json"), NULL), 0);
     assert_contains(out_text, "id ");
     assert_contains(out_text, "tiny");
     assert_contains(out_text, "neurons      4");
     assert_string_equal(err_text, "");
-    expect_rc(cli("--json", "models", "create", tp("tiny.json"), NULL), 0);
+    expect_rc(cli("--json", "models", "create", et_tmp("tiny.json"), NULL), 0);
     char *id = out_id();
     assert_true(strncmp(id, "m_", 2) == 0);
 
@@ -438,8 +412,8 @@ static void test_submit_wait_results(void **state)
     char *mid = create_tiny();
 
     /* Submit with --wait: exit 0, the ended run on stdout, nothing on stderr (no bar). */
-    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", tp("run.json"),
-                  "--inputs", tp("in.npy"), "--seed", "7", "--wait", NULL),
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", et_tmp("run.json"),
+                  "--inputs", et_tmp("in.npy"), "--seed", "7", "--wait", NULL),
               0);
     assert_string_equal(err_text, "");
     json_t *run = out_json();
@@ -448,8 +422,8 @@ static void test_submit_wait_results(void **state)
     json_decref(run);
 
     /* The same run offline. */
-    expect_rc(cli("simulate", tp("tiny.json"), tp("run_seeded.json"), "--inputs", tp("in.npy"),
-                  "-o", tp("sim"), "-q", NULL),
+    expect_rc(cli("simulate", et_tmp("tiny.json"), et_tmp("run_seeded.json"), "--inputs",
+                  et_tmp("in.npy"), "-o", et_tmp("sim"), "-q", NULL),
               0);
 
     /* Each variable as .npy: the same bytes as simulate's. */
@@ -458,24 +432,24 @@ static void test_submit_wait_results(void **state)
         char name[32], simf[32];
         snprintf(name, sizeof name, "srv_%s.npy", vars[v]);
         snprintf(simf, sizeof simf, "sim/%s.npy", vars[v]);
-        expect_rc(cli("results", "get", rid, vars[v], "-o", tp(name), NULL), 0);
+        expect_rc(cli("results", "get", rid, vars[v], "-o", et_tmp(name), NULL), 0);
         assert_contains(out_text, "wrote ");
-        assert_same_file(tp(name), tp(simf));
+        assert_same_file(et_tmp(name), et_tmp(simf));
     }
     /* No temporary file left behind. */
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q '^\\.'", tmpdir);
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -q '^\\.'", et_tmpdir);
     assert_int_not_equal(system(cmd), 0);
 
     eir_npy_array a;
-    read_npy(tp("sim/r.npy"), &a);
+    read_npy(et_tmp("sim/r.npy"), &a);
     int64_t Tr = a.shape[1], n = a.shape[2];
     assert_int_equal(a.shape[0], B);
     assert_int_equal(Tr, eir_recorded_rows(T, EVERY));
 
     /* CSV: a header, then trial, step and the values, exactly. */
-    expect_rc(cli("results", "get", rid, "r", "-o", tp("r.csv"), NULL), 0);
-    char *csv = api_read_file(tp("r.csv"), NULL);
+    expect_rc(cli("results", "get", rid, "r", "-o", et_tmp("r.csv"), NULL), 0);
+    char *csv = api_read_file(et_tmp("r.csv"), NULL);
     assert_non_null(csv);
     assert_true(strncmp(csv, "trial,step,r0,r1,r2,r3\n", 23) == 0);
     char *p = csv + 23;
@@ -501,13 +475,13 @@ static void test_submit_wait_results(void **state)
     free(csv);
 
     /* JSON: nested lists, exactly. */
-    expect_rc(cli("--json", "results", "get", rid, "r", "-o", tp("r.json"), NULL), 0);
+    expect_rc(cli("--json", "results", "get", rid, "r", "-o", et_tmp("r.json"), NULL), 0);
     json_t *info = out_json();
     assert_string_equal(json_string_value(json_object_get(info, "format")), "json");
     assert_int_equal(json_integer_value(json_array_get(json_object_get(info, "shape"), 1)), Tr);
     json_decref(info);
     json_error_t je;
-    json_t *arr = json_load_file(tp("r.json"), 0, &je);
+    json_t *arr = json_load_file(et_tmp("r.json"), 0, &je);
     assert_non_null(arr);
     assert_int_equal(json_array_size(arr), B);
     for (int64_t b = 0; b < B; b++)
@@ -520,12 +494,12 @@ static void test_submit_wait_results(void **state)
     json_decref(arr);
 
     /* Slicing: trial 1, steps 2..4, units 3 and 1, in that order. */
-    expect_rc(cli("results", "get", rid, "r", "-o", tp("slice.npy"), "--trials", "1:2", "--steps",
-                  "2:5", "--neurons", "3,1", NULL),
+    expect_rc(cli("results", "get", rid, "r", "-o", et_tmp("slice.npy"), "--trials", "1:2",
+                  "--steps", "2:5", "--neurons", "3,1", NULL),
               0);
     assert_contains(out_text, "1 x 3 x 2");
     eir_npy_array s;
-    read_npy(tp("slice.npy"), &s);
+    read_npy(et_tmp("slice.npy"), &s);
     assert_int_equal(s.ndim, 3);
     assert_int_equal(s.shape[0], 1);
     assert_int_equal(s.shape[1], 3);
@@ -538,32 +512,32 @@ static void test_submit_wait_results(void **state)
     eir_npy_array_free(&a);
 
     /* A bad slice is the server's 400: exit 3, the parameter named. */
-    expect_rc(cli("results", "get", rid, "r", "-o", tp("bad.npy"), "--trials", "5:9", NULL), 3);
+    expect_rc(cli("results", "get", rid, "r", "-o", et_tmp("bad.npy"), "--trials", "5:9", NULL), 3);
     assert_contains(err_text, "eirnn: error: 400 Bad Request: trials: ");
-    assert_int_equal(access(tp("bad.npy"), F_OK), -1);
+    assert_int_equal(access(et_tmp("bad.npy"), F_OK), -1);
     /* A variable that was not recorded: 404, exit 4, no file. */
-    expect_rc(cli("results", "get", rid, "q", "-o", tp("q.npy"), NULL), 4);
+    expect_rc(cli("results", "get", rid, "q", "-o", et_tmp("q.npy"), NULL), 4);
     assert_contains(err_text, "404 Not Found");
-    assert_int_equal(access(tp("q.npy"), F_OK), -1);
+    assert_int_equal(access(et_tmp("q.npy"), F_OK), -1);
 
     /* Inputs from .json: the same run, the same results. */
-    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", tp("run.json"), "--inputs",
-                  tp("in.json"), "--seed", "7", "--wait", NULL),
+    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", et_tmp("run.json"),
+                  "--inputs", et_tmp("in.json"), "--seed", "7", "--wait", NULL),
               0);
     char *rid2 = out_line();
-    expect_rc(cli("results", "get", rid2, "V", "-o", tp("srv2_V.npy"), NULL), 0);
-    assert_same_file(tp("srv2_V.npy"), tp("sim/V.npy"));
+    expect_rc(cli("results", "get", rid2, "V", "-o", et_tmp("srv2_V.npy"), NULL), 0);
+    assert_same_file(et_tmp("srv2_V.npy"), et_tmp("sim/V.npy"));
 
     /* Inputs from .csv with the model inline: the same as simulate with that CSV. */
-    expect_rc(cli("runs", "submit", "-q", "--model-file", tp("tiny.json"), "--run-file",
-                  tp("run.json"), "--inputs", tp("in0.csv"), "--seed", "7", "--wait", NULL),
+    expect_rc(cli("runs", "submit", "-q", "--model-file", et_tmp("tiny.json"), "--run-file",
+                  et_tmp("run.json"), "--inputs", et_tmp("in0.csv"), "--seed", "7", "--wait", NULL),
               0);
     char *rid3 = out_line();
-    expect_rc(cli("simulate", tp("tiny.json"), tp("run_seeded.json"), "--inputs", tp("in0.csv"),
-                  "-o", tp("sim_csv"), "-q", NULL),
+    expect_rc(cli("simulate", et_tmp("tiny.json"), et_tmp("run_seeded.json"), "--inputs",
+                  et_tmp("in0.csv"), "-o", et_tmp("sim_csv"), "-q", NULL),
               0);
-    expect_rc(cli("results", "get", rid3, "r", "-o", tp("srv3_r.npy"), NULL), 0);
-    assert_same_file(tp("srv3_r.npy"), tp("sim_csv/r.npy"));
+    expect_rc(cli("results", "get", rid3, "r", "-o", et_tmp("srv3_r.npy"), NULL), 0);
+    assert_same_file(et_tmp("srv3_r.npy"), et_tmp("sim_csv/r.npy"));
 
     /* results list, runs get (human and JSON), runs list */
     expect_rc(cli("results", "list", rid, NULL), 0);
@@ -628,10 +602,10 @@ static void test_submit_no_wait_and_idempotency(void **state)
 static void test_diverged(void **state)
 {
     (void)state;
-    write_text(tp("div_run.json"), "{\"dt\": 1.0, \"V0\": 1.0, \"inputs\": {\"steps\": 1000, "
-                                   "\"trials\": 2}, \"record\": {\"vars\": [\"V\", \"r\"]}}");
-    expect_rc(cli("runs", "submit", "--model-file", tp("diverging.json"), "--run-file",
-                  tp("div_run.json"), "--wait", NULL),
+    write_text(et_tmp("div_run.json"), "{\"dt\": 1.0, \"V0\": 1.0, \"inputs\": {\"steps\": 1000, "
+                                       "\"trials\": 2}, \"record\": {\"vars\": [\"V\", \"r\"]}}");
+    expect_rc(cli("runs", "submit", "--model-file", et_tmp("diverging.json"), "--run-file",
+                  et_tmp("div_run.json"), "--wait", NULL),
               5);
     assert_contains(err_text, "diverged at step");
     assert_int_equal(count_lines(err_text), 1);
@@ -650,8 +624,8 @@ static void test_diverged(void **state)
 static void test_cancel_and_timeout(void **state)
 {
     (void)state;
-    expect_rc(cli("runs", "submit", "-q", "--model-file", tp("slow.json"), "--run-file",
-                  tp("slow_run.json"), "--steps", "2000000", "--seed", "3", NULL),
+    expect_rc(cli("runs", "submit", "-q", "--model-file", et_tmp("slow.json"), "--run-file",
+                  et_tmp("slow_run.json"), "--steps", "2000000", "--seed", "3", NULL),
               0);
     char *id = out_line();
 
@@ -662,7 +636,7 @@ static void test_cancel_and_timeout(void **state)
 
     /* A waiter in the background, then a cancel: the waiter ends with 6. */
     char *argv[] = {(char *)"eirnn", (char *)"runs", (char *)"wait", id, NULL};
-    const char *o = tp("bg_out.txt"), *e = tp("bg_err.txt");
+    const char *o = et_tmp("bg_out.txt"), *e = et_tmp("bg_err.txt");
     pid_t pid = spawn_cli(argv, NULL, o, e);
     api_pause(0.3);
     expect_rc(cli("runs", "cancel", id, NULL), 0);
@@ -681,8 +655,9 @@ static void test_cancel_and_timeout(void **state)
 
     /* submit --wait --timeout: exit 8 too, the submitted run printed (-q: its id; --json:
      * the resource); cancelled, then 6. */
-    expect_rc(cli("runs", "submit", "--json", "--model-file", tp("slow.json"), "--run-file",
-                  tp("slow_run.json"), "--steps", "2000000", "--wait", "--timeout", "0.3", NULL),
+    expect_rc(cli("runs", "submit", "--json", "--model-file", et_tmp("slow.json"), "--run-file",
+                  et_tmp("slow_run.json"), "--steps", "2000000", "--wait", "--timeout", "0.3",
+                  NULL),
               8);
     id = out_id();
     assert_true(strncmp(id, "r_", 2) == 0);
@@ -695,11 +670,11 @@ static void test_cancel_and_timeout(void **state)
 static void test_failed(void **state)
 {
     (void)state;
-    write_text(tp("limited.json"), "{\"dt\": 0.1, \"time_limit\": 0.3, \"inputs\": {\"steps\": "
-                                   "2000000, \"trials\": 1}, \"record\": {\"vars\": [\"r\"], "
-                                   "\"every\": 1000}}");
-    expect_rc(cli("runs", "submit", "--model-file", tp("slow.json"), "--run-file",
-                  tp("limited.json"), "--wait", NULL),
+    write_text(et_tmp("limited.json"), "{\"dt\": 0.1, \"time_limit\": 0.3, \"inputs\": {\"steps\": "
+                                       "2000000, \"trials\": 1}, \"record\": {\"vars\": [\"r\"], "
+                                       "\"every\": 1000}}");
+    expect_rc(cli("runs", "submit", "--model-file", et_tmp("slow.json"), "--run-file",
+                  et_tmp("limited.json"), "--wait", NULL),
               7);
     assert_contains(err_text, "failed: ");
     assert_contains(err_text, "wall-clock limit");
@@ -761,11 +736,11 @@ static void test_submit_run_flags(void **state)
     char *flags_id = strdup(json_string_value(json_object_get(run, "id")));
     json_decref(run);
     /* ... gives the bytes of the same run written as a run file. */
-    write_text(tp("flags_run.json"),
+    write_text(et_tmp("flags_run.json"),
                "{\"dt\": 0.1, \"seed\": 5, \"integrator\": \"rk4\", \"precision\": \"float32\", "
                "\"V0\": 0.25, \"time_limit\": 60, \"inputs\": {\"steps\": 30, \"trials\": 3}, "
                "\"record\": {\"vars\": [\"V\", \"r\", \"z\"], \"every\": 4, \"neurons\": [1, 2]}}");
-    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", tp("flags_run.json"),
+    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", et_tmp("flags_run.json"),
                   "--wait", NULL),
               0);
     char *file_id = out_line();
@@ -774,26 +749,27 @@ static void test_submit_run_flags(void **state)
         char a[32], b[32];
         snprintf(a, sizeof a, "flags_%s.npy", vars[v]);
         snprintf(b, sizeof b, "file_%s.npy", vars[v]);
-        expect_rc(cli("results", "get", flags_id, vars[v], "-o", tp(a), NULL), 0);
-        expect_rc(cli("results", "get", file_id, vars[v], "-o", tp(b), NULL), 0);
-        assert_same_file(tp(a), tp(b));
+        expect_rc(cli("results", "get", flags_id, vars[v], "-o", et_tmp(a), NULL), 0);
+        expect_rc(cli("results", "get", file_id, vars[v], "-o", et_tmp(b), NULL), 0);
+        assert_same_file(et_tmp(a), et_tmp(b));
     }
     /* V0 reached the run: without it the first rows differ. */
-    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", tp("flags_run.json"),
+    expect_rc(cli("runs", "submit", "-q", "--model", mid, "--run-file", et_tmp("flags_run.json"),
                   "--V0", "0", "--wait", NULL),
               0);
     char *v0_id = out_line();
-    expect_rc(cli("results", "get", v0_id, "V", "-o", tp("v0_V.npy"), NULL), 0);
+    expect_rc(cli("results", "get", v0_id, "V", "-o", et_tmp("v0_V.npy"), NULL), 0);
     size_t n1, n2;
-    char *x = api_read_file(tp("flags_V.npy"), &n1), *y = api_read_file(tp("v0_V.npy"), &n2);
+    char *x = api_read_file(et_tmp("flags_V.npy"), &n1),
+         *y = api_read_file(et_tmp("v0_V.npy"), &n2);
     assert_true(x && y && n1 == n2 && memcmp(x, y, n1) != 0);
     free(x);
     free(y);
 
     /* Flags override the run file's fields; the file's others stay (dt 0.1, vars of run.json
      * replaced, every 3 -> 5, its inputs replaced by --inputs). */
-    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", tp("run.json"),
-                  "--inputs", tp("in.npy"), "--record", "r", "--every", "5", "--precision",
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", et_tmp("run.json"),
+                  "--inputs", et_tmp("in.npy"), "--record", "r", "--every", "5", "--precision",
                   "float32", "--wait", NULL),
               0);
     run = out_json();
@@ -804,23 +780,24 @@ static void test_submit_run_flags(void **state)
     json_decref(run);
     /* --trials and --steps change a run file's {"steps", "trials"}; --neurons all drops its
      * neurons. */
-    write_text(tp("zero_run.json"), "{\"dt\": 0.1, \"inputs\": {\"steps\": 10, \"trials\": 2}, "
-                                    "\"record\": {\"vars\": [\"V\"], \"neurons\": [0]}}");
-    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", tp("zero_run.json"),
+    write_text(et_tmp("zero_run.json"), "{\"dt\": 0.1, \"inputs\": {\"steps\": 10, \"trials\": 2}, "
+                                        "\"record\": {\"vars\": [\"V\"], \"neurons\": [0]}}");
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", et_tmp("zero_run.json"),
                   "--trials", "4", "--neurons", "all", "--wait", NULL),
               0);
     run = out_json();
     expect_output(run, "V", "4,10,4", "float64");
     json_decref(run);
-    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", tp("zero_run.json"),
+    expect_rc(cli("--json", "runs", "submit", "--model", mid, "--run-file", et_tmp("zero_run.json"),
                   "--steps", "12", "--neurons", "3,0:2", "--wait", NULL),
               0);
     run = out_json();
     expect_output(run, "V", "2,12,3", "float64");
     json_decref(run);
     /* A long run kept short by --record/--every and stopped by --time-limit (exit 7). */
-    expect_rc(cli("runs", "submit", "--model-file", tp("slow.json"), "--steps", "2000000", "--dt",
-                  "0.1", "--record", "r", "--every", "1000", "--time-limit", "0.3", "--wait", NULL),
+    expect_rc(cli("runs", "submit", "--model-file", et_tmp("slow.json"), "--steps", "2000000",
+                  "--dt", "0.1", "--record", "r", "--every", "1000", "--time-limit", "0.3",
+                  "--wait", NULL),
               7);
     assert_contains(err_text, "wall-clock limit");
 
@@ -848,15 +825,15 @@ static void test_submit_run_flags(void **state)
     }
     expect_rc(cli("runs", "submit", "--model", mid, "--trials", "2", "--dt", "0.1", NULL), 2);
     assert_contains(err_text, "give --steps T as well");
-    expect_rc(cli("runs", "submit", "--model", mid, "--inputs", tp("in.npy"), "--trials", "2",
+    expect_rc(cli("runs", "submit", "--model", mid, "--inputs", et_tmp("in.npy"), "--trials", "2",
                   "--dt", "0.1", NULL),
               2);
     assert_contains(err_text, "fixes T and B");
-    expect_rc(cli("runs", "submit", "--model", mid, "--run-file", tp("run.json"), "--inputs",
-                  tp("in.npy"), NULL),
+    expect_rc(cli("runs", "submit", "--model", mid, "--run-file", et_tmp("run.json"), "--inputs",
+                  et_tmp("in.npy"), NULL),
               0);
-    expect_rc(cli("runs", "submit", "--model", mid, "--run-file", tp("flags_run.json"), "--inputs",
-                  tp("in.npy"), "--trials", "2", NULL),
+    expect_rc(cli("runs", "submit", "--model", mid, "--run-file", et_tmp("flags_run.json"),
+                  "--inputs", et_tmp("in.npy"), "--trials", "2", NULL),
               2);
     expect_rc(cli("runs", "submit", "--model", mid, "--steps", "5", "--dt", "0.1", "--neurons",
                   "0,0", NULL),
@@ -880,19 +857,19 @@ static void test_invalid(void **state)
 {
     (void)state;
     /* A bad model: 422, exit 3, one line naming the field. */
-    expect_rc(cli("models", "create", tp("bad.json"), NULL), 3);
+    expect_rc(cli("models", "create", et_tmp("bad.json"), NULL), 3);
     assert_contains(err_text, "eirnn: error: 422 Unprocessable: /recurrent/W: ");
     assert_int_equal(count_lines(err_text), 1);
     assert_string_equal(out_text, "");
     /* The same model inline in a run: the field under /model. */
-    expect_rc(
-        cli("runs", "submit", "--model-file", tp("bad.json"), "--steps", "10", "--dt", "0.1", NULL),
-        3);
+    expect_rc(cli("runs", "submit", "--model-file", et_tmp("bad.json"), "--steps", "10", "--dt",
+                  "0.1", NULL),
+              3);
     assert_contains(err_text, "eirnn: error: 422 Unprocessable: /model/recurrent/W: ");
     /* A run that does not fit its model: inputs with 3 columns for n_in = 2. */
-    write_text(tp("in3.csv"), "1,2,3\n4,5,6\n");
-    expect_rc(cli("runs", "submit", "--model-file", tp("tiny.json"), "--inputs", tp("in3.csv"),
-                  "--dt", "0.1", NULL),
+    write_text(et_tmp("in3.csv"), "1,2,3\n4,5,6\n");
+    expect_rc(cli("runs", "submit", "--model-file", et_tmp("tiny.json"), "--inputs",
+                  et_tmp("in3.csv"), "--dt", "0.1", NULL),
               3);
     assert_contains(err_text, "422 Unprocessable: /inputs");
     /* No such stored model. */
@@ -901,21 +878,22 @@ static void test_invalid(void **state)
               3);
     assert_contains(err_text, "/model_id: ");
     /* Offline checks: JSON syntax, a model that is not an object, a 1-d .npy. */
-    write_text(tp("syntax.json"), "{\"class\": \"gated\",\n \"leak\": }\n");
-    expect_rc(cli("models", "create", tp("syntax.json"), NULL), 3);
+    write_text(et_tmp("syntax.json"), "{\"class\": \"gated\",\n \"leak\": }\n");
+    expect_rc(cli("models", "create", et_tmp("syntax.json"), NULL), 3);
     assert_contains(err_text, "syntax.json:2:");
-    write_text(tp("array.json"), "[1, 2]");
-    expect_rc(cli("models", "create", tp("array.json"), NULL), 3);
+    write_text(et_tmp("array.json"), "[1, 2]");
+    expect_rc(cli("models", "create", et_tmp("array.json"), NULL), 3);
     int64_t shape1[1] = {4};
     double v[4] = {1, 2, 3, 4};
     eir_npy_error ne;
-    assert_int_equal(eir_npy_write_file(tp("in1d.npy"), EIR_NPY_F8, 1, shape1, v, &ne), EIR_NPY_OK);
-    expect_rc(cli("runs", "submit", "--model-file", tp("tiny.json"), "--inputs", tp("in1d.npy"),
-                  "--dt", "0.1", NULL),
+    assert_int_equal(eir_npy_write_file(et_tmp("in1d.npy"), EIR_NPY_F8, 1, shape1, v, &ne),
+                     EIR_NPY_OK);
+    expect_rc(cli("runs", "submit", "--model-file", et_tmp("tiny.json"), "--inputs",
+                  et_tmp("in1d.npy"), "--dt", "0.1", NULL),
               3);
     assert_contains(err_text, "T x n_in");
     /* Missing files: I/O, exit 1. */
-    expect_rc(cli("models", "create", tp("missing.json"), NULL), 1);
+    expect_rc(cli("models", "create", et_tmp("missing.json"), NULL), 1);
     assert_contains(err_text, "cannot open");
 }
 
@@ -936,17 +914,19 @@ static void test_usage(void **state)
     assert_contains(err_text, "unknown subcommand");
     expect_rc(cli("runs", "submit", "--steps", "10", "--dt", "0.1", NULL), 2);
     assert_contains(err_text, "--model");
-    expect_rc(cli("runs", "submit", "--model", "m_x", "--model-file", tp("tiny.json"), NULL), 2);
+    expect_rc(cli("runs", "submit", "--model", "m_x", "--model-file", et_tmp("tiny.json"), NULL),
+              2);
     expect_rc(
-        cli("runs", "submit", "--model", "m_x", "--inputs", tp("in.npy"), "--steps", "3", NULL), 2);
-    expect_rc(cli("runs", "submit", "--model", "m_x", "--inputs", tp("run.txt"), NULL), 2);
+        cli("runs", "submit", "--model", "m_x", "--inputs", et_tmp("in.npy"), "--steps", "3", NULL),
+        2);
+    expect_rc(cli("runs", "submit", "--model", "m_x", "--inputs", et_tmp("run.txt"), NULL), 2);
     expect_rc(cli("runs", "submit", "--model", "m_x", "--seed", "-1", NULL), 2);
     expect_rc(cli("runs", "wait", "r_x", "--timeout", "soon", NULL), 2);
     expect_rc(cli("runs", "list", "--status", "finished", NULL), 2);
     expect_rc(cli("models", "list", "--limit", "0", NULL), 2);
     expect_rc(cli("models", "get", NULL), 2);
     expect_rc(cli("models", "get", "a", "b", NULL), 2);
-    expect_rc(cli("results", "get", "r_x", "r", "-o", tp("x.txt"), NULL), 2);
+    expect_rc(cli("results", "get", "r_x", "r", "-o", et_tmp("x.txt"), NULL), 2);
     assert_contains(err_text, ".npy, .csv or .json");
     expect_rc(cli("results", "get", "r_x", "r", NULL), 2);
     expect_rc(cli("--url", "ftp://127.0.0.1:1", "models", "list", NULL), 2);
@@ -1005,8 +985,9 @@ static void test_token(void **state)
     expect_rc(cli_env(env_none, "--token", "nope", "models", "list", NULL), 4);
     assert_contains(err_text, "401 Unauthorized");
     /* --token (both spellings, before and after the command) and EIRNN_TOKEN. */
-    expect_rc(cli_env(env_none, "--token", token, "models", "create", "-q", tp("tiny.json"), NULL),
-              0);
+    expect_rc(
+        cli_env(env_none, "--token", token, "models", "create", "-q", et_tmp("tiny.json"), NULL),
+        0);
     char *mid = out_line();
     expect_rc(cli_env(env_none, "models", "get", mid, tokopt, NULL), 0);
     expect_rc(cli_env(env_tok, "models", "list", NULL), 0);
@@ -1016,10 +997,10 @@ static void test_token(void **state)
                       "0.1", "--seed", "2", "--wait", NULL),
               0);
     char *rid = out_line();
-    expect_rc(cli_env(env_tok, "results", "get", rid, "r", "-o", tp("tok_r.npy"), NULL), 0);
-    expect_rc(cli_env(env_none, "results", "get", rid, "r", "-o", tp("tok_r2.npy"), NULL), 4);
+    expect_rc(cli_env(env_tok, "results", "get", rid, "r", "-o", et_tmp("tok_r.npy"), NULL), 0);
+    expect_rc(cli_env(env_none, "results", "get", rid, "r", "-o", et_tmp("tok_r2.npy"), NULL), 4);
     assert_contains(err_text, "401");
-    assert_int_equal(access(tp("tok_r2.npy"), F_OK), -1);
+    assert_int_equal(access(et_tmp("tok_r2.npy"), F_OK), -1);
     /* --url on the command line wins over EIRNN_URL. */
     const char *env_a[] = {envtok, NULL}; /* EIRNN_URL is daemon A here */
     expect_rc(cli_env(env_a, "--url", dB.base, "models", "get", mid, NULL), 0);
@@ -1031,7 +1012,7 @@ static void test_token(void **state)
 static void test_json_output(void **state)
 {
     (void)state;
-    expect_rc(cli("--json", "models", "create", tp("tiny.json"), NULL), 0);
+    expect_rc(cli("--json", "models", "create", et_tmp("tiny.json"), NULL), 0);
     char *mid = out_id();
     expect_rc(cli("--json", "runs", "submit", "--model", mid, "--steps", "12", "--dt", "0.1",
                   "--seed", "4", NULL),
@@ -1046,7 +1027,7 @@ static void test_json_output(void **state)
         {"runs", "list", "--all", NULL},
         {"runs", "get", rid, NULL},
         {"results", "list", rid, NULL},
-        {"results", "get", rid, "V", "-o", tp("json_V.npy"), NULL},
+        {"results", "get", rid, "V", "-o", et_tmp("json_V.npy"), NULL},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         const char *a[12] = {"--json"};
@@ -1071,7 +1052,7 @@ static void test_progress_on_tty(void **state)
     (void)state;
     int master, slave;
     assert_int_equal(openpty(&master, &slave, NULL, NULL, NULL), 0);
-    const char *o = tp("tty_out.txt");
+    const char *o = et_tmp("tty_out.txt");
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -1084,8 +1065,8 @@ static void test_progress_on_tty(void **state)
         dup2(in, 0);
         close(slave);
         child_env(NULL);
-        execl(EIRNN_BIN, "eirnn", "runs", "submit", "-q", "--model-file", tp("slow.json"),
-              "--run-file", tp("slow_run.json"), "--steps", "20000", "--wait", (char *)NULL);
+        execl(EIRNN_BIN, "eirnn", "runs", "submit", "-q", "--model-file", et_tmp("slow.json"),
+              "--run-file", et_tmp("slow_run.json"), "--steps", "20000", "--wait", (char *)NULL);
         _exit(127);
     }
     close(slave);

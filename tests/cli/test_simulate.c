@@ -20,77 +20,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eir_clock.h"
+#include "../common/eir_test_files.h"
 #include "../common/eir_time_scale.h"
 #include "eir.h"
 #include "eir_json.h"
 #include "eir_npy.h"
 
-static char tmpdir[] = "/tmp/eirnn_cli_test_XXXXXX";
 static char out_text[1 << 16], err_text[1 << 16];
 
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-/** A path under the test's temporary directory (ring of static buffers). */
-static const char *tp(const char *name)
-{
-    static char buf[8][512];
-    static int k;
-    char *p = buf[k++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-}
-
-static char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            buf = realloc(buf, cap);
-            assert_non_null(buf);
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
-
 static void slurp_into(const char *path, char *dst, size_t cap)
 {
     size_t n;
-    char *s = read_whole(path, &n);
+    char *s = et_read_file(path, &n);
     dst[0] = '\0';
     if (s) {
         snprintf(dst, cap, "%s", s);
@@ -104,8 +49,8 @@ static pid_t spawn_cli(char *const argv[])
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        int o = open(tp("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(tp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int o = open(et_tmp("stdout.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = open(et_tmp("stderr.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int in = open("/dev/null", O_RDONLY);
         if (o < 0 || e < 0 || in < 0) _exit(126);
         dup2(o, 1);
@@ -120,24 +65,10 @@ static pid_t spawn_cli(char *const argv[])
 /** Wait for @p pid at most @p timeout_s (scaled); its exit code (128 + signal when killed). */
 static int wait_cli(pid_t pid, double timeout_s)
 {
-    timeout_s = eir_scaled(timeout_s);
-    double t0 = eir_clock_mono();
-    int status;
-    for (;;) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        assert_true(r >= 0);
-        if (r == pid) break;
-        if (eir_clock_mono() - t0 > timeout_s) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("eirnn did not finish within %.0f s", timeout_s);
-        }
-        usleep(2000);
-    }
-    slurp_into(tp("stdout.txt"), out_text, sizeof out_text);
-    slurp_into(tp("stderr.txt"), err_text, sizeof err_text);
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return 128 + WTERMSIG(status);
+    int rc = et_wait_child(pid, timeout_s, "eirnn");
+    slurp_into(et_tmp("stdout.txt"), out_text, sizeof out_text);
+    slurp_into(et_tmp("stderr.txt"), err_text, sizeof err_text);
+    return rc;
 }
 
 /** Run eirnn with the NULL-terminated arguments; returns its exit code. */
@@ -280,7 +211,7 @@ static void check_npy(const char *dir, const ref *r, eir_var v)
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.npy", dir, eir_var_name(v));
     size_t len;
-    char *file = read_whole(path, &len);
+    char *file = et_read_file(path, &len);
     if (!file) fail_msg("%s missing", path);
     assert_true(len >= 10);
     size_t hl = 10 + ((size_t)(unsigned char)file[8] | (size_t)(unsigned char)file[9] << 8);
@@ -358,11 +289,11 @@ static void test_matches_in_process(void **state)
 {
     (void)state;
     char *run = tiny_run(3, 40, ", \"seed\": 11");
-    write_text(tp("tiny_model.json"), tiny_model);
-    write_text(tp("tiny_run.json"), run);
-    const char *out = tp("out/nested/tiny"); /* parents are created */
-    int rc =
-        cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), "-o", out, "--quiet", NULL);
+    et_write_text(et_tmp("tiny_model.json"), tiny_model);
+    et_write_text(et_tmp("tiny_run.json"), run);
+    const char *out = et_tmp("out/nested/tiny"); /* parents are created */
+    int rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("tiny_run.json"), "-o", out,
+                 "--quiet", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
     assert_string_equal(err_text, ""); /* --quiet: nothing on stderr */
 
@@ -415,7 +346,7 @@ static void test_matches_in_process(void **state)
     /* Pretty-printed with sorted keys. */
     char path[1024];
     snprintf(path, sizeof path, "%s/meta.json", out);
-    char *text = read_whole(path, NULL);
+    char *text = et_read_file(path, NULL);
     assert_non_null(text);
     assert_contains(text, "\n  \"created\"");
     assert_true(strstr(text, "\"engine\"") < strstr(text, "\"model\""));
@@ -423,9 +354,9 @@ static void test_matches_in_process(void **state)
     free(text);
 
     /* Same bytes whatever the thread count; the summary line without --quiet. */
-    const char *out3 = tp("out/tiny3");
-    rc = cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), "-o", out3, "--threads", "3",
-             NULL);
+    const char *out3 = et_tmp("out/tiny3");
+    rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("tiny_run.json"), "-o", out3,
+             "--threads", "3", NULL);
     assert_int_equal(rc, 0);
     assert_contains(err_text, "eirnn: simulate: 3 trials x 40 steps");
     check_all_npy(out3, &r);
@@ -443,9 +374,9 @@ static void test_inline_float32_neurons(void **state)
     inputs_json(b.f, 2, 25, 2);
     fprintf(b.f, ", \"record\": {\"vars\": [\"V\", \"y\"], \"neurons\": [0, 3]}}");
     char *run = sb_close(&b);
-    write_text(tp("inline_run.json"), run);
-    const char *out = tp("out/inline");
-    int rc = cli("simulate", tp("inline_run.json"), "-o", out, "-q", NULL);
+    et_write_text(et_tmp("inline_run.json"), run);
+    const char *out = et_tmp("out/inline");
+    int rc = cli("simulate", et_tmp("inline_run.json"), "-o", out, "-q", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
     ref r;
     ref_run(NULL, run, 0, 0, &r);
@@ -463,7 +394,7 @@ static void test_inline_float32_neurons(void **state)
     /* The header says '<f4'. */
     char path[1024];
     snprintf(path, sizeof path, "%s/V.npy", out);
-    char *text = read_whole(path, NULL);
+    char *text = et_read_file(path, NULL);
     assert_contains(text + 10, "'descr': '<f4'");
     free(text);
     ref_free(&r);
@@ -474,9 +405,10 @@ static void test_random_seed_recorded(void **state)
 {
     (void)state;
     char *run = tiny_run(2, 30, NULL); /* no seed, sigma 0.05 */
-    write_text(tp("noseed_run.json"), run);
-    const char *out = tp("out/noseed");
-    int rc = cli("simulate", tp("tiny_model.json"), tp("noseed_run.json"), "-o", out, "-q", NULL);
+    et_write_text(et_tmp("noseed_run.json"), run);
+    const char *out = et_tmp("out/noseed");
+    int rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("noseed_run.json"), "-o", out, "-q",
+                 NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
     json_t *meta = load_meta(out);
     json_t *seed = mget(meta, "run/seed");
@@ -502,10 +434,11 @@ static void test_generated_model(void **state)
         "                                 \"mean\": 0.5}}}}\n";
     const char *run = "{\"dt\": 0.5, \"inputs\": {\"steps\": 30, \"trials\": 2}, "
                       "\"record\": {\"vars\": [\"r\"]}}";
-    write_text(tp("gen_model.json"), model);
-    write_text(tp("gen_run.json"), run);
-    const char *out = tp("out/gen");
-    int rc = cli("simulate", tp("gen_model.json"), tp("gen_run.json"), "-o", out, "-q", NULL);
+    et_write_text(et_tmp("gen_model.json"), model);
+    et_write_text(et_tmp("gen_run.json"), run);
+    const char *out = et_tmp("out/gen");
+    int rc =
+        cli("simulate", et_tmp("gen_model.json"), et_tmp("gen_run.json"), "-o", out, "-q", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
     ref r;
     ref_run(model, run, 0, 0, &r);
@@ -529,11 +462,11 @@ static void test_diverged(void **state)
     (void)state;
     const char *run = "{\"dt\": 1.0, \"V0\": 1.0, \"inputs\": {\"steps\": 1000, \"trials\": 2}, "
                       "\"record\": {\"vars\": [\"V\", \"r\"]}}";
-    write_text(tp("div_model.json"), diverging_model);
-    write_text(tp("div_run.json"), run);
-    const char *out = tp("out/div");
-    int rc = cli("simulate", tp("div_model.json"), tp("div_run.json"), "-o", out, "--threads", "2",
-                 NULL);
+    et_write_text(et_tmp("div_model.json"), diverging_model);
+    et_write_text(et_tmp("div_run.json"), run);
+    const char *out = et_tmp("out/div");
+    int rc = cli("simulate", et_tmp("div_model.json"), et_tmp("div_run.json"), "-o", out,
+                 "--threads", "2", NULL);
     assert_int_equal(rc, 5);
     assert_contains(err_text, "eirnn: error: run diverged at step");
     ref r;
@@ -587,40 +520,40 @@ static void test_inputs_file(void **state)
         fprintf(b.f, "%.17g, %.17g\n", x[t * 2], x[t * 2 + 1]);
     }
     char *csv = sb_close(&b);
-    write_text(tp("inputs.csv"), csv);
+    et_write_text(et_tmp("inputs.csv"), csv);
     free(csv);
     int64_t shape[3] = {1, T, 2};
     eir_npy_error ne;
-    assert_int_equal(eir_npy_write_file(tp("inputs.npy"), EIR_NPY_F8, 3, shape, x, &ne),
+    assert_int_equal(eir_npy_write_file(et_tmp("inputs.npy"), EIR_NPY_F8, 3, shape, x, &ne),
                      EIR_NPY_OK);
     free(x);
     const char *run_noinputs = "{\"dt\": 0.1, \"seed\": 3, \"record\": {\"vars\": [\"V\", \"y\"]},"
                                " \"inputs\": {\"steps\": 5, \"trials\": 1}}";
-    write_text(tp("noin_run.json"), run_noinputs);
+    et_write_text(et_tmp("noin_run.json"), run_noinputs);
 
-    int rc = cli("simulate", tp("tiny_model.json"), tp("noin_run.json"), "--inputs",
-                 tp("inputs.csv"), "-o", tp("out/csvin"), "-q", NULL);
+    int rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("noin_run.json"), "--inputs",
+                 et_tmp("inputs.csv"), "-o", et_tmp("out/csvin"), "-q", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
-    check_all_npy(tp("out/csvin"), &r);
-    rc = cli("simulate", tp("tiny_model.json"), tp("noin_run.json"), "--inputs", tp("inputs.npy"),
-             "-o", tp("out/npyin"), "-q", NULL);
+    check_all_npy(et_tmp("out/csvin"), &r);
+    rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("noin_run.json"), "--inputs",
+             et_tmp("inputs.npy"), "-o", et_tmp("out/npyin"), "-q", NULL);
     if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
-    check_all_npy(tp("out/npyin"), &r);
-    json_t *meta = load_meta(tp("out/npyin"));
+    check_all_npy(et_tmp("out/npyin"), &r);
+    json_t *meta = load_meta(et_tmp("out/npyin"));
     assert_contains(json_string_value(mget(meta, "sources/inputs")), "inputs.npy");
     json_decref(meta);
     ref_free(&r);
     free(run_inline);
 
     /* Wrong width: the error names the inputs file and the field. */
-    write_text(tp("bad_inputs.csv"), "1,2,3\n4,5,6\n");
-    rc = cli("simulate", tp("tiny_model.json"), tp("noin_run.json"), "--inputs",
-             tp("bad_inputs.csv"), "-o", tp("out/badin"), NULL);
+    et_write_text(et_tmp("bad_inputs.csv"), "1,2,3\n4,5,6\n");
+    rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("noin_run.json"), "--inputs",
+             et_tmp("bad_inputs.csv"), "-o", et_tmp("out/badin"), NULL);
     assert_int_equal(rc, 3);
     assert_contains(err_text, "bad_inputs.csv: /inputs");
-    write_text(tp("bad_inputs2.csv"), "1,2\n4,x\n");
-    rc = cli("simulate", tp("tiny_model.json"), tp("noin_run.json"), "--inputs",
-             tp("bad_inputs2.csv"), "-o", tp("out/badin"), NULL);
+    et_write_text(et_tmp("bad_inputs2.csv"), "1,2\n4,x\n");
+    rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("noin_run.json"), "--inputs",
+             et_tmp("bad_inputs2.csv"), "-o", et_tmp("out/badin"), NULL);
     assert_int_equal(rc, 3);
     assert_contains(err_text, "bad_inputs2.csv: line 2, field 2");
 }
@@ -628,11 +561,11 @@ static void test_inputs_file(void **state)
 /** Exit 3 and an error line "eirnn: error: <file>: <needle>..." for a bad document. */
 static void expect_invalid(const char *model, const char *run, const char *needle)
 {
-    if (model) write_text(tp("bad_model.json"), model);
-    write_text(tp("bad_run.json"), run);
-    int rc =
-        model ? cli("simulate", tp("bad_model.json"), tp("bad_run.json"), "-o", tp("out/bad"), NULL)
-              : cli("simulate", tp("bad_run.json"), "-o", tp("out/bad"), NULL);
+    if (model) et_write_text(et_tmp("bad_model.json"), model);
+    et_write_text(et_tmp("bad_run.json"), run);
+    int rc = model ? cli("simulate", et_tmp("bad_model.json"), et_tmp("bad_run.json"), "-o",
+                         et_tmp("out/bad"), NULL)
+                   : cli("simulate", et_tmp("bad_run.json"), "-o", et_tmp("out/bad"), NULL);
     if (rc != 3) fail_msg("expected exit 3, got %d: %s", rc, err_text);
     assert_contains(err_text, "eirnn: error: ");
     assert_contains(err_text, needle);
@@ -650,15 +583,15 @@ static void test_invalid_input(void **state)
     const char *dale = "{\"populations\": {\"E\": 2, \"I\": 1}, \"leak\": 0.1,\n"
                        " \"recurrent\": {\"W\": [[0, -0.5, -1], [0.2, 0, -1], [0.3, 0.1, 0]],\n"
                        "  \"A\": 1.0}}";
-    snprintf(path_field, sizeof path_field, "%s: /recurrent/W: ", tp("bad_model.json"));
+    snprintf(path_field, sizeof path_field, "%s: /recurrent/W: ", et_tmp("bad_model.json"));
     expect_invalid(dale, run, path_field);
 
     const char *leak = "{\"populations\": {\"E\": 2, \"I\": 1}, \"leak\": -0.1,\n"
                        " \"recurrent\": {\"W\": [[0, 0, 0], [0, 0, 0], [0, 0, 0]], \"A\": 1.0}}";
-    snprintf(path_field, sizeof path_field, "%s: /leak: ", tp("bad_model.json"));
+    snprintf(path_field, sizeof path_field, "%s: /leak: ", et_tmp("bad_model.json"));
     expect_invalid(leak, run, path_field);
 
-    snprintf(path_field, sizeof path_field, "%s: /dt: ", tp("bad_run.json"));
+    snprintf(path_field, sizeof path_field, "%s: /dt: ", et_tmp("bad_run.json"));
     expect_invalid(tiny_model, "{\"dt\": -1, \"inputs\": {\"steps\": 5, \"trials\": 1}}",
                    path_field);
     expect_invalid(tiny_model,
@@ -672,30 +605,31 @@ static void test_invalid_input(void **state)
              "{\"model\": %s, \"dt\": 0.1, \"inputs\": {\"steps\": 3, "
              "\"trials\": 1}}",
              leak);
-    snprintf(path_field, sizeof path_field, "%s: /model/leak: ", tp("bad_run.json"));
+    snprintf(path_field, sizeof path_field, "%s: /model/leak: ", et_tmp("bad_run.json"));
     expect_invalid(NULL, inl, path_field);
 
     /* JSON syntax: file:line:column; duplicate keys; not an object. */
-    snprintf(path_field, sizeof path_field, "%s:2:", tp("bad_run.json"));
+    snprintf(path_field, sizeof path_field, "%s:2:", et_tmp("bad_run.json"));
     expect_invalid(tiny_model, "{\"dt\": 0.1,\n \"inputs\": ,}", path_field);
     expect_invalid(tiny_model, "{\"dt\": 0.1, \"dt\": 0.2}", "duplicate");
     expect_invalid(tiny_model, "[1, 2]", "must be a JSON object");
     /* Nothing was written for invalid input. */
     struct stat sb;
-    assert_int_not_equal(stat(tp("out/bad/meta.json"), &sb), 0);
+    assert_int_not_equal(stat(et_tmp("out/bad/meta.json"), &sb), 0);
 }
 
 static void test_io_and_usage_errors(void **state)
 {
     (void)state;
-    int rc =
-        cli("simulate", tp("no_such_model.json"), tp("tiny_run.json"), "-o", tp("out/x"), NULL);
+    int rc = cli("simulate", et_tmp("no_such_model.json"), et_tmp("tiny_run.json"), "-o",
+                 et_tmp("out/x"), NULL);
     assert_int_equal(rc, 1);
     assert_contains(err_text, "no_such_model.json: cannot open");
 
     /* Output "directory" that is a file. */
-    write_text(tp("a_file"), "x");
-    rc = cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), "-o", tp("a_file"), NULL);
+    et_write_text(et_tmp("a_file"), "x");
+    rc = cli("simulate", et_tmp("tiny_model.json"), et_tmp("tiny_run.json"), "-o", et_tmp("a_file"),
+             NULL);
     assert_int_equal(rc, 1);
     assert_contains(err_text, "a_file");
 
@@ -705,24 +639,25 @@ static void test_io_and_usage_errors(void **state)
     assert_contains(err_text, "unknown command 'frobnicate'");
     assert_int_equal(cli("--bogus", NULL), 2);
     assert_int_equal(cli("simulate", NULL), 2);
-    assert_int_equal(cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), NULL), 2);
+    assert_int_equal(cli("simulate", et_tmp("tiny_model.json"), et_tmp("tiny_run.json"), NULL), 2);
     assert_contains(err_text, "-o DIR is required");
-    assert_int_equal(cli("simulate", "a", "b", "c", "-o", tp("out/x"), NULL), 2);
-    assert_int_equal(cli("simulate", tp("tiny_run.json"), "-o", NULL), 2);
+    assert_int_equal(cli("simulate", "a", "b", "c", "-o", et_tmp("out/x"), NULL), 2);
+    assert_int_equal(cli("simulate", et_tmp("tiny_run.json"), "-o", NULL), 2);
     assert_contains(err_text, "needs a value");
-    assert_int_equal(cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), "-o", tp("out/x"),
-                         "--threads", "0", NULL),
+    assert_int_equal(cli("simulate", et_tmp("tiny_model.json"), et_tmp("tiny_run.json"), "-o",
+                         et_tmp("out/x"), "--threads", "0", NULL),
                      2);
     assert_contains(err_text, "--threads");
-    assert_int_equal(cli("simulate", tp("tiny_model.json"), tp("tiny_run.json"), "-o", tp("out/x"),
-                         "--frob", NULL),
+    assert_int_equal(cli("simulate", et_tmp("tiny_model.json"), et_tmp("tiny_run.json"), "-o",
+                         et_tmp("out/x"), "--frob", NULL),
                      2);
     assert_contains(err_text, "unknown option '--frob'");
 
     /* A run naming a model_id cannot be simulated offline without the model. */
-    write_text(tp("id_run.json"),
-               "{\"model_id\": \"m_1\", \"dt\": 0.1, \"inputs\": {\"steps\": 3, \"trials\": 1}}");
-    assert_int_equal(cli("simulate", tp("id_run.json"), "-o", tp("out/x"), NULL), 2);
+    et_write_text(
+        et_tmp("id_run.json"),
+        "{\"model_id\": \"m_1\", \"dt\": 0.1, \"inputs\": {\"steps\": 3, \"trials\": 1}}");
+    assert_int_equal(cli("simulate", et_tmp("id_run.json"), "-o", et_tmp("out/x"), NULL), 2);
     assert_contains(err_text, "/model_id");
     /* A run with an inline model and a model file too. */
     char inl[2048];
@@ -730,9 +665,10 @@ static void test_io_and_usage_errors(void **state)
              "{\"model\": %s, \"dt\": 0.1, \"inputs\": {\"steps\": 3, "
              "\"trials\": 1}}",
              tiny_model);
-    write_text(tp("inl_run.json"), inl);
-    assert_int_equal(
-        cli("simulate", tp("tiny_model.json"), tp("inl_run.json"), "-o", tp("out/x"), NULL), 2);
+    et_write_text(et_tmp("inl_run.json"), inl);
+    assert_int_equal(cli("simulate", et_tmp("tiny_model.json"), et_tmp("inl_run.json"), "-o",
+                         et_tmp("out/x"), NULL),
+                     2);
 
     /* Help and version go to stdout with exit 0. */
     assert_int_equal(cli("--help", NULL), 0);
@@ -762,16 +698,16 @@ static void test_cancel(void **state)
     }
     fprintf(b.f, "]}}");
     char *model = sb_close(&b);
-    write_text(tp("long_model.json"), model);
+    et_write_text(et_tmp("long_model.json"), model);
     free(model);
-    write_text(tp("long_run.json"), "{\"dt\": 0.1, \"inputs\": {\"steps\": 10000000, "
-                                    "\"trials\": 1}, \"record\": {\"vars\": [\"r\"], "
-                                    "\"every\": 10000}}");
-    const char *out = tp("out/cancel");
+    et_write_text(et_tmp("long_run.json"), "{\"dt\": 0.1, \"inputs\": {\"steps\": 10000000, "
+                                           "\"trials\": 1}, \"record\": {\"vars\": [\"r\"], "
+                                           "\"every\": 10000}}");
+    const char *out = et_tmp("out/cancel");
     char *argv[] = {(char *)"eirnn",
                     (char *)"simulate",
-                    (char *)tp("long_model.json"),
-                    (char *)tp("long_run.json"),
+                    (char *)et_tmp("long_model.json"),
+                    (char *)et_tmp("long_run.json"),
                     (char *)"-o",
                     (char *)out,
                     (char *)"-q",
@@ -815,7 +751,7 @@ static void test_examples(void **state)
     struct dirent *e;
     const char *default_run = "{\"dt\": 0.1, \"inputs\": {\"steps\": 20, \"trials\": 2}, "
                               "\"record\": {\"vars\": [\"V\"]}, \"seed\": 1}";
-    write_text(tp("ex_default_run.json"), default_run);
+    et_write_text(et_tmp("ex_default_run.json"), default_run);
     while ((e = readdir(dd))) {
         size_t nl = strlen(e->d_name);
         if (nl < 6 || strcmp(e->d_name + nl - 5, ".json") != 0) continue;
@@ -827,7 +763,7 @@ static void test_examples(void **state)
             json_decref(j);
             continue;
         }
-        char *text = read_whole(path, NULL);
+        char *text = et_read_file(path, NULL);
         int is_model = json_object_get(j, "populations") != NULL;
         int is_inline_run = json_object_get(j, "model") != NULL;
         json_decref(j);
@@ -840,14 +776,14 @@ static void test_examples(void **state)
         char *run_text = NULL;
         if (is_model && strncmp(e->d_name, "model_", 6) == 0) {
             snprintf(run_path, sizeof run_path, "%s/run_%s", dir, e->d_name + 6);
-            run_text = read_whole(run_path, NULL);
+            run_text = et_read_file(run_path, NULL);
         }
         if (is_model && !run_text) {
-            snprintf(run_path, sizeof run_path, "%s", tp("ex_default_run.json"));
+            snprintf(run_path, sizeof run_path, "%s", et_tmp("ex_default_run.json"));
             run_text = strdup(default_run);
         }
         char out[600];
-        snprintf(out, sizeof out, "%s/out/ex_%.60s", tmpdir, e->d_name);
+        snprintf(out, sizeof out, "%s/out/ex_%.60s", et_tmpdir, e->d_name);
         int rc = is_model ? cli("simulate", path, run_path, "-o", out, "-q", NULL)
                           : cli("simulate", path, "-o", out, "-q", NULL);
         if (rc != 0 && rc != 5) fail_msg("%s: exit %d: %s", e->d_name, rc, err_text);
@@ -881,5 +817,5 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_examples),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, et_tmpdir_setup, et_tmpdir_teardown);
 }

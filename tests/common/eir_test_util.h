@@ -246,6 +246,24 @@ static inline void et_desc_reduced(eir_model_desc *d, eir_class cls, eir_act_kin
     d->leak_len = leak_len;
 }
 
+/**
+ * A reduced-form gated model with a leak, a bias and a row of A for each of the N = n_e + n_i
+ * neurons' types (per-type A), and @p n_in inputs through @p P (N x n_in); M_in, sigma and a
+ * readout are left for the caller to set.
+ */
+static inline void et_desc_gated(eir_model_desc *d, eir_act_kind act, int n_e, int n_i,
+                                 const double *W, const double *leak, const double *A, int n_in,
+                                 const double *P, const double *bias)
+{
+    et_desc_reduced(d, EIR_CLASS_GATED, act, n_e, n_i, W, leak, n_e + n_i);
+    d->a_kind = EIR_A_PER_TYPE;
+    d->A = A;
+    d->n_in = n_in;
+    d->P = P;
+    d->bias = bias;
+    d->bias_len = n_e + n_i;
+}
+
 /** Build @p d or fail the test with the engine's message. */
 static inline eir_model *et_build(const eir_model_desc *d)
 {

@@ -41,15 +41,23 @@ static eir_model *build(void)
     }
     et_M_from_A(NE, NI, EIR_A_PER_TYPE, A, W, M);
     eir_model_desc d;
-    et_desc_reduced(&d, EIR_CLASS_GATED, EIR_ACT_SOFTPLUS, NE, NI, W, LEAK, N);
-    d.a_kind = EIR_A_PER_TYPE;
-    d.A = A;
-    d.n_in = NIN;
-    d.P = P;
+    et_desc_gated(&d, EIR_ACT_SOFTPLUS, NE, NI, W, LEAK, A, NIN, P, BIAS);
     d.M_in = MIN;
-    d.bias = BIAS;
-    d.bias_len = N;
     return et_build(&d);
+}
+
+/* One trial of T steps of dt from V0 with the constant input X (written to @p inputs, T
+ * values), V recorded. */
+static void const_input_run(eir_run_desc *r, eir_integrator integ, double dt, int64_t T,
+                            double *inputs)
+{
+    for (int64_t k = 0; k < T; k++)
+        inputs[k] = X;
+    et_rdesc(r, dt, T, 1, ET_V);
+    r->integrator = integ;
+    r->inputs = inputs;
+    r->V0 = V0;
+    r->V0_len = N;
 }
 
 /* Final V after T steps of dt. */
@@ -57,14 +65,8 @@ static void final_v(const eir_model *m, eir_integrator integ, double dt, int64_t
 {
     double *inputs = malloc((size_t)T * sizeof *inputs);
     assert_non_null(inputs);
-    for (int64_t k = 0; k < T; k++)
-        inputs[k] = X;
     eir_run_desc r;
-    et_rdesc(&r, dt, T, 1, ET_V);
-    r.integrator = integ;
-    r.inputs = inputs;
-    r.V0 = V0;
-    r.V0_len = N;
+    const_input_run(&r, integ, dt, T, inputs);
     r.record_every = (int)T; /* only the last row */
     et_out o;
     et_run_ok(m, &r, &o);
@@ -191,14 +193,8 @@ static void check_steps(eir_integrator integ)
     const int64_t T = 6;
     const double dt = 0.15;
     double inputs[6];
-    for (int k = 0; k < T; k++)
-        inputs[k] = X;
     eir_run_desc r;
-    et_rdesc(&r, dt, T, 1, ET_V);
-    r.integrator = integ;
-    r.inputs = inputs;
-    r.V0 = V0;
-    r.V0_len = N;
+    const_input_run(&r, integ, dt, T, inputs);
     et_out o;
     et_run_ok(m, &r, &o);
     double v[N];

@@ -30,14 +30,8 @@ static eir_model *build(double sigma, eir_act_kind act)
         }
     }
     eir_model_desc d;
-    et_desc_reduced(&d, EIR_CLASS_GATED, act, NE, NI, W, LEAK, N);
-    d.a_kind = EIR_A_PER_TYPE;
-    d.A = A;
-    d.n_in = NIN;
-    d.P = P;
+    et_desc_gated(&d, act, NE, NI, W, LEAK, A, NIN, P, BIAS);
     d.M_in = MIN;
-    d.bias = BIAS;
-    d.bias_len = N;
     d.sigma = sigma;
     return et_build(&d);
 }

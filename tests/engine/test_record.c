@@ -46,13 +46,7 @@ static eir_model *build(eir_readout_from from)
         V0[k] = et_unif(&g, -1, 1);
     et_M_from_A(NE, NI, EIR_A_PER_TYPE, A, W, M);
     eir_model_desc d;
-    et_desc_reduced(&d, EIR_CLASS_GATED, EIR_ACT_SOFTPLUS, NE, NI, W, LEAK, N);
-    d.a_kind = EIR_A_PER_TYPE;
-    d.A = A;
-    d.n_in = NIN;
-    d.P = P;
-    d.bias = BIAS;
-    d.bias_len = N;
+    et_desc_gated(&d, EIR_ACT_SOFTPLUS, NE, NI, W, LEAK, A, NIN, P, BIAS);
     d.n_out = NOUT;
     d.W_out = WOUT; /* NOUT x N, or its first NOUT x NE values read as NOUT x NE */
     d.b_out = BOUT;

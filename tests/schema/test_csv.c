@@ -10,31 +10,7 @@
 #include <string.h>
 
 #include "eir_csv.h"
-
-static char tmpdir[] = "/tmp/eir_test_csv_XXXXXX";
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
+#include "eir_test_files.h"
 
 static void csv_ok(const char *text, int64_t er, int64_t ec, const double *expect)
 {
@@ -99,20 +75,20 @@ static void test_csv_read(void **state)
     int64_t r, c;
     double *v;
     eir_npy_error err;
-    FILE *f = fopen(tmp_path("in.csv"), "w");
+    FILE *f = fopen(et_tmp("in.csv"), "w");
     fputs("a,b\n1,2\n3,4\n5,6\n", f);
     fclose(f);
-    assert_int_equal(eir_csv_read(tmp_path("in.csv"), 0, &r, &c, &v, &err), EIR_NPY_OK);
+    assert_int_equal(eir_csv_read(et_tmp("in.csv"), 0, &r, &c, &v, &err), EIR_NPY_OK);
     assert_int_equal(r, 3);
     assert_int_equal(c, 2);
     assert_true(v[5] == 6);
     free(v);
-    assert_int_equal(eir_csv_read(tmp_path("none.csv"), 0, &r, &c, &v, &err), EIR_NPY_EIO);
+    assert_int_equal(eir_csv_read(et_tmp("none.csv"), 0, &r, &c, &v, &err), EIR_NPY_EIO);
     assert_non_null(strstr(err.message, "none.csv"));
-    f = fopen(tmp_path("bad.csv"), "w");
+    f = fopen(et_tmp("bad.csv"), "w");
     fputs("1,2\n3,oops\n", f);
     fclose(f);
-    assert_int_equal(eir_csv_read(tmp_path("bad.csv"), 0, &r, &c, &v, &err), EIR_NPY_EFORMAT);
+    assert_int_equal(eir_csv_read(et_tmp("bad.csv"), 0, &r, &c, &v, &err), EIR_NPY_EFORMAT);
     assert_non_null(strstr(err.message, "bad.csv: line 2, field 2"));
 }
 
@@ -122,5 +98,5 @@ int main(void)
         cmocka_unit_test(test_csv_parse),
         cmocka_unit_test(test_csv_read),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, et_tmpdir_setup, et_tmpdir_teardown);
 }

@@ -14,31 +14,7 @@
 #include <unistd.h>
 
 #include "eir_npy.h"
-
-static char tmpdir[] = "/tmp/eir_test_npy_XXXXXX";
-
-static int group_setup(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *tmp_path(const char *name)
-{
-    static char buf[4][256];
-    static int k;
-    char *p = buf[k++ % 4];
-    snprintf(p, 256, "%s/%s", tmpdir, name);
-    return p;
-}
+#include "eir_test_files.h"
 
 /* Serialise to memory with the FILE* writer. */
 static unsigned char *write_mem(eir_npy_dtype t, int ndim, const int64_t *shape, const void *data,
@@ -99,9 +75,8 @@ static void test_header_rejects(void **state)
     assert_int_equal(eir_npy_write(stdout, EIR_NPY_F8, 2, neg, buf, &err), EIR_NPY_EINVAL);
     int64_t huge[3] = {INT64_MAX, INT64_MAX, 2};
     assert_int_equal(eir_npy_write(stdout, EIR_NPY_F8, 3, huge, buf, &err), EIR_NPY_EINVAL);
-    assert_int_equal(
-        eir_npy_write_file(tmp_path("no/such/dir.npy"), EIR_NPY_F8, 1, shape, buf, &err),
-        EIR_NPY_EIO);
+    assert_int_equal(eir_npy_write_file(et_tmp("no/such/dir.npy"), EIR_NPY_F8, 1, shape, buf, &err),
+                     EIR_NPY_EIO);
     assert_non_null(strstr(err.message, "no/such/dir.npy"));
 }
 
@@ -118,7 +93,7 @@ static void test_roundtrip_f8(void **state)
     v[3] = -INFINITY;
     v[4] = 5e-324;
     v[5] = 1.7976931348623157e308;
-    const char *path = tmp_path("f8.npy");
+    const char *path = et_tmp("f8.npy");
     eir_npy_error err;
     assert_int_equal(eir_npy_write_file(path, EIR_NPY_F8, 3, shape, v, &err), EIR_NPY_OK);
     eir_npy_array a;
@@ -385,21 +360,21 @@ static void test_read_file_errors(void **state)
     (void)state;
     eir_npy_array a;
     eir_npy_error err;
-    assert_int_equal(eir_npy_read_file(tmp_path("missing.npy"), 0, &a, &err), EIR_NPY_EIO);
+    assert_int_equal(eir_npy_read_file(et_tmp("missing.npy"), 0, &a, &err), EIR_NPY_EIO);
     assert_non_null(strstr(err.message, "missing.npy"));
-    assert_int_equal(eir_npy_read_file(tmpdir, 0, &a, &err), EIR_NPY_EIO);
-    FILE *f = fopen(tmp_path("text.npy"), "w");
+    assert_int_equal(eir_npy_read_file(et_tmpdir, 0, &a, &err), EIR_NPY_EIO);
+    FILE *f = fopen(et_tmp("text.npy"), "w");
     fputs("hello, world\n", f);
     fclose(f);
-    assert_int_equal(eir_npy_read_file(tmp_path("text.npy"), 0, &a, &err), EIR_NPY_EFORMAT);
+    assert_int_equal(eir_npy_read_file(et_tmp("text.npy"), 0, &a, &err), EIR_NPY_EFORMAT);
     assert_non_null(strstr(err.message, "text.npy: not a .npy file"));
     /* A file much larger than the limit allows is refused before it is read. */
     int64_t shape[1] = {1000};
     double *v = calloc(1000, sizeof(double));
-    assert_int_equal(eir_npy_write_file(tmp_path("big.npy"), EIR_NPY_F8, 1, shape, v, &err),
+    assert_int_equal(eir_npy_write_file(et_tmp("big.npy"), EIR_NPY_F8, 1, shape, v, &err),
                      EIR_NPY_OK);
     free(v);
-    assert_int_equal(eir_npy_read_file(tmp_path("big.npy"), 10, &a, &err), EIR_NPY_EFORMAT);
+    assert_int_equal(eir_npy_read_file(et_tmp("big.npy"), 10, &a, &err), EIR_NPY_EFORMAT);
     assert_null(a.data);
 }
 
@@ -431,15 +406,15 @@ static void test_numpy_reads_ours(void **state)
         w[i] = (float)(i * 0.25);
     }
     eir_npy_error err;
-    assert_int_equal(eir_npy_write_file(tmp_path("np8.npy"), EIR_NPY_F8, 3, shape, v, &err),
+    assert_int_equal(eir_npy_write_file(et_tmp("np8.npy"), EIR_NPY_F8, 3, shape, v, &err),
                      EIR_NPY_OK);
-    assert_int_equal(eir_npy_write_file(tmp_path("np4.npy"), EIR_NPY_F4, 3, shape, w, &err),
+    assert_int_equal(eir_npy_write_file(et_tmp("np4.npy"), EIR_NPY_F4, 3, shape, w, &err),
                      EIR_NPY_OK);
     double s = 7.25;
-    assert_int_equal(eir_npy_write_file(tmp_path("np0.npy"), EIR_NPY_F8, 0, NULL, &s, &err),
+    assert_int_equal(eir_npy_write_file(et_tmp("np0.npy"), EIR_NPY_F8, 0, NULL, &s, &err),
                      EIR_NPY_OK);
     int64_t one[1] = {5};
-    assert_int_equal(eir_npy_write_file(tmp_path("np1.npy"), EIR_NPY_F8, 1, one, v, &err),
+    assert_int_equal(eir_npy_write_file(et_tmp("np1.npy"), EIR_NPY_F8, 1, one, v, &err),
                      EIR_NPY_OK);
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
@@ -458,7 +433,7 @@ static void test_numpy_reads_ours(void **state)
              "e = np.load(d + '/np1.npy')\n"
              "assert e.shape == (5,) and (e == np.arange(5) * 0.5 - 3).all()\n"
              "\" '%s'",
-             py, tmpdir);
+             py, et_tmpdir);
     assert_int_equal(system(cmd), 0);
 }
 
@@ -479,31 +454,31 @@ static void test_we_read_numpys(void **state)
              "np.save(d + '/pyi.npy', np.arange(3))\n"
              "np.lib.format.write_array(open(d + '/py2.npy', 'wb'), np.ones(4), version=(2, 0))\n"
              "\" '%s'",
-             py, tmpdir);
+             py, et_tmpdir);
     assert_int_equal(system(cmd), 0);
     eir_npy_array a;
     eir_npy_error err;
-    assert_int_equal(eir_npy_read_file(tmp_path("py8.npy"), 0, &a, &err), EIR_NPY_OK);
+    assert_int_equal(eir_npy_read_file(et_tmp("py8.npy"), 0, &a, &err), EIR_NPY_OK);
     assert_int_equal(a.ndim, 3);
     assert_int_equal(a.shape[2], 5);
     for (int i = 0; i < 60; i++)
         assert_true(a.data[i] == i / 7.0);
     eir_npy_array_free(&a);
-    assert_int_equal(eir_npy_read_file(tmp_path("py4.npy"), 0, &a, &err), EIR_NPY_OK);
+    assert_int_equal(eir_npy_read_file(et_tmp("py4.npy"), 0, &a, &err), EIR_NPY_OK);
     assert_int_equal(a.dtype, EIR_NPY_F4);
     for (int i = 0; i < 6; i++)
         assert_true(a.data[i] == (double)((float)i / 3.0f));
     eir_npy_array_free(&a);
-    assert_int_equal(eir_npy_read_file(tmp_path("py0.npy"), 0, &a, &err), EIR_NPY_OK);
+    assert_int_equal(eir_npy_read_file(et_tmp("py0.npy"), 0, &a, &err), EIR_NPY_OK);
     assert_int_equal(a.ndim, 0);
     assert_true(a.data[0] == -2.5);
     eir_npy_array_free(&a);
-    assert_int_equal(eir_npy_read_file(tmp_path("py2.npy"), 0, &a, &err), EIR_NPY_OK);
+    assert_int_equal(eir_npy_read_file(et_tmp("py2.npy"), 0, &a, &err), EIR_NPY_OK);
     assert_int_equal(a.count, 4);
     eir_npy_array_free(&a);
-    assert_int_equal(eir_npy_read_file(tmp_path("pyf.npy"), 0, &a, &err), EIR_NPY_EFORMAT);
+    assert_int_equal(eir_npy_read_file(et_tmp("pyf.npy"), 0, &a, &err), EIR_NPY_EFORMAT);
     assert_non_null(strstr(err.message, "Fortran"));
-    assert_int_equal(eir_npy_read_file(tmp_path("pyi.npy"), 0, &a, &err), EIR_NPY_EFORMAT);
+    assert_int_equal(eir_npy_read_file(et_tmp("pyi.npy"), 0, &a, &err), EIR_NPY_EFORMAT);
     assert_non_null(strstr(err.message, "dtype '<i8'"));
 }
 
@@ -521,5 +496,5 @@ int main(void)
         cmocka_unit_test(test_numpy_reads_ours),
         cmocka_unit_test(test_we_read_numpys),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, et_tmpdir_setup, et_tmpdir_teardown);
 }

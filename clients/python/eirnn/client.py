@@ -40,30 +40,30 @@ Index = Union[int, slice, Tuple[Optional[int], Optional[int]], str]
 _USER_AGENT = "eirnn-python/0.1"
 
 
+def _resource_id(kind: str, ref: Union[str, Mapping[str, Any]]) -> str:
+    """The id of a ``kind`` ("run", "model") given as an id or a resource (a dict with ``"id"``).
+
+    Raises TypeError for anything else and ValueError for an empty id.
+    """
+    if isinstance(ref, str):
+        rid = ref
+    elif isinstance(ref, Mapping) and isinstance(ref.get("id"), str):
+        rid = ref["id"]
+    else:
+        raise TypeError(f"{kind} must be a {kind} id or a {kind} resource (a dict with 'id')")
+    if not rid:
+        raise ValueError(f"empty {kind} id")
+    return rid
+
+
 def _run_id(run: RunRef) -> str:
     """The id of a run given as an id or a run resource."""
-    if isinstance(run, str):
-        rid = run
-    elif isinstance(run, Mapping) and isinstance(run.get("id"), str):
-        rid = run["id"]
-    else:
-        raise TypeError("run must be a run id or a run resource (a dict with 'id')")
-    if not rid:
-        raise ValueError("empty run id")
-    return rid
+    return _resource_id("run", run)
 
 
 def _model_id(model: Union[str, Mapping[str, Any]]) -> str:
     """The id of a model given as an id or a model resource."""
-    if isinstance(model, str):
-        mid = model
-    elif isinstance(model, Mapping) and isinstance(model.get("id"), str):
-        mid = model["id"]
-    else:
-        raise TypeError("model must be a model id or a model resource (a dict with 'id')")
-    if not mid:
-        raise ValueError("empty model id")
-    return mid
+    return _resource_id("model", model)
 
 
 def _range_param(name: str, sel: Optional[Index]) -> Optional[str]:

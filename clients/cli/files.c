@@ -1,0 +1,123 @@
+/**
+ * @file files.c
+ * @brief Files the eirnn commands read (files.h).
+ */
+#include "files.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "eir_csv.h"
+#include "eir_json.h"
+#include "eir_npy.h"
+
+int cli_open_file(const char *path, int dash_is_stdin, FILE **f)
+{
+    int is_stdin = dash_is_stdin && strcmp(path, "-") == 0;
+    *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!*f) {
+        cli_error("%s: cannot open: %s", path, strerror(errno));
+        return CLI_EIO;
+    }
+    struct stat sb;
+    if (fstat(fileno(*f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(*f);
+        *f = NULL;
+        cli_error("%s: is a directory", path);
+        return CLI_EIO;
+    }
+    return CLI_OK;
+}
+
+/** Read the .npy (or CSV) file @p path into @p a, checking that it has 2 or 3 dimensions. */
+static int inputs_read(const char *path, size_t max_values, eir_npy_array *a)
+{
+    eir_npy_error ne;
+    eir_npy_status st;
+    size_t n = strlen(path);
+    if (n >= 4 && strcasecmp(path + n - 4, ".npy") == 0) {
+        st = eir_npy_read_file(path, max_values, a, &ne);
+    } else {
+        int64_t rows, cols;
+        double *data;
+        st = eir_csv_read(path, max_values, &rows, &cols, &data, &ne);
+        if (st == EIR_NPY_OK) {
+            a->dtype = EIR_NPY_F8;
+            a->ndim = 2;
+            a->shape[0] = rows;
+            a->shape[1] = cols;
+            a->count = (size_t)(rows * cols);
+            a->data = data;
+        }
+    }
+    if (st != EIR_NPY_OK) {
+        cli_error("%s", ne.message);
+        return st == EIR_NPY_EFORMAT ? CLI_EINVALID : CLI_EIO;
+    }
+    if (a->ndim != 2 && a->ndim != 3) {
+        cli_error("%s: inputs must have shape T x n_in or B x T x n_in, not %d dimension%s", path,
+                  a->ndim, a->ndim == 1 ? "" : "s");
+        eir_npy_array_free(a);
+        return CLI_EINVALID;
+    }
+    return CLI_OK;
+}
+
+/** The values of @p a as little-endian bytes of floats (@p f4) or doubles, base64-encoded.
+ *  @return a malloc'ed string, or NULL when out of memory. */
+static char *inputs_base64(const eir_npy_array *a, int f4)
+{
+    size_t isz = f4 ? 4 : 8;
+    unsigned char *bytes = malloc(a->count > 0 ? a->count * isz : 1);
+    if (!bytes) return NULL;
+    for (size_t i = 0; i < a->count; i++) {
+        uint64_t u;
+        if (f4) {
+            float x = (float)a->data[i];
+            uint32_t w;
+            memcpy(&w, &x, 4);
+            u = w;
+        } else {
+            memcpy(&u, &a->data[i], 8);
+        }
+        for (size_t b = 0; b < isz; b++)
+            bytes[isz * i + b] = (unsigned char)(u >> (8 * b));
+    }
+    char *b64 = eir_base64_encode(bytes, a->count * isz);
+    free(bytes);
+    return b64;
+}
+
+int cli_inputs_file(const char *path, size_t max_values, int keep_float32, json_t **out)
+{
+    *out = NULL;
+    eir_npy_array a = {0};
+    int rc = inputs_read(path, max_values, &a);
+    if (rc != CLI_OK) return rc;
+    int f4 = keep_float32 && a.dtype == EIR_NPY_F4;
+    char *b64 = inputs_base64(&a, f4);
+    json_t *shape = json_array();
+    for (int d = 0; shape && d < a.ndim; d++)
+        if (json_array_append_new(shape, json_integer(a.shape[d])) != 0) {
+            json_decref(shape);
+            shape = NULL;
+        }
+    eir_npy_array_free(&a);
+    json_t *arr = NULL;
+    if (b64 && shape)
+        arr = json_pack("{s:s, s:O, s:s}", "dtype", f4 ? "float32" : "float64", "shape", shape,
+                        "base64", b64);
+    json_decref(shape);
+    free(b64);
+    if (!arr) {
+        cli_error("out of memory");
+        return CLI_EIO;
+    }
+    *out = arr;
+    return CLI_OK;
+}

@@ -1,0 +1,33 @@
+/**
+ * @file files.h
+ * @brief Files the eirnn commands read, shared by `simulate` and the HTTP commands: opening a
+ *        file to read, and an inputs array from a .npy or CSV file.
+ *
+ * Every function prints its own error line ("eirnn: error: ...") and returns the exit code to
+ * end with; nothing is allocated on failure.
+ */
+#ifndef EIRNN_CLI_FILES_H
+#define EIRNN_CLI_FILES_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/**
+ * Open @p path for reading into *f ("-" is standard input when @p dash_is_stdin); a directory
+ * is refused. @return CLI_OK; CLI_EIO after "PATH: cannot open: <why>" or "PATH: is a
+ * directory".
+ */
+int cli_open_file(const char *path, int dash_is_stdin, FILE **f);
+
+/**
+ * The inputs array in the .npy file @p path (CSV for any other name) as a binary array object
+ * {"dtype", "shape", "base64"} in *out (the caller owns it): float64, or float32 when
+ * @p keep_float32 and the .npy holds float32 (its values are exact as floats). At most
+ * @p max_values values (0: no limit).
+ * @return CLI_OK; CLI_EINVALID for a malformed file or a shape that is not T x n_in or
+ *         B x T x n_in; CLI_EIO when it cannot be read or when out of memory.
+ */
+int cli_inputs_file(const char *path, size_t max_values, int keep_float32, json_t **out);
+
+#endif /* EIRNN_CLI_FILES_H */
