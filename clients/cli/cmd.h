@@ -74,15 +74,6 @@ int cli_parse_int(const char *opt, const char *s, long long min, long long max, 
 /** Parse the finite number option @p opt (> 0 when @p positive, else >= 0) into *out. */
 int cli_parse_number(const char *opt, const char *s, int positive, double *out);
 
-/**
- * Read the JSON file @p path ("-" is standard input) into *out (any JSON value; duplicate keys
- * rejected) and, when @p text is not NULL, its bytes into *text (malloc'ed, NUL-terminated,
- * *text_len bytes) so that they can be sent as they are.
- * @return CLI_OK; CLI_EIO when it cannot be read; CLI_EINVALID for a JSON syntax error
- *         ("FILE:LINE:COLUMN: ..."). Nothing is allocated on failure.
- */
-int cli_load_json(const char *path, json_t **out, char **text, size_t *text_len);
-
 /** Whether @p s ends with @p suffix, ignoring case. */
 int cli_ends_with(const char *s, const char *suffix);
 

@@ -120,61 +120,6 @@ int cli_parse_number(const char *opt, const char *s, int positive, double *out)
     return CLI_OK;
 }
 
-int cli_load_json(const char *path, json_t **out, char **text, size_t *text_len)
-{
-    *out = NULL;
-    if (text) *text = NULL;
-    int is_stdin = strcmp(path, "-") == 0;
-    const char *name = is_stdin ? "<stdin>" : path;
-    FILE *f;
-    int rc = cli_open_file(path, 1, &f);
-    if (rc != CLI_OK) return rc;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int oom = 0;
-    for (;;) {
-        if (n + 65536 + 1 > cap) {
-            size_t nc = cap ? 2 * cap : 131072;
-            char *b = realloc(buf, nc);
-            if (!b) {
-                oom = 1;
-                break;
-            }
-            buf = b;
-            cap = nc;
-        }
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0) break;
-    }
-    int read_error = ferror(f);
-    if (!is_stdin) fclose(f);
-    if (oom || read_error) {
-        free(buf);
-        if (oom)
-            cli_error("%s: out of memory reading it", name);
-        else
-            cli_error("%s: read failed", name);
-        return CLI_EIO;
-    }
-    buf[n] = '\0';
-    json_error_t je;
-    json_t *j = json_loadb(buf, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (!j) {
-        free(buf);
-        cli_error("%s:%d:%d: %s", name, je.line, je.column, je.text);
-        return CLI_EINVALID;
-    }
-    *out = j;
-    if (text) {
-        *text = buf;
-        *text_len = n;
-    } else {
-        free(buf);
-    }
-    return CLI_OK;
-}
-
 int cli_ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "files.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Shared                                                                                     */
@@ -74,7 +75,7 @@ static int models_create(int argc, char **argv)
     json_t *doc;
     char *text;
     size_t len;
-    if ((rc = cli_load_json(file, &doc, &text, &len)) != CLI_OK) return rc;
+    if ((rc = cli_load_json(file, 1, &doc, &text, &len)) != CLI_OK) return rc;
     int is_obj = json_is_object(doc);
     json_decref(doc);
     if (!is_obj) {

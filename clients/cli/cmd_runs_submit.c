@@ -270,7 +270,7 @@ static int apply_inputs(const char *path, json_t *run)
     json_t *in = NULL;
     int rc;
     if (cli_ends_with(path, ".json")) {
-        if ((rc = cli_load_json(path, &in, NULL, NULL)) != CLI_OK) return rc;
+        if ((rc = cli_load_json(path, 1, &in, NULL, NULL)) != CLI_OK) return rc;
         if (!json_is_array(in) && !json_is_object(in)) {
             cli_error("%s: inputs must be a JSON array (T x n_in or B x T x n_in) or a binary "
                       "array {\"dtype\", \"shape\", \"base64\"}",
@@ -387,7 +387,7 @@ static int apply_model(const submit_opts *o, json_t *run)
     if (o->model_file) {
         json_t *m;
         int rc;
-        if ((rc = cli_load_json(o->model_file, &m, NULL, NULL)) != CLI_OK) return rc;
+        if ((rc = cli_load_json(o->model_file, 1, &m, NULL, NULL)) != CLI_OK) return rc;
         if (!json_is_object(m)) {
             json_decref(m);
             cli_error("%s: a model must be a JSON object", o->model_file);
@@ -414,7 +414,7 @@ static int build_run(const submit_opts *o, json_t **out)
     json_t *run = NULL;
     int rc;
     if (o->run_file) {
-        if ((rc = cli_load_json(o->run_file, &run, NULL, NULL)) != CLI_OK) return rc;
+        if ((rc = cli_load_json(o->run_file, 1, &run, NULL, NULL)) != CLI_OK) return rc;
         if (!json_is_object(run)) {
             cli_error("%s: a run must be a JSON object", o->run_file);
             json_decref(run);

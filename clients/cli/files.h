@@ -30,4 +30,15 @@ int cli_open_file(const char *path, int dash_is_stdin, FILE **f);
  */
 int cli_inputs_file(const char *path, size_t max_values, int keep_float32, json_t **out);
 
+/**
+ * Read the JSON file @p path ("-" is standard input when @p dash_is_stdin) into *out (any JSON
+ * value; duplicate keys rejected; integers beyond 64 bits read as reals, so that the field
+ * they are in is named in the error, as the daemon does: eir_json_loadb) and, when @p text is
+ * not NULL, its bytes into *text (malloc'ed, NUL-terminated, *text_len bytes) so that they can
+ * be sent as they are.
+ * @return CLI_OK; CLI_EIO when it cannot be read; CLI_EINVALID for a JSON syntax error
+ *         ("FILE:LINE:COLUMN: ..."). Nothing is allocated on failure.
+ */
+int cli_load_json(const char *path, int dash_is_stdin, json_t **out, char **text, size_t *text_len);
+
 #endif /* EIRNN_CLI_FILES_H */

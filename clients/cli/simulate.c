@@ -30,9 +30,9 @@ static const char simulate_help[] =
     "\n"
     "options:\n"
     "  -o, --output DIR   output directory (created if missing; files in it are replaced)\n"
-    "  -j, --threads N    worker threads, 1 to 256 (default: number of CPUs); trials go to\n"
-    "                     threads in blocks of 64, so at most one per 64 trials; results\n"
-    "                     are the same bytes whatever N is\n"
+    "  -j, --threads N    worker threads, 1 to 256 (default: number of CPUs); each step is\n"
+    "                     cut into fixed blocks of 64 trials x 256 cells that the threads\n"
+    "                     share, so results are the same bytes whatever N is\n"
     "      --inputs FILE  take the run's inputs from FILE instead of RUN.json: .npy with\n"
     "                     shape T x n_in or B x T x n_in, or CSV (T rows of n_in numbers)\n"
     "  -q, --quiet        no progress line or summary on stderr\n"
@@ -88,21 +88,9 @@ static int on_progress(void *ctx, int64_t done, int64_t total)
 static int load_json(const char *path, const char *what, json_t **out)
 {
     *out = NULL;
-    FILE *f;
-    int rc = cli_open_file(path, 0, &f);
+    json_t *j;
+    int rc = cli_load_json(path, 0, &j, NULL, NULL);
     if (rc != CLI_OK) return rc;
-    json_error_t je;
-    json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
-    int read_error = ferror(f);
-    fclose(f);
-    if (!j) {
-        if (read_error) {
-            cli_error("%s: read failed", path);
-            return CLI_EIO;
-        }
-        cli_error("%s:%d:%d: %s", path, je.line, je.column, je.text);
-        return CLI_EINVALID;
-    }
     if (!json_is_object(j)) {
         cli_error("%s: the %s must be a JSON object", path, what);
         json_decref(j);
