@@ -176,8 +176,8 @@ void eir_model_free(eir_model *m)
     free(m);
 }
 
-/** Validate sizes and the plain per-field constraints of @p d. */
-static eir_status check_desc(const eir_model_desc *d, eir_error *err)
+/** Sizes, class, leak and noise of @p d (the fields every other check relies on). */
+static eir_status check_sizes_leak_noise(const eir_model_desc *d, eir_error *err)
 {
     if (d->n_e < 0)
         return eir_error_set(err, EIR_EINVAL, "/populations/E", "E must be >= 0, got %d", d->n_e);
@@ -216,58 +216,72 @@ static eir_status check_desc(const eir_model_desc *d, eir_error *err)
     if (!(isfinite(d->sigma) && d->sigma >= 0))
         return eir_error_set(err, EIR_EINVAL, "/noise/sigma",
                              "noise sigma must be finite and >= 0, got %g", d->sigma);
-    s = check_activation(d, err);
-    if (s) return s;
+    return EIR_OK;
+}
+
+/** The gate scale A of a gated model in reduced form (present, of its kind's size, >= 0). */
+static eir_status check_gate_scale(const eir_model_desc *d, int n, eir_error *err)
+{
     const size_t nn = (size_t)n * n;
+    size_t alen = d->a_kind == EIR_A_SCALAR     ? 1
+                  : d->a_kind == EIR_A_PER_TYPE ? 2
+                  : d->a_kind == EIR_A_PER_ROW  ? 2 * (size_t)n
+                  : d->a_kind == EIR_A_MATRIX   ? nn
+                                                : 0;
+    if (!alen)
+        return eir_error_set(err, EIR_EINVAL, "/recurrent/A", "unknown A kind %d", (int)d->a_kind);
+    if (!d->A)
+        return eir_error_set(err, EIR_EINVAL, "/recurrent/A",
+                             "a gated model in reduced form needs A >= 0 (scalar, "
+                             "{\"E\", \"I\"} or N x N)");
+    if (d->a_kind == EIR_A_PER_TYPE || d->a_kind == EIR_A_PER_ROW) {
+        /* named as in the JSON: {"E": .., "I": ..}, each a scalar or N values */
+        size_t half = alen / 2;
+        eir_status s = check_values(d->A, half, 0, 1, 0.0, "/recurrent/A/E", "A_E", err);
+        if (s) return s;
+        return check_values(d->A + half, half, 0, 1, 0.0, "/recurrent/A/I", "A_I", err);
+    }
+    return check_values(d->A, alen, d->a_kind == EIR_A_MATRIX ? (size_t)n : 0, 1, 0.0,
+                        "/recurrent/A", "A", err);
+}
+
+/** The recurrent connectivity: W (and A, dale) in reduced form, or K and E_rev. */
+static eir_status check_recurrent(const eir_model_desc *d, int n, eir_error *err)
+{
+    const size_t nn = (size_t)n * n;
+    eir_status s;
     if (d->form == EIR_FORM_REDUCED) {
         if (!d->W) return eir_error_set(err, EIR_EINVAL, "/recurrent/W", "W (N x N) is required");
         s = check_values(d->W, nn, (size_t)n, 0, 0, "/recurrent/W", "W", err);
         if (s) return s;
-        if (d->cls == EIR_CLASS_GATED) {
-            size_t alen = d->a_kind == EIR_A_SCALAR     ? 1
-                          : d->a_kind == EIR_A_PER_TYPE ? 2
-                          : d->a_kind == EIR_A_PER_ROW  ? 2 * (size_t)n
-                          : d->a_kind == EIR_A_MATRIX   ? nn
-                                                        : 0;
-            if (!alen)
-                return eir_error_set(err, EIR_EINVAL, "/recurrent/A", "unknown A kind %d",
-                                     (int)d->a_kind);
-            if (!d->A)
-                return eir_error_set(err, EIR_EINVAL, "/recurrent/A",
-                                     "a gated model in reduced form needs A >= 0 (scalar, "
-                                     "{\"E\", \"I\"} or N x N)");
-            if (d->a_kind == EIR_A_PER_TYPE || d->a_kind == EIR_A_PER_ROW) {
-                /* named as in the JSON: {"E": .., "I": ..}, each a scalar or N values */
-                size_t half = alen / 2;
-                s = check_values(d->A, half, 0, 1, 0.0, "/recurrent/A/E", "A_E", err);
-                if (!s)
-                    s = check_values(d->A + half, half, 0, 1, 0.0, "/recurrent/A/I", "A_I", err);
-            } else {
-                s = check_values(d->A, alen, d->a_kind == EIR_A_MATRIX ? (size_t)n : 0, 1, 0.0,
-                                 "/recurrent/A", "A", err);
-            }
-            if (s) return s;
-        }
+        if (d->cls == EIR_CLASS_GATED && (s = check_gate_scale(d, n, err)) != EIR_OK) return s;
         if (d->dale != EIR_DALE_REJECT && d->dale != EIR_DALE_PROJECT)
             return eir_error_set(err, EIR_EINVAL, "/recurrent/dale",
                                  "dale must be \"reject\" or \"project\"");
-    } else if (d->form == EIR_FORM_CONDUCTANCE) {
-        if (!d->K) return eir_error_set(err, EIR_EINVAL, "/recurrent/K", "K (N x N) is required");
-        s = check_values(d->K, nn, (size_t)n, 1, 0.0, "/recurrent/K", "K", err);
-        if (s) return s;
-        if (!(isfinite(d->e_rev_e) && d->e_rev_e > 0))
-            return eir_error_set(err, EIR_EINVAL, "/recurrent/E_rev/E",
-                                 "the excitatory reversal potential E_E (relative to rest) must "
-                                 "be > 0, got %g",
-                                 d->e_rev_e);
-        if (!(isfinite(d->e_rev_i) && d->e_rev_i <= 0))
-            return eir_error_set(err, EIR_EINVAL, "/recurrent/E_rev/I",
-                                 "the inhibitory reversal potential E_I (relative to rest) must "
-                                 "be <= 0, got %g",
-                                 d->e_rev_i);
-    } else {
-        return eir_error_set(err, EIR_EINVAL, "/recurrent", "unknown form %d", (int)d->form);
+        return EIR_OK;
     }
+    if (d->form != EIR_FORM_CONDUCTANCE)
+        return eir_error_set(err, EIR_EINVAL, "/recurrent", "unknown form %d", (int)d->form);
+    if (!d->K) return eir_error_set(err, EIR_EINVAL, "/recurrent/K", "K (N x N) is required");
+    s = check_values(d->K, nn, (size_t)n, 1, 0.0, "/recurrent/K", "K", err);
+    if (s) return s;
+    if (!(isfinite(d->e_rev_e) && d->e_rev_e > 0))
+        return eir_error_set(err, EIR_EINVAL, "/recurrent/E_rev/E",
+                             "the excitatory reversal potential E_E (relative to rest) must "
+                             "be > 0, got %g",
+                             d->e_rev_e);
+    if (!(isfinite(d->e_rev_i) && d->e_rev_i <= 0))
+        return eir_error_set(err, EIR_EINVAL, "/recurrent/E_rev/I",
+                             "the inhibitory reversal potential E_I (relative to rest) must "
+                             "be <= 0, got %g",
+                             d->e_rev_i);
+    return EIR_OK;
+}
+
+/** The input weights P (and conductances M_in) and the bias. */
+static eir_status check_input_bias(const eir_model_desc *d, int n, eir_error *err)
+{
+    eir_status s;
     if (d->n_in > 0) {
         if (!d->P)
             return eir_error_set(err, EIR_EINVAL, "/input/P",
@@ -288,22 +302,41 @@ static eir_status check_desc(const eir_model_desc *d, eir_error *err)
         s = check_values(d->bias, (size_t)d->bias_len, 0, 0, 0, "/bias", "bias", err);
         if (s) return s;
     }
-    if (d->n_out < 0) return eir_error_set(err, EIR_EINVAL, "/readout/W_out", "n_out must be >= 0");
-    if (d->n_out > 0) {
-        int n_read = d->readout_from == EIR_READOUT_E ? d->n_e : n;
-        if (d->readout_from == EIR_READOUT_E && d->n_e == 0)
-            return eir_error_set(err, EIR_EINVAL, "/readout/from",
-                                 "readout from \"E\" needs excitatory cells, but E = 0");
-        if (!d->W_out) return eir_error_set(err, EIR_EINVAL, "/readout/W_out", "W_out is required");
-        s = check_values(d->W_out, (size_t)d->n_out * n_read, (size_t)n_read, 0, 0,
-                         "/readout/W_out", "W_out", err);
-        if (s) return s;
-        if (d->b_out) {
-            s = check_values(d->b_out, (size_t)d->n_out, 0, 0, 0, "/readout/b_out", "b_out", err);
-            if (s) return s;
-        }
-    }
     return EIR_OK;
+}
+
+/** The readout W_out, b_out and the cells it reads. */
+static eir_status check_readout(const eir_model_desc *d, int n, eir_error *err)
+{
+    if (d->n_out < 0) return eir_error_set(err, EIR_EINVAL, "/readout/W_out", "n_out must be >= 0");
+    if (d->n_out == 0) return EIR_OK;
+    int n_read = d->readout_from == EIR_READOUT_E ? d->n_e : n;
+    if (d->readout_from == EIR_READOUT_E && d->n_e == 0)
+        return eir_error_set(err, EIR_EINVAL, "/readout/from",
+                             "readout from \"E\" needs excitatory cells, but E = 0");
+    if (!d->W_out) return eir_error_set(err, EIR_EINVAL, "/readout/W_out", "W_out is required");
+    eir_status s = check_values(d->W_out, (size_t)d->n_out * n_read, (size_t)n_read, 0, 0,
+                                "/readout/W_out", "W_out", err);
+    if (s) return s;
+    if (d->b_out)
+        return check_values(d->b_out, (size_t)d->n_out, 0, 0, 0, "/readout/b_out", "b_out", err);
+    return EIR_OK;
+}
+
+/**
+ * Validate sizes and the plain per-field constraints of @p d, in the order of the document
+ * (populations, leak, noise, activation, recurrent, input, bias, readout): the first problem
+ * is reported, with its field.
+ */
+static eir_status check_desc(const eir_model_desc *d, eir_error *err)
+{
+    eir_status s = check_sizes_leak_noise(d, err);
+    if (s) return s;
+    if ((s = check_activation(d, err)) != EIR_OK) return s;
+    const int n = d->n_e + d->n_i;
+    if ((s = check_recurrent(d, n, err)) != EIR_OK) return s;
+    if ((s = check_input_bias(d, n, err)) != EIR_OK) return s;
+    return check_readout(d, n, err);
 }
 
 /** Build the gate representation of a gated model (SPLIT or FUSED) from validated @p d. */
