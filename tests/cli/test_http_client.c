@@ -406,6 +406,12 @@ static void test_models(void **state)
     free(id);
 }
 
+/**
+ * One user's session against the live daemon, in order: submit, wait with progress, get, list,
+ * download every result in every format and compare with `eirnn simulate`. Long (about 160
+ * lines) because each step needs the state the one before left, and splitting it would only
+ * move that state into globals.
+ */
 static void test_submit_wait_results(void **state)
 {
     (void)state;
@@ -708,7 +714,8 @@ static const json_t *meta_run(const json_t *run, const char *key)
 /**
  * submit's flags for the run document: each sets its field (the same results as a run file
  * that holds them), overrides the run file's, and a bad value is refused before anything is
- * sent (exit 2) or named by the server (exit 3).
+ * sent (exit 2) or named by the server (exit 3). A table of cases would hide which flag a
+ * failure is about; the cases are listed one after the other instead (about 140 lines).
  */
 static void test_submit_run_flags(void **state)
 {

@@ -598,6 +598,8 @@ static void expect_in_error(const eir_gen_spec *g, int n_e, int n_i, int n_in, c
     assert_true(err.message[0] != '\0');
 }
 
+/** Each bad recurrent recipe with the field its error names: a flat list of cases, hence its
+ *  length. */
 static void test_errors_recurrent(void **state)
 {
     (void)state;

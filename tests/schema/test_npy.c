@@ -210,6 +210,8 @@ static void expect_dict_reject(const char *dict, size_t data_len, const char *ne
     free(b);
 }
 
+/** Every malformed header the reader refuses, one case after the other (a flat list of cases,
+ *  hence its length), each with the words its error must contain. */
 static void test_reject(void **state)
 {
     (void)state;
