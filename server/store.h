@@ -306,8 +306,8 @@ struct store_ops {
      * finish. When the queue is empty, *@p next is left zeroed (next->id[0] == '\0') and the
      * finish commits all the same. Failures as for finish_commit(), with nothing claimed;
      * except that if the commit succeeded but its sync failed, the claimed run is in *@p next
-     * (it is running: the caller runs or releases it). NULL in a backend: the caller uses
-     * finish_commit() and run_claim().
+     * (it is running: the caller runs or releases it). @p next NULL: finish_commit(). NULL in a
+     * backend: the wrapper uses finish_commit() and run_claim().
      */
     store_status (*finish_commit_claim)(struct store_conn *c, store_run_status status,
                                         const char *meta_json, const char *error_json,

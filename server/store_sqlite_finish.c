@@ -334,10 +334,8 @@ store_status sq_finish_commit(store_conn *c, store_run_status status, const char
 store_status sq_finish_commit_claim(store_conn *c, store_run_status status, const char *meta_json,
                                     const char *error_json, store_run *next)
 {
-    struct sq_conn *sc = SQ(c);
-    if (!next) return sq_fail(sc, STORE_INVALID, "output missing");
-    memset(next, 0, sizeof *next);
-    return finish_commit(sc, status, meta_json, error_json, next);
+    if (next) memset(next, 0, sizeof *next);
+    return finish_commit(SQ(c), status, meta_json, error_json, next);
 }
 
 void sq_finish_abort(store_conn *c)
