@@ -84,11 +84,13 @@ static char *error_text(const char *field, unsigned status, const char *fmt, ...
 
 /**
  * Store the final state: results (if any), status, meta and error, in one finish transaction,
- * retried with backoff while the database is busy. @return the last store status.
+ * retried with backoff while the database is busy. With @p next (not NULL), the same transaction
+ * claims the worker's next run into it (zeroed when none; see store_finish_commit_claim()).
+ * @return the last store status.
  */
 static store_status store_final(store_conn *c, const char *id, store_run_status status,
                                 const eir_pipe_output *arr, int narr, const char *meta,
-                                const char *error)
+                                const char *error, store_run *next)
 {
     store_status st = STORE_ERROR;
     double wait = 0.1;
@@ -104,7 +106,9 @@ static store_status store_final(store_conn *c, const char *id, store_run_status 
             /* The store hashes the bytes as they are appended (one pass, not two). */
             if (st == STORE_OK) st = store_result_end(c, NULL);
         }
-        if (st == STORE_OK) st = store_finish_commit(c, status, meta, error);
+        /* a run claimed by an attempt whose sync failed is kept, not claimed over */
+        store_run *claim = next && !next->id[0] ? next : NULL;
+        if (st == STORE_OK) st = store_finish_commit_claim(c, status, meta, error, claim);
         if (st == STORE_OK) return st;
         store_finish_abort(c);
         if (st == STORE_CONFLICT || st == STORE_NOT_FOUND || st == STORE_INVALID) return st;
@@ -119,14 +123,17 @@ static store_status store_final(store_conn *c, const char *id, store_run_status 
  * them), count it, log it and wake its long polls. When the store cannot take it (disk full,
  * database locked), keep trying: with the results for a minute, then recording the failure
  * without them. The run must not be left running while the daemon goes on; only when it stops
- * (@p release) is it left to the restart, which queues it again.
+ * (@p release) is it left to the restart, which queues it again. With @p next (not NULL) and no
+ * release asked, the finish also claims the worker's next run into *@p next.
  */
 static void finish_run(srv *s, store_conn *c, const store_run *run, store_run_status status,
                        const eir_pipe_output *arr, int narr, const char *meta_text,
-                       const char *error, int64_t steps_done, double t0, const atomic_int *release)
+                       const char *error, int64_t steps_done, double t0, const atomic_int *release,
+                       store_run *next)
 {
     double keep_results_until = srv_now() + 60.0;
-    store_status fst = store_final(c, run->id, status, arr, narr, meta_text, error);
+    if (atomic_load(release)) next = NULL; /* the daemon stops: claim nothing more */
+    store_status fst = store_final(c, run->id, status, arr, narr, meta_text, error, next);
     char *e2 = NULL;
     while (fst != STORE_OK && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
         if (narr > 0 && srv_now() >= keep_results_until) {
@@ -136,7 +143,7 @@ static void finish_run(srv *s, store_conn *c, const store_run *run, store_run_st
         }
         if (atomic_load(release)) break;
         eir_clock_sleep(1.0);
-        fst = store_final(c, run->id, status, arr, narr, meta_text, e2 ? e2 : error);
+        fst = store_final(c, run->id, status, arr, narr, meta_text, e2 ? e2 : error, next);
     }
     free(e2);
     double dur = srv_now() - t0;
@@ -181,7 +188,7 @@ static char *meta_text_of(const eir_pipe *p, const store_run *run, int timed_out
     return text;
 }
 
-void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *release)
+void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *release, store_run *next)
 {
     double t0 = srv_now();
     atomic_fetch_add(&s->metrics.runs_claimed, 1);
@@ -265,7 +272,7 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     if (status != STORE_RUN_SUCCEEDED) store_run_progress(c, run->id, steps_done, p->run->T, NULL);
 
 finish:
-    finish_run(s, c, run, status, arr, narr, meta_text, error, steps_done, t0, release);
+    finish_run(s, c, run, status, arr, narr, meta_text, error, steps_done, t0, release, next);
 
 out:
     free(error);

@@ -229,18 +229,23 @@ enum MHD_Result h_runs_get(srv_req *r)
                                      w);
         if (wait > s->cfg.long_poll_max) wait = s->cfg.long_poll_max;
     }
+    uint64_t wakes = wait > 0 ? srv_waiters_wakes(s->waiters) : 0;
     if (fetch_run(r, c, &run, &ret)) return ret;
     if (wait > 0 && !store_run_status_final(run.status) && !atomic_load(&s->stopping) &&
         srv_waiters_suspend(s->waiters, &r->waiter, r->con, run.id, srv_now() + wait) == 0) {
         r->poll_state = 1;
-        /* The run may have ended between the read above and the registration: look again, and
-         * resume at once if so (the worker's wake may have come before we were registered). */
-        store_run again;
-        memset(&again, 0, sizeof again);
-        store_status st = store_run_get(c, run.id, &again);
-        if (st != STORE_OK || store_run_status_final(again.status))
-            srv_waiters_resume(s->waiters, &r->waiter);
-        store_run_clear(&again);
+        /* The run may have ended between the read above and the registration, its wake coming
+         * before we were registered: if any wake came since the read, look again, and resume at
+         * once if so. A wake after the registration finds us (both take the registry's lock),
+         * so without a wake in between the read above stands. */
+        if (srv_waiters_wakes(s->waiters) != wakes) {
+            store_run again;
+            memset(&again, 0, sizeof again);
+            store_status st = store_run_get(c, run.id, &again);
+            if (st != STORE_OK || store_run_status_final(again.status))
+                srv_waiters_resume(s->waiters, &r->waiter);
+            store_run_clear(&again);
+        }
         store_run_clear(&run);
         return MHD_YES;
     }

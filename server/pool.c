@@ -30,6 +30,17 @@ struct srv_pool {
     srv_worker *w;
 };
 
+/** Give a run claimed for this worker back to the queue (the pool drains before it started).
+ *  A failure is logged; the run then stays running until the next start queues it again. */
+static void give_back(store_conn *c, store_run *run)
+{
+    store_status st = store_run_release(c, run->id, NULL);
+    srv_log("run_released",
+            json_pack("{s:s, s:s, s:s}", "run_id", run->id, "reason",
+                      "the daemon stops before the run started", "store", store_status_name(st)));
+    store_run_clear(run);
+}
+
 static void *worker_main(void *arg)
 {
     srv_worker *w = arg;
@@ -40,20 +51,32 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&p->lock);
     uint64_t seen = p->gen;
     pthread_mutex_unlock(&p->lock);
+    /* The run claimed by the previous run's finish, in its transaction (srv_exec_run()). */
+    store_run next;
+    memset(&next, 0, sizeof next);
     for (;;) {
         pthread_mutex_lock(&p->lock);
         int stop = p->draining;
         seen = p->gen;
         pthread_mutex_unlock(&p->lock);
-        if (stop) break;
+        if (stop) {
+            if (next.id[0]) give_back(c, &next);
+            break;
+        }
         store_run run;
-        memset(&run, 0, sizeof run);
-        store_status st = c ? store_run_claim(c, &run) : STORE_ERROR;
+        store_status st = STORE_OK;
+        if (next.id[0]) {
+            run = next;
+            memset(&next, 0, sizeof next);
+        } else {
+            memset(&run, 0, sizeof run);
+            st = c ? store_run_claim(c, &run) : STORE_ERROR;
+        }
         if (st == STORE_OK) {
             backoff = 0.05;
             atomic_fetch_add(&p->busy, 1);
             atomic_fetch_add(&s->metrics.workers_busy, 1);
-            srv_exec_run(s, c, &run, &p->release);
+            srv_exec_run(s, c, &run, &p->release, &next);
             atomic_fetch_sub(&s->metrics.workers_busy, 1);
             atomic_fetch_sub(&p->busy, 1);
             store_run_clear(&run);

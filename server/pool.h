@@ -52,7 +52,11 @@ void srv_pool_join(struct srv_pool *p);
  * final status, and wake its long polls. When @p release becomes non-zero the run stops and is
  * given back to the queue instead. Never fails visibly: problems end as a failed run (with an
  * error object) or, if even that cannot be stored, leave the run for the next start's requeue.
+ * With @p next (not NULL, zeroed by the caller) the transaction that stores the final status
+ * also claims the next queued run into *@p next (left zeroed when the queue is empty, the daemon
+ * stops or the run ended without a finish): the caller runs it, or releases it.
  */
-void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *release);
+void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *release,
+                  store_run *next);
 
 #endif /* EIRNN_POOL_H */

@@ -271,6 +271,19 @@ store_status store_finish_commit(store_conn *c, store_run_status status, const c
     return OPS(c)->finish_commit(c, status, meta_json, error_json);
 }
 
+store_status store_finish_commit_claim(store_conn *c, store_run_status status,
+                                       const char *meta_json, const char *error_json,
+                                       store_run *next)
+{
+    CHECK_CONN(c);
+    if (!next) return store_finish_commit(c, status, meta_json, error_json);
+    if (OPS(c)->finish_commit_claim)
+        return OPS(c)->finish_commit_claim(c, status, meta_json, error_json, next);
+    store_status st = OPS(c)->finish_commit(c, status, meta_json, error_json);
+    if (st == STORE_OK && OPS(c)->run_claim(c, next) != STORE_OK) memset(next, 0, sizeof *next);
+    return st;
+}
+
 void store_finish_abort(store_conn *c)
 {
     if (c && c->store && c->store->ops) OPS(c)->finish_abort(c);

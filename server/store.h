@@ -300,6 +300,18 @@ struct store_ops {
      */
     store_status (*finish_commit)(struct store_conn *c, store_run_status status,
                                   const char *meta_json, const char *error_json);
+    /**
+     * finish_commit(), and in the same transaction the claim of run_claim() into *@p next (a
+     * worker's next run: one commit and one sync serve both). The claim is durable with the
+     * finish. When the queue is empty, *@p next is left zeroed (next->id[0] == '\0') and the
+     * finish commits all the same. Failures as for finish_commit(), with nothing claimed;
+     * except that if the commit succeeded but its sync failed, the claimed run is in *@p next
+     * (it is running: the caller runs or releases it). @p next NULL: finish_commit(). NULL in a
+     * backend: the wrapper uses finish_commit() and run_claim().
+     */
+    store_status (*finish_commit_claim)(struct store_conn *c, store_run_status status,
+                                        const char *meta_json, const char *error_json,
+                                        store_run *next);
     /** Roll back a finish in progress (no-op without one). Cannot fail. */
     void (*finish_abort)(struct store_conn *c);
 
@@ -447,6 +459,11 @@ store_status store_result_append(store_conn *c, const void *data, size_t n);
 store_status store_result_end(store_conn *c, const char *sha256_hex);
 store_status store_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
                                  const char *error_json);
+/** The backend's finish_commit_claim(), or finish_commit() then run_claim() when it has none
+ *  (a failed claim then leaves *@p next zeroed: the finish stands). */
+store_status store_finish_commit_claim(store_conn *c, store_run_status status,
+                                       const char *meta_json, const char *error_json,
+                                       store_run *next);
 void store_finish_abort(store_conn *c);
 store_status store_result_info_get(store_conn *c, const char *run_id, const char *var,
                                    store_result_info *out);

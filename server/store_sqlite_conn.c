@@ -52,12 +52,16 @@ static const char *const stmt_sql[ST_COUNT] = {
                           "ORDER BY seq DESC LIMIT ?2",
     [ST_RUN_LIST_BOTH] = "SELECT " RUN_COLS " FROM runs WHERE model_id = ?4 AND status = ?3 "
                          "AND seq < ?1 ORDER BY seq DESC LIMIT ?2",
-    /* The claim: one statement, so two workers can never take the same run. */
-    [ST_RUN_CLAIM] =
-        "UPDATE runs SET status = 'running', attempts = attempts + 1, "
-        "started_at = ?1, finished_at = NULL, progress_done = 0 "
-        "WHERE seq = (SELECT seq FROM runs INDEXED BY runs_queue WHERE status = 'queued' "
-        "ORDER BY priority DESC, seq LIMIT 1) RETURNING " RUN_COLS ", request_json",
+    /* The claim: the head of the queue, then its update, in one write transaction (so two
+     * workers can never take the same run), then the claimed row. Not one UPDATE ... RETURNING:
+     * SQLite buffers RETURNING rows in an ephemeral table, whose allocation cost a worker more
+     * than the three statements together (docs/BENCHMARKS.md, "Service"). */
+    [ST_RUN_CLAIM_NEXT] = "SELECT seq FROM runs INDEXED BY runs_queue WHERE status = 'queued' "
+                          "ORDER BY priority DESC, seq LIMIT 1",
+    [ST_RUN_CLAIM] = "UPDATE runs SET status = 'running', attempts = attempts + 1, "
+                     "started_at = ?2, finished_at = NULL, progress_done = 0 "
+                     "WHERE seq = ?1 AND status = 'queued'",
+    [ST_RUN_GET_SEQ] = "SELECT " RUN_COLS ", request_json FROM runs WHERE seq = ?1",
     [ST_RUN_PROGRESS] = "UPDATE runs SET progress_done = ?2, progress_total = "
                         "CASE WHEN ?3 > 0 THEN ?3 ELSE progress_total END "
                         "WHERE id = ?1 AND status = 'running' RETURNING cancel_requested",

@@ -266,10 +266,15 @@ store_status sq_result_end(store_conn *c, const char *sha256_hex)
     return STORE_OK;
 }
 
-store_status sq_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
-                              const char *error_json)
+/**
+ * Body of sq_finish_commit() and sq_finish_commit_claim(): publish the results, set the final
+ * status, claim the next run into *@p next when it is not NULL (zeroed when the queue is empty),
+ * commit and wait for the group sync. On failure before the commit everything is rolled back
+ * and *@p next is zeroed; after it (the sync failed) *@p next keeps the claimed run.
+ */
+static store_status finish_commit(struct sq_conn *sc, store_run_status status,
+                                  const char *meta_json, const char *error_json, store_run *next)
 {
-    struct sq_conn *sc = SQ(c);
     struct sq_writer *w = &sc->w;
     store_status st = writer_check(sc, 0);
     if (st != STORE_OK) return st;
@@ -295,13 +300,42 @@ store_status sq_finish_commit(store_conn *c, store_run_status status, const char
     if (sqlite3_changes64(sc->db) != 1)
         return writer_fail(sc,
                            sq_fail(sc, STORE_CONFLICT, "run %s is no longer running", w->run_id));
+    if (next) {
+        /* The worker's next run, in this transaction: no write transaction of its own (begin,
+         * commit, the run row's pages written once more) and durable with this finish. */
+        st = sq_run_claim_in_tx(sc, next);
+        if (st == STORE_NOT_FOUND) {
+            sc->base.errmsg[0] = '\0';
+            st = STORE_OK;
+        }
+        if (st != STORE_OK) {
+            store_run_clear(next);
+            return writer_fail(sc, st);
+        }
+    }
     st = sq_run_fixed(sc, ST_COMMIT, "cannot commit");
-    if (st != STORE_OK) return writer_fail(sc, st);
+    if (st != STORE_OK) {
+        if (next) store_run_clear(next);
+        return writer_fail(sc, st);
+    }
     uint64_t ticket = sq_gs_ticket(sc);
     sq_tx_rollback(sc); /* releases the writer lock: the sync below is shared with other writers */
     sq_writer_reset(w);
     if ((st = sq_gs_wait(sc, ticket)) == STORE_OK) sq_maybe_checkpoint(sc);
     return st;
+}
+
+store_status sq_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
+                              const char *error_json)
+{
+    return finish_commit(SQ(c), status, meta_json, error_json, NULL);
+}
+
+store_status sq_finish_commit_claim(store_conn *c, store_run_status status, const char *meta_json,
+                                    const char *error_json, store_run *next)
+{
+    if (next) memset(next, 0, sizeof *next);
+    return finish_commit(SQ(c), status, meta_json, error_json, next);
 }
 
 void sq_finish_abort(store_conn *c)

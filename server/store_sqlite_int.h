@@ -95,7 +95,9 @@ enum stmt_id {
     ST_RUN_LIST_STATUS,
     ST_RUN_LIST_MODEL,
     ST_RUN_LIST_BOTH,
+    ST_RUN_CLAIM_NEXT,
     ST_RUN_CLAIM,
+    ST_RUN_GET_SEQ,
     ST_RUN_PROGRESS,
     ST_RUN_CANCEL,
     ST_RUN_RELEASE,
@@ -361,6 +363,9 @@ store_status sq_run_get(store_conn *c, const char *id, store_run *out);
 store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
                          store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
 store_status sq_run_claim(store_conn *c, store_run *out);
+/** The claim of sq_run_claim() inside the caller's open write transaction (the finish's):
+ *  ::STORE_NOT_FOUND when the queue is empty; *@p out is filled only on ::STORE_OK. */
+store_status sq_run_claim_in_tx(struct sq_conn *sc, store_run *out);
 store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps, int64_t total,
                              int *cancel_requested);
 store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now);
@@ -373,6 +378,8 @@ store_status sq_result_append(store_conn *c, const void *data, size_t n);
 store_status sq_result_end(store_conn *c, const char *sha256_hex);
 store_status sq_finish_commit(store_conn *c, store_run_status status, const char *meta_json,
                               const char *error_json);
+store_status sq_finish_commit_claim(store_conn *c, store_run_status status, const char *meta_json,
+                                    const char *error_json, store_run *next);
 void sq_finish_abort(store_conn *c);
 store_status sq_result_info(store_conn *c, const char *run_id, const char *var,
                             store_result_info *out);

@@ -239,6 +239,7 @@ static const struct store_ops sq_ops = {
     .result_append = sq_result_append,
     .result_end = sq_result_end,
     .finish_commit = sq_finish_commit,
+    .finish_commit_claim = sq_finish_commit_claim,
     .finish_abort = sq_finish_abort,
     .result_info = sq_result_info,
     .result_list = sq_result_list,

@@ -14,8 +14,6 @@
 
 #include "store_sqlite_int.h"
 
-static store_status run_release(struct sq_conn *sc, void *arg);
-
 /** Read run @p id into @p out (copied strings, no request). */
 store_status sq_load_run(struct sq_conn *sc, const char *id, store_run *out)
 {
@@ -268,41 +266,35 @@ struct run_op {
     store_run_status *now;
 };
 
-/** Body of sq_run_claim(): one UPDATE ... RETURNING, so two workers never take the same run. */
+/** Body of sq_run_claim(), in a write transaction: the head of the queue becomes running. */
 static store_status run_claim(struct sq_conn *sc, void *arg)
 {
     struct run_op *op = arg;
     store_status st = STORE_OK;
-    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CLAIM, &st);
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_CLAIM_NEXT, &st);
     if (!s) return st;
-    sq_bind_i64(s, 1, eir_clock_epoch_ms());
     int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        char id[STORE_ID_MAX];
-        sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
-        if (sq_row_to_run(s, 1, 1, op->out))
-            st = sq_fail(sc, STORE_ERROR, "out of memory reading the claimed run");
-        rc = sqlite3_step(s); /* run the statement to its end: this commits the claim */
-        if (rc != SQLITE_DONE) {
-            store_run_clear(op->out); /* the commit failed, so nothing was claimed */
-            st = sq_fail_rc(sc, rc, "cannot claim a run");
-        } else if (st != STORE_OK) {
-            /* claimed but unreadable: give the run back so it does not stay running */
-            sq_done(s);
-            char keep[STORE_ERRMSG_MAX];
-            memcpy(keep, sc->base.errmsg, sizeof keep);
-            struct run_op back = {.id = id};
-            run_release(sc, &back); /* still under this claim's lock */
-            memcpy(sc->base.errmsg, keep, sizeof keep);
-            return st;
-        }
-    } else if (rc == SQLITE_DONE) {
-        st = sq_fail(sc, STORE_NOT_FOUND, "the queue is empty");
-    } else {
-        st = sq_fail_rc(sc, rc, "cannot claim a run");
+    int64_t seq = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sq_done(s);
+    if (rc == SQLITE_DONE) return sq_fail(sc, STORE_NOT_FOUND, "the queue is empty");
+    if (rc != SQLITE_ROW) return sq_fail_rc(sc, rc, "cannot claim a run");
+    if (!(s = sq_stmt(sc, ST_RUN_CLAIM, &st))) return st;
+    sq_bind_i64(s, 1, seq);
+    sq_bind_i64(s, 2, eir_clock_epoch_ms());
+    if ((st = sq_run_stmt(sc, s, "cannot claim a run")) != STORE_OK) return st;
+    if (sqlite3_changes64(sc->db) != 1) /* cannot happen under the write lock */
+        return sq_fail(sc, STORE_ERROR, "the run at the head of the queue changed under its claim");
+    if (!(s = sq_stmt(sc, ST_RUN_GET_SEQ, &st))) return st;
+    sq_bind_i64(s, 1, seq);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW)
+        st = sq_fail_rc(sc, rc == SQLITE_DONE ? SQLITE_ERROR : rc, "cannot read the claimed run");
+    else if (sq_row_to_run(s, 1, 1, op->out)) {
+        store_run_clear(op->out);
+        st = sq_fail(sc, STORE_ERROR, "out of memory reading the claimed run");
     }
     sq_done(s);
-    return st;
+    return st; /* on failure the caller rolls the transaction back: nothing is claimed */
 }
 
 /** Step an UPDATE ... RETURNING status; *found tells whether it matched a row. */
@@ -384,7 +376,7 @@ static store_status run_cancel(struct sq_conn *sc, void *arg)
                    store_run_status_name((store_run_status)status));
 }
 
-/** Body of sq_run_release() (and of a claim that could not be read). */
+/** Body of sq_run_release(). */
 static store_status run_release(struct sq_conn *sc, void *arg)
 {
     struct run_op *op = arg;
@@ -426,6 +418,12 @@ static store_status run_op_start(struct sq_conn *sc, const char *id)
     return STORE_OK;
 }
 
+store_status sq_run_claim_in_tx(struct sq_conn *sc, store_run *out)
+{
+    struct run_op op = {.out = out};
+    return run_claim(sc, &op);
+}
+
 store_status sq_run_claim(store_conn *c, store_run *out)
 {
     struct sq_conn *sc = SQ(c);
@@ -433,7 +431,7 @@ store_status sq_run_claim(store_conn *c, store_run *out)
     if (st != STORE_OK) return st;
     if (!out) return sq_fail(sc, STORE_INVALID, "output missing");
     struct run_op op = {.out = out};
-    return sq_tx_run(sc, SQ_TX_STATEMENT, run_claim, &op);
+    return sq_tx_run(sc, SQ_TX_BEGIN, run_claim, &op);
 }
 
 store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps, int64_t total,

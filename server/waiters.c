@@ -27,6 +27,7 @@ struct srv_waiters {
     int quit;   /**< timer thread exits */
     srv_waiter *buckets[NBUCKETS];
     atomic_int *gauge;
+    uint64_t wakes; /**< srv_waiters_wake() calls (under lock) */
 };
 
 static unsigned bucket_of(const char *id)
@@ -147,6 +148,7 @@ void srv_waiters_wake(struct srv_waiters *ws, const char *run_id)
     if (!ws) return;
     unsigned b = bucket_of(run_id);
     pthread_mutex_lock(&ws->lock);
+    ws->wakes++;
     srv_waiter *w = ws->buckets[b];
     while (w) {
         srv_waiter *nx = w->next;
@@ -154,6 +156,15 @@ void srv_waiters_wake(struct srv_waiters *ws, const char *run_id)
         w = nx;
     }
     pthread_mutex_unlock(&ws->lock);
+}
+
+uint64_t srv_waiters_wakes(struct srv_waiters *ws)
+{
+    if (!ws) return 0;
+    pthread_mutex_lock(&ws->lock);
+    uint64_t n = ws->wakes;
+    pthread_mutex_unlock(&ws->lock);
+    return n;
 }
 
 void srv_waiters_shutdown(struct srv_waiters *ws)

@@ -13,6 +13,7 @@
 #define EIRNN_WAITERS_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "store.h"
 
@@ -49,6 +50,10 @@ void srv_waiters_forget(struct srv_waiters *ws, srv_waiter *w);
 
 /** Resume every waiter of @p run_id (the run reached a final state). */
 void srv_waiters_wake(struct srv_waiters *ws, const char *run_id);
+
+/** The number of srv_waiters_wake() calls so far (0 for NULL): a long poll notes it before
+ *  reading its run, and after registering reads the run again only if a wake came meanwhile. */
+uint64_t srv_waiters_wakes(struct srv_waiters *ws);
 
 /** Resume every waiter and refuse new ones (shutdown). Safe to call twice. */
 void srv_waiters_shutdown(struct srv_waiters *ws);

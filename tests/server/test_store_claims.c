@@ -57,6 +57,58 @@ static void test_claim_order(void **state)
     assert_int_equal(store_run_claim(f->c, &r), STORE_NOT_FOUND);
 }
 
+/* A finish that claims the worker's next run in its own transaction. */
+static void test_finish_claims_next(void **state)
+{
+    struct fx *f = *state;
+    char mid[STORE_ID_MAX], a[STORE_ID_MAX], b[STORE_ID_MAX], got[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    make_run(f, mid, a);
+    make_run(f, mid, b);
+    claim(f, got);
+    assert_string_equal(got, a);
+    store_run next;
+    memset(&next, 0x5a, sizeof next);
+    OK(store_finish_begin(f->c, a));
+    OK(store_finish_commit_claim(f->c, STORE_RUN_SUCCEEDED, "{}", NULL, &next));
+    assert_int_equal(status_of(f, a), STORE_RUN_SUCCEEDED);
+    assert_string_equal(next.id, b); /* claimed as run_claim() would: running, request included */
+    assert_int_equal(next.status, STORE_RUN_RUNNING);
+    assert_int_equal(next.attempts, 1);
+    assert_string_equal(next.request_json, "{\"dt\":0.1}");
+    assert_int_equal(status_of(f, b), STORE_RUN_RUNNING);
+    store_run_clear(&next);
+
+    /* the queue is empty: the finish stands and nothing is claimed */
+    memset(&next, 0x5a, sizeof next);
+    OK(store_finish_begin(f->c, b));
+    OK(store_finish_commit_claim(f->c, STORE_RUN_FAILED, NULL, "{\"title\":\"x\"}", &next));
+    assert_int_equal(status_of(f, b), STORE_RUN_FAILED);
+    assert_int_equal(next.id[0], '\0');
+    assert_null(next.request_json);
+
+    /* a failed finish claims nothing: the queued run stays queued */
+    char c2[STORE_ID_MAX], d[STORE_ID_MAX];
+    make_run(f, mid, c2);
+    claim(f, got);
+    make_run(f, mid, d);
+    OK(store_finish_begin(f->c, c2));
+    assert_int_equal(store_finish_commit_claim(f->c, STORE_RUN_RUNNING, NULL, NULL, &next),
+                     STORE_INVALID);
+    assert_int_equal(next.id[0], '\0');
+    assert_int_equal(status_of(f, c2), STORE_RUN_RUNNING);
+    assert_int_equal(status_of(f, d), STORE_RUN_QUEUED);
+
+    /* survives a reopen (the claim committed with the finish) */
+    OK(store_finish_begin(f->c, c2));
+    OK(store_finish_commit_claim(f->c, STORE_RUN_SUCCEEDED, "{}", NULL, &next));
+    assert_string_equal(next.id, d);
+    store_run_clear(&next);
+    reopen(f);
+    assert_int_equal(status_of(f, c2), STORE_RUN_SUCCEEDED);
+    assert_int_equal(status_of(f, d), STORE_RUN_RUNNING);
+}
+
 #define NTHREADS 4
 #define NRUNS 200
 
@@ -153,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claim_concurrent, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finish_claims_next, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_claims", tests, NULL, NULL);
 }
