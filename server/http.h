@@ -53,6 +53,7 @@ typedef struct srv_req {
     unsigned status;               /**< status of the queued response, 0 = none */
     uint64_t bytes;                /**< response body bytes (streams count as sent) */
     int answered;                  /**< a response was queued */
+    int close_after;               /**< the answer closes the connection (ambiguous framing) */
     srv_waiter waiter;             /**< long-poll registration (h_runs.c) */
     int poll_state;                /**< 0 none, 1 suspended */
     unsigned route_error;          /**< 400, 401, 404 or 405 decided by routing */

@@ -65,8 +65,11 @@ size_t srv_http_unescape(void *cls, struct MHD_Connection *con, char *s);
  * The first callback of request @p r: set its handler, or decide 401/404/405 (answered now when
  * a body follows, so that it is never read; else once the request is complete, which keeps the
  * connection alive). A query parameter the route does not accept is such a decision too (400,
- * after authentication). Two disagreeing Content-Lengths get 400 and an oversized one 413 at once;
- * the body buffer is reserved. @return what libmicrohttpd is to be told.
+ * after authentication). Ambiguous framing (Transfer-Encoding with Content-Length, two
+ * Transfer-Encodings, a coding other than "chunked", two disagreeing Content-Lengths) gets 400
+ * naming the header before anything else, and the connection is closed after it (RFC 9112 6.3);
+ * an oversized Content-Length gets 413 at once; the body buffer is reserved. @return what
+ * libmicrohttpd is to be told.
  */
 enum MHD_Result srv_http_route(srv_req *r);
 
