@@ -48,6 +48,8 @@ typedef struct srv_req {
     char *body;                                 /**< request body (NUL-terminated), or NULL */
     size_t body_len, body_cap;
     int too_large;                 /**< a chunked body outgrew the limit */
+    int over_budget;               /**< the daemon-wide body budget was spent (503) */
+    uint64_t budget_held;          /**< bytes of srv::body_buffered this request holds */
     uint64_t discarded;            /**< bytes of an oversized body thrown away */
     double t_start;                /**< srv_now() at the first callback */
     unsigned status;               /**< status of the queued response, 0 = none */

@@ -79,6 +79,18 @@ enum MHD_Result srv_http_route(srv_req *r);
  */
 enum MHD_Result srv_http_reply_route_error(srv_req *r);
 
+/* ---- http_request.c: the daemon-wide budget of buffered bodies (srv::body_buffered) ------- */
+
+/**
+ * Reserve @p n more bytes of the body budget for @p r (lock-free; never past
+ * cfg.max_body_buffer). @return 1 and r->budget_held grown, or 0 when they do not fit (nothing
+ * reserved).
+ */
+int srv_body_budget_take(srv_req *r, uint64_t n);
+
+/** Give back everything @p r holds of the body budget (r->budget_held becomes 0). */
+void srv_body_budget_release(srv_req *r);
+
 /* ---- http_reply.c -------------------------------------------------------------------------- */
 
 /**

@@ -313,7 +313,15 @@ enum MHD_Result srv_http_route(srv_req *r)
                            "the body (%s bytes) is larger than the limit of %llu bytes", cl,
                            (unsigned long long)r->s->cfg.max_body_bytes);
     if (v > 0) {
-        /* Reserve up to 1 MiB now; larger bodies grow as their bytes actually arrive. */
+        /* The whole body is counted in the daemon-wide budget now, so that one that cannot fit
+         * is refused before any of it is read (and one accepted is never cut off). */
+        if (!srv_body_budget_take(r, (uint64_t)v + 1))
+            return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
+                               "request bodies being received use the daemon's buffer of %llu "
+                               "bytes (--max-body-buffer-bytes); a body of %llu bytes does not "
+                               "fit now; retry shortly",
+                               (unsigned long long)r->s->cfg.max_body_buffer, v);
+        /* Allocate up to 1 MiB now; larger bodies grow as their bytes actually arrive. */
         size_t first = v < ((size_t)1 << 20) ? (size_t)v + 1 : (size_t)1 << 20;
         r->body = malloc(first);
         if (!r->body)
