@@ -52,6 +52,7 @@ typedef struct srv_req {
     uint64_t budget_held;          /**< bytes of srv::body_buffered this request holds */
     uint64_t discarded;            /**< bytes of an oversized body thrown away */
     double t_start;                /**< srv_now() at the first callback */
+    double busy_mark;              /**< its thread's busy seconds then (http_guard.c) */
     unsigned status;               /**< status of the queued response, 0 = none */
     uint64_t bytes;                /**< response body bytes (streams count as sent) */
     int answered;                  /**< a response was queued */

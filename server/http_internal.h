@@ -129,7 +129,19 @@ void srv_guard_stop(srv *s);
 void srv_guard_on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
                              enum MHD_ConnectionNotificationCode toe);
 
-/** Mark @p con as waiting for a request's headers (1) or handling one (0). Takes the lock. */
+/** Mark @p con as waiting for a request's headers (1) or handling one (0), from the thread that
+ *  serves it. Takes the lock. */
 void srv_guard_waiting(srv *s, struct MHD_Connection *con, int waiting);
+
+/**
+ * The calling HTTP thread begins (@p busy = 1) or ends (0) work in a daemon callback: while it
+ * is busy, its connections' waits do not count against their clients. Calls nest. Takes the
+ * lock; nothing happens when the guard is not running.
+ */
+void srv_guard_busy(srv *s, int busy);
+
+/** Seconds the calling HTTP thread has been busy (srv_guard_busy) since it first called in; 0
+ *  when the guard is not running. Takes the lock. */
+double srv_guard_thread_busy(srv *s);
 
 #endif /* EIRNN_HTTP_INTERNAL_H */

@@ -45,8 +45,9 @@ static enum MHD_Result accumulate(srv_req *r, const char *data, size_t n)
 {
     uint64_t limit = r->s->cfg.max_body_bytes;
     /* A trickled body (headers are the guard's, http_guard.c): it gets --connection-timeout seconds
-     * plus one per 64 KiB received so far; past that, hang up. */
-    double took = srv_now() - r->t_start;
+     * plus one per 64 KiB received so far; past that, hang up. The time this thread spent busy
+     * meanwhile (handlers of other connections) is the server's, not the client's. */
+    double took = srv_now() - r->t_start - (srv_guard_thread_busy(r->s) - r->busy_mark);
     if (took > r->s->cfg.connection_timeout + (double)(r->body_len + r->discarded) / 65536.0) {
         srv_log("slow_client", json_pack("{s:s, s:f, s:I}", "phase", "body", "seconds", took,
                                          "bytes", (json_int_t)(r->body_len + r->discarded)));
@@ -92,9 +93,10 @@ static enum MHD_Result accumulate(srv_req *r, const char *data, size_t n)
 static const char oom_req = 0;
 #define OOM_REQ ((void *)&oom_req)
 
-enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const char *url,
-                                   const char *method, const char *version, const char *upload_data,
-                                   size_t *upload_data_size, void **con_cls)
+/** srv_http_on_access() without the busy accounting. */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *con, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     srv *s = cls;
@@ -114,6 +116,7 @@ enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const 
         r->s = s;
         r->con = con;
         r->t_start = srv_now();
+        r->busy_mark = srv_guard_thread_busy(s);
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
         atomic_fetch_add(&s->metrics.in_flight, 1);
@@ -157,6 +160,19 @@ enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const 
         r->body_len = r->body_cap = 0;
         srv_body_budget_release(r);
     }
+    return ret;
+}
+
+enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+    /* While a handler runs, this thread reads nothing: its connections' clients are not to be
+     * blamed for the wait (http_guard.c). */
+    srv_guard_busy(cls, 1);
+    enum MHD_Result ret =
+        on_access(cls, con, url, method, version, upload_data, upload_data_size, con_cls);
+    srv_guard_busy(cls, 0);
     return ret;
 }
 
