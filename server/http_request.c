@@ -60,6 +60,13 @@ static enum MHD_Result accumulate(srv_req *r, const char *data, size_t n)
     if (r->too_large || r->body_len + n > limit) {
         r->too_large = 1;
         r->discarded += n;
+        if (r->body) { /* never parsed (413): its memory and budget go back at once */
+            r->discarded += r->body_len;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            srv_body_budget_release(r);
+        }
         /* Drain (without keeping) up to 4 limits + 1 MiB so that the 413 can still be sent;
          * past that, hang up. */
         return r->discarded > 4 * limit + ((uint64_t)1 << 20) ? MHD_NO : MHD_YES;
