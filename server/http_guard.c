@@ -17,12 +17,12 @@
  * thread runs a handler (for any of its connections) it reads nothing, so bytes the client has
  * sent wait in the socket. Each thread's busy time is summed (srv_guard_busy(), around every
  * callback of http_request.c), and a connection's wait is its time since the wait began minus
- * its thread's busy time since then. libmicrohttpd's own idle timeout would still close such a
- * connection (it counts from the last bytes read or written, and it checks right after the
- * busy callback returns): after a busy stretch of a second or more (a quarter of the timeout
- * when that is less), the thread's connections get their idle clock restarted
- * (MHD_set_connection_option, from the thread that serves them). Shorter stretches, the rule
- * under load, restart nothing, so a reader that stopped reading is still closed in time.
+ * its thread's busy time since then. libmicrohttpd's own idle timeout cannot tell the two
+ * apart (it counts from the last bytes read or written, and checks right after a busy callback
+ * returns), so a connection waiting for headers has none (MHD_set_connection_option, 0, from its
+ * own callbacks): the watchdog alone times that wait, idle keep-alive connections included. From
+ * a request's headers to the end of its answer libmicrohttpd's timeout applies as before (a body
+ * that stops, a reader that stops reading).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -44,11 +44,10 @@ typedef struct thread_busy {
 typedef struct conn_track {
     struct conn_track *prev, *next;
     int fd;
-    struct MHD_Connection *con; /**< valid until the "closed" notification */
-    int waiting;                /**< 1 while the headers of a request are awaited */
-    double since;               /**< srv_now() when the wait began */
-    int slot;                   /**< the thread serving it (srv_guard::threads), -1 unknown */
-    double busy_mark;           /**< that thread's busy seconds when the wait began */
+    int waiting;      /**< 1 while the headers of a request are awaited */
+    double since;     /**< srv_now() when the wait began */
+    int slot;         /**< the thread serving it (srv_guard::threads), -1 unknown */
+    double busy_mark; /**< that thread's busy seconds when the wait began */
 } conn_track;
 
 /** The guard's state (srv::guard). */
@@ -92,18 +91,6 @@ static double client_seconds(double since, double busy_mark, double busy_now, do
     return now - since - (busy > 0 ? busy : 0);
 }
 
-/** Restart libmicrohttpd's idle clock of every connection served by thread @p slot (called by
- *  that thread, lock held: libmicrohttpd never calls the guard with its own lock held). */
-static void restart_idle_clocks(struct srv_guard *g, int slot)
-{
-    for (conn_track *t = g->head; t; t = t->next) {
-        if (t->slot != slot) continue;
-        /* 0.9.75 restarts the clock when a timeout is set on a connection that had none. */
-        MHD_set_connection_option(t->con, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
-        MHD_set_connection_option(t->con, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned)g->timeout);
-    }
-}
-
 void srv_guard_busy(srv *s, int busy)
 {
     struct srv_guard *g = s->guard;
@@ -115,10 +102,8 @@ void srv_guard_busy(srv *s, int busy)
         thread_busy *b = &g->threads[slot];
         if (busy && b->depth++ == 0) b->since = now;
         if (!busy && b->depth > 0 && --b->depth == 0) {
-            double stretch = now - b->since;
-            b->total += stretch;
+            b->total += now - b->since;
             b->since = 0;
-            if (stretch >= (g->timeout / 4 < 1 ? g->timeout / 4 : 1)) restart_idle_clocks(g, slot);
         }
     }
     pthread_mutex_unlock(&g->lock);
@@ -149,8 +134,8 @@ void srv_guard_on_connection(void *cls, struct MHD_Connection *con, void **socke
             return;
         }
         t->fd = ci->connect_fd;
-        t->con = con;
         t->waiting = 1;
+        MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, 0u); /* the guard's */
         t->since = srv_now();
         pthread_mutex_lock(&g->lock);
         t->slot = thread_slot(g);
@@ -188,7 +173,11 @@ void srv_guard_waiting(srv *s, struct MHD_Connection *con, int waiting)
     t->since = srv_now();
     t->slot = thread_slot(g); /* called by the thread that serves the connection */
     t->busy_mark = busy_seconds(g, t->slot, t->since);
+    unsigned timeout = (unsigned)g->timeout;
     pthread_mutex_unlock(&g->lock);
+    /* Headers awaited: timed by the watchdog only (client time); a request: libmicrohttpd's
+     * idle timeout too (restarted from now). */
+    MHD_set_connection_option(con, MHD_CONNECTION_OPTION_TIMEOUT, waiting ? 0u : timeout);
 }
 
 /** The watchdog: every 250 ms, shut down the connections that waited too long for headers. */
