@@ -53,6 +53,10 @@ static const opt_def opts[] = {
      "require 'Authorization: Bearer TOKEN' on /v1 and /metrics (prefer the variable)"},
     {"max-body-bytes", "EIRNN_MAX_BODY_BYTES", OPT_SIZE, OFF(max_body_bytes), 1, (long long)1 << 40,
      "BYTES", "largest request body (suffixes K, M, G = KiB, MiB, GiB)"},
+    {"max-body-buffer-bytes", "EIRNN_MAX_BODY_BUFFER_BYTES", OPT_SIZE, OFF(max_body_buffer), 1,
+     (long long)1 << 42, "BYTES",
+     "request bodies buffered at once over all connections (503 + Retry-After past it); at "
+     "least max-body-bytes"},
     {"max-neurons", "EIRNN_MAX_NEURONS", OPT_INT, OFF(max_neurons), 1, 1000000, "N",
      "largest model (N = E + I)"},
     {"max-steps", "EIRNN_MAX_STEPS", OPT_I64, OFF(max_steps), 1, (long long)1 << 40, "T",
@@ -82,6 +86,25 @@ static const opt_def opts[] = {
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)
+
+/** --help's text for the default --max-body-buffer-bytes (resolved by auto_body_buffer()). */
+#define BODY_BUFFER_DEFAULT_TEXT "4 x max-body-bytes, at most RAM/8"
+
+/**
+ * --max-body-buffer-bytes when not given: four largest bodies at once, but at most an eighth of
+ * the machine's memory (a body is parsed into several times its size, so the bodies themselves
+ * must stay a small share), and never less than one largest body (or it could never arrive).
+ */
+static uint64_t auto_body_buffer(uint64_t max_body)
+{
+    uint64_t b = max_body > UINT64_MAX / 4 ? UINT64_MAX : 4 * max_body;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) {
+        uint64_t ram8 = (uint64_t)pages * (uint64_t)page / 8;
+        if (ram8 < b) b = ram8;
+    }
+    return b < max_body ? max_body : b;
+}
 
 /** --help's text for the default database (resolved by resolve_db()). */
 #define DB_DEFAULT_TEXT "$XDG_DATA_HOME/eirnn/eirnn.db"
@@ -318,6 +341,10 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
         break;
     case OPT_SIZE:
     case OPT_SIZE64: {
+        if (o->off == OFF(max_body_buffer)) {
+            snprintf(buf, cap, "%s", BODY_BUFFER_DEFAULT_TEXT);
+            break;
+        }
         unsigned long long v = o->kind == OPT_SIZE
                                    ? *(const uint64_t *)(base + o->off)
                                    : (unsigned long long)*(const int64_t *)(base + o->off);
@@ -495,5 +522,7 @@ int srv_config_parse(srv_config *c, int argc, char **argv)
         return 2;
     }
     if (c->threads_per_run == 0) c->threads_per_run = auto_threads_per_run(c->workers);
+    if (c->max_body_buffer == 0) c->max_body_buffer = auto_body_buffer(c->max_body_bytes);
+    if (c->max_body_buffer < c->max_body_bytes) c->max_body_buffer = c->max_body_bytes;
     return resolve_db(c);
 }

@@ -48,11 +48,15 @@ typedef struct srv_req {
     char *body;                                 /**< request body (NUL-terminated), or NULL */
     size_t body_len, body_cap;
     int too_large;                 /**< a chunked body outgrew the limit */
+    int over_budget;               /**< the daemon-wide body budget was spent (503) */
+    uint64_t budget_held;          /**< bytes of srv::body_buffered this request holds */
     uint64_t discarded;            /**< bytes of an oversized body thrown away */
     double t_start;                /**< srv_now() at the first callback */
+    double busy_mark;              /**< its thread's busy seconds then (http_guard.c) */
     unsigned status;               /**< status of the queued response, 0 = none */
     uint64_t bytes;                /**< response body bytes (streams count as sent) */
     int answered;                  /**< a response was queued */
+    int close_after;               /**< the answer closes the connection (ambiguous framing) */
     srv_waiter waiter;             /**< long-poll registration (h_runs.c) */
     int poll_state;                /**< 0 none, 1 suspended */
     unsigned route_error;          /**< 400, 401, 404 or 405 decided by routing */

@@ -65,8 +65,11 @@ size_t srv_http_unescape(void *cls, struct MHD_Connection *con, char *s);
  * The first callback of request @p r: set its handler, or decide 401/404/405 (answered now when
  * a body follows, so that it is never read; else once the request is complete, which keeps the
  * connection alive). A query parameter the route does not accept is such a decision too (400,
- * after authentication). Two disagreeing Content-Lengths get 400 and an oversized one 413 at once;
- * the body buffer is reserved. @return what libmicrohttpd is to be told.
+ * after authentication). Ambiguous framing (Transfer-Encoding with Content-Length, two
+ * Transfer-Encodings, a coding other than "chunked", two disagreeing Content-Lengths) gets 400
+ * naming the header before anything else, and the connection is closed after it (RFC 9112 6.3);
+ * an oversized Content-Length gets 413 at once; the body buffer is reserved. @return what
+ * libmicrohttpd is to be told.
  */
 enum MHD_Result srv_http_route(srv_req *r);
 
@@ -75,6 +78,18 @@ enum MHD_Result srv_http_route(srv_req *r);
  * query parameter r->bad_query (detail listing the parameters the route accepts).
  */
 enum MHD_Result srv_http_reply_route_error(srv_req *r);
+
+/* ---- http_request.c: the daemon-wide budget of buffered bodies (srv::body_buffered) ------- */
+
+/**
+ * Reserve @p n more bytes of the body budget for @p r (lock-free; never past
+ * cfg.max_body_buffer). @return 1 and r->budget_held grown, or 0 when they do not fit (nothing
+ * reserved).
+ */
+int srv_body_budget_take(srv_req *r, uint64_t n);
+
+/** Give back everything @p r holds of the body budget (r->budget_held becomes 0). */
+void srv_body_budget_release(srv_req *r);
 
 /* ---- http_reply.c -------------------------------------------------------------------------- */
 
@@ -114,7 +129,19 @@ void srv_guard_stop(srv *s);
 void srv_guard_on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
                              enum MHD_ConnectionNotificationCode toe);
 
-/** Mark @p con as waiting for a request's headers (1) or handling one (0). Takes the lock. */
+/** Mark @p con as waiting for a request's headers (1) or handling one (0), from the thread that
+ *  serves it. Takes the lock. */
 void srv_guard_waiting(srv *s, struct MHD_Connection *con, int waiting);
+
+/**
+ * The calling HTTP thread begins (@p busy = 1) or ends (0) work in a daemon callback: while it
+ * is busy, its connections' waits do not count against their clients. Calls nest. Takes the
+ * lock; nothing happens when the guard is not running.
+ */
+void srv_guard_busy(srv *s, int busy);
+
+/** Seconds the calling HTTP thread has been busy (srv_guard_busy) since it first called in; 0
+ *  when the guard is not running. Takes the lock. */
+double srv_guard_thread_busy(srv *s);
 
 #endif /* EIRNN_HTTP_INTERNAL_H */

@@ -42,6 +42,15 @@ enum MHD_Result srv_reply(srv_req *r, unsigned status, struct MHD_Response *resp
         return MHD_queue_response(r->con, 503, r->s->oom_response);
     }
     r->status = status;
+    /* A request whose body's end is ambiguous: what follows it on the connection is not to be
+     * read as a request (RFC 9112 6.3); libmicrohttpd closes after an answer that says so. */
+    if (r->close_after &&
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES) {
+        MHD_destroy_response(resp);
+        r->status = 503;
+        r->bytes = sizeof oom_body - 1;
+        return MHD_NO; /* no "close" could be added: hang up rather than read on */
+    }
     enum MHD_Result ret = MHD_queue_response(r->con, status, resp);
     MHD_destroy_response(resp);
     return ret;

@@ -11,21 +11,62 @@
 
 #include "http_internal.h"
 
-/** Append upload data to the body, or count it as discarded past the limit. */
+int srv_body_budget_take(srv_req *r, uint64_t n)
+{
+    uint64_t budget = r->s->cfg.max_body_buffer ? r->s->cfg.max_body_buffer : UINT64_MAX;
+    uint_least64_t used = atomic_load(&r->s->body_buffered);
+    do {
+        if (used > budget || n > budget - used) return 0;
+    } while (!atomic_compare_exchange_weak(&r->s->body_buffered, &used, used + n));
+    r->budget_held += n;
+    return 1;
+}
+
+void srv_body_budget_release(srv_req *r)
+{
+    if (r->budget_held) atomic_fetch_sub(&r->s->body_buffered, r->budget_held);
+    r->budget_held = 0;
+}
+
+/** The body buffer of @p r could not grow within the daemon-wide budget: drop what it holds and
+ *  count the rest as discarded, for a 503 once the body has ended. */
+static void drop_over_budget(srv_req *r, size_t n)
+{
+    r->over_budget = 1;
+    r->discarded += r->body_len + n;
+    free(r->body);
+    r->body = NULL;
+    r->body_len = r->body_cap = 0;
+    srv_body_budget_release(r);
+}
+
+/** Append upload data to the body, or count it as discarded past the limit or the budget. */
 static enum MHD_Result accumulate(srv_req *r, const char *data, size_t n)
 {
     uint64_t limit = r->s->cfg.max_body_bytes;
     /* A trickled body (headers are the guard's, http_guard.c): it gets --connection-timeout seconds
-     * plus one per 64 KiB received so far; past that, hang up. */
-    double took = srv_now() - r->t_start;
+     * plus one per 64 KiB received so far; past that, hang up. The time this thread spent busy
+     * meanwhile (handlers of other connections) is the server's, not the client's. */
+    double took = srv_now() - r->t_start - (srv_guard_thread_busy(r->s) - r->busy_mark);
     if (took > r->s->cfg.connection_timeout + (double)(r->body_len + r->discarded) / 65536.0) {
         srv_log("slow_client", json_pack("{s:s, s:f, s:I}", "phase", "body", "seconds", took,
                                          "bytes", (json_int_t)(r->body_len + r->discarded)));
         return MHD_NO;
     }
+    if (r->over_budget) {
+        r->discarded += n;
+        return r->discarded > 4 * limit + ((uint64_t)1 << 20) ? MHD_NO : MHD_YES;
+    }
     if (r->too_large || r->body_len + n > limit) {
         r->too_large = 1;
         r->discarded += n;
+        if (r->body) { /* never parsed (413): its memory and budget go back at once */
+            r->discarded += r->body_len;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+            srv_body_budget_release(r);
+        }
         /* Drain (without keeping) up to 4 limits + 1 MiB so that the 413 can still be sent;
          * past that, hang up. */
         return r->discarded > 4 * limit + ((uint64_t)1 << 20) ? MHD_NO : MHD_YES;
@@ -35,6 +76,14 @@ static enum MHD_Result accumulate(srv_req *r, const char *data, size_t n)
         while (cap < r->body_len + n + 1)
             cap *= 2;
         if (cap > limit + 1) cap = (size_t)limit + 1;
+        /* Within what is held already when that is enough (a Content-Length reserved it all at
+         * the headers); else hold more of the daemon-wide budget. */
+        if (r->budget_held >= r->body_len + n + 1 && cap > r->budget_held)
+            cap = (size_t)r->budget_held;
+        if (cap > r->budget_held && !srv_body_budget_take(r, cap - r->budget_held)) {
+            drop_over_budget(r, n);
+            return MHD_YES;
+        }
         char *b = realloc(r->body, cap);
         if (!b) return MHD_NO;
         r->body = b;
@@ -51,9 +100,10 @@ static enum MHD_Result accumulate(srv_req *r, const char *data, size_t n)
 static const char oom_req = 0;
 #define OOM_REQ ((void *)&oom_req)
 
-enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const char *url,
-                                   const char *method, const char *version, const char *upload_data,
-                                   size_t *upload_data_size, void **con_cls)
+/** srv_http_on_access() without the busy accounting. */
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *con, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     srv *s = cls;
@@ -73,6 +123,7 @@ enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const 
         r->s = s;
         r->con = con;
         r->t_start = srv_now();
+        r->busy_mark = srv_guard_thread_busy(s);
         snprintf(r->method, sizeof r->method, "%s", method);
         snprintf(r->path, sizeof r->path, "%s", url);
         atomic_fetch_add(&s->metrics.in_flight, 1);
@@ -89,6 +140,11 @@ enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const 
         return accumulate(r, upload_data, n);
     }
     if (r->route_error) return srv_http_reply_route_error(r);
+    if (r->over_budget)
+        return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
+                           "request bodies being received use the daemon's buffer of %llu bytes "
+                           "(--max-body-buffer-bytes); retry shortly",
+                           (unsigned long long)s->cfg.max_body_buffer);
     if (r->too_large)
         return srv_problem(r, SRV_P_TOO_LARGE, 413, NULL,
                            "the body is larger than the limit of %llu bytes",
@@ -102,6 +158,28 @@ enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const 
     store_set_deadline(c, (r->poll_state ? srv_now() : r->t_start) + sc.busy_timeout_ms / 1e3);
     enum MHD_Result ret = r->handler(r);
     store_set_deadline(c, 0);
+    if (r->answered) {
+        /* The answer is queued and the body no longer read: give its memory and its share of
+         * the budget back now, before the answer is sent (a client that sends its next body on
+         * seeing it finds the budget whole). */
+        free(r->body);
+        r->body = NULL;
+        r->body_len = r->body_cap = 0;
+        srv_body_budget_release(r);
+    }
+    return ret;
+}
+
+enum MHD_Result srv_http_on_access(void *cls, struct MHD_Connection *con, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+    /* While a handler runs, this thread reads nothing: its connections' clients are not to be
+     * blamed for the wait (http_guard.c). */
+    srv_guard_busy(cls, 1);
+    enum MHD_Result ret =
+        on_access(cls, con, url, method, version, upload_data, upload_data_size, con_cls);
+    srv_guard_busy(cls, 0);
     return ret;
 }
 
@@ -132,6 +210,7 @@ void srv_http_on_completed(void *cls, struct MHD_Connection *con, void **con_cls
     srv_log_request(r->method, r->path, r->status, dur * 1e3, r->bytes,
                     toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     atomic_fetch_sub(&s->metrics.in_flight, 1);
+    srv_body_budget_release(r); /* however the request ended: answered, failed or cut off */
     free(r->body);
     free(r);
 }

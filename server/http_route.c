@@ -186,18 +186,68 @@ enum MHD_Result srv_http_reply_route_error(srv_req *r)
     return srv_reply(r, 405, resp);
 }
 
-/** MHD_KeyValueIterator: count the Content-Length headers whose value differs from the first. */
-static enum MHD_Result count_other_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *value)
+/** What the framing headers of a request say (RFC 9112 6.3). */
+typedef struct framing {
+    const char *te;       /**< the first Transfer-Encoding, or NULL */
+    int n_te;             /**< how many Transfer-Encoding headers */
+    const char *cl;       /**< the first Content-Length, or NULL */
+    const char *cl_other; /**< a Content-Length that differs from the first, or NULL */
+} framing;
+
+/** MHD_KeyValueIterator over the headers: fill the ::framing @p cls. */
+static enum MHD_Result collect_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
 {
     (void)kind;
-    const char **first = cls;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) != 0) return MHD_YES;
-    if (!first[0])
-        first[0] = value;
-    else if (strcmp(first[0], value) != 0)
-        first[1] = value;
+    framing *f = cls;
+    if (!key || !value) return MHD_YES;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        if (!f->te) f->te = value;
+        f->n_te++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (!f->cl)
+            f->cl = value;
+        else if (strcmp(f->cl, value) != 0)
+            f->cl_other = value;
+    }
     return MHD_YES;
+}
+
+/**
+ * Refuse a request whose body's end is ambiguous (request smuggling behind a proxy that reads it
+ * the other way, RFC 9112 6.3): Transfer-Encoding with Content-Length, two Transfer-Encodings, a
+ * coding other than "chunked", or two Content-Lengths that disagree. The 400 names the header
+ * ("parameter") and closes the connection without reading what follows. @return 1 and the
+ * answer in *@p ret when refused, else 0.
+ */
+static int refuse_ambiguous_framing(srv_req *r, enum MHD_Result *ret)
+{
+    framing f = {NULL, 0, NULL, NULL};
+    MHD_get_connection_values(r->con, MHD_HEADER_KIND, &collect_framing, &f);
+    const char *te = MHD_HTTP_HEADER_TRANSFER_ENCODING;
+    r->close_after = 1;
+    if (f.n_te > 1)
+        *ret = srv_problem_param(r, te,
+                                 "the request has %d Transfer-Encoding headers; one is "
+                                 "allowed, and it must be exactly 'chunked'",
+                                 f.n_te);
+    else if (f.te && f.cl)
+        *ret = srv_problem_param(r, te,
+                                 "the request has both Transfer-Encoding and Content-Length; "
+                                 "send one of them");
+    else if (f.te && strcasecmp(f.te, "chunked") != 0)
+        *ret = srv_problem_param(
+            r, te, "Transfer-Encoding '%s' is not supported; only 'chunked' is", f.te);
+    else if (f.cl_other)
+        *ret = srv_problem_param(
+            r, MHD_HTTP_HEADER_CONTENT_LENGTH,
+            "the request has two Content-Length headers that disagree (%s and %s)", f.cl,
+            f.cl_other);
+    else {
+        r->close_after = 0;
+        return 0;
+    }
+    return 1;
 }
 
 const srv_route *srv_route_find(const char *method, const char *path,
@@ -230,6 +280,9 @@ const srv_route *srv_route_find(const char *method, const char *path,
 
 enum MHD_Result srv_http_route(srv_req *r)
 {
+    /* First of all: nothing else about a request whose end is ambiguous can be trusted. */
+    enum MHD_Result refused;
+    if (refuse_ambiguous_framing(r, &refused)) return refused;
     unsigned error;
     const srv_route *found =
         srv_route_find(r->method, r->path, r->params, r->allow, sizeof r->allow, &error);
@@ -246,17 +299,6 @@ enum MHD_Result srv_http_route(srv_req *r)
 
     const char *cl = srv_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te = srv_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    if (cl && !te) {
-        /* Two Content-Lengths that disagree: the body's end is ambiguous (request smuggling
-         * behind a proxy that picks the other one); RFC 9112 6.3 makes it an error. */
-        const char *lens[2] = {NULL, NULL};
-        MHD_get_connection_values(r->con, MHD_HEADER_KIND, &count_other_lengths, lens);
-        if (lens[1])
-            return srv_problem_param(
-                r, MHD_HTTP_HEADER_CONTENT_LENGTH,
-                "the request has two Content-Length headers that disagree (%s and %s)", lens[0],
-                lens[1]);
-    }
     unsigned long long v = 0;
     if (cl) {
         char *end;
@@ -271,7 +313,15 @@ enum MHD_Result srv_http_route(srv_req *r)
                            "the body (%s bytes) is larger than the limit of %llu bytes", cl,
                            (unsigned long long)r->s->cfg.max_body_bytes);
     if (v > 0) {
-        /* Reserve up to 1 MiB now; larger bodies grow as their bytes actually arrive. */
+        /* The whole body is counted in the daemon-wide budget now, so that one that cannot fit
+         * is refused before any of it is read (and one accepted is never cut off). */
+        if (!srv_body_budget_take(r, (uint64_t)v + 1))
+            return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
+                               "request bodies being received use the daemon's buffer of %llu "
+                               "bytes (--max-body-buffer-bytes); a body of %llu bytes does not "
+                               "fit now; retry shortly",
+                               (unsigned long long)r->s->cfg.max_body_buffer, v);
+        /* Allocate up to 1 MiB now; larger bodies grow as their bytes actually arrive. */
         size_t first = v < ((size_t)1 << 20) ? (size_t)v + 1 : (size_t)1 << 20;
         r->body = malloc(first);
         if (!r->body)

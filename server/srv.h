@@ -38,6 +38,8 @@ typedef struct srv_config {
     int threads_per_run;         /**< engine threads of one run (1..256); 0 until parsed = auto */
     char *token;                 /**< bearer token, or NULL for no authentication */
     uint64_t max_body_bytes;     /**< largest request body */
+    uint64_t max_body_buffer;    /**< bodies buffered at once, all connections (0 = no bound;
+                                      srv_config_parse() always sets one) */
     int max_neurons;             /**< model N limit */
     int64_t max_steps;           /**< run T limit */
     int max_trials;              /**< run B limit */
@@ -67,11 +69,14 @@ typedef struct srv {
     struct srv_modcache *models; /**< built models by id */
     struct srv_guard *guard;     /**< slow-client watchdog (http_guard.c), NULL when stopped */
     srv_metrics metrics;         /**< counters and histograms */
-    atomic_int stopping;         /**< 1 once shutdown began: no new runs are accepted */
-    int has_token;               /**< a bearer token is required on /v1 and /metrics */
-    uint8_t token_hash[32];      /**< SHA-256 of the token (compared in constant time) */
-    double started;              /**< srv_now() at start */
-    int has_conn_key;            /**< conn_key was created (daemon.c) */
+    /** Body bytes held by requests (http_request.c): each request reserves its buffer here and
+     *  gives it back when it ends; never more than cfg.max_body_buffer. */
+    atomic_uint_least64_t body_buffered;
+    atomic_int stopping;    /**< 1 once shutdown began: no new runs are accepted */
+    int has_token;          /**< a bearer token is required on /v1 and /metrics */
+    uint8_t token_hash[32]; /**< SHA-256 of the token (compared in constant time) */
+    double started;         /**< srv_now() at start */
+    int has_conn_key;       /**< conn_key was created (daemon.c) */
     /** 503 problem made at start, for when no answer can be allocated (shared, never changed) */
     struct MHD_Response *oom_response;
 } srv;

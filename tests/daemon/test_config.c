@@ -105,6 +105,10 @@ static void test_defaults(void **state)
     assert_true(cfg.workers >= 1);
     assert_null(cfg.token);
     assert_int_equal(cfg.max_body_bytes, (uint64_t)64 << 20);
+    /* The body budget: 4 largest bodies, at most RAM/8, at least one largest body. */
+    uint64_t ram8 = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE) / 8;
+    uint64_t want = ram8 < ((uint64_t)256 << 20) ? ram8 : (uint64_t)256 << 20;
+    assert_int_equal(cfg.max_body_buffer, want < cfg.max_body_bytes ? cfg.max_body_bytes : want);
     assert_true(cfg.http_threads >= 4 && cfg.http_threads <= 16);
     assert_int_equal(cfg.connection_timeout, 30);
     assert_true(cfg.run_time_limit == 3600);
@@ -136,6 +140,11 @@ static void test_flags(void **state)
     assert_int_equal(parse("--listen", "0.0.0.0:65535", NULL), 0);
     assert_string_equal(cfg.listen_host, "0.0.0.0");
     assert_int_equal(cfg.port, 65535);
+    /* --max-body-buffer-bytes: as given, raised to --max-body-bytes when below it. */
+    assert_int_equal(parse("--max-body-bytes", "1M", "--max-body-buffer-bytes", "5M", NULL), 0);
+    assert_int_equal(cfg.max_body_buffer, (uint64_t)5 << 20);
+    assert_int_equal(parse("--max-body-bytes", "2M", "--max-body-buffer-bytes", "1K", NULL), 0);
+    assert_int_equal(cfg.max_body_buffer, (uint64_t)2 << 20);
     /* The last of a repeated flag wins. */
     assert_int_equal(parse("--workers", "1", "--workers", "2", NULL), 0);
     assert_int_equal(cfg.workers, 2);
