@@ -157,4 +157,24 @@ static inline store *open_batched(const char *path, size_t chunk, size_t batch)
     return s;
 }
 
+/**
+ * A model (its id in @p mid) and a claimed (running) run in @p run, then the store restarted with
+ * chunks of
+ * @p chunk bytes and, when @p batch is not 0, finishes committed every @p batch bytes: the
+ * starting point of the large-finish tests.
+ */
+static inline void running_run_reopened(struct fx *f, char mid[STORE_ID_MAX],
+                                        char run[STORE_ID_MAX], size_t chunk, size_t batch)
+{
+    char got[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    make_run(f, mid, run);
+    claim(f, got);
+    store_disconnect(f->c);
+    store_close(f->s);
+    f->s = batch ? open_batched(f->path, chunk, batch) : open_store(f->path, chunk);
+    f->c = store_connect(f->s);
+    assert_non_null(f->c);
+}
+
 #endif /* EIR_STORE_FIXTURE_H */

@@ -267,14 +267,8 @@ static void test_finish_chunked(void **state)
 static void test_finish_large(void **state)
 {
     struct fx *f = *state;
-    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
-    make_model(f, "m", mid);
-    make_run(f, mid, run);
-    claim(f, got);
-    store_disconnect(f->c);
-    store_close(f->s);
-    f->s = open_store(f->path, 64 << 10);
-    f->c = store_connect(f->s);
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX];
+    running_run_reopened(f, mid, run, 64 << 10, 0);
     enum { N = (1 << 20) + 123 };
     float *x = malloc(N * sizeof *x);
     for (int i = 0; i < N; i++)
@@ -305,14 +299,8 @@ static void test_finish_large(void **state)
 static void test_finish_batched(void **state)
 {
     struct fx *f = *state;
-    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
-    make_model(f, "m", mid);
-    make_run(f, mid, run);
-    claim(f, got);
-    store_disconnect(f->c);
-    store_close(f->s);
-    f->s = open_batched(f->path, 1000, 3000);
-    f->c = store_connect(f->s);
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX];
+    running_run_reopened(f, mid, run, 1000, 3000);
     store_conn *rd = store_connect(f->s); /* a reader on the same thread: reads take no lock */
 
     static unsigned char data[20000];

@@ -58,14 +58,8 @@ static void *big_writer_main(void *arg)
 static void test_writer_turns(void **state)
 {
     struct fx *f = *state;
-    char mid[STORE_ID_MAX], run[STORE_ID_MAX], got[STORE_ID_MAX];
-    make_model(f, "m", mid);
-    make_run(f, mid, run);
-    claim(f, got);
-    store_disconnect(f->c);
-    store_close(f->s);
-    f->s = open_batched(f->path, 64 << 10, 256 << 10);
-    f->c = store_connect(f->s);
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX];
+    running_run_reopened(f, mid, run, 64 << 10, 256 << 10);
 
     struct big_writer bw = {.s = f->s, .run = run};
     pthread_t th;
