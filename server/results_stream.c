@@ -4,9 +4,9 @@
  *        reading the stored bytes a piece at a time, and emits .npy bytes, JSON or CSV.
  *
  * Memory per download is small and fixed, whatever the result's size, the selection and however
- * slowly the client reads: libmicrohttpd's buffer (::STREAM_BLOCK bytes for .npy, the whole array
- * as .npy is read from the store straight into it; ::TEXT_BLOCK for JSON and CSV), and for sliced
- * or text output a window of ::STREAM_WINDOW stored bytes, one piece of a row (::ROW_PIECE
+ * slowly the client reads: libmicrohttpd's buffer (::STREAM_BLOCK bytes for the whole array as
+ * .npy, read from the store straight into it; ::TEXT_BLOCK for JSON, CSV and slices), and for
+ * sliced or text output a window of ::STREAM_WINDOW stored bytes, one piece of a row (::ROW_PIECE
  * units) and the staged output (::STAGE_TARGET plus one piece's text). A row, and the CSV
  * header, are produced a piece at a time: a wide selection never makes a large buffer. Nothing of
  * the store is held between two calls of the reader: each read is its own short transaction
@@ -23,14 +23,14 @@
 
 /** Staging target: produce text in pieces of about this size. */
 #define STAGE_TARGET ((size_t)64 << 10)
-/** libmicrohttpd's buffer for .npy output: what one call of the reader produces. */
+/** libmicrohttpd's buffer for the whole array as .npy: what one call of the reader produces. */
 #define STREAM_BLOCK ((size_t)512 << 10)
-/** libmicrohttpd's buffer for JSON and CSV output (their length is not known in advance). */
+/** libmicrohttpd's buffer for JSON, CSV and sliced .npy output. */
 #define TEXT_BLOCK ((size_t)64 << 10)
 /** Stored bytes read at once for sliced and text output. */
 #define STREAM_WINDOW ((size_t)256 << 10)
 /** Most units gathered and formatted at once: a row wider than this is cut into pieces. */
-#define ROW_PIECE 2048
+#define ROW_PIECE 512
 /** Most bytes one formatted value takes, with its separator (srv_format_number() writes < 32). */
 #define VALUE_TEXT_MAX 34
 /** Most bytes one CSV header column takes (",<var><index>"). */
@@ -416,7 +416,10 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
         int64_t shape[3] = {v->t1 - v->t0, v->s1 - v->s0, v->nu};
         size_t hl = eir_npy_header(x->f32 ? EIR_NPY_F4 : EIR_NPY_F8, 3, shape, h, sizeof h);
         total = hl + (uint64_t)shape[0] * (uint64_t)shape[1] * (uint64_t)shape[2] * x->item;
-        block = total < STREAM_BLOCK ? (size_t)total : STREAM_BLOCK; /* MHD's buffer */
+        /* MHD's buffer: large for the raw copy (the store's bytes are read straight into it),
+         * the text size for a slice (staged a piece at a time like text anyway). */
+        size_t cap = raw ? STREAM_BLOCK : TEXT_BLOCK;
+        block = total < cap ? (size_t)total : cap;
         if (block == 0) block = 1;
     }
     struct MHD_Response *resp =
