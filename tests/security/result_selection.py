@@ -31,6 +31,7 @@ units), then checks:
 Exit 0 when all hold.
 """
 import argparse
+import http.client as httpclient
 import json
 import math
 import os
@@ -82,6 +83,25 @@ def make_result(port, pops, trials, steps):
         if j["status"] in ("failed", "cancelled"):
             raise RuntimeError("run %s %s" % (rid, j["status"]))
     raise RuntimeError("run %s did not end" % rid)
+
+
+class Got:
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers, body
+
+    def header(self, name):
+        return self.headers.get(name)
+
+
+def get(port, path):
+    """GET path with http.client (fast for bodies of tens of MB; a cut chunked body raises)."""
+    c = httpclient.HTTPConnection("127.0.0.1", port, timeout=120 * time_scale())
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return Got(r.status, r.headers, r.read())
+    finally:
+        c.close()
 
 
 def parse_npy(b):
@@ -139,7 +159,7 @@ def check_selection(port, rid, full, query, bad):
     shape = "%d,%d,%d" % (t1 - t0, s1 - s0, len(units))
     for fmt in ("npy", "json", "csv"):
         path = "/v1/runs/%s/results/r?format=%s%s" % (rid, fmt, "&" + query if query else "")
-        r = http(port, "GET", path, timeout=120)
+        r = get(port, path)
         what = "%s as %s" % (query or "(all)", fmt)
         if r.status != 200 or r.header("X-Eirnn-Shape") != shape:
             bad.append("%s: %d, shape %s (want %s)" % (what, r.status, r.header("X-Eirnn-Shape"),
@@ -298,8 +318,8 @@ def memory_per_reader(binary, db, large, nreaders, bad, stats):
         try:
             # Warm-up: the whole result once (the HTTP thread's store handle, and its page
             # cache filled to its bound, which is per thread, not per reader), then the format.
-            http(d.port, "GET", base, timeout=120)
-            http(d.port, "GET", base + "?format=" + fmt + "&steps=0:2", timeout=120)
+            get(d.port, base)
+            get(d.port, base + "?format=" + fmt + "&steps=0:2")
             time.sleep(0.3)
             rss0 = rss_kb(d.proc.pid)
             n = nreaders if kind != "repeated" else 4
@@ -358,8 +378,7 @@ def main():
                                           "steps=10:14&neurons=1100:1200,0:600,300:400",
                                           "trials=0&steps=500:503&neurons=513:1200,0:513",
                                           "steps=7&neurons=1199,0,511:513,1023:1025"])):
-                full = parse_npy(http(d.port, "GET", "/v1/runs/%s/results/r" % rid,
-                                      timeout=120).body)
+                full = parse_npy(get(d.port, "/v1/runs/%s/results/r" % rid).body)
                 for q in queries:
                     check_selection(d.port, rid, full, q, bad)
             healthz_during_downloads(d.port, large, bad, stats)
