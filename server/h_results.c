@@ -139,8 +139,7 @@ static int parse_units(const char *s, int64_t n, srv_unit_range **out, size_t *n
             if (parse_range(tok, n, &a, &b))
                 *why = "an index or range is malformed or outside the recorded units";
             else if ((total += b - a) > n)
-                *why = "the selection is wider than the result: at most as many units as the "
-                       "result has may be selected in all, repeats counted";
+                *why = "the selection is wider than the result";
         }
         if (*why) {
             free(u);
@@ -317,8 +316,9 @@ static int parse_slice(srv_req *r, const store_result_info *info, srv_res_view *
         }
         if (pu) {
             *ret = srv_problem_param(r, "neurons",
-                                     "neurons: %s (the result has %lld units, indices 0 to "
-                                     "%lld, so at most %lld may be selected); got '%.200s%s'",
+                                     "neurons: %s; the result has %lld units (indices 0 to "
+                                     "%lld), and at most %lld may be selected in all, repeats "
+                                     "counted; got '%.200s%s'",
                                      why, (long long)N, (long long)N - 1, (long long)N, nq,
                                      strlen(nq) > 200 ? "..." : "");
             return -1;
