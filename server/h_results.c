@@ -13,9 +13,6 @@
 #include "results.h"
 #include "eir_sha256.h"
 
-/** Most entries ?neurons= may select (duplicates and reordering are allowed). */
-#define MAX_SELECTED_UNITS 1000000
-
 typedef struct list_ctx {
     json_t *items;
     const char *run_id;
@@ -106,57 +103,55 @@ static int parse_range(const char *s, int64_t n, int64_t *a, int64_t *b)
     return *a < *b && *b <= n ? 0 : -1;
 }
 
-/** Parse ?neurons= ("i,j,a:b,...") against @p n units. @return 0, -1 with @p why set, or -2 when
- *  out of memory. */
-static int parse_units(const char *s, int64_t n, int64_t **out, int64_t *count, const char **why)
+/**
+ * Parse ?neurons= ("i,j,a:b,...") against @p n units into @p *out (malloc'ed, @p *nranges
+ * entries, kept as written: as many as the query has entries, never more) and their total into
+ * @p *count. Units may repeat and come in any order, but the total may not exceed @p n: a
+ * selection is never wider than the result, so that no answer is larger than the whole result
+ * in the same format. @return 0, -1 with @p why set (a static sentence), or -2 when out of
+ * memory.
+ */
+static int parse_units(const char *s, int64_t n, srv_unit_range **out, size_t *nranges,
+                       int64_t *count, const char **why)
 {
-    size_t cap = 16, len = 0;
-    int64_t *u = malloc(cap * sizeof *u);
+    size_t cap = 1;
+    for (const char *c = s; *c; c++)
+        cap += *c == ',';
+    srv_unit_range *u = malloc(cap * sizeof *u);
     if (!u) {
         *why = "out of memory";
         return -2;
     }
+    size_t len = 0;
+    int64_t total = 0;
     const char *p = s;
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t tl = comma ? (size_t)(comma - p) : strlen(p);
         char tok[64];
-        if (tl == 0 || tl >= sizeof tok) {
-            *why = "expected a comma-separated list of indices or ranges a:b";
-            free(u);
-            return -1;
-        }
-        memcpy(tok, p, tl);
-        tok[tl] = '\0';
         int64_t a, b;
-        if (parse_range(tok, n, &a, &b)) {
-            *why = "an index or range is malformed or outside the recorded units";
+        *why = NULL;
+        if (tl == 0 || tl >= sizeof tok)
+            *why = "expected a comma-separated list of indices or ranges a:b";
+        else {
+            memcpy(tok, p, tl);
+            tok[tl] = '\0';
+            if (parse_range(tok, n, &a, &b))
+                *why = "an index or range is malformed or outside the recorded units";
+            else if ((total += b - a) > n)
+                *why = "the selection is wider than the result";
+        }
+        if (*why) {
             free(u);
             return -1;
         }
-        for (int64_t k = a; k < b; k++) {
-            if (len >= MAX_SELECTED_UNITS) {
-                *why = "too many units selected";
-                free(u);
-                return -1;
-            }
-            if (len == cap) {
-                cap *= 2;
-                int64_t *q = realloc(u, cap * sizeof *u);
-                if (!q) {
-                    *why = "out of memory";
-                    free(u);
-                    return -2;
-                }
-                u = q;
-            }
-            u[len++] = k;
-        }
+        u[len++] = (srv_unit_range){a, b};
         if (!comma) break;
         p = comma + 1;
     }
     *out = u;
-    *count = (int64_t)len;
+    *nranges = len;
+    *count = total;
     return 0;
 }
 
@@ -286,7 +281,7 @@ static int load_result_info(srv_req *r, store_conn *c, store_result_info *info,
 }
 
 /**
- * The slice of @p info asked for by ?trials=, ?steps= and ?neurons= into @p v (v->units is
+ * The slice of @p info asked for by ?trials=, ?steps= and ?neurons= into @p v (v->ranges is
  * malloc'ed when ?neurons= is given; the caller frees it). @return 0, or -1 after queuing 400
  * naming the parameter, or 503 when out of memory, into *@p ret.
  */
@@ -314,16 +309,18 @@ static int parse_slice(srv_req *r, const store_result_info *info, srv_res_view *
     const char *nq = srv_query(r, "neurons");
     if (nq) {
         const char *why = "";
-        int pu = parse_units(nq, N, &v->units, &v->nu, &why);
+        int pu = parse_units(nq, N, &v->ranges, &v->nranges, &v->nu, &why);
         if (pu == -2) {
             *ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
             return -1;
         }
         if (pu) {
             *ret = srv_problem_param(r, "neurons",
-                                     "neurons: %s (the result has %lld units, indices 0 to "
-                                     "%lld); got '%s'",
-                                     why, (long long)N, (long long)N - 1, nq);
+                                     "neurons: %s; the result has %lld units (indices 0 to "
+                                     "%lld), and at most %lld may be selected in all, repeats "
+                                     "counted; got '%.200s%s'",
+                                     why, (long long)N, (long long)N - 1, (long long)N, nq,
+                                     strlen(nq) > 200 ? "..." : "");
             return -1;
         }
     }
@@ -341,10 +338,20 @@ static void result_etag(const store_result_info *info, const srv_res_view *v, ch
     snprintf(canon, sizeof canon, "%s|%s|%lld:%lld|%lld:%lld|", info->sha256, fmt_names[v->fmt],
              (long long)v->t0, (long long)v->t1, (long long)v->s0, (long long)v->s1);
     eir_sha256_update(&hc, canon, strlen(canon));
-    if (v->units)
-        eir_sha256_update(&hc, v->units, (size_t)v->nu * sizeof *v->units);
-    else
-        eir_sha256_update(&hc, "all", 3);
+    /* The selected indices one after another as int64 (the same bytes as before selections were
+     * kept as ranges, so ETags did not change), a few hundred at a time. */
+    int64_t idx[256];
+    size_t ni = 0;
+    for (size_t k = 0; v->ranges && k < v->nranges; k++)
+        for (int64_t u = v->ranges[k].a; u < v->ranges[k].b; u++) {
+            idx[ni++] = u;
+            if (ni == sizeof idx / sizeof *idx) {
+                eir_sha256_update(&hc, idx, sizeof idx);
+                ni = 0;
+            }
+        }
+    if (ni) eir_sha256_update(&hc, idx, ni * sizeof *idx);
+    if (!v->ranges) eir_sha256_update(&hc, "all", 3);
     uint8_t dg[32];
     char hex[65];
     eir_sha256_final(&hc, dg);
@@ -404,12 +411,12 @@ enum MHD_Result h_results_get(srv_req *r)
     result_etag(&info, &v, etag);
     const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
-        free(v.units);
+        free(v.ranges);
         struct MHD_Response *resp = srv_response_copy(r, "", 0, NULL);
         if (resp) MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
         return srv_reply(r, 304, resp);
     }
     ret = send_result(r, c, &info, &v, etag);
-    free(v.units);
+    free(v.ranges);
     return ret;
 }

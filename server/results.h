@@ -1,7 +1,8 @@
 /**
  * @file results.h
  * @brief Streaming a stored result array (B x T' x n) as .npy, JSON or CSV, optionally sliced,
- *        one stored chunk at a time so that a large result is never held whole in memory.
+ *        a bounded piece at a time so that neither a large result nor a wide selection is ever
+ *        held whole in memory.
  */
 #ifndef EIRNN_RESULTS_H
 #define EIRNN_RESULTS_H
@@ -17,20 +18,34 @@ typedef enum srv_res_fmt {
     SRV_FMT_CSV      /**< header, then one row per (trial, step): trial, step, units */
 } srv_res_fmt;
 
-/** What part of the array to send, in stored indices. Ranges are half-open. */
+/** A half-open range [a, b) of units along the last axis. */
+typedef struct srv_unit_range {
+    int64_t a, b;
+} srv_unit_range;
+
+/**
+ * What part of the array to send, in stored indices. Ranges are half-open. The selected units
+ * are kept as the ranges the client wrote (?neurons=), not expanded, so that the memory of a
+ * selection follows the length of the query, never the width of the result; their total
+ * (@p nu) is at most the result's width (h_results.c refuses more).
+ */
 typedef struct srv_res_view {
     srv_res_fmt fmt;
-    int64_t t0, t1; /**< trials [t0, t1) */
-    int64_t s0, s1; /**< recorded steps [s0, s1) */
-    int64_t *units; /**< selected unit indices (owned by the caller), or NULL for all */
-    int64_t nu;     /**< number of selected units (n when units is NULL) */
-    int full;       /**< the whole array in stored order (enables the raw chunk copy) */
+    int64_t t0, t1;         /**< trials [t0, t1) */
+    int64_t s0, s1;         /**< recorded steps [s0, s1) */
+    srv_unit_range *ranges; /**< selected units in order (owned by the caller), NULL for all */
+    size_t nranges;         /**< entries of ranges */
+    int64_t nu;             /**< number of selected units (n when ranges is NULL) */
+    int full;               /**< the whole array in stored order (enables the raw chunk copy) */
 } srv_res_view;
 
 /**
- * A streaming response for result @p info of run @p run_id as @p v describes (copied; units
- * too). The reader runs on the connection's thread and reads chunks through that thread's store
- * connection; a chunk that disappears mid-stream (run deleted) ends the response with an error.
+ * A streaming response for result @p info of run @p run_id as @p v describes (copied; ranges
+ * too). Every format is produced in pieces of at most tens of KB (a row is cut into pieces of
+ * units), so the memory of one download is a fixed few hundred KB whatever the result's size,
+ * the selection and the client's pace. The reader runs on the connection's thread and reads chunks
+ * through that thread's store connection; a chunk that disappears mid-stream (run deleted) ends the
+ * response with an error.
  * @return NULL when out of memory.
  */
 struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
