@@ -14,6 +14,7 @@
 #include "http.h"
 #include "modcache.h"
 #include "pool.h"
+#include "waiters_watch.h"
 
 static void conn_destructor(void *p)
 {
@@ -122,6 +123,11 @@ int srv_daemon_start(srv *s)
         srv_log("error", json_pack("{s:s}", "message", "out of memory at start"));
         return -1;
     }
+    s->watch = srv_watch_start(s->waiters, s->store);
+    if (!s->watch) {
+        srv_log("error", json_pack("{s:s}", "message", "cannot start the store watcher"));
+        return -1;
+    }
     if (srv_http_listen(s) != 0) return -1;
     s->pool = srv_pool_start(s, s->cfg.workers);
     if (!s->pool) {
@@ -174,6 +180,8 @@ void srv_daemon_free(srv *s)
     srv_http_stop(s);
     srv_pool_join(s->pool);
     s->pool = NULL;
+    srv_watch_stop(s->watch);
+    s->watch = NULL;
     srv_waiters_free(s->waiters);
     s->waiters = NULL;
     srv_modcache_free(s->models);
