@@ -3,6 +3,7 @@
  * @brief The store watcher thread (waiters_watch.h): wakes long polls whose run another
  *        connection or daemon ended.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "eir_clock.h"
 #include "waiters_watch.h"
 
@@ -76,6 +77,7 @@ static int look(struct srv_waiters *ws, store_conn *c, watch_buf *b, int *failin
 static void *watch_main(void *arg)
 {
     struct srv_watch *w = arg;
+    pthread_setname_np(pthread_self(), "eirnnd-watch"); /* for top -H and the measurements */
     store_conn *c = store_connect(w->st);
     watch_buf b = {NULL, NULL, 0};
     int pending = 0; /* a change seen (or a look failed): look before waiting again */
