@@ -99,10 +99,15 @@ int srv_daemon_start(srv *s)
                                    s->cfg.db, "reason", err));
         return -1;
     }
-    store_conn *mc = store_connect(s->store);
+    /* Runs left running by a crash go back to the queue, at the start of a daemon that
+     * simulates: an HTTP-only one (--workers 0) beside a simulating one on the same file must
+     * not take the other's running runs away (docs/OPERATIONS.md, "Deployment notes"). */
+    store_conn *mc = s->cfg.workers > 0 ? store_connect(s->store) : NULL;
     store_requeue_report rq;
     memset(&rq, 0, sizeof rq);
-    store_status st = mc ? store_requeue_orphans(mc, &rq) : STORE_ERROR;
+    store_status st = s->cfg.workers == 0 ? STORE_OK
+                      : mc                ? store_requeue_orphans(mc, &rq)
+                                          : STORE_ERROR;
     if (st != STORE_OK) {
         srv_log("error", json_pack("{s:s, s:s}", "message", "cannot requeue orphaned runs",
                                    "reason", mc ? store_errmsg(mc) : "out of memory"));

@@ -190,11 +190,33 @@ static void test_cancel_through_other_daemon_wakes(void **state)
     free(queued);
 }
 
+/** A restart of H while S runs a run leaves the run to S: only a daemon with workers puts
+ *  runs left running back in the queue at its start (those of its own crash). */
+static void test_http_only_restart_leaves_runs_running(void **state)
+{
+    (void)state;
+    api_daemon S;
+    start_simulating(&S);
+    char *rid = submit_slow(60000); /* about two seconds */
+    api_wait_status(&S, rid, "running", 30);
+    assert_int_equal(api_stop(&H, SIGTERM, 30), 0);
+    const char *args[] = {"--workers", "0", "--long-poll-max", poll_max, NULL};
+    api_start(&H, args, NULL);
+    assert_int_equal(api_log_count(&H, "\"event\":\"requeued\""), 0);
+    json_t *j = api_wait_run(&H, rid, 60);
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 1);
+    json_decref(j);
+    api_stop_clean(&S);
+    free(rid);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finish_by_other_daemon_wakes),
         cmocka_unit_test(test_cancel_through_other_daemon_wakes),
+        cmocka_unit_test(test_http_only_restart_leaves_runs_running),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
