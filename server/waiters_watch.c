@@ -90,7 +90,8 @@ static void *watch_main(void *arg)
             continue;
         }
         int changed = 0;
-        if (store_changes_wait(c, pending ? 0 : WATCH_SLICE, &changed) != STORE_OK) {
+        int watched = store_changes_wait(c, pending ? 0 : WATCH_SLICE, &changed) == STORE_OK;
+        if (!watched) {
             note_failure(&failing, "cannot watch the store for changes", c);
             changed = 1;
         }
@@ -99,7 +100,7 @@ static void *watch_main(void *arg)
         if (gap > 0) eir_clock_sleep(gap);
         last_look = eir_clock_mono();
         pending = look(w->ws, c, &b, &failing) != 0;
-        if (!pending && failing) {
+        if (!pending && watched && failing) {
             failing = 0;
             srv_log("waiters_watch_recovered",
                     json_pack("{s:s}", "message", "the store watcher looks at runs again"));
