@@ -14,6 +14,7 @@
 #include "http.h"
 #include "modcache.h"
 #include "pool.h"
+#include "waiters_watch.h"
 
 static void conn_destructor(void *p)
 {
@@ -98,10 +99,15 @@ int srv_daemon_start(srv *s)
                                    s->cfg.db, "reason", err));
         return -1;
     }
-    store_conn *mc = store_connect(s->store);
+    /* Runs left running by a crash go back to the queue, at the start of a daemon that
+     * simulates: an HTTP-only one (--workers 0) beside a simulating one on the same file must
+     * not take the other's running runs away (docs/OPERATIONS.md, "Deployment notes"). */
+    store_conn *mc = s->cfg.workers > 0 ? store_connect(s->store) : NULL;
     store_requeue_report rq;
     memset(&rq, 0, sizeof rq);
-    store_status st = mc ? store_requeue_orphans(mc, &rq) : STORE_ERROR;
+    store_status st = s->cfg.workers == 0 ? STORE_OK
+                      : mc                ? store_requeue_orphans(mc, &rq)
+                                          : STORE_ERROR;
     if (st != STORE_OK) {
         srv_log("error", json_pack("{s:s, s:s}", "message", "cannot requeue orphaned runs",
                                    "reason", mc ? store_errmsg(mc) : "out of memory"));
@@ -120,6 +126,11 @@ int srv_daemon_start(srv *s)
     s->waiters = srv_waiters_new(&s->metrics.long_polls);
     if (!s->models || !s->waiters) {
         srv_log("error", json_pack("{s:s}", "message", "out of memory at start"));
+        return -1;
+    }
+    s->watch = srv_watch_start(s->waiters, s->store);
+    if (!s->watch) {
+        srv_log("error", json_pack("{s:s}", "message", "cannot start the store watcher"));
         return -1;
     }
     if (srv_http_listen(s) != 0) return -1;
@@ -174,6 +185,8 @@ void srv_daemon_free(srv *s)
     srv_http_stop(s);
     srv_pool_join(s->pool);
     s->pool = NULL;
+    srv_watch_stop(s->watch);
+    s->watch = NULL;
     srv_waiters_free(s->waiters);
     s->waiters = NULL;
     srv_modcache_free(s->models);

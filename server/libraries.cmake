@@ -24,12 +24,12 @@ get_filename_component(EIR_SERVER_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 set(EIR_STORE_SOURCES
   store.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
-  store_sqlite_open.c)
+  store_sqlite_open.c store_sqlite_watch.c)
 set(EIR_DAEMON_SOURCES
   daemon.c config.c util.c log.c metrics.c
   http_daemon.c http_guard.c http_reply.c http_request.c http_route.c
   problem.c h_common.c h_meta.c h_models.c h_runs.c h_results.c results_stream.c
-  pool.c exec.c model_resolve.c waiters.c modcache.c)
+  pool.c exec.c model_resolve.c waiters.c waiters_watch.c modcache.c)
 list(TRANSFORM EIR_STORE_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 list(TRANSFORM EIR_DAEMON_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 

@@ -25,6 +25,7 @@
 struct MHD_Daemon;
 struct srv_pool;
 struct srv_waiters;
+struct srv_watch;
 struct srv_modcache;
 struct srv_guard;
 
@@ -66,6 +67,7 @@ typedef struct srv {
     unsigned port;               /**< the port actually bound */
     struct srv_pool *pool;       /**< the simulation workers */
     struct srv_waiters *waiters; /**< suspended long polls */
+    struct srv_watch *watch;     /**< wakes them for runs other daemons end (waiters_watch.h) */
     struct srv_modcache *models; /**< built models by id */
     struct srv_guard *guard;     /**< slow-client watchdog (http_guard.c), NULL when stopped */
     srv_metrics metrics;         /**< counters and histograms */

@@ -345,3 +345,21 @@ store_status store_verify(store_conn *c, store_verify_cb cb, void *ctx, store_ve
     CHECK_CONN(c);
     return OPS(c)->verify(c, cb, ctx, report);
 }
+
+store_status store_changes_wait(store_conn *c, double timeout, int *changed)
+{
+    if (changed) *changed = 1;
+    if (!changed) return STORE_INVALID;
+    CHECK_CONN(c);
+    return OPS(c)->changes_wait(c, timeout, changed);
+}
+
+store_status store_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
+                                unsigned char *settled)
+{
+    if (settled && n) memset(settled, 0, n);
+    if (n && (!ids || !settled)) return STORE_INVALID;
+    CHECK_CONN(c);
+    if (n == 0) return STORE_OK;
+    return OPS(c)->runs_settled(c, ids, n, settled);
+}

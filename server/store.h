@@ -363,6 +363,30 @@ struct store_ops {
      */
     store_status (*verify)(struct store_conn *c, store_verify_cb cb, void *ctx,
                            store_verify_report *report);
+
+    /* Change detection, for long polls on daemons that share the store (docs/STORE.md, "Change
+     * detection"): a watcher thread waits for a change with changes_wait(), then asks which of
+     * the runs it waits for ended with runs_settled(), one query for the whole set. */
+
+    /**
+     * Wait up to @p timeout seconds for a change committed since this connection's previous
+     * call by any other connection, of this process or another: *changed gets 1 as soon as one
+     * is seen, 0 when the time ran out without one. A change may be reported that touched no
+     * run (the caller pays one runs_settled()), but a run reaching a final state is never
+     * missed: the first call on a connection, and the first after it was reopened, report 1.
+     * SQLite polls PRAGMA data_version; a server backend would LISTEN on a channel that every
+     * final-state commit NOTIFYs and wait on its socket. On failure (::STORE_BUSY,
+     * ::STORE_ERROR) *changed is 1: the caller cannot tell, so it looks.
+     */
+    store_status (*changes_wait)(struct store_conn *c, double timeout, int *changed);
+    /**
+     * Which of the runs @p ids[0 .. @p n - 1] are settled: settled[i] = 1 when run ids[i] is
+     * in a final state or does not exist (deleted: a waiter answers 404), else 0. One query
+     * for the whole set, whatever @p n. ::STORE_INVALID for a malformed id, ::STORE_BUSY,
+     * ::STORE_ERROR; *settled is all zeros on failure.
+     */
+    store_status (*runs_settled)(struct store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
+                                 unsigned char *settled);
 };
 
 /** A store handle: the backend's operations and state. Immutable after store_open(). */
@@ -477,6 +501,9 @@ store_status store_counts_get(store_conn *c, store_counts *out);
 store_status store_queue_depth(store_conn *c, int64_t *depth);
 store_status store_verify(store_conn *c, store_verify_cb cb, void *ctx,
                           store_verify_report *report);
+store_status store_changes_wait(store_conn *c, double timeout, int *changed);
+store_status store_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
+                                unsigned char *settled);
 /**@}*/
 
 #ifdef __cplusplus

@@ -125,6 +125,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                           "FROM results WHERE complete = 1 ORDER BY run_id, var",
     [ST_VERIFY_CHUNKS] = "SELECT chunk_index, data FROM result_chunks "
                          "WHERE run_id = ?1 AND var = ?2 ORDER BY chunk_index",
+    /* change detection (store_sqlite_watch.c): the counter SQLite bumps on every commit of
+     * another connection, and the indexes in the JSON array ?1 of run ids that are not queued
+     * or running (final or gone), one lookup of the runs' id index per element */
+    [ST_DATA_VERSION] = "PRAGMA data_version",
+    [ST_RUNS_SETTLED] = "SELECT j.key FROM json_each(?1) AS j WHERE NOT EXISTS (SELECT 1 FROM "
+                        "runs WHERE runs.id = j.value AND runs.status IN ('queued', 'running'))",
 };
 
 void sq_set_err(struct sq_conn *sc, const char *fmt, ...)
@@ -190,7 +196,8 @@ void sq_close_db(struct sq_conn *sc)
     if (sc->rdb) sqlite3_close_v2(sc->rdb);
     sc->rdb = NULL;
     sc->broken = 0;
-    sq_writer_reset(&sc->w); /* the writer lock is kept: a caller may hold it across a reopen */
+    sc->data_version_known = 0; /* a new handle's counter starts anew */
+    sq_writer_reset(&sc->w);    /* the writer lock is kept: a caller may hold it across a reopen */
 }
 
 /** Run a few fixed PRAGMAs/statements on a raw handle; returns an SQLite code. */

@@ -39,6 +39,7 @@
  *   store_sqlite_finish.c  finishing a run (result writes)
  *   store_sqlite_read.c    reading results
  *   store_sqlite_maint.c   requeue after a restart, counts, verify
+ *   store_sqlite_watch.c   change detection for long polls (PRAGMA data_version)
  *   store_sqlite_open.c    open and migrations, connect, close, the function table
  *
  * Locking: a ::sq_conn belongs to one thread at a time; ::sq_store is shared, and its mutable
@@ -122,6 +123,8 @@ enum stmt_id {
     ST_FK_CHECK,
     ST_VERIFY_RESULTS,
     ST_VERIFY_CHUNKS,
+    ST_DATA_VERSION,
+    ST_RUNS_SETTLED,
     ST_COUNT
 };
 
@@ -201,7 +204,9 @@ struct sq_conn {
     sqlite3_stmt *rstmt[2]; /**< rdb's ST_RESULT_GEOMETRY and ST_CHUNK_READ */
     sqlite3_stmt *stmt[ST_COUNT];
     struct sq_writer w;
-    double busy_until; /**< end of the SQLite lock wait in progress (busy_wait()) */
+    double busy_until;      /**< end of the SQLite lock wait in progress (busy_wait()) */
+    int64_t data_version;   /**< PRAGMA data_version at the last sq_changes_wait() */
+    int data_version_known; /**< 0 until then, and again after the handle was reopened */
 };
 
 static inline struct sq_conn *SQ(store_conn *c)
@@ -392,5 +397,8 @@ store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report);
 store_status sq_counts(store_conn *c, store_counts *out);
 store_status sq_queue_depth(store_conn *c, int64_t *depth);
 store_status sq_verify(store_conn *c, store_verify_cb cb, void *ctx, store_verify_report *report);
+store_status sq_changes_wait(store_conn *c, double timeout, int *changed);
+store_status sq_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
+                             unsigned char *settled);
 
 #endif /* EIR_STORE_SQLITE_INT_H */

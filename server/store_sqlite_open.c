@@ -249,4 +249,6 @@ static const struct store_ops sq_ops = {
     .counts = sq_counts,
     .queue_depth = sq_queue_depth,
     .verify = sq_verify,
+    .changes_wait = sq_changes_wait,
+    .runs_settled = sq_runs_settled,
 };

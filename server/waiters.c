@@ -21,13 +21,15 @@
 struct srv_waiters {
     pthread_mutex_t lock;
     pthread_cond_t cond; /**< wakes the timer: earlier deadline, or shutdown */
+    pthread_cond_t any;  /**< wakes srv_waiters_await(): a first waiter, or shutdown */
     pthread_t timer;
     int timer_started;
     int closed; /**< no new waiters */
     int quit;   /**< timer thread exits */
     srv_waiter *buckets[NBUCKETS];
     atomic_int *gauge;
-    uint64_t wakes; /**< srv_waiters_wake() calls (under lock) */
+    size_t count;   /**< waiters registered */
+    uint64_t wakes; /**< srv_waiters_wake() and srv_waiters_snapshot() calls (under lock) */
 };
 
 static unsigned bucket_of(const char *id)
@@ -49,6 +51,7 @@ static void unlink_locked(struct srv_waiters *ws, srv_waiter *w)
     if (w->next) w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->linked = 0;
+    ws->count--;
     if (ws->gauge) atomic_fetch_sub(ws->gauge, 1);
 }
 
@@ -93,8 +96,10 @@ struct srv_waiters *srv_waiters_new(atomic_int *gauge)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&ws->lock, NULL);
     pthread_cond_init(&ws->cond, &ca);
+    pthread_cond_init(&ws->any, NULL);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&ws->timer, NULL, timer_main, ws) != 0) {
+        pthread_cond_destroy(&ws->any);
         pthread_cond_destroy(&ws->cond);
         pthread_mutex_destroy(&ws->lock);
         free(ws);
@@ -121,6 +126,7 @@ int srv_waiters_suspend(struct srv_waiters *ws, srv_waiter *w, struct MHD_Connec
     if (w->next) w->next->prev = w;
     ws->buckets[b] = w;
     w->linked = 1;
+    if (ws->count++ == 0) pthread_cond_broadcast(&ws->any);
     if (ws->gauge) atomic_fetch_add(ws->gauge, 1);
     MHD_suspend_connection(con);
     /* The timer sleeps at most 1 s; wake it only for deadlines sooner than that. */
@@ -167,11 +173,37 @@ uint64_t srv_waiters_wakes(struct srv_waiters *ws)
     return n;
 }
 
+int srv_waiters_await(struct srv_waiters *ws)
+{
+    pthread_mutex_lock(&ws->lock);
+    while (!ws->closed && ws->count == 0)
+        pthread_cond_wait(&ws->any, &ws->lock);
+    int open = !ws->closed;
+    pthread_mutex_unlock(&ws->lock);
+    return open;
+}
+
+size_t srv_waiters_snapshot(struct srv_waiters *ws, char (*ids)[STORE_ID_MAX], size_t cap)
+{
+    pthread_mutex_lock(&ws->lock);
+    ws->wakes++;
+    size_t n = 0;
+    if (ws->count <= cap)
+        for (unsigned b = 0; b < NBUCKETS; b++)
+            for (const srv_waiter *w = ws->buckets[b]; w; w = w->next)
+                memcpy(ids[n++], w->run_id, STORE_ID_MAX);
+    else
+        n = ws->count;
+    pthread_mutex_unlock(&ws->lock);
+    return n;
+}
+
 void srv_waiters_shutdown(struct srv_waiters *ws)
 {
     if (!ws) return;
     pthread_mutex_lock(&ws->lock);
     ws->closed = 1;
+    pthread_cond_broadcast(&ws->any);
     for (unsigned b = 0; b < NBUCKETS; b++)
         while (ws->buckets[b])
             resume_locked(ws, ws->buckets[b]);
@@ -187,6 +219,7 @@ void srv_waiters_free(struct srv_waiters *ws)
     pthread_cond_signal(&ws->cond);
     pthread_mutex_unlock(&ws->lock);
     if (ws->timer_started) pthread_join(ws->timer, NULL);
+    pthread_cond_destroy(&ws->any);
     pthread_cond_destroy(&ws->cond);
     pthread_mutex_destroy(&ws->lock);
     free(ws);

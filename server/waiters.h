@@ -2,7 +2,9 @@
  * @file waiters.h
  * @brief The long-poll registry: connections suspended on GET /v1/runs/{id}?wait=S, by run id,
  *        with deadlines. They are resumed by the worker that finishes the run (srv_waiters_wake),
- *        by a timer thread at their deadline, and all at once at shutdown.
+ *        by the store watcher when another connection or daemon ended it (waiters_watch.h,
+ *        through srv_waiters_await and srv_waiters_snapshot), by a timer thread at their
+ *        deadline, and all at once at shutdown.
  *
  * Every resume happens under the registry's lock right after the waiter is unlinked, so each
  * suspended connection is resumed exactly once; registration and MHD_suspend_connection()
@@ -13,6 +15,7 @@
 #define EIRNN_WAITERS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -51,9 +54,26 @@ void srv_waiters_forget(struct srv_waiters *ws, srv_waiter *w);
 /** Resume every waiter of @p run_id (the run reached a final state). */
 void srv_waiters_wake(struct srv_waiters *ws, const char *run_id);
 
-/** The number of srv_waiters_wake() calls so far (0 for NULL): a long poll notes it before
- *  reading its run, and after registering reads the run again only if a wake came meanwhile. */
+/** The number of srv_waiters_wake() and srv_waiters_snapshot() calls so far (0 for NULL): a
+ *  long poll notes it before reading its run, and after registering reads the run again only if
+ *  a wake or a watcher's look came meanwhile (a look that began before the registration cannot
+ *  have included it). */
 uint64_t srv_waiters_wakes(struct srv_waiters *ws);
+
+/**
+ * Block while no waiter is registered (the store watcher sleeps here, costing nothing when
+ * nobody waits). @return 1 when there are waiters, 0 once the registry is shut down.
+ */
+int srv_waiters_await(struct srv_waiters *ws);
+
+/**
+ * Copy the run id of every registered waiter into @p ids (room for @p cap; a run waited for
+ * twice appears twice) and count the call as a wake (srv_waiters_wakes()), under the lock: a
+ * waiter registered after it sees the count moved and reads its run again. @return the number
+ * copied, or, when more than @p cap are registered, their number with nothing copied (grow and
+ * call again).
+ */
+size_t srv_waiters_snapshot(struct srv_waiters *ws, char (*ids)[STORE_ID_MAX], size_t cap);
 
 /** Resume every waiter and refuse new ones (shutdown). Safe to call twice. */
 void srv_waiters_shutdown(struct srv_waiters *ws);
