@@ -53,7 +53,7 @@ struct eir_model {
     eir_form form;
     eir_activation act;
     eir_gate_kind gate;
-    double *W; /**< effective signed W, N*N (always present) */
+    double *W; /**< effective signed W, N*N (NULL when sparse) */
     double *S; /**< SPLIT: product matrix (aliases W in reduced form, else K copy) */
     double *cE, *cI, *gE, *gI; /**< SPLIT: per-row coefficients, N each */
     double *WM;                /**< FUSED: [W; M], 2N*N */
@@ -68,6 +68,33 @@ struct eir_model {
     double sigma;
     size_t projected;
     double e_rev_e, e_rev_i;
+    /**
+     * Compressed rows (sparse storage; W, S and WM are then NULL). Row i's nonzero entries of
+     * the product matrix are [rp[i], rp[i+1]), columns ci ascending, those of E columns
+     * [rp[i], rmid[i]). sv holds the product matrix's values (NONE: W; SPLIT: S, i.e. W in
+     * reduced form and K in conductance form; FUSED: W), and for FUSED mv = sv + nnz holds M's
+     * (M = A |W|) at the same entries. rp, rmid: one allocation; sv (and mv): one allocation.
+     */
+    int sparse;
+    size_t nnz;
+    size_t *rp, *rmid;
+    int *ci;
+    double *sv, *mv;
 };
+
+/**
+ * Build the compressed rows of @p m (gate, n, n_e, form, e_rev set) from validated @p d:
+ * returns 1 and fills them when @p d asks for sparse storage or (auto) the product matrix is
+ * sparse enough (EIR_SPARSE_MIN_N, EIR_SPARSE_MAX_DENSITY); returns 0 and leaves @p m dense
+ * otherwise. Entries breaking Dale's law (classes dale and gated) are left out (the caller has
+ * checked them under "reject"). Returns -1 when allocation fails (nothing kept).
+ */
+int eir_model_build_sparse(eir_model *m, const eir_model_desc *d);
+
+/** Row @p i of the dense-equivalent W (@p which 0) or M (@p which 1) into @p row (N values). */
+void eir_model_dense_row(const eir_model *m, int which, int i, double *row);
+
+/** Free the compressed rows of @p m (any of them may be NULL). */
+void eir_model_free_sparse(eir_model *m);
 
 #endif /* EIR_MODEL_INTERNAL_H */

@@ -1,0 +1,154 @@
+/**
+ * @file model_sparse.c
+ * @brief Compressed-row storage of a model's recurrent matrices, and the dense-equivalent rows
+ *        of W and M for either storage (MODEL.md "Sparse storage").
+ *
+ * A sparse model keeps, per nonzero entry of its product matrix, the column (int), the value
+ * the products use (W, or K in conductance form) and, for a full-matrix A, the gate value
+ * M = A |W| computed in the same pass. Everything that reads W or M as a whole (the hash, the
+ * linearisation, eir_model_W_dense(), eir_model_M()) goes through eir_model_dense_row(), so a
+ * sparse model is indistinguishable from its dense equivalent there.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eir.h"
+#include "model_internal.h"
+
+/**
+ * Entry k = (i, j) of the product matrix of validated @p d for @p m's gate: K (SPLIT in
+ * conductance form), W = K E_type(j) (NONE in conductance form) or W; 0 for an entry that
+ * breaks Dale's law when @p drop_dale. Computed exactly as the dense build does (model.c).
+ */
+static inline double product_value(const eir_model *m, const eir_model_desc *d, int drop_dale,
+                                   size_t k, int j)
+{
+    if (d->form == EIR_FORM_CONDUCTANCE) {
+        const double kv = d->K[k];
+        if (m->gate == EIR_GATE_SPLIT) return kv;
+        return kv * (j < d->n_e ? d->e_rev_e : d->e_rev_i);
+    }
+    const double w = d->W[k];
+    if (drop_dale && (j < d->n_e ? w < 0 : w > 0)) return 0.0;
+    return w;
+}
+
+/** Fill rp with the row starts of the nonzero entries; returns their count. */
+static size_t count_rows(const eir_model *m, const eir_model_desc *d, int drop_dale, size_t *rp)
+{
+    const int n = m->n;
+    rp[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t c = 0;
+        const size_t row = (size_t)i * n;
+        for (int j = 0; j < n; j++)
+            c += product_value(m, d, drop_dale, row + j, j) != 0;
+        rp[i + 1] = rp[i] + c;
+    }
+    return rp[n];
+}
+
+int eir_model_build_sparse(eir_model *m, const eir_model_desc *d)
+{
+    const int n = m->n;
+    if (d->storage == EIR_STORAGE_DENSE ||
+        (d->storage != EIR_STORAGE_SPARSE && n < EIR_SPARSE_MIN_N))
+        return 0;
+    const int drop_dale = d->form == EIR_FORM_REDUCED && d->cls != EIR_CLASS_RNN;
+    const int fused = m->gate == EIR_GATE_FUSED;
+    size_t *idx = malloc((2 * (size_t)n + 1) * sizeof *idx);
+    if (!idx) return -1;
+    const size_t nnz = count_rows(m, d, drop_dale, idx);
+    if (d->storage != EIR_STORAGE_SPARSE &&
+        (double)nnz > EIR_SPARSE_MAX_DENSITY * (double)n * (double)n) {
+        free(idx);
+        return 0;
+    }
+    m->rp = idx;
+    m->rmid = idx + n + 1;
+    m->nnz = nnz;
+    m->ci = malloc((nnz ? nnz : 1) * sizeof *m->ci);
+    m->sv = malloc((nnz ? nnz : 1) * (fused ? 2 : 1) * sizeof *m->sv);
+    if (!m->ci || !m->sv) {
+        eir_model_free_sparse(m);
+        return -1;
+    }
+    m->mv = fused ? m->sv + nnz : NULL;
+    m->sparse = 1;
+    /* one pass over the structure: column, product value and (full A) gate value together */
+    for (int i = 0; i < n; i++) {
+        size_t k = m->rp[i];
+        const size_t row = (size_t)i * n;
+        for (int j = 0; j < n; j++) {
+            if (j == d->n_e) m->rmid[i] = k;
+            const double v = product_value(m, d, drop_dale, row + j, j);
+            if (v == 0) continue;
+            m->ci[k] = j;
+            m->sv[k] = v;
+            if (fused) m->mv[k] = d->A[row + j] * fabs(v);
+            k++;
+        }
+        if (d->n_e >= n) m->rmid[i] = k;
+    }
+    return 1;
+}
+
+void eir_model_free_sparse(eir_model *m)
+{
+    free(m->rp);
+    free(m->ci);
+    free(m->sv);
+    m->rp = m->rmid = NULL;
+    m->ci = NULL;
+    m->sv = m->mv = NULL;
+    m->sparse = 0;
+    m->nnz = 0;
+}
+
+/** Dense-equivalent row @p i of W (@p which 0) or M (1) of a dense model. */
+static void dense_row_of_dense(const eir_model *m, int which, int i, double *row)
+{
+    const int n = m->n;
+    const size_t off = (size_t)i * n;
+    if (which == 0) {
+        memcpy(row, m->W + off, (size_t)n * sizeof *row);
+        return;
+    }
+    switch (m->gate) {
+    case EIR_GATE_NONE:
+        memset(row, 0, (size_t)n * sizeof *row);
+        break;
+    case EIR_GATE_FUSED:
+        memcpy(row, m->WM + (size_t)m->n_pad * n + off, (size_t)n * sizeof *row);
+        break;
+    case EIR_GATE_SPLIT:
+        for (int j = 0; j < n; j++) {
+            double s = m->S[off + j];
+            /* gE*S >= 0 for E columns; gI*S >= 0 for I columns (both forms) */
+            row[j] = j < m->n_e ? m->gE[i] * s : m->gI[i] * s;
+        }
+        break;
+    }
+}
+
+void eir_model_dense_row(const eir_model *m, int which, int i, double *row)
+{
+    if (!m->sparse) {
+        dense_row_of_dense(m, which, i, row);
+        return;
+    }
+    memset(row, 0, (size_t)m->n * sizeof *row);
+    if (which == 1 && m->gate == EIR_GATE_NONE) return;
+    const int k_is_s = m->gate == EIR_GATE_SPLIT && m->form == EIR_FORM_CONDUCTANCE;
+    for (size_t k = m->rp[i]; k < m->rp[i + 1]; k++) {
+        const int j = m->ci[k];
+        const double s = m->sv[k];
+        if (which == 0)
+            row[j] = k_is_s ? s * (j < m->n_e ? m->e_rev_e : m->e_rev_i) : s;
+        else if (m->gate == EIR_GATE_FUSED)
+            row[j] = m->mv[k];
+        else
+            row[j] = j < m->n_e ? m->gE[i] * s : m->gI[i] * s;
+    }
+}
