@@ -133,7 +133,7 @@ typedef enum eir_storage {
 /** EIR_STORAGE_AUTO stores a model sparse from this many cells on (measured: BENCHMARKS.md). */
 #define EIR_SPARSE_MIN_N 1024
 /** ... and when at most this fraction of its product matrix's entries are nonzero. */
-#define EIR_SPARSE_MAX_DENSITY 0.3
+#define EIR_SPARSE_MAX_DENSITY 0.25
 
 /**
  * A model as the user describes it. All arrays are borrowed (the build copies what it keeps)
