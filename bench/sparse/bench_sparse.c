@@ -37,6 +37,13 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -55,9 +62,10 @@ static void die(const char *what, const eir_error *err)
     exit(1);
 }
 
-/** Wall seconds per step of @p steps steps of @p m with @p B trials. */
+/** Wall seconds per step of @p steps steps of @p m with @p B trials (process CPU seconds per
+ * step in *cpu_per_step). */
 static double time_steps(const eir_model *m, int steps, int B, eir_precision prec, int threads,
-                         void *rec)
+                         void *rec, double *cpu_per_step)
 {
     static const int cells[N_REC] = {0, 1, 2, 3};
     eir_run_desc r;
@@ -77,8 +85,9 @@ static double time_steps(const eir_model *m, int steps, int B, eir_precision pre
     r.V0_len = 1;
     eir_run_result res;
     eir_error err;
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     if (eir_run(m, &r, &res, &err) != EIR_OK) die("eir_run", &err);
+    *cpu_per_step = (cpu_now() - c0) / steps;
     return (now() - t0) / steps;
 }
 
@@ -174,14 +183,15 @@ int main(int argc, char **argv)
     eir_model_hash(md, hd);
 
     void *rec = malloc((size_t)B * N_REC * (size_t)(steps / 10 + 1) * sizeof(double));
-    double td[MAX_REPS], tsp[MAX_REPS];
-    time_steps(md, 2, B, prec, threads, rec); /* warm both */
-    time_steps(ms, 2, B, prec, threads, rec);
+    double td[MAX_REPS], tsp[MAX_REPS], cd[MAX_REPS], cs[MAX_REPS];
+    time_steps(md, 2, B, prec, threads, rec, cd); /* warm both */
+    time_steps(ms, 2, B, prec, threads, rec, cs);
     for (int q = 0; q < reps; q++) {
-        td[q] = time_steps(md, steps, B, prec, threads, rec);
-        tsp[q] = time_steps(ms, steps, B, prec, threads, rec);
+        td[q] = time_steps(md, steps, B, prec, threads, rec, &cd[q]);
+        tsp[q] = time_steps(ms, steps, B, prec, threads, rec, &cs[q]);
     }
     const double step_d = median(td, reps), step_s = median(tsp, reps);
+    const double cpu_d = median(cd, reps), cpu_s = median(cs, reps);
     free(rec);
 
     printf("# bench_sparse: N %d, p %g, A %s, %s, B %d, %d threads, %d steps x %d reps\n", n, p,
@@ -193,9 +203,9 @@ int main(int argc, char **argv)
            eir_model_nnz(ms), (double)eir_model_nnz(ms) / (double)nn);
     printf("hash: %s (sparse model hashed in %.3f s)\n", strcmp(hd, hs) ? "DIFFERENT" : "equal",
            hash_s);
-    printf("step dense : %.3f ms (median)\n", 1e3 * step_d);
-    printf("step sparse: %.3f ms (median)\n", 1e3 * step_s);
-    printf("sparse speed-up: %.2fx\n", step_d / step_s);
+    printf("step dense : %.3f ms wall, %.3f ms CPU (medians)\n", 1e3 * step_d, 1e3 * cpu_d);
+    printf("step sparse: %.3f ms wall, %.3f ms CPU (medians)\n", 1e3 * step_s, 1e3 * cpu_s);
+    printf("sparse speed-up: %.2fx wall, %.2fx CPU\n", step_d / step_s, cpu_d / cpu_s);
     if (json) {
         FILE *f = fopen(json, "w");
         if (!f) die(json, NULL);
@@ -204,11 +214,12 @@ int main(int argc, char **argv)
                 "\"threads\": %d, "
                 "\"nnz\": %zu, \"sparse\": %d, \"gen_s\": %.6f, \"build_dense_s\": %.6f, "
                 "\"build_sparse_s\": %.6f, \"bytes_dense\": %zu, \"bytes_sparse\": %zu, "
-                "\"hash_equal\": %s, \"step_dense_s\": %.9f, \"step_sparse_s\": %.9f}\n",
+                "\"hash_equal\": %s, \"step_dense_s\": %.9f, \"step_sparse_s\": %.9f, "
+                "\"cpu_dense_s\": %.9f, \"cpu_sparse_s\": %.9f}\n",
                 n, B, p, full ? "full" : "structured", eir_precision_name(prec), threads,
                 eir_model_nnz(ms), eir_model_sparse(ms), gen_s, build_dense_s, build_sparse_s,
                 eir_model_bytes(md), eir_model_bytes(ms), strcmp(hd, hs) ? "false" : "true", step_d,
-                step_s);
+                step_s, cpu_d, cpu_s);
         fclose(f);
     }
     eir_model_free(md);

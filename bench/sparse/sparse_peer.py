@@ -14,7 +14,7 @@ as a NumPy user would write it with in-place ufuncs on preallocated arrays:
 
 with W_E, W_I dense C-ordered arrays (NumPy: np.dot, OpenBLAS gemv) or CSR matrices
 (scipy.sparse: csr_matrix @ vector). The two alternate, --reps repetitions of --steps steps
-each; medians of seconds per step are printed and written to --json. scipy.sparse is timed
+each; medians of wall and process CPU seconds per step are printed and written to --json. scipy.sparse is timed
 only when it imports (Debian python3-scipy: scripts/deps.sh bench).
 
 Usage: sparse_peer.py [--n 10000] [--p 0.1] [--steps 20] [--reps 7] [--json FILE]
@@ -57,13 +57,13 @@ def make_blocks(n, p, seed=42):
 
 
 def run(mats, n, ne, steps):
-    """Seconds per step of `steps` steps with products by mats = (W_E, W_I)."""
+    """(wall, process CPU) seconds per step of `steps` steps with products by mats = (W_E, W_I)."""
     we, wi = mats
     v = np.full(n, 0.5)
     r = np.maximum(v, 0.0)
     ue, ui = np.empty(n), np.empty(n)
     cur, z, tmp = np.empty(n), np.empty(n), np.empty(n)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         ue[:] = we @ r[:ne]
         ui[:] = wi @ r[ne:]
@@ -79,7 +79,7 @@ def run(mats, n, ne, steps):
         z *= tmp
         v += z
         np.maximum(v, 0.0, out=r)
-    return (time.perf_counter() - t0) / steps
+    return (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
 
 
 def main():
@@ -103,11 +103,15 @@ def main():
     run(dense, n, ne, 2)
     if sparse:
         run(sparse, n, ne, 2)
-    td, ts = [], []
+    td, ts, cd, cs = [], [], [], []
     for _ in range(a.reps):
-        td.append(run(dense, n, ne, a.steps))
+        w, c = run(dense, n, ne, a.steps)
+        td.append(w)
+        cd.append(c)
         if sparse:
-            ts.append(run(sparse, n, ne, a.steps))
+            w, c = run(sparse, n, ne, a.steps)
+            ts.append(w)
+            cs.append(c)
     out = {
         "n": n,
         "p": a.p,
@@ -117,12 +121,16 @@ def main():
         "csr_from_dense_s": csr_s,
         "step_numpy_dense_s": statistics.median(td),
         "step_scipy_sparse_s": statistics.median(ts) if ts else None,
+        "cpu_numpy_dense_s": statistics.median(cd),
+        "cpu_scipy_sparse_s": statistics.median(cs) if cs else None,
     }
     print(f"# sparse_peer: N {n}, p {a.p}, B 1, {a.steps} steps x {a.reps} reps, "
           f"NumPy {out['numpy']}, scipy {out['scipy'] or 'not installed'}")
-    print(f"step NumPy dense   : {1e3 * out['step_numpy_dense_s']:.3f} ms (median)")
+    print(f"step NumPy dense   : {1e3 * out['step_numpy_dense_s']:.3f} ms wall, "
+          f"{1e3 * out['cpu_numpy_dense_s']:.3f} ms CPU (medians)")
     if ts:
-        print(f"step scipy.sparse  : {1e3 * out['step_scipy_sparse_s']:.3f} ms (median)")
+        print(f"step scipy.sparse  : {1e3 * out['step_scipy_sparse_s']:.3f} ms wall, "
+              f"{1e3 * out['cpu_scipy_sparse_s']:.3f} ms CPU (medians)")
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f)
