@@ -153,10 +153,18 @@ static double *expand(const double *src, int len, int n, double fill)
     return out;
 }
 
+/** A zeroed array of @p count doubles (eir_alloc_big(): huge pages when large), or NULL. */
+static double *zeroed_big(size_t count)
+{
+    double *out = eir_alloc_big(count * sizeof *out);
+    if (out) memset(out, 0, count * sizeof *out);
+    return out;
+}
+
 /** Copy @p n values of @p src into a zeroed array of @p cap >= n values. */
 static double *dup_padded(const double *src, size_t n, size_t cap)
 {
-    double *out = calloc(cap ? cap : 1, sizeof *out);
+    double *out = zeroed_big(cap ? cap : 1);
     if (out && n) memcpy(out, src, n * sizeof *out);
     return out;
 }
@@ -367,7 +375,7 @@ static eir_status build_gate(eir_model *m, const eir_model_desc *d)
     if (m->gate == EIR_GATE_FUSED) {
         if (m->sparse) return EIR_OK;
         const size_t off = (size_t)m->n_pad * n; /* M starts at row n_pad */
-        m->WM = calloc(2 * off, sizeof *m->WM);
+        m->WM = zeroed_big(2 * off);
         if (!m->WM) return EIR_ENOMEM;
         memcpy(m->WM, m->W, nn * sizeof *m->WM);
         for (size_t k = 0; k < nn; k++)
@@ -421,7 +429,7 @@ static eir_status build_gate(eir_model *m, const eir_model_desc *d)
 static eir_status build_dense_w(eir_model *m, const eir_model_desc *d)
 {
     const int n = m->n;
-    m->W = calloc((size_t)m->n_pad * n, sizeof *m->W);
+    m->W = zeroed_big((size_t)m->n_pad * n);
     if (!m->W) return EIR_ENOMEM;
     if (d->form == EIR_FORM_REDUCED) {
         memcpy(m->W, d->W, (size_t)n * n * sizeof *m->W);

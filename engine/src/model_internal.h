@@ -94,6 +94,12 @@ int eir_model_build_sparse(eir_model *m, const eir_model_desc *d);
 /** Row @p i of the dense-equivalent W (@p which 0) or M (@p which 1) into @p row (N values). */
 void eir_model_dense_row(const eir_model *m, int which, int i, double *row);
 
+/**
+ * malloc() for arrays streamed every step: from 4 MiB on, aligned to 2 MiB and advised for
+ * transparent huge pages (Linux). Free with free(); NULL when out of memory.
+ */
+void *eir_alloc_big(size_t bytes);
+
 /** Free the compressed rows of @p m (any of them may be NULL). */
 void eir_model_free_sparse(eir_model *m);
 

@@ -252,7 +252,7 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
         return EIR_OK;
     }
     size_t total = matlen + 2 * pin + wout + (size_t)m->n_out + 6 * n;
-    float *buf = malloc(total * sizeof *buf);
+    float *buf = eir_alloc_big(total * sizeof *buf);
     if (!buf) return EIR_ENOMEM;
     float *cur = buf;
     /* the product matrix is converted by the run's team (convert_share()), in parallel */
