@@ -153,18 +153,21 @@ static double *expand(const double *src, int len, int n, double fill)
     return out;
 }
 
-/** A zeroed array of @p count doubles (eir_alloc_big(): huge pages when large), or NULL. */
-static double *zeroed_big(size_t count)
+/**
+ * An array of @p cap doubles (eir_alloc_big(): huge pages when large) whose values from
+ * @p from on are 0 (the caller writes the first @p from), or NULL.
+ */
+static double *big_zero_tail(size_t cap, size_t from)
 {
-    double *out = eir_alloc_big(count * sizeof *out);
-    if (out) memset(out, 0, count * sizeof *out);
+    double *out = eir_alloc_big((cap ? cap : 1) * sizeof *out);
+    if (out && cap > from) memset(out + from, 0, (cap - from) * sizeof *out);
     return out;
 }
 
 /** Copy @p n values of @p src into a zeroed array of @p cap >= n values. */
 static double *dup_padded(const double *src, size_t n, size_t cap)
 {
-    double *out = zeroed_big(cap ? cap : 1);
+    double *out = big_zero_tail(cap, n);
     if (out && n) memcpy(out, src, n * sizeof *out);
     return out;
 }
@@ -374,10 +377,10 @@ static eir_status build_gate(eir_model *m, const eir_model_desc *d)
     if (m->gate == EIR_GATE_NONE) return EIR_OK;
     if (m->gate == EIR_GATE_FUSED) {
         if (m->sparse) return EIR_OK;
-        const size_t off = (size_t)m->n_pad * n; /* M starts at row n_pad */
-        m->WM = zeroed_big(2 * off);
+        const size_t off = (size_t)m->n_pad * n;  /* M starts at row n_pad */
+        m->WM = big_zero_tail(2 * off, off + nn); /* W's pad rows: m->W's zeros */
         if (!m->WM) return EIR_ENOMEM;
-        memcpy(m->WM, m->W, nn * sizeof *m->WM);
+        memcpy(m->WM, m->W, off * sizeof *m->WM);
         for (size_t k = 0; k < nn; k++)
             m->WM[off + k] = d->A[k] * fabs(m->W[k]);
         return EIR_OK;
@@ -429,7 +432,7 @@ static eir_status build_gate(eir_model *m, const eir_model_desc *d)
 static eir_status build_dense_w(eir_model *m, const eir_model_desc *d)
 {
     const int n = m->n;
-    m->W = zeroed_big((size_t)m->n_pad * n);
+    m->W = big_zero_tail((size_t)m->n_pad * n, (size_t)n * n);
     if (!m->W) return EIR_ENOMEM;
     if (d->form == EIR_FORM_REDUCED) {
         memcpy(m->W, d->W, (size_t)n * n * sizeof *m->W);
