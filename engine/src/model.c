@@ -584,7 +584,9 @@ size_t eir_model_bytes(const eir_model *m)
     if (m->S && m->S != m->W) b += np * n * d;
     if (m->WM) b += 2 * np * n * d;
     if (m->sparse)
-        b += (2 * n + 1) * sizeof(size_t) + m->nnz * sizeof(int) + m->nnz * (m->mv ? 2 : 1) * d;
+        b += (size_t)m->n_panels * (n + 1) * sizeof(size_t) +
+             ((size_t)m->n_panels + 1) * sizeof(int) + m->nnz * sizeof(int) +
+             m->nnz * (m->mv ? 2 : 1) * d;
     b += (size_t)(!!m->cE + !!m->cI + !!m->gE + !!m->gI + !!m->leak + !!m->bias) * n * d;
     if (m->P) b += np * (size_t)m->n_in * d;
     if (m->M_in) b += np * (size_t)m->n_in * d;

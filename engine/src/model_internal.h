@@ -40,6 +40,9 @@ typedef enum eir_gate_kind {
  */
 #define EIR_TRIAL_BLOCK 64
 
+/** Columns per panel of a sparse model's compressed rows: 16 KiB of double rates. */
+#define EIR_SPARSE_PANEL 2048
+
 static inline int eir_pad(int n)
 {
     return (n + EIR_PAD - 1) / EIR_PAD * EIR_PAD;
@@ -69,15 +72,21 @@ struct eir_model {
     size_t projected;
     double e_rev_e, e_rev_i;
     /**
-     * Compressed rows (sparse storage; W, S and WM are then NULL). Row i's nonzero entries of
-     * the product matrix are [rp[i], rp[i+1]), columns ci ascending, those of E columns
-     * [rp[i], rmid[i]). sv holds the product matrix's values (NONE: W; SPLIT: S, i.e. W in
-     * reduced form and K in conductance form; FUSED: W), and for FUSED mv = sv + nnz holds M's
-     * (M = A |W|) at the same entries. rp, rmid: one allocation; sv (and mv): one allocation.
+     * Compressed rows (sparse storage; W, S and WM are then NULL), cut into column panels of
+     * at most EIR_SPARSE_PANEL columns that never straddle E and I: the E columns [0, n_e)
+     * make panels [0, n_panel_e), the I columns the rest; panel q holds columns
+     * [pc[q], pc[q+1]). Entries are stored panel by panel, row by row, columns ascending:
+     * those of panel q, row i are [rp[q (N+1) + i], rp[q (N+1) + i + 1]). ci holds their
+     * columns; sv the product matrix's values (NONE: W; SPLIT: S, i.e. W in reduced form and K
+     * in conductance form; FUSED: W), and for FUSED mv = sv + nnz holds M's (M = A |W|) at the
+     * same entries (one allocation with sv). A panel's rates stay in the L1 cache while the
+     * products run through its rows.
      */
     int sparse;
+    int n_panels, n_panel_e;
+    int *pc; /**< n_panels + 1 column boundaries */
     size_t nnz;
-    size_t *rp, *rmid;
+    size_t *rp; /**< n_panels (N + 1) offsets */
     int *ci;
     double *sv, *mv;
 };

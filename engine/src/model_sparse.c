@@ -55,19 +55,56 @@ static inline double product_value(const eir_model *m, const eir_model_desc *d, 
     return w;
 }
 
-/** Fill rp with the row starts of the nonzero entries; returns their count. */
-static size_t count_rows(const eir_model *m, const eir_model_desc *d, int drop_dale, size_t *rp)
+/** Panels of @p count columns from @p c0 appended to pc at *q. */
+static void add_panels(int *pc, int *q, int c0, int count)
+{
+    for (int c = 0; c < count; c += EIR_SPARSE_PANEL)
+        pc[(*q)++] = c0 + c;
+}
+
+/**
+ * Count the nonzero entries of every (panel, row) and turn the counts into the offsets rp
+ * (panel-major, see eir_model); returns the total.
+ */
+static size_t count_entries(const eir_model *m, const eir_model_desc *d, int drop_dale)
 {
     const int n = m->n;
-    rp[0] = 0;
-    for (int i = 0; i < n; i++) {
-        size_t c = 0;
-        const size_t row = (size_t)i * n;
-        for (int j = 0; j < n; j++)
-            c += product_value(m, d, drop_dale, row + j, j) != 0;
-        rp[i + 1] = rp[i] + c;
+    const size_t stride = (size_t)n + 1;
+    for (int q = 0; q < m->n_panels; q++)
+        for (int i = 0; i < n; i++) {
+            size_t c = 0;
+            const size_t row = (size_t)i * n;
+            for (int j = m->pc[q]; j < m->pc[q + 1]; j++)
+                c += product_value(m, d, drop_dale, row + j, j) != 0;
+            m->rp[q * stride + i + 1] = c;
+        }
+    size_t run = 0;
+    for (int q = 0; q < m->n_panels; q++) {
+        m->rp[q * stride] = run;
+        for (int i = 0; i < n; i++) {
+            run += m->rp[q * stride + i + 1];
+            m->rp[q * stride + i + 1] = run;
+        }
     }
-    return rp[n];
+    return run;
+}
+
+/** Lay out the panels of @p m (n_panels, n_panel_e, pc, rp allocated); -1 when out of memory. */
+static int make_panels(eir_model *m)
+{
+    const int n = m->n, ne = m->n_e, ni = n - ne;
+    const int pe = (ne + EIR_SPARSE_PANEL - 1) / EIR_SPARSE_PANEL;
+    const int pi = (ni + EIR_SPARSE_PANEL - 1) / EIR_SPARSE_PANEL;
+    m->n_panels = pe + pi;
+    m->n_panel_e = pe;
+    m->pc = malloc(((size_t)m->n_panels + 1) * sizeof *m->pc);
+    m->rp = eir_alloc_big((size_t)m->n_panels * ((size_t)n + 1) * sizeof *m->rp);
+    if (!m->pc || !m->rp) return -1;
+    int q = 0;
+    add_panels(m->pc, &q, 0, ne);
+    add_panels(m->pc, &q, ne, ni);
+    m->pc[q] = n;
+    return 0;
 }
 
 int eir_model_build_sparse(eir_model *m, const eir_model_desc *d)
@@ -78,16 +115,16 @@ int eir_model_build_sparse(eir_model *m, const eir_model_desc *d)
         return 0;
     const int drop_dale = d->form == EIR_FORM_REDUCED && d->cls != EIR_CLASS_RNN;
     const int fused = m->gate == EIR_GATE_FUSED;
-    size_t *idx = malloc((2 * (size_t)n + 1) * sizeof *idx);
-    if (!idx) return -1;
-    const size_t nnz = count_rows(m, d, drop_dale, idx);
+    if (make_panels(m)) {
+        eir_model_free_sparse(m);
+        return -1;
+    }
+    const size_t nnz = count_entries(m, d, drop_dale);
     if (d->storage != EIR_STORAGE_SPARSE &&
         (double)nnz > EIR_SPARSE_MAX_DENSITY * (double)n * (double)n) {
-        free(idx);
+        eir_model_free_sparse(m);
         return 0;
     }
-    m->rp = idx;
-    m->rmid = idx + n + 1;
     m->nnz = nnz;
     m->ci = eir_alloc_big(nnz * sizeof *m->ci);
     m->sv = eir_alloc_big(nnz * (fused ? 2 : 1) * sizeof *m->sv);
@@ -98,33 +135,36 @@ int eir_model_build_sparse(eir_model *m, const eir_model_desc *d)
     m->mv = fused ? m->sv + nnz : NULL;
     m->sparse = 1;
     /* one pass over the structure: column, product value and (full A) gate value together */
-    for (int i = 0; i < n; i++) {
-        size_t k = m->rp[i];
-        const size_t row = (size_t)i * n;
-        for (int j = 0; j < n; j++) {
-            if (j == d->n_e) m->rmid[i] = k;
-            const double v = product_value(m, d, drop_dale, row + j, j);
-            if (v == 0) continue;
-            m->ci[k] = j;
-            m->sv[k] = v;
-            if (fused) m->mv[k] = d->A[row + j] * fabs(v);
-            k++;
+    const size_t stride = (size_t)n + 1;
+    for (int q = 0; q < m->n_panels; q++)
+        for (int i = 0; i < n; i++) {
+            size_t k = m->rp[q * stride + i];
+            const size_t row = (size_t)i * n;
+            for (int j = m->pc[q]; j < m->pc[q + 1]; j++) {
+                const double v = product_value(m, d, drop_dale, row + j, j);
+                if (v == 0) continue;
+                m->ci[k] = j;
+                m->sv[k] = v;
+                if (fused) m->mv[k] = d->A[row + j] * fabs(v);
+                k++;
+            }
         }
-        if (d->n_e >= n) m->rmid[i] = k;
-    }
     return 1;
 }
 
 void eir_model_free_sparse(eir_model *m)
 {
+    free(m->pc);
     free(m->rp);
     free(m->ci);
     free(m->sv);
-    m->rp = m->rmid = NULL;
+    m->pc = NULL;
+    m->rp = NULL;
     m->ci = NULL;
     m->sv = m->mv = NULL;
     m->sparse = 0;
     m->nnz = 0;
+    m->n_panels = m->n_panel_e = 0;
 }
 
 /** Dense-equivalent row @p i of W (@p which 0) or M (1) of a dense model. */
@@ -162,14 +202,16 @@ void eir_model_dense_row(const eir_model *m, int which, int i, double *row)
     memset(row, 0, (size_t)m->n * sizeof *row);
     if (which == 1 && m->gate == EIR_GATE_NONE) return;
     const int k_is_s = m->gate == EIR_GATE_SPLIT && m->form == EIR_FORM_CONDUCTANCE;
-    for (size_t k = m->rp[i]; k < m->rp[i + 1]; k++) {
-        const int j = m->ci[k];
-        const double s = m->sv[k];
-        if (which == 0)
-            row[j] = k_is_s ? s * (j < m->n_e ? m->e_rev_e : m->e_rev_i) : s;
-        else if (m->gate == EIR_GATE_FUSED)
-            row[j] = m->mv[k];
-        else
-            row[j] = j < m->n_e ? m->gE[i] * s : m->gI[i] * s;
-    }
+    const size_t stride = (size_t)m->n + 1;
+    for (int q = 0; q < m->n_panels; q++)
+        for (size_t k = m->rp[q * stride + i]; k < m->rp[q * stride + i + 1]; k++) {
+            const int j = m->ci[k];
+            const double s = m->sv[k];
+            if (which == 0)
+                row[j] = k_is_s ? s * (j < m->n_e ? m->e_rev_e : m->e_rev_i) : s;
+            else if (m->gate == EIR_GATE_FUSED)
+                row[j] = m->mv[k];
+            else
+                row[j] = j < m->n_e ? m->gE[i] * s : m->gI[i] * s;
+        }
 }

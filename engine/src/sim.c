@@ -229,13 +229,11 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     *owned = NULL;
     if (m->sparse) {
         x->a.rp = m->rp;
-        x->a.rmid = m->rmid;
         x->a.ci = m->ci;
     }
     if (prec == EIR_F64) {
         x->a = (sim_arrays){.mat = m->sparse ? NULL : mat,
                             .rp = x->a.rp,
-                            .rmid = x->a.rmid,
                             .ci = x->a.ci,
                             .sv = m->sparse ? m->sv : NULL,
                             .mv = m->sparse ? m->mv : NULL,

@@ -336,59 +336,56 @@ HOT static void SFX(row_dot_block)(int nb, const REAL *restrict v, const int *re
 }
 
 /**
- * The products of item @p it from the compressed rows: row i of U is the row_dot() of row i's
- * nonzeros (NONE: all of W's into U1; SPLIT: S's E columns into U1, I columns into U2; FUSED:
- * W's and M's into U2's two halves); rows past N are 0. With several trials their rates are
- * first copied cell-major into @p rt (this thread's scratch) so that one pass over a row's
- * nonzeros serves the whole trial block.
+ * The products of item @p it from the compressed rows: row i of U is the sum over the panels,
+ * in order, of the row_dot() of row i's nonzeros in the panel (NONE: W into U1; SPLIT: S's E
+ * panels into U1, its I panels into U2; FUSED: W and M into U2's two halves); rows past N are
+ * 0. The panels are the outer loop, so a panel's rates stay in the L1 cache over the item's
+ * rows. With several trials their rates are first copied cell-major into @p rt (this thread's
+ * scratch) so that one pass over a row's nonzeros serves the whole trial block, in the same
+ * order of additions per trial as with one.
  */
 static void SFX(products_sparse)(const sim_ctx *x, const sim_item *it, REAL *U1, REAL *U2,
                                  size_t ld2, REAL *rt)
 {
-    const int n = x->n, np = x->m->n_pad, nb = it->nb, i0 = it->i0, i1 = it->i1;
-    const size_t *rp = x->a.rp, *rm = x->a.rmid;
+    const eir_model *m = x->m;
+    const int n = x->n, np = m->n_pad, nb = it->nb, i0 = it->i0, i1 = it->i1, len = it->p1 - i0;
+    const size_t stride = (size_t)n + 1;
     const int *ci = x->a.ci;
     const REAL *sv = (const REAL *)x->a.sv, *mv = (const REAL *)x->a.mv;
     const REAL *R = TYPED(R) + (size_t)it->b0 * n;
-    const eir_gate_kind gate = x->m->gate;
+    const eir_gate_kind gate = m->gate;
+    const int fused = gate == EIR_GATE_FUSED;
     REAL o1[EIR_TRIAL_BLOCK], o2[EIR_TRIAL_BLOCK];
     if (nb > 1)
         for (int b = 0; b < nb; b++)
             for (int j = 0; j < n; j++)
                 rt[(size_t)j * EIR_TRIAL_BLOCK + b] = R[(size_t)b * n + j];
-    for (int i = i0; i < i1; i++) {
-        const size_t a = rp[i], e = rp[i + 1], mid = gate == EIR_GATE_SPLIT ? rm[i] : e;
-        const REAL *v2 = gate == EIR_GATE_FUSED ? mv : sv;
-        const size_t a2 = gate == EIR_GATE_FUSED ? a : mid; /* second sum: M's, or S_I's */
-        if (nb == 1) {
-            o1[0] = SFX(row_dot)(sv, ci, a, mid, R);
-            if (gate != EIR_GATE_NONE) o2[0] = SFX(row_dot)(v2, ci, a2, e, R);
-        } else {
-            SFX(row_dot_block)(nb, sv, ci, a, mid, rt, o1);
-            if (gate != EIR_GATE_NONE) SFX(row_dot_block)(nb, v2, ci, a2, e, rt, o2);
-        }
-        for (int b = 0; b < nb; b++) {
-            switch (gate) {
-            case EIR_GATE_NONE:
-                U1[(size_t)b * np + (i - i0)] = o1[b];
-                break;
-            case EIR_GATE_SPLIT:
-                U1[(size_t)b * np + (i - i0)] = o1[b];
-                U2[(size_t)b * np + (i - i0)] = o2[b];
-                break;
-            case EIR_GATE_FUSED:
-                U2[(size_t)b * ld2 + (i - i0)] = o1[b];
-                U2[(size_t)b * ld2 + np + (i - i0)] = o2[b];
-                break;
+    for (int b = 0; b < nb; b++) {
+        memset(U1 + (size_t)b * np, 0, (size_t)len * sizeof *U1);
+        memset(U2 + (size_t)b * ld2, 0, (size_t)len * sizeof *U2);
+        if (fused) memset(U2 + (size_t)b * ld2 + np, 0, (size_t)len * sizeof *U2);
+    }
+    for (int q = 0; q < m->n_panels; q++) {
+        const size_t *rp = x->a.rp + (size_t)q * stride;
+        /* where this panel's sums go: U1 (NONE, SPLIT's E panels) or U2 */
+        REAL *D = fused || (gate == EIR_GATE_SPLIT && q >= m->n_panel_e) ? U2 : U1;
+        const size_t ldd = D == U2 ? ld2 : (size_t)np;
+        for (int i = i0; i < i1; i++) {
+            const size_t a = rp[i], e = rp[i + 1];
+            if (a == e) continue;
+            if (nb == 1) {
+                o1[0] = SFX(row_dot)(sv, ci, a, e, R);
+                if (fused) o2[0] = SFX(row_dot)(mv, ci, a, e, R);
+            } else {
+                SFX(row_dot_block)(nb, sv, ci, a, e, rt, o1);
+                if (fused) SFX(row_dot_block)(nb, mv, ci, a, e, rt, o2);
+            }
+            for (int b = 0; b < nb; b++) {
+                D[(size_t)b * ldd + (i - i0)] += o1[b];
+                if (fused) U2[(size_t)b * ld2 + np + (i - i0)] += o2[b];
             }
         }
     }
-    for (int b = 0; b < nb; b++)
-        for (int i = i1; i < it->p1; i++) {
-            U1[(size_t)b * np + (i - i0)] = 0;
-            U2[(size_t)b * ld2 + (i - i0)] = 0;
-            if (gate == EIR_GATE_FUSED) U2[(size_t)b * ld2 + np + (i - i0)] = 0;
-        }
 }
 
 /**

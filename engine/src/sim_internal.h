@@ -15,9 +15,9 @@
 /** Model arrays in the run's precision (float copies for float32, the model's own for f64). */
 typedef struct sim_arrays {
     const void *mat; /**< product matrix: W (NONE), S (SPLIT), [W; M] (FUSED); NULL if sparse */
-    /** Sparse models: the compressed rows (eir_model's rp, rmid, ci), sv and mv in the run's
+    /** Sparse models: the compressed rows (eir_model's rp, ci), sv and mv in the run's
      *  precision (mv only for FUSED); sv NULL for a dense model. */
-    const size_t *rp, *rmid;
+    const size_t *rp;
     const int *ci;
     const void *sv, *mv;
     /**

@@ -10,6 +10,7 @@
  *    the same entries;
  *  - a sparse run gives the same bytes at 1, 2 and 3 threads (several neuron blocks, one and
  *    two trial blocks);
+ *  - the same with E columns in more than one panel (N = 2,600);
  *  - automatic storage: sparse from EIR_SPARSE_MIN_N cells at density <= EIR_SPARSE_MAX_DENSITY,
  *    dense otherwise; eir_model_bytes() counts the compressed rows.
  */
@@ -240,6 +241,56 @@ static void test_sparse_equals_dense(void **state)
     net_free(&g);
 }
 
+/**
+ * More than one panel of columns per cell type (EIR_SPARSE_PANEL): N = 2,600 has E columns
+ * in two panels; sparse against dense (split and fused products, every integrator) and the same
+ * bytes at 1 and 2 threads.
+ */
+static void test_sparse_panels(void **state)
+{
+    (void)state;
+    net g;
+    net_init(&g, 2600, 0.05, 13);
+    double *in1 = make_inputs(1, 3), *in3 = make_inputs(3, 4);
+    for (int ak = EIR_A_PER_TYPE; ak <= EIR_A_MATRIX; ak += EIR_A_MATRIX - EIR_A_PER_TYPE) {
+        eir_model_desc d;
+        net_desc(&g, &d, EIR_CLASS_GATED, EIR_FORM_REDUCED, (eir_a_kind)ak, EIR_ACT_SOFTPLUS, 0.05);
+        eir_model *md = build_as(&d, EIR_STORAGE_DENSE), *ms = build_as(&d, EIR_STORAGE_SPARSE);
+        char hd[65], hs[65];
+        eir_model_hash(md, hd);
+        eir_model_hash(ms, hs);
+        assert_string_equal(hd, hs);
+        for (int integ = 0; integ < 3; integ++)
+            for (int prec = 0; prec < 2; prec++) {
+                const int B = integ == 1 ? 3 : 1;
+                const double tol = prec ? 1e-4 : 1e-9;
+                double e = run_error(md, ms, (eir_integrator)integ, prec ? EIR_F32 : EIR_F64, B,
+                                     B == 1 ? in1 : in3);
+                ET_CHECK(e <= tol, "A %d integrator %d precision %d B %d: rel. error %.3g", ak,
+                         integ, prec, B, e);
+            }
+        eir_run_desc r;
+        et_out o1, o2;
+        et_rdesc(&r, 0.05, 10, 1, ET_V | ET_Z);
+        r.inputs = in1;
+        r.seed = 5;
+        et_run_ok(ms, &r, &o1);
+        r.threads = 2;
+        et_run_ok(ms, &r, &o2);
+        for (int v = 0; v < EIR_NVARS; v++)
+            if (o1.buf[v])
+                ET_CHECK(memcmp(o1.buf[v], o2.buf[v], o1.len[v] * sizeof(double)) == 0,
+                         "%s differs between 1 and 2 threads", eir_var_name((eir_var)v));
+        et_out_free(&o1);
+        et_out_free(&o2);
+        eir_model_free(md);
+        eir_model_free(ms);
+    }
+    free(in1);
+    free(in3);
+    net_free(&g);
+}
+
 /** Bytes of every output of a run of @p m at @p threads threads. */
 static void run_bytes(const eir_model *m, int B, int threads, eir_integrator integ,
                       eir_precision prec, const double *inputs, et_out *o)
@@ -357,9 +408,8 @@ static void test_sparse_dale_reject(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sparse_equals_dense),
-        cmocka_unit_test(test_sparse_threads),
-        cmocka_unit_test(test_sparse_auto),
+        cmocka_unit_test(test_sparse_equals_dense), cmocka_unit_test(test_sparse_threads),
+        cmocka_unit_test(test_sparse_panels),       cmocka_unit_test(test_sparse_auto),
         cmocka_unit_test(test_sparse_dale_reject),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
