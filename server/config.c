@@ -362,6 +362,8 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
     case OPT_INT:
         snprintf(buf, cap, "%d", *(const int *)(base + o->off));
         if (o->off == OFF(workers)) snprintf(buf, cap, "%d (CPUs)", *(const int *)(base + o->off));
+        if (o->off == OFF(max_neurons))
+            snprintf(buf, cap, "%d (memory)", *(const int *)(base + o->off));
         if (o->off == OFF(threads_per_run))
             snprintf(buf, cap, "%d (CPUs)/workers", auto_threads_per_run(d->workers));
         break;
