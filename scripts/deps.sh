@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Install what eirnn needs from Debian (bookworm) when it is missing. Needs root for apt-get.
-# Usage: scripts/deps.sh [build|test|all]   (default: test; all adds valgrind)
+# Usage: scripts/deps.sh [build|test|bench|all]   (default: test; all adds valgrind)
 #   build  compiler, CMake and the -dev packages of eirnnd and eirnn, plus curl and python3 for
 #          the README's API tour and scripts/demo.sh;
 #   test   everything the test suite runs: cmocka, NumPy, clang with libFuzzer, clang-format,
 #          the sqlite3 shell (reliability tests), wrk (load test), Node.js (schema validators),
-#          pip, venv and wheel (the Python client's documented install is tested).
+#          pip, venv and wheel (the Python client's documented install is tested);
+#   bench  test's packages and python3-scipy (bench/run_sparse_bench.sh's scipy.sparse peer).
 # A test never skips for a missing tool: what a test needs is listed here.
 set -euo pipefail
 want=${1:-test}
@@ -15,6 +16,9 @@ if [ "$want" != build ]; then
   # clang with its compiler-rt (libFuzzer, sanitizer runtimes) for fuzz/
   pkgs+=(libcmocka-dev python3-numpy clang libclang-rt-14-dev clang-format sqlite3 wrk
          python3-pip python3-venv python3-wheel python3-setuptools)
+fi
+if [ "$want" = bench ] || [ "$want" = all ]; then
+  pkgs+=(python3-scipy) # bench/sparse/sparse_peer.py
 fi
 if [ "$want" = all ]; then
   pkgs+=(valgrind) # scripts/sanitize.sh valgrind

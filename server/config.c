@@ -58,7 +58,8 @@ static const opt_def opts[] = {
      "request bodies buffered at once over all connections (503 + Retry-After past it); at "
      "least max-body-bytes"},
     {"max-neurons", "EIRNN_MAX_NEURONS", OPT_INT, OFF(max_neurons), 1, 1000000, "N",
-     "largest model (N = E + I)"},
+     "largest model (N = E + I); default from the memory: largest N with 48 N^2 bytes <= a "
+     "quarter of it (multiple of 1024, 1024 to 100000)"},
     {"max-steps", "EIRNN_MAX_STEPS", OPT_I64, OFF(max_steps), 1, (long long)1 << 40, "T",
      "most time steps of a run"},
     {"max-trials", "EIRNN_MAX_TRIALS", OPT_INT, OFF(max_trials), 1, 1000000, "B",
@@ -115,6 +116,37 @@ static int online_cpus(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
+/**
+ * Bytes of memory this process may use: the physical memory, or the cgroup's memory.max when
+ * that is lower (a container). 0 when unknown.
+ */
+static uint64_t usable_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    uint64_t mem = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (f) {
+        unsigned long long lim;
+        if (fscanf(f, "%llu", &lim) == 1 && lim > 0 && (mem == 0 || lim < mem)) mem = lim;
+        fclose(f);
+    }
+    return mem;
+}
+
+/**
+ * --max-neurons when not given (OPERATIONS.md): the largest N, a multiple of 1024, whose dense
+ * worst case, 48 N^2 bytes (a gated model with a full A: the description's W and A, the
+ * model's W and [W; M], and a float32 run's copy of [W; M]), fits in a quarter of the usable
+ * memory; at least 1024, at most 100,000; 4096 when the memory is unknown.
+ */
+static int auto_max_neurons(void)
+{
+    const uint64_t mem = usable_memory();
+    if (mem == 0) return 4096;
+    const double n = floor(sqrt((double)mem / 4.0 / 48.0) / 1024.0) * 1024.0;
+    return n < 1024 ? 1024 : n > 100000 ? 100000 : (int)n;
+}
+
 /** --threads-per-run when not given: the CPUs shared by the workers, so that workers x
  *  threads-per-run <= CPUs (at least 1, at most 256). */
 static int auto_threads_per_run(int workers)
@@ -132,7 +164,7 @@ void srv_config_defaults(srv_config *c)
     c->workers = online_cpus();
     c->token = NULL;
     c->max_body_bytes = (uint64_t)64 << 20;
-    c->max_neurons = 4096;
+    c->max_neurons = auto_max_neurons();
     c->max_steps = 10000000;
     c->max_trials = 4096;
     c->max_recorded_values = (int64_t)1 << 27;
@@ -330,6 +362,8 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
     case OPT_INT:
         snprintf(buf, cap, "%d", *(const int *)(base + o->off));
         if (o->off == OFF(workers)) snprintf(buf, cap, "%d (CPUs)", *(const int *)(base + o->off));
+        if (o->off == OFF(max_neurons))
+            snprintf(buf, cap, "%d (memory)", *(const int *)(base + o->off));
         if (o->off == OFF(threads_per_run))
             snprintf(buf, cap, "%d (CPUs)/workers", auto_threads_per_run(d->workers));
         break;

@@ -207,13 +207,15 @@ static void network_init(network *net, int n)
         d.a_kind = k == 0 ? EIR_A_PER_TYPE : EIR_A_MATRIX;
         d.A = k == 0 ? a_type : net->Afull;
         d.P = net->P;
+        /* dense products against the dense limit (compressed rows: bench/sparse) */
+        d.storage = EIR_STORAGE_DENSE;
         die_status(eir_model_build(&d, &net->m[k], &err), &err, "build model");
     }
 
     /* the naive implementation's fused operand [W; M], in both precisions */
     net->WM = xmalloc(2 * nn * sizeof *net->WM);
     net->WMf = xmalloc(2 * nn * sizeof *net->WMf);
-    memcpy(net->WM, eir_model_W(net->m[1]), nn * sizeof *net->WM);
+    eir_model_W_dense(net->m[1], net->WM);
     eir_model_M(net->m[1], net->WM + nn);
     for (size_t q = 0; q < 2 * nn; q++)
         net->WMf[q] = (float)net->WM[q];

@@ -118,6 +118,24 @@ typedef enum eir_readout_from {
 } eir_readout_from;
 
 /**
+ * How a built model stores its recurrent matrices (MODEL.md "Sparse storage"). Storage never
+ * changes what a model is: its hash, its eir_model_W_dense() and eir_model_M() are the same,
+ * and its runs agree within rounding (the products are summed in another order).
+ */
+typedef enum eir_storage {
+    /** Compressed rows when N >= EIR_SPARSE_MIN_N and at most EIR_SPARSE_MAX_DENSITY of the
+     *  product matrix's entries are nonzero; dense otherwise. */
+    EIR_STORAGE_AUTO = 0,
+    EIR_STORAGE_DENSE = 1, /**< always dense N x N matrices */
+    EIR_STORAGE_SPARSE = 2 /**< always compressed rows */
+} eir_storage;
+
+/** EIR_STORAGE_AUTO stores a model sparse from this many cells on (measured: BENCHMARKS.md). */
+#define EIR_SPARSE_MIN_N 1024
+/** ... and when at most this fraction of its product matrix's entries are nonzero. */
+#define EIR_SPARSE_MAX_DENSITY 0.25
+
+/**
  * A model as the user describes it. All arrays are borrowed (the build copies what it keeps)
  * and are double, row-major. Fields that a form or class does not use are ignored.
  */
@@ -153,6 +171,8 @@ typedef struct eir_model_desc {
     eir_readout_from readout_from; /**< which cells are read */
 
     double sigma; /**< noise intensity >= 0 */
+
+    eir_storage storage; /**< dense or compressed rows (default auto) */
 } eir_model_desc;
 
 /** A validated, built model. Immutable; safe to share between threads. */
@@ -189,8 +209,22 @@ int eir_act_nonnegative(eir_act_kind k);
 const char *eir_act_name(eir_act_kind k);
 const char *eir_class_name(eir_class c);
 
-/** The effective signed weight matrix W (N*N) the engine integrates with. */
+/**
+ * The effective signed weight matrix W (N*N) the engine integrates with, or NULL when the
+ * model is stored sparse (eir_model_sparse()); eir_model_W_dense() works for both.
+ */
 const double *eir_model_W(const eir_model *m);
+/** Write the effective signed W (N*N) to @p out, whatever the storage. Cannot fail. */
+void eir_model_W_dense(const eir_model *m, double *out);
+/** Whether the model is stored as compressed rows (see ::eir_storage). */
+int eir_model_sparse(const eir_model *m);
+/** Nonzero entries of the product matrix (W, or K in conductance form); N*N when dense. */
+size_t eir_model_nnz(const eir_model *m);
+/**
+ * Bytes the model holds: every array it allocated (dense or compressed-row matrices, vectors,
+ * input and readout weights) plus the model structure. Cannot fail.
+ */
+size_t eir_model_bytes(const eir_model *m);
 /** Write the effective conductance matrix M (N*N, zero for classes rnn and dale) to @p out. */
 void eir_model_M(const eir_model *m, double *out);
 /** Effective leak G_b, N values. */

@@ -71,6 +71,7 @@ eir_status eir_linearize(const eir_model *m, const double *V, const double *x, d
     for (int i = 0; i < n; i++)
         act_and_gain(&m->act, V[i], &r[i], &gain[i]);
     eir_model_M(m, M);
+    eir_model_W_dense(m, J); /* W in J, overwritten row by row below */
     for (int i = 0; i < n; i++) {
         /* z_i = G_b + sum_j M_ij r_j (+ M_in |x|) */
         double z = m->leak[i];
@@ -81,7 +82,7 @@ eir_status eir_linearize(const eir_model *m, const double *V, const double *x, d
                 z += m->M_in[(size_t)i * m->n_in + c] * fabs(x[c]);
         for (int j = 0; j < n; j++) {
             size_t k = (size_t)i * n + j;
-            J[k] = (m->W[k] - V[i] * M[k]) * gain[j];
+            J[k] = (J[k] - V[i] * M[k]) * gain[j];
         }
         J[(size_t)i * n + i] -= z;
     }

@@ -98,12 +98,19 @@ static eir_status check_activation(const eir_model_desc *d, eir_error *err)
     return EIR_OK;
 }
 
+/** Whether entry w of column j breaks Dale's law (E columns >= 0, I columns <= 0). */
+static inline int breaks_dale(double w, int j, int n_e)
+{
+    return j < n_e ? w < 0 : w > 0;
+}
+
 /**
- * Dale's law on W (N*N): column j must be >= 0 for j < n_e and <= 0 otherwise. With
- * @p project, violating entries are set to 0 and counted in *projected; otherwise the first
- * violation count and examples are reported as EIR_EINVAL on "/recurrent/W".
+ * Dale's law on W (N*N, not changed): column j must be >= 0 for j < n_e and <= 0 otherwise.
+ * With @p project, violating entries are counted in *projected (the build leaves them out);
+ * otherwise the first violation count and examples are reported as EIR_EINVAL on
+ * "/recurrent/W".
  */
-static eir_status apply_dale(double *W, int n, int n_e, int project, size_t *projected,
+static eir_status check_dale(const double *W, int n, int n_e, int project, size_t *projected,
                              eir_error *err)
 {
     size_t count = 0;
@@ -112,11 +119,8 @@ static eir_status apply_dale(double *W, int n, int n_e, int project, size_t *pro
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < n; j++) {
             double w = W[(size_t)i * n + j];
-            int bad = j < n_e ? w < 0 : w > 0;
-            if (!bad) continue;
-            if (project) {
-                W[(size_t)i * n + j] = 0.0;
-            } else if (count < DALE_EXAMPLES && used < sizeof examples) {
+            if (!breaks_dale(w, j, n_e)) continue;
+            if (!project && count < DALE_EXAMPLES && used < sizeof examples) {
                 used += snprintf(examples + used, sizeof examples - used, "%s(%d, %d) = %g in %s",
                                  count ? "; " : "", i, j, w,
                                  j < n_e ? "an excitatory column (must be >= 0)"
@@ -149,10 +153,21 @@ static double *expand(const double *src, int len, int n, double fill)
     return out;
 }
 
+/**
+ * An array of @p cap doubles (eir_alloc_big(): huge pages when large) whose values from
+ * @p from on are 0 (the caller writes the first @p from), or NULL.
+ */
+static double *big_zero_tail(size_t cap, size_t from)
+{
+    double *out = eir_alloc_big((cap ? cap : 1) * sizeof *out);
+    if (out && cap > from) memset(out + from, 0, (cap - from) * sizeof *out);
+    return out;
+}
+
 /** Copy @p n values of @p src into a zeroed array of @p cap >= n values. */
 static double *dup_padded(const double *src, size_t n, size_t cap)
 {
-    double *out = calloc(cap ? cap : 1, sizeof *out);
+    double *out = big_zero_tail(cap, n);
     if (out && n) memcpy(out, src, n * sizeof *out);
     return out;
 }
@@ -160,6 +175,7 @@ static double *dup_padded(const double *src, size_t n, size_t cap)
 void eir_model_free(eir_model *m)
 {
     if (!m) return;
+    eir_model_free_sparse(m);
     if (m->S != m->W) free(m->S);
     free(m->W);
     free(m->cE);
@@ -332,6 +348,8 @@ static eir_status check_desc(const eir_model_desc *d, eir_error *err)
 {
     eir_status s = check_sizes_leak_noise(d, err);
     if (s) return s;
+    if ((unsigned)d->storage > EIR_STORAGE_SPARSE)
+        return eir_error_set(err, EIR_EINVAL, "/storage", "unknown storage %d", (int)d->storage);
     if ((s = check_activation(d, err)) != EIR_OK) return s;
     const int n = d->n_e + d->n_i;
     if ((s = check_recurrent(d, n, err)) != EIR_OK) return s;
@@ -339,34 +357,44 @@ static eir_status check_desc(const eir_model_desc *d, eir_error *err)
     return check_readout(d, n, err);
 }
 
-/** Build the gate representation of a gated model (SPLIT or FUSED) from validated @p d. */
+/** How the gate of validated @p d is computed (see ::eir_gate_kind). */
+static eir_gate_kind gate_kind(const eir_model_desc *d)
+{
+    if (d->cls != EIR_CLASS_GATED) return EIR_GATE_NONE;
+    if (d->form == EIR_FORM_REDUCED && d->a_kind == EIR_A_MATRIX) return EIR_GATE_FUSED;
+    return EIR_GATE_SPLIT;
+}
+
+/**
+ * Build the gate representation of a gated model (m->gate SPLIT or FUSED) from validated @p d:
+ * the per-row coefficients, and for a dense model S or [W; M] (a sparse model has them in its
+ * compressed rows). EIR_ENOMEM on allocation failure.
+ */
 static eir_status build_gate(eir_model *m, const eir_model_desc *d)
 {
     const int n = m->n;
     const size_t nn = (size_t)n * n;
-    if (m->cls != EIR_CLASS_GATED) {
-        m->gate = EIR_GATE_NONE;
-        return EIR_OK;
-    }
-    if (d->form == EIR_FORM_REDUCED && d->a_kind == EIR_A_MATRIX) {
-        m->gate = EIR_GATE_FUSED;
-        const size_t off = (size_t)m->n_pad * n; /* M starts at row n_pad */
-        m->WM = calloc(2 * off, sizeof *m->WM);
+    if (m->gate == EIR_GATE_NONE) return EIR_OK;
+    if (m->gate == EIR_GATE_FUSED) {
+        if (m->sparse) return EIR_OK;
+        const size_t off = (size_t)m->n_pad * n;  /* M starts at row n_pad */
+        m->WM = big_zero_tail(2 * off, off + nn); /* W's pad rows: m->W's zeros */
         if (!m->WM) return EIR_ENOMEM;
-        memcpy(m->WM, m->W, nn * sizeof *m->WM);
+        memcpy(m->WM, m->W, off * sizeof *m->WM);
         for (size_t k = 0; k < nn; k++)
             m->WM[off + k] = d->A[k] * fabs(m->W[k]);
         return EIR_OK;
     }
-    m->gate = EIR_GATE_SPLIT;
     m->cE = malloc((size_t)n * sizeof(double));
     m->cI = malloc((size_t)n * sizeof(double));
     m->gE = malloc((size_t)n * sizeof(double));
     m->gI = malloc((size_t)n * sizeof(double));
     if (!m->cE || !m->cI || !m->gE || !m->gI) return EIR_ENOMEM;
     if (d->form == EIR_FORM_CONDUCTANCE) {
-        m->S = dup_padded(d->K, nn, (size_t)m->n_pad * n);
-        if (!m->S) return EIR_ENOMEM;
+        if (!m->sparse) {
+            m->S = dup_padded(d->K, nn, (size_t)m->n_pad * n);
+            if (!m->S) return EIR_ENOMEM;
+        }
         for (int i = 0; i < n; i++) {
             m->cE[i] = d->e_rev_e;
             m->cI[i] = d->e_rev_i;
@@ -397,6 +425,31 @@ static eir_status build_gate(eir_model *m, const eir_model_desc *d)
     return EIR_OK;
 }
 
+/**
+ * The dense effective W of validated @p d (reduced: W with Dale-violating entries cleared
+ * under "project"; conductance: K E_type(j)), padded to n_pad rows. EIR_ENOMEM on failure.
+ */
+static eir_status build_dense_w(eir_model *m, const eir_model_desc *d)
+{
+    const int n = m->n;
+    m->W = big_zero_tail((size_t)m->n_pad * n, (size_t)n * n);
+    if (!m->W) return EIR_ENOMEM;
+    if (d->form == EIR_FORM_REDUCED) {
+        memcpy(m->W, d->W, (size_t)n * n * sizeof *m->W);
+        if (d->cls != EIR_CLASS_RNN && m->projected)
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    if (breaks_dale(m->W[(size_t)i * n + j], j, d->n_e))
+                        m->W[(size_t)i * n + j] = 0.0;
+        return EIR_OK;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            m->W[(size_t)i * n + j] =
+                d->K[(size_t)i * n + j] * (j < d->n_e ? d->e_rev_e : d->e_rev_i);
+    return EIR_OK;
+}
+
 eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *err)
 {
     *out = NULL;
@@ -405,7 +458,6 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     eir_model *m = calloc(1, sizeof *m);
     if (!m) return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory building the model");
     const int n = d->n_e + d->n_i;
-    const size_t nn = (size_t)n * n;
     m->n = n;
     m->n_pad = eir_pad(n);
     m->n_out_pad = eir_pad(d->n_out > 0 ? d->n_out : 0);
@@ -418,21 +470,16 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     m->sigma = d->sigma;
     m->e_rev_e = d->e_rev_e;
     m->e_rev_i = d->e_rev_i;
+    m->gate = gate_kind(d);
 
-    m->W = calloc((size_t)m->n_pad * n, sizeof *m->W);
-    if (!m->W) goto nomem;
-    if (d->form == EIR_FORM_REDUCED) {
-        memcpy(m->W, d->W, nn * sizeof *m->W);
-        if (d->cls != EIR_CLASS_RNN) {
-            s = apply_dale(m->W, n, d->n_e, d->dale == EIR_DALE_PROJECT, &m->projected, err);
-            if (s) goto fail;
-        }
-    } else {
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-                m->W[(size_t)i * n + j] =
-                    d->K[(size_t)i * n + j] * (j < d->n_e ? d->e_rev_e : d->e_rev_i);
+    if (d->form == EIR_FORM_REDUCED && d->cls != EIR_CLASS_RNN) {
+        s = check_dale(d->W, n, d->n_e, d->dale == EIR_DALE_PROJECT, &m->projected, err);
+        if (s) goto fail;
     }
+    const int sparse = eir_model_build_sparse(m, d);
+    if (sparse < 0) goto nomem;
+    /* sparse: W, S and WM stay NULL, the products and every dense view use compressed rows */
+    if (!sparse && build_dense_w(m, d)) goto nomem;
     if (build_gate(m, d)) goto nomem;
     m->leak = expand(d->leak, d->leak_len, n, 0.0);
     m->bias = expand(d->bias, d->bias_len, n, 0.0);
@@ -504,22 +551,46 @@ const double *eir_model_leak(const eir_model *m)
 
 void eir_model_M(const eir_model *m, double *out)
 {
-    const int n = m->n;
-    const size_t nn = (size_t)n * n;
-    switch (m->gate) {
-    case EIR_GATE_NONE:
-        memset(out, 0, nn * sizeof *out);
-        break;
-    case EIR_GATE_FUSED:
-        memcpy(out, m->WM + (size_t)m->n_pad * n, nn * sizeof *out);
-        break;
-    case EIR_GATE_SPLIT:
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) {
-                double s = m->S[(size_t)i * n + j];
-                /* gE*S >= 0 for E columns; gI*S >= 0 for I columns (both forms) */
-                out[(size_t)i * n + j] = j < m->n_e ? m->gE[i] * s : m->gI[i] * s;
-            }
-        break;
-    }
+    for (int i = 0; i < m->n; i++)
+        eir_model_dense_row(m, 1, i, out + (size_t)i * m->n);
+}
+
+void eir_model_W_dense(const eir_model *m, double *out)
+{
+    for (int i = 0; i < m->n; i++)
+        eir_model_dense_row(m, 0, i, out + (size_t)i * m->n);
+}
+
+int eir_model_sparse(const eir_model *m)
+{
+    return m->sparse;
+}
+
+size_t eir_model_nnz(const eir_model *m)
+{
+    return m->sparse ? m->nnz : (size_t)m->n * (size_t)m->n;
+}
+
+/*
+ * eir_model_bytes() (issue 10, items 3 and 10): what the model holds, dense or sparse. Kept at
+ * the end of the file so that it merges with the other branch's version of the same function.
+ */
+size_t eir_model_bytes(const eir_model *m)
+{
+    if (!m) return 0;
+    const size_t n = (size_t)m->n, d = sizeof(double), np = (size_t)m->n_pad;
+    size_t b = sizeof *m;
+    if (m->W) b += np * n * d;
+    if (m->S && m->S != m->W) b += np * n * d;
+    if (m->WM) b += 2 * np * n * d;
+    if (m->sparse)
+        b += (size_t)m->n_panels * (n + 1) * sizeof(size_t) +
+             ((size_t)m->n_panels + 1) * sizeof(int) + m->nnz * sizeof(int) +
+             m->nnz * (m->mv ? 2 : 1) * d;
+    b += (size_t)(!!m->cE + !!m->cI + !!m->gE + !!m->gI + !!m->leak + !!m->bias) * n * d;
+    if (m->P) b += np * (size_t)m->n_in * d;
+    if (m->M_in) b += np * (size_t)m->n_in * d;
+    if (m->W_out) b += (size_t)m->n_out_pad * (size_t)m->n_read * d;
+    if (m->b_out) b += (size_t)m->n_out * d;
+    return b;
 }

@@ -31,6 +31,29 @@ static void put_f64s(eir_sha256_ctx *c, const double *a, size_t n)
     }
 }
 
+/**
+ * put_f64s() of a row without its length: consecutive rows hash as one array. The same bytes
+ * as put_i64() per value, handed to SHA-256 64 values at a time.
+ */
+static void put_row(eir_sha256_ctx *c, const double *a, size_t n)
+{
+    uint8_t buf[64 * 8];
+    size_t used = 0;
+    for (size_t k = 0; k < n; k++) {
+        double v = a[k];
+        if (v == 0) v = 0.0;
+        uint64_t u;
+        memcpy(&u, &v, sizeof u);
+        for (int q = 0; q < 8; q++)
+            buf[used++] = (uint8_t)(u >> (8 * q));
+        if (used == sizeof buf) {
+            eir_sha256_update(c, buf, used);
+            used = 0;
+        }
+    }
+    if (used) eir_sha256_update(c, buf, used);
+}
+
 void eir_model_hash(const eir_model *m, char hex[65])
 {
     eir_sha256_ctx c;
@@ -46,15 +69,23 @@ void eir_model_hash(const eir_model *m, char hex[65])
     double act[3] = {m->act.kind == EIR_ACT_POWER ? m->act.k : 0,
                      m->act.kind == EIR_ACT_POWER ? m->act.n : 0, m->act.r_max};
     put_f64s(&c, act, 3);
-    put_f64s(&c, m->W, nn);
-    double *M = malloc(nn * sizeof *M);
-    if (M) {
-        eir_model_M(m, M);
-        put_f64s(&c, M, nn);
-        free(M);
-    } else {
+    /* W and M as N*N dense doubles, whatever the storage (rows expanded one at a time) */
+    double *row = malloc((n ? n : 1) * sizeof *row);
+    if (row) {
+        for (int which = 0; which < 2; which++) {
+            put_i64(&c, (int64_t)nn);
+            for (size_t i = 0; i < n; i++) {
+                eir_model_dense_row(m, which, (int)i, row);
+                put_row(&c, row, n);
+            }
+        }
+        free(row);
+    } else if (m->W) {
+        put_f64s(&c, m->W, nn);
         /* M is a function of what the gate arrays hold; hash those instead */
         put_i64(&c, -1);
+    } else {
+        put_i64(&c, -2); /* no memory for a row: a hash no model shares */
     }
     put_f64s(&c, m->leak, n);
     put_f64s(&c, m->bias, n);

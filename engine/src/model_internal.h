@@ -40,6 +40,9 @@ typedef enum eir_gate_kind {
  */
 #define EIR_TRIAL_BLOCK 64
 
+/** Columns per panel of a sparse model's compressed rows: 16 KiB of double rates. */
+#define EIR_SPARSE_PANEL 2048
+
 static inline int eir_pad(int n)
 {
     return (n + EIR_PAD - 1) / EIR_PAD * EIR_PAD;
@@ -53,7 +56,7 @@ struct eir_model {
     eir_form form;
     eir_activation act;
     eir_gate_kind gate;
-    double *W; /**< effective signed W, N*N (always present) */
+    double *W; /**< effective signed W, N*N (NULL when sparse) */
     double *S; /**< SPLIT: product matrix (aliases W in reduced form, else K copy) */
     double *cE, *cI, *gE, *gI; /**< SPLIT: per-row coefficients, N each */
     double *WM;                /**< FUSED: [W; M], 2N*N */
@@ -68,6 +71,45 @@ struct eir_model {
     double sigma;
     size_t projected;
     double e_rev_e, e_rev_i;
+    /**
+     * Compressed rows (sparse storage; W, S and WM are then NULL), cut into column panels of
+     * at most EIR_SPARSE_PANEL columns that never straddle E and I: the E columns [0, n_e)
+     * make panels [0, n_panel_e), the I columns the rest; panel q holds columns
+     * [pc[q], pc[q+1]). Entries are stored panel by panel, row by row, columns ascending:
+     * those of panel q, row i are [rp[q (N+1) + i], rp[q (N+1) + i + 1]). ci holds their
+     * columns; sv the product matrix's values (NONE: W; SPLIT: S, i.e. W in reduced form and K
+     * in conductance form; FUSED: W), and for FUSED mv = sv + nnz holds M's (M = A |W|) at the
+     * same entries (one allocation with sv). A panel's rates stay in the L1 cache while the
+     * products run through its rows.
+     */
+    int sparse;
+    int n_panels, n_panel_e;
+    int *pc; /**< n_panels + 1 column boundaries */
+    size_t nnz;
+    size_t *rp; /**< n_panels (N + 1) offsets */
+    int *ci;
+    double *sv, *mv;
 };
+
+/**
+ * Build the compressed rows of @p m (gate, n, n_e, form, e_rev set) from validated @p d:
+ * returns 1 and fills them when @p d asks for sparse storage or (auto) the product matrix is
+ * sparse enough (EIR_SPARSE_MIN_N, EIR_SPARSE_MAX_DENSITY); returns 0 and leaves @p m dense
+ * otherwise. Entries breaking Dale's law (classes dale and gated) are left out (the caller has
+ * checked them under "reject"). Returns -1 when allocation fails (nothing kept).
+ */
+int eir_model_build_sparse(eir_model *m, const eir_model_desc *d);
+
+/** Row @p i of the dense-equivalent W (@p which 0) or M (@p which 1) into @p row (N values). */
+void eir_model_dense_row(const eir_model *m, int which, int i, double *row);
+
+/**
+ * malloc() for arrays streamed every step: from 4 MiB on, aligned to 2 MiB and advised for
+ * transparent huge pages (Linux). Free with free(); NULL when out of memory.
+ */
+void *eir_alloc_big(size_t bytes);
+
+/** Free the compressed rows of @p m (any of them may be NULL). */
+void eir_model_free_sparse(eir_model *m);
 
 #endif /* EIR_MODEL_INTERNAL_H */

@@ -186,7 +186,7 @@ static eir_status setup_columns(sim_ctx *x, eir_precision prec, void **owned)
     const eir_model *m = x->m;
     const int n = m->n, np = m->n_pad;
     *owned = NULL;
-    if (x->r->B != 1 || n > SIM_COLUMN_KERNEL_MAX_N) return EIR_OK;
+    if (x->r->B != 1 || n > SIM_COLUMN_KERNEL_MAX_N || m->sparse) return EIR_OK;
     const int fused = m->gate == EIR_GATE_FUSED;
     const int ld = fused ? 2 * np : np; /* columns padded to n_pad (a multiple of EIR_PAD) */
     const double *mat = m->gate == EIR_GATE_NONE ? m->W : m->gate == EIR_GATE_SPLIT ? m->S : m->WM;
@@ -218,13 +218,25 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
 {
     const eir_model *m = x->m;
     const size_t n = (size_t)m->n, nn = (size_t)m->n_pad * n;
-    const double *mat = m->gate == EIR_GATE_NONE ? m->W : m->gate == EIR_GATE_SPLIT ? m->S : m->WM;
-    const size_t matlen = m->gate == EIR_GATE_FUSED ? 2 * nn : nn;
+    const double *mat = m->sparse                   ? m->sv
+                        : m->gate == EIR_GATE_NONE  ? m->W
+                        : m->gate == EIR_GATE_SPLIT ? m->S
+                                                    : m->WM;
+    const size_t per = m->gate == EIR_GATE_FUSED ? 2 : 1; /* FUSED: W and M values */
+    const size_t matlen = m->sparse ? per * m->nnz : per * nn;
     const size_t pin = (size_t)m->n_pad * (size_t)m->n_in;
     const size_t wout = (size_t)m->n_out_pad * (size_t)m->n_read;
     *owned = NULL;
+    if (m->sparse) {
+        x->a.rp = m->rp;
+        x->a.ci = m->ci;
+    }
     if (prec == EIR_F64) {
-        x->a = (sim_arrays){.mat = mat,
+        x->a = (sim_arrays){.mat = m->sparse ? NULL : mat,
+                            .rp = x->a.rp,
+                            .ci = x->a.ci,
+                            .sv = m->sparse ? m->sv : NULL,
+                            .mv = m->sparse ? m->mv : NULL,
                             .P = m->P,
                             .M_in = m->M_in,
                             .W_out = m->W_out,
@@ -238,13 +250,18 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
         return EIR_OK;
     }
     size_t total = matlen + 2 * pin + wout + (size_t)m->n_out + 6 * n;
-    float *buf = malloc(total * sizeof *buf);
+    float *buf = eir_alloc_big(total * sizeof *buf);
     if (!buf) return EIR_ENOMEM;
     float *cur = buf;
     /* the product matrix is converted by the run's team (convert_share()), in parallel */
-    x->a.mat = cur;
+    if (m->sparse) {
+        x->a.sv = cur;
+        x->a.mv = m->mv ? cur + m->nnz : NULL;
+    } else {
+        x->a.mat = cur;
+    }
     x->mat_src = mat;
-    x->mat_rows = matlen / n;
+    x->mat_len = matlen;
     cur += matlen;
     x->a.P = to_f32(m->P, pin, &cur);
     x->a.M_in = to_f32(m->M_in, pin, &cur);
@@ -260,10 +277,18 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     return EIR_OK;
 }
 
+/** Flops of one step's recurrent products (all trials): dense N x n_pad, or the nonzeros. */
+static double product_flops(const sim_ctx *x)
+{
+    const eir_model *m = x->m;
+    const double entries = m->sparse ? (double)m->nnz : (double)x->n * (double)m->n_pad;
+    return 2.0 * entries * x->r->B * (m->gate == EIR_GATE_FUSED ? 2 : 1);
+}
+
 /** Steps between progress callbacks: about 10 ms of work at ~5 GFLOP/s. */
 static int64_t auto_progress_every(const sim_ctx *x)
 {
-    double flops = 2.0 * x->n * (double)x->n * x->r->B + 50.0 * x->n * (double)x->r->B;
+    double flops = product_flops(x) + 50.0 * x->n * (double)x->r->B;
     if (x->r->integrator == EIR_INTEG_RK4) flops *= 4;
     int64_t every = (int64_t)(5e7 / flops);
     return every < 1 ? 1 : every > 100000 ? 100000 : every;
@@ -289,7 +314,7 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
     const size_t bn = B * n * es, bp = B * (size_t)m->n_pad * es;
     const size_t cells = B * (size_t)x->n_nb;
     const int has_inputs = r->inputs && x->n_in > 0;
-    size_t at = 0, o[19];
+    size_t at = 0, o[20];
     o[0] = carve(&at, bn); /* V */
     o[1] = carve(&at, bn); /* R */
     o[2] = carve(&at, bn); /* I */
@@ -311,6 +336,8 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
     o[16] = carve(&at, cells * sizeof(double));
     o[17] = carve(&at, (size_t)nt * SIM_PAD_DOUBLES * sizeof(double));
     o[18] = carve(&at, (size_t)nt * (n + 1) * sizeof(int));
+    const int rt = m->sparse && x->B > 1;
+    o[19] = carve(&at, rt ? (size_t)nt * n * EIR_TRIAL_BLOCK * es : 0);
     const size_t bad_at = carve(&at, cells);
     char *blk = calloc(1, at);
     if (!blk) return EIR_ENOMEM;
@@ -335,6 +362,7 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
     w->sum_i = (double *)(blk + o[16]);
     w->zmax = (double *)(blk + o[17]);
     w->act = (int *)(blk + o[18]);
+    w->rt = rt ? blk + o[19] : NULL;
     w->bad = (unsigned char *)blk + bad_at;
     return EIR_OK;
 }
@@ -345,8 +373,7 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
  */
 static int team_size(const sim_ctx *x)
 {
-    const eir_model *m = x->m;
-    double flops = 2.0 * x->n * (double)m->n_pad * x->B * (m->gate == EIR_GATE_FUSED ? 2 : 1);
+    double flops = product_flops(x);
     double by_work = flops / SIM_MIN_FLOPS_PER_THREAD;
     int nt = x->r->threads, items = x->n_tb * x->n_nb;
     if (nt > items) nt = items;
@@ -354,15 +381,14 @@ static int team_size(const sim_ctx *x)
     return nt;
 }
 
-/** Thread @p tid's share of the float32 conversion of the product matrix (rows of N values). */
+/** Thread @p tid's share of the float32 conversion of the product matrix (or sparse values). */
 static void convert_share(sim_ctx *x, int tid, int nt)
 {
     if (!x->mat_src) return;
-    const size_t n = (size_t)x->n;
-    const size_t r0 = x->mat_rows * (size_t)tid / (size_t)nt;
-    const size_t r1 = x->mat_rows * (size_t)(tid + 1) / (size_t)nt;
-    float *dst = (float *)x->a.mat;
-    for (size_t q = r0 * n; q < r1 * n; q++)
+    const size_t q0 = x->mat_len * (size_t)tid / (size_t)nt;
+    const size_t q1 = x->mat_len * (size_t)(tid + 1) / (size_t)nt;
+    float *dst = (float *)(x->a.sv ? x->a.sv : x->a.mat);
+    for (size_t q = q0; q < q1; q++)
         dst[q] = (float)x->mat_src[q];
 }
 

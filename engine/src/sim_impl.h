@@ -287,6 +287,108 @@ static void SFX(products_columns)(const sim_ctx *x, const sim_item *it, REAL *U1
 }
 
 /**
+ * Sum over the nonzeros k in [k0, k1) of v[k] r[c[k]]: four partial sums over consecutive
+ * groups of four, added as (s0 + s1) + (s2 + s3), then the rest in order. The order depends
+ * only on the row, never on the item or the thread.
+ */
+HOT static REAL SFX(row_dot)(const REAL *restrict v, const int *restrict c, size_t k0, size_t k1,
+                             const REAL *restrict r)
+{
+    REAL s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t k = k0;
+    for (; k + 4 <= k1; k += 4) {
+        s0 += v[k] * r[c[k]];
+        s1 += v[k + 1] * r[c[k + 1]];
+        s2 += v[k + 2] * r[c[k + 2]];
+        s3 += v[k + 3] * r[c[k + 3]];
+    }
+    REAL s = (s0 + s1) + (s2 + s3);
+    for (; k < k1; k++)
+        s += v[k] * r[c[k]];
+    return s;
+}
+
+/**
+ * row_dot() for @p nb trials at once: out[b] = sum of v[k] rt[c[k]][b], rt cell-major with
+ * EIR_TRIAL_BLOCK trials per cell; the same order of additions as row_dot() per trial.
+ */
+HOT static void SFX(row_dot_block)(int nb, const REAL *restrict v, const int *restrict c, size_t k0,
+                                   size_t k1, const REAL *restrict rt, REAL *restrict out)
+{
+    REAL s[4][EIR_TRIAL_BLOCK];
+    memset(s, 0, sizeof s);
+    size_t k = k0;
+    for (; k + 4 <= k1; k += 4)
+        for (int q = 0; q < 4; q++) {
+            const REAL w = v[k + q];
+            const REAL *restrict x = rt + (size_t)c[k + q] * EIR_TRIAL_BLOCK;
+            for (int b = 0; b < nb; b++)
+                s[q][b] += w * x[b];
+        }
+    for (int b = 0; b < nb; b++)
+        out[b] = (s[0][b] + s[1][b]) + (s[2][b] + s[3][b]);
+    for (; k < k1; k++) {
+        const REAL w = v[k];
+        const REAL *restrict x = rt + (size_t)c[k] * EIR_TRIAL_BLOCK;
+        for (int b = 0; b < nb; b++)
+            out[b] += w * x[b];
+    }
+}
+
+/**
+ * The products of item @p it from the compressed rows: row i of U is the sum over the panels,
+ * in order, of the row_dot() of row i's nonzeros in the panel (NONE: W into U1; SPLIT: S's E
+ * panels into U1, its I panels into U2; FUSED: W and M into U2's two halves); rows past N are
+ * 0. The panels are the outer loop, so a panel's rates stay in the L1 cache over the item's
+ * rows. With several trials their rates are first copied cell-major into @p rt (this thread's
+ * scratch) so that one pass over a row's nonzeros serves the whole trial block, in the same
+ * order of additions per trial as with one.
+ */
+static void SFX(products_sparse)(const sim_ctx *x, const sim_item *it, REAL *U1, REAL *U2,
+                                 size_t ld2, REAL *rt)
+{
+    const eir_model *m = x->m;
+    const int n = x->n, np = m->n_pad, nb = it->nb, i0 = it->i0, i1 = it->i1, len = it->p1 - i0;
+    const size_t stride = (size_t)n + 1;
+    const int *ci = x->a.ci;
+    const REAL *sv = (const REAL *)x->a.sv, *mv = (const REAL *)x->a.mv;
+    const REAL *R = TYPED(R) + (size_t)it->b0 * n;
+    const eir_gate_kind gate = m->gate;
+    const int fused = gate == EIR_GATE_FUSED;
+    REAL o1[EIR_TRIAL_BLOCK], o2[EIR_TRIAL_BLOCK];
+    if (nb > 1)
+        for (int b = 0; b < nb; b++)
+            for (int j = 0; j < n; j++)
+                rt[(size_t)j * EIR_TRIAL_BLOCK + b] = R[(size_t)b * n + j];
+    for (int b = 0; b < nb; b++) {
+        memset(U1 + (size_t)b * np, 0, (size_t)len * sizeof *U1);
+        memset(U2 + (size_t)b * ld2, 0, (size_t)len * sizeof *U2);
+        if (fused) memset(U2 + (size_t)b * ld2 + np, 0, (size_t)len * sizeof *U2);
+    }
+    for (int q = 0; q < m->n_panels; q++) {
+        const size_t *rp = x->a.rp + (size_t)q * stride;
+        /* where this panel's sums go: U1 (NONE, SPLIT's E panels) or U2 */
+        REAL *D = fused || (gate == EIR_GATE_SPLIT && q >= m->n_panel_e) ? U2 : U1;
+        const size_t ldd = D == U2 ? ld2 : (size_t)np;
+        for (int i = i0; i < i1; i++) {
+            const size_t a = rp[i], e = rp[i + 1];
+            if (a == e) continue;
+            if (nb == 1) {
+                o1[0] = SFX(row_dot)(sv, ci, a, e, R);
+                if (fused) o2[0] = SFX(row_dot)(mv, ci, a, e, R);
+            } else {
+                SFX(row_dot_block)(nb, sv, ci, a, e, rt, o1);
+                if (fused) SFX(row_dot_block)(nb, mv, ci, a, e, rt, o2);
+            }
+            for (int b = 0; b < nb; b++) {
+                D[(size_t)b * ldd + (i - i0)] += o1[b];
+                if (fused) U2[(size_t)b * ld2 + np + (i - i0)] += o2[b];
+            }
+        }
+    }
+}
+
+/**
  * Recurrent products of item @p it (its trials, its rows [i0, p1) of the n_pad outputs).
  * NONE: U1 = R W^T. SPLIT: U1 = R_E S_E^T, U2 = R_I S_I^T. FUSED: U2 = R [W; M]^T, rows
  * 2 n_pad long (W's outputs, then M's). Always the same calls for the same item.
@@ -299,6 +401,13 @@ static void SFX(products_item)(const sim_ctx *x, const sim_item *it, int *act)
     REAL *U2 = TYPED(U2) + (size_t)it->b0 * ld2 + it->i0;
     if (x->a.mt) {
         SFX(products_columns)(x, it, U1, U2, act);
+        return;
+    }
+    if (x->a.sv) {
+        /* this thread's rate scratch: threads' act arrays are N + 1 apart (sim_ws) */
+        const size_t tid = (size_t)(act - x->w.act) / (size_t)(n + 1);
+        REAL *rt = x->w.rt ? TYPED(rt) + tid * (size_t)n * EIR_TRIAL_BLOCK : NULL;
+        SFX(products_sparse)(x, it, U1, U2, ld2, rt);
         return;
     }
     const REAL *R = TYPED(R) + (size_t)it->b0 * n;

@@ -14,7 +14,12 @@
 
 /** Model arrays in the run's precision (float copies for float32, the model's own for f64). */
 typedef struct sim_arrays {
-    const void *mat; /**< product matrix: W (NONE), S (SPLIT), [W; M] (FUSED) */
+    const void *mat; /**< product matrix: W (NONE), S (SPLIT), [W; M] (FUSED); NULL if sparse */
+    /** Sparse models: the compressed rows (eir_model's rp, ci), sv and mv in the run's
+     *  precision (mv only for FUSED); sv NULL for a dense model. */
+    const size_t *rp;
+    const int *ci;
+    const void *sv, *mv;
     /**
      * Single-trial runs of small N: the product matrix transposed, column j of it contiguous
      * (mt_ld values: N, or 2 n_pad for FUSED with M at offset n_pad), or NULL. The products
@@ -56,8 +61,10 @@ typedef struct sim_ws {
     double *sum_e, *sum_i;    /**< per (trial, neuron block): sums of r over steps */
     unsigned char *bad;       /**< per (trial, neuron block): non-finite V at the last step */
     int *act;                 /**< per thread: N + 1 active-cell indices (column kernel) */
-    double *zmax;             /**< per thread (SIM_PAD_DOUBLES apart): max z dt */
-    void *block;              /**< the allocation */
+    void *rt; /**< sparse, B > 1: per thread, rates of a trial block cell-major, N x EIR_TRIAL_BLOCK
+               */
+    double *zmax; /**< per thread (SIM_PAD_DOUBLES apart): max z dt */
+    void *block;  /**< the allocation */
 } sim_ws;
 
 /** Doubles between two threads' zmax slots (a cache line). */
@@ -76,8 +83,8 @@ typedef struct sim_ctx {
     int64_t Tc;   /**< steps of inputs projected per product */
     int64_t progress_every;
     int n_tb, n_nb;        /**< trial blocks, neuron blocks (work items: n_tb x n_nb) */
-    const double *mat_src; /**< float32 runs: the model's product matrix, converted by the team */
-    size_t mat_rows;       /**< its rows (N values each) */
+    const double *mat_src; /**< float32 runs: the model's product matrix (or sparse values), */
+    size_t mat_len;        /**< its mat_len values, converted by the team */
     sim_ws w;
     sim_barrier bar;
     atomic_int cancel;  /**< the progress callback asked to stop (written by thread 0) */

@@ -21,7 +21,9 @@ static int setup(void **state)
 {
     (void)state;
     api_init(&D);
-    const char *args[] = {"--workers", "1", "--max-body-bytes", "64K", NULL};
+    /* --max-neurons: its default depends on the machine's memory */
+    const char *args[] = {"--workers", "1", "--max-body-bytes", "64K", "--max-neurons",
+                          "4096",      NULL};
     api_start(&D, args, NULL);
     return 0;
 }
@@ -393,7 +395,7 @@ static void test_model_errors(void **state)
     expect_invalid("/v1/models", s, 422, "/leak", NULL);
     free(s);
     json_decref(m);
-    /* Over the server's neuron limit (default 4096). */
+    /* Over the server's neuron limit (--max-neurons 4096). */
     expect_invalid("/v1/models",
                    "{\"populations\": {\"E\": 5000, \"I\": 0}, \"n_inputs\": 0, \"leak\": 1, "
                    "\"recurrent\": {\"generate\": {\"seed\": 1}, \"A\": 1}}",

@@ -6,6 +6,7 @@
  *        is the same whatever the working directory.
  */
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,34 @@ static void test_help(void **state)
     free(err);
     assert_int_equal(run_daemon(NULL, "--version", &out, &err), 0);
     assert_non_null(strstr(out, "eirnnd"));
+    free(out);
+    free(err);
+}
+
+/**
+ * --max-neurons' default follows the memory (OPERATIONS.md): the largest multiple of 1024 with
+ * 48 N^2 bytes <= a quarter of the physical memory (or of the cgroup's memory.max, when lower),
+ * 1024 to 100000. --help shows it.
+ */
+static void test_max_neurons_default(void **state)
+{
+    (void)state;
+    double mem = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    unsigned long long lim;
+    if (f) {
+        if (fscanf(f, "%llu", &lim) == 1 && lim > 0 && (double)lim < mem) mem = (double)lim;
+        fclose(f);
+    }
+    long want = (long)(floor(sqrt(mem / 4 / 48) / 1024) * 1024);
+    want = want < 1024 ? 1024 : want > 100000 ? 100000 : want;
+    char *out, *err;
+    assert_int_equal(run_daemon(NULL, "--help", &out, &err), 0);
+    const char *line = strstr(out, "EIRNN_MAX_NEURONS");
+    assert_non_null(line);
+    long got = strtol(line + strlen("EIRNN_MAX_NEURONS"), NULL, 10);
+    if (got != want)
+        fail_msg("--max-neurons default %ld, want %ld (memory %.0f bytes)", got, want, mem);
     free(out);
     free(err);
 }
@@ -250,6 +279,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_help),
+        cmocka_unit_test(test_max_neurons_default),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_env_and_flags),
         cmocka_unit_test(test_startup_failures),

@@ -250,6 +250,9 @@ def check_config(md: str, eirnnd: str) -> List[str]:
         elif "(CPUs)" in default or flag == "http-threads":
             if "CPU" not in cells[2]:  # machine-dependent: say what it depends on
                 problems.append(f"--{flag}: the default depends on the CPUs: {row}")
+        elif "(memory)" in default:
+            if "memory" not in cells[2]:  # machine-dependent: say what it depends on
+                problems.append(f"--{flag}: the default depends on the memory: {row}")
         elif default == "(none)":
             if "none" not in cells[2]:
                 problems.append(f"--{flag}: the default is none: {row}")

@@ -3,7 +3,8 @@
 
     limits.py --eirnnd PATH
 
-Starts eirnnd with its default limits except --workers 0 and --queue-limit 3, then sends
+Starts eirnnd with its default limits except --workers 0, --queue-limit 3, --max-body-bytes
+16M and --max-neurons 4096 (whose default follows the memory), then sends
 requests that claim far more than the limits allow, each cheap to send: a 60 GB Content-Length,
 a chunked body that runs past --max-body-bytes, models of 10^9 neurons (counts, a generate
 recipe, a binary W whose shape claims 10^10 x 10^10 values), runs whose recorded values, inputs
@@ -36,7 +37,9 @@ def main():
     with open(os.path.join(ROOT, "schema/examples/requests/model_gated_explicit.json")) as f:
         model_doc = f.read()
     bad, rows = [], []
-    d = Daemon(a.eirnnd, ["--workers", "0", "--queue-limit", "3", "--max-body-bytes", "16M"])
+    # --max-neurons 4096: the default follows the machine's memory (OPERATIONS.md)
+    d = Daemon(a.eirnnd, ["--workers", "0", "--queue-limit", "3", "--max-body-bytes", "16M",
+                          "--max-neurons", "4096"])
     try:
         mid = json.loads(http(d.port, "POST", "/v1/models", model_doc).body)["id"]
         pid = d.proc.pid
