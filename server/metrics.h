@@ -34,6 +34,7 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t runs_claimed;                     /**< claims by this process's workers */
     atomic_uint_fast64_t runs_released;  /**< runs given back to the queue at shutdown */
     atomic_uint_fast64_t runs_submitted; /**< runs accepted (202) by this process */
+    atomic_uint_fast64_t model_builds;   /**< stored models built by this process */
     atomic_int in_flight;                /**< requests being handled */
     atomic_int workers_busy;             /**< workers simulating or writing results */
     atomic_int long_polls;               /**< suspended long polls */
