@@ -15,9 +15,10 @@
 3. eirnn_model_builds_total counts one build for the model and its two runs (before, each run
    rebuilt it: 32 N^2 bytes never fitted the cache), and one model larger than the cache's
    budget (--model-cache-bytes 1M) stays cached.
-4. A generated model that cannot be built (class gated with a linear activation) becomes
-   "failed" with the engine's error; the run submitted while it was pending fails with it, and
-   a run submitted after gets 422 naming /model_id.
+4. A generated model that cannot be built (class gated with a linear activation), posted with a
+   run on it to an HTTP-only daemon (--workers 0), is built by a simulating daemon on the same
+   database: it becomes "failed" with the engine's error naming /activation, the run fails with
+   it, and a run submitted after gets 422 naming /model_id.
 5. kill -9 while a worker builds a pending model: after a restart on the same database, the
    model is built (ready). An HTTP-only daemon (--workers 0) leaves it pending.
 Exit 0 when all hold.
@@ -109,7 +110,8 @@ def scenario_build_off_thread(eirnnd):
         r, secs, m = post(d, "/v1/models", model_doc(3200, 800))
         check(r.status == 202 and m.get("state") == "pending" and m.get("hash") is None,
               "generated model: %s %s" % (r.status, m))
-        check(r.header("Location") == "/v1/models/" + m["id"], "Location: %s" % r.header("Location"))
+        check(r.header("Location") == "/v1/models/" + m["id"],
+              "Location: %s" % r.header("Location"))
         mid = m["id"]
         # 2. a run on the pending model is accepted now and checked against the shape
         rr, _, run1 = post(d, "/v1/runs", dict(RUN, model_id=mid))
@@ -152,7 +154,8 @@ def scenario_build_off_thread(eirnnd):
         check(run2["status"] == run3["status"] == "succeeded", "runs 2, 3: %s %s"
               % (run2["status"], run3["status"]))
         check(sha1 == sha2 == sha3, "result bytes differ: %s %s %s" % (sha1, sha2, sha3))
-        check(meta3["model"]["hash"] == m.get("hash"), "inline model's hash %s" % meta3["model"]["hash"])
+        check(meta3["model"]["hash"] == m.get("hash"),
+              "inline model's hash %s" % meta3["model"]["hash"])
         # 3. one build of the stored model for its creation and two runs
         n = builds(d)
         check(n == 1, "eirnn_model_builds_total = %s after a model and two runs on it" % n)
@@ -164,30 +167,38 @@ def scenario_build_off_thread(eirnnd):
 
 
 def scenario_failed(eirnnd):
-    d = Daemon(eirnnd, ["--workers", "1"])
+    # An HTTP-only daemon takes the model and a run on it (both stay pending / queued: no
+    # race with a fast build); a simulating daemon on the same database then builds it.
+    h = Daemon(eirnnd, ["--workers", "0"])
+    db = os.path.join(h.dir, "eirnn.db")
+    w = None
     try:
-        r, _, m = post(d, "/v1/models", model_doc(40, 10, activation="linear"))
+        r, _, m = post(h, "/v1/models", model_doc(40, 10, activation="linear"))
         check(r.status == 202, "unbuildable model: %s %s" % (r.status, m))
-        rr, _, run = post(d, "/v1/runs", dict(RUN, model_id=m["id"]))
+        rr, _, run = post(h, "/v1/runs", dict(RUN, model_id=m["id"]))
         check(rr.status == 202, "run on the pending unbuildable model: %s" % rr.status)
-        m = wait_model(d, m["id"])
+        w = Daemon(eirnnd, ["--workers", "1", "--db", db])
+        m = wait_model(w, m["id"])
         err = m.get("error") or {}
-        check(m.get("state") == "failed" and m.get("hash") is None and err.get("status") == 422
+        check(m.get("state") == "failed" and m.get("hash") is None
+              and err.get("status") == 422 and err.get("field") == "/activation"
               and "linear" in err.get("detail", ""), "failed model: %s" % m)
-        run = wait_run(d, run["id"])
+        run = wait_run(w, run["id"])
         rerr = run.get("error") or {}
         check(run["status"] == "failed" and "linear" in rerr.get("detail", ""),
               "run on the model that failed: %s" % run)
-        r2, _, p = post(d, "/v1/runs", dict(RUN, model_id=m["id"]))
-        check(r2.status == 422 and p.get("field") == "/model_id" and "failed" in p.get("detail", ""),
+        r2, _, p = post(h, "/v1/runs", dict(RUN, model_id=m["id"]))
+        check(r2.status == 422 and p.get("field") == "/model_id"
+              and "failed" in p.get("detail", ""),
               "a run on a failed model: %s %s" % (r2.status, p))
     finally:
-        d.stop()
+        if w:
+            w.stop()
+        h.stop()
 
 
 def scenario_kill9(eirnnd):
     d = Daemon(eirnnd, ["--workers", "1", "--max-neurons", "4096"])
-    db = os.path.join(d.dir, "eirnn.db")
     keep = d.dir + "-kept"
     try:
         r, _, m = post(d, "/v1/models", model_doc(3200, 800, seed=9))
@@ -213,12 +224,12 @@ def scenario_kill9(eirnnd):
                             "--db", os.path.join(keep, "eirnn.db")])
         try:
             cur = wait_model(w, m["id"])
-            check(cur.get("state") == "ready" and cur.get("hash"), "after kill -9 and a restart: %s" % cur)
+            check(cur.get("state") == "ready" and cur.get("hash"),
+                  "after kill -9 and a restart: %s" % cur)
         finally:
             w.stop()
     finally:
         shutil.rmtree(keep, ignore_errors=True)
-    del db
 
 
 def main():
