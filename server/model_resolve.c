@@ -85,18 +85,28 @@ static eir_status shape(void *ctx, const char *model_id, eir_model_shape *out, e
         json_decref(o);
     } else {
         json_error_t je;
+        int oom = srv_json_oom();
+        srv_json_oom_set(0);
         json_t *j = json_loads(sm.json, JSON_REJECT_DUPLICATES, &je);
-        es = j ? eir_json_model_shape(j, &res->s->limits, "", out, err)
-               : eir_error_set(err, EIR_EINVAL, "", "the stored model is not JSON: %s", je.text);
-        json_decref(j);
+        if (srv_json_oom()) { /* a failed allocation can cut a value short silently (srv.h) */
+            json_decref(j);
+            j = NULL;
+            es = eir_error_set(err, EIR_ENOMEM, NULL, "out of memory reading model %s", model_id);
+        } else if (!j) {
+            es = eir_error_set(err, EIR_EINVAL, "/model_id", "the stored model %s is not JSON: %s",
+                               model_id, je.text);
+        }
+        srv_json_oom_set(oom);
+        if (j) es = eir_json_model_shape(j, &res->s->limits, "", out, err);
         if (es == EIR_OK)
             res->status = SRV_MC_OK;
-        else if (es == EIR_EINVAL) { /* valid when stored: the limits changed since */
+        else if (j && es == EIR_EINVAL) { /* valid when stored: the limits changed since */
             char why[sizeof err->message];
             snprintf(why, sizeof why, "%s", err->message);
             eir_error_set(err, EIR_EINVAL, "/model_id",
                           "model %s is not valid for this daemon's limits: %s", model_id, why);
         }
+        json_decref(j);
     }
     store_model_clear(&sm);
     return es;
