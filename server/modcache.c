@@ -30,6 +30,7 @@ typedef struct mc_entry {
     eir_error err;        /**< with SRV_MC_INVALID */
     int64_t bytes;
     uint64_t last_use;
+    double build_s; /**< seconds its build took (0 for a model added built) */
 } mc_entry;
 
 struct srv_modcache {
@@ -217,6 +218,7 @@ static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const e
     }
     double t0 = eir_clock_mono();
     eir_status es = eir_json_build_model(j, lim, "", &e->model, &e->spec, err);
+    e->build_s = eir_clock_mono() - t0;
     json_decref(j);
     if (mc->builds) atomic_fetch_add(mc->builds, 1);
     if (es == EIR_OK) {
@@ -228,7 +230,7 @@ static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const e
     }
     /* Out of memory is this process's trouble, not the model's: leave it pending. */
     if (pending && es != EIR_ENOMEM)
-        record_build(c, id, es == EIR_OK ? e->ref.hash : NULL, err, eir_clock_mono() - t0);
+        record_build(c, id, es == EIR_OK ? e->ref.hash : NULL, err, e->build_s);
     return es == EIR_OK ? SRV_MC_OK : SRV_MC_INVALID;
 }
 
@@ -242,7 +244,13 @@ static srv_mc_status get(struct srv_modcache *mc, store_conn *c, const eir_json_
     pthread_mutex_lock(&mc->lock);
     mc_entry *e = find_locked(mc, id);
     if (e && nowait) {
+        /* Being built: its builder records it. Built: its record may have failed (the store
+         * was busy), so the model is still pending in the store: record it now. */
+        char hash[65] = "";
+        double secs = e->build_s;
+        if (e->model) snprintf(hash, sizeof hash, "%s", e->ref.hash);
         pthread_mutex_unlock(&mc->lock);
+        if (hash[0]) record_build(c, id, hash, NULL, secs);
         return SRV_MC_OK;
     }
     if (e) {

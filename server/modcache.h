@@ -68,9 +68,10 @@ srv_mc_status srv_modcache_get(struct srv_modcache *mc, store_conn *c, const eir
                                eir_error *err);
 
 /**
- * Build pending model @p id (as srv_modcache_get() would) unless it is cached or being built
- * by another thread (then return at once), and give it back. Returns what srv_modcache_get()
- * returned, SRV_MC_OK when there was nothing to do.
+ * Build pending model @p id (as srv_modcache_get() would) unless it is being built by another
+ * thread (then return at once, the builder records it) or cached (then record it ready in the
+ * store: a build whose record failed left it pending), and give it back. Returns what
+ * srv_modcache_get() returned, SRV_MC_OK when there was nothing to build.
  */
 srv_mc_status srv_modcache_build(struct srv_modcache *mc, store_conn *c, const eir_json_limits *lim,
                                  const char *id, store_status *st, eir_error *err);

@@ -15,6 +15,7 @@
 3. eirnn_model_builds_total counts one build for the model and its two runs (before, each run
    rebuilt it: 32 N^2 bytes never fitted the cache), and one model larger than the cache's
    budget (--model-cache-bytes 1M) stays cached.
+   With two workers and two runs submitted at once on a pending model, it is built once.
 4. A generated model that cannot be built (class gated with a linear activation), posted with a
    run on it to an HTTP-only daemon (--workers 0), is built by a simulating daemon on the same
    database: it becomes "failed" with the engine's error naming /activation, the run fails with
@@ -166,6 +167,24 @@ def scenario_build_off_thread(eirnnd):
     check(rc == 0, "eirnnd exited with %s" % rc)
 
 
+def scenario_concurrent(eirnnd):
+    # Two workers, a pending model and two runs on it at once: one worker builds, the other
+    # waits for that build (the cache's in-flight dedupe) instead of building again.
+    d = Daemon(eirnnd, ["--workers", "2", "--max-neurons", "4096"])
+    try:
+        _, _, m = post(d, "/v1/models", model_doc(1600, 400, seed=11))
+        runs = [post(d, "/v1/runs", dict(RUN, model_id=m["id"]))[2] for _ in range(2)]
+        done = [wait_run(d, r["id"]) for r in runs]
+        check(all(r["status"] == "succeeded" for r in done),
+              "concurrent runs: %s" % [r["status"] for r in done])
+        check(wait_model(d, m["id"]).get("state") == "ready", "model of the concurrent runs")
+        n = builds(d)
+        check(n == 1, "eirnn_model_builds_total = %s for a model built while two workers "
+              "needed it" % n)
+    finally:
+        d.stop()
+
+
 def scenario_failed(eirnnd):
     # An HTTP-only daemon takes the model and a run on it (both stay pending / queued: no
     # race with a fast build); a simulating daemon on the same database then builds it.
@@ -237,6 +256,7 @@ def main():
     ap.add_argument("--eirnnd", default=os.environ.get("EIRNND_BIN"))
     a = ap.parse_args()
     scenario_build_off_thread(a.eirnnd)
+    scenario_concurrent(a.eirnnd)
     scenario_failed(a.eirnnd)
     scenario_kill9(a.eirnnd)
     return 1 if BAD else 0
