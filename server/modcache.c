@@ -146,11 +146,18 @@ static int list_locked(struct srv_modcache *mc, mc_entry *e, mc_entry **victims,
     return 1;
 }
 
-/** The problem object (JSON text) of a failed build, for the store. NULL when out of memory. */
+/** The problem object (JSON text) of a failed build, for the store: 422 naming the field for
+ *  a model the engine refuses, 500 when memory ran out. NULL when out of memory. */
 static char *build_error_text(const eir_error *err)
 {
-    json_t *o = srv_problem_json(SRV_P_INVALID, err->status == EIR_EINVAL ? 422 : 500, NULL,
-                                 err->field[0] ? err->field : NULL, err->message);
+    int invalid = err->status == EIR_EINVAL;
+    char detail[sizeof err->message + 160];
+    snprintf(detail, sizeof detail, "%s%s", err->message,
+             invalid ? ""
+                     : " (the build ran out of memory: create the model again when the "
+                       "daemon has more free memory, or make it smaller)");
+    json_t *o = srv_problem_json(invalid ? SRV_P_INVALID : SRV_P_INTERNAL, invalid ? 422 : 500,
+                                 NULL, err->field[0] ? err->field : NULL, detail);
     char *s = o ? srv_json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -162,8 +169,9 @@ static void stored_error(const char *id, const char *text, eir_error *err)
     json_t *o = text ? json_loads(text, 0, NULL) : NULL;
     const char *detail = json_string_value(json_object_get(o, "detail"));
     const char *field = json_string_value(json_object_get(o, "field"));
-    eir_error_set(err, EIR_EINVAL, NULL, "model %s failed to build: %s", id,
-                  detail ? detail : "(no detail stored)");
+    json_int_t status = json_integer_value(json_object_get(o, "status"));
+    eir_error_set(err, status == 500 ? EIR_ENOMEM : EIR_EINVAL, NULL,
+                  "model %s failed to build: %s", id, detail ? detail : "(no detail stored)");
     if (field) snprintf(err->field, sizeof err->field, "%s", field);
     json_decref(o);
 }
@@ -228,9 +236,9 @@ static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const e
         e->ref.spec = e->spec;
         e->bytes = entry_bytes(e);
     }
-    /* Out of memory is this process's trouble, not the model's: leave it pending. */
-    if (pending && es != EIR_ENOMEM)
-        record_build(c, id, es == EIR_OK ? e->ref.hash : NULL, err, e->build_s);
+    /* Out of memory fails the model too (its error says so): retrying a build that does not
+     * fit at every pass of every worker would only keep the machine short of memory. */
+    if (pending) record_build(c, id, es == EIR_OK ? e->ref.hash : NULL, err, e->build_s);
     return es == EIR_OK ? SRV_MC_OK : SRV_MC_INVALID;
 }
 
