@@ -11,7 +11,8 @@
    build and /healthz waited behind it.
 2. A run submitted while the model is pending is accepted (202, checked against the model's
    shape) and succeeds; the model becomes "ready" with the hash the run's metadata names; a
-   second run and a run with the same model inline give the same result bytes.
+   second run and a run with the same model inline (accepted in less than half the build's
+   time: its worker builds it) give the same result bytes.
 3. eirnn_model_builds_total counts one build for the model and its two runs (before, each run
    rebuilt it: 32 N^2 bytes never fitted the cache), and one model larger than the cache's
    budget (--model-cache-bytes 1M) stays cached.
@@ -149,7 +150,10 @@ def scenario_build_off_thread(eirnnd):
         _, _, run2 = post(d, "/v1/runs", dict(RUN, model_id=mid))
         run2 = wait_run(d, run2["id"])
         sha2, _ = result_sha(d, run2["id"])
-        _, _, run3 = post(d, "/v1/runs", dict(RUN, model=model_doc(3200, 800)))
+        r3, secs3, run3 = post(d, "/v1/runs", dict(RUN, model=model_doc(3200, 800)))
+        check(r3.status == 202 and secs3 < build_s / 2,
+              "a run with the generated model inline: %s in %.2f s (its build: %.2f s)"
+              % (r3.status, secs3, build_s))
         run3 = wait_run(d, run3["id"])
         sha3, meta3 = result_sha(d, run3["id"])
         check(run2["status"] == run3["status"] == "succeeded", "runs 2, 3: %s %s"
