@@ -1,7 +1,8 @@
 /**
  * @file h_runs.c
- * @brief /v1/runs: submit (validated in full now, queued in one short transaction, 202),
- *        idempotent retries, status with ?wait= long polls, list with filters, cancel, delete.
+ * @brief /v1/runs: submit (validated now against the model's shape, never building a generated
+ *        model here; queued in one short transaction, 202), idempotent retries, status with
+ *        ?wait= long polls, list with filters, cancel, delete.
  */
 #include <errno.h>
 #include <math.h>
@@ -45,10 +46,9 @@ static enum MHD_Result reply_run(srv_req *r, unsigned status, const store_run *r
  * model's shape (from the cache or the stored document, or an inline model's without generating
  * its recipes: eir_pipe_check()), a seed picked for a noisy run; the worker builds. An inline
  * model without a recipe is built here, as its build is linear in the request's size (and then
- * every check of the engine answers now). The pipeline
- * keeps using @p res and @p cfg until eir_pipe_free() (it releases the model through them), so
- * they belong to the caller. On failure queues the answer (422 naming the field, or the store's
- * 5xx) into *ret and returns NULL.
+ * every check of the engine answers now). The pipeline keeps using @p res and @p cfg until
+ * eir_pipe_free() (it releases the model through them), so they belong to the caller. On failure
+ * queues the answer (422 naming the field, or the store's 5xx) into *ret and returns NULL.
  */
 static eir_pipe *prepare_run(srv_req *r, store_conn *c, srv_resolver *res, eir_pipe_config *cfg,
                              json_t *body, enum MHD_Result *ret)
