@@ -44,10 +44,18 @@ struct srv_modcache {
 };
 
 /** What an entry holds: the built model, and its spec without arrays. */
-static int64_t entry_bytes(const mc_entry *e)
+static int64_t entry_bytes(const eir_model *m)
 {
-    return (int64_t)(eir_model_bytes(e->model) + sizeof *e + sizeof *e->spec);
+    return (int64_t)(eir_model_bytes(m) + sizeof(mc_entry) + sizeof(eir_model_spec));
 }
+
+/** A model built by build_entry(), moved into its entry under the lock. */
+typedef struct mc_built {
+    eir_model *model;
+    eir_model_spec *spec;
+    char hash[65];
+    double secs;
+} mc_built;
 
 static void entry_free(mc_entry *e)
 {
@@ -189,11 +197,12 @@ static void record_build(store_conn *c, const char *id, const char *hash, const 
 }
 
 /**
- * Read model @p id through @p c and build it into @p e (model, spec, hash, bytes), without the
- * lock. A pending model's outcome is recorded in the store.
+ * Read model @p id through @p c and build it into @p b, without the lock (the entry being built
+ * is only written under the lock, by the caller). A pending model's outcome is recorded in the
+ * store.
  */
 static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const eir_json_limits *lim,
-                                 const char *id, mc_entry *e, store_status *st, eir_error *err)
+                                 const char *id, mc_built *b, store_status *st, eir_error *err)
 {
     store_model sm;
     memset(&sm, 0, sizeof sm);
@@ -225,20 +234,17 @@ static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const e
         return SRV_MC_INVALID;
     }
     double t0 = eir_clock_mono();
-    eir_status es = eir_json_build_model(j, lim, "", &e->model, &e->spec, err);
-    e->build_s = eir_clock_mono() - t0;
+    eir_status es = eir_json_build_model(j, lim, "", &b->model, &b->spec, err);
+    b->secs = eir_clock_mono() - t0;
     json_decref(j);
     if (mc->builds) atomic_fetch_add(mc->builds, 1);
     if (es == EIR_OK) {
-        eir_model_spec_drop_arrays(e->spec);
-        eir_model_hash(e->model, e->ref.hash); /* once per entry, not once per run */
-        e->ref.model = e->model;
-        e->ref.spec = e->spec;
-        e->bytes = entry_bytes(e);
+        eir_model_spec_drop_arrays(b->spec);
+        eir_model_hash(b->model, b->hash); /* once per entry, not once per run */
     }
     /* Out of memory fails the model too (its error says so): retrying a build that does not
      * fit at every pass of every worker would only keep the machine short of memory. */
-    if (pending) record_build(c, id, es == EIR_OK ? e->ref.hash : NULL, err, e->build_s);
+    if (pending) record_build(c, id, es == EIR_OK ? b->hash : NULL, err, b->secs);
     return es == EIR_OK ? SRV_MC_OK : SRV_MC_INVALID;
 }
 
@@ -294,9 +300,19 @@ static srv_mc_status get(struct srv_modcache *mc, store_conn *c, const eir_json_
     pthread_mutex_unlock(&mc->lock);
     free_victims(victims, nv);
 
-    srv_mc_status r = build_entry(mc, c, lim, id, e, st, err);
+    mc_built b = {0};
+    srv_mc_status r = build_entry(mc, c, lim, id, &b, st, err);
 
     pthread_mutex_lock(&mc->lock);
+    if (r == SRV_MC_OK) {
+        e->model = b.model;
+        e->spec = b.spec;
+        e->ref.model = b.model;
+        e->ref.spec = b.spec;
+        memcpy(e->ref.hash, b.hash, sizeof e->ref.hash);
+        e->build_s = b.secs;
+        e->bytes = entry_bytes(b.model);
+    }
     e->building = 0;
     e->status = r;
     e->store = *st;
@@ -395,7 +411,7 @@ void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
     else
         eir_model_hash(model, e->ref.hash);
     e->refs = 1; /* the caller's, dropped below */
-    e->bytes = entry_bytes(e);
+    e->bytes = entry_bytes(model);
     mc_entry *victims[MC_MAX_ENTRIES];
     int nv = 0, nv2 = 0;
     pthread_mutex_lock(&mc->lock);
