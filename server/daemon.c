@@ -122,7 +122,7 @@ int srv_daemon_start(srv *s)
                           "partial_results", (json_int_t)rq.partial_results));
 
     eir_blas_single_threaded();
-    s->models = srv_modcache_new(s->cfg.cache_bytes);
+    s->models = srv_modcache_new(s->cfg.cache_bytes, &s->metrics.model_builds);
     s->waiters = srv_waiters_new(&s->metrics.long_polls);
     if (!s->models || !s->waiters) {
         srv_log("error", json_pack("{s:s}", "message", "out of memory at start"));

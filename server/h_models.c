@@ -1,15 +1,21 @@
 /**
  * @file h_models.c
- * @brief /v1/models: create (validated with eir_json_build_model, stored verbatim with the
- *        model hash and N), get, list (cursor pagination with a Link header) and delete (409
+ * @brief /v1/models: create, get, list (cursor pagination with a Link header) and delete (409
  *        while runs use the model).
+ *
+ * Creation: a document without a `generate` recipe is built here (linear in its size: every
+ * check of the engine answers now) and stored ready (201). A document with a recipe is checked
+ * without generating it (eir_json_model_shape()) and stored pending (202): a worker builds it
+ * (pool.c), and the model becomes ready with its hash, or failed with the build's error.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
+#include "model_resolve.h"
 #include "modcache.h"
+#include "pool.h"
 
 /** The resource of a model, without its document. */
 static json_t *model_json(const store_model *m)
@@ -17,9 +23,45 @@ static json_t *model_json(const store_model *m)
     char created[40], self[64];
     srv_rfc3339(m->created_at, created, sizeof created);
     snprintf(self, sizeof self, "/v1/models/%s", m->id);
-    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:s}}", "id", m->id, "name",
-                     m->name ? m->name : "", "hash", m->hash, "n", (json_int_t)m->n, "created_at",
-                     created, "links", "self", self);
+    json_t *error = m->error && *m->error ? json_loads(m->error, 0, NULL) : NULL;
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:{s:s}}", "id", m->id, "name",
+                     m->name ? m->name : "", "state", store_model_state_name(m->state), "hash",
+                     m->hash[0] ? json_string(m->hash) : json_null(), "n", (json_int_t)m->n,
+                     "created_at", created, "build_s",
+                     m->build_s >= 0 ? json_real(m->build_s) : json_null(), "error",
+                     error ? error : json_null(), "links", "self", self);
+}
+
+/** Queue the answer to a created model: @p status (201 or 202) with Location. */
+static enum MHD_Result reply_created(srv_req *r, unsigned status, store_model *sm)
+{
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/models/%s", sm->id);
+    struct MHD_Response *resp = srv_response_json(r, model_json(sm));
+    store_model_clear(sm);
+    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+    return srv_reply(r, status, resp);
+}
+
+/** A model with a recipe: checked without generating it, stored pending, 202. */
+static enum MHD_Result create_pending(srv_req *r, json_t *doc)
+{
+    srv *s = r->s;
+    eir_model_shape shape;
+    eir_error err;
+    eir_error_clear(&err);
+    eir_status es = eir_json_model_shape(doc, &s->limits, "", &shape, &err);
+    json_decref(doc);
+    if (es != EIR_OK) return srv_problem_eir(r, &err);
+    store_conn *c = srv_thread_conn(s);
+    store_model sm;
+    memset(&sm, 0, sizeof sm);
+    store_status st =
+        c ? store_model_create(c, shape.name, NULL, shape.n, r->body, &sm) : STORE_ERROR;
+    if (st != STORE_OK) return srv_problem_store(r, st, c, "the model");
+    srv_pool_notify(s->pool); /* a worker builds it */
+    return reply_created(r, 202, &sm);
 }
 
 enum MHD_Result h_models_create(srv_req *r)
@@ -28,6 +70,7 @@ enum MHD_Result h_models_create(srv_req *r)
     enum MHD_Result ret;
     json_t *doc = srv_body_json(r, &ret);
     if (!doc) return ret;
+    if (srv_model_has_recipe(doc)) return create_pending(r, doc);
     eir_model *m = NULL;
     eir_model_spec *spec = NULL;
     eir_error err;
@@ -37,6 +80,7 @@ enum MHD_Result h_models_create(srv_req *r)
         return srv_problem_eir(r, &err);
     }
     json_decref(doc);
+    atomic_fetch_add(&s->metrics.model_builds, 1);
     char hash[65];
     eir_model_hash(m, hash);
     store_conn *c = srv_thread_conn(s);
@@ -50,13 +94,7 @@ enum MHD_Result h_models_create(srv_req *r)
         return srv_problem_store(r, st, c, "the model");
     }
     srv_modcache_add(s->models, sm.id, m, spec, hash);
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/models/%s", sm.id);
-    struct MHD_Response *resp = srv_response_json(r, model_json(&sm));
-    store_model_clear(&sm);
-    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-    return srv_reply(r, 201, resp);
+    return reply_created(r, 201, &sm);
 }
 
 enum MHD_Result h_models_get(srv_req *r)

@@ -1,7 +1,8 @@
 /**
  * @file h_runs.c
- * @brief /v1/runs: submit (validated in full now, queued in one short transaction, 202),
- *        idempotent retries, status with ?wait= long polls, list with filters, cancel, delete.
+ * @brief /v1/runs: submit (validated now against the model's shape, never building a generated
+ *        model here; queued in one short transaction, 202), idempotent retries, status with
+ *        ?wait= long polls, list with filters, cancel, delete.
  */
 #include <errno.h>
 #include <math.h>
@@ -41,11 +42,13 @@ static enum MHD_Result reply_run(srv_req *r, unsigned status, const store_run *r
 }
 
 /**
- * The run pipeline's first steps, as the worker will take them: the model resolved (cache, then
- * store) or built, the run parsed against it, a seed picked for a noisy run. The pipeline
- * keeps using @p res and @p cfg until eir_pipe_free() (it releases the model through them), so
- * they belong to the caller. On failure queues the answer (422 naming the field, or the store's
- * 5xx) into *ret and returns NULL.
+ * The run pipeline's first steps without the model's build: the run is checked against its
+ * model's shape (from the cache or the stored document, or an inline model's without generating
+ * its recipes: eir_pipe_check()), a seed picked for a noisy run; the worker builds. An inline
+ * model without a recipe is built here, as its build is linear in the request's size (and then
+ * every check of the engine answers now). The pipeline keeps using @p res and @p cfg until
+ * eir_pipe_free() (it releases the model through them), so they belong to the caller. On failure
+ * queues the answer (422 naming the field, or the store's 5xx) into *ret and returns NULL.
  */
 static eir_pipe *prepare_run(srv_req *r, store_conn *c, srv_resolver *res, eir_pipe_config *cfg,
                              json_t *body, enum MHD_Result *ret)
@@ -55,7 +58,12 @@ static eir_pipe *prepare_run(srv_req *r, store_conn *c, srv_resolver *res, eir_p
     eir_pipe_stage at;
     eir_error err;
     eir_error_clear(&err);
-    if (eir_pipe_prepare(body, cfg, &p, &at, &err) == EIR_OK) return p;
+    const json_t *inl = json_object_get(body, "model");
+    int build_here =
+        json_is_object(inl) && !json_object_get(body, "model_id") && !srv_model_has_recipe(inl);
+    if ((build_here ? eir_pipe_prepare(body, cfg, &p, &at, &err)
+                    : eir_pipe_check(body, cfg, &p, &at, &err)) == EIR_OK)
+        return p;
     if (at == EIR_PIPE_MODEL && res->status == SRV_MC_NOT_FOUND)
         *ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id",
                            "model %s does not exist (create it with POST /v1/models, or put "

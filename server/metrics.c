@@ -36,6 +36,8 @@ void srv_metrics_init(srv_metrics *m)
     atomic_init(&m->runs_claimed, 0);
     atomic_init(&m->runs_released, 0);
     atomic_init(&m->runs_submitted, 0);
+    atomic_init(&m->model_builds, 0);
+    atomic_init(&m->model_cache_bytes, 0);
     atomic_init(&m->in_flight, 0);
     atomic_init(&m->workers_busy, 0);
     atomic_init(&m->long_polls, 0);
@@ -153,6 +155,16 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         "# HELP eirnn_runs_submitted_total Runs accepted by this process.\n"
         "# TYPE eirnn_runs_submitted_total counter\neirnn_runs_submitted_total %llu\n",
         (unsigned long long)atomic_load(&m->runs_submitted));
+    put(&b,
+        "# HELP eirnn_model_builds_total Stored models built by this process (at creation, or "
+        "by a worker for a pending model or a run).\n"
+        "# TYPE eirnn_model_builds_total counter\neirnn_model_builds_total %llu\n",
+        (unsigned long long)atomic_load(&m->model_builds));
+    put(&b,
+        "# HELP eirnn_model_cache_bytes Bytes held by the built models of the model cache (in "
+        "use or not).\n"
+        "# TYPE eirnn_model_cache_bytes gauge\neirnn_model_cache_bytes %lld\n",
+        (long long)atomic_load(&m->model_cache_bytes));
     put(&b,
         "# HELP eirnn_runs_claimed_total Runs claimed by this process's workers.\n"
         "# TYPE eirnn_runs_claimed_total counter\neirnn_runs_claimed_total %llu\n",

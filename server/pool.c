@@ -3,6 +3,7 @@
  * @brief Worker threads: claim, execute, repeat; sleep on a condition variable when idle.
  */
 #include "eir_clock.h"
+#include "modcache.h"
 #include "pool.h"
 
 #include <math.h>
@@ -41,6 +42,41 @@ static void give_back(store_conn *c, store_run *run)
     store_run_clear(run);
 }
 
+/** Pending models looked at per pass. */
+#define PENDING_BATCH 8
+
+/**
+ * Build the pending models of the store (POST /v1/models with a recipe), oldest first, before
+ * claiming runs: one build per model (the cache makes a second worker skip a model being built,
+ * and a run's worker wait for it). Each build records its outcome in the store. Stops early when
+ * the pool drains. A store error is logged; the models stay pending for the next pass.
+ */
+static void build_pending(struct srv_pool *p, store_conn *c, int index)
+{
+    srv *s = p->s;
+    char ids[PENDING_BATCH][STORE_ID_MAX];
+    int n = 0;
+    store_status st = store_model_pending(c, ids, PENDING_BATCH, &n);
+    if (st != STORE_OK) {
+        srv_log("worker_error", json_pack("{s:i, s:s, s:s}", "worker", index, "status",
+                                          store_status_name(st), "message", store_errmsg(c)));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&p->lock);
+        int stop = p->draining;
+        pthread_mutex_unlock(&p->lock);
+        if (stop || atomic_load(&p->release)) return;
+        eir_error err;
+        eir_error_clear(&err);
+        atomic_fetch_add(&p->busy, 1);
+        atomic_fetch_add(&s->metrics.workers_busy, 1);
+        srv_modcache_build(s->models, c, &s->limits, ids[i], &st, &err);
+        atomic_fetch_sub(&s->metrics.workers_busy, 1);
+        atomic_fetch_sub(&p->busy, 1);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     srv_worker *w = arg;
@@ -69,6 +105,7 @@ static void *worker_main(void *arg)
             run = next;
             memset(&next, 0, sizeof next);
         } else {
+            if (c) build_pending(p, c, w->index);
             memset(&run, 0, sizeof run);
             st = c ? store_run_claim(c, &run) : STORE_ERROR;
         }

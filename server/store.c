@@ -116,6 +116,7 @@ void store_model_clear(store_model *m)
     if (!m) return;
     free(m->name);
     free(m->json);
+    free(m->error);
     memset(m, 0, sizeof *m);
 }
 
@@ -179,6 +180,33 @@ store_status store_model_delete(store_conn *c, const char *id, int64_t *runs_usi
     if (runs_using) *runs_using = 0;
     CHECK_CONN(c);
     return OPS(c)->model_delete(c, id, runs_using);
+}
+
+store_status store_model_finish(store_conn *c, const char *id, const char *hash, const char *error,
+                                double build_s)
+{
+    CHECK_CONN(c);
+    return OPS(c)->model_finish(c, id, hash, error, build_s);
+}
+
+store_status store_model_pending(store_conn *c, char ids[][STORE_ID_MAX], int max, int *n)
+{
+    *n = 0;
+    CHECK_CONN(c);
+    return OPS(c)->model_pending(c, ids, max, n);
+}
+
+const char *store_model_state_name(store_model_state s)
+{
+    switch (s) {
+    case STORE_MODEL_PENDING:
+        return "pending";
+    case STORE_MODEL_FAILED:
+        return "failed";
+    case STORE_MODEL_READY:
+    default:
+        return "ready";
+    }
 }
 
 store_status store_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created)

@@ -74,10 +74,20 @@ typedef struct store_config {
                               the write lock in between; 0 = one transaction (16 MiB) */
 } store_config;
 
+/** Build state of a stored model. */
+typedef enum store_model_state {
+    STORE_MODEL_READY = 0,   /**< built (at creation, or by a worker): hash is set */
+    STORE_MODEL_PENDING = 1, /**< waiting for a worker to build it: hash is "" */
+    STORE_MODEL_FAILED = 2   /**< its build failed: error says why, hash is "" */
+} store_model_state;
+
 /** A stored model. */
 typedef struct store_model {
     char id[STORE_ID_MAX];     /**< "m_" + 24 lower-case hex characters */
-    char hash[STORE_HASH_MAX]; /**< SHA-256 hex of the model document, as given at creation */
+    char hash[STORE_HASH_MAX]; /**< eir_model_hash() of the built model; "" until ready */
+    store_model_state state;   /**< build state */
+    char *error;               /**< problem object (JSON text) of a failed build, else NULL */
+    double build_s;            /**< seconds a worker's build took; -1 when not built by one */
     char *name;                /**< "name" of the model, "" when none */
     int64_t n;                 /**< number of neurons N */
     int64_t created_at;        /**< ms since the epoch */
@@ -186,7 +196,9 @@ struct store_ops {
 
     /**
      * Create a model with a fresh id. @p name may be NULL (stored as ""); @p hash must be 64
-     * hex characters; @p json is stored verbatim. *out gets the new model without its json.
+     * hex characters (the model is stored ready), or NULL for a model stored pending (built
+     * later by a worker, model_finish()); @p json is stored verbatim. *out gets the new model
+     * without its json.
      * Fails with ::STORE_INVALID on bad arguments, ::STORE_FULL when the disk is full,
      * ::STORE_BUSY on lock timeout, else ::STORE_ERROR.
      */
@@ -210,6 +222,18 @@ struct store_ops {
      * as for writes.
      */
     store_status (*model_delete)(struct store_conn *c, const char *id, int64_t *runs_using);
+    /**
+     * End the build of pending model @p id, durably: ready with @p hash (64 hex characters), or
+     * failed with @p error (a problem object as JSON text) when @p hash is NULL; @p build_s is
+     * the build's seconds. ::STORE_CONFLICT when the model is not pending (built already, e.g.
+     * by another daemon on the same database); ::STORE_NOT_FOUND when there is no such model;
+     * ::STORE_INVALID on bad arguments; else as for writes.
+     */
+    store_status (*model_finish)(struct store_conn *c, const char *id, const char *hash,
+                                 const char *error, double build_s);
+    /** The ids of up to @p max pending models, oldest first, into @p ids (*n of them).
+     *  ::STORE_ERROR on database errors. */
+    store_status (*model_pending)(struct store_conn *c, char ids[][STORE_ID_MAX], int max, int *n);
 
     /**
      * Queue a run (durably: once this returns ::STORE_OK the run survives a crash or power
@@ -466,6 +490,11 @@ store_status store_model_get(store_conn *c, const char *id, store_model *out);
 store_status store_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
                               void *ctx, char next[STORE_CURSOR_MAX]);
 store_status store_model_delete(store_conn *c, const char *id, int64_t *runs_using);
+store_status store_model_finish(store_conn *c, const char *id, const char *hash, const char *error,
+                                double build_s);
+store_status store_model_pending(store_conn *c, char ids[][STORE_ID_MAX], int max, int *n);
+/** "pending", "ready" or "failed". */
+const char *store_model_state_name(store_model_state s);
 store_status store_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created);
 store_status store_run_get(store_conn *c, const char *id, store_run *out);
 store_status store_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,

@@ -30,11 +30,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN_READ] = "BEGIN DEFERRED",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_MODEL_INSERT] = "INSERT INTO models (id, name, hash, n, created_at, json) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [ST_MODEL_GET] = "SELECT id, name, hash, n, created_at, json FROM models WHERE id = ?1",
-    [ST_MODEL_LIST] = "SELECT id, name, hash, n, created_at, seq FROM models "
-                      "WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+    [ST_MODEL_INSERT] = "INSERT INTO models (id, name, hash, n, created_at, json, state) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [ST_MODEL_GET] = "SELECT id, name, hash, n, created_at, json, state, error, build_s "
+                     "FROM models WHERE id = ?1",
+    [ST_MODEL_LIST] = "SELECT id, name, hash, n, created_at, seq, state, error, build_s "
+                      "FROM models WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+    [ST_MODEL_FINISH] = "UPDATE models SET state = ?2, hash = ?3, error = ?4, build_s = ?5 "
+                        "WHERE id = ?1 AND state = 'pending'",
+    [ST_MODEL_PENDING] = "SELECT id FROM models WHERE state = 'pending' ORDER BY seq LIMIT ?1",
     [ST_MODEL_EXISTS] = "SELECT 1 FROM models WHERE id = ?1",
     [ST_MODEL_RUNS] = "SELECT count(*) FROM runs WHERE model_id = ?1",
     [ST_MODEL_DELETE] = "DELETE FROM models WHERE id = ?1",

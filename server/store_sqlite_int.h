@@ -88,6 +88,8 @@ enum stmt_id {
     ST_MODEL_RUNS,
     ST_MODEL_DELETE,
     ST_MODEL_COUNT,
+    ST_MODEL_FINISH,
+    ST_MODEL_PENDING,
     ST_RUN_BY_KEY,
     ST_RUN_INSERT,
     ST_RUN_GET,
@@ -363,6 +365,9 @@ store_status sq_model_get(store_conn *c, const char *id, store_model *out);
 store_status sq_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
                            void *ctx, char next[STORE_CURSOR_MAX]);
 store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs_using);
+store_status sq_model_finish(store_conn *c, const char *id, const char *hash, const char *error,
+                             double build_s);
+store_status sq_model_pending(store_conn *c, char ids[][STORE_ID_MAX], int max, int *n);
 store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created);
 store_status sq_run_get(store_conn *c, const char *id, store_run *out);
 store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,

@@ -35,6 +35,7 @@ static store_status model_insert(struct sq_conn *sc, void *arg)
         int rc = sq_bind_text(s, 1, m->id) | sq_bind_text(s, 2, m->name) |
                  sq_bind_text(s, 3, m->hash) | sq_bind_i64(s, 4, m->n) |
                  sq_bind_i64(s, 5, m->created_at);
+        rc |= sq_bind_text(s, 7, m->hash[0] ? "ready" : "pending");
         int rcj = sq_bind_text(s, 6, m->json);
         if (rc != SQLITE_OK || rcj != SQLITE_OK) {
             sq_done(s);
@@ -59,8 +60,9 @@ store_status sq_model_create(store_conn *c, const char *name, const char *hash, 
     struct sq_conn *sc = SQ(c);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    if (!sq_is_hex64(hash))
+    if (hash && !sq_is_hex64(hash))
         return sq_fail(sc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)");
+    if (!hash) hash = ""; /* pending: the hash is the built model's */
     if (!json) return sq_fail(sc, STORE_INVALID, "model document missing");
     if (n < 0) return sq_fail(sc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n);
     struct model_insert m = {.name = name ? name : "", .hash = hash, .json = json, .n = n};
@@ -71,6 +73,8 @@ store_status sq_model_create(store_conn *c, const char *name, const char *hash, 
         memset(out, 0, sizeof *out);
         snprintf(out->id, sizeof out->id, "%s", m.id);
         snprintf(out->hash, sizeof out->hash, "%s", hash);
+        out->state = hash[0] ? STORE_MODEL_READY : STORE_MODEL_PENDING;
+        out->build_s = -1;
         out->n = n;
         out->created_at = m.created_at;
         out->name = strdup(m.name);
@@ -78,6 +82,24 @@ store_status sq_model_create(store_conn *c, const char *name, const char *hash, 
             return sq_fail(sc, STORE_ERROR, "out of memory (the model %s was stored)", m.id);
     }
     return STORE_OK;
+}
+
+/** The state, error and build_s columns from @p col on of a model row into @p m (error
+ *  borrowed from the row when @p copy is 0). Returns -1 when out of memory. */
+static int model_state_cols(sqlite3_stmt *s, int col, int copy, store_model *m)
+{
+    const char *state = (const char *)sqlite3_column_text(s, col);
+    m->state = !state                          ? STORE_MODEL_READY
+               : strcmp(state, "pending") == 0 ? STORE_MODEL_PENDING
+               : strcmp(state, "failed") == 0  ? STORE_MODEL_FAILED
+                                               : STORE_MODEL_READY;
+    m->build_s =
+        sqlite3_column_type(s, col + 2) == SQLITE_NULL ? -1 : sqlite3_column_double(s, col + 2);
+    if (!copy) {
+        m->error = (char *)sqlite3_column_text(s, col + 1);
+        return 0;
+    }
+    return sq_dup_col(s, col + 1, &m->error);
 }
 
 store_status sq_model_get(store_conn *c, const char *id, store_model *out)
@@ -95,7 +117,8 @@ store_status sq_model_get(store_conn *c, const char *id, store_model *out)
         sq_copy_str(out->hash, sizeof out->hash, sqlite3_column_text(s, 2));
         out->n = sqlite3_column_int64(s, 3);
         out->created_at = sqlite3_column_int64(s, 4);
-        if (sq_dup_col(s, 1, &out->name) || sq_dup_col(s, 5, &out->json)) {
+        if (sq_dup_col(s, 1, &out->name) || sq_dup_col(s, 5, &out->json) ||
+            model_state_cols(s, 6, 1, out)) {
             store_model_clear(out);
             st = sq_fail(sc, STORE_ERROR, "out of memory reading model %s", id);
         }
@@ -124,6 +147,7 @@ static int model_row(sqlite3_stmt *s, void *arg)
     sq_copy_str(m.hash, sizeof m.hash, sqlite3_column_text(s, 2));
     m.n = sqlite3_column_int64(s, 3);
     m.created_at = sqlite3_column_int64(s, 4);
+    model_state_cols(s, 6, 0, &m);
     return p->cb && p->cb(p->ctx, &m);
 }
 
@@ -175,4 +199,68 @@ store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs_using)
     if (!id) return sq_fail(sc, STORE_INVALID, "model id missing");
     struct model_delete d = {id, runs_using};
     return sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, model_delete, &d);
+}
+
+/** A build to record (sq_model_finish()). */
+struct model_finish {
+    const char *id, *hash, *error;
+    double build_s;
+};
+
+/** Body of sq_model_finish(): one UPDATE of a pending model. */
+static store_status model_finish(struct sq_conn *sc, void *arg)
+{
+    struct model_finish *f = arg;
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_FINISH, &st);
+    if (!s) return st;
+    int rc = sq_bind_text(s, 1, f->id) | sq_bind_text(s, 2, f->hash ? "ready" : "failed") |
+             sq_bind_text(s, 3, f->hash ? f->hash : "") | sq_bind_text(s, 4, f->error) |
+             sqlite3_bind_double(s, 5, f->build_s);
+    if (rc != SQLITE_OK) {
+        sq_done(s);
+        return sq_fail(sc, STORE_ERROR, "cannot bind the model's build: %s", sqlite3_errstr(rc));
+    }
+    if ((st = sq_run_stmt(sc, s, "cannot record the model's build")) != STORE_OK) return st;
+    if (sqlite3_changes64(sc->db) > 0) return STORE_OK;
+    s = sq_stmt(sc, ST_MODEL_EXISTS, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, f->id);
+    rc = sqlite3_step(s);
+    sq_done(s);
+    if (rc == SQLITE_ROW)
+        return sq_fail(sc, STORE_CONFLICT, "model %s is not pending any more", f->id);
+    if (rc == SQLITE_DONE) return sq_fail(sc, STORE_NOT_FOUND, "no model %s", f->id);
+    return sq_fail_rc(sc, rc, "cannot read the model");
+}
+
+store_status sq_model_finish(store_conn *c, const char *id, const char *hash, const char *error,
+                             double build_s)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id) return sq_fail(sc, STORE_INVALID, "model id missing");
+    if (hash ? !sq_is_hex64(hash) : !error)
+        return sq_fail(sc, STORE_INVALID, "a build ends with a 64-hex hash or an error");
+    struct model_finish f = {id, hash, hash ? NULL : error, build_s};
+    /* the state is shown to clients (and lets runs go on): durable before it is */
+    return sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, model_finish, &f);
+}
+
+store_status sq_model_pending(store_conn *c, char ids[][STORE_ID_MAX], int max, int *n)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    *n = 0;
+    if (st != STORE_OK) return st;
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_PENDING, &st);
+    if (!s) return st;
+    sq_bind_i64(s, 1, max);
+    int rc = SQLITE_DONE;
+    while (*n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        sq_copy_str(ids[(*n)++], STORE_ID_MAX, sqlite3_column_text(s, 0));
+    if (*n < max && rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, "cannot list pending models");
+    sq_done(s);
+    return st;
 }

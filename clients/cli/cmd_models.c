@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "eir_clock.h"
 #include "files.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -21,7 +22,18 @@ static void print_model(const json_t *m)
     const char *name = json_string_value(json_object_get(m, "name"));
     out_kv("name", "%s", name && *name ? name : "-");
     out_kv("neurons", "%s", out_member(m, "n", b, sizeof b));
-    out_kv("hash", "%s", out_member(m, "hash", b, sizeof b));
+    const char *state = json_string_value(json_object_get(m, "state"));
+    if (state) out_kv("state", "%s", state);
+    const json_t *hash = json_object_get(m, "hash");
+    out_kv("hash", "%s", json_is_string(hash) ? json_string_value(hash) : "- (not built yet)");
+    const json_t *build = json_object_get(m, "build_s");
+    if (json_is_number(build)) out_kv("build", "%.3f s", json_number_value(build));
+    const json_t *err = json_object_get(m, "error");
+    if (json_is_object(err)) {
+        const char *field = json_string_value(json_object_get(err, "field"));
+        out_kv("error", "%s%s%s", field ? field : "", field ? ": " : "",
+               json_string_value(json_object_get(err, "detail")));
+    }
     out_kv("created", "%s",
            out_time(json_string_value(json_object_get(m, "created_at")), t, sizeof t));
     const json_t *doc = json_object_get(m, "model");
@@ -44,32 +56,86 @@ static void print_model(const json_t *m)
 /* ------------------------------------------------------------------------------------------ */
 
 static const char create_help[] =
-    "usage: eirnn models create FILE.json [-q]\n"
+    "usage: eirnn models create FILE.json [-q] [-w]\n"
     "\n"
     "Store the model document FILE.json (FORMAT.md's model; '-' reads standard input) in\n"
     "eirnnd, which validates it in full (a bad field is named as a JSON pointer, exit 3).\n"
-    "The file is sent as it is. Prints the stored model: its id, name, size and hash.\n"
+    "The file is sent as it is. Prints the stored model: its id, name, size, state and hash.\n"
+    "A model with a `generate` recipe is built by a worker of eirnnd after the answer: it is\n"
+    "'pending' (no hash yet) until then, and runs may be submitted on it at once.\n"
     "\n"
     "options:\n"
-    "  -q, --quiet        print only the new model's id\n" CLI_CONN_HELP;
+    "  -q, --quiet        print only the new model's id\n"
+    "  -w, --wait         wait until a pending model is built: print it ready, or its build's\n"
+    "                     error (exit 3)\n" CLI_CONN_HELP;
+
+/** Options of `models create`. */
+typedef struct create_opts {
+    int quiet, wait;
+} create_opts;
 
 static int create_opt(void *ctx, int c, const char *arg)
 {
     (void)arg;
-    if (c == 'q') {
-        *(int *)ctx = 1;
+    create_opts *o = ctx;
+    if (c == 'q' || c == 'w') {
+        *(c == 'q' ? &o->quiet : &o->wait) = 1;
         return CLI_OK;
     }
     return CLI_EUSAGE;
 }
 
+/**
+ * Poll GET /v1/models/ID until model @p id is no longer pending (twice a second, and at most
+ * every 5 s on 503); *@p last gets the final answer. Returns CLI_OK, or the HTTP error's code.
+ */
+static int wait_model(cli_http *h, const char *id, cli_http_resp *last)
+{
+    memset(last, 0, sizeof *last);
+    for (;;) {
+        cli_url u = {0};
+        cli_url_add(&u, "/v1/models/");
+        cli_url_add_segment(&u, id);
+        const char *path = cli_url_text(&u);
+        cli_http_resp r;
+        int rc = path ? cli_http_request(h, "GET", path, NULL, 0, NULL, 60, &r) : CLI_EIO;
+        cli_url_free(&u);
+        if (rc != CLI_OK) {
+            if (path) cli_http_resp_free(&r);
+            return rc;
+        }
+        if (r.status == 503) {
+            double ra = r.retry_after > 0 ? r.retry_after : 1;
+            cli_http_resp_free(&r);
+            eir_clock_sleep(ra < 5 ? ra : 5);
+            continue;
+        }
+        if (r.status < 200 || r.status >= 300) {
+            rc = cli_http_fail(&r);
+            cli_http_resp_free(&r);
+            return rc;
+        }
+        const json_t *m = cli_answer_object(&r);
+        const char *state = m ? json_string_value(json_object_get(m, "state")) : NULL;
+        if (!m || !state || strcmp(state, "pending") != 0) {
+            *last = r;
+            return m ? CLI_OK : CLI_EHTTP;
+        }
+        cli_http_resp_free(&r);
+        eir_clock_sleep(0.5);
+    }
+}
+
 static int models_create(int argc, char **argv)
 {
-    static const struct option lo[] = {
-        CLI_CONN_LONGOPTS, {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0}};
-    int quiet = 0, pos;
-    int rc = cli_parse(argc, argv, "models create", "q", lo, create_help, create_opt, &quiet, 1, 1,
-                       &pos);
+    static const struct option lo[] = {CLI_CONN_LONGOPTS,
+                                       {"quiet", no_argument, NULL, 'q'},
+                                       {"wait", no_argument, NULL, 'w'},
+                                       {NULL, 0, NULL, 0}};
+    create_opts o = {0};
+    int pos;
+    int rc =
+        cli_parse(argc, argv, "models create", "qw", lo, create_help, create_opt, &o, 1, 1, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
     const char *file = argv[pos];
     json_t *doc;
@@ -91,16 +157,29 @@ static int models_create(int argc, char **argv)
     cli_http_resp r;
     rc = cli_http_call(h, "POST", "/v1/models", text, len, NULL, 0, &r);
     free(text);
-    if (rc == CLI_OK) {
-        const json_t *m = cli_answer_object(&r);
-        if (!m)
-            rc = CLI_EHTTP;
-        else if (cli_opts.json)
+    const json_t *m = rc == CLI_OK ? cli_answer_object(&r) : NULL;
+    if (rc == CLI_OK && !m) rc = CLI_EHTTP;
+    if (m && o.wait && r.status == 202) {
+        char id[64];
+        snprintf(id, sizeof id, "%s", json_string_value(json_object_get(m, "id")));
+        cli_http_resp_free(&r);
+        rc = wait_model(h, id, &r);
+        m = rc == CLI_OK ? cli_answer_object(&r) : NULL;
+    }
+    if (m) {
+        const char *state = json_string_value(json_object_get(m, "state"));
+        if (cli_opts.json)
             out_body(&r);
-        else if (quiet)
+        else if (o.quiet)
             printf("%s\n", json_string_value(json_object_get(m, "id")));
         else
             print_model(m);
+        if (state && strcmp(state, "failed") == 0) {
+            const json_t *e = json_object_get(m, "error");
+            cli_error("model %s failed to build: %s", json_string_value(json_object_get(m, "id")),
+                      json_string_value(json_object_get(e, "detail")));
+            rc = CLI_EINVALID;
+        }
     }
     cli_http_resp_free(&r);
     cli_http_close(h);
@@ -238,7 +317,7 @@ static int models_delete(int argc, char **argv)
 int cli_models(int argc, char **argv)
 {
     static const cli_sub subs[] = {
-        {"create", models_create, "create FILE.json [-q]"},
+        {"create", models_create, "create FILE.json [-q] [-w]"},
         {"list", models_list, "list [--limit N] [--all] [--cursor C]"},
         {"get", models_get, "get ID"},
         {"delete", models_delete, "delete ID"},

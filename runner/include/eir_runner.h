@@ -68,6 +68,13 @@ typedef struct eir_pipe_model {
 typedef eir_status (*eir_pipe_resolve_fn)(void *ctx, const char *model_id, eir_pipe_model *out,
                                           eir_error *err);
 
+/**
+ * The shape of model @p model_id (eir_json_model_shape()) without building it, for
+ * eir_pipe_check(). Errors as ::eir_pipe_resolve_fn.
+ */
+typedef eir_status (*eir_pipe_shape_fn)(void *ctx, const char *model_id, eir_model_shape *out,
+                                        eir_error *err);
+
 /** Give back a model that eir_pipe_resolve_fn handed over (its @c handle). */
 typedef void (*eir_pipe_release_fn)(void *ctx, void *handle);
 
@@ -80,7 +87,8 @@ typedef struct eir_pipe_config {
     const json_t *model;
     eir_pipe_resolve_fn resolve; /**< for a run with "model_id"; NULL refuses model_id */
     eir_pipe_release_fn release; /**< NULL when resolved models need no release */
-    void *resolve_ctx;           /**< passed to both */
+    void *resolve_ctx;           /**< passed to all three */
+    eir_pipe_shape_fn shape;     /**< for eir_pipe_check() of a run with "model_id" */
     /** Threads of one run, 1..EIR_PIPE_MAX_THREADS; 0 = one per online CPU, at most one per
      *  trial. Results are the same bytes whatever it is (eir.h). */
     int threads;
@@ -142,6 +150,21 @@ typedef struct eir_pipe {
  */
 eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, eir_pipe **out,
                             eir_pipe_stage *stage, eir_error *err);
+
+/**
+ * Check @p request against its model's shape without building the model: what
+ * eir_pipe_prepare() checks, except what only the built model can tell (a run is parsed
+ * against N, n_in and n_out alone). The model comes from cfg->model, the run's inline "model"
+ * (eir_json_model_shape(), its recipes not generated) or cfg->shape for "model_id". A noisy run
+ * without a seed gets one, as in eir_pipe_prepare().
+ *
+ * @return EIR_OK with a new pipeline in *@p out whose model, spec and outputs are NULL: only
+ *         model_id, spec_run, run, seed_used and seed_picked are set; eir_pipe_run() and
+ *         eir_pipe_meta() must not be called on it (free it with eir_pipe_free()). On failure
+ *         as eir_pipe_prepare().
+ */
+eir_status eir_pipe_check(const json_t *request, const eir_pipe_config *cfg, eir_pipe **out,
+                          eir_pipe_stage *stage, eir_error *err);
 
 /**
  * Allocate the outputs, then integrate with @p progress (may be NULL) called with @p ctx as

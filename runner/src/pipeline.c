@@ -72,11 +72,55 @@ static eir_status pipe_model(eir_pipe *p, const json_t *request, eir_pipe_stage 
     return EIR_OK;
 }
 
-eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, eir_pipe **out,
-                            eir_pipe_stage *stage, eir_error *err)
+/* The shape of the model of @p request (see eir_pipe_check()); sets p->model_id. */
+static eir_status pipe_shape(eir_pipe *p, const json_t *request, eir_model_shape *shape,
+                             eir_pipe_stage *stage, eir_error *err)
+{
+    const eir_pipe_config *cfg = p->cfg;
+    *stage = EIR_PIPE_REFERENCE;
+    if (cfg->model) {
+        if (!json_is_object(request))
+            return eir_error_set(err, EIR_EINVAL, "", "expected a run object");
+        if (json_object_get(request, "model"))
+            return eir_error_set(err, EIR_EINVAL, "/model",
+                                 "the run holds a model inline and a model was given beside it "
+                                 "too; give one");
+        *stage = EIR_PIPE_MODEL;
+        return eir_json_model_shape(cfg->model, cfg->limits, "", shape, err);
+    }
+    const char *id = NULL;
+    const json_t *inl = NULL;
+    eir_status st = eir_json_run_model_ref(request, &id, &inl, err);
+    if (st != EIR_OK) return st;
+    *stage = EIR_PIPE_MODEL;
+    if (!id) return eir_json_model_shape(inl, cfg->limits, "/model", shape, err);
+    p->model_id = id;
+    if (!cfg->shape)
+        return eir_error_set(err, EIR_EINVAL, "/model_id",
+                             "model %s cannot be looked up here; give the model itself", id);
+    return cfg->shape(cfg->resolve_ctx, id, shape, err);
+}
+
+/* Pick a seed for a noisy run without one, and the run's threads (both entry points). */
+static eir_status pipe_finish(eir_pipe *p, double sigma, eir_pipe_stage *stage, eir_error *err)
+{
+    p->run = &p->spec_run->desc;
+    p->seed_used = p->spec_run->has_seed;
+    if (!p->spec_run->has_seed && sigma > 0) {
+        *stage = EIR_PIPE_SEED;
+        if (eir_random_seed63(&p->run->seed) != 0)
+            return eir_error_set(err, EIR_ENOMEM, NULL, "cannot pick a random seed: %s",
+                                 strerror(errno));
+        p->seed_used = p->seed_picked = 1;
+    }
+    p->run->threads = p->cfg->threads > 0 ? p->cfg->threads : eir_pipe_default_threads(p->run->B);
+    return EIR_OK;
+}
+
+/* A new pipeline for @p cfg, checked. */
+static eir_status pipe_new(const eir_pipe_config *cfg, eir_pipe **out, eir_error *err)
 {
     *out = NULL;
-    *stage = EIR_PIPE_REFERENCE;
     if (!cfg || !cfg->limits)
         return eir_error_set(err, EIR_EINVAL, NULL, "the pipeline needs parsing limits");
     if (cfg->threads < 0 || cfg->threads > EIR_PIPE_MAX_THREADS)
@@ -86,10 +130,47 @@ eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, e
     if (!p) return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory starting the run");
     p->cfg = cfg;
     p->simulate_s = -1;
+    *out = p;
+    return EIR_OK;
+}
+
+eir_status eir_pipe_check(const json_t *request, const eir_pipe_config *cfg, eir_pipe **out,
+                          eir_pipe_stage *stage, eir_error *err)
+{
+    eir_pipe *p;
+    *out = NULL;
+    *stage = EIR_PIPE_REFERENCE;
+    eir_status st = pipe_new(cfg, &p, err);
+    if (st != EIR_OK) return st;
+    eir_model_shape shape;
+    double t0 = eir_clock_mono();
+    st = pipe_shape(p, request, &shape, stage, err);
+    if (st == EIR_OK) {
+        *stage = EIR_PIPE_RUN;
+        st = eir_json_parse_run_shape(request, &shape, cfg->limits, &p->spec_run, err);
+    }
+    p->parse_s = eir_clock_mono() - t0;
+    if (st == EIR_OK) st = pipe_finish(p, shape.sigma, stage, err);
+    if (st != EIR_OK) {
+        eir_pipe_free(p);
+        return st;
+    }
+    *out = p;
+    return EIR_OK;
+}
+
+eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, eir_pipe **out,
+                            eir_pipe_stage *stage, eir_error *err)
+{
+    eir_pipe *p;
+    *out = NULL;
+    *stage = EIR_PIPE_REFERENCE;
+    eir_status st = pipe_new(cfg, &p, err);
+    if (st != EIR_OK) return st;
 
     /* Resolving or building the model counts as build time; the rest as parse time. */
     double t0 = eir_clock_mono();
-    eir_status st = pipe_model(p, request, stage, err);
+    st = pipe_model(p, request, stage, err);
     p->build_s = eir_clock_mono() - t0;
     if (st != EIR_OK) goto fail;
     double t1 = eir_clock_mono();
@@ -97,19 +178,7 @@ eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, e
     st = eir_json_parse_run(request, p->model, cfg->limits, &p->spec_run, err);
     p->parse_s = eir_clock_mono() - t1;
     if (st != EIR_OK) goto fail;
-
-    p->run = &p->spec_run->desc;
-    p->seed_used = p->spec_run->has_seed;
-    if (!p->spec_run->has_seed && p->spec->desc.sigma > 0) {
-        *stage = EIR_PIPE_SEED;
-        if (eir_random_seed63(&p->run->seed) != 0) {
-            st = eir_error_set(err, EIR_ENOMEM, NULL, "cannot pick a random seed: %s",
-                               strerror(errno));
-            goto fail;
-        }
-        p->seed_used = p->seed_picked = 1;
-    }
-    p->run->threads = cfg->threads > 0 ? cfg->threads : eir_pipe_default_threads(p->run->B);
+    if ((st = pipe_finish(p, p->spec->desc.sigma, stage, err)) != EIR_OK) goto fail;
     *out = p;
     return EIR_OK;
 fail:

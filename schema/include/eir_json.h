@@ -67,8 +67,36 @@ typedef struct eir_model_spec {
 eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
                                 eir_model_spec **out, eir_error *err);
 
+/** What a run needs to know of its model to be checked against it (eir_json_model_shape()). */
+typedef struct eir_model_shape {
+    int n, n_e, n_i; /**< N and the populations */
+    int n_in, n_out; /**< input channels, readout outputs (0 = none) */
+    eir_class cls;   /**< the model's class */
+    int generated;   /**< a part of it comes from a `generate` recipe (recurrent or input) */
+    double sigma;    /**< noise intensity (a noisy run without a seed gets one) */
+    char name[128];  /**< "name", or "" */
+} eir_model_shape;
+
+/**
+ * The shape of a model document without building it: everything eir_json_parse_model() checks
+ * except what a `generate` recipe would produce (the recipes themselves are parsed and
+ * checked), so the cost is linear in the document's size. A document that passes may still
+ * fail to build (Dale's law on explicit matrices, the engine's checks, generator errors); the
+ * errors are the same as eir_json_parse_model()'s. On failure *out is zeroed.
+ */
+eir_status eir_json_model_shape(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
+                                eir_model_shape *out, eir_error *err);
+
 /** Free a spec and the arrays it owns; NULL is a no-op. */
 void eir_model_spec_free(eir_model_spec *s);
+
+/**
+ * Free the arrays of @p s once its model is built (the built model has its own copies): the
+ * spec keeps its name, class, sizes, sigma and recipes, and desc's array pointers become NULL,
+ * so it can no longer be built from. A cache keeping specs beside built models saves an N x N
+ * matrix per model. NULL is a no-op.
+ */
+void eir_model_spec_drop_arrays(eir_model_spec *s);
 
 /**
  * Parse and build in one go: eir_json_parse_model() then eir_model_build(), with engine
@@ -109,6 +137,13 @@ typedef struct eir_run_spec {
  */
 eir_status eir_json_parse_run(const json_t *run, const eir_model *m, const eir_json_limits *lim,
                               eir_run_spec **out, eir_error *err);
+
+/**
+ * eir_json_parse_run() against a model's shape (eir_json_model_shape()) instead of a built
+ * model: the same checks and errors, for a run whose model is not built yet.
+ */
+eir_status eir_json_parse_run_shape(const json_t *run, const eir_model_shape *shape,
+                                    const eir_json_limits *lim, eir_run_spec **out, eir_error *err);
 
 /** Free a run spec; NULL is a no-op. */
 void eir_run_spec_free(eir_run_spec *s);

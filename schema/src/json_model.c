@@ -245,8 +245,9 @@ static eir_status parse_all(mctx *c, const json_t *j)
     return EIR_OK;
 }
 
-eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
-                                eir_model_spec **out, eir_error *err)
+/* eir_json_parse_model(), or with @p shape_only its cheap part (no recipe generated). */
+static eir_status parse_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
+                              int shape_only, eir_model_spec **out, eir_error *err)
 {
     eir_json_limits def;
     eir_error local;
@@ -269,7 +270,8 @@ eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim, con
               .base = ptr_prefix ? ptr_prefix : "",
               .spec = s,
               .st = st,
-              .err = err ? err : &local};
+              .err = err ? err : &local,
+              .shape_only = shape_only};
     if (parse_all(&c, j)) {
         /* helpers return nonzero on failure; the error holds the real status */
         eir_model_spec_free(s);
@@ -277,6 +279,46 @@ eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim, con
     }
     *out = s;
     return EIR_OK;
+}
+
+eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
+                                eir_model_spec **out, eir_error *err)
+{
+    return parse_model(j, lim, ptr_prefix, 0, out, err);
+}
+
+eir_status eir_json_model_shape(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
+                                eir_model_shape *out, eir_error *err)
+{
+    eir_model_spec *s = NULL;
+    memset(out, 0, sizeof *out);
+    eir_status st = parse_model(j, lim, ptr_prefix, 1, &s, err);
+    if (st != EIR_OK) return st;
+    out->n_e = s->desc.n_e;
+    out->n_i = s->desc.n_i;
+    out->n = s->desc.n_e + s->desc.n_i;
+    out->n_in = s->desc.n_in;
+    out->n_out = s->desc.n_out;
+    out->cls = s->desc.cls;
+    out->generated = s->generated || s->input_generated;
+    out->sigma = s->desc.sigma;
+    snprintf(out->name, sizeof out->name, "%s", s->name);
+    eir_model_spec_free(s);
+    return EIR_OK;
+}
+
+void eir_model_spec_drop_arrays(eir_model_spec *s)
+{
+    if (!s || !s->storage) return;
+    model_store *st = s->storage;
+    double **arrays[] = {&st->leak, &st->W,    &st->A,     &st->K,    &st->P,
+                         &st->M_in, &st->bias, &st->W_out, &st->b_out};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+        free(*arrays[i]);
+        *arrays[i] = NULL;
+    }
+    eir_model_desc *d = &s->desc;
+    d->leak = d->W = d->A = d->K = d->P = d->M_in = d->bias = d->W_out = d->b_out = NULL;
 }
 
 void eir_model_spec_free(eir_model_spec *s)

@@ -21,6 +21,7 @@ typedef struct mctx {
     model_store *st;
     int N;
     eir_error *err;
+    int shape_only; /**< parse `generate` recipes without generating (eir_json_model_shape()) */
 } mctx;
 
 /** Parse "recurrent" (W/A/dale, K/E_rev or generate) into the spec. */

@@ -199,11 +199,12 @@ static eir_status parse_generated(mctx *c, const json_t *rec, const char *rptr)
                              "with generate, got both");
     if (conductance ? parse_e_rev(c, rec, rptr) : member_a(c, rec, rptr)) return EIR_EINVAL;
     if (jg_parse_recurrent(g, gptr, &c->spec->gen, c->err)) return EIR_EINVAL;
+    c->spec->generated = 1;
+    if (c->shape_only) return EIR_OK; /* the N x N matrix is the build's (and the pool's) work */
     double *m = alloc_doubles(c, (size_t)c->N * c->N, gptr);
     if (!m) return EIR_ENOMEM;
     *(conductance ? &c->st->K : &c->st->W) = m;
     *(conductance ? &d->K : &d->W) = m;
-    c->spec->generated = 1;
     eir_error_clear(&sub);
     if (eir_generate_recurrent(&c->spec->gen, d->n_e, d->n_i, d->form, d->e_rev_e, d->e_rev_i, m,
                                &sub))
@@ -242,9 +243,10 @@ static eir_status generate_input(mctx *c, const json_t *g, const char *gptr)
     eir_model_desc *d = &c->spec->desc;
     eir_error sub;
     if (jg_parse_input(g, gptr, &c->spec->input_gen, c->err)) return EIR_EINVAL;
+    c->spec->input_generated = 1;
+    if (c->shape_only) return EIR_OK;
     if (!(c->st->P = alloc_doubles(c, (size_t)c->N * d->n_in, gptr))) return EIR_ENOMEM;
     d->P = c->st->P;
-    c->spec->input_generated = 1;
     eir_error_clear(&sub);
     if (eir_generate_input(&c->spec->input_gen, d->n_e, d->n_i, d->n_in, c->st->P, &sub))
         return ju_prefix_error(c->err, gptr, &sub);

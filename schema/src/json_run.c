@@ -334,13 +334,13 @@ static eir_status parse_all(rctx *c, const json_t *j)
     return EIR_OK;
 }
 
-eir_status eir_json_parse_run(const json_t *run, const eir_model *m, const eir_json_limits *lim,
-                              eir_run_spec **out, eir_error *err)
+/* eir_json_parse_run() against a model of N cells, n_in inputs and n_out outputs. */
+static eir_status parse_run(const json_t *run, int N, int n_in, int n_out,
+                            const eir_json_limits *lim, eir_run_spec **out, eir_error *err)
 {
     eir_json_limits def;
     eir_error local;
     *out = NULL;
-    if (!m) return eir_error_set(err, EIR_EINVAL, "", "a run needs a built model");
     if (!lim) {
         eir_json_limits_default(&def);
         lim = &def;
@@ -358,9 +358,9 @@ eir_status eir_json_parse_run(const json_t *run, const eir_model *m, const eir_j
               .spec = s,
               .st = st,
               .err = err ? err : &local,
-              .N = eir_model_n(m),
-              .n_in = eir_model_n_in(m),
-              .n_out = eir_model_n_out(m)};
+              .N = N,
+              .n_in = n_in,
+              .n_out = n_out};
     if (parse_all(&c, run)) {
         /* helpers return nonzero on failure; the error holds the real status */
         eir_run_spec_free(s);
@@ -368,6 +368,22 @@ eir_status eir_json_parse_run(const json_t *run, const eir_model *m, const eir_j
     }
     *out = s;
     return EIR_OK;
+}
+
+eir_status eir_json_parse_run(const json_t *run, const eir_model *m, const eir_json_limits *lim,
+                              eir_run_spec **out, eir_error *err)
+{
+    *out = NULL;
+    if (!m) return eir_error_set(err, EIR_EINVAL, "", "a run needs a built model");
+    return parse_run(run, eir_model_n(m), eir_model_n_in(m), eir_model_n_out(m), lim, out, err);
+}
+
+eir_status eir_json_parse_run_shape(const json_t *run, const eir_model_shape *shape,
+                                    const eir_json_limits *lim, eir_run_spec **out, eir_error *err)
+{
+    *out = NULL;
+    if (!shape) return eir_error_set(err, EIR_EINVAL, "", "a run needs its model's shape");
+    return parse_run(run, shape->n, shape->n_in, shape->n_out, lim, out, err);
 }
 
 void eir_run_spec_free(eir_run_spec *s)

@@ -536,7 +536,8 @@ static char *post_for_id(api_daemon *d, const char *path, const char *body, long
 
 char *api_create_model(api_daemon *d, const char *model_json)
 {
-    return post_for_id(d, "/v1/models", model_json, 201);
+    /* A document with a recipe is built by a worker: 202 and pending (API.md); else 201. */
+    return post_for_id(d, "/v1/models", model_json, strstr(model_json, "\"generate\"") ? 202 : 201);
 }
 
 char *api_submit_run(api_daemon *d, const char *run_json)

@@ -107,7 +107,8 @@ const char *api_jstr(const json_t *j, const char *k);
 /** Assert the response is a problem+json with @p status; returns the parsed problem (decref). */
 json_t *api_expect_problem(const api_resp *r, long status);
 
-/** POST a model document and return its id (malloc'ed); fails the test unless 201. */
+/** POST a model document and return its id (malloc'ed); fails the test unless 201 (202 for a
+ *  document with a `generate` recipe, which a worker builds). */
 char *api_create_model(api_daemon *d, const char *model_json);
 
 /** POST a run document and return its id (malloc'ed); fails the test unless 202. */

@@ -406,6 +406,43 @@ static void test_models(void **state)
     free(id);
 }
 
+/** A generated model (built by a worker: 202, pending) and one the engine refuses at its build. */
+static const char gen_model[] =
+    "{\"class\": \"gated\", \"populations\": {\"E\": 40, \"I\": 10}, \"activation\": "
+    "{\"name\": \"%s\"}, \"leak\": 1.0, \"recurrent\": {\"generate\": {\"seed\": 3, \"p\": "
+    "{\"EE\": 0.2, \"EI\": 0.4, \"IE\": 0.4, \"II\": 0.4}, \"mean\": {\"EE\": 0.1, \"EI\": 0.2, "
+    "\"IE\": 0.1, \"II\": 0.2}, \"spectral_radius\": 0.9}, \"A\": 0.5}}";
+
+/* `models create` of a generated model: pending without --wait; --wait prints it ready with its
+ * hash, or its build's error with exit 3 (issue 10, item 2). */
+static void test_models_pending(void **state)
+{
+    (void)state;
+    char doc[1024];
+    snprintf(doc, sizeof doc, gen_model, "relu");
+    write_text(et_tmp("gen.json"), doc);
+    snprintf(doc, sizeof doc, gen_model, "linear");
+    write_text(et_tmp("gen_bad.json"), doc);
+
+    expect_rc(cli("models", "create", et_tmp("gen.json"), NULL), 0);
+    assert_contains(out_text, "state        pending");
+    assert_contains(out_text, "not built yet");
+    expect_rc(cli("models", "create", "--wait", et_tmp("gen.json"), NULL), 0);
+    assert_contains(out_text, "state        ready");
+    assert_contains(out_text, "neurons      50");
+    assert_true(strstr(out_text, "not built yet") == NULL);
+    expect_rc(cli("--json", "models", "create", "-w", et_tmp("gen.json"), NULL), 0);
+    json_t *j = out_json();
+    assert_string_equal(json_string_value(json_object_get(j, "state")), "ready");
+    assert_int_equal(strlen(json_string_value(json_object_get(j, "hash"))), 64);
+    json_decref(j);
+
+    expect_rc(cli("models", "create", "--wait", et_tmp("gen_bad.json"), NULL), 3);
+    assert_contains(out_text, "state        failed");
+    assert_contains(out_text, "/activation");
+    assert_contains(err_text, "failed to build");
+}
+
 /**
  * One user's session against the live daemon, in order: submit, wait with progress, get, list,
  * download every result in every format and compare with `eirnn simulate`. Long (about 160
@@ -1106,6 +1143,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_models),
+        cmocka_unit_test(test_models_pending),
         cmocka_unit_test(test_submit_wait_results),
         cmocka_unit_test(test_submit_no_wait_and_idempotency),
         cmocka_unit_test(test_diverged),

@@ -102,6 +102,22 @@ static void test_rnn(void **state)
     double zero[N * N] = {0};
     check_M(m, zero);
     check_z(m, zero, EIR_ACT_TANH);
+    /* eir_model_bytes: at least W, leak and bias; a gated model with a matrix A keeps [W; M]
+     * too, two more N x N blocks. */
+    size_t rnn_bytes = eir_model_bytes(m);
+    assert_true(rnn_bytes >= sizeof(double) * (N * N + 2 * N));
+    assert_int_equal(eir_model_bytes(NULL), 0);
+    eir_model_free(m);
+    double wp[N * N];
+    w_projected(wp);
+    desc(&d, EIR_CLASS_GATED, EIR_ACT_RELU, wp);
+    double A_full[N * N];
+    for (int k = 0; k < N * N; k++)
+        A_full[k] = A;
+    d.a_kind = EIR_A_MATRIX;
+    d.A = A_full;
+    m = et_build(&d);
+    assert_true(eir_model_bytes(m) >= rnn_bytes + 2 * sizeof(double) * N * N);
     eir_model_free(m);
 }
 

@@ -182,11 +182,68 @@ static void test_models(void **state)
     assert_int_equal(cnt.models, 21);
 }
 
+/* Build states (issue 10, item 2): a model created without a hash is pending, listed by
+ * store_model_pending() oldest first, and ended once: ready with a hash or failed with an
+ * error; a second end is a conflict, an unknown id not found. */
+static void test_model_states(void **state)
+{
+    struct fx *f = *state;
+    store_model m, p1, p2, r;
+    OK(store_model_create(f->c, "p1", NULL, 3, "{}", &p1));
+    OK(store_model_create(f->c, "ready", HASH_A, 3, "{}", &r));
+    OK(store_model_create(f->c, "p2", NULL, 3, "{}", &p2));
+    assert_int_equal(p1.state, STORE_MODEL_PENDING);
+    assert_string_equal(p1.hash, "");
+    assert_int_equal(r.state, STORE_MODEL_READY);
+
+    char ids[4][STORE_ID_MAX];
+    int n = -1;
+    OK(store_model_pending(f->c, ids, 4, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(ids[0], p1.id);
+    assert_string_equal(ids[1], p2.id);
+    OK(store_model_pending(f->c, ids, 1, &n));
+    assert_int_equal(n, 1);
+
+    OK(store_model_get(f->c, p1.id, &m));
+    assert_int_equal(m.state, STORE_MODEL_PENDING);
+    assert_null(m.error);
+    assert_true(m.build_s < 0);
+    store_model_clear(&m);
+
+    OK(store_model_finish(f->c, p1.id, HASH_B, NULL, 1.5));
+    OK(store_model_get(f->c, p1.id, &m));
+    assert_int_equal(m.state, STORE_MODEL_READY);
+    assert_string_equal(m.hash, HASH_B);
+    assert_true(m.build_s == 1.5);
+    store_model_clear(&m);
+    assert_int_equal(store_model_finish(f->c, p1.id, HASH_A, NULL, 1), STORE_CONFLICT);
+    assert_int_equal(store_model_finish(f->c, r.id, HASH_A, NULL, 1), STORE_CONFLICT);
+
+    OK(store_model_finish(f->c, p2.id, NULL, "{\"detail\":\"no\"}", 0.25));
+    OK(store_model_get(f->c, p2.id, &m));
+    assert_int_equal(m.state, STORE_MODEL_FAILED);
+    assert_string_equal(m.hash, "");
+    assert_string_equal(m.error, "{\"detail\":\"no\"}");
+    store_model_clear(&m);
+    OK(store_model_pending(f->c, ids, 4, &n));
+    assert_int_equal(n, 0);
+
+    assert_int_equal(store_model_finish(f->c, "m_000000000000000000000000", HASH_A, NULL, 1),
+                     STORE_NOT_FOUND);
+    assert_int_equal(store_model_finish(f->c, p2.id, "nothex", NULL, 1), STORE_INVALID);
+    assert_int_equal(store_model_finish(f->c, p2.id, NULL, NULL, 1), STORE_INVALID);
+    store_model_clear(&p1);
+    store_model_clear(&p2);
+    store_model_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migrations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_models, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_states, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_models", tests, NULL, NULL);
 }

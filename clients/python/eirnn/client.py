@@ -301,20 +301,65 @@ class Client:
     # ---------------------------------------------------------------------------------------
     # models
 
-    def create_model(self, model: Mapping[str, Any]) -> Dict[str, Any]:
+    def create_model(self, model: Mapping[str, Any], wait: bool = False,
+                     timeout: Optional[float] = None) -> Dict[str, Any]:
         """``POST /v1/models``: validate and store a model document.
+
+        A model with a ``generate`` recipe is built by a worker of the daemon after the
+        answer: its ``state`` is ``"pending"`` and its ``hash`` ``None`` until then. Runs may
+        be submitted on a pending model at once; use ``wait=True`` (or :meth:`wait_model`) to
+        have it built first.
 
         Args:
             model: the model (FORMAT.md "Model"); NumPy arrays in it are sent as binary
                 arrays.
+            wait: wait until a pending model is built (see :meth:`wait_model`).
+            timeout: with @wait, give up after this many seconds (default: wait forever).
 
         Returns:
-            The model resource: ``id``, ``name``, ``hash``, ``n``, ``created_at``, ``links``.
+            The model resource: ``id``, ``name``, ``state`` (``"ready"``, or ``"pending"``
+            without @wait), ``hash``, ``n``, ``created_at``, ``build_s``, ``error``,
+            ``links``.
 
         Raises:
-            EirnnError: 422 with ``field`` naming the offending member for an invalid model.
+            EirnnError: 422 with ``field`` naming the offending member for an invalid model;
+                with @wait, the build's error (422 with ``field``) when it failed.
+            EirnnTimeoutError: with @wait, @timeout passed first (its ``run`` is the model).
         """
-        return self._json("POST", "/v1/models", body=model)
+        m = self._json("POST", "/v1/models", body=model)
+        if wait and m.get("state") == "pending":
+            return self.wait_model(m, timeout=timeout)
+        return m
+
+    def wait_model(self, model_id: Union[str, Mapping[str, Any]],
+                   timeout: Optional[float] = None, poll: float = 0.25) -> Dict[str, Any]:
+        """Wait until a pending model is built and return its resource (``state`` ``ready``).
+
+        Args:
+            model_id: the model id or resource.
+            timeout: give up after this many seconds (default: wait forever).
+            poll: seconds between looks (``GET /v1/models/{id}``).
+
+        Raises:
+            EirnnError: the model's build failed: the build's problem (422 with ``field``);
+                its ``problem`` is the model's ``error``.
+            EirnnTimeoutError: @timeout passed first; its ``run`` is the last model resource.
+        """
+        if poll <= 0:
+            raise ValueError("poll must be > 0")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            m = self.get_model(model_id)
+            state = m.get("state", "ready")  # a server without build states builds at once
+            if state == "failed":
+                err = m.get("error") or {}
+                raise EirnnError.from_problem(int(err.get("status", 422)), err)
+            if state != "pending":
+                return m
+            if deadline is not None and time.monotonic() >= deadline:
+                raise EirnnTimeoutError(m, float(timeout or 0))
+            time.sleep(poll if deadline is None else
+                       max(0.0, min(poll, deadline - time.monotonic())))
 
     def get_model(self, model_id: Union[str, Mapping[str, Any]]) -> Dict[str, Any]:
         """``GET /v1/models/{id}``: the model resource with the document under ``"model"``."""

@@ -167,16 +167,17 @@ class EirnnConnectionError(Error, ConnectionError):
 
 
 class EirnnTimeoutError(Error, TimeoutError):
-    """:meth:`eirnn.Client.wait` reached its timeout before the run ended.
+    """:meth:`eirnn.Client.wait` reached its timeout before the run ended (or
+    :meth:`eirnn.Client.wait_model` before the model was built).
 
     Attributes:
-        run: the last run resource seen (its ``status`` is ``queued`` or ``running``).
+        run: the last run resource seen (its ``status`` is ``queued`` or ``running``), or the
+            last model resource (its ``state`` is ``pending``).
     """
 
     def __init__(self, run: Mapping[str, Any], timeout: float) -> None:
         """Record the last run resource seen and the timeout that expired."""
         self.run: Dict[str, Any] = dict(run)
         self.timeout = timeout
-        super().__init__(
-            f"run {run.get('id', '?')} still {run.get('status', '?')} after {timeout:g} s"
-        )
+        what, now = ("model", run.get("state")) if "state" in run else ("run", run.get("status"))
+        super().__init__(f"{what} {run.get('id', '?')} still {now or '?'} after {timeout:g} s")

@@ -233,6 +233,30 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(cm.exception.type, "urn:eirnn:problem:not-found")
         self.assertNotIn(ids[0], [m["id"] for m in self.c.list_models()])
 
+    def test_generated_model_is_built_by_a_worker(self) -> None:
+        doc = {"class": "gated", "populations": {"E": 40, "I": 10}, "activation": {"name": "relu"},
+               "leak": 1.0, "recurrent": {"generate": {"seed": 3, "spectral_radius": 0.9,
+                                                       "p": {"EE": 0.2, "EI": 0.4, "IE": 0.4,
+                                                             "II": 0.4},
+                                                       "mean": {"EE": 0.1, "EI": 0.2, "IE": 0.1,
+                                                                "II": 0.2}},
+                                          "A": 0.5}}
+        m = self.c.create_model(doc)
+        self.assertEqual(m["state"], "pending")
+        self.assertIsNone(m["hash"])
+        run = self._run(model_id=m["id"], steps=5, dt=0.1)  # accepted while pending
+        self.assertEqual(run["status"], "succeeded")
+        ready = self.c.wait_model(m, timeout=60)
+        self.assertEqual(ready["state"], "ready")
+        self.assertRegex(ready["hash"], r"^[0-9a-f]{64}$")
+        self.assertEqual(run["meta"]["model"]["hash"], ready["hash"])
+        m2 = self.c.create_model(doc, wait=True, timeout=60)
+        self.assertEqual((m2["state"], m2["hash"]), ("ready", ready["hash"]))
+        bad = dict(doc, activation={"name": "linear"})  # refused by the engine's build
+        with self.assertRaises(eirnn.EirnnError) as cm:
+            self.c.create_model(bad, wait=True, timeout=60)
+        self.assertEqual((cm.exception.status, cm.exception.field), (422, "/activation"))
+
     def test_model_in_use_is_not_deleted(self) -> None:
         m = self.c.create_model(small_model())
         run = self._run(model_id=m["id"], steps=5, dt=0.1)
