@@ -195,12 +195,6 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
 /** Free a model built by eir_model_build(); NULL is a no-op. */
 void eir_model_free(eir_model *m);
 
-/**
- * Bytes the model holds: the model object and every array it allocated (padded sizes). A cache
- * can bound its memory with it. Never fails; NULL gives 0.
- */
-size_t eir_model_bytes(const eir_model *m);
-
 int eir_model_n(const eir_model *m);     /**< N */
 int eir_model_n_e(const eir_model *m);   /**< excitatory cells */
 int eir_model_n_i(const eir_model *m);   /**< inhibitory cells */
@@ -228,7 +222,8 @@ int eir_model_sparse(const eir_model *m);
 size_t eir_model_nnz(const eir_model *m);
 /**
  * Bytes the model holds: every array it allocated (dense or compressed-row matrices, vectors,
- * input and readout weights) plus the model structure. Cannot fail.
+ * input and readout weights) plus the model structure (padded sizes); a cache bounds its memory
+ * with it. Cannot fail; NULL gives 0.
  */
 size_t eir_model_bytes(const eir_model *m);
 /** Write the effective conductance matrix M (N*N, zero for classes rnn and dale) to @p out. */

@@ -512,22 +512,6 @@ fail:
     return s;
 }
 
-size_t eir_model_bytes(const eir_model *m)
-{
-    if (!m) return 0;
-    const size_t n = (size_t)m->n, pad = (size_t)m->n_pad, d = sizeof(double);
-    size_t b = sizeof *m + pad * n * d; /* W */
-    if (m->S && m->S != m->W) b += pad * n * d;
-    if (m->WM) b += 2 * pad * n * d;
-    b += (m->cE ? 4 : 0) * n * d; /* cE, cI, gE, gI */
-    b += 2 * n * d;               /* leak, bias */
-    if (m->P) b += pad * (size_t)m->n_in * d;
-    if (m->M_in) b += pad * (size_t)m->n_in * d;
-    if (m->W_out) b += (size_t)m->n_out_pad * (size_t)m->n_read * d;
-    if (m->b_out) b += (size_t)m->n_out * d;
-    return b;
-}
-
 int eir_model_n(const eir_model *m)
 {
     return m->n;
@@ -587,10 +571,7 @@ size_t eir_model_nnz(const eir_model *m)
     return m->sparse ? m->nnz : (size_t)m->n * (size_t)m->n;
 }
 
-/*
- * eir_model_bytes() (issue 10, items 3 and 10): what the model holds, dense or sparse. Kept at
- * the end of the file so that it merges with the other branch's version of the same function.
- */
+/* eir_model_bytes(): what the model holds, dense or sparse (the model cache counts it). */
 size_t eir_model_bytes(const eir_model *m)
 {
     if (!m) return 0;
