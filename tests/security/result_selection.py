@@ -71,7 +71,8 @@ def post(port, path, doc, want):
 
 def make_result(port, pops, trials, steps):
     """Create a model and run it; the run's id once it has succeeded."""
-    mid = post(port, "/v1/models", model_doc(pops), 201)["id"]
+    # A generated model is built by a worker (202, pending); the run waits for the build.
+    mid = post(port, "/v1/models", model_doc(pops), 202)["id"]
     run = {"model_id": mid, "dt": 0.1, "inputs": {"steps": steps, "trials": trials},
            "record": {"vars": ["r"]}, "seed": 7}
     rid = post(port, "/v1/runs", run, 202)["id"]
