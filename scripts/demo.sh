@@ -78,8 +78,8 @@ phases=(before 0 200 during 200 600 after 600 1000)
 awk 'BEGIN { for (k = 0; k < 1000; k++) print (k >= 200 && k < 600) ? 1 : 0 }' >step.csv
 
 
-show "models create model.json"
-created=$(cli models create model.json)
+show "models create --wait model.json"
+created=$(cli models create --wait model.json)
 echo "$created"
 model=$(awk '$1 == "id" { print $2 }' <<<"$created")
 
