@@ -15,11 +15,11 @@
 
 /** A reusable barrier for a fixed number of threads. No resources to free. */
 typedef struct sim_barrier {
-    atomic_uint count;    /**< threads arrived in the current generation */
-    atomic_uint gen;      /**< generation; bumped by the last arrival (futex word) */
-    atomic_uint sleepers; /**< threads asleep on gen */
-    atomic_int verdict;   /**< *stop as the last arrival of the last generation saw it */
-    unsigned n;           /**< threads that must arrive */
+    atomic_uint count;      /**< threads arrived in the current generation */
+    atomic_uint gen;        /**< generation; bumped by the last arrival (futex word) */
+    atomic_uint sleepers;   /**< threads asleep on gen */
+    atomic_int verdict;     /**< *stop as the last arrival of the last generation saw it */
+    unsigned n;             /**< threads that must arrive */
     const atomic_int *stop; /**< a stop flag sampled once per generation, or NULL */
 } sim_barrier;
 
@@ -44,9 +44,9 @@ typedef void (*sim_team_fn)(void *arg, int tid, int nt);
 /**
  * Run @p fn on up to @p want threads: tid 0 on the caller's thread, the others on threads
  * started here and joined before returning. @p bar is made a barrier for the team, watching
- * @p stop (may be NULL; see sim_barrier_init()), before any member starts. If a thread cannot be started, the team is the threads that could (never
- * fewer than the caller's); @p fn is told the team size, which it must not let change any
- * result. Returns the team size.
+ * @p stop (may be NULL; see sim_barrier_init()), before any member starts. If a thread cannot be
+ * started, the team is the threads that could (never fewer than the caller's); @p fn is told the
+ * team size, which it must not let change any result. Returns the team size.
  */
 int sim_team_run(int want, sim_barrier *bar, const atomic_int *stop, sim_team_fn fn, void *arg);
 
