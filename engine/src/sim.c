@@ -103,6 +103,12 @@ void sim_poll(sim_ctx *x, int64_t k)
     if (mono_now() - x->last_poll >= EIR_PROGRESS_POLL_SECONDS) sim_progress(x, k);
 }
 
+void sim_poll_waiting(void *ctx)
+{
+    sim_ctx *x = ctx;
+    sim_poll(x, x->poll_k);
+}
+
 static size_t prec_size(eir_precision p)
 {
     return p == EIR_F32 ? sizeof(float) : sizeof(double);

@@ -585,12 +585,12 @@ static int SFX(rk4_items)(sim_ctx *x, int tid, int q0, int q1, int64_t k, int *a
         SFX(rk4_first_item)(x, &it, k, zmax);
     }
     for (int st = 0; st < 3; st++) {
-        if (sim_barrier_wait(&x->bar)) return 1;
+        if (sim_step_barrier(x, tid, k)) return 1;
         for (int q = q0; q < q1 && !sim_stopping(x, tid, k); q++) {
             sim_item it = sim_item_of(x, q);
             SFX(products_item)(x, &it, act);
         }
-        if (sim_barrier_wait(&x->bar)) return 1;
+        if (sim_step_barrier(x, tid, k)) return 1;
         for (int q = q0; q < q1 && !sim_stopping(x, tid, k); q++) {
             sim_item it = sim_item_of(x, q);
             SFX(rk4_next_item)(x, &it, k, st);
@@ -626,7 +626,7 @@ void SFX(sim_run)(sim_ctx *x, int tid, int nt)
             sim_item it = sim_item_of(x, q);
             SFX(products_item)(x, &it, act);
         }
-        if (sim_barrier_wait(&x->bar)) break;
+        if (sim_step_barrier(x, tid, k)) break;
         if (rk4) {
             if (SFX(rk4_items)(x, tid, q0, q1, k, act, zmax)) break;
         } else {
@@ -635,7 +635,7 @@ void SFX(sim_run)(sim_ctx *x, int tid, int nt)
                 SFX(update_item)(x, &it, k, zmax);
             }
         }
-        if (sim_barrier_wait(&x->bar)) break;
+        if (sim_step_barrier(x, tid, k)) break;
         if (atomic_load_explicit(&x->any_bad, memory_order_relaxed)) break;
     }
     if (tid == 0) {

@@ -89,6 +89,7 @@ typedef struct sim_ctx {
     atomic_int any_bad; /**< some V became non-finite at the current step */
     int poll_in_step;   /**< steps are long: thread 0 calls progress between its items too */
     double last_poll;   /**< thread 0: monotonic time of the last progress call */
+    int64_t poll_k;     /**< thread 0: the step it waits in (sim_step_barrier()) */
     int64_t end_step;   /**< the step the team stopped at (T when every step was done) */
     int diverged;       /**< the team stopped on a non-finite V at end_step */
     eir_status status;
@@ -107,6 +108,20 @@ void sim_progress(sim_ctx *x, int64_t k);
  * EIR_PROGRESS_POLL_SECONDS have passed since its last call; a non-zero return sets x->cancel.
  */
 void sim_poll(sim_ctx *x, int64_t k);
+
+/** sim_poll() for a waiting barrier (sim_barrier_wait_polling()): @p ctx is the sim_ctx. */
+void sim_poll_waiting(void *ctx);
+
+/**
+ * A barrier of step @p k: thread 0 of a long-stepped run keeps polling the progress callback
+ * while it waits for the others (a slower or descheduled peer must not delay a stop).
+ */
+static inline int sim_step_barrier(sim_ctx *x, int tid, int64_t k)
+{
+    if (tid != 0 || !x->poll_in_step) return sim_barrier_wait(&x->bar);
+    x->poll_k = k;
+    return sim_barrier_wait_polling(&x->bar, sim_poll_waiting, x, EIR_PROGRESS_POLL_SECONDS);
+}
 
 /**
  * Before each work item: 1 when thread @p tid must skip the rest of its items in this phase

@@ -38,6 +38,14 @@ void sim_barrier_init(sim_barrier *b, unsigned n, const atomic_int *stop);
  */
 int sim_barrier_wait(sim_barrier *b);
 
+/**
+ * sim_barrier_wait() for a thread that must keep doing something while it waits: when the
+ * wait lasts, @p poll(@p ctx) is called about every @p period seconds until the barrier opens.
+ * @p poll may set the barrier's stop flag (the verdict of this generation or of the next one
+ * reports it). Returns what sim_barrier_wait() returns.
+ */
+int sim_barrier_wait_polling(sim_barrier *b, void (*poll)(void *ctx), void *ctx, double period);
+
 /** The work of one team member: @p tid in [0, nt). */
 typedef void (*sim_team_fn)(void *arg, int tid, int nt);
 
