@@ -418,8 +418,11 @@ size_t eir_run_out_len(const eir_model *m, const eir_run_desc *r, eir_var var);
  */
 size_t eir_run_memory_bytes(const eir_model *m, const eir_run_desc *r);
 
-/** OpenBLAS's buffers and a thread's stack that a run's thread touches, counted per thread. */
-#define EIR_RUN_BLAS_BYTES_PER_THREAD ((size_t)32 << 20)
+/**
+ * Per thread of a run: OpenBLAS's packing buffers and the thread's stack as far as a run
+ * touches them (measured at most 2 MiB per thread up to N = 4096; docs/OPERATIONS.md, "Memory").
+ */
+#define EIR_RUN_BLAS_BYTES_PER_THREAD ((size_t)8 << 20)
 
 /** Outcome of a run. */
 typedef struct eir_run_result {
