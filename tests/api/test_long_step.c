@@ -6,7 +6,7 @@
  *        (before, the cancel was seen only between steps: the rest of the step, seconds,
  *        went by first). A cancel made just before the run's time limit strikes ends it
  *        `cancelled`, not `failed` (cancel wins). A SIGTERM during such a step (grace 0) gives
- *        the run back to the queue and the daemon exits within seconds. A run over
+ *        the run back to the queue within a second and the daemon exits 0. A run over
  *        --max-run-memory-bytes is refused with 422 naming the field that drives its size
  *        (the trials, or the recorded values) and giving the estimate and the limit.
  *        The model stays in the daemon's cache (--model-cache-bytes 2G), so the worker does not
@@ -118,22 +118,47 @@ static void test_cancel_mid_step(void **state)
     free(id);
 }
 
-/** A cancel just before the time limit strikes wins over it. */
+/**
+ * A cancel made shortly before the time limit strikes wins over it: 2 s after the run is seen
+ * running (a run's clock starts at its claim, a little earlier) with a limit of 3 s, so that
+ * the worker may see the limit before the cancel (it reads the cancel every 0.25 s).
+ */
 static void test_cancel_wins_over_time_limit(void **state)
 {
     (void)state;
-    char *id = submit(1000, "\"time_limit\": 1");
+    char *id = submit(1000, "\"time_limit\": 3");
     api_wait_status(&D, id, "running", 60);
-    api_pause(0.8);
+    api_pause(2.0);
     cancel(id);
     json_t *j = api_wait_run(&D, id, 60);
-    printf("cancelled 0.8 s into a run with a 1 s limit: %s\n", api_jstr(j, "status"));
+    printf("cancelled 2 s into a run with a 3 s limit: %s\n", api_jstr(j, "status"));
     assert_string_equal(api_jstr(j, "status"), "cancelled");
     json_decref(j);
     free(id);
 }
 
-/** SIGTERM in a long step: the daemon exits promptly, the run is queued again. */
+/** Seconds of the day of the "ts" of the first log line with @p event, or -1. */
+static double event_time(const char *log, const char *event)
+{
+    char needle[96];
+    snprintf(needle, sizeof needle, "\"event\":\"%s\"", event);
+    const char *e = strstr(log, needle);
+    if (!e) return -1;
+    const char *line = e;
+    while (line > log && line[-1] != '\n')
+        line--;
+    const char *ts = strstr(line, "\"ts\":\"");
+    int h, m;
+    double sec;
+    if (!ts || ts > e || sscanf(ts + 6, "%*10sT%d:%d:%lfZ", &h, &m, &sec) != 3) return -1;
+    return h * 3600.0 + m * 60.0 + sec;
+}
+
+/**
+ * SIGTERM in a long step (--shutdown-grace 0): the run is given back to the queue within a
+ * second of the shutdown's start (logged: releasing_runs, run_released), and the daemon exits
+ * 0 soon after (its own shutdown allows in-flight answers up to 2 s).
+ */
 static void test_shutdown_mid_step(void **state)
 {
     (void)state;
@@ -143,9 +168,16 @@ static void test_shutdown_mid_step(void **state)
     double t0 = api_now();
     int rc = api_stop(&D, SIGTERM, eir_scaled(30));
     double took = api_now() - t0;
-    printf("SIGTERM 0.5 s into a long step: exit %d after %.3f s\n", rc, took);
+    char *log = api_log(&D);
+    double from = event_time(log, "releasing_runs"), to = event_time(log, "run_released");
+    free(log);
+    printf("SIGTERM 0.5 s into a long step: released %.3f s after the shutdown began, exit %d "
+           "after %.3f s\n",
+           to - from, rc, took);
     assert_int_equal(rc, 0);
-    assert_true(took < eir_scaled(3.0));
+    assert_true(from >= 0 && to >= from);
+    assert_true(to - from < eir_scaled(1.0));
+    assert_true(took < eir_scaled(6.0));
     api_cleanup(&D);
     free(big_id);
     start(); /* a fresh daemon for the tests after this one */
