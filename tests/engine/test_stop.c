@@ -1,13 +1,15 @@
 /*
  * A stop inside a long step (eir.h eir_stop, eir_run_desc.progress; issue 10, item 8): a run
  * whose RK4 steps take over half a second is stopped from another thread (eir_stop_request())
- * or by its progress callback a quarter of the way into the step, and eir_run() returns
- * EIR_ECANCELLED within half a second and half a step of the request (before the fix, the stop
- * was only looked at between steps: the rest of the step went by first), with no step counted
- * and every row NaN. A run watched by a stop flag that is never requested, and with a progress
- * callback that is called inside its steps, gives the same bytes as one without, at 1 and 2
- * threads. eir_run_memory_bytes() counts at least the workspace, the outputs and the float32
- * copy of the model, and grows with B, T and the integrator as the run does.
+ * or by its progress callback an eighth of the way into the step, and eir_run() returns
+ * EIR_ECANCELLED within half a second and half a step of the request (the callback: plus its
+ * polling period of 0.1 s), with no step done and every row NaN (before the fix, the stop was
+ * only looked at between steps: the rest of the step went by first, and the step was done). A run
+ * watched by a stop flag that is never requested, and with a progress callback that is called
+ * inside its steps, gives the same bytes as one without, at 1 and 2 threads. eir_run_memory_bytes()
+ * counts at least the workspace, the outputs and the float32 copy of the model, and grows with B, T
+ * and the integrator as the run does; the peak resident size of a run grows by no more than the
+ * estimate and not much less.
  */
 #include <pthread.h>
 #include <time.h>
@@ -92,9 +94,9 @@ static int ask_stop(void *ctx, int64_t done, int64_t total)
     return 1;
 }
 
-/** N = 1024, B = 1024: one RK4 step is 8.6 GFLOP, 0.6 s on two cores here. */
+/** N = 1024, B = 2048: one RK4 step is 17 GFLOP, 0.4-1.2 s on two cores here. */
 #define BIG_N 1024
-#define BIG_B 1024
+#define BIG_B 2048
 
 static eir_model *big;
 static double step_s; /**< one step of the big run, unstopped, 2 threads */
@@ -123,8 +125,8 @@ static int teardown(void **state)
 
 /**
  * The bound on the stop: half a second (scaled for slow sanitizers), and half the step, so that
- * a stop looked at only between steps (the request is made a quarter into the step: three
- * quarters of it would go by) fails on any machine.
+ * a stop looked at only between steps (the request is made an eighth into the step: seven
+ * eighths of it would go by) fails on any machine; no step may be done either.
  */
 static double bound(void)
 {
@@ -132,19 +134,27 @@ static double bound(void)
     return b < step_s / 2 ? b : step_s / 2;
 }
 
-/** When the stop is requested: a quarter of the way into the first step. */
+/**
+ * When the stop is requested: an eighth of the way into the first step (the machine's load
+ * may change the step's length between the measurement and the test).
+ */
 static double request_after(void)
 {
-    return step_s / 4;
+    return step_s / 8;
 }
 
-static void check_stopped(const et_out *o, double latency, const char *how)
+/**
+ * The run @p o was stopped an eighth into its first step and eir_run() returned @p latency
+ * seconds after the stop was wanted: cancelled inside that step (no step done: a stop looked
+ * at between steps only would complete it), within bound() + @p slack.
+ */
+static void check_stopped(const et_out *o, double latency, double slack, const char *how)
 {
     printf("%s: eir_run returned %.3f s after the request (bound %.3f s), %lld steps done\n", how,
-           latency, bound(), (long long)o->res.steps_done);
+           latency, bound() + slack, (long long)o->res.steps_done);
     assert_int_equal(o->status, EIR_ECANCELLED);
-    assert_true(o->res.steps_done < 3);
-    assert_true(latency < bound());
+    assert_int_equal(o->res.steps_done, 0);
+    assert_true(latency < bound() + slack);
     for (int b = 0; b < BIG_B; b++) /* rows not reached are NaN */
         for (int64_t row = o->res.rows_written; row < o->rows; row++)
             for (int u = 0; u < BIG_N; u++) {
@@ -153,7 +163,7 @@ static void check_stopped(const et_out *o, double latency, const char *how)
             }
 }
 
-/** eir_stop_request() from another thread a quarter into a 3-step run, 2 threads. */
+/** eir_stop_request() from another thread an eighth into a 3-step run, 2 threads. */
 static void test_stop_flag_mid_step(void **state)
 {
     (void)state;
@@ -171,7 +181,7 @@ static void test_stop_flag_mid_step(void **state)
     double end = now_s();
     pthread_join(th, NULL);
     assert_int_equal(eir_stop_requested(stop), 1);
-    check_stopped(&o, end - s.at, "eir_stop_request, 2 threads");
+    check_stopped(&o, end - s.at, 0, "eir_stop_request, 2 threads");
     et_out_free(&o);
     eir_stop_free(stop);
 }
@@ -192,12 +202,15 @@ static void test_stop_flag_one_thread(void **state)
     et_run(big, &r, &o);
     double end = now_s();
     pthread_join(th, NULL);
-    check_stopped(&o, end - s.at, "eir_stop_request, 1 thread");
+    check_stopped(&o, end - s.at, 0, "eir_stop_request, 1 thread");
     et_out_free(&o);
     eir_stop_free(stop);
 }
 
-/** The progress callback, polled inside the step, asks to stop a quarter into it. */
+/**
+ * The progress callback, polled inside the step, asks to stop an eighth into it (it is called
+ * from the caller's thread only, so it needs no lock).
+ */
 static void test_progress_mid_step(void **state)
 {
     (void)state;
@@ -210,7 +223,9 @@ static void test_progress_mid_step(void **state)
     et_run(big, &r, &o);
     double end = now_s();
     assert_true(a.at > 0);
-    check_stopped(&o, end - a.at, "progress callback, 2 threads");
+    /* from when the stop was wanted; the callback is polled every EIR_PROGRESS_POLL_SECONDS */
+    check_stopped(&o, end - (a.t0 + a.after), EIR_PROGRESS_POLL_SECONDS,
+                  "progress callback, 2 threads");
     et_out_free(&o);
 }
 
