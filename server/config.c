@@ -84,6 +84,10 @@ static const opt_def opts[] = {
      "concurrent HTTP connections"},
     {"model-cache-bytes", "EIRNN_MODEL_CACHE_BYTES", OPT_SIZE64, OFF(cache_bytes), 0,
      (long long)1 << 40, "BYTES", "memory for built models kept between runs (0 = none)"},
+    {"max-run-memory-bytes", "EIRNN_MAX_RUN_MEMORY_BYTES", OPT_SIZE, OFF(max_run_memory), 1,
+     (long long)1 << 50, "BYTES",
+     "most memory one run may need (workspace, outputs, float32 model copy; the model not "
+     "counted): a run over it is refused with 422"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)
@@ -105,6 +109,21 @@ static uint64_t auto_body_buffer(uint64_t max_body)
         if (ram8 < b) b = ram8;
     }
     return b < max_body ? max_body : b;
+}
+
+/** --help's text for the default --max-run-memory-bytes (resolved by auto_run_memory()). */
+#define RUN_MEMORY_DEFAULT_TEXT "RAM / 2 / workers"
+
+/**
+ * --max-run-memory-bytes when not given: half the machine's memory shared by the workers, so
+ * that every worker at its limit leaves the other half to the models, the cache, the HTTP side
+ * and the system; 1 GiB when the memory cannot be read.
+ */
+static uint64_t auto_run_memory(int workers)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return (uint64_t)1 << 30;
+    return (uint64_t)pages * (uint64_t)page / 2 / (uint64_t)(workers > 1 ? workers : 1);
 }
 
 /** --help's text for the default database (resolved by resolve_db()). */
@@ -379,6 +398,10 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
             snprintf(buf, cap, "%s", BODY_BUFFER_DEFAULT_TEXT);
             break;
         }
+        if (o->off == OFF(max_run_memory)) {
+            snprintf(buf, cap, "%s", RUN_MEMORY_DEFAULT_TEXT);
+            break;
+        }
         unsigned long long v = o->kind == OPT_SIZE
                                    ? *(const uint64_t *)(base + o->off)
                                    : (unsigned long long)*(const int64_t *)(base + o->off);
@@ -558,5 +581,6 @@ int srv_config_parse(srv_config *c, int argc, char **argv)
     if (c->threads_per_run == 0) c->threads_per_run = auto_threads_per_run(c->workers);
     if (c->max_body_buffer == 0) c->max_body_buffer = auto_body_buffer(c->max_body_bytes);
     if (c->max_body_buffer < c->max_body_bytes) c->max_body_buffer = c->max_body_bytes;
+    if (c->max_run_memory == 0) c->max_run_memory = auto_run_memory(c->workers);
     return resolve_db(c);
 }

@@ -22,8 +22,12 @@
 #error "eirnnd stores results as the host's bytes, which must be little-endian (as .npy says)"
 #endif
 
-/** Seconds between progress writes (each is one short transaction). */
-#define PROGRESS_PERIOD 0.5
+/**
+ * Seconds between progress writes (each is one short transaction), which also read whether a
+ * cancel was asked for: with the engine calling on_progress() inside long steps every
+ * EIR_PROGRESS_POLL_SECONDS, a cancel is seen within this plus 0.1 s and a work item.
+ */
+#define PROGRESS_PERIOD 0.25
 
 /** Bytes handed to store_result_append() at a time. */
 #define APPEND_PIECE ((size_t)4 << 20)
@@ -41,6 +45,12 @@ typedef struct exec_ctx {
     int stop; /**< STOP_* */
 } exec_ctx;
 
+/**
+ * The engine's progress callback (eir.h): between steps and, in long steps, every
+ * EIR_PROGRESS_POLL_SECONDS inside them, on the run's thread (which owns x->c). Stops the run
+ * for a shutdown (release), past the wall-clock limit, or for a cancel; a cancel asked for
+ * before the limit struck wins over it (the run ends cancelled, not failed).
+ */
 static int on_progress(void *ctx, int64_t done, int64_t total)
 {
     exec_ctx *x = ctx;
@@ -50,7 +60,11 @@ static int on_progress(void *ctx, int64_t done, int64_t total)
         return 1;
     }
     if (x->deadline > 0 && t > x->deadline) {
-        x->stop = STOP_TIME;
+        int cancel = 0;
+        x->last = t;
+        x->stop = store_run_progress(x->c, x->run_id, done, total, &cancel) == STORE_OK && cancel
+                      ? STOP_CANCEL
+                      : STOP_TIME;
         return 1;
     }
     if (t - x->last >= PROGRESS_PERIOD) {

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "model_resolve.h"
 #include "pool.h"
+#include "run_budget.h"
 
 /** Longest Idempotency-Key accepted. */
 #define IDEMPOTENCY_KEY_MAX 255
@@ -167,6 +168,7 @@ enum MHD_Result h_runs_create(srv_req *r)
     eir_pipe_config cfg;
     eir_pipe *p = prepare_run(r, c, &res, &cfg, body, &ret);
     if (!p) goto out;
+    if (srv_run_over_budget(r, body, p, &ret)) goto out; /* issue 10, item 8 (run_budget.c) */
     const char *request_json = request_to_store(r, body, p, &owned);
     if (!request_json || srv_json_oom()) { /* what was validated may not be what was sent */
         ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");

@@ -54,6 +54,8 @@ typedef struct srv_config {
     unsigned connection_timeout; /**< idle connection timeout, seconds */
     unsigned max_connections;    /**< concurrent connections */
     int64_t cache_bytes;         /**< model cache budget in bytes; 0 = no cache */
+    uint64_t max_run_memory;     /**< most bytes one run may allocate (eir_run_memory_bytes());
+                                      0 until parsed = RAM / 2 / workers (run_budget.c) */
 } srv_config;
 
 /** The daemon: configuration, storage, HTTP server, pool, waiters, metrics. */

@@ -358,6 +358,33 @@ const char *eir_precision_name(eir_precision p);
  */
 typedef int (*eir_progress_fn)(void *ctx, int64_t steps_done, int64_t steps_total);
 
+/**
+ * A stop request that another thread (or a signal handler) can make while eir_run() is inside
+ * a step: an opaque flag, set once and never cleared. Owned by the caller; it must outlive the
+ * runs that watch it. Cannot be shared with a struct copy (use the pointer).
+ */
+typedef struct eir_stop eir_stop;
+
+/** A new stop flag, not requested; NULL when out of memory. Free with eir_stop_free(). */
+eir_stop *eir_stop_new(void);
+
+/** Free @p s (NULL is allowed). No run may be watching it. */
+void eir_stop_free(eir_stop *s);
+
+/**
+ * Ask every run watching @p s to stop: each ends within one work item of its threads (a block
+ * of 64 trials x 256 cells of one product or update, milliseconds even at N = B = 4096), and
+ * eir_run() returns EIR_ECANCELLED with the complete steps' rows kept. Any thread;
+ * async-signal-safe (a lock-free atomic store). Cannot fail.
+ */
+void eir_stop_request(eir_stop *s);
+
+/** 1 once eir_stop_request() was called on @p s, else 0. */
+int eir_stop_requested(const eir_stop *s);
+
+/** Seconds between the progress callback's calls inside one long step (see eir_run_desc). */
+#define EIR_PROGRESS_POLL_SECONDS 0.1
+
 /** A run of a model: B trials of T steps. */
 typedef struct eir_run_desc {
     double dt;                 /**< step > 0, same unit as 1/G_b */
@@ -381,9 +408,16 @@ typedef struct eir_run_desc {
      */
     void *out[EIR_NVARS];
 
-    eir_progress_fn progress; /**< optional callback */
-    void *progress_ctx;       /**< passed to progress */
-    int64_t progress_every;   /**< steps between callbacks; 0 = about every 10 ms of work */
+    /**
+     * Optional callback, called every progress_every steps between steps and, in a step of
+     * more than about 10 ms of work, also inside the step, between the work items of the
+     * caller's thread, at most every EIR_PROGRESS_POLL_SECONDS (steps_done is then the steps
+     * completed so far): a non-zero return stops the run within one work item.
+     */
+    eir_progress_fn progress;
+    void *progress_ctx;     /**< passed to progress */
+    int64_t progress_every; /**< steps between callbacks; 0 = about every 10 ms of work */
+    eir_stop *stop;         /**< optional stop flag (eir_stop_request()), NULL = none */
 
     /**
      * Threads for this run, >= 1: at most this many (the caller's thread and threads started
@@ -406,6 +440,40 @@ int64_t eir_recorded_rows(int64_t T, int every);
  */
 size_t eir_run_out_len(const eir_model *m, const eir_run_desc *r, eir_var var);
 
+/**
+ * Bytes eir_run() allocates for run @p r of @p m, plus the output buffers its caller allocates
+ * (eir_run_out_len() values of the run's precision per recorded variable): the workspace (state,
+ * rates, drive, gate, products, RK4 stage state and sum, the input projection window), the
+ * float32 copies of the model's arrays (float32 runs only: the product matrix, N x n_pad, twice
+ * for a full gate matrix), the transposed matrix of small single-trial runs, and
+ * EIR_RUN_BLAS_BYTES_PER_THREAD per thread the run would use for OpenBLAS's packing buffers
+ * and the threads' stacks. The model itself is not counted (the caller holds it). Measured
+ * against the peak resident memory of runs in tests/engine/test_stop.c. Saturates at SIZE_MAX;
+ * meaningful only for a run that eir_run() would accept (else a best effort, never a crash).
+ */
+size_t eir_run_memory_bytes(const eir_model *m, const eir_run_desc *r);
+
+/** What eir_run_memory_bound() needs of a model that is not built (or not at hand). */
+typedef struct eir_model_dims {
+    int n, n_e;      /**< N and its excitatory cells */
+    int n_in, n_out; /**< input channels, readout outputs (0 = none) */
+    eir_class cls;   /**< the class: a gated model is counted with a full A and gated inputs */
+} eir_model_dims;
+
+/**
+ * An upper bound of eir_run_memory_bytes() for run @p r of any model with dimensions @p d: the
+ * model is counted dense and, when gated, with a full gate matrix A and input gating (the
+ * largest workspace and float32 copies). A server checks a run against a memory budget with it
+ * before the model is built. Saturates at SIZE_MAX; cannot fail.
+ */
+size_t eir_run_memory_bound(const eir_model_dims *d, const eir_run_desc *r);
+
+/**
+ * Per thread of a run: OpenBLAS's packing buffers and the thread's stack as far as a run
+ * touches them (measured at most 2 MiB per thread up to N = 4096; docs/OPERATIONS.md, "Memory").
+ */
+#define EIR_RUN_BLAS_BYTES_PER_THREAD ((size_t)8 << 20)
+
 /** Outcome of a run. */
 typedef struct eir_run_result {
     int64_t steps_done;    /**< steps completed and finite */
@@ -424,7 +492,8 @@ typedef struct eir_run_result {
  * step loop allocates nothing. Divergence is not an error: it returns EIR_OK with
  * res->diverged set. EIR_EINVAL (naming the run field: "/dt", "/T", "/inputs", "/V0",
  * "/record/neurons", "/record/every", "/record/vars", "/threads") for a bad run,
- * EIR_ENOMEM, EIR_ECANCELLED when the callback stopped it (res describes the rows kept).
+ * EIR_ENOMEM, EIR_ECANCELLED when the callback or r->stop stopped it (res describes the rows
+ * kept: the steps completed before the stop; a step cut short is not counted).
  *
  * A seeded run gives the same bytes whatever `threads` is: noise comes from a counter-based
  * generator keyed by (seed, trial, step, neuron), and each step is cut into blocks of trials x

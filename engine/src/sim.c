@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "eir.h"
 #include "model_internal.h"
@@ -59,6 +60,53 @@ size_t eir_run_out_len(const eir_model *m, const eir_run_desc *r, eir_var var)
     else
         units = r->neurons ? (size_t)r->n_neurons : (size_t)m->n;
     return (size_t)r->B * (size_t)eir_recorded_rows(r->T, r->record_every) * units;
+}
+
+eir_stop *eir_stop_new(void)
+{
+    eir_stop *s = malloc(sizeof *s);
+    if (s) atomic_init(&s->flag, 0);
+    return s;
+}
+
+void eir_stop_free(eir_stop *s)
+{
+    free(s);
+}
+
+void eir_stop_request(eir_stop *s)
+{
+    atomic_store(&s->flag, 1);
+}
+
+int eir_stop_requested(const eir_stop *s)
+{
+    return atomic_load(&s->flag) != 0;
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sim_progress(sim_ctx *x, int64_t k)
+{
+    const eir_run_desc *r = x->r;
+    if (x->poll_in_step) x->last_poll = mono_now();
+    if (r->progress(r->progress_ctx, k, x->T)) atomic_store(&x->cancel, 1);
+}
+
+void sim_poll(sim_ctx *x, int64_t k)
+{
+    if (mono_now() - x->last_poll >= EIR_PROGRESS_POLL_SECONDS) sim_progress(x, k);
+}
+
+void sim_poll_waiting(void *ctx)
+{
+    sim_ctx *x = ctx;
+    sim_poll(x, x->poll_k);
 }
 
 static size_t prec_size(eir_precision p)
@@ -208,6 +256,25 @@ static eir_status setup_columns(sim_ctx *x, eir_precision prec, void **owned)
     return EIR_OK;
 }
 
+/** Bytes of the float32 copies of @p m's arrays that a float32 run makes (setup_arrays()). */
+static size_t f32_copy_bytes(const eir_model *m)
+{
+    const size_t n = (size_t)m->n, nn = (size_t)m->n_pad * n;
+    const size_t per = m->gate == EIR_GATE_FUSED ? 2 : 1; /* FUSED: W and M values */
+    const size_t matlen = m->sparse ? per * m->nnz : per * nn;
+    const size_t pin = (size_t)m->n_pad * (size_t)m->n_in;
+    const size_t wout = (size_t)m->n_out_pad * (size_t)m->n_read;
+    return (matlen + 2 * pin + wout + (size_t)m->n_out + 6 * n) * sizeof(float);
+}
+
+/** Bytes of the transposed matrix setup_columns() makes for run @p r (0 when it makes none). */
+static size_t columns_bytes(const eir_model *m, const eir_run_desc *r)
+{
+    if (r->B != 1 || m->n > SIM_COLUMN_KERNEL_MAX_N || m->sparse) return 0;
+    const size_t ld = m->gate == EIR_GATE_FUSED ? 2 * (size_t)m->n_pad : (size_t)m->n_pad;
+    return (size_t)m->n * ld * prec_size(r->precision);
+}
+
 /**
  * Point @p x->a at the model's arrays in the run's precision. For float32 they are converted
  * into one allocation returned in *owned (caller frees), except the product matrix, for which
@@ -225,7 +292,6 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     const size_t per = m->gate == EIR_GATE_FUSED ? 2 : 1; /* FUSED: W and M values */
     const size_t matlen = m->sparse ? per * m->nnz : per * nn;
     const size_t pin = (size_t)m->n_pad * (size_t)m->n_in;
-    const size_t wout = (size_t)m->n_out_pad * (size_t)m->n_read;
     *owned = NULL;
     if (m->sparse) {
         x->a.rp = m->rp;
@@ -249,8 +315,7 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
                             .gI = m->gI};
         return EIR_OK;
     }
-    size_t total = matlen + 2 * pin + wout + (size_t)m->n_out + 6 * n;
-    float *buf = eir_alloc_big(total * sizeof *buf);
+    float *buf = eir_alloc_big(f32_copy_bytes(m));
     if (!buf) return EIR_ENOMEM;
     float *cur = buf;
     /* the product matrix is converted by the run's team (convert_share()), in parallel */
@@ -265,7 +330,7 @@ static eir_status setup_arrays(sim_ctx *x, eir_precision prec, float **owned)
     cur += matlen;
     x->a.P = to_f32(m->P, pin, &cur);
     x->a.M_in = to_f32(m->M_in, pin, &cur);
-    x->a.W_out = to_f32(m->W_out, wout, &cur);
+    x->a.W_out = to_f32(m->W_out, (size_t)m->n_out_pad * (size_t)m->n_read, &cur);
     x->a.b_out = to_f32(m->b_out, (size_t)m->n_out, &cur);
     x->a.leak = to_f32(m->leak, n, &cur);
     x->a.bias = to_f32(m->bias, n, &cur);
@@ -285,12 +350,20 @@ static double product_flops(const sim_ctx *x)
     return 2.0 * entries * x->r->B * (m->gate == EIR_GATE_FUSED ? 2 : 1);
 }
 
-/** Steps between progress callbacks: about 10 ms of work at ~5 GFLOP/s. */
-static int64_t auto_progress_every(const sim_ctx *x)
+/** Work of one step, in flops (products and the element-wise passes), for the progress rate. */
+static double step_flops(const sim_ctx *x)
 {
     double flops = product_flops(x) + 50.0 * x->n * (double)x->r->B;
-    if (x->r->integrator == EIR_INTEG_RK4) flops *= 4;
-    int64_t every = (int64_t)(5e7 / flops);
+    return x->r->integrator == EIR_INTEG_RK4 ? 4 * flops : flops;
+}
+
+/** About 10 ms of work at ~5 GFLOP/s: a step of more than this is long. */
+#define SIM_PROGRESS_FLOPS 5e7
+
+/** Steps between progress callbacks: about 10 ms of work. */
+static int64_t auto_progress_every(const sim_ctx *x)
+{
+    int64_t every = (int64_t)(SIM_PROGRESS_FLOPS / step_flops(x));
     return every < 1 ? 1 : every > 100000 ? 100000 : every;
 }
 
@@ -302,11 +375,14 @@ static size_t carve(size_t *cursor, size_t bytes)
     return at;
 }
 
+/** Number of offsets sim_ws_layout() fills. */
+#define SIM_WS_PARTS 21
+
 /**
- * Allocate the run's workspace (sim_ws) for up to @p nt threads, zeroed, in one block owned by
- * x->w.block (caller frees). EIR_ENOMEM on allocation failure.
+ * The layout of the run's workspace for up to @p nt threads: offsets of its parts in o[] (see
+ * sim_ws_alloc()); returns its size in bytes. No allocation.
  */
-static eir_status sim_ws_alloc(sim_ctx *x, int nt)
+static size_t sim_ws_layout(const sim_ctx *x, int nt, size_t o[SIM_WS_PARTS])
 {
     const eir_run_desc *r = x->r;
     const eir_model *m = x->m;
@@ -314,7 +390,7 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
     const size_t bn = B * n * es, bp = B * (size_t)m->n_pad * es;
     const size_t cells = B * (size_t)x->n_nb;
     const int has_inputs = r->inputs && x->n_in > 0;
-    size_t at = 0, o[20];
+    size_t at = 0;
     o[0] = carve(&at, bn); /* V */
     o[1] = carve(&at, bn); /* R */
     o[2] = carve(&at, bn); /* I */
@@ -336,10 +412,25 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
     o[16] = carve(&at, cells * sizeof(double));
     o[17] = carve(&at, (size_t)nt * SIM_PAD_DOUBLES * sizeof(double));
     o[18] = carve(&at, (size_t)nt * (n + 1) * sizeof(int));
-    const int rt = m->sparse && x->B > 1;
+    const int rt = m->sparse && x->B > 1; /* a trial block's rates, per thread (sparse) */
     o[19] = carve(&at, rt ? (size_t)nt * n * EIR_TRIAL_BLOCK * es : 0);
-    const size_t bad_at = carve(&at, cells);
-    char *blk = calloc(1, at);
+    o[20] = carve(&at, cells); /* bad */
+    return at;
+}
+
+/**
+ * Allocate the run's workspace (sim_ws) for up to @p nt threads, zeroed, in one block owned by
+ * x->w.block (caller frees). EIR_ENOMEM on allocation failure.
+ */
+static eir_status sim_ws_alloc(sim_ctx *x, int nt)
+{
+    const eir_run_desc *r = x->r;
+    const eir_model *m = x->m;
+    const int has_inputs = r->inputs && x->n_in > 0;
+    const int rk4 = r->integrator == EIR_INTEG_RK4;
+    const int rt = m->sparse && x->B > 1;
+    size_t o[SIM_WS_PARTS];
+    char *blk = calloc(1, sim_ws_layout(x, nt, o));
     if (!blk) return EIR_ENOMEM;
     sim_ws *w = &x->w;
     w->block = blk;
@@ -363,7 +454,7 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
     w->zmax = (double *)(blk + o[17]);
     w->act = (int *)(blk + o[18]);
     w->rt = rt ? blk + o[19] : NULL;
-    w->bad = (unsigned char *)blk + bad_at;
+    w->bad = (unsigned char *)blk + o[20];
     return EIR_OK;
 }
 
@@ -421,9 +512,10 @@ static void ctx_init(sim_ctx *x, const eir_model *m, const eir_run_desc *r)
     x->n_tb = (r->B + EIR_TRIAL_BLOCK - 1) / EIR_TRIAL_BLOCK;
     x->n_nb = (m->n_pad + SIM_NEURON_BLOCK - 1) / SIM_NEURON_BLOCK;
     atomic_init(&x->cancel, 0);
-    atomic_init(&x->halt, 0);
     atomic_init(&x->any_bad, 0);
     x->progress_every = r->progress_every > 0 ? r->progress_every : auto_progress_every(x);
+    x->poll_in_step = r->progress && step_flops(x) >= SIM_PROGRESS_FLOPS;
+    x->last_poll = x->poll_in_step ? mono_now() : 0;
     /* the projection window depends on B, never on the thread count (same BLAS calls) */
     size_t per_step = (size_t)r->B * (size_t)m->n_pad;
     x->Tc = (int64_t)(PROJECT_BLOCK_ELEMS / (per_step ? per_step : 1));
@@ -484,6 +576,68 @@ static eir_status outcome(sim_ctx *x, int nt, eir_run_result *res, eir_error *er
     return EIR_OK;
 }
 
+/** a * b * c saturated at SIZE_MAX. */
+static size_t mul3_sat(size_t a, size_t b, size_t c)
+{
+    if (a && b > SIZE_MAX / a) return SIZE_MAX;
+    size_t ab = a * b;
+    return ab && c > SIZE_MAX / ab ? SIZE_MAX : ab * c;
+}
+
+static size_t add_sat(size_t a, size_t b)
+{
+    return a > SIZE_MAX - b ? SIZE_MAX : a + b;
+}
+
+size_t eir_run_memory_bytes(const eir_model *m, const eir_run_desc *r)
+{
+    if (!m || !r) return 0;
+    eir_run_desc d = *r; /* the engine's checks, where sizes would not mean anything */
+    if (d.B < 1) d.B = 1;
+    if (d.T < 1) d.T = 1;
+    if (d.record_every < 1) d.record_every = 1;
+    if (d.threads < 1) d.threads = 1;
+    if (d.neurons && d.n_neurons < 1) d.neurons = NULL;
+    sim_ctx x;
+    memset(&x, 0, sizeof x);
+    ctx_init(&x, m, &d);
+    const int nt = team_size(&x);
+    size_t o[SIM_WS_PARTS];
+    size_t total = sizeof x + sim_ws_layout(&x, nt, o) + columns_bytes(m, &d);
+    if (d.precision == EIR_F32) total = add_sat(total, f32_copy_bytes(m));
+    total = add_sat(total, mul3_sat((size_t)nt, EIR_RUN_BLAS_BYTES_PER_THREAD, 1));
+    for (int v = 0; v < EIR_NVARS; v++) {
+        if (!(d.record_mask & (1u << v))) continue;
+        const size_t units = v == EIR_VAR_Y ? (size_t)m->n_out : (size_t)x.n_rec;
+        total = add_sat(total, mul3_sat(mul3_sat((size_t)d.B, (size_t)x.rows, 1), units,
+                                        prec_size(d.precision)));
+    }
+    return total;
+}
+
+size_t eir_run_memory_bound(const eir_model_dims *d, const eir_run_desc *r)
+{
+    if (!d || !r || d->n < 1) return 0;
+    /* A model without arrays, with the sizes and the storage that need the most: dense, and for
+     * a gated class the fused [W; M] product (full A) and gated inputs. Only sizes and which
+     * arrays exist are read by eir_run_memory_bytes(); nothing is dereferenced. */
+    double present = 0; /* M_in only has to exist */
+    eir_model m;
+    memset(&m, 0, sizeof m);
+    m.n = d->n;
+    m.n_e = d->n_e;
+    m.n_i = d->n - d->n_e;
+    m.n_in = d->n_in;
+    m.n_out = d->n_out;
+    m.n_pad = eir_pad(d->n);
+    m.n_out_pad = eir_pad(d->n_out);
+    m.n_read = d->n;
+    m.cls = d->cls;
+    m.gate = d->cls == EIR_CLASS_GATED ? EIR_GATE_FUSED : EIR_GATE_NONE;
+    if (d->cls == EIR_CLASS_GATED && d->n_in > 0) m.M_in = &present;
+    return eir_run_memory_bytes(&m, r);
+}
+
 eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *res, eir_error *err)
 {
     memset(res, 0, sizeof *res);
@@ -509,7 +663,7 @@ eir_status eir_run(const eir_model *m, const eir_run_desc *r, eir_run_result *re
                           r->B);
         goto done;
     }
-    const int nt = sim_team_run(want, &x->bar, team_member, x);
+    const int nt = sim_team_run(want, &x->bar, &x->cancel, team_member, x);
     s = outcome(x, nt, res, err);
 done:
     free(owned);

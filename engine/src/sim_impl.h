@@ -660,19 +660,16 @@ static void SFX(share)(int count, int tid, int nt, int *lo, int *hi)
 }
 
 /**
- * Before the products of step @p k: thread 0 reports progress and decides whether to stop
- * (x->halt, read by all after the next barrier); every thread projects its share of trials'
- * inputs at a window start and records y of step k - 1 for its share of trial blocks.
+ * Before the products of step @p k: thread 0 reports progress (a stop it asks for sets
+ * x->cancel, which the next barrier reports to all); every thread projects its share of
+ * trials' inputs at a window start and records y of step k - 1 for its share of trial blocks
+ * (also when the run stops at step k: that row is kept).
  */
 static void SFX(step_prepare)(sim_ctx *x, int tid, int nt, int64_t k)
 {
     const eir_run_desc *r = x->r;
     int lo, hi;
-    if (tid == 0 && k > 0) {
-        if (r->progress && k % x->progress_every == 0 && r->progress(r->progress_ctx, k, x->T))
-            atomic_store(&x->cancel, 1);
-        if (atomic_load(&x->cancel)) atomic_store(&x->halt, 1);
-    }
+    if (tid == 0 && k > 0 && r->progress && k % x->progress_every == 0) sim_progress(x, k);
     if (x->w.PX && k % x->Tc == 0) {
         const int64_t tc = x->T - k < x->Tc ? x->T - k : x->Tc;
         SFX(share)(x->B, tid, nt, &lo, &hi);
@@ -686,32 +683,38 @@ static void SFX(step_prepare)(sim_ctx *x, int tid, int nt, int64_t k)
     }
 }
 
-/** Phase B of an RK4 step for items [q0, q1): four stages, three more products. */
-static void SFX(rk4_items)(sim_ctx *x, int q0, int q1, int64_t k, int *act, double *zmax)
+/**
+ * Phase B of an RK4 step for items [q0, q1): four stages, three more products. Returns 1 when
+ * a barrier between them reported a stop (every thread returns at the same barrier).
+ */
+static int SFX(rk4_items)(sim_ctx *x, int tid, int q0, int q1, int64_t k, int *act, double *zmax)
 {
-    for (int q = q0; q < q1; q++) {
+    for (int q = q0; q < q1 && !sim_stopping(x, tid, k); q++) {
         sim_item it = sim_item_of(x, q);
         SFX(rk4_first_item)(x, &it, k, zmax);
     }
     for (int st = 0; st < 3; st++) {
-        sim_barrier_wait(&x->bar);
-        for (int q = q0; q < q1; q++) {
+        if (sim_step_barrier(x, tid, k)) return 1;
+        for (int q = q0; q < q1 && !sim_stopping(x, tid, k); q++) {
             sim_item it = sim_item_of(x, q);
             SFX(products_item)(x, &it, act);
         }
-        sim_barrier_wait(&x->bar);
-        for (int q = q0; q < q1; q++) {
+        if (sim_step_barrier(x, tid, k)) return 1;
+        for (int q = q0; q < q1 && !sim_stopping(x, tid, k); q++) {
             sim_item it = sim_item_of(x, q);
             SFX(rk4_next_item)(x, &it, k, st);
         }
     }
+    return 0;
 }
 
 /**
  * Thread @p tid of a team of @p nt integrates its work items (a fixed share of the trial x
  * neuron blocks) in lockstep with the others: per step, products (phase A), barrier, updates
- * (phase B), barrier. Stops at T, at thread 0's decision to stop (cancel), or after a step
- * where some V became non-finite; thread 0 records where (x->end_step, x->diverged).
+ * (phase B), barrier. Stops at T, after a step where some V became non-finite, or when the
+ * run is stopping (x->cancel: the progress callback or r->stop): then each thread skips its
+ * remaining items and all leave at the next barrier, the step under way not counted. Thread 0
+ * records where (x->end_step, x->diverged).
  */
 void SFX(sim_run)(sim_ctx *x, int tid, int nt)
 {
@@ -724,25 +727,24 @@ void SFX(sim_run)(sim_ctx *x, int tid, int nt)
         sim_item it = sim_item_of(x, q);
         SFX(init_item)(x, &it);
     }
-    sim_barrier_wait(&x->bar);
+    (void)sim_barrier_wait(&x->bar); /* a stop is seen at the first item */
     int64_t k;
     for (k = 0; k < x->T; k++) {
         SFX(step_prepare)(x, tid, nt, k);
-        for (int q = q0; q < q1; q++) {
+        for (int q = q0; q < q1 && !sim_stopping(x, tid, k); q++) {
             sim_item it = sim_item_of(x, q);
             SFX(products_item)(x, &it, act);
         }
-        sim_barrier_wait(&x->bar);
-        if (atomic_load_explicit(&x->halt, memory_order_relaxed)) break;
+        if (sim_step_barrier(x, tid, k)) break;
         if (rk4) {
-            SFX(rk4_items)(x, q0, q1, k, act, zmax);
+            if (SFX(rk4_items)(x, tid, q0, q1, k, act, zmax)) break;
         } else {
-            for (int q = q0; q < q1; q++) {
+            for (int q = q0; q < q1 && !sim_stopping(x, tid, k); q++) {
                 sim_item it = sim_item_of(x, q);
                 SFX(update_item)(x, &it, k, zmax);
             }
         }
-        sim_barrier_wait(&x->bar);
+        if (sim_step_barrier(x, tid, k)) break;
         if (atomic_load_explicit(&x->any_bad, memory_order_relaxed)) break;
     }
     if (tid == 0) {

@@ -87,13 +87,64 @@ typedef struct sim_ctx {
     size_t mat_len;        /**< its mat_len values, converted by the team */
     sim_ws w;
     sim_barrier bar;
-    atomic_int cancel;  /**< the progress callback asked to stop (written by thread 0) */
-    atomic_int halt;    /**< thread 0's decision to stop before the current step */
+    /**
+     * Set (never cleared) when the run must stop: by thread 0 when the progress callback
+     * asked for it, by any thread that saw r->stop requested. Threads skip their remaining
+     * work items once they see it; the barrier (which watches it) tells all of them together.
+     */
+    atomic_int cancel;
     atomic_int any_bad; /**< some V became non-finite at the current step */
+    int poll_in_step;   /**< steps are long: thread 0 calls progress between its items too */
+    double last_poll;   /**< thread 0: monotonic time of the last progress call */
+    int64_t poll_k;     /**< thread 0: the step it waits in (sim_step_barrier()) */
     int64_t end_step;   /**< the step the team stopped at (T when every step was done) */
     int diverged;       /**< the team stopped on a non-finite V at end_step */
     eir_status status;
 } sim_ctx;
+
+/** The stop flag of eir.h (engine-private layout). */
+struct eir_stop {
+    atomic_int flag;
+};
+
+/** Thread 0: call the progress callback with @p k steps done; a non-zero return sets cancel. */
+void sim_progress(sim_ctx *x, int64_t k);
+
+/**
+ * Thread 0 inside a long step: call the progress callback (with @p k steps done) when
+ * EIR_PROGRESS_POLL_SECONDS have passed since its last call; a non-zero return sets x->cancel.
+ */
+void sim_poll(sim_ctx *x, int64_t k);
+
+/** sim_poll() for a waiting barrier (sim_barrier_wait_polling()): @p ctx is the sim_ctx. */
+void sim_poll_waiting(void *ctx);
+
+/**
+ * A barrier of step @p k: thread 0 of a long-stepped run keeps polling the progress callback
+ * while it waits for the others (a slower or descheduled peer must not delay a stop).
+ */
+static inline int sim_step_barrier(sim_ctx *x, int tid, int64_t k)
+{
+    if (tid != 0 || !x->poll_in_step) return sim_barrier_wait(&x->bar);
+    x->poll_k = k;
+    return sim_barrier_wait_polling(&x->bar, sim_poll_waiting, x, EIR_PROGRESS_POLL_SECONDS);
+}
+
+/**
+ * Before each work item: 1 when thread @p tid must skip the rest of its items in this phase
+ * (the run is stopping). Two relaxed loads, and for thread 0 of a long-stepped run a clock
+ * read; no allocation.
+ */
+static inline int sim_stopping(sim_ctx *x, int tid, int64_t k)
+{
+    if (tid == 0 && x->poll_in_step) sim_poll(x, k);
+    if (atomic_load_explicit(&x->cancel, memory_order_relaxed)) return 1;
+    if (x->r->stop && atomic_load_explicit(&x->r->stop->flag, memory_order_relaxed)) {
+        atomic_store(&x->cancel, 1);
+        return 1;
+    }
+    return 0;
+}
 
 /** One work item: trials [b0, b0 + nb), cells [i0, i1), product rows [i0, p1) (p1 <= n_pad). */
 typedef struct sim_item {

@@ -118,7 +118,8 @@ typedef struct eir_pipe {
     eir_run_desc *run;          /**< &spec_run->desc: the run as it will be integrated */
     int seed_used;              /**< the run has a seed (given, or picked here) */
     int seed_picked;            /**< the seed was picked here (a noisy run without "seed") */
-    double parse_s, build_s;    /**< seconds parsing the documents and building the model */
+    eir_model_shape shape; /**< eir_pipe_check() only: the model's shape (the model is not built) */
+    double parse_s, build_s; /**< seconds parsing the documents and building the model */
     /* ---- set by eir_pipe_run() */
     int ran;               /**< eir_run() was called (a run that did not start has no meta) */
     eir_status status;     /**< what eir_run() returned */

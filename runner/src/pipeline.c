@@ -142,15 +142,15 @@ eir_status eir_pipe_check(const json_t *request, const eir_pipe_config *cfg, eir
     *stage = EIR_PIPE_REFERENCE;
     eir_status st = pipe_new(cfg, &p, err);
     if (st != EIR_OK) return st;
-    eir_model_shape shape;
+    eir_model_shape *shape = &p->shape;
     double t0 = eir_clock_mono();
-    st = pipe_shape(p, request, &shape, stage, err);
+    st = pipe_shape(p, request, shape, stage, err);
     if (st == EIR_OK) {
         *stage = EIR_PIPE_RUN;
-        st = eir_json_parse_run_shape(request, &shape, cfg->limits, &p->spec_run, err);
+        st = eir_json_parse_run_shape(request, shape, cfg->limits, &p->spec_run, err);
     }
     p->parse_s = eir_clock_mono() - t0;
-    if (st == EIR_OK) st = pipe_finish(p, shape.sigma, stage, err);
+    if (st == EIR_OK) st = pipe_finish(p, shape->sigma, stage, err);
     if (st != EIR_OK) {
         eir_pipe_free(p);
         return st;
