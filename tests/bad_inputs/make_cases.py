@@ -621,7 +621,9 @@ add("q_steps_overflow", "?steps=0:99999999999999999999999",
     get("/v1/runs/$RUN:done/results/V?steps=0:99999999999999999999999"), 400, None, BP, parameter="steps")
 add("q_neurons_many", "?neurons= with 20000 indices",
     get(parts([["/v1/runs/$RUN:done/results/V?neurons=0", 1], [",0", 19999]])), None, problem=False,
-    status_any=[200, 400, 414, 431], note="a long query: 200 (repeats allowed) or refused")
+    status_any=[400, 414, 431],
+    note="20000 columns of a narrower result: 400 naming neurons (at most the result's width may be "
+    "selected, repeats counted), or the query refused for its length")
 add("accept_q_garbage", "Accept with q=abc and q=nan",
     get("/v1/runs/$RUN:done/results/V", headers={"Accept": "application/json;q=abc, text/csv;q=nan"}),
     406, problem=False, status_any=[200, 406], any_problem=True)
