@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "eir_sha256.h"
+
 int srv_model_has_recipe(const json_t *doc)
 {
     const json_t *rec = json_object_get(doc, "recurrent");
@@ -15,6 +17,79 @@ int srv_model_has_recipe(const json_t *doc)
     const json_t *p = json_object_get(in, "P");
     return json_object_get(rec, "generate") || json_object_get(in, "generate") ||
            (json_is_object(p) && json_object_get(p, "generate"));
+}
+
+/* json_dump_callback(): hash the text as it is written. */
+static int hash_text(const char *buffer, size_t size, void *data)
+{
+    eir_sha256_update(data, buffer, size);
+    return 0;
+}
+
+int srv_inline_model_key(const json_t *doc, char key[SRV_MC_KEY_MAX])
+{
+    key[0] = '\0';
+    eir_sha256_ctx sha;
+    eir_sha256_init(&sha);
+    /* A failed allocation can drop bytes from a dump silently (srv.h): check the flag. */
+    int oom = srv_json_oom();
+    srv_json_oom_set(0);
+    int rc = json_dump_callback(doc, hash_text, &sha,
+                                JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    int failed = rc != 0 || srv_json_oom();
+    srv_json_oom_set(oom); /* no key only means no cache: the caller's flag is its own */
+    if (failed) return -1;
+    uint8_t digest[EIR_SHA256_DIGEST_LEN];
+    char hex[EIR_SHA256_HEX_LEN + 1];
+    eir_sha256_final(&sha, digest);
+    eir_sha256_hex(digest, hex);
+    snprintf(key, SRV_MC_KEY_MAX, "inline:%s", hex);
+    return 0;
+}
+
+/* The content key of @p doc, computed once per pipeline; NULL when out of memory. */
+static const char *inline_key(srv_resolver *res, const json_t *doc)
+{
+    if (res->inline_doc != doc) {
+        res->inline_doc = doc;
+        srv_inline_model_key(doc, res->inline_key);
+    }
+    return res->inline_key[0] ? res->inline_key : NULL;
+}
+
+static void lend_ref(srv_model_ref *ref, eir_pipe_model *out)
+{
+    out->model = ref->model;
+    out->spec = ref->spec;
+    out->hash = ref->hash;
+    out->handle = ref;
+}
+
+/* eir_pipe_inline_fn: a model of the same content in the cache, or "build it" (out->model
+ * NULL). Never fails: a key that cannot be computed (out of memory) means "build it". */
+static eir_status resolve_inline(void *ctx, const json_t *model, eir_pipe_model *out,
+                                 eir_error *err)
+{
+    (void)err;
+    srv_resolver *res = ctx;
+    const char *key = inline_key(res, model);
+    srv_model_ref *ref = NULL;
+    if (key && srv_modcache_lookup(res->s->models, key, &ref)) lend_ref(ref, out);
+    return EIR_OK;
+}
+
+/* eir_pipe_keep_fn: count the pipeline's build of an inline model and add it to the cache
+ * under its content key (for the run's worker and later runs of the same content). */
+static int keep_inline(void *ctx, const json_t *model, eir_model *built, eir_model_spec *spec,
+                       eir_pipe_model *out)
+{
+    srv_resolver *res = ctx;
+    atomic_fetch_add(&res->s->metrics.model_builds, 1);
+    const char *key = inline_key(res, model);
+    srv_model_ref *ref = key ? srv_modcache_add_ref(res->s->models, key, built, spec, NULL) : NULL;
+    if (!ref) return 0; /* out of memory: the pipeline keeps its model */
+    lend_ref(ref, out);
+    return 1;
 }
 
 /* eir_pipe_resolve_fn: an unknown id is EINVAL at /model_id; a store failure is remembered in
@@ -32,10 +107,7 @@ static eir_status resolve(void *ctx, const char *model_id, eir_pipe_model *out, 
         srv_modcache_get(res->s->models, res->c, &res->s->limits, model_id, &ref, &res->store, err);
     switch (res->status) {
     case SRV_MC_OK:
-        out->model = ref->model;
-        out->spec = ref->spec;
-        out->hash = ref->hash;
-        out->handle = ref;
+        lend_ref(ref, out);
         return EIR_OK;
     case SRV_MC_NOT_FOUND:
         return eir_error_set(err, EIR_EINVAL, "/model_id", "model %s does not exist", model_id);
@@ -124,11 +196,15 @@ void srv_pipe_config(srv *s, store_conn *c, srv_resolver *res, eir_pipe_config *
     res->c = c;
     res->status = SRV_MC_OK;
     res->store = STORE_OK;
+    res->inline_doc = NULL;
+    res->inline_key[0] = '\0';
     cfg->limits = &s->limits;
     cfg->model = NULL;
     cfg->resolve = resolve;
     cfg->release = release;
     cfg->shape = shape;
+    cfg->resolve_inline = resolve_inline;
+    cfg->keep_inline = keep_inline;
     cfg->resolve_ctx = res;
     cfg->threads = s->cfg.threads_per_run;
 }
