@@ -24,13 +24,16 @@ typedef struct srv_resolver {
 } srv_resolver;
 
 /**
- * The model cache's key of inline model @p doc: "inline:" + the SHA-256 (hex) of its canonical
- * text, json_dumps() with JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17). Two model
- * objects have the same key exactly when they are the same JSON values (17 digits give every
- * double back; duplicate keys are refused when parsing), so the handler that checks a run and
- * the worker that runs it (from the request as stored: the body as sent, or re-dumped with a
- * seed added) find the same key. The text is hashed as it is written, never held whole.
- * @return 0, or -1 when out of memory (then @p key is "": the model is not cached).
+ * The model cache's key of inline model @p doc: "inline:" + the SHA-256 (hex) of a canonical
+ * encoding of its JSON values: each value a type letter then its content (an integer's or a
+ * double's 8 bytes, a string's length and bytes, an array's length and elements, an object's
+ * member count and members sorted by key). Two model objects have the same key exactly when
+ * they hold the same JSON values (key order, spacing and the spelling of a number do not count;
+ * 1 and 1.0 are an integer and a real: two keys), so the handler that checks a run and the
+ * worker that runs it (from the request as stored: the body as sent, or re-written with a seed
+ * added) find the same key. Linear in the document, without formatting a number (formatting
+ * reals to text cost more than building a small model). Recursion is bounded by 2048 levels.
+ * @return 0, or -1 when out of memory or nested deeper (then @p key is "": not cached).
  */
 int srv_inline_model_key(const json_t *doc, char key[SRV_MC_KEY_MAX]);
 
