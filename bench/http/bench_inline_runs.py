@@ -79,12 +79,20 @@ def builds(port):
     return int(m.group(1)) if m else -1
 
 
-def client(port, model, steps, count, seeds, errors):
+def cpu_seconds(pid):
+    """User + system CPU seconds of process @p pid so far (/proc/PID/stat)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def client(port, model_text, steps, count, seeds, errors):
     """Run @p count runs one after another on one keep-alive connection."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     for _ in range(count):
-        body = json.dumps({"model": model, "dt": 0.1, "seed": next(seeds),
-                           "inputs": {"steps": steps, "trials": 1}, "record": {"vars": ["r"]}})
+        # the model's text is made once: the client's own JSON work stays out of the figures
+        body = ('{"model": %s, "dt": 0.1, "seed": %d, "inputs": {"steps": %d, "trials": 1}, '
+                '"record": {"vars": ["r"]}}' % (model_text, next(seeds), steps))
         c.request("POST", "/v1/runs", body, {"Content-Type": "application/json"})
         r = c.getresponse()
         run = json.loads(r.read())
@@ -100,7 +108,8 @@ def client(port, model, steps, count, seeds, errors):
 
 
 def measure(binary, args, model, runs):
-    """Runs per second of @p runs runs of inline @p model, and the builds they cost."""
+    """Runs per second of @p runs runs of inline @p model (JSON text), the daemon's CPU
+    milliseconds per run, and the builds the daemon made."""
     d = Daemon(binary, ["--workers", str(args.workers)])
     try:
         counter = iter(range(1, 10 ** 9))
@@ -118,16 +127,18 @@ def measure(binary, args, model, runs):
         threads = [threading.Thread(target=client,
                                     args=(d.port, model, args.steps, per, seeds(), errors))
                    for _ in range(args.concurrency)]
+        cpu0 = cpu_seconds(d.proc.pid)
         t0 = time.monotonic()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         secs = time.monotonic() - t0
+        cpu_ms = (cpu_seconds(d.proc.pid) - cpu0) * 1e3 / (per * args.concurrency)
         n_builds = builds(d.port)  # the warm-up's included
         if errors:
             print("errors: %d, first: %s" % (len(errors), errors[0]), file=sys.stderr)
-        return per * args.concurrency / secs, n_builds, per * args.concurrency + 5
+        return per * args.concurrency / secs, cpu_ms, n_builds, per * args.concurrency + 5
     finally:
         d.stop()
 
@@ -143,29 +154,36 @@ def main():
     ap.add_argument("--steps", type=int, default=50)
     a = ap.parse_args()
     daemons = [tuple(x.split("=", 1)) for x in a.eirnnd]
-    models = {"explicit": explicit_model(a.n), "recipe": recipe_model(a.n)}
+    models = {"explicit": json.dumps(explicit_model(a.n)),
+              "recipe": json.dumps(recipe_model(a.n))}
     rates = {(name, kind): [] for name, _ in daemons for kind in models}
+    cpus = {(name, kind): [] for name, _ in daemons for kind in models}
     nbuilds = {}
     for rnd in range(a.rounds):
         order = daemons if rnd % 2 == 0 else daemons[::-1]
         for kind, model in models.items():
             for name, path in order:
-                rate, nb, runs = measure(path, a, model, a.runs)
+                rate, cpu_ms, nb, runs = measure(path, a, model, a.runs)
                 rates[(name, kind)].append(rate)
+                cpus[(name, kind)].append(cpu_ms)
                 nbuilds[(name, kind)] = (nb, runs)
-                print("round %d %-8s %-10s %8.1f runs/s  builds %d for %d runs"
-                      % (rnd + 1, kind, name, rate, nb, runs), flush=True)
-    print("\nmedians over %d rounds (N = %d, T = %d, B = 1, %d in flight, %d workers):"
-          % (a.rounds, a.n, a.steps, a.concurrency, a.workers))
-    print("| model | daemon | runs/s (median) | ratio | builds (last round) |")
-    print("|---|---|---|---|---|")
+                print("round %d %-8s %-10s %8.1f runs/s  daemon CPU %6.2f ms/run  builds %d for "
+                      "%d runs" % (rnd + 1, kind, name, rate, cpu_ms, nb, runs), flush=True)
+    print("\nmedians over %d rounds (N = %d, T = %d, B = 1, %d in flight, %d workers; model "
+          "bodies: explicit %d bytes, recipe %d bytes):"
+          % (a.rounds, a.n, a.steps, a.concurrency, a.workers, len(models["explicit"]),
+             len(models["recipe"])))
+    print("| model | daemon | runs/s | ratio | daemon CPU ms/run | ratio | builds (last round) |")
+    print("|---|---|---|---|---|---|---|")
     for kind in models:
         base = statistics.median(rates[(daemons[0][0], kind)])
+        base_cpu = statistics.median(cpus[(daemons[0][0], kind)])
         for name, _ in daemons:
             med = statistics.median(rates[(name, kind)])
+            cpu = statistics.median(cpus[(name, kind)])
             nb, runs = nbuilds[(name, kind)]
-            print("| %s | %s | %.1f | %.2fx | %d / %d runs |" % (kind, name, med, med / base, nb,
-                                                                 runs))
+            print("| %s | %s | %.1f | %.2fx | %.2f | %.2fx | %d / %d runs |"
+                  % (kind, name, med, med / base, cpu, cpu / base_cpu, nb, runs))
     return 0
 
 
