@@ -47,7 +47,9 @@ static enum MHD_Result reply_run(srv_req *r, unsigned status, const store_run *r
  * model's shape (from the cache or the stored document, or an inline model's without generating
  * its recipes: eir_pipe_check()), a seed picked for a noisy run; the worker builds. An inline
  * model without a recipe is built here, as its build is linear in the request's size (and then
- * every check of the engine answers now). The pipeline keeps using @p res and @p cfg until
+ * every check of the engine answers now), unless the model cache has it (by content); the build
+ * goes to the cache, where the run's worker finds it (model_resolve.h). The pipeline keeps using
+ * @p res and @p cfg until
  * eir_pipe_free() (it releases the model through them), so they belong to the caller. On failure
  * queues the answer (422 naming the field, or the store's 5xx) into *ret and returns NULL.
  */

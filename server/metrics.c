@@ -156,8 +156,9 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         "# TYPE eirnn_runs_submitted_total counter\neirnn_runs_submitted_total %llu\n",
         (unsigned long long)atomic_load(&m->runs_submitted));
     put(&b,
-        "# HELP eirnn_model_builds_total Stored models built by this process (at creation, or "
-        "by a worker for a pending model or a run).\n"
+        "# HELP eirnn_model_builds_total Models built by this process: stored models (at "
+        "creation, or by a worker for a pending model or a run) and runs' inline models (when "
+        "not in the model cache).\n"
         "# TYPE eirnn_model_builds_total counter\neirnn_model_builds_total %llu\n",
         (unsigned long long)atomic_load(&m->model_builds));
     put(&b,

@@ -34,7 +34,7 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t runs_claimed;                     /**< claims by this process's workers */
     atomic_uint_fast64_t runs_released;    /**< runs given back to the queue at shutdown */
     atomic_uint_fast64_t runs_submitted;   /**< runs accepted (202) by this process */
-    atomic_uint_fast64_t model_builds;     /**< stored models built by this process */
+    atomic_uint_fast64_t model_builds;     /**< models built by this process (stored, inline) */
     atomic_int_fast64_t model_cache_bytes; /**< bytes of the model cache, set at each scrape */
     atomic_int in_flight;                  /**< requests being handled */
     atomic_int workers_busy;               /**< workers simulating or writing results */

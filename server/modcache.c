@@ -18,9 +18,9 @@
 #define MC_MAX_ENTRIES 256
 
 typedef struct mc_entry {
-    srv_model_ref ref; /**< first member: a ref pointer is an entry pointer */
-    char id[STORE_ID_MAX];
-    eir_model *model; /**< NULL while building */
+    srv_model_ref ref;       /**< first member: a ref pointer is an entry pointer */
+    char id[SRV_MC_KEY_MAX]; /**< a model id, or an inline model's content key */
+    eir_model *model;        /**< NULL while building */
     eir_model_spec *spec;
     int refs;             /**< users + 1 while listed; guarded by the cache lock */
     int listed;           /**< in mc->e[] */
@@ -393,15 +393,25 @@ int srv_modcache_shape(struct srv_modcache *mc, const char *id, eir_model_shape 
     return found;
 }
 
-void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
-                      eir_model_spec *spec, const char *hash)
+int srv_modcache_lookup(struct srv_modcache *mc, const char *key, srv_model_ref **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&mc->lock);
+    mc_entry *e = find_locked(mc, key);
+    if (e && e->model) {
+        e->refs++;
+        e->last_use = ++mc->clock;
+        *out = &e->ref;
+    }
+    pthread_mutex_unlock(&mc->lock);
+    return *out != NULL;
+}
+
+srv_model_ref *srv_modcache_add_ref(struct srv_modcache *mc, const char *id, eir_model *model,
+                                    eir_model_spec *spec, const char *hash)
 {
     mc_entry *e = calloc(1, sizeof *e);
-    if (!e) {
-        eir_model_free(model);
-        eir_model_spec_free(spec);
-        return;
-    }
+    if (!e) return NULL;
     eir_model_spec_drop_arrays(spec);
     snprintf(e->id, sizeof e->id, "%s", id);
     e->model = model;
@@ -412,17 +422,36 @@ void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
         snprintf(e->ref.hash, sizeof e->ref.hash, "%s", hash);
     else
         eir_model_hash(model, e->ref.hash);
-    e->refs = 1; /* the caller's, dropped below */
+    e->refs = 1; /* the caller's */
     e->bytes = entry_bytes(model);
     mc_entry *victims[MC_MAX_ENTRIES];
-    int nv = 0, nv2 = 0;
+    int nv = 0;
     pthread_mutex_lock(&mc->lock);
-    if (!find_locked(mc, id)) list_locked(mc, e, victims, &nv);
-    int dead = unref_locked(e);
-    if (!dead) nv2 = trim_locked(mc, victims + nv); /* budget 0: nothing unused stays */
+    mc_entry *old = find_locked(mc, id), *dup = NULL;
+    if (!old) {
+        list_locked(mc, e, victims, &nv); /* unlisted when full: freed by the caller's put */
+    } else if (old->model) {              /* built meanwhile by another thread: lend that one */
+        old->refs++;
+        old->last_use = ++mc->clock;
+        dup = e;
+        e = old;
+    } /* else being built from the store: this one stays unlisted, the caller's alone */
     pthread_mutex_unlock(&mc->lock);
-    free_victims(victims, nv + nv2);
-    if (dead) entry_free(e);
+    free_victims(victims, nv);
+    if (dup) entry_free(dup);
+    return &e->ref;
+}
+
+void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
+                      eir_model_spec *spec, const char *hash)
+{
+    srv_model_ref *ref = srv_modcache_add_ref(mc, id, model, spec, hash);
+    if (!ref) {
+        eir_model_free(model);
+        eir_model_spec_free(spec);
+        return;
+    }
+    srv_modcache_put(mc, ref); /* trims: with a budget of 0 nothing unused stays */
 }
 
 void srv_modcache_evict(struct srv_modcache *mc, const char *id)

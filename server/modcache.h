@@ -15,7 +15,14 @@
  * Builds: only srv_modcache_get() and srv_modcache_build() build, and at most one thread builds
  * a given id at a time: another getter of that id waits for the first builder's outcome (the
  * same model, or the same error). Only workers call them; HTTP threads only look
- * (srv_modcache_shape()) and insert models built from explicit documents (srv_modcache_add()).
+ * (srv_modcache_shape(), srv_modcache_lookup()) and insert models built from explicit documents
+ * (srv_modcache_add(), srv_modcache_add_ref()).
+ *
+ * Keys: a stored model's id, or an inline model's content key (model_resolve.h): a run's
+ * inline model is built by whoever first needs it (the submission of an explicit one, the
+ * worker of one with a recipe) and added under its content key, where the worker of that run
+ * and every later run of the same content find it (srv_modcache_lookup()). It is evicted as
+ * any other entry; once evicted, the next run of it builds it again.
  * A build of a pending model (store.h) records its outcome in the store (ready with its hash,
  * or failed with the error).
  */
@@ -30,6 +37,12 @@
 #include "store.h"
 
 struct srv_modcache;
+
+/**
+ * Buffer size of a cache key: a stored model's id ("m_" + 24 hex), or an inline model's
+ * content key ("inline:" + 64 hex, model_resolve.h).
+ */
+#define SRV_MC_KEY_MAX 80
 
 /** A model lent by the cache; read-only, valid until srv_modcache_put(). */
 typedef struct srv_model_ref {
@@ -92,6 +105,23 @@ int srv_modcache_shape(struct srv_modcache *mc, const char *id, eir_model_shape 
  */
 void srv_modcache_add(struct srv_modcache *mc, const char *id, eir_model *model,
                       eir_model_spec *spec, const char *hash);
+
+/**
+ * Lend the model cached under @p key (srv_modcache_put() gives it back) if it is there and
+ * built: 1 with *@p out set, else 0 with *@p out NULL. Never builds, never reads the store and
+ * never waits for a build. For keys of models added built (inline models): a stored model is
+ * looked up with srv_modcache_get().
+ */
+int srv_modcache_lookup(struct srv_modcache *mc, const char *key, srv_model_ref **out);
+
+/**
+ * srv_modcache_add() that also lends the entry to the caller (give it back with
+ * srv_modcache_put()). When @p key is already cached and built, @p model and @p spec are freed
+ * and that entry is lent instead (the same content). @return the lent model, or NULL when out
+ * of memory: then nothing was taken (the caller still owns @p model and @p spec).
+ */
+srv_model_ref *srv_modcache_add_ref(struct srv_modcache *mc, const char *key, eir_model *model,
+                                    eir_model_spec *spec, const char *hash);
 
 /** Drop @p id from the cache (the model was deleted). A build in progress is not affected. */
 void srv_modcache_evict(struct srv_modcache *mc, const char *id);

@@ -78,6 +78,24 @@ typedef eir_status (*eir_pipe_shape_fn)(void *ctx, const char *model_id, eir_mod
 /** Give back a model that eir_pipe_resolve_fn handed over (its @c handle). */
 typedef void (*eir_pipe_release_fn)(void *ctx, void *handle);
 
+/**
+ * Look up the run's inline model @p model (the run's "model" object) among models the caller
+ * built before, by content. EIR_OK with @p out filled: use it (given back through the release
+ * callback). EIR_OK with out->model NULL: not known, the pipeline builds it (and then offers it
+ * through ::eir_pipe_keep_fn). Another status: fail the run's preparation with @p err.
+ */
+typedef eir_status (*eir_pipe_inline_fn)(void *ctx, const json_t *model, eir_pipe_model *out,
+                                         eir_error *err);
+
+/**
+ * Offer the caller the model the pipeline just built from the run's inline model @p model
+ * (@p built and @p spec, its arrays still there). Return 1 after taking both (then @p out lends
+ * the model back, given back through the release callback; the caller may drop the spec's
+ * arrays), or 0 leaving them to the pipeline (which frees them). Cannot fail otherwise.
+ */
+typedef int (*eir_pipe_keep_fn)(void *ctx, const json_t *model, eir_model *built,
+                                eir_model_spec *spec, eir_pipe_model *out);
+
 /** How a pipeline resolves models and runs. Pointers are borrowed for the pipeline's life. */
 typedef struct eir_pipe_config {
     const eir_json_limits *limits; /**< parsing limits (required) */
@@ -87,8 +105,13 @@ typedef struct eir_pipe_config {
     const json_t *model;
     eir_pipe_resolve_fn resolve; /**< for a run with "model_id"; NULL refuses model_id */
     eir_pipe_release_fn release; /**< NULL when resolved models need no release */
-    void *resolve_ctx;           /**< passed to all three */
+    void *resolve_ctx;           /**< passed to every callback below */
     eir_pipe_shape_fn shape;     /**< for eir_pipe_check() of a run with "model_id" */
+    /** For a run with its model inline (not cfg->model): looked up before it is built (NULL:
+     *  always built), and offered once built (NULL: the pipeline keeps it). A daemon shares
+     *  one build between the runs of identical inline models this way. */
+    eir_pipe_inline_fn resolve_inline;
+    eir_pipe_keep_fn keep_inline;
     /** Threads of one run, 1..EIR_PIPE_MAX_THREADS; 0 = one per online CPU, at most one per
      *  trial. Results are the same bytes whatever it is (eir.h). */
     int threads;
@@ -133,7 +156,7 @@ typedef struct eir_pipe {
     eir_model *own_model;
     eir_model_spec *own_spec;
     void *handle;          /**< the resolver's handle, released by eir_pipe_free() */
-    int resolved;          /**< handle came from cfg->resolve */
+    int resolved;          /**< handle came from cfg->resolve, resolve_inline or keep_inline */
     void *bufs[EIR_NVARS]; /**< output buffers (owned) */
 } eir_pipe;
 

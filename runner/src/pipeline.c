@@ -20,12 +20,25 @@ int eir_pipe_default_threads(int B)
     return n < 1 ? 1 : (int)n;
 }
 
-/* Resolve or build the model of @p request into @p p. */
+/* Use the model @p m lent by a callback of the caller (given back by eir_pipe_free()). */
+static void lend(eir_pipe *p, const eir_pipe_model *m)
+{
+    p->handle = m->handle;
+    p->resolved = 1;
+    p->model = m->model;
+    p->spec = m->spec;
+    p->model_hash = m->hash;
+}
+
+/* Resolve or build the model of @p request into @p p: a "model_id" through cfg->resolve, an
+ * inline model through cfg->resolve_inline (built here when unknown, then offered to
+ * cfg->keep_inline), a model beside the run built here. */
 static eir_status pipe_model(eir_pipe *p, const json_t *request, eir_pipe_stage *stage,
                              eir_error *err)
 {
     const eir_pipe_config *cfg = p->cfg;
     const json_t *doc = cfg->model;
+    const json_t *inl = NULL; /* the run's inline model */
     const char *prefix = "";
     *stage = EIR_PIPE_REFERENCE;
     if (doc) {
@@ -37,7 +50,6 @@ static eir_status pipe_model(eir_pipe *p, const json_t *request, eir_pipe_stage 
                                  "too; give one");
     } else {
         const char *id = NULL;
-        const json_t *inl = NULL;
         eir_status st = eir_json_run_model_ref(request, &id, &inl, err);
         if (st != EIR_OK) return st;
         *stage = EIR_PIPE_MODEL;
@@ -50,18 +62,26 @@ static eir_status pipe_model(eir_pipe *p, const json_t *request, eir_pipe_stage 
             eir_pipe_model m = {0};
             st = cfg->resolve(cfg->resolve_ctx, id, &m, err);
             if (st != EIR_OK) return st;
-            p->handle = m.handle;
-            p->resolved = 1;
+            lend(p, &m);
             if (!m.model || !m.spec)
                 return eir_error_set(err, EIR_EINVAL, "/model_id",
                                      "model %s was resolved to nothing", id);
-            p->model = m.model;
-            p->spec = m.spec;
-            p->model_hash = m.hash;
             return EIR_OK;
         }
         doc = inl;
         prefix = "/model";
+        if (cfg->resolve_inline) { /* built before (the same content)? */
+            eir_pipe_model m = {0};
+            st = cfg->resolve_inline(cfg->resolve_ctx, doc, &m, err);
+            if (st != EIR_OK) return st;
+            if (m.model) {
+                lend(p, &m);
+                if (!m.spec)
+                    return eir_error_set(err, EIR_EINVAL, "/model",
+                                         "the inline model was resolved without its spec");
+                return EIR_OK;
+            }
+        }
     }
     *stage = EIR_PIPE_MODEL;
     eir_status st =
@@ -69,6 +89,13 @@ static eir_status pipe_model(eir_pipe *p, const json_t *request, eir_pipe_stage 
     if (st != EIR_OK) return st;
     p->model = p->own_model;
     p->spec = p->own_spec;
+    eir_pipe_model m = {0};
+    if (inl && cfg->keep_inline &&
+        cfg->keep_inline(cfg->resolve_ctx, doc, p->own_model, p->own_spec, &m)) {
+        p->own_model = NULL; /* the caller's now, lent back */
+        p->own_spec = NULL;
+        lend(p, &m);
+    }
     return EIR_OK;
 }
 

@@ -224,6 +224,151 @@ static void test_model_id_through_the_resolver(void **state)
     eir_model_spec_free(fs.spec);
 }
 
+/* ---- inline models through the caller's cache -------------------------------------------- */
+
+typedef struct fake_cache {
+    eir_model *model; /**< kept by keep_inline (owned) */
+    eir_model_spec *spec;
+    const json_t *last_doc; /**< the inline model the hooks were last given */
+    int lookups, keeps, lent, released;
+    int refuse_keep; /**< keep_inline leaves the model to the pipeline */
+    int fail_lookup; /**< resolve_inline fails */
+} fake_cache;
+
+static eir_status cache_lookup(void *ctx, const json_t *model, eir_pipe_model *out, eir_error *err)
+{
+    fake_cache *fc = ctx;
+    fc->lookups++;
+    fc->last_doc = model;
+    if (fc->fail_lookup) return eir_error_set(err, EIR_ENOMEM, NULL, "the cache failed");
+    if (!fc->model) return EIR_OK; /* not known: build it */
+    out->model = fc->model;
+    out->spec = fc->spec;
+    out->hash = "00000000000000000000000000000000000000000000000000000000000000aa";
+    out->handle = fc;
+    fc->lent++;
+    return EIR_OK;
+}
+
+static int cache_keep(void *ctx, const json_t *model, eir_model *built, eir_model_spec *spec,
+                      eir_pipe_model *out)
+{
+    fake_cache *fc = ctx;
+    fc->keeps++;
+    fc->last_doc = model;
+    if (fc->refuse_keep) return 0;
+    assert_null(fc->model);
+    fc->model = built;
+    fc->spec = spec;
+    out->model = built;
+    out->spec = spec;
+    out->handle = fc;
+    fc->lent++;
+    return 1;
+}
+
+static void cache_release(void *ctx, void *handle)
+{
+    fake_cache *fc = ctx;
+    assert_ptr_equal(handle, fc);
+    fc->released++;
+}
+
+static void test_inline_model_through_the_cache(void **state)
+{
+    (void)state;
+    eir_json_limits lim;
+    eir_pipe_config cfg;
+    config(&cfg, &lim);
+    fake_cache fc = {0};
+    cfg.resolve_inline = cache_lookup;
+    cfg.keep_inline = cache_keep;
+    cfg.release = cache_release;
+    cfg.resolve_ctx = &fc;
+    json_t *run = load("{\"model\": %s, \"dt\": 0.1, \"inputs\": {\"steps\": 4, "
+                       "\"trials\": 1}, \"seed\": 2}",
+                       noisy_model);
+    const json_t *inl = json_object_get(run, "model");
+
+    /* Unknown: built by the pipeline, offered, taken, and used from the cache from then on. */
+    eir_pipe *p = prepare_ok(run, &cfg);
+    assert_int_equal(fc.lookups, 1);
+    assert_int_equal(fc.keeps, 1);
+    assert_ptr_equal(fc.last_doc, inl);
+    assert_non_null(fc.model);
+    assert_ptr_equal(p->model, fc.model);
+    assert_ptr_equal(p->spec, fc.spec);
+    eir_error err;
+    assert_int_equal(eir_pipe_run(p, NULL, NULL, &err), EIR_OK);
+    size_t bytes = p->out[0].bytes;
+    void *first = malloc(bytes);
+    assert_non_null(first);
+    memcpy(first, p->out[0].data, bytes);
+    eir_pipe_free(p);
+    assert_int_equal(fc.released, 1);
+
+    /* Known: lent by the cache, not built, not offered; its hash goes to the metadata; the
+     * same bytes. */
+    p = prepare_ok(run, &cfg);
+    assert_int_equal(fc.lookups, 2);
+    assert_int_equal(fc.keeps, 1);
+    assert_ptr_equal(p->model, fc.model);
+    assert_int_equal(eir_pipe_run(p, NULL, NULL, &err), EIR_OK);
+    assert_int_equal(p->out[0].bytes, bytes);
+    assert_memory_equal(p->out[0].data, first, bytes);
+    json_t *meta = eir_pipe_meta(p);
+    assert_string_equal(json_string_value(mget(meta, "model", "hash")),
+                        "00000000000000000000000000000000000000000000000000000000000000aa");
+    json_decref(meta);
+    eir_pipe_free(p);
+    assert_int_equal(fc.lent, 2);
+    assert_int_equal(fc.released, 2);
+
+    /* A run that fails after the lookup gives the model back too. */
+    json_t *bad = load("{\"model\": %s, \"dt\": -1, \"inputs\": {\"steps\": 4, "
+                       "\"trials\": 1}}",
+                       noisy_model);
+    prepare_fails(bad, &cfg, EIR_PIPE_RUN, EIR_EINVAL, "/dt", NULL);
+    assert_int_equal(fc.lent, 3);
+    assert_int_equal(fc.released, 3);
+    json_decref(bad);
+
+    /* The cache does not take it: the pipeline keeps (and frees) its own build. */
+    eir_model *kept = fc.model;
+    eir_model_spec *kept_spec = fc.spec;
+    fc.model = NULL;
+    fc.spec = NULL;
+    fc.refuse_keep = 1;
+    p = prepare_ok(run, &cfg);
+    assert_int_equal(fc.keeps, 2);
+    assert_non_null(p->model);
+    assert_ptr_not_equal(p->model, kept);
+    eir_pipe_free(p);
+    assert_int_equal(fc.released, 3); /* nothing lent */
+
+    /* The lookup fails: so does the preparation, at the model stage, with its error. */
+    fc.fail_lookup = 1;
+    prepare_fails(run, &cfg, EIR_PIPE_MODEL, EIR_ENOMEM, "", "the cache failed");
+    fc.fail_lookup = 0;
+
+    /* A model beside the run, or a model_id, never goes through these hooks. */
+    int lookups = fc.lookups, keeps = fc.keeps;
+    json_t *mj = load("%s", quiet_model);
+    cfg.model = mj;
+    json_t *plain = load("{\"dt\": 0.1, \"inputs\": {\"steps\": 4, \"trials\": 1}}");
+    p = prepare_ok(plain, &cfg);
+    eir_pipe_free(p);
+    assert_int_equal(fc.lookups, lookups);
+    assert_int_equal(fc.keeps, keeps);
+    json_decref(plain);
+    json_decref(mj);
+
+    free(first);
+    json_decref(run);
+    eir_model_free(kept);
+    eir_model_spec_free(kept_spec);
+}
+
 static void test_model_beside_the_run(void **state)
 {
     (void)state;
@@ -429,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_inline_run_outputs_and_meta),
         cmocka_unit_test(test_model_id_through_the_resolver),
         cmocka_unit_test(test_model_beside_the_run),
+        cmocka_unit_test(test_inline_model_through_the_cache),
         cmocka_unit_test(test_reference_and_model_errors),
         cmocka_unit_test(test_seed_and_threads),
         cmocka_unit_test(test_stopped_run_keeps_rows_done),
