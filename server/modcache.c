@@ -251,7 +251,11 @@ static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const e
                       json_integer_value(json_object_get(pop, "I"));
     srv_build_guard guard;
     srv_build_guard_begin(&guard, mc->stopping, mc->build_limit, NULL, NULL);
-    eir_json_limits blim = *lim;
+    eir_json_limits blim;
+    if (lim)
+        blim = *lim;
+    else
+        eir_json_limits_default(&blim);
     blim.stop = guard.stop;
     double t0 = eir_clock_mono();
     eir_status es = eir_json_build_model(j, &blim, "", &b->model, &b->spec, err);
@@ -318,7 +322,7 @@ static srv_mc_status get(struct srv_modcache *mc, store_conn *c, const eir_json_
         e->refs++;
         int gave_up = 0;
         while (e->building && !gave_up) {
-            if (!lim->stop) {
+            if (!lim || !lim->stop) {
                 pthread_cond_wait(&mc->built, &mc->lock);
                 continue;
             }

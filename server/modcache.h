@@ -55,8 +55,8 @@ struct srv_modcache *srv_modcache_new(int64_t budget_bytes, atomic_uint_fast64_t
 /**
  * Make every build of this cache stop (engine stop flag, build_guard.h) when *@p stopping becomes
  * non-zero (the daemon's shutdown: the model stays pending in the store, to be built at the next
- * start) or after @p limit_s seconds (0 = none: then a pending model is stored failed, 422,
- * naming the limit). Call before any build; without it builds are never stopped.
+ * start) or after @p limit_s seconds (0 = no limit; past it a pending model is stored failed,
+ * 422, naming the limit). Call before any build; without it builds are never stopped.
  */
 void srv_modcache_set_build_stop(struct srv_modcache *mc, const atomic_int *stopping,
                                  double limit_s);
@@ -65,7 +65,8 @@ void srv_modcache_set_build_stop(struct srv_modcache *mc, const atomic_int *stop
 void srv_modcache_free(struct srv_modcache *mc);
 
 /**
- * Lend the model @p id: from the cache, or read through @p c, parsed with @p lim and built (then
+ * Lend the model @p id: from the cache, or read through @p c, parsed with @p lim (NULL for
+ * eir_json_limits_default()) and built (then
  * cached), or the outcome of the build of another thread in progress. A model stored failed
  * is not built again: its stored error is returned (SRV_MC_INVALID). A build of a model
  * stored pending records its outcome in the store (a failure to record is logged; the model
