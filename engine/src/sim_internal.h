@@ -103,7 +103,6 @@ typedef struct sim_ctx {
     eir_status status;
 } sim_ctx;
 
-
 /** Thread 0: call the progress callback with @p k steps done; a non-zero return sets cancel. */
 void sim_progress(sim_ctx *x, int64_t k);
 
