@@ -247,8 +247,8 @@ static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const e
      * (the hash reads the dense-equivalent W and M: about 1.3 s at N = 10,000). The build has
      * its own watcher (shutdown, time limit): never the caller's cancel (others may need it). */
     const json_t *pop = json_object_get(j, "populations");
-    long long cells = json_integer_value(json_object_get(pop, "E")) +
-                      json_integer_value(json_object_get(pop, "I"));
+    long long cells = (long long)(json_number_value(json_object_get(pop, "E")) +
+                                  json_number_value(json_object_get(pop, "I")));
     srv_build_guard guard;
     srv_build_guard_begin(&guard, mc->stopping, mc->build_limit, NULL, NULL);
     eir_json_limits blim;
