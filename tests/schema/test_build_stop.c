@@ -83,7 +83,7 @@ static void test_unrequested_stop_same_bytes(void **state)
     (void)state;
     eir_stop *stop = eir_stop_new();
     assert_non_null(stop);
-    const int sizes[2] = {300, 1500}; /* dense storage and compressed rows */
+    const int sizes[2] = {300, 1100}; /* dense storage and compressed rows */
     for (int k = 0; k < 2; k++) {
         json_t *j = recipe(sizes[k]);
         eir_json_limits lim;
@@ -215,11 +215,11 @@ static void test_stop_from_thread_ends_build(void **state)
     json_decref(j);
 }
 
-/* Arnoldi at N = 3000 stopped from a thread a quarter into its time ends within 0.25 s. */
+/* Arnoldi at N = 1500 stopped from a thread a quarter into its time ends within 0.25 s. */
 static void test_stop_from_thread_ends_radius(void **state)
 {
     (void)state;
-    const int n = 3000;
+    const int n = 1500;
     double *a = gen_w(n);
     eir_stop *stop = eir_stop_new();
     assert_non_null(stop);
@@ -244,11 +244,11 @@ static void test_stop_from_thread_ends_radius(void **state)
     free(a);
 }
 
-/* The hash of a dense N = 5000 model (25 M values of W and M each) stopped from a thread. */
+/* The hash of a dense N = 3000 model (9 M values of W and M each) stopped from a thread. */
 static void test_stop_from_thread_ends_hash(void **state)
 {
     (void)state;
-    const int n = 5000, ne = 4000;
+    const int n = 3000, ne = 2400;
     double *W = calloc((size_t)n * n, sizeof *W), leak = 1.0, a = 0.5;
     assert_non_null(W);
     for (int i = 0; i < n; i++)
