@@ -70,6 +70,10 @@ static const opt_def opts[] = {
      "queued runs before POST /v1/runs answers 503 (0 = no limit)"},
     {"run-time-limit", "EIRNN_RUN_TIME_LIMIT", OPT_SECONDS, OFF(run_time_limit), 0, 31536000,
      "SECONDS", "wall-clock limit of a run, default and largest (0 = none)"},
+    {"model-build-time-limit", "EIRNN_MODEL_BUILD_TIME_LIMIT", OPT_SECONDS,
+     OFF(model_build_time_limit), 0, 31536000, "SECONDS",
+     "wall-clock limit of a model's build (generation, spectral radius, hash); past it the model "
+     "is failed (0 = none)"},
     {"max-attempts", "EIRNN_MAX_ATTEMPTS", OPT_INT, OFF(max_attempts), 1, 1000, "N",
      "claims of a run before a run left behind by crashes is failed"},
     {"long-poll-max", "EIRNN_LONG_POLL_MAX", OPT_SECONDS, OFF(long_poll_max), 0, 86400, "SECONDS",
@@ -189,6 +193,7 @@ void srv_config_defaults(srv_config *c)
     c->max_recorded_values = (int64_t)1 << 27;
     c->queue_limit = 100000;
     c->run_time_limit = 3600;
+    c->model_build_time_limit = 600;
     c->max_attempts = 3;
     c->long_poll_max = 60;
     c->shutdown_grace = 10;

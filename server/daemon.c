@@ -128,6 +128,7 @@ int srv_daemon_start(srv *s)
         srv_log("error", json_pack("{s:s}", "message", "out of memory at start"));
         return -1;
     }
+    srv_modcache_set_build_stop(s->models, &s->stopping, s->cfg.model_build_time_limit);
     s->watch = srv_watch_start(s->waiters, s->store);
     if (!s->watch) {
         srv_log("error", json_pack("{s:s}", "message", "cannot start the store watcher"));

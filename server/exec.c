@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "build_guard.h"
 #include "eir_clock.h"
 #include "eir_meta.h"
 #include "http.h"
@@ -76,6 +77,25 @@ static int on_progress(void *ctx, int64_t done, int64_t total)
         }
     }
     return 0;
+}
+
+/** The cancel check of a run whose model is being built (build_guard.h), on the guard's
+ *  thread, with a store connection of its own (opened at the first look). */
+typedef struct build_cancel_ctx {
+    store *store;
+    store_conn *c;
+    const char *run_id;
+} build_cancel_ctx;
+
+static int build_cancelled(void *ctx)
+{
+    build_cancel_ctx *b = ctx;
+    if (!b->c) b->c = store_connect(b->store);
+    store_run r;
+    memset(&r, 0, sizeof r);
+    int cancel = b->c && store_run_get(b->c, b->run_id, &r) == STORE_OK && r.cancel_requested;
+    store_run_clear(&r);
+    return cancel;
 }
 
 /** The error object of a failed run (a problem object without "instance"). */
@@ -237,7 +257,51 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     eir_pipe_config cfg;
     srv_pipe_config(s, c, &res, &cfg);
     eir_pipe_stage at;
-    if (eir_pipe_prepare(req, &cfg, &p, &at, &err) != EIR_OK) {
+    /* The model's build (inline) or the wait for it (model_id) is watched: the shutdown and a
+     * cancel stop it within about 0.3 s, an inline model's build has the build time limit. A
+     * stored model's build, which others may need, is never stopped by this run's cancel
+     * (modcache.h): the run then ends cancelled when the build ends. */
+    int inline_model = json_object_get(req, "model") != NULL;
+    build_cancel_ctx bc = {.store = s->store, .run_id = run->id};
+    srv_build_guard guard;
+    srv_build_guard_begin(&guard, &s->stopping, inline_model ? s->cfg.model_build_time_limit : 0,
+                          build_cancelled, &bc);
+    eir_json_limits lim = s->limits;
+    lim.stop = guard.stop;
+    cfg.limits = &lim;
+    res.lim = &lim;
+    eir_status pst = eir_pipe_prepare(req, &cfg, &p, &at, &err);
+    srv_guard_why why = srv_build_guard_end(&guard);
+    lim.stop = NULL; /* freed */
+    store_disconnect(bc.c);
+    if (why == SRV_GUARD_CANCEL && (pst == EIR_OK || pst == EIR_ECANCELLED)) {
+        status = STORE_RUN_CANCELLED; /* cancelled while its model was built */
+        srv_log("run_cancelled_in_build",
+                json_pack("{s:s, s:f}", "run_id", run->id, "duration_s", srv_now() - t0));
+        goto finish;
+    }
+    if (pst == EIR_ECANCELLED && atomic_load(&s->stopping)) {
+        /* The daemon stops while the run's model was built: the run goes back to the queue. */
+        store_run_status now = STORE_RUN_QUEUED;
+        store_status rst = store_run_release(c, run->id, &now);
+        atomic_fetch_add(&s->metrics.runs_released, 1);
+        srv_log("run_released",
+                json_pack("{s:s, s:s, s:s, s:s}", "run_id", run->id, "reason",
+                          "the daemon stops while the run's model is built", "now",
+                          store_run_status_name(now), "store", store_status_name(rst)));
+        goto out;
+    }
+    if (pst == EIR_ECANCELLED && why == SRV_GUARD_TIME) {
+        error = error_text("/model/populations", 422,
+                           "building the run's model (its generation, spectral radius and "
+                           "hash) took longer than this daemon's model build time limit of "
+                           "%g s (--model-build-time-limit): the model is too large to build "
+                           "here in that time; make it smaller (fewer cells, or no "
+                           "spectral_radius), or ask the operator to raise the limit",
+                           s->cfg.model_build_time_limit);
+        goto finish;
+    }
+    if (pst != EIR_OK) {
         if (at == EIR_PIPE_MODEL && res.status == SRV_MC_STORE) {
             /* Cannot read the model now: leave the run to a later attempt. */
             store_status rst = store_run_release(c, run->id, NULL);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "build_guard.h"
 #include "eir_clock.h"
 #include "http.h"
 #include "srv.h"
@@ -39,6 +40,8 @@ struct srv_modcache {
     int64_t budget, used;
     uint64_t clock;
     atomic_uint_fast64_t *builds;
+    const atomic_int *stopping; /**< builds stop when it is set (srv_modcache_set_build_stop()) */
+    double build_limit;         /**< seconds a build may take; 0 = no limit */
     int n;
     mc_entry *e[MC_MAX_ENTRIES];
 };
@@ -121,6 +124,13 @@ struct srv_modcache *srv_modcache_new(int64_t budget_bytes, atomic_uint_fast64_t
     mc->budget = budget_bytes;
     mc->builds = builds;
     return mc;
+}
+
+void srv_modcache_set_build_stop(struct srv_modcache *mc, const atomic_int *stopping,
+                                 double limit_s)
+{
+    mc->stopping = stopping;
+    mc->build_limit = limit_s;
 }
 
 void srv_modcache_free(struct srv_modcache *mc)
@@ -234,16 +244,55 @@ static srv_mc_status build_entry(struct srv_modcache *mc, store_conn *c, const e
         return SRV_MC_INVALID;
     }
     /* build_s covers what creating the model costs once: generation, the build and its hash
-     * (the hash reads the dense-equivalent W and M: about 1.3 s at N = 10,000). */
+     * (the hash reads the dense-equivalent W and M: about 1.3 s at N = 10,000). The build has
+     * its own watcher (shutdown, time limit): never the caller's cancel (others may need it). */
+    const json_t *pop = json_object_get(j, "populations");
+    long long cells = (long long)(json_number_value(json_object_get(pop, "E")) +
+                                  json_number_value(json_object_get(pop, "I")));
+    srv_build_guard guard;
+    srv_build_guard_begin(&guard, mc->stopping, mc->build_limit, NULL, NULL);
+    eir_json_limits blim;
+    if (lim)
+        blim = *lim;
+    else
+        eir_json_limits_default(&blim);
+    blim.stop = guard.stop;
     double t0 = eir_clock_mono();
-    eir_status es = eir_json_build_model(j, lim, "", &b->model, &b->spec, err);
+    eir_status es = eir_json_build_model(j, &blim, "", &b->model, &b->spec, err);
     json_decref(j);
     if (mc->builds) atomic_fetch_add(mc->builds, 1);
     if (es == EIR_OK) {
         eir_model_spec_drop_arrays(b->spec);
-        eir_model_hash(b->model, b->hash); /* once per entry, not once per run */
+        /* once per entry, not once per run */
+        if (eir_model_hash_ex(b->model, guard.stop, b->hash) != EIR_OK) {
+            es = eir_error_set(err, EIR_ECANCELLED, NULL, "the model's hash was stopped");
+            eir_model_free(b->model);
+            eir_model_spec_free(b->spec);
+            b->model = NULL;
+            b->spec = NULL;
+        }
     }
+    srv_guard_why why = srv_build_guard_end(&guard);
     b->secs = eir_clock_mono() - t0;
+    if (es == EIR_ECANCELLED && why == SRV_GUARD_TIME) {
+        es = eir_error_set(err, EIR_EINVAL, "/populations",
+                           "building the model (its generation, spectral radius and hash) took "
+                           "longer than this daemon's model build time limit of %g s "
+                           "(--model-build-time-limit): a model of N = %lld cells is too large "
+                           "to build here in that time; make it smaller (fewer cells, or no "
+                           "spectral_radius), or ask the operator to raise the limit",
+                           mc->build_limit, cells);
+    } else if (es == EIR_ECANCELLED) {
+        /* the daemon stops: neither cached nor recorded, so a pending model stays pending and
+         * is built at the next start */
+        eir_error_set(err, EIR_ECANCELLED, NULL,
+                      "the daemon is stopping: the build of model %s was stopped (a pending "
+                      "model is built again at the next start)",
+                      id);
+        srv_log("model_build_stopped", json_pack("{s:s, s:f, s:b}", "model_id", id, "build_s",
+                                                 b->secs, "pending", pending));
+        return SRV_MC_INVALID;
+    }
     /* Out of memory fails the model too (its error says so): retrying a build that does not
      * fit at every pass of every worker would only keep the machine short of memory. */
     if (pending) record_build(c, id, es == EIR_OK ? b->hash : NULL, err, b->secs);
@@ -271,8 +320,25 @@ static srv_mc_status get(struct srv_modcache *mc, store_conn *c, const eir_json_
     }
     if (e) {
         e->refs++;
-        while (e->building)
-            pthread_cond_wait(&mc->built, &mc->lock);
+        int gave_up = 0;
+        while (e->building && !gave_up) {
+            if (!lim || !lim->stop) {
+                pthread_cond_wait(&mc->built, &mc->lock);
+                continue;
+            }
+            /* the caller's stop flag (its run's cancel, the shutdown): looked at every 50 ms */
+            struct timespec ts = eir_clock_deadline(CLOCK_REALTIME, 0.05);
+            pthread_cond_timedwait(&mc->built, &mc->lock, &ts);
+            gave_up = e->building && eir_stop_requested(lim->stop);
+        }
+        if (gave_up) {
+            int dead = unref_locked(e);
+            pthread_mutex_unlock(&mc->lock);
+            if (dead) entry_free(e);
+            eir_error_set(err, EIR_ECANCELLED, NULL, "stopped waiting for the build of model %s",
+                          id);
+            return SRV_MC_INVALID;
+        }
         srv_mc_status r = e->model ? SRV_MC_OK : e->status;
         if (r == SRV_MC_OK) {
             e->last_use = ++mc->clock;

@@ -65,16 +65,33 @@ typedef enum srv_mc_status {
  */
 struct srv_modcache *srv_modcache_new(int64_t budget_bytes, atomic_uint_fast64_t *builds);
 
+/**
+ * Make every build of this cache stop (engine stop flag, build_guard.h) when *@p stopping becomes
+ * non-zero (the daemon's shutdown: the model stays pending in the store, to be built at the next
+ * start) or after @p limit_s seconds (0 = no limit; past it a pending model is stored failed,
+ * 422, naming the limit). Call before any build; without it builds are never stopped.
+ */
+void srv_modcache_set_build_stop(struct srv_modcache *mc, const atomic_int *stopping,
+                                 double limit_s);
+
 /** Free the cache; every reference must have been put back. NULL is a no-op. */
 void srv_modcache_free(struct srv_modcache *mc);
 
 /**
- * Lend the model @p id: from the cache, or read through @p c, parsed with @p lim and built (then
+ * Lend the model @p id: from the cache, or read through @p c, parsed with @p lim (NULL for
+ * eir_json_limits_default()) and built (then
  * cached), or the outcome of the build of another thread in progress. A model stored failed
  * is not built again: its stored error is returned (SRV_MC_INVALID). A build of a model
  * stored pending records its outcome in the store (a failure to record is logged; the model
  * then stays pending and is built again by the next worker that looks). On failure *out is NULL
  * and *st / @p err describe it (see ::srv_mc_status).
+ *
+ * Stops: a build stopped by the shutdown (srv_modcache_set_build_stop()) is neither cached nor
+ * recorded (SRV_MC_INVALID, err->status EIR_ECANCELLED); one past the time limit is recorded
+ * failed (EIR_EINVAL at /populations, naming the limit). lim->stop is not handed to the build
+ * (a stored model's build may serve others): it is the caller's own flag, and a caller waiting
+ * for another thread's build stops waiting within 50 ms of its request (SRV_MC_INVALID,
+ * EIR_ECANCELLED).
  */
 srv_mc_status srv_modcache_get(struct srv_modcache *mc, store_conn *c, const eir_json_limits *lim,
                                const char *id, srv_model_ref **out, store_status *st,

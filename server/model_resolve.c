@@ -217,7 +217,7 @@ static eir_status resolve(void *ctx, const char *model_id, eir_pipe_model *out, 
         return eir_error_set(err, EIR_ENOMEM, NULL, "no store connection (out of memory)");
     }
     res->status =
-        srv_modcache_get(res->s->models, res->c, &res->s->limits, model_id, &ref, &res->store, err);
+        srv_modcache_get(res->s->models, res->c, res->lim, model_id, &ref, &res->store, err);
     switch (res->status) {
     case SRV_MC_OK:
         lend_ref(ref, out);
@@ -307,6 +307,7 @@ void srv_pipe_config(srv *s, store_conn *c, srv_resolver *res, eir_pipe_config *
 {
     res->s = s;
     res->c = c;
+    res->lim = &s->limits;
     res->status = SRV_MC_OK;
     res->store = STORE_OK;
     res->inline_doc = NULL;

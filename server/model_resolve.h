@@ -16,7 +16,10 @@
  */
 typedef struct srv_resolver {
     srv *s;
-    store_conn *c;        /**< the calling thread's store connection (may be NULL: store error) */
+    store_conn *c; /**< the calling thread's store connection (may be NULL: store error) */
+    /** limits of the models it builds; its stop flag (if any) is the caller's, looked at while
+     *  waiting for another thread's build (modcache.h). &s->limits by default. */
+    const eir_json_limits *lim;
     srv_mc_status status; /**< outcome of the last lookup (SRV_MC_OK before any) */
     store_status store;   /**< with SRV_MC_STORE: how the store failed */
     const json_t *inline_doc;        /**< the inline model whose key is inline_key, or NULL */

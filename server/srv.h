@@ -31,31 +31,32 @@ struct srv_guard;
 
 /** Everything the daemon can be told on its command line or in its environment. */
 typedef struct srv_config {
-    char *listen_host;           /**< address to bind ("127.0.0.1", "::1", "0.0.0.0", ...) */
-    unsigned port;               /**< TCP port; 0 = ephemeral (the bound port is logged) */
-    char *db;                    /**< store spec: "PATH" or "sqlite:PATH", absolute once parsed */
-    int db_is_default;           /**< db is the default location (its directory is created) */
-    int workers;                 /**< simulation threads; 0 = accept and queue only */
-    int threads_per_run;         /**< engine threads of one run (1..256); 0 until parsed = auto */
-    char *token;                 /**< bearer token, or NULL for no authentication */
-    uint64_t max_body_bytes;     /**< largest request body */
-    uint64_t max_body_buffer;    /**< bodies buffered at once, all connections (0 = no bound;
-                                      srv_config_parse() always sets one) */
-    int max_neurons;             /**< model N limit */
-    int64_t max_steps;           /**< run T limit */
-    int max_trials;              /**< run B limit */
-    int64_t max_recorded_values; /**< sum over recorded variables of B * T' * n */
-    int64_t queue_limit;         /**< queued runs before POST /v1/runs answers 503; 0 = none */
-    double run_time_limit;       /**< default and largest wall-clock seconds per run; 0 = none */
-    int max_attempts;            /**< claims of a run before a crashed run is failed */
-    double long_poll_max;        /**< largest ?wait= in seconds */
-    double shutdown_grace;       /**< seconds running runs get to finish at shutdown */
-    int http_threads;            /**< libmicrohttpd thread pool size */
-    unsigned connection_timeout; /**< idle connection timeout, seconds */
-    unsigned max_connections;    /**< concurrent connections */
-    int64_t cache_bytes;         /**< model cache budget in bytes; 0 = no cache */
-    uint64_t max_run_memory;     /**< most bytes one run may allocate (eir_run_memory_bytes());
-                                      0 until parsed = RAM / 2 / workers (run_budget.c) */
+    char *listen_host;             /**< address to bind ("127.0.0.1", "::1", "0.0.0.0", ...) */
+    unsigned port;                 /**< TCP port; 0 = ephemeral (the bound port is logged) */
+    char *db;                      /**< store spec: "PATH" or "sqlite:PATH", absolute once parsed */
+    int db_is_default;             /**< db is the default location (its directory is created) */
+    int workers;                   /**< simulation threads; 0 = accept and queue only */
+    int threads_per_run;           /**< engine threads of one run (1..256); 0 until parsed = auto */
+    char *token;                   /**< bearer token, or NULL for no authentication */
+    uint64_t max_body_bytes;       /**< largest request body */
+    uint64_t max_body_buffer;      /**< bodies buffered at once, all connections (0 = no bound;
+                                        srv_config_parse() always sets one) */
+    int max_neurons;               /**< model N limit */
+    int64_t max_steps;             /**< run T limit */
+    int max_trials;                /**< run B limit */
+    int64_t max_recorded_values;   /**< sum over recorded variables of B * T' * n */
+    int64_t queue_limit;           /**< queued runs before POST /v1/runs answers 503; 0 = none */
+    double run_time_limit;         /**< default and largest wall-clock seconds per run; 0 = none */
+    double model_build_time_limit; /**< wall-clock seconds of one model build; 0 = none */
+    int max_attempts;              /**< claims of a run before a crashed run is failed */
+    double long_poll_max;          /**< largest ?wait= in seconds */
+    double shutdown_grace;         /**< seconds running runs get to finish at shutdown */
+    int http_threads;              /**< libmicrohttpd thread pool size */
+    unsigned connection_timeout;   /**< idle connection timeout, seconds */
+    unsigned max_connections;      /**< concurrent connections */
+    int64_t cache_bytes;           /**< model cache budget in bytes; 0 = no cache */
+    uint64_t max_run_memory;       /**< most bytes one run may allocate (eir_run_memory_bytes());
+                                        0 until parsed = RAM / 2 / workers (run_budget.c) */
 } srv_config;
 
 /** The daemon: configuration, storage, HTTP server, pool, waiters, metrics. */

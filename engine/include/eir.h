@@ -135,6 +135,9 @@ typedef enum eir_storage {
 /** ... and when at most this fraction of its product matrix's entries are nonzero. */
 #define EIR_SPARSE_MAX_DENSITY 0.25
 
+/** A stop flag (see eir_stop_new() below, under "Runs"); declared here for the builds. */
+typedef struct eir_stop eir_stop;
+
 /**
  * A model as the user describes it. All arrays are borrowed (the build copies what it keeps)
  * and are double, row-major. Fields that a form or class does not use are ignored.
@@ -173,6 +176,13 @@ typedef struct eir_model_desc {
     double sigma; /**< noise intensity >= 0 */
 
     eir_storage storage; /**< dense or compressed rows (default auto) */
+
+    /**
+     * Optional stop flag (eir_stop_request() from any thread), NULL = never stop: the build
+     * then ends within a block of rows with EIR_ECANCELLED and builds nothing. Not part of the
+     * model (a model built without a stop is the same bytes).
+     */
+    const eir_stop *stop;
 } eir_model_desc;
 
 /** A validated, built model. Immutable; safe to share between threads. */
@@ -188,7 +198,8 @@ void eir_model_desc_init(eir_model_desc *d);
  * A < 0, K < 0, E_E <= 0, E_I > 0, M_in < 0, sigma < 0, power parameters <= 0, r_max <= 0,
  * a Dale violation under EIR_DALE_REJECT (message counts the violating entries and names the
  * first few (i, j)), and a gated model whose activation can go negative (linear, tanh).
- * On failure *out is NULL and nothing is leaked. EIR_ENOMEM when allocation fails.
+ * On failure *out is NULL and nothing is leaked. EIR_ENOMEM when allocation fails;
+ * EIR_ECANCELLED (field "") when d->stop was requested before the build ended.
  */
 eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *err);
 
@@ -238,6 +249,13 @@ const double *eir_model_leak(const eir_model *m);
  */
 void eir_model_hash(const eir_model *m, char hex[65]);
 
+/**
+ * eir_model_hash() that stops, within a block of rows, once @p stop (NULL = never) is
+ * requested: EIR_ECANCELLED with @p hex set to "" . Otherwise EIR_OK and the same hash as
+ * eir_model_hash().
+ */
+eir_status eir_model_hash_ex(const eir_model *m, const eir_stop *stop, char hex[65]);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Generated connectivity                                                                     */
 /* ------------------------------------------------------------------------------------------ */
@@ -263,6 +281,10 @@ typedef struct eir_gen_spec {
     int balance;    /**< recurrent only: each row's E and I input sums cancel */
     double spectral_radius; /**< recurrent only: target spectral radius of W, or <= 0 for none */
     int self_connections;   /**< recurrent only: allow W[i][i] != 0 */
+    /** Optional stop flag, NULL = never: the generation (and its spectral radius) then ends
+     *  within a block of rows (an Arnoldi iteration) with EIR_ECANCELLED. Not part of the
+     *  recipe: the same recipe gives the same bytes with or without it. */
+    const eir_stop *stop;
 } eir_gen_spec;
 
 /** Defaults: seed 0, p 1, lognormal, mean 1, cv 1, no balance, no radius, no self-connections. */
@@ -328,6 +350,17 @@ typedef struct eir_radius_info {
 eir_status eir_spectral_radius_ex(const double *a, int n, eir_radius_method method, double *radius,
                                   eir_radius_info *info, eir_error *err);
 
+/**
+ * eir_spectral_radius_ex() that stops once @p stop (NULL = never) is requested: checked between
+ * Arnoldi's matrix-vector products (milliseconds apart even at N = 10,000) and before the dense
+ * method (dgeev itself, used below EIR_RADIUS_ARNOLDI_MIN_N or as a fallback, is not
+ * interrupted). Then EIR_ECANCELLED with *radius NaN. Same result as eir_spectral_radius_ex()
+ * when not stopped.
+ */
+eir_status eir_spectral_radius_stop(const double *a, int n, eir_radius_method method,
+                                    const eir_stop *stop, double *radius, eir_radius_info *info,
+                                    eir_error *err);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Runs                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
@@ -358,12 +391,13 @@ const char *eir_precision_name(eir_precision p);
  */
 typedef int (*eir_progress_fn)(void *ctx, int64_t steps_done, int64_t steps_total);
 
-/**
- * A stop request that another thread (or a signal handler) can make while eir_run() is inside
- * a step: an opaque flag, set once and never cleared. Owned by the caller; it must outlive the
- * runs that watch it. Cannot be shared with a struct copy (use the pointer).
+/*
+ * eir_stop (declared above): a stop request that another thread (or a signal handler) can make
+ * while eir_run() is inside a step, or while a model is generated, built or hashed
+ * (eir_gen_spec.stop, eir_model_desc.stop, eir_model_hash_ex()): an opaque flag, set once and
+ * never cleared. Owned by the caller; it must outlive the runs and builds that watch it. Cannot
+ * be shared with a struct copy (use the pointer).
  */
-typedef struct eir_stop eir_stop;
 
 /** A new stop flag, not requested; NULL when out of memory. Free with eir_stop_free(). */
 eir_stop *eir_stop_new(void);

@@ -18,6 +18,7 @@
  */
 #include "eir.h"
 #include "philox.h"
+#include "stop.h"
 
 #include <limits.h>
 #include <math.h>
@@ -205,6 +206,13 @@ static inline double draw_entry(const mag_params *q, double p, uint64_t key, int
     return magnitude(q, key, (uint32_t)j, (uint32_t)i, stream, eir_u01(x.v[2], x.v[3]));
 }
 
+/** EIR_ECANCELLED (no field): the generation's stop flag was requested. */
+static eir_status stopped(eir_error *err)
+{
+    return eir_error_set(err, EIR_ECANCELLED, NULL,
+                         "generate: stopped before the matrix was complete");
+}
+
 /**
  * Scale the I entries of every row so that the row's E and I contributions to W cancel.
  * @p out holds W (reduced) or K (conductance; W = K E_type(j)).
@@ -251,10 +259,12 @@ static eir_status balance_rows(double *out, int n_e, int n, eir_form form, doubl
  * Rescale @p out (W, or K with W = K E_type(j)) so that W's spectral radius is @p target.
  * @return EIR_OK; EIR_EINVAL naming "/spectral_radius" when W's radius is 0 or the scale
  * overflows; EIR_ENOMEM / EIR_ENUMERIC (also naming "/spectral_radius") from the eigenvalue
- * computation. @p out is unchanged on failure.
+ * computation; EIR_ECANCELLED (no field) when @p stop was requested. @p out is unchanged on
+ * failure.
  */
 static eir_status rescale_radius(double *out, int n_e, int n, eir_form form, double e_rev_e,
-                                 double e_rev_i, double target, eir_error *err)
+                                 double e_rev_i, double target, const eir_stop *stop,
+                                 eir_error *err)
 {
     size_t nn = (size_t)n * (size_t)n;
     const double *w = out;
@@ -273,8 +283,9 @@ static eir_status rescale_radius(double *out, int n_e, int n, eir_form form, dou
     }
     double radius = 0.0;
     eir_error e2;
-    eir_status st = eir_spectral_radius(w, n, &radius, &e2);
+    eir_status st = eir_spectral_radius_stop(w, n, EIR_RADIUS_AUTO, stop, &radius, NULL, &e2);
     free(tmp);
+    if (st == EIR_ECANCELLED) return eir_error_set(err, st, NULL, "%s", e2.message);
     if (st != EIR_OK) return eir_error_set(err, st, "/spectral_radius", "%s", e2.message);
     if (!(radius > 0.0))
         return eir_error_set(err, EIR_EINVAL, "/spectral_radius",
@@ -302,8 +313,9 @@ static eir_status rescale_radius(double *out, int n_e, int n, eir_form form, dou
  * (field ""), bad spec fields ("/dist", "/p/XY", "/mean/XY", "/cv", "/spectral_radius"),
  * balance with E_I = 0 or a row with input of one type only ("/balance"), a non-finite weight
  * ("/mean/XY"), or a zero radius with a target set ("/spectral_radius"); EIR_ENOMEM or
- * EIR_ENUMERIC from the radius computation. On failure the contents of @p out are unspecified
- * (the caller discards them); nothing is leaked.
+ * EIR_ENUMERIC from the radius computation; EIR_ECANCELLED (no field) when g->stop was requested
+ * (checked every EIR_STOP_ROWS rows and between Arnoldi's products). On failure the contents of
+ * @p out are unspecified (the caller discards them); nothing is leaked.
  */
 eir_status eir_generate_recurrent(const eir_gen_spec *g, int n_e, int n_i, eir_form form,
                                   double e_rev_e, double e_rev_i, double *out, eir_error *err)
@@ -345,6 +357,7 @@ eir_status eir_generate_recurrent(const eir_gen_spec *g, int n_e, int n_i, eir_f
     for (int b = 0; b < 4; b++)
         q[b] = make_params(g, g->mean[b]);
     for (int i = 0; i < n; i++) {
+        if (i % EIR_STOP_ROWS == 0 && eir_stop_now(g->stop)) return stopped(err);
         double *row = out + (size_t)i * (size_t)n;
         int rb = i < n_e ? 0 : 2;
         for (int j = 0; j < n; j++) {
@@ -372,7 +385,7 @@ eir_status eir_generate_recurrent(const eir_gen_spec *g, int n_e, int n_i, eir_f
         if (st != EIR_OK) return st;
     }
     if (g->spectral_radius > 0.0) {
-        st = rescale_radius(out, n_e, n, form, e_rev_e, e_rev_i, g->spectral_radius, err);
+        st = rescale_radius(out, n_e, n, form, e_rev_e, e_rev_i, g->spectral_radius, g->stop, err);
         if (st != EIR_OK) return st;
     }
     return EIR_OK;
@@ -383,7 +396,8 @@ eir_status eir_generate_recurrent(const eir_gen_spec *g, int n_e, int n_i, eir_f
  * E rows and p[1], mean[1] for I rows; balance, spectral_radius and self_connections are
  * ignored. Fails with EIR_EINVAL for a NULL spec, NULL output with N * n_in > 0, bad sizes
  * (field ""), bad spec fields ("/dist", "/p/E", "/p/I", "/mean/E", "/mean/I", "/cv") or a
- * non-finite weight ("/mean/E" or "/mean/I"). On failure the contents of @p out are
+ * non-finite weight ("/mean/E" or "/mean/I"); EIR_ECANCELLED when g->stop was requested. On
+ * failure the contents of @p out are
  * unspecified; nothing is allocated.
  */
 eir_status eir_generate_input(const eir_gen_spec *g, int n_e, int n_i, int n_in, double *out,
@@ -408,6 +422,7 @@ eir_status eir_generate_input(const eir_gen_spec *g, int n_e, int n_i, int n_in,
     for (int b = 0; b < 2; b++)
         q[b] = make_params(g, g->mean[b]);
     for (int i = 0; i < n; i++) {
+        if (i % EIR_STOP_ROWS == 0 && eir_stop_now(g->stop)) return stopped(err);
         int b = i < n_e ? 0 : 1;
         double *row = out + (size_t)i * (size_t)n_in;
         for (int c = 0; c < n_in; c++) {

@@ -9,6 +9,7 @@
 
 #include "eir.h"
 #include "model_internal.h"
+#include "stop.h"
 
 /** How many violating (i, j) a Dale error names. */
 #define DALE_EXAMPLES 5
@@ -98,6 +99,12 @@ static eir_status check_activation(const eir_model_desc *d, eir_error *err)
     return EIR_OK;
 }
 
+/** EIR_ECANCELLED (no field): the build's stop flag (eir_model_desc.stop) was requested. */
+static eir_status build_stopped(eir_error *err)
+{
+    return eir_error_set(err, EIR_ECANCELLED, NULL, "the model build was stopped");
+}
+
 /** Whether entry w of column j breaks Dale's law (E columns >= 0, I columns <= 0). */
 static inline int breaks_dale(double w, int j, int n_e)
 {
@@ -108,15 +115,16 @@ static inline int breaks_dale(double w, int j, int n_e)
  * Dale's law on W (N*N, not changed): column j must be >= 0 for j < n_e and <= 0 otherwise.
  * With @p project, violating entries are counted in *projected (the build leaves them out);
  * otherwise the first violation count and examples are reported as EIR_EINVAL on
- * "/recurrent/W".
+ * "/recurrent/W". EIR_ECANCELLED when @p stop (may be NULL) was requested.
  */
 static eir_status check_dale(const double *W, int n, int n_e, int project, size_t *projected,
-                             eir_error *err)
+                             const eir_stop *stop, eir_error *err)
 {
     size_t count = 0;
     char examples[512] = "";
     size_t used = 0;
     for (int i = 0; i < n; i++) {
+        if (i % EIR_STOP_ROWS == 0 && eir_stop_now(stop)) return build_stopped(err);
         for (int j = 0; j < n; j++) {
             double w = W[(size_t)i * n + j];
             if (!breaks_dale(w, j, n_e)) continue;
@@ -455,6 +463,7 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     *out = NULL;
     eir_status s = check_desc(d, err);
     if (s) return s;
+    if (eir_stop_now(d->stop)) return build_stopped(err);
     eir_model *m = calloc(1, sizeof *m);
     if (!m) return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory building the model");
     const int n = d->n_e + d->n_i;
@@ -473,14 +482,17 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     m->gate = gate_kind(d);
 
     if (d->form == EIR_FORM_REDUCED && d->cls != EIR_CLASS_RNN) {
-        s = check_dale(d->W, n, d->n_e, d->dale == EIR_DALE_PROJECT, &m->projected, err);
+        s = check_dale(d->W, n, d->n_e, d->dale == EIR_DALE_PROJECT, &m->projected, d->stop, err);
         if (s) goto fail;
     }
     const int sparse = eir_model_build_sparse(m, d);
+    if (sparse == EIR_SPARSE_STOPPED) goto stopped;
     if (sparse < 0) goto nomem;
     /* sparse: W, S and WM stay NULL, the products and every dense view use compressed rows */
     if (!sparse && build_dense_w(m, d)) goto nomem;
+    if (eir_stop_now(d->stop)) goto stopped;
     if (build_gate(m, d)) goto nomem;
+    if (eir_stop_now(d->stop)) goto stopped;
     m->leak = expand(d->leak, d->leak_len, n, 0.0);
     m->bias = expand(d->bias, d->bias_len, n, 0.0);
     if (!m->leak || !m->bias) goto nomem;
@@ -507,6 +519,9 @@ eir_status eir_model_build(const eir_model_desc *d, eir_model **out, eir_error *
     return EIR_OK;
 nomem:
     s = eir_error_set(err, EIR_ENOMEM, NULL, "out of memory building a model of N = %d", n);
+    goto fail;
+stopped:
+    s = build_stopped(err);
 fail:
     eir_model_free(m);
     return s;

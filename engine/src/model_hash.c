@@ -8,6 +8,7 @@
 
 #include "eir.h"
 #include "model_internal.h"
+#include "stop.h"
 #include "eir_sha256.h"
 
 static void put_i64(eir_sha256_ctx *c, int64_t v)
@@ -56,6 +57,12 @@ static void put_row(eir_sha256_ctx *c, const double *a, size_t n)
 
 void eir_model_hash(const eir_model *m, char hex[65])
 {
+    (void)eir_model_hash_ex(m, NULL, hex);
+}
+
+/* The stop flag is looked at every EIR_STOP_ROWS rows of W and M (most of the work). */
+eir_status eir_model_hash_ex(const eir_model *m, const eir_stop *stop, char hex[65])
+{
     eir_sha256_ctx c;
     eir_sha256_init(&c);
     eir_sha256_update(&c, "eirnn-model-v1", 14);
@@ -75,6 +82,11 @@ void eir_model_hash(const eir_model *m, char hex[65])
         for (int which = 0; which < 2; which++) {
             put_i64(&c, (int64_t)nn);
             for (size_t i = 0; i < n; i++) {
+                if (i % EIR_STOP_ROWS == 0 && eir_stop_now(stop)) {
+                    free(row);
+                    hex[0] = '\0';
+                    return EIR_ECANCELLED;
+                }
                 eir_model_dense_row(m, which, (int)i, row);
                 put_row(&c, row, n);
             }
@@ -99,4 +111,5 @@ void eir_model_hash(const eir_model *m, char hex[65])
     uint8_t d[EIR_SHA256_DIGEST_LEN];
     eir_sha256_final(&c, d);
     eir_sha256_hex(d, hex);
+    return EIR_OK;
 }

@@ -96,9 +96,13 @@ struct eir_model {
  * returns 1 and fills them when @p d asks for sparse storage or (auto) the product matrix is
  * sparse enough (EIR_SPARSE_MIN_N, EIR_SPARSE_MAX_DENSITY); returns 0 and leaves @p m dense
  * otherwise. Entries breaking Dale's law (classes dale and gated) are left out (the caller has
- * checked them under "reject"). Returns -1 when allocation fails (nothing kept).
+ * checked them under "reject"). Returns -1 when allocation fails and EIR_SPARSE_STOPPED when
+ * d->stop was requested (checked every EIR_STOP_ROWS rows; nothing kept either way).
  */
 int eir_model_build_sparse(eir_model *m, const eir_model_desc *d);
+
+/** eir_model_build_sparse(): the build's stop flag was requested. */
+#define EIR_SPARSE_STOPPED (-2)
 
 /** Row @p i of the dense-equivalent W (@p which 0) or M (@p which 1) into @p row (N values). */
 void eir_model_dense_row(const eir_model *m, int which, int i, double *row);

@@ -18,6 +18,7 @@
 
 #include "eir.h"
 #include "model_internal.h"
+#include "stop.h"
 
 /** Arrays from this size on are aligned to and advised for transparent huge pages. */
 #define BIG_ARRAY_BYTES ((size_t)4 << 20)
@@ -64,14 +65,20 @@ static void add_panels(int *pc, int *q, int c0, int count)
 
 /**
  * Count the nonzero entries of every (panel, row) and turn the counts into the offsets rp
- * (panel-major, see eir_model); returns the total.
+ * (panel-major, see eir_model); returns the total, or 0 with *@p stopped set when d->stop was
+ * requested.
  */
-static size_t count_entries(const eir_model *m, const eir_model_desc *d, int drop_dale)
+static size_t count_entries(const eir_model *m, const eir_model_desc *d, int drop_dale,
+                            int *stopped)
 {
     const int n = m->n;
     const size_t stride = (size_t)n + 1;
     for (int q = 0; q < m->n_panels; q++)
         for (int i = 0; i < n; i++) {
+            if (i % EIR_STOP_ROWS == 0 && eir_stop_now(d->stop)) {
+                *stopped = 1;
+                return 0;
+            }
             size_t c = 0;
             const size_t row = (size_t)i * n;
             for (int j = m->pc[q]; j < m->pc[q + 1]; j++)
@@ -119,7 +126,12 @@ int eir_model_build_sparse(eir_model *m, const eir_model_desc *d)
         eir_model_free_sparse(m);
         return -1;
     }
-    const size_t nnz = count_entries(m, d, drop_dale);
+    int stopped = 0;
+    const size_t nnz = count_entries(m, d, drop_dale, &stopped);
+    if (stopped) {
+        eir_model_free_sparse(m);
+        return EIR_SPARSE_STOPPED;
+    }
     if (d->storage != EIR_STORAGE_SPARSE &&
         (double)nnz > EIR_SPARSE_MAX_DENSITY * (double)n * (double)n) {
         eir_model_free_sparse(m);
@@ -138,6 +150,10 @@ int eir_model_build_sparse(eir_model *m, const eir_model_desc *d)
     const size_t stride = (size_t)n + 1;
     for (int q = 0; q < m->n_panels; q++)
         for (int i = 0; i < n; i++) {
+            if (i % EIR_STOP_ROWS == 0 && eir_stop_now(d->stop)) {
+                eir_model_free_sparse(m);
+                return EIR_SPARSE_STOPPED;
+            }
             size_t k = m->rp[q * stride + i];
             const size_t row = (size_t)i * n;
             for (int j = m->pc[q]; j < m->pc[q + 1]; j++) {

@@ -10,6 +10,7 @@
 
 #include "eir.h"
 #include "model_internal.h"
+#include "stop.h"
 #include "team.h"
 
 /** Model arrays in the run's precision (float copies for float32, the model's own for f64). */
@@ -101,11 +102,6 @@ typedef struct sim_ctx {
     int diverged;       /**< the team stopped on a non-finite V at end_step */
     eir_status status;
 } sim_ctx;
-
-/** The stop flag of eir.h (engine-private layout). */
-struct eir_stop {
-    atomic_int flag;
-};
 
 /** Thread 0: call the progress callback with @p k steps done; a non-zero return sets cancel. */
 void sim_progress(sim_ctx *x, int64_t k);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "philox.h"
+#include "stop.h"
 
 /*
  * LAPACK's Fortran entry point (reference LAPACK as shipped in OpenBLAS's liblapack; there is no
@@ -99,10 +100,13 @@ static void arnoldi_free(arnoldi_work *w)
 }
 
 /*
- * The radius by ARPACK (which = "LM"). Returns EIR_OK with *radius set, EIR_ENOMEM, or
- * EIR_ENUMERIC with info->arnoldi_note saying why the result cannot be used. Takes arpack_lock.
+ * The radius by ARPACK (which = "LM"). Returns EIR_OK with *radius set, EIR_ENOMEM,
+ * EIR_ECANCELLED when @p stop (may be NULL) was requested (checked after every product; the
+ * next dnaupd call with ido = 0 starts afresh), or EIR_ENUMERIC with info->arnoldi_note saying
+ * why the result cannot be used. Takes arpack_lock.
  */
-static eir_status radius_arnoldi(const double *a, int n, double *radius, eir_radius_info *info)
+static eir_status radius_arnoldi(const double *a, int n, const eir_stop *stop, double *radius,
+                                 eir_radius_info *info)
 {
     const a_int nev = ARNOLDI_NEV, ncv = n - 1 < ARNOLDI_NCV ? n - 1 : ARNOLDI_NCV;
     const a_int lworkl = 3 * ncv * ncv + 6 * ncv;
@@ -139,6 +143,15 @@ static eir_status radius_arnoldi(const double *a, int n, double *radius, eir_rad
         if (ido != -1 && ido != 1) break;
         matvec(a, n, w.workd + ipntr[0] - 1, w.workd + ipntr[1] - 1);
         info->matvecs++;
+        if (eir_stop_now(stop)) {
+            st = EIR_ECANCELLED;
+            break;
+        }
+    }
+    if (st == EIR_ECANCELLED) {
+        pthread_mutex_unlock(&arpack_lock);
+        arnoldi_free(&w);
+        return st;
     }
     info->restarts = iparam[2];
     /* ARPACK's counters: nrstrt counts the restarts of the Arnoldi process from a random
@@ -267,6 +280,14 @@ eir_status eir_spectral_radius(const double *a, int n, double *radius, eir_error
 eir_status eir_spectral_radius_ex(const double *a, int n, eir_radius_method method, double *radius,
                                   eir_radius_info *info, eir_error *err)
 {
+    return eir_spectral_radius_stop(a, n, method, NULL, radius, info, err);
+}
+
+/* eir_spectral_radius_ex() with a stop flag; EIR_ECANCELLED (no field) when it stopped. */
+eir_status eir_spectral_radius_stop(const double *a, int n, eir_radius_method method,
+                                    const eir_stop *stop, double *radius, eir_radius_info *info,
+                                    eir_error *err)
+{
     eir_radius_info scratch;
     if (info == NULL) info = &scratch;
     memset(info, 0, sizeof *info);
@@ -300,7 +321,11 @@ eir_status eir_spectral_radius_ex(const double *a, int n, eir_radius_method meth
     if (method == EIR_RADIUS_ARNOLDI ||
         (method == EIR_RADIUS_AUTO && n >= EIR_RADIUS_ARNOLDI_MIN_N)) {
         double r = NAN;
-        eir_status st = radius_arnoldi(a, n, &r, info);
+        eir_status st = radius_arnoldi(a, n, stop, &r, info);
+        if (st == EIR_ECANCELLED)
+            return eir_error_set(err, st, NULL,
+                                 "spectral radius: stopped after %d matrix-vector products",
+                                 info->matvecs);
         if (st == EIR_OK) {
             info->used = EIR_RADIUS_ARNOLDI;
             info->arnoldi_ok = 1;
@@ -315,6 +340,8 @@ eir_status eir_spectral_radius_ex(const double *a, int n, eir_radius_method meth
                                  info->arnoldi_note);
     }
     info->used = EIR_RADIUS_DENSE;
+    if (eir_stop_now(stop))
+        return eir_error_set(err, EIR_ECANCELLED, NULL, "spectral radius: stopped");
     eir_error dense_err;
     eir_status st = radius_dense(a, n, radius, &dense_err);
     if (st == EIR_OK) return EIR_OK;

@@ -36,10 +36,17 @@ typedef struct eir_json_limits {
     int64_t max_input_values;    /**< B * T * n_inputs */
     int64_t max_recorded_values; /**< sum over recorded variables of B * T' * n */
     int max_depth;               /**< nesting depth of JSON values */
+    /**
+     * Not a limit on the document: a stop flag (eir.h) that ends the generation of `generate`
+     * matrices and eir_json_build_model()'s build early with EIR_ECANCELLED once requested from
+     * another thread (a daemon's shutdown, a build time limit, a cancel). NULL = never. Results
+     * are the same bytes with or without it when it is not requested.
+     */
+    const eir_stop *stop;
 } eir_json_limits;
 
 /** Defaults: N 20000, inputs 4096, outputs 4096, T 10^7, B 4096, 2^28 input and recorded
- *  values, depth 64. */
+ *  values, depth 64, no stop flag. */
 void eir_json_limits_default(eir_json_limits *l);
 
 /** A parsed model: the engine description plus the storage it points into. */
@@ -101,7 +108,8 @@ void eir_model_spec_drop_arrays(eir_model_spec *s);
 /**
  * Parse and build in one go: eir_json_parse_model() then eir_model_build(), with engine
  * errors' fields prefixed by @p ptr_prefix. @p spec_out may be NULL (the spec is then freed;
- * the model does not need it). On failure *model_out (and *spec_out) are NULL.
+ * the model does not need it). On failure *model_out (and *spec_out) are NULL; EIR_ECANCELLED
+ * (no field) when lim->stop was requested before the model was built.
  */
 eir_status eir_json_build_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
                                 eir_model **model_out, eir_model_spec **spec_out, eir_error *err);

@@ -24,6 +24,7 @@ void eir_json_limits_default(eir_json_limits *l)
     l->max_input_values = (int64_t)1 << 28;
     l->max_recorded_values = (int64_t)1 << 28;
     l->max_depth = 64;
+    l->stop = NULL;
 }
 
 static eir_status parse_name(mctx *c, const json_t *j)
@@ -350,7 +351,14 @@ eir_status eir_json_build_model(const json_t *j, const eir_json_limits *lim, con
     eir_status rc = eir_json_parse_model(j, lim, ptr_prefix, &spec, err);
     if (rc) return rc;
     eir_error_clear(&sub);
+    spec->desc.stop = lim ? lim->stop : NULL;
     rc = eir_model_build(&spec->desc, model_out, &sub);
+    spec->desc.stop = NULL; /* the spec may outlive the flag */
+    if (rc == EIR_ECANCELLED) {
+        eir_model_spec_free(spec);
+        *model_out = NULL;
+        return eir_error_set(err, rc, NULL, "%s", sub.message);
+    }
     if (rc) {
         eir_model_spec_free(spec);
         *model_out = NULL;

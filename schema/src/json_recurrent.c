@@ -206,9 +206,12 @@ static eir_status parse_generated(mctx *c, const json_t *rec, const char *rptr)
     *(conductance ? &c->st->K : &c->st->W) = m;
     *(conductance ? &d->K : &d->W) = m;
     eir_error_clear(&sub);
-    if (eir_generate_recurrent(&c->spec->gen, d->n_e, d->n_i, d->form, d->e_rev_e, d->e_rev_i, m,
-                               &sub))
-        return ju_prefix_error(c->err, gptr, &sub);
+    eir_gen_spec gen = c->spec->gen; /* with the caller's stop flag, which the spec must not keep */
+    gen.stop = c->lim->stop;
+    eir_status st =
+        eir_generate_recurrent(&gen, d->n_e, d->n_i, d->form, d->e_rev_e, d->e_rev_i, m, &sub);
+    if (st == EIR_ECANCELLED) return eir_error_set(c->err, st, NULL, "%s", sub.message);
+    if (st) return ju_prefix_error(c->err, gptr, &sub);
     return EIR_OK;
 }
 
@@ -248,8 +251,11 @@ static eir_status generate_input(mctx *c, const json_t *g, const char *gptr)
     if (!(c->st->P = alloc_doubles(c, (size_t)c->N * d->n_in, gptr))) return EIR_ENOMEM;
     d->P = c->st->P;
     eir_error_clear(&sub);
-    if (eir_generate_input(&c->spec->input_gen, d->n_e, d->n_i, d->n_in, c->st->P, &sub))
-        return ju_prefix_error(c->err, gptr, &sub);
+    eir_gen_spec gen = c->spec->input_gen; /* with the caller's stop flag (not kept) */
+    gen.stop = c->lim->stop;
+    eir_status st = eir_generate_input(&gen, d->n_e, d->n_i, d->n_in, c->st->P, &sub);
+    if (st == EIR_ECANCELLED) return eir_error_set(c->err, st, NULL, "%s", sub.message);
+    if (st) return ju_prefix_error(c->err, gptr, &sub);
     return EIR_OK;
 }
 
