@@ -20,8 +20,8 @@ typedef struct srv_resolver {
     /** limits of the models it builds; its stop flag (if any) is the caller's, looked at while
      *  waiting for another thread's build (modcache.h). &s->limits by default. */
     const eir_json_limits *lim;
-    srv_mc_status status; /**< outcome of the last lookup (SRV_MC_OK before any) */
-    store_status store;   /**< with SRV_MC_STORE: how the store failed */
+    srv_mc_status status;            /**< outcome of the last lookup (SRV_MC_OK before any) */
+    store_status store;              /**< with SRV_MC_STORE: how the store failed */
     const json_t *inline_doc;        /**< the inline model whose key is inline_key, or NULL */
     char inline_key[SRV_MC_KEY_MAX]; /**< srv_inline_model_key() of inline_doc ("" if none) */
 } srv_resolver;
