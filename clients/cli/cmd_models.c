@@ -56,7 +56,7 @@ static void print_model(const json_t *m)
 /* ------------------------------------------------------------------------------------------ */
 
 static const char create_help[] =
-    "usage: eirnn models create FILE.json [-q] [-w]\n"
+    "usage: eirnn models create FILE.json [-q] [-w [--timeout S]]\n"
     "\n"
     "Store the model document FILE.json (FORMAT.md's model; '-' reads standard input) in\n"
     "eirnnd, which validates it in full (a bad field is named as a JSON pointer, exit 3).\n"
@@ -67,17 +67,20 @@ static const char create_help[] =
     "options:\n"
     "  -q, --quiet        print only the new model's id\n"
     "  -w, --wait         wait until a pending model is built: print it ready, or its build's\n"
-    "                     error (exit 3)\n" CLI_CONN_HELP;
+    "                     error (exit 3)\n"
+    "  -t, --timeout S    with --wait: give up waiting after S seconds (exit 8; the build goes\n"
+    "                     on)\n" CLI_CONN_HELP;
 
 /** Options of `models create`. */
 typedef struct create_opts {
     int quiet, wait;
+    double timeout; /**< --timeout S with --wait (0 = none) */
 } create_opts;
 
 static int create_opt(void *ctx, int c, const char *arg)
 {
-    (void)arg;
     create_opts *o = ctx;
+    if (c == 't') return cli_parse_number("--timeout", arg, 1, &o->timeout);
     if (c == 'q' || c == 'w') {
         *(c == 'q' ? &o->quiet : &o->wait) = 1;
         return CLI_OK;
@@ -86,42 +89,38 @@ static int create_opt(void *ctx, int c, const char *arg)
 }
 
 /**
- * Poll GET /v1/models/ID until model @p id is no longer pending (twice a second, and at most
- * every 5 s on 503); *@p last gets the final answer. Returns CLI_OK, or the HTTP error's code.
+ * Poll GET /v1/models/ID until model @p id is no longer pending (twice a second; a 503 is waited
+ * out, cli_http_poll()), for at most @p timeout_s seconds (0 = as long as it takes); *@p last
+ * gets the final answer. Returns CLI_OK; CLI_ETIMEOUT with a message when the model is still
+ * pending at the timeout (its build goes on); the HTTP error's code otherwise.
  */
-static int wait_model(cli_http *h, const char *id, cli_http_resp *last)
+static int wait_model(cli_http *h, const char *id, double timeout_s, cli_http_resp *last)
 {
     memset(last, 0, sizeof *last);
+    const double deadline = eir_clock_mono() + timeout_s;
     for (;;) {
         cli_url u = {0};
         cli_url_add(&u, "/v1/models/");
         cli_url_add_segment(&u, id);
-        const char *path = cli_url_text(&u);
         cli_http_resp r;
-        int rc = path ? cli_http_request(h, "GET", path, NULL, 0, NULL, 60, &r) : CLI_EIO;
+        int rc = cli_http_poll(h, cli_url_text(&u), 60, &r);
         cli_url_free(&u);
-        if (rc != CLI_OK) {
-            if (path) cli_http_resp_free(&r);
-            return rc;
-        }
-        if (r.status == 503) {
-            double ra = r.retry_after > 0 ? r.retry_after : 1;
+        if (rc != CLI_OK) return rc;
+        if (r.status != 503) {
+            const json_t *m = cli_answer_object(&r);
+            const char *state = m ? json_string_value(json_object_get(m, "state")) : NULL;
+            if (!m || !state || strcmp(state, "pending") != 0) {
+                *last = r;
+                return m ? CLI_OK : CLI_EHTTP;
+            }
             cli_http_resp_free(&r);
-            eir_clock_sleep(ra < 5 ? ra : 5);
-            continue;
         }
-        if (r.status < 200 || r.status >= 300) {
-            rc = cli_http_fail(&r);
-            cli_http_resp_free(&r);
-            return rc;
+        if (timeout_s > 0 && eir_clock_mono() + 0.5 > deadline) {
+            cli_error("model %s is still pending after %g s; its build goes on (a daemon with "
+                      "workers builds it): 'eirnn models get %s' shows its state",
+                      id, timeout_s, id);
+            return CLI_ETIMEOUT;
         }
-        const json_t *m = cli_answer_object(&r);
-        const char *state = m ? json_string_value(json_object_get(m, "state")) : NULL;
-        if (!m || !state || strcmp(state, "pending") != 0) {
-            *last = r;
-            return m ? CLI_OK : CLI_EHTTP;
-        }
-        cli_http_resp_free(&r);
         eir_clock_sleep(0.5);
     }
 }
@@ -131,11 +130,12 @@ static int models_create(int argc, char **argv)
     static const struct option lo[] = {CLI_CONN_LONGOPTS,
                                        {"quiet", no_argument, NULL, 'q'},
                                        {"wait", no_argument, NULL, 'w'},
+                                       {"timeout", required_argument, NULL, 't'},
                                        {NULL, 0, NULL, 0}};
     create_opts o = {0};
     int pos;
     int rc =
-        cli_parse(argc, argv, "models create", "qw", lo, create_help, create_opt, &o, 1, 1, &pos);
+        cli_parse(argc, argv, "models create", "qwt:", lo, create_help, create_opt, &o, 1, 1, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
     const char *file = argv[pos];
     json_t *doc;
@@ -163,7 +163,7 @@ static int models_create(int argc, char **argv)
         char id[64];
         snprintf(id, sizeof id, "%s", json_string_value(json_object_get(m, "id")));
         cli_http_resp_free(&r);
-        rc = wait_model(h, id, &r);
+        rc = wait_model(h, id, o.timeout, &r);
         m = rc == CLI_OK ? cli_answer_object(&r) : NULL;
     }
     if (m) {

@@ -45,26 +45,13 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
         path = cli_url_text(&u);
         cli_http_resp r;
         double t1 = eir_clock_mono();
-        int rc =
-            path ? cli_http_request(h, "GET", path, NULL, 0, NULL, w + POLL_SLACK_S, &r) : CLI_EIO;
+        int rc = cli_http_poll(h, path, w + POLL_SLACK_S, &r);
         cli_url_free(&u);
         if (rc != CLI_OK) {
             out_progress_end();
-            if (path) cli_http_resp_free(&r);
             return rc;
         }
-        if (r.status == 503) {
-            double ra = r.retry_after > 0 ? r.retry_after : 1;
-            cli_http_resp_free(&r);
-            eir_clock_sleep(ra < 5 ? ra : 5);
-            continue;
-        }
-        if (r.status < 200 || r.status >= 300) {
-            out_progress_end();
-            rc = cli_http_fail(&r);
-            cli_http_resp_free(&r);
-            return rc;
-        }
+        if (r.status == 503) continue; /* waited out: the deadline is checked again */
         const json_t *run = cli_answer_object(&r);
         if (!run) {
             out_progress_end();

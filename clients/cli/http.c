@@ -4,6 +4,8 @@
  */
 #include "http.h"
 
+#include "eir_clock.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <libgen.h>
@@ -373,6 +375,23 @@ int cli_http_call(cli_http *h, const char *method, const char *path, const char 
     int rc = cli_http_request(h, method, path, body, len, idempotency_key, timeout_s, r);
     if (rc != CLI_OK) return rc;
     return is_2xx(r->status) ? CLI_OK : cli_http_fail(r);
+}
+
+int cli_http_poll(cli_http *h, const char *path, double timeout_s, cli_http_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    if (!path) return CLI_EIO;
+    int rc = cli_http_request(h, "GET", path, NULL, 0, NULL, timeout_s, r);
+    if (rc == CLI_OK && r->status == 503) {
+        double ra = r->retry_after > 0 ? r->retry_after : 1;
+        cli_http_resp_free(r);
+        r->status = 503;
+        eir_clock_sleep(ra < 5 ? ra : 5);
+        return CLI_OK;
+    }
+    if (rc == CLI_OK && !is_2xx(r->status)) rc = cli_http_fail(r);
+    if (rc != CLI_OK) cli_http_resp_free(r);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */

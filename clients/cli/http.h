@@ -89,6 +89,16 @@ int cli_http_call(cli_http *h, const char *method, const char *path, const char 
                   const char *idempotency_key, double timeout_s, cli_http_resp *r);
 
 /**
+ * One GET of a wait loop: cli_http_request() of @p path (NULL: out of memory, CLI_EIO). A 503
+ * (a full or restarting server) is waited out here: its Retry-After (1 s when it has none, at
+ * most 5 s) is slept and CLI_OK returned with r->status 503 and nothing else in @p r, so that
+ * the caller checks its own deadline and asks again.
+ * @return CLI_OK with a 2xx (or that 503) answer in @p r; else the exit code, the error line
+ *         printed, and @p r freed.
+ */
+int cli_http_poll(cli_http *h, const char *path, double timeout_s, cli_http_resp *r);
+
+/**
  * Print the error answer @p r as one line: "eirnn: error: STATUS REASON: FIELD: DETAIL" from
  * a problem+json body (FIELD is the JSON pointer of bad input, or the query parameter; left
  * out when there is none), or the first line of any other body. A 401 adds how to give a

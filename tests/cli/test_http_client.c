@@ -441,6 +441,17 @@ static void test_models_pending(void **state)
     assert_contains(out_text, "state        failed");
     assert_contains(out_text, "/activation");
     assert_contains(err_text, "failed to build");
+
+    /* A daemon without workers never builds it: --timeout gives up (exit 8), saying so. */
+    api_daemon dC;
+    static const char *const no_workers[] = {"--workers", "0", NULL};
+    api_init(&dC);
+    api_start(&dC, no_workers, NULL);
+    expect_rc(cli("--url", dC.base, "models", "create", "--wait", "--timeout", "1",
+                  et_tmp("gen.json"), NULL),
+              8);
+    assert_contains(err_text, "still pending after 1 s");
+    api_stop_clean(&dC);
 }
 
 /**
