@@ -91,11 +91,26 @@ class Daemon:
         shutil.rmtree(self.dir, ignore_errors=True)
         return rc
 
+    def stop_checked(self, bad):
+        """stop(), noting in @p bad a daemon that died before it or did not exit with 0."""
+        if not self.alive():
+            bad.append("eirnnd died")
+        rc = self.stop()
+        if rc != 0:
+            bad.append("eirnnd exited with %s" % rc)
+
     def kill(self):
         if self.alive():
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def verdict(bad):
+    """Print each failure of @p bad as "FAIL ..."; the test's exit status (1 when any)."""
+    for b in bad:
+        print("FAIL", b)
+    return 1 if bad else 0
 
 
 # ---- a raw HTTP/1.1 client ----------------------------------------------------------------------

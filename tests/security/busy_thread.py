@@ -26,7 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
-from eirnnd_http import Daemon, http, parse_response, time_scale  # noqa: E402
+from eirnnd_http import Daemon, http, parse_response, time_scale, verdict  # noqa: E402
 
 
 def read_response(s, timeout):
@@ -112,15 +112,9 @@ def main():
         if r is not None or secs > 5 * time_scale():
             bad.append("a client that stopped mid-headers: %s after %.2f s, expected a close "
                        "after about 1 s" % (r and r.status, secs))
-        if not d.alive():
-            bad.append("eirnnd died")
     finally:
-        rc = d.stop()
-    if rc != 0:
-        bad.append("eirnnd exited with %s" % rc)
-    for b in bad:
-        print("FAIL", b)
-    return 1 if bad else 0
+        d.stop_checked(bad)
+    return verdict(bad)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
-from eirnnd_http import Daemon, exchange, http, rss_kb, time_scale  # noqa: E402
+from eirnnd_http import Daemon, exchange, http, rss_kb, time_scale, verdict  # noqa: E402
 
 SMALL = {"E": 51, "I": 13}      # n = 64
 LARGE = {"E": 960, "I": 240}    # n = 1200
@@ -349,9 +349,7 @@ def memory_per_reader(binary, db, large, nreaders, bad, stats):
         finally:
             for r in readers:
                 r.close()
-            rc = d.stop()
-            if rc != 0:
-                bad.append("eirnnd exited with %s" % rc)
+            d.stop_checked(bad)
     stats["memory_per_stalled_reader"] = figures
 
 
@@ -383,21 +381,15 @@ def main():
                 for q in queries:
                     check_selection(d.port, rid, full, q, bad)
             healthz_during_downloads(d.port, large, bad, stats)
-            if not d.alive():
-                bad.append("eirnnd died")
         finally:
-            rc = d.stop()
-        if rc != 0:
-            bad.append("eirnnd exited with %s" % rc)
+            d.stop_checked(bad)
         memory_per_reader(a.eirnnd, db, large, a.readers, bad, stats)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if a.report:
         with open(a.report, "w") as f:
             json.dump(stats, f, indent=1)
-    for b in bad:
-        print("FAIL", b)
-    return 1 if bad else 0
+    return verdict(bad)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
-from eirnnd_http import Daemon, parse_response, time_scale  # noqa: E402
+from eirnnd_http import Daemon, parse_response, time_scale, verdict  # noqa: E402
 
 SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 BODY = b"2\r\n{}\r\n0\r\n\r\n"
@@ -124,15 +124,9 @@ def main():
             if not closed:
                 bad.append("%s: the connection stayed open for %.1f s" % (name, secs))
             print("%-55s %s closed=%s %.2f s" % (name, r.status, closed, secs))
-        if not d.alive():
-            bad.append("eirnnd died")
     finally:
-        rc = d.stop()
-    if rc != 0:
-        bad.append("eirnnd exited with %s" % rc)
-    for b in bad:
-        print("FAIL", b)
-    return 1 if bad else 0
+        d.stop_checked(bad)
+    return verdict(bad)
 
 
 if __name__ == "__main__":
