@@ -70,7 +70,8 @@ enum MHD_Result h_models_create(srv_req *r)
     enum MHD_Result ret;
     json_t *doc = srv_body_json(r, &ret);
     if (!doc) return ret;
-    if (srv_model_has_recipe(doc)) return create_pending(r, doc);
+    /* a recipe costs more to build than to read: a worker builds it, never an HTTP thread */
+    if (eir_json_model_has_recipe(doc)) return create_pending(r, doc);
     eir_model *m = NULL;
     eir_model_spec *spec = NULL;
     eir_error err;

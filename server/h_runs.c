@@ -62,8 +62,8 @@ static eir_pipe *prepare_run(srv_req *r, store_conn *c, srv_resolver *res, eir_p
     eir_error err;
     eir_error_clear(&err);
     const json_t *inl = json_object_get(body, "model");
-    int build_here =
-        json_is_object(inl) && !json_object_get(body, "model_id") && !srv_model_has_recipe(inl);
+    int build_here = json_is_object(inl) && !json_object_get(body, "model_id") &&
+                     !eir_json_model_has_recipe(inl);
     if ((build_here ? eir_pipe_prepare(body, cfg, &p, &at, &err)
                     : eir_pipe_check(body, cfg, &p, &at, &err)) == EIR_OK)
         return p;

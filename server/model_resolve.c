@@ -12,15 +12,6 @@
 
 #include "eir_sha256.h"
 
-int srv_model_has_recipe(const json_t *doc)
-{
-    const json_t *rec = json_object_get(doc, "recurrent");
-    const json_t *in = json_object_get(doc, "input");
-    const json_t *p = json_object_get(in, "P");
-    return json_object_get(rec, "generate") || json_object_get(in, "generate") ||
-           (json_is_object(p) && json_object_get(p, "generate"));
-}
-
 /** Deepest nesting hashed (jansson's parser refuses deeper documents anyway). */
 #define KEY_MAX_DEPTH 2048
 

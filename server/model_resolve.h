@@ -41,13 +41,6 @@ typedef struct srv_resolver {
 int srv_inline_model_key(const json_t *doc, char key[SRV_MC_KEY_MAX]);
 
 /**
- * Whether model document @p doc has a `generate` recipe (recurrent or input), by the same keys
- * the parser looks at: building it then costs more than reading it (N x N generation, a
- * spectral radius), so it is built by a worker, never on an HTTP thread. Never fails.
- */
-int srv_model_has_recipe(const json_t *doc);
-
-/**
  * Fill @p cfg for a run of daemon @p s resolving models through @p res (initialised here with
  * @p s and @p c): the daemon's parsing limits, --threads-per-run, the model cache. Its resolver
  * (eir_pipe_prepare()) builds models through the cache and so belongs on a worker; its shape

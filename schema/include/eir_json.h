@@ -74,6 +74,14 @@ typedef struct eir_model_spec {
 eir_status eir_json_parse_model(const json_t *j, const eir_json_limits *lim, const char *ptr_prefix,
                                 eir_model_spec **out, eir_error *err);
 
+/**
+ * Whether model document @p j has a `generate` recipe (recurrent, input, or input P), by the
+ * keys the parser reads recipes from: building it then costs more than reading it (N x N
+ * generation, a spectral radius). No validation (a malformed document may say 0 or 1; parsing
+ * it names what is wrong). Never fails.
+ */
+int eir_json_model_has_recipe(const json_t *j);
+
 /** What a run needs to know of its model to be checked against it (eir_json_model_shape()). */
 typedef struct eir_model_shape {
     int n, n_e, n_i; /**< N and the populations */

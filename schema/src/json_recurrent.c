@@ -259,6 +259,15 @@ static eir_status generate_input(mctx *c, const json_t *g, const char *gptr)
     return EIR_OK;
 }
 
+int eir_json_model_has_recipe(const json_t *j)
+{
+    const json_t *rec = json_object_get(j, "recurrent");
+    const json_t *in = json_object_get(j, "input");
+    const json_t *p = json_object_get(in, "P");
+    return json_object_get(rec, "generate") || json_object_get(in, "generate") ||
+           (json_is_object(p) && json_object_get(p, "generate"));
+}
+
 /* "P": a matrix, or {"generate": G_in}; "generate" directly under input is accepted too. */
 static eir_status parse_p(mctx *c, const json_t *in, const char *iptr)
 {

@@ -273,6 +273,29 @@ static void test_recipe_seed_edges(void **state)
     eir_model_spec_free(s);
 }
 
+/** eir_json_model_has_recipe(): a recipe under recurrent, input or input.P; none elsewhere. */
+static void test_has_recipe(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *doc;
+        int want;
+    } cases[] = {
+        {"{\"recurrent\": {\"generate\": {}}}", 1},
+        {"{\"input\": {\"generate\": {}}}", 1},
+        {"{\"input\": {\"P\": {\"generate\": {}}}}", 1},
+        {"{\"recurrent\": {\"W\": [[0]]}, \"input\": {\"P\": [[1]]}}", 0},
+        {"{\"generate\": {}}", 0},
+        {"{\"input\": {\"P\": [{\"generate\": {}}]}}", 0},
+        {"[]", 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        json_t *j = jt_load(cases[k].doc);
+        assert_int_equal(eir_json_model_has_recipe(j), cases[k].want);
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_recipe_seed_edges),
         cmocka_unit_test(test_input_recipe_rejections),
         cmocka_unit_test(test_generator_errors_prefixed),
+        cmocka_unit_test(test_has_recipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
