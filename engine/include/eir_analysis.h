@@ -150,23 +150,23 @@ void eir_fp_desc_init(eir_fp_desc *d);
  * eir_fp_result_free(); K = count.
  */
 typedef struct eir_fp_result {
-    int n;               /**< N */
-    int count;           /**< K */
-    double *V;           /**< K x N states */
-    double *r;           /**< K x N rates f(V) */
-    double *residual;    /**< K: 2-norm of dV/dt at the point */
-    double *q;           /**< K: |dV/dt|^2 / 2 */
-    double *eigvals;     /**< K x N complex (interleaved): Jacobian eigenvalues, sorted */
-    int32_t *n_unstable; /**< K: eigenvalues with Re > 0 */
-    int32_t *stable;     /**< K: 1 when every eigenvalue has Re < 0 */
-    int32_t *slow;       /**< K: 1 for a slow point (not a fixed point) */
-    int32_t *hits;       /**< K: starts that ended at this point */
-    int32_t *first_start;/**< K: index of the first start that found it (given starts first,
-                              then random ones) */
-    int starts;          /**< starts tried */
-    int converged;       /**< starts that reached a fixed point */
-    int slow_found;      /**< starts that ended at a kept slow point */
-    int failed;          /**< starts that ended nowhere */
+    int n;                /**< N */
+    int count;            /**< K */
+    double *V;            /**< K x N states */
+    double *r;            /**< K x N rates f(V) */
+    double *residual;     /**< K: 2-norm of dV/dt at the point */
+    double *q;            /**< K: |dV/dt|^2 / 2 */
+    double *eigvals;      /**< K x N complex (interleaved): Jacobian eigenvalues, sorted */
+    int32_t *n_unstable;  /**< K: eigenvalues with Re > 0 */
+    int32_t *stable;      /**< K: 1 when every eigenvalue has Re < 0 */
+    int32_t *slow;        /**< K: 1 for a slow point (not a fixed point) */
+    int32_t *hits;        /**< K: starts that ended at this point */
+    int32_t *first_start; /**< K: index of the first start that found it (given starts first,
+                               then random ones) */
+    int starts;           /**< starts tried */
+    int converged;        /**< starts that reached a fixed point */
+    int slow_found;       /**< starts that ended at a kept slow point */
+    int failed;           /**< starts that ended nowhere */
 } eir_fp_result;
 
 /**
@@ -188,15 +188,15 @@ void eir_fp_result_free(eir_fp_result *r);
 
 /** What eir_lyapunov() does; eir_lyap_desc_init() gives the defaults in brackets. */
 typedef struct eir_lyap_desc {
-    int k;                /**< exponents wanted, 1 .. N [1] */
-    double dt;            /**< integration step > 0 [0.01, in units of 1/G_b] */
-    int64_t steps;        /**< steps over which exponents are averaged >= 1 [10000] */
-    int64_t transient;    /**< steps integrated first and discarded >= 0 [1000] */
-    int reortho_every;    /**< steps between QR re-orthonormalisations >= 1 [1] */
-    const double *x;      /**< constant input, n_in values; NULL = zeros */
-    const double *V0;     /**< initial state (N values), NULL = random N(0, 1) from seed */
-    uint64_t seed;        /**< seeds V0 (when NULL) and the initial tangent basis */
-    int trace_points;     /**< rows of the convergence trace [100] (<= steps / reortho_every) */
+    int k;                    /**< exponents wanted, 1 .. N [1] */
+    double dt;                /**< integration step > 0 [0.01, in units of 1/G_b] */
+    int64_t steps;            /**< steps over which exponents are averaged >= 1 [10000] */
+    int64_t transient;        /**< steps integrated first and discarded >= 0 [1000] */
+    int reortho_every;        /**< steps between QR re-orthonormalisations >= 1 [1] */
+    const double *x;          /**< constant input, n_in values; NULL = zeros */
+    const double *V0;         /**< initial state (N values), NULL = random N(0, 1) from seed */
+    uint64_t seed;            /**< seeds V0 (when NULL) and the initial tangent basis */
+    int trace_points;         /**< rows of the convergence trace [100] (<= steps / reortho_every) */
     eir_progress_fn progress; /**< (steps done, transient + steps) */
     void *progress_ctx;
     const eir_stop *stop;
@@ -208,12 +208,12 @@ void eir_lyap_desc_init(eir_lyap_desc *d);
 /** Outcome of eir_lyapunov(). Arrays malloc'ed, freed by eir_lyap_result_free(). */
 typedef struct eir_lyap_result {
     int k;
-    double *exponents;    /**< k, descending (per unit time) */
-    int trace_rows;       /**< rows of the trace */
-    double *trace;        /**< trace_rows x k: running estimates */
-    double *trace_time;   /**< trace_rows: time (steps * dt after the transient) of each row */
-    double mean_trace_J;  /**< time average of tr J along the same trajectory */
-    int diverged;         /**< 1 when the trajectory stopped being finite (exponents NaN) */
+    double *exponents;   /**< k, descending (per unit time) */
+    int trace_rows;      /**< rows of the trace */
+    double *trace;       /**< trace_rows x k: running estimates */
+    double *trace_time;  /**< trace_rows: time (steps * dt after the transient) of each row */
+    double mean_trace_J; /**< time average of tr J along the same trajectory */
+    int diverged;        /**< 1 when the trajectory stopped being finite (exponents NaN) */
 } eir_lyap_result;
 
 /**
