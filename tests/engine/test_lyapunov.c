@@ -12,7 +12,8 @@
  *    separation of two nearby trajectories, an independent check run while writing this test)
  *    and < 0 at g = 0.9 (the origin attracts: lambda_max about -1 + max Re eig W ~ g - 1; seen
  *    -0.115); thresholds 0.03 and -0.05;
- *  - the trace (rows, times, last row = the exponents), same bytes for the same seed,
+ *  - the trace (rows, times, last row = the exponents), same bytes for the same seed and for
+ *    the same network stored sparse,
  *    divergence as an outcome, bad arguments naming the field, the stop flag and progress.
  */
 #include "eir_test_util.h"
@@ -242,7 +243,7 @@ static void test_tanh_chaos(void **state)
     ET_CHECK(quiet < -0.05, "g = 0.9: lambda_max = %g, expected clearly < 0", quiet);
 }
 
-static eir_model *small_rnn(double *W, int N)
+static eir_model *small_rnn_stored(double *W, int N, eir_storage storage)
 {
     static const double leak[1] = {1.0};
     et_rng g = {4242};
@@ -250,7 +251,13 @@ static eir_model *small_rnn(double *W, int N)
         W[k] = 2.0 * gauss(&g) / sqrt((double)N);
     eir_model_desc md;
     et_desc_reduced(&md, EIR_CLASS_RNN, EIR_ACT_TANH, N, 0, W, leak, 1);
+    md.storage = storage;
     return et_build(&md);
+}
+
+static eir_model *small_rnn(double *W, int N)
+{
+    return small_rnn_stored(W, N, EIR_STORAGE_DENSE);
 }
 
 static void test_trace_and_determinism(void **state)
@@ -279,6 +286,14 @@ static void test_trace_and_determinism(void **state)
     assert_memory_equal(a.trace, b.trace, 30 * sizeof(double));
     assert_memory_equal(&a.mean_trace_J, &b.mean_trace_J, sizeof(double));
     eir_lyap_result_free(&b);
+    /* the same network stored as compressed rows: the same bytes */
+    eir_model *sp = small_rnn_stored(W, 6, EIR_STORAGE_SPARSE);
+    assert_true(eir_model_sparse(sp));
+    lyap_ok(sp, &d, &b);
+    assert_memory_equal(a.exponents, b.exponents, 3 * sizeof(double));
+    assert_memory_equal(a.trace, b.trace, 30 * sizeof(double));
+    eir_lyap_result_free(&b);
+    eir_model_free(sp);
     d.seed = 10; /* another random V0 and basis: other bytes */
     lyap_ok(m, &d, &b);
     ET_CHECK(memcmp(a.exponents, b.exponents, 3 * sizeof(double)) != 0, "seed has no effect");
