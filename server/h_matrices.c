@@ -78,15 +78,28 @@ static int mat_read(void *ctx, uint64_t off, void *buf, size_t len)
     return 0;
 }
 
+/** Names of the formats, by srv_res_fmt. */
+static const char *const fmt_names[] = {"npy", "json", "csv"};
+
+/** The strong ETag of matrix @p name of the model of hash @p hash in format @p fmt: the first
+ *  32 hex digits of the SHA-256 of "matrix|<hash>|<name>|<format>", quoted. */
+static void matrix_etag(const char *hash, const char *name, srv_res_fmt fmt, char etag[40])
+{
+    char canon[160], hex[EIR_SHA256_HEX_LEN + 1];
+    snprintf(canon, sizeof canon, "matrix|%s|%s|%s", hash, name, fmt_names[fmt]);
+    eir_sha256_hex_of(canon, strlen(canon), hex);
+    snprintf(etag, 40, "\"%.32s\"", hex);
+}
+
 /**
  * Lend the built model {id} into @p *ref (see the file comment for where it comes from), with
- * its hash into @p hash. A model that is not cached is not built when @p etag_of (may be NULL)
- * says If-None-Match names the ETag its stored hash gives: *ref is then NULL and
- * *@p not_modified 1. @return 0, or -1 after queuing the answer (404, 409 pending/failed, 503
- * while a worker builds it, 5xx) into *@p ret.
+ * its hash into @p hash. With @p fmt >= 0 (a matrix download, {name} its name), a model that is
+ * not cached is not built when If-None-Match names the ETag its stored hash gives: *ref is then
+ * NULL and *@p not_modified 1. @return 0, or -1 after queuing the answer (404, 409
+ * pending/failed, 503 while a worker builds it, 5xx) into *@p ret.
  */
-static int lend_model(srv_req *r, srv_model_ref **ref, char hash[65], enum MHD_Result *ret,
-                      int (*etag_of)(srv_req *r, const char *hash), int *not_modified)
+static int lend_model(srv_req *r, int fmt, srv_model_ref **ref, char hash[65], enum MHD_Result *ret,
+                      int *not_modified)
 {
     srv *s = r->s;
     const char *id = r->params[0];
@@ -123,7 +136,10 @@ static int lend_model(srv_req *r, srv_model_ref **ref, char hash[65], enum MHD_R
         return -1;
     }
     snprintf(hash, 65, "%s", sm.hash);
-    if (etag_of && etag_of(r, hash)) {
+    const char *inm = fmt >= 0 ? srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH) : NULL;
+    char etag[40];
+    if (inm) matrix_etag(hash, r->params[1], (srv_res_fmt)fmt, etag);
+    if (inm && strstr(inm, etag)) { /* not "*": whether {name} exists needs the model */
         store_model_clear(&sm);
         *not_modified = 1;
         return 0;
@@ -195,7 +211,7 @@ enum MHD_Result h_matrices_list(srv_req *r)
     char hash[65];
     enum MHD_Result ret;
     int nm;
-    if (lend_model(r, &ref, hash, &ret, NULL, &nm)) return ret;
+    if (lend_model(r, -1, &ref, hash, &ret, &nm)) return ret;
     const char *id = r->params[0];
     json_t *items = json_array();
     for (int k = 0; items && k < EIR_NMATRICES; k++) {
@@ -216,33 +232,6 @@ enum MHD_Result h_matrices_list(srv_req *r)
     if (!items) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
     return srv_reply_json(
         r, 200, json_pack("{s:s, s:s, s:o}", "model_id", id, "hash", hash, "matrices", items));
-}
-
-/** Names of the formats, by srv_res_fmt. */
-static const char *const fmt_names[] = {"npy", "json", "csv"};
-
-/** The strong ETag of matrix @p name of the model of hash @p hash in format @p fmt: the first
- *  32 hex digits of the SHA-256 of "matrix|<hash>|<name>|<format>", quoted. */
-static void matrix_etag(const char *hash, const char *name, srv_res_fmt fmt, char etag[40])
-{
-    char canon[160], hex[EIR_SHA256_HEX_LEN + 1];
-    snprintf(canon, sizeof canon, "matrix|%s|%s|%s", hash, name, fmt_names[fmt]);
-    eir_sha256_hex_of(canon, strlen(canon), hex);
-    snprintf(etag, 40, "\"%.32s\"", hex);
-}
-
-/** Whether If-None-Match names the ETag the answer of h_matrices_get() would have with model
- *  hash @p hash (a model not cached is then not built for a 304). */
-static int inm_matches(srv_req *r, const char *hash)
-{
-    const char *inm = srv_header(r, MHD_HTTP_HEADER_IF_NONE_MATCH);
-    if (!inm || eir_matrix_parse(r->params[1]) < 0) return 0;
-    srv_res_fmt fmt;
-    enum MHD_Result ignored;
-    if (srv_res_pick_format(r, &fmt, &ignored)) return 0; /* cannot happen: checked first */
-    char etag[40];
-    matrix_etag(hash, r->params[1], fmt, etag);
-    return strstr(inm, etag) != NULL;
 }
 
 /** Queue 404 naming matrix {name} and listing the matrices model @p m has. */
@@ -269,7 +258,7 @@ enum MHD_Result h_matrices_get(srv_req *r)
     srv_model_ref *ref;
     char hash[65];
     int not_modified;
-    if (lend_model(r, &ref, hash, &ret, inm_matches, &not_modified)) return ret;
+    if (lend_model(r, (int)fmt, &ref, hash, &ret, &not_modified)) return ret;
     const char *id = r->params[0], *name = r->params[1];
     char etag[40];
     matrix_etag(hash, name, fmt, etag);
