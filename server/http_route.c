@@ -19,6 +19,7 @@ static const char *const q_page[] = {"limit", "cursor", NULL};
 static const char *const q_runs_list[] = {"limit", "cursor", "status", "model_id", NULL};
 static const char *const q_run_get[] = {"wait", NULL};
 static const char *const q_result_get[] = {"format", "trials", "steps", "neurons", NULL};
+static const char *const q_matrix_get[] = {"format", NULL};
 
 static const srv_route routes[] = {
     {"GET", "/healthz", h_healthz, 0, q_none},
@@ -28,6 +29,8 @@ static const srv_route routes[] = {
     {"GET", "/v1/models", h_models_list, SRV_ROUTE_AUTH, q_page},
     {"GET", "/v1/models/{id}", h_models_get, SRV_ROUTE_AUTH, q_none},
     {"DELETE", "/v1/models/{id}", h_models_delete, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/models/{id}/matrices", h_matrices_list, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/models/{id}/matrices/{name}", h_matrices_get, SRV_ROUTE_AUTH, q_matrix_get},
     {"POST", "/v1/runs", h_runs_create, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs", h_runs_list, SRV_ROUTE_AUTH, q_runs_list},
     {"GET", "/v1/runs/{id}", h_runs_get, SRV_ROUTE_AUTH, q_run_get},
