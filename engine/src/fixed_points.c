@@ -28,6 +28,10 @@
  * output is the same bytes at any thread count. Eigenvalues (eir_eigen, dgeev) are computed
  * once per kept point, not per start.
  *
+ * Memory: W and M dense once (2 N^2 doubles, whatever the model's storage), per thread a
+ * Jacobian (N^2; 3 N^2 with slow points), FP_CHUNK end states, the kept points and their
+ * eigenvalues (K x 2N). Nothing is allocated inside the iteration loops.
+ *
  * Failure: bad arguments are EIR_EINVAL naming the request field; EIR_ENOMEM; EIR_ENUMERIC when
  * dgeev fails on a point's Jacobian; EIR_ECANCELLED when the stop flag is set or the progress
  * callback returns non-zero (checked every Newton and Levenberg-Marquardt iteration and between
@@ -206,7 +210,7 @@ int fp_newton(const fp_solver *s, fp_scratch *w, double *V, double *fnorm)
             /* a full step that lowered |F| tenfold: chord steps while each does so too */
             do {
                 take_trial(w, V, n, &f, ft);
-            } while (f > s->tol && ++it < s->max_iter &&
+            } while (f > s->tol && ++it < s->max_iter && !fp_stopped(s) &&
                      (ft = chord_trial(s, w, V)) <= FP_CHORD_RATIO * f);
             continue;
         }
