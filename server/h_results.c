@@ -208,20 +208,16 @@ static int fmt_from_accept(const char *accept)
 /** Names of the formats, by srv_res_fmt (file extensions and ?format= values). */
 static const char *const fmt_names[] = {"npy", "json", "csv"};
 
-/**
- * The format of @p r's answer into @p v->fmt: ?format= wins over Accept; no Accept (or * / *)
- * gives .npy. @return 0, or -1 after queuing 400 (bad format) or 406 into *@p ret.
- */
-static int pick_format(srv_req *r, srv_res_view *v, enum MHD_Result *ret)
+int srv_res_pick_format(srv_req *r, srv_res_fmt *fmt, enum MHD_Result *ret)
 {
     const char *fq = srv_query(r, "format");
     if (fq) {
         if (strcmp(fq, "npy") == 0)
-            v->fmt = SRV_FMT_NPY;
+            *fmt = SRV_FMT_NPY;
         else if (strcmp(fq, "json") == 0)
-            v->fmt = SRV_FMT_JSON;
+            *fmt = SRV_FMT_JSON;
         else if (strcmp(fq, "csv") == 0)
-            v->fmt = SRV_FMT_CSV;
+            *fmt = SRV_FMT_CSV;
         else {
             *ret = srv_problem_param(r, "format", "format must be npy, json or csv, not '%s'", fq);
             return -1;
@@ -237,7 +233,7 @@ static int pick_format(srv_req *r, srv_res_view *v, enum MHD_Result *ret)
                            accept);
         return -1;
     }
-    v->fmt = (srv_res_fmt)f;
+    *fmt = (srv_res_fmt)f;
     return 0;
 }
 
@@ -401,7 +397,7 @@ enum MHD_Result h_results_get(srv_req *r)
     srv_res_view v;
     memset(&v, 0, sizeof v);
     enum MHD_Result ret;
-    if (pick_format(r, &v, &ret)) return ret;
+    if (srv_res_pick_format(r, &v.fmt, &ret)) return ret;
     store_conn *c = srv_thread_conn(r->s);
     store_result_info info;
     if (load_result_info(r, c, &info, &ret)) return ret;
