@@ -69,7 +69,17 @@ static void mean_median(const double *v, int n, double *mean, double *median)
     free(c);
 }
 
-static json_t *summary_of(const an_job *j, const eir_activity_result *res, int n_units, int n_e,
+/* Recorded units that are excitatory cells. */
+static int e_units(const int *cells, int n_units, int n_e)
+{
+    if (!cells) return n_units < n_e ? n_units : n_e;
+    int k = 0;
+    for (int i = 0; i < n_units; i++)
+        k += cells[i] < n_e;
+    return k;
+}
+
+static json_t *summary_of(const an_job *j, const eir_activity_result *res, int n_units, int e_cells,
                           int64_t t0, int64_t t1)
 {
     json_t *o = json_object(), *pops = json_object();
@@ -78,7 +88,6 @@ static json_t *summary_of(const an_job *j, const eir_activity_result *res, int n
         json_decref(pops);
         return NULL;
     }
-    int e_cells = n_units < n_e ? n_units : n_e;
     json_object_set_new(o, "var", json_string(eir_var_name((eir_var)j->req->var)));
     json_object_set_new(o, "window",
                         json_pack("{s:I, s:I}", "from", (json_int_t)t0, "to", (json_int_t)t1));
@@ -143,10 +152,17 @@ eir_status an_exec_activity(an_job *j, srv_analysis_outcome *out)
                            "them",
                            r->run_id, (long long)rows, eir_var_name((eir_var)r->var), (long long)t0,
                            (long long)t1);
-    if (es == EIR_OK && !run.all_cells)
-        es = eir_error_set(j->err, EIR_EINVAL, "/run_id",
-                           "run %s recorded a subset of the cells (record.neurons): the "
-                           "populations of its units are not known here; record every cell",
+    eir_run_spec *spec = NULL; /* for the recorded cells (record.neurons) */
+    if (es == EIR_OK) es = an_run_spec(j->c, &j->s->limits, &run, "", &spec, j->st, j->err);
+    const int *cells = es == EIR_OK ? spec->desc.neurons : NULL;
+    int in_order = 1;
+    for (int i = 0; cells && i < spec->desc.n_neurons; i++)
+        in_order &= cells[i] == i;
+    if (in_order) cells = NULL;
+    if (es == EIR_OK && balance && cells)
+        es = eir_error_set(j->err, EIR_EINVAL, "/balance",
+                           "run %s recorded the cells in another order (record.neurons); the "
+                           "E/I balance index needs r of every cell in index order",
                            r->run_id);
     if (es == EIR_OK && balance && (r->var != EIR_VAR_R || !r_all))
         es = eir_error_set(j->err, EIR_EINVAL, "/balance",
@@ -171,6 +187,7 @@ eir_status an_exec_activity(an_job *j, srv_analysis_outcome *out)
         d.T = t1 - t0;
         d.n = (int)units;
         d.n_e = run.n_e;
+        d.units = cells;
         d.t0 = 0;
         d.t1 = t1 - t0;
         d.model = balance ? j->m : NULL;
@@ -178,11 +195,13 @@ eir_status an_exec_activity(an_job *j, srv_analysis_outcome *out)
         es = eir_activity(&d, &res, j->err);
     }
     if (es == EIR_OK) es = an_job_progress(j, 2, 3);
-    if (es == EIR_OK && !(out->summary = summary_of(j, &res, (int)units, run.n_e, t0, t1)))
+    if (es == EIR_OK && !(out->summary = summary_of(j, &res, (int)units,
+                                                    e_units(cells, (int)units, run.n_e), t0, t1)))
         es = eir_error_set(j->err, EIR_ENOMEM, NULL, "out of memory writing the summary");
     if (es == EIR_OK) es = keep(j, &res, out);
     if (es == EIR_OK) es = an_job_progress(j, 3, 3);
     eir_activity_result_free(&res);
+    eir_run_spec_free(spec);
     free(data);
     an_run_clear(&run);
     return es;

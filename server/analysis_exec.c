@@ -194,7 +194,24 @@ static eir_status run_state(an_job *j, const eir_an_state *state, double *V, dou
         int64_t first = (state->trial * run.rows[EIR_VAR_V] + row) * (int64_t)j->n;
         es = read_values(j, state->id, "V", first, j->n, V, f);
     }
-    if (es == EIR_OK && x) an_job_x(j, x);
+    eir_run_spec *spec = NULL;
+    if (es == EIR_OK) es = an_run_spec(j->c, &j->s->limits, &run, state->ptr, &spec, j->st, j->err);
+    for (int i = 0; es == EIR_OK && spec->desc.neurons && i < spec->desc.n_neurons; i++)
+        if (spec->desc.neurons[i] != i)
+            es = eir_error_set(j->err, EIR_EINVAL, f,
+                               "run %s recorded the cells in another order (record.neurons); a "
+                               "state needs them in index order",
+                               state->id);
+    if (es == EIR_OK && x) {
+        /* the input of the step that led to the state: row step - 1 of the trial's inputs */
+        an_job_x(j, x);
+        const eir_run_desc *d = &spec->desc;
+        if (!j->req->x && d->inputs && j->n_in > 0 && state->trial < d->B && step <= d->T)
+            memcpy(x,
+                   d->inputs + ((size_t)state->trial * (size_t)d->T + (size_t)(step - 1)) * j->n_in,
+                   (size_t)j->n_in * sizeof *x);
+    }
+    eir_run_spec_free(spec);
     an_run_clear(&run);
     return es;
 }

@@ -20,7 +20,8 @@
 typedef struct an_run {
     store_run row;            /**< the stored run (strings owned) */
     char hash[65];            /**< the hash of its model (metadata) */
-    int n, n_e, n_in;         /**< its model's sizes */
+    int n, n_e, n_in, n_out;  /**< its model's sizes */
+    eir_class cls;            /**< its model's class */
     int B;                    /**< trials */
     int64_t T;                /**< steps asked for */
     int every;                /**< recording stride */
@@ -36,6 +37,14 @@ typedef struct an_run {
  */
 eir_status an_run_load(store_conn *c, const char *id, const char *ptr, an_run *out,
                        store_status *st, eir_error *err);
+
+/**
+ * The request of run @p r parsed against its model's shape (as its metadata gives it): its
+ * inputs and recorded neurons. Worker only (linear in the run's request, inputs included).
+ * EIR_EINVAL naming @p ptr + "/run_id" when it cannot be read; a store failure sets *st.
+ */
+eir_status an_run_spec(store_conn *c, const eir_json_limits *lim, const an_run *r, const char *ptr,
+                       eir_run_spec **out, store_status *st, eir_error *err);
 
 /** Free what an_run_load() filled. */
 void an_run_clear(an_run *r);

@@ -51,6 +51,9 @@ eir_status an_run_load(store_conn *c, const char *id, const char *ptr, an_run *o
     if (s == STORE_NOT_FOUND || s == STORE_INVALID)
         return eir_error_set(err, EIR_EINVAL, f, "run %s does not exist", id);
     if (s != STORE_OK) return store_failed(c, s, st, "run", id, err);
+    if (strcmp(out->row.kind, "run") != 0)
+        return eir_error_set(err, EIR_EINVAL, f, "%s is not a run but %s %s", id,
+                             out->row.kind[0] == 'a' ? "an" : "a", out->row.kind);
     store_run_status rs = out->row.status;
     if (!store_run_status_final(rs))
         return eir_error_set(err, EIR_EINVAL, f,
@@ -71,6 +74,10 @@ eir_status an_run_load(store_conn *c, const char *id, const char *ptr, an_run *o
     out->n = (int)meta_int(sizes, "N");
     out->n_e = (int)meta_int(sizes, "E");
     out->n_in = (int)meta_int(sizes, "n_in");
+    out->n_out = (int)meta_int(sizes, "n_out");
+    const char *cls = json_string_value(json_object_get(model, "class"));
+    for (int k = 0; k < 3; k++)
+        if (cls && strcmp(cls, eir_class_name((eir_class)k)) == 0) out->cls = (eir_class)k;
     out->B = (int)meta_int(run, "B");
     out->T = meta_int(run, "T");
     out->every = (int)meta_int(rec, "every");
@@ -94,6 +101,42 @@ eir_status an_run_load(store_conn *c, const char *id, const char *ptr, an_run *o
     }
     json_decref(meta);
     return es;
+}
+
+eir_status an_run_spec(store_conn *c, const eir_json_limits *lim, const an_run *r, const char *ptr,
+                       eir_run_spec **out, store_status *st, eir_error *err)
+{
+    char f[EIR_FIELD_MAX];
+    char *text = NULL;
+    *out = NULL;
+    *st = STORE_OK;
+    an_ptr(f, ptr, "run_id");
+    store_status s = store_run_request(c, r->row.id, &text);
+    if (s == STORE_NOT_FOUND)
+        return eir_error_set(err, EIR_EINVAL, f, "run %s does not exist (deleted meanwhile?)",
+                             r->row.id);
+    if (s != STORE_OK) return store_failed(c, s, st, "the request of run", r->row.id, err);
+    json_error_t je;
+    json_t *req = eir_json_loadb(text, strlen(text), JSON_REJECT_DUPLICATES, &je);
+    free(text);
+    eir_model_shape shape;
+    memset(&shape, 0, sizeof shape);
+    shape.n = r->n;
+    shape.n_e = r->n_e;
+    shape.n_i = r->n - r->n_e;
+    shape.n_in = r->n_in;
+    shape.n_out = r->n_out > 0 ? r->n_out : 0;
+    shape.cls = r->cls;
+    eir_error e2;
+    eir_error_clear(&e2);
+    eir_status es = req ? eir_json_parse_run_shape(req, &shape, lim, out, &e2) : EIR_EINVAL;
+    json_decref(req);
+    if (es == EIR_ENOMEM)
+        return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory reading run %s", r->row.id);
+    if (es != EIR_OK)
+        return eir_error_set(err, EIR_EINVAL, f, "the request of run %s cannot be read again: %s",
+                             r->row.id, req ? e2.message : je.text);
+    return EIR_OK;
 }
 
 void an_run_clear(an_run *r)
@@ -213,6 +256,10 @@ eir_status an_points_load(store_conn *c, const eir_an_state *state, an_points *o
     if (s == STORE_NOT_FOUND || s == STORE_INVALID)
         return eir_error_set(err, EIR_EINVAL, f, "analysis %s does not exist", id);
     if (s != STORE_OK) return store_failed(c, s, st, "analysis", id, err);
+    if (strcmp(out->row.kind, "analysis") != 0 || strcmp(out->row.subkind, "fixed_points") != 0)
+        return eir_error_set(err, EIR_EINVAL, f,
+                             "%s is not a fixed_points analysis (it is a %s %s)", id,
+                             out->row.subkind[0] ? out->row.subkind : "", out->row.kind);
     if (out->row.status != STORE_RUN_SUCCEEDED)
         return eir_error_set(err, EIR_EINVAL, f,
                              "analysis %s is %s: its points can be used once it has succeeded", id,
