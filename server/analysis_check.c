@@ -157,8 +157,10 @@ static eir_status check_activity(srv *s, store_conn *c, const eir_an_request *r,
         int64_t to = r->window_to < 0 ? rows : r->window_to;
         int balance = r->balance_given ? r->balance : r_all;
         double values = (double)run.B * (double)(to - r->window_from) * (double)run.units[r->var];
-        if (balance && r->var != EIR_VAR_R) values += (double)run.B * (to - r->window_from) * run.n;
-        double bytes = values * 8.0 * 2.0; /* the values as doubles, and the centred copy */
+        double units = (double)run.units[r->var];
+        /* the window as doubles, the covariance and its eigensolver (n x n each), W for the
+         * balance index */
+        double bytes = values * 8.0 + 16.0 * units * units + (balance ? 8.0 * run.n * run.n : 0);
         uint64_t bound = s->cfg.max_run_memory;
         if (bound > 0 && bytes > (double)bound)
             es = eir_error_set(err, EIR_EINVAL, "/window",
@@ -169,6 +171,34 @@ static eir_status check_activity(srv *s, store_conn *c, const eir_an_request *r,
     }
     an_run_clear(&run);
     return es;
+}
+
+/* The N x N matrices a kind holds at once against the daemon's bound of one job's memory. */
+static eir_status check_memory(srv *s, const an_model_info *mi, const eir_an_request *r,
+                               eir_error *err)
+{
+    double n2 = (double)mi->shape.n * (double)mi->shape.n, bytes;
+    const char *field = "/model_id";
+    switch (r->kind) {
+    case EIR_AN_SPECTRUM: /* the matrix, dgeev's copy and workspace; vectors: real and complex */
+        bytes = 24.0 * n2 + (r->eigenvectors ? 24.0 * n2 : 0);
+        field = r->eigenvectors ? "/eigenvectors" : "/of";
+        break;
+    case EIR_AN_FIXED_POINTS: /* Jacobian, LU, eigenproblem; points x N complex eigenvalues */
+        bytes = 32.0 * n2 + 40.0 * mi->shape.n * ((double)r->random_count + r->n_run_starts);
+        field = "/starts";
+        break;
+    default: /* lyapunov: the Jacobian and k tangent vectors */
+        bytes = 16.0 * n2 + 16.0 * mi->shape.n * r->k;
+        field = "/k";
+        break;
+    }
+    uint64_t bound = s->cfg.max_run_memory;
+    if (bound == 0 || bytes <= (double)bound) return EIR_OK;
+    return eir_error_set(err, EIR_EINVAL, field,
+                         "this analysis of a model of N = %d cells takes about %.0f MiB, more than "
+                         "this daemon's bound of %.0f MiB for one job (--max-run-memory)",
+                         mi->shape.n, bytes / 1048576.0, (double)bound / 1048576.0);
 }
 
 eir_status srv_analysis_check(srv *s, store_conn *c, const json_t *req, srv_analysis_plan *plan,
@@ -194,6 +224,7 @@ eir_status srv_analysis_check(srv *s, store_conn *c, const json_t *req, srv_anal
     if (es == EIR_OK) snprintf(plan->model_id, sizeof plan->model_id, "%s", mi.id);
     if (es == EIR_OK && r->x)
         es = check_len("/x", r->x_len, mi.shape.n_in, "one per input channel, n_inputs", err);
+    if (es == EIR_OK) es = check_memory(s, &mi, r, err);
     if (es == EIR_OK) {
         switch (r->kind) {
         case EIR_AN_SPECTRUM:
