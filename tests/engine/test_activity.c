@@ -250,6 +250,19 @@ static void test_balance(void **state)
         ET_ASSERT_CLOSE(out.drive_e[i], de[i], 1e-15, 1.0);
         ET_ASSERT_CLOSE(out.drive_i[i], di[i], 1e-15, 1.0);
     }
+
+    /* The same network stored as compressed rows: the same bytes. */
+    md.storage = EIR_STORAGE_SPARSE;
+    eir_model *sp = et_build(&md);
+    assert_true(eir_model_sparse(sp));
+    eir_activity_result out_sp;
+    d.model = sp;
+    run_ok(&d, &out_sp);
+    assert_memory_equal(out.balance, out_sp.balance, 3 * sizeof(double));
+    assert_memory_equal(out.drive_e, out_sp.drive_e, 3 * sizeof(double));
+    assert_memory_equal(out.drive_i, out_sp.drive_i, 3 * sizeof(double));
+    eir_activity_result_free(&out_sp);
+    eir_model_free(sp);
     eir_activity_result_free(&out);
 
     /* Two trials, second with all rates 0: means halve, the balance index does not change. */

@@ -5,13 +5,15 @@
  *    about 1e-10), also with re-orthonormalisation every 7 steps;
  *  - linear networks: exponents = real parts of the eigenvalues of W - diag(G_b), in closed
  *    form (a symmetric 4 x 4 W = U diag(mu) U with U a scaled Hadamard matrix; a triangular 2 x 2;
- *    a rotation-scaling 2 x 2 whose complex pair gives two equal exponents);
+ *    a rotation-scaling 2 x 2 whose complex pair gives two equal exponents) and by eir_eigen for
+ *    a random non-normal 6 x 6 with a per-cell leak;
  *  - random tanh networks (Sompolinsky, Crisanti & Sommers 1988), W_ij ~ N(0, g^2 / N), N = 200:
  *    lambda_max > 0 at g = 2 (chaos; 0.077 for these seeds, 0.055 from the same W by the
  *    separation of two nearby trajectories, an independent check run while writing this test)
  *    and < 0 at g = 0.9 (the origin attracts: lambda_max about -1 + max Re eig W ~ g - 1; seen
  *    -0.115); thresholds 0.03 and -0.05;
- *  - the trace (rows, times, last row = the exponents), same bytes for the same seed,
+ *  - the trace (rows, times, last row = the exponents), same bytes for the same seed and for
+ *    the same network stored sparse,
  *    divergence as an outcome, bad arguments naming the field, the stop flag and progress.
  */
 #include "eir_test_util.h"
@@ -146,6 +148,60 @@ static void test_linear_closed_form(void **state)
     check_linear(R2, 2, 1.0, want_r, 1e-6, "complex pair 2x2");
 }
 
+/*
+ * A random non-normal linear network with a per-cell leak: exponents = Re eig(W - diag(G_b)) by
+ * eir_eigen, sorted, each complex pair giving its real part twice. The members of a pair
+ * converge like 1 / T (the QR splits the rotating plane's growth between them; their sum is
+ * exact), the others exponentially fast after the transient.
+ */
+static void test_linear_random(void **state)
+{
+    (void)state;
+    enum { N = 6 };
+    double W[N * N], leak[N], J[N * N], ev[2 * N];
+    et_rng g = {600};
+    for (int i = 0; i < N; i++)
+        leak[i] = et_unif(&g, 0.5, 2.0);
+    for (int k = 0; k < N * N; k++)
+        W[k] = 0.5 * gauss(&g);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++)
+            J[i * N + j] = W[i * N + j] - (i == j ? leak[i] : 0.0);
+    eir_error err;
+    assert_int_equal(eir_eigen(J, N, ev, NULL, NULL, &err), EIR_OK);
+    ET_CHECK(ev[0] < 0, "test matrix not stable: abscissa %g", ev[0]);
+    eir_model_desc md;
+    et_desc_reduced(&md, EIR_CLASS_RNN, EIR_ACT_LINEAR, N, 0, W, leak, N);
+    eir_model *m = et_build(&md);
+    eir_lyap_desc d;
+    eir_lyap_desc_init(&d);
+    d.k = N;
+    d.dt = 0.01;
+    d.transient = 5000;
+    d.steps = 40000;
+    d.seed = 1;
+    eir_lyap_result r;
+    lyap_ok(m, &d, &r);
+    double sum = 0, want_sum = 0;
+    for (int j = 0; j < N; j++) {
+        int paired = ev[2 * j + 1] != 0.0;
+        double tol = paired ? 2e-3 : 1e-6;
+#ifdef ET_VERBOSE
+        print_message("lambda %d: %.12g (Re eig %.12g%s)\n", j, r.exponents[j], ev[2 * j],
+                      paired ? ", complex" : "");
+#endif
+        ET_CHECK(fabs(r.exponents[j] - ev[2 * j]) <= tol,
+                 "exponent %d = %.12g, Re eig = %.12g (tolerance %g)", j, r.exponents[j], ev[2 * j],
+                 tol);
+        sum += r.exponents[j];
+        want_sum += ev[2 * j];
+    }
+    ET_ASSERT_CLOSE(sum, want_sum, 1e-8, 1.0);
+    ET_ASSERT_CLOSE(r.mean_trace_J, want_sum, 1e-12, 1.0);
+    eir_lyap_result_free(&r);
+    eir_model_free(m);
+}
+
 /* Random tanh network of gain g, N = 200; returns lambda_max. */
 static double tanh_lambda_max(double g, uint64_t wseed)
 {
@@ -187,7 +243,7 @@ static void test_tanh_chaos(void **state)
     ET_CHECK(quiet < -0.05, "g = 0.9: lambda_max = %g, expected clearly < 0", quiet);
 }
 
-static eir_model *small_rnn(double *W, int N)
+static eir_model *small_rnn_stored(double *W, int N, eir_storage storage)
 {
     static const double leak[1] = {1.0};
     et_rng g = {4242};
@@ -195,7 +251,13 @@ static eir_model *small_rnn(double *W, int N)
         W[k] = 2.0 * gauss(&g) / sqrt((double)N);
     eir_model_desc md;
     et_desc_reduced(&md, EIR_CLASS_RNN, EIR_ACT_TANH, N, 0, W, leak, 1);
+    md.storage = storage;
     return et_build(&md);
+}
+
+static eir_model *small_rnn(double *W, int N)
+{
+    return small_rnn_stored(W, N, EIR_STORAGE_DENSE);
 }
 
 static void test_trace_and_determinism(void **state)
@@ -224,6 +286,14 @@ static void test_trace_and_determinism(void **state)
     assert_memory_equal(a.trace, b.trace, 30 * sizeof(double));
     assert_memory_equal(&a.mean_trace_J, &b.mean_trace_J, sizeof(double));
     eir_lyap_result_free(&b);
+    /* the same network stored as compressed rows: the same bytes */
+    eir_model *sp = small_rnn_stored(W, 6, EIR_STORAGE_SPARSE);
+    assert_true(eir_model_sparse(sp));
+    lyap_ok(sp, &d, &b);
+    assert_memory_equal(a.exponents, b.exponents, 3 * sizeof(double));
+    assert_memory_equal(a.trace, b.trace, 30 * sizeof(double));
+    eir_lyap_result_free(&b);
+    eir_model_free(sp);
     d.seed = 10; /* another random V0 and basis: other bytes */
     lyap_ok(m, &d, &b);
     ET_CHECK(memcmp(a.exponents, b.exponents, 3 * sizeof(double)) != 0, "seed has no effect");
@@ -375,13 +445,10 @@ static void test_stop_and_progress(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sum_equals_mean_trace),
-        cmocka_unit_test(test_linear_closed_form),
-        cmocka_unit_test(test_tanh_chaos),
-        cmocka_unit_test(test_trace_and_determinism),
-        cmocka_unit_test(test_divergence),
-        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_stop_and_progress),
+        cmocka_unit_test(test_sum_equals_mean_trace), cmocka_unit_test(test_linear_closed_form),
+        cmocka_unit_test(test_linear_random),         cmocka_unit_test(test_tanh_chaos),
+        cmocka_unit_test(test_trace_and_determinism), cmocka_unit_test(test_divergence),
+        cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_stop_and_progress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
