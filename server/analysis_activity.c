@@ -144,7 +144,9 @@ eir_status an_exec_activity(an_job *j, srv_analysis_outcome *out)
     eir_status es = an_run_load(j->c, r->run_id, "", &run, j->st, j->err);
     int64_t rows = run.rows[r->var], units = run.units[r->var];
     int r_all = run.rows[EIR_VAR_R] >= 0 && run.all_cells && run.units[EIR_VAR_R] == run.n;
-    int balance = r->balance_given ? r->balance : (r_all && r->var == EIR_VAR_R);
+    /* left out, the index is computed when it can be: r of every cell, a stored model */
+    int balance =
+        r->balance_given ? r->balance : (r_all && r->var == EIR_VAR_R && run.row.model_id[0]);
     int64_t t0 = r->window_from, t1 = r->window_to < 0 ? rows : r->window_to;
     if (es == EIR_OK && (rows < 0 || t0 >= rows || t1 > rows))
         es = eir_error_set(j->err, EIR_EINVAL, rows < 0 ? "/var" : "/window",

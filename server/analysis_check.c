@@ -153,9 +153,14 @@ static eir_status check_activity(srv *s, store_conn *c, const eir_an_request *r,
                            "every cell",
                            run.n, r->run_id,
                            run.rows[EIR_VAR_R] < 0 ? "no r" : "r of a subset of them");
+    else if (r->balance_given && r->balance && !run.row.model_id[0])
+        es = eir_error_set(err, EIR_EINVAL, "/balance",
+                           "run %s holds its model inline, which is not kept: the E/I balance "
+                           "index needs the model; set \"balance\": false",
+                           r->run_id);
     if (es == EIR_OK) {
         int64_t to = r->window_to < 0 ? rows : r->window_to;
-        int balance = r->balance_given ? r->balance : r_all;
+        int balance = r->balance_given ? r->balance : r_all && run.row.model_id[0];
         double values = (double)run.B * (double)(to - r->window_from) * (double)run.units[r->var];
         double units = (double)run.units[r->var];
         /* the window as doubles, the covariance and its eigensolver (n x n each), W for the
