@@ -409,6 +409,39 @@ static void test_cancel(void **state)
         print_error("the cancelled analysis took %.2f s to stop\n", took);
         fail();
     }
+    /* past its wall-clock limit an analysis fails, saying so; bad job settings are 422s */
+    api_resp bad;
+    snprintf(body, sizeof body,
+             "{\"kind\": \"lyapunov\", \"model_id\": \"%s\", \"steps\": 10000000, "
+             "\"time_limit\": 0.5, \"priority\": 3}",
+             model);
+    char *limited = submit(&d, body, 202, &j);
+    assert_true(json_real_value(json_object_get(j, "time_limit")) == 0.5);
+    json_decref(j);
+    j = wait_analysis(&d, limited, 30);
+    assert_string_equal(api_jstr(j, "status"), "failed");
+    assert_non_null(strstr(api_jstr(json_object_get(j, "error"), "detail"), "wall-clock limit"));
+    json_decref(j);
+    free(limited);
+    snprintf(body, sizeof body,
+             "{\"kind\": \"spectrum\", \"model_id\": \"%s\", \"of\": \"W\", "
+             "\"time_limit\": -1}",
+             model);
+    api_post(&d, "/v1/analyses", body, &bad);
+    j = api_expect_problem(&bad, 422);
+    assert_string_equal(api_jstr(j, "field"), "/time_limit");
+    json_decref(j);
+    api_resp_free(&bad);
+    snprintf(body, sizeof body,
+             "{\"kind\": \"spectrum\", \"model_id\": \"%s\", \"of\": \"W\", "
+             "\"priority\": 1.5}",
+             model);
+    api_post(&d, "/v1/analyses", body, &bad);
+    j = api_expect_problem(&bad, 422);
+    assert_string_equal(api_jstr(j, "field"), "/priority");
+    json_decref(j);
+    api_resp_free(&bad);
+
     /* the worker is free again: a short analysis after it succeeds */
     snprintf(body, sizeof body, "{\"kind\": \"spectrum\", \"model_id\": \"%s\", \"of\": \"W\"}",
              model);
