@@ -60,6 +60,10 @@ static char *meta_text_of(const eir_pipe *p, const store_run *run, int timed_out
 
 void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *release, store_run *next)
 {
+    if (strcmp(run->kind, "analysis") == 0) {
+        srv_exec_analysis(s, c, run, release, next);
+        return;
+    }
     double t0 = srv_now();
     atomic_fetch_add(&s->metrics.runs_claimed, 1);
     srv_log("run_claimed", json_pack("{s:s, s:i, s:I}", "run_id", run->id, "attempt", run->attempts,
