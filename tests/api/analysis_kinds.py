@@ -13,14 +13,16 @@
 3. spectrum "at" a run's recorded state (trial 1, a recorded step; and step -1): the Jacobian
    equals MODEL.md's formula evaluated in NumPy at the downloaded V with the run's input at that
    step (1e-10), the eigenvalues equal NumPy's of it.
-4. spectrum "at" a fixed point of another analysis: that point's V and x, and its eigenvalues.
+4. spectrum "at" a fixed point of another analysis: that point's V and x, and its eigenvalues;
+   fixed points started from a run's recorded states are among those the random starts found.
 5. two-population inhibition-stabilised network (Tsodyks et al. 1997), class gated: the fixed
    point through the service equals the final state of a long run (1e-8), is stable, and its
    E-E Jacobian entry is positive (the E subnetwork alone is unstable: the ISN regime).
 6. lyapunov: a random tanh network with gain g has lambda_max > 0 at g = 2 and < 0 at g = 0.9.
 7. activity on a run: population means and variances = NumPy's on the downloaded r, PCA
    explained variance, participation ratio and mean correlation = NumPy's (1e-9), the E/I balance
-   index = its definition computed in NumPy (1e-9).
+   index = its definition computed in NumPy (1e-9); on a run recording V of a subset of the cells
+   out of order, the populations go by cell index and there is no balance index.
 Exit 0 when all hold.
 """
 import argparse
@@ -150,6 +152,14 @@ def test_at_run_and_point(api, rng):
     r0 = relu(Vs[0])
     F = -(G + M @ r0 + M_in @ np.abs(x)) * Vs[0] + W @ r0 + P @ np.array(x) + b
     check(np.max(np.abs(F)) < 1e-9, "gated fixed point: |F(V*)| = %.3g" % np.max(np.abs(F)))
+    # From the run's last recorded states (both trials) as starts: they settle on the points.
+    fr = api.analysis({"kind": "fixed_points", "model_id": mid, "x": x,
+                       "starts": {"runs": [{"run_id": run["id"], "trial": t} for t in (0, 1)]}})
+    check(fr["summary"]["starts"] == 2 and fr["summary"]["converged"] == 2,
+          "fixed points from run states: %s" % fr["summary"])
+    found = api.result(fr, "V")
+    check(all(np.min(np.max(np.abs(Vs - v), axis=1)) < 1e-9 for v in found),
+          "fixed points from run states are among the random starts' points")
     job = api.analysis({"kind": "spectrum", "model_id": mid,
                         "at": {"analysis_id": fp["id"], "index": 0}})
     check(np.array_equal(api.result(job, "V"), Vs[0]), "at analysis: V is point 0")
@@ -239,6 +249,22 @@ def test_activity(api, rng):
     close(api.result(job, "drive_i"), i.mean(0), 1e-10, "activity: drive_i")
     close(s["balance"]["median"], np.median(bal), 1e-9, "activity: median balance")
     check(s["window"] == {"from": 50, "to": 250} and s["var"] == "r", "activity summary %s" % s)
+
+    # A subset of the cells, out of order: the populations go by cell index, no balance index.
+    cells = [7, 1, 6, 0]
+    run2 = api.run({"model_id": mid, "dt": 0.05, "inputs": inputs.tolist(), "V0": 0.1,
+                    "record": {"vars": ["V"], "neurons": cells}})
+    V = api.run_result(run2, "V")
+    job = api.analysis({"kind": "activity", "run_id": run2["id"], "var": "V"})
+    s = job["summary"]
+    e_units = [u for u, c in enumerate(cells) if c < ne]
+    i_units = [u for u, c in enumerate(cells) if c >= ne]
+    close(s["populations"]["E"]["mean"], V[:, :, e_units].mean(), 1e-12, "subset: E mean")
+    close(s["populations"]["I"]["var"], V[:, :, i_units].var(), 1e-10, "subset: I var")
+    check(s["populations"]["E"]["cells"] == 2 and s["populations"]["I"]["cells"] == 2 and
+          s["balance"] is None and s["var"] == "V", "subset: summary %s" % s)
+    check(sorted(job["results"]) == ["pca_ratio", "pca_variance", "unit_mean", "unit_var"],
+          "subset: outputs %s" % sorted(job["results"]))
 
 
 def main():
