@@ -255,7 +255,7 @@ typedef struct eir_an_request {
     const char *model_id;    /**< borrowed, or NULL */
     const json_t *model;     /**< inline model (borrowed), or NULL */
     double time_limit;       /**< 0 = none */
-    int64_t priority;        /**< [0] */
+    int64_t priority;        /**< -1000 .. 1000 [0] */
     int threads;             /**< 0 = not given */
     const double *x;         /**< "x" (x_len values), NULL = not given */
     int64_t x_len;

@@ -360,7 +360,7 @@ static eir_status parse_common(actx *c, const json_t *j)
         r->model = inl;
     }
     int64_t prio = 0, threads = 0;
-    if (integer(c, j, "", "priority", INT_MIN, INT_MAX, &prio) ||
+    if (integer(c, j, "", "priority", -1000, 1000, &prio) ||
         integer(c, j, "", "threads", 1, AN_MAX_THREADS, &threads))
         return EIR_EINVAL;
     r->priority = prio;
