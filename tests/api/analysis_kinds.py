@@ -21,7 +21,7 @@
 6. lyapunov: a random tanh network with gain g has lambda_max > 0 at g = 2 and < 0 at g = 0.9.
 7. activity on a run: population means and variances = NumPy's on the downloaded r, PCA
    explained variance, participation ratio and mean correlation = NumPy's (1e-9), the E/I balance
-   index = its definition computed in NumPy (1e-9); on a run recording V of a subset of the cells
+   index = its definition computed in NumPy (1e-9); a float32 run is read widened; on a run recording V of a subset of the cells
    out of order, the populations go by cell index and there is no balance index.
 Exit 0 when all hold.
 """
@@ -249,6 +249,17 @@ def test_activity(api, rng):
     close(api.result(job, "drive_i"), i.mean(0), 1e-10, "activity: drive_i")
     close(s["balance"]["median"], np.median(bal), 1e-9, "activity: median balance")
     check(s["window"] == {"from": 50, "to": 250} and s["var"] == "r", "activity summary %s" % s)
+
+    # A float32 run: its values are read widened to float64.
+    run32 = api.run({"model_id": mid, "dt": 0.05, "inputs": inputs.tolist(), "V0": 0.1,
+                     "precision": "float32", "record": {"vars": ["r"]}})
+    r32 = api.run_result(run32, "r")
+    check(r32.dtype == np.float32, "float32 run: r is float32")
+    job = api.analysis({"kind": "activity", "run_id": run32["id"]})
+    X32 = r32.astype(np.float64).reshape(-1, r32.shape[2])
+    close(api.result(job, "unit_mean"), X32.mean(0), 1e-12, "float32 run: unit means")
+    close(job["summary"]["populations"]["E"]["mean"], X32[:, :ne].mean(), 1e-12,
+          "float32 run: E mean")
 
     # A subset of the cells, out of order: the populations go by cell index, no balance index.
     cells = [7, 1, 6, 0]
