@@ -8,7 +8,9 @@ A table of cases (wrong or missing kind, missing "at", V of the wrong length, a 
 model, a step not recorded, activity of a variable not recorded, a negative count, unknown
 fields, ...): each answers 4xx (422, or 400 for a body that is not an analysis object) with
 "field" equal to the pointer expected, and nothing is queued. A good request of each kind is
-accepted (202) with the same fixtures, so that the refusals are the fields' doing.
+accepted (202) with the same fixtures, so that the refusals are the fields' doing. A state of a
+run that recorded every cell but out of order is refused by the worker: the job fails naming
+/at/run_id.
 Exit 0 when all hold.
 """
 import argparse
@@ -173,6 +175,16 @@ def main():
             {"kind": "activity", "run_id": run_g, "window": {"from": 0, "to": 10}},
             {"kind": "activity", "run_id": run_v, "var": "V"},
         ]
+        # Refused by the worker (the order of recorded cells is in the run's request, which the
+        # HTTP thread does not read): the job fails naming the field.
+        perm = api.run({"model_id": rnn, "dt": 0.1, "inputs": {"steps": 4},
+                        "record": {"vars": ["V"], "neurons": [1, 0, 2, 3, 4, 5]}})
+        job = api.analysis({"kind": "spectrum", "model_id": rnn, "at": {"run_id": perm["id"]}},
+                           ok=False)
+        err = job.get("error") or {}
+        check(job["status"] == "failed" and err.get("field") == "/at/run_id" and
+              "order" in err.get("detail", ""),
+              "cells recorded out of order: %s %s" % (job["status"], err))
         for doc in good:
             job = api.analysis(doc, ok=False)
             check(job["status"] == "succeeded",
