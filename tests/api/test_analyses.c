@@ -234,7 +234,7 @@ static void test_lifecycle(void **state)
     expect_status(&d, "GET", path, 400);
 
     /* the line between the kinds: each id is 404 under the other's paths */
-    api_wait_run(&d, run, 60);
+    json_decref(api_wait_run(&d, run, 60));
     snprintf(path, sizeof path, "/v1/runs/%s", an);
     expect_status(&d, "GET", path, 404);
     snprintf(path, sizeof path, "/v1/runs/%s/results", an);
