@@ -6,7 +6,8 @@
 
 1. spectrum of W of an explicit matrix = numpy.linalg.eigvals, sorted by real part then
    imaginary part descending (1e-10), its eigenvectors satisfy W v = lambda v (1e-10) and the
-   summary's radius, abscissa and count; spectrum of M (gated model) = eigvals of A (.) |W|.
+   summary's radius, abscissa and count; spectrum of M (gated model) = eigvals of A (.) |W|, also
+   as JSON [re, im] pairs; in the conductance form M is K and W = K E_type(j).
 2. fixed point of a linear network (class rnn, linear activation) = the closed form
    (diag(G_b) - W)^-1 (P x + b), and its Jacobian eigenvalues = eigvals(W - diag(G_b)) (1e-10);
    one point from every start.
@@ -102,6 +103,22 @@ def test_spectrum_matrices(api, rng):
     gid = api.model(gdoc)
     job = api.analysis({"kind": "spectrum", "model_id": gid, "of": "M"})
     close(api.result(job, "eigenvalues"), eig_sorted(M), 1e-10, "spectrum of M = eigvals(A |W|)")
+    st, pairs = api.call("GET", "/v1/analyses/%s/results/eigenvalues?format=json" % job["id"])
+    check(st == 200 and np.array_equal(np.array([complex(a, b) for a, b in pairs]),
+                                       api.result(job, "eigenvalues")),
+          "spectrum: JSON gives the eigenvalues as [re, im] pairs")
+
+    # The conductance form: M is K.
+    K = np.abs(rng.normal(0, 0.3, (5, 5)))
+    cid = api.model({"class": "gated", "populations": {"E": 3, "I": 2},
+                     "activation": {"name": "relu"}, "leak": 1.0,
+                     "recurrent": {"K": K.tolist(), "E_rev": {"E": 2.0, "I": -0.5}}})
+    job = api.analysis({"kind": "spectrum", "model_id": cid, "of": "M"})
+    close(api.result(job, "eigenvalues"), eig_sorted(K), 1e-10, "spectrum of M = eigvals(K)")
+    job = api.analysis({"kind": "spectrum", "model_id": cid, "of": "W"})
+    E_type = np.array([2.0] * 3 + [-0.5] * 2)
+    close(api.result(job, "eigenvalues"), eig_sorted(K * E_type[None, :]), 1e-10,
+          "spectrum of W = eigvals(K E_type) in the conductance form")
 
 
 def test_linear_fixed_point(api, rng):
