@@ -171,7 +171,7 @@ static eir_status check_activity(srv *s, store_conn *c, const eir_an_request *r,
             es = eir_error_set(err, EIR_EINVAL, "/window",
                                "analysing %.0f recorded values (trials x rows x units) takes "
                                "about %.0f MiB, more than this daemon's bound of %.0f MiB for one "
-                               "job (--max-run-memory); choose a shorter window",
+                               "job (--max-run-memory-bytes); choose a shorter window",
                                values, bytes / 1048576.0, (double)bound / 1048576.0);
     }
     an_run_clear(&run);
@@ -202,7 +202,7 @@ static eir_status check_memory(srv *s, const an_model_info *mi, const eir_an_req
     if (bound == 0 || bytes <= (double)bound) return EIR_OK;
     return eir_error_set(err, EIR_EINVAL, field,
                          "this analysis of a model of N = %d cells takes about %.0f MiB, more than "
-                         "this daemon's bound of %.0f MiB for one job (--max-run-memory)",
+                         "this daemon's bound of %.0f MiB for one job (--max-run-memory-bytes)",
                          mi->shape.n, bytes / 1048576.0, (double)bound / 1048576.0);
 }
 
