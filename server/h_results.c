@@ -37,19 +37,12 @@ static int list_cb(void *ctx, const store_result_info *info)
     return j ? json_array_append_new(l->items, j) : 1;
 }
 
-/** Fetch run {id}; on failure queue 404/5xx into *ret and return -1. */
+/** Fetch run {id} (an analysis's id is 404 here); on failure queue 404/5xx into *ret and return
+ *  -1. */
 static int get_run(srv_req *r, store_conn *c, store_run *run, enum MHD_Result *ret)
 {
-    memset(run, 0, sizeof *run);
-    store_status st = c ? store_run_get(c, r->params[0], run) : STORE_ERROR;
-    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
-    if (st != STORE_OK) {
-        char what[96];
-        snprintf(what, sizeof what, "run %s", r->params[0]);
-        *ret = srv_problem_store(r, st, c, what);
-        return -1;
-    }
-    return 0;
+    static const srv_job_kind runs = {"run", "run", "runs", "/v1/runs", NULL};
+    return srv_job_fetch(r, c, &runs, run, ret);
 }
 
 enum MHD_Result h_results_list(srv_req *r)
