@@ -1,0 +1,163 @@
+#!/usr/bin/python3
+"""The NumPy peer of `bench_analysis fixed` (docs/BENCHMARKS.md, "Analysis"): the same fixed-point
+search written the way a NumPy user would, on the network and starts that bench_analysis wrote
+to DIR, timed, and checked against the points the engine found (DIR/engine_*.npy).
+
+Model (gated, softplus; bench/analysis/bench_analysis.c): r = log(1 + e^V), z = G_b + M r,
+dV/dt = F(V) = -z V + W r + drive, and its Jacobian J = (W - diag(V) M) diag(f'(V)) - diag(z)
+with f' the logistic function.
+
+Search, per start (as eir_fixed_points: engine/src/fixed_points.c): Newton's method,
+dV = numpy.linalg.solve(J, -F), with a backtracking line search on |F| (step 1, halved while
+|F(V + a dV)| > (1 - 1e-4 a) |F(V)|, at most 30 halvings), until |F| <= tol or max_iter
+iterations; then the converged end states are deduplicated (two are one when
+max |V_a - V_b| <= dedupe_tol (1 + max |V_a|)), and each unique point gets the eigenvalues of its
+Jacobian (numpy.linalg.eigvals), sorted by real part descending.
+
+Usage: fp_numpy.py DIR [--reps R] [--max-iter 100] [--tol 1e-10] [--dedupe-tol 1e-6]
+                       [--json FILE]
+Prints one JSON object (timings, points, and the comparison with the engine's points).
+"""
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+ARMIJO = 1e-4
+MAX_HALVINGS = 30
+
+
+class Network:
+    """The benchmark network as bench_analysis wrote it."""
+
+    def __init__(self, d):
+        self.W = np.load(f"{d}/W.npy")
+        self.M = np.load(f"{d}/M.npy")
+        self.drive = float(np.load(f"{d}/drive.npy")[0])
+        self.leak = float(np.load(f"{d}/leak.npy")[0])
+
+    def F(self, V):
+        r = np.logaddexp(0.0, V)
+        z = self.leak + self.M @ r
+        return -z * V + self.W @ r + self.drive
+
+    def J(self, V):
+        r = np.logaddexp(0.0, V)
+        fp = 1.0 / (1.0 + np.exp(-V))
+        z = self.leak + self.M @ r
+        J = (self.W - V[:, None] * self.M) * fp[None, :]
+        J[np.diag_indices_from(J)] -= z
+        return J
+
+
+def newton(net, V, max_iter, tol):
+    """Newton with a backtracking line search from V; returns (V, |F|, converged)."""
+    F = net.F(V)
+    nF = np.linalg.norm(F)
+    for _ in range(max_iter):
+        if nF <= tol:
+            break
+        dV = np.linalg.solve(net.J(V), -F)
+        a = 1.0
+        for _ in range(MAX_HALVINGS + 1):
+            Vn = V + a * dV
+            Fn = net.F(Vn)
+            nFn = np.linalg.norm(Fn)
+            if nFn <= (1.0 - ARMIJO * a) * nF:
+                break
+            a *= 0.5
+        if not np.isfinite(nFn) or nFn >= nF:
+            break  # no descent along the Newton direction: this start fails
+        V, F, nF = Vn, Fn, nFn
+    return V, nF, nF <= tol
+
+
+def search(net, starts, max_iter, tol, dedupe_tol):
+    """All starts, then dedupe and eigenvalues; returns a dict of arrays."""
+    points, hits, resid = [], [], []
+    for s in starts:
+        V, nF, ok = newton(net, s.copy(), max_iter, tol)
+        if not ok:
+            continue
+        for k, P in enumerate(points):
+            if np.max(np.abs(V - P)) <= dedupe_tol * (1.0 + np.max(np.abs(P))):
+                hits[k] += 1
+                break
+        else:
+            points.append(V)
+            hits.append(1)
+            resid.append(nF)
+    eig = []
+    for V in points:
+        ev = np.linalg.eigvals(net.J(V))
+        eig.append(ev[np.lexsort((-ev.imag, -ev.real))])
+    n_unstable = [int(np.sum(e.real > 0)) for e in eig]
+    order = sorted(range(len(points)), key=lambda k: (n_unstable[k], np.linalg.norm(points[k])))
+    n = starts.shape[1]
+    return {
+        "V": np.array([points[k] for k in order]).reshape(-1, n),
+        "eigenvalues": np.array([eig[k] for k in order]).reshape(-1, n),
+        "hits": np.array([hits[k] for k in order], dtype=np.int32),
+        "residual": np.array([resid[k] for k in order]),
+        "n_unstable": np.array([n_unstable[k] for k in order], dtype=np.int32),
+        "converged": int(sum(hits)),
+    }
+
+
+def compare(d, res, dedupe_tol):
+    """Match each engine point to a NumPy point; the worst differences of states and spectra."""
+    eV = np.load(f"{d}/engine_V.npy").reshape(-1, res["V"].shape[1])
+    eE = np.load(f"{d}/engine_eigenvalues.npy").reshape(eV.shape)
+    eH = np.load(f"{d}/engine_hits.npy")
+    matched, max_dv, max_deig, hits_equal = 0, 0.0, 0.0, True
+    for k in range(eV.shape[0]):
+        if res["V"].shape[0] == 0:
+            break
+        diff = np.max(np.abs(res["V"] - eV[k]), axis=1)
+        j = int(np.argmin(diff))
+        if diff[j] <= dedupe_tol * (1.0 + np.max(np.abs(eV[k]))):
+            matched += 1
+            max_dv = max(max_dv, float(diff[j]))
+            scale = 1.0 + float(np.max(np.abs(eE[k])))
+            max_deig = max(max_deig, float(np.max(np.abs(res["eigenvalues"][j] - eE[k]))) / scale)
+            hits_equal &= int(res["hits"][j]) == int(eH[k])
+    same = matched == eV.shape[0] == res["V"].shape[0]
+    return {"engine_points": int(eV.shape[0]), "numpy_points": int(res["V"].shape[0]),
+            "matched": matched, "same_points": bool(same), "hits_equal": bool(hits_equal),
+            "max_abs_dV": max_dv, "max_rel_deig": max_deig}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("dir")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--max-iter", type=int, default=100)
+    ap.add_argument("--tol", type=float, default=1e-10)
+    ap.add_argument("--dedupe-tol", type=float, default=1e-6)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    net = Network(a.dir)
+    starts = np.load(f"{a.dir}/starts.npy")
+    times, cpu, res = [], [], None
+    for _ in range(a.reps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = search(net, starts, a.max_iter, a.tol, a.dedupe_tol)
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    out = {"mode": "fixed_numpy", "n": int(starts.shape[1]), "starts": int(starts.shape[0]),
+           "reps": a.reps, "numpy_s": times, "numpy_cpu_s": cpu,
+           "median_numpy_s": float(np.median(times)), "points": int(res["V"].shape[0]),
+           "converged": res["converged"], "numpy_version": np.__version__,
+           "compare": compare(a.dir, res, a.dedupe_tol)}
+    text = json.dumps(out)
+    print(text)
+    if a.json:
+        with open(a.json, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
