@@ -18,6 +18,8 @@ static const cli_command commands[] = {
     {"models", cli_models, "store, list, show and delete models in eirnnd"},
     {"runs", cli_runs, "submit runs to eirnnd, wait for them, list, cancel, delete"},
     {"results", cli_results, "download a run's results as .npy, CSV or JSON (sliced)"},
+    {"analyze", cli_analyze, "submit an analysis (spectrum, fixed points, ...) to eirnnd"},
+    {"analyses", cli_analyses, "follow analyses in eirnnd, download their results"},
     {"health", cli_health, "check that eirnnd is up (GET /healthz)"},
 };
 
