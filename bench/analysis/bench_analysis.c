@@ -415,7 +415,7 @@ static int bench_fixed(const bench_opts *o)
 int main(int argc, char **argv)
 {
     bench_opts o = {argc > 1 ? argv[1] : "", 0, 0, 100, 1.5, NULL};
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
         if (!strcmp(a, "--n"))
@@ -430,7 +430,6 @@ int main(int argc, char **argv)
             o.out = v;
         else
             goto usage;
-        i++;
     }
     eir_blas_single_threaded();
     if (!strcmp(o.mode, "eigen")) {
