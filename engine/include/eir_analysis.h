@@ -139,6 +139,8 @@ typedef struct eir_fp_desc {
     eir_progress_fn progress; /**< called with (starts done, starts in all); non-zero stops */
     void *progress_ctx;
     const eir_stop *stop; /**< NULL = never */
+    int threads;          /**< starts solved at once by up to this many threads, >= 1 [1];
+                               results do not depend on it */
 } eir_fp_desc;
 
 /** Defaults; see ::eir_fp_desc. */

@@ -16,6 +16,7 @@ enum {
     EIR_STREAM_GEN_REC = 1,   /**< recurrent matrix generation */
     EIR_STREAM_GEN_INPUT = 2, /**< input matrix generation */
     EIR_STREAM_SPECTRAL = 3,  /**< the fixed start vector of the spectral radius's Arnoldi */
+    EIR_STREAM_FIXED_POINTS = 4, /**< (start, cell pair) -> two N(0,1): fixed points' starts */
 };
 
 typedef struct eir_philox4 {
