@@ -7,15 +7,16 @@
  *   eigen  [--n 2000] [--reps 3]: eir_eigen (eigenvalues only) against LAPACK dgeev on a copy
  *          of the same matrix (workspace query, allocation and the call; the copy is made
  *          outside the timed region), alternating which goes first.
- *   newton [--n 1000] [--reps 7]: eir_fixed_points with one start and max_iter = 1 (one
- *          evaluation of dV/dt, one analytic Jacobian, one LU solve, the line search; the start
- *          does not converge, so no eigenvalues are computed) against one dgetrf of an N x N
- *          matrix (the Jacobian at the start, copied outside the timed region). Also times
- *          eir_dynamics and eir_linearize alone, for the breakdown.
- *   fixed  [--n 500] [--starts 100] [--reps 3] --out DIR: eir_fixed_points from the given
- *          starts (default settings otherwise), and writes the network, the starts and the
- *          points found to DIR as .npy for bench/analysis/fp_numpy.py (the same search in
- *          NumPy), and the timings to DIR/engine.json.
+ *   newton [--n 1000] [--reps 7]: eir_fixed_points with one start and max_iter = 1 (its set-up,
+ *          then one evaluation of dV/dt, one analytic Jacobian, one LU solve, the line search;
+ *          the start does not converge, so no eigenvalues are computed), and the same with
+ *          max_iter = 2 minus that (one iteration without the set-up), against one dgetrf of an
+ *          N x N matrix (the Jacobian at the start, copied outside the timed region). Also
+ *          times eir_dynamics and eir_linearize alone, for the breakdown.
+ *   fixed  [--n 500] [--starts 100] [--reps 3] [--threads 1] --out DIR: eir_fixed_points from
+ *          the given starts (default settings otherwise; wall and process CPU time), and writes the
+ * network, the starts and the points found to DIR as .npy for bench/analysis/fp_numpy.py (the same
+ * search in NumPy), and the timings to DIR/engine.json.
  *
  * The network (eigen, newton and fixed): class gated, softplus, leak G_b = 1, N_E = 0.8 N,
  * W from eir_generate_recurrent (p = 0.2, lognormal cv 0.5, means E 1 / I 4, spectral radius
@@ -47,7 +48,7 @@ extern void dgetrf_(const int *m, const int *n, double *a, const int *lda, int *
 
 typedef struct bench_opts {
     const char *mode;
-    int n, reps, starts;
+    int n, reps, starts, threads;
     double radius;
     const char *out;
 } bench_opts;
@@ -56,6 +57,13 @@ static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -213,40 +221,57 @@ static int bench_eigen(const bench_opts *o)
     return 0;
 }
 
-/* One repetition of each timing of the newton mode, alternating the order. */
-static int newton_rep(const eir_model *m, int n, int r, const double *start, double *jac,
-                      double *lu, int *ipiv, double t[4])
+/* Seconds of eir_fixed_points from the one @p start with @p max_iter iterations, or -1. */
+static double fp_call(const eir_model *m, const double *start, int max_iter)
 {
     eir_error err;
     eir_fp_desc d;
     eir_fp_result res;
     double x = X_IN;
-    for (int k = 0; k < 4; k++) {
-        int which = (k + r) % 4;
+    eir_fp_desc_init(&d);
+    d.x = &x;
+    d.starts = start;
+    d.n_starts = 1;
+    d.max_iter = max_iter;
+    double t0 = now();
+    if (eir_fixed_points(m, &d, &res, &err)) {
+        fprintf(stderr, "eir_fixed_points: %s\n", err.message);
+        return -1;
+    }
+    double t = now() - t0;
+    eir_fp_result_free(&res);
+    return t;
+}
+
+/* One repetition of each timing of the newton mode, alternating the order: t[0] the call with
+ * max_iter 1, t[1] dgetrf, t[2] eir_linearize, t[3] eir_dynamics, t[4] the call with max_iter
+ * 2 (so t[4] - t[0] is one iteration without the call's set-up). */
+static int newton_rep(const eir_model *m, int n, int r, const double *start, double *jac,
+                      double *lu, int *ipiv, double t[5])
+{
+    eir_error err;
+    double x = X_IN;
+    for (int k = 0; k < 5; k++) {
+        int which = (k + r) % 5, info = 0;
         double t0 = now();
-        if (which == 0) {
-            eir_fp_desc_init(&d);
-            d.x = &x;
-            d.starts = start;
-            d.n_starts = 1;
-            d.max_iter = 1;
-            if (eir_fixed_points(m, &d, &res, &err)) {
-                fprintf(stderr, "eir_fixed_points: %s\n", err.message);
-                return -1;
-            }
-            t[0] = now() - t0;
-            eir_fp_result_free(&res);
-        } else if (which == 1) {
+        switch (which) {
+        case 0:
+        case 4:
+            t[which] = fp_call(m, start, which == 0 ? 1 : 2);
+            if (t[which] < 0) return -1;
+            break;
+        case 1:
             memcpy(lu, jac, (size_t)n * (size_t)n * sizeof *lu);
-            int info = 0;
             t0 = now();
             dgetrf_(&n, &n, lu, &n, ipiv, &info);
             t[1] = now() - t0;
             if (info < 0) return -1;
-        } else if (which == 2) {
+            break;
+        case 2:
             if (eir_linearize(m, start, &x, lu, &err)) return -1;
             t[2] = now() - t0;
-        } else {
+            break;
+        default:
             if (eir_dynamics(m, start, &x, lu, &err)) return -1;
             t[3] = now() - t0;
         }
@@ -262,7 +287,8 @@ static int bench_newton(const bench_opts *o)
            *lu = malloc(nn * sizeof *lu), *p = malloc((size_t)n * sizeof *p),
            *start = malloc((size_t)n * sizeof *start);
     int *ipiv = malloc((size_t)n * sizeof *ipiv);
-    double t_fp[MAX_REPS], t_lu[MAX_REPS], t_jac[MAX_REPS], t_dyn[MAX_REPS], x = X_IN;
+    double t_fp[MAX_REPS], t_lu[MAX_REPS], t_jac[MAX_REPS], t_dyn[MAX_REPS], t_it[MAX_REPS],
+        x = X_IN;
     eir_error err;
     if (!w || !jac || !lu || !p || !start || !ipiv || make_w(n, o->radius, w)) return 1;
     eir_model *m = make_model(n, w, p);
@@ -273,20 +299,23 @@ static int bench_newton(const bench_opts *o)
         return 1;
     }
     for (int r = 0; r < o->reps; r++) {
-        double t[4] = {0};
+        double t[5] = {0};
         if (newton_rep(m, n, r, start, jac, lu, ipiv, t)) return 1;
         t_fp[r] = t[0];
+        t_it[r] = t[4] - t[0];
         t_lu[r] = t[1];
         t_jac[r] = t[2];
         t_dyn[r] = t[3];
     }
     printf("{\"mode\": \"newton\", \"n\": %d, \"reps\": %d, ", n, o->reps);
     print_times("fixed_points_1_iter_s", t_fp, o->reps);
+    print_times("second_iteration_s", t_it, o->reps);
     print_times("dgetrf_s", t_lu, o->reps);
-    printf("\"median_fixed_points_1_iter_s\": %.6f, \"median_dgetrf_s\": %.6f, "
-           "\"median_linearize_s\": %.6f, \"median_dynamics_s\": %.6f}\n",
-           median(t_fp, o->reps), median(t_lu, o->reps), median(t_jac, o->reps),
-           median(t_dyn, o->reps));
+    printf("\"median_fixed_points_1_iter_s\": %.6f, \"median_second_iteration_s\": %.6f, "
+           "\"median_dgetrf_s\": %.6f, \"median_linearize_s\": %.6f, "
+           "\"median_dynamics_s\": %.6f}\n",
+           median(t_fp, o->reps), median(t_it, o->reps), median(t_lu, o->reps),
+           median(t_jac, o->reps), median(t_dyn, o->reps));
     eir_model_free(m);
     free(w);
     free(jac);
@@ -373,7 +402,8 @@ static int bench_fixed(const bench_opts *o)
 {
     int n = o->n, k = o->starts;
     double *w = malloc((size_t)n * (size_t)n * sizeof *w), *p = malloc((size_t)n * sizeof *p),
-           *starts = malloc((size_t)k * (size_t)n * sizeof *starts), t_fp[MAX_REPS], x = X_IN;
+           *starts = malloc((size_t)k * (size_t)n * sizeof *starts), t_fp[MAX_REPS], c_fp[MAX_REPS],
+           x = X_IN;
     eir_fp_result res = {0};
     eir_error err;
     if (!o->out) {
@@ -391,19 +421,24 @@ static int bench_fixed(const bench_opts *o)
         d.x = &x;
         d.starts = starts;
         d.n_starts = k;
+        d.threads = o->threads;
         eir_fp_result_free(&res);
-        double t0 = now();
+        double t0 = now(), c0 = cpu_now();
         if (eir_fixed_points(m, &d, &res, &err)) {
             fprintf(stderr, "eir_fixed_points: %s\n", err.message);
             return 1;
         }
         t_fp[r] = now() - t0;
+        c_fp[r] = cpu_now() - c0;
     }
     if (dump_points(o->out, &res)) return 1;
-    printf("{\"mode\": \"fixed\", \"n\": %d, \"starts\": %d, \"reps\": %d, ", n, k, o->reps);
+    printf("{\"mode\": \"fixed\", \"n\": %d, \"starts\": %d, \"threads\": %d, \"reps\": %d, ", n, k,
+           o->threads, o->reps);
     print_times("fixed_points_s", t_fp, o->reps);
-    printf("\"median_fixed_points_s\": %.6f, \"points\": %d, \"converged\": %d, \"failed\": %d}\n",
-           median(t_fp, o->reps), res.count, res.converged, res.failed);
+    print_times("fixed_points_cpu_s", c_fp, o->reps);
+    printf("\"median_fixed_points_s\": %.6f, \"median_fixed_points_cpu_s\": %.6f, \"points\": %d, "
+           "\"converged\": %d, \"failed\": %d}\n",
+           median(t_fp, o->reps), median(c_fp, o->reps), res.count, res.converged, res.failed);
     eir_fp_result_free(&res);
     eir_model_free(m);
     free(w);
@@ -414,7 +449,7 @@ static int bench_fixed(const bench_opts *o)
 
 int main(int argc, char **argv)
 {
-    bench_opts o = {argc > 1 ? argv[1] : "", 0, 0, 100, 1.5, NULL};
+    bench_opts o = {argc > 1 ? argv[1] : "", 0, 0, 100, 1, 1.5, NULL};
     for (int i = 2; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
@@ -424,6 +459,8 @@ int main(int argc, char **argv)
             o.reps = atoi(v);
         else if (!strcmp(a, "--starts"))
             o.starts = atoi(v);
+        else if (!strcmp(a, "--threads"))
+            o.threads = atoi(v) > 0 ? atoi(v) : 1;
         else if (!strcmp(a, "--radius"))
             o.radius = atof(v);
         else if (!strcmp(a, "--out"))
@@ -449,6 +486,6 @@ int main(int argc, char **argv)
     }
 usage:
     fprintf(stderr, "usage: bench_analysis eigen|newton|fixed [--n N] [--reps R] [--starts K] "
-                    "[--radius R] [--out DIR]\n");
+                    "[--threads T] [--radius R] [--out DIR]\n");
     return 2;
 }

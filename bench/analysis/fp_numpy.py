@@ -7,11 +7,13 @@ Model (gated, softplus; bench/analysis/bench_analysis.c): r = log(1 + e^V), z = 
 dV/dt = F(V) = -z V + W r + drive, and its Jacobian J = (W - diag(V) M) diag(f'(V)) - diag(z)
 with f' the logistic function.
 
-Search, per start (as eir_fixed_points: engine/src/fixed_points.c): Newton's method,
+Search, per start (as eir_fixed_points, engine/src/fixed_points.c, without its fallback of a
+steepest-descent step when Newton's direction gives no decrease, which this smooth network does
+not need: every start converges on both sides): Newton's method,
 dV = numpy.linalg.solve(J, -F), with a backtracking line search on |F| (step 1, halved while
-|F(V + a dV)| > (1 - 1e-4 a) |F(V)|, at most 30 halvings), until |F| <= tol or max_iter
+|F(V + a dV)| > (1 - 1e-4 a) |F(V)|, at most 40 halvings), until |F| <= tol or max_iter
 iterations; then the converged end states are deduplicated (two are one when
-max |V_a - V_b| <= dedupe_tol (1 + max |V_a|)), and each unique point gets the eigenvalues of its
+max |V_a - V_b| <= dedupe_tol (1 + max(|V_a|, |V_b|))), and each unique point gets the eigenvalues of its
 Jacobian (numpy.linalg.eigvals), sorted by real part descending.
 
 Usage: fp_numpy.py DIR [--reps R] [--max-iter 100] [--tol 1e-10] [--dedupe-tol 1e-6]
@@ -26,7 +28,7 @@ import time
 import numpy as np
 
 ARMIJO = 1e-4
-MAX_HALVINGS = 30
+MAX_HALVINGS = 40
 
 
 class Network:
@@ -82,7 +84,8 @@ def search(net, starts, max_iter, tol, dedupe_tol):
         if not ok:
             continue
         for k, P in enumerate(points):
-            if np.max(np.abs(V - P)) <= dedupe_tol * (1.0 + np.max(np.abs(P))):
+            vmax = max(np.max(np.abs(P)), np.max(np.abs(V)))
+            if np.max(np.abs(V - P)) <= dedupe_tol * (1.0 + vmax):
                 hits[k] += 1
                 break
         else:
