@@ -42,6 +42,17 @@ typedef struct srv_array_source {
  */
 struct MHD_Response *srv_array_response(srv_req *r, const srv_array_source *src, srv_res_fmt fmt);
 
+/**
+ * Answer @p r with @p src in format @p fmt, as run results are answered: 304 (with the ETag)
+ * when If-None-Match names @p etag (a quoted strong tag) or is "*"; else 200 streaming the
+ * array with Content-Type, ETag, Vary: Accept, X-Eirnn-Shape ("a,b,c"), X-Eirnn-Dtype and, but
+ * for JSON, Content-Disposition naming the file "<file_stem>.<npy|csv>". Owns src->ctx from the
+ * call on (freed on every path but the 200, where the response frees it). @return what
+ * srv_reply() returned (500 problem when out of memory or the source is not streamable).
+ */
+enum MHD_Result srv_array_send(srv_req *r, const srv_array_source *src, srv_res_fmt fmt,
+                               const char *etag, const char *file_stem);
+
 /** Bytes per element of @p dtype (8, 4, 16, 4, 8), 0 when unknown. */
 size_t srv_array_itemsize(const char *dtype);
 

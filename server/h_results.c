@@ -37,19 +37,12 @@ static int list_cb(void *ctx, const store_result_info *info)
     return j ? json_array_append_new(l->items, j) : 1;
 }
 
-/** Fetch run {id}; on failure queue 404/5xx into *ret and return -1. */
+/** Fetch run {id} (an analysis's id is 404 here); on failure queue 404/5xx into *ret and return
+ *  -1. */
 static int get_run(srv_req *r, store_conn *c, store_run *run, enum MHD_Result *ret)
 {
-    memset(run, 0, sizeof *run);
-    store_status st = c ? store_run_get(c, r->params[0], run) : STORE_ERROR;
-    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
-    if (st != STORE_OK) {
-        char what[96];
-        snprintf(what, sizeof what, "run %s", r->params[0]);
-        *ret = srv_problem_store(r, st, c, what);
-        return -1;
-    }
-    return 0;
+    static const srv_job_kind runs = {"run", "run", "runs", "/v1/runs", NULL};
+    return srv_job_fetch(r, c, &runs, run, ret);
 }
 
 enum MHD_Result h_results_list(srv_req *r)
@@ -208,20 +201,16 @@ static int fmt_from_accept(const char *accept)
 /** Names of the formats, by srv_res_fmt (file extensions and ?format= values). */
 static const char *const fmt_names[] = {"npy", "json", "csv"};
 
-/**
- * The format of @p r's answer into @p v->fmt: ?format= wins over Accept; no Accept (or * / *)
- * gives .npy. @return 0, or -1 after queuing 400 (bad format) or 406 into *@p ret.
- */
-static int pick_format(srv_req *r, srv_res_view *v, enum MHD_Result *ret)
+int srv_res_pick_format(srv_req *r, srv_res_fmt *fmt, enum MHD_Result *ret)
 {
     const char *fq = srv_query(r, "format");
     if (fq) {
         if (strcmp(fq, "npy") == 0)
-            v->fmt = SRV_FMT_NPY;
+            *fmt = SRV_FMT_NPY;
         else if (strcmp(fq, "json") == 0)
-            v->fmt = SRV_FMT_JSON;
+            *fmt = SRV_FMT_JSON;
         else if (strcmp(fq, "csv") == 0)
-            v->fmt = SRV_FMT_CSV;
+            *fmt = SRV_FMT_CSV;
         else {
             *ret = srv_problem_param(r, "format", "format must be npy, json or csv, not '%s'", fq);
             return -1;
@@ -237,7 +226,7 @@ static int pick_format(srv_req *r, srv_res_view *v, enum MHD_Result *ret)
                            accept);
         return -1;
     }
-    v->fmt = (srv_res_fmt)f;
+    *fmt = (srv_res_fmt)f;
     return 0;
 }
 
@@ -401,7 +390,7 @@ enum MHD_Result h_results_get(srv_req *r)
     srv_res_view v;
     memset(&v, 0, sizeof v);
     enum MHD_Result ret;
-    if (pick_format(r, &v, &ret)) return ret;
+    if (srv_res_pick_format(r, &v.fmt, &ret)) return ret;
     store_conn *c = srv_thread_conn(r->s);
     store_result_info info;
     if (load_result_info(r, c, &info, &ret)) return ret;

@@ -1,8 +1,9 @@
 /**
  * @file h_runs.c
- * @brief /v1/runs: submit (validated now against the model's shape, never building a generated
- *        model here; queued in one short transaction, 202), idempotent retries, status with
- *        ?wait= long polls, list with filters, cancel, delete.
+ * @brief /v1/runs (jobs of kind "run"; h_jobs.c has what analyses share): submit (validated now
+ * against the model's shape, never building a generated model here; queued in one short
+ * transaction, 202), idempotent retries, status with ?wait= long polls, list with filters, cancel,
+ * delete.
  */
 #include <errno.h>
 #include <math.h>
@@ -17,18 +18,6 @@
 
 /** Longest Idempotency-Key accepted. */
 #define IDEMPOTENCY_KEY_MAX 255
-
-/** Retry-After for a full queue: about the time the workers need to take the queue's length. */
-static unsigned retry_after_full(srv *s)
-{
-    uint64_t n = 0, sum_us = atomic_load(&s->metrics.run_duration.sum_us);
-    for (int i = 0; i <= s->metrics.run_duration.nb; i++)
-        n += atomic_load(&s->metrics.run_duration.counts[i]);
-    if (n == 0 || s->cfg.workers <= 0) return 5;
-    double avg = (double)sum_us / 1e6 / (double)n;
-    double t = ceil(avg * (double)s->cfg.queue_limit / (double)s->cfg.workers);
-    return t < 1 ? 1 : t > 60 ? 60 : (unsigned)t;
-}
 
 /** Queue the answer with a run's status resource. */
 static enum MHD_Result reply_run(srv_req *r, unsigned status, const store_run *run,
@@ -98,35 +87,6 @@ static const char *request_to_store(srv_req *r, json_t *body, const eir_pipe *p,
     return *owned;
 }
 
-/** Queue the answer to a store_run_create() that did not succeed (422 or 503 mostly). */
-static enum MHD_Result reply_not_created(srv_req *r, store_conn *c, store_status st,
-                                         const char *key, const char *model_id)
-{
-    srv *s = r->s;
-    if (st == STORE_KEY_REUSED)
-        return srv_problem(r, SRV_P_IDEMPOTENCY, 422, NULL,
-                           "the Idempotency-Key '%s' was already used with a different body; use "
-                           "a new key for a new run",
-                           key ? key : "");
-    if (st == STORE_NOT_FOUND)
-        return srv_problem(r, SRV_P_INVALID, 422, "/model_id", "model %s does not exist",
-                           model_id ? model_id : "");
-    if (st != STORE_QUEUE_FULL) return srv_problem_store(r, st, c, "the run");
-    /* The store's own verdict, a status of its own (a full disk is STORE_FULL, answered by
-     * srv_problem_store as storage full): counting the queue again here would race with the
-     * workers, which may have claimed a run since. */
-    struct MHD_Response *resp = srv_problem_response(
-        r, SRV_P_QUEUE_FULL, 503, NULL, "the run queue is full (%lld runs); retry later: %s",
-        (long long)s->cfg.queue_limit, store_errmsg(c));
-    char ra[16];
-    snprintf(ra, sizeof ra, "%u", retry_after_full(s));
-    if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra) != MHD_YES) {
-        MHD_destroy_response(resp);
-        resp = NULL; /* the 503 made at start, with its Retry-After */
-    }
-    return srv_reply(r, 503, resp);
-}
-
 /** Queue 202 (a new run; the workers are woken) or 200 (an idempotent replay) with Location. */
 static enum MHD_Result reply_created(srv_req *r, const store_run *run, int created)
 {
@@ -192,8 +152,9 @@ enum MHD_Result h_runs_create(srv_req *r)
                         .queue_limit = s->cfg.queue_limit};
     int created = 0;
     store_status st = c ? store_run_create(c, &in, &run, &created) : STORE_ERROR;
+    if (st == STORE_OK && strcmp(run.kind, "run") != 0) st = STORE_KEY_REUSED; /* an analysis's */
     ret = st == STORE_OK ? reply_created(r, &run, created)
-                         : reply_not_created(r, c, st, key, p->model_id);
+                         : srv_job_not_created(r, c, st, key, p->model_id, "run");
 out:
     store_run_clear(&run);
     free(owned);
@@ -202,68 +163,20 @@ out:
     return ret;
 }
 
-/** Fetch run {id} of @p r into @p run; on failure queues 404/5xx into *ret and returns -1. */
-static int fetch_run(srv_req *r, store_conn *c, store_run *run, enum MHD_Result *ret)
+/** The job document of a run (srv_job_kind::reply). */
+static enum MHD_Result reply_run_job(srv_req *r, store_conn *c, unsigned status,
+                                     const store_run *run)
 {
-    memset(run, 0, sizeof *run);
-    store_status st = c ? store_run_get(c, r->params[0], run) : STORE_ERROR;
-    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
-    if (st != STORE_OK) {
-        char what[96];
-        snprintf(what, sizeof what, "run %s", r->params[0]);
-        *ret = srv_problem_store(r, st, c, what);
-        return -1;
-    }
-    return 0;
+    (void)c;
+    return reply_run(r, status, run, NULL, NULL);
 }
+
+/** Runs as jobs (h_jobs.c): /v1/runs shows only kind "run". */
+static const srv_job_kind run_kind = {"run", "run", "runs", "/v1/runs", reply_run_job};
 
 enum MHD_Result h_runs_get(srv_req *r)
 {
-    srv *s = r->s;
-    store_conn *c = srv_thread_conn(s);
-    store_run run;
-    enum MHD_Result ret;
-    if (r->poll_state == 1) {
-        /* Resumed: by the run's end, the deadline or shutdown. Answer with what is now. */
-        if (fetch_run(r, c, &run, &ret)) return ret;
-        ret = reply_run(r, 200, &run, NULL, NULL);
-        store_run_clear(&run);
-        return ret;
-    }
-    double wait = 0;
-    const char *w = srv_query(r, "wait");
-    if (w) {
-        char *end;
-        errno = 0;
-        wait = strtod(w, &end);
-        if (errno || end == w || *end || !(wait >= 0) || !isfinite(wait))
-            return srv_problem_param(r, "wait", "wait must be a number of seconds >= 0, not '%s'",
-                                     w);
-        if (wait > s->cfg.long_poll_max) wait = s->cfg.long_poll_max;
-    }
-    uint64_t wakes = wait > 0 ? srv_waiters_wakes(s->waiters) : 0;
-    if (fetch_run(r, c, &run, &ret)) return ret;
-    if (wait > 0 && !store_run_status_final(run.status) && !atomic_load(&s->stopping) &&
-        srv_waiters_suspend(s->waiters, &r->waiter, r->con, run.id, srv_now() + wait) == 0) {
-        r->poll_state = 1;
-        /* The run may have ended between the read above and the registration, its wake coming
-         * before we were registered: if any wake came since the read, look again, and resume at
-         * once if so. A wake after the registration finds us (both take the registry's lock),
-         * so without a wake in between the read above stands. */
-        if (srv_waiters_wakes(s->waiters) != wakes) {
-            store_run again;
-            memset(&again, 0, sizeof again);
-            store_status st = store_run_get(c, run.id, &again);
-            if (st != STORE_OK || store_run_status_final(again.status))
-                srv_waiters_resume(s->waiters, &r->waiter);
-            store_run_clear(&again);
-        }
-        store_run_clear(&run);
-        return MHD_YES;
-    }
-    ret = reply_run(r, 200, &run, NULL, NULL);
-    store_run_clear(&run);
-    return ret;
+    return srv_job_get(r, &run_kind);
 }
 
 typedef struct list_ctx {
@@ -287,7 +200,7 @@ enum MHD_Result h_runs_list(srv_req *r)
     const char *cursor;
     enum MHD_Result ret;
     if (srv_page_params(r, &limit, &cursor, &ret)) return ret;
-    store_run_filter f = {.status = -1, .model_id = NULL};
+    store_run_filter f = {.status = -1, .model_id = NULL, .kind = "run"};
     char extra[256] = "";
     const char *status = srv_query(r, "status");
     if (status && *status) {
@@ -330,51 +243,10 @@ enum MHD_Result h_runs_list(srv_req *r)
 
 enum MHD_Result h_runs_cancel(srv_req *r)
 {
-    srv *s = r->s;
-    store_conn *c = srv_thread_conn(s);
-    const char *id = r->params[0];
-    store_run_status now = STORE_RUN_QUEUED;
-    store_status st = c ? store_run_cancel(c, id, &now) : STORE_ERROR;
-    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
-    enum MHD_Result ret;
-    store_run run;
-    if (st == STORE_CONFLICT) {
-        if (fetch_run(r, c, &run, &ret)) return ret;
-        ret = srv_problem(r, SRV_P_CONFLICT, 409, NULL,
-                          "run %s already finished (%s); only queued and running runs can be "
-                          "cancelled",
-                          id, store_run_status_name(run.status));
-        store_run_clear(&run);
-        return ret;
-    }
-    if (st != STORE_OK) {
-        char what[96];
-        snprintf(what, sizeof what, "run %s", id);
-        return srv_problem_store(r, st, c, what);
-    }
-    if (now == STORE_RUN_CANCELLED) srv_waiters_wake(s->waiters, id);
-    if (fetch_run(r, c, &run, &ret)) return ret;
-    /* 202: a running run stops at its next progress check; 200: it is cancelled already. */
-    ret = reply_run(r, run.status == STORE_RUN_CANCELLED ? 200 : 202, &run, NULL, NULL);
-    store_run_clear(&run);
-    return ret;
+    return srv_job_cancel(r, &run_kind);
 }
 
 enum MHD_Result h_runs_delete(srv_req *r)
 {
-    store_conn *c = srv_thread_conn(r->s);
-    const char *id = r->params[0];
-    store_status st = c ? store_run_delete(c, id) : STORE_ERROR;
-    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
-    if (st == STORE_CONFLICT)
-        return srv_problem(r, SRV_P_CONFLICT, 409, NULL,
-                           "run %s is queued or running; cancel it first (POST "
-                           "/v1/runs/%s/cancel) and delete it once it has ended",
-                           id, id);
-    if (st != STORE_OK) {
-        char what[96];
-        snprintf(what, sizeof what, "run %s", id);
-        return srv_problem_store(r, st, c, what);
-    }
-    return srv_reply_empty(r, 204);
+    return srv_job_delete(r, &run_kind);
 }

@@ -224,4 +224,45 @@ char *srv_run_resource(const store_run *run, int with_meta, size_t *len);
 /** JSON object of a run without meta (list items). NULL when out of memory. */
 json_t *srv_run_json(const store_run *run);
 
+/* ---- jobs of one kind: /v1/runs and /v1/analyses (h_jobs.c) ------------------------------- */
+
+/** Queue the answer @p status with job @p job's document (its kind's own). */
+typedef enum MHD_Result (*srv_job_reply_fn)(srv_req *r, store_conn *c, unsigned status,
+                                            const store_run *job);
+
+/** A kind of job as its handlers show it. */
+typedef struct srv_job_kind {
+    const char *kind;       /**< the store's kind: "run", "analysis" */
+    const char *noun;       /**< "run", "analysis" (messages) */
+    const char *plural;     /**< "runs", "analyses" */
+    const char *path;       /**< "/v1/runs", "/v1/analyses" */
+    srv_job_reply_fn reply; /**< the job's document */
+} srv_job_kind;
+
+/** Fetch job {id} (r->params[0]) of kind @p k into @p job; another kind's job is 404 as a missing
+ *  one. On failure queues 404/5xx into *@p ret and returns -1 (*job holds nothing). */
+int srv_job_fetch(srv_req *r, store_conn *c, const srv_job_kind *k, store_run *job,
+                  enum MHD_Result *ret);
+/** Queue the answer to a store_run_create() of a @p noun ("run", "analysis") that did not
+ *  succeed: 422 (key reused, no model @p model_id), 503 + Retry-After (queue full), else as
+ *  srv_problem_store(). */
+enum MHD_Result srv_job_not_created(srv_req *r, store_conn *c, store_status st, const char *key,
+                                    const char *model_id, const char *noun);
+/** GET {path}/{id}[?wait=S]: the job's document, at once or, with ?wait=, when it has ended
+ *  (or S seconds passed, or the daemon stops). 400 for a bad wait, 404, store errors. */
+enum MHD_Result srv_job_get(srv_req *r, const srv_job_kind *k);
+/** POST {path}/{id}/cancel: 200 cancelled, 202 stopping, 409 already ended, 404. */
+enum MHD_Result srv_job_cancel(srv_req *r, const srv_job_kind *k);
+/** DELETE {path}/{id}: 204, 409 while queued or running, 404. */
+enum MHD_Result srv_job_delete(srv_req *r, const srv_job_kind *k);
+
+/* ---- /v1/analyses (h_analyses.c) --------------------------------------------------------- */
+enum MHD_Result h_analyses_create(srv_req *r);
+enum MHD_Result h_analyses_list(srv_req *r);
+enum MHD_Result h_analyses_get(srv_req *r);
+enum MHD_Result h_analyses_cancel(srv_req *r);
+enum MHD_Result h_analyses_delete(srv_req *r);
+enum MHD_Result h_analyses_results_list(srv_req *r);
+enum MHD_Result h_analyses_results_get(srv_req *r);
+
 #endif /* EIRNN_HTTP_H */

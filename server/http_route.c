@@ -19,6 +19,9 @@ static const char *const q_page[] = {"limit", "cursor", NULL};
 static const char *const q_runs_list[] = {"limit", "cursor", "status", "model_id", NULL};
 static const char *const q_run_get[] = {"wait", NULL};
 static const char *const q_result_get[] = {"format", "trials", "steps", "neurons", NULL};
+static const char *const q_analyses_list[] = {"limit",    "cursor", "status",
+                                              "model_id", "kind",   NULL};
+static const char *const q_format[] = {"format", NULL};
 
 static const srv_route routes[] = {
     {"GET", "/healthz", h_healthz, 0, q_none},
@@ -35,6 +38,13 @@ static const srv_route routes[] = {
     {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs/{id}/results", h_results_list, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs/{id}/results/{var}", h_results_get, SRV_ROUTE_AUTH, q_result_get},
+    {"POST", "/v1/analyses", h_analyses_create, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/analyses", h_analyses_list, SRV_ROUTE_AUTH, q_analyses_list},
+    {"GET", "/v1/analyses/{id}", h_analyses_get, SRV_ROUTE_AUTH, q_run_get},
+    {"DELETE", "/v1/analyses/{id}", h_analyses_delete, SRV_ROUTE_AUTH, q_none},
+    {"POST", "/v1/analyses/{id}/cancel", h_analyses_cancel, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/analyses/{id}/results", h_analyses_results_list, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/analyses/{id}/results/{name}", h_analyses_results_get, SRV_ROUTE_AUTH, q_format},
 };
 #define NROUTES (sizeof routes / sizeof *routes)
 

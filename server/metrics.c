@@ -130,7 +130,7 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         counts && depth ? 1 : 0);
     if (depth)
         put(&b,
-            "# HELP eirnn_queue_depth Runs waiting in the queue.\n"
+            "# HELP eirnn_queue_depth Jobs (runs and analyses) waiting in the queue.\n"
             "# TYPE eirnn_queue_depth gauge\neirnn_queue_depth %lld\n",
             (long long)*depth);
     if (counts) {
@@ -138,6 +138,12 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         for (int i = 0; i < STORE_RUN_NSTATUS; i++)
             put(&b, "eirnn_runs{status=\"%s\"} %lld\n", store_run_status_name((store_run_status)i),
                 (long long)counts->by_status[i]);
+        put(&b, "# HELP eirnn_analyses Analyses in the store by status.\n"
+                "# TYPE eirnn_analyses gauge\n");
+        for (int i = 0; i < STORE_RUN_NSTATUS; i++)
+            put(&b, "eirnn_analyses{status=\"%s\"} %lld\n",
+                store_run_status_name((store_run_status)i),
+                (long long)counts->analyses_by_status[i]);
         put(&b,
             "# HELP eirnn_models Models in the store.\n# TYPE eirnn_models gauge\n"
             "eirnn_models %lld\n",

@@ -59,4 +59,14 @@ void srv_pool_join(struct srv_pool *p);
 void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *release,
                   store_run *next);
 
+/**
+ * srv_exec_run() for a claimed job of kind "analysis" (exec_analysis.c): its request goes to
+ * srv_analysis_execute() (analysis.h) with the same progress, cancel, wall-clock limit, release
+ * and finish as a run's; its arrays become the job's results and its summary the "summary" of
+ * the stored metadata ({"summary", "tool", "attempt"}). A store failure reading what the analysis
+ * needs gives the job back to the queue for a later attempt; so does the shutdown.
+ */
+void srv_exec_analysis(srv *s, store_conn *c, store_run *job, const atomic_int *release,
+                       store_run *next);
+
 #endif /* EIRNN_POOL_H */

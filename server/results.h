@@ -52,6 +52,13 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
                                          const store_result_info *info, const srv_res_view *v);
 
 /**
+ * The format of @p r's answer into @p *fmt (run results, matrices, analysis results): ?format=
+ * (npy, json, csv) wins over Accept; no Accept (or * / *) gives .npy. @return 0, or -1 after
+ * queuing 400 (bad ?format=) or 406 (nothing acceptable) into *@p ret.
+ */
+int srv_res_pick_format(srv_req *r, srv_res_fmt *fmt, enum MHD_Result *ret);
+
+/**
  * Format a double (or a float when @p f32) in the fewest significant digits that read back to
  * the same value; non-finite values as @p nan_text / "inf" / "-inf" (JSON callers pass "null",
  * which is then used for all three). @return the length written (@p buf holds >= 32 bytes).

@@ -224,6 +224,14 @@ store_status store_run_get(store_conn *c, const char *id, store_run *out)
     return OPS(c)->run_get(c, id, out);
 }
 
+store_status store_run_request(store_conn *c, const char *id, char **json)
+{
+    if (json) *json = NULL;
+    CHECK_CONN(c);
+    if (!OPS(c)->run_request) return STORE_ERROR;
+    return OPS(c)->run_request(c, id, json);
+}
+
 store_status store_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
                             store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {

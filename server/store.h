@@ -55,7 +55,8 @@ typedef enum store_run_status {
 } store_run_status;
 
 #define STORE_RUN_NSTATUS 6   /**< number of ::store_run_status values */
-#define STORE_ID_MAX 32       /**< buffer size for an id ("m_"/"r_" + 24 hex + NUL fits) */
+#define STORE_ID_MAX 32       /**< buffer size for an id ("m_"/"r_"/"a_" + 24 hex + NUL fits) */
+#define STORE_KIND_MAX 16     /**< buffer size for a job kind or subkind name */
 #define STORE_HASH_MAX 65     /**< buffer size for a SHA-256 hex digest + NUL */
 #define STORE_CURSOR_MAX 32   /**< buffer size for a pagination cursor */
 #define STORE_ERRMSG_MAX 512  /**< size of a connection's error message buffer */
@@ -94,10 +95,15 @@ typedef struct store_model {
     char *json;                /**< the model document as submitted; NULL in lists */
 } store_model;
 
-/** A run and its queue state. */
+/**
+ * A job of the queue and its state: a run (kind "run", id "r_...") or an analysis (kind
+ * "analysis", id "a_..."); every kind is claimed, cancelled, released and finished alike.
+ */
 typedef struct store_run {
-    char id[STORE_ID_MAX];       /**< "r_" + 24 lower-case hex characters */
-    char model_id[STORE_ID_MAX]; /**< the model, "" for a run whose request holds it inline */
+    char id[STORE_ID_MAX];        /**< "r_"/"a_" + 24 lower-case hex characters */
+    char kind[STORE_KIND_MAX];    /**< "run" or "analysis" */
+    char subkind[STORE_KIND_MAX]; /**< an analysis's kind ("spectrum", ...); "" for runs */
+    char model_id[STORE_ID_MAX];  /**< the model, "" for a run whose request holds it inline */
     store_run_status status;
     int priority;         /**< higher is claimed first; FIFO within a priority */
     int attempts;         /**< claims so far */
@@ -116,6 +122,9 @@ typedef struct store_run {
 
 /** What store_run_create() needs. Zeroed fields take the documented defaults. */
 typedef struct store_run_new {
+    const char *kind;            /**< "run" (also for NULL) or "analysis" (an "a_" id) */
+    const char *subkind;         /**< the kind's own type (an analysis's kind); NULL for none;
+                                      at most STORE_KIND_MAX - 1 bytes */
     const char *model_id;        /**< existing model, or NULL when the request has it inline */
     const char *request_json;    /**< the run request as accepted (required) */
     const char *idempotency_key; /**< NULL for none; at most 255 bytes */
@@ -131,12 +140,15 @@ typedef struct store_run_new {
 typedef struct store_run_filter {
     int status;           /**< a ::store_run_status, or -1 for any */
     const char *model_id; /**< NULL for any */
+    const char *kind;     /**< "run", "analysis"; NULL for any */
+    const char *subkind;  /**< NULL for any */
 } store_run_filter;
 
 /** Description of one stored result array (little-endian, row-major bytes). */
 typedef struct store_result_info {
     char var[STORE_VAR_MAX];       /**< variable name ("V", "r", ...) */
-    char dtype[STORE_DTYPE_MAX];   /**< "float32", "float64", "int32", "int64" or "uint8" */
+    char dtype[STORE_DTYPE_MAX];   /**< "float32", "float64", "complex128" (16 bytes: real then
+                                        imaginary float64), "int32", "int64" or "uint8" */
     int ndim;                      /**< number of dimensions, 0 .. STORE_MAX_NDIM */
     int64_t shape[STORE_MAX_NDIM]; /**< the dimensions */
     uint64_t total_bytes;          /**< size of the whole array */
@@ -145,10 +157,11 @@ typedef struct store_result_info {
     char sha256[STORE_HASH_MAX];   /**< SHA-256 hex of the whole array */
 } store_result_info;
 
-/** Run counts for /metrics. */
+/** Job counts for /metrics. */
 typedef struct store_counts {
-    int64_t by_status[STORE_RUN_NSTATUS]; /**< indexed by ::store_run_status */
-    int64_t models;                       /**< number of models */
+    int64_t by_status[STORE_RUN_NSTATUS];          /**< runs (kind "run") by ::store_run_status */
+    int64_t analyses_by_status[STORE_RUN_NSTATUS]; /**< analyses by ::store_run_status */
+    int64_t models;                                /**< number of models */
 } store_counts;
 
 /** Outcome of store_requeue_orphans(). */
@@ -241,8 +254,9 @@ struct store_ops {
      * and *out is the existing run; other hash → ::STORE_KEY_REUSED. Else *created = 1.
      * ::STORE_QUEUE_FULL when queue_limit runs are queued; ::STORE_FULL when the disk is full
      * (two statuses, so that a caller never reads the message to tell them apart);
-     * ::STORE_NOT_FOUND when model_id names no model; ::STORE_INVALID on bad arguments;
-     * ::STORE_BUSY, ::STORE_ERROR.
+     * ::STORE_NOT_FOUND when model_id names no model; ::STORE_INVALID on bad arguments (a kind
+     * other than "run" and "analysis", a subkind not a lower-case word of < STORE_KIND_MAX
+     * bytes); ::STORE_BUSY, ::STORE_ERROR. The queue limit counts queued jobs of every kind.
      * @p created may be NULL.
      */
     store_status (*run_create)(struct store_conn *c, const store_run_new *in, store_run *out,
@@ -250,9 +264,12 @@ struct store_ops {
     /** Fetch a run without its request (free with store_run_clear()). ::STORE_NOT_FOUND,
      *  ::STORE_ERROR. */
     store_status (*run_get)(struct store_conn *c, const char *id, store_run *out);
+    /** The request of run @p id as accepted, into *@p json (malloc'ed; the caller frees it).
+     *  ::STORE_NOT_FOUND, ::STORE_ERROR (*json NULL). */
+    store_status (*run_request)(struct store_conn *c, const char *id, char **json);
     /**
-     * List runs newest first, filtered by @p f (NULL: all), paginated like model_list.
-     * Rows carry no request_json. ::STORE_INVALID for a malformed cursor or status,
+     * List runs newest first, filtered by @p f (NULL: all, of every kind), paginated like
+     * model_list. Rows carry no request_json. ::STORE_INVALID for a malformed cursor or status,
      * ::STORE_ERROR on database errors.
      */
     store_status (*run_list)(struct store_conn *c, const store_run_filter *f, const char *cursor,
@@ -497,6 +514,7 @@ store_status store_model_pending(store_conn *c, char ids[][STORE_ID_MAX], int ma
 const char *store_model_state_name(store_model_state s);
 store_status store_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created);
 store_status store_run_get(store_conn *c, const char *id, store_run *out);
+store_status store_run_request(store_conn *c, const char *id, char **json);
 store_status store_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
                             store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
 store_status store_run_claim(store_conn *c, store_run *out);

@@ -21,7 +21,7 @@
 #define RUN_COLS                                                                                   \
     "id, model_id, status, priority, attempts, max_attempts, cancel_requested, seq, "              \
     "created_at, started_at, finished_at, progress_done, progress_total, time_limit, "             \
-    "error_json, meta_json, idempotency_key"
+    "error_json, meta_json, idempotency_key, kind, subkind"
 
 #define RESULT_COLS "var, dtype, shape, total_bytes, chunk_size, chunk_count, sha256"
 
@@ -46,16 +46,26 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_BY_KEY] = "SELECT id, body_hash FROM runs WHERE idempotency_key = ?1",
     [ST_RUN_INSERT] = "INSERT INTO runs (id, model_id, status, priority, max_attempts, "
                       "created_at, progress_total, time_limit, request_json, idempotency_key, "
-                      "body_hash) VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                      "body_hash, kind, subkind) "
+                      "VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
+    [ST_RUN_REQUEST] = "SELECT request_json FROM runs WHERE id = ?1",
     [ST_RUN_STATUS] = "SELECT status FROM runs WHERE id = ?1",
-    [ST_RUN_LIST_ALL] = "SELECT " RUN_COLS " FROM runs WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+    /* Lists: ?3 status, ?4 model, ?5 kind, ?6 subkind (NULL: any); the kind's own statement
+     * reads the runs_kind index, the others their filter's index. */
+    [ST_RUN_LIST_ALL] = "SELECT " RUN_COLS " FROM runs WHERE seq < ?1 "
+                        "AND (?6 IS NULL OR subkind = ?6) ORDER BY seq DESC LIMIT ?2",
+    [ST_RUN_LIST_KIND] = "SELECT " RUN_COLS " FROM runs INDEXED BY runs_kind WHERE kind = ?5 "
+                         "AND seq < ?1 AND (?6 IS NULL OR subkind = ?6) ORDER BY seq DESC LIMIT ?2",
     [ST_RUN_LIST_STATUS] = "SELECT " RUN_COLS " FROM runs WHERE status = ?3 AND seq < ?1 "
+                           "AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR subkind = ?6) "
                            "ORDER BY seq DESC LIMIT ?2",
-    [ST_RUN_LIST_MODEL] = "SELECT " RUN_COLS " FROM runs WHERE model_id = ?3 AND seq < ?1 "
+    [ST_RUN_LIST_MODEL] = "SELECT " RUN_COLS " FROM runs WHERE model_id = ?4 AND seq < ?1 "
+                          "AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR subkind = ?6) "
                           "ORDER BY seq DESC LIMIT ?2",
     [ST_RUN_LIST_BOTH] = "SELECT " RUN_COLS " FROM runs WHERE model_id = ?4 AND status = ?3 "
-                         "AND seq < ?1 ORDER BY seq DESC LIMIT ?2",
+                         "AND seq < ?1 AND (?5 IS NULL OR kind = ?5) "
+                         "AND (?6 IS NULL OR subkind = ?6) ORDER BY seq DESC LIMIT ?2",
     /* The claim: the head of the queue, then its update, in one write transaction (so two
      * workers can never take the same run), then the claimed row. Not one UPDATE ... RETURNING:
      * SQLite buffers RETURNING rows in an ephemeral table, whose allocation cost a worker more
@@ -90,7 +100,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "progress_total > 0 THEN progress_total ELSE progress_done END "
                       "WHERE id = ?1 AND status = 'running'",
     [ST_QUEUE_DEPTH] = "SELECT count(*) FROM runs WHERE status = 'queued'",
-    [ST_COUNTS] = "SELECT status, count(*) FROM runs GROUP BY status",
+    [ST_COUNTS] = "SELECT kind, status, count(*) FROM runs GROUP BY kind, status",
     [ST_RESULT_INSERT] = "INSERT INTO results (run_id, var, dtype, shape, total_bytes, "
                          "chunk_size, chunk_count, sha256) "
                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, '')",

@@ -73,7 +73,7 @@
 
 /** Columns of a run row (RUN_COLS in store_sqlite_conn.c); request_json, when selected, comes
  *  right after them. */
-#define RUN_NCOLS 17
+#define RUN_NCOLS 19
 
 /** The statements of the backend (their SQL: stmt_sql in store_sqlite_conn.c). */
 enum stmt_id {
@@ -93,8 +93,10 @@ enum stmt_id {
     ST_RUN_BY_KEY,
     ST_RUN_INSERT,
     ST_RUN_GET,
+    ST_RUN_REQUEST,
     ST_RUN_STATUS,
     ST_RUN_LIST_ALL,
+    ST_RUN_LIST_KIND,
     ST_RUN_LIST_STATUS,
     ST_RUN_LIST_MODEL,
     ST_RUN_LIST_BOTH,
@@ -323,7 +325,7 @@ void sq_maybe_checkpoint(struct sq_conn *sc);
 
 int sq_is_hex64(const char *s);
 int sq_is_var_name(const char *s);
-/** Bytes per element of a dtype the store accepts, or 0. */
+/** Bytes per element of a dtype the store accepts (complex128: 16), or 0. */
 unsigned sq_dtype_size(const char *dtype);
 void sq_copy_str(char *dst, size_t cap, const unsigned char *src);
 void sq_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq);
@@ -370,6 +372,7 @@ store_status sq_model_finish(store_conn *c, const char *id, const char *hash, co
 store_status sq_model_pending(store_conn *c, char ids[][STORE_ID_MAX], int max, int *n);
 store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created);
 store_status sq_run_get(store_conn *c, const char *id, store_run *out);
+store_status sq_run_request(store_conn *c, const char *id, char **json);
 store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
                          store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
 store_status sq_run_claim(store_conn *c, store_run *out);

@@ -58,8 +58,13 @@ store_status sq_counts(store_conn *c, store_counts *out)
     if (!s) return st;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int v = store_run_status_parse((const char *)sqlite3_column_text(s, 0));
-        if (v >= 0) out->by_status[v] = sqlite3_column_int64(s, 1);
+        const char *kind = (const char *)sqlite3_column_text(s, 0);
+        int v = store_run_status_parse((const char *)sqlite3_column_text(s, 1));
+        if (v < 0 || !kind) continue;
+        if (strcmp(kind, "run") == 0)
+            out->by_status[v] = sqlite3_column_int64(s, 2);
+        else if (strcmp(kind, "analysis") == 0)
+            out->analyses_by_status[v] = sqlite3_column_int64(s, 2);
     }
     if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, "cannot count runs");
     sq_done(s);

@@ -230,6 +230,7 @@ static const struct store_ops sq_ops = {
     .model_pending = sq_model_pending,
     .run_create = sq_run_create,
     .run_get = sq_run_get,
+    .run_request = sq_run_request,
     .run_list = sq_run_list,
     .run_claim = sq_run_claim,
     .run_progress = sq_run_progress,

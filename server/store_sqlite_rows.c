@@ -40,7 +40,8 @@ unsigned sq_dtype_size(const char *dtype)
     static const struct {
         const char *name;
         unsigned size;
-    } known[] = {{"float32", 4}, {"float64", 8}, {"int32", 4}, {"int64", 8}, {"uint8", 1}};
+    } known[] = {{"float32", 4}, {"float64", 8}, {"int32", 4},
+                 {"int64", 8},   {"uint8", 1},   {"complex128", 16}};
     if (!dtype) return 0;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp(dtype, known[i].name) == 0) return known[i].size;
@@ -126,6 +127,8 @@ int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r)
     r->progress_done = sqlite3_column_int64(s, 11);
     r->progress_total = sqlite3_column_int64(s, 12);
     r->time_limit = sqlite3_column_double(s, 13);
+    sq_copy_str(r->kind, sizeof r->kind, sqlite3_column_text(s, 17));
+    sq_copy_str(r->subkind, sizeof r->subkind, sqlite3_column_text(s, 18));
     if (!copy) {
         r->error_json = (char *)sqlite3_column_text(s, 14);
         r->meta_json = (char *)sqlite3_column_text(s, 15);

@@ -130,6 +130,30 @@ static store_status check_room(struct sq_conn *sc, const store_run_new *in)
     return sq_fail_rc(sc, rc, "cannot look up the model");
 }
 
+/** The kinds of job the store knows, with the prefix of their ids. */
+static const struct {
+    const char *kind, *prefix;
+} job_kinds[] = {{"run", "r_"}, {"analysis", "a_"}};
+
+/** The id prefix of job kind @p kind (NULL: "run"), or NULL when the store does not know it. */
+static const char *kind_prefix(const char *kind)
+{
+    if (!kind) return "r_";
+    for (size_t i = 0; i < sizeof job_kinds / sizeof *job_kinds; i++)
+        if (strcmp(kind, job_kinds[i].kind) == 0) return job_kinds[i].prefix;
+    return NULL;
+}
+
+/** Whether @p s is a subkind the store keeps: 1 to STORE_KIND_MAX - 1 of [a-z0-9_]. */
+static int is_subkind(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= STORE_KIND_MAX) return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
+    return 1;
+}
+
 /** INSERT the run under a fresh random id (into @p id). */
 static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char id[STORE_ID_MAX])
 {
@@ -137,7 +161,7 @@ static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_INSERT, &st);
     if (!s) return st;
     for (int attempt = 0;; attempt++) {
-        if (eir_random_id(id, STORE_ID_MAX, "r_", 12))
+        if (eir_random_id(id, STORE_ID_MAX, kind_prefix(in->kind), 12))
             return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
         sq_bind_text(s, 1, id);
         sq_bind_text(s, 2, in->model_id);
@@ -149,6 +173,8 @@ static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char
         int rcj = sq_bind_text(s, 8, in->request_json);
         sq_bind_text(s, 9, in->idempotency_key);
         sq_bind_text(s, 10, in->idempotency_key ? in->body_hash : NULL);
+        sq_bind_text(s, 11, in->kind ? in->kind : "run");
+        sq_bind_text(s, 12, in->subkind);
         if (rcj != SQLITE_OK) {
             sq_done(s);
             return sq_fail(sc, STORE_INVALID, "cannot bind the run request: %s",
@@ -191,6 +217,11 @@ store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *ou
     if (st != STORE_OK) return st;
     if (!in || !in->request_json || !out)
         return sq_fail(sc, STORE_INVALID, "run request or output missing");
+    if (!kind_prefix(in->kind))
+        return sq_fail(sc, STORE_INVALID, "unknown job kind '%.32s' (run or analysis)", in->kind);
+    if (in->subkind && !is_subkind(in->subkind))
+        return sq_fail(sc, STORE_INVALID, "a job's subkind must be 1 to %d of a-z, 0-9 and _",
+                       STORE_KIND_MAX - 1);
     if (in->idempotency_key) {
         size_t kl = strlen(in->idempotency_key);
         if (kl == 0 || kl > SQ_KEY_MAX)
@@ -218,6 +249,29 @@ store_status sq_run_get(store_conn *c, const char *id, store_run *out)
     return sq_load_run(sc, id, out);
 }
 
+store_status sq_run_request(store_conn *c, const char *id, char **json)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    if (!id || !json) return sq_fail(sc, STORE_INVALID, "run id or output missing");
+    *json = NULL;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_REQUEST, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        if (sq_dup_col(s, 0, json) || !*json)
+            st = sq_fail(sc, STORE_ERROR, "out of memory reading the request of run %s", id);
+    } else if (rc == SQLITE_DONE) {
+        st = sq_fail(sc, STORE_NOT_FOUND, "no run %s", id);
+    } else {
+        st = sq_fail_rc(sc, rc, "cannot read the run's request");
+    }
+    sq_done(s);
+    return st;
+}
+
 /** The caller's callback of sq_run_list(). */
 struct run_page {
     store_run_cb cb;
@@ -243,16 +297,17 @@ store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *c
     const char *model = f ? f->model_id : NULL;
     if (status < -1 || status >= STORE_RUN_NSTATUS)
         return sq_fail(sc, STORE_INVALID, "unknown run status %d", status);
+    const char *kind = f ? f->kind : NULL, *subkind = f ? f->subkind : NULL;
     enum stmt_id id = status >= 0 ? (model ? ST_RUN_LIST_BOTH : ST_RUN_LIST_STATUS)
-                                  : (model ? ST_RUN_LIST_MODEL : ST_RUN_LIST_ALL);
+                      : model     ? ST_RUN_LIST_MODEL
+                      : kind      ? ST_RUN_LIST_KIND
+                                  : ST_RUN_LIST_ALL;
     sqlite3_stmt *s = sq_stmt(sc, id, &st);
     if (!s) return st;
-    if (id == ST_RUN_LIST_MODEL) {
-        sq_bind_text(s, 3, model);
-    } else if (status >= 0) {
-        sq_bind_text(s, 3, store_run_status_name((store_run_status)status));
-        sq_bind_text(s, 4, model);
-    }
+    if (status >= 0) sq_bind_text(s, 3, store_run_status_name((store_run_status)status));
+    sq_bind_text(s, 4, model);
+    sq_bind_text(s, 5, kind);
+    sq_bind_text(s, 6, subkind);
     struct run_page p = {cb, ctx};
     return sq_list_page(sc, s, 7, cursor, limit, run_row, &p, next, "cannot list runs");
 }

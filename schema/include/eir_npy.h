@@ -3,7 +3,9 @@
  * @brief NumPy's .npy format (version 1.0 written; 1.0, 2.0 and 3.0 read). The CSV reader
  *        for numeric matrices, which shares its status and error types, is eir_csv.h.
  *
- * The writer emits little-endian float32 ('<f4') or float64 ('<f8'), C order, with the header
+ * The writer emits little-endian float32 ('<f4'), float64 ('<f8'), complex128 ('<c16', each
+ * value its real then its imaginary part as float64), int32 ('<i4') or int64 ('<i8'), C order,
+ * with the header
  * padded so that the data starts at a multiple of ::EIR_NPY_ALIGN bytes, as modern NumPy does.
  * The reader accepts '<f4' and '<f8' in C order with 0 to ::EIR_NPY_MAX_NDIM dimensions and
  * trusts no length in its input: every size is checked against the buffer and the caller's
@@ -31,10 +33,13 @@ extern "C" {
 /** Size of the message buffer in ::eir_npy_error. */
 #define EIR_NPY_MESSAGE_MAX 256
 
-/** Element types. */
+/** Element types. The reader knows the first two; the writer all. */
 typedef enum eir_npy_dtype {
-    EIR_NPY_F8 = 0, /**< little-endian IEEE double, '<f8' */
-    EIR_NPY_F4 = 1  /**< little-endian IEEE single, '<f4' */
+    EIR_NPY_F8 = 0,  /**< little-endian IEEE double, '<f8' */
+    EIR_NPY_F4 = 1,  /**< little-endian IEEE single, '<f4' */
+    EIR_NPY_C16 = 2, /**< little-endian complex of two doubles (re, im), '<c16' (written only) */
+    EIR_NPY_I4 = 3,  /**< little-endian int32, '<i4' (written only) */
+    EIR_NPY_I8 = 4   /**< little-endian int64, '<i8' (written only) */
 } eir_npy_dtype;
 
 /** Status of the functions here. */
@@ -61,10 +66,10 @@ typedef struct eir_npy_array {
     double *data;                    /**< count values, malloc'ed (never NULL on success) */
 } eir_npy_array;
 
-/** dtype string of @p t ("<f8" or "<f4"); NULL for an unknown value. */
+/** dtype string of @p t ("<f8", "<f4", "<c16", "<i4", "<i8"); NULL for an unknown value. */
 const char *eir_npy_descr(eir_npy_dtype t);
 
-/** Bytes per element of @p t (8 or 4); 0 for an unknown value. */
+/** Bytes per element of @p t (8, 4, 16, 4, 8); 0 for an unknown value. */
 size_t eir_npy_itemsize(eir_npy_dtype t);
 
 /**
@@ -79,7 +84,8 @@ size_t eir_npy_header(eir_npy_dtype dtype, int ndim, const int64_t *shape, char 
 
 /**
  * Write a whole .npy (header and data) to @p f. @p data holds count elements of @p dtype in
- * host byte order (float for F4, double for F8); it is written little-endian.
+ * host byte order (float for F4, double for F8, two doubles for C16, int32_t for I4, int64_t for
+ * I8); it is written little-endian.
  * @return EIR_NPY_OK; EIR_NPY_EINVAL for bad arguments, EIR_NPY_EIO when a write fails
  *         (the stream is left where it failed). @p err may be NULL.
  */

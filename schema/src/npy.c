@@ -57,6 +57,12 @@ const char *eir_npy_descr(eir_npy_dtype t)
         return "<f8";
     case EIR_NPY_F4:
         return "<f4";
+    case EIR_NPY_C16:
+        return "<c16";
+    case EIR_NPY_I4:
+        return "<i4";
+    case EIR_NPY_I8:
+        return "<i8";
     }
     return NULL;
 }
@@ -67,7 +73,12 @@ size_t eir_npy_itemsize(eir_npy_dtype t)
     case EIR_NPY_F8:
         return 8;
     case EIR_NPY_F4:
+    case EIR_NPY_I4:
         return 4;
+    case EIR_NPY_C16:
+        return 16;
+    case EIR_NPY_I8:
+        return 8;
     }
     return 0;
 }
@@ -147,11 +158,12 @@ eir_npy_status eir_npy_write(FILE *f, eir_npy_dtype dtype, int ndim, const int64
     unsigned char chunk[8192];
     const unsigned char *p = data;
     size_t per = sizeof chunk / item;
+    size_t word = dtype == EIR_NPY_C16 ? 8 : item; /* a complex value is two doubles */
     for (size_t done = 0; done < count;) {
         size_t k = count - done < per ? count - done : per;
-        for (size_t i = 0; i < k; i++)
-            for (size_t b = 0; b < item; b++)
-                chunk[i * item + b] = p[(done + i) * item + item - 1 - b];
+        for (size_t i = 0; i < k * item; i += word)
+            for (size_t b = 0; b < word; b++)
+                chunk[i + b] = p[done * item + i + word - 1 - b];
         if (fwrite(chunk, item, k, f) != k)
             return eir_npy_fail(err, EIR_NPY_EIO, "write failed: %s", strerror(errno));
         done += k;

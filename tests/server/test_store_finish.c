@@ -86,7 +86,7 @@ static void finish_refusals(struct fx *f, const char *run, const double *v, cons
     OK(store_finish_begin(f->c, run));
     assert_int_equal(store_result_begin(f->c, "bad name", "float32", 0, NULL), STORE_INVALID);
     OK(store_finish_begin(f->c, run));
-    assert_int_equal(store_result_begin(f->c, "x", "complex128", 0, NULL), STORE_INVALID);
+    assert_int_equal(store_result_begin(f->c, "x", "complex64", 0, NULL), STORE_INVALID);
     OK(store_finish_begin(f->c, run));
     OK(store_result_begin(f->c, "x", "float32", 1, (int64_t[]){2}));
     OK(store_result_append(f->c, r, 4));

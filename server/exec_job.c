@@ -1,0 +1,164 @@
+/**
+ * @file exec_job.c
+ * @brief What every kind of job shares on a worker (exec_job.h): progress, cancel, the
+ *        wall-clock limit and the release at shutdown; the error object; the finish that stores
+ *        a job's arrays, status, metadata and error in one transaction.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "eir_clock.h"
+#include "exec_job.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "eirnnd stores results as the host's bytes, which must be little-endian (as .npy says)"
+#endif
+
+/**
+ * Seconds between progress writes (each is one short transaction), which also read whether a
+ * cancel was asked for: with the engine calling the progress callback inside long steps every
+ * EIR_PROGRESS_POLL_SECONDS, a cancel is seen within this plus 0.1 s and a work item.
+ */
+#define PROGRESS_PERIOD 0.25
+
+/** Bytes handed to store_result_append() at a time. */
+#define APPEND_PIECE ((size_t)4 << 20)
+
+int srv_exec_progress(void *ctx, int64_t done, int64_t total)
+{
+    srv_exec_ctx *x = ctx;
+    double t = srv_now();
+    if (atomic_load(x->release)) {
+        x->stop = SRV_STOP_RELEASE;
+        return 1;
+    }
+    if (x->deadline > 0 && t > x->deadline) {
+        int cancel = 0;
+        x->last = t;
+        x->stop = store_run_progress(x->c, x->job_id, done, total, &cancel) == STORE_OK && cancel
+                      ? SRV_STOP_CANCEL
+                      : SRV_STOP_TIME;
+        return 1;
+    }
+    if (t - x->last >= PROGRESS_PERIOD) {
+        x->last = t;
+        int cancel = 0;
+        if (store_run_progress(x->c, x->job_id, done, total, &cancel) == STORE_OK && cancel) {
+            x->stop = SRV_STOP_CANCEL;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int srv_exec_cancelled(void *ctx)
+{
+    srv_exec_cancel_ctx *b = ctx;
+    if (!b->c) b->c = store_connect(b->store);
+    store_run r;
+    memset(&r, 0, sizeof r);
+    int cancel = b->c && store_run_get(b->c, b->job_id, &r) == STORE_OK && r.cancel_requested;
+    store_run_clear(&r);
+    return cancel;
+}
+
+char *srv_exec_error_text(const char *field, unsigned status, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    json_t *o =
+        srv_problem_json(SRV_P_RUN_FAILED, status, NULL, field && *field ? field : NULL, detail);
+    char *s = o ? srv_json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return s;
+}
+
+/**
+ * Store the final state: arrays (if any), status, meta and error, in one finish transaction,
+ * retried with backoff while the database is busy. With @p next (not NULL), the same transaction
+ * claims the worker's next job into it (zeroed when none; see store_finish_commit_claim()).
+ * @return the last store status.
+ */
+static store_status store_final(store_conn *c, const char *id, store_run_status status,
+                                const srv_exec_array *arr, int narr, const char *meta,
+                                const char *error, store_run *next)
+{
+    store_status st = STORE_ERROR;
+    double wait = 0.1;
+    for (int attempt = 0; attempt < 6; attempt++) {
+        st = store_finish_begin(c, id);
+        for (int i = 0; st == STORE_OK && i < narr; i++) {
+            st = store_result_begin(c, arr[i].name, arr[i].dtype, arr[i].ndim, arr[i].shape);
+            const unsigned char *p = arr[i].data;
+            for (size_t off = 0; st == STORE_OK && off < arr[i].bytes; off += APPEND_PIECE) {
+                size_t n = arr[i].bytes - off < APPEND_PIECE ? arr[i].bytes - off : APPEND_PIECE;
+                st = store_result_append(c, p + off, n);
+            }
+            /* The store hashes the bytes as they are appended (one pass, not two). */
+            if (st == STORE_OK) st = store_result_end(c, NULL);
+        }
+        /* a job claimed by an attempt whose sync failed is kept, not claimed over */
+        store_run *claim = next && !next->id[0] ? next : NULL;
+        if (st == STORE_OK) st = store_finish_commit_claim(c, status, meta, error, claim);
+        if (st == STORE_OK) return st;
+        store_finish_abort(c);
+        if (st == STORE_CONFLICT || st == STORE_NOT_FOUND || st == STORE_INVALID) return st;
+        eir_clock_sleep(wait);
+        wait *= 2;
+    }
+    return st;
+}
+
+void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_status status,
+                     const srv_exec_array *arr, int narr, const char *meta, const char *error,
+                     int64_t steps_done, double t0, const atomic_int *release, store_run *next)
+{
+    double keep_results_until = srv_now() + 60.0;
+    if (atomic_load(release)) next = NULL; /* the daemon stops: claim nothing more */
+    store_status fst = store_final(c, job->id, status, arr, narr, meta, error, next);
+    char *e2 = NULL;
+    while (fst != STORE_OK && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
+        if (narr > 0 && srv_now() >= keep_results_until) {
+            e2 = srv_exec_error_text(NULL, 500, "the results could not be stored: %s",
+                                     store_errmsg(c));
+            status = STORE_RUN_FAILED;
+            narr = 0;
+        }
+        if (atomic_load(release)) break;
+        eir_clock_sleep(1.0);
+        fst = store_final(c, job->id, status, arr, narr, meta, e2 ? e2 : error, next);
+    }
+    free(e2);
+    double dur = srv_now() - t0;
+    int is_run = strcmp(job->kind, "analysis") != 0;
+    if (fst == STORE_OK && is_run) {
+        atomic_fetch_add(&s->metrics.runs_finished[status], 1);
+        srv_hist_observe(&s->metrics.run_duration, dur);
+    }
+    srv_log(is_run ? "run_finished" : "analysis_finished",
+            json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:s?}", "run_id", job->id, "status",
+                      store_run_status_name(status), "store", store_status_name(fst), "duration_s",
+                      dur, "steps_done", (json_int_t)steps_done, "steps_total",
+                      (json_int_t)job->progress_total, "error",
+                      fst == STORE_OK ? NULL : store_errmsg(c)));
+    srv_waiters_wake(s->waiters, job->id);
+}
+
+void srv_exec_release(srv *s, store_conn *c, const store_run *job, const char *reason, int shutdown,
+                      int64_t steps_done, double t0)
+{
+    store_run_status now = STORE_RUN_QUEUED;
+    store_status rst = store_run_release(c, job->id, &now);
+    if (shutdown) atomic_fetch_add(&s->metrics.runs_released, 1);
+    srv_log("run_released",
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:f}", "run_id", job->id, "kind", job->kind,
+                      "reason", reason, "now", store_run_status_name(now), "store",
+                      store_status_name(rst), "steps_done", (json_int_t)steps_done, "duration_s",
+                      srv_now() - t0));
+    if (rst == STORE_OK && now == STORE_RUN_CANCELLED) srv_waiters_wake(s->waiters, job->id);
+}
