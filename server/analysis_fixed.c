@@ -109,6 +109,10 @@ eir_status an_exec_fixed(an_job *j, srv_analysis_outcome *out)
         d.progress = j->progress;
         d.progress_ctx = j->progress_ctx;
         d.stop = j->stop;
+        /* the request's threads, else the daemon's per run (the same bytes whatever it is) */
+        d.threads = r->threads > 0
+                        ? r->threads
+                        : (j->s->cfg.threads_per_run > 0 ? j->s->cfg.threads_per_run : 1);
         es = eir_fixed_points(j->m, &d, &res, j->err);
     }
     if (es == EIR_OK && !(out->summary = summary_of(&res)))
