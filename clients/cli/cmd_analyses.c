@@ -154,9 +154,12 @@ static int download_one(cli_http *h, const char *id, const char *name, const cha
     const char *path = cli_url_text(&u);
     cli_http_resp r = {0};
     int rc = path ? cli_http_download(h, path, dest, &r) : CLI_EIO;
-    if (rc == CLI_OK && !quiet)
+    if (rc == CLI_OK && !quiet) {
+        for (char *c = r.shape; *c; c++) /* X-Eirnn-Shape "2,3" as "2x3" */
+            if (*c == ',') *c = 'x';
         fprintf(stderr, "wrote %s (%s%s%s, %lld bytes)\n", dest, r.dtype, r.shape[0] ? " " : "",
                 r.shape, r.bytes);
+    }
     cli_http_resp_free(&r);
     cli_url_free(&u);
     free(dest);
