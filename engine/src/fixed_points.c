@@ -6,15 +6,18 @@
  *
  * Numerics. Newton (fp_newton): at V, J(V) from the analytic Jacobian (dynamics workspace, dense
  * W and M copied once), LU by LAPACK dgetrf, the step dx = -J^-1 F by dgetrs; a backtracking
- * line search on |F|_2 halves the step (at most 40 times) until |F(V + a dx)| <= (1 - 1e-4 a)
- * |F(V)| (Armijo); a step that gives a non-finite F counts as no decrease. A start converges
- * when |F|_2 <= tol; it fails when max_iter iterations pass, the LU finds J singular, or
- * neither Newton's direction nor the fallback (steepest descent on q = |F|^2 / 2, with the cells
- * on a rectified activation's kink held if need be: descent_step()) decreases |F|, or |F| fell by
- * less than 1 % over 10 iterations and the fallback with held kinks gives no decrease either (a
- * minimum of |F| that is not a zero: then, when asked, the slow-point search of slow_points.c
- * takes over). Near a regular
- * zero the convergence is quadratic: a converged V is good to about tol / sigma_min(J).
+ * line search on |F|_2 halves the step (at most 12 times) until |F(V + a dx)| <= (1 - 1e-4 a)
+ * |F(V)| (Armijo); a step that gives a non-finite F counts as no decrease. After a full step
+ * that lowered |F| tenfold, chord steps (the same LU, O(N^2) each) follow while each does so;
+ * each counts as an iteration. A converged point is polished by up to 8 more chord steps, taken
+ * while each halves |F|: |F| goes from about tol to near rounding level for O(N^2) each. A
+ * start converges when |F|_2 <= tol; it fails when max_iter iterations pass, the LU finds J
+ * singular, or neither Newton's direction nor the fallback (steepest descent on q = |F|^2 / 2, with
+ * the cells on a rectified activation's kink held if need be: descent_step()) decreases |F|, or |F|
+ * fell by less than 25 % over 10 iterations and the fallback with held kinks gives no decrease
+ * either (a minimum of |F| that is not a zero: then, when asked, the slow-point search of
+ * slow_points.c takes over). Near a regular zero the convergence is quadratic: a converged V is
+ * good to about tol / sigma_min(J).
  *
  * Determinism: random starts are V_i = random_scale N(0, 1) drawn from Philox keyed by (seed,
  * start, cell) (stream EIR_STREAM_FIXED_POINTS); each start's solve depends on its start only
@@ -24,6 +27,10 @@
  * within dedupe_tol (1 + max |V|) in max norm, otherwise it is kept with this start's V), so the
  * output is the same bytes at any thread count. Eigenvalues (eir_eigen, dgeev) are computed
  * once per kept point, not per start.
+ *
+ * Memory: W and M dense once (2 N^2 doubles, whatever the model's storage), per thread a
+ * Jacobian (N^2; 3 N^2 with slow points), FP_CHUNK end states, the kept points and their
+ * eigenvalues (K x 2N). Nothing is allocated inside the iteration loops.
  *
  * Failure: bad arguments are EIR_EINVAL naming the request field; EIR_ENOMEM; EIR_ENUMERIC when
  * dgeev fails on a point's Jacobian; EIR_ECANCELLED when the stop flag is set or the progress
@@ -44,13 +51,20 @@
 
 /** Starts solved between two deduplications (bounds the memory of end states). */
 #define FP_CHUNK 128
-/** Line search: halvings of the Newton step before giving up, and Armijo's constant. */
-#define FP_HALVINGS 40
+/** Line search: halvings of the Newton step before the fallback (descent_step()), halvings of
+ *  the fallback's step before giving up, and Armijo's constant. */
+#define FP_NEWTON_HALVINGS 12
+#define FP_DESCENT_HALVINGS 30
+/** Chord steps are taken while each one lowers |F| tenfold (the LU is then from near the
+ *  point, and the steps converge almost as Newton's do). */
+#define FP_CHORD_RATIO 0.1
+/** Chord steps that polish a converged point, at most. */
+#define FP_POLISH_STEPS 8
 #define FP_ARMIJO 1e-4
-/** Stagnation: when |F| fell by less than 1 % over 10 iterations, a start tries a descent
+/** Stagnation: when |F| fell by less than 25 % over 10 iterations, a start tries a descent
  *  step with the cells on a kink held (descent_step()) and gives up if that fails. */
 #define FP_STALL_ITERS 10
-#define FP_STALL_RATIO 0.99
+#define FP_STALL_RATIO 0.75
 
 extern void dgetrf_(const int *m, const int *n, double *a, const int *lda, int *ipiv, int *info);
 extern void dgetrs_(const char *trans, const int *n, const int *nrhs, const double *a,
@@ -93,7 +107,7 @@ static int descent_search(const fp_solver *s, fp_scratch *w, const double *V, do
     const double dd = fp_norm(w->dx, n), jd = fp_norm(w->Ft, n);
     if (!(dd > 0.0 && jd > 0.0 && isfinite(dd) && isfinite(jd))) return 0;
     double a = (dd / jd) * (dd / jd);
-    for (int h = 0; h <= FP_HALVINGS; h++, a *= 0.5) {
+    for (int h = 0; h <= FP_DESCENT_HALVINGS; h++, a *= 0.5) {
         for (int i = 0; i < n; i++)
             w->Vt[i] = V[i] + a * w->dx[i];
         eir_dyn_eval(s->dyn, w->Vt, w->work, w->Ft, NULL, NULL);
@@ -136,25 +150,52 @@ static int descent_step(const fp_solver *s, fp_scratch *w, const double *V, doub
     return held > 0 && descent_search(s, w, V, f, ft);
 }
 
-int fp_newton(const fp_solver *s, fp_scratch *w, double *V, double *fnorm)
+/** Take the trial state w->Vt, w->Ft (norm @p ft) as the current one. */
+static void take_trial(fp_scratch *w, double *V, int n, double *f, double ft)
+{
+    memcpy(V, w->Vt, (size_t)n * sizeof *V);
+    memcpy(w->F, w->Ft, (size_t)n * sizeof *w->F);
+    *f = ft;
+}
+
+/**
+ * One chord step: dx = -J_k^-1 F with the LU of the last Jacobian (O(N^2) instead of a new
+ * O(N^3) factorisation), into w->Vt, w->Ft; returns |F| there (inf when not finite).
+ */
+static double chord_trial(const fp_solver *s, fp_scratch *w, const double *V)
 {
     const int n = s->n, one = 1;
+    int info = 0;
+    for (int i = 0; i < n; i++)
+        w->dx[i] = -w->F[i];
+    dgetrs_("T", &n, &one, w->J, &n, w->ipiv, w->dx, &n, &info, 1);
+    for (int i = 0; i < n; i++)
+        w->Vt[i] = V[i] + w->dx[i];
+    eir_dyn_eval(s->dyn, w->Vt, w->work, w->Ft, NULL, NULL);
+    const double ft = fp_norm(w->Ft, n);
+    return isfinite(ft) ? ft : INFINITY;
+}
+
+int fp_newton(const fp_solver *s, fp_scratch *w, double *V, double *fnorm)
+{
+    const int n = s->n;
     eir_dyn_eval(s->dyn, V, w->work, w->F, NULL, NULL);
     double f = fp_norm(w->F, n);
     *fnorm = f;
     if (!isfinite(f)) return FP_FAILED;
-    double f_back = f; /* |F| FP_STALL_ITERS iterations ago */
+    double f_back = f; /* |F| at the last stagnation check */
+    int next_check = FP_STALL_ITERS, lu_ok = 0;
     for (int it = 0; it < s->max_iter; it++) {
         if (fp_stopped(s)) return FP_STOPPED;
         if (f <= s->tol) break;
-        if (it > 0 && it % FP_STALL_ITERS == 0) {
+        if (it >= next_check) {
+            next_check = it + FP_STALL_ITERS;
             if (f > FP_STALL_RATIO * f_back) {
                 /* creeping: hopping across a kink, or towards a minimum of |F| */
                 double ft;
+                lu_ok = 0;
                 if (!descent_step(s, w, V, f, &ft, 1)) break;
-                memcpy(V, w->Vt, (size_t)n * sizeof *V);
-                memcpy(w->F, w->Ft, (size_t)n * sizeof *w->F);
-                f = ft;
+                take_trial(w, V, n, &f, ft);
             }
             f_back = f;
         }
@@ -162,24 +203,38 @@ int fp_newton(const fp_solver *s, fp_scratch *w, double *V, double *fnorm)
         eir_dyn_eval(s->dyn, V, w->work, NULL, w->J, NULL);
         int info = 0;
         dgetrf_(&n, &n, w->J, &n, w->ipiv, &info);
-        if (info != 0) break; /* singular Jacobian */
-        for (int i = 0; i < n; i++)
-            w->dx[i] = -w->F[i];
-        dgetrs_("T", &n, &one, w->J, &n, w->ipiv, w->dx, &n, &info, 1);
-        double a = 1.0, ft = INFINITY;
-        int accepted = 0;
-        for (int h = 0; h <= FP_HALVINGS && !accepted; h++, a *= 0.5) {
+        lu_ok = info == 0;
+        if (!lu_ok) break;                         /* singular Jacobian */
+        double ft = chord_trial(s, w, V), a = 1.0; /* the full Newton step */
+        if (ft <= (1.0 - FP_ARMIJO) * f && ft <= FP_CHORD_RATIO * f) {
+            /* a full step that lowered |F| tenfold: chord steps while each does so too */
+            do {
+                take_trial(w, V, n, &f, ft);
+            } while (f > s->tol && ++it < s->max_iter && !fp_stopped(s) &&
+                     (ft = chord_trial(s, w, V)) <= FP_CHORD_RATIO * f);
+            continue;
+        }
+        int accepted = ft <= (1.0 - FP_ARMIJO) * f;
+        for (int h = 1; h <= FP_NEWTON_HALVINGS && !accepted; h++) {
+            a *= 0.5; /* w->dx still holds the Newton step */
             for (int i = 0; i < n; i++)
                 w->Vt[i] = V[i] + a * w->dx[i];
             eir_dyn_eval(s->dyn, w->Vt, w->work, w->Ft, NULL, NULL);
             ft = fp_norm(w->Ft, n);
             accepted = isfinite(ft) && ft <= (1.0 - FP_ARMIJO * a) * f;
         }
-        if (!accepted) accepted = descent_step(s, w, V, f, &ft, 0);
+        if (!accepted) {
+            lu_ok = 0;
+            accepted = descent_step(s, w, V, f, &ft, 0);
+        }
         if (!accepted) break; /* no decrease along Newton's direction nor q's gradient */
-        memcpy(V, w->Vt, (size_t)n * sizeof *V);
-        memcpy(w->F, w->Ft, (size_t)n * sizeof *w->F);
-        f = ft;
+        take_trial(w, V, n, &f, ft);
+    }
+    /* polish a converged point: chord steps while they halve |F| (at most FP_POLISH_STEPS) */
+    for (int p = 0; f <= s->tol && lu_ok && f > 0 && p < FP_POLISH_STEPS; p++) {
+        const double ft = chord_trial(s, w, V);
+        if (!(ft <= 0.5 * f)) break;
+        take_trial(w, V, n, &f, ft);
     }
     *fnorm = f;
     return f <= s->tol ? FP_CONVERGED : FP_FAILED;

@@ -111,6 +111,25 @@ static void test_rotation_blocks(void **st)
     }
 }
 
+/* numpy.linalg.eig([[0, -1], [1, 0]]) returns the eigenvalues (1j, -1j) and the eigenvectors
+ * [[0.70710678+0j, 0.70710678-0j], [0-0.70710678j, 0+0.70710678j]] (dgeev's normalisation:
+ * unit norm, largest component real); the same here. */
+static void test_numpy_layout(void **st)
+{
+    (void)st;
+    const double A[4] = {0, -1, 1, 0};
+    double vals[4], vecs[8];
+    eig_ok(A, 2, vals, vecs);
+    const double h = sqrt(0.5);
+    const double want_vals[4] = {0, 1, 0, -1};
+    const double want_vecs[8] = {h, 0, h, 0, 0, -h, 0, h}; /* row-major, (re, im) */
+    for (int k = 0; k < 4; k++)
+        ET_CHECK(fabs(vals[k] - want_vals[k]) <= 1e-15, "vals[%d] = %.17g", k, vals[k]);
+    for (int k = 0; k < 8; k++)
+        ET_CHECK(fabs(vecs[k] - want_vecs[k]) <= 1e-15, "vecs[%d] = %.17g, numpy %.17g", k, vecs[k],
+                 want_vecs[k]);
+}
+
 static void test_companion(void **st)
 {
     (void)st;
@@ -307,9 +326,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_diagonal),         cmocka_unit_test(test_rotation_blocks),
-        cmocka_unit_test(test_companion),        cmocka_unit_test(test_random_residuals),
-        cmocka_unit_test(test_sort_and_summary), cmocka_unit_test(test_rejects),
-        cmocka_unit_test(test_rajan_abbott),
+        cmocka_unit_test(test_numpy_layout),     cmocka_unit_test(test_companion),
+        cmocka_unit_test(test_random_residuals), cmocka_unit_test(test_sort_and_summary),
+        cmocka_unit_test(test_rejects),          cmocka_unit_test(test_rajan_abbott),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
