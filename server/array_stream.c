@@ -329,8 +329,8 @@ void srv_array_stream_close(srv_array_stream *x)
 }
 
 /** Element count of @p src into @p *count; -1 when a dimension is negative or the byte count
- *  of the array would overflow. */
-static int shape_count(const srv_array_source *src, size_t item, uint64_t *count)
+ *  of the array (at most 16 bytes an element) would overflow. */
+static int shape_count(const srv_array_source *src, uint64_t *count)
 {
     uint64_t c = 1;
     for (int a = 0; a < src->ndim; a++) {
@@ -339,7 +339,6 @@ static int shape_count(const srv_array_source *src, size_t item, uint64_t *count
         if (s && c > UINT64_MAX / 16 / s) return -1;
         c *= s;
     }
-    (void)item;
     *count = c;
     return 0;
 }
@@ -387,7 +386,7 @@ srv_array_stream *srv_array_stream_open(const srv_array_source *src, srv_res_fmt
              (fmt == SRV_FMT_NPY || fmt == SRV_FMT_JSON || fmt == SRV_FMT_CSV);
     if (ok) {
         x->src = *src;
-        ok = shape_count(src, dtypes[di].item, &x->count) == 0;
+        ok = shape_count(src, &x->count) == 0;
     }
     if (ok) {
         snprintf(x->name, sizeof x->name, "%s", src->name);

@@ -199,6 +199,8 @@ enum MHD_Result h_runs_delete(srv_req *r);
 enum MHD_Result h_runs_cancel(srv_req *r);
 enum MHD_Result h_results_list(srv_req *r);
 enum MHD_Result h_results_get(srv_req *r);
+enum MHD_Result h_matrices_list(srv_req *r);
+enum MHD_Result h_matrices_get(srv_req *r);
 
 /* ---- shared by handlers (h_common.c) -------------------------------------------------------- */
 

@@ -22,6 +22,7 @@ static const char *const q_result_get[] = {"format", "trials", "steps", "neurons
 static const char *const q_analyses_list[] = {"limit",    "cursor", "status",
                                               "model_id", "kind",   NULL};
 static const char *const q_format[] = {"format", NULL};
+static const char *const q_matrix_get[] = {"format", NULL};
 
 static const srv_route routes[] = {
     {"GET", "/healthz", h_healthz, 0, q_none},
@@ -31,6 +32,8 @@ static const srv_route routes[] = {
     {"GET", "/v1/models", h_models_list, SRV_ROUTE_AUTH, q_page},
     {"GET", "/v1/models/{id}", h_models_get, SRV_ROUTE_AUTH, q_none},
     {"DELETE", "/v1/models/{id}", h_models_delete, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/models/{id}/matrices", h_matrices_list, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/models/{id}/matrices/{name}", h_matrices_get, SRV_ROUTE_AUTH, q_matrix_get},
     {"POST", "/v1/runs", h_runs_create, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs", h_runs_list, SRV_ROUTE_AUTH, q_runs_list},
     {"GET", "/v1/runs/{id}", h_runs_get, SRV_ROUTE_AUTH, q_run_get},

@@ -29,7 +29,7 @@ set(EIR_DAEMON_SOURCES
   daemon.c config.c util.c log.c metrics.c
   http_daemon.c http_guard.c http_reply.c http_request.c http_route.c
   problem.c h_common.c h_meta.c h_models.c h_runs.c h_results.c results_stream.c
-  array_stream.c exec_job.c exec_analysis.c h_analyses.c h_jobs.c
+  array_stream.c h_matrices.c exec_job.c exec_analysis.c h_analyses.c h_jobs.c
   pool.c exec.c model_resolve.c waiters.c waiters_watch.c modcache.c build_guard.c run_budget.c
   analysis_check.c analysis_refs.c analysis_exec.c analysis_spectrum.c analysis_fixed.c
   analysis_lyap.c analysis_activity.c)

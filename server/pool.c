@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,8 @@ struct srv_pool {
     atomic_int busy;
     int n;
     srv_worker *w;
+    char warm[SRV_POOL_WARM_MAX][STORE_ID_MAX]; /**< srv_pool_warm() requests, guarded by lock */
+    int nwarm;
 };
 
 /** Give a run claimed for this worker back to the queue (the pool drains before it started).
@@ -77,6 +80,36 @@ static void build_pending(struct srv_pool *p, store_conn *c, int index)
     }
 }
 
+/** Build the models asked for by srv_pool_warm() into the cache, one at a time, oldest first. */
+static void warm_models(struct srv_pool *p, store_conn *c)
+{
+    srv *s = p->s;
+    for (;;) {
+        char id[STORE_ID_MAX];
+        pthread_mutex_lock(&p->lock);
+        int stop = p->draining || p->nwarm == 0;
+        if (!stop) {
+            memcpy(id, p->warm[0], sizeof id);
+            memmove(p->warm[0], p->warm[1], (size_t)(p->nwarm - 1) * sizeof p->warm[0]);
+            p->nwarm--;
+        }
+        pthread_mutex_unlock(&p->lock);
+        if (stop || atomic_load(&p->release)) return;
+        eir_error err;
+        eir_error_clear(&err);
+        store_status st;
+        atomic_fetch_add(&p->busy, 1);
+        atomic_fetch_add(&s->metrics.workers_busy, 1);
+        srv_mc_status r = srv_modcache_build(s->models, c, &s->limits, id, &st, &err);
+        atomic_fetch_sub(&s->metrics.workers_busy, 1);
+        atomic_fetch_sub(&p->busy, 1);
+        if (r != SRV_MC_OK)
+            srv_log("model_warm_failed",
+                    json_pack("{s:s, s:s}", "model_id", id, "error",
+                              r == SRV_MC_STORE ? store_errmsg(c) : err.message));
+    }
+}
+
 static void *worker_main(void *arg)
 {
     srv_worker *w = arg;
@@ -105,6 +138,7 @@ static void *worker_main(void *arg)
             run = next;
             memset(&next, 0, sizeof next);
         } else {
+            if (c) warm_models(p, c);
             if (c) build_pending(p, c, w->index);
             memset(&run, 0, sizeof run);
             st = c ? store_run_claim(c, &run) : STORE_ERROR;
@@ -177,6 +211,25 @@ void srv_pool_notify(struct srv_pool *p)
     p->gen++;
     pthread_cond_signal(&p->cond);
     pthread_mutex_unlock(&p->lock);
+}
+
+int srv_pool_warm(struct srv_pool *p, const char *id)
+{
+    if (!p || p->n == 0) return -1;
+    int rc = 0;
+    pthread_mutex_lock(&p->lock);
+    int known = 0;
+    for (int i = 0; i < p->nwarm && !known; i++)
+        known = strcmp(p->warm[i], id) == 0;
+    if (p->draining || (!known && p->nwarm == SRV_POOL_WARM_MAX)) {
+        rc = -1;
+    } else if (!known) {
+        snprintf(p->warm[p->nwarm++], STORE_ID_MAX, "%s", id);
+        p->gen++;
+        pthread_cond_signal(&p->cond);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 int srv_pool_busy(struct srv_pool *p)

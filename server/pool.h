@@ -27,6 +27,18 @@ struct srv_pool *srv_pool_start(srv *s, int workers);
 /** Tell an idle worker that a run was queued. NULL is a no-op. */
 void srv_pool_notify(struct srv_pool *p);
 
+/** Most cache-warming requests (srv_pool_warm()) waiting at once. */
+#define SRV_POOL_WARM_MAX 16
+
+/**
+ * Ask a worker to build stored model @p id into the model cache (srv_modcache_build(): nothing
+ * to do when it is cached or being built), before it claims its next run: GET
+ * /v1/models/{id}/matrices of a generated model that is not cached (h_matrices.c). An id already
+ * waiting is not added twice. @return 0 when asked (or already waiting), -1 when the pool has no
+ * workers, drains, or already holds ::SRV_POOL_WARM_MAX requests. NULL pool: -1.
+ */
+int srv_pool_warm(struct srv_pool *p, const char *id);
+
 /** Number of workers executing a run right now. */
 int srv_pool_busy(struct srv_pool *p);
 

@@ -41,6 +41,9 @@ int cli_simulate(int argc, char **argv);
 /** `eirnn models create|list|get|delete` (cmd_models.c): argv[0] is "models". */
 int cli_models(int argc, char **argv);
 
+/** `eirnn model export MODEL.json -o DIR` (cmd_export.c): argv[0] is "export". */
+int cli_model_export(int argc, char **argv);
+
 /** `eirnn runs submit|get|list|cancel|delete|wait` (cmd_runs.c): argv[0] is "runs". */
 int cli_runs(int argc, char **argv);
 

@@ -321,6 +321,7 @@ int cli_models(int argc, char **argv)
         {"list", models_list, "list [--limit N] [--all] [--cursor C]"},
         {"get", models_get, "get ID"},
         {"delete", models_delete, "delete ID"},
+        {"export", cli_model_export, "export MODEL.json -o DIR (offline: the model's matrices)"},
     };
     return cli_dispatch("models", subs, sizeof subs / sizeof *subs,
                         "Stored models of eirnnd (POST/GET/DELETE /v1/models).", argc, argv);

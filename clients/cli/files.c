@@ -176,3 +176,38 @@ int cli_load_json(const char *path, int dash_is_stdin, json_t **out, char **text
     }
     return CLI_OK;
 }
+
+int cli_make_dirs(const char *dir)
+{
+    char *p = strdup(dir);
+    if (!p) {
+        cli_error("out of memory");
+        return CLI_EIO;
+    }
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            cli_error("%s: cannot create directory: %s", p, strerror(errno));
+            free(p);
+            return CLI_EIO;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        cli_error("%s: cannot create directory: %s", p, strerror(errno));
+        free(p);
+        return CLI_EIO;
+    }
+    struct stat sb;
+    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        cli_error("%s: not a directory", p);
+        free(p);
+        return CLI_EIO;
+    }
+    free(p);
+    return CLI_OK;
+}

@@ -41,4 +41,10 @@ int cli_inputs_file(const char *path, size_t max_values, int keep_float32, json_
  */
 int cli_load_json(const char *path, int dash_is_stdin, json_t **out, char **text, size_t *text_len);
 
+/**
+ * mkdir -p @p dir (simulate's and model export's output directories). @return CLI_OK; CLI_EIO
+ * after "PATH: cannot create directory: <why>" or "PATH: not a directory"; out of memory too.
+ */
+int cli_make_dirs(const char *dir);
+
 #endif /* EIRNN_CLI_FILES_H */

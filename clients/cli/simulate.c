@@ -117,42 +117,6 @@ static int apply_inputs_file(const char *path, json_t *run, const eir_json_limit
     return CLI_OK;
 }
 
-/** mkdir -p @p dir. Prints the error and returns an exit code on failure. */
-static int make_dirs(const char *dir)
-{
-    char *p = strdup(dir);
-    if (!p) {
-        cli_error("out of memory");
-        return CLI_EIO;
-    }
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        p[--n] = '\0';
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/') continue;
-        *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            cli_error("%s: cannot create directory: %s", p, strerror(errno));
-            free(p);
-            return CLI_EIO;
-        }
-        *s = '/';
-    }
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-        cli_error("%s: cannot create directory: %s", p, strerror(errno));
-        free(p);
-        return CLI_EIO;
-    }
-    struct stat sb;
-    if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        cli_error("%s: not a directory", p);
-        free(p);
-        return CLI_EIO;
-    }
-    free(p);
-    return CLI_OK;
-}
-
 static char *join(const char *dir, const char *prefix, const char *name, const char *suffix)
 {
     size_t n = strlen(dir) + strlen(prefix) + strlen(name) + strlen(suffix) + 2;
@@ -459,7 +423,7 @@ int cli_simulate(int argc, char **argv)
         goto done;
     }
     p->parse_s += read_s;
-    if ((rc = make_dirs(o.out_dir)) != CLI_OK) goto done;
+    if ((rc = cli_make_dirs(o.out_dir)) != CLI_OK) goto done;
 
     eir_status st = run_with_signals(p, &o, &err);
     if (st != EIR_OK && st != EIR_ECANCELLED) {

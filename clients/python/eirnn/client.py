@@ -384,6 +384,71 @@ class Client(AnalysesMixin):
         self.request("DELETE", f"/v1/models/{mid}")
 
     # ---------------------------------------------------------------------------------------
+    # matrices
+
+    def matrices(self, model_id: Union[str, Mapping[str, Any]],
+                 timeout: Optional[float] = 300.0) -> List[Dict[str, Any]]:
+        """``GET /v1/models/{id}/matrices``: the matrices the model has, each a dict with
+        ``name`` (``"W"``, ``"M"``, ``"K"``, ``"P"``, ``"M_in"``, ``"G_b"``, ``"bias"``,
+        ``"W_out"``, ``"b_out"``), ``shape``, ``dtype`` (``"float64"``) and ``url``.
+
+        A generated model that the server has not built in memory is answered 503 while a
+        worker builds it: this waits (as the server's ``Retry-After`` says) up to @timeout
+        seconds (``None``: no limit), then raises the 503.
+
+        Raises:
+            EirnnError: 404 for an unknown model, 409 while it is pending or when it failed.
+        """
+        mid = urllib.parse.quote(_model_id(model_id), safe="")
+        raw = self._get_retrying(f"/v1/models/{mid}/matrices", {}, timeout)
+        return list(json.loads(raw.decode("utf-8")).get("matrices", []))
+
+    def matrix_bytes(self, model_id: Union[str, Mapping[str, Any]], name: str,
+                     format: str = "npy",  # noqa: A002 - the API's parameter name
+                     timeout: Optional[float] = 300.0) -> bytes:
+        """``GET /v1/models/{id}/matrices/{name}``: the raw body in @format (``"npy"``,
+        ``"json"`` or ``"csv"``); waits for a model being built as :meth:`matrices` does."""
+        mid = urllib.parse.quote(_model_id(model_id), safe="")
+        n = urllib.parse.quote(name, safe="")
+        return self._get_retrying(f"/v1/models/{mid}/matrices/{n}", {"format": format}, timeout)
+
+    def matrix(self, model_id: Union[str, Mapping[str, Any]], name: str,
+               timeout: Optional[float] = 300.0) -> Any:
+        """Fetch matrix @name of a stored model exactly as the engine integrates with it (a
+        generated ``W`` as generated): ``W``, ``M`` or ``K`` N x N, ``P`` and ``M_in``
+        N x n_in, ``W_out`` n_out x N, and the vectors ``G_b``, ``bias``, ``b_out``.
+
+        Returns:
+            A ``numpy.ndarray`` of float64 when NumPy is used (see ``use_numpy``), else an
+            :class:`eirnn.NpyArray`.
+
+        Raises:
+            EirnnError: 404 for a matrix the model does not have (the detail lists those it
+                has), 409 while the model is pending or when it failed; 503 after @timeout
+                seconds of waiting for a generated model to be built.
+        """
+        return load_npy(self.matrix_bytes(model_id, name, "npy", timeout), self.use_numpy)
+
+    def _get_retrying(self, path: str, query: Mapping[str, Any],
+                      timeout: Optional[float]) -> bytes:
+        """GET @path, asking again after 503 + Retry-After until @timeout seconds passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                _, _, raw = self.request("GET", path, query=query)
+                return raw
+            except EirnnError as e:
+                wait = e.retry_after if e.status == 503 else None
+                if wait is None:
+                    raise
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise
+                    wait = min(wait, left)
+                time.sleep(max(0.05, wait))
+
+    # ---------------------------------------------------------------------------------------
     # runs
 
     def submit(

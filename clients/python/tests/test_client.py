@@ -257,6 +257,43 @@ class ClientTest(unittest.TestCase):
             self.c.create_model(bad, wait=True, timeout=60)
         self.assertEqual((cm.exception.status, cm.exception.field), (422, "/activation"))
 
+    def test_matrices(self) -> None:
+        model = small_model()
+        m = self.c.create_model(model)
+        items = self.c.matrices(m)
+        self.assertEqual([i["name"] for i in items],
+                         ["W", "M", "P", "G_b", "bias", "W_out", "b_out"])
+        self.assertEqual(items[0]["shape"], [10, 10])
+        self.assertEqual(items[3]["shape"], [10])
+        self.assertTrue(all(i["dtype"] == "float64" for i in items))
+        w = self.plain.matrix(m, "W")
+        self.assertIsInstance(w, eirnn.NpyArray)
+        self.assertEqual(w.shape, (10, 10))
+        self.assertEqual(w.tolist(), model["recurrent"]["W"])
+        self.assertEqual(self.plain.matrix(m["id"], "P").tolist(), model["input"]["P"])
+        self.assertEqual(self.plain.matrix(m, "bias").tolist(), [0.1] * 10)
+        self.assertEqual(json.loads(self.c.matrix_bytes(m, "b_out", "json")), [0])
+        self.assertEqual(self.c.matrix_bytes(m, "G_b", "csv").decode(), "G_b\n" + "1\n" * 10)
+        if np is not None:
+            a = self.c.matrix(m, "M")
+            self.assertIsInstance(a, np.ndarray)
+            self.assertEqual(a.tolist(), [[abs(v) for v in row] for row in model["recurrent"]["W"]])
+        with self.assertRaises(eirnn.EirnnError) as cm:
+            self.c.matrix(m, "K")
+        self.assertEqual(cm.exception.status, 404)
+        self.assertIn("W, M, P, G_b, bias, W_out, b_out", cm.exception.detail)
+        if EIRNN_BIN:  # the same bytes as `eirnn model export`
+            with tempfile.TemporaryDirectory(prefix="eirnn-export-") as d:
+                mp = os.path.join(d, "model.json")
+                with open(mp, "w", encoding="utf-8") as f:
+                    json.dump(model, f)
+                p = subprocess.run([EIRNN_BIN, "model", "export", mp, "-o", os.path.join(d, "x")],
+                                   capture_output=True, text=True, timeout=scaled(60))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                for i in items:
+                    with open(os.path.join(d, "x", i["name"] + ".npy"), "rb") as f:
+                        self.assertEqual(self.c.matrix_bytes(m, i["name"]), f.read(), i["name"])
+
     def test_model_in_use_is_not_deleted(self) -> None:
         m = self.c.create_model(small_model())
         run = self._run(model_id=m["id"], steps=5, dt=0.1)
