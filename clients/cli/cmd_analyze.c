@@ -46,7 +46,7 @@ static const char analyze_help[] =
     "\n"
     "submitting:\n"
     "  -f, --request FILE  the request as JSON ('-': standard input)\n"
-    "      --priority N, --time-limit S   as for runs\n"
+    "      --priority N, --time-limit S, --threads N   as for runs\n"
     "  -k, --idempotency-key K   retrying with the same key submits once\n"
     "  -w, --wait          wait for the end (progress bar on stderr), print the summary\n"
     "  -t, --timeout S     with --wait: give up waiting after S seconds (exit 8)\n"
@@ -86,6 +86,7 @@ enum {
     OPT_NO_BALANCE,
     OPT_PRIORITY,
     OPT_TIME_LIMIT,
+    OPT_THREADS,
     OPT_END
 };
 
@@ -118,10 +119,10 @@ static const int opt_kinds[OPT_END - CLI_OPT_OWN] = {
 typedef struct analyze_opts {
     const char *model, *request, *x, *of, *at_run, *at_v, *at_analysis, *run, *var, *window;
     const char *key, *out;
-    long long index, trial, step, starts, seed, max_iter, k, steps, transient, priority;
+    long long index, trial, step, starts, seed, max_iter, k, steps, transient, priority, threads;
     double scale, tol, dt, time_limit, timeout;
     int has_index, has_trial, has_step, has_seed, has_scale, has_max_iter, has_tol, has_k;
-    int has_dt, has_steps, has_transient, has_priority, has_time_limit;
+    int has_dt, has_steps, has_transient, has_priority, has_time_limit, has_threads;
     int eigenvectors, slow, no_balance, wait, quiet, dry_run;
     int used[OPT_END - CLI_OPT_OWN]; /* which own options were given, for the kind check */
 } analyze_opts;
@@ -168,6 +169,9 @@ static int analyze_number_opt(analyze_opts *o, int c, const char *arg)
     case OPT_PRIORITY:
         o->has_priority = 1;
         return cli_parse_int("--priority", arg, -1000000, 1000000, &o->priority);
+    case OPT_THREADS:
+        o->has_threads = 1;
+        return cli_parse_int("--threads", arg, 1, 1024, &o->threads);
     case OPT_TIME_LIMIT:
         o->has_time_limit = 1;
         return cli_parse_number("--time-limit", arg, 1, &o->time_limit);
@@ -505,6 +509,7 @@ static int build_request(const analyze_opts *o, const char *kind_arg, const stru
     }
     if (o->has_priority && (rc = put(req, "priority", json_integer(o->priority)))) goto fail;
     if (o->has_time_limit && (rc = put(req, "time_limit", json_real(o->time_limit)))) goto fail;
+    if (o->has_threads && (rc = put(req, "threads", json_integer(o->threads)))) goto fail;
     if ((rc = kind_members(o, kind, req))) goto fail;
     *out = req;
     return CLI_OK;
@@ -583,6 +588,7 @@ int cli_analyze(int argc, char **argv)
                                        {"no-balance", no_argument, NULL, OPT_NO_BALANCE},
                                        {"priority", required_argument, NULL, OPT_PRIORITY},
                                        {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+                                       {"threads", required_argument, NULL, OPT_THREADS},
                                        {"idempotency-key", required_argument, NULL, 'k'},
                                        {"wait", no_argument, NULL, 'w'},
                                        {"timeout", required_argument, NULL, 't'},

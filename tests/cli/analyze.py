@@ -100,8 +100,8 @@ def offline(tmp):
                          "runs": [{"run_id": "r_2", "trial": 0, "step": -1}]},
               "max_iter": 50, "tol": 1e-9, "slow_points": True}, "fixed_points request")
     check(dry("analyze", "lyapunov", "--model", "m", "--k", "3", "--dt", "0.01", "--steps",
-              "1000", "--transient", "10", "--seed", "2", "--priority", "5")
-          == {"kind": "lyapunov", "model_id": "m", "priority": 5, "k": 3, "dt": 0.01,
+              "1000", "--transient", "10", "--seed", "2", "--priority", "5", "--threads", "2")
+          == {"kind": "lyapunov", "model_id": "m", "priority": 5, "threads": 2, "k": 3, "dt": 0.01,
               "steps": 1000, "transient": 10, "seed": 2}, "lyapunov request")
     check(dry("analyze", "activity", "--run", "r_1", "--var", "V", "--window", "10:20",
               "--no-balance")

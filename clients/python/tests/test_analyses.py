@@ -219,6 +219,13 @@ class AnalysesTest(unittest.TestCase):
         at = self._analyze("spectrum", model_id=m["id"], at={"analysis_id": job["id"], "index": 0})
         np.testing.assert_allclose(self.c.analysis_result(at, "eigenvalues"), ev[0], atol=1e-12)
 
+    @unittest.skipUnless(np is not None, "NumPy is not installed")
+    def test_inline_model(self) -> None:
+        doc = linear_model()
+        job = self._analyze("spectrum", model=doc, of="W")
+        want = sort_eig(np.linalg.eigvals(np.array(doc["recurrent"]["W"])))
+        np.testing.assert_allclose(self.c.analysis_result(job, "eigenvalues"), want, atol=1e-12)
+
     def test_bad_request_names_the_field(self) -> None:
         m = self.c.create_model(linear_model())
         with self.assertRaises(eirnn.EirnnError) as cm:
