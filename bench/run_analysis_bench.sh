@@ -38,7 +38,8 @@ B="$BUILD/bench/bench_analysis"
 "$B" eigen --n "${EIGEN_N:-2000}" --reps "$REPS" >"$OUT/analysis-eigen.json"
 "$B" newton --n "${NEWTON_N:-1000}" --reps "${NEWTON_REPS:-15}" >"$OUT/analysis-newton.json"
 # The engine (one thread, then two: eir_fp_desc.threads) and NumPy searches alternate,
-# repetition by repetition.
+# repetition by repetition; the NumPy peer also with the engine's chord steps (SciPy's LU), when
+# python3-scipy is installed.
 for r in $(seq "$REPS"); do
     "$B" fixed --n "${FP_N:-500}" --starts "${FP_STARTS:-100}" --reps 1 --out "$OUT/analysis-fp" \
         >>"$OUT/analysis-fixed-engine.json"
@@ -46,6 +47,10 @@ for r in $(seq "$REPS"); do
         >>"$OUT/analysis-fixed-numpy.json"
     "$B" fixed --n "${FP_N:-500}" --starts "${FP_STARTS:-100}" --reps 1 --threads 2 \
         --out "$OUT/analysis-fp2" >>"$OUT/analysis-fixed-engine2.json"
+    if "$PY" -c "import scipy" 2>/dev/null; then
+        "$PY" "$ROOT/bench/analysis/fp_numpy.py" "$OUT/analysis-fp" --reps 1 --chord \
+            >>"$OUT/analysis-fixed-chord.json"
+    fi
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
@@ -62,6 +67,10 @@ t_fe, c_fe = med(fe, "median_fixed_points_s"), med(fe, "median_fixed_points_cpu_
 t_fe2 = med(fe2, "median_fixed_points_s")
 t_fn = med(fn, "median_numpy_s")
 c_fn = statistics.median(x["numpy_cpu_s"][0] for x in fn)
+try:
+    fc = lines("fixed-chord")
+except OSError:
+    fc = []
 cmp = fn[-1]["compare"]
 rows = [
     (f"spectrum, N = {e['n']}", "eir_eigen", e["median_eir_eigen_s"], "bare dgeev",
@@ -88,6 +97,13 @@ for what, a, ta, b, tb, r, target, ok in rows:
 print(f"\nFixed points, process CPU time: engine {c_fe:.3f} s, NumPy {c_fn:.3f} s: "
       f"{c_fn / c_fe:.2f}x; the engine on two threads (eir_fp_desc.threads = 2): "
       f"{t_fe2:.3f} s wall, {t_fn / t_fe2:.2f}x NumPy's (one BLAS thread) wall time")
+if fc:
+    t_fc = med(fc, "median_numpy_s")
+    c_fc = statistics.median(x["numpy_cpu_s"][0] for x in fc)
+    print(f"\nThe same algorithm as the engine's (chord steps; NumPy with scipy.linalg.lu_factor): "
+          f"{t_fc:.3f} s wall, {c_fc:.3f} s CPU; the engine is {t_fc / t_fe:.2f}x faster "
+          f"(wall), {c_fc / c_fe:.2f}x (CPU); same points: {fc[-1]['compare']['same_points']}")
+    bad |= not fc[-1]["compare"]["same_points"]
 print(f"\nNewton iteration breakdown (N = {nw['n']}): eir_linearize {nw['median_linearize_s']:.4f} s, "
       f"eir_dynamics {nw['median_dynamics_s']:.5f} s, dgetrf {nw['median_dgetrf_s']:.4f} s")
 print(f"Fixed points: engine {fe[-1]['points']} point(s), {fe[-1]['converged']} of "
