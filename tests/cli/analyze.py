@@ -13,7 +13,7 @@ eirnnd.
    is there; a request the daemon refuses exits 3 naming the member; fixed points of a linear
    network (-q prints the id), its results listed and fetched as JSON, the analysis found by
    `analyses list --kind`, shown by `--json analyses get`, refused by cancel (409, exit 4),
-   deleted (then 404, exit 4); a request file (-f).
+   deleted (then 404, exit 4); an analysis past its time limit exits 7; a request file (-f).
 3. With a daemon without workers: `analyze --wait --timeout 1` exits 8 and leaves the analysis
    queued; `analyses cancel` cancels it and `analyses wait` exits 6.
 Exit 0 when all hold.
@@ -186,6 +186,11 @@ def with_daemon(eirnnd, tmp):
         expect(["analyses", "cancel", aid], 4, url, err_contains="409")
         expect(["analyses", "delete", aid], 0, url, contains="deleted analysis")
         expect(["analyses", "get", aid], 4, url, err_contains="404")
+
+        # A failed analysis (its wall-clock limit): exit 7, the reason printed.
+        expect(["analyze", "lyapunov", "--model", mid, "--k", "2", "--dt", "0.01", "--steps",
+                "10000000", "--time-limit", "1", "--wait"], 7, url, contains="failed",
+               err_contains="time_limit")
 
         req = os.path.join(tmp, "req.json")
         with open(req, "w") as f:
