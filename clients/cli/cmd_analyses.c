@@ -4,14 +4,13 @@
  *        `eirnn analyze` shares with them (cmd_analyses.h): printing a job, its outcome, and
  *        downloading its result arrays.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cmd_analyses.h"
 #include "cmd_runs.h"
+#include "files.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* A job: path, printing, outcome, download                                                   */
@@ -182,11 +181,8 @@ int cli_analysis_download(cli_http *h, const json_t *job, const char *dir, const
                       names[i], id);
             return CLI_EUSAGE;
         }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-        cli_error("%s: cannot make the directory: %s", dir, strerror(errno));
-        return CLI_EIO;
-    }
-    int rc = CLI_OK;
+    int rc = cli_make_dirs(dir);
+    if (rc != CLI_OK) return rc;
     if (nnames > 0) {
         for (int i = 0; i < nnames && rc == CLI_OK; i++)
             rc = download_one(h, id, names[i], dir, format, quiet);
@@ -376,7 +372,7 @@ static const char results_help[] =
     "complex128 in .npy, [re, im] pairs in JSON.\n"
     "\n"
     "options:\n"
-    "  -o, --output DIR   the directory to write to (made when missing)\n"
+    "  -o, --output DIR   the directory to write to (made, with its parents, when missing)\n"
     "      --format F     npy (default), csv or json\n" CLI_CONN_HELP;
 
 typedef struct results_opts {

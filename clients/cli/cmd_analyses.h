@@ -26,10 +26,10 @@ int cli_analysis_outcome(const json_t *job);
 
 /**
  * Download the result arrays of the succeeded analysis @p job into directory @p dir (created
- * when missing) as DIR/NAME.FORMAT (@p format "npy", "csv" or "json"): every array the job
- * document lists, or only those of @p names (@p nnames of them; a name the job does not have is
- * an error). A line per file on stderr unless @p quiet. Each file is written whole or not at
- * all (cli_http_download).
+ * with its parents when missing) as DIR/NAME.FORMAT (@p format "npy", "csv" or "json"): every array
+ * the job document lists, or only those of @p names (@p nnames of them; a name the job does not
+ * have is an error). A line per file on stderr unless @p quiet. Each file is written whole or not
+ * at all (cli_http_download).
  * @return CLI_OK; CLI_EUSAGE for an unknown name; CLI_EIO when DIR cannot be made or a file
  *         written; an HTTP error's code.
  */
