@@ -12,10 +12,10 @@
 
 /** Streams: the fourth counter word says what a draw is for, so uses never overlap. */
 enum {
-    EIR_STREAM_NOISE = 0,     /**< (trial, step, neuron pair) -> two N(0,1) */
-    EIR_STREAM_GEN_REC = 1,   /**< recurrent matrix generation */
-    EIR_STREAM_GEN_INPUT = 2, /**< input matrix generation */
-    EIR_STREAM_SPECTRAL = 3,  /**< the fixed start vector of the spectral radius's Arnoldi */
+    EIR_STREAM_NOISE = 0,        /**< (trial, step, neuron pair) -> two N(0,1) */
+    EIR_STREAM_GEN_REC = 1,      /**< recurrent matrix generation */
+    EIR_STREAM_GEN_INPUT = 2,    /**< input matrix generation */
+    EIR_STREAM_SPECTRAL = 3,     /**< the fixed start vector of the spectral radius's Arnoldi */
     EIR_STREAM_FIXED_POINTS = 4, /**< (start, cell pair) -> two N(0,1): fixed points' starts */
 };
 

@@ -8,17 +8,21 @@
  * its largest entry), by Cholesky (LAPACK dpotrf/dpotrs); a step that lowers q is taken and mu
  * divided by 3, otherwise mu is multiplied by 4 and the step tried again (each trial counts as
  * an iteration of max_slow_iter). It ends at a fixed point (|F| <= tol), when q stops decreasing
- * (relative change below 1e-14, a step below 1e-12 (1 + max |V|), or mu above 1e16), or when the
- * iterations run out; the end state is a slow point when q <= slow_tol. Near a minimum with
- * q > 0 the convergence is linear (Gauss-Newton's); V is then good to about sqrt(eps) of its
- * scale, which is all q's flatness allows. Allocates nothing (fp_scratch); cannot fail other
- * than by not finding a point.
+ * (relative change below 1e-14 in a step or 1e-6 over 10 iterations, a step below
+ * 1e-12 (1 + max |V|), or mu above 1e16), or when the iterations run out; the end state is a slow
+ * point when q <= slow_tol. Near a minimum with q > 0 the convergence is linear (Gauss-Newton's); V
+ * is then good to about sqrt(eps) of its scale, which is all q's flatness allows. Allocates nothing
+ * (fp_scratch); cannot fail other than by not finding a point.
  */
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
 #include "fp_internal.h"
+
+/** Stagnation: q fell by less than a relative 1e-6 over 10 iterations. */
+#define SLOW_STALL_ITERS 10
+#define SLOW_STALL_DROP 1e-6
 
 extern void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info,
                     size_t len_uplo);
@@ -34,10 +38,16 @@ int fp_slow_point(const fp_solver *s, fp_scratch *w, double *V, double *fnorm)
     *fnorm = f;
     if (!isfinite(f)) return FP_FAILED;
     double q = 0.5 * f * f, mu = 1e-3;
-    int it = 0, need_jacobian = 1;
+    int it = 0, need_jacobian = 1, next_check = SLOW_STALL_ITERS;
+    double q_back = q;
     while (it < s->max_slow_iter) {
         if (fp_stopped(s)) return FP_STOPPED;
         if (f <= s->tol) return FP_CONVERGED;
+        if (it >= next_check) { /* q has settled: a minimum, however slowly approached */
+            if (q > (1.0 - SLOW_STALL_DROP) * q_back) break;
+            q_back = q;
+            next_check = it + SLOW_STALL_ITERS;
+        }
         if (need_jacobian) {
             /* J row-major is J^T column-major (call it B): C = B B^T = J^T J, g = B F */
             eir_dyn_eval(s->dyn, V, w->work, NULL, w->J, NULL);

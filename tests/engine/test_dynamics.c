@@ -93,6 +93,12 @@ static int make_cases(dyn_case *c)
     d->K = K;
     d->e_rev_e = E_E;
     d->e_rev_i = E_I;
+    NEXT("rnn conductance linear, input gating", EIR_CLASS_RNN, EIR_ACT_LINEAR, NULL);
+    d->form = EIR_FORM_CONDUCTANCE;
+    d->K = K;
+    d->e_rev_e = E_E;
+    d->e_rev_i = E_I;
+    d->M_in = MIN;
 #undef NEXT
     return k;
 }

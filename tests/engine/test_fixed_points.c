@@ -279,7 +279,8 @@ static void test_bistable(void **st)
                  r.eigvals[4 * k]);
         ET_CHECK(fabs(r.eigvals[4 * k + 2] + 1) <= 1e-12, "lambda_2 = %g", r.eigvals[4 * k + 2]);
     }
-    ET_CHECK(fabs(r.V[0] + r.V[2]) <= 1e-12, "the two stable points are opposite: %.17g, %.17g", r.V[0], r.V[2]);
+    ET_CHECK(fabs(r.V[0] + r.V[2]) <= 1e-12, "the two stable points are opposite: %.17g, %.17g",
+             r.V[0], r.V[2]);
     double n0 = hypot(r.V[0], r.V[1]), n1 = hypot(r.V[2], r.V[3]);
     ET_CHECK(n0 < n1 || (n0 == n1 && r.first_start[0] < r.first_start[1]),
              "by |V| (%.17g, %.17g), then first start", n0, n1);
