@@ -22,10 +22,10 @@
 /** One output array of an analysis, stored as a result of the job (little-endian bytes). */
 typedef struct srv_array {
     char name[STORE_VAR_MAX];
-    char dtype[STORE_DTYPE_MAX];   /**< "float64", "complex128", "int32", "int64" */
-    int ndim;                      /**< 1 .. 3 */
+    char dtype[STORE_DTYPE_MAX]; /**< "float64", "complex128", "int32", "int64" */
+    int ndim;                    /**< 1 .. 3 */
     int64_t shape[STORE_MAX_NDIM];
-    void *data;                    /**< malloc'ed */
+    void *data; /**< malloc'ed */
     size_t bytes;
 } srv_array;
 
@@ -33,7 +33,7 @@ typedef struct srv_array {
 typedef struct srv_analysis_outcome {
     srv_array *arrays; /**< malloc'ed, narrays entries */
     int narrays;
-    json_t *summary;   /**< the JSON summary (owned), shown as "summary" in the job document */
+    json_t *summary; /**< the JSON summary (owned), shown as "summary" in the job document */
 } srv_analysis_outcome;
 
 /** Free the arrays and summary of @p o and zero it. NULL is a no-op. */

@@ -160,7 +160,8 @@ static eir_status check_activity(srv *s, store_conn *c, const eir_an_request *r,
                            r->run_id);
     if (es == EIR_OK) {
         int64_t to = r->window_to < 0 ? rows : r->window_to;
-        int balance = r->balance_given ? r->balance : r_all && run.row.model_id[0];
+        int balance =
+            r->balance_given ? r->balance : r_all && r->var == EIR_VAR_R && run.row.model_id[0];
         double values = (double)run.B * (double)(to - r->window_from) * (double)run.units[r->var];
         double units = (double)run.units[r->var];
         /* the window as doubles, the covariance and its eigensolver (n x n each), W for the
@@ -168,11 +169,13 @@ static eir_status check_activity(srv *s, store_conn *c, const eir_an_request *r,
         double bytes = values * 8.0 + 16.0 * units * units + (balance ? 8.0 * run.n * run.n : 0);
         uint64_t bound = s->cfg.max_run_memory;
         if (bound > 0 && bytes > (double)bound)
-            es = eir_error_set(err, EIR_EINVAL, "/window",
-                               "analysing %.0f recorded values (trials x rows x units) takes "
-                               "about %.0f MiB, more than this daemon's bound of %.0f MiB for one "
-                               "job (--max-run-memory); choose a shorter window",
-                               values, bytes / 1048576.0, (double)bound / 1048576.0);
+            es = eir_error_set(
+                err, EIR_EINVAL, "/window",
+                "analysing %.0f recorded values (trials x rows x units) takes "
+                "about %.0f MiB, more than this daemon's bound of %.0f MiB for one "
+                "job (--max-run-memory-bytes); choose a shorter window (and \"balance\": "
+                "false for a large network)",
+                values, bytes / 1048576.0, (double)bound / 1048576.0);
     }
     an_run_clear(&run);
     return es;
@@ -202,7 +205,7 @@ static eir_status check_memory(srv *s, const an_model_info *mi, const eir_an_req
     if (bound == 0 || bytes <= (double)bound) return EIR_OK;
     return eir_error_set(err, EIR_EINVAL, field,
                          "this analysis of a model of N = %d cells takes about %.0f MiB, more than "
-                         "this daemon's bound of %.0f MiB for one job (--max-run-memory)",
+                         "this daemon's bound of %.0f MiB for one job (--max-run-memory-bytes)",
                          mi->shape.n, bytes / 1048576.0, (double)bound / 1048576.0);
 }
 

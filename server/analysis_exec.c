@@ -196,6 +196,7 @@ static eir_status run_state(an_job *j, const eir_an_state *state, double *V, dou
     }
     eir_run_spec *spec = NULL;
     if (es == EIR_OK) es = an_run_spec(j->c, &j->s->limits, &run, state->ptr, &spec, j->st, j->err);
+    an_ptr(f, state->ptr, "run_id");
     for (int i = 0; es == EIR_OK && spec->desc.neurons && i < spec->desc.n_neurons; i++)
         if (spec->desc.neurons[i] != i)
             es = eir_error_set(j->err, EIR_EINVAL, f,

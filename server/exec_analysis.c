@@ -78,7 +78,8 @@ void srv_exec_analysis(srv *s, store_conn *c, store_run *job, const atomic_int *
     srv_guard_why why = srv_build_guard_end(&guard);
     store_disconnect(bc.c);
 
-    if (x.stop == SRV_STOP_RELEASE || (est != EIR_OK && why == SRV_GUARD_SHUTDOWN)) {
+    /* An analysis that ended by itself is stored even when the daemon stops meanwhile. */
+    if (est != EIR_OK && (x.stop == SRV_STOP_RELEASE || why == SRV_GUARD_SHUTDOWN)) {
         srv_exec_release(s, c, job, "the daemon stops", 1, 0, t0);
         goto out;
     }

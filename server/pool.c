@@ -134,11 +134,12 @@ static void *worker_main(void *arg)
         }
         store_run run;
         store_status st = STORE_OK;
+        /* Cache-warming builds first, even between chained runs: an HTTP client waits on them. */
+        if (c) warm_models(p, c);
         if (next.id[0]) {
             run = next;
             memset(&next, 0, sizeof next);
         } else {
-            if (c) warm_models(p, c);
             if (c) build_pending(p, c, w->index);
             memset(&run, 0, sizeof run);
             st = c ? store_run_claim(c, &run) : STORE_ERROR;

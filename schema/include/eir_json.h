@@ -203,7 +203,6 @@ int eir_base64_decode(const char *s, size_t len, unsigned char **out, size_t *ou
  */
 json_t *eir_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error);
 
-
 /* ------------------------------------------------------------------------------------------ */
 /* Analysis requests (docs/ANALYSIS.md)                                                       */
 /* ------------------------------------------------------------------------------------------ */
@@ -239,10 +238,10 @@ typedef struct eir_an_state {
     char ptr[EIR_FIELD_MAX]; /**< JSON pointer of the object ("/at", "/starts/runs/3") */
     const double *V;         /**< STATE_V: V_len values (owned by the request) */
     int64_t V_len;
-    char id[32];             /**< STATE_RUN: "r_..."; STATE_ANALYSIS: "a_..." */
-    int64_t trial;           /**< STATE_RUN [0] */
-    int64_t step;            /**< STATE_RUN: 1..T, or < 0 from the end [-1] */
-    int64_t index;           /**< STATE_ANALYSIS [0] */
+    char id[32];   /**< STATE_RUN: "r_..."; STATE_ANALYSIS: "a_..." */
+    int64_t trial; /**< STATE_RUN [0] */
+    int64_t step;  /**< STATE_RUN: 1..T, or < 0 from the end [-1] */
+    int64_t index; /**< STATE_ANALYSIS [0] */
 } eir_an_state;
 
 /**
@@ -252,47 +251,47 @@ typedef struct eir_an_state {
  */
 typedef struct eir_an_request {
     eir_an_kind kind;
-    const char *model_id;    /**< borrowed, or NULL */
-    const json_t *model;     /**< inline model (borrowed), or NULL */
-    double time_limit;       /**< 0 = none */
-    int64_t priority;        /**< [0] */
-    int threads;             /**< 0 = not given */
-    const double *x;         /**< "x" (x_len values), NULL = not given */
+    const char *model_id; /**< borrowed, or NULL */
+    const json_t *model;  /**< inline model (borrowed), or NULL */
+    double time_limit;    /**< 0 = none */
+    int64_t priority;     /**< -1000 .. 1000 [0] */
+    int threads;          /**< 0 = not given */
+    const double *x;      /**< "x" (x_len values), NULL = not given */
     int64_t x_len;
     /* spectrum */
-    int of;                  /**< 0 "W", 1 "M", 2 "jacobian" [2] */
-    int eigenvectors;        /**< [0] */
-    eir_an_state at;         /**< required for of = jacobian, refused otherwise */
+    int of;           /**< 0 "W", 1 "M", 2 "jacobian" [2] */
+    int eigenvectors; /**< [0] */
+    eir_an_state at;  /**< required for of = jacobian, refused otherwise */
     /* fixed_points */
-    int random_count;        /**< [0]; 100 when "starts" is absent */
-    uint64_t random_seed;    /**< [1] */
-    double random_scale;     /**< > 0 [1.0] */
+    int random_count;         /**< [0]; 100 when "starts" is absent */
+    uint64_t random_seed;     /**< [1] */
+    double random_scale;      /**< > 0 [1.0] */
     eir_an_state *run_starts; /**< n_run_starts (owned) */
     int n_run_starts;
-    int max_iter;            /**< 1 .. 10000 [100] */
-    double tol;              /**< > 0 [1e-10] */
-    double dedupe_tol;       /**< > 0 [1e-6] */
-    int slow_points;         /**< [0] */
-    double slow_tol;         /**< > 0 [1e-4] */
+    int max_iter;      /**< 1 .. 10000 [100] */
+    double tol;        /**< > 0 [1e-10] */
+    double dedupe_tol; /**< > 0 [1e-6] */
+    int slow_points;   /**< [0] */
+    double slow_tol;   /**< > 0 [1e-4] */
     /* lyapunov */
-    int k;                   /**< >= 1 [1] (<= N checked by the caller) */
-    double dt;               /**< > 0 [0.01] */
-    int64_t steps;           /**< 1 .. max_steps [10000] */
-    int64_t transient;       /**< 0 .. max_steps [1000] */
-    int reortho_every;       /**< 1 .. steps [1] */
-    const double *V0;        /**< V0_len values or NULL */
+    int k;             /**< >= 1 [1] (<= N checked by the caller) */
+    double dt;         /**< > 0 [0.01] */
+    int64_t steps;     /**< 1 .. max_steps [10000] */
+    int64_t transient; /**< 0 .. max_steps [1000] */
+    int reortho_every; /**< 1 .. steps [1] */
+    const double *V0;  /**< V0_len values or NULL */
     int64_t V0_len;
-    uint64_t seed;           /**< [0] */
-    int trace_points;        /**< 1 .. min(EIR_AN_MAX_TRACE_POINTS, steps / reortho_every) [100,
-                                  capped at steps / reortho_every when not given] */
+    uint64_t seed;    /**< [0] */
+    int trace_points; /**< 1 .. min(EIR_AN_MAX_TRACE_POINTS, steps / reortho_every) [100,
+                           capped at steps / reortho_every when not given] */
     /* activity */
-    const char *run_id;      /**< borrowed */
-    int var;                 /**< EIR_VAR_R [default] or EIR_VAR_V */
-    int64_t window_from;     /**< recorded rows [0] */
-    int64_t window_to;       /**< -1 = all rows */
-    int balance;             /**< [1 with var r, 0 with var V] */
+    const char *run_id;  /**< borrowed */
+    int var;             /**< EIR_VAR_R [default] or EIR_VAR_V */
+    int64_t window_from; /**< recorded rows [0] */
+    int64_t window_to;   /**< -1 = all rows */
+    int balance;         /**< [1 with var r, 0 with var V] */
     int balance_given;
-    void *storage;           /**< owned arrays */
+    void *storage; /**< owned arrays */
 } eir_an_request;
 
 /**

@@ -71,7 +71,7 @@ static eir_status positive(actx *c, const json_t *obj, const char *base, const c
     const json_t *v = ju_member(obj, base, key, ptr);
     if (!v) return EIR_OK;
     double d;
-    if (ju_number(v, ptr, &d, c->err)) return EIR_EINVAL;
+    if (ju_number(v, ptr, &d, c->err)) return c->err->status;
     if (!(d > 0)) {
         ju_fmt_num(num, sizeof num, d);
         return eir_error_set(c->err, EIR_EINVAL, ptr, "expected a number > 0, got %s", num);
@@ -131,23 +131,23 @@ static eir_status parse_state(actx *c, const json_t *v, const char *ptr, int all
     const char *what = allow_analysis ? "a state object ({\"V\": [...]}, {\"run_id\", \"trial\", "
                                         "\"step\"} or {\"analysis_id\", \"index\"})"
                                       : "a run state object ({\"run_id\", \"trial\", \"step\"})";
-    if (ju_expect_object(v, ptr, what, c->err)) return EIR_EINVAL;
+    if (ju_expect_object(v, ptr, what, c->err)) return c->err->status;
     const json_t *m;
     if (allow_analysis && (m = ju_member(v, ptr, "V", sub))) {
-        if (ju_check_keys(v, ptr, v_keys, c->err)) return EIR_EINVAL;
+        if (ju_check_keys(v, ptr, v_keys, c->err)) return c->err->status;
         s->src = EIR_AN_STATE_V;
-        if (read_vector(c, m, sub, c->lim->max_neurons, owned, &s->V_len)) return EIR_EINVAL;
+        if (read_vector(c, m, sub, c->lim->max_neurons, owned, &s->V_len)) return c->err->status;
         s->V = *owned;
         return EIR_OK;
     }
     if ((m = ju_member(v, ptr, "run_id", sub))) {
-        if (ju_check_keys(v, ptr, run_keys, c->err)) return EIR_EINVAL;
+        if (ju_check_keys(v, ptr, run_keys, c->err)) return c->err->status;
         s->src = EIR_AN_STATE_RUN;
-        if (job_id(c, m, sub, "r_", "a run", s->id)) return EIR_EINVAL;
+        if (job_id(c, m, sub, "r_", "a run", s->id)) return c->err->status;
         s->step = -1;
         if (integer(c, v, ptr, "trial", 0, c->lim->max_trials - 1, &s->trial) ||
             integer(c, v, ptr, "step", -c->lim->max_steps, c->lim->max_steps, &s->step))
-            return EIR_EINVAL;
+            return c->err->status;
         if (s->step == 0) {
             ju_ptr_key(sub, ptr, "step");
             return eir_error_set(c->err, EIR_EINVAL, sub,
@@ -158,9 +158,9 @@ static eir_status parse_state(actx *c, const json_t *v, const char *ptr, int all
         return EIR_OK;
     }
     if (allow_analysis && (m = ju_member(v, ptr, "analysis_id", sub))) {
-        if (ju_check_keys(v, ptr, an_keys, c->err)) return EIR_EINVAL;
+        if (ju_check_keys(v, ptr, an_keys, c->err)) return c->err->status;
         s->src = EIR_AN_STATE_ANALYSIS;
-        if (job_id(c, m, sub, "a_", "an analysis", s->id)) return EIR_EINVAL;
+        if (job_id(c, m, sub, "a_", "an analysis", s->id)) return c->err->status;
         return integer(c, v, ptr, "index", 0, INT_MAX, &s->index);
     }
     if (!allow_analysis)
@@ -177,8 +177,8 @@ static eir_status parse_spectrum(actx *c, const json_t *j)
     eir_an_request *r = c->r;
     r->of = 2;
     const json_t *v = ju_member(j, "", "of", ptr);
-    if (v && ju_enum(v, ptr, ofs, &r->of, c->err)) return EIR_EINVAL;
-    if (boolean(c, j, "", "eigenvectors", &r->eigenvectors)) return EIR_EINVAL;
+    if (v && ju_enum(v, ptr, ofs, &r->of, c->err)) return c->err->status;
+    if (boolean(c, j, "", "eigenvectors", &r->eigenvectors)) return c->err->status;
     v = ju_member(j, "", "at", ptr);
     if (r->of == 2 && !v)
         return ju_missing("", "at",
@@ -196,7 +196,7 @@ static eir_status parse_spectrum(actx *c, const json_t *j)
                              "\"x\" is for the Jacobian (of = \"jacobian\"); the spectrum of %s "
                              "does not depend on the input",
                              ofs[r->of]);
-    if (v && parse_state(c, v, ptr, 1, &r->at, &c->st->at_V)) return EIR_EINVAL;
+    if (v && parse_state(c, v, ptr, 1, &r->at, &c->st->at_V)) return c->err->status;
     return EIR_OK;
 }
 
@@ -208,10 +208,10 @@ static eir_status parse_random(actx *c, const json_t *v, const char *ptr)
     if (ju_expect_object(v, ptr, "an object {\"count\", \"seed\", \"scale\"}", c->err) ||
         ju_check_keys(v, ptr, keys, c->err) ||
         integer(c, v, ptr, "count", 0, EIR_AN_MAX_RANDOM_STARTS, &count))
-        return EIR_EINVAL;
+        return c->err->status;
     c->r->random_count = (int)count;
     const json_t *m = ju_member(v, ptr, "seed", sub);
-    if (m && ju_seed(m, sub, &c->r->random_seed, c->err)) return EIR_EINVAL;
+    if (m && ju_seed(m, sub, &c->r->random_seed, c->err)) return c->err->status;
     return positive(c, v, ptr, "scale", &c->r->random_scale);
 }
 
@@ -227,9 +227,9 @@ static eir_status parse_starts(actx *c, const json_t *j)
     }
     if (ju_expect_object(v, ptr, "an object {\"random\": {...}, \"runs\": [...]}", c->err) ||
         ju_check_keys(v, ptr, keys, c->err))
-        return EIR_EINVAL;
+        return c->err->status;
     const json_t *m = ju_member(v, ptr, "random", sub);
-    if (m && parse_random(c, m, sub)) return EIR_EINVAL;
+    if (m && parse_random(c, m, sub)) return c->err->status;
     if ((m = ju_member(v, ptr, "runs", sub))) {
         char got[JU_DESC_MAX];
         if (!json_is_array(m)) {
@@ -249,7 +249,7 @@ static eir_status parse_starts(actx *c, const json_t *j)
         for (size_t i = 0; i < n; i++) {
             ju_ptr_idx(el, sub, i);
             if (parse_state(c, json_array_get(m, i), el, 0, &r->run_starts[i], NULL))
-                return EIR_EINVAL;
+                return c->err->status;
             r->n_run_starts++;
         }
     }
@@ -268,7 +268,7 @@ static eir_status parse_fixed(actx *c, const json_t *j)
         positive(c, j, "", "tol", &r->tol) || positive(c, j, "", "dedupe_tol", &r->dedupe_tol) ||
         boolean(c, j, "", "slow_points", &r->slow_points) ||
         positive(c, j, "", "slow_tol", &r->slow_tol))
-        return EIR_EINVAL;
+        return c->err->status;
     r->max_iter = (int)it;
     return EIR_OK;
 }
@@ -282,17 +282,18 @@ static eir_status parse_lyap(actx *c, const json_t *j)
         integer(c, j, "", "steps", 1, c->lim->max_steps, &r->steps) ||
         integer(c, j, "", "transient", 0, c->lim->max_steps, &r->transient) ||
         integer(c, j, "", "reortho_every", 1, r->steps, &reo))
-        return EIR_EINVAL;
+        return c->err->status;
     r->k = (int)k;
     r->reortho_every = (int)reo;
     int64_t rows = r->steps / reo;
     if (rows > EIR_AN_MAX_TRACE_POINTS) rows = EIR_AN_MAX_TRACE_POINTS;
-    if (integer(c, j, "", "trace_points", 1, rows, &tp)) return EIR_EINVAL;
+    if (integer(c, j, "", "trace_points", 1, rows, &tp)) return c->err->status;
     r->trace_points = (int)(tp > 0 ? tp : (rows < 100 ? rows : 100));
     const json_t *v = ju_member(j, "", "seed", ptr);
-    if (v && ju_seed(v, ptr, &r->seed, c->err)) return EIR_EINVAL;
+    if (v && ju_seed(v, ptr, &r->seed, c->err)) return c->err->status;
     if ((v = ju_member(j, "", "V0", ptr))) {
-        if (read_vector(c, v, ptr, c->lim->max_neurons, &c->st->V0, &r->V0_len)) return EIR_EINVAL;
+        if (read_vector(c, v, ptr, c->lim->max_neurons, &c->st->V0, &r->V0_len))
+            return c->err->status;
         r->V0 = c->st->V0;
     }
     return EIR_OK;
@@ -309,16 +310,16 @@ static eir_status parse_activity(actx *c, const json_t *j)
     if (!v)
         return ju_missing("", "run_id", "the finished run whose recorded activity to analyse",
                           c->err);
-    if (job_id(c, v, ptr, "r_", "a run", id)) return EIR_EINVAL;
+    if (job_id(c, v, ptr, "r_", "a run", id)) return c->err->status;
     r->run_id = json_string_value(v);
     if ((v = ju_member(j, "", "var", ptr)) && ju_enum(v, ptr, vars, &r->var, c->err))
-        return EIR_EINVAL;
+        return c->err->status;
     if ((v = ju_member(j, "", "window", ptr))) {
         if (ju_expect_object(v, ptr, "an object {\"from\", \"to\"} of recorded rows", c->err) ||
             ju_check_keys(v, ptr, win_keys, c->err) ||
             integer(c, v, ptr, "from", 0, c->lim->max_steps - 1, &r->window_from) ||
             integer(c, v, ptr, "to", 1, c->lim->max_steps, &r->window_to))
-            return EIR_EINVAL;
+            return c->err->status;
         if (r->window_to >= 0 && r->window_to <= r->window_from) {
             char sub[EIR_FIELD_MAX];
             ju_ptr_key(sub, ptr, "to");
@@ -329,7 +330,7 @@ static eir_status parse_activity(actx *c, const json_t *j)
         }
     }
     if ((v = ju_member(j, "", "balance", ptr))) {
-        if (ju_bool(v, ptr, &r->balance, c->err)) return EIR_EINVAL;
+        if (ju_bool(v, ptr, &r->balance, c->err)) return c->err->status;
         r->balance_given = 1;
     }
     return EIR_OK;
@@ -347,7 +348,7 @@ static eir_status parse_common(actx *c, const json_t *j)
                           "the analysis: \"spectrum\", \"fixed_points\", \"lyapunov\" or "
                           "\"activity\"",
                           c->err);
-    if (ju_enum(v, ptr, kind_names, &kind, c->err)) return EIR_EINVAL;
+    if (ju_enum(v, ptr, kind_names, &kind, c->err)) return c->err->status;
     r->kind = (eir_an_kind)kind;
     if (r->kind == EIR_AN_ACTIVITY && !json_object_get(j, "model_id") &&
         !json_object_get(j, "model")) {
@@ -355,18 +356,18 @@ static eir_status parse_common(actx *c, const json_t *j)
     } else {
         const char *id = NULL;
         const json_t *inl = NULL;
-        if (eir_json_run_model_ref(j, &id, &inl, c->err)) return EIR_EINVAL;
+        if (eir_json_run_model_ref(j, &id, &inl, c->err)) return c->err->status;
         r->model_id = id;
         r->model = inl;
     }
     int64_t prio = 0, threads = 0;
-    if (integer(c, j, "", "priority", INT_MIN, INT_MAX, &prio) ||
+    if (integer(c, j, "", "priority", -1000, 1000, &prio) ||
         integer(c, j, "", "threads", 1, AN_MAX_THREADS, &threads))
-        return EIR_EINVAL;
+        return c->err->status;
     r->priority = prio;
     r->threads = (int)threads;
     if ((v = ju_member(j, "", "time_limit", ptr))) {
-        if (ju_number(v, ptr, &r->time_limit, c->err)) return EIR_EINVAL;
+        if (ju_number(v, ptr, &r->time_limit, c->err)) return c->err->status;
         if (!(r->time_limit > 0)) {
             ju_fmt_num(num, sizeof num, r->time_limit);
             return eir_error_set(c->err, EIR_EINVAL, ptr,
@@ -378,7 +379,7 @@ static eir_status parse_common(actx *c, const json_t *j)
             return eir_error_set(c->err, EIR_EINVAL, ptr,
                                  "an activity analysis takes no input \"x\": it reads what its "
                                  "run recorded");
-        if (read_vector(c, v, ptr, c->lim->max_inputs, &c->st->x, &r->x_len)) return EIR_EINVAL;
+        if (read_vector(c, v, ptr, c->lim->max_inputs, &c->st->x, &r->x_len)) return c->err->status;
         r->x = c->st->x;
     }
     return EIR_OK;
@@ -413,6 +414,8 @@ eir_status eir_json_parse_analysis(const json_t *j, const eir_json_limits *lim,
         eir_json_limits_default(&dl);
         lim = &dl;
     }
+    eir_error local;
+    if (!err) err = &local; /* the status of a failure is read back from it */
     *out = NULL;
     if (ju_expect_object(j, "", "an analysis object", err) ||
         ju_check_depth(j, "", lim->max_depth, err))

@@ -8,7 +8,10 @@ A table of cases (wrong or missing kind, missing "at", V of the wrong length, a 
 model, a step not recorded, activity of a variable not recorded, a negative count, unknown
 fields, ...): each answers 4xx (422, or 400 for a body that is not an analysis object) with
 "field" equal to the pointer expected, and nothing is queued. A good request of each kind is
-accepted (202) with the same fixtures, so that the refusals are the fields' doing.
+accepted (202) with the same fixtures, so that the refusals are the fields' doing. A state of a
+run that recorded every cell but out of order is refused by the worker: the job fails naming
+/at/run_id. An analysis larger than --max-run-memory-bytes is refused naming the field that makes
+it large.
 Exit 0 when all hold.
 """
 import argparse
@@ -144,6 +147,26 @@ def cases(rnn, gated, run_v, run_sub, run_g, spec, fp):
     ]
 
 
+def memory_bound(binary):
+    """With --max-run-memory-bytes 32 MiB, a spectrum of N = 1000 (24 N^2 = 23 MiB) is accepted
+    and one with eigenvectors (48 N^2) is refused naming /eigenvectors, before the model (a
+    generated one, pending) is built."""
+    d = Daemon(binary, ["--workers", "0", "--max-run-memory-bytes", str(32 << 20)])
+    try:
+        api = Api(d)
+        mid = api.model({"class": "rnn", "populations": {"E": 500, "I": 500}, "leak": 1.0,
+                         "activation": {"name": "tanh"},
+                         "recurrent": {"generate": {"seed": 1, "p": 0.1}}})
+        st, j = api.call("POST", "/v1/analyses", {"kind": "spectrum", "model_id": mid, "of": "W",
+                                                   "eigenvectors": True})
+        check(st == 422 and j.get("field") == "/eigenvectors" and "MiB" in j.get("detail", ""),
+              "memory bound: eigenvectors of N = 1000 refused: %s %s" % (st, j))
+        st, j = api.call("POST", "/v1/analyses", {"kind": "spectrum", "model_id": mid, "of": "W"})
+        check(st == 202, "memory bound: eigenvalues of N = 1000 accepted: %s %s" % (st, j))
+    finally:
+        d.stop_checked(BAD)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--eirnnd", required=True)
@@ -173,6 +196,16 @@ def main():
             {"kind": "activity", "run_id": run_g, "window": {"from": 0, "to": 10}},
             {"kind": "activity", "run_id": run_v, "var": "V"},
         ]
+        # Refused by the worker (the order of recorded cells is in the run's request, which the
+        # HTTP thread does not read): the job fails naming the field.
+        perm = api.run({"model_id": rnn, "dt": 0.1, "inputs": {"steps": 4},
+                        "record": {"vars": ["V"], "neurons": [1, 0, 2, 3, 4, 5]}})
+        job = api.analysis({"kind": "spectrum", "model_id": rnn, "at": {"run_id": perm["id"]}},
+                           ok=False)
+        err = job.get("error") or {}
+        check(job["status"] == "failed" and err.get("field") == "/at/run_id" and
+              "order" in err.get("detail", ""),
+              "cells recorded out of order: %s %s" % (job["status"], err))
         for doc in good:
             job = api.analysis(doc, ok=False)
             check(job["status"] == "succeeded",
@@ -181,6 +214,10 @@ def main():
         BAD.append("%s: %s" % (type(e).__name__, e))
     finally:
         d.stop_checked(BAD)
+    try:
+        memory_bound(a.eirnnd)
+    except Exception as e:  # a failure to talk to the daemon is a failure of the test
+        BAD.append("%s: %s" % (type(e).__name__, e))
     return verdict(BAD)
 
 

@@ -6,7 +6,8 @@
 
 1. spectrum of W of an explicit matrix = numpy.linalg.eigvals, sorted by real part then
    imaginary part descending (1e-10), its eigenvectors satisfy W v = lambda v (1e-10) and the
-   summary's radius, abscissa and count; spectrum of M (gated model) = eigvals of A (.) |W|.
+   summary's radius, abscissa and count; spectrum of M (gated model) = eigvals of A (.) |W|, also
+   as JSON [re, im] pairs; in the conductance form M is K and W = K E_type(j).
 2. fixed point of a linear network (class rnn, linear activation) = the closed form
    (diag(G_b) - W)^-1 (P x + b), and its Jacobian eigenvalues = eigvals(W - diag(G_b)) (1e-10);
    one point from every start.
@@ -21,8 +22,11 @@
 6. lyapunov: a random tanh network with gain g has lambda_max > 0 at g = 2 and < 0 at g = 0.9.
 7. activity on a run: population means and variances = NumPy's on the downloaded r, PCA
    explained variance, participation ratio and mean correlation = NumPy's (1e-9), the E/I balance
-   index = its definition computed in NumPy (1e-9); on a run recording V of a subset of the cells
+   index = its definition computed in NumPy (1e-9); a float32 run is read widened; on a run recording V of a subset of the cells
    out of order, the populations go by cell index and there is no balance index.
+8. slow points (Sussillo & Barak 2013): past a saddle-node bifurcation of a one-cell tanh
+   network, the ghost of the vanished fixed points is found as a slow point at F'(V) = 0 with
+   q = |F|^2 / 2, after the remaining (stable) fixed point.
 Exit 0 when all hold.
 """
 import argparse
@@ -99,6 +103,22 @@ def test_spectrum_matrices(api, rng):
     gid = api.model(gdoc)
     job = api.analysis({"kind": "spectrum", "model_id": gid, "of": "M"})
     close(api.result(job, "eigenvalues"), eig_sorted(M), 1e-10, "spectrum of M = eigvals(A |W|)")
+    st, pairs = api.call("GET", "/v1/analyses/%s/results/eigenvalues?format=json" % job["id"])
+    check(st == 200 and np.array_equal(np.array([complex(a, b) for a, b in pairs]),
+                                       api.result(job, "eigenvalues")),
+          "spectrum: JSON gives the eigenvalues as [re, im] pairs")
+
+    # The conductance form: M is K.
+    K = np.abs(rng.normal(0, 0.3, (5, 5)))
+    cid = api.model({"class": "gated", "populations": {"E": 3, "I": 2},
+                     "activation": {"name": "relu"}, "leak": 1.0,
+                     "recurrent": {"K": K.tolist(), "E_rev": {"E": 2.0, "I": -0.5}}})
+    job = api.analysis({"kind": "spectrum", "model_id": cid, "of": "M"})
+    close(api.result(job, "eigenvalues"), eig_sorted(K), 1e-10, "spectrum of M = eigvals(K)")
+    job = api.analysis({"kind": "spectrum", "model_id": cid, "of": "W"})
+    E_type = np.array([2.0] * 3 + [-0.5] * 2)
+    close(api.result(job, "eigenvalues"), eig_sorted(K * E_type[None, :]), 1e-10,
+          "spectrum of W = eigvals(K E_type) in the conductance form")
 
 
 def test_linear_fixed_point(api, rng):
@@ -250,6 +270,17 @@ def test_activity(api, rng):
     close(s["balance"]["median"], np.median(bal), 1e-9, "activity: median balance")
     check(s["window"] == {"from": 50, "to": 250} and s["var"] == "r", "activity summary %s" % s)
 
+    # A float32 run: its values are read widened to float64.
+    run32 = api.run({"model_id": mid, "dt": 0.05, "inputs": inputs.tolist(), "V0": 0.1,
+                     "precision": "float32", "record": {"vars": ["r"]}})
+    r32 = api.run_result(run32, "r")
+    check(r32.dtype == np.float32, "float32 run: r is float32")
+    job = api.analysis({"kind": "activity", "run_id": run32["id"]})
+    X32 = r32.astype(np.float64).reshape(-1, r32.shape[2])
+    close(api.result(job, "unit_mean"), X32.mean(0), 1e-12, "float32 run: unit means")
+    close(job["summary"]["populations"]["E"]["mean"], X32[:, :ne].mean(), 1e-12,
+          "float32 run: E mean")
+
     # A subset of the cells, out of order: the populations go by cell index, no balance index.
     cells = [7, 1, 6, 0]
     run2 = api.run({"model_id": mid, "dt": 0.05, "inputs": inputs.tolist(), "V0": 0.1,
@@ -267,6 +298,29 @@ def test_activity(api, rng):
           "subset: outputs %s" % sorted(job["results"]))
 
 
+def test_slow_points(api):
+    """dV/dt = -V + 2 tanh V - 0.54: past the saddle-node (b = asinh(1) - sqrt(2) = -0.5328) the
+    upper pair of fixed points has vanished, leaving a ghost where |F| is smallest: F'(V) = 0 at
+    V = asinh(1), F = -0.0072. Newton fails there; the minimisation of q finds it."""
+    mid = api.model({"class": "rnn", "populations": {"E": 1, "I": 0},
+                     "activation": {"name": "tanh"}, "leak": 1.0, "recurrent": {"W": [[2.0]]},
+                     "bias": -0.54})
+    # q is flat at a slow point (a minimum with q > 0): V is found to about sqrt(eps) of its
+    # scale, so the points are merged at 1e-4 rather than the default 1e-6.
+    job = api.analysis({"kind": "fixed_points", "model_id": mid, "slow_points": True,
+                        "dedupe_tol": 1e-4,
+                        "starts": {"random": {"count": 50, "seed": 3, "scale": 2.0}}})
+    s = job["summary"]
+    V, q, slow = api.result(job, "V")[:, 0], api.result(job, "q"), api.result(job, "slow")
+    check(s["fixed_points"] == 1 and s["slow_points"] == 1 and list(slow) == [0, 1],
+          "slow points: one fixed point then one slow point: %s" % s)
+    F = -V + 2 * np.tanh(V) - 0.54
+    close(F[0], 0.0, 1e-12, "slow points: the fixed point is a zero of F")
+    close(V[1], np.arcsinh(1.0), 1e-5, "slow points: the ghost is at asinh(1)")
+    close(q[1], 0.5 * F[1] ** 2, 1e-12, "slow points: q = |F|^2 / 2 at the slow point")
+    check(q[1] <= 1e-4 and api.result(job, "stable")[0] == 1, "slow points: q %.3g" % q[1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--eirnnd", required=True)
@@ -280,6 +334,7 @@ def main():
             t(api, rng)
         test_isn(api)
         test_lyapunov(api)
+        test_slow_points(api)
     except Exception as e:  # a failure to talk to the daemon is a failure of the test
         BAD.append("%s: %s" % (type(e).__name__, e))
     finally:

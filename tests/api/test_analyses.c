@@ -234,7 +234,7 @@ static void test_lifecycle(void **state)
     expect_status(&d, "GET", path, 400);
 
     /* the line between the kinds: each id is 404 under the other's paths */
-    api_wait_run(&d, run, 60);
+    json_decref(api_wait_run(&d, run, 60));
     snprintf(path, sizeof path, "/v1/runs/%s", an);
     expect_status(&d, "GET", path, 404);
     snprintf(path, sizeof path, "/v1/runs/%s/results", an);
@@ -409,6 +409,39 @@ static void test_cancel(void **state)
         print_error("the cancelled analysis took %.2f s to stop\n", took);
         fail();
     }
+    /* past its wall-clock limit an analysis fails, saying so; bad job settings are 422s */
+    api_resp bad;
+    snprintf(body, sizeof body,
+             "{\"kind\": \"lyapunov\", \"model_id\": \"%s\", \"steps\": 10000000, "
+             "\"time_limit\": 0.5, \"priority\": 3}",
+             model);
+    char *limited = submit(&d, body, 202, &j);
+    assert_true(json_real_value(json_object_get(j, "time_limit")) == 0.5);
+    json_decref(j);
+    j = wait_analysis(&d, limited, 30);
+    assert_string_equal(api_jstr(j, "status"), "failed");
+    assert_non_null(strstr(api_jstr(json_object_get(j, "error"), "detail"), "wall-clock limit"));
+    json_decref(j);
+    free(limited);
+    snprintf(body, sizeof body,
+             "{\"kind\": \"spectrum\", \"model_id\": \"%s\", \"of\": \"W\", "
+             "\"time_limit\": -1}",
+             model);
+    api_post(&d, "/v1/analyses", body, &bad);
+    j = api_expect_problem(&bad, 422);
+    assert_string_equal(api_jstr(j, "field"), "/time_limit");
+    json_decref(j);
+    api_resp_free(&bad);
+    snprintf(body, sizeof body,
+             "{\"kind\": \"spectrum\", \"model_id\": \"%s\", \"of\": \"W\", "
+             "\"priority\": 1.5}",
+             model);
+    api_post(&d, "/v1/analyses", body, &bad);
+    j = api_expect_problem(&bad, 422);
+    assert_string_equal(api_jstr(j, "field"), "/priority");
+    json_decref(j);
+    api_resp_free(&bad);
+
     /* the worker is free again: a short analysis after it succeeds */
     snprintf(body, sizeof body, "{\"kind\": \"spectrum\", \"model_id\": \"%s\", \"of\": \"W\"}",
              model);
@@ -432,7 +465,7 @@ static void test_kill9_requeues(void **state)
     api_start(&d, one, NULL);
     char *model = api_create_model(&d, api_model_slow);
     char body[512];
-    long_lyapunov(body, sizeof body, model, 20000);
+    long_lyapunov(body, sizeof body, model, 8000);
     char *an = submit(&d, body, 202, NULL);
     wait_analysis_status(&d, an, "running", 60);
     api_pause(0.5);
@@ -470,13 +503,94 @@ static void test_kill9_requeues(void **state)
     api_cleanup(&d);
 }
 
+/** A queued analysis: its results are a 409, a cancel ends it at once (200), then it may go. */
+static void test_queued_cancel(void **state)
+{
+    (void)state;
+    api_daemon d;
+    api_init(&d);
+    const char *none[] = {"--workers", "0", NULL};
+    api_start(&d, none, NULL);
+    char *model = api_create_model(&d, api_model_small);
+    char body[256], path[200];
+    snprintf(body, sizeof body, "{\"kind\": \"spectrum\", \"model_id\": \"%s\", \"of\": \"M\"}",
+             model);
+    char *an = submit(&d, body, 202, NULL);
+    snprintf(path, sizeof path, "/v1/analyses/%s/results/eigenvalues", an);
+    expect_status(&d, "GET", path, 409);
+    snprintf(path, sizeof path, "/v1/analyses/%s", an);
+    expect_status(&d, "DELETE", path, 409);
+    snprintf(path, sizeof path, "/v1/analyses/%s/cancel", an);
+    api_resp r;
+    api_post(&d, path, "", &r);
+    assert_int_equal(r.status, 200);
+    json_t *j = api_json(&r);
+    assert_string_equal(api_jstr(j, "status"), "cancelled");
+    assert_true(json_is_object(json_object_get(j, "results")));
+    assert_int_equal(json_object_size(json_object_get(j, "results")), 0);
+    json_decref(j);
+    api_resp_free(&r);
+    snprintf(path, sizeof path, "/v1/analyses/%s", an);
+    expect_status(&d, "DELETE", path, 204);
+    snprintf(path, sizeof path, "/v1/models/%s", model);
+    expect_status(&d, "DELETE", path, 204);
+    free(an);
+    free(model);
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+    api_cleanup(&d);
+}
+
+/** SIGTERM without a grace gives a running analysis back to the queue, the attempt not
+ *  counted; a restart completes it. */
+static void test_sigterm_releases(void **state)
+{
+    (void)state;
+    api_daemon d;
+    api_init(&d);
+    const char *args[] = {"--workers", "1", "--shutdown-grace", "0", NULL};
+    api_start(&d, args, NULL);
+    char *model = api_create_model(&d, api_model_slow);
+    char body[512];
+    long_lyapunov(body, sizeof body, model, 8000);
+    char *an = submit(&d, body, 202, NULL);
+    wait_analysis_status(&d, an, "running", 60);
+    api_pause(0.3);
+    double t0 = api_now();
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+    assert_true(api_now() - t0 < eir_scaled(5));
+    assert_int_equal(api_log_count(&d, "\"event\":\"run_released\""), 1);
+
+    const char *none[] = {"--workers", "0", NULL};
+    api_start(&d, none, NULL);
+    char path[160];
+    snprintf(path, sizeof path, "/v1/analyses/%s", an);
+    api_resp r;
+    api_get(&d, path, &r);
+    json_t *j = api_json(&r);
+    assert_string_equal(api_jstr(j, "status"), "queued");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 0);
+    json_decref(j);
+    api_resp_free(&r);
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+
+    const char *one[] = {"--workers", "1", NULL};
+    api_start(&d, one, NULL);
+    j = wait_analysis(&d, an, 300);
+    assert_string_equal(api_jstr(j, "status"), "succeeded");
+    assert_int_equal(json_integer_value(json_object_get(j, "attempts")), 1);
+    json_decref(j);
+    free(an);
+    free(model);
+    assert_int_equal(api_stop(&d, SIGTERM, 30), 0);
+    api_cleanup(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_idempotent),
-        cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_kill9_requeues),
+        cmocka_unit_test(test_lifecycle),     cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_cancel),        cmocka_unit_test(test_kill9_requeues),
+        cmocka_unit_test(test_queued_cancel), cmocka_unit_test(test_sigterm_releases),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

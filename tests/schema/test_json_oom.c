@@ -206,12 +206,51 @@ static void test_oom_base64(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Fail each allocation of eir_json_parse_analysis(text) in turn (docs/ANALYSIS.md). */
+static void oom_analysis(const char *text, long min_allocs)
+{
+    json_t *j = jt_load(text);
+    long k;
+    for (k = 0;; k++) {
+        eir_an_request *r = (eir_an_request *)&r;
+        eir_error e;
+        jt_window_begin(k);
+        eir_status rc = eir_json_parse_analysis(j, NULL, &r, &e);
+        eir_an_request_free(rc == EIR_OK ? r : NULL);
+        long made = jt_window_end();
+        if (rc == EIR_OK) {
+            assert_true(made <= k);
+            break;
+        }
+        if (rc != EIR_ENOMEM) print_error("allocation %ld: %s: %s\n", k, e.field, e.message);
+        assert_int_equal(rc, EIR_ENOMEM);
+        assert_null(r);
+        assert_int_equal(jt_nlive, 0);
+    }
+    assert_true(k >= min_allocs);
+    json_decref(j);
+}
+
+static void test_oom_analysis(void **state)
+{
+    (void)state;
+    if (!JT_INTERPOSE) skip();
+    oom_analysis("{\"kind\": \"spectrum\", \"model_id\": \"m_1\", \"x\": [1, 2],"
+                 " \"at\": {\"V\": [0.5, 1, 2, 3]}}",
+                 4); /* request, store, x, V */
+    oom_analysis("{\"kind\": \"fixed_points\", \"model_id\": \"m_1\", \"starts\": {\"runs\":"
+                 " [{\"run_id\": \"r_0123456789abcdef01234567\", \"step\": 4}]}}",
+                 3);
+    oom_analysis("{\"kind\": \"lyapunov\", \"model_id\": \"m_1\", \"V0\": [1, 2], \"k\": 2}", 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_oom_model),
         cmocka_unit_test(test_oom_run),
         cmocka_unit_test(test_oom_base64),
+        cmocka_unit_test(test_oom_analysis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

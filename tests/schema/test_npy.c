@@ -31,6 +31,41 @@ static unsigned char *write_mem(eir_npy_dtype t, int ndim, const int64_t *shape,
     return (unsigned char *)buf;
 }
 
+/* The written-only dtypes (complex128, int32, int64): descr, size, the largest header. */
+static void test_written_only_dtypes(void **state)
+{
+    (void)state;
+    static const struct {
+        eir_npy_dtype t;
+        const char *descr;
+        size_t item;
+    } dt[] = {{EIR_NPY_C16, "<c16", 16}, {EIR_NPY_I4, "<i4", 4}, {EIR_NPY_I8, "<i8", 8}};
+    char buf[EIR_NPY_HEADER_MAX], want[64];
+    int64_t big[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, shape[2] = {2, 1};
+    for (size_t i = 0; i < sizeof dt / sizeof *dt; i++) {
+        assert_string_equal(eir_npy_descr(dt[i].t), dt[i].descr);
+        assert_int_equal(eir_npy_itemsize(dt[i].t), dt[i].item);
+        size_t n = eir_npy_header(dt[i].t, 2, shape, buf, sizeof buf);
+        assert_int_equal(n, 128); /* 10 + the dict + '\n' > 64, as NumPy pads it */
+        snprintf(want, sizeof want, "{'descr': '%s', 'fortran_order': False, 'shape': (2, 1), }",
+                 dt[i].descr);
+        assert_memory_equal(buf + 10, want, strlen(want));
+        n = eir_npy_header(dt[i].t, 3, big, buf, sizeof buf);
+        assert_true(n > 0 && n <= EIR_NPY_HEADER_MAX && n % EIR_NPY_ALIGN == 0);
+    }
+    /* A complex128 file is its values' bytes after the header; the reader refuses it. */
+    double c[4] = {1, -2, 0.5, 3};
+    size_t len;
+    unsigned char *f = write_mem(EIR_NPY_C16, 2, shape, c, &len);
+    assert_int_equal(len, 128 + sizeof c);
+    assert_memory_equal(f + 128, c, sizeof c);
+    eir_npy_array a;
+    eir_npy_error err;
+    assert_int_equal(eir_npy_parse(f, len, 0, &a, &err), EIR_NPY_EFORMAT);
+    assert_non_null(strstr(err.message, "'<c16'"));
+    free(f);
+}
+
 static void test_header_layout(void **state)
 {
     (void)state;
@@ -487,15 +522,11 @@ static void test_we_read_numpys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_layout),
-        cmocka_unit_test(test_header_rejects),
-        cmocka_unit_test(test_roundtrip_f8),
-        cmocka_unit_test(test_roundtrip_f4),
-        cmocka_unit_test(test_roundtrip_edge_shapes),
-        cmocka_unit_test(test_reject),
-        cmocka_unit_test(test_mutations),
-        cmocka_unit_test(test_read_file_errors),
-        cmocka_unit_test(test_numpy_reads_ours),
+        cmocka_unit_test(test_header_layout),    cmocka_unit_test(test_written_only_dtypes),
+        cmocka_unit_test(test_header_rejects),   cmocka_unit_test(test_roundtrip_f8),
+        cmocka_unit_test(test_roundtrip_f4),     cmocka_unit_test(test_roundtrip_edge_shapes),
+        cmocka_unit_test(test_reject),           cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_read_file_errors), cmocka_unit_test(test_numpy_reads_ours),
         cmocka_unit_test(test_we_read_numpys),
     };
     return cmocka_run_group_tests(tests, et_tmpdir_setup, et_tmpdir_teardown);

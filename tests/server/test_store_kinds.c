@@ -16,6 +16,7 @@
 
 #include "store.h"
 #include "store_fixture.h"
+#include "store_migrations.h"
 #include "store_sqlite.h"
 
 /** Queue an analysis of @p subkind on @p model_id; its id into @p id. */
@@ -277,7 +278,52 @@ static void test_kinds_requeue(void **state)
     store_run_clear(&r);
 }
 
-/** A database of schema version 2 (rows before the kinds) is migrated: its runs are runs. */
+/** A database of schema version 2, made with the first two embedded migrations and holding a
+ *  queued run, is migrated to version 3 at open: the run is a run, listed and claimed as one. */
+static void test_kinds_migration_from_v2(void **state)
+{
+    struct fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/v2.db", f->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_true(store_migrations_count >= 3);
+    for (int v = 0; v < 2; v++)
+        assert_int_equal(sqlite3_exec(db, store_migrations[v].sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "PRAGMA user_version = 2;"
+                                  "INSERT INTO runs (id, created_at, request_json) "
+                                  "VALUES ('r_0123456789abcdef01234567', 1, '{\"dt\":0.1}');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    store *s2 = open_store(path, 0);
+    store_conn *c2 = store_connect(s2);
+    assert_non_null(c2);
+    store_run r;
+    assert_int_equal(store_run_get(c2, "r_0123456789abcdef01234567", &r), STORE_OK);
+    assert_string_equal(r.kind, "run");
+    assert_string_equal(r.subkind, "");
+    store_run_clear(&r);
+    char buf[256];
+    buf[0] = '\0';
+    store_run_filter flt = {.status = -1, .kind = "run"};
+    assert_int_equal(store_run_list(c2, &flt, NULL, 10, collect, buf, NULL), STORE_OK);
+    assert_string_equal(buf, "r_0123456789abcdef01234567");
+    store_counts n;
+    assert_int_equal(store_counts_get(c2, &n), STORE_OK);
+    assert_int_equal(n.by_status[STORE_RUN_QUEUED], 1);
+    assert_int_equal(n.analyses_by_status[STORE_RUN_QUEUED], 0);
+    assert_int_equal(store_run_claim(c2, &r), STORE_OK);
+    assert_string_equal(r.kind, "run");
+    store_run_clear(&r);
+    store_disconnect(c2);
+    store_close(s2);
+    rm_db_files(path);
+}
+
+/** A fresh database is at version 3 with the kinds' indexes; a new run is kind 'run'. */
 static void test_kinds_migration(void **state)
 {
     struct fx *f = *state;
@@ -301,6 +347,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kinds_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kinds_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kinds_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kinds_migration_from_v2, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
