@@ -50,6 +50,12 @@ int cli_runs(int argc, char **argv);
 /** `eirnn results get|list` (cmd_results.c): argv[0] is "results". */
 int cli_results(int argc, char **argv);
 
+/** `eirnn analyze KIND ...` (cmd_analyze.c): argv[0] is "analyze". */
+int cli_analyze(int argc, char **argv);
+
+/** `eirnn analyses get|list|wait|results|cancel|delete` (cmd_analyses.c). */
+int cli_analyses(int argc, char **argv);
+
 /** `eirnn health`: GET /healthz; 0 when eirnnd answers 200, CLI_EHTTP otherwise. */
 int cli_health(int argc, char **argv);
 

@@ -47,6 +47,14 @@ int cli_run_finish(const cli_http_resp *r, int quiet);
  */
 int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *last);
 
+/**
+ * cli_run_wait() for any job collection of eirnnd: long-poll GET /v1/@p collection/ID?wait=...
+ * ("runs", "analyses"); @p noun ("run", "analysis") names the job in the timeout message.
+ * Same outcomes as cli_run_wait().
+ */
+int cli_job_wait(cli_http *h, const char *collection, const char *noun, const char *id,
+                 double timeout_s, cli_http_resp *last);
+
 /** `eirnn runs submit` (cmd_runs_submit.c); argv[0] is "submit". @return the exit code. */
 int cli_runs_submit(int argc, char **argv);
 

@@ -19,6 +19,12 @@
 
 int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *last)
 {
+    return cli_job_wait(h, "runs", "run", id, timeout_s, last);
+}
+
+int cli_job_wait(cli_http *h, const char *collection, const char *noun, const char *id,
+                 double timeout_s, cli_http_resp *last)
+{
     double t0 = eir_clock_mono(), deadline = timeout_s > 0 ? t0 + timeout_s : 0;
     int bar = out_progress_enabled();
     memset(last, 0, sizeof *last);
@@ -30,9 +36,10 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
             double rem = deadline - eir_clock_mono();
             if (rem <= 0) {
                 out_progress_end();
-                cli_error("run %s has not ended after %g s (%s, %.1f%% done); it goes on: "
-                          "'eirnn runs wait %s' waits again, 'eirnn runs cancel %s' stops it",
-                          id, timeout_s, status, 100.0 * frac, id, id);
+                cli_error("%s %s has not ended after %g s (%s, %.1f%% done); it goes on: "
+                          "'eirnn %s wait %s' waits again, 'eirnn %s cancel %s' stops it",
+                          noun, id, timeout_s, status, 100.0 * frac, collection, id, collection,
+                          id);
                 return CLI_ETIMEOUT;
             }
             if (rem < w) w = rem;
@@ -40,9 +47,12 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
         char ws[32];
         snprintf(ws, sizeof ws, "%.3f", w);
         cli_url u = {0};
-        const char *path = cli_run_path(&u, id, "");
+        cli_url_add(&u, "/v1/");
+        cli_url_add(&u, collection);
+        cli_url_add(&u, "/");
+        cli_url_add_segment(&u, id);
         cli_url_add_query(&u, "wait", ws);
-        path = cli_url_text(&u);
+        const char *path = cli_url_text(&u);
         cli_http_resp r;
         double t1 = eir_clock_mono();
         int rc = cli_http_poll(h, path, w + POLL_SLACK_S, &r);

@@ -19,6 +19,8 @@ static const cli_command commands[] = {
     {"model", cli_models, "the same as models; 'model export' writes a model's matrices offline"},
     {"runs", cli_runs, "submit runs to eirnnd, wait for them, list, cancel, delete"},
     {"results", cli_results, "download a run's results as .npy, CSV or JSON (sliced)"},
+    {"analyze", cli_analyze, "submit an analysis (spectrum, fixed points, ...) to eirnnd"},
+    {"analyses", cli_analyses, "follow analyses in eirnnd, download their results"},
     {"health", cli_health, "check that eirnnd is up (GET /healthz)"},
 };
 

@@ -13,6 +13,7 @@ Example::
     r = c.result(run, "r")
 """
 
+from .analyses import ANALYSIS_KINDS
 from .arrays import NpyArray, binary_array, load_npy, parse_npy
 from .client import FINAL_STATUSES, Client
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, Error
@@ -20,6 +21,7 @@ from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, Error
 __version__ = "0.1.0"
 
 __all__ = [
+    "ANALYSIS_KINDS",
     "Client",
     "FINAL_STATUSES",
     "Error",

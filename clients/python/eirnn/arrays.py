@@ -31,14 +31,17 @@ __all__ = [
 
 _MAGIC = b"\x93NUMPY"
 # .npy descr -> (API dtype name, struct code, item size)
+# (complex128 is two "d" per value; the results of analyses have complex128, int32 and int64)
 _DESCRS: Dict[str, Tuple[str, str, int]] = {
     "<f8": ("float64", "d", 8),
     "<f4": ("float32", "f", 4),
+    "<c16": ("complex128", "d", 16),
+    "<i4": ("int32", "i", 4),
+    "<i8": ("int64", "q", 8),
 }
-_DTYPES: Dict[str, Tuple[str, str, int]] = {
-    "float64": ("<f8", "d", 8),
-    "float32": ("<f4", "f", 4),
-}
+_DTYPES: Dict[str, Tuple[str, str, int]] = {d: (k, c, n) for k, (d, c, n) in _DESCRS.items()}
+# dtypes a request may carry as a binary array
+_SEND_DTYPES = ("float64", "float32")
 
 _numpy: Any = None
 _numpy_checked = False
@@ -70,12 +73,13 @@ def _is_numpy_scalar(obj: Any) -> bool:
 
 
 class NpyArray:
-    """A dense float array as read from ``.npy`` without NumPy.
+    """A dense array as read from ``.npy`` without NumPy.
 
     Attributes:
         shape: the dimensions, for results ``(B, T', n)``: trials, recorded steps, units.
-        dtype: ``"float64"`` or ``"float32"``.
-        data: the values in row-major (C) order, as Python floats.
+        dtype: ``"float64"`` or ``"float32"`` (``"complex128"``, ``"int32"``, ``"int64"`` for
+            results of analyses).
+        data: the values in row-major (C) order, as Python floats (complex, int).
     """
 
     __slots__ = ("shape", "dtype", "data")
@@ -83,7 +87,7 @@ class NpyArray:
     def __init__(self, shape: Sequence[int], dtype: str, data: Sequence[float]) -> None:
         """Wrap @data (row-major) as an array of @shape and @dtype."""
         if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be float64 or float32, not {dtype!r}")
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, not {dtype!r}")
         self.shape: Tuple[int, ...] = tuple(int(d) for d in shape)
         self.dtype = dtype
         self.data: List[float] = list(data)
@@ -108,7 +112,7 @@ class NpyArray:
 
     @property
     def itemsize(self) -> int:
-        """Bytes per value: 8 for float64, 4 for float32."""
+        """Bytes per value: 8 for float64, 4 for float32, 16 for complex128, ..."""
         return _DTYPES[self.dtype][2]
 
     def __len__(self) -> int:
@@ -164,6 +168,9 @@ class NpyArray:
     def tobytes(self) -> bytes:
         """Return the raw little-endian row-major bytes."""
         code = _DTYPES[self.dtype][1]
+        if self.dtype == "complex128":
+            flat = [p for v in self.data for p in (complex(v).real, complex(v).imag)]
+            return struct.pack(f"<{len(flat)}d", *flat)
         return struct.pack(f"<{len(self.data)}{code}", *self.data)
 
     def __eq__(self, other: object) -> bool:
@@ -185,8 +192,14 @@ class NpyArray:
         return f"NpyArray(shape={self.shape}, dtype={self.dtype!r}, data=[{head}{more}])"
 
 
-def parse_npy(buf: bytes) -> NpyArray:
-    """Parse a ``.npy`` file (format 1.0, 2.0 or 3.0) of ``'<f4'`` or ``'<f8'`` values.
+def parse_npy(buf: bytes, analysis_dtypes: bool = False) -> NpyArray:
+    """Parse a ``.npy`` file (format 1.0, 2.0 or 3.0) of ``'<f4'`` or ``'<f8'`` values (the
+    dtypes of run results and model matrices).
+
+    Args:
+        buf: the file's bytes.
+        analysis_dtypes: also accept the other dtypes of analysis results: ``'<c16'``
+            (complex128, values as Python ``complex``), ``'<i4'`` and ``'<i8'`` (ints).
 
     Raises:
         ValueError: the bytes are not such a file (other dtypes, Fortran order, truncated).
@@ -215,8 +228,9 @@ def parse_npy(buf: bytes) -> NpyArray:
     if not isinstance(header, dict):
         raise ValueError("malformed .npy header: not a dict")
     descr = header.get("descr")
-    if descr not in _DESCRS:
-        raise ValueError(f"unsupported .npy dtype {descr!r} (expected '<f4' or '<f8')")
+    if descr not in _DESCRS or (not analysis_dtypes and descr not in ("<f4", "<f8")):
+        expected = sorted(_DESCRS) if analysis_dtypes else ["<f4", "<f8"]
+        raise ValueError(f"unsupported .npy dtype {descr!r} (expected one of {expected})")
     if header.get("fortran_order") is not False:
         raise ValueError("Fortran-order .npy files are not supported")
     shape = header.get("shape")
@@ -233,24 +247,31 @@ def parse_npy(buf: bytes) -> NpyArray:
         raise ValueError(
             f".npy data is truncated: {len(mv) - off} bytes for {count} values of {item} bytes"
         )
+    if dtype == "complex128":
+        pairs = struct.unpack_from(f"<{2 * count}d", mv, off)
+        return NpyArray(shape, dtype, [complex(pairs[2 * i], pairs[2 * i + 1])
+                                       for i in range(count)])
     data = struct.unpack_from(f"<{count}{code}", mv, off)
     return NpyArray(shape, dtype, data)
 
 
-def load_npy(buf: bytes, use_numpy: Optional[bool] = None) -> Any:
+def load_npy(buf: bytes, use_numpy: Optional[bool] = None,
+             analysis_dtypes: bool = False) -> Any:
     """Load ``.npy`` bytes as a ``numpy.ndarray`` or, without NumPy, an :class:`NpyArray`.
 
     Args:
         buf: the file's bytes.
         use_numpy: ``True`` to require NumPy, ``False`` to never use it, ``None`` to use it
             when importable.
+        analysis_dtypes: without NumPy, also read complex128, int32 and int64 (see
+            :func:`parse_npy`).
     """
     np = numpy_or_none() if use_numpy is not False else None
     if use_numpy and np is None:
         raise ImportError("use_numpy=True but NumPy cannot be imported")
     if np is not None:
         return np.load(io.BytesIO(buf), allow_pickle=False)
-    return parse_npy(buf)
+    return parse_npy(buf, analysis_dtypes)
 
 
 def _flatten(values: Any) -> Tuple[List[float], List[int]]:
@@ -292,7 +313,7 @@ def binary_array(
     Returns:
         A dict ready to stand anywhere the API takes an array.
     """
-    if dtype is not None and dtype not in _DTYPES:
+    if dtype is not None and dtype not in _SEND_DTYPES:
         raise ValueError(f"dtype must be float64 or float32, not {dtype!r}")
     if _is_ndarray(values):
         np = sys.modules["numpy"]
@@ -315,6 +336,8 @@ def binary_array(
             flat, dims = _flatten(values)
         if dtype is None:
             dtype = "float64"
+        if dtype not in _SEND_DTYPES:
+            raise ValueError(f"a binary array is float64 or float32, not {dtype}")
         if shape is not None:
             n = 1
             for d in shape:

@@ -24,6 +24,7 @@ from typing import (
 
 from .arrays import _is_ndarray, binary_array, json_default, load_npy, numpy_or_none
 from .arrays import NpyArray
+from .analyses import AnalysesMixin
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, reason_phrase
 
 __all__ = ["Client", "FINAL_STATUSES", "RunRef", "Index"]
@@ -112,8 +113,8 @@ def _neurons_param(sel: Union[None, Index, Sequence[Union[int, slice]]]) -> Opti
     return ",".join(parts)
 
 
-class Client:
-    """A client of eirnnd's v1 REST API.
+class Client(AnalysesMixin):
+    """A client of eirnnd's v1 REST API (analyses: :class:`eirnn.analyses.AnalysesMixin`).
 
     Example::
 

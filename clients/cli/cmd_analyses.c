@@ -1,0 +1,584 @@
+/**
+ * @file cmd_analyses.c
+ * @brief `eirnn analyses get|list|wait|cancel|delete|results` (/v1/analyses) and the pieces
+ *        `eirnn analyze` shares with them (cmd_analyses.h): printing a job, its outcome, and
+ *        downloading its result arrays.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd_analyses.h"
+#include "cmd_runs.h"
+#include "files.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* A job: path, printing, outcome, download                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+const char *cli_analysis_path(cli_url *u, const char *id, const char *suffix)
+{
+    cli_url_add(u, "/v1/analyses/");
+    cli_url_add_segment(u, id);
+    cli_url_add(u, suffix);
+    return cli_url_text(u);
+}
+
+/* "2 x 3" of a JSON shape array, in @p buf. */
+static const char *shape_text(const json_t *shape, const char *sep, char *buf, size_t cap)
+{
+    size_t k = 0, i;
+    const json_t *d;
+    buf[0] = '\0';
+    json_array_foreach(shape, i, d)
+    {
+        k += (size_t)snprintf(buf + k, k < cap ? cap - k : 0, "%s%lld", i ? sep : "",
+                              (long long)json_integer_value(d));
+    }
+    return buf;
+}
+
+/* One summary member: numbers and strings as they are, short arrays and objects as compact
+ * JSON, long arrays as their length (--json shows everything). */
+static void print_summary_member(const char *key, const json_t *v, int first)
+{
+    char label[16];
+    snprintf(label, sizeof label, "%s", first ? "summary" : "");
+    if (json_is_array(v) && json_array_size(v) > 8) {
+        out_kv(label, "%s: [%zu items]", key, json_array_size(v));
+        return;
+    }
+    char *s = json_is_string(v)
+                  ? NULL
+                  : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10));
+    out_kv(label, "%s: %s", key, json_is_string(v) ? json_string_value(v) : s ? s : "?");
+    free(s);
+}
+
+void cli_analysis_print(const json_t *job)
+{
+    char b[64], t[32];
+    out_kv("id", "%s", out_member(job, "id", b, sizeof b));
+    out_kv("analysis", "%s", out_member(job, "analysis", b, sizeof b));
+    const char *st = cli_run_status(job);
+    out_kv("status", "%s%s", st,
+           !cli_run_status_final(st) && json_is_true(json_object_get(job, "cancel_requested"))
+               ? " (cancel requested)"
+               : "");
+    const json_t *mid = json_object_get(job, "model_id");
+    out_kv("model", "%s", json_is_string(mid) ? json_string_value(mid) : "inline");
+    const json_t *p = json_object_get(job, "progress");
+    out_kv("progress", "%lld/%lld (%.1f%%)", cli_run_member_int(p, "done"),
+           cli_run_member_int(p, "total"),
+           100.0 * json_number_value(json_object_get(p, "fraction")));
+    out_kv("created", "%s",
+           out_time(json_string_value(json_object_get(job, "created_at")), t, sizeof t));
+    out_kv("started", "%s",
+           out_time(json_string_value(json_object_get(job, "started_at")), t, sizeof t));
+    out_kv("finished", "%s",
+           out_time(json_string_value(json_object_get(job, "finished_at")), t, sizeof t));
+    out_kv("attempts", "%lld", cli_run_member_int(job, "attempts"));
+    const char *key;
+    const json_t *v;
+    int first = 1;
+    json_object_foreach((json_t *)json_object_get(job, "summary"), key, v)
+    {
+        print_summary_member(key, v, first);
+        first = 0;
+    }
+    first = 1;
+    json_object_foreach((json_t *)json_object_get(job, "results"), key, v)
+    {
+        char dims[96];
+        out_kv(first ? "results" : "", "%-12s %s %s", key,
+               shape_text(json_object_get(v, "shape"), " x ", dims, sizeof dims),
+               out_member(v, "dtype", b, sizeof b));
+        first = 0;
+    }
+    const json_t *err = json_object_get(job, "error");
+    if (json_is_object(err)) {
+        const char *d = json_string_value(json_object_get(err, "detail"));
+        const char *f = json_string_value(json_object_get(err, "field"));
+        out_kv("error", "%s%s%s", f && *f ? f : "", f && *f ? ": " : "", d ? d : "-");
+    }
+}
+
+int cli_analysis_outcome(const json_t *job)
+{
+    const char *id = json_string_value(json_object_get(job, "id"));
+    const char *st = cli_run_status(job);
+    if (!id) id = "?";
+    if (strcmp(st, "cancelled") == 0) {
+        cli_error("analysis %s was cancelled", id);
+        return CLI_ECANCELLED;
+    }
+    if (strcmp(st, "failed") == 0) {
+        const char *d = json_string_value(json_object_get(json_object_get(job, "error"), "detail"));
+        cli_error("analysis %s failed: %s", id, d && *d ? d : "no reason given");
+        return CLI_EFAILED;
+    }
+    return CLI_OK;
+}
+
+/* Whether @p name can be a file name in DIR as it is (the server's names are identifiers). */
+static int safe_name(const char *name)
+{
+    if (!*name || name[0] == '.' || strlen(name) > 128) return 0;
+    for (const char *c = name; *c; c++)
+        if (!(*c == '_' || *c == '-' || *c == '.' || (*c >= '0' && *c <= '9') ||
+              (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+            return 0;
+    return 1;
+}
+
+/* Download result @p name of analysis @p id to DIR/NAME.FORMAT. */
+static int download_one(cli_http *h, const char *id, const char *name, const char *dir,
+                        const char *format, int quiet)
+{
+    if (!safe_name(name)) {
+        cli_error("analysis %s: the server named a result '%s', which is no file name", id, name);
+        return CLI_EHTTP;
+    }
+    size_t cap = strlen(dir) + strlen(name) + 8;
+    char *dest = malloc(cap);
+    cli_url u = {0};
+    if (!dest) {
+        cli_error("out of memory");
+        return CLI_EIO;
+    }
+    snprintf(dest, cap, "%s/%s.%s", dir, name, format);
+    cli_analysis_path(&u, id, "/results/");
+    cli_url_add_segment(&u, name);
+    cli_url_add_query(&u, "format", format);
+    const char *path = cli_url_text(&u);
+    cli_http_resp r = {0};
+    int rc = path ? cli_http_download(h, path, dest, &r) : CLI_EIO;
+    if (rc == CLI_OK && !quiet) {
+        for (char *c = r.shape; *c; c++) /* X-Eirnn-Shape "2,3" as "2x3" */
+            if (*c == ',') *c = 'x';
+        fprintf(stderr, "wrote %s (%s%s%s, %lld bytes)\n", dest, r.dtype, r.shape[0] ? " " : "",
+                r.shape, r.bytes);
+    }
+    cli_http_resp_free(&r);
+    cli_url_free(&u);
+    free(dest);
+    return rc;
+}
+
+int cli_analysis_download(cli_http *h, const json_t *job, const char *dir, const char *format,
+                          char *const *names, int nnames, int quiet)
+{
+    const char *id = json_string_value(json_object_get(job, "id"));
+    const json_t *results = json_object_get(job, "results");
+    if (!id || !json_is_object(results)) {
+        cli_error("analysis %s has no results to download (status %s)", id ? id : "?",
+                  cli_run_status(job));
+        return CLI_EHTTP;
+    }
+    for (int i = 0; i < nnames; i++)
+        if (!json_object_get(results, names[i])) {
+            cli_error("analysis %s has no result '%s' ('eirnn analyses results %s' lists them)", id,
+                      names[i], id);
+            return CLI_EUSAGE;
+        }
+    int rc = cli_make_dirs(dir);
+    if (rc != CLI_OK) return rc;
+    if (nnames > 0) {
+        for (int i = 0; i < nnames && rc == CLI_OK; i++)
+            rc = download_one(h, id, names[i], dir, format, quiet);
+        return rc;
+    }
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)results, name, v)
+    {
+        if (rc == CLI_OK) rc = download_one(h, id, name, dir, format, quiet);
+    }
+    return rc;
+}
+
+int cli_analysis_finish(cli_http *h, const cli_http_resp *r, const char *dir, int quiet)
+{
+    const json_t *job = r->json;
+    if (cli_opts.json)
+        out_body(r);
+    else if (quiet)
+        printf("%s\n", json_string_value(json_object_get(job, "id")));
+    else
+        cli_analysis_print(job);
+    fflush(stdout);
+    int rc = cli_analysis_outcome(job);
+    if (rc == CLI_OK && dir) rc = cli_analysis_download(h, job, dir, "npy", NULL, 0, quiet);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* get, wait, cancel, delete                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char get_help[] =
+    "usage: eirnn analyses get ID\n"
+    "\n"
+    "Show an analysis: its kind, status, progress, times and, once it has ended, its summary\n"
+    "and result arrays (name, shape, dtype) or why it failed. The exit code is 0 whatever its\n"
+    "state ('eirnn analyses wait' ends with the analysis's outcome).\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
+static const char wait_help[] =
+    "usage: eirnn analyses wait ID [--timeout S] [-o DIR]\n"
+    "\n"
+    "Wait for an analysis to end (long polls), then show it as 'eirnn analyses get' does. A\n"
+    "progress bar is drawn on stderr when it is a terminal.\n"
+    "exit codes: 0 succeeded, 6 cancelled, 7 failed, 8 still running at --timeout (the\n"
+    "analysis goes on).\n"
+    "\n"
+    "options:\n"
+    "  -t, --timeout S    give up waiting after S seconds (default: wait as long as it takes)\n"
+    "  -o, --output DIR   then download every result array as DIR/NAME.npy\n"
+    "  -q, --quiet        print nothing but the id; the exit code tells how it "
+    "ended\n" CLI_CONN_HELP;
+
+static const char cancel_help[] =
+    "usage: eirnn analyses cancel ID\n"
+    "\n"
+    "Cancel a queued or running analysis. A queued one is cancelled at once, a running one\n"
+    "stops soon after ('eirnn analyses wait ID' waits for that). One that already ended\n"
+    "otherwise is refused (409, exit 4).\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
+static const char delete_help[] =
+    "usage: eirnn analyses delete ID\n"
+    "\n"
+    "Delete an ended analysis and its results. A queued or running one is refused (409,\n"
+    "exit 4): cancel it first.\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
+typedef struct one_opts {
+    double timeout;
+    int quiet;
+    const char *out;
+} one_opts;
+
+static int one_opt(void *ctx, int c, const char *arg)
+{
+    one_opts *o = ctx;
+    switch (c) {
+    case 't':
+        return cli_parse_number("--timeout", arg, 1, &o->timeout);
+    case 'q':
+        o->quiet = 1;
+        return CLI_OK;
+    case 'o':
+        o->out = arg;
+        return CLI_OK;
+    default:
+        return CLI_EUSAGE;
+    }
+}
+
+typedef enum one_kind { ONE_GET, ONE_WAIT, ONE_CANCEL, ONE_DELETE } one_kind;
+
+/* What get, cancel and delete print of a 2xx answer @p r. */
+static void one_print(one_kind kind, const char *id, const cli_http_resp *r)
+{
+    if (kind == ONE_DELETE) {
+        if (cli_opts.json) {
+            json_t *j = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
+            if (j) out_json(j);
+            json_decref(j);
+        } else {
+            printf("deleted analysis %s\n", id);
+        }
+    } else if (cli_opts.json) {
+        out_body(r);
+    } else if (kind == ONE_GET) {
+        cli_analysis_print(r->json);
+    } else if (strcmp(cli_run_status(r->json), "cancelled") == 0) {
+        printf("analysis %s: cancelled\n", id);
+    } else {
+        printf("analysis %s: cancel requested; it stops soon ('eirnn analyses wait %s')\n", id, id);
+    }
+}
+
+static int analysis_one(int argc, char **argv, one_kind kind)
+{
+    static const struct option lo_plain[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
+    static const struct option lo_wait[] = {CLI_CONN_LONGOPTS,
+                                            {"timeout", required_argument, NULL, 't'},
+                                            {"quiet", no_argument, NULL, 'q'},
+                                            {"output", required_argument, NULL, 'o'},
+                                            {NULL, 0, NULL, 0}};
+    static const char *const names[] = {"analyses get", "analyses wait", "analyses cancel",
+                                        "analyses delete"};
+    static const char *const helps[] = {get_help, wait_help, cancel_help, delete_help};
+    one_opts o = {0};
+    int pos;
+    int rc = cli_parse(argc, argv, names[kind], kind == ONE_WAIT ? "t:qo:" : "",
+                       kind == ONE_WAIT ? lo_wait : lo_plain, helps[kind], one_opt, &o, 1, 1, &pos);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    const char *id = argv[pos];
+    cli_http *h = cli_http_open(&rc);
+    if (!h) return rc;
+    cli_http_resp r = {0};
+    cli_url u = {0};
+    if (kind == ONE_WAIT) {
+        rc = cli_job_wait(h, "analyses", "analysis", id, o.timeout, &r);
+        if (rc == CLI_OK) rc = cli_analysis_finish(h, &r, o.out, o.quiet);
+    } else {
+        static const char *const method[] = {"GET", "", "POST", "DELETE"};
+        const char *path = cli_analysis_path(&u, id, kind == ONE_CANCEL ? "/cancel" : "");
+        rc = path ? cli_http_call(h, method[kind], path, NULL, 0, NULL, 0, &r) : CLI_EIO;
+        if (rc == CLI_OK && kind != ONE_DELETE && !cli_answer_object(&r)) rc = CLI_EHTTP;
+        if (rc == CLI_OK) one_print(kind, id, &r);
+    }
+    cli_url_free(&u);
+    cli_http_resp_free(&r);
+    cli_http_close(h);
+    return out_finish(rc);
+}
+
+static int analyses_get(int argc, char **argv)
+{
+    return analysis_one(argc, argv, ONE_GET);
+}
+
+static int analyses_wait(int argc, char **argv)
+{
+    return analysis_one(argc, argv, ONE_WAIT);
+}
+
+static int analyses_cancel(int argc, char **argv)
+{
+    return analysis_one(argc, argv, ONE_CANCEL);
+}
+
+static int analyses_delete(int argc, char **argv)
+{
+    return analysis_one(argc, argv, ONE_DELETE);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* results                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char results_help[] =
+    "usage: eirnn analyses results ID [NAME...] [-o DIR [--format npy|csv|json]]\n"
+    "\n"
+    "List the result arrays of an analysis (name, dtype, shape) or, with -o, download them\n"
+    "(all, or the NAMEs given) as DIR/NAME.npy (or .csv, .json). Eigenvalues are complex:\n"
+    "complex128 in .npy, [re, im] pairs in JSON.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR   the directory to write to (made, with its parents, when missing)\n"
+    "      --format F     npy (default), csv or json\n" CLI_CONN_HELP;
+
+typedef struct results_opts {
+    const char *out, *format;
+} results_opts;
+
+static int results_opt(void *ctx, int c, const char *arg)
+{
+    results_opts *o = ctx;
+    if (c == 'o') {
+        o->out = arg;
+        return CLI_OK;
+    }
+    if (c == CLI_OPT_OWN) {
+        if (strcmp(arg, "npy") && strcmp(arg, "csv") && strcmp(arg, "json")) {
+            cli_error("--format must be npy, csv or json, not '%s'", arg);
+            return CLI_EUSAGE;
+        }
+        o->format = arg;
+        return CLI_OK;
+    }
+    return CLI_EUSAGE;
+}
+
+/* The results table of @p job on stdout. */
+static int results_table(const json_t *job)
+{
+    static const char *const head[] = {"NAME", "DTYPE", "SHAPE"};
+    out_table *t = out_table_new(3, head);
+    if (!t) {
+        cli_error("out of memory");
+        return CLI_EIO;
+    }
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)json_object_get(job, "results"), name, v)
+    {
+        char dims[96];
+        const char *row[3] = {name, json_string_value(json_object_get(v, "dtype")),
+                              shape_text(json_object_get(v, "shape"), "x", dims, sizeof dims)};
+        out_table_add(t, row);
+    }
+    out_table_print(t, stdout);
+    out_table_free(t);
+    return CLI_OK;
+}
+
+static int analyses_results(int argc, char **argv)
+{
+    static const struct option lo[] = {CLI_CONN_LONGOPTS,
+                                       {"output", required_argument, NULL, 'o'},
+                                       {"format", required_argument, NULL, CLI_OPT_OWN},
+                                       {NULL, 0, NULL, 0}};
+    results_opts o = {0};
+    int pos;
+    int rc = cli_parse(argc, argv, "analyses results", "o:", lo, results_help, results_opt, &o, 1,
+                       -1, &pos);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    int nnames = argc - pos - 1;
+    if (nnames > 0 && !o.out) {
+        cli_error("analyses results: naming results needs -o DIR to write them to");
+        return CLI_EUSAGE;
+    }
+    cli_http *h = cli_http_open(&rc);
+    if (!h) return rc;
+    cli_url u = {0};
+    cli_http_resp r = {0};
+    const char *path = cli_analysis_path(&u, argv[pos], "");
+    rc = path ? cli_http_call(h, "GET", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
+    const json_t *job = rc == CLI_OK ? cli_answer_object(&r) : NULL;
+    if (rc == CLI_OK && !job) rc = CLI_EHTTP;
+    if (rc == CLI_OK && !json_is_object(json_object_get(job, "results"))) {
+        cli_error("analysis %s has no results (status %s)", argv[pos], cli_run_status(job));
+        rc = cli_run_status_final(cli_run_status(job)) ? CLI_EHTTP : CLI_EUSAGE;
+    }
+    if (rc == CLI_OK && o.out)
+        rc = cli_analysis_download(h, job, o.out, o.format ? o.format : "npy", argv + pos + 1,
+                                   nnames, 0);
+    else if (rc == CLI_OK && cli_opts.json) {
+        json_t *j =
+            json_pack("{s:s, s:O}", "id", argv[pos], "results", json_object_get(job, "results"));
+        if (j) out_json(j);
+        json_decref(j);
+    } else if (rc == CLI_OK) {
+        rc = results_table(job);
+    }
+    cli_http_resp_free(&r);
+    cli_url_free(&u);
+    cli_http_close(h);
+    return out_finish(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* list                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char list_help[] =
+    "usage: eirnn analyses list [--status S] [--model ID] [--kind K] [--limit N] [--all]\n"
+    "                           [--cursor C]\n"
+    "\n"
+    "List analyses, newest first: id, kind, status, progress, model, creation time.\n"
+    "\n"
+    "options:\n"
+    "  -s, --status S     only analyses in state S: queued, running, succeeded, failed,\n"
+    "                     cancelled\n"
+    "  -m, --model ID     only analyses of the stored model ID\n"
+    "      --kind K       only analyses of kind K: spectrum, fixed_points, lyapunov, activity\n"
+    "  -n, --limit N      analyses per page, 1 to 1000 (default: the server's, 50)\n"
+    "  -a, --all          follow the pages to the end\n"
+    "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
+
+enum { OPT_LIST_KIND = CLI_OPT_OWN + 1 };
+
+typedef struct list_opts {
+    const char *status, *model, *kind;
+    cli_list_paging paging;
+} list_opts;
+
+static int list_opt(void *ctx, int c, const char *arg)
+{
+    list_opts *o = ctx;
+    switch (c) {
+    case 's':
+        if (!cli_run_status_known(arg) || strcmp(arg, "diverged") == 0) {
+            cli_error("--status must be queued, running, succeeded, failed or cancelled, not "
+                      "'%s'",
+                      arg);
+            return CLI_EUSAGE;
+        }
+        o->status = arg;
+        return CLI_OK;
+    case 'm':
+        o->model = arg;
+        return CLI_OK;
+    case OPT_LIST_KIND:
+        o->kind = arg;
+        return CLI_OK;
+    default:
+        return cli_list_opt(&o->paging, c, arg);
+    }
+}
+
+static void list_row(const json_t *job, out_table *t)
+{
+    char prog[32], tb[32];
+    const json_t *p = json_object_get(job, "progress");
+    snprintf(prog, sizeof prog, "%5.1f%%",
+             100.0 * json_number_value(json_object_get(p, "fraction")));
+    const json_t *mid = json_object_get(job, "model_id");
+    const char *row[6] = {
+        json_string_value(json_object_get(job, "id")),
+        json_string_value(json_object_get(job, "analysis")),
+        cli_run_status(job),
+        prog,
+        json_is_string(mid) ? json_string_value(mid) : "inline",
+        out_time(json_string_value(json_object_get(job, "created_at")), tb, sizeof tb)};
+    out_table_add(t, row);
+}
+
+static int analyses_list(int argc, char **argv)
+{
+    static const struct option lo[] = {CLI_CONN_LONGOPTS,
+                                       {"status", required_argument, NULL, 's'},
+                                       {"model", required_argument, NULL, 'm'},
+                                       {"kind", required_argument, NULL, OPT_LIST_KIND},
+                                       {"limit", required_argument, NULL, 'n'},
+                                       {"all", no_argument, NULL, 'a'},
+                                       {"cursor", required_argument, NULL, CLI_OPT_OWN},
+                                       {NULL, 0, NULL, 0}};
+    list_opts o = {0};
+    int pos;
+    int rc =
+        cli_parse(argc, argv, "analyses list", "s:m:n:a", lo, list_help, list_opt, &o, 0, 0, &pos);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+    cli_http *h = cli_http_open(&rc);
+    if (!h) return rc;
+    static const char *const head[] = {"ID", "KIND", "STATUS", "PROGRESS", "MODEL", "CREATED"};
+    const char *const query[] = {"status", o.status, "model_id", o.model, "kind", o.kind, NULL};
+    cli_list l = {.path = "/v1/analyses",
+                  .query = query,
+                  .paging = o.paging,
+                  .items = "analyses",
+                  .item = "analysis",
+                  .ncols = 6,
+                  .head = head,
+                  .add_row = list_row};
+    rc = cli_list_print(h, &l);
+    cli_http_close(h);
+    return out_finish(rc);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+int cli_analyses(int argc, char **argv)
+{
+    static const cli_sub subs[] = {
+        {"get", analyses_get, "get ID"},
+        {"list", analyses_list,
+         "list [--status S] [--model ID] [--kind K] [--limit N] [--all] [--cursor C]"},
+        {"wait", analyses_wait, "wait ID [--timeout S] [-o DIR] [-q]"},
+        {"results", analyses_results, "results ID [NAME...] [-o DIR [--format npy|csv|json]]"},
+        {"cancel", analyses_cancel, "cancel ID"},
+        {"delete", analyses_delete, "delete ID"},
+    };
+    return cli_dispatch("analyses", subs, sizeof subs / sizeof *subs,
+                        "Analyses of eirnnd (/v1/analyses): follow them, fetch their result "
+                        "arrays, cancel and delete them ('eirnn analyze' submits them).",
+                        argc, argv);
+}
