@@ -10,7 +10,10 @@
 #      to t = 60, then 0 again, and waits for it (a progress bar on a terminal);
 #   3. downloads the firing rates r (trials x steps x cells) as CSV and prints the mean E and
 #      I rates before, during and after the step (with NumPy installed, the same again from
-#      the .npy download).
+#      the .npy download);
+#   4. asks the service about the network (docs/ANALYSIS.md): the eigenvalues of the generated
+#      W (its spectral radius is the recipe's 0.9), and the fixed points under the step's input
+#      x = 1, whose E and I rates are those the run had settled to at the end of the step.
 # The files are kept in out-demo/ (in the clone). The daemon's address is --url, else
 # $EIRNN_URL, else http://127.0.0.1:8080; a token is --token or $EIRNN_TOKEN. Needs no
 # Python: the table is computed with awk. Exit status: 0 when the run succeeded.
@@ -132,6 +135,28 @@ for k in range(0, len(args), 3):
     print(f"  {name:<7} {a:4d}-{b:<5d} {r[0, a:b, :80].mean():12.4f} {r[0, a:b, 80:].mean():12.4f}")
 PY
 fi
+
+# The network, analysed by the service: eigenvalues of W, then fixed points for x = 1.
+show "analyze spectrum --model $model --of W --wait"
+cli analyze spectrum --model "$model" --of W --wait
+
+show "analyze fixed_points --model $model --x 1 --starts 20 --seed 1 --wait -q"
+fp=$(cli analyze fixed_points --model "$model" --x 1 --starts 20 --seed 1 --wait -q)
+echo "$fp"
+show "analyses results $fp r -o fixed_point --format csv"
+cli analyses results "$fp" r -o fixed_point --format csv
+# fixed_point/r.csv: a header "i,r0,...,r99", then one line per point (here one: every start
+# ends at the same stable point); the run's r.csv at step 599 is the last step of the input.
 echo
-echo "files in $out: model.json step.csv r.csv$([ -f r.npy ] && echo ' r.npy')"
-echo "next: the curl tour of the README, 'eirnn --help', clients/python/examples/gated_step.py"
+echo "rates at the fixed point for x = 1, and the run's at the end of the step (step 599):"
+awk -F, 'FNR == 1 { next }
+    FILENAME ~ /fixed_point/ { c0 = 2; what = "fixed point " $1 }
+    FILENAME !~ /fixed_point/ { if ($2 != 599) next; c0 = 3; what = "run, step 599" }
+    { e = 0; for (c = c0; c < c0 + 80; c++) e += $c
+      i = 0; for (c = c0 + 80; c <= NF; c++) i += $c
+      printf "  %-15s mean E rate %.6f   mean I rate %.6f\n", what, e / 80, i / 20 }' \
+    fixed_point/r.csv r.csv
+
+echo
+echo "files in $out: model.json step.csv r.csv$([ -f r.npy ] && echo ' r.npy') fixed_point/r.csv"
+echo "next: the curl tour of the README, 'eirnn --help', docs/ANALYSIS.md, clients/python/examples/gated_step.py"
