@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "cmd_analyses.h"
-#include "cmd_jobs.h"
 #include "cmd_runs.h"
 #include "files.h"
 
@@ -229,29 +228,33 @@ static const char delete_help[] =
     "\n"
     "options:\n" CLI_CONN_HELP;
 
-/* After `analyses wait`: the analysis and its outcome, its results downloaded with -o. */
+/* After `analyses wait` (and `analyze --wait`): the analysis and its outcome, its results
+ * downloaded with -o. */
 static int analysis_wait_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
     return cli_analysis_finish(h, r, o->out, o->quiet);
 }
 
+static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
+                                              {"timeout", required_argument, NULL, 't'},
+                                              {"quiet", no_argument, NULL, 'q'},
+                                              {"output", required_argument, NULL, 'o'},
+                                              {NULL, 0, NULL, 0}};
+static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help};
+
+const cli_job_kind cli_analysis_job_kind = {.collection = "analyses",
+                                            .noun = "analysis",
+                                            .stop_hint = "it stops soon",
+                                            .helps = one_helps,
+                                            .wait_shortopts = "t:qo:",
+                                            .wait_longopts = wait_longopts,
+                                            .print = cli_analysis_print,
+                                            .finish = analysis_wait_finish,
+                                            .submit_finish = analysis_wait_finish};
+
 static int analysis_one(int argc, char **argv, cli_job_op op)
 {
-    static const struct option lo_wait[] = {CLI_CONN_LONGOPTS,
-                                            {"timeout", required_argument, NULL, 't'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"output", required_argument, NULL, 'o'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const helps[] = {get_help, wait_help, cancel_help, delete_help};
-    static const cli_job_kind kind = {.collection = "analyses",
-                                      .noun = "analysis",
-                                      .stop_hint = "it stops soon",
-                                      .helps = helps,
-                                      .wait_shortopts = "t:qo:",
-                                      .wait_longopts = lo_wait,
-                                      .print = cli_analysis_print,
-                                      .finish = analysis_wait_finish};
-    return cli_job_one(argc, argv, &kind, op);
+    return cli_job_one(argc, argv, &cli_analysis_job_kind, op);
 }
 
 static int analyses_get(int argc, char **argv)

@@ -524,36 +524,8 @@ static int submit(const analyze_opts *o, const char *body, size_t len)
     int rc;
     cli_http *h = cli_http_open(&rc);
     if (!h) return rc;
-    cli_http_resp r = {0}, fin = {0};
-    rc = cli_http_call(h, "POST", "/v1/analyses", body, len, o->key, 0, &r);
-    const json_t *job = rc == CLI_OK ? cli_answer_object(&r) : NULL;
-    const char *id = json_string_value(json_object_get(job, "id"));
-    char *aid = id ? strdup(id) : NULL;
-    if (rc == CLI_OK && !aid) {
-        cli_error(id ? "out of memory" : "the server's answer has no analysis id");
-        rc = id ? CLI_EIO : CLI_EHTTP;
-    }
-    if (rc == CLI_OK && !o->wait) {
-        if (cli_opts.json)
-            out_body(&r);
-        else if (o->quiet)
-            printf("%s\n", aid);
-        else
-            cli_analysis_print(job);
-    } else if (rc == CLI_OK && cli_run_status_final(cli_run_status(job))) {
-        rc = cli_analysis_finish(h, &r, o->out, o->quiet); /* an idempotent replay */
-    } else if (rc == CLI_OK) {
-        rc = cli_job_wait(h, "analyses", "analysis", aid, o->timeout, &fin);
-        if (rc == CLI_OK)
-            rc = cli_analysis_finish(h, &fin, o->out, o->quiet);
-        else if (rc == CLI_ETIMEOUT && cli_opts.json)
-            out_body(&r); /* the job as submitted: its id for a later 'analyses wait' */
-        else if (rc == CLI_ETIMEOUT && o->quiet)
-            printf("%s\n", aid);
-    }
-    free(aid);
-    cli_http_resp_free(&fin);
-    cli_http_resp_free(&r);
+    cli_job_wait_opts w = {.timeout = o->timeout, .quiet = o->quiet, .out = o->out};
+    rc = cli_job_submit(h, &cli_analysis_job_kind, body, len, o->key, o->wait, &w);
     cli_http_close(h);
     return rc;
 }

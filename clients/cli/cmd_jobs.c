@@ -4,6 +4,7 @@
  *        and list of a job collection, and the pieces of printing a job.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd_jobs.h"
@@ -129,6 +130,47 @@ int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op)
     cli_http_resp_free(&r);
     cli_http_close(h);
     return out_finish(rc);
+}
+
+int cli_job_submit(cli_http *h, const cli_job_kind *k, const char *body, size_t len,
+                   const char *key, int wait, const cli_job_wait_opts *o)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/v1/%s", k->collection);
+    cli_http_resp r = {0}, fin = {0};
+    int rc = cli_http_call(h, "POST", path, body, len, key, 0, &r);
+    const json_t *job = rc == CLI_OK ? cli_answer_object(&r) : NULL;
+    const char *id = json_string_value(json_object_get(job, "id"));
+    char *jid = id ? strdup(id) : NULL;
+    if (rc == CLI_OK && id && !jid) {
+        cli_error("out of memory");
+        rc = CLI_EIO;
+    } else if (rc == CLI_OK && !id) {
+        if (job) cli_error("the server's answer has no %s id", k->noun);
+        rc = CLI_EHTTP;
+    }
+    if (rc == CLI_OK && !wait) {
+        if (cli_opts.json)
+            out_body(&r);
+        else if (o->quiet)
+            printf("%s\n", jid);
+        else
+            k->print(job);
+    } else if (rc == CLI_OK && cli_run_status_final(cli_run_status(job))) {
+        rc = k->submit_finish(h, &r, o); /* an idempotent replay of an ended job */
+    } else if (rc == CLI_OK) {
+        rc = cli_job_wait(h, k->collection, k->noun, jid, o->timeout, &fin);
+        if (rc == CLI_OK)
+            rc = k->submit_finish(h, &fin, o);
+        else if (rc == CLI_ETIMEOUT && cli_opts.json)
+            out_body(&r); /* the job as submitted: its id for a later '<collection> wait' */
+        else if (rc == CLI_ETIMEOUT && o->quiet)
+            printf("%s\n", jid);
+    }
+    free(jid);
+    cli_http_resp_free(&fin);
+    cli_http_resp_free(&r);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -45,6 +45,8 @@ typedef struct cli_job_kind {
     void (*print)(const json_t *job);   /**< `get` without --json */
     /** Print the ended job of @p r after `wait` and return the exit code to end with. */
     int (*finish)(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o);
+    /** The same after `submit --wait` (or `analyze --wait`): -q prints the id. */
+    int (*submit_finish)(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o);
 } cli_job_kind;
 
 /**
@@ -52,6 +54,17 @@ typedef struct cli_job_kind {
  * do @p op on the job and print the outcome. @return the exit code.
  */
 int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op);
+
+/**
+ * POST @p body (@p len bytes, with Idempotency-Key @p key when not NULL) to /v1/<collection>.
+ * Without @p wait print the new job (the server's JSON with --json, its id with -q, else as
+ * `get`); with @p wait follow it to its end (an idempotent replay of an ended job at once) and
+ * finish with k->submit_finish; at o->timeout print the job as submitted (--json) or its id (-q).
+ * @return CLI_OK or the job's outcome; CLI_EHTTP for an answer without an id; CLI_EIO out of
+ *         memory; CLI_ETIMEOUT; an HTTP error's code.
+ */
+int cli_job_submit(cli_http *h, const cli_job_kind *k, const char *body, size_t len,
+                   const char *key, int wait, const cli_job_wait_opts *o);
 
 /** How one job collection differs in `list`. Static, borrowed. */
 typedef struct cli_job_list_kind {

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd_jobs.h"
 #include "cmd_runs.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -59,22 +58,32 @@ static int run_wait_finish(cli_http *h, const cli_http_resp *r, const cli_job_wa
     return o->quiet ? cli_run_outcome(r->json) : cli_run_finish(r, 0);
 }
 
+/* After `runs submit --wait`: the run (its id with -q) and its outcome. */
+static int run_submit_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
+{
+    (void)h;
+    return cli_run_finish(r, o->quiet);
+}
+
+static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
+                                              {"timeout", required_argument, NULL, 't'},
+                                              {"quiet", no_argument, NULL, 'q'},
+                                              {NULL, 0, NULL, 0}};
+static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help};
+
+const cli_job_kind cli_run_job_kind = {.collection = "runs",
+                                       .noun = "run",
+                                       .stop_hint = "it stops within a few steps",
+                                       .helps = one_helps,
+                                       .wait_shortopts = "t:q",
+                                       .wait_longopts = wait_longopts,
+                                       .print = cli_run_print,
+                                       .finish = run_wait_finish,
+                                       .submit_finish = run_submit_finish};
+
 static int run_one(int argc, char **argv, cli_job_op op)
 {
-    static const struct option lo_wait[] = {CLI_CONN_LONGOPTS,
-                                            {"timeout", required_argument, NULL, 't'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const helps[] = {get_help, wait_help, cancel_help, delete_help};
-    static const cli_job_kind kind = {.collection = "runs",
-                                      .noun = "run",
-                                      .stop_hint = "it stops within a few steps",
-                                      .helps = helps,
-                                      .wait_shortopts = "t:q",
-                                      .wait_longopts = lo_wait,
-                                      .print = cli_run_print,
-                                      .finish = run_wait_finish};
-    return cli_job_one(argc, argv, &kind, op);
+    return cli_job_one(argc, argv, &cli_run_job_kind, op);
 }
 
 static int runs_get(int argc, char **argv)

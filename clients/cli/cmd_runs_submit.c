@@ -486,42 +486,9 @@ int cli_runs_submit(int argc, char **argv)
         free(body);
         return rc;
     }
-    cli_http_resp r;
-    rc = cli_http_call(h, "POST", "/v1/runs", body, len, o.key, 0, &r);
+    cli_job_wait_opts w = {.timeout = o.timeout, .quiet = o.quiet};
+    rc = cli_job_submit(h, &cli_run_job_kind, body, len, o.key, o.wait, &w);
     free(body);
-    const json_t *res = rc == CLI_OK ? cli_answer_object(&r) : NULL;
-    const char *id = json_string_value(json_object_get(res, "id"));
-    if (rc == CLI_OK && !id) {
-        if (res) cli_error("the server's answer has no run id");
-        rc = CLI_EHTTP;
-    }
-    if (rc == CLI_OK && !o.wait) {
-        if (cli_opts.json)
-            out_body(&r);
-        else if (o.quiet)
-            printf("%s\n", id);
-        else
-            cli_run_print(res);
-    } else if (rc == CLI_OK) {
-        char *rid = strdup(id);
-        cli_http_resp fin;
-        if (!rid) {
-            cli_error("out of memory");
-            rc = CLI_EIO;
-        } else if (cli_run_status_final(
-                       cli_run_status(res))) { /* an idempotent replay of an ended run */
-            rc = cli_run_finish(&r, o.quiet);
-        } else if ((rc = cli_run_wait(h, rid, o.timeout, &fin)) == CLI_OK) {
-            rc = cli_run_finish(&fin, o.quiet);
-            cli_http_resp_free(&fin);
-        } else if (rc == CLI_ETIMEOUT && cli_opts.json) {
-            out_body(&r); /* the run as submitted: its id for a later 'runs wait' */
-        } else if (rc == CLI_ETIMEOUT && o.quiet) {
-            printf("%s\n", rid);
-        }
-        free(rid);
-    }
-    cli_http_resp_free(&r);
     cli_http_close(h);
     return out_finish(rc);
 }
