@@ -132,6 +132,35 @@ int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op)
     return out_finish(rc);
 }
 
+int cli_job_submit_opt(cli_job_submit_opts *o, int c, const char *arg, int *rc)
+{
+    *rc = CLI_OK;
+    switch (c) {
+    case 'k':
+        if (!*arg || strlen(arg) > 255 || strpbrk(arg, "\r\n")) {
+            cli_error("--idempotency-key must be one line of 1 to 255 characters");
+            *rc = CLI_EUSAGE;
+        } else {
+            o->key = arg;
+        }
+        return 1;
+    case 'w':
+        o->wait = 1;
+        return 1;
+    case 't':
+        *rc = cli_parse_number("--timeout", arg, 1, &o->w.timeout);
+        return 1;
+    case 'q':
+        o->w.quiet = 1;
+        return 1;
+    case 'o':
+        o->w.out = arg;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int cli_job_submit(cli_http *h, const cli_job_kind *k, const char *body, size_t len,
                    const char *key, int wait, const cli_job_wait_opts *o)
 {

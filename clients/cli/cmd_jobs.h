@@ -55,6 +55,20 @@ typedef struct cli_job_kind {
  */
 int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op);
 
+/** The options of a command that submits a job (`runs submit`, `analyze`). */
+typedef struct cli_job_submit_opts {
+    const char *key;     /**< --idempotency-key, borrowed; NULL: none */
+    int wait;            /**< --wait */
+    cli_job_wait_opts w; /**< --timeout, -q, -o */
+} cli_job_submit_opts;
+
+/**
+ * Handle option @p c if it is one of those of a submit: -k/--idempotency-key K (one line of 1
+ * to 255 characters), -w/--wait, -t/--timeout S, -q/--quiet, -o/--output DIR.
+ * @return 1 with *@p rc CLI_OK or CLI_EUSAGE (message printed) when it was; 0 when not.
+ */
+int cli_job_submit_opt(cli_job_submit_opts *o, int c, const char *arg, int *rc);
+
 /**
  * POST @p body (@p len bytes, with Idempotency-Key @p key when not NULL) to /v1/<collection>.
  * Without @p wait print the new job (the server's JSON with --json, its id with -q, else as
