@@ -82,18 +82,8 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     int narr = 0;
 
     /* Parse the request and build the model exactly as the handler did when it accepted it. */
-    json_error_t je;
-    srv_json_oom_set(0);
-    req = json_loads(run->request_json ? run->request_json : "", JSON_REJECT_DUPLICATES, &je);
-    if (srv_json_oom()) { /* a value may have been cut short silently (srv.h) */
-        error = srv_exec_error_text(NULL, 500, "out of memory reading the stored request");
-        goto finish;
-    }
-    if (!req || !json_is_object(req)) {
-        error =
-            srv_exec_error_text(NULL, 500, "the stored request is not a JSON object: %s", je.text);
-        goto finish;
-    }
+    req = srv_exec_request(run, &error);
+    if (!req) goto finish;
     srv_resolver res;
     eir_pipe_config cfg;
     srv_pipe_config(s, c, &res, &cfg);

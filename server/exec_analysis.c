@@ -53,19 +53,8 @@ void srv_exec_analysis(srv *s, store_conn *c, store_run *job, const atomic_int *
     int narr = 0;
     store_run_status status = STORE_RUN_FAILED;
 
-    json_error_t je;
-    srv_json_oom_set(0);
-    json_t *req =
-        json_loads(job->request_json ? job->request_json : "", JSON_REJECT_DUPLICATES, &je);
-    if (srv_json_oom()) { /* a value may have been cut short silently (srv.h) */
-        error = srv_exec_error_text(NULL, 500, "out of memory reading the stored request");
-        goto finish;
-    }
-    if (!req || !json_is_object(req)) {
-        error =
-            srv_exec_error_text(NULL, 500, "the stored request is not a JSON object: %s", je.text);
-        goto finish;
-    }
+    json_t *req = srv_exec_request(job, &error);
+    if (!req) goto finish;
 
     /* The guard stops the work where the progress callback is not called (a model's build, an
      * eigensolver): at shutdown, past the time limit, or for a cancel. */

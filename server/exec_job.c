@@ -162,3 +162,23 @@ void srv_exec_release(srv *s, store_conn *c, const store_run *job, const char *r
                       srv_now() - t0));
     if (rst == STORE_OK && now == STORE_RUN_CANCELLED) srv_waiters_wake(s->waiters, job->id);
 }
+
+json_t *srv_exec_request(const store_run *job, char **error)
+{
+    json_error_t je;
+    srv_json_oom_set(0);
+    json_t *req =
+        json_loads(job->request_json ? job->request_json : "", JSON_REJECT_DUPLICATES, &je);
+    if (srv_json_oom()) { /* a value may have been cut short silently (srv.h) */
+        json_decref(req);
+        *error = srv_exec_error_text(NULL, 500, "out of memory reading the stored request");
+        return NULL;
+    }
+    if (!req || !json_is_object(req)) {
+        json_decref(req);
+        *error =
+            srv_exec_error_text(NULL, 500, "the stored request is not a JSON object: %s", je.text);
+        return NULL;
+    }
+    return req;
+}

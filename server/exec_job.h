@@ -67,6 +67,11 @@ typedef struct srv_exec_array {
 char *srv_exec_error_text(const char *field, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/** The stored request of job @p job as a JSON object (the caller owns it). NULL with *@p error
+ *  the error text of the job (malloc'ed, NULL when out of memory) when it cannot be read: out of
+ *  memory, or not a JSON object. */
+json_t *srv_exec_request(const store_run *job, char **error);
+
 /**
  * Store the final state of claimed job @p job (@p status, the @p narr arrays @p arr, metadata
  * text @p meta and error text @p error, either NULL), count it, log it and wake its long polls.

@@ -19,7 +19,6 @@
 #include "results.h"
 
 /** Longest Idempotency-Key accepted (as for runs). */
-#define IDEMPOTENCY_KEY_MAX 255
 
 /* ------------------------------------------------------------------------------------------ */
 /* The job document                                                                           */
@@ -150,36 +149,12 @@ static int job_settings(srv_req *r, const json_t *body, int *priority, double *t
     return 0;
 }
 
-/** Queue 202 (a new analysis; the workers are woken) or 200 (an idempotent replay) with
- *  Location and the job document. */
-static enum MHD_Result reply_created(srv_req *r, store_conn *c, const store_run *a, int created)
-{
-    srv *s = r->s;
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/analyses/%s", a->id);
-    store_status st;
-    json_t *j = analysis_json(c, a, 1, &st);
-    struct MHD_Response *resp = j ? srv_response_json(r, j) : NULL;
-    if (resp) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-        if (!created) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
-    }
-    if (created) srv_pool_notify(s->pool);
-    return srv_reply(r, created ? 202 : 200, resp);
-}
-
 enum MHD_Result h_analyses_create(srv_req *r)
 {
     srv *s = r->s;
-    if (atomic_load(&s->stopping))
-        return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
-                           "the daemon is shutting down; submit the analysis again shortly");
-    const char *key = srv_header(r, "Idempotency-Key");
-    if (key && (!key[0] || strlen(key) > IDEMPOTENCY_KEY_MAX))
-        return srv_problem_param(r, "Idempotency-Key",
-                                 "the Idempotency-Key header must have 1 to %d characters",
-                                 IDEMPOTENCY_KEY_MAX);
+    const char *key;
     enum MHD_Result ret;
+    if (srv_job_create_check(r, "analysis", &key, &ret)) return ret;
     json_t *body = srv_body_json(r, &ret);
     if (!body) return ret;
     store_conn *c = srv_thread_conn(s);
@@ -219,8 +194,13 @@ enum MHD_Result h_analyses_create(srv_req *r)
     int created = 0;
     st = store_run_create(c, &in, &a, &created);
     if (st == STORE_OK && strcmp(a.kind, "analysis") != 0) st = STORE_KEY_REUSED; /* a run's */
-    ret = st == STORE_OK ? reply_created(r, c, &a, created)
-                         : srv_job_not_created(r, c, st, key, in.model_id, "analysis");
+    if (st == STORE_OK) {
+        store_status jst;
+        json_t *j = analysis_json(c, &a, 1, &jst);
+        ret = srv_job_created(r, &analysis_kind, a.id, j ? srv_response_json(r, j) : NULL, created);
+    } else {
+        ret = srv_job_not_created(r, c, st, key, in.model_id, "analysis");
+    }
 out:
     store_run_clear(&a);
     json_decref(body);
@@ -246,21 +226,11 @@ enum MHD_Result h_analyses_delete(srv_req *r)
     return srv_job_delete(r, &analysis_kind);
 }
 
-static int list_cb(void *ctx, const store_run *a)
+/* An analysis as GET /v1/analyses lists it (srv_job_item_fn). */
+static json_t *list_item(const store_run *a)
 {
-    json_t *items = ctx;
     store_status st;
-    json_t *j = analysis_json(NULL, a, 0, &st);
-    return j ? json_array_append_new(items, j) : 1;
-}
-
-/** Append "&name=value" (value percent-encoded) to the query text @p extra of @p cap bytes. */
-static void add_extra(char *extra, size_t cap, const char *name, const char *value)
-{
-    char enc[3 * SRV_PARAM_MAX + 1];
-    srv_url_encode(value, enc, sizeof enc);
-    size_t n = strlen(extra);
-    snprintf(extra + n, cap - n, "%s%s=%s", n ? "&" : "", name, enc);
+    return analysis_json(NULL, a, 0, &st);
 }
 
 enum MHD_Result h_analyses_list(srv_req *r)
@@ -268,26 +238,9 @@ enum MHD_Result h_analyses_list(srv_req *r)
     int limit;
     const char *cursor;
     enum MHD_Result ret;
-    if (srv_page_params(r, &limit, &cursor, &ret)) return ret;
     store_run_filter f = {.status = -1, .kind = "analysis"};
     char extra[512] = "";
-    const char *status = srv_query(r, "status");
-    if (status && *status) {
-        f.status = store_run_status_parse(status);
-        if (f.status < 0)
-            return srv_problem_param(r, "status",
-                                     "status must be one of queued, running, succeeded, failed, "
-                                     "diverged, cancelled; not '%s'",
-                                     status);
-        add_extra(extra, sizeof extra, "status", status);
-    }
-    const char *model_id = srv_query(r, "model_id");
-    if (model_id && *model_id) {
-        if (strlen(model_id) >= SRV_PARAM_MAX)
-            return srv_problem_param(r, "model_id", "model_id is too long");
-        f.model_id = model_id;
-        add_extra(extra, sizeof extra, "model_id", model_id);
-    }
+    if (srv_job_list_params(r, &f, extra, sizeof extra, &limit, &cursor, &ret)) return ret;
     const char *kind = srv_query(r, "kind");
     if (kind && *kind) {
         static const char *const kinds[] = {"spectrum", "fixed_points", "lyapunov", "activity"};
@@ -300,25 +253,9 @@ enum MHD_Result h_analyses_list(srv_req *r)
                                      "activity; not '%.64s'",
                                      kind);
         f.subkind = kind;
-        add_extra(extra, sizeof extra, "kind", kind);
+        srv_job_list_extra(extra, sizeof extra, "kind", kind);
     }
-    store_conn *c = srv_thread_conn(r->s);
-    json_t *items = json_array();
-    char next[STORE_CURSOR_MAX] = "";
-    store_status st =
-        c && items ? store_run_list(c, &f, cursor, limit, list_cb, items, next) : STORE_ERROR;
-    if (st != STORE_OK) {
-        json_decref(items);
-        if (st == STORE_INVALID)
-            return srv_problem_param(r, "cursor", "the cursor is not valid: %s", store_errmsg(c));
-        return srv_problem_store(r, st, c, "the analysis list");
-    }
-    json_t *j = json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                          next[0] ? json_string(next) : json_null());
-    struct MHD_Response *resp = srv_response_json(r, j);
-    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
-    srv_link_next(resp, "/v1/analyses", extra, limit, next);
-    return srv_reply(r, 200, resp);
+    return srv_job_list_reply(r, &analysis_kind, &f, cursor, limit, extra, list_item);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "pool.h"
 
 /** Retry-After for a full queue: about the time the workers need to take the queue's length. */
 static unsigned retry_after_full(srv *s)
@@ -175,4 +176,113 @@ enum MHD_Result srv_job_delete(srv_req *r, const srv_job_kind *k)
         return srv_problem_store(r, st, c, what);
     }
     return srv_reply_empty(r, 204);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Create and list                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+#define IDEMPOTENCY_KEY_MAX 255
+
+int srv_job_create_check(srv_req *r, const char *noun, const char **key, enum MHD_Result *ret)
+{
+    if (atomic_load(&r->s->stopping)) {
+        *ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
+                           "the daemon is shutting down; submit the %s again shortly", noun);
+        return -1;
+    }
+    *key = srv_header(r, "Idempotency-Key");
+    if (*key && (!(*key)[0] || strlen(*key) > IDEMPOTENCY_KEY_MAX)) {
+        *ret = srv_problem_param(r, "Idempotency-Key",
+                                 "the Idempotency-Key header must have 1 to %d characters",
+                                 IDEMPOTENCY_KEY_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+enum MHD_Result srv_job_created(srv_req *r, const srv_job_kind *k, const char *id,
+                                struct MHD_Response *resp, int created)
+{
+    char loc[64];
+    snprintf(loc, sizeof loc, "%s/%s", k->path, id);
+    if (resp) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
+        if (!created) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    }
+    if (created) srv_pool_notify(r->s->pool);
+    return srv_reply(r, created ? 202 : 200, resp);
+}
+
+void srv_job_list_extra(char *extra, size_t cap, const char *name, const char *value)
+{
+    char enc[3 * SRV_PARAM_MAX + 1];
+    srv_url_encode(value, enc, sizeof enc);
+    size_t n = strlen(extra);
+    snprintf(extra + n, cap - n, "%s%s=%s", n ? "&" : "", name, enc);
+}
+
+int srv_job_list_params(srv_req *r, store_run_filter *f, char *extra, size_t cap, int *limit,
+                        const char **cursor, enum MHD_Result *ret)
+{
+    if (srv_page_params(r, limit, cursor, ret)) return -1;
+    const char *status = srv_query(r, "status");
+    if (status && *status) {
+        f->status = store_run_status_parse(status);
+        if (f->status < 0) {
+            *ret = srv_problem_param(r, "status",
+                                     "status must be one of queued, running, succeeded, failed, "
+                                     "diverged, cancelled; not '%s'",
+                                     status);
+            return -1;
+        }
+        srv_job_list_extra(extra, cap, "status", status);
+    }
+    const char *model_id = srv_query(r, "model_id");
+    if (model_id && *model_id) {
+        if (strlen(model_id) >= SRV_PARAM_MAX) {
+            *ret = srv_problem_param(r, "model_id", "model_id is too long");
+            return -1;
+        }
+        f->model_id = model_id;
+        srv_job_list_extra(extra, cap, "model_id", model_id);
+    }
+    return 0;
+}
+
+typedef struct list_ctx {
+    json_t *items;
+    srv_job_item_fn item;
+} list_ctx;
+
+static int list_cb(void *ctx, const store_run *job)
+{
+    list_ctx *l = ctx;
+    json_t *j = l->item(job);
+    return j ? json_array_append_new(l->items, j) : 1;
+}
+
+enum MHD_Result srv_job_list_reply(srv_req *r, const srv_job_kind *k, const store_run_filter *f,
+                                   const char *cursor, int limit, const char *extra,
+                                   srv_job_item_fn item)
+{
+    store_conn *c = srv_thread_conn(r->s);
+    list_ctx l = {json_array(), item};
+    char next[STORE_CURSOR_MAX] = "";
+    store_status st =
+        c && l.items ? store_run_list(c, f, cursor, limit, list_cb, &l, next) : STORE_ERROR;
+    if (st != STORE_OK) {
+        json_decref(l.items);
+        if (st == STORE_INVALID)
+            return srv_problem_param(r, "cursor", "the cursor is not valid: %s", store_errmsg(c));
+        char what[64];
+        snprintf(what, sizeof what, "the %s list", k->noun);
+        return srv_problem_store(r, st, c, what);
+    }
+    json_t *j = json_pack("{s:o, s:o}", "items", l.items, "next_cursor",
+                          next[0] ? json_string(next) : json_null());
+    struct MHD_Response *resp = srv_response_json(r, j);
+    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
+    srv_link_next(resp, k->path, extra, limit, next);
+    return srv_reply(r, 200, resp);
 }

@@ -17,7 +17,6 @@
 #include "run_budget.h"
 
 /** Longest Idempotency-Key accepted. */
-#define IDEMPOTENCY_KEY_MAX 255
 
 /** Queue the answer with a run's status resource. */
 static enum MHD_Result reply_run(srv_req *r, unsigned status, const store_run *run,
@@ -87,38 +86,23 @@ static const char *request_to_store(srv_req *r, json_t *body, const eir_pipe *p,
     return *owned;
 }
 
-/** Queue 202 (a new run; the workers are woken) or 200 (an idempotent replay) with Location. */
-static enum MHD_Result reply_created(srv_req *r, const store_run *run, int created)
+/** The job document of a run (srv_job_kind::reply). */
+static enum MHD_Result reply_run_job(srv_req *r, store_conn *c, unsigned status,
+                                     const store_run *run)
 {
-    srv *s = r->s;
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/runs/%s", run->id);
-    size_t len;
-    char *text = srv_run_resource(run, 1, &len);
-    struct MHD_Response *resp = text ? srv_response_take(r, text, len, "application/json") : NULL;
-    if (resp) {
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, loc);
-        if (!created) MHD_add_response_header(resp, "Idempotent-Replayed", "true");
-    }
-    if (created) {
-        atomic_fetch_add(&s->metrics.runs_submitted, 1);
-        srv_pool_notify(s->pool);
-    }
-    return srv_reply(r, created ? 202 : 200, resp);
+    (void)c;
+    return reply_run(r, status, run, NULL, NULL);
 }
+
+/** Runs as jobs (h_jobs.c): /v1/runs shows only kind "run". */
+static const srv_job_kind run_kind = {"run", "run", "runs", "/v1/runs", reply_run_job};
 
 enum MHD_Result h_runs_create(srv_req *r)
 {
     srv *s = r->s;
-    if (atomic_load(&s->stopping))
-        return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
-                           "the daemon is shutting down; submit the run again shortly");
-    const char *key = srv_header(r, "Idempotency-Key");
-    if (key && (!key[0] || strlen(key) > IDEMPOTENCY_KEY_MAX))
-        return srv_problem_param(r, "Idempotency-Key",
-                                 "the Idempotency-Key header must have 1 to %d characters",
-                                 IDEMPOTENCY_KEY_MAX);
+    const char *key;
     enum MHD_Result ret;
+    if (srv_job_create_check(r, "run", &key, &ret)) return ret;
     json_t *body = srv_body_json(r, &ret);
     if (!body) return ret;
 
@@ -153,8 +137,16 @@ enum MHD_Result h_runs_create(srv_req *r)
     int created = 0;
     store_status st = c ? store_run_create(c, &in, &run, &created) : STORE_ERROR;
     if (st == STORE_OK && strcmp(run.kind, "run") != 0) st = STORE_KEY_REUSED; /* an analysis's */
-    ret = st == STORE_OK ? reply_created(r, &run, created)
-                         : srv_job_not_created(r, c, st, key, p->model_id, "run");
+    if (st == STORE_OK) {
+        size_t len;
+        char *text = srv_run_resource(&run, 1, &len);
+        if (created) atomic_fetch_add(&s->metrics.runs_submitted, 1);
+        ret = srv_job_created(r, &run_kind, run.id,
+                              text ? srv_response_take(r, text, len, "application/json") : NULL,
+                              created);
+    } else {
+        ret = srv_job_not_created(r, c, st, key, p->model_id, "run");
+    }
 out:
     store_run_clear(&run);
     free(owned);
@@ -163,35 +155,20 @@ out:
     return ret;
 }
 
-/** The job document of a run (srv_job_kind::reply). */
-static enum MHD_Result reply_run_job(srv_req *r, store_conn *c, unsigned status,
-                                     const store_run *run)
-{
-    (void)c;
-    return reply_run(r, status, run, NULL, NULL);
-}
-
-/** Runs as jobs (h_jobs.c): /v1/runs shows only kind "run". */
-static const srv_job_kind run_kind = {"run", "run", "runs", "/v1/runs", reply_run_job};
-
 enum MHD_Result h_runs_get(srv_req *r)
 {
     return srv_job_get(r, &run_kind);
 }
 
-typedef struct list_ctx {
-    json_t *items;
-} list_ctx;
-
-static int list_cb(void *ctx, const store_run *run)
+/* A run as GET /v1/runs lists it: without meta, with its error (srv_job_item_fn). */
+static json_t *list_item(const store_run *run)
 {
-    list_ctx *l = ctx;
     json_t *j = srv_run_json(run);
-    if (!j) return 1;
+    if (!j) return NULL;
     json_t *e = NULL;
     if (run->error_json && *run->error_json) e = json_loads(run->error_json, 0, NULL);
     json_object_set_new(j, "error", e ? e : json_null());
-    return json_array_append_new(l->items, j);
+    return j;
 }
 
 enum MHD_Result h_runs_list(srv_req *r)
@@ -199,46 +176,10 @@ enum MHD_Result h_runs_list(srv_req *r)
     int limit;
     const char *cursor;
     enum MHD_Result ret;
-    if (srv_page_params(r, &limit, &cursor, &ret)) return ret;
     store_run_filter f = {.status = -1, .model_id = NULL, .kind = "run"};
-    char extra[256] = "";
-    const char *status = srv_query(r, "status");
-    if (status && *status) {
-        f.status = store_run_status_parse(status);
-        if (f.status < 0)
-            return srv_problem_param(r, "status",
-                                     "status must be one of queued, running, succeeded, failed, "
-                                     "diverged, cancelled; not '%s'",
-                                     status);
-        snprintf(extra, sizeof extra, "status=%s", status);
-    }
-    const char *model_id = srv_query(r, "model_id");
-    if (model_id && *model_id) {
-        char enc[3 * SRV_PARAM_MAX + 1];
-        if (strlen(model_id) >= SRV_PARAM_MAX)
-            return srv_problem_param(r, "model_id", "model_id is too long");
-        f.model_id = model_id;
-        srv_url_encode(model_id, enc, sizeof enc);
-        size_t n = strlen(extra);
-        snprintf(extra + n, sizeof extra - n, "%smodel_id=%s", n ? "&" : "", enc);
-    }
-    store_conn *c = srv_thread_conn(r->s);
-    list_ctx l = {json_array()};
-    char next[STORE_CURSOR_MAX] = "";
-    store_status st =
-        c && l.items ? store_run_list(c, &f, cursor, limit, list_cb, &l, next) : STORE_ERROR;
-    if (st != STORE_OK) {
-        json_decref(l.items);
-        if (st == STORE_INVALID)
-            return srv_problem_param(r, "cursor", "the cursor is not valid: %s", store_errmsg(c));
-        return srv_problem_store(r, st, c, "the run list");
-    }
-    json_t *j = json_pack("{s:o, s:o}", "items", l.items, "next_cursor",
-                          next[0] ? json_string(next) : json_null());
-    struct MHD_Response *resp = srv_response_json(r, j);
-    if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
-    srv_link_next(resp, "/v1/runs", extra, limit, next);
-    return srv_reply(r, 200, resp);
+    char extra[512] = "";
+    if (srv_job_list_params(r, &f, extra, sizeof extra, &limit, &cursor, &ret)) return ret;
+    return srv_job_list_reply(r, &run_kind, &f, cursor, limit, extra, list_item);
 }
 
 enum MHD_Result h_runs_cancel(srv_req *r)

@@ -250,6 +250,30 @@ int srv_job_fetch(srv_req *r, store_conn *c, const srv_job_kind *k, store_run *j
  *  srv_problem_store(). */
 enum MHD_Result srv_job_not_created(srv_req *r, store_conn *c, store_status st, const char *key,
                                     const char *model_id, const char *noun);
+/** The checks before a POST {path} that creates a job: 503 while the daemon stops, 400 for an
+ *  Idempotency-Key header that is empty or longer than 255 characters. On success *@p key is
+ *  the header (NULL: none) and 0 is returned; else -1 with the problem queued into *@p ret. */
+int srv_job_create_check(srv_req *r, const char *noun, const char **key, enum MHD_Result *ret);
+/** Queue 202 (a new job; the workers are woken) or 200 (an idempotent replay, with
+ *  Idempotent-Replayed: true) of response @p resp (taken; NULL: out of memory, 5xx) with
+ *  Location {path}/@p id. */
+enum MHD_Result srv_job_created(srv_req *r, const srv_job_kind *k, const char *id,
+                                struct MHD_Response *resp, int created);
+/** The parameters of GET {path} every kind has: limit and cursor (srv_page_params), status and
+ *  model_id into @p f, and their query text into @p extra (@p cap bytes, for the next link).
+ *  @return 0; -1 with a 400 naming the parameter queued into *@p ret. */
+int srv_job_list_params(srv_req *r, store_run_filter *f, char *extra, size_t cap, int *limit,
+                        const char **cursor, enum MHD_Result *ret);
+/** Append "&name=value" (value percent-encoded) to the query text @p extra of @p cap bytes. */
+void srv_job_list_extra(char *extra, size_t cap, const char *name, const char *value);
+/** A list item of a job; NULL when out of memory. */
+typedef json_t *(*srv_job_item_fn)(const store_run *job);
+/** Queue the page of jobs filtered by @p f from @p cursor (@p limit items, each made by @p item)
+ *  with its next_cursor and Link (@p extra the query text of the filters). 400 naming cursor
+ *  for a bad cursor, store errors. */
+enum MHD_Result srv_job_list_reply(srv_req *r, const srv_job_kind *k, const store_run_filter *f,
+                                   const char *cursor, int limit, const char *extra,
+                                   srv_job_item_fn item);
 /** GET {path}/{id}[?wait=S]: the job's document, at once or, with ?wait=, when it has ended
  *  (or S seconds passed, or the daemon stops). 400 for a bad wait, 404, store errors. */
 enum MHD_Result srv_job_get(srv_req *r, const srv_job_kind *k);

@@ -18,24 +18,7 @@
 
 const char *cli_analysis_path(cli_url *u, const char *id, const char *suffix)
 {
-    cli_url_add(u, "/v1/analyses/");
-    cli_url_add_segment(u, id);
-    cli_url_add(u, suffix);
-    return cli_url_text(u);
-}
-
-/* "2 x 3" of a JSON shape array, in @p buf. */
-static const char *shape_text(const json_t *shape, const char *sep, char *buf, size_t cap)
-{
-    size_t k = 0, i;
-    const json_t *d;
-    buf[0] = '\0';
-    json_array_foreach(shape, i, d)
-    {
-        k += (size_t)snprintf(buf + k, k < cap ? cap - k : 0, "%s%lld", i ? sep : "",
-                              (long long)json_integer_value(d));
-    }
-    return buf;
+    return cli_job_path(u, "analyses", id, suffix);
 }
 
 /* One summary member: numbers and strings as they are, short arrays and objects as compact
@@ -57,26 +40,15 @@ static void print_summary_member(const char *key, const json_t *v, int first)
 
 void cli_analysis_print(const json_t *job)
 {
-    char b[64], t[32];
+    char b[64];
     out_kv("id", "%s", out_member(job, "id", b, sizeof b));
     out_kv("analysis", "%s", out_member(job, "analysis", b, sizeof b));
-    const char *st = cli_run_status(job);
-    out_kv("status", "%s%s", st,
-           !cli_run_status_final(st) && json_is_true(json_object_get(job, "cancel_requested"))
-               ? " (cancel requested)"
-               : "");
-    const json_t *mid = json_object_get(job, "model_id");
-    out_kv("model", "%s", json_is_string(mid) ? json_string_value(mid) : "inline");
+    cli_job_print_status(job);
     const json_t *p = json_object_get(job, "progress");
     out_kv("progress", "%lld/%lld (%.1f%%)", cli_run_member_int(p, "done"),
            cli_run_member_int(p, "total"),
            100.0 * json_number_value(json_object_get(p, "fraction")));
-    out_kv("created", "%s",
-           out_time(json_string_value(json_object_get(job, "created_at")), t, sizeof t));
-    out_kv("started", "%s",
-           out_time(json_string_value(json_object_get(job, "started_at")), t, sizeof t));
-    out_kv("finished", "%s",
-           out_time(json_string_value(json_object_get(job, "finished_at")), t, sizeof t));
+    cli_job_print_times(job);
     out_kv("attempts", "%lld", cli_run_member_int(job, "attempts"));
     const char *key;
     const json_t *v;
@@ -91,7 +63,7 @@ void cli_analysis_print(const json_t *job)
     {
         char dims[96];
         out_kv(first ? "results" : "", "%-12s %s %s", key,
-               shape_text(json_object_get(v, "shape"), " x ", dims, sizeof dims),
+               cli_shape_text(json_object_get(v, "shape"), " x ", dims, sizeof dims),
                out_member(v, "dtype", b, sizeof b));
         first = 0;
     }
@@ -256,108 +228,53 @@ static const char delete_help[] =
     "\n"
     "options:\n" CLI_CONN_HELP;
 
-typedef struct one_opts {
-    double timeout;
-    int quiet;
-    const char *out;
-} one_opts;
-
-static int one_opt(void *ctx, int c, const char *arg)
+/* After `analyses wait` (and `analyze --wait`): the analysis and its outcome, its results
+ * downloaded with -o. */
+static int analysis_wait_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
-    one_opts *o = ctx;
-    switch (c) {
-    case 't':
-        return cli_parse_number("--timeout", arg, 1, &o->timeout);
-    case 'q':
-        o->quiet = 1;
-        return CLI_OK;
-    case 'o':
-        o->out = arg;
-        return CLI_OK;
-    default:
-        return CLI_EUSAGE;
-    }
+    return cli_analysis_finish(h, r, o->out, o->quiet);
 }
 
-typedef enum one_kind { ONE_GET, ONE_WAIT, ONE_CANCEL, ONE_DELETE } one_kind;
+static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
+                                              {"timeout", required_argument, NULL, 't'},
+                                              {"quiet", no_argument, NULL, 'q'},
+                                              {"output", required_argument, NULL, 'o'},
+                                              {NULL, 0, NULL, 0}};
+static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help};
 
-/* What get, cancel and delete print of a 2xx answer @p r. */
-static void one_print(one_kind kind, const char *id, const cli_http_resp *r)
-{
-    if (kind == ONE_DELETE) {
-        if (cli_opts.json) {
-            json_t *j = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
-            if (j) out_json(j);
-            json_decref(j);
-        } else {
-            printf("deleted analysis %s\n", id);
-        }
-    } else if (cli_opts.json) {
-        out_body(r);
-    } else if (kind == ONE_GET) {
-        cli_analysis_print(r->json);
-    } else if (strcmp(cli_run_status(r->json), "cancelled") == 0) {
-        printf("analysis %s: cancelled\n", id);
-    } else {
-        printf("analysis %s: cancel requested; it stops soon ('eirnn analyses wait %s')\n", id, id);
-    }
-}
+const cli_job_kind cli_analysis_job_kind = {.collection = "analyses",
+                                            .noun = "analysis",
+                                            .stop_hint = "it stops soon",
+                                            .helps = one_helps,
+                                            .wait_shortopts = "t:qo:",
+                                            .wait_longopts = wait_longopts,
+                                            .print = cli_analysis_print,
+                                            .finish = analysis_wait_finish,
+                                            .submit_finish = analysis_wait_finish};
 
-static int analysis_one(int argc, char **argv, one_kind kind)
+static int analysis_one(int argc, char **argv, cli_job_op op)
 {
-    static const struct option lo_plain[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
-    static const struct option lo_wait[] = {CLI_CONN_LONGOPTS,
-                                            {"timeout", required_argument, NULL, 't'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {"output", required_argument, NULL, 'o'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const names[] = {"analyses get", "analyses wait", "analyses cancel",
-                                        "analyses delete"};
-    static const char *const helps[] = {get_help, wait_help, cancel_help, delete_help};
-    one_opts o = {0};
-    int pos;
-    int rc = cli_parse(argc, argv, names[kind], kind == ONE_WAIT ? "t:qo:" : "",
-                       kind == ONE_WAIT ? lo_wait : lo_plain, helps[kind], one_opt, &o, 1, 1, &pos);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    const char *id = argv[pos];
-    cli_http *h = cli_http_open(&rc);
-    if (!h) return rc;
-    cli_http_resp r = {0};
-    cli_url u = {0};
-    if (kind == ONE_WAIT) {
-        rc = cli_job_wait(h, "analyses", "analysis", id, o.timeout, &r);
-        if (rc == CLI_OK) rc = cli_analysis_finish(h, &r, o.out, o.quiet);
-    } else {
-        static const char *const method[] = {"GET", "", "POST", "DELETE"};
-        const char *path = cli_analysis_path(&u, id, kind == ONE_CANCEL ? "/cancel" : "");
-        rc = path ? cli_http_call(h, method[kind], path, NULL, 0, NULL, 0, &r) : CLI_EIO;
-        if (rc == CLI_OK && kind != ONE_DELETE && !cli_answer_object(&r)) rc = CLI_EHTTP;
-        if (rc == CLI_OK) one_print(kind, id, &r);
-    }
-    cli_url_free(&u);
-    cli_http_resp_free(&r);
-    cli_http_close(h);
-    return out_finish(rc);
+    return cli_job_one(argc, argv, &cli_analysis_job_kind, op);
 }
 
 static int analyses_get(int argc, char **argv)
 {
-    return analysis_one(argc, argv, ONE_GET);
+    return analysis_one(argc, argv, CLI_JOB_GET);
 }
 
 static int analyses_wait(int argc, char **argv)
 {
-    return analysis_one(argc, argv, ONE_WAIT);
+    return analysis_one(argc, argv, CLI_JOB_WAIT);
 }
 
 static int analyses_cancel(int argc, char **argv)
 {
-    return analysis_one(argc, argv, ONE_CANCEL);
+    return analysis_one(argc, argv, CLI_JOB_CANCEL);
 }
 
 static int analyses_delete(int argc, char **argv)
 {
-    return analysis_one(argc, argv, ONE_DELETE);
+    return analysis_one(argc, argv, CLI_JOB_DELETE);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -412,7 +329,7 @@ static int results_table(const json_t *job)
     {
         char dims[96];
         const char *row[3] = {name, json_string_value(json_object_get(v, "dtype")),
-                              shape_text(json_object_get(v, "shape"), "x", dims, sizeof dims)};
+                              cli_shape_text(json_object_get(v, "shape"), "x", dims, sizeof dims)};
         out_table_add(t, row);
     }
     out_table_print(t, stdout);
@@ -484,84 +401,24 @@ static const char list_help[] =
     "  -a, --all          follow the pages to the end\n"
     "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
 
-enum { OPT_LIST_KIND = CLI_OPT_OWN + 1 };
-
-typedef struct list_opts {
-    const char *status, *model, *kind;
-    cli_list_paging paging;
-} list_opts;
-
-static int list_opt(void *ctx, int c, const char *arg)
-{
-    list_opts *o = ctx;
-    switch (c) {
-    case 's':
-        if (!cli_run_status_known(arg) || strcmp(arg, "diverged") == 0) {
-            cli_error("--status must be queued, running, succeeded, failed or cancelled, not "
-                      "'%s'",
-                      arg);
-            return CLI_EUSAGE;
-        }
-        o->status = arg;
-        return CLI_OK;
-    case 'm':
-        o->model = arg;
-        return CLI_OK;
-    case OPT_LIST_KIND:
-        o->kind = arg;
-        return CLI_OK;
-    default:
-        return cli_list_opt(&o->paging, c, arg);
-    }
-}
-
-static void list_row(const json_t *job, out_table *t)
-{
-    char prog[32], tb[32];
-    const json_t *p = json_object_get(job, "progress");
-    snprintf(prog, sizeof prog, "%5.1f%%",
-             100.0 * json_number_value(json_object_get(p, "fraction")));
-    const json_t *mid = json_object_get(job, "model_id");
-    const char *row[6] = {
-        json_string_value(json_object_get(job, "id")),
-        json_string_value(json_object_get(job, "analysis")),
-        cli_run_status(job),
-        prog,
-        json_is_string(mid) ? json_string_value(mid) : "inline",
-        out_time(json_string_value(json_object_get(job, "created_at")), tb, sizeof tb)};
-    out_table_add(t, row);
-}
-
 static int analyses_list(int argc, char **argv)
 {
     static const struct option lo[] = {CLI_CONN_LONGOPTS,
                                        {"status", required_argument, NULL, 's'},
                                        {"model", required_argument, NULL, 'm'},
-                                       {"kind", required_argument, NULL, OPT_LIST_KIND},
+                                       {"kind", required_argument, NULL, CLI_OPT_OWN + 1},
                                        {"limit", required_argument, NULL, 'n'},
                                        {"all", no_argument, NULL, 'a'},
                                        {"cursor", required_argument, NULL, CLI_OPT_OWN},
                                        {NULL, 0, NULL, 0}};
-    list_opts o = {0};
-    int pos;
-    int rc =
-        cli_parse(argc, argv, "analyses list", "s:m:n:a", lo, list_help, list_opt, &o, 0, 0, &pos);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    cli_http *h = cli_http_open(&rc);
-    if (!h) return rc;
-    static const char *const head[] = {"ID", "KIND", "STATUS", "PROGRESS", "MODEL", "CREATED"};
-    const char *const query[] = {"status", o.status, "model_id", o.model, "kind", o.kind, NULL};
-    cli_list l = {.path = "/v1/analyses",
-                  .query = query,
-                  .paging = o.paging,
-                  .items = "analyses",
-                  .item = "analysis",
-                  .ncols = 6,
-                  .head = head,
-                  .add_row = list_row};
-    rc = cli_list_print(h, &l);
-    cli_http_close(h);
-    return out_finish(rc);
+    static const cli_job_list_kind kind = {.collection = "analyses",
+                                           .item = "analysis",
+                                           .help = list_help,
+                                           .longopts = lo,
+                                           .kind_opt = CLI_OPT_OWN + 1,
+                                           .statuses =
+                                               "queued, running, succeeded, failed or cancelled"};
+    return cli_job_list(argc, argv, &kind);
 }
 
 /* ------------------------------------------------------------------------------------------ */

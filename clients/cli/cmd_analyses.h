@@ -11,6 +11,10 @@
 #define EIRNN_CLI_CMD_ANALYSES_H
 
 #include "cmd.h"
+#include "cmd_jobs.h"
+
+/** Analyses as `eirnn analyses` and `eirnn analyze` handle them (cmd_analyses.c). */
+extern const cli_job_kind cli_analysis_job_kind;
 
 /** "/v1/analyses/<id><suffix>" in @p u. @return its text, or NULL after "out of memory". */
 const char *cli_analysis_path(cli_url *u, const char *id, const char *suffix);

@@ -118,12 +118,12 @@ static const int opt_kinds[OPT_END - CLI_OPT_OWN] = {
 
 typedef struct analyze_opts {
     const char *model, *request, *x, *of, *at_run, *at_v, *at_analysis, *run, *var, *window;
-    const char *key, *out;
     long long index, trial, step, starts, seed, max_iter, k, steps, transient, priority, threads;
-    double scale, tol, dt, time_limit, timeout;
+    double scale, tol, dt, time_limit;
     int has_index, has_trial, has_step, has_seed, has_scale, has_max_iter, has_tol, has_k;
     int has_dt, has_steps, has_transient, has_priority, has_time_limit, has_threads;
-    int eigenvectors, slow, no_balance, wait, quiet, dry_run;
+    int eigenvectors, slow, no_balance, dry_run;
+    cli_job_submit_opts job;         /* --idempotency-key, --wait, --timeout, -o, -q */
     int used[OPT_END - CLI_OPT_OWN]; /* which own options were given, for the kind check */
 } analyze_opts;
 
@@ -184,30 +184,14 @@ static int analyze_opt(void *ctx, int c, const char *arg)
 {
     analyze_opts *o = ctx;
     if (c >= CLI_OPT_OWN && c < OPT_END) o->used[c - CLI_OPT_OWN] = 1;
+    int rc;
+    if (cli_job_submit_opt(&o->job, c, arg, &rc)) return rc;
     switch (c) {
     case 'm':
         o->model = arg;
         return CLI_OK;
     case 'f':
         o->request = arg;
-        return CLI_OK;
-    case 'k':
-        if (!*arg || strlen(arg) > 255 || strchr(arg, '\n')) {
-            cli_error("--idempotency-key must be one line of 1 to 255 characters");
-            return CLI_EUSAGE;
-        }
-        o->key = arg;
-        return CLI_OK;
-    case 'w':
-        o->wait = 1;
-        return CLI_OK;
-    case 't':
-        return cli_parse_number("--timeout", arg, 1, &o->timeout);
-    case 'o':
-        o->out = arg;
-        return CLI_OK;
-    case 'q':
-        o->quiet = 1;
         return CLI_OK;
     case 'n':
         o->dry_run = 1;
@@ -524,36 +508,7 @@ static int submit(const analyze_opts *o, const char *body, size_t len)
     int rc;
     cli_http *h = cli_http_open(&rc);
     if (!h) return rc;
-    cli_http_resp r = {0}, fin = {0};
-    rc = cli_http_call(h, "POST", "/v1/analyses", body, len, o->key, 0, &r);
-    const json_t *job = rc == CLI_OK ? cli_answer_object(&r) : NULL;
-    const char *id = json_string_value(json_object_get(job, "id"));
-    char *aid = id ? strdup(id) : NULL;
-    if (rc == CLI_OK && !aid) {
-        cli_error(id ? "out of memory" : "the server's answer has no analysis id");
-        rc = id ? CLI_EIO : CLI_EHTTP;
-    }
-    if (rc == CLI_OK && !o->wait) {
-        if (cli_opts.json)
-            out_body(&r);
-        else if (o->quiet)
-            printf("%s\n", aid);
-        else
-            cli_analysis_print(job);
-    } else if (rc == CLI_OK && cli_run_status_final(cli_run_status(job))) {
-        rc = cli_analysis_finish(h, &r, o->out, o->quiet); /* an idempotent replay */
-    } else if (rc == CLI_OK) {
-        rc = cli_job_wait(h, "analyses", "analysis", aid, o->timeout, &fin);
-        if (rc == CLI_OK)
-            rc = cli_analysis_finish(h, &fin, o->out, o->quiet);
-        else if (rc == CLI_ETIMEOUT && cli_opts.json)
-            out_body(&r); /* the job as submitted: its id for a later 'analyses wait' */
-        else if (rc == CLI_ETIMEOUT && o->quiet)
-            printf("%s\n", aid);
-    }
-    free(aid);
-    cli_http_resp_free(&fin);
-    cli_http_resp_free(&r);
+    rc = cli_job_submit(h, &cli_analysis_job_kind, body, len, o->job.key, o->job.wait, &o->job.w);
     cli_http_close(h);
     return rc;
 }
@@ -602,8 +557,8 @@ int cli_analyze(int argc, char **argv)
     int rc = cli_parse(argc, argv, "analyze", "m:f:k:wt:o:qn", lo, analyze_help, analyze_opt, &o, 0,
                        1, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    if ((o.timeout > 0 || o.out) && !o.wait) {
-        cli_error("analyze: %s needs --wait", o.out ? "-o" : "--timeout");
+    if ((o.job.w.timeout > 0 || o.job.w.out) && !o.job.wait) {
+        cli_error("analyze: %s needs --wait", o.job.w.out ? "-o" : "--timeout");
         return CLI_EUSAGE;
     }
     json_t *req;

@@ -51,118 +51,59 @@ static const char delete_help[] =
     "\n"
     "options:\n" CLI_CONN_HELP;
 
-typedef struct one_opts {
-    double timeout;
-    int quiet;
-} one_opts;
-
-static int one_opt(void *ctx, int c, const char *arg)
+/* After `runs wait`: the run's outcome, printed unless -q. */
+static int run_wait_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
-    one_opts *o = ctx;
-    if (c == 't') return cli_parse_number("--timeout", arg, 1, &o->timeout);
-    if (c == 'q') {
-        o->quiet = 1;
-        return CLI_OK;
-    }
-    return CLI_EUSAGE;
+    (void)h;
+    return o->quiet ? cli_run_outcome(r->json) : cli_run_finish(r, 0);
 }
 
-typedef enum one_kind { ONE_GET, ONE_WAIT, ONE_CANCEL, ONE_DELETE } one_kind;
-
-static int run_one(int argc, char **argv, one_kind kind)
+/* After `runs submit --wait`: the run (its id with -q) and its outcome. */
+static int run_submit_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
-    static const struct option lo_plain[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
-    static const struct option lo_wait[] = {CLI_CONN_LONGOPTS,
-                                            {"timeout", required_argument, NULL, 't'},
-                                            {"quiet", no_argument, NULL, 'q'},
-                                            {NULL, 0, NULL, 0}};
-    static const char *const names[] = {"runs get", "runs wait", "runs cancel", "runs delete"};
-    static const char *const helps[] = {get_help, wait_help, cancel_help, delete_help};
-    one_opts o = {0};
-    int pos;
-    int rc = cli_parse(argc, argv, names[kind], kind == ONE_WAIT ? "t:q" : "",
-                       kind == ONE_WAIT ? lo_wait : lo_plain, helps[kind], one_opt, &o, 1, 1, &pos);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    const char *id = argv[pos];
-    cli_http *h = cli_http_open(&rc);
-    if (!h) return rc;
-    cli_http_resp r = {0};
-    cli_url u = {0};
-    const char *path;
-    switch (kind) {
-    case ONE_WAIT:
-        rc = cli_run_wait(h, id, o.timeout, &r);
-        if (rc == CLI_OK) {
-            if (o.quiet)
-                rc = cli_run_outcome(r.json);
-            else
-                rc = cli_run_finish(&r, 0);
-        }
-        break;
-    case ONE_GET:
-        path = cli_run_path(&u, id, "");
-        rc = path ? cli_http_call(h, "GET", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
-        if (rc == CLI_OK && !cli_answer_object(&r)) rc = CLI_EHTTP;
-        if (rc == CLI_OK) {
-            if (cli_opts.json)
-                out_body(&r);
-            else
-                cli_run_print(r.json);
-        }
-        break;
-    case ONE_CANCEL:
-        path = cli_run_path(&u, id, "/cancel");
-        rc = path ? cli_http_call(h, "POST", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
-        if (rc == CLI_OK && !cli_answer_object(&r)) rc = CLI_EHTTP;
-        if (rc == CLI_OK) {
-            if (cli_opts.json)
-                out_body(&r);
-            else if (strcmp(cli_run_status(r.json), "cancelled") == 0)
-                printf("run %s: cancelled\n", id);
-            else
-                printf("run %s: cancel requested; it stops within a few steps ('eirnn runs "
-                       "wait %s')\n",
-                       id, id);
-        }
-        break;
-    case ONE_DELETE:
-        path = cli_run_path(&u, id, "");
-        rc = path ? cli_http_call(h, "DELETE", path, NULL, 0, NULL, 0, &r) : CLI_EIO;
-        if (rc == CLI_OK) {
-            if (cli_opts.json) {
-                json_t *j = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
-                if (j) out_json(j);
-                json_decref(j);
-            } else {
-                printf("deleted run %s\n", id);
-            }
-        }
-        break;
-    }
-    cli_url_free(&u);
-    cli_http_resp_free(&r);
-    cli_http_close(h);
-    return out_finish(rc);
+    (void)h;
+    return cli_run_finish(r, o->quiet);
+}
+
+static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
+                                              {"timeout", required_argument, NULL, 't'},
+                                              {"quiet", no_argument, NULL, 'q'},
+                                              {NULL, 0, NULL, 0}};
+static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help};
+
+const cli_job_kind cli_run_job_kind = {.collection = "runs",
+                                       .noun = "run",
+                                       .stop_hint = "it stops within a few steps",
+                                       .helps = one_helps,
+                                       .wait_shortopts = "t:q",
+                                       .wait_longopts = wait_longopts,
+                                       .print = cli_run_print,
+                                       .finish = run_wait_finish,
+                                       .submit_finish = run_submit_finish};
+
+static int run_one(int argc, char **argv, cli_job_op op)
+{
+    return cli_job_one(argc, argv, &cli_run_job_kind, op);
 }
 
 static int runs_get(int argc, char **argv)
 {
-    return run_one(argc, argv, ONE_GET);
+    return run_one(argc, argv, CLI_JOB_GET);
 }
 
 static int runs_wait(int argc, char **argv)
 {
-    return run_one(argc, argv, ONE_WAIT);
+    return run_one(argc, argv, CLI_JOB_WAIT);
 }
 
 static int runs_cancel(int argc, char **argv)
 {
-    return run_one(argc, argv, ONE_CANCEL);
+    return run_one(argc, argv, CLI_JOB_CANCEL);
 }
 
 static int runs_delete(int argc, char **argv)
 {
-    return run_one(argc, argv, ONE_DELETE);
+    return run_one(argc, argv, CLI_JOB_DELETE);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -182,47 +123,6 @@ static const char list_help[] =
     "  -a, --all          follow the pages to the end\n"
     "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
 
-typedef struct list_opts {
-    const char *status, *model;
-    cli_list_paging paging;
-} list_opts;
-
-static int list_opt(void *ctx, int c, const char *arg)
-{
-    list_opts *o = ctx;
-    switch (c) {
-    case 's':
-        if (!cli_run_status_known(arg)) {
-            cli_error("--status must be queued, running, succeeded, failed, diverged or "
-                      "cancelled, not '%s'",
-                      arg);
-            return CLI_EUSAGE;
-        }
-        o->status = arg;
-        return CLI_OK;
-    case 'm':
-        o->model = arg;
-        return CLI_OK;
-    default:
-        return cli_list_opt(&o->paging, c, arg);
-    }
-}
-
-/** Add @p run's row (id, status, progress, model, creation time) to @p t. */
-static void list_row(const json_t *run, out_table *t)
-{
-    char prog[32], tb[32];
-    const json_t *p = json_object_get(run, "progress");
-    snprintf(prog, sizeof prog, "%5.1f%%",
-             100.0 * json_number_value(json_object_get(p, "fraction")));
-    const json_t *mid = json_object_get(run, "model_id");
-    const char *row[5] = {
-        json_string_value(json_object_get(run, "id")), cli_run_status(run), prog,
-        json_is_string(mid) ? json_string_value(mid) : "inline",
-        out_time(json_string_value(json_object_get(run, "created_at")), tb, sizeof tb)};
-    out_table_add(t, row);
-}
-
 static int runs_list(int argc, char **argv)
 {
     static const struct option lo[] = {CLI_CONN_LONGOPTS,
@@ -232,25 +132,14 @@ static int runs_list(int argc, char **argv)
                                        {"all", no_argument, NULL, 'a'},
                                        {"cursor", required_argument, NULL, CLI_OPT_OWN},
                                        {NULL, 0, NULL, 0}};
-    list_opts o = {0};
-    int pos;
-    int rc = cli_parse(argc, argv, "runs list", "s:m:n:a", lo, list_help, list_opt, &o, 0, 0, &pos);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    cli_http *h = cli_http_open(&rc);
-    if (!h) return rc;
-    static const char *const head[] = {"ID", "STATUS", "PROGRESS", "MODEL", "CREATED"};
-    const char *const query[] = {"status", o.status, "model_id", o.model, NULL};
-    cli_list l = {.path = "/v1/runs",
-                  .query = query,
-                  .paging = o.paging,
-                  .items = "runs",
-                  .item = "run",
-                  .ncols = 5,
-                  .head = head,
-                  .add_row = list_row};
-    rc = cli_list_print(h, &l);
-    cli_http_close(h);
-    return out_finish(rc);
+    static const cli_job_list_kind kind = {
+        .collection = "runs",
+        .item = "run",
+        .help = list_help,
+        .longopts = lo,
+        .diverged = 1,
+        .statuses = "queued, running, succeeded, failed, diverged or cancelled"};
+    return cli_job_list(argc, argv, &kind);
 }
 
 /* ------------------------------------------------------------------------------------------ */

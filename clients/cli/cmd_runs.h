@@ -10,6 +10,7 @@
 #define EIRNN_CLI_CMD_RUNS_H
 
 #include "cmd.h"
+#include "cmd_jobs.h"
 
 /** The run's "status" ("?" when it has none). */
 const char *cli_run_status(const json_t *run);
@@ -54,6 +55,9 @@ int cli_run_wait(cli_http *h, const char *id, double timeout_s, cli_http_resp *l
  */
 int cli_job_wait(cli_http *h, const char *collection, const char *noun, const char *id,
                  double timeout_s, cli_http_resp *last);
+
+/** Runs as `eirnn runs` handles them (cmd_runs.c): get, wait, cancel, delete, submit. */
+extern const cli_job_kind cli_run_job_kind;
 
 /** `eirnn runs submit` (cmd_runs_submit.c); argv[0] is "submit". @return the exit code. */
 int cli_runs_submit(int argc, char **argv);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd_jobs.h"
 #include "cmd_runs.h"
 
 const char *cli_run_status(const json_t *run)
@@ -32,10 +33,7 @@ long long cli_run_member_int(const json_t *o, const char *key)
 
 const char *cli_run_path(cli_url *u, const char *id, const char *suffix)
 {
-    cli_url_add(u, "/v1/runs/");
-    cli_url_add_segment(u, id);
-    cli_url_add(u, suffix);
-    return cli_url_text(u);
+    return cli_job_path(u, "runs", id, suffix);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -44,25 +42,14 @@ const char *cli_run_path(cli_url *u, const char *id, const char *suffix)
 
 void cli_run_print(const json_t *run)
 {
-    char b[64], t[32];
+    char b[64];
     out_kv("id", "%s", out_member(run, "id", b, sizeof b));
-    const char *st = cli_run_status(run);
-    out_kv("status", "%s%s", st,
-           !cli_run_status_final(st) && json_is_true(json_object_get(run, "cancel_requested"))
-               ? " (cancel requested)"
-               : "");
-    const json_t *mid = json_object_get(run, "model_id");
-    out_kv("model", "%s", json_is_string(mid) ? json_string_value(mid) : "inline");
+    cli_job_print_status(run);
     const json_t *p = json_object_get(run, "progress");
     long long done = cli_run_member_int(p, "done"), total = cli_run_member_int(p, "total");
     double frac = json_number_value(json_object_get(p, "fraction"));
     out_kv("progress", "%lld/%lld steps (%.1f%%)", done, total, 100.0 * frac);
-    out_kv("created", "%s",
-           out_time(json_string_value(json_object_get(run, "created_at")), t, sizeof t));
-    out_kv("started", "%s",
-           out_time(json_string_value(json_object_get(run, "started_at")), t, sizeof t));
-    out_kv("finished", "%s",
-           out_time(json_string_value(json_object_get(run, "finished_at")), t, sizeof t));
+    cli_job_print_times(run);
     out_kv("attempts", "%lld of %lld", cli_run_member_int(run, "attempts"),
            cli_run_member_int(run, "max_attempts"));
 
@@ -96,14 +83,8 @@ void cli_run_print(const json_t *run)
         json_object_foreach((json_t *)outs, var, o)
         {
             const json_t *sh = json_object_get(o, "shape");
-            char dims[96] = "";
-            size_t k = 0, i;
-            const json_t *d;
-            json_array_foreach(sh, i, d)
-            {
-                k += (size_t)snprintf(dims + k, k < sizeof dims ? sizeof dims - k : 0, "%s%lld",
-                                      i ? " x " : "", (long long)json_integer_value(d));
-            }
+            char dims[96];
+            cli_shape_text(sh, " x ", dims, sizeof dims);
             out_kv(first ? "results" : "", "%-2s %s %s", var, dims,
                    out_member(o, "dtype", b, sizeof b));
             first = 0;

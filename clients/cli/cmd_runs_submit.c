@@ -75,10 +75,11 @@ enum {
 #define NEURONS_MAX 1000000
 
 typedef struct submit_opts {
-    const char *model_id, *model_file, *run_file, *inputs, *key;
-    int has_seed, has_dt, has_v0, wait, quiet;
+    const char *model_id, *model_file, *run_file, *inputs;
+    int has_seed, has_dt, has_v0;
     long long seed, steps, trials, every;
-    double dt, v0, time_limit, timeout;
+    double dt, v0, time_limit;
+    cli_job_submit_opts job; /* --idempotency-key, --wait, --timeout, -q */
     const char *integrator, *precision, *record, *neurons;
 } submit_opts;
 
@@ -140,6 +141,8 @@ static int run_field_opt(submit_opts *o, int c, const char *arg)
 static int submit_opt(void *ctx, int c, const char *arg)
 {
     submit_opts *o = ctx;
+    int rc;
+    if (cli_job_submit_opt(&o->job, c, arg, &rc)) return rc;
     switch (c) {
     case 'm':
         o->model_id = arg;
@@ -153,21 +156,6 @@ static int submit_opt(void *ctx, int c, const char *arg)
     case 'i':
         o->inputs = arg;
         return CLI_OK;
-    case 'k':
-        if (!*arg || strlen(arg) > 255 || strpbrk(arg, "\r\n")) {
-            cli_error("--idempotency-key must be one line of 1 to 255 characters");
-            return CLI_EUSAGE;
-        }
-        o->key = arg;
-        return CLI_OK;
-    case 'w':
-        o->wait = 1;
-        return CLI_OK;
-    case 'q':
-        o->quiet = 1;
-        return CLI_OK;
-    case 't':
-        return cli_parse_number("--timeout", arg, 1, &o->timeout);
     default:
         return run_field_opt(o, c, arg);
     }
@@ -471,7 +459,7 @@ int cli_runs_submit(int argc, char **argv)
                   o.steps > 0 ? "--steps" : "--trials", o.inputs);
         return CLI_EUSAGE;
     }
-    if (o.timeout > 0 && !o.wait) {
+    if (o.job.w.timeout > 0 && !o.job.wait) {
         cli_error("runs submit: --timeout needs --wait");
         return CLI_EUSAGE;
     }
@@ -486,42 +474,8 @@ int cli_runs_submit(int argc, char **argv)
         free(body);
         return rc;
     }
-    cli_http_resp r;
-    rc = cli_http_call(h, "POST", "/v1/runs", body, len, o.key, 0, &r);
+    rc = cli_job_submit(h, &cli_run_job_kind, body, len, o.job.key, o.job.wait, &o.job.w);
     free(body);
-    const json_t *res = rc == CLI_OK ? cli_answer_object(&r) : NULL;
-    const char *id = json_string_value(json_object_get(res, "id"));
-    if (rc == CLI_OK && !id) {
-        if (res) cli_error("the server's answer has no run id");
-        rc = CLI_EHTTP;
-    }
-    if (rc == CLI_OK && !o.wait) {
-        if (cli_opts.json)
-            out_body(&r);
-        else if (o.quiet)
-            printf("%s\n", id);
-        else
-            cli_run_print(res);
-    } else if (rc == CLI_OK) {
-        char *rid = strdup(id);
-        cli_http_resp fin;
-        if (!rid) {
-            cli_error("out of memory");
-            rc = CLI_EIO;
-        } else if (cli_run_status_final(
-                       cli_run_status(res))) { /* an idempotent replay of an ended run */
-            rc = cli_run_finish(&r, o.quiet);
-        } else if ((rc = cli_run_wait(h, rid, o.timeout, &fin)) == CLI_OK) {
-            rc = cli_run_finish(&fin, o.quiet);
-            cli_http_resp_free(&fin);
-        } else if (rc == CLI_ETIMEOUT && cli_opts.json) {
-            out_body(&r); /* the run as submitted: its id for a later 'runs wait' */
-        } else if (rc == CLI_ETIMEOUT && o.quiet) {
-            printf("%s\n", rid);
-        }
-        free(rid);
-    }
-    cli_http_resp_free(&r);
     cli_http_close(h);
     return out_finish(rc);
 }

@@ -111,6 +111,16 @@ void eir_dyn_eval(const eir_dyn *d, const double *V, double *work, double *F, do
 /** EIR_EINVAL naming "/V" when one of the @p n values of @p V is not finite. */
 eir_status eir_dyn_check_state(const double *V, int n, eir_error *err);
 
+/**
+ * One evaluation of model @p m at state @p V with input @p x (NULL: zeros) into @p dVdt and/or
+ * @p J (either may be NULL), with a workspace of its own: eir_dynamics() and eir_linearize().
+ * @p what names the work in the out-of-memory message ("linearising": "out of memory
+ * linearising N = 5"). On failure (a non-finite V, a bad x, out of memory) fills @p err and
+ * returns its status; @p dVdt and @p J are then unspecified.
+ */
+eir_status eir_dyn_eval_once(const eir_model *m, const double *V, const double *x, double *dVdt,
+                             double *J, const char *what, eir_error *err);
+
 /** Free the arrays of @p d and zero it; NULL or a zeroed one is a no-op. */
 void eir_dyn_free(eir_dyn *d);
 

@@ -146,8 +146,8 @@ eir_status eir_dyn_check_state(const double *V, int n, eir_error *err)
     return EIR_OK;
 }
 
-eir_status eir_dynamics(const eir_model *m, const double *V, const double *x, double *dVdt,
-                        eir_error *err)
+eir_status eir_dyn_eval_once(const eir_model *m, const double *V, const double *x, double *dVdt,
+                             double *J, const char *what, eir_error *err)
 {
     eir_status s = eir_dyn_check_state(V, m->n, err);
     if (s) return s;
@@ -156,12 +156,17 @@ eir_status eir_dynamics(const eir_model *m, const double *V, const double *x, do
     double *work = malloc(eir_dyn_work_len(m->n) * sizeof *work);
     if (!work) {
         eir_dyn_free(&d);
-        return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory for the dynamics of N = %d",
-                             m->n);
+        return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory %s N = %d", what, m->n);
     }
     s = eir_dyn_set_input(&d, x, "/x", err);
-    if (s == EIR_OK) eir_dyn_eval(&d, V, work, dVdt, NULL, NULL);
+    if (s == EIR_OK) eir_dyn_eval(&d, V, work, dVdt, J, NULL);
     free(work);
     eir_dyn_free(&d);
     return s;
+}
+
+eir_status eir_dynamics(const eir_model *m, const double *V, const double *x, double *dVdt,
+                        eir_error *err)
+{
+    return eir_dyn_eval_once(m, V, x, dVdt, NULL, "for the dynamics of", err);
 }

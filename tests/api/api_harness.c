@@ -551,14 +551,14 @@ static int is_final(const char *s)
                  !strcmp(s, "cancelled"));
 }
 
-json_t *api_wait_run(api_daemon *d, const char *id, double timeout)
+json_t *api_wait_job(api_daemon *d, const char *collection, const char *id, double timeout)
 {
     double deadline = api_now() + eir_scaled(timeout);
     json_t *j = NULL;
     for (;;) {
         double left = deadline - api_now();
         char path[160];
-        snprintf(path, sizeof path, "/v1/runs/%s?wait=%.3f", id,
+        snprintf(path, sizeof path, "/v1/%s/%s?wait=%.3f", collection, id,
                  left > 10  ? 10
                  : left < 0 ? 0
                             : left);
@@ -576,11 +576,17 @@ json_t *api_wait_run(api_daemon *d, const char *id, double timeout)
     }
 }
 
-void api_wait_status(api_daemon *d, const char *id, const char *status, double timeout)
+json_t *api_wait_run(api_daemon *d, const char *id, double timeout)
+{
+    return api_wait_job(d, "runs", id, timeout);
+}
+
+void api_wait_job_status(api_daemon *d, const char *collection, const char *noun, const char *id,
+                         const char *status, double timeout)
 {
     double deadline = api_now() + eir_scaled(timeout);
     char path[160];
-    snprintf(path, sizeof path, "/v1/runs/%s", id);
+    snprintf(path, sizeof path, "/v1/%s/%s", collection, id);
     for (;;) {
         api_resp r;
         api_get(d, path, &r);
@@ -588,7 +594,7 @@ void api_wait_status(api_daemon *d, const char *id, const char *status, double t
         const char *s = j ? json_string_value(json_object_get(j, "status")) : NULL;
         int ok = s && strcmp(s, status) == 0;
         if (!ok && api_now() > deadline) {
-            print_error("run %s: wanted status %s, have %s\n", id, status, s ? s : r.body);
+            print_error("%s %s: wanted status %s, have %s\n", noun, id, status, s ? s : r.body);
             json_decref(j);
             api_resp_free(&r);
             fail();
@@ -598,6 +604,11 @@ void api_wait_status(api_daemon *d, const char *id, const char *status, double t
         if (ok) return;
         eir_clock_sleep(0.02);
     }
+}
+
+void api_wait_status(api_daemon *d, const char *id, const char *status, double timeout)
+{
+    api_wait_job_status(d, "runs", "run", id, status, timeout);
 }
 
 char *api_read_file(const char *path, size_t *len)

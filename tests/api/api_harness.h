@@ -120,6 +120,14 @@ char *api_submit_run(api_daemon *d, const char *run_json);
  */
 json_t *api_wait_run(api_daemon *d, const char *id, double timeout);
 
+/** api_wait_run() for any job collection: GET /v1/@p collection ("runs", "analyses")/{id}?wait=
+ *  until the job is final or @p timeout seconds (scaled) passed; returns the last document. */
+json_t *api_wait_job(api_daemon *d, const char *collection, const char *id, double timeout);
+
+/** api_wait_status() for any job collection (@p noun "run", "analysis" in the failure). */
+void api_wait_job_status(api_daemon *d, const char *collection, const char *noun, const char *id,
+                         const char *status, double timeout);
+
 /** Poll until the run's status is @p status (e.g. "running"); fails the test after @p timeout
  *  seconds (scaled). */
 void api_wait_status(api_daemon *d, const char *id, const char *status, double timeout);

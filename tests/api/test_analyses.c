@@ -18,50 +18,13 @@
 /** GET /v1/analyses/{id}?wait= until it has ended or @p timeout (scaled) passed. */
 static json_t *wait_analysis(api_daemon *d, const char *id, double timeout)
 {
-    double deadline = api_now() + eir_scaled(timeout);
-    json_t *j = NULL;
-    for (;;) {
-        double left = deadline - api_now();
-        char path[160];
-        snprintf(path, sizeof path, "/v1/analyses/%s?wait=%.3f", id,
-                 left > 10  ? 10
-                 : left < 0 ? 0
-                            : left);
-        api_resp r;
-        api_get(d, path, &r);
-        if (r.status != 200) {
-            print_error("GET %s: %ld %s\n", path, r.status, r.body);
-            fail();
-        }
-        json_decref(j);
-        j = api_json(&r);
-        api_resp_free(&r);
-        const char *s = api_jstr(j, "status");
-        if ((s && strcmp(s, "queued") && strcmp(s, "running")) || api_now() >= deadline) return j;
-    }
+    return api_wait_job(d, "analyses", id, timeout);
 }
 
 /** Poll GET /v1/analyses/{id} until its status is @p status (fails after @p timeout). */
 static void wait_analysis_status(api_daemon *d, const char *id, const char *status, double timeout)
 {
-    double deadline = api_now() + eir_scaled(timeout);
-    char path[160];
-    snprintf(path, sizeof path, "/v1/analyses/%s", id);
-    for (;;) {
-        api_resp r;
-        api_get(d, path, &r);
-        json_t *j = r.status == 200 ? api_json(&r) : NULL;
-        const char *s = j ? api_jstr(j, "status") : NULL;
-        int ok = s && strcmp(s, status) == 0;
-        if (!ok && api_now() > deadline) {
-            print_error("analysis %s: wanted %s, have %s\n", id, status, s ? s : r.body);
-            fail();
-        }
-        json_decref(j);
-        api_resp_free(&r);
-        if (ok) return;
-        api_pause(0.02);
-    }
+    api_wait_job_status(d, "analyses", "analysis", id, status, timeout);
 }
 
 /** POST /v1/analyses with @p body: expects @p want; returns the new id (malloc'ed). */

@@ -8,20 +8,16 @@ it has succeeded ``summary`` and ``results``: ``{name: {"dtype", "shape", "url"}
 
 from __future__ import annotations
 
-import time
 import urllib.parse
 from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
 
 from .arrays import NpyArray, _is_ndarray, load_npy
-from .errors import EirnnTimeoutError
+from .jobs import FINAL_STATUSES, wait_for_end
 
 __all__ = ["AnalysesMixin", "ANALYSIS_KINDS", "AnalysisRef"]
 
 #: The kinds of analysis eirnnd runs.
 ANALYSIS_KINDS = frozenset({"spectrum", "fixed_points", "lyapunov", "activity"})
-
-#: Statuses after which an analysis never changes again.
-_FINAL = frozenset({"succeeded", "failed", "cancelled", "diverged"})
 
 #: An analysis: its id, or its job document (a dict with ``"id"``).
 AnalysisRef = Union[str, Mapping[str, Any]]
@@ -118,7 +114,7 @@ class AnalysesMixin:
             body[k] = _plain(v)
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
         job = self._json("POST", "/v1/analyses", body=body, headers=headers)  # type: ignore[attr-defined]
-        if not wait or job.get("status") in _FINAL:
+        if not wait or job.get("status") in FINAL_STATUSES:
             return job
         return self.wait_analysis(job, timeout=timeout, progress=progress)
 
@@ -149,25 +145,7 @@ class AnalysesMixin:
         Raises:
             EirnnTimeoutError: @timeout passed first; its ``run`` is the last document seen.
         """
-        if poll is None:
-            poll = 1.0 if progress is not None else 30.0
-        if poll <= 0:
-            raise ValueError("poll must be > 0")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            w = poll
-            if deadline is not None:
-                w = min(w, max(0.0, deadline - time.monotonic()))
-            t0 = time.monotonic()
-            last = self.analysis(analysis, wait=w if w > 0 else None)
-            if last.get("status") in _FINAL:
-                return last
-            if progress is not None:
-                progress(last)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise EirnnTimeoutError(last, float(timeout or 0))
-            if time.monotonic() - t0 < min(0.05, w):
-                time.sleep(min(0.25, w))  # a server that does not hold the poll: no spinning
+        return wait_for_end(lambda w: self.analysis(analysis, wait=w), timeout, poll, progress)
 
     def list_analyses(
         self,

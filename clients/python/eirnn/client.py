@@ -26,11 +26,9 @@ from .arrays import _is_ndarray, binary_array, json_default, load_npy, numpy_or_
 from .arrays import NpyArray
 from .analyses import AnalysesMixin
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, reason_phrase
+from .jobs import FINAL_STATUSES, wait_for_end
 
 __all__ = ["Client", "FINAL_STATUSES", "RunRef", "Index"]
-
-#: Run statuses after which a run never changes again.
-FINAL_STATUSES = frozenset({"succeeded", "failed", "diverged", "cancelled"})
 
 #: A run: its id, or a run resource (a dict with ``"id"``) as returned by the client.
 RunRef = Union[str, Mapping[str, Any]]
@@ -601,28 +599,7 @@ class Client(AnalysesMixin):
             EirnnTimeoutError: @timeout passed first; its ``run`` is the last resource seen.
         """
         rid = _run_id(run)
-        if poll is None:
-            poll = 1.0 if progress is not None else 30.0
-        if poll <= 0:
-            raise ValueError("poll must be > 0")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: Dict[str, Any] = dict(run) if isinstance(run, Mapping) else {"id": rid}
-        while True:
-            w = poll
-            if deadline is not None:
-                w = min(w, max(0.0, deadline - time.monotonic()))
-            t0 = time.monotonic()
-            last = self.get_run(rid, wait=w if w > 0 else None)
-            if last.get("status") in FINAL_STATUSES:
-                return last
-            if progress is not None:
-                progress(last)
-            if deadline is not None and time.monotonic() >= deadline:
-                raise EirnnTimeoutError(last, float(timeout or 0))
-            if time.monotonic() - t0 < min(0.05, w):
-                # Answered at once though not ended (the daemon is stopping, or a server
-                # without long polls): do not spin.
-                time.sleep(min(0.25, w))
+        return wait_for_end(lambda w: self.get_run(rid, wait=w), timeout, poll, progress)
 
     def cancel(self, run: RunRef) -> Dict[str, Any]:
         """``POST /v1/runs/{id}/cancel``: cancel a queued or running run.
