@@ -47,6 +47,7 @@ enum MHD_Result h_metrics(srv_req *r)
     if (have_counts) depth = counts.by_status[STORE_RUN_QUEUED];
     size_t len = 0;
     atomic_store(&s->metrics.model_cache_bytes, srv_modcache_bytes(s->models));
+    atomic_store(&s->metrics.body_buffer_bytes, atomic_load(&s->body_buffered));
     char *text =
         srv_metrics_render(&s->metrics, have_counts ? &counts : NULL, have_depth ? &depth : NULL,
                            s->cfg.workers, srv_now() - s->started, &len);

@@ -73,8 +73,12 @@ int srv_http_start(srv *s)
     }
     if (srv_guard_start(s) != 0) return -1;
     /* MHD_USE_ITC: connections handed over with MHD_add_connection() (fuzz/fuzz_http.c) are
-       served at once, not at the next event of the listening socket. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+       served at once, not at the next event of the listening socket. MHD_USE_POLL, not epoll:
+       libmicrohttpd 0.9.75's edge-triggered epoll misses the end of the stream when a client's
+       last bytes and its close arrive together mid-request, and keeps the connection (and the
+       share of --max-body-buffer-bytes its body holds) until --connection-timeout
+       (docs/RELIABILITY.md, "Slow clients"). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC;
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, &srv_http_on_access, s, MHD_OPTION_EXTERNAL_LOGGER,

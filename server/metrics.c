@@ -38,6 +38,7 @@ void srv_metrics_init(srv_metrics *m)
     atomic_init(&m->runs_submitted, 0);
     atomic_init(&m->model_builds, 0);
     atomic_init(&m->model_cache_bytes, 0);
+    atomic_init(&m->body_buffer_bytes, 0);
     atomic_init(&m->in_flight, 0);
     atomic_init(&m->workers_busy, 0);
     atomic_init(&m->long_polls, 0);
@@ -192,6 +193,11 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         "# HELP eirnn_http_requests_in_flight Requests being handled.\n"
         "# TYPE eirnn_http_requests_in_flight gauge\neirnn_http_requests_in_flight %d\n",
         atomic_load(&m->in_flight));
+    put(&b,
+        "# HELP eirnn_http_body_buffer_bytes Bytes of request bodies being received that are "
+        "held in the daemon's buffer (at most --max-body-buffer-bytes).\n"
+        "# TYPE eirnn_http_body_buffer_bytes gauge\neirnn_http_body_buffer_bytes %llu\n",
+        (unsigned long long)atomic_load(&m->body_buffer_bytes));
     put(&b,
         "# HELP eirnn_http_long_polls Long polls waiting for a run.\n"
         "# TYPE eirnn_http_long_polls gauge\neirnn_http_long_polls %d\n",

@@ -32,13 +32,14 @@ typedef struct srv_metrics {
     srv_hist run_duration;                  /**< wall-clock seconds from claim to finish */
     atomic_uint_fast64_t runs_finished[STORE_RUN_NSTATUS]; /**< by final status, this process */
     atomic_uint_fast64_t runs_claimed;                     /**< claims by this process's workers */
-    atomic_uint_fast64_t runs_released;    /**< runs given back to the queue at shutdown */
-    atomic_uint_fast64_t runs_submitted;   /**< runs accepted (202) by this process */
-    atomic_uint_fast64_t model_builds;     /**< models built by this process (stored, inline) */
-    atomic_int_fast64_t model_cache_bytes; /**< bytes of the model cache, set at each scrape */
-    atomic_int in_flight;                  /**< requests being handled */
-    atomic_int workers_busy;               /**< workers simulating or writing results */
-    atomic_int long_polls;                 /**< suspended long polls */
+    atomic_uint_fast64_t runs_released;     /**< runs given back to the queue at shutdown */
+    atomic_uint_fast64_t runs_submitted;    /**< runs accepted (202) by this process */
+    atomic_uint_fast64_t model_builds;      /**< models built by this process (stored, inline) */
+    atomic_int_fast64_t model_cache_bytes;  /**< bytes of the model cache, set at each scrape */
+    atomic_uint_fast64_t body_buffer_bytes; /**< srv::body_buffered, set at each scrape */
+    atomic_int in_flight;                   /**< requests being handled */
+    atomic_int workers_busy;                /**< workers simulating or writing results */
+    atomic_int long_polls;                  /**< suspended long polls */
 } srv_metrics;
 
 /** Zero @p m and set the histogram bounds. */

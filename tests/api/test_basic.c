@@ -77,6 +77,7 @@ static void test_metrics(void **state)
                           "eirnn_http_request_duration_seconds_count",
                           "eirnn_run_duration_seconds_bucket",
                           "eirnn_http_requests_in_flight",
+                          "eirnn_http_body_buffer_bytes 0",
                           "# TYPE eirnn_http_request_duration_seconds histogram",
                           NULL};
     for (const char **m = must; *m; m++)

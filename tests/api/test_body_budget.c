@@ -142,11 +142,47 @@ static void expect_budget_503(int status, const char *buf)
     assert_non_null(strstr(buf, "max-body-buffer-bytes"));
 }
 
-/** Wait a little for the daemon to have read what was sent (it answers nothing yet). */
-static void settle(void)
+/** The daemon's eirnn_http_body_buffer_bytes (bytes of bodies held in its buffer) from
+ *  /metrics. */
+static unsigned long long buffered_bytes(void)
 {
-    api_pause(eir_scaled(0.3));
+    api_resp r;
+    api_get(&D, "/metrics", &r);
+    assert_int_equal(r.status, 200);
+    const char *g = strstr(r.body, "\neirnn_http_body_buffer_bytes ");
+    if (!g) fail_msg("/metrics lacks eirnn_http_body_buffer_bytes:\n%.2000s", r.body);
+    unsigned long long v = strtoull(g + strlen("\neirnn_http_body_buffer_bytes "), NULL, 10);
+    api_resp_free(&r);
+    return v;
 }
+
+/** Wait until the daemon holds at least @p bytes of the budget (it has read the headers of a
+ *  Content-Length body, or enough of a chunked one), however long a loaded machine makes the
+ *  daemon take to read what was sent: a fixed pause let a second body win the budget first. */
+static void wait_buffered(unsigned long long bytes)
+{
+    double deadline = api_now() + eir_scaled(20);
+    unsigned long long v;
+    while ((v = buffered_bytes()) < bytes) {
+        if (api_now() > deadline)
+            fail_msg("the daemon holds %llu bytes of bodies, not the %llu sent", v, bytes);
+        api_pause(0.01);
+    }
+}
+
+/** Wait until the daemon holds none of the budget (every body ended has given its share back). */
+static void wait_buffer_empty(void)
+{
+    double deadline = api_now() + eir_scaled(5);
+    unsigned long long v;
+    while ((v = buffered_bytes()) != 0) {
+        if (api_now() > deadline) fail_msg("the daemon still holds %llu bytes of bodies", v);
+        api_pause(0.01);
+    }
+}
+
+/** Bodies that hold this much of the 1280 KiB budget leave no room for a second one. */
+#define HELD_BY_FIRST 1000001ull
 
 static void budget_case(int chunked)
 {
@@ -158,7 +194,7 @@ static void budget_case(int chunked)
         send_chunk(a, 600000);
     else
         send_spaces(a, 600000);
-    settle();
+    wait_buffered(HELD_BY_FIRST);
     /* B: refused while A holds the budget (chunked: once its buffer outgrows what is left). */
     int b = dial();
     send_head(b, chunked);
@@ -175,6 +211,7 @@ static void budget_case(int chunked)
     /* C: the budget is whole again. */
     st = whole_request(chunked, buf, sizeof buf);
     if (st != 422) fail_msg("after the first ended: expected 422, got %d: %.300s", st, buf);
+    wait_buffer_empty();
 }
 
 static void test_content_length(void **state)
@@ -202,7 +239,7 @@ static void test_client_gone_mid_body(void **state)
             send_chunk(a, 600000);
         else
             send_spaces(a, 600000);
-        settle();
+        wait_buffered(HELD_BY_FIRST);
         close(a); /* gone without the rest */
         /* Each round would leak about 1 MB of a 1280 KiB budget: the next body would get 503. */
         double deadline = api_now() + eir_scaled(5);
@@ -212,6 +249,7 @@ static void test_client_gone_mid_body(void **state)
         if (st != 422)
             fail_msg("round %d: after a client left mid-body: expected 422, got %d: %.300s", round,
                      st, buf);
+        wait_buffer_empty();
     }
 }
 
