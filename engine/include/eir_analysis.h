@@ -94,8 +94,10 @@ eir_status eir_dynamics(const eir_model *m, const double *V, const double *x, do
  * eigenvector k (unit 2-norm, complex) is column k of @p vecs (n x n complex, interleaved:
  * vecs[2 * (i * n + k)] is the real part of component i of vector k), in the same order as the
  * eigenvalues, as numpy.linalg.eig returns them. The stop flag is looked at before the LAPACK
- * call only (dgeev cannot be interrupted). EIR_EINVAL for n < 1 or a non-finite entry
- * ("/matrix"), EIR_ENOMEM, EIR_ENUMERIC when dgeev does not converge, EIR_ECANCELLED.
+ * call and, from n = 256 on, every 20 ms while it runs (dgeev runs on a thread of its own on a
+ * copy; a stop returns at once and abandons it: it keeps a core busy until it ends on its own,
+ * its result discarded). EIR_EINVAL for n < 1 or a non-finite entry ("/matrix"), EIR_ENOMEM,
+ * EIR_ENUMERIC when dgeev does not converge, EIR_ECANCELLED.
  */
 eir_status eir_eigen(const double *a, int n, double *vals, double *vecs, const eir_stop *stop,
                      eir_error *err);

@@ -28,7 +28,9 @@
  * of e_i and i_i. Results do not depend on thread counts given a single-threaded BLAS (as the
  * engine's programs set it, eir_blas_single_threaded).
  * Memory: O(n^2 + N BLOCK_ROWS) (C, W and the block buffers). The stop flag is looked at
- * between blocks; EIR_ECANCELLED then leaves @p out empty. Failures free everything.
+ * between blocks and, from n = EIR_STOPPABLE_MIN_N on, every 20 ms while dsyevd runs (on a
+ * thread of its own that owns C: a stop abandons it, stoppable.h); EIR_ECANCELLED then leaves
+ * @p out empty. Failures free everything.
  */
 #include <cblas.h>
 #include <math.h>
@@ -38,6 +40,7 @@
 #include "eir.h"
 #include "eir_analysis.h"
 #include "stop.h"
+#include "stoppable.h"
 
 extern void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
                     double *w, double *work, const int *lwork, int *iwork, const int *liwork,
@@ -182,28 +185,68 @@ static void summarise(const eir_activity_desc *d, const double *C, eir_activity_
     out->mean_corr = pairs ? rsum / (double)pairs : NAN;
 }
 
-/* Eigenvalues of C (destroyed) into out->pca_var (descending) and ratios. */
-static eir_status pca(int n, double *C, eir_activity_result *out, eir_error *err)
+/** One dsyevd call that owns its data (stoppable.h): the covariance (destroyed) and w (the n
+ *  eigenvalues, then dsyevd's workspace). */
+typedef struct pca_call {
+    int n, info;
+    double *C, *w;
+} pca_call;
+
+static void pca_call_free(void *p)
+{
+    pca_call *c = p;
+    free(c->C);
+    free(c->w);
+    free(c);
+}
+
+static void pca_call_run(void *p)
+{
+    pca_call *c = p;
+    int lwork = 2 * c->n + 1, liwork = 1;
+    /* Row-major upper triangle = the column-major lower triangle LAPACK sees. */
+    dsyevd_("N", "L", &c->n, c->C, &c->n, c->w, c->w + c->n, &lwork, &liwork, &liwork, &c->info, 1,
+            1);
+}
+
+/* Eigenvalues of *Cp (taken: *Cp is NULL on return) into out->pca_var (descending) and ratios.
+ * From n = EIR_STOPPABLE_MIN_N on, dsyevd runs on a thread of its own and a stop abandons it. */
+static eir_status pca(int n, double **Cp, const eir_stop *stop, eir_activity_result *out,
+                      eir_error *err)
 {
     double trace = 0.0;
     for (int i = 0; i < n; i++)
-        trace += C[(size_t)i * n + i];
-    int lwork = 2 * n + 1, liwork = 1, info = 0;
-    double *w = malloc((size_t)(n + lwork) * sizeof *w);
-    if (!w) return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory for the PCA (n = %d)", n);
-    /* Row-major upper triangle = the column-major lower triangle LAPACK sees. */
-    dsyevd_("N", "L", &n, C, &n, w, w + n, &lwork, &liwork, &liwork, &info, 1, 1);
-    if (info != 0) {
+        trace += (*Cp)[(size_t)i * n + i];
+    pca_call *c = calloc(1, sizeof *c);
+    double *w = malloc((size_t)(n + 2 * n + 1) * sizeof *w);
+    if (!c || !w) {
+        free(c);
         free(w);
+        free(*Cp);
+        *Cp = NULL;
+        return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory for the PCA (n = %d)", n);
+    }
+    *c = (pca_call){.n = n, .C = *Cp, .w = w};
+    *Cp = NULL;
+    if (n >= EIR_STOPPABLE_MIN_N) {
+        if (eir_stoppable_run(pca_call_run, c, pca_call_free, stop) != EIR_OK)
+            return eir_error_set(err, EIR_ECANCELLED, NULL,
+                                 "activity statistics stopped (in the PCA of %d units)", n);
+    } else {
+        pca_call_run(c);
+    }
+    if (c->info != 0) {
+        const int info = c->info;
+        pca_call_free(c);
         return eir_error_set(err, EIR_ENUMERIC, NULL,
                              "LAPACK dsyevd failed on the covariance matrix (info %d)", info);
     }
     for (int k = 0; k < n; k++) {
-        double l = w[n - 1 - k];
+        double l = c->w[n - 1 - k];
         out->pca_var[k] = l > 0 ? l : 0.0;
         out->pca_ratio[k] = trace > 0 ? out->pca_var[k] / trace : NAN;
     }
-    free(w);
+    pca_call_free(c);
     return EIR_OK;
 }
 
@@ -294,7 +337,7 @@ eir_status eir_activity(const eir_activity_desc *d, eir_activity_result *out, ei
     for (int u = 0; u < n; u++)
         out->unit_var[u] = C[(size_t)u * n + u];
     summarise(d, C, out);
-    st = pca(n, C, out, err);
+    st = pca(n, &C, d->stop, out, err); /* takes C */
     if (st == EIR_OK && d->model) st = balance(d, out, err);
 done:
     free(C);

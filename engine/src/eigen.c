@@ -12,7 +12,10 @@
  * Sorting: by real part descending, ties by imaginary part descending, equal values in dgeev's
  * order (a stable sort by index). Cost: dgeev's O(N^3) plus O(N^2) copies. Failure: EIR_EINVAL
  * for n < 1 or a non-finite entry ("/matrix"), EIR_ENOMEM, EIR_ENUMERIC when dgeev's QR does not
- * converge (info > 0), EIR_ECANCELLED when the stop flag is set before dgeev starts.
+ * converge (info > 0), EIR_ECANCELLED when the stop flag is set before or while dgeev runs:
+ * from N = EIR_STOPPABLE_MIN_N on, dgeev runs on a thread of its own on a copy it owns
+ * (stoppable.h), the caller looks at the flag every 20 ms and, when it is requested, returns at
+ * once and abandons the solver (which ends on its own, its result discarded).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 
 #include "eir_analysis.h"
 #include "stop.h"
+#include "stoppable.h"
 
 /* LAPACK's Fortran entry point; the trailing size_t are the hidden CHARACTER lengths. */
 extern void dgeev_(const char *jobvl, const char *jobvr, const int *n, double *a, const int *lda,
@@ -108,6 +112,49 @@ static void put_vector(const double *vr, const double *wi, int n, int k, double 
     }
 }
 
+/** One dgeev call that owns its data (stoppable.h): the column-major copy of the matrix (which
+ *  dgeev destroys), the eigenvalues (wr, then wi) and the right eigenvectors when wanted. */
+typedef struct eig_call {
+    int n, want;
+    int info;  /**< dgeev's */
+    int nomem; /**< 1 when its workspace could not be allocated (dgeev not called) */
+    double *at, *wr, *vr;
+} eig_call;
+
+static void eig_call_free(void *p)
+{
+    eig_call *c = p;
+    free(c->at);
+    free(c->wr);
+    free(c->vr);
+    free(c);
+}
+
+/** The workspace query, the workspace and the dgeev call itself (the O(N^3) part). */
+static void eig_call_run(void *p)
+{
+    eig_call *c = p;
+    const int n = c->n, want = c->want;
+    double *wi = c->wr + n;
+    const char jobvl = 'N', jobvr = want ? 'V' : 'N';
+    const int one = 1, ldvr = want ? n : 1;
+    int lwork = -1, info = 0;
+    double wq = 0.0, dummy = 0.0;
+    dgeev_(&jobvl, &jobvr, &n, c->at, &n, c->wr, wi, &dummy, &one, want ? c->vr : &dummy, &ldvr,
+           &wq, &lwork, &info, 1, 1);
+    lwork = info == 0 && wq >= 1 ? (int)wq : (want ? 4 * n : 3 * n);
+    if (lwork < (want ? 4 * n : 3 * n)) lwork = want ? 4 * n : 3 * n;
+    double *work = malloc((size_t)lwork * sizeof *work);
+    if (!work) {
+        c->nomem = 1;
+        return;
+    }
+    dgeev_(&jobvl, &jobvr, &n, c->at, &n, c->wr, wi, &dummy, &one, want ? c->vr : &dummy, &ldvr,
+           work, &lwork, &info, 1, 1);
+    c->info = info;
+    free(work);
+}
+
 eir_status eir_eigen(const double *a, int n, double *vals, double *vecs, const eir_stop *stop,
                      eir_error *err)
 {
@@ -123,53 +170,57 @@ eir_status eir_eigen(const double *a, int n, double *vals, double *vecs, const e
     if (eir_stop_now(stop))
         return eir_error_set(err, EIR_ECANCELLED, NULL, "the eigenvalue computation was stopped");
     const int want = vecs != NULL;
-    double *at = malloc(nn * sizeof *at);
-    double *wr = malloc(2 * (size_t)n * sizeof *wr);
-    double *vr = want ? malloc(nn * sizeof *vr) : NULL;
+    eig_call *c = calloc(1, sizeof *c);
     eig_key *keys = malloc((size_t)n * sizeof *keys);
-    double *work = NULL;
+    if (!c || !keys) {
+        free(c);
+        free(keys);
+        return eir_error_set(err, EIR_ENOMEM, NULL,
+                             "out of memory for the eigenvalues of a %d x %d matrix", n, n);
+    }
+    c->n = n;
+    c->want = want;
+    c->at = malloc(nn * sizeof *c->at);
+    c->wr = malloc(2 * (size_t)n * sizeof *c->wr);
+    c->vr = want ? malloc(nn * sizeof *c->vr) : NULL;
     eir_status s = EIR_OK;
-    if (!at || !wr || (want && !vr) || !keys) goto nomem;
-    double *wi = wr + n;
+    if (!c->at || !c->wr || (want && !c->vr)) goto nomem;
     for (int i = 0; i < n; i++) /* column-major copy: at[j n + i] = a[i][j] */
         for (int j = 0; j < n; j++)
-            at[(size_t)j * n + i] = a[(size_t)i * n + j];
-    const char jobvl = 'N', jobvr = want ? 'V' : 'N';
-    const int one = 1, ldvr = want ? n : 1;
-    int lwork = -1, info = 0;
-    double wq = 0.0, dummy = 0.0;
-    dgeev_(&jobvl, &jobvr, &n, at, &n, wr, wi, &dummy, &one, want ? vr : &dummy, &ldvr, &wq, &lwork,
-           &info, 1, 1);
-    lwork = info == 0 && wq >= 1 ? (int)wq : (want ? 4 * n : 3 * n);
-    if (lwork < (want ? 4 * n : 3 * n)) lwork = want ? 4 * n : 3 * n;
-    work = malloc((size_t)lwork * sizeof *work);
-    if (!work) goto nomem;
-    dgeev_(&jobvl, &jobvr, &n, at, &n, wr, wi, &dummy, &one, want ? vr : &dummy, &ldvr, work,
-           &lwork, &info, 1, 1);
-    if (info != 0) {
+            c->at[(size_t)j * n + i] = a[(size_t)i * n + j];
+    if (n >= EIR_STOPPABLE_MIN_N) {
+        if (eir_stoppable_run(eig_call_run, c, eig_call_free, stop) != EIR_OK) {
+            free(keys); /* c belongs to the abandoned solver now */
+            return eir_error_set(err, EIR_ECANCELLED, NULL,
+                                 "the eigenvalue computation of a %d x %d matrix was stopped", n,
+                                 n);
+        }
+    } else {
+        eig_call_run(c);
+    }
+    if (c->nomem) goto nomem;
+    if (c->info != 0) {
         s = eir_error_set(err, EIR_ENUMERIC, "/matrix",
                           "LAPACK dgeev failed (info %d): the QR algorithm did not converge for "
                           "this %d x %d matrix",
-                          info, n, n);
+                          c->info, n, n);
         goto out;
     }
+    const double *wr = c->wr, *wi = c->wr + n;
     for (int k = 0; k < n; k++)
         keys[k] = (eig_key){wr[k], wi[k], k};
     qsort(keys, (size_t)n, sizeof *keys, key_cmp);
     for (int k = 0; k < n; k++) {
         vals[2 * k] = keys[k].re;
         vals[2 * k + 1] = keys[k].im;
-        if (want) put_vector(vr, wi, n, keys[k].idx, vecs, k);
+        if (want) put_vector(c->vr, wi, n, keys[k].idx, vecs, k);
     }
     goto out;
 nomem:
     s = eir_error_set(err, EIR_ENOMEM, NULL,
                       "out of memory for the eigenvalues of a %d x %d matrix", n, n);
 out:
-    free(at);
-    free(wr);
-    free(vr);
+    eig_call_free(c);
     free(keys);
-    free(work);
     return s;
 }

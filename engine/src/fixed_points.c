@@ -26,7 +26,8 @@
  * chunk one thread deduplicates its results in start order (a point joins the first kept point
  * within dedupe_tol (1 + max |V|) in max norm, otherwise it is kept with this start's V), so the
  * output is the same bytes at any thread count. Eigenvalues (eir_eigen, dgeev) are computed
- * once per kept point, not per start.
+ * once per kept point, not per start, with the stop flag (from N = 256 a stop ends the wait for
+ * a point's dgeev at once: stoppable.h).
  *
  * Memory: W and M dense once (2 N^2 doubles, whatever the model's storage), per thread a
  * Jacobian (N^2; 3 N^2 with slow points), FP_CHUNK end states, the kept points and their
@@ -383,7 +384,12 @@ static void eigen_points(fp_search *S, int tid)
         eir_dyn_eval(&S->dyn, V, w->work, w->F, w->J, NULL);
         S->resid[k] = fp_norm(w->F, n);
         eir_error err;
-        S->estatus[k] = eir_eigen(w->J, n, S->eig + 2 * (size_t)k * n, NULL, NULL, &err);
+        /* the stop flag reaches dgeev: a large point's eigenvalues stop while they run */
+        S->estatus[k] = eir_eigen(w->J, n, S->eig + 2 * (size_t)k * n, NULL, S->d->stop, &err);
+        if (S->estatus[k] == EIR_ECANCELLED) {
+            atomic_store(&S->cancel, 1);
+            break;
+        }
         if (S->estatus[k] != EIR_OK && atomic_exchange(&S->eig_failed, 1) == 0) S->eerr = err;
     }
 }
