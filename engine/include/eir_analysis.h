@@ -102,6 +102,14 @@ eir_status eir_dynamics(const eir_model *m, const double *V, const double *x, do
 eir_status eir_eigen(const double *a, int n, double *vals, double *vecs, const eir_stop *stop,
                      eir_error *err);
 
+/**
+ * Number of eigensolver calls abandoned by a stop (see eir_eigen) that are still running on
+ * their own threads in this process. A program must not run its exit-time teardown while one
+ * runs (OpenBLAS frees its buffers at exit, under the solver's feet): eirnnd ends with _exit()
+ * when this is not 0 after its orderly shutdown. Any thread; cannot fail.
+ */
+int eir_abandoned_solvers(void);
+
 /** Sort @p n interleaved complex values by real part descending, ties by imaginary part
  *  descending, applying the same permutation to the columns of @p vecs (n x n complex) when
  *  not NULL. Stable; cannot fail (allocates nothing). */

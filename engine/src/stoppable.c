@@ -6,10 +6,23 @@
 #include "stoppable.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "eir_analysis.h"
 #include "stop.h"
+
+/**
+ * Abandoned calls still running (eir_abandoned_solvers()). Process-wide by nature: it counts
+ * threads of the process, for the process's exit; the one mutable global of the engine.
+ */
+static atomic_int abandoned_running;
+
+int eir_abandoned_solvers(void)
+{
+    return atomic_load(&abandoned_running);
+}
 
 /** What the caller and the solver's thread share; freed by whichever lets go last. */
 typedef struct stoppable_call {
@@ -45,8 +58,10 @@ static void *solver_main(void *arg)
     pthread_mutex_lock(&c->lock);
     c->done = 1;
     pthread_cond_signal(&c->cond);
-    if (c->abandoned) c->free_ctx(c->ctx); /* nobody else will read it */
+    const int abandoned = c->abandoned;
+    if (abandoned) c->free_ctx(c->ctx); /* nobody else will read it */
     call_release(c);
+    if (abandoned) atomic_fetch_sub(&abandoned_running, 1);
     return NULL;
 }
 
@@ -112,7 +127,10 @@ eir_status eir_stoppable_run(void (*fn)(void *ctx), void *ctx, void (*free_ctx)(
         }
     }
     const eir_status s = c->done ? EIR_OK : EIR_ECANCELLED;
-    if (!c->done) c->abandoned = 1;
+    if (!c->done) {
+        c->abandoned = 1;
+        atomic_fetch_add(&abandoned_running, 1);
+    }
     call_release(c);
     return s;
 }
