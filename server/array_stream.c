@@ -278,10 +278,7 @@ ssize_t srv_array_stream_read(srv_array_stream *x, uint64_t pos, char *buf, size
     size_t n = 0;
     while (n < max) {
         if (x->out_pos < x->out_len) {
-            size_t k = x->out_len - x->out_pos < max - n ? x->out_len - x->out_pos : max - n;
-            memcpy(buf + n, x->out + x->out_pos, k);
-            x->out_pos += k;
-            n += k;
+            n += srv_stage_drain(x->out, x->out_len, &x->out_pos, buf + n, max - n);
             continue;
         }
         if (x->phase == PH_DONE) break;

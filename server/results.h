@@ -8,6 +8,7 @@
 #define EIRNN_RESULTS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "http.h"
 
@@ -57,6 +58,20 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
  * queuing 400 (bad ?format=) or 406 (nothing acceptable) into *@p ret.
  */
 int srv_res_pick_format(srv_req *r, srv_res_fmt *fmt, enum MHD_Result *ret);
+
+/**
+ * Copy what is left of staged output @p out[*@p pos .. @p len) into @p buf, at most @p max
+ * bytes, advancing *@p pos: the first move of both download readers (results_stream.c,
+ * array_stream.c) at each call. Returns the bytes copied; cannot fail.
+ */
+static inline size_t srv_stage_drain(const char *out, size_t len, size_t *pos, char *buf,
+                                     size_t max)
+{
+    size_t k = len - *pos < max ? len - *pos : max;
+    memcpy(buf, out + *pos, k);
+    *pos += k;
+    return k;
+}
 
 /**
  * Format a double (or a float when @p f32) in the fewest significant digits that read back to
