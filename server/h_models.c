@@ -58,7 +58,7 @@ static enum MHD_Result create_pending(srv_req *r, json_t *doc)
     store_model sm;
     memset(&sm, 0, sizeof sm);
     store_status st =
-        c ? store_model_create(c, shape.name, NULL, shape.n, r->body, &sm) : STORE_ERROR;
+        c ? store_model_create(c, shape.name, NULL, shape.n, r->body, NULL, &sm) : STORE_ERROR;
     if (st != STORE_OK) return srv_problem_store(r, st, c, "the model");
     srv_pool_notify(s->pool); /* a worker builds it */
     return reply_created(r, 202, &sm);
@@ -88,7 +88,8 @@ enum MHD_Result h_models_create(srv_req *r)
     store_model sm;
     memset(&sm, 0, sizeof sm);
     store_status st =
-        c ? store_model_create(c, spec->name, hash, eir_model_n(m), r->body, &sm) : STORE_ERROR;
+        c ? store_model_create(c, spec->name, hash, eir_model_n(m), r->body, NULL, &sm)
+          : STORE_ERROR;
     if (st != STORE_OK) {
         eir_model_free(m);
         eir_model_spec_free(spec);
@@ -159,7 +160,7 @@ enum MHD_Result h_models_list(srv_req *r)
     list_ctx l = {json_array()};
     char next[STORE_CURSOR_MAX] = "";
     store_status st =
-        c && l.items ? store_model_list(c, cursor, limit, list_cb, &l, next) : STORE_ERROR;
+        c && l.items ? store_model_list(c, NULL, cursor, limit, list_cb, &l, next) : STORE_ERROR;
     if (st != STORE_OK) {
         json_decref(l.items);
         if (st == STORE_INVALID)

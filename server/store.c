@@ -151,11 +151,11 @@ static const char *copy_cursor(char cur[STORE_CURSOR_MAX + 1], const char *curso
 }
 
 store_status store_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
-                                const char *json, store_model *out)
+                                const char *json, const char *labels_json, store_model *out)
 {
     if (out) memset(out, 0, sizeof *out);
     CHECK_CONN(c);
-    return OPS(c)->model_create(c, name, hash, n, json, out);
+    return OPS(c)->model_create(c, name, hash, n, json, labels_json, out);
 }
 
 store_status store_model_get(store_conn *c, const char *id, store_model *out)
@@ -165,14 +165,14 @@ store_status store_model_get(store_conn *c, const char *id, store_model *out)
     return OPS(c)->model_get(c, id, out);
 }
 
-store_status store_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
-                              void *ctx, char next[STORE_CURSOR_MAX])
+store_status store_model_list(store_conn *c, const store_labels *labels, const char *cursor,
+                              int limit, store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {
     char cur[STORE_CURSOR_MAX + 1];
     cursor = copy_cursor(cur, cursor); /* @p cursor may be @p next itself */
     if (next) next[0] = '\0';
     CHECK_CONN(c);
-    return OPS(c)->model_list(c, cursor, limit, cb, ctx, next);
+    return OPS(c)->model_list(c, labels, cursor, limit, cb, ctx, next);
 }
 
 store_status store_model_delete(store_conn *c, const char *id, int64_t *runs_using)

@@ -65,6 +65,17 @@ typedef enum store_run_status {
 #define STORE_MAX_NDIM 8      /**< most dimensions a stored result may have */
 #define STORE_LIST_MAX 1000   /**< largest page a list operation returns */
 #define STORE_LIST_DEFAULT 50 /**< page size used when a list is asked for limit <= 0 */
+#define STORE_MAX_LABEL_FILTERS 16 /**< most label conditions of one list */
+
+/**
+ * A list's label conditions (?label=key:value, repeatable): an object matches when it has every
+ * one of them (AND). Keys and values are matched exactly (case-sensitive).
+ */
+typedef struct store_labels {
+    int n; /**< 0 .. STORE_MAX_LABEL_FILTERS */
+    const char *keys[STORE_MAX_LABEL_FILTERS];
+    const char *values[STORE_MAX_LABEL_FILTERS];
+} store_labels;
 
 /** Open-time settings; store_config_default() gives the values documented per field. */
 typedef struct store_config {
@@ -84,15 +95,17 @@ typedef enum store_model_state {
 
 /** A stored model. */
 typedef struct store_model {
-    char id[STORE_ID_MAX];     /**< "m_" + 24 lower-case hex characters */
-    char hash[STORE_HASH_MAX]; /**< eir_model_hash() of the built model; "" until ready */
-    store_model_state state;   /**< build state */
-    char *error;               /**< problem object (JSON text) of a failed build, else NULL */
-    double build_s;            /**< seconds a worker's build took; -1 when not built by one */
-    char *name;                /**< "name" of the model, "" when none */
-    int64_t n;                 /**< number of neurons N */
-    int64_t created_at;        /**< ms since the epoch */
-    char *json;                /**< the model document as submitted; NULL in lists */
+    char id[STORE_ID_MAX];       /**< "m_" + 24 lower-case hex characters */
+    char hash[STORE_HASH_MAX];   /**< eir_model_hash() of the built model; "" until ready */
+    store_model_state state;     /**< build state */
+    char *error;                 /**< problem object (JSON text) of a failed build, else NULL */
+    double build_s;              /**< seconds a worker's build took; -1 when not built by one */
+    char *name;                  /**< "name" of the model, "" when none */
+    int64_t n;                   /**< number of neurons N */
+    int64_t created_at;          /**< ms since the epoch */
+    char *json;                  /**< the model document as submitted; NULL in lists */
+    char *labels_json;           /**< its labels as a JSON object text ("{}" when none) */
+    char sweep_id[STORE_ID_MAX]; /**< the sweep that created it, or "" */
 } store_model;
 
 /**
@@ -114,10 +127,13 @@ typedef struct store_run {
     int64_t progress_done;                       /**< steps done */
     int64_t progress_total;                      /**< steps in all; 0 = unknown */
     double time_limit;                           /**< wall-clock limit in seconds; 0 = none */
-    char *request_json;    /**< the run request; only filled by store_run_claim() */
-    char *error_json;      /**< problem detail of a failed run, or NULL */
-    char *meta_json;       /**< engine metadata and summary of a finished run, or NULL */
-    char *idempotency_key; /**< the key it was created with, or NULL */
+    char *request_json;          /**< the run request; only filled by store_run_claim() */
+    char *error_json;            /**< problem detail of a failed run, or NULL */
+    char *meta_json;             /**< engine metadata and summary of a finished run, or NULL */
+    char *idempotency_key;       /**< the key it was created with, or NULL */
+    char *labels_json;           /**< its labels as a JSON object text ("{}" when none) */
+    char sweep_id[STORE_ID_MAX]; /**< the sweep it is a point of ("s_..."), or "" */
+    int64_t sweep_index;         /**< its point's index in that sweep, -1 when none */
 } store_run;
 
 /** What store_run_create() needs. Zeroed fields take the documented defaults. */
@@ -134,14 +150,18 @@ typedef struct store_run_new {
     double time_limit;           /**< seconds; 0 = none */
     int64_t progress_total;      /**< steps in all, if known */
     int64_t queue_limit;         /**< ::STORE_QUEUE_FULL when this many runs are queued; 0: none */
+    const char *labels_json;     /**< a JSON object of string labels (checked by the caller);
+                                      NULL for none */
 } store_run_new;
 
 /** Filter of store_run_list(). */
 typedef struct store_run_filter {
-    int status;           /**< a ::store_run_status, or -1 for any */
-    const char *model_id; /**< NULL for any */
-    const char *kind;     /**< "run", "analysis"; NULL for any */
-    const char *subkind;  /**< NULL for any */
+    int status;                 /**< a ::store_run_status, or -1 for any */
+    const char *model_id;       /**< NULL for any */
+    const char *kind;           /**< "run", "analysis"; NULL for any */
+    const char *subkind;        /**< NULL for any */
+    const char *sweep_id;       /**< NULL for any; else only that sweep's points */
+    const store_labels *labels; /**< NULL or n == 0 for any */
 } store_run_filter;
 
 /** Description of one stored result array (little-endian, row-major bytes). */
@@ -179,11 +199,52 @@ typedef struct store_verify_report {
     uint64_t bytes_checked;  /**< bytes hashed */
 } store_verify_report;
 
+/** A sweep's new model (stored pending, built by a worker; docs/SWEEPS.md). */
+typedef struct store_sweep_model {
+    const char *id;          /**< "m_..." drawn by the caller (eir_random_id()) */
+    const char *name;        /**< NULL: "" */
+    int64_t n;               /**< N */
+    const char *json;        /**< the model document */
+    const char *labels_json; /**< NULL: none */
+} store_sweep_model;
+
+/** What store_sweep_create() needs. */
+typedef struct store_sweep_new {
+    const char *id;                  /**< "s_..." drawn by the caller */
+    const char *request_json;        /**< the sweep request as accepted */
+    const char *name;                /**< NULL: "" */
+    const char *labels_json;         /**< NULL: none */
+    const char *idempotency_key;     /**< NULL for none */
+    const char *body_hash;           /**< required with a key */
+    const store_sweep_model *models; /**< models to create with the sweep */
+    int64_t n_models;
+    /** The points' runs, in point order (sweep_index = position): their model_id names an
+     *  existing model or one of models[]; kind "run". queue_limit is taken from here. */
+    const store_run_new *runs;
+    int64_t n_runs;
+    int64_t queue_limit; /**< ::STORE_QUEUE_FULL when queued + n_runs would pass it; 0: none */
+} store_sweep_new;
+
+/** A sweep and the state of its runs. */
+typedef struct store_sweep {
+    char id[STORE_ID_MAX];
+    char *name;                            /**< "" when none */
+    int64_t created_at;                    /**< ms since the epoch */
+    int64_t points;                        /**< its runs (points) */
+    int64_t by_status[STORE_RUN_NSTATUS];  /**< its runs by ::store_run_status */
+    int64_t progress_done, progress_total; /**< sums over its runs */
+    int64_t finished_at;                   /**< the last run's finished_at once all are final */
+    char *request_json;                    /**< the request; NULL in lists */
+    char *labels_json;                     /**< "{}" when none */
+    char *idempotency_key;                 /**< or NULL */
+} store_sweep;
+
 /** List callbacks get rows valid only during the call; return non-zero to stop early. They
  *  must not call store functions on the same connection. */
 typedef int (*store_model_cb)(void *ctx, const store_model *m);
 typedef int (*store_run_cb)(void *ctx, const store_run *r);
 typedef int (*store_result_cb)(void *ctx, const store_result_info *info);
+typedef int (*store_sweep_cb)(void *ctx, const store_sweep *sw);
 /** store_verify() calls this for each bad result with a one-sentence reason. */
 typedef void (*store_verify_cb)(void *ctx, const char *run_id, const char *var, const char *why);
 
@@ -216,7 +277,8 @@ struct store_ops {
      * ::STORE_BUSY on lock timeout, else ::STORE_ERROR.
      */
     store_status (*model_create)(struct store_conn *c, const char *name, const char *hash,
-                                 int64_t n, const char *json, store_model *out);
+                                 int64_t n, const char *json, const char *labels_json,
+                                 store_model *out);
     /** Fetch a model with its json (free with store_model_clear()). ::STORE_NOT_FOUND when
      *  there is no such model; ::STORE_ERROR on database errors. */
     store_status (*model_get)(struct store_conn *c, const char *id, store_model *out);
@@ -224,10 +286,12 @@ struct store_ops {
      * List models newest first, @p limit per page (<= 0: ::STORE_LIST_DEFAULT, capped at
      * ::STORE_LIST_MAX), starting after @p cursor (NULL or "" for the first page). Calls @p cb
      * per model (json NULL). @p next gets the cursor of the next page, or "" on the last one.
-     * ::STORE_INVALID for a malformed cursor; ::STORE_ERROR on database errors.
+     * Only models with every label of @p labels (NULL: any). ::STORE_INVALID for a malformed
+     * cursor; ::STORE_ERROR on database errors.
      */
-    store_status (*model_list)(struct store_conn *c, const char *cursor, int limit,
-                               store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
+    store_status (*model_list)(struct store_conn *c, const store_labels *labels, const char *cursor,
+                               int limit, store_model_cb cb, void *ctx,
+                               char next[STORE_CURSOR_MAX]);
     /**
      * Delete a model no run refers to. ::STORE_CONFLICT when runs (of any state) still use it;
      * then *runs_using (may be NULL) gets their number and nothing is deleted.
@@ -428,6 +492,44 @@ struct store_ops {
      */
     store_status (*runs_settled)(struct store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
                                  unsigned char *settled);
+
+    /* Sweeps (docs/SWEEPS.md): many runs made by one request, each an ordinary run. An id of
+     * runs_settled() may also be a sweep's ("s_..."): settled when none of its runs is queued or
+     * running (or when there is no such sweep). */
+
+    /**
+     * Create a sweep, its new models (pending) and its runs (queued, labelled) in one
+     * transaction: all or nothing, durably. Idempotency as run_create (*created 0 and *out the
+     * existing sweep). ::STORE_QUEUE_FULL, ::STORE_FULL, ::STORE_NOT_FOUND (a run's model_id
+     * names no model), ::STORE_INVALID, ::STORE_KEY_REUSED, ::STORE_BUSY, ::STORE_ERROR.
+     * *out as sweep_get() without the request. @p created may be NULL.
+     */
+    store_status (*sweep_create)(struct store_conn *c, const store_sweep_new *in, store_sweep *out,
+                                 int *created);
+    /** A sweep with its counts (and its request when @p with_request). ::STORE_NOT_FOUND,
+     *  ::STORE_ERROR. Free with store_sweep_clear(). */
+    store_status (*sweep_get)(struct store_conn *c, const char *id, int with_request,
+                              store_sweep *out);
+    /** List sweeps newest first with their counts, filtered by labels, paginated like
+     *  model_list. ::STORE_INVALID for a malformed cursor, ::STORE_ERROR. */
+    store_status (*sweep_list)(struct store_conn *c, const store_labels *labels, const char *cursor,
+                               int limit, store_sweep_cb cb, void *ctx,
+                               char next[STORE_CURSOR_MAX]);
+    /** Call @p cb for each run of sweep @p id in point order, with meta_json and error_json
+     *  filled (request_json NULL). ::STORE_NOT_FOUND when there is no such sweep, ::STORE_ERROR. */
+    store_status (*sweep_runs)(struct store_conn *c, const char *id, store_run_cb cb, void *ctx);
+    /**
+     * Cancel every queued run of the sweep (cancelled at once) and ask its running runs to stop
+     * (cancel_requested), in one transaction; *@p affected (may be NULL) gets their number.
+     * Final runs are left as they are. ::STORE_NOT_FOUND; write errors as usual.
+     */
+    store_status (*sweep_cancel)(struct store_conn *c, const char *id, int64_t *affected);
+    /**
+     * Delete a sweep whose runs are all final: its runs and their results, and the models it
+     * created that no other run uses. ::STORE_CONFLICT when a run is queued or running (*active,
+     * may be NULL, gets their number; nothing deleted); ::STORE_NOT_FOUND; write errors.
+     */
+    store_status (*sweep_delete)(struct store_conn *c, const char *id, int64_t *active);
 };
 
 /** A store handle: the backend's operations and state. Immutable after store_open(). */
@@ -498,14 +600,17 @@ void store_model_clear(store_model *m);
 /** Free the strings of @p r and zero it. NULL is a no-op. */
 void store_run_clear(store_run *r);
 
+/** Free the strings of @p sw and zero it. NULL is a no-op. */
+void store_sweep_clear(store_sweep *sw);
+
 /** @name Wrappers: each checks @p c, clears its message and calls the store_ops member of the
  *  same name, whose comment gives the failure behaviour. */
 /**@{*/
 store_status store_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
-                                const char *json, store_model *out);
+                                const char *json, const char *labels_json, store_model *out);
 store_status store_model_get(store_conn *c, const char *id, store_model *out);
-store_status store_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
-                              void *ctx, char next[STORE_CURSOR_MAX]);
+store_status store_model_list(store_conn *c, const store_labels *labels, const char *cursor,
+                              int limit, store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
 store_status store_model_delete(store_conn *c, const char *id, int64_t *runs_using);
 store_status store_model_finish(store_conn *c, const char *id, const char *hash, const char *error,
                                 double build_s);
@@ -551,6 +656,14 @@ store_status store_verify(store_conn *c, store_verify_cb cb, void *ctx,
 store_status store_changes_wait(store_conn *c, double timeout, int *changed);
 store_status store_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
                                 unsigned char *settled);
+store_status store_sweep_create(store_conn *c, const store_sweep_new *in, store_sweep *out,
+                                int *created);
+store_status store_sweep_get(store_conn *c, const char *id, int with_request, store_sweep *out);
+store_status store_sweep_list(store_conn *c, const store_labels *labels, const char *cursor,
+                              int limit, store_sweep_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
+store_status store_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx);
+store_status store_sweep_cancel(store_conn *c, const char *id, int64_t *affected);
+store_status store_sweep_delete(store_conn *c, const char *id, int64_t *active);
 /**@}*/
 
 #ifdef __cplusplus

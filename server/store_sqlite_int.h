@@ -362,10 +362,10 @@ void sq_writer_rollback(struct sq_conn *sc);
 /* ---- The operations of store_ops (store.h documents each) --------------------------------- */
 
 store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
-                             const char *json, store_model *out);
+                             const char *json, const char *labels_json, store_model *out);
 store_status sq_model_get(store_conn *c, const char *id, store_model *out);
-store_status sq_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
-                           void *ctx, char next[STORE_CURSOR_MAX]);
+store_status sq_model_list(store_conn *c, const store_labels *labels, const char *cursor, int limit,
+                           store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
 store_status sq_model_delete(store_conn *c, const char *id, int64_t *runs_using);
 store_status sq_model_finish(store_conn *c, const char *id, const char *hash, const char *error,
                              double build_s);

@@ -55,9 +55,10 @@ static store_status model_insert(struct sq_conn *sc, void *arg)
 }
 
 store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
-                             const char *json, store_model *out)
+                             const char *json, const char *labels_json, store_model *out)
 {
     struct sq_conn *sc = SQ(c);
+    (void)labels_json; /* stored from schema v4 (issue 12, store helper) */
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
     if (hash && !sq_is_hex64(hash))
@@ -151,10 +152,11 @@ static int model_row(sqlite3_stmt *s, void *arg)
     return p->cb && p->cb(p->ctx, &m);
 }
 
-store_status sq_model_list(store_conn *c, const char *cursor, int limit, store_model_cb cb,
-                           void *ctx, char next[STORE_CURSOR_MAX])
+store_status sq_model_list(store_conn *c, const store_labels *labels, const char *cursor, int limit,
+                           store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {
     struct sq_conn *sc = SQ(c);
+    (void)labels; /* filtered from schema v4 (issue 12, store helper) */
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
     sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_LIST, &st);

@@ -419,6 +419,109 @@ int eir_stop_requested(const eir_stop *s);
 /** Seconds between the progress callback's calls inside one long step (see eir_run_desc). */
 #define EIR_PROGRESS_POLL_SECONDS 0.1
 
+/* ------------------------------------------------------------------------------------------ */
+/* Described inputs (FORMAT.md "Described inputs", issue 12)                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Most segments of a described input. */
+#define EIR_MAX_INPUT_SEGMENTS 100000
+
+/** One segment of a described input: steps [from, to), a constant value or a ramp. */
+typedef struct eir_input_segment {
+    int64_t from, to;       /**< 0 <= from < to <= T */
+    const double *value;    /**< value_rows x n_in values (row-major) */
+    int value_rows;         /**< 1 (every trial) or B (row b for trial b) */
+    const double *to_value; /**< a ramp's end: to_value_rows x n_in values, or NULL (constant) */
+    int to_value_rows;      /**< 1 or B (ignored when to_value is NULL) */
+} eir_input_segment;
+
+/**
+ * Inputs described instead of spelled out. Value of channel c of trial b at step t (0-based; the
+ * input of step t drives V_t -> V_{t+1}), in double precision:
+ *   x = 0.0; then for each segment s in order with from <= t < to:
+ *     constant: x += v;   ramp: x += v + (w - v) * (double)(t - from) / (double)(to - from)
+ *   (v, w: row b or row 0 of value / to_value, channel c; evaluated left to right as written, no
+ *   fused multiply-add); then, when noise_sigma > 0: x += noise_sigma * xi(noise_seed, b, t, c)
+ * with xi a standard normal from the counter-based generator (EIR_STREAM_INPUT_NOISE), the same
+ * numbers on every machine and thread count. Steps outside every segment are 0 (plus noise).
+ * The ramp reaches w only at step to (excluded): its last step has v + (w -
+ * v)(to-from-1)/(to-from).
+ */
+typedef struct eir_input_desc {
+    const eir_input_segment *segments;
+    int n_segments;     /**< 0 .. EIR_MAX_INPUT_SEGMENTS */
+    double noise_sigma; /**< >= 0, finite; 0 = no noise */
+    uint64_t noise_seed;
+} eir_input_desc;
+
+/**
+ * Check @p d for a run of @p T steps, @p B trials and @p n_in channels: segment bounds, row
+ * counts (1 or B), finite values, sigma. EIR_EINVAL naming the field relative to the inputs
+ * object ("/segments/3/to", "/segments/0/value", "/noise/sigma"). Cannot fail otherwise.
+ */
+eir_status eir_input_check(const eir_input_desc *d, int64_t T, int B, int n_in, eir_error *err);
+
+/**
+ * Expand steps [t0, t0 + tc) of trial @p b of a checked description into @p out (tc x n_in
+ * doubles, step-major), exactly the values eir_run() integrates with. O(segments + tc n_in).
+ * Allocates nothing; cannot fail for a description that eir_input_check() accepted.
+ */
+void eir_input_expand(const eir_input_desc *d, int n_in, int b, int64_t t0, int64_t tc,
+                      double *out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Run statistics (metrics computed from every step, whatever is recorded; issue 12)          */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Most statistics windows of one run. */
+#define EIR_STATS_MAX_WINDOWS 64
+
+/**
+ * A window of steps for the mean and standard deviation of a variable per population: the
+ * states after steps from+1 .. to, i.e. rows from .. to-1 of a recording with every = 1 (for z:
+ * the gates z_from .. z_{to-1}, as z's recorded rows). 0 <= from < to <= T.
+ */
+typedef struct eir_stat_window {
+    eir_var var; /**< EIR_VAR_V, EIR_VAR_R or EIR_VAR_Z */
+    int64_t from, to;
+} eir_stat_window;
+
+/** What statistics a run computes (eir_run_desc.stats_req). */
+typedef struct eir_stats_req {
+    const eir_stat_window *windows;
+    int n_windows;        /**< 0 .. EIR_STATS_MAX_WINDOWS */
+    int64_t settle_steps; /**< 0 = none; else max |dV/dt| over steps T - settle_steps .. T - 1 */
+} eir_stats_req;
+
+/**
+ * Statistics of a run (eir_run_desc.stats), allocated by eir_stats_new(). Population index p is
+ * 0 for E cells, 1 for I cells. Over every cell of the population (all N, whatever
+ * record.neurons says) and every step of the window, in double precision; the standard
+ * deviation divides by the sample count. A statistic with no sample (an empty population, a
+ * window the run never reached because it diverged or stopped) is NaN. Results are the same bits
+ * whatever the run's thread count.
+ */
+typedef struct eir_stats {
+    int n_windows, B;
+    double *mean;     /**< [window][trial][p]: n_windows x B x 2 */
+    double *std;      /**< same layout */
+    double *mean_all; /**< [window][p]: over every trial's samples, n_windows x 2 */
+    double *std_all;  /**< same layout */
+    double *final_V;  /**< [trial][p]: population means of V after the last step integrated */
+    double *final_r;  /**< [trial][p]: same for r */
+    double final_V_all[2], final_r_all[2]; /**< over every trial */
+    /** [trial]: max over cells and over steps k of the settle window of |dV/dt| at V_k (the
+     *  deterministic right-hand side -z V + drive, noise excluded); NaN without a settle window */
+    double *max_dvdt;
+    double max_dvdt_all; /**< max over trials (NaN without a settle window) */
+    int64_t steps;       /**< steps whose states were counted (the run's steps_done) */
+} eir_stats;
+
+/** Statistics arrays for @p q and @p B trials, all NaN; NULL when out of memory. */
+eir_stats *eir_stats_new(const eir_stats_req *q, int B);
+/** Free @p s; NULL is a no-op. */
+void eir_stats_free(eir_stats *s);
+
 /** A run of a model: B trials of T steps. */
 typedef struct eir_run_desc {
     double dt;                 /**< step > 0, same unit as 1/G_b */
@@ -427,9 +530,12 @@ typedef struct eir_run_desc {
     int64_t T;                 /**< steps >= 1 */
     int B;                     /**< trials >= 1 */
     const double *inputs;      /**< B*T*n_in (trial, step, channel), or NULL for zero input */
-    const double *V0;          /**< initial V: NULL (0), or V0_len values */
-    int V0_len;                /**< 0, 1 (broadcast), N (every trial) or B*N */
-    uint64_t seed;             /**< noise seed (ignored when sigma = 0) */
+    /** Described inputs, expanded window by window while integrating (never as B*T*n_in), or
+     *  NULL. At most one of inputs and input_desc is set. */
+    const eir_input_desc *input_desc;
+    const double *V0; /**< initial V: NULL (0), or V0_len values */
+    int V0_len;       /**< 0, 1 (broadcast), N (every trial) or B*N */
+    uint64_t seed;    /**< noise seed (ignored when sigma = 0) */
 
     unsigned record_mask; /**< bit (1u << EIR_VAR_x) for each recorded variable */
     int record_every;     /**< keep rows k with (k+1) % every == 0; >= 1 */
@@ -441,6 +547,16 @@ typedef struct eir_run_desc {
      * trial-major: out[b][row][unit]. Rows never reached (divergence, cancel) are NaN.
      */
     void *out[EIR_NVARS];
+    /**
+     * Optional B*N buffer of the run's precision (NULL = not wanted): the state V after the last
+     * step integrated (step T, or the step where the run diverged), trial-major. Left untouched
+     * when the run stops early (EIR_ECANCELLED: a step may be half done).
+     */
+    void *final_V;
+    /** Optional statistics (NULL = none): what to compute, and where (eir_stats_new() for the
+     *  same request and B). Computed from every step while integrating. */
+    const eir_stats_req *stats_req;
+    eir_stats *stats;
 
     /**
      * Optional callback, called every progress_every steps between steps and, in a step of

@@ -17,6 +17,7 @@ enum {
     EIR_STREAM_GEN_INPUT = 2,    /**< input matrix generation */
     EIR_STREAM_SPECTRAL = 3,     /**< the fixed start vector of the spectral radius's Arnoldi */
     EIR_STREAM_FIXED_POINTS = 4, /**< (start, cell pair) -> two N(0,1): fixed points' starts */
+    EIR_STREAM_INPUT_NOISE = 5,  /**< (trial, step, channel pair) -> two N(0,1): input noise */
 };
 
 typedef struct eir_philox4 {

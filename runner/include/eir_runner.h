@@ -96,6 +96,17 @@ typedef eir_status (*eir_pipe_inline_fn)(void *ctx, const json_t *model, eir_pip
 typedef int (*eir_pipe_keep_fn)(void *ctx, const json_t *model, eir_model *built,
                                 eir_model_spec *spec, eir_pipe_model *out);
 
+/**
+ * The final state V of finished run @p run_id for a run whose "V0" names it (eir_run_spec
+ * V0_from_run): @p trial (>= 0: N values) or all its trials (-1: B_ref x N values), as doubles
+ * in *@p V (malloc'ed, the pipeline frees it), *@p len values. The pipeline checks the length
+ * against N and B (errors name "/V0/run_id" or "/V0/trial"). Errors: EIR_EINVAL naming
+ * "/V0/run_id" (no such run, not succeeded, no final state) or "/V0/trial"; another status for
+ * a failure of the caller's storage (the caller's ctx remembers it).
+ */
+typedef eir_status (*eir_pipe_state_fn)(void *ctx, const char *run_id, int64_t trial, double **V,
+                                        int64_t *len, eir_error *err);
+
 /** How a pipeline resolves models and runs. Pointers are borrowed for the pipeline's life. */
 typedef struct eir_pipe_config {
     const eir_json_limits *limits; /**< parsing limits (required) */
@@ -112,6 +123,9 @@ typedef struct eir_pipe_config {
      *  one build between the runs of identical inline models this way. */
     eir_pipe_inline_fn resolve_inline;
     eir_pipe_keep_fn keep_inline;
+    /** For a run whose "V0" names another run (NULL refuses it: "/V0/run_id", "needs a
+     *  server that keeps runs"); called by eir_pipe_prepare(), never by eir_pipe_check(). */
+    eir_pipe_state_fn state;
     /** Threads of one run, 1..EIR_PIPE_MAX_THREADS; 0 = one per online CPU, at most one per
      *  trial. Results are the same bytes whatever it is (eir.h). */
     int threads;
@@ -151,6 +165,11 @@ typedef struct eir_pipe {
     int truncated;         /**< the outputs keep only the rows computed (stopped run) */
     eir_pipe_output out[EIR_NVARS]; /**< recorded variables, in eir_var order */
     int nout;                       /**< outputs kept: 0 unless status is EIR_OK or ECANCELLED */
+    /** The final state "V_final" (B x N, the run's precision; shape[2] is 0, 2-D): data is set
+     *  (owned by the pipeline) when eir_run() returned EIR_OK (diverged runs included), else
+     *  NULL. Every run keeps it so that another run can start where it ended. */
+    eir_pipe_output final;
+    eir_stats *stats; /**< the run's statistics when its request has "metrics", else NULL */
     /* ---- private */
     const eir_pipe_config *cfg;
     eir_model *own_model;

@@ -135,6 +135,17 @@ typedef struct eir_run_spec {
     eir_run_desc desc; /**< out[] buffers are left NULL for the caller */
     int has_seed;      /**< "seed" was given (else desc.seed is 0 and the caller picks one) */
     double time_limit; /**< "time_limit" in seconds, or 0 when not given */
+    /** "V0": {"run_id": ..., "trial": b}: the initial state is another run's final V, which the
+     *  caller supplies (eir_run_spec_set_V0()) before the run; desc.V0 is NULL until then. */
+    int V0_from_run;
+    char V0_run_id[32]; /**< the run's id ("r_" + 24 hex) */
+    int64_t V0_trial;   /**< its trial, or -1 for "all trials" (its B must equal this run's) */
+    /** "metrics" was given: desc.stats_req points at the parsed request (owned here), and
+     *  desc.stats is NULL (the caller allocates it with eir_stats_new()). */
+    int has_metrics;
+    eir_stats_req metrics;                        /**< the request (windows point into storage) */
+    char metric_names[EIR_STATS_MAX_WINDOWS][64]; /**< each window's "name" (default below) */
+    double settle_tol; /**< "settle.tol" (> 0), or 0 without a settle window */
     void *storage;     /**< owned arrays (implementation detail) */
 } eir_run_spec;
 
@@ -163,6 +174,81 @@ eir_status eir_json_parse_run_shape(const json_t *run, const eir_model_shape *sh
 
 /** Free a run spec; NULL is a no-op. */
 void eir_run_spec_free(eir_run_spec *s);
+
+/**
+ * Give a run whose "V0" names another run (V0_from_run) its initial state: @p len doubles
+ * (N: every trial starts there, or B*N), copied into the spec, desc.V0 set. EIR_EINVAL naming
+ * "/V0" when @p len is neither; EIR_ENOMEM.
+ */
+eir_status eir_run_spec_set_V0(eir_run_spec *s, const double *V, int64_t len, int n,
+                               eir_error *err);
+
+/**
+ * The metrics of a finished run as JSON (FORMAT.md "Metrics"): @p st from the run, @p res its
+ * outcome, names and tolerance from @p spec. NaN values are null. New reference; NULL when out
+ * of memory.
+ */
+json_t *eir_json_metrics(const eir_run_spec *spec, const eir_stats *st, const eir_run_result *res,
+                         double dt);
+
+/**
+ * Check "labels" (FORMAT.md "Labels") of a model, run or sweep document at @p ptr ("/labels"):
+ * an object of at most 64 members, keys of 1-63 characters from [A-Za-z0-9_.-], string values
+ * of at most 255 bytes without control characters. NULL (absent) is accepted. EIR_EINVAL naming
+ * the member ("/labels/project").
+ */
+eir_status eir_json_check_labels(const json_t *labels, const char *ptr, eir_error *err);
+
+/**
+ * A copy of @p doc with the value at JSON pointer @p pointer (RFC 6901, relative to @p doc)
+ * replaced by @p value, sharing every subtree that is not on the path (only the containers on
+ * the path are copied, shallowly: O(depth x their widths), not O(document)). The last token may
+ * name a member missing from its object (it is added) but not an index past an array's end.
+ * @p value is borrowed (a reference is taken). On failure NULL and @p err names @p pointer and
+ * says which token is missing or of which type the value there is.
+ */
+json_t *eir_json_patch_pointer(const json_t *doc, const char *pointer, json_t *value,
+                               eir_error *err);
+
+/** Most points of a sweep (a daemon may set a lower limit). */
+#define EIR_SWEEP_MAX_POINTS 1000000
+/** Most axes of a sweep. */
+#define EIR_SWEEP_MAX_AXES 16
+
+/** How a sweep's axes combine. */
+typedef enum eir_sweep_mode { EIR_SWEEP_GRID = 0, EIR_SWEEP_ZIP = 1 } eir_sweep_mode;
+
+/** A parsed sweep request (docs/SWEEPS.md). JSON values are borrowed from the request. */
+typedef struct eir_sweep_spec {
+    const char *model_id;                  /**< "model_id", or NULL */
+    const json_t *model;                   /**< "model" (inline), or NULL; exactly one of the two */
+    const json_t *run;                     /**< "run" (object, without model fields) */
+    int n_axes;                            /**< 1 .. EIR_SWEEP_MAX_AXES */
+    const char *paths[EIR_SWEEP_MAX_AXES]; /**< each axis's "path", under /model or /run */
+    const json_t *values[EIR_SWEEP_MAX_AXES]; /**< each axis's "values" (non-empty arrays) */
+    int model_axes;                           /**< number of axes whose path is under /model */
+    eir_sweep_mode mode;                      /**< "mode": "grid" (default) or "zip" */
+    int64_t points;        /**< grid: product of lengths; zip: the common length */
+    const json_t *metrics; /**< "metrics" (copied into every point's run), or NULL */
+    const json_t *labels;  /**< "labels", or NULL */
+    const char *name;      /**< "name", or NULL */
+} eir_sweep_spec;
+
+/**
+ * Parse a sweep request (shape only: points are checked by the caller). Unknown fields, a path
+ * not starting with "/model/" or "/run/" (or equal to them), "/run/model", "/run/model_id",
+ * duplicate paths, zip axes of different lengths, more than @p max_points points (naming
+ * "/axes") are refused with EIR_EINVAL naming the field. A "model" axis with a "model_id" base is
+ * allowed (the caller patches the stored document).
+ */
+eir_status eir_json_parse_sweep(const json_t *j, int64_t max_points, eir_sweep_spec *out,
+                                eir_error *err);
+
+/**
+ * Indices of point @p i along each axis: grid order is row-major (the last axis varies
+ * fastest), zip gives i on every axis. Cannot fail for 0 <= i < points.
+ */
+void eir_sweep_point_index(const eir_sweep_spec *s, int64_t i, int64_t idx[EIR_SWEEP_MAX_AXES]);
 
 /**
  * Decode an array field in either form (nested lists, or {"dtype","shape","base64"}) into

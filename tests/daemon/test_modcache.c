@@ -122,8 +122,8 @@ static void test_in_use_stays(void **state)
 {
     struct fx *f = *state;
     store_model a, b;
-    OK(store_model_create(f->c, "a", HASH_A, 20, small_doc(), &a));
-    OK(store_model_create(f->c, "b", HASH_A, 20, small_doc(), &b));
+    OK(store_model_create(f->c, "a", HASH_A, 20, small_doc(), NULL, &a));
+    OK(store_model_create(f->c, "b", HASH_A, 20, small_doc(), NULL, &b));
     atomic_uint_fast64_t builds = 0;
     struct srv_modcache *mc = srv_modcache_new(1, &builds); /* below one model */
     srv_model_ref *ra = NULL, *rb = NULL;
@@ -168,7 +168,7 @@ static void test_one_build_for_two_getters(void **state)
     struct fx *f = *state;
     char *doc = generated_doc(1200, 300, "relu"); /* a build of a few tenths of a second */
     store_model m;
-    OK(store_model_create(f->c, "gen", NULL, 1500, doc, &m));
+    OK(store_model_create(f->c, "gen", NULL, 1500, doc, NULL, &m));
     free(doc);
     atomic_uint_fast64_t builds = 0;
     /* Budget 0: a second getter arriving after the first put back would build again, so one
@@ -204,7 +204,7 @@ static void test_failed_build_is_recorded_once(void **state)
     struct fx *f = *state;
     char *doc = generated_doc(40, 10, "linear"); /* gated + linear: the engine refuses it */
     store_model m;
-    OK(store_model_create(f->c, "bad", NULL, 50, doc, &m));
+    OK(store_model_create(f->c, "bad", NULL, 50, doc, NULL, &m));
     free(doc);
     atomic_uint_fast64_t builds = 0;
     struct srv_modcache *mc = srv_modcache_new(1 << 20, &builds);

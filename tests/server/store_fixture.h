@@ -101,7 +101,7 @@ static inline void reopen(struct fx *f)
 static inline void make_model(struct fx *f, const char *name, char id[STORE_ID_MAX])
 {
     store_model m;
-    OK(store_model_create(f->c, name, HASH_A, 100, "{\"name\":\"x\"}", &m));
+    OK(store_model_create(f->c, name, HASH_A, 100, "{\"name\":\"x\"}", NULL, &m));
     snprintf(id, STORE_ID_MAX, "%s", m.id);
     store_model_clear(&m);
 }

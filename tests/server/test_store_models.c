@@ -123,7 +123,7 @@ static void test_models(void **state)
     int pages = 0;
     do {
         int before = col.n;
-        OK(store_model_list(f->c, cursor, 5, collect_model, &col, next));
+        OK(store_model_list(f->c, NULL, cursor, 5, collect_model, &col, next));
         pages++;
         assert_int_equal(col.n - before, pages < 5 ? 5 : 3);
         snprintf(cursor, sizeof cursor, "%s", next);
@@ -135,25 +135,26 @@ static void test_models(void **state)
 
     /* a page that is exactly full says there is no next page */
     col.n = 0;
-    OK(store_model_list(f->c, NULL, 23, collect_model, &col, next));
+    OK(store_model_list(f->c, NULL, NULL, 23, collect_model, &col, next));
     assert_int_equal(col.n, 23);
     assert_string_equal(next, "");
     /* a callback that stops early gets a cursor continuing after its last row */
     col.n = 0;
     col.stop_after = 2;
-    OK(store_model_list(f->c, NULL, 10, collect_model, &col, next));
+    OK(store_model_list(f->c, NULL, NULL, 10, collect_model, &col, next));
     assert_int_equal(col.n, 2);
     col.n = 0;
     col.stop_after = 0;
-    OK(store_model_list(f->c, next, 1, collect_model, &col, next));
+    OK(store_model_list(f->c, NULL, next, 1, collect_model, &col, next));
     assert_string_equal(col.ids[0], ids[20]);
 
-    assert_int_equal(store_model_list(f->c, "garbage", 5, collect_model, &col, next),
+    assert_int_equal(store_model_list(f->c, NULL, "garbage", 5, collect_model, &col, next),
                      STORE_INVALID);
-    assert_int_equal(store_model_list(f->c, "c1.zz", 5, collect_model, &col, next), STORE_INVALID);
-    assert_int_equal(store_model_create(f->c, "x", "nothex", 1, "{}", &m), STORE_INVALID);
-    assert_int_equal(store_model_create(f->c, "x", HASH_A, -1, "{}", &m), STORE_INVALID);
-    assert_int_equal(store_model_create(f->c, "x", HASH_A, 1, NULL, &m), STORE_INVALID);
+    assert_int_equal(store_model_list(f->c, NULL, "c1.zz", 5, collect_model, &col, next),
+                     STORE_INVALID);
+    assert_int_equal(store_model_create(f->c, "x", "nothex", 1, "{}", NULL, &m), STORE_INVALID);
+    assert_int_equal(store_model_create(f->c, "x", HASH_A, -1, "{}", NULL, &m), STORE_INVALID);
+    assert_int_equal(store_model_create(f->c, "x", HASH_A, 1, NULL, NULL, &m), STORE_INVALID);
     assert_true(strlen(store_errmsg(f->c)) > 0);
 
     /* delete: free model goes; a model with runs is refused until its runs are gone */
@@ -189,9 +190,9 @@ static void test_model_states(void **state)
 {
     struct fx *f = *state;
     store_model m, p1, p2, r;
-    OK(store_model_create(f->c, "p1", NULL, 3, "{}", &p1));
-    OK(store_model_create(f->c, "ready", HASH_A, 3, "{}", &r));
-    OK(store_model_create(f->c, "p2", NULL, 3, "{}", &p2));
+    OK(store_model_create(f->c, "p1", NULL, 3, "{}", NULL, &p1));
+    OK(store_model_create(f->c, "ready", HASH_A, 3, "{}", NULL, &r));
+    OK(store_model_create(f->c, "p2", NULL, 3, "{}", NULL, &p2));
     assert_int_equal(p1.state, STORE_MODEL_PENDING);
     assert_string_equal(p1.hash, "");
     assert_int_equal(r.state, STORE_MODEL_READY);

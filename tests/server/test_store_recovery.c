@@ -181,14 +181,14 @@ static void test_disk_full(void **state)
     memset(big, 'x', 200000);
     big[200000] = '\0';
     store_model m;
-    assert_int_equal(store_model_create(f->c, "big", HASH_A, 1, big, &m), STORE_FULL);
+    assert_int_equal(store_model_create(f->c, "big", HASH_A, 1, big, NULL, &m), STORE_FULL);
     OK(store_model_get(f->c, mid, &m));
     store_model_clear(&m);
 
     /* space again: everything works */
     assert_int_equal(sqlite3_exec(db, "PRAGMA max_page_count = 1073741823", NULL, NULL, NULL),
                      SQLITE_OK);
-    OK(store_model_create(f->c, "big", HASH_A, 1, big, &m));
+    OK(store_model_create(f->c, "big", HASH_A, 1, big, NULL, &m));
     store_model_clear(&m);
     OK(store_finish_begin(f->c, run));
     OK(store_result_begin(f->c, "V", "uint8", 1, (int64_t[]){sizeof data}));
@@ -243,7 +243,7 @@ static void test_bad_connections(void **state)
     /* strings from outside are data, never SQL */
     const char *evil = "x'); DELETE FROM models; --";
     assert_int_equal(store_model_get(f->c, evil, &m), STORE_NOT_FOUND);
-    OK(store_model_create(f->c, evil, HASH_A, 1, evil, &m));
+    OK(store_model_create(f->c, evil, HASH_A, 1, evil, NULL, &m));
     store_model_clear(&m);
     store_counts cnt;
     OK(store_counts_get(f->c, &cnt));
