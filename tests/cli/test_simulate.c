@@ -196,7 +196,11 @@ static void ref_run(const char *model_text, const char *run_text, int set_seed, 
     r->final = malloc(r->final_len);
     assert_non_null(r->final);
     d->final_V = r->final;
+    eir_stats *st = d->stats_req ? eir_stats_new(d->stats_req, d->B) : NULL;
+    d->stats = st;
     r->st = eir_run(r->m, d, &r->res, &err);
+    eir_stats_free(st);
+    d->stats = NULL;
     json_decref(model);
     json_decref(run);
 }
@@ -532,6 +536,36 @@ static void test_diverged(void **state)
     ref_free(&r);
 }
 
+/* Described inputs and metrics: the same bytes as in process, the description and the metrics
+ * in meta.json. */
+static void test_described_inputs_and_metrics(void **state)
+{
+    (void)state;
+    const char *run = "{\"dt\": 0.1, \"seed\": 3, \"inputs\": {\"steps\": 30, \"trials\": 2, "
+                      "\"segments\": [{\"from\": 5, \"to\": 25, \"value\": [[1, 0], [0, 1]], "
+                      "\"to_value\": 0.5}], \"noise\": {\"sigma\": 0.2, \"seed\": 9}}, "
+                      "\"record\": {\"vars\": [\"r\"]}, \"metrics\": {\"windows\": [{\"name\": "
+                      "\"late\", \"var\": \"r\", \"from\": 20, \"to\": 30}]}}";
+    et_write_text(et_tmp("desc_model.json"), tiny_model);
+    et_write_text(et_tmp("desc_run.json"), run);
+    const char *out = et_tmp("out/desc");
+    int rc =
+        cli("simulate", et_tmp("desc_model.json"), et_tmp("desc_run.json"), "-o", out, "-q", NULL);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
+    ref r;
+    ref_run(tiny_model, run, 0, 0, &r);
+    assert_int_equal(r.st, EIR_OK);
+    check_all_npy(out, &r);
+    json_t *meta = load_meta(out);
+    assert_int_equal(json_integer_value(mget(meta, "run/inputs/noise/seed")), 9);
+    assert_int_equal(json_array_size(mget(meta, "run/inputs/segments")), 1);
+    assert_string_equal(json_string_value(mget(meta, "metrics/windows/late/var")), "r");
+    assert_int_equal(json_array_size(mget(meta, "metrics/windows/late/trials/mean/E")), 2);
+    assert_true(json_is_number(mget(meta, "metrics/final/r/E")));
+    json_decref(meta);
+    ref_free(&r);
+}
+
 static void test_inputs_file(void **state)
 {
     (void)state;
@@ -634,6 +668,17 @@ static void test_invalid_input(void **state)
                    "{\"dt\": 0.1, \"inputs\": {\"steps\": 5, \"trials\": 1}, \"bogus\": 1}",
                    "/bogus");
     expect_invalid(tiny_model, "{\"dt\": 0.1, \"inputs\": [[1, 2, 3]]}", "/inputs");
+    /* V0 from a run needs a daemon that keeps runs; described inputs' errors name the field */
+    snprintf(path_field, sizeof path_field, "%s: /V0/run_id: V0 from a run needs eirnnd",
+             et_tmp("bad_run.json"));
+    expect_invalid(tiny_model,
+                   "{\"dt\": 0.1, \"inputs\": {\"steps\": 5}, \"V0\": {\"run_id\": "
+                   "\"r_0123456789abcdef01234567\"}}",
+                   path_field);
+    expect_invalid(tiny_model,
+                   "{\"dt\": 0.1, \"inputs\": {\"steps\": 5, \"segments\": [{\"from\": 0, "
+                   "\"to\": 6, \"value\": 1}]}}",
+                   "/inputs/segments/0/to: to (6) is past steps (5)");
 
     /* Inline model errors are under /model. */
     char inl[1024];
@@ -852,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_random_seed_recorded),
         cmocka_unit_test(test_generated_model),
         cmocka_unit_test(test_diverged),
+        cmocka_unit_test(test_described_inputs_and_metrics),
         cmocka_unit_test(test_inputs_file),
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_io_and_usage_errors),
