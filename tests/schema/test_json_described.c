@@ -61,6 +61,9 @@ static eir_run_spec *run_ok_lim(const eir_model *m, const char *patch, const eir
     eir_run_spec *s2 = NULL;
     JT_OK(eir_json_parse_run_shape(j, &shape, l, &s2, &e), e);
     eir_run_spec_free(s2);
+    /* what the parser accepts, the engine's own check accepts */
+    if (s->desc.input_desc)
+        JT_OK(eir_input_check(s->desc.input_desc, s->desc.T, s->desc.B, 2, &e), e);
     json_decref(j);
     return s;
 }
