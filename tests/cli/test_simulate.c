@@ -158,6 +158,8 @@ typedef struct ref {
     eir_run_spec *rs;
     void *out[EIR_NVARS];
     size_t len[EIR_NVARS];
+    void *final; /* the final state V, B x N */
+    size_t final_len;
     eir_run_result res;
     eir_status st;
 } ref;
@@ -190,7 +192,15 @@ static void ref_run(const char *model_text, const char *run_text, int set_seed, 
         assert_non_null(r->out[v]);
         d->out[v] = r->out[v];
     }
+    r->final_len = (size_t)d->B * (size_t)eir_model_n(r->m) * el;
+    r->final = malloc(r->final_len);
+    assert_non_null(r->final);
+    d->final_V = r->final;
+    eir_stats *st = d->stats_req ? eir_stats_new(d->stats_req, d->B) : NULL;
+    d->stats = st;
     r->st = eir_run(r->m, d, &r->res, &err);
+    eir_stats_free(st);
+    d->stats = NULL;
     json_decref(model);
     json_decref(run);
 }
@@ -199,6 +209,7 @@ static void ref_free(ref *r)
 {
     for (int v = 0; v < EIR_NVARS; v++)
         free(r->out[v]);
+    free(r->final);
     eir_run_spec_free(r->rs);
     eir_model_free(r->m);
     eir_model_spec_free(r->spec);
@@ -241,10 +252,33 @@ static void check_npy(const char *dir, const ref *r, eir_var v)
     eir_npy_array_free(&a);
 }
 
+/** DIR/V_final.npy is the reference's final state: 2-D [B, N], the run's dtype, same bytes. */
+static void check_final(const char *dir, const ref *r)
+{
+    const eir_run_desc *d = &r->rs->desc;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/V_final.npy", dir);
+    eir_npy_array a;
+    eir_npy_error ne;
+    if (eir_npy_read_file(path, 0, &a, &ne) != EIR_NPY_OK) fail_msg("%s: %s", path, ne.message);
+    assert_int_equal(a.ndim, 2);
+    assert_int_equal(a.dtype, d->precision == EIR_F32 ? EIR_NPY_F4 : EIR_NPY_F8);
+    assert_int_equal(a.shape[0], d->B);
+    assert_int_equal(a.shape[1], eir_model_n(r->m));
+    for (size_t i = 0; i < a.count; i++) {
+        double want = d->precision == EIR_F32 ? (double)((const float *)r->final)[i]
+                                              : ((const double *)r->final)[i];
+        if (memcmp(&a.data[i], &want, sizeof want) != 0)
+            fail_msg("%s[%zu] = %.17g, in-process %.17g", path, i, a.data[i], want);
+    }
+    eir_npy_array_free(&a);
+}
+
 static void check_all_npy(const char *dir, const ref *r)
 {
     for (int v = 0; v < EIR_NVARS; v++)
         if (r->rs->desc.record_mask & (1u << v)) check_npy(dir, r, (eir_var)v);
+    check_final(dir, r);
 }
 
 static json_t *load_meta(const char *dir)
@@ -341,6 +375,12 @@ static void test_matches_in_process(void **state)
     check_shape(meta, "y", 3, 13, 2);
     assert_string_equal(json_string_value(mget(meta, "outputs/z/dtype")), "float64");
     assert_string_equal(json_string_value(mget(meta, "outputs/r/file")), "r.npy");
+    assert_string_equal(json_string_value(mget(meta, "outputs/V_final/file")), "V_final.npy");
+    json_t *fs = mget(meta, "outputs/V_final/shape");
+    assert_int_equal(json_array_size(fs), 2);
+    assert_int_equal(json_integer_value(json_array_get(fs, 0)), 3);
+    assert_int_equal(json_integer_value(json_array_get(fs, 1)), 4);
+    assert_string_equal(json_string_value(mget(meta, "outputs/V_final/dtype")), "float64");
     json_decref(meta);
 
     /* Pretty-printed with sorted keys. */
@@ -496,6 +536,36 @@ static void test_diverged(void **state)
     ref_free(&r);
 }
 
+/* Described inputs and metrics: the same bytes as in process, the description and the metrics
+ * in meta.json. */
+static void test_described_inputs_and_metrics(void **state)
+{
+    (void)state;
+    const char *run = "{\"dt\": 0.1, \"seed\": 3, \"inputs\": {\"steps\": 30, \"trials\": 2, "
+                      "\"segments\": [{\"from\": 5, \"to\": 25, \"value\": [[1, 0], [0, 1]], "
+                      "\"to_value\": 0.5}], \"noise\": {\"sigma\": 0.2, \"seed\": 9}}, "
+                      "\"record\": {\"vars\": [\"r\"]}, \"metrics\": {\"windows\": [{\"name\": "
+                      "\"late\", \"var\": \"r\", \"from\": 20, \"to\": 30}]}}";
+    et_write_text(et_tmp("desc_model.json"), tiny_model);
+    et_write_text(et_tmp("desc_run.json"), run);
+    const char *out = et_tmp("out/desc");
+    int rc =
+        cli("simulate", et_tmp("desc_model.json"), et_tmp("desc_run.json"), "-o", out, "-q", NULL);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err_text);
+    ref r;
+    ref_run(tiny_model, run, 0, 0, &r);
+    assert_int_equal(r.st, EIR_OK);
+    check_all_npy(out, &r);
+    json_t *meta = load_meta(out);
+    assert_int_equal(json_integer_value(mget(meta, "run/inputs/noise/seed")), 9);
+    assert_int_equal(json_array_size(mget(meta, "run/inputs/segments")), 1);
+    assert_string_equal(json_string_value(mget(meta, "metrics/windows/late/var")), "r");
+    assert_int_equal(json_array_size(mget(meta, "metrics/windows/late/trials/mean/E")), 2);
+    assert_true(json_is_number(mget(meta, "metrics/final/r/E")));
+    json_decref(meta);
+    ref_free(&r);
+}
+
 static void test_inputs_file(void **state)
 {
     (void)state;
@@ -598,6 +668,17 @@ static void test_invalid_input(void **state)
                    "{\"dt\": 0.1, \"inputs\": {\"steps\": 5, \"trials\": 1}, \"bogus\": 1}",
                    "/bogus");
     expect_invalid(tiny_model, "{\"dt\": 0.1, \"inputs\": [[1, 2, 3]]}", "/inputs");
+    /* V0 from a run needs a daemon that keeps runs; described inputs' errors name the field */
+    snprintf(path_field, sizeof path_field, "%s: /V0/run_id: V0 from a run needs eirnnd",
+             et_tmp("bad_run.json"));
+    expect_invalid(tiny_model,
+                   "{\"dt\": 0.1, \"inputs\": {\"steps\": 5}, \"V0\": {\"run_id\": "
+                   "\"r_0123456789abcdef01234567\"}}",
+                   path_field);
+    expect_invalid(tiny_model,
+                   "{\"dt\": 0.1, \"inputs\": {\"steps\": 5, \"segments\": [{\"from\": 0, "
+                   "\"to\": 6, \"value\": 1}]}}",
+                   "/inputs/segments/0/to: to (6) is past steps (5)");
 
     /* Inline model errors are under /model. */
     char inl[1024];
@@ -727,7 +808,12 @@ static void test_cancel(void **state)
     check_shape(meta, "r", 1, rows, 100);
     assert_int_equal(json_integer_value(mget(meta, "summary/rows_written")), rows);
     assert_true(json_is_true(mget(meta, "summary/truncated")));
+    /* a stopped run keeps no final state (a step may be half done) */
+    assert_null(json_object_get(mget(meta, "outputs"), "V_final"));
     json_decref(meta);
+    char final_path[1024];
+    snprintf(final_path, sizeof final_path, "%s/V_final.npy", out);
+    assert_int_equal(access(final_path, F_OK), -1);
     eir_npy_array a;
     eir_npy_error ne;
     char path[1024];
@@ -811,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_random_seed_recorded),
         cmocka_unit_test(test_generated_model),
         cmocka_unit_test(test_diverged),
+        cmocka_unit_test(test_described_inputs_and_metrics),
         cmocka_unit_test(test_inputs_file),
         cmocka_unit_test(test_invalid_input),
         cmocka_unit_test(test_io_and_usage_errors),
