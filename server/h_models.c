@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "labels.h"
 #include "model_resolve.h"
 #include "modcache.h"
 #include "pool.h"
@@ -24,12 +25,13 @@ static json_t *model_json(const store_model *m)
     srv_rfc3339(m->created_at, created, sizeof created);
     snprintf(self, sizeof self, "/v1/models/%s", m->id);
     json_t *error = m->error && *m->error ? json_loads(m->error, 0, NULL) : NULL;
-    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:{s:s}}", "id", m->id, "name",
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:o, s:{s:s}}", "id", m->id, "name",
                      m->name ? m->name : "", "state", store_model_state_name(m->state), "hash",
                      m->hash[0] ? json_string(m->hash) : json_null(), "n", (json_int_t)m->n,
                      "created_at", created, "build_s",
                      m->build_s >= 0 ? json_real(m->build_s) : json_null(), "error",
-                     error ? error : json_null(), "links", "self", self);
+                     error ? error : json_null(), "labels", srv_labels_object(m->labels_json),
+                     "links", "self", self);
 }
 
 /** Queue the answer to a created model: @p status (201 or 202) with Location. */
@@ -52,13 +54,21 @@ static enum MHD_Result create_pending(srv_req *r, json_t *doc)
     eir_error err;
     eir_error_clear(&err);
     eir_status es = eir_json_model_shape(doc, &s->limits, "", &shape, &err);
+    if (es != EIR_OK) {
+        json_decref(doc);
+        return srv_problem_eir(r, &err);
+    }
+    char *labels;
+    enum MHD_Result ret;
+    int bad = srv_labels_of(r, doc, &labels, &ret);
     json_decref(doc);
-    if (es != EIR_OK) return srv_problem_eir(r, &err);
+    if (bad) return ret;
     store_conn *c = srv_thread_conn(s);
     store_model sm;
     memset(&sm, 0, sizeof sm);
     store_status st =
-        c ? store_model_create(c, shape.name, NULL, shape.n, r->body, NULL, &sm) : STORE_ERROR;
+        c ? store_model_create(c, shape.name, NULL, shape.n, r->body, labels, &sm) : STORE_ERROR;
+    free(labels);
     if (st != STORE_OK) return srv_problem_store(r, st, c, "the model");
     srv_pool_notify(s->pool); /* a worker builds it */
     return reply_created(r, 202, &sm);
@@ -80,7 +90,14 @@ enum MHD_Result h_models_create(srv_req *r)
         json_decref(doc);
         return srv_problem_eir(r, &err);
     }
+    char *labels;
+    int bad = srv_labels_of(r, doc, &labels, &ret);
     json_decref(doc);
+    if (bad) {
+        eir_model_free(m);
+        eir_model_spec_free(spec);
+        return ret;
+    }
     atomic_fetch_add(&s->metrics.model_builds, 1);
     char hash[65];
     eir_model_hash(m, hash);
@@ -88,8 +105,9 @@ enum MHD_Result h_models_create(srv_req *r)
     store_model sm;
     memset(&sm, 0, sizeof sm);
     store_status st =
-        c ? store_model_create(c, spec->name, hash, eir_model_n(m), r->body, NULL, &sm)
+        c ? store_model_create(c, spec->name, hash, eir_model_n(m), r->body, labels, &sm)
           : STORE_ERROR;
+    free(labels);
     if (st != STORE_OK) {
         eir_model_free(m);
         eir_model_spec_free(spec);
@@ -155,12 +173,14 @@ enum MHD_Result h_models_list(srv_req *r)
     int limit;
     const char *cursor;
     enum MHD_Result ret;
-    if (srv_page_params(r, &limit, &cursor, &ret)) return ret;
+    store_labels labels;
+    if (srv_page_params(r, &limit, &cursor, &ret) || srv_labels_query(r, &labels, &ret)) return ret;
     store_conn *c = srv_thread_conn(r->s);
     list_ctx l = {json_array()};
     char next[STORE_CURSOR_MAX] = "";
-    store_status st =
-        c && l.items ? store_model_list(c, NULL, cursor, limit, list_cb, &l, next) : STORE_ERROR;
+    store_status st = c && l.items ? store_model_list(c, labels.n ? &labels : NULL, cursor, limit,
+                                                      list_cb, &l, next)
+                                   : STORE_ERROR;
     if (st != STORE_OK) {
         json_decref(l.items);
         if (st == STORE_INVALID)
@@ -171,7 +191,9 @@ enum MHD_Result h_models_list(srv_req *r)
                           next[0] ? json_string(next) : json_null());
     struct MHD_Response *resp = srv_response_json(r, j);
     if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
-    srv_link_next(resp, "/v1/models", "", limit, next);
+    char extra[SRV_LIST_QUERY_MAX] = "";
+    srv_labels_query_text(&labels, extra, sizeof extra);
+    srv_link_next(resp, "/v1/models", extra, limit, next);
     return srv_reply(r, 200, resp);
 }
 
