@@ -26,6 +26,7 @@ docs/SWEEPS.md).
 Exit 0 when all hold.
 """
 import argparse
+import calendar
 import copy
 import csv
 import io
@@ -174,6 +175,12 @@ def csv_value(text, like):
     return text
 
 
+def epoch(rfc3339):
+    """Seconds since the epoch of an RFC 3339 UTC time with milliseconds."""
+    t = time.strptime(rfc3339[:19], "%Y-%m-%dT%H:%M:%S")
+    return calendar.timegm(t) + float("0" + rfc3339[19:-1])
+
+
 def result_bytes(d, rid, var):
     r = http(d.port, "GET", "/v1/runs/%s/results/%s?format=npy" % (rid, var), timeout=120)
     return r.status, r.body
@@ -198,6 +205,7 @@ def scenario_grid(eirnnd):
         # ?wait= answers when the last run ends
         _, done = req(d, "GET", "/v1/sweeps/%s?wait=%d" % (sid, 120 * time_scale()), timeout=200)
         waited = time.monotonic() - t0
+        answered = time.time()
         check(done["status"] == "finished" and done["counts"]["succeeded"] == 12
               and done["finished_at"] is not None and done["progress"]["fraction"] == 1.0,
               "after ?wait=: %s" % done)
@@ -205,7 +213,11 @@ def scenario_grid(eirnnd):
         last_end = max(x["finished_at"] for x in runs["items"])
         check(done["finished_at"] == last_end, "finished_at %s, last run ended %s"
               % (done["finished_at"], last_end))
-        print("grid: 12 points finished, ?wait= answered after %.2f s" % waited)
+        late = answered - epoch(done["finished_at"])
+        check(0 <= late + 0.05 < 2 * time_scale(), "?wait= answered %.3f s after the last run "
+              "ended" % late)
+        print("grid: 12 points finished, ?wait= answered after %.2f s, %.3f s after the last run"
+              % (waited, late))
 
         # the table, JSON
         r, table = req(d, "GET", "/v1/sweeps/%s/table" % sid)
