@@ -15,6 +15,7 @@
 #include "array_stream.h"
 #include "eir_sha256.h"
 #include "http.h"
+#include "labels.h"
 #include "pool.h"
 #include "results.h"
 
@@ -72,6 +73,7 @@ static json_t *analysis_json(store_conn *c, const store_run *a, int full, store_
     json_object_set_new(j, "kind", json_string("analysis"));
     json_object_set_new(j, "analysis", json_string(a->subkind));
     json_object_set_new(j, "links", json_pack("{s:s, s:s}", "self", self, "results", results));
+    json_object_del(j, "sweep"); /* runs only */
     json_t *meta = parsed_or_null(a->meta_json);
     json_t *summary = json_object_get(meta, "summary");
     json_object_set(j, "summary",
@@ -239,8 +241,9 @@ enum MHD_Result h_analyses_list(srv_req *r)
     const char *cursor;
     enum MHD_Result ret;
     store_run_filter f = {.status = -1, .kind = "analysis"};
-    char extra[512] = "";
-    if (srv_job_list_params(r, &f, extra, sizeof extra, &limit, &cursor, &ret)) return ret;
+    store_labels labels;
+    char extra[SRV_LIST_QUERY_MAX] = "";
+    if (srv_job_list_params(r, &f, &labels, extra, sizeof extra, &limit, &cursor, &ret)) return ret;
     const char *kind = srv_query(r, "kind");
     if (kind && *kind) {
         static const char *const kinds[] = {"spectrum", "fixed_points", "lyapunov", "activity"};

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "labels.h"
 
 int srv_page_params(srv_req *r, int *limit, const char **cursor, enum MHD_Result *ret)
 {
@@ -53,11 +54,16 @@ void srv_link_next(struct MHD_Response *resp, const char *base, const char *extr
                    const char *next)
 {
     if (!resp || !next || !*next) return;
-    char enc[3 * STORE_CURSOR_MAX + 1], link[1024];
+    char enc[3 * STORE_CURSOR_MAX + 1];
     srv_url_encode(next, enc, sizeof enc);
-    snprintf(link, sizeof link, "<%s?%s%slimit=%d&cursor=%s>; rel=\"next\"", base, extra,
+    /* extra may hold label filters (SRV_LIST_QUERY_MAX bytes): sized for what it holds */
+    size_t cap = strlen(base) + strlen(extra) + strlen(enc) + 64;
+    char *link = malloc(cap);
+    if (!link) return; /* no next link: the body's next_cursor still has the cursor */
+    snprintf(link, cap, "<%s?%s%slimit=%d&cursor=%s>; rel=\"next\"", base, extra,
              extra[0] ? "&" : "", limit, enc);
     MHD_add_response_header(resp, "Link", link);
+    free(link);
 }
 
 static json_t *time_or_null(int64_t ms)
@@ -66,6 +72,13 @@ static json_t *time_or_null(int64_t ms)
     char buf[40];
     srv_rfc3339(ms, buf, sizeof buf);
     return json_string(buf);
+}
+
+/** The "sweep" member of a run: {"id", "index"} of the sweep it is a point of, or null. */
+static json_t *sweep_of(const store_run *run)
+{
+    if (!run->sweep_id[0]) return json_null();
+    return json_pack("{s:s, s:I}", "id", run->sweep_id, "index", (json_int_t)run->sweep_index);
 }
 
 json_t *srv_run_json(const store_run *run)
@@ -77,7 +90,7 @@ json_t *srv_run_json(const store_run *run)
                                           : (store_run_status_final(run->status) ? 1.0 : 0.0);
     if (frac > 1) frac = 1;
     return json_pack(
-        "{s:s, s:o, s:s, s:{s:I, s:I, s:f}, s:i, s:i, s:b, s:f, s:o, s:o, s:o, "
+        "{s:s, s:o, s:s, s:{s:I, s:I, s:f}, s:i, s:i, s:b, s:f, s:o, s:o, s:o, s:o, s:o, "
         "s:{s:s, s:s}}",
         "id", run->id, "model_id", run->model_id[0] ? json_string(run->model_id) : json_null(),
         "status", store_run_status_name(run->status), "progress", "done",
@@ -85,7 +98,8 @@ json_t *srv_run_json(const store_run *run)
         "attempts", run->attempts, "max_attempts", run->max_attempts, "cancel_requested",
         run->cancel_requested, "time_limit", run->time_limit, "created_at",
         time_or_null(run->created_at), "started_at", time_or_null(run->started_at), "finished_at",
-        time_or_null(run->finished_at), "links", "self", self, "results", results);
+        time_or_null(run->finished_at), "labels", srv_labels_object(run->labels_json), "sweep",
+        sweep_of(run), "links", "self", self, "results", results);
 }
 
 /** Whether @p s needs no JSON escaping and is an id-like word (letters, digits, '_', '-'). */
@@ -143,12 +157,17 @@ static size_t put_time(char *p, int64_t ms)
 static char *run_base_fast(const store_run *run, size_t *len)
 {
     if (!plain_word(run->id) || !plain_word(run->model_id) || strlen(run->id) > 64 ||
-        strlen(run->model_id) > 64)
+        strlen(run->model_id) > 64 || !plain_word(run->sweep_id) || strlen(run->sweep_id) > 64)
         return NULL;
+    /* The labels as stored: the compact jansson text of a checked object (labels.h), which
+     * json_dumps() writes again byte for byte. Anything else takes the jansson path. */
+    const char *labels = run->labels_json && *run->labels_json ? run->labels_json : "{}";
+    size_t llen = strlen(labels);
+    if (labels[0] != '{' || labels[llen - 1] != '}') return NULL;
     double frac = run->progress_total > 0 ? (double)run->progress_done / (double)run->progress_total
                                           : (store_run_status_final(run->status) ? 1.0 : 0.0);
     if (frac > 1) frac = 1;
-    char *out = malloc(1024);
+    char *out = malloc(1024 + llen);
     if (!out) return NULL;
     char *p = out;
     p += sprintf(p, "{\"id\":\"%s\",\"model_id\":", run->id);
@@ -166,6 +185,10 @@ static char *run_base_fast(const store_run *run, size_t *len)
     p += put_time(p, run->started_at);
     p += sprintf(p, ",\"finished_at\":");
     p += put_time(p, run->finished_at);
+    p += sprintf(p, ",\"labels\":%s,\"sweep\":", labels);
+    p += run->sweep_id[0] ? sprintf(p, "{\"id\":\"%s\",\"index\":%lld}", run->sweep_id,
+                                    (long long)run->sweep_index)
+                          : sprintf(p, "null");
     p += sprintf(p, ",\"links\":{\"self\":\"/v1/runs/%s\",\"results\":\"/v1/runs/%s/results\"}}",
                  run->id, run->id);
     *len = (size_t)(p - out);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "labels.h"
 #include "pool.h"
 
 /** Retry-After for a full queue: about the time the workers need to take the queue's length. */
@@ -222,8 +223,8 @@ void srv_job_list_extra(char *extra, size_t cap, const char *name, const char *v
     snprintf(extra + n, cap - n, "%s%s=%s", n ? "&" : "", name, enc);
 }
 
-int srv_job_list_params(srv_req *r, store_run_filter *f, char *extra, size_t cap, int *limit,
-                        const char **cursor, enum MHD_Result *ret)
+int srv_job_list_params(srv_req *r, store_run_filter *f, store_labels *labels, char *extra,
+                        size_t cap, int *limit, const char **cursor, enum MHD_Result *ret)
 {
     if (srv_page_params(r, limit, cursor, ret)) return -1;
     const char *status = srv_query(r, "status");
@@ -247,6 +248,9 @@ int srv_job_list_params(srv_req *r, store_run_filter *f, char *extra, size_t cap
         f->model_id = model_id;
         srv_job_list_extra(extra, cap, "model_id", model_id);
     }
+    if (srv_labels_query(r, labels, ret)) return -1;
+    f->labels = labels->n ? labels : NULL;
+    srv_labels_query_text(labels, extra, cap);
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "labels.h"
 #include "model_resolve.h"
 #include "modcache.h"
 #include "pool.h"
@@ -24,12 +25,13 @@ static json_t *model_json(const store_model *m)
     srv_rfc3339(m->created_at, created, sizeof created);
     snprintf(self, sizeof self, "/v1/models/%s", m->id);
     json_t *error = m->error && *m->error ? json_loads(m->error, 0, NULL) : NULL;
-    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:{s:s}}", "id", m->id, "name",
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:o, s:{s:s}}", "id", m->id, "name",
                      m->name ? m->name : "", "state", store_model_state_name(m->state), "hash",
                      m->hash[0] ? json_string(m->hash) : json_null(), "n", (json_int_t)m->n,
                      "created_at", created, "build_s",
                      m->build_s >= 0 ? json_real(m->build_s) : json_null(), "error",
-                     error ? error : json_null(), "links", "self", self);
+                     error ? error : json_null(), "labels", srv_labels_object(m->labels_json),
+                     "links", "self", self);
 }
 
 /** Queue the answer to a created model: @p status (201 or 202) with Location. */
@@ -155,12 +157,14 @@ enum MHD_Result h_models_list(srv_req *r)
     int limit;
     const char *cursor;
     enum MHD_Result ret;
-    if (srv_page_params(r, &limit, &cursor, &ret)) return ret;
+    store_labels labels;
+    if (srv_page_params(r, &limit, &cursor, &ret) || srv_labels_query(r, &labels, &ret)) return ret;
     store_conn *c = srv_thread_conn(r->s);
     list_ctx l = {json_array()};
     char next[STORE_CURSOR_MAX] = "";
-    store_status st =
-        c && l.items ? store_model_list(c, NULL, cursor, limit, list_cb, &l, next) : STORE_ERROR;
+    store_status st = c && l.items ? store_model_list(c, labels.n ? &labels : NULL, cursor, limit,
+                                                      list_cb, &l, next)
+                                   : STORE_ERROR;
     if (st != STORE_OK) {
         json_decref(l.items);
         if (st == STORE_INVALID)
@@ -171,7 +175,9 @@ enum MHD_Result h_models_list(srv_req *r)
                           next[0] ? json_string(next) : json_null());
     struct MHD_Response *resp = srv_response_json(r, j);
     if (!resp) return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "out of memory");
-    srv_link_next(resp, "/v1/models", "", limit, next);
+    char extra[SRV_LIST_QUERY_MAX] = "";
+    srv_labels_query_text(&labels, extra, sizeof extra);
+    srv_link_next(resp, "/v1/models", extra, limit, next);
     return srv_reply(r, 200, resp);
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "http.h"
+#include "labels.h"
 #include "model_resolve.h"
 #include "pool.h"
 #include "run_budget.h"
@@ -177,8 +178,16 @@ enum MHD_Result h_runs_list(srv_req *r)
     const char *cursor;
     enum MHD_Result ret;
     store_run_filter f = {.status = -1, .model_id = NULL, .kind = "run"};
-    char extra[512] = "";
-    if (srv_job_list_params(r, &f, extra, sizeof extra, &limit, &cursor, &ret)) return ret;
+    store_labels labels;
+    char extra[SRV_LIST_QUERY_MAX] = "";
+    if (srv_job_list_params(r, &f, &labels, extra, sizeof extra, &limit, &cursor, &ret)) return ret;
+    const char *sweep_id = srv_query(r, "sweep_id");
+    if (sweep_id && *sweep_id) {
+        if (strlen(sweep_id) >= SRV_PARAM_MAX)
+            return srv_problem_param(r, "sweep_id", "sweep_id is too long");
+        f.sweep_id = sweep_id;
+        srv_job_list_extra(extra, sizeof extra, "sweep_id", sweep_id);
+    }
     return srv_job_list_reply(r, &run_kind, &f, cursor, limit, extra, list_item);
 }
 
@@ -190,4 +199,22 @@ enum MHD_Result h_runs_cancel(srv_req *r)
 enum MHD_Result h_runs_delete(srv_req *r)
 {
     return srv_job_delete(r, &run_kind);
+}
+
+enum MHD_Result h_runs_request(srv_req *r)
+{
+    store_conn *c = srv_thread_conn(r->s);
+    store_run run;
+    enum MHD_Result ret;
+    if (srv_job_fetch(r, c, &run_kind, &run, &ret)) return ret;
+    store_run_clear(&run);
+    char *req = NULL;
+    store_status st = store_run_request(c, r->params[0], &req);
+    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
+    if (st != STORE_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "run %s", r->params[0]);
+        return srv_problem_store(r, st, c, what);
+    }
+    return srv_reply(r, 200, srv_response_take(r, req, strlen(req), "application/json"));
 }

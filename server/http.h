@@ -27,9 +27,10 @@ enum {
     SRV_ROUTE_AUTH = 1 /**< needs the bearer token when one is configured */
 };
 
-#define SRV_MAX_PARAMS 2 /**< {id} and {var} */
-#define SRV_PARAM_MAX 64 /**< longest path parameter kept (longer ones cannot match an id) */
-#define SRV_PATH_MAX 512 /**< request path kept for logs and problem "instance" */
+#define SRV_MAX_PARAMS 2     /**< {id} and {var} */
+#define SRV_PARAM_MAX 64     /**< longest path parameter kept (longer ones cannot match an id) */
+#define SRV_PATH_MAX 512     /**< request path kept for logs and problem "instance" */
+#define SRV_LABEL_KEY_MAX 63 /**< longest label key (bytes), as eir_json_check_labels() */
 
 struct srv_req;
 struct srv_route;
@@ -65,6 +66,8 @@ typedef struct srv_req {
     const struct srv_route *route; /**< the matched route (http_internal.h), or NULL */
     void (*detach)(void *ctx);     /**< called when the request ends before a */
     void *detach_ctx;              /**< streamed response it feeds is freed */
+    /** The keys of the ?label=key:value filters (labels.c): store_labels borrows them. */
+    char label_keys[STORE_MAX_LABEL_FILTERS][SRV_LABEL_KEY_MAX + 1];
 } srv_req;
 
 /* ---- http_daemon.c (life cycle), http_reply.c (replies) ------------------------------------- */
@@ -197,6 +200,9 @@ enum MHD_Result h_runs_list(srv_req *r);
 enum MHD_Result h_runs_get(srv_req *r);
 enum MHD_Result h_runs_delete(srv_req *r);
 enum MHD_Result h_runs_cancel(srv_req *r);
+/** GET /v1/runs/{id}/request: the run's request as stored (the body as sent, with the seed
+ *  picked for a noisy run without one), application/json; 404. */
+enum MHD_Result h_runs_request(srv_req *r);
 enum MHD_Result h_results_list(srv_req *r);
 enum MHD_Result h_results_get(srv_req *r);
 enum MHD_Result h_matrices_list(srv_req *r);
@@ -259,11 +265,13 @@ int srv_job_create_check(srv_req *r, const char *noun, const char **key, enum MH
  *  Location {path}/@p id. */
 enum MHD_Result srv_job_created(srv_req *r, const srv_job_kind *k, const char *id,
                                 struct MHD_Response *resp, int created);
-/** The parameters of GET {path} every kind has: limit and cursor (srv_page_params), status and
- *  model_id into @p f, and their query text into @p extra (@p cap bytes, for the next link).
+/** The parameters of GET {path} every kind has: limit and cursor (srv_page_params), status,
+ *  model_id and the ?label= filters (srv_labels_query(), into @p labels, which @p f then points
+ *  at) into @p f, and their query text into @p extra (@p cap bytes, SRV_LIST_QUERY_MAX holds
+ *  every filter; for the next link).
  *  @return 0; -1 with a 400 naming the parameter queued into *@p ret. */
-int srv_job_list_params(srv_req *r, store_run_filter *f, char *extra, size_t cap, int *limit,
-                        const char **cursor, enum MHD_Result *ret);
+int srv_job_list_params(srv_req *r, store_run_filter *f, store_labels *labels, char *extra,
+                        size_t cap, int *limit, const char **cursor, enum MHD_Result *ret);
 /** Append "&name=value" (value percent-encoded) to the query text @p extra of @p cap bytes. */
 void srv_job_list_extra(char *extra, size_t cap, const char *name, const char *value);
 /** A list item of a job; NULL when out of memory. */

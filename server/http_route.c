@@ -15,12 +15,13 @@
 
 /* The query parameters of each route: docs/API.md lists them, and any other is refused. */
 static const char *const q_none[] = {NULL};
-static const char *const q_page[] = {"limit", "cursor", NULL};
-static const char *const q_runs_list[] = {"limit", "cursor", "status", "model_id", NULL};
+static const char *const q_models_list[] = {"limit", "cursor", "label", NULL};
+static const char *const q_runs_list[] = {"limit",    "cursor", "status", "model_id",
+                                          "sweep_id", "label",  NULL};
 static const char *const q_run_get[] = {"wait", NULL};
 static const char *const q_result_get[] = {"format", "trials", "steps", "neurons", NULL};
-static const char *const q_analyses_list[] = {"limit",    "cursor", "status",
-                                              "model_id", "kind",   NULL};
+static const char *const q_analyses_list[] = {"limit", "cursor", "status", "model_id",
+                                              "kind",  "label",  NULL};
 static const char *const q_format[] = {"format", NULL};
 static const char *const q_matrix_get[] = {"format", NULL};
 
@@ -29,7 +30,7 @@ static const srv_route routes[] = {
     {"GET", "/metrics", h_metrics, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/openapi.json", h_openapi, SRV_ROUTE_AUTH, q_none},
     {"POST", "/v1/models", h_models_create, SRV_ROUTE_AUTH, q_none},
-    {"GET", "/v1/models", h_models_list, SRV_ROUTE_AUTH, q_page},
+    {"GET", "/v1/models", h_models_list, SRV_ROUTE_AUTH, q_models_list},
     {"GET", "/v1/models/{id}", h_models_get, SRV_ROUTE_AUTH, q_none},
     {"DELETE", "/v1/models/{id}", h_models_delete, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/models/{id}/matrices", h_matrices_list, SRV_ROUTE_AUTH, q_none},
@@ -39,6 +40,7 @@ static const srv_route routes[] = {
     {"GET", "/v1/runs/{id}", h_runs_get, SRV_ROUTE_AUTH, q_run_get},
     {"DELETE", "/v1/runs/{id}", h_runs_delete, SRV_ROUTE_AUTH, q_none},
     {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/runs/{id}/request", h_runs_request, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs/{id}/results", h_results_list, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs/{id}/results/{var}", h_results_get, SRV_ROUTE_AUTH, q_result_get},
     {"POST", "/v1/analyses", h_analyses_create, SRV_ROUTE_AUTH, q_none},

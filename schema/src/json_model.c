@@ -12,7 +12,7 @@
 
 static const char *const model_keys[] = {
     "name",      "description", "class", "populations", "n_inputs", "activation", "leak",
-    "recurrent", "input",       "bias",  "readout",     "noise",    NULL};
+    "recurrent", "input",       "bias",  "readout",     "noise",    "labels",     NULL};
 
 void eir_json_limits_default(eir_json_limits *l)
 {
@@ -233,10 +233,14 @@ static eir_status parse_noise(mctx *c, const json_t *j)
 
 static eir_status parse_all(mctx *c, const json_t *j)
 {
+    char ptr[EIR_FIELD_MAX];
     if (ju_expect_object(j, c->base, "a model object", c->err) ||
         ju_check_depth(j, c->base, c->lim->max_depth, c->err) ||
         ju_check_keys(j, c->base, model_keys, c->err))
         return EIR_EINVAL;
+    /* "labels" changes no numerics: checked, then ignored */
+    const json_t *labels = ju_member(j, c->base, "labels", ptr);
+    if (eir_json_check_labels(labels, ptr, c->err)) return EIR_EINVAL;
     if (parse_name(c, j) || parse_class(c, j) || parse_populations(c, j) || parse_n_inputs(c, j) ||
         parse_activation(c, j) || parse_leak_bias(c, j))
         return EIR_EINVAL;

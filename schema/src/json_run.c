@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const run_keys[] = {"model_id",  "model",      "dt", "integrator",
-                                       "precision", "inputs",     "V0", "record",
-                                       "seed",      "time_limit", NULL};
+static const char *const run_keys[] = {"model_id",  "model",      "dt",     "integrator",
+                                       "precision", "inputs",     "V0",     "record",
+                                       "seed",      "time_limit", "labels", NULL};
 
 /** Arrays owned by an ::eir_run_spec. */
 typedef struct run_store {
@@ -328,6 +328,8 @@ static eir_status parse_all(rctx *c, const json_t *j)
     if (ju_expect_object(j, "", "a run object", c->err) ||
         ju_check_depth(j, "", c->lim->max_depth, c->err) || ju_check_keys(j, "", run_keys, c->err))
         return EIR_EINVAL;
+    char ptr[EIR_FIELD_MAX]; /* "labels" changes no numerics: checked, then ignored */
+    if (eir_json_check_labels(ju_member(j, "", "labels", ptr), ptr, c->err)) return EIR_EINVAL;
     if (parse_dt(c, j) || parse_modes(c, j) || parse_inputs(c, j) || parse_v0(c, j) ||
         parse_record(c, j) || parse_seed_limit(c, j) || check_recorded(c))
         return EIR_EINVAL;
