@@ -20,13 +20,26 @@
 #include "model_resolve.h"
 #include "exec_job.h"
 #include "pool.h"
+#include "run_refs.h"
 
-/** The arrays of a pipeline's outputs as the finish takes them (3-D, float), into @p arr. */
-static void outputs_of(const eir_pipe *p, srv_exec_array arr[])
+/** Most arrays a run stores: its recorded variables and its final state. */
+#define RUN_ARRAYS (EIR_NVARS + 1)
+
+/**
+ * The arrays of a pipeline's outputs as the finish takes them into @p arr (RUN_ARRAYS): the
+ * recorded variables (3-D) and, for a run that integrated to its end, its final state
+ * "V_final" (2-D [B, N]), which another run may start from (run_refs.h). @return their number.
+ */
+static int outputs_of(const eir_pipe *p, srv_exec_array arr[])
 {
+    int n = 0;
     for (int i = 0; i < p->nout; i++)
-        arr[i] = (srv_exec_array){p->out[i].name,  p->out[i].dtype, 3,
-                                  p->out[i].shape, p->out[i].data,  p->out[i].bytes};
+        arr[n++] = (srv_exec_array){p->out[i].name,  p->out[i].dtype, 3,
+                                    p->out[i].shape, p->out[i].data,  p->out[i].bytes};
+    if (p->final.data)
+        arr[n++] = (srv_exec_array){SRV_V_FINAL,    p->final.dtype, 2,
+                                    p->final.shape, p->final.data,  p->final.bytes};
+    return n;
 }
 
 /** The error object of a pipeline that could not start the run (see eir_pipe_stage). */
@@ -47,10 +60,11 @@ static char *meta_text_of(const eir_pipe *p, const store_run *run, int timed_out
                         json_pack("{s:s, s:s}", "name", "eirnnd", "version", EIRNN_VERSION));
     json_object_set_new(meta, "attempt", json_integer(run->attempts));
     json_t *outputs = json_object_get(meta, "outputs");
-    for (int i = 0; i < p->nout; i++) {
+    for (int i = 0; i <= p->nout; i++) {
+        const char *name = i < p->nout ? p->out[i].name : SRV_V_FINAL;
         char url[128];
-        snprintf(url, sizeof url, "/v1/runs/%s/results/%s", run->id, p->out[i].name);
-        json_t *o = json_object_get(outputs, p->out[i].name);
+        snprintf(url, sizeof url, "/v1/runs/%s/results/%s", run->id, name);
+        json_t *o = json_object_get(outputs, name);
         if (o) json_object_set_new(o, "url", json_string(url));
     }
     char *text = srv_json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
@@ -78,7 +92,7 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     char *error = NULL, *meta_text = NULL;
     store_run_status status = STORE_RUN_FAILED;
     int64_t steps_done = 0;
-    srv_exec_array arr[EIR_NVARS];
+    srv_exec_array arr[RUN_ARRAYS];
     int narr = 0;
 
     /* Parse the request and build the model exactly as the handler did when it accepted it. */
@@ -128,9 +142,13 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
         goto finish;
     }
     if (pst != EIR_OK) {
-        if (at == EIR_PIPE_MODEL && res.status == SRV_MC_STORE) {
-            /* Cannot read the model now: leave the run to a later attempt. */
-            srv_exec_release(s, c, run, "store error reading the model", 0, 0, t0);
+        if (res.status == SRV_MC_STORE) {
+            /* Cannot read the model (or the run V0 names) now: leave the run to a later
+             * attempt. */
+            srv_exec_release(s, c, run,
+                             at == EIR_PIPE_MODEL ? "store error reading the model"
+                                                  : "store error reading the run V0 names",
+                             0, 0, t0);
             goto out;
         }
         error = prepare_error(at, &err);
@@ -161,8 +179,7 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     }
     /* Results of a run that ran (also cancelled, diverged or timed out: a stopped run keeps the
      * rows it computed, a diverged one its full shape with NaN from the divergence on). */
-    outputs_of(p, arr);
-    narr = p->nout;
+    narr = outputs_of(p, arr);
     if (p->ran) meta_text = meta_text_of(p, run, x.stop == SRV_STOP_TIME);
     if (status != STORE_RUN_SUCCEEDED) store_run_progress(c, run->id, steps_done, p->run->T, NULL);
 

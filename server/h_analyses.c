@@ -169,6 +169,7 @@ enum MHD_Result h_analyses_create(srv_req *r)
     eir_error_clear(&err);
     int priority;
     double time_limit;
+    char *labels = NULL;
     if (!c) {
         ret = srv_problem_store(r, STORE_ERROR, c, "the analysis");
         goto out;
@@ -179,6 +180,7 @@ enum MHD_Result h_analyses_create(srv_req *r)
         goto out;
     }
     if (job_settings(r, body, &priority, &time_limit, &ret)) goto out;
+    if (srv_labels_of(r, body, &labels, &ret)) goto out;
 
     char body_hash[65];
     srv_sha256_hex(r->body, r->body_len, body_hash);
@@ -192,7 +194,8 @@ enum MHD_Result h_analyses_create(srv_req *r)
                         .priority = priority,
                         .time_limit = time_limit,
                         .progress_total = plan.progress_total,
-                        .queue_limit = s->cfg.queue_limit};
+                        .queue_limit = s->cfg.queue_limit,
+                        .labels_json = labels};
     int created = 0;
     st = store_run_create(c, &in, &a, &created);
     if (st == STORE_OK && strcmp(a.kind, "analysis") != 0) st = STORE_KEY_REUSED; /* a run's */
@@ -205,6 +208,7 @@ enum MHD_Result h_analyses_create(srv_req *r)
     }
 out:
     store_run_clear(&a);
+    free(labels);
     json_decref(body);
     return ret;
 }

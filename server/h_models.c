@@ -54,13 +54,21 @@ static enum MHD_Result create_pending(srv_req *r, json_t *doc)
     eir_error err;
     eir_error_clear(&err);
     eir_status es = eir_json_model_shape(doc, &s->limits, "", &shape, &err);
+    if (es != EIR_OK) {
+        json_decref(doc);
+        return srv_problem_eir(r, &err);
+    }
+    char *labels;
+    enum MHD_Result ret;
+    int bad = srv_labels_of(r, doc, &labels, &ret);
     json_decref(doc);
-    if (es != EIR_OK) return srv_problem_eir(r, &err);
+    if (bad) return ret;
     store_conn *c = srv_thread_conn(s);
     store_model sm;
     memset(&sm, 0, sizeof sm);
     store_status st =
-        c ? store_model_create(c, shape.name, NULL, shape.n, r->body, NULL, &sm) : STORE_ERROR;
+        c ? store_model_create(c, shape.name, NULL, shape.n, r->body, labels, &sm) : STORE_ERROR;
+    free(labels);
     if (st != STORE_OK) return srv_problem_store(r, st, c, "the model");
     srv_pool_notify(s->pool); /* a worker builds it */
     return reply_created(r, 202, &sm);
@@ -82,7 +90,14 @@ enum MHD_Result h_models_create(srv_req *r)
         json_decref(doc);
         return srv_problem_eir(r, &err);
     }
+    char *labels;
+    int bad = srv_labels_of(r, doc, &labels, &ret);
     json_decref(doc);
+    if (bad) {
+        eir_model_free(m);
+        eir_model_spec_free(spec);
+        return ret;
+    }
     atomic_fetch_add(&s->metrics.model_builds, 1);
     char hash[65];
     eir_model_hash(m, hash);
@@ -90,8 +105,9 @@ enum MHD_Result h_models_create(srv_req *r)
     store_model sm;
     memset(&sm, 0, sizeof sm);
     store_status st =
-        c ? store_model_create(c, spec->name, hash, eir_model_n(m), r->body, NULL, &sm)
+        c ? store_model_create(c, spec->name, hash, eir_model_n(m), r->body, labels, &sm)
           : STORE_ERROR;
+    free(labels);
     if (st != STORE_OK) {
         eir_model_free(m);
         eir_model_spec_free(spec);

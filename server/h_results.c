@@ -12,6 +12,7 @@
 
 #include "results.h"
 #include "eir_sha256.h"
+#include "run_refs.h"
 
 typedef struct list_ctx {
     json_t *items;
@@ -233,7 +234,7 @@ int srv_res_pick_format(srv_req *r, srv_res_fmt *fmt, enum MHD_Result *ret)
 /**
  * The stored description of result {var} of run {id} into @p info, once the run has ended.
  * @return 0, or -1 after queuing 404 (no run, no such result), 409 (the run has not ended),
- *         500 (not a 3-d float array) or a store failure into *@p ret.
+ *         500 (not a 2-d or 3-d float array) or a store failure into *@p ret.
  */
 static int load_result_info(srv_req *r, store_conn *c, store_result_info *info,
                             enum MHD_Result *ret)
@@ -260,10 +261,12 @@ static int load_result_info(srv_req *r, store_conn *c, store_result_info *info,
         *ret = srv_problem_store(r, st, c, "the result");
         return -1;
     }
-    if (info->ndim != 3 || (strcmp(info->dtype, "float64") && strcmp(info->dtype, "float32"))) {
-        *ret = srv_problem(r, SRV_P_INTERNAL, 500, NULL,
-                           "result %s is stored as %s with %d dimensions; expected 3-d floats", var,
-                           info->dtype, info->ndim);
+    if ((info->ndim != 3 && info->ndim != 2) ||
+        (strcmp(info->dtype, "float64") && strcmp(info->dtype, "float32"))) {
+        *ret =
+            srv_problem(r, SRV_P_INTERNAL, 500, NULL,
+                        "result %s is stored as %s with %d dimensions; expected 2-d or 3-d floats",
+                        var, info->dtype, info->ndim);
         return -1;
     }
     return 0;
@@ -394,6 +397,7 @@ enum MHD_Result h_results_get(srv_req *r)
     store_conn *c = srv_thread_conn(r->s);
     store_result_info info;
     if (load_result_info(r, c, &info, &ret)) return ret;
+    if (info.ndim == 2) return srv_run_result_2d(r, c, &info, v.fmt); /* V_final (run_refs.h) */
     if (parse_slice(r, &info, &v, &ret)) return ret;
 
     char etag[40];

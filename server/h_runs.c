@@ -16,6 +16,7 @@
 #include "model_resolve.h"
 #include "pool.h"
 #include "run_budget.h"
+#include "run_refs.h"
 
 /** Longest Idempotency-Key accepted. */
 
@@ -56,7 +57,9 @@ static eir_pipe *prepare_run(srv_req *r, store_conn *c, srv_resolver *res, eir_p
     if ((build_here ? eir_pipe_prepare(body, cfg, &p, &at, &err)
                     : eir_pipe_check(body, cfg, &p, &at, &err)) == EIR_OK)
         return p;
-    if (at == EIR_PIPE_MODEL && res->status == SRV_MC_NOT_FOUND)
+    if (res->status == SRV_MC_STORE && at != EIR_PIPE_MODEL) /* reading the run V0 names */
+        *ret = srv_problem_store(r, res->store, c, "the run named by V0");
+    else if (at == EIR_PIPE_MODEL && res->status == SRV_MC_NOT_FOUND)
         *ret = srv_problem(r, SRV_P_INVALID, 422, "/model_id",
                            "model %s does not exist (create it with POST /v1/models, or put "
                            "the model inline under \"model\")",
@@ -107,7 +110,7 @@ enum MHD_Result h_runs_create(srv_req *r)
     json_t *body = srv_body_json(r, &ret);
     if (!body) return ret;
 
-    char *owned = NULL;
+    char *owned = NULL, *labels = NULL;
     store_conn *c = srv_thread_conn(s);
     store_run run;
     memset(&run, 0, sizeof run);
@@ -115,7 +118,9 @@ enum MHD_Result h_runs_create(srv_req *r)
     eir_pipe_config cfg;
     eir_pipe *p = prepare_run(r, c, &res, &cfg, body, &ret);
     if (!p) goto out;
+    if (srv_run_refs_check(r, c, p, &ret)) goto out;     /* "V0": {"run_id": ...} */
     if (srv_run_over_budget(r, body, p, &ret)) goto out; /* issue 10, item 8 (run_budget.c) */
+    if (srv_labels_of(r, body, &labels, &ret)) goto out;
     const char *request_json = request_to_store(r, body, p, &owned);
     if (!request_json || srv_json_oom()) { /* what was validated may not be what was sent */
         ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
@@ -134,7 +139,8 @@ enum MHD_Result h_runs_create(srv_req *r)
                         .max_attempts = s->cfg.max_attempts,
                         .time_limit = tl,
                         .progress_total = rs->desc.T,
-                        .queue_limit = s->cfg.queue_limit};
+                        .queue_limit = s->cfg.queue_limit,
+                        .labels_json = labels};
     int created = 0;
     store_status st = c ? store_run_create(c, &in, &run, &created) : STORE_ERROR;
     if (st == STORE_OK && strcmp(run.kind, "run") != 0) st = STORE_KEY_REUSED; /* an analysis's */
@@ -151,6 +157,7 @@ enum MHD_Result h_runs_create(srv_req *r)
 out:
     store_run_clear(&run);
     free(owned);
+    free(labels);
     eir_pipe_free(p);
     json_decref(body);
     return ret;

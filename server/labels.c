@@ -135,3 +135,19 @@ int srv_labels_text(const json_t *labels, char **text)
     *text = srv_json_dumps(labels, JSON_COMPACT);
     return *text ? 0 : -1;
 }
+
+int srv_labels_of(srv_req *r, const json_t *doc, char **text, enum MHD_Result *ret)
+{
+    *text = NULL;
+    eir_error err;
+    eir_error_clear(&err);
+    if (eir_json_check_labels(json_object_get(doc, "labels"), "/labels", &err) != EIR_OK) {
+        *ret = srv_problem_eir(r, &err);
+        return -1;
+    }
+    if (srv_labels_text(json_object_get(doc, "labels"), text)) {
+        *ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory");
+        return -1;
+    }
+    return 0;
+}

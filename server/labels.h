@@ -54,6 +54,15 @@ void srv_labels_query_text(const store_labels *l, char *extra, size_t cap);
 int srv_labels_text(const json_t *labels, char **text);
 
 /**
+ * The "labels" of a submitted model, run or analysis document @p doc, checked
+ * (eir_json_check_labels() at "/labels"), as the text to store (srv_labels_text(); NULL in
+ * *@p text when the document has none; the caller frees it).
+ * @return 0; -1 with 422 naming the member ("/labels/project") or 503 (out of memory) queued
+ *         into *@p ret.
+ */
+int srv_labels_of(srv_req *r, const json_t *doc, char **text, enum MHD_Result *ret);
+
+/**
  * The labels of a resource from their stored JSON text @p labels_json: the object it holds, or
  * an empty object when it is NULL, "" or not an object (a row from before labels).
  * @return a new reference; NULL only when out of memory.

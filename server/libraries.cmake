@@ -24,7 +24,7 @@ get_filename_component(EIR_SERVER_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 set(EIR_STORE_SOURCES
   store.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
-  store_sqlite_open.c store_sqlite_watch.c)
+  store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c)
 set(EIR_DAEMON_SOURCES
   daemon.c config.c util.c log.c metrics.c
   http_daemon.c http_guard.c http_reply.c http_request.c http_route.c
@@ -32,7 +32,7 @@ set(EIR_DAEMON_SOURCES
   array_stream.c h_matrices.c exec_job.c exec_analysis.c h_analyses.c h_jobs.c
   pool.c exec.c model_resolve.c waiters.c waiters_watch.c modcache.c build_guard.c run_budget.c
   analysis_check.c analysis_refs.c analysis_exec.c analysis_spectrum.c analysis_fixed.c
-  analysis_lyap.c analysis_activity.c labels.c)
+  analysis_lyap.c analysis_activity.c labels.c run_refs.c)
 list(TRANSFORM EIR_STORE_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 list(TRANSFORM EIR_DAEMON_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 

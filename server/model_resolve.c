@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "eir_sha256.h"
+#include "run_refs.h"
 
 /** Deepest nesting hashed (jansson's parser refuses deeper documents anyway). */
 #define KEY_MAX_DEPTH 2048
@@ -294,6 +295,21 @@ static void release(void *ctx, void *handle)
     srv_modcache_put(res->s->models, handle);
 }
 
+/* eir_pipe_state_fn: the final state of the run a run's "V0" names, read from the store
+ * (run_refs.h); a store failure is remembered as the model's are (res->status = SRV_MC_STORE). */
+static eir_status state(void *ctx, const char *run_id, int64_t trial, double **V, int64_t *len,
+                        eir_error *err)
+{
+    srv_resolver *res = ctx;
+    store_status st;
+    eir_status es = srv_run_ref_read(res->c, run_id, trial, V, len, &st, err);
+    if (st != STORE_OK) {
+        res->status = SRV_MC_STORE;
+        res->store = st;
+    }
+    return es;
+}
+
 void srv_pipe_config(srv *s, store_conn *c, srv_resolver *res, eir_pipe_config *cfg)
 {
     res->s = s;
@@ -311,5 +327,6 @@ void srv_pipe_config(srv *s, store_conn *c, srv_resolver *res, eir_pipe_config *
     cfg->resolve_inline = resolve_inline;
     cfg->keep_inline = keep_inline;
     cfg->resolve_ctx = res;
+    cfg->state = state;
     cfg->threads = s->cfg.threads_per_run;
 }

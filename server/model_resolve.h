@@ -47,7 +47,9 @@ int srv_inline_model_key(const json_t *doc, char key[SRV_MC_KEY_MAX]);
  * callback (eir_pipe_check()) never builds and is the HTTP threads' way. A run's inline model
  * is looked up in the cache by its content key (srv_inline_model_key()) and, when the pipeline
  * had to build it, added there (and counted in eirnn_model_builds_total): identical inline
- * models share one build while it stays cached.
+ * models share one build while it stays cached. A run whose "V0" names another run gets that
+ * run's final state from the store (srv_run_ref_read(), run_refs.h; a store failure sets
+ * res->status to SRV_MC_STORE as a model's does).
  */
 void srv_pipe_config(srv *s, store_conn *c, srv_resolver *res, eir_pipe_config *cfg);
 

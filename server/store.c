@@ -117,6 +117,7 @@ void store_model_clear(store_model *m)
     free(m->name);
     free(m->json);
     free(m->error);
+    free(m->labels_json);
     memset(m, 0, sizeof *m);
 }
 
@@ -127,7 +128,18 @@ void store_run_clear(store_run *r)
     free(r->error_json);
     free(r->meta_json);
     free(r->idempotency_key);
+    free(r->labels_json);
     memset(r, 0, sizeof *r);
+}
+
+void store_sweep_clear(store_sweep *sw)
+{
+    if (!sw) return;
+    free(sw->name);
+    free(sw->request_json);
+    free(sw->labels_json);
+    free(sw->idempotency_key);
+    memset(sw, 0, sizeof *sw);
 }
 
 /* Every wrapper: refuse a NULL or backend-less connection, clear the message, dispatch. */
@@ -398,4 +410,58 @@ store_status store_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], 
     CHECK_CONN(c);
     if (n == 0) return STORE_OK;
     return OPS(c)->runs_settled(c, ids, n, settled);
+}
+
+/* Sweeps: a backend without them (a NULL member) answers ::STORE_ERROR. */
+
+store_status store_sweep_create(store_conn *c, const store_sweep_new *in, store_sweep *out,
+                                int *created)
+{
+    if (out) memset(out, 0, sizeof *out);
+    if (created) *created = 0;
+    CHECK_CONN(c);
+    if (!OPS(c)->sweep_create) return STORE_ERROR;
+    return OPS(c)->sweep_create(c, in, out, created);
+}
+
+store_status store_sweep_get(store_conn *c, const char *id, int with_request, store_sweep *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    if (!OPS(c)->sweep_get) return STORE_ERROR;
+    return OPS(c)->sweep_get(c, id, with_request, out);
+}
+
+store_status store_sweep_list(store_conn *c, const store_labels *labels, const char *cursor,
+                              int limit, store_sweep_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
+{
+    char cur[STORE_CURSOR_MAX + 1];
+    cursor = copy_cursor(cur, cursor);
+    if (next) next[0] = '\0';
+    CHECK_CONN(c);
+    if (!OPS(c)->sweep_list) return STORE_ERROR;
+    return OPS(c)->sweep_list(c, labels, cursor, limit, cb, ctx, next);
+}
+
+store_status store_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx)
+{
+    CHECK_CONN(c);
+    if (!OPS(c)->sweep_runs) return STORE_ERROR;
+    return OPS(c)->sweep_runs(c, id, cb, ctx);
+}
+
+store_status store_sweep_cancel(store_conn *c, const char *id, int64_t *affected)
+{
+    if (affected) *affected = 0;
+    CHECK_CONN(c);
+    if (!OPS(c)->sweep_cancel) return STORE_ERROR;
+    return OPS(c)->sweep_cancel(c, id, affected);
+}
+
+store_status store_sweep_delete(store_conn *c, const char *id, int64_t *active)
+{
+    if (active) *active = 0;
+    CHECK_CONN(c);
+    if (!OPS(c)->sweep_delete) return STORE_ERROR;
+    return OPS(c)->sweep_delete(c, id, active);
 }

@@ -21,7 +21,64 @@
 #define RUN_COLS                                                                                   \
     "id, model_id, status, priority, attempts, max_attempts, cancel_requested, seq, "              \
     "created_at, started_at, finished_at, progress_done, progress_total, time_limit, "             \
-    "error_json, meta_json, idempotency_key, kind, subkind"
+    "error_json, meta_json, idempotency_key, kind, subkind, labels_json, sweep_id, sweep_index"
+
+/* A list's label conditions (store_labels): ?11/?12 .. ?41/?42 hold up to
+ * STORE_MAX_LABEL_FILTERS key/value pairs (sq_bind_labels()), NULL for an unused slot; an object
+ * passes when it has every label given. Each condition is one look-up of the labels' primary
+ * key. The listed table is aliased `o` in every statement that uses them. Written out (no
+ * function-like macro), so that tests/security/sql_grep.py sees a literal. */
+#define LABEL_CONDS                                                                                \
+    " AND (?11 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?11 AND l.value = ?12))"                                                              \
+    " AND (?13 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?13 AND l.value = ?14))"                                                              \
+    " AND (?15 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?15 AND l.value = ?16))"                                                              \
+    " AND (?17 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?17 AND l.value = ?18))"                                                              \
+    " AND (?19 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?19 AND l.value = ?20))"                                                              \
+    " AND (?21 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?21 AND l.value = ?22))"                                                              \
+    " AND (?23 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?23 AND l.value = ?24))"                                                              \
+    " AND (?25 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?25 AND l.value = ?26))"                                                              \
+    " AND (?27 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?27 AND l.value = ?28))"                                                              \
+    " AND (?29 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?29 AND l.value = ?30))"                                                              \
+    " AND (?31 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?31 AND l.value = ?32))"                                                              \
+    " AND (?33 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?33 AND l.value = ?34))"                                                              \
+    " AND (?35 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?35 AND l.value = ?36))"                                                              \
+    " AND (?37 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?37 AND l.value = ?38))"                                                              \
+    " AND (?39 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?39 AND l.value = ?40))"                                                              \
+    " AND (?41 IS NULL OR EXISTS (SELECT 1 FROM labels AS l WHERE l.object_id = o.id AND "         \
+    "l.key = ?41 AND l.value = ?42))"
+
+/* The run lists' filters besides their own: ?3 status (only where the statement does not test
+ * it itself), ?7 sweep, and the labels. */
+#define RUN_FILTERS " AND (?7 IS NULL OR sweep_id = ?7)" LABEL_CONDS
+
+/* Columns of a sweep row with its runs' counts (sq_row_to_sweep()); the sweep is `o`, its runs
+ * `r`, joined and grouped by the sweep. */
+#define SWEEP_COLS                                                                                 \
+    "o.id, o.name, o.created_at, o.labels_json, o.idempotency_key, o.seq, count(r.id), "           \
+    "count(*) FILTER (WHERE r.status = 'queued'), "                                                \
+    "count(*) FILTER (WHERE r.status = 'running'), "                                               \
+    "count(*) FILTER (WHERE r.status = 'succeeded'), "                                             \
+    "count(*) FILTER (WHERE r.status = 'failed'), "                                                \
+    "count(*) FILTER (WHERE r.status = 'diverged'), "                                              \
+    "count(*) FILTER (WHERE r.status = 'cancelled'), "                                             \
+    "coalesce(sum(r.progress_done), 0), coalesce(sum(r.progress_total), 0), "                      \
+    "CASE WHEN count(*) FILTER (WHERE r.status IN ('queued', 'running')) = 0 "                     \
+    "THEN coalesce(max(r.finished_at), 0) ELSE 0 END"
 
 #define RESULT_COLS "var, dtype, shape, total_bytes, chunk_size, chunk_count, sha256"
 
@@ -30,12 +87,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN_READ] = "BEGIN DEFERRED",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_MODEL_INSERT] = "INSERT INTO models (id, name, hash, n, created_at, json, state) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_MODEL_GET] = "SELECT id, name, hash, n, created_at, json, state, error, build_s "
-                     "FROM models WHERE id = ?1",
-    [ST_MODEL_LIST] = "SELECT id, name, hash, n, created_at, seq, state, error, build_s "
-                      "FROM models WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+    [ST_MODEL_INSERT] = "INSERT INTO models (id, name, hash, n, created_at, json, state, "
+                        "labels_json, sweep_id) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '{}'), ?9)",
+    [ST_MODEL_GET] = "SELECT id, name, hash, n, created_at, json, state, error, build_s, "
+                     "labels_json, sweep_id FROM models WHERE id = ?1",
+    [ST_MODEL_LIST] = "SELECT id, name, hash, n, created_at, seq, state, error, build_s, "
+                      "labels_json, sweep_id FROM models AS o WHERE seq < ?1" LABEL_CONDS
+                      " ORDER BY seq DESC LIMIT ?2",
     [ST_MODEL_FINISH] = "UPDATE models SET state = ?2, hash = ?3, error = ?4, build_s = ?5 "
                         "WHERE id = ?1 AND state = 'pending'",
     [ST_MODEL_PENDING] = "SELECT id FROM models WHERE state = 'pending' ORDER BY seq LIMIT ?1",
@@ -46,26 +105,38 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_BY_KEY] = "SELECT id, body_hash FROM runs WHERE idempotency_key = ?1",
     [ST_RUN_INSERT] = "INSERT INTO runs (id, model_id, status, priority, max_attempts, "
                       "created_at, progress_total, time_limit, request_json, idempotency_key, "
-                      "body_hash, kind, subkind) "
-                      "VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                      "body_hash, kind, subkind, labels_json, sweep_id, sweep_index) "
+                      "VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                      "coalesce(?13, '{}'), ?14, ?15)",
     [ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
     [ST_RUN_REQUEST] = "SELECT request_json FROM runs WHERE id = ?1",
     [ST_RUN_STATUS] = "SELECT status FROM runs WHERE id = ?1",
-    /* Lists: ?3 status, ?4 model, ?5 kind, ?6 subkind (NULL: any); the kind's own statement
-     * reads the runs_kind index, the others their filter's index. */
-    [ST_RUN_LIST_ALL] = "SELECT " RUN_COLS " FROM runs WHERE seq < ?1 "
-                        "AND (?6 IS NULL OR subkind = ?6) ORDER BY seq DESC LIMIT ?2",
-    [ST_RUN_LIST_KIND] = "SELECT " RUN_COLS " FROM runs INDEXED BY runs_kind WHERE kind = ?5 "
-                         "AND seq < ?1 AND (?6 IS NULL OR subkind = ?6) ORDER BY seq DESC LIMIT ?2",
-    [ST_RUN_LIST_STATUS] = "SELECT " RUN_COLS " FROM runs WHERE status = ?3 AND seq < ?1 "
-                           "AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR subkind = ?6) "
-                           "ORDER BY seq DESC LIMIT ?2",
-    [ST_RUN_LIST_MODEL] = "SELECT " RUN_COLS " FROM runs WHERE model_id = ?4 AND seq < ?1 "
-                          "AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR subkind = ?6) "
-                          "ORDER BY seq DESC LIMIT ?2",
-    [ST_RUN_LIST_BOTH] = "SELECT " RUN_COLS " FROM runs WHERE model_id = ?4 AND status = ?3 "
-                         "AND seq < ?1 AND (?5 IS NULL OR kind = ?5) "
-                         "AND (?6 IS NULL OR subkind = ?6) ORDER BY seq DESC LIMIT ?2",
+    /* Lists: ?3 status, ?4 model, ?5 kind, ?6 subkind, ?7 sweep (NULL: any), ?11.. labels; the
+     * kind's own statement reads the runs_kind index, a sweep's the runs_sweep index, the others
+     * their filter's index. */
+    [ST_RUN_LIST_ALL] =
+        "SELECT " RUN_COLS " FROM runs AS o WHERE seq < ?1 "
+        "AND (?6 IS NULL OR subkind = ?6)" RUN_FILTERS " ORDER BY seq DESC LIMIT ?2",
+    [ST_RUN_LIST_KIND] =
+        "SELECT " RUN_COLS " FROM runs AS o INDEXED BY runs_kind WHERE kind = ?5 "
+        "AND seq < ?1 AND (?6 IS NULL OR subkind = ?6)" RUN_FILTERS " ORDER BY seq DESC LIMIT ?2",
+    [ST_RUN_LIST_STATUS] =
+        "SELECT " RUN_COLS " FROM runs AS o WHERE status = ?3 AND seq < ?1 "
+        "AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR subkind = ?6)" RUN_FILTERS
+        " ORDER BY seq DESC LIMIT ?2",
+    [ST_RUN_LIST_MODEL] =
+        "SELECT " RUN_COLS " FROM runs AS o WHERE model_id = ?4 AND seq < ?1 "
+        "AND (?5 IS NULL OR kind = ?5) AND (?6 IS NULL OR subkind = ?6)" RUN_FILTERS
+        " ORDER BY seq DESC LIMIT ?2",
+    [ST_RUN_LIST_BOTH] =
+        "SELECT " RUN_COLS " FROM runs AS o WHERE model_id = ?4 AND status = ?3 "
+        "AND seq < ?1 AND (?5 IS NULL OR kind = ?5) "
+        "AND (?6 IS NULL OR subkind = ?6)" RUN_FILTERS " ORDER BY seq DESC LIMIT ?2",
+    [ST_RUN_LIST_SWEEP] =
+        "SELECT " RUN_COLS " FROM runs AS o INDEXED BY runs_sweep WHERE sweep_id = ?7 "
+        "AND seq < ?1 AND (?3 IS NULL OR status = ?3) "
+        "AND (?4 IS NULL OR model_id = ?4) AND (?5 IS NULL OR kind = ?5) "
+        "AND (?6 IS NULL OR subkind = ?6)" LABEL_CONDS " ORDER BY seq DESC LIMIT ?2",
     /* The claim: the head of the queue, then its update, in one write transaction (so two
      * workers can never take the same run), then the claimed row. Not one UPDATE ... RETURNING:
      * SQLite buffers RETURNING rows in an ephemeral table, whose allocation cost a worker more
@@ -143,8 +214,45 @@ static const char *const stmt_sql[ST_COUNT] = {
      * another connection, and the indexes in the JSON array ?1 of run ids that are not queued
      * or running (final or gone), one lookup of the runs' id index per element */
     [ST_DATA_VERSION] = "PRAGMA data_version",
+    /* a sweep's id ("s_...") is settled when none of its runs is queued or running: its runs
+     * are read through the runs_sweep index, a run's id finds no sweep at once */
     [ST_RUNS_SETTLED] = "SELECT j.key FROM json_each(?1) AS j WHERE NOT EXISTS (SELECT 1 FROM "
-                        "runs WHERE runs.id = j.value AND runs.status IN ('queued', 'running'))",
+                        "runs WHERE runs.id = j.value AND runs.status IN ('queued', 'running')) "
+                        "AND NOT EXISTS (SELECT 1 FROM runs INDEXED BY runs_sweep WHERE "
+                        "runs.sweep_id = j.value AND runs.status IN ('queued', 'running'))",
+    /* labels (store_sqlite_labels.c): the object's labels_json checked (an object whose members
+     * are all strings), then one row per member */
+    [ST_LABELS_TYPE] = "SELECT CASE WHEN json_valid(?1) THEN json_type(?1) END",
+    [ST_LABELS_NONTEXT] = "SELECT count(*) FROM json_each(?1) WHERE type <> 'text'",
+    [ST_LABELS_INSERT] = "INSERT OR REPLACE INTO labels (object_id, key, value) "
+                         "SELECT ?1, key, value FROM json_each(?2)",
+    /* sweeps (store_sqlite_sweeps.c) */
+    [ST_SWEEP_BY_KEY] = "SELECT id, body_hash FROM sweeps WHERE idempotency_key = ?1",
+    [ST_SWEEP_INSERT] = "INSERT INTO sweeps (id, name, created_at, request_json, labels_json, "
+                        "idempotency_key, body_hash) "
+                        "VALUES (?1, ?2, ?3, ?4, coalesce(?5, '{}'), ?6, ?7)",
+    [ST_SWEEP_GET] = "SELECT " SWEEP_COLS ", o.request_json FROM sweeps AS o LEFT JOIN runs AS r "
+                     "ON r.sweep_id = o.id WHERE o.id = ?1 GROUP BY o.seq",
+    [ST_SWEEP_LIST] = "SELECT " SWEEP_COLS " FROM sweeps AS o LEFT JOIN runs AS r "
+                      "ON r.sweep_id = o.id WHERE o.seq < ?1" LABEL_CONDS
+                      " GROUP BY o.seq ORDER BY o.seq DESC LIMIT ?2",
+    [ST_SWEEP_EXISTS] = "SELECT 1 FROM sweeps WHERE id = ?1",
+    [ST_SWEEP_RUNS] = "SELECT " RUN_COLS " FROM runs INDEXED BY runs_sweep WHERE sweep_id = ?1 "
+                      "ORDER BY sweep_index",
+    [ST_SWEEP_ACTIVE] = "SELECT count(*) FROM runs INDEXED BY runs_sweep WHERE sweep_id = ?1 "
+                        "AND status IN ('queued', 'running')",
+    [ST_SWEEP_CANCEL] = "UPDATE runs SET "
+                        "status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END, "
+                        "finished_at = CASE status WHEN 'queued' THEN ?2 ELSE finished_at END, "
+                        "cancel_requested = CASE status WHEN 'running' THEN 1 "
+                        "ELSE cancel_requested END "
+                        "WHERE sweep_id = ?1 AND status IN ('queued', 'running')",
+    /* a sweep's runs go with their results, chunks (ON DELETE CASCADE) and labels (trigger);
+     * then the models it created that no job uses any more */
+    [ST_SWEEP_DELETE_RUNS] = "DELETE FROM runs WHERE sweep_id = ?1",
+    [ST_SWEEP_DELETE_MODELS] = "DELETE FROM models WHERE sweep_id = ?1 AND NOT EXISTS "
+                               "(SELECT 1 FROM runs WHERE runs.model_id = models.id)",
+    [ST_SWEEP_DELETE] = "DELETE FROM sweeps WHERE id = ?1",
 };
 
 void sq_set_err(struct sq_conn *sc, const char *fmt, ...)

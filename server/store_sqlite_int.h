@@ -36,6 +36,8 @@
  *   store_sqlite_rows.c    ids, names, cursors, decoding rows into store.h's types
  *   store_sqlite_models.c  models
  *   store_sqlite_runs.c    the run queue
+ *   store_sqlite_labels.c  labels of models, jobs and sweeps (rows for the list filters)
+ *   store_sqlite_sweeps.c  sweeps: many runs made by one request
  *   store_sqlite_finish.c  finishing a run (result writes)
  *   store_sqlite_read.c    reading results
  *   store_sqlite_maint.c   requeue after a restart, counts, verify
@@ -73,7 +75,7 @@
 
 /** Columns of a run row (RUN_COLS in store_sqlite_conn.c); request_json, when selected, comes
  *  right after them. */
-#define RUN_NCOLS 19
+#define RUN_NCOLS 22
 
 /** The statements of the backend (their SQL: stmt_sql in store_sqlite_conn.c). */
 enum stmt_id {
@@ -100,6 +102,7 @@ enum stmt_id {
     ST_RUN_LIST_STATUS,
     ST_RUN_LIST_MODEL,
     ST_RUN_LIST_BOTH,
+    ST_RUN_LIST_SWEEP,
     ST_RUN_CLAIM_NEXT,
     ST_RUN_CLAIM,
     ST_RUN_GET_SEQ,
@@ -129,6 +132,20 @@ enum stmt_id {
     ST_VERIFY_CHUNKS,
     ST_DATA_VERSION,
     ST_RUNS_SETTLED,
+    ST_LABELS_TYPE,
+    ST_LABELS_NONTEXT,
+    ST_LABELS_INSERT,
+    ST_SWEEP_BY_KEY,
+    ST_SWEEP_INSERT,
+    ST_SWEEP_GET,
+    ST_SWEEP_LIST,
+    ST_SWEEP_EXISTS,
+    ST_SWEEP_RUNS,
+    ST_SWEEP_ACTIVE,
+    ST_SWEEP_CANCEL,
+    ST_SWEEP_DELETE_RUNS,
+    ST_SWEEP_DELETE_MODELS,
+    ST_SWEEP_DELETE,
     ST_COUNT
 };
 
@@ -334,6 +351,13 @@ int sq_cursor_decode(const char *cursor, int64_t *seq);
 int sq_clamp_limit(int limit);
 /** Column @p i as a malloc'ed string (NULL for SQL NULL); -1 when out of memory. */
 int sq_dup_col(sqlite3_stmt *s, int i, char **out);
+/** Labels column @p i of a row, borrowed from the row ("{}" for NULL). */
+char *sq_labels_col(sqlite3_stmt *s, int i);
+/** Labels column @p i of a row as a malloc'ed string ("{}" for NULL); -1 when out of memory. */
+int sq_dup_labels_col(sqlite3_stmt *s, int i, char **out);
+/** A malloc'ed copy of labels @p labels_json as given to a create ("{}" for NULL), or NULL when
+ *  out of memory. */
+char *sq_labels_text(const char *labels_json);
 /** Fill @p r from a run row (see the definition); -1 when out of memory. */
 int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r);
 /** Fill @p out from a result row; -1 when the row is malformed. */
@@ -345,6 +369,40 @@ typedef int (*sq_list_row)(sqlite3_stmt *s, void *ctx);
 store_status sq_list_page(struct sq_conn *sc, sqlite3_stmt *s, int seq_col, const char *cursor,
                           int limit, sq_list_row row, void *ctx, char next[STORE_CURSOR_MAX],
                           const char *what);
+
+/* ---- store_sqlite_labels.c ---------------------------------------------------------------- */
+
+/** First parameter of a list statement's label conditions (LABEL_CONDS in
+ *  store_sqlite_conn.c): key i is ?(SQ_LABEL_PARAM + 2i), its value the next one. */
+#define SQ_LABEL_PARAM 11
+
+/** ::STORE_INVALID unless @p labels_json (NULL: none) is a JSON object of strings. */
+store_status sq_labels_check(struct sq_conn *sc, const char *labels_json);
+/** Check @p labels_json (NULL: nothing to do) and store one label row per member for object
+ *  @p object_id, inside the caller's write transaction. */
+store_status sq_labels_put(struct sq_conn *sc, const char *object_id, const char *labels_json);
+/** Bind a list's label conditions to @p s (parameters from ::SQ_LABEL_PARAM on); NULL or none
+ *  binds nothing. ::STORE_INVALID (and @p s reset) for too many or incomplete conditions. */
+store_status sq_bind_labels(struct sq_conn *sc, sqlite3_stmt *s, const store_labels *labels);
+
+/* ---- store_sqlite_models.c, store_sqlite_runs.c: inserts shared with the sweeps --------- */
+
+/** A model row to insert (sq_model_insert_row()). */
+struct sq_model_row {
+    const char *id; /**< the id to store it under */
+    const char *name, *hash, *json, *labels_json, *sweep_id;
+    int64_t n, created_at;
+};
+/** INSERT a model row and its labels inside the caller's write transaction. An id already used
+ *  gives ::STORE_CONFLICT (the caller may draw another). */
+store_status sq_model_insert_row(struct sq_conn *sc, const struct sq_model_row *m);
+/** Check a job's arguments (kind, subkind, key, labels presence): ::STORE_INVALID if bad. */
+store_status sq_run_new_check(struct sq_conn *sc, const store_run_new *in);
+/** INSERT a queued job under a fresh random id (into @p id) with its labels, inside the
+ *  caller's write transaction; @p sweep_id NULL for a job of no sweep (then @p sweep_index is
+ *  ignored). Checks neither the queue limit nor the model. */
+store_status sq_run_insert(struct sq_conn *sc, const store_run_new *in, const char *sweep_id,
+                           int64_t sweep_index, char id[STORE_ID_MAX]);
 
 /* ---- store_sqlite_runs.c, store_sqlite_finish.c: shared helpers -------------------------- */
 
@@ -408,5 +466,13 @@ store_status sq_verify(store_conn *c, store_verify_cb cb, void *ctx, store_verif
 store_status sq_changes_wait(store_conn *c, double timeout, int *changed);
 store_status sq_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
                              unsigned char *settled);
+store_status sq_sweep_create(store_conn *c, const store_sweep_new *in, store_sweep *out,
+                             int *created);
+store_status sq_sweep_get(store_conn *c, const char *id, int with_request, store_sweep *out);
+store_status sq_sweep_list(store_conn *c, const store_labels *labels, const char *cursor, int limit,
+                           store_sweep_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
+store_status sq_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx);
+store_status sq_sweep_cancel(store_conn *c, const char *id, int64_t *affected);
+store_status sq_sweep_delete(store_conn *c, const char *id, int64_t *active);
 
 #endif /* EIR_STORE_SQLITE_INT_H */

@@ -13,52 +13,68 @@
 
 #include "store_sqlite_int.h"
 
+store_status sq_model_insert_row(struct sq_conn *sc, const struct sq_model_row *m)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_INSERT, &st);
+    if (!s) return st;
+    int rc = sq_bind_text(s, 1, m->id) | sq_bind_text(s, 2, m->name) | sq_bind_text(s, 3, m->hash) |
+             sq_bind_i64(s, 4, m->n) | sq_bind_i64(s, 5, m->created_at) |
+             sq_bind_text(s, 7, m->hash[0] ? "ready" : "pending") | sq_bind_text(s, 9, m->sweep_id);
+    int rcj = sq_bind_text(s, 6, m->json) | sq_bind_text(s, 8, m->labels_json);
+    if (rc != SQLITE_OK || rcj != SQLITE_OK) {
+        sq_done(s);
+        return sq_fail(sc, rcj == SQLITE_TOOBIG ? STORE_INVALID : STORE_ERROR,
+                       "cannot bind the model: %s", sqlite3_errstr(rcj ? rcj : rc));
+    }
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) {
+        st = sq_fail_rc(sc, rc, "cannot store the model");
+        sq_done(s);
+        /* an id already used is the caller's to retry; other constraints are bad arguments */
+        if (st == STORE_CONFLICT && rc != SQLITE_CONSTRAINT_UNIQUE &&
+            rc != SQLITE_CONSTRAINT_PRIMARYKEY)
+            st = STORE_INVALID;
+        return st;
+    }
+    sq_done(s);
+    return sq_labels_put(sc, m->id, m->labels_json);
+}
+
 /** A model to insert (sq_model_create()); id and created_at are filled by the insert. */
 struct model_insert {
-    const char *name, *hash, *json;
+    const char *name, *hash, *json, *labels_json;
     int64_t n;
     char id[STORE_ID_MAX];
     int64_t created_at;
 };
 
-/** Body of sq_model_create(): one INSERT, under a fresh random id. */
+/** Body of sq_model_create(): the model and its labels under a fresh random id. */
 static store_status model_insert(struct sq_conn *sc, void *arg)
 {
     struct model_insert *m = arg;
-    store_status st = STORE_OK;
-    sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_INSERT, &st);
-    if (!s) return st;
     m->created_at = eir_clock_epoch_ms();
     for (int attempt = 0;; attempt++) {
         if (eir_random_id(m->id, STORE_ID_MAX, "m_", 12))
             return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
-        int rc = sq_bind_text(s, 1, m->id) | sq_bind_text(s, 2, m->name) |
-                 sq_bind_text(s, 3, m->hash) | sq_bind_i64(s, 4, m->n) |
-                 sq_bind_i64(s, 5, m->created_at);
-        rc |= sq_bind_text(s, 7, m->hash[0] ? "ready" : "pending");
-        int rcj = sq_bind_text(s, 6, m->json);
-        if (rc != SQLITE_OK || rcj != SQLITE_OK) {
-            sq_done(s);
-            return sq_fail(sc, rcj == SQLITE_TOOBIG ? STORE_INVALID : STORE_ERROR,
-                           "cannot bind the model: %s", sqlite3_errstr(rcj ? rcj : rc));
-        }
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_DONE) break;
+        struct sq_model_row row = {.id = m->id,
+                                   .name = m->name,
+                                   .hash = m->hash,
+                                   .json = m->json,
+                                   .labels_json = m->labels_json,
+                                   .n = m->n,
+                                   .created_at = m->created_at};
+        store_status st = sq_model_insert_row(sc, &row);
         /* an id collision (2^-96 per pair) is retried; anything else fails */
-        st = sq_fail_rc(sc, rc, "cannot store the model");
-        sq_done(s);
-        if (rc != SQLITE_CONSTRAINT_UNIQUE || attempt >= 2)
-            return st == STORE_CONFLICT ? STORE_INVALID : st;
+        if (st != STORE_CONFLICT) return st;
+        if (attempt >= 2) return STORE_INVALID;
     }
-    sq_done(s);
-    return STORE_OK;
 }
 
 store_status sq_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
                              const char *json, const char *labels_json, store_model *out)
 {
     struct sq_conn *sc = SQ(c);
-    (void)labels_json; /* stored from schema v4 (issue 12, store helper) */
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
     if (hash && !sq_is_hex64(hash))
@@ -66,10 +82,11 @@ store_status sq_model_create(store_conn *c, const char *name, const char *hash, 
     if (!hash) hash = ""; /* pending: the hash is the built model's */
     if (!json) return sq_fail(sc, STORE_INVALID, "model document missing");
     if (n < 0) return sq_fail(sc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n);
-    struct model_insert m = {.name = name ? name : "", .hash = hash, .json = json, .n = n};
-    /* a decision a client is told about: durable before the answer */
-    if ((st = sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, model_insert, &m)) != STORE_OK)
-        return st;
+    struct model_insert m = {
+        .name = name ? name : "", .hash = hash, .json = json, .labels_json = labels_json, .n = n};
+    /* a decision a client is told about: durable before the answer; the model and its label
+     * rows in one transaction */
+    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, model_insert, &m)) != STORE_OK) return st;
     if (out) {
         memset(out, 0, sizeof *out);
         snprintf(out->id, sizeof out->id, "%s", m.id);
@@ -79,8 +96,11 @@ store_status sq_model_create(store_conn *c, const char *name, const char *hash, 
         out->n = n;
         out->created_at = m.created_at;
         out->name = strdup(m.name);
-        if (!out->name)
+        out->labels_json = sq_labels_text(labels_json);
+        if (!out->name || !out->labels_json) {
+            store_model_clear(out);
             return sq_fail(sc, STORE_ERROR, "out of memory (the model %s was stored)", m.id);
+        }
     }
     return STORE_OK;
 }
@@ -118,8 +138,9 @@ store_status sq_model_get(store_conn *c, const char *id, store_model *out)
         sq_copy_str(out->hash, sizeof out->hash, sqlite3_column_text(s, 2));
         out->n = sqlite3_column_int64(s, 3);
         out->created_at = sqlite3_column_int64(s, 4);
+        sq_copy_str(out->sweep_id, sizeof out->sweep_id, sqlite3_column_text(s, 10));
         if (sq_dup_col(s, 1, &out->name) || sq_dup_col(s, 5, &out->json) ||
-            model_state_cols(s, 6, 1, out)) {
+            model_state_cols(s, 6, 1, out) || sq_dup_labels_col(s, 9, &out->labels_json)) {
             store_model_clear(out);
             st = sq_fail(sc, STORE_ERROR, "out of memory reading model %s", id);
         }
@@ -149,6 +170,8 @@ static int model_row(sqlite3_stmt *s, void *arg)
     m.n = sqlite3_column_int64(s, 3);
     m.created_at = sqlite3_column_int64(s, 4);
     model_state_cols(s, 6, 0, &m);
+    m.labels_json = sq_labels_col(s, 9);
+    sq_copy_str(m.sweep_id, sizeof m.sweep_id, sqlite3_column_text(s, 10));
     return p->cb && p->cb(p->ctx, &m);
 }
 
@@ -156,11 +179,11 @@ store_status sq_model_list(store_conn *c, const store_labels *labels, const char
                            store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {
     struct sq_conn *sc = SQ(c);
-    (void)labels; /* filtered from schema v4 (issue 12, store helper) */
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
     sqlite3_stmt *s = sq_stmt(sc, ST_MODEL_LIST, &st);
     if (!s) return st;
+    if ((st = sq_bind_labels(sc, s, labels)) != STORE_OK) return st;
     struct model_page p = {cb, ctx};
     return sq_list_page(sc, s, 5, cursor, limit, model_row, &p, next, "cannot list models");
 }

@@ -104,6 +104,23 @@ int sq_dup_col(sqlite3_stmt *s, int i, char **out)
     return *out ? 0 : -1;
 }
 
+char *sq_labels_col(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (char *)t : (char *)"{}";
+}
+
+int sq_dup_labels_col(sqlite3_stmt *s, int i, char **out)
+{
+    *out = strdup(sq_labels_col(s, i));
+    return *out ? 0 : -1;
+}
+
+char *sq_labels_text(const char *labels_json)
+{
+    return strdup(labels_json ? labels_json : "{}");
+}
+
 /**
  * Fill @p r from a row of RUN_COLS (+ request_json when @p with_request). With @p copy the
  * strings are malloc'ed (store_run_clear() frees them); without, they point into the
@@ -129,7 +146,10 @@ int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r)
     r->time_limit = sqlite3_column_double(s, 13);
     sq_copy_str(r->kind, sizeof r->kind, sqlite3_column_text(s, 17));
     sq_copy_str(r->subkind, sizeof r->subkind, sqlite3_column_text(s, 18));
+    sq_copy_str(r->sweep_id, sizeof r->sweep_id, sqlite3_column_text(s, 20));
+    r->sweep_index = sqlite3_column_type(s, 21) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 21);
     if (!copy) {
+        r->labels_json = sq_labels_col(s, 19);
         r->error_json = (char *)sqlite3_column_text(s, 14);
         r->meta_json = (char *)sqlite3_column_text(s, 15);
         r->idempotency_key = (char *)sqlite3_column_text(s, 16);
@@ -137,7 +157,7 @@ int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r)
         return 0;
     }
     if (sq_dup_col(s, 14, &r->error_json) || sq_dup_col(s, 15, &r->meta_json) ||
-        sq_dup_col(s, 16, &r->idempotency_key) ||
+        sq_dup_col(s, 16, &r->idempotency_key) || sq_dup_labels_col(s, 19, &r->labels_json) ||
         (with_request && sq_dup_col(s, RUN_NCOLS, &r->request_json))) {
         store_run_clear(r);
         return -1;

@@ -154,8 +154,8 @@ static int is_subkind(const char *s)
     return 1;
 }
 
-/** INSERT the run under a fresh random id (into @p id). */
-static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char id[STORE_ID_MAX])
+store_status sq_run_insert(struct sq_conn *sc, const store_run_new *in, const char *sweep_id,
+                           int64_t sweep_index, char id[STORE_ID_MAX])
 {
     store_status st = STORE_OK;
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_INSERT, &st);
@@ -170,11 +170,13 @@ static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char
         sq_bind_i64(s, 5, eir_clock_epoch_ms());
         sq_bind_i64(s, 6, in->progress_total > 0 ? in->progress_total : 0);
         sqlite3_bind_double(s, 7, in->time_limit > 0 ? in->time_limit : 0.0);
-        int rcj = sq_bind_text(s, 8, in->request_json);
+        int rcj = sq_bind_text(s, 8, in->request_json) | sq_bind_text(s, 13, in->labels_json);
         sq_bind_text(s, 9, in->idempotency_key);
         sq_bind_text(s, 10, in->idempotency_key ? in->body_hash : NULL);
         sq_bind_text(s, 11, in->kind ? in->kind : "run");
         sq_bind_text(s, 12, in->subkind);
+        sq_bind_text(s, 14, sweep_id);
+        if (sweep_id) sq_bind_i64(s, 15, sweep_index);
         if (rcj != SQLITE_OK) {
             sq_done(s);
             return sq_fail(sc, STORE_INVALID, "cannot bind the run request: %s",
@@ -184,10 +186,31 @@ static store_status insert_run(struct sq_conn *sc, const store_run_new *in, char
         if (rc == SQLITE_DONE) break;
         st = sq_fail_rc(sc, rc, "cannot queue the run");
         sq_done(s);
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+            return sq_fail(sc, STORE_NOT_FOUND, "no model %s", in->model_id ? in->model_id : "");
         /* the key was checked under the write lock, so a UNIQUE failure is an id clash */
         if (rc != SQLITE_CONSTRAINT_UNIQUE || attempt >= 2) return st;
     }
     sq_done(s);
+    return sq_labels_put(sc, id, in->labels_json);
+}
+
+store_status sq_run_new_check(struct sq_conn *sc, const store_run_new *in)
+{
+    if (!in->request_json) return sq_fail(sc, STORE_INVALID, "run request missing");
+    if (!kind_prefix(in->kind))
+        return sq_fail(sc, STORE_INVALID, "unknown job kind '%.32s' (run or analysis)", in->kind);
+    if (in->subkind && !is_subkind(in->subkind))
+        return sq_fail(sc, STORE_INVALID, "a job's subkind must be 1 to %d of a-z, 0-9 and _",
+                       STORE_KIND_MAX - 1);
+    if (in->idempotency_key) {
+        size_t kl = strlen(in->idempotency_key);
+        if (kl == 0 || kl > SQ_KEY_MAX)
+            return sq_fail(sc, STORE_INVALID, "idempotency key must be 1 to %d bytes", SQ_KEY_MAX);
+        if (!sq_is_hex64(in->body_hash))
+            return sq_fail(sc, STORE_INVALID,
+                           "an idempotency key needs the request body's SHA-256 (64 hex)");
+    }
     return STORE_OK;
 }
 
@@ -204,7 +227,7 @@ static store_status run_create(struct sq_conn *sc, void *arg)
     }
     if ((st = check_room(sc, rc->in)) != STORE_OK) return st;
     char id[STORE_ID_MAX];
-    if ((st = insert_run(sc, rc->in, id)) != STORE_OK) return st;
+    if ((st = sq_run_insert(sc, rc->in, NULL, -1, id)) != STORE_OK) return st;
     if ((st = sq_load_run(sc, id, rc->out)) != STORE_OK) return st;
     rc->inserted = 1;
     return STORE_OK;
@@ -217,19 +240,7 @@ store_status sq_run_create(store_conn *c, const store_run_new *in, store_run *ou
     if (st != STORE_OK) return st;
     if (!in || !in->request_json || !out)
         return sq_fail(sc, STORE_INVALID, "run request or output missing");
-    if (!kind_prefix(in->kind))
-        return sq_fail(sc, STORE_INVALID, "unknown job kind '%.32s' (run or analysis)", in->kind);
-    if (in->subkind && !is_subkind(in->subkind))
-        return sq_fail(sc, STORE_INVALID, "a job's subkind must be 1 to %d of a-z, 0-9 and _",
-                       STORE_KIND_MAX - 1);
-    if (in->idempotency_key) {
-        size_t kl = strlen(in->idempotency_key);
-        if (kl == 0 || kl > SQ_KEY_MAX)
-            return sq_fail(sc, STORE_INVALID, "idempotency key must be 1 to %d bytes", SQ_KEY_MAX);
-        if (!sq_is_hex64(in->body_hash))
-            return sq_fail(sc, STORE_INVALID,
-                           "an idempotency key needs the request body's SHA-256 (64 hex)");
-    }
+    if ((st = sq_run_new_check(sc, in)) != STORE_OK) return st;
     memset(out, 0, sizeof *out);
     struct run_create rc = {in, out, 0};
     if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, run_create, &rc)) != STORE_OK) {
@@ -298,12 +309,16 @@ store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *c
     if (status < -1 || status >= STORE_RUN_NSTATUS)
         return sq_fail(sc, STORE_INVALID, "unknown run status %d", status);
     const char *kind = f ? f->kind : NULL, *subkind = f ? f->subkind : NULL;
-    enum stmt_id id = status >= 0 ? (model ? ST_RUN_LIST_BOTH : ST_RUN_LIST_STATUS)
-                      : model     ? ST_RUN_LIST_MODEL
-                      : kind      ? ST_RUN_LIST_KIND
-                                  : ST_RUN_LIST_ALL;
+    const char *sweep = f ? f->sweep_id : NULL;
+    enum stmt_id id = sweep         ? ST_RUN_LIST_SWEEP
+                      : status >= 0 ? (model ? ST_RUN_LIST_BOTH : ST_RUN_LIST_STATUS)
+                      : model       ? ST_RUN_LIST_MODEL
+                      : kind        ? ST_RUN_LIST_KIND
+                                    : ST_RUN_LIST_ALL;
     sqlite3_stmt *s = sq_stmt(sc, id, &st);
     if (!s) return st;
+    if ((st = sq_bind_labels(sc, s, f ? f->labels : NULL)) != STORE_OK) return st;
+    sq_bind_text(s, 7, sweep);
     if (status >= 0) sq_bind_text(s, 3, store_run_status_name((store_run_status)status));
     sq_bind_text(s, 4, model);
     sq_bind_text(s, 5, kind);

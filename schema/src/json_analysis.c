@@ -25,7 +25,7 @@ const char *eir_an_kind_name(eir_an_kind k)
 }
 
 /** Keys of every kind, then the kind's own (NULL-terminated lists). */
-#define COMMON_KEYS "kind", "model_id", "model", "priority", "time_limit", "threads", "x"
+#define COMMON_KEYS "kind", "model_id", "model", "priority", "time_limit", "threads", "x", "labels"
 static const char *const spectrum_keys[] = {COMMON_KEYS, "of", "eigenvectors", "at", NULL};
 static const char *const fixed_keys[] = {COMMON_KEYS,  "starts",      "max_iter", "tol",
                                          "dedupe_tol", "slow_points", "slow_tol", NULL};
@@ -366,6 +366,8 @@ static eir_status parse_common(actx *c, const json_t *j)
         return c->err->status;
     r->priority = prio;
     r->threads = (int)threads;
+    /* "labels" changes nothing computed: checked, then ignored */
+    if (eir_json_check_labels(ju_member(j, "", "labels", ptr), ptr, c->err)) return c->err->status;
     if ((v = ju_member(j, "", "time_limit", ptr))) {
         if (ju_number(v, ptr, &r->time_limit, c->err)) return c->err->status;
         if (!(r->time_limit > 0)) {

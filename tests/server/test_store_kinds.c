@@ -323,11 +323,13 @@ static void test_kinds_migration_from_v2(void **state)
     rm_db_files(path);
 }
 
-/** A fresh database is at version 3 with the kinds' indexes; a new run is kind 'run'. */
+/** A fresh database is at the latest version (3 or later) with the kinds' indexes; a new run is
+ *  kind 'run'. */
 static void test_kinds_migration(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(raw_count(f, "PRAGMA user_version"), 3);
+    assert_true(store_migrations_count >= 3);
+    assert_int_equal(raw_count(f, "PRAGMA user_version"), (int)store_migrations_count);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
                                   "name IN ('runs_kind', 'runs_kind_status')"),
                      2);
