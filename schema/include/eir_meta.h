@@ -8,8 +8,9 @@
  * - "model": {"hash", "name", "class", "activation", "sizes": {"N", "E", "I", "n_in", "n_out"},
  *   "sigma", "dale_projected", "generate": {"recurrent_seed", "input_seed"} (null when nothing
  *   was generated; a seed is null when its matrix was given)}
- * - "run": {"dt", "integrator", "precision", "T", "B", "record": {"vars", "every", "neurons"},
- *   "seed", "noise_generator", "threads"}
+ * - "run": {"dt", "integrator", "precision", "T", "B", "inputs" (only for inputs described by
+ *   an object, FORMAT.md "Described inputs": that object as sent), "record": {"vars", "every",
+ *   "neurons"}, "seed", "noise_generator", "threads"}
  * - "timings": {"parse_s", "build_s", "simulate_s"}
  * - "summary": {"steps_done", "rows_written", "truncated", "mean_rate_E", "mean_rate_I",
  *   "max_z_dt", "unstable", "diverged", "diverged_step", "diverged_trial"}; "truncated" is true
@@ -17,7 +18,9 @@
  *   than floor(T / every))
  * - "status": "succeeded" | "diverged" | "cancelled" | "failed"
  * - "outputs": {"<var>": {"shape": [B, T', n], "dtype": "float64" | "float32"}} per recorded
- *   variable (T' = the rows kept).
+ *   variable (T' = the rows kept), and "V_final": {"shape": [B, N], "dtype"} when the run kept
+ *   its final state (eir_meta_input.final_V)
+ * - "metrics": the run's metrics (eir_json_metrics()), only when given (eir_meta_input.metrics)
  *
  * Seeds are JSON integers (they are below 2^63 when they come from JSON); a seed of 2^63 or
  * more is written as a decimal string. No NaN or infinity is ever emitted: such numbers (and
@@ -53,10 +56,18 @@ typedef struct eir_meta_input {
     /** Rows kept in each output when the outputs were cut to the rows computed (a stopped
      *  run, eir_runner.h), or -1 for all floor(T / every) rows. */
     int64_t rows_kept;
+    /** The run's "inputs" object as sent when the inputs were described (not spelled out as
+     *  an array), or NULL: shown as "run.inputs" (shared with the record, not copied). */
+    const json_t *inputs;
+    /** The run's metrics (eir_json_metrics()), or NULL: shown as "metrics" (shared). */
+    const json_t *metrics;
+    /** The run kept its final state V (B x N, the run's precision): listed in "outputs" as
+     *  "V_final". */
+    int final_V;
 } eir_meta_input;
 
-/** Fill @p in with "nothing known": NULL pointers (model_hash too), EIR_OK, timings and
- *  rows_kept -1. */
+/** Fill @p in with "nothing known": NULL pointers (model_hash, inputs, metrics too), EIR_OK,
+ *  timings and rows_kept -1, final_V 0. */
 void eir_meta_input_init(eir_meta_input *in);
 
 /**

@@ -3,32 +3,16 @@
  * @brief FORMAT.md "Run" -> ::eir_run_spec: dt, integrator, precision, inputs, V0, record,
  *        seed and time_limit, checked against a built model and the limits.
  */
-#include "eir_json.h"
-#include "json_util.h"
+#include "json_run.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const run_keys[] = {"model_id",  "model",      "dt",     "integrator",
-                                       "precision", "inputs",     "V0",     "record",
-                                       "seed",      "time_limit", "labels", NULL};
-
-/** Arrays owned by an ::eir_run_spec. */
-typedef struct run_store {
-    double *inputs;
-    double *V0;
-    int *neurons;
-} run_store;
-
-typedef struct rctx {
-    const eir_json_limits *lim;
-    eir_run_spec *spec;
-    run_store *st;
-    int N, n_in, n_out;
-    eir_error *err;
-} rctx;
+static const char *const run_keys[] = {"model_id", "model",  "dt",     "integrator", "precision",
+                                       "inputs",   "V0",     "record", "seed",       "time_limit",
+                                       "metrics",  "labels", NULL};
 
 static eir_status parse_dt(rctx *c, const json_t *j)
 {
@@ -59,26 +43,7 @@ static eir_status parse_modes(rctx *c, const json_t *j)
     return EIR_OK;
 }
 
-/* {"steps": T, "trials": B}: zero input. */
-static eir_status parse_steps(rctx *c, const json_t *v, const char *ptr)
-{
-    static const char *const keys[] = {"steps", "trials", NULL};
-    char sub[EIR_FIELD_MAX];
-    int64_t T, B = 1;
-    const json_t *m;
-    if (ju_check_keys(v, ptr, keys, c->err)) return EIR_EINVAL;
-    if (!(m = ju_member(v, ptr, "steps", sub)))
-        return ju_missing(ptr, "steps", "the number of steps T >= 1", c->err);
-    if (ju_int(m, sub, 1, c->lim->max_steps, &T, c->err)) return EIR_EINVAL;
-    if ((m = ju_member(v, ptr, "trials", sub)) && ju_int(m, sub, 1, c->lim->max_trials, &B, c->err))
-        return EIR_EINVAL;
-    c->spec->desc.T = T;
-    c->spec->desc.B = (int)B;
-    return EIR_OK;
-}
-
-/* What a probed value is, for "got ..." in a shape error: "a number" or "[2, 3]". */
-static void shape_text(const ja_info *info, char got[JA_SHAPE_STR])
+void jr_shape_text(const ja_info *info, char got[JA_SHAPE_STR])
 {
     if (info->ndim == 0 && !info->binary)
         snprintf(got, JA_SHAPE_STR, "a number");
@@ -89,7 +54,7 @@ static void shape_text(const ja_info *info, char got[JA_SHAPE_STR])
 static eir_status inputs_shape_error(rctx *c, const ja_info *info, const char *ptr)
 {
     char got[JA_SHAPE_STR];
-    shape_text(info, got);
+    jr_shape_text(info, got);
     return eir_error_set(c->err, EIR_EINVAL, ptr,
                          "expected shape [T, %d] (one trial) or [B, T, %d] (B trials), got %s",
                          c->n_in, c->n_in, got);
@@ -125,10 +90,10 @@ static eir_status parse_inputs(rctx *c, const json_t *j)
     const json_t *v = ju_member(j, "", "inputs", ptr);
     if (!v)
         return ju_missing("", "inputs",
-                          "a T x n_inputs array, a B x T x n_inputs array, or "
-                          "{\"steps\": T, \"trials\": B} for zero input",
+                          "a T x n_inputs array, a B x T x n_inputs array, or described "
+                          "inputs {\"steps\": T, \"trials\": B, \"segments\": [...]}",
                           c->err);
-    if (json_is_object(v) && !ja_is_binary(v)) return parse_steps(c, v, ptr);
+    if (json_is_object(v) && !ja_is_binary(v)) return jr_parse_described(c, v, ptr);
     if (ja_probe(v, ptr, INT64_MAX, &info, c->err) || inputs_dims(c, &info, ptr, &T, &B))
         return EIR_EINVAL;
     c->spec->desc.T = T;
@@ -143,10 +108,38 @@ static eir_status parse_inputs(rctx *c, const json_t *j)
 static eir_status v0_shape_error(rctx *c, const ja_info *info, const char *ptr)
 {
     char got[JA_SHAPE_STR];
-    shape_text(info, got);
+    jr_shape_text(info, got);
     return eir_error_set(c->err, EIR_EINVAL, ptr,
                          "expected a number, shape [%d] (N) or [%d, %d] (B x N), got %s", c->N,
                          c->spec->desc.B, c->N, got);
+}
+
+/* "V0": {"run_id": "r_...", "trial": b}: the final state of another run, supplied later
+ * (eir_run_spec_set_V0()). */
+static eir_status parse_v0_ref(rctx *c, const json_t *v, const char *ptr)
+{
+    static const char *const keys[] = {"run_id", "trial", NULL};
+    char sub[EIR_FIELD_MAX], got[JU_DESC_MAX];
+    eir_run_spec *s = c->spec;
+    if (ju_check_keys(v, ptr, keys, c->err)) return EIR_EINVAL;
+    const json_t *m = ju_member(v, ptr, "run_id", sub);
+    if (!m) return ju_missing(ptr, "run_id", "the run whose final state V starts this one", c->err);
+    const char *id = json_string_value(m);
+    int ok = id && json_string_length(m) == 26 && strncmp(id, "r_", 2) == 0;
+    for (int i = 2; ok && i < 26; i++)
+        ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f');
+    if (!ok) {
+        ju_describe(m, got);
+        return eir_error_set(c->err, EIR_EINVAL, sub,
+                             "expected a run id (\"r_\" followed by 24 hex digits), got %s", got);
+    }
+    memcpy(s->V0_run_id, id, 27);
+    s->V0_trial = -1;
+    if ((m = ju_member(v, ptr, "trial", sub)) &&
+        ju_int(m, sub, -1, c->lim->max_trials - 1, &s->V0_trial, c->err))
+        return EIR_EINVAL;
+    s->V0_from_run = 1;
+    return EIR_OK;
 }
 
 static eir_status parse_v0(rctx *c, const json_t *j)
@@ -156,6 +149,7 @@ static eir_status parse_v0(rctx *c, const json_t *j)
     eir_run_desc *d = &c->spec->desc;
     const json_t *v = ju_member(j, "", "V0", ptr);
     if (!v) return EIR_OK;
+    if (json_is_object(v) && !ja_is_binary(v)) return parse_v0_ref(c, v, ptr);
     if (ja_probe(v, ptr, INT64_MAX, &info, c->err)) return EIR_EINVAL;
     int scalar = info.ndim == 0 && !info.binary;
     int per_cell = info.ndim == 1 && info.shape[0] == c->N;
@@ -331,7 +325,7 @@ static eir_status parse_all(rctx *c, const json_t *j)
     char ptr[EIR_FIELD_MAX]; /* "labels" changes no numerics: checked, then ignored */
     if (eir_json_check_labels(ju_member(j, "", "labels", ptr), ptr, c->err)) return EIR_EINVAL;
     if (parse_dt(c, j) || parse_modes(c, j) || parse_inputs(c, j) || parse_v0(c, j) ||
-        parse_record(c, j) || parse_seed_limit(c, j) || check_recorded(c))
+        parse_record(c, j) || parse_seed_limit(c, j) || jr_parse_metrics(c, j) || check_recorded(c))
         return EIR_EINVAL;
     return EIR_OK;
 }
@@ -396,9 +390,30 @@ void eir_run_spec_free(eir_run_spec *s)
         free(st->inputs);
         free(st->V0);
         free(st->neurons);
+        free(st->segments);
+        free(st->segment_values);
         free(st);
     }
     free(s);
+}
+
+eir_status eir_run_spec_set_V0(eir_run_spec *s, const double *V, int64_t len, int n, eir_error *err)
+{
+    run_store *st = s->storage;
+    int64_t B = s->desc.B;
+    if (n < 1 || (len != n && len != B * (int64_t)n) || len > INT_MAX)
+        return eir_error_set(err, EIR_EINVAL, "/V0",
+                             "expected the starting state to have %d values (N) or %lld (B x N), "
+                             "got %lld",
+                             n, (long long)(B * (int64_t)n), (long long)len);
+    double *copy = malloc((size_t)len * sizeof *copy);
+    if (!copy) return ju_enomem(err, "/V0");
+    memcpy(copy, V, (size_t)len * sizeof *copy);
+    free(st->V0);
+    st->V0 = copy;
+    s->desc.V0 = copy;
+    s->desc.V0_len = (int)len;
+    return EIR_OK;
 }
 
 eir_status eir_json_run_model_ref(const json_t *run, const char **model_id,

@@ -17,6 +17,9 @@ void eir_meta_input_init(eir_meta_input *in)
     in->simulate_s = -1;
     in->model_hash = NULL;
     in->rows_kept = -1;
+    in->inputs = NULL;
+    in->metrics = NULL;
+    in->final_V = 0;
 }
 
 /* Rows of each output: all floor(T / every), or the rows kept of a stopped run. */
@@ -157,6 +160,7 @@ static json_t *run_meta(builder *b, const eir_meta_input *in)
     put(b, o, "precision", str(b, eir_meta_dtype(r->precision)));
     put(b, o, "T", integer(b, (long long)r->T));
     put(b, o, "B", integer(b, r->B));
+    if (in->inputs) put(b, o, "inputs", json_incref((json_t *)in->inputs));
     json_t *rec = object(b);
     json_t *vars = json_array();
     if (!vars) b->failed = 1;
@@ -212,6 +216,14 @@ static json_t *outputs_meta(builder *b, const eir_meta_input *in)
         put(b, e, "dtype", str(b, eir_meta_dtype(r->precision)));
         put(b, o, eir_var_name((eir_var)v), e);
     }
+    if (in->final_V) {
+        json_t *e = object(b);
+        json_t *shape = json_pack("[I, I]", (json_int_t)r->B, (json_int_t)eir_model_n(in->model));
+        if (!shape) b->failed = 1;
+        put(b, e, "shape", shape);
+        put(b, e, "dtype", str(b, eir_meta_dtype(r->precision)));
+        put(b, o, "V_final", e);
+    }
     return o;
 }
 
@@ -234,6 +246,7 @@ json_t *eir_run_meta(const eir_meta_input *in)
     put(&b, o, "summary", in->result ? summary_meta(&b, in) : null(&b));
     put(&b, o, "status", str(&b, eir_meta_status(in->run_status, in->result)));
     put(&b, o, "outputs", outputs_meta(&b, in));
+    if (in->metrics) put(&b, o, "metrics", json_incref((json_t *)in->metrics));
     if (b.failed) {
         json_decref(o);
         return NULL;
