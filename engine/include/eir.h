@@ -426,6 +426,10 @@ int eir_stop_requested(const eir_stop *s);
 /** Most segments of a described input. */
 #define EIR_MAX_INPUT_SEGMENTS 100000
 
+/** Largest |value|, |to_value| and noise sigma of a described input: sums of overlapping
+ *  segments and ramps' products stay finite (EIR_MAX_INPUT_SEGMENTS x 3 x 1e290 < 1e308). */
+#define EIR_INPUT_VALUE_MAX 1e290
+
 /** One segment of a described input: steps [from, to), a constant value or a ramp. */
 typedef struct eir_input_segment {
     int64_t from, to;       /**< 0 <= from < to <= T */
@@ -456,8 +460,9 @@ typedef struct eir_input_desc {
 
 /**
  * Check @p d for a run of @p T steps, @p B trials and @p n_in channels: segment bounds, row
- * counts (1 or B), finite values, sigma. EIR_EINVAL naming the field relative to the inputs
- * object ("/segments/3/to", "/segments/0/value", "/noise/sigma"). Cannot fail otherwise.
+ * counts (1 or B), finite values and sigma of at most EIR_INPUT_VALUE_MAX in magnitude. EIR_EINVAL
+ * naming the field relative to the inputs object ("/segments/3/to", "/segments/0/value",
+ * "/noise/sigma"). Cannot fail otherwise.
  */
 eir_status eir_input_check(const eir_input_desc *d, int64_t T, int B, int n_in, eir_error *err);
 
@@ -593,13 +598,16 @@ size_t eir_run_out_len(const eir_model *m, const eir_run_desc *r, eir_var var);
 /**
  * Bytes eir_run() allocates for run @p r of @p m, plus the output buffers its caller allocates
  * (eir_run_out_len() values of the run's precision per recorded variable): the workspace (state,
- * rates, drive, gate, products, RK4 stage state and sum, the input projection window), the
- * float32 copies of the model's arrays (float32 runs only: the product matrix, N x n_pad, twice
- * for a full gate matrix), the transposed matrix of small single-trial runs, and
- * EIR_RUN_BLAS_BYTES_PER_THREAD per thread the run would use for OpenBLAS's packing buffers
- * and the threads' stacks. The model itself is not counted (the caller holds it). Measured
- * against the peak resident memory of runs in tests/engine/test_stop.c. Saturates at SIZE_MAX;
- * meaningful only for a run that eir_run() would accept (else a best effort, never a crash).
+ * rates, drive, gate, products, RK4 stage state and sum, the input projection window, the
+ * expanded window of described inputs, the statistics' slots), the final state (B x N values of
+ * the run's precision, caller-allocated like the outputs; counted whether or not r->final_V is
+ * set), the statistics (eir_stats_new(), when r->stats_req is set), the float32 copies of the
+ * model's arrays (float32 runs only: the product matrix, N x n_pad, twice for a full gate matrix),
+ * the transposed matrix of small single-trial runs, and EIR_RUN_BLAS_BYTES_PER_THREAD per thread
+ * the run would use for OpenBLAS's packing buffers and the threads' stacks. The model itself is not
+ * counted (the caller holds it). Measured against the peak resident memory of runs in
+ * tests/engine/test_stop.c. Saturates at SIZE_MAX; meaningful only for a run that eir_run() would
+ * accept (else a best effort, never a crash).
  */
 size_t eir_run_memory_bytes(const eir_model *m, const eir_run_desc *r);
 

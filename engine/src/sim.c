@@ -209,7 +209,19 @@ static eir_status check_run(const eir_model *m, const eir_run_desc *r, eir_error
                     q / ((size_t)r->T * m->n_in), q / m->n_in % (size_t)r->T, q % m->n_in,
                     r->inputs[q]);
     }
-    return EIR_OK;
+    if (r->inputs && r->input_desc)
+        return eir_error_set(err, EIR_EINVAL, "/inputs",
+                             "give the inputs either as values or described, not both");
+    if (r->input_desc) {
+        eir_error e;
+        eir_error_clear(&e);
+        if (eir_input_check(r->input_desc, r->T, r->B, m->n_in, &e)) {
+            char f[EIR_FIELD_MAX + 8]; /* eir_error_set() keeps what fits */
+            snprintf(f, sizeof f, "/inputs%s", e.field);
+            return eir_error_set(err, e.status, f, "%s", e.message);
+        }
+    }
+    return sim_stats_check(r, err);
 }
 
 /** float copy of @p n doubles appended to the run's conversion buffer at *cursor. */
@@ -376,7 +388,7 @@ static size_t carve(size_t *cursor, size_t bytes)
 }
 
 /** Number of offsets sim_ws_layout() fills. */
-#define SIM_WS_PARTS 21
+#define SIM_WS_PARTS 25
 
 /**
  * The layout of the run's workspace for up to @p nt threads: offsets of its parts in o[] (see
@@ -389,7 +401,7 @@ static size_t sim_ws_layout(const sim_ctx *x, int nt, size_t o[SIM_WS_PARTS])
     const size_t es = prec_size(r->precision), n = (size_t)x->n, B = (size_t)x->B;
     const size_t bn = B * n * es, bp = B * (size_t)m->n_pad * es;
     const size_t cells = B * (size_t)x->n_nb;
-    const int has_inputs = r->inputs && x->n_in > 0;
+    const int has_inputs = (r->inputs || r->input_desc) && x->n_in > 0;
     size_t at = 0;
     o[0] = carve(&at, bn); /* V */
     o[1] = carve(&at, bn); /* R */
@@ -415,6 +427,13 @@ static size_t sim_ws_layout(const sim_ctx *x, int nt, size_t o[SIM_WS_PARTS])
     const int rt = m->sparse && x->B > 1; /* a trial block's rates, per thread (sparse) */
     o[19] = carve(&at, rt ? (size_t)nt * n * EIR_TRIAL_BLOCK * es : 0);
     o[20] = carve(&at, cells); /* bad */
+    const size_t win_in = has_inputs ? B * (size_t)x->Tc * (size_t)x->n_in : 0;
+    o[21] = carve(&at, r->input_desc ? win_in * sizeof(double) : 0); /* Xd */
+    size_t st[3];
+    sim_stats_ws_sizes(x, st);
+    o[22] = carve(&at, st[0] * sizeof(double));
+    o[23] = carve(&at, st[1] * sizeof(double));
+    o[24] = carve(&at, st[2] * sizeof(double));
     return at;
 }
 
@@ -426,7 +445,7 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
 {
     const eir_run_desc *r = x->r;
     const eir_model *m = x->m;
-    const int has_inputs = r->inputs && x->n_in > 0;
+    const int has_inputs = (r->inputs || r->input_desc) && x->n_in > 0;
     const int rk4 = r->integrator == EIR_INTEG_RK4;
     const int rt = m->sparse && x->B > 1;
     size_t o[SIM_WS_PARTS];
@@ -455,6 +474,10 @@ static eir_status sim_ws_alloc(sim_ctx *x, int nt)
     w->act = (int *)(blk + o[18]);
     w->rt = rt ? blk + o[19] : NULL;
     w->bad = (unsigned char *)blk + o[20];
+    w->Xd = has_inputs && r->input_desc ? (double *)(blk + o[21]) : NULL;
+    w->st_blk = (double *)(blk + o[22]);
+    w->st_win = (double *)(blk + o[23]);
+    w->st_settle = (double *)(blk + o[24]);
     return EIR_OK;
 }
 
@@ -521,6 +544,7 @@ static void ctx_init(sim_ctx *x, const eir_model *m, const eir_run_desc *r)
     x->Tc = (int64_t)(PROJECT_BLOCK_ELEMS / (per_step ? per_step : 1));
     if (x->Tc < 1) x->Tc = 1;
     if (x->Tc > r->T) x->Tc = r->T;
+    sim_stats_plan_init(x);
 }
 
 /**
@@ -568,7 +592,11 @@ static eir_status outcome(sim_ctx *x, int nt, eir_run_result *res, eir_error *er
     const double cnt = (double)steps * x->B;
     if (m->n_e > 0 && cnt > 0) res->mean_rate_e = se / (cnt * m->n_e);
     if (m->n_i > 0 && cnt > 0) res->mean_rate_i = si / (cnt * m->n_i);
-    if (atomic_load(&x->cancel) && !res->diverged && steps < r->T)
+    const int cancelled = atomic_load(&x->cancel) && !res->diverged && steps < r->T;
+    sim_stats_finish(x, cancelled);
+    if (!cancelled && r->final_V)
+        memcpy(r->final_V, x->w.V, (size_t)x->B * (size_t)x->n * prec_size(r->precision));
+    if (cancelled)
         return eir_error_set(err, EIR_ECANCELLED, NULL,
                              "the run was cancelled after %lld of %lld steps", (long long)steps,
                              (long long)r->T);
@@ -606,6 +634,18 @@ size_t eir_run_memory_bytes(const eir_model *m, const eir_run_desc *r)
     size_t total = sizeof x + sim_ws_layout(&x, nt, o) + columns_bytes(m, &d);
     if (d.precision == EIR_F32) total = add_sat(total, f32_copy_bytes(m));
     total = add_sat(total, mul3_sat((size_t)nt, EIR_RUN_BLAS_BYTES_PER_THREAD, 1));
+    /* caller-allocated like the outputs: the final state (B x N of the run's precision), counted
+     * whether or not r->final_V is set yet (every run that keeps results keeps it), and the
+     * statistics of a run that asks for them (eir_stats_new()) */
+    total = add_sat(total, mul3_sat((size_t)d.B, (size_t)m->n, prec_size(d.precision)));
+    if (x.st.q) {
+        const size_t nw = (size_t)x.st.q->n_windows <= EIR_STATS_MAX_WINDOWS
+                              ? (size_t)x.st.q->n_windows
+                              : EIR_STATS_MAX_WINDOWS;
+        total =
+            add_sat(total, sizeof(eir_stats) +
+                               (4 * nw * (size_t)d.B + 4 * nw + 5 * (size_t)d.B) * sizeof(double));
+    }
     for (int v = 0; v < EIR_NVARS; v++) {
         if (!(d.record_mask & (1u << v))) continue;
         const size_t units = v == EIR_VAR_Y ? (size_t)m->n_out : (size_t)x.n_rec;

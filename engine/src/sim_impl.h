@@ -462,12 +462,21 @@ static void SFX(drive_at)(const sim_ctx *x, int b, int i0, int len, int64_t k, R
 
 /**
  * Project the inputs of steps [t0, t0 + tc) of trial @p b: PX[t][b] = P x, and MX[t][b] =
- * M_in |x| when input gating is on (rows n_pad long). One call per trial and window.
+ * M_in |x| when input gating is on (rows n_pad long). One call per trial and window. Described
+ * inputs are first expanded into the trial's double scratch (Xd), then projected exactly as the
+ * same values sent as an array.
  */
 static void SFX(project_trial)(sim_ctx *x, int b, int64_t t0, int64_t tc)
 {
     const int np = x->m->n_pad, nin = x->n_in;
-    const double *xs = x->r->inputs + ((size_t)b * x->T + t0) * nin;
+    const double *xs;
+    if (x->r->input_desc) {
+        double *xd = x->w.Xd + (size_t)b * x->Tc * nin;
+        eir_input_expand(x->r->input_desc, nin, b, t0, tc, xd);
+        xs = xd;
+    } else {
+        xs = x->r->inputs + ((size_t)b * x->T + t0) * nin;
+    }
     const size_t cnt = (size_t)tc * nin;
     REAL *xb = TYPED(Xs) + (size_t)b * x->Tc * nin;
     for (size_t q = 0; q < cnt; q++)
@@ -553,6 +562,57 @@ static void SFX(init_item)(sim_ctx *x, const sim_item *it)
             TYPED(noise_s)[i] = (REAL)(x->m->sigma * sqrt(r->dt));
 }
 
+/** Add the samples of cells [i0, i1) of @p v (two-pass mean and M2, in double) to @p acc. */
+static void SFX(stat_acc)(const REAL *restrict v, int i0, int i1, double *acc)
+{
+    if (i1 <= i0) return;
+    double sum = 0.0, m2 = 0.0;
+    for (int i = i0; i < i1; i++)
+        sum += (double)v[i];
+    const double c = (double)(i1 - i0), mean = sum / c;
+    for (int i = i0; i < i1; i++) {
+        const double d = (double)v[i] - mean;
+        m2 += d * d;
+    }
+    sim_chan(acc, c, mean, m2);
+}
+
+/**
+ * Run statistics of step @p k for trial @p b, cells [i0, i1) of the item: the samples of each
+ * variable with a window covering step k (V and r after the step, z_k) into the item's slots.
+ */
+static void SFX(stats_item)(sim_ctx *x, int b, int i0, int i1, int64_t k)
+{
+    const int iv = sim_stats_interval(x, k);
+    const unsigned mask = x->st.imask[iv];
+    if (!mask) return;
+    const size_t o = (size_t)b * x->n;
+    const REAL *src[3] = {TYPED(V) + o, TYPED(R) + o, TYPED(Z) + o};
+    const int e1 = i1 < x->n_e ? i1 : x->n_e, l0 = i0 > x->n_e ? i0 : x->n_e;
+    for (int v = 0; v < 3; v++) {
+        if (!((mask >> v) & 1)) continue;
+        double *slot = sim_stats_slot(x, iv & 1, b, i0 / SIM_NEURON_BLOCK, x->st.slot[v]);
+        SFX(stat_acc)(src[v], i0, e1, slot);
+        SFX(stat_acc)(src[v], l0, i1, slot + 3);
+    }
+}
+
+/**
+ * Settle window: max over cells [0, len) of |Id - z V| (dV/dt at the state before step k,
+ * noise excluded) into trial @p b's slot of the item's neuron block @p j.
+ */
+static void SFX(settle_item)(sim_ctx *x, int b, int j, int len, const REAL *Id, const REAL *z,
+                             const REAL *V)
+{
+    double *slot = x->w.st_settle + (size_t)b * x->n_nb + (size_t)j;
+    double m = *slot;
+    for (int i = 0; i < len; i++) {
+        const double d = fabs((double)Id[i] - (double)z[i] * (double)V[i]);
+        m = d > m || d != d ? d : m;
+    }
+    *slot = m;
+}
+
 /**
  * End of step @p k for the item: noise, rates, statistics, divergence flag, and the recorded
  * V, r, z when step k is kept.
@@ -576,6 +636,7 @@ static void SFX(finish_item)(sim_ctx *x, const sim_item *it, int64_t k)
             x->w.bad[cell] = 1;
             atomic_store_explicit(&x->any_bad, 1, memory_order_relaxed);
         }
+        if (x->st.nv > 0) SFX(stats_item)(x, b, i0, i1, k);
         if (!recording) continue;
         const size_t off = ((size_t)b * x->rows + row) * (size_t)x->n_rec;
         if (r->out[EIR_VAR_V]) SFX(record_range)(x, i0, i1, V, (REAL *)r->out[EIR_VAR_V] + off);
@@ -594,6 +655,7 @@ static void SFX(update_item)(sim_ctx *x, const sim_item *it, int64_t k, double *
         const size_t o = (size_t)b * n + i0;
         REAL *Id = TYPED(Ib) + o, *z = TYPED(Z) + o, *V = TYPED(V) + o;
         SFX(drive_at)(x, b, i0, len, k, Id, z);
+        if (k >= x->st.settle_from) SFX(settle_item)(x, b, i0 / SIM_NEURON_BLOCK, len, Id, z, V);
         double zr =
             x->r->integrator == EIR_INTEG_EXP_EULER
                 ? SFX(step_exp_euler)(len, dt, sigma, Id, z, V, sigma > 0 ? TYPED(S) + o : NULL)
@@ -612,6 +674,8 @@ static void SFX(rk4_first_item)(sim_ctx *x, const sim_item *it, int64_t k, doubl
         const size_t o = (size_t)b * n + i0;
         REAL *Id = TYPED(Ib) + o, *z = TYPED(Z) + o, *Vs = TYPED(Vs) + o;
         SFX(drive_at)(x, b, i0, len, k, Id, z);
+        if (k >= x->st.settle_from)
+            SFX(settle_item)(x, b, i0 / SIM_NEURON_BLOCK, len, Id, z, TYPED(V) + o);
         double zr = 0.0;
         for (int i = 0; i < len; i++)
             zr = z[i] * dt > zr ? z[i] * dt : zr;
@@ -661,7 +725,8 @@ static void SFX(share)(int count, int tid, int nt, int *lo, int *hi)
 
 /**
  * Before the products of step @p k: thread 0 reports progress (a stop it asks for sets
- * x->cancel, which the next barrier reports to all); every thread projects its share of
+ * x->cancel, which the next barrier reports to all); every thread ends a statistics interval
+ * (sim_stats_step_start()) for its share of trials, projects its share of
  * trials' inputs at a window start and records y of step k - 1 for its share of trial blocks
  * (also when the run stops at step k: that row is kept).
  */
@@ -670,6 +735,10 @@ static void SFX(step_prepare)(sim_ctx *x, int tid, int nt, int64_t k)
     const eir_run_desc *r = x->r;
     int lo, hi;
     if (tid == 0 && k > 0 && r->progress && k % x->progress_every == 0) sim_progress(x, k);
+    if (x->st.nv > 0) {
+        SFX(share)(x->B, tid, nt, &lo, &hi);
+        sim_stats_step_start(x, k, lo, hi);
+    }
     if (x->w.PX && k % x->Tc == 0) {
         const int64_t tc = x->T - k < x->Tc ? x->T - k : x->Tc;
         SFX(share)(x->B, tid, nt, &lo, &hi);

@@ -59,6 +59,10 @@ typedef struct sim_ws {
     void *Vs, *Acc;           /**< RK4: stage state and weighted sum, B x N each */
     void *PX, *MX;            /**< projected inputs of a window of Tc steps, [t][b][n_pad] */
     void *Xs;                 /**< B x Tc x n_in input conversion scratch */
+    double *Xd;               /**< described inputs: B x Tc x n_in expanded values (double) */
+    double *st_blk;           /**< statistics: per (parity, trial, neuron block, var, p) */
+    double *st_win;           /**< statistics: per (window, trial, p) (count, mean, M2) */
+    double *st_settle;        /**< statistics: per (trial, neuron block) max |dV/dt| */
     double *sum_e, *sum_i;    /**< per (trial, neuron block): sums of r over steps */
     unsigned char *bad;       /**< per (trial, neuron block): non-finite V at the last step */
     int *act;                 /**< per thread: N + 1 active-cell indices (column kernel) */
@@ -70,6 +74,30 @@ typedef struct sim_ws {
 
 /** Doubles between two threads' zmax slots (a cache line). */
 #define SIM_PAD_DOUBLES 8
+
+/** Most boundaries of the statistics' intervals: every window's from and to, 0 and T. */
+#define SIM_STATS_MAX_BOUNDS (2 * EIR_STATS_MAX_WINDOWS + 2)
+
+/**
+ * How a run computes its statistics (stats.c). Time is cut into intervals at every window's
+ * from and to: each interval lies inside or outside each window. Per interval, each work item
+ * accumulates the samples of its (trial, neuron block) and population into a slot (count, mean,
+ * M2: Chan's combination of each step's two-pass row statistics); at the interval's end the
+ * slots of a trial are combined in block order and added to every window covering the interval.
+ * Intervals alternate between two sets of slots, so that one interval's slots are combined (at
+ * the next step's start) while the items already fill the next one's. All of it in a fixed order,
+ * so the same bits whatever the thread count.
+ */
+typedef struct sim_stats_plan {
+    const eir_stats_req *q; /**< NULL: no statistics */
+    int nv;                 /**< variables with a window: slots per (trial, block, p) */
+    int slot[3];            /**< slot of V, r, z among them, or -1 */
+    int var[3];             /**< the variable of each slot */
+    int nbnd;               /**< boundaries bnd[0] = 0 < ... < bnd[nbnd - 1] = T */
+    int64_t bnd[SIM_STATS_MAX_BOUNDS];
+    unsigned imask[SIM_STATS_MAX_BOUNDS]; /**< per interval: bit v when a window of v covers it */
+    int64_t settle_from;                  /**< first step of the settle window, INT64_MAX: none */
+} sim_stats_plan;
 
 /** One eir_run() call. Read-only during the run except for the workspace and the atomics. */
 typedef struct sim_ctx {
@@ -87,6 +115,7 @@ typedef struct sim_ctx {
     const double *mat_src; /**< float32 runs: the model's product matrix (or sparse values), */
     size_t mat_len;        /**< its mat_len values, converted by the team */
     sim_ws w;
+    sim_stats_plan st;
     sim_barrier bar;
     /**
      * Set (never cleared) when the run must stop: by thread 0 when the progress callback
@@ -170,6 +199,55 @@ void sim_record_last_y_f32(sim_ctx *x);
 
 /** Fill recorded rows [row0, rows) of trials [b0, b0+nb) with NaN in every output. */
 void sim_nan_fill(const sim_ctx *x, int b0, int nb, int64_t row0);
+
+/* ---- statistics (stats.c) ------------------------------------------------------------------ */
+
+/** Check r->stats_req and r->stats; EIR_EINVAL naming "/metrics/..." on failure. */
+eir_status sim_stats_check(const eir_run_desc *r, eir_error *err);
+
+/** Fill x->st from x->r (no allocation; a bad request gives no statistics). */
+void sim_stats_plan_init(sim_ctx *x);
+
+/** Doubles of the workspace's statistics parts st_blk, st_win and st_settle (in that order). */
+void sim_stats_ws_sizes(const sim_ctx *x, size_t sizes[3]);
+
+/** The interval of step @p k (0 <= k < T): the largest i with bnd[i] <= k. */
+int sim_stats_interval(const sim_ctx *x, int64_t k);
+
+/** The 6 doubles (p = 0, 1: count, mean, M2) of slot (parity, trial, block, var slot). */
+static inline double *sim_stats_slot(const sim_ctx *x, int par, int b, int j, int s)
+{
+    return x->w.st_blk +
+           ((((size_t)par * x->B + (size_t)b) * x->n_nb + (size_t)j) * x->st.nv + (size_t)s) * 6;
+}
+
+/** Add the samples (count @p n, mean @p mean, sum of squared deviations @p m2) to @p acc. */
+static inline void sim_chan(double *acc, double n, double mean, double m2)
+{
+    if (n == 0) return;
+    if (acc[0] == 0) {
+        acc[0] = n;
+        acc[1] = mean;
+        acc[2] = m2;
+        return;
+    }
+    const double na = acc[0], nt = na + n, d = mean - acc[1];
+    acc[1] += d * (n / nt);
+    acc[2] += m2 + d * d * (na * n / nt);
+    acc[0] = nt;
+}
+
+/**
+ * Start of step @p k (all threads, trials [lo, hi) each): when k ends an interval, combine its
+ * slots of those trials into the windows and clear them.
+ */
+void sim_stats_step_start(sim_ctx *x, int64_t k, int lo, int hi);
+
+/**
+ * After the team (one thread): the last interval when every step was done, then r->stats from
+ * the windows, the final state (NaN when @p cancelled) and the settle window.
+ */
+void sim_stats_finish(sim_ctx *x, int cancelled);
 
 /** Largest N for which single-trial runs use the transposed column kernel. */
 #define SIM_COLUMN_KERNEL_MAX_N 512
