@@ -24,7 +24,8 @@ get_filename_component(EIR_SERVER_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 set(EIR_STORE_SOURCES
   store.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
-  store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c)
+  store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c
+  store_sqlite_sweeps.c)
 set(EIR_DAEMON_SOURCES
   daemon.c config.c util.c log.c metrics.c
   http_daemon.c http_guard.c http_reply.c http_request.c http_route.c

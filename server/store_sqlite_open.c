@@ -254,4 +254,10 @@ static const struct store_ops sq_ops = {
     .verify = sq_verify,
     .changes_wait = sq_changes_wait,
     .runs_settled = sq_runs_settled,
+    .sweep_create = sq_sweep_create,
+    .sweep_get = sq_sweep_get,
+    .sweep_list = sq_sweep_list,
+    .sweep_runs = sq_sweep_runs,
+    .sweep_cancel = sq_sweep_cancel,
+    .sweep_delete = sq_sweep_delete,
 };
