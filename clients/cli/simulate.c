@@ -138,8 +138,8 @@ static int rename_into_place(const char *tmp, const char *path)
 }
 
 /** Write one recorded variable to DIR/<var>.npy through a temporary file and rename(). */
-static int write_npy(const char *dir, const char *var, eir_precision prec, const int64_t *shape,
-                     const void *data)
+static int write_npy(const char *dir, const char *var, eir_precision prec, int ndim,
+                     const int64_t *shape, const void *data)
 {
     char *tmp = join(dir, ".", var, ".npy.tmp"), *path = join(dir, "", var, ".npy");
     int rc = CLI_OK;
@@ -149,8 +149,8 @@ static int write_npy(const char *dir, const char *var, eir_precision prec, const
         goto out;
     }
     eir_npy_error ne;
-    if (eir_npy_write_file(tmp, prec == EIR_F32 ? EIR_NPY_F4 : EIR_NPY_F8, 3, shape, data, &ne) !=
-        EIR_NPY_OK) {
+    if (eir_npy_write_file(tmp, prec == EIR_F32 ? EIR_NPY_F4 : EIR_NPY_F8, ndim, shape, data,
+                           &ne) != EIR_NPY_OK) {
         cli_error("%s", ne.message);
         unlink(tmp);
         rc = CLI_EIO;
@@ -360,11 +360,19 @@ static int write_outputs(const eir_pipe *p, const sim_opts *o)
     json_t *outputs = json_object_get(meta, "outputs");
     for (int i = 0; i < p->nout && rc == CLI_OK; i++) {
         const eir_pipe_output *a = &p->out[i];
-        if ((rc = write_npy(o->out_dir, a->name, p->run->precision, a->shape, a->data)) != CLI_OK)
+        if ((rc = write_npy(o->out_dir, a->name, p->run->precision, 3, a->shape, a->data)) !=
+            CLI_OK)
             break;
         char fname[16];
         snprintf(fname, sizeof fname, "%s.npy", a->name);
         json_object_set_new(json_object_get(outputs, a->name), "file", json_string(fname));
+    }
+    /* the final state V (B x N), kept by every run that integrated to its end */
+    if (rc == CLI_OK && p->final.data) {
+        rc = write_npy(o->out_dir, p->final.name, p->run->precision, 2, p->final.shape,
+                       p->final.data);
+        json_object_set_new(json_object_get(outputs, p->final.name), "file",
+                            json_string("V_final.npy"));
     }
     if (rc == CLI_OK) {
         char created[32];
@@ -454,8 +462,8 @@ int cli_simulate(int argc, char **argv)
         if (!o.quiet) {
             char files[64];
             fprintf(stderr,
-                    "eirnn: simulate: %d trial%s x %lld steps in %.3f s; wrote %smeta.json"
-                    " to %s\n",
+                    "eirnn: simulate: %d trial%s x %lld steps in %.3f s; wrote %sV_final.npy, "
+                    "meta.json to %s\n",
                     d->B, d->B == 1 ? "" : "s", (long long)d->T, p->simulate_s,
                     var_file_list(d->record_mask, files, sizeof files), o.out_dir);
         }

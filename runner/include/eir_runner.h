@@ -177,6 +177,8 @@ typedef struct eir_pipe {
     void *handle;          /**< the resolver's handle, released by eir_pipe_free() */
     int resolved;          /**< handle came from cfg->resolve, resolve_inline or keep_inline */
     void *bufs[EIR_NVARS]; /**< output buffers (owned) */
+    void *final_buf;       /**< the final state's buffer (owned) */
+    json_t *inputs_sent;   /**< the run's described "inputs" as sent (a copy), or NULL */
 } eir_pipe;
 
 /**

@@ -186,6 +186,63 @@ eir_status eir_pipe_check(const json_t *request, const eir_pipe_config *cfg, eir
     return EIR_OK;
 }
 
+/* Check the length of the state handed over for "V0": {"run_id", "trial"}. */
+static eir_status v0_length(const eir_pipe *p, int64_t len, eir_error *err)
+{
+    const eir_run_spec *sr = p->spec_run;
+    int n = eir_model_n(p->model), B = sr->desc.B;
+    if (sr->V0_trial >= 0) {
+        if (len == n) return EIR_OK;
+        return eir_error_set(err, EIR_EINVAL, "/V0/run_id",
+                             "run %s has N = %lld cells, this model %d: V0 from a run needs a "
+                             "model of the same size",
+                             sr->V0_run_id, (long long)len, n);
+    }
+    if (len > 0 && len % n == 0 && len / n == B) return EIR_OK;
+    if (len > 0 && len % n == 0)
+        return eir_error_set(err, EIR_EINVAL, "/V0/trial",
+                             "run %s has %lld trials, this run %d: give \"trial\" to start "
+                             "every trial from one of them, or run as many trials",
+                             sr->V0_run_id, (long long)(len / n), B);
+    return eir_error_set(err, EIR_EINVAL, "/V0/run_id",
+                         "run %s has %lld final values, not %d trials x N = %d cells: V0 from a "
+                         "run needs a model of the same size",
+                         sr->V0_run_id, (long long)len, B, n);
+}
+
+/* A run whose "V0" names another run: its final state through cfg->state, length-checked. */
+static eir_status pipe_v0(eir_pipe *p, eir_pipe_stage *stage, eir_error *err)
+{
+    eir_run_spec *sr = p->spec_run;
+    if (!sr->V0_from_run) return EIR_OK;
+    *stage = EIR_PIPE_RUN;
+    if (!p->cfg->state)
+        return eir_error_set(err, EIR_EINVAL, "/V0/run_id",
+                             "V0 from a run needs eirnnd, which keeps runs (run %s); give V0 as "
+                             "numbers here",
+                             sr->V0_run_id);
+    double *V = NULL;
+    int64_t len = 0;
+    eir_status st = p->cfg->state(p->cfg->resolve_ctx, sr->V0_run_id, sr->V0_trial, &V, &len, err);
+    if (st == EIR_OK && !V)
+        st = eir_error_set(err, EIR_EINVAL, "/V0/run_id", "run %s has no final state",
+                           sr->V0_run_id);
+    if (st == EIR_OK) st = v0_length(p, len, err);
+    if (st == EIR_OK) st = eir_run_spec_set_V0(sr, V, len, eir_model_n(p->model), err);
+    free(V);
+    return st;
+}
+
+/* Keep a copy of the run's described "inputs" for its metadata (eir_meta.h "run.inputs"). */
+static eir_status keep_inputs(eir_pipe *p, const json_t *request, eir_error *err)
+{
+    const json_t *in = json_object_get(request, "inputs");
+    if (!json_is_object(in) || !json_object_get(in, "steps")) return EIR_OK; /* an array */
+    if (!(p->inputs_sent = json_deep_copy(in)))
+        return eir_error_set(err, EIR_ENOMEM, "/inputs", "out of memory keeping the inputs");
+    return EIR_OK;
+}
+
 eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, eir_pipe **out,
                             eir_pipe_stage *stage, eir_error *err)
 {
@@ -205,7 +262,9 @@ eir_status eir_pipe_prepare(const json_t *request, const eir_pipe_config *cfg, e
     st = eir_json_parse_run(request, p->model, cfg->limits, &p->spec_run, err);
     p->parse_s = eir_clock_mono() - t1;
     if (st != EIR_OK) goto fail;
+    if ((st = pipe_v0(p, stage, err)) != EIR_OK) goto fail;
     if ((st = pipe_finish(p, p->spec->desc.sigma, stage, err)) != EIR_OK) goto fail;
+    if ((st = keep_inputs(p, request, err)) != EIR_OK) goto fail;
     *out = p;
     return EIR_OK;
 fail:
@@ -235,6 +294,19 @@ eir_status eir_pipe_run(eir_pipe *p, eir_progress_fn progress, void *ctx, eir_er
                                              eir_var_name((eir_var)v), len);
         d->out[v] = p->bufs[v];
     }
+    size_t nfinal = (size_t)d->B * (size_t)eir_model_n(p->model);
+    if (nfinal > SIZE_MAX / elsize || !(p->final_buf = malloc(nfinal * elsize)))
+        return p->status =
+                   eir_error_set(err, EIR_ENOMEM, NULL,
+                                 "out of memory for the final state V (%zu values)", nfinal);
+    d->final_V = p->final_buf;
+    if (p->spec_run->has_metrics) {
+        if (!(p->stats = eir_stats_new(&p->spec_run->metrics, d->B)))
+            return p->status =
+                       eir_error_set(err, EIR_ENOMEM, NULL, "out of memory for the run's metrics");
+        d->stats_req = &p->spec_run->metrics;
+        d->stats = p->stats;
+    }
     d->progress = progress;
     d->progress_ctx = ctx;
     d->progress_every = 0;
@@ -245,6 +317,17 @@ eir_status eir_pipe_run(eir_pipe *p, eir_progress_fn progress, void *ctx, eir_er
     p->ran = 1;
     if (p->status != EIR_OK && p->status != EIR_ECANCELLED) return p->status;
 
+    if (p->status == EIR_OK) {
+        eir_pipe_output *f = &p->final;
+        f->var = EIR_VAR_V;
+        f->name = "V_final";
+        f->dtype = eir_meta_dtype(d->precision);
+        f->shape[0] = d->B;
+        f->shape[1] = eir_model_n(p->model);
+        f->shape[2] = 0;
+        f->data = p->final_buf;
+        f->bytes = nfinal * elsize;
+    }
     int64_t all = eir_recorded_rows(d->T, d->record_every);
     int64_t rows = all;
     if (p->status == EIR_ECANCELLED && p->result.rows_written < all) {
@@ -284,7 +367,17 @@ json_t *eir_pipe_meta(const eir_pipe *p)
     mi.simulate_s = p->simulate_s;
     mi.model_hash = p->model_hash; /* a daemon keeps it per cached model */
     if (p->truncated) mi.rows_kept = p->result.rows_written;
-    return eir_run_meta(&mi);
+    mi.inputs = p->inputs_sent;
+    mi.final_V = p->final.data != NULL;
+    json_t *metrics = NULL;
+    if (p->stats && (p->status == EIR_OK || p->status == EIR_ECANCELLED)) {
+        metrics = eir_json_metrics(p->spec_run, p->stats, &p->result, p->run->dt);
+        if (!metrics) return NULL;
+        mi.metrics = metrics;
+    }
+    json_t *meta = eir_run_meta(&mi);
+    json_decref(metrics);
+    return meta;
 }
 
 void eir_pipe_free(eir_pipe *p)
@@ -292,6 +385,9 @@ void eir_pipe_free(eir_pipe *p)
     if (!p) return;
     for (int v = 0; v < EIR_NVARS; v++)
         free(p->bufs[v]);
+    free(p->final_buf);
+    eir_stats_free(p->stats);
+    json_decref(p->inputs_sent);
     eir_run_spec_free(p->spec_run);
     if (p->resolved && p->cfg->release) p->cfg->release(p->cfg->resolve_ctx, p->handle);
     eir_model_free(p->own_model);

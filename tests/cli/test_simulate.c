@@ -158,6 +158,8 @@ typedef struct ref {
     eir_run_spec *rs;
     void *out[EIR_NVARS];
     size_t len[EIR_NVARS];
+    void *final; /* the final state V, B x N */
+    size_t final_len;
     eir_run_result res;
     eir_status st;
 } ref;
@@ -190,6 +192,10 @@ static void ref_run(const char *model_text, const char *run_text, int set_seed, 
         assert_non_null(r->out[v]);
         d->out[v] = r->out[v];
     }
+    r->final_len = (size_t)d->B * (size_t)eir_model_n(r->m) * el;
+    r->final = malloc(r->final_len);
+    assert_non_null(r->final);
+    d->final_V = r->final;
     r->st = eir_run(r->m, d, &r->res, &err);
     json_decref(model);
     json_decref(run);
@@ -199,6 +205,7 @@ static void ref_free(ref *r)
 {
     for (int v = 0; v < EIR_NVARS; v++)
         free(r->out[v]);
+    free(r->final);
     eir_run_spec_free(r->rs);
     eir_model_free(r->m);
     eir_model_spec_free(r->spec);
@@ -241,10 +248,33 @@ static void check_npy(const char *dir, const ref *r, eir_var v)
     eir_npy_array_free(&a);
 }
 
+/** DIR/V_final.npy is the reference's final state: 2-D [B, N], the run's dtype, same bytes. */
+static void check_final(const char *dir, const ref *r)
+{
+    const eir_run_desc *d = &r->rs->desc;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/V_final.npy", dir);
+    eir_npy_array a;
+    eir_npy_error ne;
+    if (eir_npy_read_file(path, 0, &a, &ne) != EIR_NPY_OK) fail_msg("%s: %s", path, ne.message);
+    assert_int_equal(a.ndim, 2);
+    assert_int_equal(a.dtype, d->precision == EIR_F32 ? EIR_NPY_F4 : EIR_NPY_F8);
+    assert_int_equal(a.shape[0], d->B);
+    assert_int_equal(a.shape[1], eir_model_n(r->m));
+    for (size_t i = 0; i < a.count; i++) {
+        double want = d->precision == EIR_F32 ? (double)((const float *)r->final)[i]
+                                              : ((const double *)r->final)[i];
+        if (memcmp(&a.data[i], &want, sizeof want) != 0)
+            fail_msg("%s[%zu] = %.17g, in-process %.17g", path, i, a.data[i], want);
+    }
+    eir_npy_array_free(&a);
+}
+
 static void check_all_npy(const char *dir, const ref *r)
 {
     for (int v = 0; v < EIR_NVARS; v++)
         if (r->rs->desc.record_mask & (1u << v)) check_npy(dir, r, (eir_var)v);
+    check_final(dir, r);
 }
 
 static json_t *load_meta(const char *dir)
@@ -341,6 +371,12 @@ static void test_matches_in_process(void **state)
     check_shape(meta, "y", 3, 13, 2);
     assert_string_equal(json_string_value(mget(meta, "outputs/z/dtype")), "float64");
     assert_string_equal(json_string_value(mget(meta, "outputs/r/file")), "r.npy");
+    assert_string_equal(json_string_value(mget(meta, "outputs/V_final/file")), "V_final.npy");
+    json_t *fs = mget(meta, "outputs/V_final/shape");
+    assert_int_equal(json_array_size(fs), 2);
+    assert_int_equal(json_integer_value(json_array_get(fs, 0)), 3);
+    assert_int_equal(json_integer_value(json_array_get(fs, 1)), 4);
+    assert_string_equal(json_string_value(mget(meta, "outputs/V_final/dtype")), "float64");
     json_decref(meta);
 
     /* Pretty-printed with sorted keys. */
@@ -727,7 +763,12 @@ static void test_cancel(void **state)
     check_shape(meta, "r", 1, rows, 100);
     assert_int_equal(json_integer_value(mget(meta, "summary/rows_written")), rows);
     assert_true(json_is_true(mget(meta, "summary/truncated")));
+    /* a stopped run keeps no final state (a step may be half done) */
+    assert_null(json_object_get(mget(meta, "outputs"), "V_final"));
     json_decref(meta);
+    char final_path[1024];
+    snprintf(final_path, sizeof final_path, "%s/V_final.npy", out);
+    assert_int_equal(access(final_path, F_OK), -1);
     eir_npy_array a;
     eir_npy_error ne;
     char path[1024];
