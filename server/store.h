@@ -219,7 +219,8 @@ typedef struct store_sweep_new {
     const store_sweep_model *models; /**< models to create with the sweep */
     int64_t n_models;
     /** The points' runs, in point order (sweep_index = position): their model_id names an
-     *  existing model or one of models[]; kind "run". queue_limit is taken from here. */
+     *  existing model or one of models[]; kind "run" (or NULL); no idempotency_key of their own
+     *  (::STORE_INVALID); their queue_limit is not used (the sweep's below is). */
     const store_run_new *runs;
     int64_t n_runs;
     int64_t queue_limit; /**< ::STORE_QUEUE_FULL when queued + n_runs would pass it; 0: none */
