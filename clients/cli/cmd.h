@@ -99,8 +99,8 @@ typedef struct cli_list_paging {
  */
 int cli_list_opt(cli_list_paging *p, int c, const char *arg);
 
-/** Most --label filters of one list command (-l, --label K:V; getopt code 'l'). */
-#define CLI_MAX_LABELS 64
+/** Most --label filters of one list command (-l, --label K:V; getopt code 'l'), as eirnnd. */
+#define CLI_MAX_LABELS 16
 
 /** The --label K:V filters of a list command (strings borrowed from argv). */
 typedef struct cli_labels {
