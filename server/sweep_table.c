@@ -4,11 +4,11 @@
  *        axes' values, run id, status, then the metrics of the run's metadata), as JSON
  *        ({"columns": [...], "rows": [[...]]}) or CSV (RFC 4180, the same header).
  *
- * Metric columns exist only when the sweep asked for metrics (settle ones only with a settle
- * window); a point without metrics (not finished, failed, cancelled) has nulls there.
- * ?per_trial=true adds "<column>[b]" after each averaged column for the trials b of the
- * finished points (the most any point has). The whole table is built in memory: its size is
- * bounded by --max-sweep-points times the columns.
+ * Metric columns exist only when the sweep asked for metrics, in its "metrics" or its base run's
+ * (settle ones only with a settle window); a point without metrics (not finished, failed,
+ * cancelled) has nulls there. ?per_trial=true adds "<column>[b]" after each averaged column for the
+ * trials b of the finished points (the most any point has). The whole table is built in memory: its
+ * size is bounded by --max-sweep-points times the columns.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -463,7 +463,10 @@ enum MHD_Result srv_sweep_table_reply(srv_req *r, store_conn *c, const store_swe
         ret = srv_problem_store(r, st, c, what);
         goto out;
     }
-    if (t.failed || metric_columns(json_object_get(req, "metrics"), &mc, &nmc) ||
+    /* The sweep's "metrics", else its base run's own (every point has them then too). */
+    const json_t *metrics = json_object_get(req, "metrics");
+    if (!metrics) metrics = json_object_get(json_object_get(req, "run"), "metrics");
+    if (t.failed || metric_columns(metrics, &mc, &nmc) ||
         !(j = table_json(sw, req, &t, mc, nmc, per_trial ? max_trials(&t, mc, nmc) : 0))) {
         ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory building the table");
         goto out;

@@ -362,6 +362,17 @@ def scenario_zip_and_ids(eirnnd):
         rows = list(csv.reader(io.StringIO(r.body.decode("utf-8"), newline="")))
         check(rows[2][2] == '{"vars":["V"]}' and '"{""vars"":[""V""]}"' in r.body.decode(),
               "a JSON axis value in CSV is its quoted compact JSON: %s" % rows[2])
+        # metrics in the base run (none in the sweep): their columns are in the table
+        doc = {"model_id": m["id"], "axes": [{"path": "/run/seed", "values": [1, 2]}],
+               "run": dict(RUN, metrics={"windows": [{"name": "w", "var": "r", "from": 0,
+                                                      "to": 100}]})}
+        r, sw2 = req(d, "POST", "/v1/sweeps", doc)
+        check(r.status == 202, "base run with metrics: %s %s" % (r.status, sw2))
+        wait_sweep(d, sw2["id"])
+        _, t2 = req(d, "GET", "/v1/sweeps/%s/table" % sw2["id"])
+        k = t2["columns"].index("w.mean.E") if "w.mean.E" in t2["columns"] else None
+        check(k is not None and all(isinstance(row[k], float) for row in t2["rows"]),
+              "the base run's metrics in the table: %s" % t2)
         check(http(d.port, "GET", "/v1/sweeps/s_000000000000000000000000").status == 404,
               "an unknown sweep is 404")
         check(http(d.port, "DELETE", "/v1/sweeps/s_000000000000000000000000").status == 404,
