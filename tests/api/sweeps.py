@@ -33,6 +33,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import time
@@ -274,6 +275,10 @@ def scenario_grid(eirnnd):
                       "point %d %s: %s %d bytes vs %s %d bytes, equal %s"
                       % (i, var, s1, len(b1), s2, len(b2), b1 == b2))
         print("grid: the 12 points equal 12 single runs (metrics, r/V/V_final .npy bytes)")
+        metrics = http(d.port, "GET", "/metrics").body.decode()
+        check(re.search(r"^eirnn_sweeps_submitted_total 1$", metrics, re.M) and
+              re.search(r"^eirnn_runs_submitted_total 24$", metrics, re.M),
+              "/metrics counts one sweep and 24 runs")
 
         # CSV, parsed: same header, same values
         r = http(d.port, "GET", "/v1/sweeps/%s/table" % sid, headers=[("Accept", "text/csv")])
