@@ -420,7 +420,7 @@ int eir_stop_requested(const eir_stop *s);
 #define EIR_PROGRESS_POLL_SECONDS 0.1
 
 /* ------------------------------------------------------------------------------------------ */
-/* Described inputs (FORMAT.md "Described inputs", issue 12)                                  */
+/* Described inputs (MODEL.md "Described inputs"; the JSON in FORMAT.md; issue 12)            */
 /* ------------------------------------------------------------------------------------------ */
 
 /** Most segments of a described input. */
