@@ -182,9 +182,11 @@ typedef struct eir_pipe {
 } eir_pipe;
 
 /**
- * Parse @p request (a run object), resolve or build its model, parse the run against it, pick
- * a random seed for a noisy run without one (p->seed_picked; a caller that stores the request
- * should store the seed with it) and set the run's threads from @p cfg.
+ * Parse @p request (a run object), resolve or build its model, parse the run against it, give a
+ * run whose "V0" names another run that run's final state (cfg->state; its length checked
+ * against N and B: EIR_EINVAL naming "/V0/run_id" or "/V0/trial"; refused naming "/V0/run_id"
+ * without cfg->state), pick a random seed for a noisy run without one (p->seed_picked; a caller
+ * that stores the request should store the seed with it) and set the run's threads from @p cfg.
  *
  * Ownership: the pipeline keeps @p cfg (and so its resolve_ctx) by pointer and uses it again in
  * eir_pipe_free() to release a resolved model: both must outlive the pipeline.
@@ -212,11 +214,11 @@ eir_status eir_pipe_check(const json_t *request, const eir_pipe_config *cfg, eir
                           eir_pipe_stage *stage, eir_error *err);
 
 /**
- * Allocate the outputs, then integrate with @p progress (may be NULL) called with @p ctx as
- * eir.h says; a non-zero return stops the run. A stopped run (EIR_ECANCELLED) keeps only the
- * rows computed: each output's time axis shrinks to result.rows_written (= steps done rounded
- * down to record.every) and p->truncated says so. A diverged run keeps its full shape, the
- * rows from the divergence on NaN.
+ * Allocate the outputs (and the final state, and the statistics of a run with "metrics"),
+ * then integrate with @p progress (may be NULL) called with @p ctx as eir.h says; a non-zero return
+ * stops the run. A stopped run (EIR_ECANCELLED) keeps only the rows computed: each output's time
+ * axis shrinks to result.rows_written (= steps done rounded down to record.every) and p->truncated
+ * says so. A diverged run keeps its full shape, the rows from the divergence on NaN.
  *
  * @return what eir_run() returned (EIR_OK also for a diverged run), or EIR_ENOMEM with
  *         @p err naming the output when the outputs cannot be allocated (p->ran is then 0).
@@ -226,7 +228,9 @@ eir_status eir_pipe_run(eir_pipe *p, eir_progress_fn progress, void *ctx, eir_er
 
 /**
  * The run's metadata record (eir_meta.h), with outputs' shapes as kept and
- * summary.truncated. Callers add their own keys ("tool", "created", per-output locations).
+ * summary.truncated, outputs.V_final when p->final is set, run.inputs for inputs described by
+ * an object, and "metrics" (eir_json_metrics()) for a run with metrics. Callers add their own
+ * keys ("tool", "created", per-output locations).
  * @return a new reference, or NULL when out of memory or before a run that ran.
  */
 json_t *eir_pipe_meta(const eir_pipe *p);
