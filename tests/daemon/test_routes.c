@@ -178,11 +178,13 @@ static void test_query_parameters(void **state)
     assert_true(srv_route_accepts(f.route, "cursor"));
     assert_true(srv_route_accepts(f.route, "status"));
     assert_true(srv_route_accepts(f.route, "model_id"));
+    assert_true(srv_route_accepts(f.route, "sweep_id"));
+    assert_true(srv_route_accepts(f.route, "label"));
     assert_false(srv_route_accepts(f.route, "wait"));
     assert_false(srv_route_accepts(f.route, "Limit"));
     assert_false(srv_route_accepts(f.route, ""));
     srv_route_query_list(f.route, list, sizeof list);
-    assert_string_equal(list, "limit, cursor, status, model_id");
+    assert_string_equal(list, "limit, cursor, status, model_id, sweep_id, label");
     find("POST", "/v1/runs", &f);
     assert_false(srv_route_accepts(f.route, "limit"));
     srv_route_query_list(f.route, list, sizeof list);
@@ -195,7 +197,7 @@ static void test_query_parameters(void **state)
     assert_string_equal(list, "format, trials, steps, neurons");
     find("GET", "/v1/models", &f);
     srv_route_query_list(f.route, list, sizeof list);
-    assert_string_equal(list, "limit, cursor");
+    assert_string_equal(list, "limit, cursor, label");
     static const char *const bare[] = {"/healthz", "/metrics", "/v1/openapi.json", "/v1/models/m_1",
                                        "/v1/runs/r_1/results"};
     for (size_t i = 0; i < sizeof bare / sizeof *bare; i++) {
