@@ -66,7 +66,7 @@ echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores,
     "eirnnd --workers $WORKERS"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" "$ROOT/bench/sweep/bench_sweep.py" --url "http://127.0.0.1:$PORT" --points "$POINTS" \
-    --n "$N" --steps "$STEPS" --reps "$REPS" --clients "$CLIENTS" --workers "$WORKERS" \
+    --n "$N" --steps "$STEPS" --reps "$REPS" --clients "$CLIENTS" --workers "$WORKERS" --pid "$PID" \
     | tee "$BUILD/bench-results/sweep.json"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" - "$BUILD/bench-results/sweep.json" <<'PYEOF'
@@ -82,6 +82,12 @@ for what, key, ov in (("one sweep (POST, long polls, then its table)", "sweep", 
     each = ", ".join(f"{v:.2f}" for v in r[f"{key}_s"])
     med = r[f"median_{key}_s"]
     print(f"| {what} | {each} | {med:.2f} | {r['points'] / med:.0f} | {r[ov]:.2f} ms |")
+if "median_sweep_daemon_cpu_s" in r:
+    print(f"\neirnnd's CPU time (user + system) for the {r['points']} runs, median: sweep "
+          f"{r['median_sweep_daemon_cpu_s']:.2f} s ({r['sweep_cpu_overhead_per_point_ms']:.2f} ms per point "
+          f"beyond the engine's simulate time), one by one {r['median_single_daemon_cpu_s']:.2f} s "
+          f"({r['single_cpu_overhead_per_point_ms']:.2f} ms per point); the 32 clients used "
+          f"{r['single_client_cpu_s']:.2f} s of CPU themselves.")
 print(f"\nengine time of one run (median meta.timings.simulate_s): "
       f"{1000 * r['engine_simulate_s_per_run']:.3f} ms; all {r['points']} on {r['workers']} "
       f"workers: {r['engine_floor_s']:.2f} s. Runs one by one take {r['single_over_sweep']:.2f}x "

@@ -19,12 +19,15 @@ Against a running eirnnd (bench/run_sweep_bench.sh starts one on a free port):
 
 The two alternate REPS times (sweep first in odd repetitions, single first in even ones), side
 by side on the same daemon; every run is checked to have succeeded. The engine time of a point is
-the median "meta.timings.simulate_s" of the single runs of the last repetition. Prints one JSON
+the median "meta.timings.simulate_s" of the single runs. With --pid, the daemon's CPU time
+(user + system, /proc/PID/stat) of each measurement is taken too: on a loaded machine the wall
+times move with the scheduler, the CPU time per point much less. Prints one JSON
 object (medians, each repetition, the overhead per point over the engine time). Standard library
 only (urllib and threads). Not a test.
 """
 import argparse
 import json
+import os
 import statistics
 import sys
 import threading
@@ -50,6 +53,25 @@ def call(url, method, path, body=None, timeout=120):
                 time.sleep(float(e.headers.get("Retry-After") or 1))
                 continue
             raise RuntimeError(f"{method} {path}: {e.code} {raw[:500]!r}") from None
+
+
+def daemon_cpu(pid):
+    """CPU seconds (user + system) eirnnd @pid has used so far; None without a pid."""
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid, fn, *args):
+    """fn(*args) with the CPU seconds of the daemon and of this client added to its result."""
+    d0, c0 = daemon_cpu(pid), time.process_time()
+    out = fn(*args)
+    d1, c1 = daemon_cpu(pid), time.process_time()
+    out["daemon_cpu_s"] = None if d0 is None else d1 - d0
+    out["client_cpu_s"] = c1 - c0
+    return out
 
 
 def model_doc(n):
@@ -144,6 +166,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=0, help="the daemon's workers (reported)")
+    ap.add_argument("--pid", type=int, default=0, help="eirnnd's pid: its CPU time is measured")
     a = ap.parse_args()
     _, m = call(a.url, "POST", "/v1/models", model_doc(a.n))
     while m.get("state") == "pending":
@@ -158,12 +181,14 @@ def main():
         order = ("sweep", "single") if rep % 2 == 0 else ("single", "sweep")
         for what in order:
             if what == "sweep":
-                sweeps.append(time_sweep(a.url, m["id"], a.points, a.steps))
+                sweeps.append(measured(a.pid, time_sweep, a.url, m["id"], a.points, a.steps))
             else:
-                singles.append(time_single(a.url, m["id"], a.points, a.steps, a.clients))
-            print(f"# rep {rep + 1} {what}: "
-                  f"{(sweeps if what == 'sweep' else singles)[-1]['total_s']:.2f} s",
-                  file=sys.stderr, flush=True)
+                singles.append(measured(a.pid, time_single, a.url, m["id"], a.points, a.steps,
+                                        a.clients))
+            last = (sweeps if what == "sweep" else singles)[-1]
+            print(f"# rep {rep + 1} {what}: {last['total_s']:.2f} s, daemon CPU "
+                  f"{last['daemon_cpu_s']} s, client CPU {last['client_cpu_s']:.2f} s, load "
+                  f"{open('/proc/loadavg').read().split()[0]}", file=sys.stderr, flush=True)
     sw = statistics.median(s["total_s"] for s in sweeps)
     si = statistics.median(s["total_s"] for s in singles)
     eng = statistics.median(s["simulate_s_median"] for s in singles)
@@ -184,6 +209,20 @@ def main():
         "sweep_overhead_per_point_ms": round(1000 * (sw - floor) * workers / a.points, 3),
         "single_overhead_per_point_ms": round(1000 * (si - floor) * workers / a.points, 3),
     }
+    if a.pid:
+        dsw = statistics.median(s["daemon_cpu_s"] for s in sweeps)
+        dsi = statistics.median(s["daemon_cpu_s"] for s in singles)
+        out.update({
+            "sweep_daemon_cpu_s": [round(s["daemon_cpu_s"], 3) for s in sweeps],
+            "single_daemon_cpu_s": [round(s["daemon_cpu_s"], 3) for s in singles],
+            "median_sweep_daemon_cpu_s": round(dsw, 3),
+            "median_single_daemon_cpu_s": round(dsi, 3),
+            # daemon CPU per point beyond the engine's simulate time: robust to the machine's load
+            "sweep_cpu_overhead_per_point_ms": round(1000 * (dsw / a.points - eng), 3),
+            "single_cpu_overhead_per_point_ms": round(1000 * (dsi / a.points - eng), 3),
+            "single_client_cpu_s": round(statistics.median(s["client_cpu_s"] for s in singles),
+                                         3),
+        })
     print(json.dumps(out))
 
 
