@@ -28,8 +28,11 @@ only (urllib and threads). Not a test.
 import argparse
 import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -64,12 +67,29 @@ def daemon_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def daemon_runq_wait(pid):
+    """Seconds eirnnd's threads have spent runnable but waiting for a CPU (the second field of
+    /proc/PID/task/*/schedstat), summed; None without a pid."""
+    if not pid:
+        return None
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
+
+
 def measured(pid, fn, *args):
-    """fn(*args) with the CPU seconds of the daemon and of this client added to its result."""
-    d0, c0 = daemon_cpu(pid), time.process_time()
+    """fn(*args) with the CPU seconds of the daemon and of this client, and the daemon's
+    run-queue wait, added to its result."""
+    d0, w0, c0 = daemon_cpu(pid), daemon_runq_wait(pid), time.process_time()
     out = fn(*args)
-    d1, c1 = daemon_cpu(pid), time.process_time()
+    d1, w1, c1 = daemon_cpu(pid), daemon_runq_wait(pid), time.process_time()
     out["daemon_cpu_s"] = None if d0 is None else d1 - d0
+    out["daemon_runq_wait_s"] = None if w0 is None else w1 - w0
     out["client_cpu_s"] = c1 - c0
     return out
 
@@ -99,6 +119,27 @@ def base_run(steps):
 
 def metrics(steps):
     return {"windows": [{"name": "late_r", "var": "r", "from": steps // 2, "to": steps}]}
+
+
+def engine_cpu(eirnn, n, points, steps):
+    """CPU seconds of the engine per run, offline: `eirnn simulate` of one run of points x steps
+    steps (the same model, metrics window and recording, process start and model build
+    amortised over all of them), divided by @points; also its wall seconds per run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        total = points * steps
+        run = dict(base_run(total), metrics=metrics(total))
+        for name, doc in (("model.json", model_doc(n)), ("run.json", run)):
+            with open(os.path.join(tmp, name), "w") as f:
+                json.dump(doc, f)
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        subprocess.run([eirnn, "simulate", os.path.join(tmp, "model.json"),
+                        os.path.join(tmp, "run.json"), "-o", os.path.join(tmp, "out"),
+                        "--quiet"], check=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+        wall = time.monotonic() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return cpu / points, wall / points
 
 
 def time_sweep(url, model_id, points, steps):
@@ -167,6 +208,7 @@ def main():
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=0, help="the daemon's workers (reported)")
     ap.add_argument("--pid", type=int, default=0, help="eirnnd's pid: its CPU time is measured")
+    ap.add_argument("--eirnn", default="", help="the eirnn CLI: the engine's CPU time offline")
     a = ap.parse_args()
     _, m = call(a.url, "POST", "/v1/models", model_doc(a.n))
     while m.get("state") == "pending":
@@ -187,7 +229,8 @@ def main():
                                         a.clients))
             last = (sweeps if what == "sweep" else singles)[-1]
             print(f"# rep {rep + 1} {what}: {last['total_s']:.2f} s, daemon CPU "
-                  f"{last['daemon_cpu_s']} s, client CPU {last['client_cpu_s']:.2f} s, load "
+                  f"{last['daemon_cpu_s']} s, daemon run-queue wait {last['daemon_runq_wait_s']} "
+                  f"s, client CPU {last['client_cpu_s']:.2f} s, load "
                   f"{open('/proc/loadavg').read().split()[0]}", file=sys.stderr, flush=True)
     sw = statistics.median(s["total_s"] for s in sweeps)
     si = statistics.median(s["total_s"] for s in singles)
@@ -209,6 +252,10 @@ def main():
         "sweep_overhead_per_point_ms": round(1000 * (sw - floor) * workers / a.points, 3),
         "single_overhead_per_point_ms": round(1000 * (si - floor) * workers / a.points, 3),
     }
+    if a.eirnn:
+        ecpu, ewall = engine_cpu(a.eirnn, a.n, a.points, a.steps)
+        out["engine_offline_cpu_s_per_run"] = ecpu
+        out["engine_offline_wall_s_per_run"] = ewall
     if a.pid:
         dsw = statistics.median(s["daemon_cpu_s"] for s in sweeps)
         dsi = statistics.median(s["daemon_cpu_s"] for s in singles)
@@ -217,9 +264,14 @@ def main():
             "single_daemon_cpu_s": [round(s["daemon_cpu_s"], 3) for s in singles],
             "median_sweep_daemon_cpu_s": round(dsw, 3),
             "median_single_daemon_cpu_s": round(dsi, 3),
-            # daemon CPU per point beyond the engine's simulate time: robust to the machine's load
-            "sweep_cpu_overhead_per_point_ms": round(1000 * (dsw / a.points - eng), 3),
-            "single_cpu_overhead_per_point_ms": round(1000 * (dsi / a.points - eng), 3),
+            "sweep_daemon_runq_wait_s": [round(s["daemon_runq_wait_s"], 3) for s in sweeps],
+            "single_daemon_runq_wait_s": [round(s["daemon_runq_wait_s"], 3) for s in singles],
+            # daemon CPU per point beyond the engine's own CPU time (offline, `eirnn simulate`):
+            # robust to the machine's load, unlike simulate_s (a wall time)
+            "sweep_cpu_overhead_per_point_ms": round(1000 * (dsw / a.points - ecpu), 3)
+            if a.eirnn else None,
+            "single_cpu_overhead_per_point_ms": round(1000 * (dsi / a.points - ecpu), 3)
+            if a.eirnn else None,
             "single_client_cpu_s": round(statistics.median(s["client_cpu_s"] for s in singles),
                                          3),
         })
