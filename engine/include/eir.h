@@ -503,8 +503,10 @@ typedef struct eir_stats_req {
  * 0 for E cells, 1 for I cells. Over every cell of the population (all N, whatever
  * record.neurons says) and every step of the window, in double precision; the standard
  * deviation divides by the sample count. A statistic with no sample (an empty population, a
- * window the run never reached because it diverged or stopped) is NaN. Results are the same bits
- * whatever the run's thread count.
+ * window the run never reached because it diverged or stopped) is NaN; so is a window the run did
+ * not complete (to > steps done: a partial window is not reported). After a stop
+ * (EIR_ECANCELLED) the final means are NaN; max_dvdt is NaN unless all T steps were done (a
+ * diverged run has none). Results are the same bits whatever the run's thread count.
  */
 typedef struct eir_stats {
     int n_windows, B;
@@ -559,7 +561,9 @@ typedef struct eir_run_desc {
      */
     void *final_V;
     /** Optional statistics (NULL = none): what to compute, and where (eir_stats_new() for the
-     *  same request and B). Computed from every step while integrating. */
+     *  same request and B); both or neither (EIR_EINVAL "/metrics..." otherwise). Computed from
+     *  every step while integrating; filled whenever the run integrated (EIR_OK, diverged, or
+     *  EIR_ECANCELLED: see ::eir_stats for what is then NaN). */
     const eir_stats_req *stats_req;
     eir_stats *stats;
 
