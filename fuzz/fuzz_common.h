@@ -73,6 +73,12 @@ static inline void fuzz_simulate(const eir_model *m, const eir_model_spec *spec,
         d->out[v] = malloc((n ? n : 1) * item);
         FUZZ_CHECK(d->out[v]);
     }
+    eir_stats *st = NULL; /* a run with "metrics" (stats_req) needs their place */
+    if (d->stats_req) {
+        st = eir_stats_new(d->stats_req, d->B);
+        FUZZ_CHECK(st);
+        d->stats = st;
+    }
     eir_run_result res;
     eir_error e;
     eir_error_clear(&e);
@@ -111,6 +117,8 @@ static inline void fuzz_simulate(const eir_model *m, const eir_model_spec *spec,
         free(d->out[v]);
         d->out[v] = NULL;
     }
+    eir_stats_free(st);
+    d->stats = NULL;
 }
 
 /** FNV-1a of the input: picks integrator, precision and threads deterministically. */

@@ -62,11 +62,13 @@ ajv_opts=(--spec=draft2020 --strict=true --strict-required=false -c ajv-formats)
 # flags although it is standard JSON Schema.
 refs_model=(-r json/array.schema.json)
 refs_run=(-r json/model.schema.json -r json/array.schema.json)
+refs_sweep=(-r json/run.schema.json -r json/model.schema.json -r json/array.schema.json)
 
 # ---- 1. the schemas compile ---------------------------------------------------------------------
 "$ajv" compile "${ajv_opts[@]}" -s json/array.schema.json || fail=1
 "$ajv" compile "${ajv_opts[@]}" -s json/model.schema.json "${refs_model[@]}" || fail=1
 "$ajv" compile "${ajv_opts[@]}" -s json/run.schema.json "${refs_run[@]}" || fail=1
+"$ajv" compile "${ajv_opts[@]}" -s json/sweep.schema.json "${refs_sweep[@]}" || fail=1
 
 # ---- 2. examples ------------------------------------------------------------------------------
 # The manifest as lines "kind expect file" (expect: valid | invalid), after checking that it
@@ -79,7 +81,7 @@ let bad = 0;
 const listed = new Set();
 const out = [];
 const add = (e, section) => {
-  if (!e.file || !["model", "run"].includes(e.kind)) {
+  if (!e.file || !["model", "run", "sweep"].includes(e.kind)) {
     console.error(`manifest: bad entry in ${section}: ${JSON.stringify(e)}`);
     bad = 1;
     return;
@@ -115,13 +117,17 @@ EOF
 ) || fail=1
 
 checked=0
-for kind in model run; do
+for kind in model run sweep; do
   for expect in valid invalid; do
     files=$(awk -v k="$kind" -v e="$expect" '$1 == k && $2 == e { print $3 }' <<<"$listing")
     [ -n "$files" ] || continue
     data=()
     for f in $files; do data+=(-d "$f"); done
-    if [ "$kind" = model ]; then refs=("${refs_model[@]}"); else refs=("${refs_run[@]}"); fi
+    case $kind in
+      model) refs=("${refs_model[@]}") ;;
+      run) refs=("${refs_run[@]}") ;;
+      *) refs=("${refs_sweep[@]}") ;;
+    esac
     out=$("$ajv" validate "${ajv_opts[@]}" --errors=text -s "json/$kind.schema.json" "${refs[@]}" "${data[@]}" \
           2>"$tools/.ajv-stderr") || true
     for f in $files; do
@@ -146,7 +152,8 @@ const fs = require("fs"), path = require("path");
 const [dir, sync] = [process.argv[2], process.argv[3] === "1"];
 const read = (f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
 const GEN = "generated from schema/";
-const roots = { "array.schema.json": null, "model.schema.json": "Model", "run.schema.json": "Run" };
+const roots = { "array.schema.json": null, "model.schema.json": "Model", "run.schema.json": "Run",
+                "sweep.schema.json": "SweepRequest" };
 const gen = {};
 let bad = 0;
 
@@ -159,9 +166,9 @@ function rewrite(node) {
     if (k === "$ref" && typeof v === "string") {
       let m;
       if ((m = v.match(/^#\/\$defs\/([A-Za-z0-9_]+)$/))) out[k] = `#/components/schemas/${m[1]}`;
-      else if ((m = v.match(/^(array|model|run)\.schema\.json#\/\$defs\/([A-Za-z0-9_]+)$/)))
+      else if ((m = v.match(/^(array|model|run|sweep)\.schema\.json#\/\$defs\/([A-Za-z0-9_]+)$/)))
         out[k] = `#/components/schemas/${m[2]}`;
-      else if ((m = v.match(/^(model|run)\.schema\.json$/))) out[k] = `#/components/schemas/${roots[m[1] + ".schema.json"]}`;
+      else if ((m = v.match(/^(model|run|sweep)\.schema\.json$/))) out[k] = `#/components/schemas/${roots[m[1] + ".schema.json"]}`;
       else { console.error(`openapi sync: cannot map $ref ${v}`); bad = 1; out[k] = v; }
     } else out[k] = rewrite(v);
   }
@@ -190,9 +197,20 @@ const walk = (n) => {
     } else walk(v);
   }
 };
-for (const r of ["Model", "Run"]) { reach.add(r); walk(gen[r]); }
-
 const cur = read("openapi.json");
+// The sweep request schema and examples go in once openapi.json describes POST /v1/sweeps
+// with a JSON body (until then they would be unused components, which the lint refuses).
+const sweepsJson = (doc) => {
+  const post = doc.paths["/v1/sweeps"] && doc.paths["/v1/sweeps"].post;
+  return post && post.requestBody && post.requestBody.content &&
+         post.requestBody.content["application/json"];
+};
+const hasSweeps = !!sweepsJson(cur);
+for (const r of hasSweeps ? ["Model", "Run", "SweepRequest"] : ["Model", "Run"]) {
+  reach.add(r);
+  walk(gen[r]);
+}
+
 const want = JSON.parse(JSON.stringify(cur));
 const schemas = {};
 for (const [k, v] of Object.entries(want.components.schemas || {}))
@@ -207,15 +225,17 @@ const manifest = read("examples/manifest.json");
 const examples = {};
 for (const [k, v] of Object.entries(want.components.examples || {}))
   if (!v["x-generated-from"]) examples[k] = v;
-const byKind = { model: {}, run: {} };
+const byKind = { model: {}, run: {}, sweep: {} };
 for (const e of manifest.requests) {
+  if (e.kind === "sweep" && !hasSweeps) continue;
   const name = path.basename(e.file, ".json");
   examples[name] = { summary: e.about, value: read(`examples/${e.file}`), "x-generated-from": `schema/examples/${e.file}` };
-  byKind[e.kind][name.replace(/^(model|run)_/, "")] = { $ref: `#/components/examples/${name}` };
+  byKind[e.kind][name.replace(/^(model|run|sweep)_/, "")] = { $ref: `#/components/examples/${name}` };
 }
 want.components.examples = examples;
 want.paths["/v1/models"].post.requestBody.content["application/json"].examples = byKind.model;
 want.paths["/v1/runs"].post.requestBody.content["application/json"].examples = byKind.run;
+if (hasSweeps) sweepsJson(want).examples = byKind.sweep;
 
 const text = JSON.stringify(want, null, 2) + "\n";
 if (sync) {

@@ -277,6 +277,70 @@ r5 = {
 }
 dump(R + "/requests/run_inline_model.json", r5)
 
+# ---------------------------------------------------------------- issue 12: described inputs, V0 from a run, metrics, labels
+r6 = {
+    "model_id": "m_3f2a9c0d41e5b7a8c6d90e1f",
+    "dt": 0.1,
+    "inputs": {
+        "steps": 600, "trials": 3,
+        "segments": [
+            {"from": 0, "to": 100, "value": 0},
+            {"from": 100, "to": 400, "value": [[0.5, 0.0], [1.0, 0.0], [1.5, 0.0]]},
+            {"from": 300, "to": 600, "value": [0.0, 0.25], "to_value": binary([0.0, 1.0])},
+        ],
+        "noise": {"sigma": 0.05, "seed": 7},
+    },
+    "record": {"vars": ["r"], "every": 10},
+    "seed": 3,
+    "metrics": {
+        "windows": [{"name": "late_r", "var": "r", "from": 400, "to": 600},
+                    {"var": "V", "from": 100, "to": 400}],
+        "settle": {"steps": 50, "tol": 1e-3},
+    },
+    "labels": {"project": "isn", "arm": "step"},
+}
+dump(R + "/requests/run_described_inputs.json", r6)
+
+r7 = {
+    "model_id": "m_3f2a9c0d41e5b7a8c6d90e1f",
+    "dt": 0.1,
+    "inputs": {"steps": 200, "trials": 2},
+    "V0": {"run_id": "r_5e0c7a1b2d3f4e5a6b7c8d9e", "trial": 1},
+    "record": {"vars": ["V"], "every": 20},
+}
+dump(R + "/requests/run_V0_from_run.json", r7)
+
+m8 = copy.deepcopy(m1)
+m8["labels"] = {"project": "isn", "owner": "lab-3", "version": "1.2"}
+dump(R + "/requests/model_labels.json", m8)
+
+s1 = {
+    "name": "isn",
+    "model_id": "m_3f2a9c0d41e5b7a8c6d90e1f",
+    "run": {
+        "dt": 0.1,
+        "inputs": {"steps": 400, "trials": 2,
+                   "segments": [{"from": 200, "to": 400, "value": [1.0, 0.0]}]},
+        "seed": 1,
+        "record": {"vars": ["r"], "every": 100},
+    },
+    "axes": [{"path": "/model/recurrent/A/E", "values": [0.0, 0.5, 1.0]},
+             {"path": "/run/seed", "values": [1, 2, 3, 4]}],
+    "mode": "grid",
+    "metrics": {"windows": [{"name": "late_r", "var": "r", "from": 300, "to": 400}]},
+    "labels": {"project": "isn"},
+}
+dump(R + "/requests/sweep_grid.json", s1)
+
+s2 = {
+    "model": m1,
+    "run": {"dt": 0.1, "inputs": {"steps": 100, "segments": [{"from": 0, "to": 100, "value": 0}]}},
+    "axes": [{"path": "/run/inputs/segments/0/value", "values": [0.0, 0.5, 1.0]},
+             {"path": "/run/dt", "values": [0.1, 0.05, 0.025]}],
+    "mode": "zip",
+}
+dump(R + "/requests/sweep_zip_inline.json", s2)
+
 # ================================================================ manifest of valid requests
 requests = [
     ("requests/model_gated_explicit.json", "model", None, None,
@@ -303,6 +367,16 @@ requests = [
      "{\"steps\": T, \"trials\": B} zero input, euler, scalar V0, record every 10, time_limit"),
     ("requests/run_inline_model.json", "run", None, None,
      "model inline under \"model\", defaults for integrator, precision and seed"),
+    ("requests/run_described_inputs.json", "run", "requests/model_gated_explicit.json", None,
+     "described inputs: segments with a number, trials x n_inputs and a ramp to a binary array, input noise; metrics windows and settle; labels"),
+    ("requests/run_V0_from_run.json", "run", "requests/model_gated_explicit.json", None,
+     "V0 from the final state of trial 1 of another run (eirnnd only)"),
+    ("requests/model_labels.json", "model", None, "requests/model_gated_explicit.json",
+     "model_gated_explicit.json with labels: the same model hash (labels change no numerics)"),
+    ("requests/sweep_grid.json", "sweep", "requests/model_gated_explicit.json", None,
+     "3 x 4 grid over a model field and the run's seed, with metrics and labels"),
+    ("requests/sweep_zip_inline.json", "sweep", None, None,
+     "zip of a segment's value and dt on an inline model"),
 ]
 
 # ================================================================ invalid documents
@@ -311,6 +385,9 @@ BASE_M = {"populations": {"E": 2, "I": 1}, "leak": 1.0,
 BASE_R = {"model_id": "m_3f2a9c0d41e5b7a8c6d90e1f", "dt": 0.1,
           "inputs": [[0.0, 0.0], [1.0, 0.5], [1.0, 0.5]]}
 RUN_MODEL = "requests/model_gated_explicit.json"
+BASE_S = {"model_id": "m_3f2a9c0d41e5b7a8c6d90e1f",
+          "run": {"dt": 0.1, "inputs": {"steps": 10}},
+          "axes": [{"path": "/run/seed", "values": [1, 2]}]}
 
 def patched(base, patch):
     out = copy.deepcopy(base)
@@ -476,16 +553,54 @@ invalid = [
     ("model_rnn_with_dale_policy", "model", "reject", "/recurrent/dale",
      {"class": "rnn", "recurrent": {"A": None, "dale": "project"}},
      "class rnn enforces no Dale's law: dale applies only to classes dale and gated"),
+    # issue 12: described inputs, V0 from a run, metrics, labels, sweeps
+    ("run_noise_without_seed", "run", "reject", "/inputs/noise/seed",
+     {"inputs": {"steps": 10, "noise": {"sigma": 0.1}}},
+     "input noise with sigma > 0 needs its seed"),
+    ("run_segment_unknown_field", "run", "reject", "/inputs/segments/0/ramp",
+     {"inputs": {"steps": 10, "segments": [{"from": 0, "to": 5, "value": 1, "ramp": True}]}},
+     "a segment has from, to, value and to_value only"),
+    ("run_segment_past_steps", "run", "accept", "/inputs/segments/0/to",
+     {"inputs": {"steps": 10, "segments": [{"from": 0, "to": 12, "value": 1}]}},
+     "to (12) is past steps (10)"),
+    ("run_segment_value_wrong_width", "run", "accept", "/inputs/segments/0/value",
+     {"inputs": {"steps": 10, "segments": [{"from": 0, "to": 5, "value": [1, 2, 3]}]}},
+     "the model has n_inputs = 2, the value has 3"),
+    ("run_V0_bad_run_id", "run", "reject", "/V0/run_id", {"V0": {"run_id": "m_3f2a9c0d41e5b7a8c6d90e1f"}},
+     "V0 names a run id (r_ and 24 hex digits)"),
+    ("run_metrics_unknown_var", "run", "reject", "/metrics/windows/0/var",
+     {"metrics": {"windows": [{"var": "y", "from": 0, "to": 2}]}},
+     "metrics windows are over V, r or z"),
+    ("run_metrics_window_past_steps", "run", "accept", "/metrics/windows/0/to",
+     {"metrics": {"windows": [{"var": "r", "from": 0, "to": 4}]}},
+     "a window ends at T = 3 at the latest"),
+    ("run_metrics_duplicate_name", "run", "accept", "/metrics/windows/1",
+     {"metrics": {"windows": [{"var": "r", "from": 0, "to": 2}, {"var": "r", "from": 0, "to": 2}]}},
+     "two windows with the same default name r_0_2"),
+    ("run_labels_bad_key", "run", "reject", "/labels/bad key", {"labels": {"bad key": "x"}},
+     "label keys are A-Z a-z 0-9 _ . -"),
+    ("model_labels_not_string", "model", "reject", "/labels/project", {"labels": {"project": 3}},
+     "label values are strings"),
+    ("sweep_run_with_model_id", "sweep", "reject", "/run/model_id",
+     {"run": {"model_id": "m_3f2a9c0d41e5b7a8c6d90e1f"}},
+     "a sweep's run names no model: the sweep does"),
+    ("sweep_bad_path", "sweep", "reject", "/axes/0/path", {"axes": [{"path": "/seed", "values": [1]}]},
+     "axis paths are under /model/ or /run/"),
+    ("sweep_empty_values", "sweep", "reject", "/axes/0/values", {"axes": [{"path": "/run/seed", "values": []}]},
+     "an axis has at least one value"),
+    ("sweep_zip_lengths", "sweep", "accept", "/axes/1/values",
+     {"mode": "zip", "axes": [{"path": "/run/seed", "values": [1, 2]}, {"path": "/run/dt", "values": [0.1]}]},
+     "zip axes have the same length"),
 ]
 
 entries_invalid = []
 for name, kind, verdict, field, patch, about in invalid:
-    base = BASE_M if kind == "model" else BASE_R
+    base = {"model": BASE_M, "run": BASE_R, "sweep": BASE_S}[kind]
     doc = patched(base, patch)
     path = "invalid/%s.json" % name
     dump(R + "/" + path, doc)
     e = {"file": path, "kind": kind}
-    if kind == "run" and "model_id" in doc:
+    if kind in ("run", "sweep") and "model_id" in doc:
         e["model"] = "requests/model_conductance_shunting.json" if name == "run_y_without_readout" else RUN_MODEL
     e["schema"] = verdict
     e["field"] = field
@@ -510,8 +625,10 @@ lines.append("Documents of the JSON contract (`FORMAT.md`): `requests/` must be 
 lines.append("rejected. `manifest.json` is the machine-readable list of both, read by `schema/validate.sh` (JSON")
 lines.append("Schema validation with ajv) and by `tests/schema/test_examples.c` (the C parser, `eir_json.h`):")
 lines.append("every file here must be listed there, and every listed file must exist.\n")
-lines.append("* `kind`: `model` (schema `json/model.schema.json`) or `run` (`json/run.schema.json`).")
-lines.append("* `model` (runs): the model file a run's `model_id` stands for; the C test parses the run against it.")
+lines.append("* `kind`: `model` (schema `json/model.schema.json`), `run` (`json/run.schema.json`) or `sweep`")
+lines.append("  (`json/sweep.schema.json`).")
+lines.append("* `model` (runs, sweeps): the model file a `model_id` stands for; the C test parses the run (every")
+lines.append("  point's run and model of a sweep) against it.")
 lines.append("* `same_as`: a document that must parse to the same thing (same model hash; same inputs and V0).")
 lines.append("* `schema` (invalid): `reject` when the JSON Schema must reject the document too; `accept` when only")
 lines.append("  the parser can tell (shapes that depend on N or n_inputs, Dale's law, the contents of binary arrays).")
@@ -524,7 +641,7 @@ lines.append("## Accepted (`requests/`)\n")
 lines.append("| file | kind | parsed with | what it shows |")
 lines.append("|---|---|---|---|")
 for e in entries_req:
-    extra = e.get("model", "inline" if e["kind"] == "run" else "-")
+    extra = e.get("model", "inline" if e["kind"] in ("run", "sweep") else "-")
     lines.append("| `%s` | %s | %s | %s |" % (e["file"].split("/")[1], e["kind"],
                  ("`%s`" % extra.split("/")[1]) if "/" in extra else extra, e["about"].replace("|", "\\|")))
 lines.append("\n## Rejected (`invalid/`)\n")

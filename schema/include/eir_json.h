@@ -151,15 +151,21 @@ typedef struct eir_run_spec {
 
 /**
  * Parse a run object (FORMAT.md "Run") against the built model @p m: dt, integrator,
- * precision, inputs (T x n_in, B x T x n_in, or {"steps", "trials"}), V0, record
- * (vars, every, neurons), seed, time_limit. "model_id"/"model" are accepted and ignored here
- * (see eir_json_run_model_ref()).
+ * precision, inputs (T x n_in, B x T x n_in, or {"steps", "trials"} with optional
+ * "segments" and "noise": FORMAT.md "Described inputs", owned by the spec and pointed at by
+ * desc.input_desc when a segment or noise is described), V0 (numbers, or {"run_id", "trial"}:
+ * V0_from_run), record (vars, every, neurons), seed, time_limit, metrics (FORMAT.md "Metrics":
+ * has_metrics, metrics, metric_names, settle_tol, desc.stats_req) and labels (checked with
+ * eir_json_check_labels(), otherwise ignored). "model_id"/"model" are accepted and ignored here
+ * (see eir_json_run_model_ref()). A caller running desc with stats_req set must give it
+ * desc.stats (eir_stats_new()).
  *
  * A nested-list inputs array is one trial or B trials by its depth (2 or 3). V0 is a number
  * (V0_len 1), N values or B x N values. record defaults to vars ["V", "r"], every 1, all
  * neurons; "y" needs a readout, every must be <= T, neurons are distinct indices in [0, N).
- * T, B, B * T * n_in and the recorded values (sum over vars of B * T' * n) are checked
- * against @p lim (NULL for defaults) before anything proportional to them is allocated.
+ * T, B, B * T * n_in (described: B * segments * n_in, at most EIR_MAX_INPUT_SEGMENTS
+ * segments) and the recorded values (sum over vars of B * T' * n) are checked against @p lim
+ * (NULL for defaults) before anything proportional to them is allocated.
  * On failure *out is NULL and @p err names the field.
  */
 eir_status eir_json_parse_run(const json_t *run, const eir_model *m, const eir_json_limits *lim,
@@ -185,8 +191,9 @@ eir_status eir_run_spec_set_V0(eir_run_spec *s, const double *V, int64_t len, in
 
 /**
  * The metrics of a finished run as JSON (FORMAT.md "Metrics"): @p st from the run, @p res its
- * outcome, names and tolerance from @p spec. NaN values are null. New reference; NULL when out
- * of memory.
+ * outcome, names and tolerance from @p spec. NaN values are null; "settled" is false when
+ * max_dVdt is NaN. @p dt is not used (every value is in steps or per unit of time already).
+ * New reference; NULL when out of memory or when @p spec, @p st or @p res is NULL.
  */
 json_t *eir_json_metrics(const eir_run_spec *spec, const eir_stats *st, const eir_run_result *res,
                          double dt);

@@ -7,7 +7,10 @@
  * build and run; documents under invalid/ must be rejected with an error naming exactly the
  * field the manifest gives. A run that refers to a stored model by "model_id" is parsed against
  * the model file the manifest names. Pairs marked "same_as" must give the same model (hash) or
- * the same run (inputs, V0, record). One cmocka test per example, named by its file.
+ * the same run (inputs, V0, record). A sweep request must parse (eir_json_parse_sweep()), and every
+ * point's model (the base model patched along the model axes) must build and its run (the base
+ * run patched along the run axes, with the sweep's metrics) parse and run against it.
+ * One cmocka test per example, named by its file.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,8 +32,8 @@
 /** One manifest entry (borrowed from the manifest, which lives for the whole program). */
 typedef struct example {
     const char *file;    /**< relative to schema/examples */
-    const char *kind;    /**< "model" or "run" */
-    const char *model;   /**< runs: the model file a model_id stands for, or NULL */
+    const char *kind;    /**< "model", "run" or "sweep" */
+    const char *model;   /**< runs, sweeps: the model file a model_id stands for, or NULL */
     const char *same_as; /**< a document that must parse to the same thing, or NULL */
     const char *field;   /**< invalid: the pointer the error must name */
     const char *verdict; /**< invalid: "reject" or "accept" (the schema's verdict) */
@@ -111,8 +114,17 @@ static void simulate(const char *file, const eir_model *m, eir_run_spec *r)
         d->out[v] = malloc((n ? n : 1) * item);
         assert_non_null(d->out[v]);
     }
+    eir_stats *st = NULL; /* a run with "metrics": the caller gives the statistics their place */
+    if (d->stats_req) {
+        st = eir_stats_new(d->stats_req, d->B);
+        assert_non_null(st);
+        d->stats = st;
+    }
     eir_error_clear(&e);
     expect_ok(eir_run(m, d, &res, &e), &e, file, "simulating");
+    if (st) assert_int_equal(st->steps, d->T);
+    eir_stats_free(st);
+    d->stats = NULL;
     if (res.diverged) {
         print_error("%s: diverged at step %lld: an example should not\n", file,
                     (long long)res.diverged_step);
@@ -200,9 +212,74 @@ static void same_run(const example *x)
     eir_model_free(mb);
 }
 
+/* Point @p i of sweep @p s: its model (patched base @p model) built, its run parsed and run. */
+static void sweep_point(const example *x, const eir_sweep_spec *s, const json_t *model, int64_t i)
+{
+    int64_t idx[EIR_SWEEP_MAX_AXES];
+    eir_error e;
+    eir_error_clear(&e);
+    eir_sweep_point_index(s, i, idx);
+    json_t *m = json_incref((json_t *)model), *r = json_incref((json_t *)s->run);
+    for (int a = 0; a < s->n_axes; a++) {
+        int on_model = strncmp(s->paths[a], "/model/", 7) == 0;
+        json_t *doc = on_model ? m : r;
+        json_t *v = json_array_get(s->values[a], (size_t)idx[a]);
+        json_t *next = eir_json_patch_pointer(doc, s->paths[a] + (on_model ? 6 : 4), v, &e);
+        if (!next) {
+            print_error("%s: point %lld: %s\n", x->file, (long long)i, e.message);
+            fail();
+        }
+        json_decref(doc);
+        *(on_model ? &m : &r) = next;
+    }
+    if (s->metrics) {
+        json_t *next = eir_json_patch_pointer(r, "/metrics", (json_t *)s->metrics, &e);
+        assert_non_null(next);
+        json_decref(r);
+        r = next;
+    }
+    eir_model *built = NULL;
+    eir_run_spec *rs = NULL;
+    expect_ok(eir_json_build_model(m, NULL, "/model", &built, NULL, &e), &e, x->file,
+              "building a point's model");
+    expect_ok(eir_json_parse_run(r, built, NULL, &rs, &e), &e, x->file, "parsing a point's run");
+    assert_int_equal(rs->has_metrics, s->metrics != NULL);
+    simulate(x->file, built, rs);
+    eir_run_spec_free(rs);
+    eir_model_free(built);
+    json_decref(m);
+    json_decref(r);
+}
+
+static void accepted_sweep(const example *x)
+{
+    json_t *j = load(x->file);
+    eir_sweep_spec s;
+    eir_error e;
+    eir_error_clear(&e);
+    expect_ok(eir_json_parse_sweep(j, 0, &s, &e), &e, x->file, "parsing the sweep");
+    json_t *model = s.model ? json_incref((json_t *)s.model) : NULL;
+    if (!model) {
+        if (!x->model) {
+            print_error("%s: the sweep names model_id but the manifest gives no \"model\"\n",
+                        x->file);
+            fail();
+        }
+        model = load(x->model);
+    }
+    for (int64_t i = 0; i < s.points; i++)
+        sweep_point(x, &s, model, i);
+    json_decref(model);
+    json_decref(j);
+}
+
 static void test_accepted(void **state)
 {
     const example *x = *state;
+    if (strcmp(x->kind, "sweep") == 0) {
+        accepted_sweep(x);
+        return;
+    }
     if (strcmp(x->kind, "model") == 0) {
         eir_model_spec *spec = NULL;
         eir_model *m = build_model_file(x->file, &spec);
@@ -234,6 +311,9 @@ static void test_rejected(void **state)
     eir_error_clear(&e);
     if (strcmp(x->kind, "model") == 0) {
         rc = eir_json_build_model(j, NULL, "", &m, NULL, &e);
+    } else if (strcmp(x->kind, "sweep") == 0) {
+        eir_sweep_spec s;
+        rc = eir_json_parse_sweep(j, 0, &s, &e);
     } else {
         rc = run_model(x, j, &m, &e);
         if (rc == EIR_OK) {
@@ -389,9 +469,10 @@ int main(void)
         x->field = str_member(e, "field");
         x->verdict = str_member(e, "schema");
         x->invalid = invalid;
-        if (!x->file || !x->kind || (strcmp(x->kind, "model") && strcmp(x->kind, "run")) ||
+        if (!x->file || !x->kind ||
+            (strcmp(x->kind, "model") && strcmp(x->kind, "run") && strcmp(x->kind, "sweep")) ||
             (invalid && !x->field)) {
-            fprintf(stderr, "%s: entry %zu lacks file, kind (model|run) or field\n", path, i);
+            fprintf(stderr, "%s: entry %zu lacks file, kind (model|run|sweep) or field\n", path, i);
             return 1;
         }
         tests[t++] =

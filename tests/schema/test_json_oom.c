@@ -188,6 +188,94 @@ static void test_oom_run(void **state)
     json_decref(rj);
 }
 
+/* Described inputs (one segment per value form), metrics, a V0 naming a run and labels. */
+static const char *const RUN_DESCRIBED =
+    "{\"dt\": 0.1, \"inputs\": {\"steps\": 10, \"trials\": 2, \"segments\": ["
+    "{\"from\": 0, \"to\": 5, \"value\": 1}, {\"from\": 2, \"to\": 9, \"value\": [[1], [2]],"
+    " \"to_value\": {\"dtype\": \"float64\", \"shape\": [1], \"base64\": \"AAAAAAAA8D8=\"}}],"
+    " \"noise\": {\"sigma\": 0.5, \"seed\": 3}}, \"V0\": {\"run_id\": "
+    "\"r_0123456789abcdef01234567\"}, \"metrics\": {\"windows\": [{\"var\": \"r\", \"from\": 0,"
+    " \"to\": 10}], \"settle\": {\"steps\": 2, \"tol\": 1}}, \"labels\": {\"a\": \"b\"}}";
+
+static void test_oom_described_run(void **state)
+{
+    (void)state;
+    if (!JT_INTERPOSE) skip();
+    json_t *mj = jt_load(MODEL), *rj = jt_load(RUN_DESCRIBED);
+    eir_model *m;
+    eir_error e;
+    JT_OK(eir_json_build_model(mj, NULL, "", &m, NULL, &e), e);
+    double V[8] = {0};
+    long k;
+    for (k = 0;; k++) {
+        eir_run_spec *s = (eir_run_spec *)&s;
+        jt_window_begin(k);
+        eir_status rc = eir_json_parse_run(rj, m, NULL, &s, &e);
+        if (rc == EIR_OK) rc = eir_run_spec_set_V0(s, V, 8, 4, &e);
+        int parsed = rc == EIR_OK || (s != NULL && s != (eir_run_spec *)&s);
+        if (parsed && rc == EIR_OK) assert_int_equal(s->desc.V0_len, 8);
+        eir_run_spec_free(parsed ? s : NULL);
+        long made = jt_window_end();
+        if (rc == EIR_OK) {
+            assert_true(made <= k);
+            break;
+        }
+        assert_int_equal(rc, EIR_ENOMEM);
+        assert_int_equal(jt_nlive, 0);
+    }
+    assert_true(k >= 5); /* spec, store, segments, their values, V0 */
+    eir_model_free(m);
+    json_decref(mj);
+    json_decref(rj);
+}
+
+/* eir_json_patch_pointer() and eir_json_metrics() return NULL and leak nothing. */
+static void test_oom_patch_and_metrics(void **state)
+{
+    (void)state;
+    if (!JT_INTERPOSE) skip();
+    json_t *doc = jt_load("{\"model\": {\"recurrent\": {\"A\": {\"E\": 1}}}, \"run\": {}}");
+    json_t *v = json_integer(2);
+    long k;
+    for (k = 0;; k++) {
+        eir_error e;
+        jt_window_begin(k);
+        json_t *out = eir_json_patch_pointer(doc, "/model/recurrent/A/E", v, &e);
+        json_decref(out);
+        jt_window_end();
+        assert_int_equal(jt_nlive, 0);
+        if (out) break;
+        assert_int_equal(e.status, EIR_ENOMEM);
+    }
+    assert_true(k >= 3); /* a copy per container on the path */
+    json_decref(v);
+    json_decref(doc);
+
+    json_t *mj = jt_load(MODEL), *rj = jt_load(RUN_DESCRIBED);
+    eir_model *m;
+    eir_run_spec *s;
+    eir_error e;
+    JT_OK(eir_json_build_model(mj, NULL, "", &m, NULL, &e), e);
+    JT_OK(eir_json_parse_run(rj, m, NULL, &s, &e), e);
+    eir_stats *st = eir_stats_new(&s->metrics, 2);
+    assert_non_null(st);
+    eir_run_result res = {0};
+    for (k = 0;; k++) {
+        jt_window_begin(k);
+        json_t *j = eir_json_metrics(s, st, &res, 0.1);
+        json_decref(j);
+        jt_window_end();
+        assert_int_equal(jt_nlive, 0);
+        if (j) break;
+    }
+    assert_true(k >= 10);
+    eir_stats_free(st);
+    eir_run_spec_free(s);
+    eir_model_free(m);
+    json_decref(mj);
+    json_decref(rj);
+}
+
 static void test_oom_base64(void **state)
 {
     (void)state;
@@ -247,10 +335,9 @@ static void test_oom_analysis(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_oom_model),
-        cmocka_unit_test(test_oom_run),
-        cmocka_unit_test(test_oom_base64),
-        cmocka_unit_test(test_oom_analysis),
+        cmocka_unit_test(test_oom_model),         cmocka_unit_test(test_oom_run),
+        cmocka_unit_test(test_oom_described_run), cmocka_unit_test(test_oom_patch_and_metrics),
+        cmocka_unit_test(test_oom_base64),        cmocka_unit_test(test_oom_analysis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
