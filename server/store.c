@@ -413,6 +413,14 @@ store_status store_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], 
 }
 
 /* Sweeps: a backend without them (a NULL member) answers ::STORE_ERROR. */
+#define CHECK_SWEEPS(c, member)                                                                    \
+    do {                                                                                           \
+        if (!OPS(c)->member) {                                                                     \
+            snprintf((c)->errmsg, sizeof(c)->errmsg, "the %s store has no sweeps",                 \
+                     OPS(c)->name ? OPS(c)->name : "?");                                           \
+            return STORE_ERROR;                                                                    \
+        }                                                                                          \
+    } while (0)
 
 store_status store_sweep_create(store_conn *c, const store_sweep_new *in, store_sweep *out,
                                 int *created)
@@ -420,7 +428,7 @@ store_status store_sweep_create(store_conn *c, const store_sweep_new *in, store_
     if (out) memset(out, 0, sizeof *out);
     if (created) *created = 0;
     CHECK_CONN(c);
-    if (!OPS(c)->sweep_create) return STORE_ERROR;
+    CHECK_SWEEPS(c, sweep_create);
     return OPS(c)->sweep_create(c, in, out, created);
 }
 
@@ -428,7 +436,7 @@ store_status store_sweep_get(store_conn *c, const char *id, int with_request, st
 {
     if (out) memset(out, 0, sizeof *out);
     CHECK_CONN(c);
-    if (!OPS(c)->sweep_get) return STORE_ERROR;
+    CHECK_SWEEPS(c, sweep_get);
     return OPS(c)->sweep_get(c, id, with_request, out);
 }
 
@@ -439,14 +447,14 @@ store_status store_sweep_list(store_conn *c, const store_labels *labels, const c
     cursor = copy_cursor(cur, cursor);
     if (next) next[0] = '\0';
     CHECK_CONN(c);
-    if (!OPS(c)->sweep_list) return STORE_ERROR;
+    CHECK_SWEEPS(c, sweep_list);
     return OPS(c)->sweep_list(c, labels, cursor, limit, cb, ctx, next);
 }
 
 store_status store_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx)
 {
     CHECK_CONN(c);
-    if (!OPS(c)->sweep_runs) return STORE_ERROR;
+    CHECK_SWEEPS(c, sweep_runs);
     return OPS(c)->sweep_runs(c, id, cb, ctx);
 }
 
@@ -454,7 +462,7 @@ store_status store_sweep_cancel(store_conn *c, const char *id, int64_t *affected
 {
     if (affected) *affected = 0;
     CHECK_CONN(c);
-    if (!OPS(c)->sweep_cancel) return STORE_ERROR;
+    CHECK_SWEEPS(c, sweep_cancel);
     return OPS(c)->sweep_cancel(c, id, affected);
 }
 
@@ -462,6 +470,6 @@ store_status store_sweep_delete(store_conn *c, const char *id, int64_t *active)
 {
     if (active) *active = 0;
     CHECK_CONN(c);
-    if (!OPS(c)->sweep_delete) return STORE_ERROR;
+    CHECK_SWEEPS(c, sweep_delete);
     return OPS(c)->sweep_delete(c, id, active);
 }

@@ -36,6 +36,8 @@ ALTER TABLE runs ADD COLUMN sweep_id TEXT;       -- the sweep of a point's run, 
 ALTER TABLE runs ADD COLUMN sweep_index INTEGER; -- its point's index, NULL when no sweep
 -- A sweep's runs in point order (its table, its counts); only runs of sweeps are indexed.
 CREATE INDEX runs_sweep ON runs (sweep_id, sweep_index) WHERE sweep_id IS NOT NULL;
+-- The models a sweep created (deleted with it when no job uses them).
+CREATE INDEX models_sweep ON models (sweep_id) WHERE sweep_id IS NOT NULL;
 
 -- An object's label rows go with it, however it is deleted.
 CREATE TRIGGER models_labels_delete AFTER DELETE ON models

@@ -415,8 +415,9 @@ static void test_labels_migration_from_v3(void **state)
     /* a fresh database is at the latest version, with the tables and indexes of v4 */
     assert_int_equal(raw_count(f, "PRAGMA user_version"), (int)store_migrations_count);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_master WHERE name IN "
-                                  "('labels', 'labels_key_value', 'sweeps', 'runs_sweep')"),
-                     4);
+                                  "('labels', 'labels_key_value', 'sweeps', 'runs_sweep', "
+                                  "'models_sweep')"),
+                     5);
     /* labels survive a restart */
     char mid[STORE_ID_MAX];
     labelled_model(f, "{\"keep\":\"me\"}", mid);

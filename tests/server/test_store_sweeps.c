@@ -624,6 +624,38 @@ static void test_sweep_on_migrated_v3(void **state)
     rm_db_files(path);
 }
 
+/** The wrappers refuse a NULL connection and a backend without sweeps, clearing outputs. */
+static void test_sweep_wrappers(void **state)
+{
+    (void)state;
+    store_sweep sw;
+    memset(&sw, 0x5a, sizeof sw);
+    int created = 7;
+    int64_t n = 7;
+    store_sweep_new in = {.id = SWEEP_ID, .request_json = "{}"};
+    assert_int_equal(store_sweep_create(NULL, &in, &sw, &created), STORE_ERROR);
+    assert_int_equal(created, 0);
+    assert_null(sw.name);
+    assert_int_equal(store_sweep_cancel(NULL, SWEEP_ID, &n), STORE_ERROR);
+    assert_int_equal(n, 0);
+    n = 7;
+    assert_int_equal(store_sweep_delete(NULL, SWEEP_ID, &n), STORE_ERROR);
+    assert_int_equal(n, 0);
+    char next[STORE_CURSOR_MAX] = "x";
+    assert_int_equal(store_sweep_list(NULL, NULL, NULL, 10, NULL, NULL, next), STORE_ERROR);
+    assert_string_equal(next, "");
+
+    static const struct store_ops bare = {.name = "bare"};
+    struct store st = {.ops = &bare};
+    struct store_conn conn = {.store = &st};
+    memset(&sw, 0x5a, sizeof sw);
+    assert_int_equal(store_sweep_get(&conn, SWEEP_ID, 0, &sw), STORE_ERROR);
+    assert_string_equal(store_errmsg(&conn), "the bare store has no sweeps");
+    assert_null(sw.request_json);
+    assert_int_equal(store_sweep_runs(&conn, SWEEP_ID, NULL, NULL), STORE_ERROR);
+    store_sweep_clear(NULL);
+}
+
 static double now_s(void)
 {
     struct timespec ts;
@@ -695,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_on_migrated_v3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_large, setup, teardown),
+        cmocka_unit_test(test_sweep_wrappers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
