@@ -1,6 +1,7 @@
 /** @file run_budget.c @brief A submitted run's memory against --max-run-memory-bytes. */
 #include "run_budget.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /** N and readout outputs of @p p's model: the built model's, or (eir_pipe_check()) its shape's. */
@@ -48,8 +49,15 @@ int srv_run_over_budget(srv_req *r, const json_t *body, const eir_pipe *p, enum 
     /* A model not built here (a model_id, or a recipe: the worker builds it) is counted by its
      * shape, as the largest storage a model of that shape can have. */
     eir_model_dims dims = {p->shape.n, p->shape.n_e, p->shape.n_in, p->shape.n_out, p->shape.cls};
-    const size_t est =
+    size_t est =
         p->model ? eir_run_memory_bytes(p->model, p->run) : eir_run_memory_bound(&dims, p->run);
+    /* The engine counts the final state V_final (B x N) and the statistics of "metrics"; a "V0"
+     * naming a run adds the state read from the store and the spec's copy (doubles, B x N at
+     * most). */
+    if (p->spec_run && p->spec_run->V0_from_run) {
+        const double v0 = 2.0 * (double)p->run->B * (double)model_n(p) * sizeof(double);
+        est = (double)est + v0 >= (double)SIZE_MAX ? SIZE_MAX : est + (size_t)v0;
+    }
     if (budget == 0 || est <= budget) return 0;
     const eir_run_desc *d = p->run;
     const double mib = 1024.0 * 1024.0;

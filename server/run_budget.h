@@ -14,7 +14,9 @@
 /**
  * Whether prepared run @p p (of request @p body) fits the daemon's memory budget for one run
  * (cfg.max_run_memory; eir_run_memory_bytes() of its model and run, or eir_run_memory_bound()
- * of its shape when the model was not built at submission; the model itself not counted).
+ * of its shape when the model was not built at submission, which count the final state V_final
+ * and the statistics of "metrics"; plus a "V0" read from another run; the model itself not
+ * counted).
  * Returns 1 when it does not, with a 422 queued into *@p ret naming the field that
  * drives the size ("/record" when the recorded values are most of it, else the trials:
  * "/inputs/trials" or "/inputs", else the model: "/model_id" or "/model") and giving the

@@ -15,6 +15,7 @@ resource's "sweep" member and GET /v1/runs/{id}/request (issue 12, section 4; do
 Exit 0 when all hold.
 """
 import argparse
+import traceback
 import json
 import urllib.parse
 
@@ -199,6 +200,7 @@ def main():
         requests(api, mid)
         analyses(api, mid)
     except Exception as e:  # a failure to talk to the daemon is a failure of the test
+        traceback.print_exc()
         BAD.append("%s: %s" % (type(e).__name__, e))
     finally:
         d.stop_checked(BAD)

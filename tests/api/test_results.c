@@ -397,7 +397,14 @@ static void test_result_list_and_errors(void **state)
     json_t *j = api_json(&r);
     assert_string_equal(api_jstr(j, "status"), "succeeded");
     json_t *items = json_object_get(j, "items");
-    assert_int_equal(json_array_size(items), 2);
+    /* V and y as recorded, and the final state V_final [B, N] of every run that ran to its
+     * end (issue 12), whatever it recorded; listed by name. */
+    assert_int_equal(json_array_size(items), 3);
+    json_t *fin = json_array_get(items, 1);
+    assert_string_equal(api_jstr(fin, "var"), "V_final");
+    assert_string_equal(api_jstr(fin, "dtype"), "float32");
+    assert_int_equal(json_integer_value(json_object_get(fin, "bytes")), 3 * 12 * 4);
+    assert_int_equal(json_array_size(json_object_get(fin, "shape")), 2);
     json_t *v = json_array_get(items, 0);
     assert_string_equal(api_jstr(v, "var"), "V");
     assert_string_equal(api_jstr(v, "dtype"), "float32");
