@@ -19,6 +19,7 @@
 #include "eir_runner.h"
 #include "modcache.h"
 #include "model_resolve.h"
+#include "results.h"
 #include "run_refs.h"
 #include "sweeps.h"
 
@@ -75,6 +76,10 @@ static void utf8_fix(char *s)
 /** Compact JSON of axis value @p v, cut to VALUE_TEXT_MAX bytes ("..." added). */
 static void value_text(const json_t *v, char *buf, size_t cap)
 {
+    if (json_is_real(v) && cap >= 32) { /* the fewest digits that read back: -0.1, not ...01 */
+        srv_format_number(buf, json_real_value(v), 0, "null");
+        return;
+    }
     char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
     snprintf(buf, cap, "%s", t ? t : "?");
     if (t && strlen(t) > VALUE_TEXT_MAX && cap > VALUE_TEXT_MAX + 4) {
