@@ -34,7 +34,7 @@ if [ "$btype" != "Release" ]; then
     echo "run_sweep_bench: $BUILD is a '$btype' build; use a Release build directory" >&2
     exit 1
 fi
-cmake --build "$BUILD" --target eirnnd -j2 >/dev/null
+cmake --build "$BUILD" --target eirnnd eirnn -j2 >/dev/null
 EIRNND=$BUILD/server/eirnnd
 mkdir -p "$BUILD/bench-results"
 
@@ -66,7 +66,8 @@ echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores,
     "eirnnd --workers $WORKERS"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" "$ROOT/bench/sweep/bench_sweep.py" --url "http://127.0.0.1:$PORT" --points "$POINTS" \
-    --n "$N" --steps "$STEPS" --reps "$REPS" --clients "$CLIENTS" --workers "$WORKERS" \
+    --n "$N" --steps "$STEPS" --reps "$REPS" --clients "$CLIENTS" --workers "$WORKERS" --pid "$PID" \
+    --eirnn "$BUILD/clients/cli/eirnn" \
     | tee "$BUILD/bench-results/sweep.json"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$PY" - "$BUILD/bench-results/sweep.json" <<'PYEOF'
@@ -82,6 +83,17 @@ for what, key, ov in (("one sweep (POST, long polls, then its table)", "sweep", 
     each = ", ".join(f"{v:.2f}" for v in r[f"{key}_s"])
     med = r[f"median_{key}_s"]
     print(f"| {what} | {each} | {med:.2f} | {r['points'] / med:.0f} | {r[ov]:.2f} ms |")
+if "median_sweep_daemon_cpu_s" in r:
+    print(f"\neirnnd's CPU time (user + system) for the {r['points']} runs, median: sweep "
+          f"{r['median_sweep_daemon_cpu_s']:.2f} s ({r['sweep_cpu_overhead_per_point_ms']:.2f} ms per point "
+          f"beyond the engine's own CPU time), one by one {r['median_single_daemon_cpu_s']:.2f} s "
+          f"({r['single_cpu_overhead_per_point_ms']:.2f} ms per point); the 32 clients used "
+          f"{r['single_client_cpu_s']:.2f} s of CPU themselves. eirnnd's threads waited for a CPU "
+          f"(runnable, /proc/PID/task/*/schedstat) {', '.join(f'{v:.1f}' for v in r['sweep_daemon_runq_wait_s'])} s "
+          f"during the sweeps, {', '.join(f'{v:.1f}' for v in r['single_daemon_runq_wait_s'])} s during the runs one by one.")
+print(f"\nengine alone (`eirnn simulate` of one run of {r['points']} x {r['steps']} steps, offline): "
+      f"{1000 * r['engine_offline_cpu_s_per_run']:.3f} ms of CPU per {r['steps']} steps "
+      f"({1000 * r['engine_offline_wall_s_per_run']:.3f} ms wall).")
 print(f"\nengine time of one run (median meta.timings.simulate_s): "
       f"{1000 * r['engine_simulate_s_per_run']:.3f} ms; all {r['points']} on {r['workers']} "
       f"workers: {r['engine_floor_s']:.2f} s. Runs one by one take {r['single_over_sweep']:.2f}x "

@@ -19,14 +19,20 @@ Against a running eirnnd (bench/run_sweep_bench.sh starts one on a free port):
 
 The two alternate REPS times (sweep first in odd repetitions, single first in even ones), side
 by side on the same daemon; every run is checked to have succeeded. The engine time of a point is
-the median "meta.timings.simulate_s" of the single runs of the last repetition. Prints one JSON
+the median "meta.timings.simulate_s" of the single runs. With --pid, the daemon's CPU time
+(user + system, /proc/PID/stat) of each measurement is taken too: on a loaded machine the wall
+times move with the scheduler, the CPU time per point much less. Prints one JSON
 object (medians, each repetition, the overhead per point over the engine time). Standard library
 only (urllib and threads). Not a test.
 """
 import argparse
 import json
+import os
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -50,6 +56,42 @@ def call(url, method, path, body=None, timeout=120):
                 time.sleep(float(e.headers.get("Retry-After") or 1))
                 continue
             raise RuntimeError(f"{method} {path}: {e.code} {raw[:500]!r}") from None
+
+
+def daemon_cpu(pid):
+    """CPU seconds (user + system) eirnnd @pid has used so far; None without a pid."""
+    if not pid:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def daemon_runq_wait(pid):
+    """Seconds eirnnd's threads have spent runnable but waiting for a CPU (the second field of
+    /proc/PID/task/*/schedstat), summed; None without a pid."""
+    if not pid:
+        return None
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
+
+
+def measured(pid, fn, *args):
+    """fn(*args) with the CPU seconds of the daemon and of this client, and the daemon's
+    run-queue wait, added to its result."""
+    d0, w0, c0 = daemon_cpu(pid), daemon_runq_wait(pid), time.process_time()
+    out = fn(*args)
+    d1, w1, c1 = daemon_cpu(pid), daemon_runq_wait(pid), time.process_time()
+    out["daemon_cpu_s"] = None if d0 is None else d1 - d0
+    out["daemon_runq_wait_s"] = None if w0 is None else w1 - w0
+    out["client_cpu_s"] = c1 - c0
+    return out
 
 
 def model_doc(n):
@@ -77,6 +119,27 @@ def base_run(steps):
 
 def metrics(steps):
     return {"windows": [{"name": "late_r", "var": "r", "from": steps // 2, "to": steps}]}
+
+
+def engine_cpu(eirnn, n, points, steps):
+    """CPU seconds of the engine per run, offline: `eirnn simulate` of one run of points x steps
+    steps (the same model, metrics window and recording, process start and model build
+    amortised over all of them), divided by @points; also its wall seconds per run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        total = points * steps
+        run = dict(base_run(total), metrics=metrics(total))
+        for name, doc in (("model.json", model_doc(n)), ("run.json", run)):
+            with open(os.path.join(tmp, name), "w") as f:
+                json.dump(doc, f)
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.monotonic()
+        subprocess.run([eirnn, "simulate", os.path.join(tmp, "model.json"),
+                        os.path.join(tmp, "run.json"), "-o", os.path.join(tmp, "out"),
+                        "--quiet"], check=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+        wall = time.monotonic() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return cpu / points, wall / points
 
 
 def time_sweep(url, model_id, points, steps):
@@ -144,6 +207,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--workers", type=int, default=0, help="the daemon's workers (reported)")
+    ap.add_argument("--pid", type=int, default=0, help="eirnnd's pid: its CPU time is measured")
+    ap.add_argument("--eirnn", default="", help="the eirnn CLI: the engine's CPU time offline")
     a = ap.parse_args()
     _, m = call(a.url, "POST", "/v1/models", model_doc(a.n))
     while m.get("state") == "pending":
@@ -158,12 +223,15 @@ def main():
         order = ("sweep", "single") if rep % 2 == 0 else ("single", "sweep")
         for what in order:
             if what == "sweep":
-                sweeps.append(time_sweep(a.url, m["id"], a.points, a.steps))
+                sweeps.append(measured(a.pid, time_sweep, a.url, m["id"], a.points, a.steps))
             else:
-                singles.append(time_single(a.url, m["id"], a.points, a.steps, a.clients))
-            print(f"# rep {rep + 1} {what}: "
-                  f"{(sweeps if what == 'sweep' else singles)[-1]['total_s']:.2f} s",
-                  file=sys.stderr, flush=True)
+                singles.append(measured(a.pid, time_single, a.url, m["id"], a.points, a.steps,
+                                        a.clients))
+            last = (sweeps if what == "sweep" else singles)[-1]
+            print(f"# rep {rep + 1} {what}: {last['total_s']:.2f} s, daemon CPU "
+                  f"{last['daemon_cpu_s']} s, daemon run-queue wait {last['daemon_runq_wait_s']} "
+                  f"s, client CPU {last['client_cpu_s']:.2f} s, load "
+                  f"{open('/proc/loadavg').read().split()[0]}", file=sys.stderr, flush=True)
     sw = statistics.median(s["total_s"] for s in sweeps)
     si = statistics.median(s["total_s"] for s in singles)
     eng = statistics.median(s["simulate_s_median"] for s in singles)
@@ -184,6 +252,29 @@ def main():
         "sweep_overhead_per_point_ms": round(1000 * (sw - floor) * workers / a.points, 3),
         "single_overhead_per_point_ms": round(1000 * (si - floor) * workers / a.points, 3),
     }
+    if a.eirnn:
+        ecpu, ewall = engine_cpu(a.eirnn, a.n, a.points, a.steps)
+        out["engine_offline_cpu_s_per_run"] = ecpu
+        out["engine_offline_wall_s_per_run"] = ewall
+    if a.pid:
+        dsw = statistics.median(s["daemon_cpu_s"] for s in sweeps)
+        dsi = statistics.median(s["daemon_cpu_s"] for s in singles)
+        out.update({
+            "sweep_daemon_cpu_s": [round(s["daemon_cpu_s"], 3) for s in sweeps],
+            "single_daemon_cpu_s": [round(s["daemon_cpu_s"], 3) for s in singles],
+            "median_sweep_daemon_cpu_s": round(dsw, 3),
+            "median_single_daemon_cpu_s": round(dsi, 3),
+            "sweep_daemon_runq_wait_s": [round(s["daemon_runq_wait_s"], 3) for s in sweeps],
+            "single_daemon_runq_wait_s": [round(s["daemon_runq_wait_s"], 3) for s in singles],
+            # daemon CPU per point beyond the engine's own CPU time (offline, `eirnn simulate`):
+            # robust to the machine's load, unlike simulate_s (a wall time)
+            "sweep_cpu_overhead_per_point_ms": round(1000 * (dsw / a.points - ecpu), 3)
+            if a.eirnn else None,
+            "single_cpu_overhead_per_point_ms": round(1000 * (dsi / a.points - ecpu), 3)
+            if a.eirnn else None,
+            "single_client_cpu_s": round(statistics.median(s["client_cpu_s"] for s in singles),
+                                         3),
+        })
     print(json.dumps(out))
 
 

@@ -23,6 +23,7 @@ import csv
 import io
 import json
 import os
+import pty
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,26 @@ def expect(args, code, url=None, contains=None, err_contains=None):
         check(err_contains in err, f"eirnn {' '.join(args)}: '{err_contains}' not in stderr: "
                                    f"{err}")
     return out
+
+
+def stderr_on_tty(*args, url):
+    """Run eirnn with stderr on a pseudo-terminal; (exit code, what it drew there)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EIRNN_")}
+    env["EIRNN_URL"] = url
+    master, slave = pty.openpty()
+    p = subprocess.Popen([EIRNN, *args], stdout=subprocess.DEVNULL, stderr=slave, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 4096)
+        except OSError:  # EIO once the child closed its end
+            break
+        if not b:
+            break
+        chunks.append(b)
+    os.close(master)
+    return p.wait(timeout=60 * time_scale()), b"".join(chunks).decode("utf-8", "replace")
 
 
 def write_json(path, doc):
@@ -206,6 +227,11 @@ def without_workers(eirnnd, tmp):
         sid = expect(["sweeps", "submit", sfile, "-q"], 0, url=url).strip()
         check(sid.startswith("s_"), f"sweeps submit -q: {sid!r}")
         expect(["sweeps", "wait", sid, "--timeout", "1"], 8, url=url, err_contains="goes on")
+        # One progress bar for the whole sweep on a terminal: status, bar, points by status.
+        rc, drawn = stderr_on_tty("sweeps", "wait", sid, "--timeout", "1.5", url=url)
+        check(rc == 8, f"sweeps wait on a tty: exit {rc}")
+        check(f"{sid} queued" in drawn and "(0/6 points; queued 6)" in drawn and "[" in drawn,
+              f"sweeps wait on a tty drew no sweep progress bar: {drawn!r}")
         expect(["sweeps", "get", sid], 0, url=url, contains="queued")
         expect(["sweeps", "delete", sid], 4, url=url)  # 409: points queued
         expect(["sweeps", "cancel", sid], 0, url=url, contains="6 points cancelled")
