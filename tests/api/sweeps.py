@@ -555,6 +555,21 @@ def scenario_idempotency(eirnnd):
               "the key with another body: %s %s" % (r3.status, p))
         check(count(d, "/v1/runs") == 12 and count(d, "/v1/sweeps") == 1,
               "one sweep stored once")
+        # paging: newest first, limit, cursor and the Link of the next page (label kept)
+        ids = [s1["id"]]
+        for k in range(2):
+            time.sleep(0.01)  # newest first: distinct creation times
+            r, sw = req(d, "POST", "/v1/sweeps", sweep_doc(name="page%d" % k))
+            ids.append(sw["id"])
+        r, p1 = req(d, "GET", "/v1/sweeps?limit=2&label=project:isn")
+        link = r.header("Link") or ""
+        check([x["id"] for x in p1["items"]] == ids[::-1][:2] and p1["next_cursor"]
+              and "label=project%3Aisn" in link and 'rel="next"' in link,
+              "first page: %s, Link %s" % ([x["id"] for x in p1["items"]], link))
+        nxt = link[link.index("<") + 1:link.index(">")]
+        _, p2 = req(d, "GET", nxt)
+        check([x["id"] for x in p2["items"]] == ids[:1] and p2["next_cursor"] is None,
+              "second page: %s" % p2)
     finally:
         d.stop_checked(BAD)
 
