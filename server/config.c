@@ -92,6 +92,12 @@ static const opt_def opts[] = {
      (long long)1 << 50, "BYTES",
      "most memory one run may need (workspace, outputs, float32 model copy; the model not "
      "counted): a run over it is refused with 422"},
+    {"max-sweep-points", "EIRNN_MAX_SWEEP_POINTS", OPT_I64, OFF(max_sweep_points), 1, 1000000, "N",
+     "most points (runs) of one sweep: POST /v1/sweeps refuses more with 422 at /axes"},
+    {"max-sweep-check-bytes", "EIRNN_MAX_SWEEP_CHECK_BYTES", OPT_SIZE64, OFF(max_sweep_check_bytes),
+     1, (long long)1 << 42, "BYTES",
+     "most validation work of one sweep: points x bytes of its base run and model documents "
+     "(422 at /run past it)"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)
@@ -204,6 +210,8 @@ void srv_config_defaults(srv_config *c)
     c->connection_timeout = 30;
     c->max_connections = 1024;
     c->cache_bytes = (int64_t)256 << 20;
+    c->max_sweep_points = 10000;
+    c->max_sweep_check_bytes = (int64_t)256 << 20;
 }
 
 void srv_config_free(srv_config *c)

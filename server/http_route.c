@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "http_internal.h"
+#include "sweeps.h"
 
 /* The query parameters of each route: docs/API.md lists them, and any other is refused. */
 static const char *const q_none[] = {NULL};
@@ -24,6 +25,8 @@ static const char *const q_analyses_list[] = {"limit", "cursor", "status", "mode
                                               "kind",  "label",  NULL};
 static const char *const q_format[] = {"format", NULL};
 static const char *const q_matrix_get[] = {"format", NULL};
+static const char *const q_sweeps_list[] = {"limit", "cursor", "label", NULL};
+static const char *const q_sweep_table[] = {"format", "per_trial", NULL};
 
 static const srv_route routes[] = {
     {"GET", "/healthz", h_healthz, 0, q_none},
@@ -50,6 +53,12 @@ static const srv_route routes[] = {
     {"POST", "/v1/analyses/{id}/cancel", h_analyses_cancel, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/analyses/{id}/results", h_analyses_results_list, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/analyses/{id}/results/{name}", h_analyses_results_get, SRV_ROUTE_AUTH, q_format},
+    {"POST", "/v1/sweeps", h_sweeps_create, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/sweeps", h_sweeps_list, SRV_ROUTE_AUTH, q_sweeps_list},
+    {"GET", "/v1/sweeps/{id}", h_sweeps_get, SRV_ROUTE_AUTH, q_run_get},
+    {"DELETE", "/v1/sweeps/{id}", h_sweeps_delete, SRV_ROUTE_AUTH, q_none},
+    {"POST", "/v1/sweeps/{id}/cancel", h_sweeps_cancel, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/sweeps/{id}/table", h_sweeps_table, SRV_ROUTE_AUTH, q_sweep_table},
 };
 #define NROUTES (sizeof routes / sizeof *routes)
 

@@ -36,6 +36,7 @@ void srv_metrics_init(srv_metrics *m)
     atomic_init(&m->runs_claimed, 0);
     atomic_init(&m->runs_released, 0);
     atomic_init(&m->runs_submitted, 0);
+    atomic_init(&m->sweeps_submitted, 0);
     atomic_init(&m->model_builds, 0);
     atomic_init(&m->model_cache_bytes, 0);
     atomic_init(&m->body_buffer_bytes, 0);
@@ -162,6 +163,11 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         "# HELP eirnn_runs_submitted_total Runs accepted by this process.\n"
         "# TYPE eirnn_runs_submitted_total counter\neirnn_runs_submitted_total %llu\n",
         (unsigned long long)atomic_load(&m->runs_submitted));
+    put(&b,
+        "# HELP eirnn_sweeps_submitted_total Sweeps accepted by this process (their runs count "
+        "in eirnn_runs_submitted_total).\n"
+        "# TYPE eirnn_sweeps_submitted_total counter\neirnn_sweeps_submitted_total %llu\n",
+        (unsigned long long)atomic_load(&m->sweeps_submitted));
     put(&b,
         "# HELP eirnn_model_builds_total Models built by this process: stored models (at "
         "creation, or by a worker for a pending model or a run) and runs' inline models (when "

@@ -34,6 +34,7 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t runs_claimed;                     /**< claims by this process's workers */
     atomic_uint_fast64_t runs_released;     /**< runs given back to the queue at shutdown */
     atomic_uint_fast64_t runs_submitted;    /**< runs accepted (202) by this process */
+    atomic_uint_fast64_t sweeps_submitted;  /**< sweeps accepted (202) by this process */
     atomic_uint_fast64_t model_builds;      /**< models built by this process (stored, inline) */
     atomic_int_fast64_t model_cache_bytes;  /**< bytes of the model cache, set at each scrape */
     atomic_uint_fast64_t body_buffer_bytes; /**< srv::body_buffered, set at each scrape */

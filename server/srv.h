@@ -57,6 +57,9 @@ typedef struct srv_config {
     int64_t cache_bytes;           /**< model cache budget in bytes; 0 = no cache */
     uint64_t max_run_memory;       /**< most bytes one run may allocate (eir_run_memory_bytes());
                                         0 until parsed = RAM / 2 / workers (run_budget.c) */
+    int64_t max_sweep_points;      /**< most points of one sweep (docs/SWEEPS.md "Limits") */
+    int64_t max_sweep_check_bytes; /**< points x (base run + model document bytes) a sweep's
+                                        validation may cost at most (sweep_check.c) */
 } srv_config;
 
 /** The daemon: configuration, storage, HTTP server, pool, waiters, metrics. */

@@ -56,6 +56,9 @@ int cli_analyze(int argc, char **argv);
 /** `eirnn analyses get|list|wait|results|cancel|delete` (cmd_analyses.c). */
 int cli_analyses(int argc, char **argv);
 
+/** `eirnn sweeps submit|get|list|wait|table|cancel|delete` (cmd_sweeps.c). */
+int cli_sweeps(int argc, char **argv);
+
 /** `eirnn health`: GET /healthz; 0 when eirnnd answers 200, CLI_EHTTP otherwise. */
 int cli_health(int argc, char **argv);
 

@@ -99,12 +99,34 @@ typedef struct cli_list_paging {
  */
 int cli_list_opt(cli_list_paging *p, int c, const char *arg);
 
+/** Most --label filters of one list command (-l, --label K:V; getopt code 'l'), as eirnnd. */
+#define CLI_MAX_LABELS 16
+
+/** The --label K:V filters of a list command (strings borrowed from argv). */
+typedef struct cli_labels {
+    const char *v[CLI_MAX_LABELS]; /**< "key:value", each checked by cli_label_opt() */
+    int n;
+} cli_labels;
+
+/**
+ * Add --label @p arg ("key:value": a key of 1 to 63 characters out of A-Z a-z 0-9 _ . -, the
+ * value after the first ':', at most 255 bytes) to @p l.
+ * @return CLI_OK; CLI_EUSAGE after naming what is wrong (or when there are more than
+ *         CLI_MAX_LABELS).
+ */
+int cli_label_opt(cli_labels *l, const char *arg);
+
+/** The help line of --label, for the list commands' help texts. */
+#define CLI_LABEL_HELP                                                                             \
+    "  -l, --label K:V    only those with label K set to V (repeatable: all must match)\n"
+
 /** A paged list of eirnnd: what to GET and how a table row looks. Borrowed by cli_list_print. */
 typedef struct cli_list {
     const char *path;         /**< "/v1/models" */
     const char *const *query; /**< name, value pairs ended by a NULL name; a
                                    NULL value is left out; NULL: none */
     cli_list_paging paging;   /**< --limit, --all, --cursor */
+    const cli_labels *labels; /**< --label filters sent as ?label=K:V; NULL: none */
     const char *items;        /**< "models": in "eirnn: more models: ..." */
     const char *item;         /**< "model": "the server's model list ..." */
     int ncols;                /**< columns of the table */

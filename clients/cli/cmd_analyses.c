@@ -387,8 +387,8 @@ static int analyses_results(int argc, char **argv)
 /* ------------------------------------------------------------------------------------------ */
 
 static const char list_help[] =
-    "usage: eirnn analyses list [--status S] [--model ID] [--kind K] [--limit N] [--all]\n"
-    "                           [--cursor C]\n"
+    "usage: eirnn analyses list [--status S] [--model ID] [--kind K] [--label K:V]...\n"
+    "                           [--limit N] [--all] [--cursor C]\n"
     "\n"
     "List analyses, newest first: id, kind, status, progress, model, creation time.\n"
     "\n"
@@ -396,7 +396,8 @@ static const char list_help[] =
     "  -s, --status S     only analyses in state S: queued, running, succeeded, failed,\n"
     "                     cancelled\n"
     "  -m, --model ID     only analyses of the stored model ID\n"
-    "      --kind K       only analyses of kind K: spectrum, fixed_points, lyapunov, activity\n"
+    "      --kind K       only analyses of kind K: spectrum, fixed_points, lyapunov, "
+    "activity\n" CLI_LABEL_HELP
     "  -n, --limit N      analyses per page, 1 to 1000 (default: the server's, 50)\n"
     "  -a, --all          follow the pages to the end\n"
     "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
@@ -407,6 +408,7 @@ static int analyses_list(int argc, char **argv)
                                        {"status", required_argument, NULL, 's'},
                                        {"model", required_argument, NULL, 'm'},
                                        {"kind", required_argument, NULL, CLI_OPT_OWN + 1},
+                                       {"label", required_argument, NULL, 'l'},
                                        {"limit", required_argument, NULL, 'n'},
                                        {"all", no_argument, NULL, 'a'},
                                        {"cursor", required_argument, NULL, CLI_OPT_OWN},
@@ -428,7 +430,8 @@ int cli_analyses(int argc, char **argv)
     static const cli_sub subs[] = {
         {"get", analyses_get, "get ID"},
         {"list", analyses_list,
-         "list [--status S] [--model ID] [--kind K] [--limit N] [--all] [--cursor C]"},
+         "list [--status S] [--model ID] [--kind K] [--label K:V]... [--limit N] [--all]\n"
+         "                          [--cursor C]"},
         {"wait", analyses_wait, "wait ID [--timeout S] [-o DIR] [-q]"},
         {"results", analyses_results, "results ID [NAME...] [-o DIR [--format npy|csv|json]]"},
         {"cancel", analyses_cancel, "cancel ID"},

@@ -208,8 +208,9 @@ int cli_job_submit(cli_http *h, const cli_job_kind *k, const char *body, size_t 
 
 typedef struct list_opts {
     const cli_job_list_kind *k;
-    const char *status, *model, *kind;
+    const char *status, *model, *kind, *sweep;
     cli_list_paging paging;
+    cli_labels labels;
 } list_opts;
 
 static int list_opt(void *ctx, int c, const char *arg)
@@ -225,6 +226,11 @@ static int list_opt(void *ctx, int c, const char *arg)
     }
     if (c == 'm') {
         o->model = arg;
+        return CLI_OK;
+    }
+    if (c == 'l') return cli_label_opt(&o->labels, arg);
+    if (o->k->sweep_opt && c == o->k->sweep_opt) {
+        o->sweep = arg;
         return CLI_OK;
     }
     if (o->k->kind_opt && c == o->k->kind_opt) {
@@ -270,16 +276,19 @@ int cli_job_list(int argc, char **argv, const cli_job_list_kind *k)
     snprintf(path, sizeof path, "/v1/%s", k->collection);
     list_opts o = {.k = k};
     int pos;
-    int rc = cli_parse(argc, argv, name, "s:m:n:a", k->longopts, k->help, list_opt, &o, 0, 0, &pos);
+    int rc =
+        cli_parse(argc, argv, name, "s:m:n:al:", k->longopts, k->help, list_opt, &o, 0, 0, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
     cli_http *h = cli_http_open(&rc);
     if (!h) return rc;
     static const char *const head[] = {"ID", "STATUS", "PROGRESS", "MODEL", "CREATED"};
     static const char *const head_kind[] = {"ID", "KIND", "STATUS", "PROGRESS", "MODEL", "CREATED"};
-    const char *const query[] = {"status", o.status, "model_id", o.model, "kind", o.kind, NULL};
+    const char *const query[] = {"status", o.status,   "model_id", o.model, "kind",
+                                 o.kind,   "sweep_id", o.sweep,    NULL};
     cli_list l = {.path = path,
                   .query = query,
                   .paging = o.paging,
+                  .labels = &o.labels,
                   .items = k->collection,
                   .item = k->item,
                   .ncols = k->kind_opt ? 6 : 5,

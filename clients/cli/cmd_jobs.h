@@ -85,9 +85,10 @@ typedef struct cli_job_list_kind {
     const char *collection; /**< "runs" */
     const char *item;       /**< "run" */
     const char *help;
-    const struct option *longopts; /**< CLI_CONN_LONGOPTS, status, model, limit, all, cursor and,
-                                        with kind_opt, kind */
+    const struct option *longopts; /**< CLI_CONN_LONGOPTS, status, model, label, limit, all,
+                                        cursor and, with kind_opt, kind (sweep with sweep_opt) */
     int kind_opt;         /**< the getopt code of --kind; 0: no --kind and no KIND column */
+    int sweep_opt;        /**< the getopt code of --sweep ID (?sweep_id=); 0: none */
     int diverged;         /**< whether "diverged" is a status of the collection */
     const char *statuses; /**< "queued, ... or cancelled": in the error for a bad --status */
 } cli_job_list_kind;

@@ -25,6 +25,30 @@ int cli_list_opt(cli_list_paging *p, int c, const char *arg)
     }
 }
 
+int cli_label_opt(cli_labels *l, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    size_t klen = colon ? (size_t)(colon - arg) : 0;
+    int ok = colon && klen >= 1 && klen <= 63 && strlen(colon + 1) <= 255;
+    for (size_t i = 0; ok && i < klen; i++) {
+        char c = arg[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             c == '_' || c == '.' || c == '-';
+    }
+    if (!ok) {
+        cli_error("--label must be KEY:VALUE (a key of 1 to 63 characters out of A-Z a-z 0-9 _ . "
+                  "-, a value of at most 255 bytes), not '%s'",
+                  arg);
+        return CLI_EUSAGE;
+    }
+    if (l->n == CLI_MAX_LABELS) {
+        cli_error("at most %d --label filters", CLI_MAX_LABELS);
+        return CLI_EUSAGE;
+    }
+    l->v[l->n++] = arg;
+    return CLI_OK;
+}
+
 /** GET the page of @p l at @p cursor (NULL: the first). @return CLI_OK with *r set, or a code
  *  (*r holds nothing to free). */
 static int list_page(cli_http *h, const cli_list *l, const char *cursor, cli_http_resp *r)
@@ -34,6 +58,8 @@ static int list_page(cli_http *h, const cli_list *l, const char *cursor, cli_htt
     cli_url_add(&u, l->path);
     for (const char *const *q = l->query; q && q[0]; q += 2)
         if (q[1]) cli_url_add_query(&u, q[0], q[1]);
+    for (int i = 0; l->labels && i < l->labels->n; i++)
+        cli_url_add_query(&u, "label", l->labels->v[i]);
     if (l->paging.limit) {
         snprintf(lim, sizeof lim, "%lld", l->paging.limit);
         cli_url_add_query(&u, "limit", lim);

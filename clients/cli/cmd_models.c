@@ -191,18 +191,26 @@ static int models_create(int argc, char **argv)
 /* ------------------------------------------------------------------------------------------ */
 
 static const char list_help[] =
-    "usage: eirnn models list [--limit N] [--all] [--cursor C]\n"
+    "usage: eirnn models list [--label K:V]... [--limit N] [--all] [--cursor C]\n"
     "\n"
     "List stored models, newest first: id, name, neurons, creation time.\n"
     "\n"
-    "options:\n"
+    "options:\n" CLI_LABEL_HELP
     "  -n, --limit N      models per page, 1 to 1000 (default: the server's, 50)\n"
     "  -a, --all          follow the pages to the end\n"
     "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
 
+/** The options of `models list`. */
+typedef struct list_opts {
+    cli_list_paging paging;
+    cli_labels labels;
+} list_opts;
+
 static int list_opt(void *ctx, int c, const char *arg)
 {
-    return cli_list_opt(ctx, c, arg);
+    list_opts *o = ctx;
+    if (c == 'l') return cli_label_opt(&o->labels, arg);
+    return cli_list_opt(&o->paging, c, arg);
 }
 
 /** Add model @p m's row (id, name, neurons, creation time) to @p t. */
@@ -220,11 +228,13 @@ static void list_row(const json_t *m, out_table *t)
 static int models_list(int argc, char **argv)
 {
     static const struct option lo[] = {CLI_CONN_LONGOPTS,
+                                       {"label", required_argument, NULL, 'l'},
                                        {"limit", required_argument, NULL, 'n'},
                                        {"all", no_argument, NULL, 'a'},
                                        {"cursor", required_argument, NULL, CLI_OPT_OWN},
                                        {NULL, 0, NULL, 0}};
     static const char *const head[] = {"ID", "NAME", "NEURONS", "CREATED"};
+    list_opts o = {0};
     cli_list l = {.path = "/v1/models",
                   .items = "models",
                   .item = "model",
@@ -232,9 +242,10 @@ static int models_list(int argc, char **argv)
                   .head = head,
                   .add_row = list_row};
     int pos;
-    int rc =
-        cli_parse(argc, argv, "models list", "n:a", lo, list_help, list_opt, &l.paging, 0, 0, &pos);
+    int rc = cli_parse(argc, argv, "models list", "n:al:", lo, list_help, list_opt, &o, 0, 0, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
+    l.paging = o.paging;
+    l.labels = &o.labels;
     cli_http *h = cli_http_open(&rc);
     if (!h) return rc;
     rc = cli_list_print(h, &l);
@@ -318,7 +329,7 @@ int cli_models(int argc, char **argv)
 {
     static const cli_sub subs[] = {
         {"create", models_create, "create FILE.json [-q] [-w]"},
-        {"list", models_list, "list [--limit N] [--all] [--cursor C]"},
+        {"list", models_list, "list [--label K:V]... [--limit N] [--all] [--cursor C]"},
         {"get", models_get, "get ID"},
         {"delete", models_delete, "delete ID"},
         {"export", cli_model_export, "export MODEL.json -o DIR (offline: the model's matrices)"},

@@ -111,7 +111,8 @@ static int runs_delete(int argc, char **argv)
 /* ------------------------------------------------------------------------------------------ */
 
 static const char list_help[] =
-    "usage: eirnn runs list [--status S] [--model ID] [--limit N] [--all] [--cursor C]\n"
+    "usage: eirnn runs list [--status S] [--model ID] [--sweep ID] [--label K:V]... [--limit N]\n"
+    "                       [--all] [--cursor C]\n"
     "\n"
     "List runs, newest first: id, status, progress, model, creation time.\n"
     "\n"
@@ -119,6 +120,7 @@ static const char list_help[] =
     "  -s, --status S     only runs in state S: queued, running, succeeded, failed, diverged,\n"
     "                     cancelled\n"
     "  -m, --model ID     only runs of the stored model ID\n"
+    "      --sweep ID     only the runs (points) of sweep ID\n" CLI_LABEL_HELP
     "  -n, --limit N      runs per page, 1 to 1000 (default: the server's, 50)\n"
     "  -a, --all          follow the pages to the end\n"
     "      --cursor C     start at this page (the next_cursor of an earlier page)\n" CLI_CONN_HELP;
@@ -128,6 +130,8 @@ static int runs_list(int argc, char **argv)
     static const struct option lo[] = {CLI_CONN_LONGOPTS,
                                        {"status", required_argument, NULL, 's'},
                                        {"model", required_argument, NULL, 'm'},
+                                       {"label", required_argument, NULL, 'l'},
+                                       {"sweep", required_argument, NULL, CLI_OPT_OWN + 1},
                                        {"limit", required_argument, NULL, 'n'},
                                        {"all", no_argument, NULL, 'a'},
                                        {"cursor", required_argument, NULL, CLI_OPT_OWN},
@@ -138,6 +142,7 @@ static int runs_list(int argc, char **argv)
         .help = list_help,
         .longopts = lo,
         .diverged = 1,
+        .sweep_opt = CLI_OPT_OWN + 1,
         .statuses = "queued, running, succeeded, failed, diverged or cancelled"};
     return cli_job_list(argc, argv, &kind);
 }
@@ -155,7 +160,9 @@ int cli_runs(int argc, char **argv)
          "                    [--record VARS] [--every K] [--neurons LIST] [--time-limit S]\n"
          "                    [--wait [--timeout S]] [--idempotency-key K] [-q]"},
         {"get", runs_get, "get ID"},
-        {"list", runs_list, "list [--status S] [--model ID] [--limit N] [--all] [--cursor C]"},
+        {"list", runs_list,
+         "list [--status S] [--model ID] [--sweep ID] [--label K:V]... [--limit N] [--all]\n"
+         "                  [--cursor C]"},
         {"wait", runs_wait, "wait ID [--timeout S] [-q]"},
         {"cancel", runs_cancel, "cancel ID"},
         {"delete", runs_delete, "delete ID"},

@@ -155,11 +155,10 @@ int out_progress_enabled(void)
     return isatty(STDERR_FILENO);
 }
 
-void out_progress(const char *id, const char *status, long long done, long long total)
+void out_progress_text(const char *id, const char *status, double f, const char *detail)
 {
     if (!out_progress_enabled()) return;
-    double f = total > 0 ? (double)done / (double)total : 0.0;
-    if (f < 0) f = 0;
+    if (!(f >= 0)) f = 0; /* NaN too */
     if (f > 1) f = 1;
     char bar[BAR_WIDTH + 1];
     int full = (int)(f * BAR_WIDTH + 0.5);
@@ -167,9 +166,16 @@ void out_progress(const char *id, const char *status, long long done, long long 
         bar[i] = i < full ? '#' : '.';
     bar[BAR_WIDTH] = '\0';
     fprintf(stderr, "\r\033[K%s %-9s [%s] %5.1f%%", id, status, bar, 100.0 * f);
-    if (total > 0) fprintf(stderr, " (%lld/%lld steps)", done, total);
+    if (detail && *detail) fprintf(stderr, " %s", detail);
     fflush(stderr);
     bar_drawn = 1;
+}
+
+void out_progress(const char *id, const char *status, long long done, long long total)
+{
+    char detail[64] = "";
+    if (total > 0) snprintf(detail, sizeof detail, "(%lld/%lld steps)", done, total);
+    out_progress_text(id, status, total > 0 ? (double)done / (double)total : 0.0, detail);
 }
 
 void out_progress_end(void)

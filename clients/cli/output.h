@@ -60,6 +60,13 @@ int out_progress_enabled(void);
  */
 void out_progress(const char *id, const char *status, long long done, long long total);
 
+/**
+ * Draw (or redraw) a progress bar on stderr: "@p id @p status [####....] 12.5% @p detail"
+ * with @p fraction clamped to [0, 1]; @p detail may be NULL. Does nothing unless
+ * out_progress_enabled().
+ */
+void out_progress_text(const char *id, const char *status, double fraction, const char *detail);
+
 /** Erase the progress bar if one was drawn. */
 void out_progress_end(void);
 

@@ -831,7 +831,10 @@ static void test_submit_run_flags(void **state)
     assert_true(json_real_value(meta_run(run, "dt")) == 0.1);
     assert_string_equal(json_string_value(meta_run(run, "integrator")), "exp_euler");
     expect_output(run, "r", "2,8,4", "float32");
-    assert_int_equal(json_object_size(json_object_get(json_object_get(run, "meta"), "outputs")), 1);
+    /* r, and the final state V_final every run that ran to its end keeps (issue 12) */
+    assert_int_equal(json_object_size(json_object_get(json_object_get(run, "meta"), "outputs")), 2);
+    assert_non_null(
+        json_object_get(json_object_get(json_object_get(run, "meta"), "outputs"), "V_final"));
     json_decref(run);
     /* --trials and --steps change a run file's {"steps", "trials"}; --neurons all drops its
      * neurons. */

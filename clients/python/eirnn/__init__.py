@@ -16,6 +16,7 @@ Example::
 from .analyses import ANALYSIS_KINDS
 from .arrays import NpyArray, binary_array, load_npy, parse_npy
 from .client import FINAL_STATUSES, Client
+from .sweeps import SWEEP_FINAL_STATUSES
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, Error
 
 __version__ = "0.1.0"
@@ -24,6 +25,7 @@ __all__ = [
     "ANALYSIS_KINDS",
     "Client",
     "FINAL_STATUSES",
+    "SWEEP_FINAL_STATUSES",
     "Error",
     "EirnnError",
     "EirnnConnectionError",

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
 
 from .arrays import NpyArray, _is_ndarray, load_npy
 from .jobs import FINAL_STATUSES, wait_for_end
+from .sweeps import labels_query
 
 __all__ = ["AnalysesMixin", "ANALYSIS_KINDS", "AnalysisRef"]
 
@@ -154,10 +155,13 @@ class AnalysesMixin:
         kind: Optional[str] = None,
         limit: Optional[int] = None,
         page_size: Optional[int] = None,
+        labels: Optional[Any] = None,
     ) -> Iterator[Dict[str, Any]]:
         """``GET /v1/analyses``: iterate over analyses, newest first (filters as the
-        server's: status, model, kind), following the pagination."""
-        q: Dict[str, Any] = {"status": status, "kind": kind}
+        server's: status, model, kind, and @labels: ``{"project": "isn"}`` or
+        ``["project:isn"]`` sent as ``?label=project:isn``, repeated), following the
+        pagination."""
+        q: Dict[str, Any] = {"status": status, "kind": kind, "label": labels_query(labels)}
         if model_id is not None:
             q["model_id"] = model_id if isinstance(model_id, str) else model_id.get("id")
         return self._pages("/v1/analyses", q, limit, page_size)  # type: ignore[attr-defined]

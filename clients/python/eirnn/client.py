@@ -25,6 +25,7 @@ from typing import (
 from .arrays import _is_ndarray, binary_array, json_default, load_npy, numpy_or_none
 from .arrays import NpyArray
 from .analyses import AnalysesMixin
+from .sweeps import Labels, SweepsMixin, labels_query
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, reason_phrase
 from .jobs import FINAL_STATUSES, wait_for_end
 
@@ -111,8 +112,9 @@ def _neurons_param(sel: Union[None, Index, Sequence[Union[int, slice]]]) -> Opti
     return ",".join(parts)
 
 
-class Client(AnalysesMixin):
-    """A client of eirnnd's v1 REST API (analyses: :class:`eirnn.analyses.AnalysesMixin`).
+class Client(AnalysesMixin, SweepsMixin):
+    """A client of eirnnd's v1 REST API (analyses: :class:`eirnn.analyses.AnalysesMixin`;
+    sweeps: :class:`eirnn.sweeps.SweepsMixin`).
 
     Example::
 
@@ -179,7 +181,8 @@ class Client(AnalysesMixin):
         Args:
             method: the HTTP method.
             path: the path below the base URL, e.g. ``"/v1/models"``.
-            query: query parameters (``None`` values are left out).
+            query: query parameters (``None`` values are left out; a list value repeats the
+                parameter, as ``?label=a:1&label=b:2``).
             body: a JSON-serialisable value (NumPy arrays become binary arrays), or ``bytes``.
             headers: extra request headers.
             timeout: seconds for this request (default: the client's timeout).
@@ -193,7 +196,7 @@ class Client(AnalysesMixin):
         if query:
             q = {k: v for k, v in query.items() if v is not None}
             if q:
-                url += "?" + urllib.parse.urlencode(q, safe=":,")
+                url += "?" + urllib.parse.urlencode(q, safe=":,", doseq=True)
         hdrs = {"User-Agent": _USER_AGENT}
         data: Optional[bytes] = None
         if body is not None:
@@ -366,15 +369,18 @@ class Client(AnalysesMixin):
         return self._json("GET", f"/v1/models/{mid}")
 
     def list_models(self, limit: Optional[int] = None,
-                    page_size: Optional[int] = None) -> Iterator[Dict[str, Any]]:
+                    page_size: Optional[int] = None,
+                    labels: Optional[Labels] = None) -> Iterator[Dict[str, Any]]:
         """``GET /v1/models``: iterate over the stored models, newest first, following the
         pagination.
 
         Args:
             limit: yield at most this many models (default: all of them).
             page_size: models per request (1 to 1000; default: the server's, 50).
+            labels: only models with all these labels: ``{"project": "isn"}`` or
+                ``["project:isn"]`` (``?label=project:isn``, repeated).
         """
-        return self._pages("/v1/models", {}, limit, page_size)
+        return self._pages("/v1/models", {"label": labels_query(labels)}, limit, page_size)
 
     def delete_model(self, model_id: Union[str, Mapping[str, Any]]) -> None:
         """``DELETE /v1/models/{id}``. A model that runs still use is refused with 409."""
@@ -560,6 +566,8 @@ class Client(AnalysesMixin):
         model_id: Optional[Union[str, Mapping[str, Any]]] = None,
         limit: Optional[int] = None,
         page_size: Optional[int] = None,
+        labels: Optional[Labels] = None,
+        sweep_id: Optional[Union[str, Mapping[str, Any]]] = None,
     ) -> Iterator[Dict[str, Any]]:
         """``GET /v1/runs``: iterate over runs, newest first, following the pagination.
 
@@ -569,11 +577,24 @@ class Client(AnalysesMixin):
             model_id: only runs of this stored model.
             limit: yield at most this many runs (default: all of them).
             page_size: runs per request (1 to 1000; default: the server's, 50).
+            labels: only runs with all these labels: ``{"project": "isn"}`` or
+                ``["project:isn"]`` (``?label=project:isn``, repeated).
+            sweep_id: only the runs (points) of this sweep (its id or resource).
         """
-        q: Dict[str, Any] = {"status": status}
+        q: Dict[str, Any] = {"status": status, "label": labels_query(labels)}
+        if sweep_id is not None:
+            q["sweep_id"] = _resource_id("sweep", sweep_id)
         if model_id is not None:
             q["model_id"] = _model_id(model_id)
         return self._pages("/v1/runs", q, limit, page_size)
+
+    def run_request(self, run: RunRef) -> Dict[str, Any]:
+        """``GET /v1/runs/{id}/request``: the run's request document as it was stored (the
+        body as sent; for a point of a sweep, the base run patched with the point's values,
+        its ``metrics``, ``labels`` and ``model_id``). Submitting it again gives the same
+        run."""
+        rid = urllib.parse.quote(_run_id(run), safe="")
+        return self._json("GET", f"/v1/runs/{rid}/request")
 
     def wait(
         self,

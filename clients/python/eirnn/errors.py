@@ -168,16 +168,22 @@ class EirnnConnectionError(Error, ConnectionError):
 
 class EirnnTimeoutError(Error, TimeoutError):
     """:meth:`eirnn.Client.wait` reached its timeout before the run ended (or
-    :meth:`eirnn.Client.wait_model` before the model was built).
+    :meth:`eirnn.Client.wait_model` before the model was built, :meth:`eirnn.Client.wait_sweep`
+    before the sweep finished).
 
     Attributes:
         run: the last run resource seen (its ``status`` is ``queued`` or ``running``), or the
-            last model resource (its ``state`` is ``pending``).
+            last model resource (its ``state`` is ``pending``), or the last sweep resource.
     """
 
     def __init__(self, run: Mapping[str, Any], timeout: float) -> None:
         """Record the last run resource seen and the timeout that expired."""
         self.run: Dict[str, Any] = dict(run)
         self.timeout = timeout
-        what, now = ("model", run.get("state")) if "state" in run else ("run", run.get("status"))
+        if "state" in run:
+            what, now = "model", run.get("state")
+        elif "points" in run:
+            what, now = "sweep", run.get("status")
+        else:
+            what, now = "run", run.get("status")
         super().__init__(f"{what} {run.get('id', '?')} still {now or '?'} after {timeout:g} s")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import AbstractSet, Any, Callable, Dict, Optional
 
 from .errors import EirnnTimeoutError
 
@@ -18,6 +18,7 @@ def wait_for_end(
     timeout: Optional[float],
     poll: Optional[float],
     progress: Optional[Callable[[Dict[str, Any]], None]],
+    final: AbstractSet[str] = FINAL_STATUSES,
 ) -> Dict[str, Any]:
     """Long-poll a job until it has ended and return its final document.
 
@@ -26,6 +27,7 @@ def wait_for_end(
         timeout: give up after this many seconds (None: wait forever).
         poll: seconds per long poll (None: 30, or 1 with @progress).
         progress: called with the document after each poll that did not end the job.
+        final: the statuses that end it (a sweep ends "finished").
 
     Raises:
         ValueError: @poll is not > 0.
@@ -42,7 +44,7 @@ def wait_for_end(
             w = min(w, max(0.0, deadline - time.monotonic()))
         t0 = time.monotonic()
         last = get(w if w > 0 else None)
-        if last.get("status") in FINAL_STATUSES:
+        if last.get("status") in final:
             return last
         if progress is not None:
             progress(last)

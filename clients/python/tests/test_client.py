@@ -309,7 +309,8 @@ class ClientTest(unittest.TestCase):
     def test_results_equal_simulate(self) -> None:
         model, req = small_model(), small_run()
         expected = simulate(model, req)
-        self.assertEqual(sorted(expected), ["V", "r", "y", "z"])
+        # V_final: the final state every run that ran to its end keeps (issue 12)
+        self.assertEqual(sorted(expected), ["V", "V_final", "r", "y", "z"])
         m = self.c.create_model(model)
         run = self._run(model_id=m["id"], inputs=req["inputs"], dt=req["dt"],
                         seed=req["seed"], record=req["record"], integrator=req["integrator"],
@@ -403,7 +404,7 @@ class ClientTest(unittest.TestCase):
         a = self.plain.result(run, "V")
         self.assertEqual(a.shape, (3, 7, 10))
         self.assertEqual(a.tolist()[0], a.tolist()[2])
-        self.assertEqual([i["var"] for i in self.c.list_results(run)], ["V"])
+        self.assertEqual([i["var"] for i in self.c.list_results(run)], ["V", "V_final"])
 
     # -- slicing and formats ------------------------------------------------------------------
 
