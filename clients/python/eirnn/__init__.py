@@ -11,6 +11,10 @@ Example::
     m = c.create_model(model_document)
     run = c.wait(c.submit(model_id=m["id"], steps=1000, dt=0.1, seed=1))
     r = c.result(run, "r")
+
+    s = c.wait_sweep(c.submit_sweep(model_id=m["id"], run={"dt": 0.1, "inputs": {"steps": 1000}},
+                                    axes=[{"path": "/run/seed", "values": [1, 2, 3]}]))
+    table = c.sweep_table(s)             # {"index": ..., "/run/seed": ..., "run_id": ..., ...}
 """
 
 from .analyses import ANALYSIS_KINDS
