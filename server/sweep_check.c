@@ -301,6 +301,41 @@ static int point_fits(sweep_ctx *x, const eir_pipe *p, point_fail *f)
 }
 
 /**
+ * The labels of point @p i's run: its own (the base run's "labels", as an axis may have patched
+ * them: {"path": "/run/labels/A", ...} labels each point with its value), then the sweep's and
+ * "sweep": id over them. A run without labels of its own shares the plan's text; else its text
+ * goes to run_label_texts[i]. Set as the run document's "labels". @return 0, or -1 with @p f
+ * filled (422 naming the point's labels when the merge passes 64 labels, or out of memory).
+ */
+static int point_run_labels(sweep_ctx *x, json_t *run, int64_t i, point_fail *f)
+{
+    srv_sweep_plan *pl = x->plan;
+    const json_t *own = json_object_get(run, "labels");
+    if (!json_is_object(own) || json_object_size(own) == 0) {
+        if (json_object_set(run, "labels", x->point_labels) == 0) return 0;
+        eir_error_set(&f->err, EIR_ENOMEM, NULL, "out of memory expanding the sweep");
+        return -1;
+    }
+    json_t *merged = json_copy((json_t *)own);
+    if (!merged || json_object_update(merged, x->point_labels) ||
+        json_object_set(run, "labels", merged)) {
+        json_decref(merged);
+        eir_error_set(&f->err, EIR_ENOMEM, NULL, "out of memory expanding the sweep");
+        return -1;
+    }
+    if (eir_json_check_labels(merged, "/labels", &f->err) != EIR_OK) {
+        json_decref(merged);
+        run_field(x->sp, "/labels", f->field, sizeof f->field);
+        return -1;
+    }
+    pl->run_label_texts[i] = srv_json_dumps(merged, JSON_COMPACT);
+    json_decref(merged);
+    if (pl->run_label_texts[i]) return 0;
+    eir_error_set(&f->err, EIR_ENOMEM, NULL, "out of memory expanding the sweep");
+    return -1;
+}
+
+/**
  * Expand and check point @p i into the plan's run @p i. @return 0, or -1 with @p f filled.
  */
 static int check_point(sweep_ctx *x, int64_t i, point_fail *f)
@@ -316,11 +351,11 @@ static int check_point(sweep_ctx *x, int64_t i, point_fail *f)
     const char *model_id = k >= 0 ? pl->model_ids[k] : x->kept_model_id;
     run = json_copy(json_object_get(doc, "run")); /* shallow: its members are shared */
     if (!run || json_object_set_new(run, "model_id", json_string(model_id)) ||
-        (x->sp->metrics && json_object_set(run, "metrics", (json_t *)x->sp->metrics)) ||
-        json_object_set(run, "labels", x->point_labels)) {
+        (x->sp->metrics && json_object_set(run, "metrics", (json_t *)x->sp->metrics))) {
         eir_error_set(&f->err, EIR_ENOMEM, NULL, "out of memory expanding the sweep");
         goto out;
     }
+    if (point_run_labels(x, run, i, f)) goto out;
     eir_pipe_stage at;
     if (eir_pipe_check(run, &x->cfg, &p, &at, &f->err) != EIR_OK) {
         f->internal = at == EIR_PIPE_SEED;
@@ -356,10 +391,15 @@ static int check_point(sweep_ctx *x, int64_t i, point_fail *f)
                                   .max_attempts = x->s->cfg.max_attempts,
                                   .time_limit = tl,
                                   .progress_total = p->run->T,
-                                  .labels_json = pl->point_labels_json};
+                                  .labels_json = pl->run_label_texts[i] ? pl->run_label_texts[i]
+                                                                        : pl->point_labels_json};
     pl->n_runs = i + 1;
     rc = 0;
 out:
+    if (rc != 0) { /* a failed point is not counted in n_runs: free what it made here */
+        free(pl->run_label_texts[i]);
+        pl->run_label_texts[i] = NULL;
+    }
     eir_pipe_free(p);
     json_decref(run);
     json_decref(doc);
@@ -378,6 +418,7 @@ static int alloc_plan(sweep_ctx *x, int64_t points)
     size_t nm = x->sp->model_axes > 0 ? n : 1;
     pl->runs = calloc(n, sizeof *pl->runs);
     pl->run_texts = calloc(n, sizeof *pl->run_texts);
+    pl->run_label_texts = calloc(n, sizeof *pl->run_label_texts);
     pl->models = calloc(nm, sizeof *pl->models);
     pl->model_ids = calloc(nm, sizeof *pl->model_ids);
     pl->model_texts = calloc(nm, sizeof *pl->model_texts);
@@ -388,8 +429,8 @@ static int alloc_plan(sweep_ctx *x, int64_t points)
     while (x->cap < 2 * nm)
         x->cap *= 2;
     x->slots = calloc(x->cap, sizeof *x->slots);
-    return pl->runs && pl->run_texts && pl->models && pl->model_ids && pl->model_texts &&
-                   pl->model_names && x->keys && x->shapes && x->slots
+    return pl->runs && pl->run_texts && pl->run_label_texts && pl->models && pl->model_ids &&
+                   pl->model_texts && pl->model_names && x->keys && x->shapes && x->slots
                ? 0
                : -1;
 }
@@ -586,6 +627,9 @@ void srv_sweep_plan_free(srv_sweep_plan *plan)
     if (!plan) return;
     for (int64_t i = 0; plan->run_texts && i < plan->n_runs; i++)
         free(plan->run_texts[i]);
+    for (int64_t i = 0; plan->run_label_texts && i < plan->n_runs; i++)
+        free(plan->run_label_texts[i]);
+    free(plan->run_label_texts);
     for (int64_t k = 0; plan->model_texts && k < plan->n_models; k++)
         free(plan->model_texts[k]);
     free(plan->run_texts);

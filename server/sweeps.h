@@ -42,6 +42,7 @@ typedef struct srv_sweep_plan {
     int64_t n_models;
     store_run_new *runs;
     char **run_texts;
+    char **run_label_texts; /**< a point's own labels text when its run has labels, else NULL */
     int64_t n_runs;
 } srv_sweep_plan;
 

@@ -378,6 +378,20 @@ def scenario_zip_and_ids(eirnnd):
         k = t2["columns"].index("w.mean.E") if "w.mean.E" in t2["columns"] else None
         check(k is not None and all(isinstance(row[k], float) for row in t2["rows"]),
               "the base run's metrics in the table: %s" % t2)
+        # per-point labels: an axis patching /run/labels/<key> labels each point's run with its
+        # value, beside the base run's own labels and the sweep's (which win on a clash)
+        doc = {"model_id": m["id"], "mode": "zip", "labels": {"project": "zip"},
+               "run": dict(RUN, labels={"kind": "base", "project": "run's own"}),
+               "axes": [{"path": "/run/seed", "values": [1, 2]},
+                        {"path": "/run/labels/seed", "values": ["one", "two"]}]}
+        r, sw3 = req(d, "POST", "/v1/sweeps", doc)
+        check(r.status == 202, "per-point labels: %s %s" % (r.status, sw3))
+        wait_sweep(d, sw3["id"])
+        _, page = req(d, "GET", "/v1/runs?label=seed:two&sweep_id=" + sw3["id"])
+        items = page.get("items", [])
+        check(len(items) == 1 and items[0]["labels"] == {"kind": "base", "project": "zip",
+                                                          "seed": "two", "sweep": sw3["id"]},
+              "a point's own labels: %s" % items)
         check(http(d.port, "GET", "/v1/sweeps/s_000000000000000000000000").status == 404,
               "an unknown sweep is 404")
         check(http(d.port, "DELETE", "/v1/sweeps/s_000000000000000000000000").status == 404,
