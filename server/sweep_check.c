@@ -34,8 +34,13 @@ typedef struct sweep_ctx {
     srv_sweep_plan *plan;
     json_t *base_model;         /**< the base model document (owned), NULL with a model_id kept */
     const char *kept_model_id;  /**< the runs' model_id when no new model is made, else NULL */
-    eir_model_shape kept_shape; /**< its shape */
-    json_t *point_labels;       /**< labels of the runs and new models (owned) */
+    eir_model_shape kept_shape; /**< its shape (also the base's, with a model_id base) */
+    /** With a model_id base and model axes: the base document's content key; a point whose
+     *  patched model is the base itself (the axis value it already has) runs on the base
+     *  model, built (or cached) already, instead of a new copy of it. "" otherwise. */
+    char base_key[SRV_MC_KEY_MAX];
+    int base_used;        /**< some point runs on the base model */
+    json_t *point_labels; /**< labels of the runs and new models (owned) */
     /* distinct models, by content key: an open-addressing table of model index + 1 */
     int64_t *slots;
     size_t cap; /**< power of two */
@@ -262,6 +267,11 @@ static int64_t point_model(sweep_ctx *x, const json_t *doc, point_fail *f)
         eir_error_set(&f->err, EIR_ENOMEM, NULL, "out of memory keying a point's model");
         return -2;
     }
+    if (x->base_key[0] && strcmp(key, x->base_key) == 0) {
+        x->cur = &x->kept_shape;
+        x->base_used = 1;
+        return -1;
+    }
     int64_t *slot = find_slot(x, key);
     if (*slot) {
         x->cur = &x->shapes[*slot - 1];
@@ -348,7 +358,7 @@ static int check_point(sweep_ctx *x, int64_t i, point_fail *f)
     json_t *run = NULL;
     int64_t k = point_model(x, doc, f);
     if (k == -2) goto out;
-    const char *model_id = k >= 0 ? pl->model_ids[k] : x->kept_model_id;
+    const char *model_id = k >= 0 ? pl->model_ids[k] : x->sp->model_id; /* -1: the base */
     run = json_copy(json_object_get(doc, "run")); /* shallow: its members are shared */
     if (!run || json_object_set_new(run, "model_id", json_string(model_id)) ||
         (x->sp->metrics && json_object_set(run, "metrics", (json_t *)x->sp->metrics))) {
@@ -488,7 +498,7 @@ static int base_model(srv_req *r, sweep_ctx *x, enum MHD_Result *ret)
         json_error_t je;
         x->base_model = json_loads(sm.json, JSON_REJECT_DUPLICATES, &je);
         store_model_clear(&sm);
-        if (!x->base_model || srv_json_oom()) {
+        if (!x->base_model || srv_json_oom() || srv_inline_model_key(x->base_model, x->base_key)) {
             *ret = srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "out of memory reading model %s",
                                sp->model_id);
             return -1;
@@ -542,7 +552,7 @@ static int make_stored(sweep_ctx *x, const json_t *body)
         json_decref(ids);
         return -1;
     }
-    if (x->kept_model_id) json_array_append_new(ids, json_string(x->kept_model_id));
+    if (x->kept_model_id || x->base_used) json_array_append_new(ids, json_string(x->sp->model_id));
     for (int64_t k = 0; k < pl->n_models; k++)
         json_array_append_new(ids, json_string(pl->model_ids[k]));
     json_object_set_new(pl->stored, "models", ids);

@@ -378,6 +378,19 @@ def scenario_zip_and_ids(eirnnd):
         k = t2["columns"].index("w.mean.E") if "w.mean.E" in t2["columns"] else None
         check(k is not None and all(isinstance(row[k], float) for row in t2["rows"]),
               "the base run's metrics in the table: %s" % t2)
+        # a model axis on a stored base: the point whose value is the base's own runs on the
+        # base model (no copy of it is made); the other value gets one new model
+        base_a = MODEL["recurrent"]["A"]["E"]
+        doc = {"model_id": m["id"], "run": RUN,
+               "axes": [{"path": "/model/recurrent/A/E", "values": [base_a, base_a + 0.25]}]}
+        r, sw4 = req(d, "POST", "/v1/sweeps", doc)
+        check(r.status == 202 and len(sw4["models"]) == 2 and sw4["models"][0] == m["id"],
+              "the base model is reused: %s %s" % (r.status, sw4))
+        wait_sweep(d, sw4["id"])
+        _, t4 = req(d, "GET", "/v1/sweeps/%s/table" % sw4["id"])
+        used = [req(d, "GET", "/v1/runs/" + row[2])[1]["model_id"] for row in t4["rows"]]
+        check(used[0] == m["id"] and used[1] == sw4["models"][1],
+              "point 0 runs on the base, point 1 on the new model: %s" % used)
         # per-point labels: an axis patching /run/labels/<key> labels each point's run with its
         # value, beside the base run's own labels and the sweep's (which win on a clash)
         doc = {"model_id": m["id"], "mode": "zip", "labels": {"project": "zip"},

@@ -58,6 +58,7 @@ REQUIRED = {
     "health": r"\$URL/healthz",
     "create a model": r"curl[^\n]*\$URL/v1/models\b[^\n]*-d",
     "submit a run with inputs": r"curl[^\n]*\$URL/v1/runs\b[^\n]*-d[\s\S]*?\"inputs\"",
+    "a sweep and its table": r"curl[^\n]*\$URL/v1/sweeps\b[\s\S]*?/table",
     "wait (long poll)": r"\$URL/v1/runs/\$\w+\?wait=",
     "results as .npy": r"\$URL/v1/runs/\$\w+/results/\w+[^\n]*-o \S+\.npy|-o \S+\.npy[^\n]*\$URL/v1/runs/\$\w+/results/\w+",
     "results as CSV": r"\$URL/v1/runs/\$\w+/results/\w+\?[^\n\"]*format=csv",
