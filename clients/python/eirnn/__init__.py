@@ -22,6 +22,7 @@ from .arrays import NpyArray, binary_array, load_npy, parse_npy
 from .client import FINAL_STATUSES, Client
 from .sweeps import SWEEP_FINAL_STATUSES
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, Error
+from .inputs import described_inputs, expand_inputs, segment
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,9 @@ __all__ = [
     "EirnnTimeoutError",
     "NpyArray",
     "binary_array",
+    "described_inputs",
+    "expand_inputs",
+    "segment",
     "load_npy",
     "parse_npy",
     "__version__",
