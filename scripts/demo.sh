@@ -13,7 +13,11 @@
 #      the .npy download);
 #   4. asks the service about the network (docs/ANALYSIS.md): the eigenvalues of the generated
 #      W (its spectral radius is the recipe's 0.9), and the fixed points under the step's input
-#      x = 1, whose E and I rates are those the run had settled to at the end of the step.
+#      x = 1, whose E and I rates are those the run had settled to at the end of the step;
+#   5. sweeps (docs/SWEEPS.md) the gate of the excitatory synapses (A.E = 0.25, 0.5, 1) against
+#      the strength of the step (0.5, 1), described by its segment instead of spelled out, as
+#      one request: six ordinary runs, with the mean rates over the step's last 20 time units
+#      computed by the workers, read back as one table.
 # The files are kept in out-demo/ (in the clone). The daemon's address is --url, else
 # $EIRNN_URL, else http://127.0.0.1:8080; a token is --token or $EIRNN_TOKEN. Needs no
 # Python: the table is computed with awk. Exit status: 0 when the run succeeded.
@@ -157,6 +161,33 @@ awk -F, 'FNR == 1 { next }
       printf "  %-15s mean E rate %.6f   mean I rate %.6f\n", what, e / 80, i / 20 }' \
     fixed_point/r.csv r.csv
 
+# A sweep: the model's A.E against the step's height. The input is described (a segment of
+# height 1 over steps 200-599, swept), not spelled out; every point's run is checked before any
+# is queued, and the workers compute each run's metrics from every step.
+cat >sweep.json <<EOF
+{"model_id": "$model", "labels": {"demo": "sweep"},
+ "run": {"dt": 0.1, "seed": 1, "record": {"vars": ["r"], "every": 1000},
+         "inputs": {"steps": 1000, "trials": 1,
+                    "segments": [{"from": 200, "to": 600, "value": 1}]}},
+ "axes": [{"path": "/model/recurrent/A/E", "values": [0.25, 0.5, 1.0]},
+          {"path": "/run/inputs/segments/0/value", "values": [0.5, 1]}],
+ "metrics": {"windows": [{"name": "step_end", "var": "r", "from": 400, "to": 600}],
+             "settle": {"steps": 100, "tol": 1e-6}}}
+EOF
+show "sweeps submit sweep.json --wait --table sweep.csv -q"
+sweep=$(cli sweeps submit sweep.json --wait --table sweep.csv -q)
+echo "$sweep"
+# sweep.csv: index, the two axes, run_id, status, then the metrics columns by name.
 echo
-echo "files in $out: model.json step.csv r.csv$([ -f r.npy ] && echo ' r.npy') fixed_point/r.csv"
+echo "the sweep's table: mean rates over steps 400-599 (the end of the step), per point:"
+awk -F, 'NR == 1 { for (c = 1; c <= NF; c++) col[$c] = c
+                   printf "  %-6s %-8s %-10s %12s %12s\n", "point", "A.E", "step", "mean E rate",
+                          "mean I rate"; next }
+    { printf "  %-6s %-8s %-10s %12.6f %12.6f\n", $1, $2, $3, $col["step_end.mean.E"],
+             $col["step_end.mean.I"] }' sweep.csv
+echo "(point 3, the model's own A.E = 0.5 under the step of 1, is the run above: its rates at the"
+echo " step's end are the fixed point's; stronger excitatory gating lowers the I rate most)"
+
+echo
+echo "files in $out: model.json step.csv r.csv$([ -f r.npy ] && echo ' r.npy') fixed_point/r.csv sweep.json sweep.csv"
 echo "next: the curl tour of the README, 'eirnn --help', docs/ANALYSIS.md, clients/python/examples/gated_step.py"
