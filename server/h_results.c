@@ -168,8 +168,7 @@ static int fmt_of_media(const char *m, size_t n)
     return -1;
 }
 
-/** Pick the format from the Accept header (highest q wins, then order). -1: none acceptable. */
-static int fmt_from_accept(const char *accept)
+int srv_accept_best(const char *accept, int (*of_media)(const char *media, size_t len))
 {
     int best = -1;
     double best_q = 0;
@@ -189,7 +188,7 @@ static int fmt_from_accept(const char *accept)
             const char *qs = strstr(semi, "q=");
             if (qs && qs < end) q = strtod(qs + 2, NULL);
         }
-        int f = fmt_of_media(p, (size_t)(te - p));
+        int f = of_media(p, (size_t)(te - p));
         if (f >= 0 && q > best_q) {
             best = f;
             best_q = q;
@@ -219,7 +218,7 @@ int srv_res_pick_format(srv_req *r, srv_res_fmt *fmt, enum MHD_Result *ret)
         return 0;
     }
     const char *accept = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
-    int f = accept && *accept ? fmt_from_accept(accept) : SRV_FMT_NPY;
+    int f = accept && *accept ? srv_accept_best(accept, fmt_of_media) : SRV_FMT_NPY;
     if (f < 0) {
         *ret = srv_problem(r, SRV_P_NOT_ACCEPTABLE, 406, NULL,
                            "results are served as application/octet-stream (.npy), "

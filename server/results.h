@@ -60,6 +60,14 @@ struct MHD_Response *srv_result_response(srv_req *r, const char *run_id,
 int srv_res_pick_format(srv_req *r, srv_res_fmt *fmt, enum MHD_Result *ret);
 
 /**
+ * The media range of highest q in Accept header value @p accept whose @p of_media (a media
+ * range's type, @p len bytes, not NUL-terminated: its number, or -1 for one not served) is a
+ * served one; ties go to the first. @return that number, or -1 when none is acceptable. Cannot
+ * fail.
+ */
+int srv_accept_best(const char *accept, int (*of_media)(const char *media, size_t len));
+
+/**
  * Copy what is left of staged output @p out[*@p pos .. @p len) into @p buf, at most @p max
  * bytes, advancing *@p pos: the first move of both download readers (results_stream.c,
  * array_stream.c) at each call. Returns the bytes copied; cannot fail.

@@ -410,6 +410,15 @@ store_status sq_run_insert(struct sq_conn *sc, const store_run_new *in, const ch
 store_status sq_load_run(struct sq_conn *sc, const char *id, store_run *out);
 /** Status of run @p id into *status; ::STORE_NOT_FOUND when there is none. */
 store_status sq_run_status_get(struct sq_conn *sc, const char *id, int *status);
+/**
+ * Who holds idempotency key @p key (statement @p stmt: SELECT id, body_hash WHERE key = ?1):
+ * none (*found 0, STORE_OK); the same body (@p body_hash, *found 1, its id in @p id); another
+ * body: ::STORE_KEY_REUSED naming the @p noun ("run", "sweep") and its id. Statement errors as
+ * usual (*found 0).
+ */
+store_status sq_key_owner(struct sq_conn *sc, enum stmt_id stmt, const char *key,
+                          const char *body_hash, const char *noun, char id[STORE_ID_MAX],
+                          int *found);
 /** Single-value count query @p id (with @p arg as ?1 when not NULL). */
 store_status sq_count_query(struct sq_conn *sc, enum stmt_id id, const char *arg, int64_t *out,
                             const char *what);

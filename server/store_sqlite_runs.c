@@ -76,6 +76,34 @@ struct run_create {
     int inserted; /**< a new run was queued (0: the key's existing run was loaded) */
 };
 
+store_status sq_key_owner(struct sq_conn *sc, enum stmt_id stmt, const char *key,
+                          const char *body_hash, const char *noun, char id[STORE_ID_MAX],
+                          int *found)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, stmt, &st);
+    *found = 0;
+    id[0] = '\0';
+    if (!s) return st;
+    sq_bind_text(s, 1, key);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sq_done(s);
+        return rc == SQLITE_DONE ? STORE_OK
+                                 : sq_fail_rc(sc, rc, "cannot look up the idempotency key");
+    }
+    sq_copy_str(id, STORE_ID_MAX, sqlite3_column_text(s, 0));
+    const char *h = (const char *)sqlite3_column_text(s, 1);
+    int same = h && strcasecmp(h, body_hash) == 0;
+    sq_done(s);
+    if (!same)
+        return sq_fail(sc, STORE_KEY_REUSED,
+                       "idempotency key already used for %s %s with a different request body", noun,
+                       id);
+    *found = 1;
+    return STORE_OK;
+}
+
 /**
  * The run already queued under the request's idempotency key, if any: *found = 1 and @p out
  * loaded when its body is the same; ::STORE_KEY_REUSED when another body used the key.
@@ -83,27 +111,10 @@ struct run_create {
 static store_status find_by_key(struct sq_conn *sc, const store_run_new *in, store_run *out,
                                 int *found)
 {
-    store_status st = STORE_OK;
-    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_BY_KEY, &st);
-    *found = 0;
-    if (!s) return st;
-    sq_bind_text(s, 1, in->idempotency_key);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sq_done(s);
-        return rc == SQLITE_DONE ? STORE_OK
-                                 : sq_fail_rc(sc, rc, "cannot look up the idempotency key");
-    }
     char id[STORE_ID_MAX];
-    sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
-    const char *h = (const char *)sqlite3_column_text(s, 1);
-    int same = h && strcasecmp(h, in->body_hash) == 0;
-    sq_done(s);
-    if (!same)
-        return sq_fail(sc, STORE_KEY_REUSED,
-                       "idempotency key already used for run %s with a different request body", id);
-    *found = 1;
-    return sq_load_run(sc, id, out);
+    store_status st =
+        sq_key_owner(sc, ST_RUN_BY_KEY, in->idempotency_key, in->body_hash, "run", id, found);
+    return st != STORE_OK || !*found ? st : sq_load_run(sc, id, out);
 }
 
 /** Whether the run may be queued: room in the queue, and its model (if named) exists. */

@@ -117,28 +117,10 @@ struct sweep_create {
 static store_status find_by_key(struct sq_conn *sc, const store_sweep_new *in, store_sweep *out,
                                 int *found)
 {
-    store_status st = STORE_OK;
-    sqlite3_stmt *s = sq_stmt(sc, ST_SWEEP_BY_KEY, &st);
-    *found = 0;
-    if (!s) return st;
-    sq_bind_text(s, 1, in->idempotency_key);
-    int rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        sq_done(s);
-        return rc == SQLITE_DONE ? STORE_OK
-                                 : sq_fail_rc(sc, rc, "cannot look up the idempotency key");
-    }
     char id[STORE_ID_MAX];
-    sq_copy_str(id, sizeof id, sqlite3_column_text(s, 0));
-    const char *h = (const char *)sqlite3_column_text(s, 1);
-    int same = h && strcasecmp(h, in->body_hash) == 0;
-    sq_done(s);
-    if (!same)
-        return sq_fail(sc, STORE_KEY_REUSED,
-                       "idempotency key already used for sweep %s with a different request body",
-                       id);
-    *found = 1;
-    return load_sweep(sc, id, 0, out);
+    store_status st =
+        sq_key_owner(sc, ST_SWEEP_BY_KEY, in->idempotency_key, in->body_hash, "sweep", id, found);
+    return st != STORE_OK || !*found ? st : load_sweep(sc, id, 0, out);
 }
 
 /** ::STORE_QUEUE_FULL when the sweep's runs would take the queue past its limit. */

@@ -395,30 +395,7 @@ static int pick_format(srv_req *r, int *csv, enum MHD_Result *ret)
     const char *accept = srv_header(r, MHD_HTTP_HEADER_ACCEPT);
     *csv = 0;
     if (!accept || !*accept) return 0;
-    int best = -1;
-    double best_q = 0;
-    for (const char *p = accept; *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        if (!*p) break;
-        const char *end = strchr(p, ',');
-        if (!end) end = p + strlen(p);
-        const char *semi = memchr(p, ';', (size_t)(end - p));
-        const char *te = semi ? semi : end;
-        while (te > p && te[-1] == ' ')
-            te--;
-        double q = 1;
-        if (semi) {
-            const char *qs = strstr(semi, "q=");
-            if (qs && qs < end) q = strtod(qs + 2, NULL);
-        }
-        int f = csv_of_media(p, (size_t)(te - p));
-        if (f >= 0 && q > best_q) {
-            best = f;
-            best_q = q;
-        }
-        p = end;
-    }
+    int best = srv_accept_best(accept, csv_of_media);
     if (best < 0) {
         *ret = srv_problem(r, SRV_P_NOT_ACCEPTABLE, 406, NULL,
                            "a sweep's table is served as application/json or text/csv; Accept "
