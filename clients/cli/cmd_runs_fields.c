@@ -19,13 +19,13 @@ static int fields_oom(void)
     return CLI_EIO;
 }
 
-/** Parse the whole non-negative integer [p, p + n) (at most 18 digits). @return -1 if not one. */
+/** Parse the whole integer [p, p + n) of 0 to 2^63-1. @return -1 if it is not one. */
 static long long whole(const char *p, size_t n)
 {
-    if (n == 0 || n > 18) return -1;
+    if (n == 0 || n > 19) return -1;
     long long v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9') return -1;
+        if (p[i] < '0' || p[i] > '9' || v > (INT64_MAX - (p[i] - '0')) / 10) return -1;
         v = 10 * v + (p[i] - '0');
     }
     return v;
