@@ -14,6 +14,8 @@
    the metrics block (each window, final rate, max z dt, settled) and V_final among the results;
    `--json runs get` is the server's resource as it is. --V0-from RUN:1 --wait and --V0-from
    RUN (then `runs get`) show V0 and the results. A point of a sweep shows its sweep and labels.
+   With a run file, the options' segments, windows and labels are added to the file's (after
+   them) and --segment refuses a file with an input array.
 Exit 0 when all hold.
 """
 import argparse
@@ -159,6 +161,35 @@ def described_run(url, tmp, model_file, mid):
     return rid
 
 
+def run_file_merge(url, tmp, mid):
+    """Options add to a run file's segments, labels and windows (after its own) and set noise and
+    settle; an input array refuses --segment."""
+    doc = {"model_id": mid, "dt": 0.1, "labels": {"owner": "file", "arm": "x"},
+           "inputs": {"steps": 100, "segments": [{"from": 0, "to": 10, "value": 1}]},
+           "metrics": {"windows": [{"var": "r", "from": 0, "to": 100}]}}
+    rfile = os.path.join(tmp, "run.json")
+    with open(rfile, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    rid = expect(["runs", "submit", "-r", rfile, "--segment", "10:100=2..3", "--label", "arm:b",
+                  "--metrics-window", "r:50:100", "--settle", "10:0.5", "--input-noise", "0:0",
+                  "--steps", "120", "-q"], 0, url=url).strip()
+    want = dict(doc, labels={"owner": "file", "arm": "b"},
+                inputs={"steps": 120, "segments": [{"from": 0, "to": 10, "value": 1},
+                                                   {"from": 10, "to": 100, "value": 2,
+                                                    "to_value": 3}],
+                        "noise": {"sigma": 0, "seed": 0}},
+                metrics={"windows": [{"var": "r", "from": 0, "to": 100},
+                                     {"var": "r", "from": 50, "to": 100}],
+                         "settle": {"steps": 10, "tol": 0.5}})
+    req = get_json(url, f"/v1/runs/{rid}/request") if rid else None
+    check(req == want, f"run file + options: request {json.dumps(req)} != {json.dumps(want)}")
+    afile = os.path.join(tmp, "arr.json")
+    with open(afile, "w", encoding="utf-8") as f:
+        json.dump(dict(doc, inputs=[[0, 0]] * 5), f)
+    expect(["runs", "submit", "-r", afile, "--segment", "0:1=1"], 2, url=url,
+           err_contains="not an input array")
+
+
 def v0_runs(url, mid, rid):
     out = expect(["runs", "submit", "-m", mid, "--steps", "20", "--dt", "0.1",
                   "--V0-from", rid + ":1", "--record", "V", "--wait"], 0, url=url)
@@ -213,6 +244,7 @@ def main():
             model_file = os.path.join(ROOT, "schema", "examples", "model_small.json")
             mid = expect(["models", "create", model_file, "-q", "-w"], 0, url=url).strip()
             rid = described_run(url, tmp, model_file, mid)
+            run_file_merge(url, tmp, mid)
             v0_runs(url, mid, rid)
             sweep_point(url, tmp, mid)
         finally:
