@@ -16,9 +16,11 @@
 static const char get_help[] =
     "usage: eirnn runs get ID\n"
     "\n"
-    "Show a run: status, progress, times and, once it has ended, what ran (trials, steps,\n"
-    "seed), its summary, its results (variables and shapes) or why it failed. The exit code\n"
-    "is 0 whatever the run's state ('eirnn runs wait' ends with the run's outcome).\n"
+    "Show a run: status, progress, times, its sweep (a point of one) and labels and, once it\n"
+    "has ended, what ran (trials, steps, seed, V0 taken from another run), its summary, its\n"
+    "metrics (when asked for), its results (variables and shapes, V_final among them) or why\n"
+    "it failed. The exit code is 0 whatever the run's state ('eirnn runs wait' ends with the\n"
+    "run's outcome). --json prints the server's resource as it is.\n"
     "\n"
     "options:\n" CLI_CONN_HELP;
 
@@ -54,15 +56,13 @@ static const char delete_help[] =
 /* After `runs wait`: the run's outcome, printed unless -q. */
 static int run_wait_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
-    (void)h;
-    return o->quiet ? cli_run_outcome(r->json) : cli_run_finish(r, 0);
+    return o->quiet ? cli_run_outcome(r->json) : cli_run_finish(h, r, 0);
 }
 
 /* After `runs submit --wait`: the run (its id with -q) and its outcome. */
 static int run_submit_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
-    (void)h;
-    return cli_run_finish(r, o->quiet);
+    return cli_run_finish(h, r, o->quiet);
 }
 
 static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
@@ -158,6 +158,10 @@ int cli_runs(int argc, char **argv)
          "                    [--steps T] [--trials B] [--dt X] [--seed N] [--integrator I] "
          "[--precision P] [--V0 X]\n"
          "                    [--record VARS] [--every K] [--neurons LIST] [--time-limit S]\n"
+         "                    [--segment FROM:TO=VALUES]... [--input-noise SIGMA:SEED] "
+         "[--V0-from RUN[:TRIAL]]\n"
+         "                    [--label K:V]... [--metrics-window [NAME=]VAR:FROM:TO]... "
+         "[--settle STEPS:TOL]\n"
          "                    [--wait [--timeout S]] [--idempotency-key K] [-q]"},
         {"get", runs_get, "get ID"},
         {"list", runs_list,

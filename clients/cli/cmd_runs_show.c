@@ -40,11 +40,154 @@ const char *cli_run_path(cli_url *u, const char *id, const char *suffix)
 /* Printing a run                                                                             */
 /* ------------------------------------------------------------------------------------------ */
 
-void cli_run_print(const json_t *run)
+/** "%g" of the number @p v in @p buf; "-" when it is not one (null: a NaN or no sample). */
+static const char *num(const json_t *v, char *buf, size_t cap)
+{
+    if (!json_is_number(v)) return "-";
+    snprintf(buf, cap, "%g", json_number_value(v));
+    return buf;
+}
+
+/** "E x, I y" of the object {"E": x, "I": y} @p pop, in @p buf. */
+static const char *pops(const json_t *pop, char *buf, size_t cap)
+{
+    char e[32], i[32];
+    snprintf(buf, cap, "E %s, I %s", num(json_object_get(pop, "E"), e, sizeof e),
+             num(json_object_get(pop, "I"), i, sizeof i));
+    return buf;
+}
+
+/** The "labels" line: "k: v, k2: v2" (none when the run has no labels). */
+static void print_labels(const json_t *run)
+{
+    const json_t *labels = json_object_get(run, "labels");
+    if (json_object_size(labels) == 0) return;
+    char line[1024];
+    size_t k = 0;
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)labels, key, v)
+    {
+        const char *s = json_string_value(v);
+        k += (size_t)snprintf(line + (k < sizeof line ? k : sizeof line),
+                              k < sizeof line ? sizeof line - k : 0, "%s%s: %s", k ? ", " : "", key,
+                              s ? s : "?");
+    }
+    if (k >= sizeof line) memcpy(line + sizeof line - 4, "...", 4);
+    out_kv("labels", "%s", line);
+}
+
+/** The "sweep" line of a point of a sweep: "s_... (point 7)". */
+static void print_sweep(const json_t *run)
+{
+    const json_t *sw = json_object_get(run, "sweep");
+    const char *id = json_string_value(json_object_get(sw, "id"));
+    if (id) out_kv("sweep", "%s (point %lld)", id, cli_run_member_int(sw, "index"));
+}
+
+/**
+ * The "V0" line of a run started from another's final state. The metadata does not hold V0:
+ * it is read from the stored request, when that is small (cmd_runs.h); silent otherwise.
+ */
+static void print_v0(cli_http *h, const json_t *run, const json_t *meta)
+{
+    const json_t *rn = json_object_get(meta, "run");
+    const char *id = json_string_value(json_object_get(run, "id"));
+    if (!h || !id) return;
+    if (!json_is_object(json_object_get(rn, "inputs"))) {
+        const json_t *sizes = json_object_get(json_object_get(meta, "model"), "sizes");
+        double values = (double)cli_run_member_int(rn, "B") * (double)cli_run_member_int(rn, "T") *
+                        (double)cli_run_member_int(sizes, "n_in");
+        if (values > CLI_RUN_REQUEST_MAX_INPUTS) return;
+    }
+    cli_url u = {0};
+    const char *path = cli_run_path(&u, id, "/request");
+    cli_http_resp r = {0};
+    if (path && cli_http_request(h, "GET", path, NULL, 0, NULL, 0, &r) == CLI_OK &&
+        r.status == 200) {
+        const json_t *v0 = json_object_get(r.json, "V0");
+        const char *from = json_string_value(json_object_get(v0, "run_id"));
+        const json_t *trial = json_object_get(v0, "trial");
+        if (from && json_is_integer(trial) && json_integer_value(trial) >= 0)
+            out_kv("V0", "run %s, trial %lld (its final state, for every trial)", from,
+                   (long long)json_integer_value(trial));
+        else if (from)
+            out_kv("V0", "run %s (its final state, trial b for trial b)", from);
+    }
+    cli_http_resp_free(&r);
+    cli_url_free(&u);
+}
+
+/** The "results" lines: each output (V_final included) with its shape and dtype. */
+static void print_results(const json_t *meta)
+{
+    const json_t *outs = json_object_get(meta, "outputs");
+    const char *var;
+    const json_t *o;
+    int first = 1, width = 2;
+    json_object_foreach((json_t *)outs, var, o)
+    {
+        if ((int)strlen(var) > width) width = (int)strlen(var);
+    }
+    json_object_foreach((json_t *)outs, var, o)
+    {
+        char dims[96], dt[32];
+        cli_shape_text(json_object_get(o, "shape"), " x ", dims, sizeof dims);
+        out_kv(first ? "results" : "", "%-*s %s %s", width, var, dims,
+               out_member(o, "dtype", dt, sizeof dt));
+        first = 0;
+    }
+}
+
+/**
+ * The metrics block (meta.metrics, runs with "metrics"): one line per window (name, var,
+ * [from, to), mean and std per population), the final rates, max z dt and, when asked, whether
+ * the run settled.
+ */
+static void print_metrics(const json_t *meta)
+{
+    const json_t *m = json_object_get(meta, "metrics");
+    if (!json_is_object(m)) return;
+    const json_t *wins = json_object_get(m, "windows"), *w;
+    const char *name;
+    int first = 1, width = 1;
+    char a[96], b[96], c[32];
+    json_object_foreach((json_t *)wins, name, w)
+    {
+        if ((int)strlen(name) > width) width = (int)strlen(name);
+    }
+    json_object_foreach((json_t *)wins, name, w)
+    {
+        const char *var = json_string_value(json_object_get(w, "var"));
+        char range[64];
+        snprintf(range, sizeof range, "[%lld, %lld)", cli_run_member_int(w, "from"),
+                 cli_run_member_int(w, "to"));
+        out_kv(first ? "metrics" : "", "%-*s  %s %s  mean %s  std %s", width, name, var ? var : "?",
+               range, pops(json_object_get(w, "mean"), a, sizeof a),
+               pops(json_object_get(w, "std"), b, sizeof b));
+        first = 0;
+    }
+    const json_t *fin = json_object_get(m, "final");
+    out_kv("final rate", "%s", pops(json_object_get(fin, "r"), a, sizeof a));
+    out_kv("final V", "%s", pops(json_object_get(fin, "V"), a, sizeof a));
+    out_kv("max z dt", "%s", num(json_object_get(m, "max_z_dt"), c, sizeof c));
+    const json_t *st = json_object_get(m, "settle");
+    if (json_is_object(st)) {
+        int yes = json_is_true(json_object_get(st, "settled"));
+        out_kv("settled", "%s: max |dV/dt| %s %s tol %s over the last %lld steps",
+               yes ? "yes" : "no", num(json_object_get(st, "max_dVdt"), a, sizeof a),
+               yes ? "<=" : ">", num(json_object_get(st, "tol"), b, sizeof b),
+               cli_run_member_int(st, "steps"));
+    }
+}
+
+void cli_run_print(cli_http *h, const json_t *run)
 {
     char b[64];
     out_kv("id", "%s", out_member(run, "id", b, sizeof b));
     cli_job_print_status(run);
+    print_sweep(run);
+    print_labels(run);
     const json_t *p = json_object_get(run, "progress");
     long long done = cli_run_member_int(p, "done"), total = cli_run_member_int(p, "total");
     double frac = json_number_value(json_object_get(p, "fraction"));
@@ -63,6 +206,7 @@ void cli_run_print(const json_t *run)
                out_member(rn, "integrator", integ, sizeof integ),
                out_member(rn, "precision", prec, sizeof prec));
         out_kv("seed", "%s", out_member(rn, "seed", s, sizeof s));
+        print_v0(h, run, meta);
         const json_t *sum = json_object_get(meta, "summary");
         if (json_is_object(sum)) {
             char e[32], i[32];
@@ -76,19 +220,8 @@ void cli_run_print(const json_t *run)
                 out_kv("warning", "euler step unstable: max(z)*dt = %s > 2",
                        out_member(sum, "max_z_dt", e, sizeof e));
         }
-        const json_t *outs = json_object_get(meta, "outputs");
-        const char *var;
-        const json_t *o;
-        int first = 1;
-        json_object_foreach((json_t *)outs, var, o)
-        {
-            const json_t *sh = json_object_get(o, "shape");
-            char dims[96];
-            cli_shape_text(sh, " x ", dims, sizeof dims);
-            out_kv(first ? "results" : "", "%-2s %s %s", var, dims,
-                   out_member(o, "dtype", b, sizeof b));
-            first = 0;
-        }
+        print_metrics(meta);
+        print_results(meta);
     }
     const json_t *err = json_object_get(run, "error");
     if (json_is_object(err)) {
@@ -125,7 +258,7 @@ int cli_run_outcome(const json_t *run)
     return CLI_OK;
 }
 
-int cli_run_finish(const cli_http_resp *r, int quiet)
+int cli_run_finish(cli_http *h, const cli_http_resp *r, int quiet)
 {
     const json_t *run = r->json;
     if (cli_opts.json)
@@ -133,7 +266,7 @@ int cli_run_finish(const cli_http_resp *r, int quiet)
     else if (quiet)
         printf("%s\n", json_string_value(json_object_get(run, "id")));
     else
-        cli_run_print(run);
+        cli_run_print(h, run);
     fflush(stdout);
     return cli_run_outcome(run);
 }

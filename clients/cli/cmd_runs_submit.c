@@ -19,7 +19,10 @@ static const char submit_help[] =
     "usage: eirnn runs submit (--model ID | --model-file FILE) [--inputs FILE] [--run-file FILE]\n"
     "                         [--steps T] [--trials B] [--dt X] [--seed N] [--integrator I]\n"
     "                         [--precision P] [--V0 X] [--record VARS] [--every K]\n"
-    "                         [--neurons LIST] [--time-limit S] [--wait [--timeout S]]\n"
+    "                         [--neurons LIST] [--time-limit S] [--segment FROM:TO=VALUES]...\n"
+    "                         [--input-noise SIGMA:SEED] [--V0-from RUN[:TRIAL]]\n"
+    "                         [--label K:V]... [--metrics-window [NAME=]VAR:FROM:TO]...\n"
+    "                         [--settle STEPS:TOL] [--wait [--timeout S]]\n"
     "                         [--idempotency-key K] [-q]\n"
     "\n"
     "Queue a run in eirnnd. The run document (FORMAT.md's run) is RUN.json from --run-file\n"
@@ -49,6 +52,21 @@ static const char submit_help[] =
     "      --neurons LIST neurons recorded for V, r and z: indices and ranges A:B (B\n"
     "                     excluded), e.g. 0:100,250; 'all' (the default) records every one\n"
     "      --time-limit S fail the run after S seconds of wall-clock time\n"
+    "      --segment FROM:TO=VALUES\n"
+    "                     input over steps [FROM, TO) (repeatable, added in order after the\n"
+    "                     run file's): one number (every channel) or n_in numbers,\n"
+    "                     comma-separated; V..W a ramp from V to W (0,0..1,0). Needs --steps;\n"
+    "                     per-trial values (B x n_in) go in a run file\n"
+    "      --input-noise SIGMA:SEED\n"
+    "                     add SIGMA x a standard normal (from SEED) to every input value\n"
+    "      --V0-from RUN[:TRIAL]\n"
+    "                     start from run RUN's V_final (its trial TRIAL for every trial, else\n"
+    "                     trial b from trial b); not with --V0\n"
+    "      --label K:V    a label (repeatable; K: 1-63 of A-Z a-z 0-9 _ . -)\n"
+    "      --metrics-window [NAME=]VAR:FROM:TO\n"
+    "                     metrics: mean and std of VAR (V, r, z) over steps FROM+1..TO\n"
+    "      --settle STEPS:TOL\n"
+    "                     metrics: whether max |dV/dt| of the last STEPS states is <= TOL\n"
     "  -w, --wait         wait for the run to end; the exit code tells how it ended\n"
     "  -t, --timeout S    with --wait: give up waiting after S seconds (exit 8)\n"
     "  -k, --idempotency-key K\n"
@@ -80,6 +98,7 @@ typedef struct submit_opts {
     long long seed, steps, trials, every;
     double dt, v0, time_limit;
     cli_job_submit_opts job; /* --idempotency-key, --wait, --timeout, -q */
+    cli_run_fields fields;   /* --segment, --input-noise, --V0-from, --label, metrics */
     const char *integrator, *precision, *record, *neurons;
 } submit_opts;
 
@@ -142,7 +161,8 @@ static int submit_opt(void *ctx, int c, const char *arg)
 {
     submit_opts *o = ctx;
     int rc;
-    if (cli_job_submit_opt(&o->job, c, arg, &rc)) return rc;
+    if (cli_job_submit_opt(&o->job, c, arg, &rc) || cli_run_fields_opt(&o->fields, c, arg, &rc))
+        return rc;
     switch (c) {
     case 'm':
         o->model_id = arg;
@@ -413,7 +433,9 @@ static int build_run(const submit_opts *o, json_t **out)
     }
     if ((o->inputs && (rc = apply_inputs(o->inputs, run)) != CLI_OK) ||
         (rc = apply_steps_trials(o, run)) != CLI_OK || (rc = apply_record(o, run)) != CLI_OK ||
-        (rc = apply_scalars(o, run)) != CLI_OK || (rc = apply_model(o, run)) != CLI_OK) {
+        (rc = apply_scalars(o, run)) != CLI_OK ||
+        (rc = cli_run_fields_apply(&o->fields, run)) != CLI_OK ||
+        (rc = apply_model(o, run)) != CLI_OK) {
         json_decref(run);
         return rc;
     }
@@ -421,50 +443,29 @@ static int build_run(const submit_opts *o, json_t **out)
     return CLI_OK;
 }
 
-int cli_runs_submit(int argc, char **argv)
+/** The rest of `runs submit` once the options are parsed. @return the exit code. */
+static int submit(const submit_opts *o)
 {
-    static const struct option lo[] = {CLI_CONN_LONGOPTS,
-                                       {"model", required_argument, NULL, 'm'},
-                                       {"model-file", required_argument, NULL, 'f'},
-                                       {"run-file", required_argument, NULL, 'r'},
-                                       {"inputs", required_argument, NULL, 'i'},
-                                       {"seed", required_argument, NULL, OPT_SEED},
-                                       {"dt", required_argument, NULL, OPT_DT},
-                                       {"steps", required_argument, NULL, OPT_STEPS},
-                                       {"trials", required_argument, NULL, OPT_TRIALS},
-                                       {"integrator", required_argument, NULL, OPT_INTEGRATOR},
-                                       {"precision", required_argument, NULL, OPT_PRECISION},
-                                       {"V0", required_argument, NULL, OPT_V0},
-                                       {"record", required_argument, NULL, OPT_RECORD},
-                                       {"every", required_argument, NULL, OPT_EVERY},
-                                       {"neurons", required_argument, NULL, OPT_NEURONS},
-                                       {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
-                                       {"wait", no_argument, NULL, 'w'},
-                                       {"timeout", required_argument, NULL, 't'},
-                                       {"idempotency-key", required_argument, NULL, 'k'},
-                                       {"quiet", no_argument, NULL, 'q'},
-                                       {NULL, 0, NULL, 0}};
-    submit_opts o;
-    memset(&o, 0, sizeof o);
-    int pos;
-    int rc = cli_parse(argc, argv, "runs submit", "m:f:r:i:wt:k:q", lo, submit_help, submit_opt, &o,
-                       0, 0, &pos);
-    if (rc) return rc < 0 ? CLI_OK : rc;
-    if (o.model_id && o.model_file) {
+    int rc;
+    if (o->model_id && o->model_file) {
         cli_error("runs submit: give --model or --model-file, not both");
         return CLI_EUSAGE;
     }
-    if (o.inputs && (o.steps > 0 || o.trials > 0)) {
+    if (o->inputs && (o->steps > 0 || o->trials > 0)) {
         cli_error("runs submit: %s is for runs without input; --inputs %s fixes T and B",
-                  o.steps > 0 ? "--steps" : "--trials", o.inputs);
+                  o->steps > 0 ? "--steps" : "--trials", o->inputs);
         return CLI_EUSAGE;
     }
-    if (o.job.w.timeout > 0 && !o.job.wait) {
+    if (o->has_v0 && o->fields.v0) {
+        cli_error("runs submit: give --V0 or --V0-from, not both");
+        return CLI_EUSAGE;
+    }
+    if (o->job.w.timeout > 0 && !o->job.wait) {
         cli_error("runs submit: --timeout needs --wait");
         return CLI_EUSAGE;
     }
     json_t *run;
-    if ((rc = build_run(&o, &run)) != CLI_OK) return rc;
+    if ((rc = build_run(o, &run)) != CLI_OK) return rc;
     size_t len;
     char *body = cli_dump(run, &len);
     json_decref(run);
@@ -474,8 +475,50 @@ int cli_runs_submit(int argc, char **argv)
         free(body);
         return rc;
     }
-    rc = cli_job_submit(h, &cli_run_job_kind, body, len, o.job.key, o.job.wait, &o.job.w);
+    rc = cli_job_submit(h, &cli_run_job_kind, body, len, o->job.key, o->job.wait, &o->job.w);
     free(body);
     cli_http_close(h);
     return out_finish(rc);
+}
+
+int cli_runs_submit(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        CLI_CONN_LONGOPTS,
+        {"model", required_argument, NULL, 'm'},
+        {"model-file", required_argument, NULL, 'f'},
+        {"run-file", required_argument, NULL, 'r'},
+        {"inputs", required_argument, NULL, 'i'},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"dt", required_argument, NULL, OPT_DT},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"trials", required_argument, NULL, OPT_TRIALS},
+        {"integrator", required_argument, NULL, OPT_INTEGRATOR},
+        {"precision", required_argument, NULL, OPT_PRECISION},
+        {"V0", required_argument, NULL, OPT_V0},
+        {"record", required_argument, NULL, OPT_RECORD},
+        {"every", required_argument, NULL, OPT_EVERY},
+        {"neurons", required_argument, NULL, OPT_NEURONS},
+        {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+        {"segment", required_argument, NULL, CLI_RUN_OPT_SEGMENT},
+        {"input-noise", required_argument, NULL, CLI_RUN_OPT_INPUT_NOISE},
+        {"V0-from", required_argument, NULL, CLI_RUN_OPT_V0_FROM},
+        {"label", required_argument, NULL, CLI_RUN_OPT_LABEL},
+        {"metrics-window", required_argument, NULL, CLI_RUN_OPT_WINDOW},
+        {"settle", required_argument, NULL, CLI_RUN_OPT_SETTLE},
+        {"wait", no_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 't'},
+        {"idempotency-key", required_argument, NULL, 'k'},
+        {"quiet", no_argument, NULL, 'q'},
+        {NULL, 0, NULL, 0}};
+    submit_opts o;
+    memset(&o, 0, sizeof o);
+    int pos;
+    int rc = cli_run_fields_init(&o.fields);
+    if (rc != CLI_OK) return rc;
+    rc = cli_parse(argc, argv, "runs submit", "m:f:r:i:wt:k:q", lo, submit_help, submit_opt, &o, 0,
+                   0, &pos);
+    if (rc == CLI_OK) rc = submit(&o);
+    cli_run_fields_free(&o.fields);
+    return rc < 0 ? CLI_OK : rc;
 }
