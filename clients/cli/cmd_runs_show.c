@@ -85,14 +85,30 @@ static void print_sweep(const json_t *run)
     if (id) out_kv("sweep", "%s (point %lld)", id, cli_run_member_int(sw, "index"));
 }
 
+/** The "V0" line of @p v0 ({"run_id", "trial"}), if it names a run. */
+static void print_v0_of(const json_t *v0)
+{
+    const char *from = json_string_value(json_object_get(v0, "run_id"));
+    const json_t *trial = json_object_get(v0, "trial");
+    if (from && json_is_integer(trial) && json_integer_value(trial) >= 0)
+        out_kv("V0", "run %s, trial %lld (its final state, for every trial)", from,
+               (long long)json_integer_value(trial));
+    else if (from)
+        out_kv("V0", "run %s (its final state, trial b for trial b)", from);
+}
+
 /**
- * The "V0" line of a run started from another's final state. The metadata does not hold V0:
- * it is read from the stored request, when that is small (cmd_runs.h); silent otherwise.
+ * The "V0" line of a run started from another's final state: from its metadata ("run.V0") once
+ * it ran; before that, from the stored request when that is small (cmd_runs.h); else none.
  */
 static void print_v0(cli_http *h, const json_t *run, const json_t *meta)
 {
     const json_t *rn = json_object_get(meta, "run");
     const char *id = json_string_value(json_object_get(run, "id"));
+    if (json_is_object(json_object_get(rn, "V0"))) {
+        print_v0_of(json_object_get(rn, "V0"));
+        return;
+    }
     if (!h || !id) return;
     if (!json_is_object(json_object_get(rn, "inputs"))) {
         const json_t *sizes = json_object_get(json_object_get(meta, "model"), "sizes");
@@ -103,17 +119,8 @@ static void print_v0(cli_http *h, const json_t *run, const json_t *meta)
     cli_url u = {0};
     const char *path = cli_run_path(&u, id, "/request");
     cli_http_resp r = {0};
-    if (path && cli_http_request(h, "GET", path, NULL, 0, NULL, 0, &r) == CLI_OK &&
-        r.status == 200) {
-        const json_t *v0 = json_object_get(r.json, "V0");
-        const char *from = json_string_value(json_object_get(v0, "run_id"));
-        const json_t *trial = json_object_get(v0, "trial");
-        if (from && json_is_integer(trial) && json_integer_value(trial) >= 0)
-            out_kv("V0", "run %s, trial %lld (its final state, for every trial)", from,
-                   (long long)json_integer_value(trial));
-        else if (from)
-            out_kv("V0", "run %s (its final state, trial b for trial b)", from);
-    }
+    if (path && cli_http_request(h, "GET", path, NULL, 0, NULL, 0, &r) == CLI_OK && r.status == 200)
+        print_v0_of(json_object_get(r.json, "V0"));
     cli_http_resp_free(&r);
     cli_url_free(&u);
 }

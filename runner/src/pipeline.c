@@ -369,6 +369,10 @@ json_t *eir_pipe_meta(const eir_pipe *p)
     if (p->truncated) mi.rows_kept = p->result.rows_written;
     mi.inputs = p->inputs_sent;
     mi.final_V = p->final.data != NULL;
+    if (p->spec_run->V0_from_run) {
+        mi.V0_run_id = p->spec_run->V0_run_id;
+        mi.V0_trial = p->spec_run->V0_trial;
+    }
     json_t *metrics = NULL;
     if (p->stats && (p->status == EIR_OK || p->status == EIR_ECANCELLED)) {
         metrics = eir_json_metrics(p->spec_run, p->stats, &p->result, p->run->dt);

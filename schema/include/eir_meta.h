@@ -64,10 +64,14 @@ typedef struct eir_meta_input {
     /** The run kept its final state V (B x N, the run's precision): listed in "outputs" as
      *  "V_final". */
     int final_V;
+    /** The run started from another run's final state ("V0": {"run_id", "trial"}): its id,
+     *  shown as "run.V0" with the trial (null for all trials); NULL otherwise. */
+    const char *V0_run_id;
+    int64_t V0_trial; /**< the trial, or -1 for all of them */
 } eir_meta_input;
 
-/** Fill @p in with "nothing known": NULL pointers (model_hash, inputs, metrics too), EIR_OK,
- *  timings and rows_kept -1, final_V 0. */
+/** Fill @p in with "nothing known": NULL pointers (model_hash, inputs, metrics, V0_run_id too),
+ *  EIR_OK, timings and rows_kept -1, final_V 0. */
 void eir_meta_input_init(eir_meta_input *in);
 
 /**

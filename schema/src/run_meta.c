@@ -19,6 +19,8 @@ void eir_meta_input_init(eir_meta_input *in)
     in->rows_kept = -1;
     in->inputs = NULL;
     in->metrics = NULL;
+    in->V0_run_id = NULL;
+    in->V0_trial = -1;
     in->final_V = 0;
 }
 
@@ -161,6 +163,12 @@ static json_t *run_meta(builder *b, const eir_meta_input *in)
     put(b, o, "T", integer(b, (long long)r->T));
     put(b, o, "B", integer(b, r->B));
     if (in->inputs) put(b, o, "inputs", json_incref((json_t *)in->inputs));
+    if (in->V0_run_id) {
+        json_t *v0 = object(b);
+        put(b, v0, "run_id", str(b, in->V0_run_id));
+        put(b, v0, "trial", in->V0_trial >= 0 ? integer(b, (long long)in->V0_trial) : null(b));
+        put(b, o, "V0", v0);
+    }
     json_t *rec = object(b);
     json_t *vars = json_array();
     if (!vars) b->failed = 1;

@@ -105,6 +105,11 @@ def same_bytes(api, a, b, what):
         x, _ = npy(api, ra["id"], var)
         y, _ = npy(api, rb["id"], var)
         check(x is not None and x == y, "%s: %s differs" % (what, var))
+    # the metadata says where V0 came from (numbers sent: no run.V0)
+    v0 = a.get("V0")
+    want = ({"run_id": v0["run_id"], "trial": v0.get("trial")} if isinstance(v0, dict) else None)
+    check(ra["meta"]["run"].get("V0") == want and "V0" not in rb["meta"]["run"],
+          "%s: meta.run.V0 %s (want %s)" % (what, ra["meta"]["run"].get("V0"), want))
 
 
 def from_run(api, mid, finals):
