@@ -242,20 +242,13 @@ static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
                                               {NULL, 0, NULL, 0}};
 static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help};
 
-/* `analyses get`: an analysis needs nothing more from the server. */
-static void analysis_print_job(cli_http *h, const json_t *job)
-{
-    (void)h;
-    cli_analysis_print(job);
-}
-
 const cli_job_kind cli_analysis_job_kind = {.collection = "analyses",
                                             .noun = "analysis",
                                             .stop_hint = "it stops soon",
                                             .helps = one_helps,
                                             .wait_shortopts = "t:qo:",
                                             .wait_longopts = wait_longopts,
-                                            .print = analysis_print_job,
+                                            .print = cli_analysis_print,
                                             .finish = analysis_wait_finish,
                                             .submit_finish = analysis_wait_finish};
 

@@ -76,8 +76,7 @@ static int wait_opt(void *ctx, int c, const char *arg)
 }
 
 /* What get, cancel and delete print of a 2xx answer @p r. */
-static void one_print(cli_http *h, const cli_job_kind *k, cli_job_op op, const char *id,
-                      const cli_http_resp *r)
+static void one_print(const cli_job_kind *k, cli_job_op op, const char *id, const cli_http_resp *r)
 {
     if (op == CLI_JOB_DELETE) {
         if (cli_opts.json) {
@@ -90,7 +89,7 @@ static void one_print(cli_http *h, const cli_job_kind *k, cli_job_op op, const c
     } else if (cli_opts.json) {
         out_body(r);
     } else if (op == CLI_JOB_GET) {
-        k->print(h, r->json);
+        k->print(r->json);
     } else if (strcmp(cli_run_status(r->json), "cancelled") == 0) {
         printf("%s %s: cancelled\n", k->noun, id);
     } else {
@@ -125,7 +124,7 @@ int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op)
             cli_job_path(&u, k->collection, id, op == CLI_JOB_CANCEL ? "/cancel" : "");
         rc = path ? cli_http_call(h, method[op], path, NULL, 0, NULL, 0, &r) : CLI_EIO;
         if (rc == CLI_OK && op != CLI_JOB_DELETE && !cli_answer_object(&r)) rc = CLI_EHTTP;
-        if (rc == CLI_OK) one_print(h, k, op, id, &r);
+        if (rc == CLI_OK) one_print(k, op, id, &r);
     }
     cli_url_free(&u);
     cli_http_resp_free(&r);
@@ -185,7 +184,7 @@ int cli_job_submit(cli_http *h, const cli_job_kind *k, const char *body, size_t 
         else if (o->quiet)
             printf("%s\n", jid);
         else
-            k->print(h, job);
+            k->print(job);
     } else if (rc == CLI_OK && cli_run_status_final(cli_run_status(job))) {
         rc = k->submit_finish(h, &r, o); /* an idempotent replay of an ended job */
     } else if (rc == CLI_OK) {

@@ -42,8 +42,7 @@ typedef struct cli_job_kind {
     const char *const *helps;           /**< the help of each cli_job_op, in its order */
     const char *wait_shortopts;         /**< "t:q" */
     const struct option *wait_longopts; /**< CLI_CONN_LONGOPTS and those of wait_shortopts */
-    /** `get` without --json; @p h (the connection) for what it needs to read more. */
-    void (*print)(cli_http *h, const json_t *job);
+    void (*print)(const json_t *job);   /**< `get` without --json */
     /** Print the ended job of @p r after `wait` and return the exit code to end with. */
     int (*finish)(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o);
     /** The same after `submit --wait` (or `analyze --wait`): -q prints the id. */

@@ -56,13 +56,15 @@ static const char delete_help[] =
 /* After `runs wait`: the run's outcome, printed unless -q. */
 static int run_wait_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
-    return o->quiet ? cli_run_outcome(r->json) : cli_run_finish(h, r, 0);
+    (void)h;
+    return o->quiet ? cli_run_outcome(r->json) : cli_run_finish(r, 0);
 }
 
 /* After `runs submit --wait`: the run (its id with -q) and its outcome. */
 static int run_submit_finish(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o)
 {
-    return cli_run_finish(h, r, o->quiet);
+    (void)h;
+    return cli_run_finish(r, o->quiet);
 }
 
 static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,

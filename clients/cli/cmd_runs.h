@@ -27,16 +27,8 @@ long long cli_run_member_int(const json_t *o, const char *key);
 /** "/v1/runs/<id><suffix>" in @p u. @return its text, or NULL after "out of memory". */
 const char *cli_run_path(cli_url *u, const char *id, const char *suffix);
 
-/**
- * Print @p run as `eirnn runs get` shows it (key-value lines on stdout). For an ended run
- * whose request is small (described inputs, or at most CLI_RUN_REQUEST_MAX_INPUTS input
- * values) the request is read with @p h (GET /v1/runs/ID/request) to show a V0 taken from
- * another run; when that fails, nothing is said about V0. @p h may be NULL (no V0 line).
- */
-void cli_run_print(cli_http *h, const json_t *run);
-
-/** Most input values of a run's array inputs for which `runs get` reads its request. */
-#define CLI_RUN_REQUEST_MAX_INPUTS 65536
+/** Print @p run as `eirnn runs get` shows it (key-value lines on stdout). */
+void cli_run_print(const json_t *run);
 
 /**
  * The exit code of an ended run, with a line on stderr for any end but success:
@@ -45,7 +37,7 @@ void cli_run_print(cli_http *h, const json_t *run);
 int cli_run_outcome(const json_t *run);
 
 /** Print the ended run of @p r (as --json or -q asks) and return its outcome's exit code. */
-int cli_run_finish(cli_http *h, const cli_http_resp *r, int quiet);
+int cli_run_finish(const cli_http_resp *r, int quiet);
 
 /**
  * Long-poll GET /v1/runs/ID?wait=... until the run has ended or @p timeout_s (0 = none) has

@@ -85,9 +85,10 @@ static void print_sweep(const json_t *run)
     if (id) out_kv("sweep", "%s (point %lld)", id, cli_run_member_int(sw, "index"));
 }
 
-/** The "V0" line of @p v0 ({"run_id", "trial"}), if it names a run. */
-static void print_v0_of(const json_t *v0)
+/** The "V0" line of a run started from another's final state (its metadata's "run.V0"). */
+static void print_v0(const json_t *meta)
 {
+    const json_t *v0 = json_object_get(json_object_get(meta, "run"), "V0");
     const char *from = json_string_value(json_object_get(v0, "run_id"));
     const json_t *trial = json_object_get(v0, "trial");
     if (from && json_is_integer(trial) && json_integer_value(trial) >= 0)
@@ -95,34 +96,6 @@ static void print_v0_of(const json_t *v0)
                (long long)json_integer_value(trial));
     else if (from)
         out_kv("V0", "run %s (its final state, trial b for trial b)", from);
-}
-
-/**
- * The "V0" line of a run started from another's final state: from its metadata ("run.V0") once
- * it ran; before that, from the stored request when that is small (cmd_runs.h); else none.
- */
-static void print_v0(cli_http *h, const json_t *run, const json_t *meta)
-{
-    const json_t *rn = json_object_get(meta, "run");
-    const char *id = json_string_value(json_object_get(run, "id"));
-    if (json_is_object(json_object_get(rn, "V0"))) {
-        print_v0_of(json_object_get(rn, "V0"));
-        return;
-    }
-    if (!h || !id) return;
-    if (!json_is_object(json_object_get(rn, "inputs"))) {
-        const json_t *sizes = json_object_get(json_object_get(meta, "model"), "sizes");
-        double values = (double)cli_run_member_int(rn, "B") * (double)cli_run_member_int(rn, "T") *
-                        (double)cli_run_member_int(sizes, "n_in");
-        if (values > CLI_RUN_REQUEST_MAX_INPUTS) return;
-    }
-    cli_url u = {0};
-    const char *path = cli_run_path(&u, id, "/request");
-    cli_http_resp r = {0};
-    if (path && cli_http_request(h, "GET", path, NULL, 0, NULL, 0, &r) == CLI_OK && r.status == 200)
-        print_v0_of(json_object_get(r.json, "V0"));
-    cli_http_resp_free(&r);
-    cli_url_free(&u);
 }
 
 /** The "results" lines: each output (V_final included) with its shape and dtype. */
@@ -188,7 +161,7 @@ static void print_metrics(const json_t *meta)
     }
 }
 
-void cli_run_print(cli_http *h, const json_t *run)
+void cli_run_print(const json_t *run)
 {
     char b[64];
     out_kv("id", "%s", out_member(run, "id", b, sizeof b));
@@ -213,7 +186,7 @@ void cli_run_print(cli_http *h, const json_t *run)
                out_member(rn, "integrator", integ, sizeof integ),
                out_member(rn, "precision", prec, sizeof prec));
         out_kv("seed", "%s", out_member(rn, "seed", s, sizeof s));
-        print_v0(h, run, meta);
+        print_v0(meta);
         const json_t *sum = json_object_get(meta, "summary");
         if (json_is_object(sum)) {
             char e[32], i[32];
@@ -265,7 +238,7 @@ int cli_run_outcome(const json_t *run)
     return CLI_OK;
 }
 
-int cli_run_finish(cli_http *h, const cli_http_resp *r, int quiet)
+int cli_run_finish(const cli_http_resp *r, int quiet)
 {
     const json_t *run = r->json;
     if (cli_opts.json)
@@ -273,7 +246,7 @@ int cli_run_finish(cli_http *h, const cli_http_resp *r, int quiet)
     else if (quiet)
         printf("%s\n", json_string_value(json_object_get(run, "id")));
     else
-        cli_run_print(h, run);
+        cli_run_print(run);
     fflush(stdout);
     return cli_run_outcome(run);
 }
