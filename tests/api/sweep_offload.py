@@ -14,8 +14,9 @@ not on an HTTP thread (docs/SWEEPS.md "Validation"), against the real eirnnd.
 3. gone: a client that hangs up while its sweep waits to be checked: the sweep is stored anyway
    (a retry with the same Idempotency-Key answers 200, Idempotent-Replayed) and the daemon
    goes on (eirnn_offload_waiting back at 0).
-4. shutdown: SIGTERM while sweeps wait to be checked: each POST is answered (202, or 503 for
-   those that were waiting) and eirnnd exits 0.
+4. shutdown: SIGTERM while one sweep is checked and 4 wait: the one checked is finished (202),
+   every other POST is answered (202, or 503 with Retry-After for those still waiting) and
+   eirnnd exits 0.
 Exit 0 when all hold.
 """
 import argparse
@@ -221,18 +222,23 @@ def test_shutdown(eirnnd):
     d = Daemon(eirnnd, ["--workers", "0", "--http-threads", "1", "--queue-limit", "0"])
     stopped = False
     try:
-        n = 5
-        ts, out = in_threads([(lambda i=i: post(d, sweep(70, i))) for i in range(n)])
-        waited = wait_for(lambda: (metric(d, "eirnn_offload_waiting") or 0) >= 2
-                          or not any(t.is_alive() for t in ts), 30)
-        check(waited, "shutdown: sweeps wait for the offload thread")
+        # The first (10,000 points) is being checked while the 4 others arrive and wait: every
+        # request is on an accepted connection before the SIGTERM (one still in the listening
+        # socket's backlog would be refused, as at any shutdown).
+        first, out0 = in_threads([lambda: post(d, sweep(100, 0))])
+        wait_for(lambda: metric(d, "eirnn_http_requests_in_flight") >= 2, 10)
+        ts, out = in_threads([(lambda i=i: post(d, sweep(40, i))) for i in range(1, 5)])
+        check(wait_for(lambda: metric(d, "eirnn_offload_waiting") == 4, 30),
+              "shutdown: 4 sweeps wait for the offload thread")
         d.proc.send_signal(signal.SIGTERM)
-        for t in ts:
+        for t in first + ts:
             t.join(120 * time_scale())
+        out = out0 + out
         check(all(isinstance(o, tuple) for o in out), "shutdown: every POST answered: %s" % out)
         statuses = [o[0] if isinstance(o, tuple) else None for o in out]
         print("shutdown: statuses %s" % statuses)
         check(all(s in (202, 503) for s in statuses), "shutdown: 202 or 503: %s" % statuses)
+        check(statuses[0] == 202, "shutdown: the sweep being checked is finished (202)")
         for o in out:
             if isinstance(o, tuple) and o[0] == 503:
                 check(o[2].header("Retry-After") == "1", "shutdown: 503 with Retry-After 1")
