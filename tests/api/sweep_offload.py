@@ -46,11 +46,11 @@ def check(ok, what):
 
 with open(os.path.join(ROOT, "schema", "examples", "requests", "model_gated_explicit.json")) as f:
     MODEL = json.load(f)
-# 40 input segments: each point's check costs about 0.1 ms, so that a 10,000-point sweep takes
-# over a second to check (measured 1.35 s on the CI machine's class).
-RUN = {"dt": 0.05, "inputs": {"steps": 1000, "trials": 1,
+# 80 input segments: a 10,000-point sweep then takes over a second to check (about 2 s
+# measured; 1.2 s with 40 segments).
+RUN = {"dt": 0.05, "inputs": {"steps": 2000, "trials": 1,
                               "segments": [{"from": 20 * i, "to": 20 * i + 10, "value": [1, 0]}
-                                           for i in range(40)]},
+                                           for i in range(80)]},
        "record": {"vars": ["r"], "every": 100}}
 
 
