@@ -106,13 +106,14 @@ def test_responsive(eirnnd):
     try:
         ts, out = in_threads([lambda: post(d, sweep(100))])
         time.sleep(0.1)
-        probes = []  # (path, status, seconds), while the POST is in progress
+        probes = []  # (path, status, seconds) of those sent while the POST is in progress
         while ts[0].is_alive():
             for path in ("/healthz", "/v1/runs?limit=1"):
+                during = ts[0].is_alive()
                 t0 = time.monotonic()
                 r = http(d.port, "GET", path, timeout=60)
                 took = time.monotonic() - t0
-                if ts[0].is_alive():
+                if during:
                     probes.append((path, r.status, took))
             time.sleep(0.05)
         ts[0].join()
