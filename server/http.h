@@ -12,6 +12,9 @@
  * It validates, does at most one short store transaction and queues exactly one response with
  * srv_reply() (or one of the helpers built on it), returning what that returned. Handlers never
  * simulate and never block on a run: a long poll suspends the connection instead (waiters.h).
+ * Work whose cost grows faster than the request's size (checking a sweep's points) goes to the
+ * request-offload thread, the connection suspended meanwhile (offload.h); its answer is
+ * captured there (srv_req::capture) and queued by the handler's next call.
  */
 #ifndef EIRNN_HTTP_H
 #define EIRNN_HTTP_H
