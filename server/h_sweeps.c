@@ -189,7 +189,8 @@ enum MHD_Result h_sweeps_create(srv_req *r)
         return MHD_YES;
     case SRV_OFFLOAD_FULL:
         return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
-                           "the daemon is checking %d other sweeps; retry shortly",
+                           "the daemon is checking other sweeps (%d wait already); retry "
+                           "shortly",
                            SRV_OFFLOAD_MAX_WAITING);
     default:
         return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "the daemon is stopping");
