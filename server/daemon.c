@@ -13,6 +13,7 @@
 
 #include "http.h"
 #include "modcache.h"
+#include "offload.h"
 #include "pool.h"
 #include "waiters_watch.h"
 
@@ -124,7 +125,8 @@ int srv_daemon_start(srv *s)
     eir_blas_single_threaded();
     s->models = srv_modcache_new(s->cfg.cache_bytes, &s->metrics.model_builds);
     s->waiters = srv_waiters_new(&s->metrics.long_polls);
-    if (!s->models || !s->waiters) {
+    s->offload = srv_offload_start(s, &s->metrics.offload_waiting);
+    if (!s->models || !s->waiters || !s->offload) {
         srv_log("error", json_pack("{s:s}", "message", "out of memory at start"));
         return -1;
     }
@@ -152,6 +154,9 @@ void srv_daemon_shutdown(srv *s, const sigset_t *set, int sig)
     srv_http_quiesce(s);
     srv_waiters_shutdown(s->waiters);
     srv_pool_drain(s->pool);
+    /* Sweeps waiting to be checked get 503; the one being checked is finished (its store work is
+     * bounded) and answered: every connection is resumed before srv_http_stop(). */
+    srv_offload_shutdown(s->offload);
 
     double deadline = t0 + s->cfg.shutdown_grace;
     while (srv_pool_busy(s->pool) > 0 && srv_now() < deadline) {
@@ -183,6 +188,7 @@ void srv_daemon_free(srv *s)
         srv_pool_wait(s->pool);
     }
     if (s->waiters) srv_waiters_shutdown(s->waiters);
+    srv_offload_shutdown(s->offload);
     srv_http_stop(s);
     srv_pool_join(s->pool);
     s->pool = NULL;
@@ -190,6 +196,8 @@ void srv_daemon_free(srv *s)
     s->watch = NULL;
     srv_waiters_free(s->waiters);
     s->waiters = NULL;
+    srv_offload_free(s->offload);
+    s->offload = NULL;
     srv_modcache_free(s->models);
     s->models = NULL;
     store_close(s->store);

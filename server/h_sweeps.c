@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "labels.h"
+#include "offload.h"
 #include "pool.h"
 #include "sweeps.h"
 
@@ -113,19 +114,23 @@ static int fetch(srv_req *r, store_conn *c, const char *id, int with_request, st
     return -1;
 }
 
-enum MHD_Result h_sweeps_create(srv_req *r)
+/**
+ * The work of POST /v1/sweeps, on the offload thread (offload.h) with its answer captured:
+ * check every point, then store the sweep, its new models and its runs.
+ */
+static void sweeps_create_work(srv_req *r)
 {
     srv *s = r->s;
     const char *key;
     enum MHD_Result ret;
-    if (srv_job_create_check(r, "sweep", &key, &ret)) return ret;
+    if (srv_job_create_check(r, "sweep", &key, &ret)) return;
     json_t *body = srv_body_json(r, &ret);
-    if (!body) return ret;
+    if (!body) return;
     store_conn *c = srv_thread_conn(s);
     srv_sweep_plan plan;
     if (srv_sweep_check(r, c, body, &plan, &ret)) {
         json_decref(body);
-        return ret;
+        return;
     }
     char body_hash[65];
     srv_sha256_hex(r->body, r->body_len, body_hash);
@@ -166,10 +171,30 @@ enum MHD_Result h_sweeps_create(srv_req *r)
             }
         }
     }
+    (void)ret; /* the answer is captured (offload.h) */
     store_sweep_clear(&sw);
     srv_sweep_plan_free(&plan);
     json_decref(body);
-    return ret;
+}
+
+enum MHD_Result h_sweeps_create(srv_req *r)
+{
+    if (r->poll_state == SRV_POLL_OFFLOADED) return srv_reply_captured(r); /* work done */
+    const char *key;
+    enum MHD_Result ret;
+    if (srv_job_create_check(r, "sweep", &key, &ret)) return ret;
+    /* Checking the points costs more than the body's size: never on an HTTP thread. */
+    switch (srv_offload_submit(r->s->offload, r, sweeps_create_work)) {
+    case SRV_OFFLOAD_QUEUED:
+        return MHD_YES;
+    case SRV_OFFLOAD_FULL:
+        return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL,
+                           "the daemon is checking other sweeps (%d wait already); retry "
+                           "shortly",
+                           SRV_OFFLOAD_MAX_WAITING);
+    default:
+        return srv_problem(r, SRV_P_UNAVAILABLE, 503, NULL, "the daemon is stopping");
+    }
 }
 
 /** Parse ?wait= into *@p wait (capped at --long-poll-max). -1 with a 400 queued when bad. */

@@ -12,6 +12,9 @@
  * It validates, does at most one short store transaction and queues exactly one response with
  * srv_reply() (or one of the helpers built on it), returning what that returned. Handlers never
  * simulate and never block on a run: a long poll suspends the connection instead (waiters.h).
+ * Work whose cost grows faster than the request's size (checking a sweep's points) goes to the
+ * request-offload thread, the connection suspended meanwhile (offload.h); its answer is
+ * captured there (srv_req::capture) and queued by the handler's next call.
  */
 #ifndef EIRNN_HTTP_H
 #define EIRNN_HTTP_H
@@ -48,24 +51,28 @@ typedef struct srv_req {
     char params[SRV_MAX_PARAMS][SRV_PARAM_MAX]; /**< {id}, {var} in pattern order */
     char *body;                                 /**< request body (NUL-terminated), or NULL */
     size_t body_len, body_cap;
-    int too_large;                 /**< a chunked body outgrew the limit */
-    int over_budget;               /**< the daemon-wide body budget was spent (503) */
-    uint64_t budget_held;          /**< bytes of srv::body_buffered this request holds */
-    uint64_t discarded;            /**< bytes of an oversized body thrown away */
-    double t_start;                /**< srv_now() at the first callback */
-    double busy_mark;              /**< its thread's busy seconds then (http_guard.c) */
-    unsigned status;               /**< status of the queued response, 0 = none */
-    uint64_t bytes;                /**< response body bytes (streams count as sent) */
-    int answered;                  /**< a response was queued */
-    int close_after;               /**< the answer closes the connection (ambiguous framing) */
-    srv_waiter waiter;             /**< long-poll registration (h_runs.c) */
-    int poll_state;                /**< 0 none, 1 suspended */
-    unsigned route_error;          /**< 400, 401, 404 or 405 decided by routing */
-    char allow[64];                /**< Allow header for a 405 */
-    char bad_query[SRV_PARAM_MAX]; /**< the unknown query parameter of a 400 (cut) */
-    const struct srv_route *route; /**< the matched route (http_internal.h), or NULL */
-    void (*detach)(void *ctx);     /**< called when the request ends before a */
-    void *detach_ctx;              /**< streamed response it feeds is freed */
+    int too_large;            /**< a chunked body outgrew the limit */
+    int over_budget;          /**< the daemon-wide body budget was spent (503) */
+    uint64_t budget_held;     /**< bytes of srv::body_buffered this request holds */
+    uint64_t discarded;       /**< bytes of an oversized body thrown away */
+    double t_start;           /**< srv_now() at the first callback */
+    double busy_mark;         /**< its thread's busy seconds then (http_guard.c) */
+    unsigned status;          /**< status of the queued response, 0 = none */
+    uint64_t bytes;           /**< response body bytes (streams count as sent) */
+    int answered;             /**< a response was queued */
+    int close_after;          /**< the answer closes the connection (ambiguous framing) */
+    srv_waiter waiter;        /**< long-poll registration (h_runs.c) */
+    int poll_state;           /**< 0 none, 1 long poll suspended, 2 offloaded (offload.h) */
+    int capture;              /**< srv_reply() keeps the answer instead of queueing it */
+    int captured;             /**< an answer is kept (captured_status, captured_resp) */
+    unsigned captured_status; /**< its status */
+    struct MHD_Response *captured_resp; /**< its response (owned); NULL: srv::oom_response */
+    unsigned route_error;               /**< 400, 401, 404 or 405 decided by routing */
+    char allow[64];                     /**< Allow header for a 405 */
+    char bad_query[SRV_PARAM_MAX];      /**< the unknown query parameter of a 400 (cut) */
+    const struct srv_route *route;      /**< the matched route (http_internal.h), or NULL */
+    void (*detach)(void *ctx);          /**< called when the request ends before a */
+    void *detach_ctx;                   /**< streamed response it feeds is freed */
     /** The keys of the ?label=key:value filters (labels.c): store_labels borrows them. */
     char label_keys[STORE_MAX_LABEL_FILTERS][SRV_LABEL_KEY_MAX + 1];
 } srv_req;
@@ -93,8 +100,23 @@ void srv_http_stop(srv *s);
  */
 int srv_http_listen(srv *s);
 
-/** Queue @p resp with @p status for @p r, recording status and size; destroys @p resp. */
+/**
+ * Queue @p resp with @p status for @p r, recording status and size; destroys @p resp. NULL
+ * @p resp (out of memory) queues the shared 503. With r->capture set (work running off the
+ * connection's thread, offload.h) nothing is queued: the answer (the first one only; a later
+ * one is destroyed and MHD_NO returned) is kept in @p r for srv_reply_captured() and MHD_YES
+ * returned.
+ */
 enum MHD_Result srv_reply(srv_req *r, unsigned status, struct MHD_Response *resp);
+
+/**
+ * Queue the answer srv_reply() captured for @p r, as srv_reply() would have (from the access
+ * handler, on the connection's thread, r->capture clear). A request without one gets a 500.
+ */
+enum MHD_Result srv_reply_captured(srv_req *r);
+
+/** Destroy the answer captured for @p r that was never queued (the client went away). */
+void srv_reply_captured_free(srv_req *r);
 
 /**
  * A response holding a copy of @p len bytes at @p data with @p content_type (NULL = none); the

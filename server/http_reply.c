@@ -26,14 +26,9 @@ struct MHD_Response *srv_oom_response_new(void)
     return resp;
 }
 
-enum MHD_Result srv_reply(srv_req *r, unsigned status, struct MHD_Response *resp)
+/** Queue @p resp (NULL: the shared 503) with @p status for @p r on the connection's thread. */
+static enum MHD_Result queue_reply(srv_req *r, unsigned status, struct MHD_Response *resp)
 {
-    /* A success answer built while a JSON allocation failed can miss members or bytes (srv.h,
-     * srv_json_init): answer 503 instead. */
-    if (resp && status < 400 && srv_json_oom()) {
-        MHD_destroy_response(resp);
-        resp = NULL;
-    }
     r->answered = 1;
     if (!resp) {
         /* Out of memory: the 503 made at start (shared, so queued but not destroyed here). */
@@ -54,6 +49,42 @@ enum MHD_Result srv_reply(srv_req *r, unsigned status, struct MHD_Response *resp
     enum MHD_Result ret = MHD_queue_response(r->con, status, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+enum MHD_Result srv_reply(srv_req *r, unsigned status, struct MHD_Response *resp)
+{
+    /* A success answer built while a JSON allocation failed can miss members or bytes (srv.h,
+     * srv_json_init): answer 503 instead. */
+    if (resp && status < 400 && srv_json_oom()) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
+    if (!r->capture) return queue_reply(r, status, resp);
+    if (r->captured) { /* a second answer: refused as MHD_queue_response() would */
+        if (resp) MHD_destroy_response(resp);
+        return MHD_NO;
+    }
+    r->captured = 1;
+    r->captured_status = resp ? status : 503;
+    r->captured_resp = resp;
+    return MHD_YES;
+}
+
+enum MHD_Result srv_reply_captured(srv_req *r)
+{
+    if (!r->captured)
+        return srv_problem(r, SRV_P_INTERNAL, 500, NULL, "the request's work gave no answer");
+    struct MHD_Response *resp = r->captured_resp;
+    r->captured = 0;
+    r->captured_resp = NULL;
+    return queue_reply(r, r->captured_status, resp);
+}
+
+void srv_reply_captured_free(srv_req *r)
+{
+    if (r->captured_resp) MHD_destroy_response(r->captured_resp);
+    r->captured_resp = NULL;
+    r->captured = 0;
 }
 
 struct MHD_Response *srv_response_copy(srv_req *r, const void *data, size_t len,

@@ -194,7 +194,8 @@ void srv_http_on_completed(void *cls, struct MHD_Connection *con, void **con_cls
         return;
     }
     *con_cls = NULL;
-    if (r->poll_state) srv_waiters_forget(s->waiters, &r->waiter);
+    if (r->poll_state == 1) srv_waiters_forget(s->waiters, &r->waiter);
+    srv_reply_captured_free(r); /* offloaded work answered a client that went away */
     if (r->detach) r->detach(r->detach_ctx);
     if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED) {
         /* A reader that stopped reading: reset rather than close, or the kernel would keep the

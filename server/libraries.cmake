@@ -33,7 +33,7 @@ set(EIR_DAEMON_SOURCES
   array_stream.c h_matrices.c exec_job.c exec_analysis.c h_analyses.c h_jobs.c
   pool.c exec.c model_resolve.c waiters.c waiters_watch.c modcache.c build_guard.c run_budget.c
   analysis_check.c analysis_refs.c analysis_exec.c analysis_spectrum.c analysis_fixed.c
-  analysis_lyap.c analysis_activity.c h_sweeps.c sweep_check.c sweep_table.c labels.c run_refs.c)
+  analysis_lyap.c analysis_activity.c h_sweeps.c sweep_check.c sweep_table.c labels.c run_refs.c offload.c)
 list(TRANSFORM EIR_STORE_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 list(TRANSFORM EIR_DAEMON_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 

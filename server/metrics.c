@@ -43,6 +43,7 @@ void srv_metrics_init(srv_metrics *m)
     atomic_init(&m->in_flight, 0);
     atomic_init(&m->workers_busy, 0);
     atomic_init(&m->long_polls, 0);
+    atomic_init(&m->offload_waiting, 0);
 }
 
 void srv_hist_observe(srv_hist *h, double seconds)
@@ -208,6 +209,12 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         "# HELP eirnn_http_long_polls Long polls waiting for a run.\n"
         "# TYPE eirnn_http_long_polls gauge\neirnn_http_long_polls %d\n",
         atomic_load(&m->long_polls));
+    put(&b,
+        "# HELP eirnn_offload_waiting Requests (sweeps being created) waiting for the "
+        "request-offload "
+        "thread.\n"
+        "# TYPE eirnn_offload_waiting gauge\neirnn_offload_waiting %d\n",
+        atomic_load(&m->offload_waiting));
     put(&b, "# HELP eirnn_http_requests_total Finished HTTP requests by status code.\n"
             "# TYPE eirnn_http_requests_total counter\n");
     for (int c = 100; c < 600; c++) {

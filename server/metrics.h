@@ -41,6 +41,7 @@ typedef struct srv_metrics {
     atomic_int in_flight;                   /**< requests being handled */
     atomic_int workers_busy;                /**< workers simulating or writing results */
     atomic_int long_polls;                  /**< suspended long polls */
+    atomic_int offload_waiting;             /**< requests waiting for the offload thread */
 } srv_metrics;
 
 /** Zero @p m and set the histogram bounds. */

@@ -28,6 +28,7 @@ struct srv_waiters;
 struct srv_watch;
 struct srv_modcache;
 struct srv_guard;
+struct srv_offload;
 
 /** Everything the daemon can be told on its command line or in its environment. */
 typedef struct srv_config {
@@ -75,6 +76,7 @@ typedef struct srv {
     struct srv_waiters *waiters; /**< suspended long polls */
     struct srv_watch *watch;     /**< wakes them for runs other daemons end (waiters_watch.h) */
     struct srv_modcache *models; /**< built models by id */
+    struct srv_offload *offload; /**< runs heavy requests off the HTTP threads (offload.h) */
     struct srv_guard *guard;     /**< slow-client watchdog (http_guard.c), NULL when stopped */
     srv_metrics metrics;         /**< counters and histograms */
     /** Body bytes held by requests (http_request.c): each request reserves its buffer here and

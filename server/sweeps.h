@@ -4,8 +4,10 @@
  *        sweep_check.c expands and validates every point before anything is stored, and
  *        sweep_table.c answers the table of a sweep's points (JSON or CSV).
  *
- * Threads: everything here runs on an HTTP thread with that thread's store connection; nothing
- * is shared between requests.
+ * Threads: POST /v1/sweeps checks and stores its sweep on the daemon's request-offload thread
+ * (offload.h) with that thread's store connection, its connection suspended meanwhile (the cost
+ * grows with the points, not the body); everything else runs on an HTTP thread with that
+ * thread's store connection. Nothing is shared between requests.
  */
 #ifndef EIRNN_SWEEPS_H
 #define EIRNN_SWEEPS_H
@@ -48,10 +50,10 @@ typedef struct srv_sweep_plan {
 
 /**
  * Expand and check every point of sweep request @p body (docs/SWEEPS.md "Validation") on the
- * calling HTTP thread with store connection @p c: the sweep parsed, its size and the validation
- * work bounded (--max-sweep-points, --max-sweep-check-bytes), the base model found, every
- * distinct point model shape-checked once, every point's run checked against its model's shape
- * (eir_pipe_check()), its V0 reference and its memory. Nothing is stored.
+ * calling thread (the request-offload thread) with store connection @p c: the sweep parsed, its
+ * size and the validation work bounded (--max-sweep-points, --max-sweep-check-bytes), the base
+ * model found, every distinct point model shape-checked once, every point's run checked against its
+ * model's shape (eir_pipe_check()), its V0 reference and its memory. Nothing is stored.
  * @return 0 with @p plan filled (free with srv_sweep_plan_free()); -1 with the answer queued into
  *         *@p ret: 422 naming the field (for a point: its index, its axes' values and the field
  *         inside the point, "/run/..." or "/model/..."), 503 when out of memory, store failures.
