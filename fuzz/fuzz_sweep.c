@@ -11,7 +11,8 @@
  * length), at most the limit, paths under /model/ or /run/; point indices are in range and
  * row-major for a grid; a patch either sets exactly the value at the pointer (read back with an
  * RFC 6901 getter written here), leaving the rest of the document as it was, or fails naming
- * the pointer; the base documents are never changed; a point's run that parses simulates; labels
+ * the pointer; the base documents are never changed (a "model_id" stands for the fixed model's
+ * document); a point's run that parses simulates; labels
  * that pass are an object of at most 64 string members with keys of the allowed characters.
  */
 #include "fuzz_common.h"
@@ -40,6 +41,7 @@ static const char fixed_model_json[] =
 static eir_model *fixed_model;
 static eir_model_spec *fixed_spec;
 static eir_model_shape fixed_shape;
+static json_t *fixed_model_doc; /* the "stored" model of a sweep with a model_id */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -54,7 +56,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_sweep: the fixed model does not build\n");
         abort();
     }
-    json_decref(j);
+    fixed_model_doc = j; /* kept for the process's life */
     return 0;
 }
 
@@ -253,7 +255,7 @@ static void run_point(const eir_sweep_spec *s, json_t *point, const eir_json_lim
     if (s->metrics) FUZZ_CHECK(json_object_set(own, "metrics", (json_t *)s->metrics) == 0);
     check_labels(json_object_get(own, "labels"), "/run/labels");
 
-    if (s->model) { /* the daemon checks each distinct patched model's shape */
+    if (s->model || s->model_axes) { /* the daemon checks each distinct patched model's shape */
         eir_model_shape shape;
         eir_error e;
         eir_error_clear(&e);
@@ -359,9 +361,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     eir_json_limits lim;
     fuzz_limits(&lim);
-    /* the point document: a stored model (model_id) is {} here, so /model/x axes add x */
-    json_t *base = s.model ? json_pack("{sOsO}", "model", s.model, "run", s.run)
-                           : json_pack("{sosO}", "model", json_object(), "run", s.run);
+    /* the point document; a stored model (model_id) is the fixed model's document here */
+    json_t *base = json_pack("{sOsO}", "model", s.model ? (json_t *)s.model : fixed_model_doc,
+                             "run", (json_t *)s.run);
     FUZZ_CHECK(base);
     json_t *base_copy = json_deep_copy(base);
     FUZZ_CHECK(base_copy);

@@ -273,6 +273,19 @@ def sweeps():
         '"axes": [{"path": "/run/se\u0000ed", "values": [1]}]}' % mid)
     put(h, "edge_both_models.json",
         {"model_id": mid, "model": model, "run": run, "axes": [{"path": "/run/seed", "values": [1]}]})
+    put(h, "edge_v0_trial_metrics.json",
+        {"model_id": mid,
+         "run": dict(run, V0={"run_id": "r_0123456789abcdef01234567", "trial": 1},
+                     metrics={"windows": [{"var": "z", "from": 0, "to": 32},
+                                          {"name": "r_end", "var": "r", "from": 31, "to": 32}],
+                              "settle": {"steps": 32, "tol": 1e-3}}),
+         "axes": [{"path": "/run/V0/trial", "values": [0, 1, -1]},
+                  {"path": "/run/metrics/settle/tol", "values": [1e-3, 0, 1e300]},
+                  {"path": "/run/metrics/windows/1/name", "values": ["r_end", "z_0_32", "bad name"]}]})
+    put(h, "edge_array_inputs.json",
+        {"model_id": mid, "run": {"dt": 0.1, "inputs": [[0, 1], [1, 0], [0.5, 0.5]], "V0": 0.1},
+         "axes": [{"path": "/run/inputs/1/0", "values": [2, -1]},
+                  {"path": "/run/record", "values": [{"vars": ["V", "r", "z", "y"]}, {"every": 3}]}]})
     put(h, "edge_not_object.json", "[]")
 
 
