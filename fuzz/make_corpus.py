@@ -262,9 +262,28 @@ def sweeps():
          "axes": [{"path": "/run/metrics/windows", "values": [[]]}]})
     put(h, "edge_run_model.json",
         {"model_id": mid, "run": run, "axes": [{"path": "/run/model/leak", "values": [1]}]})
-    put(h, "edge_bad_labels.json",
-        {"model_id": mid, "run": dict(run, labels={"bad key": "x"}), "labels": {"k": "v\n"},
-         "axes": [{"path": "/run/labels/y", "values": ["x" * 256, 1, "ok"]}]})
+    # Labels: each rule broken alone on an otherwise valid sweep (and one at the limit), so
+    # that a parser accepting any of them fails the harness on its seeds.
+    bad_labels = {
+        "key_space": {"bad key": "x"},
+        "key_64": {"k" * 64: "x"},
+        "key_empty": {"": "x"},
+        "value_256": {"k": "v" * 256},
+        "value_control": {"k": "v\n"},
+        "value_del": {"k": "v\u007f"},
+        "value_number": {"k": 1},
+        "members_65": {"k%d" % i: "v" for i in range(65)},
+        "not_object": ["k", "v"],
+    }
+    for name, labels in bad_labels.items():
+        put(h, "edge_labels_%s.json" % name,
+            {"model_id": mid, "run": run, "labels": labels,
+             "axes": [{"path": "/run/seed", "values": [1]}]})
+    put(h, "edge_labels_at_limits.json",
+        {"model_id": mid, "run": dict(run, labels={"k" * 63: "v" * 255}),
+         "labels": {"k%d" % i: "v" for i in range(64)},
+         "axes": [{"path": "/run/labels/bad key", "values": ["x"]},
+                  {"path": "/run/labels/y", "values": ["x" * 256, 1, "ok", "\u0001"]}]})
     put(h, "edge_label_nul_key.json",
         '{"model_id": "%s", "run": {"dt": 0.1, "inputs": {"steps": 2}}, '
         '"labels": {"a\u0000b": "x"}, "axes": [{"path": "/run/seed", "values": [1]}]}' % mid)
