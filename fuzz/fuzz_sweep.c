@@ -244,6 +244,30 @@ static json_t *patch_checked(json_t *doc, const char *path, json_t *v)
     return out;
 }
 
+/* The patcher on its own, with the first axes' paths of a refused sweep (bad escapes, no
+ * leading "/", ...): it fails naming the pointer as given, or patches (the input is compared
+ * with its copy afterwards). */
+static void patch_raw(json_t *j)
+{
+    size_t k;
+    json_t *axis;
+    json_array_foreach(json_object_get(j, "axes"), k, axis)
+    {
+        const char *p = json_string_value(json_object_get(axis, "path"));
+        if (!p || k >= 4) continue;
+        eir_error e;
+        eir_error_clear(&e);
+        json_t *out = eir_json_patch_pointer(j, p, json_null(), &e);
+        if (!out) {
+            FUZZ_CHECK(e.status != EIR_OK && e.message[0] != '\0');
+            FUZZ_CHECK(memchr(e.field, 0, sizeof e.field) &&
+                       memchr(e.message, 0, sizeof e.message));
+            FUZZ_CHECK(strncmp(e.field, p, sizeof e.field - 1) == 0);
+        }
+        json_decref(out);
+    }
+}
+
 /* The point's run parsed against the fixed shape and, when it parses, simulated. */
 static void run_point(const eir_sweep_spec *s, json_t *point, const eir_json_limits *lim)
 {
@@ -348,6 +372,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     eir_status rc = eir_json_parse_sweep(j, FUZZ_MAX_POINTS, &s, &e);
     if (rc != EIR_OK) {
         fuzz_check_error(rc, &e);
+        patch_raw(j);
         eir_sweep_spec zero;
         memset(&zero, 0, sizeof zero);
         FUZZ_CHECK(memcmp(&s, &zero, sizeof s) == 0); /* nothing left on failure */

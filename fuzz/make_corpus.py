@@ -305,6 +305,16 @@ def sweeps():
         {"model_id": mid, "run": {"dt": 0.1, "inputs": [[0, 1], [1, 0], [0.5, 0.5]], "V0": 0.1},
          "axes": [{"path": "/run/inputs/1/0", "values": [2, -1]},
                   {"path": "/run/record", "values": [{"vars": ["V", "r", "z", "y"]}, {"every": 3}]}]})
+    put(h, "edge_input_noise_and_limit.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/inputs/noise", "values": [{"sigma": 0.5}, {"sigma": -1, "seed": 1},
+                                                            {"sigma": 0}]},
+                  {"path": "/run/inputs/segments",
+                   "values": [[{"from": 0, "to": 1, "value": 0}] * 200, []]}]})
+    put(h, "edge_raw_pointers.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "run/seed", "values": [1]}, {"path": "/run/a~2", "values": [1]},
+                  {"path": "", "values": [1]}, {"path": "/run/dt/0", "values": [1]}]})
     put(h, "edge_not_object.json", "[]")
 
 
