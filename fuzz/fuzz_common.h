@@ -59,10 +59,11 @@ static inline void fuzz_check_error(eir_status rc, const eir_error *e)
  * Simulate @p d on @p m into freshly allocated buffers, then describe the run with
  * eir_run_meta() and serialise that (which must work: the record never holds NaN).
  * @p spec may be NULL. The run must not fail for any reason but a diverging state (which is
- * not an error) when @p must_succeed.
+ * not an error) when @p must_succeed. @p run, the parsed run of @p d (or NULL), gives a run with
+ * "metrics" its metrics (eir_json_metrics()), which must serialise and go into the record.
  */
 static inline void fuzz_simulate(const eir_model *m, const eir_model_spec *spec, eir_run_desc *d,
-                                 int must_succeed)
+                                 const eir_run_spec *run, int must_succeed)
 {
     size_t item = d->precision == EIR_F32 ? sizeof(float) : sizeof(double);
     for (int v = 0; v < EIR_NVARS; v++) {
@@ -104,6 +105,14 @@ static inline void fuzz_simulate(const eir_model *m, const eir_model_spec *spec,
     mi.seed_used = 1;
     mi.result = rc == EIR_OK ? &res : NULL;
     mi.run_status = rc;
+    json_t *metrics = NULL;
+    if (run && run->has_metrics && rc == EIR_OK) {
+        metrics = eir_json_metrics(run, st, &res, d->dt);
+        FUZZ_CHECK(metrics && json_is_object(metrics));
+        FUZZ_CHECK(json_object_get(metrics, "windows"));
+        FUZZ_CHECK(!json_object_get(metrics, "settle") == !run->metrics.settle_steps);
+        mi.metrics = metrics;
+    }
     mi.parse_s = 0.001;
     mi.build_s = -1;
     mi.simulate_s = 0.002;
@@ -113,6 +122,7 @@ static inline void fuzz_simulate(const eir_model *m, const eir_model_spec *spec,
     FUZZ_CHECK(s);
     free(s);
     json_decref(meta);
+    json_decref(metrics);
     for (int v = 0; v < EIR_NVARS; v++) {
         free(d->out[v]);
         d->out[v] = NULL;

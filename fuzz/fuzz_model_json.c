@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             in[i] = (double)(i % 3) * 0.5;
         d.inputs = in;
     }
-    fuzz_simulate(m, spec, &d, 1);
+    fuzz_simulate(m, spec, &d, NULL, 1);
 
     free(in);
     free(V);

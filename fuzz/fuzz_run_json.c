@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(r->time_limit >= 0);
         if (!r->has_seed) d->seed = 7;
         if (d->threads < 1 || d->threads > 2) d->threads = 1;
-        fuzz_simulate(m, spec, d, 1);
+        fuzz_simulate(m, spec, d, r, 1);
         eir_run_spec_free(r);
     }
     eir_model_free(own);

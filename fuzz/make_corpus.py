@@ -173,6 +173,151 @@ def runs():
     put(h, "edge_not_object.json", "[1, 2, 3]")
 
 
+# --------------------------------------------------------------------------------- sweeps
+def sweeps():
+    """Seeds of the sweep harness (fuzz_sweep.c): the contract's sweeps and edge cases."""
+    h = "sweep"
+    clean(h)
+    manifest = load(os.path.join(EX, "manifest.json"))
+    for group in ("requests", "invalid"):
+        for entry in manifest[group]:
+            if entry.get("kind") != "sweep":
+                continue
+            with open(os.path.join(EX, entry["file"]), "rb") as f:
+                put(h, ("invalid_" if group == "invalid" else "") +
+                    os.path.basename(entry["file"]), f.read())
+    mid = "m_0123456789abcdef01234567"
+    model = shrink(load(os.path.join(EX, "requests", "model_gated_explicit.json")))
+    # A run the harness's limits let through (T <= 64, B <= 4), with described inputs,
+    # noise, metrics, settle and labels.
+    run = {"dt": 0.1, "seed": 3,
+           "inputs": {"steps": 32, "trials": 2,
+                      "segments": [{"from": 0, "to": 16, "value": [0.5, 0]},
+                                   {"from": 8, "to": 32, "value": [[1, 0], [0, 1]], "to_value": 0}],
+                      "noise": {"sigma": 0.1, "seed": 7}},
+           "record": {"vars": ["r"], "every": 8},
+           "labels": {"cell": "a"}}
+    metrics = {"windows": [{"name": "late_r", "var": "r", "from": 16, "to": 32},
+                           {"var": "V", "from": 0, "to": 8}],
+               "settle": {"steps": 4, "tol": 1e-3}}
+    put(h, "edge_small_grid.json",
+        {"name": "small", "model_id": mid, "run": run, "mode": "grid", "metrics": metrics,
+         "labels": {"project": "fuzz", "a.b-c_D9": ""},
+         "axes": [{"path": "/model/recurrent/A/E", "values": [0, 0.5, 1]},
+                  {"path": "/run/seed", "values": [1, 2]},
+                  {"path": "/run/inputs/segments/1/to_value", "values": [0, [1, 1], [[1, 0], [0, 1]]]}]})
+    put(h, "edge_inline_model_axes.json",
+        {"model": model, "run": run,
+         "axes": [{"path": "/model/recurrent/A/E", "values": [0, -0.1, "x"]},
+                  {"path": "/model/populations/E", "values": [4, 65]},
+                  {"path": "/model/new_member", "values": [1]}]})
+    put(h, "edge_zip.json",
+        {"model_id": mid, "run": run, "mode": "zip",
+         "axes": [{"path": "/run/dt", "values": [0.1, 0.05, 0]},
+                  {"path": "/run/inputs/steps", "values": [32, 64, 65]},
+                  {"path": "/run/labels/value", "values": ["a", "b", "c"]}]})
+    put(h, "edge_escaped_tokens.json",
+        {"model_id": mid, "run": dict(run, **{"a/b": {"c~d": 1}}),
+         "axes": [{"path": "/run/a~1b/c~0d", "values": [1, 2]},
+                  {"path": "/run/~0~1~10", "values": [[]]},
+                  {"path": "/run/labels/x~1y", "values": ["v"]}]})
+    put(h, "edge_bad_escape.json",
+        {"model_id": mid, "run": run, "axes": [{"path": "/run/a~2b", "values": [1]}]})
+    put(h, "edge_array_indices.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/inputs/segments/0/value/1", "values": [0.25, 1e300]},
+                  {"path": "/run/inputs/segments/2/from", "values": [1]},
+                  {"path": "/run/record/vars/00", "values": ["V"]},
+                  {"path": "/run/record/vars/-", "values": ["z"]}]})
+    put(h, "edge_through_scalar.json",
+        {"model_id": mid, "run": run, "axes": [{"path": "/run/dt/x", "values": [1]}]})
+    put(h, "edge_missing_middle.json",
+        {"model_id": mid, "run": run, "axes": [{"path": "/run/nothing/here", "values": [1]}]})
+    put(h, "edge_overlapping_axes.json",
+        {"model_id": mid, "run": run, "axes": [{"path": "/run/inputs", "values": [{"steps": 1}]},
+                                               {"path": "/run/inputs/steps", "values": [2]}]})
+    put(h, "edge_empty_values.json",
+        {"model_id": mid, "run": run, "axes": [{"path": "/run/seed", "values": []}]})
+    put(h, "edge_huge_grid.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/x%d" % k, "values": list(range(16))} for k in range(16)]})
+    put(h, "edge_grid_at_limit.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/seed", "values": list(range(64))},
+                  {"path": "/run/labels/k", "values": [str(k) for k in range(64)]}]})
+    put(h, "edge_17_axes.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/x%d" % k, "values": [1]} for k in range(17)]})
+    put(h, "edge_v0_from_run.json",
+        {"model_id": mid, "run": dict(run, V0={"run_id": "r_0123456789abcdef01234567"}),
+         "axes": [{"path": "/run/V0/trial", "values": [0, 1, -1, 4]}]})
+    put(h, "edge_v0_values.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/V0", "values": [0.5, [0.1] * 6, [[0.1] * 6] * 2, [1]]}]})
+    put(h, "edge_metrics_axis.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/metrics", "values": [metrics, {"windows": []}, {}]}]})
+    put(h, "edge_metrics_conflict.json",
+        {"model_id": mid, "run": run, "metrics": metrics,
+         "axes": [{"path": "/run/metrics/windows", "values": [[]]}]})
+    put(h, "edge_run_model.json",
+        {"model_id": mid, "run": run, "axes": [{"path": "/run/model/leak", "values": [1]}]})
+    # Labels: each rule broken alone on an otherwise valid sweep (and one at the limit), so
+    # that a parser accepting any of them fails the harness on its seeds.
+    bad_labels = {
+        "key_space": {"bad key": "x"},
+        "key_64": {"k" * 64: "x"},
+        "key_empty": {"": "x"},
+        "value_256": {"k": "v" * 256},
+        "value_control": {"k": "v\n"},
+        "value_del": {"k": "v\u007f"},
+        "value_number": {"k": 1},
+        "members_65": {"k%d" % i: "v" for i in range(65)},
+        "not_object": ["k", "v"],
+    }
+    for name, labels in bad_labels.items():
+        put(h, "edge_labels_%s.json" % name,
+            {"model_id": mid, "run": run, "labels": labels,
+             "axes": [{"path": "/run/seed", "values": [1]}]})
+    put(h, "edge_labels_at_limits.json",
+        {"model_id": mid, "run": dict(run, labels={"k" * 63: "v" * 255}),
+         "labels": {"k%d" % i: "v" for i in range(64)},
+         "axes": [{"path": "/run/labels/bad key", "values": ["x"]},
+                  {"path": "/run/labels/y", "values": ["x" * 256, 1, "ok", "\u0001"]}]})
+    put(h, "edge_label_nul_key.json",
+        '{"model_id": "%s", "run": {"dt": 0.1, "inputs": {"steps": 2}}, '
+        '"labels": {"a\u0000b": "x"}, "axes": [{"path": "/run/seed", "values": [1]}]}' % mid)
+    put(h, "edge_path_nul.json",
+        '{"model_id": "%s", "run": {"dt": 0.1, "inputs": {"steps": 2}}, '
+        '"axes": [{"path": "/run/se\u0000ed", "values": [1]}]}' % mid)
+    put(h, "edge_both_models.json",
+        {"model_id": mid, "model": model, "run": run, "axes": [{"path": "/run/seed", "values": [1]}]})
+    put(h, "edge_v0_trial_metrics.json",
+        {"model_id": mid,
+         "run": dict(run, V0={"run_id": "r_0123456789abcdef01234567", "trial": 1},
+                     metrics={"windows": [{"var": "z", "from": 0, "to": 32},
+                                          {"name": "r_end", "var": "r", "from": 31, "to": 32}],
+                              "settle": {"steps": 32, "tol": 1e-3}}),
+         "axes": [{"path": "/run/V0/trial", "values": [0, 1, -1]},
+                  {"path": "/run/metrics/settle/tol", "values": [1e-3, 0, 1e300]},
+                  {"path": "/run/metrics/windows/1/name", "values": ["r_end", "z_0_32", "bad name"]}]})
+    put(h, "edge_array_inputs.json",
+        {"model_id": mid, "run": {"dt": 0.1, "inputs": [[0, 1], [1, 0], [0.5, 0.5]], "V0": 0.1},
+         "axes": [{"path": "/run/inputs/1/0", "values": [2, -1]},
+                  {"path": "/run/record", "values": [{"vars": ["V", "r", "z", "y"]}, {"every": 3}]}]})
+    put(h, "edge_input_noise_and_limit.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "/run/inputs/noise", "values": [{"sigma": 0.5}, {"sigma": -1, "seed": 1},
+                                                            {"sigma": 0}]},
+                  {"path": "/run/inputs/segments",
+                   "values": [[{"from": 0, "to": 1, "value": 0}] * 200, []]}]})
+    put(h, "edge_raw_pointers.json",
+        {"model_id": mid, "run": run,
+         "axes": [{"path": "run/seed", "values": [1]}, {"path": "/run/a~2", "values": [1]},
+                  {"path": "", "values": [1]}, {"path": "/run/dt/0", "values": [1]}]})
+    put(h, "edge_not_object.json", "[]")
+
+
 # --------------------------------------------------------------------------------- arrays
 def arrays():
     h = "array"
@@ -412,6 +557,7 @@ if __name__ == "__main__":
     http()
     models()
     runs()
+    sweeps()
     arrays()
     npy()
     csv()
