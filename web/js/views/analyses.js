@@ -150,13 +150,15 @@ function summaryTable(s) {
 
 async function modelInfo(doc, signal) {
   // {NE, NI, leak} of the analysed model: a stored model's document and G_b, or the inline one.
+  // The leak from the document when it is written out (a number or N numbers), else G_b.
   let mdoc = doc.request && doc.request.model;
   let leak = null;
   if (doc.model_id) {
     try {
       const m = await api.get(`/v1/models/${doc.model_id}`, { signal });
       mdoc = m.model;
-      if (m.state === 'ready') leak = await leakRange(doc.model_id, signal);
+      leak = leakFromDocument(mdoc);
+      if (!leak && m.state === 'ready') leak = await leakRange(doc.model_id, signal);
     } catch (err) {
       if (isAbort(err)) throw err;
     }
@@ -308,7 +310,7 @@ function renderAnalysis(root, id, ctx) {
       planePlot(eigBox, {
         sets: [eigenSet(ev.data, k * n, n, `eigenvalues of J at point ${k}`, '#1f77b4')],
         vlines: spectrumLines('jacobian', info.leak),
-        circle: false,
+        circle: true,
         equal: true,
         xlabel: 'Re λ',
         ylabel: 'Im λ',
@@ -417,13 +419,17 @@ function renderAnalysis(root, id, ctx) {
     summaryBox.append(h('h3', {}, 'Summary'), doc.summary ? summaryTable(doc.summary) : h('p', { class: 'note' }, 'No summary (it did not succeed).'));
     drawResultsList(doc);
     clear(plotBox);
+    const loading = h('p', { class: 'note' }, 'loading the results…');
+    plotBox.append(loading);
     if (doc.status !== 'succeeded' || !PLOTTERS[doc.analysis]) {
+      loading.remove();
       plotBox.append(h('p', { class: 'note' }, `Nothing to plot: the analysis ${doc.status}.`));
       markPlotted();
       return;
     }
     try {
       await PLOTTERS[doc.analysis](doc);
+      loading.remove();
       markPlotted();
     } catch (err) {
       if (isAbort(err)) return;

@@ -159,7 +159,7 @@ function renderSweep(root, id, ctx) {
     setProgress(progress, s.progress);
     progressText.textContent = `${s.status} · ${s.points} points: ${countsText(s.counts)}`;
     clear(meta);
-    meta.append(`${s.mode} of ${s.axes.length} axis${s.axes.length === 1 ? '' : 'es'} · created ${when(s.created_at)}`);
+    meta.append(`${s.mode} of ${s.axes.length} ax${s.axes.length === 1 ? 'is' : 'es'} · created ${when(s.created_at)}`);
     if (s.finished_at) meta.append(` · finished ${when(s.finished_at)}`);
     const models = (s.models || []).slice(0, 20);
     if (models.length) {
@@ -341,7 +341,7 @@ function renderSweep(root, id, ctx) {
         runs[r * nx + a] = row && runCol >= 0 ? row[runCol] : null;
       }
     }
-    const cell = Math.max(6, Math.min(48, Math.floor(420 / Math.max(nx, ny))));
+    const cell = Math.max(4, Math.min(96, Math.floor(480 / Math.max(nx, ny))));
     const W = Math.min(600, nx * cell);
     const H = Math.min(600, ny * cell);
     const canvas = h('canvas', { 'data-testid': 'sweep-heatmap', class: 'heatmap clickable' });
@@ -366,6 +366,8 @@ function renderSweep(root, id, ctx) {
       l.style.width = `${W / nx}px`;
       xLabels.append(l);
     }
+    const xCaption = h('div', { class: 'hm-caption' }, xa.path);
+    xCaption.style.width = `${W}px`;
     const readout = h('div', { class: 'plane-readout' }, '\u00a0');
     const cellAt = (ev) => {
       const rect = canvas.getBoundingClientRect();
@@ -387,7 +389,7 @@ function renderSweep(root, id, ctx) {
     plotBox.dataset.kind = 'heatmap';
     plotBox.append(
       h('div', { class: 'hm-row' }, h('div', { class: 'hm-caption vertical' }, ya.path), yLabels, canvas),
-      h('div', { class: 'hm-xaxis' }, xLabels, h('div', { class: 'hm-caption' }, xa.path)),
+      h('div', { class: 'hm-xaxis' }, xLabels, xCaption),
       readout,
       h('div', { class: 'legend' }, legend, h('span', { class: 'hint' }, ` ${metric} (grey: no value yet)`)),
     );
