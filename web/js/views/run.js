@@ -541,9 +541,7 @@ function heatmapAxes(gutter, area, xaxis, { n, nE, height, rows, time, known }) 
     area.append(sep);
   }
   gutter.style.height = `${area.clientHeight || height}px`;
-  for (let k = 0; k <= 4; k++) {
-    const m = Math.min(rows - 1, Math.round((k * (rows - 1)) / 4));
-    const lab = h('span', null, fmt(time[m], 4));
-    xaxis.append(lab);
-  }
+  // the canvas spans t from 0 (before the first recorded row) to the last recorded time
+  const end = time[rows - 1];
+  for (let k = 0; k <= 4; k++) xaxis.append(h('span', null, fmt((k * end) / 4, 4)));
 }
