@@ -406,7 +406,7 @@ export function render(root, params, ctx) {
   // ---------- fixed points ----------
   const fpSelect = h('select', { 'data-testid': 'fixed-points-select' });
   const fpTable = h('div', { class: 'fp-table' });
-  const fpPlot = h('div', { class: 'plot', 'data-testid': 'fixed-points-plot' });
+  const fpPlot = h('div', { class: 'plot-holder', 'data-testid': 'fixed-points-plot' });
   const fpBtn = h('button', { type: 'button', 'data-testid': 'fixed-points-compute' }, 'Find fixed points (100 random starts)');
   const fpStatus = h('span', { class: 'form-status' });
   let shownFixed = null;

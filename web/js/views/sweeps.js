@@ -354,15 +354,18 @@ function renderSweep(root, id, ctx) {
     const vmax = Number.isFinite(range.max) ? (range.max > vmin ? range.max : vmin + 1) : 1;
     const yLabels = h('div', { class: 'hm-ylabels' });
     yLabels.style.height = `${H}px`;
+    // At most about 12 labels on an axis: every k-th value when there are more.
+    const every = (n) => Math.max(1, Math.ceil(n / 12));
     for (let r = 0; r < ny; r++) {
-      const l = h('span', {}, valueText(ya.values[ny - 1 - r]));
+      const b = ny - 1 - r;
+      const l = h('span', {}, b % every(ny) === 0 ? valueText(ya.values[b]) : '');
       l.style.height = `${H / ny}px`;
       yLabels.append(l);
     }
     const xLabels = h('div', { class: 'hm-xlabels' });
     xLabels.style.width = `${W}px`;
     for (let a = 0; a < nx; a++) {
-      const l = h('span', {}, valueText(xa.values[a]));
+      const l = h('span', {}, a % every(nx) === 0 ? valueText(xa.values[a]) : '');
       l.style.width = `${W / nx}px`;
       xLabels.append(l);
     }
@@ -468,7 +471,7 @@ function renderSweep(root, id, ctx) {
           }
         }
       },
-      1000,
+      sweep && sweep.points > 1000 ? 3000 : 1000,
     );
   })();
   return () => {
