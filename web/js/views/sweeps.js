@@ -19,6 +19,8 @@ import {
   progressBar,
   setProgress,
   finiteRange,
+  jsonPostForm,
+  newestModelId,
 } from '../viewkit.js';
 
 const PAGE = 50;
@@ -49,9 +51,24 @@ function renderList(root, ctx) {
       'section',
       { class: 'view sweeps-view', 'data-testid': 'sweeps-view' },
       h('h2', {}, 'Sweeps'),
-      h('p', { class: 'hint' }, 'Sweeps are submitted with POST /v1/sweeps, eirnn sweeps submit or the Python client (docs/SWEEPS.md).'),
       listBox,
       more,
+      jsonPostForm({
+        testid: 'sweep-create',
+        title: 'New sweep',
+        hint: 'A base model and run, and the axes to sweep (docs/SWEEPS.md). Every point is checked before anything is queued.',
+        path: '/v1/sweeps',
+        route: '/sweeps',
+        button: 'Submit sweep',
+        signal,
+        example: async () => ({
+          name: 'example',
+          model_id: await newestModelId(signal),
+          run: { dt: 0.1, seed: 1, inputs: { steps: 1000 }, record: { vars: ['r'], every: 100 } },
+          axes: [{ path: '/run/seed', values: [1, 2, 3] }],
+          metrics: { windows: [{ name: 'late_r', var: 'r', from: 500, to: 1000 }] },
+        }),
+      }),
     ),
   );
 
