@@ -82,6 +82,10 @@ export function render(root, params, ctx) {
   async function follow() {
     let run = await get(base, { signal });
     update(run);
+    if (ACTIVE.has(run.status)) {
+      plots.replaceChildren(h('p', { class: 'muted', 'data-testid': 'run-waiting' },
+        'The plots and the downloads come when the run ends; this page follows it.'));
+    }
     let progressParam = true;
     while (ACTIVE.has(run.status)) {
       try {
