@@ -115,8 +115,9 @@ export function render(root, params, ctx) {
     const meta = run.meta;
     showCards(cards, run);
     const results = await showDownloads(run);
-    if (!meta || !meta.outputs || !meta.model || !meta.run) {
-      plots.replaceChildren(h('p', { class: 'muted' }, 'This run has no results to plot.'));
+    if (!meta || !meta.outputs || !meta.model || !meta.run || !results.length) {
+      plots.replaceChildren(h('p', { class: 'muted', 'data-testid': 'run-no-results' },
+        `This run (${run.status}) has no results to plot.`));
       plotted();
       return;
     }
