@@ -612,7 +612,7 @@ export function render(root, params, ctx) {
       } catch (err) {
         if (isAbort(err)) return;
       }
-    });
+    }, 1000);
   })();
 
   return () => ctl.abort();
