@@ -14,6 +14,7 @@ matplotlib's Agg backend, checking the data in the figures:
   Re λ = 0 and Re λ = -G_b (the summary's min_leak); an array with leak; M refuses a leak;
 * plot_sweep: over one axis the line's y values are the table's metric; over two axes the image
   is the metric on the grid (rows the first axis); an unknown metric names the metrics;
+* examples/plot_run.py writes a PNG of a run it submits and prints its page's address;
 * Client.page_url: the page's address; eirnn.plot without matplotlib (blocked in a subprocess):
   importing it works, calling a function raises ImportError saying
   "apt-get install python3-matplotlib".
@@ -268,6 +269,22 @@ class PageAndImport(unittest.TestCase):
                          f"http://127.0.0.1:{D.port}/#/models/m_x")
         with self.assertRaises(ValueError):
             C.page_url("jobs", "r_1")
+
+    def test_example_writes_a_png(self):
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="eirnn-plot-") as tmp:
+            out = os.path.join(tmp, "run.png")
+            p = subprocess.run(
+                [sys.executable, os.path.join(ROOT, "clients", "python", "examples",
+                                              "plot_run.py"),
+                 "--url", C.url, "--out", out], capture_output=True, text=True,
+                env=dict(os.environ, MPLBACKEND="Agg"), timeout=300 * time_scale())
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+            rid = p.stdout.split()[1].rstrip(":")
+            self.assertEqual(C.get_run(rid)["status"], "succeeded")
+            self.assertIn(f"page: {C.page_url('runs', rid)}\n", p.stdout)
 
     def test_without_matplotlib(self):
         code = (
