@@ -5,8 +5,7 @@
 #          the README's API tour and scripts/demo.sh;
 #   test   everything the test suite runs: cmocka, NumPy, clang with libFuzzer, clang-format,
 #          the sqlite3 shell (reliability tests), wrk (load test), Node.js (schema validators),
-#          pip, venv and wheel (the Python client's documented install is tested),
-#          matplotlib (python/plot tests the client's plotting helpers, eirnn.plot);
+#          pip, venv and wheel (the Python client's documented install is tested);
 #   bench  test's packages and python3-scipy (bench/run_sparse_bench.sh's scipy.sparse peer).
 # A test never skips for a missing tool: what a test needs is listed here.
 set -euo pipefail
@@ -14,10 +13,11 @@ want=${1:-test}
 pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libarpack2-dev libjansson-dev
       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev curl python3 ca-certificates)
 if [ "$want" != build ]; then
+  # python3-matplotlib: the Python client's plotting helpers (eirnn.plot; ctest python/plot)
+  pkgs+=(python3-matplotlib)
   # clang with its compiler-rt (libFuzzer, sanitizer runtimes) for fuzz/
   pkgs+=(libcmocka-dev python3-numpy clang libclang-rt-14-dev clang-format sqlite3 wrk
-         python3-pip python3-venv python3-wheel python3-setuptools
-         python3-matplotlib) # python3-matplotlib: tests/python/test_plot.py (eirnn.plot)
+         python3-pip python3-venv python3-wheel python3-setuptools)
 fi
 if [ "$want" = bench ] || [ "$want" = all ]; then
   pkgs+=(python3-scipy) # bench/sparse/sparse_peer.py
