@@ -10,7 +10,8 @@ matplotlib's Agg backend, checking the data in the figures:
   line between E and I at n_E - 1/2, a colour bar; with record.neurons the columns reordered E
   first; V as well;
 * plot_eigenvalues: the scatter's offsets are the eigenvalues of the analysis (of W), the unit
-  circle is drawn, the line Re λ = G_b (the model's leak) is there; for the Jacobian the lines
+  circle is drawn, the line Re λ = G_b (the model's leak) is there (a band over G_b's range for
+  a leak per cell); for the Jacobian the lines
   Re λ = 0 and Re λ = -G_b (the summary's min_leak); an array with leak; M refuses a leak;
 * plot_sweep: over one axis the line's y values are the table's metric; over two axes the image
   is the metric on the grid (rows the first axis); an unknown metric names the metrics;
@@ -195,6 +196,21 @@ class Eigenvalues(unittest.TestCase):
         self.assertEqual(list(line(ax, "Re λ = G_b = 1").get_xdata()), [1.0, 1.0])
         ax = ep.plot_eigenvalues(C, FIX["spec_W"], leak=0.25)
         self.assertEqual(list(line(ax, "Re λ = G_b = 0.25").get_xdata()), [0.25, 0.25])
+
+    def test_of_w_with_a_leak_per_cell(self):
+        import json
+        with open(MODEL, encoding="utf-8") as f:
+            doc = dict(json.load(f), leak=[1.0] * N_E + [2.0] * (N - N_E))
+        m = C.create_model(doc, wait=True)
+        job = C.analyze("spectrum", model_id=m["id"], of="W", timeout=120 * time_scale())
+        ax = ep.plot_eigenvalues(C, job)
+        bands = [p for p in ax.patches if p.get_label() == "Re λ = G_b (from 1 to 2)"]
+        self.assertEqual(len(bands), 1, [p.get_label() for p in ax.patches])
+        b = bands[0]
+        xs = [b.get_x(), b.get_x() + b.get_width()] if isinstance(b, matplotlib.patches.Rectangle) \
+            else sorted(set(np.asarray(b.get_xy())[:, 0]))
+        self.assertEqual(list(xs), [1.0, 2.0])
+        self.assertEqual(len(ax.lines), 0)
 
     def test_of_jacobian(self):
         job = FIX["spec_J"]

@@ -208,17 +208,38 @@ def plot_heatmap(client: Any, run: Any, var: str = "r", trial: int = 0, ax: Any 
     return ax
 
 
-def _model_leak(client: Any, job: Mapping[str, Any]) -> Optional[float]:
-    """The leak G_b of the stored model of analysis @job when it is one value for every cell
-    (a number, or a list of equal numbers); None otherwise."""
+def _model_leak(client: Any, job: Mapping[str, Any]) -> Optional[Tuple[float, float]]:
+    """(min, max) of the leak G_b of the stored model of analysis @job: from its document's
+    ``leak`` (a number or N numbers), else from its ``G_b`` matrix; None when neither can be
+    read (an inline model, a model without ``leak`` in a form read here)."""
     mid = job.get("model_id")
     if not isinstance(mid, str):
         return None
     leak = (client.get_model(mid).get("model") or {}).get("leak")
-    if isinstance(leak, list) and leak and all(isinstance(v, numbers.Real) for v in leak) \
-            and min(leak) == max(leak):
-        leak = leak[0]
-    return float(leak) if isinstance(leak, numbers.Real) and not isinstance(leak, bool) else None
+    if isinstance(leak, numbers.Real) and not isinstance(leak, bool):
+        return float(leak), float(leak)
+    values: List[float] = []
+    if isinstance(leak, list) and leak and all(isinstance(v, numbers.Real) for v in leak):
+        values = [float(v) for v in leak]
+    else:
+        try:
+            g = client.matrix(mid, "G_b", timeout=30)
+        except Exception:  # noqa: BLE001 - no leak line rather than no plot
+            return None
+        values = [float(v) for v in (g.data if isinstance(g, NpyArray) else g.ravel())]
+    values = [v for v in values if math.isfinite(v)]
+    return (min(values), max(values)) if values else None
+
+
+def _leak_lines(ax: Any, sign: float, leak: Tuple[float, float], colour: str) -> None:
+    """The line Re λ = sign * G_b (a band over G_b's range when it differs between cells)."""
+    lo, hi = leak
+    name = "-G_b" if sign < 0 else "G_b"
+    if lo == hi:
+        ax.axvline(sign * lo, color=colour, linestyle="--", label=f"Re λ = {name} = {sign * lo:g}")
+    else:
+        a, b = sorted((sign * lo, sign * hi))
+        ax.axvspan(a, b, color=colour, alpha=0.15, label=f"Re λ = {name} (from {a:g} to {b:g})")
 
 
 def plot_eigenvalues(client: Any, analysis: Any, leak: Optional[float] = None,
@@ -237,12 +258,13 @@ def plot_eigenvalues(client: Any, analysis: Any, leak: Optional[float] = None,
 
     * ``"W"`` (or an array): the vertical line ``Re λ = G_b``. Linearised with unit gain and
       without gating, ``J = -G_b I + W``, so an eigenvalue of ``W`` right of it grows. Without
-      @leak, ``G_b`` is the stored model's ``leak`` when that is one value for every cell (no
-      line otherwise, nor for an array without @leak).
+      @leak, ``G_b`` is the stored model's (its document's ``leak``, else its ``G_b``
+      matrix); a shaded band over its range when it differs between cells; no line for an
+      inline model or an array without @leak.
     * ``"jacobian"``: the stability line ``Re λ = 0`` (right of it the state is unstable) and
-      the line ``Re λ = -G_b`` where the Jacobian's diagonal sits without gating and input;
-      ``G_b`` defaults to the summary's ``min_leak`` = ``max_leak`` (a shaded band from
-      ``-max_leak`` to ``-min_leak`` when they differ).
+      the line ``Re λ = -G_b`` where the Jacobian's diagonal sits without gating and input
+      (an uncoupled cell's eigenvalue); ``G_b`` defaults to the summary's ``min_leak`` and
+      ``max_leak`` (a band from ``-max_leak`` to ``-min_leak`` when they differ).
     * ``"M"`` (the gate matrix, conductances): no line; @leak is refused.
 
     Returns:
@@ -284,20 +306,19 @@ def plot_eigenvalues(client: Any, analysis: Any, leak: Optional[float] = None,
     ax.scatter(ev.real, ev.imag, s=16, color="black", zorder=3, label="eigenvalues")
     ax.add_patch(Circle((0.0, 0.0), 1.0, fill=False, color="grey", linestyle=":",
                         label="unit circle"))
+    rng: Optional[Tuple[float, float]] = None if leak is None else (float(leak), float(leak))
     if of == "jacobian":
         ax.axvline(0.0, color="tab:red", label="Re λ = 0 (stability)")
         lo, hi = summary.get("min_leak"), summary.get("max_leak")
-        if leak is None and lo is not None and lo == hi:
-            leak = float(lo)
-        if leak is not None:
-            ax.axvline(-leak, color="tab:blue", linestyle="--", label=f"Re λ = -G_b = {-leak:g}")
-        elif lo is not None and hi is not None:
-            ax.axvspan(-hi, -lo, color="tab:blue", alpha=0.15, label="Re λ = -G_b (its range)")
+        if rng is None and isinstance(lo, numbers.Real) and isinstance(hi, numbers.Real):
+            rng = (float(lo), float(hi))
+        if rng is not None:
+            _leak_lines(ax, -1.0, rng, "tab:blue")
     elif of != "M":
-        if leak is None and job is not None:
-            leak = _model_leak(client, job)
-        if leak is not None:
-            ax.axvline(leak, color="tab:red", linestyle="--", label=f"Re λ = G_b = {leak:g}")
+        if rng is None and job is not None:
+            rng = _model_leak(client, job)
+        if rng is not None:
+            _leak_lines(ax, 1.0, rng, "tab:red")
     ax.set_aspect("equal", adjustable="datalim")
     ax.autoscale_view()
     ax.set_xlabel("Re λ")
