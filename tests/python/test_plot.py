@@ -102,7 +102,8 @@ def same(got, want):
 
 def line(ax, label):
     found = [ln for ln in ax.lines if ln.get_label() == label]
-    assert len(found) == 1, f"{len(found)} lines labelled {label!r}: {[x.get_label() for x in ax.lines]}"
+    labels = [x.get_label() for x in ax.lines]
+    assert len(found) == 1, f"{len(found)} lines labelled {label!r} among {labels}"
     return found[0]
 
 
