@@ -13,6 +13,8 @@ want=${1:-test}
 pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libarpack2-dev libjansson-dev
       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev curl python3 ca-certificates)
 if [ "$want" != build ]; then
+  # python3-matplotlib: the Python client's plotting helpers (eirnn.plot; ctest python/plot)
+  pkgs+=(python3-matplotlib)
   # clang with its compiler-rt (libFuzzer, sanitizer runtimes) for fuzz/
   pkgs+=(libcmocka-dev python3-numpy clang libclang-rt-14-dev clang-format sqlite3 wrk
          python3-pip python3-venv python3-wheel python3-setuptools)

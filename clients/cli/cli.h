@@ -38,13 +38,13 @@ int cli_report(const char *file, const eir_error *err);
 /** `eirnn simulate`: argv[0] is "simulate". Returns the process exit code. */
 int cli_simulate(int argc, char **argv);
 
-/** `eirnn models create|list|get|delete` (cmd_models.c): argv[0] is "models". */
+/** `eirnn models create|list|get|show|delete` (cmd_models.c): argv[0] is "models". */
 int cli_models(int argc, char **argv);
 
 /** `eirnn model export MODEL.json -o DIR` (cmd_export.c): argv[0] is "export". */
 int cli_model_export(int argc, char **argv);
 
-/** `eirnn runs submit|get|list|cancel|delete|wait` (cmd_runs.c): argv[0] is "runs". */
+/** `eirnn runs submit|get|show|list|cancel|delete|wait` (cmd_runs.c): argv[0] is "runs". */
 int cli_runs(int argc, char **argv);
 
 /** `eirnn results get|list` (cmd_results.c): argv[0] is "results". */
@@ -53,10 +53,10 @@ int cli_results(int argc, char **argv);
 /** `eirnn analyze KIND ...` (cmd_analyze.c): argv[0] is "analyze". */
 int cli_analyze(int argc, char **argv);
 
-/** `eirnn analyses get|list|wait|results|cancel|delete` (cmd_analyses.c). */
+/** `eirnn analyses get|show|list|wait|results|cancel|delete` (cmd_analyses.c). */
 int cli_analyses(int argc, char **argv);
 
-/** `eirnn sweeps submit|get|list|wait|table|cancel|delete` (cmd_sweeps.c). */
+/** `eirnn sweeps submit|get|show|list|wait|table|cancel|delete` (cmd_sweeps.c). */
 int cli_sweeps(int argc, char **argv);
 
 /** `eirnn health`: GET /healthz; 0 when eirnnd answers 200, CLI_EHTTP otherwise. */

@@ -86,6 +86,23 @@ char *cli_dump(const json_t *j, size_t *len);
 /** The answer's JSON object, or NULL after printing that it is not one. */
 const json_t *cli_answer_object(const cli_http_resp *r);
 
+/**
+ * The address of the page of a resource in eirnnd's web app: "<base URL>/#/@p kind/@p id" (@p kind
+ * "runs", "models", "sweeps" or "analyses"; the base URL without a trailing '/', as the
+ * requests use it; the id percent-encoded as a path segment), built in @p u.
+ * @return its text (owned by @p u), or NULL after printing "out of memory".
+ */
+const char *cli_page_url(const cli_http *h, cli_url *u, const char *kind, const char *id);
+
+/**
+ * What `eirnn <kind> show ID` prints of the server's answer @p r (a JSON object of a resource
+ * whose id is @p id): with --json the object with a member "page" (its page's address, see
+ * cli_page_url) added, as one line; otherwise @p print of it, then the line "page: <address>".
+ * @return CLI_OK, or CLI_EIO after printing "out of memory" (nothing printed on stdout then).
+ */
+int cli_show_print(const cli_http *h, const cli_http_resp *r, const char *kind, const char *id,
+                   void (*print)(const json_t *resource));
+
 /** The paging options of a list command: --limit (-n), --all (-a), --cursor (CLI_OPT_OWN). */
 typedef struct cli_list_paging {
     long long limit;    /**< items per page; 0: the server's default */

@@ -1,6 +1,6 @@
 /**
  * @file cmd_analyses.c
- * @brief `eirnn analyses get|list|wait|cancel|delete|results` (/v1/analyses) and the pieces
+ * @brief `eirnn analyses get|show|list|wait|cancel|delete|results` (/v1/analyses) and the pieces
  *        `eirnn analyze` shares with them (cmd_analyses.h): printing a job, its outcome, and
  *        downloading its result arrays.
  */
@@ -197,6 +197,16 @@ static const char get_help[] =
     "\n"
     "options:\n" CLI_CONN_HELP;
 
+static const char show_help[] =
+    "usage: eirnn analyses show ID\n"
+    "\n"
+    "Show an analysis as 'eirnn analyses get' does, then the address of its page in eirnnd's\n"
+    "web app (its results plotted) on a last line 'page: URL/#/analyses/ID', URL being the\n"
+    "address eirnn talks to (--url). --json prints the server's resource with a member \"page\"\n"
+    "added.\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
 static const char wait_help[] =
     "usage: eirnn analyses wait ID [--timeout S] [-o DIR]\n"
     "\n"
@@ -240,7 +250,7 @@ static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
                                               {"quiet", no_argument, NULL, 'q'},
                                               {"output", required_argument, NULL, 'o'},
                                               {NULL, 0, NULL, 0}};
-static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help};
+static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help, show_help};
 
 const cli_job_kind cli_analysis_job_kind = {.collection = "analyses",
                                             .noun = "analysis",
@@ -265,6 +275,11 @@ static int analyses_get(int argc, char **argv)
 static int analyses_wait(int argc, char **argv)
 {
     return analysis_one(argc, argv, CLI_JOB_WAIT);
+}
+
+static int analyses_show(int argc, char **argv)
+{
+    return analysis_one(argc, argv, CLI_JOB_SHOW);
 }
 
 static int analyses_cancel(int argc, char **argv)
@@ -429,6 +444,7 @@ int cli_analyses(int argc, char **argv)
 {
     static const cli_sub subs[] = {
         {"get", analyses_get, "get ID"},
+        {"show", analyses_show, "show ID (as get, and the address of its page in the web app)"},
         {"list", analyses_list,
          "list [--status S] [--model ID] [--kind K] [--label K:V]... [--limit N] [--all]\n"
          "                          [--cursor C]"},

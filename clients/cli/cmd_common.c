@@ -145,3 +145,41 @@ const json_t *cli_answer_object(const cli_http_resp *r)
     }
     return r->json;
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The pages of the web app                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+const char *cli_page_url(const cli_http *h, cli_url *u, const char *kind, const char *id)
+{
+    cli_url_add(u, cli_http_base(h));
+    cli_url_add(u, "/#/");
+    cli_url_add(u, kind);
+    cli_url_add(u, "/");
+    cli_url_add_segment(u, id);
+    return cli_url_text(u);
+}
+
+int cli_show_print(const cli_http *h, const cli_http_resp *r, const char *kind, const char *id,
+                   void (*print)(const json_t *resource))
+{
+    const char *own = json_string_value(json_object_get(r->json, "id"));
+    cli_url u = {0};
+    const char *page = cli_page_url(h, &u, kind, own && *own ? own : id);
+    int rc = page ? CLI_OK : CLI_EIO;
+    if (rc == CLI_OK && cli_opts.json) {
+        json_t *j = json_deep_copy(r->json);
+        if (!j || json_object_set_new(j, "page", json_string(page)) != 0) {
+            cli_error("out of memory");
+            rc = CLI_EIO;
+        } else {
+            out_json(j);
+        }
+        json_decref(j);
+    } else if (rc == CLI_OK) {
+        print(r->json);
+        printf("page: %s\n", page);
+    }
+    cli_url_free(&u);
+    return rc;
+}

@@ -75,9 +75,12 @@ static int wait_opt(void *ctx, int c, const char *arg)
     }
 }
 
-/* What get, cancel and delete print of a 2xx answer @p r. */
-static void one_print(const cli_job_kind *k, cli_job_op op, const char *id, const cli_http_resp *r)
+/* What get, cancel, delete and show print of a 2xx answer @p r. @return CLI_OK, or CLI_EIO
+ * (out of memory, printed). */
+static int one_print(const cli_http *h, const cli_job_kind *k, cli_job_op op, const char *id,
+                     const cli_http_resp *r)
 {
+    if (op == CLI_JOB_SHOW) return cli_show_print(h, r, k->collection, id, k->print);
     if (op == CLI_JOB_DELETE) {
         if (cli_opts.json) {
             json_t *j = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
@@ -96,12 +99,13 @@ static void one_print(const cli_job_kind *k, cli_job_op op, const char *id, cons
         printf("%s %s: cancel requested; %s ('eirnn %s wait %s')\n", k->noun, id, k->stop_hint,
                k->collection, id);
     }
+    return CLI_OK;
 }
 
 int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op)
 {
     static const struct option lo_plain[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
-    static const char *const verb[] = {"get", "wait", "cancel", "delete"};
+    static const char *const verb[] = {"get", "wait", "cancel", "delete", "show"};
     char name[64];
     snprintf(name, sizeof name, "%s %s", k->collection, verb[op]);
     cli_job_wait_opts o = {0};
@@ -119,12 +123,12 @@ int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op)
         rc = cli_job_wait(h, k->collection, k->noun, id, o.timeout, &r);
         if (rc == CLI_OK) rc = k->finish(h, &r, &o);
     } else {
-        static const char *const method[] = {"GET", "", "POST", "DELETE"};
+        static const char *const method[] = {"GET", "", "POST", "DELETE", "GET"};
         const char *path =
             cli_job_path(&u, k->collection, id, op == CLI_JOB_CANCEL ? "/cancel" : "");
         rc = path ? cli_http_call(h, method[op], path, NULL, 0, NULL, 0, &r) : CLI_EIO;
         if (rc == CLI_OK && op != CLI_JOB_DELETE && !cli_answer_object(&r)) rc = CLI_EHTTP;
-        if (rc == CLI_OK) one_print(k, op, id, &r);
+        if (rc == CLI_OK) rc = one_print(h, k, op, id, &r);
     }
     cli_url_free(&u);
     cli_http_resp_free(&r);

@@ -31,8 +31,14 @@ typedef struct cli_job_wait_opts {
     const char *out; /**< -o DIR (analyses only), borrowed; NULL: none */
 } cli_job_wait_opts;
 
-/** The subcommands get, wait, cancel and delete of one job. */
-typedef enum cli_job_op { CLI_JOB_GET, CLI_JOB_WAIT, CLI_JOB_CANCEL, CLI_JOB_DELETE } cli_job_op;
+/** The subcommands get, wait, cancel, delete and show (get with its page's address) of one job. */
+typedef enum cli_job_op {
+    CLI_JOB_GET,
+    CLI_JOB_WAIT,
+    CLI_JOB_CANCEL,
+    CLI_JOB_DELETE,
+    CLI_JOB_SHOW
+} cli_job_op;
 
 /** How one job collection differs in get, wait, cancel and delete. Static, borrowed. */
 typedef struct cli_job_kind {
@@ -50,8 +56,9 @@ typedef struct cli_job_kind {
 } cli_job_kind;
 
 /**
- * `eirnn <collection> get|wait|cancel|delete ID`: parse argv (argv[0] is the subcommand),
- * do @p op on the job and print the outcome. @return the exit code.
+ * `eirnn <collection> get|wait|cancel|delete|show ID`: parse argv (argv[0] is the subcommand),
+ * do @p op on the job and print the outcome (`show`: as `get`, then its page's address, see
+ * cli_show_print). @return the exit code.
  */
 int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op);
 

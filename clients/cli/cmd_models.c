@@ -1,6 +1,6 @@
 /**
  * @file cmd_models.c
- * @brief `eirnn models create|list|get|delete`: stored models of eirnnd (/v1/models).
+ * @brief `eirnn models create|list|get|show|delete`: stored models of eirnnd (/v1/models).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +265,16 @@ static const char get_help[] =
     "\n"
     "options:\n" CLI_CONN_HELP;
 
+static const char show_help[] =
+    "usage: eirnn models show ID\n"
+    "\n"
+    "Show a stored model as 'eirnn models get' does, then the address of its page in eirnnd's\n"
+    "web app (its document, W as a heat map, eigenvalues and fixed points of its analyses) on a\n"
+    "last line 'page: URL/#/models/ID', URL being the address eirnn talks to (--url). --json\n"
+    "prints the server's resource with a member \"page\" added.\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
 static const char delete_help[] =
     "usage: eirnn models delete ID\n"
     "\n"
@@ -273,13 +283,18 @@ static const char delete_help[] =
     "\n"
     "options:\n" CLI_CONN_HELP;
 
-/** GET or DELETE /v1/models/ID. */
-static int model_one(int argc, char **argv, int del)
+/** What model_one() does with /v1/models/ID. */
+typedef enum model_op { MODEL_GET, MODEL_DELETE, MODEL_SHOW } model_op;
+
+/** GET (get, show) or DELETE /v1/models/ID. */
+static int model_one(int argc, char **argv, model_op op)
 {
     static const struct option lo[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
+    static const char *const name[] = {"models get", "models delete", "models show"};
+    static const char *const help[] = {get_help, delete_help, show_help};
+    int del = op == MODEL_DELETE;
     int pos;
-    int rc = cli_parse(argc, argv, del ? "models delete" : "models get", "", lo,
-                       del ? delete_help : get_help, NULL, NULL, 1, 1, &pos);
+    int rc = cli_parse(argc, argv, name[op], "", lo, help[op], NULL, NULL, 1, 1, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
     const char *id = argv[pos];
     cli_http *h = cli_http_open(&rc);
@@ -301,6 +316,8 @@ static int model_one(int argc, char **argv, int del)
             }
         } else if (!cli_answer_object(&r)) {
             rc = CLI_EHTTP;
+        } else if (op == MODEL_SHOW) {
+            rc = cli_show_print(h, &r, "models", id, print_model);
         } else if (cli_opts.json) {
             out_body(&r);
         } else {
@@ -315,12 +332,17 @@ static int model_one(int argc, char **argv, int del)
 
 static int models_get(int argc, char **argv)
 {
-    return model_one(argc, argv, 0);
+    return model_one(argc, argv, MODEL_GET);
+}
+
+static int models_show(int argc, char **argv)
+{
+    return model_one(argc, argv, MODEL_SHOW);
 }
 
 static int models_delete(int argc, char **argv)
 {
-    return model_one(argc, argv, 1);
+    return model_one(argc, argv, MODEL_DELETE);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -331,6 +353,7 @@ int cli_models(int argc, char **argv)
         {"create", models_create, "create FILE.json [-q] [-w]"},
         {"list", models_list, "list [--label K:V]... [--limit N] [--all] [--cursor C]"},
         {"get", models_get, "get ID"},
+        {"show", models_show, "show ID (as get, and the address of its page in the web app)"},
         {"delete", models_delete, "delete ID"},
         {"export", cli_model_export, "export MODEL.json -o DIR (offline: the model's matrices)"},
     };

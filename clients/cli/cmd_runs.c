@@ -1,6 +1,6 @@
 /**
  * @file cmd_runs.c
- * @brief `eirnn runs get|list|wait|cancel|delete` and the dispatch of `eirnn runs`; submit is
+ * @brief `eirnn runs get|show|list|wait|cancel|delete` and the dispatch of `eirnn runs`; submit is
  *        cmd_runs_submit.c, printing a run cmd_runs_show.c, waiting cmd_runs_wait.c.
  */
 #include <stdio.h>
@@ -21,6 +21,16 @@ static const char get_help[] =
     "metrics (when asked for), its results (variables and shapes, V_final among them) or why\n"
     "it failed. The exit code is 0 whatever the run's state ('eirnn runs wait' ends with the\n"
     "run's outcome). --json prints the server's resource as it is.\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
+static const char show_help[] =
+    "usage: eirnn runs show ID\n"
+    "\n"
+    "Show a run as 'eirnn runs get' does, then the address of its page in eirnnd's web app\n"
+    "(rates, heat map, traces, downloads) on a last line 'page: URL/#/runs/ID', URL being the\n"
+    "address eirnn talks to (--url). --json prints the server's resource with a member \"page\"\n"
+    "added.\n"
     "\n"
     "options:\n" CLI_CONN_HELP;
 
@@ -71,7 +81,7 @@ static const struct option wait_longopts[] = {CLI_CONN_LONGOPTS,
                                               {"timeout", required_argument, NULL, 't'},
                                               {"quiet", no_argument, NULL, 'q'},
                                               {NULL, 0, NULL, 0}};
-static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help};
+static const char *const one_helps[] = {get_help, wait_help, cancel_help, delete_help, show_help};
 
 const cli_job_kind cli_run_job_kind = {.collection = "runs",
                                        .noun = "run",
@@ -91,6 +101,11 @@ static int run_one(int argc, char **argv, cli_job_op op)
 static int runs_get(int argc, char **argv)
 {
     return run_one(argc, argv, CLI_JOB_GET);
+}
+
+static int runs_show(int argc, char **argv)
+{
+    return run_one(argc, argv, CLI_JOB_SHOW);
 }
 
 static int runs_wait(int argc, char **argv)
@@ -166,6 +181,7 @@ int cli_runs(int argc, char **argv)
          "[--settle STEPS:TOL]\n"
          "                    [--wait [--timeout S]] [--idempotency-key K] [-q]"},
         {"get", runs_get, "get ID"},
+        {"show", runs_show, "show ID (as get, and the address of its page in the web app)"},
         {"list", runs_list,
          "list [--status S] [--model ID] [--sweep ID] [--label K:V]... [--limit N] [--all]\n"
          "                  [--cursor C]"},

@@ -1,6 +1,6 @@
 /**
  * @file cmd_sweeps.c
- * @brief `eirnn sweeps submit|get|list|wait|table|cancel|delete`: parameter sweeps of eirnnd
+ * @brief `eirnn sweeps submit|get|show|list|wait|table|cancel|delete`: parameter sweeps of eirnnd
  *        (/v1/sweeps, docs/SWEEPS.md): one request that queues a run per point of a grid of
  *        model and run parameters, followed as one job, read back as one table.
  */
@@ -540,6 +540,16 @@ static const char get_help[] =
     "\n"
     "options:\n" CLI_CONN_HELP;
 
+static const char show_help[] =
+    "usage: eirnn sweeps show ID\n"
+    "\n"
+    "Show a sweep as 'eirnn sweeps get' does, then the address of its page in eirnnd's web app\n"
+    "(its table, a metric plotted over its axes) on a last line 'page: URL/#/sweeps/ID', URL\n"
+    "being the address eirnn talks to (--url). --json prints the server's resource with a\n"
+    "member \"page\" added.\n"
+    "\n"
+    "options:\n" CLI_CONN_HELP;
+
 static const char cancel_help[] =
     "usage: eirnn sweeps cancel ID\n"
     "\n"
@@ -570,13 +580,14 @@ static void cancel_print(const char *id, const json_t *sweep)
         printf("sweep %s: %lld points cancelled\n", id, cancelled);
 }
 
-/** GET, POST .../cancel or DELETE /v1/sweeps/ID (@p op as cli_job_op). */
+/** GET (get, show), POST .../cancel or DELETE /v1/sweeps/ID (@p op as cli_job_op). */
 static int sweep_one(int argc, char **argv, cli_job_op op)
 {
     static const struct option lo[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
-    static const char *const name[] = {"sweeps get", "", "sweeps cancel", "sweeps delete"};
-    static const char *const help[] = {get_help, "", cancel_help, delete_help};
-    static const char *const method[] = {"GET", "", "POST", "DELETE"};
+    static const char *const name[] = {"sweeps get", "", "sweeps cancel", "sweeps delete",
+                                       "sweeps show"};
+    static const char *const help[] = {get_help, "", cancel_help, delete_help, show_help};
+    static const char *const method[] = {"GET", "", "POST", "DELETE", "GET"};
     int pos;
     int rc = cli_parse(argc, argv, name[op], "", lo, help[op], NULL, NULL, 1, 1, &pos);
     if (rc) return rc < 0 ? CLI_OK : rc;
@@ -596,6 +607,8 @@ static int sweep_one(int argc, char **argv, cli_job_op op)
         } else {
             printf("deleted sweep %s\n", id);
         }
+    } else if (rc == CLI_OK && op == CLI_JOB_SHOW) {
+        rc = cli_show_print(h, &r, "sweeps", id, sweep_print);
     } else if (rc == CLI_OK && cli_opts.json) {
         out_body(&r);
     } else if (rc == CLI_OK && op == CLI_JOB_GET) {
@@ -612,6 +625,11 @@ static int sweep_one(int argc, char **argv, cli_job_op op)
 static int sweeps_get(int argc, char **argv)
 {
     return sweep_one(argc, argv, CLI_JOB_GET);
+}
+
+static int sweeps_show(int argc, char **argv)
+{
+    return sweep_one(argc, argv, CLI_JOB_SHOW);
 }
 
 static int sweeps_cancel(int argc, char **argv)
@@ -710,6 +728,7 @@ int cli_sweeps(int argc, char **argv)
         {"submit", sweeps_submit,
          "submit FILE.json [--wait [--timeout S] [--table OUT]] [--idempotency-key K] [-q]"},
         {"get", sweeps_get, "get ID"},
+        {"show", sweeps_show, "show ID (as get, and the address of its page in the web app)"},
         {"list", sweeps_list, "list [--label K:V]... [--limit N] [--all] [--cursor C]"},
         {"wait", sweeps_wait, "wait ID [--timeout S] [--table OUT] [-q]"},
         {"table", sweeps_table, "table ID [--format csv|json] [--per-trial] [-o FILE]"},

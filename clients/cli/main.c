@@ -17,7 +17,7 @@ static const cli_command commands[] = {
     {"simulate", cli_simulate, "run a model offline; write .npy results and meta.json"},
     {"models", cli_models, "store, list, show and delete models in eirnnd"},
     {"model", cli_models, "the same as models; 'model export' writes a model's matrices offline"},
-    {"runs", cli_runs, "submit runs to eirnnd, wait for them, list, cancel, delete"},
+    {"runs", cli_runs, "submit runs to eirnnd, wait for them, show, list, cancel, delete"},
     {"sweeps", cli_sweeps, "sweep model and run parameters: one run per point, one table"},
     {"results", cli_results, "download a run's results as .npy, CSV or JSON (sliced)"},
     {"analyze", cli_analyze, "submit an analysis (spectrum, fixed points, ...) to eirnnd"},

@@ -162,6 +162,30 @@ class Client(AnalysesMixin, SweepsMixin):
         """The URL and whether a token is set (never the token itself)."""
         return f"Client(url={self.url!r}, token={'***' if self.token else None})"
 
+    #: The views of the web app, by kind (a plural, or its singular).
+    _PAGE_KINDS = {"runs": "runs", "run": "runs", "models": "models", "model": "models",
+                   "sweeps": "sweeps", "sweep": "sweeps", "analyses": "analyses",
+                   "analysis": "analyses"}
+
+    def page_url(self, kind: str, id: Union[str, Mapping[str, Any]]) -> str:  # noqa: A002
+        """The address of a resource's page in the web app eirnnd serves at ``/``:
+        ``<url>/#/<kind>/<id>``, e.g. ``page_url("runs", run)`` ->
+        ``"http://127.0.0.1:8080/#/runs/r_..."`` (the same address ``eirnn runs show ID``
+        prints). No request is made.
+
+        Args:
+            kind: ``"runs"``, ``"models"``, ``"sweeps"`` or ``"analyses"`` (or the singular).
+            id: the resource's id, or the resource (a dict with ``"id"``).
+
+        Raises:
+            ValueError: an unknown kind or an empty id; TypeError: an id of the wrong type.
+        """
+        path = self._PAGE_KINDS.get(kind) if isinstance(kind, str) else None
+        if path is None:
+            raise ValueError(f"kind must be one of runs, models, sweeps, analyses, not {kind!r}")
+        rid = _resource_id(path.rstrip("s") if path != "analyses" else "analysis", id)
+        return f"{self.url}/#/{path}/{urllib.parse.quote(rid, safe='')}"
+
     # ---------------------------------------------------------------------------------------
     # transport
 
