@@ -189,5 +189,13 @@ echo "(point 3, the model's own A.E = 0.5 under the step of 1, is the run above:
 echo " step's end are the fixed point's; stronger excitatory gating lowers the I rate most)"
 
 echo
+echo "the same on the page eirnnd serves (docs/WEB.md): the run's rates and heat map, the model's W,"
+echo "its eigenvalues and fixed point, the sweep's metric over its two axes:"
+for kind_id in "runs $run" "models $model" "sweeps $sweep"; do
+  set -- $kind_id
+  cli "$1" show "$2" | sed -n "s|^page: |  $1: |p"
+done
+
+echo
 echo "files in $out: model.json step.csv r.csv$([ -f r.npy ] && echo ' r.npy') fixed_point/r.csv sweep.json sweep.csv"
 echo "next: the curl tour of the README, 'eirnn --help', docs/ANALYSIS.md, clients/python/examples/gated_step.py"
