@@ -546,6 +546,13 @@ def http():
         "sweep_table": R("GET", "/v1/sweeps/s_" + "0" * 24 + "/table?format=csv&per_trial=true"),
         "sweep_cancel": R("POST", "/v1/sweeps/s_" + "0" * 24 + "/cancel"),
         "sweep_delete": R("DELETE", "/v1/sweeps/s_" + "0" * 24),
+        "page": R("GET", "/", auth=False),
+        "page_asset_etag": R("GET", "/ui/js/app.js", auth=False, headers=['If-None-Match: "x", *']),
+        "page_asset_head": R("HEAD", "/ui/vendor/uplot/uPlot.esm.js", auth=False),
+        "page_asset_missing": R("GET", "/ui/../index.html?x=1", auth=False),
+        "changes": R("GET", "/v1/changes?after=3&wait=0.1"),
+        "run_progress_poll": R("GET", rp + "?wait=0.1&progress=5"),
+        "analysis_progress_poll": R("GET", "/v1/analyses/a_" + "0" * 24 + "?wait=0.1&progress=0"),
         "garbage": b"\x00\xff GARBAGE\r\n\r\n",
         "body_too_large": R("POST", "/v1/models", headers=["Content-Length: 999999999"]),
     }
