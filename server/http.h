@@ -210,6 +210,10 @@ json_t *srv_body_json(srv_req *r, enum MHD_Result *ret);
 
 /* ---- handlers ------------------------------------------------------------------------------ */
 
+/** GET / and GET /ui/{*} (h_web.c): the web page's embedded files (web_assets.h); 304 for a
+ *  matching If-None-Match; 404 for a path that names no file. Never need the token. */
+enum MHD_Result h_web_index(srv_req *r);
+enum MHD_Result h_web_asset(srv_req *r);
 enum MHD_Result h_healthz(srv_req *r);
 enum MHD_Result h_metrics(srv_req *r);
 enum MHD_Result h_openapi(srv_req *r);

@@ -28,7 +28,9 @@ typedef struct srv_route {
 
 /**
  * Match @p path against @p pattern, copying the "{x}" segments into @p params (pattern order).
- * A segment is never empty nor SRV_PARAM_MAX bytes or longer. @return 1 on a match, else 0.
+ * A segment is never empty nor SRV_PARAM_MAX bytes or longer. A pattern may end with "{*}",
+ * which matches the rest of the path (at least one byte, slashes included, shorter than
+ * SRV_PARAM_MAX). @return 1 on a match, else 0.
  */
 int srv_route_match(const char *pattern, const char *path, char params[][SRV_PARAM_MAX]);
 

@@ -19,7 +19,8 @@ struct MHD_Response *srv_oom_response_new(void)
         sizeof oom_body - 1, (void *)oom_body, MHD_RESPMEM_PERSISTENT);
     if (resp && (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                          "application/problem+json") != MHD_YES ||
-                 MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES)) {
+                 MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES ||
+                 MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES)) {
         MHD_destroy_response(resp);
         resp = NULL;
     }
@@ -37,6 +38,13 @@ static enum MHD_Result queue_reply(srv_req *r, unsigned status, struct MHD_Respo
         return MHD_queue_response(r->con, 503, r->s->oom_response);
     }
     r->status = status;
+    /* Every answer says that its Content-Type is to be believed (no sniffing by browsers). */
+    if (MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES) {
+        MHD_destroy_response(resp);
+        r->status = 503;
+        r->bytes = sizeof oom_body - 1;
+        return MHD_queue_response(r->con, 503, r->s->oom_response);
+    }
     /* A request whose body's end is ambiguous: what follows it on the connection is not to be
      * read as a request (RFC 9112 6.3); libmicrohttpd closes after an answer that says so. */
     if (r->close_after &&

@@ -29,6 +29,8 @@ static const char *const q_sweeps_list[] = {"limit", "cursor", "label", NULL};
 static const char *const q_sweep_table[] = {"format", "per_trial", NULL};
 
 static const srv_route routes[] = {
+    {"GET", "/", h_web_index, 0, q_none},
+    {"GET", "/ui/{*}", h_web_asset, 0, q_none},
     {"GET", "/healthz", h_healthz, 0, q_none},
     {"GET", "/metrics", h_metrics, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/openapi.json", h_openapi, SRV_ROUTE_AUTH, q_none},
@@ -76,6 +78,12 @@ int srv_route_match(const char *pattern, const char *path, char params[][SRV_PAR
     int np = 0;
     const char *p = pattern, *u = path;
     while (*p && *u) {
+        if (p[0] == '{' && p[1] == '*') { /* "{*}" ends a pattern: the rest of the path */
+            size_t n = strlen(u);
+            if (n >= SRV_PARAM_MAX || np >= SRV_MAX_PARAMS) return 0;
+            memcpy(params[np], u, n + 1);
+            return 1;
+        }
         if (*p == '{') {
             const char *pe = strchr(p, '}');
             const char *ue = strchr(u, '/');

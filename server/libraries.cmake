@@ -2,9 +2,10 @@
 # instrumented build of the fuzz harnesses (fuzz/CMakeLists.txt), which include this file:
 #
 #   eir_embed_sources(<out-var>)  the build steps that embed schema/migrations/*.sql
-#                                 (embed_migrations.cmake) and schema/openapi.json
-#                                 (embed_openapi.cmake) as C sources in the current binary
-#                                 directory; <out-var> gets the two generated files
+#                                 (embed_migrations.cmake), schema/openapi.json
+#                                 (embed_openapi.cmake) and the web page's files under web/
+#                                 (embed_web.cmake) as C sources in the current binary
+#                                 directory; <out-var> gets the three generated files
 #   eir_add_server_libraries(STORE <target> DAEMON <target> VERSION <text>
 #                            LINK <engine and schema libraries...> [OPTIONS <compile options...>])
 #                                 the store (store.h and its SQLite backend, with the migrations)
@@ -33,7 +34,8 @@ set(EIR_DAEMON_SOURCES
   array_stream.c h_matrices.c exec_job.c exec_analysis.c h_analyses.c h_jobs.c
   pool.c exec.c model_resolve.c waiters.c waiters_watch.c modcache.c build_guard.c run_budget.c
   analysis_check.c analysis_refs.c analysis_exec.c analysis_spectrum.c analysis_fixed.c
-  analysis_lyap.c analysis_activity.c h_sweeps.c sweep_check.c sweep_table.c labels.c run_refs.c offload.c)
+  analysis_lyap.c analysis_activity.c h_sweeps.c sweep_check.c sweep_table.c labels.c run_refs.c offload.c
+  h_web.c)
 list(TRANSFORM EIR_STORE_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 list(TRANSFORM EIR_DAEMON_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 
@@ -61,7 +63,21 @@ function(eir_embed_sources out_var)
     DEPENDS ${openapi_dep} ${EIR_SERVER_DIR}/embed_openapi.cmake
     COMMENT "Embedding the OpenAPI document"
     VERBATIM)
-  set(${out_var} ${migrations_c} ${openapi_c} PARENT_SCOPE)
+  # The web page: every file under web/ (globbed again at build time, so that a file added or
+  # removed re-runs the embedding; a file changed re-runs it through DEPENDS).
+  set(web_dir ${EIR_SERVER_ROOT}/web)
+  set(web_c ${CMAKE_CURRENT_BINARY_DIR}/web_embed.c)
+  file(GLOB_RECURSE web_files CONFIGURE_DEPENDS ${web_dir}/*)
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/web.placeholder)
+  add_custom_command(
+    OUTPUT ${web_c}
+    COMMAND ${CMAKE_COMMAND} -DDIR=${web_dir} -DOUT=${web_c}
+            -DPLACEHOLDER_DIR=${CMAKE_CURRENT_BINARY_DIR}/web.placeholder
+            -P ${EIR_SERVER_DIR}/embed_web.cmake
+    DEPENDS ${web_files} ${EIR_SERVER_DIR}/embed_web.cmake
+    COMMENT "Embedding the web page (web/)"
+    VERBATIM)
+  set(${out_var} ${migrations_c} ${openapi_c} ${web_c} PARENT_SCOPE)
 endfunction()
 
 function(eir_add_server_libraries)
@@ -72,6 +88,7 @@ function(eir_add_server_libraries)
   eir_embed_sources(embedded)
   list(GET embedded 0 migrations_c)
   list(GET embedded 1 openapi_c)
+  list(GET embedded 2 web_c)
 
   add_library(${A_STORE} STATIC ${EIR_STORE_SOURCES} ${migrations_c})
   target_include_directories(${A_STORE} PUBLIC ${EIR_SERVER_DIR})
@@ -81,7 +98,7 @@ function(eir_add_server_libraries)
   target_compile_options(${A_STORE} PRIVATE ${A_OPTIONS})
   set_target_properties(${A_STORE} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 
-  add_library(${A_DAEMON} STATIC ${EIR_DAEMON_SOURCES} ${openapi_c})
+  add_library(${A_DAEMON} STATIC ${EIR_DAEMON_SOURCES} ${openapi_c} ${web_c})
   target_include_directories(${A_DAEMON} PUBLIC ${EIR_SERVER_DIR})
   target_link_libraries(${A_DAEMON} PUBLIC ${A_STORE} ${A_LINK} PkgConfig::MHD
                                            PkgConfig::JANSSON Threads::Threads m)

@@ -106,7 +106,10 @@ static void test_openapi(void **state)
 static void test_not_found(void **state)
 {
     (void)state;
-    const char *paths[] = {"/",
+    /* "/" is the web page (issue 13; api/web checks it); "/ui" and "/ui/" name no file. */
+    const char *paths[] = {"/ui",
+                           "/ui/",
+                           "/ui/nope.js",
                            "/nope",
                            "/v1",
                            "/v1/",
