@@ -129,12 +129,12 @@ export function apiClient(base, token) {
       if (!statuses.includes(r.status)) throw new Error(`${method} ${p}: ${r.status} ${JSON.stringify(r.json)}`);
       return r.json;
     },
-    /** Waits (long polls) until the job at path p has ended; returns it. */
+    /** Waits (long polls) until the job (run, analysis, sweep) at path p has ended; returns it. */
     async waitEnded(p, seconds = 120) {
       const deadline = Date.now() + ms(seconds * 1000);
       for (;;) {
         const j = await api.must('GET', `${p}?wait=5`);
-        if (['succeeded', 'failed', 'cancelled'].includes(j.status)) return j;
+        if (['succeeded', 'failed', 'diverged', 'cancelled', 'finished'].includes(j.status)) return j; // a sweep ends 'finished'
         if (Date.now() > deadline) throw new Error(`${p} still ${j.status} after ${seconds} s`);
       }
     },
@@ -249,7 +249,19 @@ export async function scenario(name, opts, fn) {
     daemon = await startDaemon(opts);
     browser = await launchBrowser(opts.viewport);
     const api = apiClient(daemon.base, opts.token);
-    await fn({ daemon, api, browser, context: browser.context });
+    // A deadline 30 s inside ctest's TIMEOUT (EIRNN_BROWSER_TIMEOUT_S, set by
+    // tests/browser/CMakeLists.txt), so that a hung scenario still stops its daemon and
+    // browser (ctest would kill this process only).
+    const limit = Number(process.env.EIRNN_BROWSER_TIMEOUT_S || 300) - 30;
+    let timer;
+    const deadline = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`scenario still running after ${limit} s`)), limit * 1000);
+    });
+    try {
+      await Promise.race([fn({ daemon, api, browser, context: browser.context }), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
     console.log(`${name}: ok (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     process.exitCode = 0;
   } catch (err) {

@@ -18,9 +18,11 @@ await scenario('browser/views', {}, async ({ daemon, api, context }) => {
   const sweep1 = await api.must('POST', '/v1/sweeps', { name: 'browser-1d', model_id: model.id, run,
     axes: [{ path: '/model/recurrent/A/E', values: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5] }],
     mode: 'grid', metrics: { windows: [{ name: 'late_r', var: 'r', from: 300, to: 400 }] } });
-  for (const p of [`/v1/analyses/${fp.id}`, `/v1/sweeps/${sweep2.id}`, `/v1/sweeps/${sweep1.id}`]) {
-    const j = await api.waitEnded(p, 300);
-    assert(j.status === 'succeeded', `${p} ${j.status}: ${JSON.stringify(j.error)}`);
+  const a = await api.waitEnded(`/v1/analyses/${fp.id}`, 120);
+  assert(a.status === 'succeeded', `fixed points ${a.status}: ${JSON.stringify(a.error)}`);
+  for (const s of [sweep2, sweep1]) {
+    const j = await api.waitEnded(`/v1/sweeps/${s.id}`, 120);
+    assert(j.status === 'finished' && j.counts.succeeded === j.points, `sweep ${s.id}: ${JSON.stringify(j.counts)}`);
   }
 
   const page = await context.newPage();
