@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "eir_clock.h"
+#include "changes.h"
 #include "exec_job.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -45,7 +46,12 @@ int srv_exec_progress(void *ctx, int64_t done, int64_t total)
     if (t - x->last >= PROGRESS_PERIOD) {
         x->last = t;
         int cancel = 0;
-        if (store_run_progress(x->c, x->job_id, done, total, &cancel) == STORE_OK && cancel) {
+        store_status st = store_run_progress(x->c, x->job_id, done, total, &cancel);
+        if (st == STORE_OK) { /* the page's live progress (?progress=D, /v1/changes) */
+            srv_changes_bump(x->s);
+            srv_waiters_wake_progress(x->s->waiters, x->job_id);
+        }
+        if (st == STORE_OK && cancel) {
             x->stop = SRV_STOP_CANCEL;
             return 1;
         }
@@ -146,6 +152,7 @@ void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_stat
                       dur, "steps_done", (json_int_t)steps_done, "steps_total",
                       (json_int_t)job->progress_total, "error",
                       fst == STORE_OK ? NULL : store_errmsg(c)));
+    srv_changes_bump(s);
     srv_waiters_wake(s->waiters, job->id);
 }
 
@@ -160,7 +167,12 @@ void srv_exec_release(srv *s, store_conn *c, const store_run *job, const char *r
                       "reason", reason, "now", store_run_status_name(now), "store",
                       store_status_name(rst), "steps_done", (json_int_t)steps_done, "duration_s",
                       srv_now() - t0));
-    if (rst == STORE_OK && now == STORE_RUN_CANCELLED) srv_waiters_wake(s->waiters, job->id);
+    if (rst != STORE_OK) return;
+    srv_changes_bump(s);
+    if (now == STORE_RUN_CANCELLED)
+        srv_waiters_wake(s->waiters, job->id);
+    else /* queued again: a progress long poll sees the status change */
+        srv_waiters_wake_progress(s->waiters, job->id);
 }
 
 json_t *srv_exec_request(const store_run *job, char **error)

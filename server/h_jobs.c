@@ -73,6 +73,58 @@ int srv_job_fetch(srv_req *r, store_conn *c, const srv_job_kind *k, store_run *j
     return 0;
 }
 
+int srv_wait_param(srv_req *r, double *wait, enum MHD_Result *ret)
+{
+    *wait = 0;
+    const char *w = srv_query(r, "wait");
+    if (!w) return 0;
+    char *end;
+    errno = 0;
+    double v = strtod(w, &end);
+    if (errno || end == w || *end || !(v >= 0) || !isfinite(v)) {
+        *ret = srv_problem_param(r, "wait", "wait must be a number of seconds >= 0, not '%s'", w);
+        return -1;
+    }
+    *wait = v > r->s->cfg.long_poll_max ? r->s->cfg.long_poll_max : v;
+    return 0;
+}
+
+/** Parse ?progress=D (a step count >= 0, only with ?wait=) into *@p done; -1 when absent.
+ *  @return 0, or -1 with a 400 naming "progress" queued into *@p ret. */
+static int progress_param(srv_req *r, int64_t *done, enum MHD_Result *ret)
+{
+    *done = -1;
+    const char *p = srv_query(r, "progress");
+    if (!p) return 0;
+    if (!srv_query(r, "wait")) {
+        *ret = srv_problem_param(r, "progress",
+                                 "progress=%s needs wait=S: the answer comes when the job's "
+                                 "progress.done differs from it, or at the latest after S s",
+                                 p);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (errno || end == p || *end || *p < '0' || *p > '9') {
+        *ret = srv_problem_param(r, "progress",
+                                 "progress must be the progress.done last seen (an integer >= "
+                                 "0), not '%s'",
+                                 p);
+        return -1;
+    }
+    *done = (int64_t)v;
+    return 0;
+}
+
+/** Whether a long poll on @p job answers now: it ended, or (with @p done >= 0) its progress is
+ *  not @p done or its status is not @p status any more (a queued job was claimed). */
+static int poll_answers(const store_run *job, int64_t done, store_run_status status)
+{
+    return store_run_status_final(job->status) ||
+           (done >= 0 && (job->progress_done != done || job->status != status));
+}
+
 enum MHD_Result srv_job_get(srv_req *r, const srv_job_kind *k)
 {
     srv *s = r->s;
@@ -80,37 +132,32 @@ enum MHD_Result srv_job_get(srv_req *r, const srv_job_kind *k)
     store_run job;
     enum MHD_Result ret;
     if (r->poll_state == 1) {
-        /* Resumed: by the job's end, the deadline or shutdown. Answer with what is now. */
+        /* Resumed: by the job's end or progress, the deadline or shutdown. Answer with what is
+         * now. */
         if (srv_job_fetch(r, c, k, &job, &ret)) return ret;
         ret = k->reply(r, c, 200, &job);
         store_run_clear(&job);
         return ret;
     }
-    double wait = 0;
-    const char *w = srv_query(r, "wait");
-    if (w) {
-        char *end;
-        errno = 0;
-        wait = strtod(w, &end);
-        if (errno || end == w || *end || !(wait >= 0) || !isfinite(wait))
-            return srv_problem_param(r, "wait", "wait must be a number of seconds >= 0, not '%s'",
-                                     w);
-        if (wait > s->cfg.long_poll_max) wait = s->cfg.long_poll_max;
-    }
+    double wait;
+    int64_t done;
+    if (srv_wait_param(r, &wait, &ret) || progress_param(r, &done, &ret)) return ret;
     uint64_t wakes = wait > 0 ? srv_waiters_wakes(s->waiters) : 0;
     if (srv_job_fetch(r, c, k, &job, &ret)) return ret;
-    if (wait > 0 && !store_run_status_final(job.status) && !atomic_load(&s->stopping) &&
-        srv_waiters_suspend(s->waiters, &r->waiter, r->con, job.id, srv_now() + wait) == 0) {
+    store_run_status status = job.status;
+    if (wait > 0 && !poll_answers(&job, done, status) && !atomic_load(&s->stopping) &&
+        srv_waiters_suspend_kind(s->waiters, &r->waiter, r->con, job.id, srv_now() + wait,
+                                 done >= 0 ? SRV_WAIT_PROGRESS : SRV_WAIT_END) == 0) {
         r->poll_state = 1;
-        /* The job may have ended between the read above and the registration, its wake coming
-         * before we were registered: if any wake came since the read, look again, and resume at
-         * once if so. A wake after the registration finds us (both take the registry's lock),
-         * so without a wake in between the read above stands. */
+        /* The job may have ended (or progressed) between the read above and the registration,
+         * its wake coming before we were registered: if any wake came since the read, look
+         * again, and resume at once if so. A wake after the registration finds us (both take
+         * the registry's lock), so without a wake in between the read above stands. */
         if (srv_waiters_wakes(s->waiters) != wakes) {
             store_run again;
             memset(&again, 0, sizeof again);
             store_status st = store_run_get(c, job.id, &again);
-            if (st != STORE_OK || store_run_status_final(again.status))
+            if (st != STORE_OK || poll_answers(&again, done, status))
                 srv_waiters_resume(s->waiters, &r->waiter);
             store_run_clear(&again);
         }

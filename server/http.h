@@ -214,6 +214,8 @@ json_t *srv_body_json(srv_req *r, enum MHD_Result *ret);
  *  matching If-None-Match; 404 for a path that names no file. Never need the token. */
 enum MHD_Result h_web_index(srv_req *r);
 enum MHD_Result h_web_asset(srv_req *r);
+/** GET /v1/changes?after=SEQ&wait=S (changes.c, changes.h). */
+enum MHD_Result h_changes(srv_req *r);
 enum MHD_Result h_healthz(srv_req *r);
 enum MHD_Result h_metrics(srv_req *r);
 enum MHD_Result h_openapi(srv_req *r);
@@ -308,8 +310,17 @@ typedef json_t *(*srv_job_item_fn)(const store_run *job);
 enum MHD_Result srv_job_list_reply(srv_req *r, const srv_job_kind *k, const store_run_filter *f,
                                    const char *cursor, int limit, const char *extra,
                                    srv_job_item_fn item);
-/** GET {path}/{id}[?wait=S]: the job's document, at once or, with ?wait=, when it has ended
- *  (or S seconds passed, or the daemon stops). 400 for a bad wait, 404, store errors. */
+/**
+ * Parse ?wait=S (seconds >= 0, capped at --long-poll-max) into *@p wait (0 when absent).
+ * @return 0, or -1 with a 400 naming "wait" queued into *@p ret.
+ */
+int srv_wait_param(srv_req *r, double *wait, enum MHD_Result *ret);
+
+/** GET {path}/{id}[?wait=S[&progress=D]]: the job's document, at once or, with ?wait=, when it
+ *  has ended (or S seconds passed, or the daemon stops); with &progress=D also as soon as its
+ *  progress.done differs from D or its status changes (written by this daemon's worker, or
+ *  already so on arrival). 400 for a bad wait or progress (or progress without wait), 404,
+ *  store errors. */
 enum MHD_Result srv_job_get(srv_req *r, const srv_job_kind *k);
 /** POST {path}/{id}/cancel: 200 cancelled, 202 stopping, 409 already ended, 404. */
 enum MHD_Result srv_job_cancel(srv_req *r, const srv_job_kind *k);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
 #include "http_internal.h"
 
 /** Body of srv::oom_response. */
@@ -54,6 +55,11 @@ static enum MHD_Result queue_reply(srv_req *r, unsigned status, struct MHD_Respo
         r->bytes = sizeof oom_body - 1;
         return MHD_NO; /* no "close" could be added: hang up rather than read on */
     }
+    /* A successful POST or DELETE created, cancelled or deleted something (a model, a job, a
+     * sweep): the change feed moves (a replayed POST moves it too, which costs a list reload). */
+    if (status >= 200 && status < 300 && strcmp(r->method, "GET") != 0 &&
+        strcmp(r->method, "HEAD") != 0)
+        srv_changes_bump(r->s);
     enum MHD_Result ret = MHD_queue_response(r->con, status, resp);
     MHD_destroy_response(resp);
     return ret;

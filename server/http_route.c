@@ -20,6 +20,8 @@ static const char *const q_models_list[] = {"limit", "cursor", "label", NULL};
 static const char *const q_runs_list[] = {"limit",    "cursor", "status", "model_id",
                                           "sweep_id", "label",  NULL};
 static const char *const q_run_get[] = {"wait", NULL};
+static const char *const q_job_get[] = {"wait", "progress", NULL};
+static const char *const q_changes[] = {"after", "wait", NULL};
 static const char *const q_result_get[] = {"format", "trials", "steps", "neurons", NULL};
 static const char *const q_analyses_list[] = {"limit", "cursor", "status", "model_id",
                                               "kind",  "label",  NULL};
@@ -34,6 +36,7 @@ static const srv_route routes[] = {
     {"GET", "/healthz", h_healthz, 0, q_none},
     {"GET", "/metrics", h_metrics, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/openapi.json", h_openapi, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/changes", h_changes, SRV_ROUTE_AUTH, q_changes},
     {"POST", "/v1/models", h_models_create, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/models", h_models_list, SRV_ROUTE_AUTH, q_models_list},
     {"GET", "/v1/models/{id}", h_models_get, SRV_ROUTE_AUTH, q_none},
@@ -42,7 +45,7 @@ static const srv_route routes[] = {
     {"GET", "/v1/models/{id}/matrices/{name}", h_matrices_get, SRV_ROUTE_AUTH, q_matrix_get},
     {"POST", "/v1/runs", h_runs_create, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs", h_runs_list, SRV_ROUTE_AUTH, q_runs_list},
-    {"GET", "/v1/runs/{id}", h_runs_get, SRV_ROUTE_AUTH, q_run_get},
+    {"GET", "/v1/runs/{id}", h_runs_get, SRV_ROUTE_AUTH, q_job_get},
     {"DELETE", "/v1/runs/{id}", h_runs_delete, SRV_ROUTE_AUTH, q_none},
     {"POST", "/v1/runs/{id}/cancel", h_runs_cancel, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/runs/{id}/request", h_runs_request, SRV_ROUTE_AUTH, q_none},
@@ -50,7 +53,7 @@ static const srv_route routes[] = {
     {"GET", "/v1/runs/{id}/results/{var}", h_results_get, SRV_ROUTE_AUTH, q_result_get},
     {"POST", "/v1/analyses", h_analyses_create, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/analyses", h_analyses_list, SRV_ROUTE_AUTH, q_analyses_list},
-    {"GET", "/v1/analyses/{id}", h_analyses_get, SRV_ROUTE_AUTH, q_run_get},
+    {"GET", "/v1/analyses/{id}", h_analyses_get, SRV_ROUTE_AUTH, q_job_get},
     {"DELETE", "/v1/analyses/{id}", h_analyses_delete, SRV_ROUTE_AUTH, q_none},
     {"POST", "/v1/analyses/{id}/cancel", h_analyses_cancel, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/analyses/{id}/results", h_analyses_results_list, SRV_ROUTE_AUTH, q_none},

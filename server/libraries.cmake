@@ -35,7 +35,7 @@ set(EIR_DAEMON_SOURCES
   pool.c exec.c model_resolve.c waiters.c waiters_watch.c modcache.c build_guard.c run_budget.c
   analysis_check.c analysis_refs.c analysis_exec.c analysis_spectrum.c analysis_fixed.c
   analysis_lyap.c analysis_activity.c h_sweeps.c sweep_check.c sweep_table.c labels.c run_refs.c offload.c
-  h_web.c)
+  h_web.c changes.c)
 list(TRANSFORM EIR_STORE_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 list(TRANSFORM EIR_DAEMON_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 
@@ -63,11 +63,15 @@ function(eir_embed_sources out_var)
     DEPENDS ${openapi_dep} ${EIR_SERVER_DIR}/embed_openapi.cmake
     COMMENT "Embedding the OpenAPI document"
     VERBATIM)
-  # The web page: every file under web/ (globbed again at build time, so that a file added or
-  # removed re-runs the embedding; a file changed re-runs it through DEPENDS).
+  # The web page: every file under web/. The glob is checked again at each build, and a file
+  # added or removed re-runs the configuration, which rewrites web.files (only when the list
+  # changed) and so re-runs the embedding; a file changed re-runs it through DEPENDS.
   set(web_dir ${EIR_SERVER_ROOT}/web)
   set(web_c ${CMAKE_CURRENT_BINARY_DIR}/web_embed.c)
   file(GLOB_RECURSE web_files CONFIGURE_DEPENDS ${web_dir}/*)
+  string(REPLACE ";" "\n" web_list "${web_files}")
+  file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/web.files CONTENT "${web_list}\n")
+  list(APPEND web_files ${CMAKE_CURRENT_BINARY_DIR}/web.files)
   file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/web.placeholder)
   add_custom_command(
     OUTPUT ${web_c}

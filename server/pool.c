@@ -2,9 +2,11 @@
  * @file pool.c
  * @brief Worker threads: claim, execute, repeat; sleep on a condition variable when idle.
  */
+#include "changes.h"
 #include "eir_clock.h"
 #include "modcache.h"
 #include "pool.h"
+#include "waiters.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -77,6 +79,7 @@ static void build_pending(struct srv_pool *p, store_conn *c, int index)
         srv_modcache_build(s->models, c, &s->limits, ids[i], &st, &err);
         atomic_fetch_sub(&s->metrics.workers_busy, 1);
         atomic_fetch_sub(&p->busy, 1);
+        srv_changes_bump(s); /* the model is built or failed now */
     }
 }
 
@@ -146,6 +149,9 @@ static void *worker_main(void *arg)
         }
         if (st == STORE_OK) {
             backoff = 0.05;
+            /* Claimed (queued -> running): the change feed and ?progress= long polls see it. */
+            srv_changes_bump(s);
+            srv_waiters_wake_progress(s->waiters, run.id);
             atomic_fetch_add(&p->busy, 1);
             atomic_fetch_add(&s->metrics.workers_busy, 1);
             srv_exec_run(s, c, &run, &p->release, &next);

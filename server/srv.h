@@ -82,6 +82,9 @@ typedef struct srv {
     /** Body bytes held by requests (http_request.c): each request reserves its buffer here and
      *  gives it back when it ends; never more than cfg.max_body_buffer. */
     atomic_uint_least64_t body_buffered;
+    /** Changes this daemon made to jobs, models and sweeps since it started (changes.h): the
+     *  feed of GET /v1/changes reports 1 + this. */
+    atomic_uint_least64_t changes;
     atomic_int stopping;    /**< 1 once shutdown began: no new runs are accepted */
     int has_token;          /**< a bearer token is required on /v1 and /metrics */
     uint8_t token_hash[32]; /**< SHA-256 of the token (compared in constant time) */

@@ -18,10 +18,13 @@
 
 #define NBUCKETS 256
 
+/** The registry key of SRV_WAIT_CHANGES waiters (not an id: ids are [a-z]_[0-9a-f]...). */
+#define CHANGES_KEY "~changes"
+
 struct srv_waiters {
     pthread_mutex_t lock;
     pthread_cond_t cond; /**< wakes the timer: earlier deadline, or shutdown */
-    pthread_cond_t any;  /**< wakes srv_waiters_await(): a first waiter, or shutdown */
+    pthread_cond_t any;  /**< wakes srv_waiters_await(): a first run waiter, or shutdown */
     pthread_t timer;
     int timer_started;
     int closed; /**< no new waiters */
@@ -29,6 +32,7 @@ struct srv_waiters {
     srv_waiter *buckets[NBUCKETS];
     atomic_int *gauge;
     size_t count;   /**< waiters registered */
+    size_t changes; /**< of which SRV_WAIT_CHANGES */
     uint64_t wakes; /**< srv_waiters_wake() and srv_waiters_snapshot() calls (under lock) */
 };
 
@@ -52,6 +56,7 @@ static void unlink_locked(struct srv_waiters *ws, srv_waiter *w)
     w->prev = w->next = NULL;
     w->linked = 0;
     ws->count--;
+    if (w->kind == SRV_WAIT_CHANGES) ws->changes--;
     if (ws->gauge) atomic_fetch_sub(ws->gauge, 1);
 }
 
@@ -112,13 +117,23 @@ struct srv_waiters *srv_waiters_new(atomic_int *gauge)
 int srv_waiters_suspend(struct srv_waiters *ws, srv_waiter *w, struct MHD_Connection *con,
                         const char *run_id, double deadline)
 {
+    return srv_waiters_suspend_kind(ws, w, con, run_id, deadline, SRV_WAIT_END);
+}
+
+int srv_waiters_suspend_kind(struct srv_waiters *ws, srv_waiter *w, struct MHD_Connection *con,
+                             const char *run_id, double deadline, srv_wait_kind kind)
+{
     pthread_mutex_lock(&ws->lock);
     if (ws->closed) {
         pthread_mutex_unlock(&ws->lock);
         return -1;
     }
     memset(w, 0, sizeof *w);
-    snprintf(w->run_id, sizeof w->run_id, "%s", run_id);
+    snprintf(w->run_id, sizeof w->run_id, "%s", kind == SRV_WAIT_CHANGES ? CHANGES_KEY : run_id);
+    w->kind = kind;
+    /* The store watcher (srv_waiters_await) is for waiters of runs only. */
+    if (kind != SRV_WAIT_CHANGES && ws->count == ws->changes) pthread_cond_broadcast(&ws->any);
+    if (kind == SRV_WAIT_CHANGES) ws->changes++;
     w->con = con;
     w->deadline = deadline;
     unsigned b = bucket_of(w->run_id);
@@ -126,7 +141,7 @@ int srv_waiters_suspend(struct srv_waiters *ws, srv_waiter *w, struct MHD_Connec
     if (w->next) w->next->prev = w;
     ws->buckets[b] = w;
     w->linked = 1;
-    if (ws->count++ == 0) pthread_cond_broadcast(&ws->any);
+    ws->count++;
     if (ws->gauge) atomic_fetch_add(ws->gauge, 1);
     MHD_suspend_connection(con);
     /* The timer sleeps at most 1 s; wake it only for deadlines sooner than that. */
@@ -149,19 +164,37 @@ void srv_waiters_forget(struct srv_waiters *ws, srv_waiter *w)
     pthread_mutex_unlock(&ws->lock);
 }
 
-void srv_waiters_wake(struct srv_waiters *ws, const char *run_id)
+/** Resume the waiters registered under @p key whose kind is @p kind, or any kind but
+ *  SRV_WAIT_CHANGES when @p kind is -1; count a wake. */
+static void wake_key(struct srv_waiters *ws, const char *key, int kind)
 {
     if (!ws) return;
-    unsigned b = bucket_of(run_id);
+    unsigned b = bucket_of(key);
     pthread_mutex_lock(&ws->lock);
     ws->wakes++;
     srv_waiter *w = ws->buckets[b];
     while (w) {
         srv_waiter *nx = w->next;
-        if (strcmp(w->run_id, run_id) == 0) resume_locked(ws, w);
+        int wanted = kind < 0 ? w->kind != SRV_WAIT_CHANGES : (int)w->kind == kind;
+        if (wanted && strcmp(w->run_id, key) == 0) resume_locked(ws, w);
         w = nx;
     }
     pthread_mutex_unlock(&ws->lock);
+}
+
+void srv_waiters_wake(struct srv_waiters *ws, const char *run_id)
+{
+    wake_key(ws, run_id, -1);
+}
+
+void srv_waiters_wake_progress(struct srv_waiters *ws, const char *run_id)
+{
+    wake_key(ws, run_id, SRV_WAIT_PROGRESS);
+}
+
+void srv_waiters_wake_changes(struct srv_waiters *ws)
+{
+    wake_key(ws, CHANGES_KEY, SRV_WAIT_CHANGES);
 }
 
 uint64_t srv_waiters_wakes(struct srv_waiters *ws)
@@ -176,7 +209,7 @@ uint64_t srv_waiters_wakes(struct srv_waiters *ws)
 int srv_waiters_await(struct srv_waiters *ws)
 {
     pthread_mutex_lock(&ws->lock);
-    while (!ws->closed && ws->count == 0)
+    while (!ws->closed && ws->count == ws->changes)
         pthread_cond_wait(&ws->any, &ws->lock);
     int open = !ws->closed;
     pthread_mutex_unlock(&ws->lock);
@@ -188,12 +221,13 @@ size_t srv_waiters_snapshot(struct srv_waiters *ws, char (*ids)[STORE_ID_MAX], s
     pthread_mutex_lock(&ws->lock);
     ws->wakes++;
     size_t n = 0;
-    if (ws->count <= cap)
+    if (ws->count - ws->changes <= cap) {
         for (unsigned b = 0; b < NBUCKETS; b++)
             for (const srv_waiter *w = ws->buckets[b]; w; w = w->next)
-                memcpy(ids[n++], w->run_id, STORE_ID_MAX);
-    else
-        n = ws->count;
+                if (w->kind != SRV_WAIT_CHANGES) memcpy(ids[n++], w->run_id, STORE_ID_MAX);
+    } else {
+        n = ws->count - ws->changes;
+    }
     pthread_mutex_unlock(&ws->lock);
     return n;
 }

@@ -50,6 +50,31 @@ static void test_static_routes(void **state)
     assert_string_equal(f.allow, "POST, GET, HEAD");
     find("GET", "/v1/openapi.json", &f);
     assert_ptr_equal(f.route->handler, h_openapi);
+    find("GET", "/v1/changes", &f);
+    assert_ptr_equal(f.route->handler, h_changes);
+    assert_true(f.route->flags & SRV_ROUTE_AUTH);
+}
+
+/* The web page (issue 13): "/" and "/ui/<rest of the path>", without the token, no query. */
+static void test_web_routes(void **state)
+{
+    (void)state;
+    found f;
+    find("GET", "/", &f);
+    assert_ptr_equal(f.route->handler, h_web_index);
+    assert_int_equal(f.route->flags & SRV_ROUTE_AUTH, 0);
+    assert_string_equal(f.allow, "GET, HEAD");
+    assert_false(srv_route_accepts(f.route, "token"));
+    find("HEAD", "/ui/js/views/run.js", &f);
+    assert_ptr_equal(f.route->handler, h_web_asset);
+    assert_int_equal(f.route->flags & SRV_ROUTE_AUTH, 0);
+    assert_string_equal(f.params[0], "js/views/run.js");
+    assert_false(srv_route_accepts(f.route, "v"));
+    find("GET", "/ui/../etc/passwd", &f); /* matched, then looked up in the table: 404 */
+    assert_string_equal(f.params[0], "../etc/passwd");
+    find("DELETE", "/ui/app.css", &f);
+    assert_int_equal(f.error, 405);
+    assert_string_equal(f.allow, "GET, HEAD");
 }
 
 static void test_path_parameters(void **state)
@@ -96,7 +121,10 @@ static void test_not_found_and_not_allowed(void **state)
     (void)state;
     found f;
     static const char *const missing[] = {
-        "/",
+        "/ui", /* "/" is the web page (issue 13): test_web_routes */
+        "/ui/",
+        "/UI/app.css",
+        "//ui/app.css",
         "/v1",
         "/v1/",
         "/healthz/",
@@ -166,6 +194,22 @@ static void test_match(void **state)
     /* A segment takes every byte up to the next '/', escapes and dots included. */
     assert_true(srv_route_match("/a/{x}", "/a/..%2e", p));
     assert_string_equal(p[0], "..%2e");
+    /* "{*}" takes the rest of the path, slashes included, never nothing. */
+    assert_true(srv_route_match("/a/{*}", "/a/b/c.js", p));
+    assert_string_equal(p[0], "b/c.js");
+    assert_true(srv_route_match("/a/{*}", "/a//", p));
+    assert_string_equal(p[0], "/");
+    assert_false(srv_route_match("/a/{*}", "/a/", p));
+    assert_false(srv_route_match("/a/{*}", "/a", p));
+    assert_false(srv_route_match("/a/{*}", "/b/c", p));
+    char longer[SRV_PARAM_MAX + 8];
+    memset(longer, 'x', sizeof longer);
+    memcpy(longer, "/a/", 3);
+    longer[3 + SRV_PARAM_MAX - 1] = '\0'; /* the longest kept */
+    assert_true(srv_route_match("/a/{*}", longer, p));
+    longer[3 + SRV_PARAM_MAX - 1] = 'x';
+    longer[3 + SRV_PARAM_MAX] = '\0';
+    assert_false(srv_route_match("/a/{*}", longer, p));
 }
 
 static void test_query_parameters(void **state)
@@ -191,6 +235,14 @@ static void test_query_parameters(void **state)
     assert_string_equal(list, "none");
     find("HEAD", "/v1/runs/r_1", &f);
     assert_true(srv_route_accepts(f.route, "wait"));
+    assert_true(srv_route_accepts(f.route, "progress"));
+    find("GET", "/v1/analyses/a_1", &f);
+    assert_true(srv_route_accepts(f.route, "progress"));
+    find("GET", "/v1/sweeps/s_1", &f);
+    assert_false(srv_route_accepts(f.route, "progress"));
+    find("GET", "/v1/changes", &f);
+    srv_route_query_list(f.route, list, sizeof list);
+    assert_string_equal(list, "after, wait");
     assert_false(srv_route_accepts(f.route, "include"));
     find("GET", "/v1/runs/r_1/results/V", &f);
     srv_route_query_list(f.route, list, sizeof list);
@@ -243,10 +295,15 @@ static void test_unescape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_static_routes),    cmocka_unit_test(test_path_parameters),
-        cmocka_unit_test(test_head_is_get),      cmocka_unit_test(test_not_found_and_not_allowed),
-        cmocka_unit_test(test_parameter_length), cmocka_unit_test(test_match),
-        cmocka_unit_test(test_query_parameters), cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_static_routes),
+        cmocka_unit_test(test_web_routes),
+        cmocka_unit_test(test_path_parameters),
+        cmocka_unit_test(test_head_is_get),
+        cmocka_unit_test(test_not_found_and_not_allowed),
+        cmocka_unit_test(test_parameter_length),
+        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_query_parameters),
+        cmocka_unit_test(test_unescape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,7 +181,26 @@ export async function del(path, { signal } = {}) {
 // npy(url, {signal}) → {dtype, shape, data} (npy.js), fetched as .npy.
 export async function npy(url, { signal } = {}) {
   const res = await request(url, { signal, headers: { Accept: 'application/octet-stream' } });
-  return parseNpy(await res.arrayBuffer());
+  return parseNpy(await readBody(res));
+}
+
+// The body as an ArrayBuffer, read chunk by chunk into one buffer of Content-Length bytes
+// (so that an 80 MB result never blocks the page in one long task, nor is held twice).
+async function readBody(res) {
+  const length = Number(res.headers.get('Content-Length'));
+  if (!res.body || !Number.isSafeInteger(length) || length <= 0) return res.arrayBuffer();
+  const out = new Uint8Array(length);
+  const reader = res.body.getReader();
+  let at = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (at + value.length > length) throw new ApiError(res.status, { title: 'Bad answer', detail: `${res.url}: more bytes than its Content-Length (${length})` });
+    out.set(value, at);
+    at += value.length;
+  }
+  if (at !== length) throw new ApiError(res.status, { title: 'Bad answer', detail: `${res.url}: ${at} bytes of ${length}` });
+  return out.buffer;
 }
 
 // changes(after, wait, {signal}) → the change counter (GET /v1/changes?after=&wait=): answered

@@ -189,7 +189,7 @@ export function table(testid, columns, rows, rowAttrs) {
       h('tr', rowAttrs ? rowAttrs(i) : {}, ...cells.map((c) => h('td', {}, c))),
     ),
   );
-  return h('table', { 'data-testid': testid, class: 'data' }, head, body);
+  return h('table', { 'data-testid': testid, class: 'list data' }, head, body);
 }
 
 // Min and max of a typed array's finite values ({min: NaN, max: NaN} when there are none).

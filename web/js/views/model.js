@@ -137,7 +137,7 @@ export function render(root, params, ctx) {
       }
     });
     meta.append(
-      h('span', { class: `state state-${m.state}`, 'data-testid': 'model-state' }, String(m.state)),
+      h('span', { class: `status-badge state-${m.state}`, 'data-testid': 'model-state' }, String(m.state)),
       ` N = ${N} (E ${NE}, I ${NI}) · class ${(m.model && m.model.class) || 'gated'} · created ${when(m.created_at)}`,
       m.build_s !== null && m.build_s !== undefined ? ` · built in ${num(m.build_s, 3)} s` : '',
       m.hash ? h('span', { class: 'mono hash', title: m.hash }, ` · hash ${m.hash.slice(0, 16)}…`) : '',
@@ -247,10 +247,10 @@ export function render(root, params, ctx) {
       const pop = (k) => (k < NE ? `E${k}` : `I${k - NE}`);
       readout.textContent = `W[${i}][${j}] = ${num(data[i * n + j], 6)}   (to ${pop(i)} from ${pop(j)})`;
     });
-    const legend = h('canvas', { 'data-testid': 'w-legend', class: 'legend' });
+    const legend = h('canvas', { 'data-testid': 'w-legend', class: 'legend-bar' });
     legend.width = 240;
     legend.height = 12;
-    const legendBox = h('div', { class: 'legend-box' });
+    const legendBox = h('div', { class: 'legend' });
     status.replaceWith(
       h('div', { class: 'wmap-axes' }, h('div', { class: 'wmap-caption' }, 'from (presynaptic j) →'), topLabels),
       h('div', { class: 'wmap-row' }, h('div', { class: 'wmap-caption vertical' }, 'to (postsynaptic i) →'), leftLabels, wrap),

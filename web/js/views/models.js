@@ -25,7 +25,7 @@ function modelRow(m) {
     { 'data-testid': 'model-row', 'data-model-id': m.id, 'data-state': m.state },
     h('td', {}, link(`#/models/${m.id}`, m.id, { class: 'mono' })),
     h('td', {}, m.name === null || m.name === undefined ? '—' : String(m.name)),
-    h('td', {}, h('span', { class: `state state-${m.state}` }, String(m.state))),
+    h('td', {}, h('span', { class: `status-badge state-${m.state}` }, String(m.state))),
     h('td', { class: 'num' }, m.n === null || m.n === undefined ? '—' : String(m.n)),
     h('td', {}, when(m.created_at)),
     h('td', { class: 'mono' }, m.hash ? m.hash.slice(0, 12) : '—'),
