@@ -3,7 +3,7 @@
 // by the contract's rule: cell i covers pixel rows floor(i·H/N) … floor((i+1)·H/N) − 1, values
 // map to the colour map over [vmin, vmax] = [0, max], and the legend runs vmin (left) to vmax
 // (right). Every row band's pixels are compared with the legend's colours and with the colour
-// map itself (web/js/colormaps.js, loaded in the page).
+// map itself (web/js/colormaps.js, loaded in the page): every pixel of the canvas.
 import { scenario, watchPage, screenshot, canvasPixels, pixel, assert, ms } from './lib.mjs';
 import { knownModel, knownRun, KNOWN_RATES, KNOWN_STEPS } from './fixtures.mjs';
 
@@ -52,15 +52,17 @@ await scenario('browser/heatmap', {}, async ({ daemon, api, context }) => {
     const want = colourOf(KNOWN_RATES[i]);
     if (KNOWN_RATES[i] === 0) assert(close(want, cVmin, 4), `silent cell ${i}: the legend's vmin colour`);
     if (KNOWN_RATES[i] === 1) assert(close(want, cVmax, 4), `cell ${i} at vmax: the legend's vmax colour`);
-    for (const y of new Set([top, Math.floor((top + bottom) / 2), bottom])) {
-      for (const x of [0, Math.floor(W / 4), Math.floor(W / 2), W - 1]) {
+    // every pixel of the band
+    for (let y = top; y <= bottom; y++) {
+      for (let x = 0; x < W; x++) {
         const got = pixel(px, x, y);
-        assert(got[3] === 255, `pixel (${x}, ${y}) of cell ${i} is opaque`);
-        assert(close(got, want), `cell ${i} (r = ${KNOWN_RATES[i]}) pixel (${x}, ${y}) is ${show(got)}, want ${mapName}(${KNOWN_RATES[i]}) = ${show(want)}`);
+        if (got[3] !== 255 || !close(got, want))
+          throw new Error(`cell ${i} (r = ${KNOWN_RATES[i]}) pixel (${x}, ${y}) is ${show(got)} alpha ${got[3]}, want ${mapName}(${KNOWN_RATES[i]}) = ${show(want)} opaque`);
         checked++;
       }
     }
   }
+  assert(checked === W * H, `every pixel checked (${checked} of ${W * H})`);
   console.log(`browser/heatmap: ${checked} pixels of ${N} cells on a ${W}×${H} canvas match ${mapName}`);
   await screenshot(page, 'run-known');
   watch.check('browser/heatmap');
