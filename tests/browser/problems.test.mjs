@@ -57,7 +57,7 @@ await scenario('browser/problems', {}, async ({ daemon, api, context }) => {
   await page.locator('[data-testid=submit-form]').waitFor();
   const firstOption = await page.locator('[data-testid=submit-model-select] option').first().getAttribute('value');
   await page.selectOption('[data-testid=submit-model-select]', firstOption ?? '');
-  await page.fill('[data-testid=submit-model-json]', JSON.stringify(badModel()));
+  await page.fill('[data-testid=submit-model-json]', JSON.stringify(badModel(), null, 2));
   await page.fill('[data-testid=submit-dt]', '0.1');
   await page.fill('[data-testid=submit-steps]', '10');
   await page.click('[data-testid=submit-button]');

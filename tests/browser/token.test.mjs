@@ -1,7 +1,9 @@
 // browser/token: a daemon with a bearer token. Without it the page shows the token prompt and
 // no data; a wrong token is refused with a message; with the right one the data appear, the
 // run page plots, the token is sent only as the Authorization header (never in a URL or a
-// cookie) and kept in this tab's sessionStorage; a new tab asks again. Screenshot: token.
+// cookie) and kept in this tab's sessionStorage, a download link saves the API's bytes; a new
+// tab asks again. Screenshot: token.
+import fs from 'node:fs';
 import { scenario, watchPage, screenshot, assert, ms } from './lib.mjs';
 import { knownModel, knownRun } from './fixtures.mjs';
 
@@ -44,6 +46,14 @@ await scenario('browser/token', { token: TOKEN }, async ({ daemon, api, context 
   await page.reload(); // the same tab keeps its token: no prompt after a reload
   await page.locator(`[data-testid=run-view][data-run-id="${run.id}"][data-plotted="1"]`).waitFor({ timeout: ms(60000) });
   assert(!(await prompt.isVisible()), 'no prompt after a reload of the same tab');
+
+  // a download link works with the token (the page fetches with the header, then saves)
+  const link = page.locator('[data-testid=downloads] a[data-var="r"][data-format="npy"]');
+  const [dl] = await Promise.all([page.waitForEvent('download'), link.click()]);
+  const saved = fs.readFileSync(await dl.path());
+  const res = await fetch(`${daemon.base}/v1/runs/${run.id}/results/r?format=npy`, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  const direct = Buffer.from(await res.arrayBuffer());
+  assert(res.status === 200 && saved.equals(direct), `the downloaded r.npy (${saved.length} bytes) is the API's (${direct.length} bytes)`);
 
   let withHeader = 0;
   for (const req of watch.requests) {
