@@ -7,7 +7,9 @@
 // Per load:
 //  * plotted_ms: navigation start (performance.timeOrigin) → the run view's data-plotted="1";
 //  * plot_ms: the page's own data-plot-ms (its render() → every plot drawn);
-//  * the page's fetch/parse timings when it exposes them (data-fetch-ms, data-parse-ms);
+//  * fetch_start_ms / fetch_end_ms / fetch_ms: the result download(s) (Resource Timing: from the
+//    first request's start to the last response's end), after_fetch_ms: from there to
+//    plotted (parsing, reductions, drawing); the page's own data-parse-ms if it sets one;
 //  * longest_task_ms / long_tasks: PerformanceObserver 'longtask' entries (main-thread tasks
 //    over 50 ms) from navigation to plotted; raf_gap_ms: the longest gap between two
 //    requestAnimationFrame callbacks over the same span (what a user sees as a frozen tab).
@@ -70,14 +72,21 @@ try {
       const v = document.querySelector('[data-testid=run-view]');
       const num = (k) => (v.dataset[k] !== undefined ? Number(v.dataset[k]) : null);
       const b = window.__bench;
-      return {
-        plotted_ms: b.plotted, plot_ms: num('plotMs'), fetch_ms: num('fetchMs'), parse_ms: num('parseMs'),
+      const out = {
+        plotted_ms: b.plotted, plot_ms: num('plotMs'), fetch_ms: null, parse_ms: num('parseMs'),
         longest_task_ms: b.longTasks && b.longTasks.length ? Math.max(...b.longTasks) : 0,
         long_tasks: b.longTasks ? b.longTasks.length : null,
         long_task_total_ms: b.longTasks ? b.longTasks.reduce((x, y) => x + y, 0) : null,
         raf_gap_ms: b.rafGap,
         js_heap_mb: performance.memory ? performance.memory.usedJSHeapSize / 1048576 : null,
       };
+      // Resource Timing of the result download(s): when the first began, when the last ended
+      const res = performance.getEntriesByType('resource').filter((e) => /\/results\//.test(e.name));
+      out.fetch_start_ms = res.length ? Math.min(...res.map((e) => e.startTime)) : null;
+      out.fetch_end_ms = res.length ? Math.max(...res.map((e) => e.responseEnd)) : null;
+      out.fetch_ms = out.fetch_end_ms !== null ? out.fetch_end_ms - out.fetch_start_ms : out.fetch_ms;
+      out.after_fetch_ms = out.fetch_end_ms !== null ? b.plotted - out.fetch_end_ms : null;
+      return out;
     });
     // bytes the page fetched for the run's results
     m.result_bytes = 0;
