@@ -140,6 +140,13 @@ async function showVersion() {
 window.addEventListener('unhandledrejection', (ev) => {
   if (ev.reason && ev.reason.name === 'AbortError') ev.preventDefault();
 });
+// Once the first view is shown, the other views' modules are fetched in the background, so
+// that following a link later costs no request for code (and a reload right after a click
+// cannot cut one off). A view that fails to load here says so when it is opened.
+function warmUp() {
+  for (const r of routes) r.load().catch(() => {});
+}
+
 window.addEventListener('hashchange', show);
-show();
+show().finally(() => setTimeout(warmUp, 0));
 showVersion();

@@ -82,6 +82,10 @@ export function render(root, params, ctx) {
   async function follow() {
     let run = await get(base, { signal });
     update(run);
+    if (ACTIVE.has(run.status)) {
+      plots.replaceChildren(h('p', { class: 'muted', 'data-testid': 'run-waiting' },
+        'The plots and the downloads come when the run ends; this page follows it.'));
+    }
     let progressParam = true;
     while (ACTIVE.has(run.status)) {
       try {
@@ -111,8 +115,9 @@ export function render(root, params, ctx) {
     const meta = run.meta;
     showCards(cards, run);
     const results = await showDownloads(run);
-    if (!meta || !meta.outputs || !meta.model || !meta.run) {
-      plots.replaceChildren(h('p', { class: 'muted' }, 'This run has no results to plot.'));
+    if (!meta || !meta.outputs || !meta.model || !meta.run || !results.length) {
+      plots.replaceChildren(h('p', { class: 'muted', 'data-testid': 'run-no-results' },
+        `This run (${run.status}) has no results to plot.`));
       plotted();
       return;
     }
