@@ -5,27 +5,26 @@
 // map's rows are known colours: silent cells (bias < 0) at vmin = 0, active cells at 1.0 (vmax)
 // or 0.5 (half way). E cells 0-5, I cells 6-7.
 export const KNOWN_BIAS = [1, 0.5, -1, 1, -0.5, 0.5, 1, -1];
-export const KNOWN_RATES = KNOWN_BIAS.map((b) => Math.max(0, b));
 export const KNOWN_STEPS = 40;
 
-export function knownModel(name = 'browser-known') {
-  const n = KNOWN_BIAS.length;
+export function knownModel(name = 'browser-known', bias = KNOWN_BIAS, E = 6) {
+  const n = bias.length;
   return {
     name,
     description: 'W = 0, no input: each cell sits at r = max(0, bias) (tests/browser/fixtures.mjs)',
     class: 'dale',
-    populations: { E: 6, I: 2 },
+    populations: { E, I: n - E },
     n_inputs: 1,
     activation: { name: 'relu' },
     leak: 1.0,
     recurrent: { W: Array.from({ length: n }, () => new Array(n).fill(0)) },
     input: { P: Array.from({ length: n }, () => [0]) },
-    bias: KNOWN_BIAS,
+    bias,
   };
 }
 
-export function knownRun(modelId) {
-  return { model_id: modelId, dt: 0.1, inputs: { steps: KNOWN_STEPS }, V0: KNOWN_BIAS,
+export function knownRun(modelId, bias = KNOWN_BIAS) {
+  return { model_id: modelId, dt: 0.1, inputs: { steps: KNOWN_STEPS }, V0: bias,
     record: { vars: ['r'] }, seed: 1 };
 }
 

@@ -38,6 +38,13 @@ await scenario('browser/runs', {}, async ({ daemon, api, context }) => {
   const health = await api.must('GET', '/healthz');
   assert(health.version, '/healthz names the version');
   await page.locator('[data-testid=daemon-version]', { hasText: health.version }).waitFor();
+  // the page's own links (status bar: OpenAPI, uPlot's licence) answer
+  const hrefs = await page.locator('a[href^="/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  assert(hrefs.length >= 2, `the page links its OpenAPI document and uPlot's licence: ${hrefs}`);
+  for (const href of hrefs) {
+    const r = await page.request.get(daemon.base + href);
+    assert(r.status() === 200, `${href} answers ${r.status()}`);
+  }
 
   // ---- a model through the Models form
   await page.click('[data-testid=nav-models]');
@@ -89,9 +96,9 @@ await scenario('browser/runs', {}, async ({ daemon, api, context }) => {
   assert(segs.length === 1 && segs[0].from === 500 && segs[0].to === STEPS &&
          JSON.stringify(segs[0].value) === '[1,0.5]', `request.inputs.segments ${JSON.stringify(segs)}`);
 
-  // running, then succeeded
-  await page.locator(`[data-testid=run-view][data-status="running"]`).waitFor({ timeout: ms(60000) });
-  await screenshot(page, 'run-running');
+  // running, then succeeded (the status history: a poll of the current state could miss it)
+  await page.waitForFunction(() => window.__runStatus.some((s) => s !== 'queued'), null, { timeout: ms(60000) });
+  if ((await view.getAttribute('data-status')) === 'running') await screenshot(page, 'run-running');
   await page.locator(`[data-testid=run-view][data-status="succeeded"]`).waitFor({ timeout: ms(180000) });
   const history = await page.evaluate(() => window.__runStatus);
   const iRun = history.indexOf('running'), iOk = history.indexOf('succeeded');
