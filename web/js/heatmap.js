@@ -138,7 +138,7 @@ export function paintPixels(canvas, pixels, { vmin, vmax, colormap = viridis }) 
 }
 
 // drawHeatmap(canvas, {get | values, rows, cols, vmin, vmax, colormap, signal})
-// → Promise<{vmin, vmax} | null>. Decimates the rows × cols data to the canvas's backing store
+// → Promise<{vmin, vmax, pixels} | null> (pixels: the reduced means, row-major, canvas-sized). Decimates the rows × cols data to the canvas's backing store
 // by the rule above, in slices that yield to the event loop (a 1,000 × 10,000 array does not
 // freeze the tab). vmin defaults to 0 when every finite value is ≥ 0, else to the minimum;
 // vmax to the finite maximum. Sets data-rows, data-cols, data-vmin and data-vmax on the canvas.
@@ -165,7 +165,7 @@ export async function drawHeatmap(canvas, opts) {
   canvas.dataset.cols = String(opts.cols);
   canvas.dataset.vmin = String(vmin);
   canvas.dataset.vmax = String(vmax);
-  return { vmin, vmax };
+  return { vmin, vmax, pixels: reduced.pixels };
 }
 
 // drawLegend(canvas, {vmin, vmax, colormap, format}): a horizontal colour bar filling the

@@ -228,8 +228,9 @@ export function render(root, params, ctx) {
     const hmGutter = h('div', { class: 'heatmap-rows' });
     const hmX = h('div', { class: 'heatmap-xaxis' });
     const legendCanvas = h('canvas', { 'data-testid': 'heatmap-legend', width: '220', height: '14' });
+    const readout = h('span', { class: 'heatmap-readout', 'data-testid': 'heatmap-readout' });
     const legend = h('div', { class: 'legend' }, h('span', null, `${main}: `), legendCanvas,
-      h('span', { class: 'muted' }, ' grey: not a number'));
+      h('span', { class: 'muted' }, ' grey: not a number'), readout);
     const traceIn = h('input', {
       type: 'text', 'data-testid': 'trace-cells', 'aria-label': 'cells to trace', size: '24',
       value: defaultTraceCells(cells, isE).join(','),
@@ -307,6 +308,7 @@ export function render(root, params, ctx) {
       view.removeAttribute('data-plotted');
       view.removeAttribute('data-plot-ms');
       state.trial = b;
+      state.pixels = null;
       state.data = null; // let the previous trial's arrays go before fetching the next
       state.traceData = null;
       state.traceVarName = null;
@@ -354,6 +356,7 @@ export function render(root, params, ctx) {
       });
       if (!range || tsig.aborted) return;
       drawLegend(legendCanvas, { vmin: range.vmin, vmax: range.vmax, colormap: viridis, format: (v) => fmt(v, 4) });
+      state.pixels = range.pixels;
       heatmapAxes(hmGutter, hmArea, hmX, { n, nE: known ? nE : n, height, rows, time, known });
 
       await plotTraces(tsig);
@@ -370,6 +373,29 @@ export function render(root, params, ctx) {
       plots.prepend(h('div', { class: 'message error', 'data-testid': 'plot-error' }, describe(e)));
     };
     trialSel.addEventListener('change', () => drawTrial(Number(trialSel.value)).catch(report));
+    // what the pointer is over: the cells and times of that pixel, and their mean
+    hmCanvas.addEventListener('mousemove', (ev) => {
+      if (!state.pixels) return;
+      const box = hmCanvas.getBoundingClientRect();
+      const W = hmCanvas.width;
+      const H = hmCanvas.height;
+      const px = Math.min(W - 1, Math.max(0, Math.floor(((ev.clientX - box.left) * W) / box.width)));
+      const py = Math.min(H - 1, Math.max(0, Math.floor(((ev.clientY - box.top) * H) / box.height)));
+      const span = (p, count, size) => {
+        if (count < size) {
+          const i = Math.min(count - 1, Math.ceil(((p + 1) * count) / size) - 1);
+          return [i, i];
+        }
+        return [Math.ceil((p * count) / size), Math.ceil(((p + 1) * count) / size) - 1];
+      };
+      const [i0, i1] = span(py, n, H);
+      const [m0, m1] = span(px, rows, W);
+      const who = (i) => `${cells[order[i]]}${known ? (isE[order[i]] ? ' E' : ' I') : ''}`;
+      const cellText = i0 === i1 ? `cell ${who(i0)}` : `cells ${who(i0)} … ${who(i1)} (${i1 - i0 + 1}, mean)`;
+      const timeText = m0 === m1 ? `t = ${fmt(time[m0], 5)}` : `t = ${fmt(time[m0], 5)} … ${fmt(time[m1], 5)}`;
+      readout.textContent = `${cellText}, ${timeText}: ${main} = ${fmt(state.pixels[py * W + px], 4)}`;
+    });
+    hmCanvas.addEventListener('mouseleave', () => { readout.textContent = ''; });
     const retrace = () => {
       if (!state.data) return;
       plotTraces(state.controller ? anySignal(signal, state.controller.signal) : signal).catch(report);

@@ -32,6 +32,14 @@ export function render(root, params, ctx) {
   const trials = num('submit-trials', '/inputs/trials', '1', { min: '1', step: '1' });
   const seed = num('submit-seed', '/seed', '', { min: '0', step: '1', placeholder: 'none' });
   const every = num('submit-every', '/record/every', '1', { min: '1', step: '1' });
+  const integrator = h('select', { 'data-testid': 'submit-integrator', 'data-pointer': '/integrator' },
+    ['exp_euler', 'euler', 'rk4'].map((v) => h('option', { value: v }, v)));
+  const precision = h('select', { 'data-testid': 'submit-precision', 'data-pointer': '/precision' },
+    ['float64', 'float32'].map((v) => h('option', { value: v }, v)));
+  const labels = h('input', {
+    type: 'text', 'data-testid': 'submit-labels', 'data-pointer': '/labels', size: '30',
+    placeholder: 'key:value, key2:value2',
+  });
   const checks = VARS.map((v) => h('input', {
     type: 'checkbox', 'data-testid': 'submit-record', value: v, checked: v === 'V' || v === 'r',
   }));
@@ -52,7 +60,9 @@ export function render(root, params, ctx) {
   const status = h('span', { class: 'muted', 'data-testid': 'submit-status' });
   const form = h('form', { class: 'submit', 'data-testid': 'submit-form', novalidate: true },
     h('label', null, 'Model', modelSel), modelInfo, pasteBox,
-    h('div', { class: 'row' }, h('label', null, 'dt', dt), h('label', null, 'seed', seed)),
+    h('div', { class: 'row' }, h('label', null, 'dt', dt), h('label', null, 'integrator', integrator),
+      h('label', null, 'precision', precision), h('label', null, 'seed', seed)),
+    h('label', null, 'labels', labels),
     recordSet, inputsSet,
     h('div', { class: 'row' }, button, status));
   root.append(h('h1', null, 'Submit a run'), form);
@@ -188,6 +198,17 @@ export function render(root, params, ctx) {
     }
     if (segs.length) inputs.segments = segs;
     doc.inputs = inputs;
+    if (integrator.value !== 'exp_euler') doc.integrator = integrator.value;
+    if (precision.value !== 'float64') doc.precision = precision.value;
+    const labelText = labels.value.trim();
+    if (labelText) {
+      doc.labels = {};
+      for (const pair of labelText.split(',').map((x) => x.trim()).filter(Boolean)) {
+        const at = pair.indexOf(':');
+        if (at <= 0) return { problem: { field: '/labels', detail: `${pair}: write labels as key:value, separated by commas` } };
+        doc.labels[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+      }
+    }
     doc.record = { vars: checks.filter((c) => c.checked).map((c) => c.value) };
     if (number(every) !== undefined) doc.record.every = number(every);
     const seedText = seed.value.trim();
