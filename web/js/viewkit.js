@@ -3,8 +3,9 @@
 // Nothing here holds global state: every loop is owned by the view that starts it and ends
 // when that view's AbortSignal fires.
 
-import { h } from './dom.js';
+import { h, fmtTime } from './dom.js';
 import * as api from './api.js';
+import { showProblem, clearProblems } from './problems.js';
 
 // An AbortController that also aborts when `parent` (the router's ctx.signal) does.
 export function childController(parent) {
@@ -150,11 +151,9 @@ export function num(x, digits = 4) {
   return String(Number(x.toPrecision(digits)));
 }
 
+// A time as the other views show it (UTC, to the second).
 export function when(iso) {
-  if (!iso) return '—';
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return String(iso);
-  return d.toLocaleString();
+  return fmtTime(iso);
 }
 
 export function link(href, text, attrs = {}) {
@@ -224,4 +223,60 @@ export function leakFromDocument(doc) {
     return { min: Math.min(...doc.leak), max: Math.max(...doc.leak) };
   }
   return null;
+}
+
+// A form that POSTs a pasted JSON document to `path` and goes to `#<route>/<id>` of the answer:
+// {testid, title, hint, path, route, example: async () => object, signal}. The server's problems
+// are shown next to the textarea (data-pointer "": the body is the document).
+export function jsonPostForm(opts) {
+  const textarea = h('textarea', { 'data-testid': `${opts.testid}-json`, 'data-pointer': '', rows: '10', spellcheck: 'false' });
+  const status = h('span', { class: 'form-status' });
+  const submit = h('button', { type: 'submit', 'data-testid': `${opts.testid}-submit` }, opts.button || 'Submit');
+  const example = h('button', { type: 'button' }, 'Fill in an example');
+  example.addEventListener('click', async () => {
+    try {
+      textarea.value = JSON.stringify(await opts.example(), null, 2);
+    } catch (err) {
+      if (!isAbort(err)) status.textContent = problemText(err);
+    }
+  });
+  const form = h(
+    'form',
+    { 'data-testid': opts.testid, class: 'panel json-form', novalidate: true },
+    h('h3', {}, opts.title),
+    opts.hint ? h('p', { class: 'hint' }, opts.hint) : null,
+    h('label', {}, 'JSON', textarea),
+    h('div', { class: 'form-actions' }, submit, example, status),
+  );
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearProblems(form);
+    let body;
+    try {
+      body = JSON.parse(textarea.value);
+    } catch (err) {
+      showProblem(form, { title: 'Not JSON', detail: `the document is not valid JSON: ${err.message}`, field: '', status: 400 });
+      return;
+    }
+    submit.disabled = true;
+    status.textContent = 'sending…';
+    try {
+      const made = await api.post(opts.path, body, { signal: opts.signal });
+      status.textContent = '';
+      window.location.hash = `#${opts.route}/${made.id}`;
+    } catch (err) {
+      if (isAbort(err)) return;
+      status.textContent = '';
+      showProblem(form, err.problem || { detail: String(err.message || err), field: '' });
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+// The newest stored model's id, or a placeholder to replace.
+export async function newestModelId(signal) {
+  const page = await api.get('/v1/models?limit=1', { signal });
+  return page.items.length ? page.items[0].id : 'm_…';
 }

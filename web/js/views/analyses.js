@@ -24,6 +24,8 @@ import {
   leakRange,
   leakFromDocument,
   sleep,
+  jsonPostForm,
+  newestModelId,
 } from '../viewkit.js';
 
 const PAGE = 50;
@@ -74,6 +76,16 @@ function renderList(root, params, ctx) {
       h('div', { class: 'controls' }, h('label', {}, 'kind ', kindSel), ' ', h('label', {}, 'status ', statusSel), modelFilter ? ` · model ${modelFilter}` : ''),
       listBox,
       more,
+      jsonPostForm({
+        testid: 'analysis-create',
+        title: 'New analysis',
+        hint: 'kind spectrum, fixed_points, lyapunov or activity and its options (docs/ANALYSIS.md).',
+        path: '/v1/analyses',
+        route: '/analyses',
+        button: 'Submit analysis',
+        signal,
+        example: async () => ({ kind: 'spectrum', model_id: /^m_[0-9a-f]+$/.test(modelFilter) ? modelFilter : await newestModelId(signal), of: 'W' }),
+      }),
     ),
   );
 

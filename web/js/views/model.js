@@ -143,6 +143,8 @@ export function render(root, params, ctx) {
       m.hash ? h('span', { class: 'mono hash', title: m.hash }, ` · hash ${m.hash.slice(0, 16)}…`) : '',
       ' · ',
       link(`#/submit?model_id=${m.id}`, 'Submit a run with this model', { 'data-testid': 'model-submit-link' }),
+      ' · ',
+      link(`#/analyses?model_id=${m.id}`, 'its analyses', { 'data-testid': 'model-analyses-link' }),
       ' ',
       del,
     );
@@ -279,6 +281,7 @@ export function render(root, params, ctx) {
   const computeStatus = h('span', { class: 'form-status', 'data-testid': 'spectrum-status' });
   const computeForm = h('form', { class: 'inline-form', 'data-testid': 'spectrum-form' }, 'of ', ofSelect, ' ', computeBtn, ' ', computeStatus);
   let shownSpectrum = null; // the analysis id or 'fp:<aid>:<k>' drawn
+  const postedRequests = new Map(); // analysis id → request body, for those posted here
 
   function fillOfSelect() {
     const cls = (model.model && model.model.class) || 'gated';
@@ -308,6 +311,7 @@ export function render(root, params, ctx) {
     computeStatus.textContent = 'queued…';
     try {
       let job = await api.post('/v1/analyses', body, { signal });
+      postedRequests.set(job.id, body);
       while (!ENDED.has(job.status)) {
         computeStatus.textContent = `${job.status}…`;
         job = await api.get(`/v1/analyses/${job.id}?wait=30`, { signal });
@@ -335,13 +339,14 @@ export function render(root, params, ctx) {
 
   function spectrumLabel(a) {
     const s = a.summary || {};
-    const req = a.request || {};
+    // List items have no request: the page remembers those it posted itself.
+    const req = a.request || postedRequests.get(a.id) || {};
     let of = s.of || req.of || 'jacobian';
     if (of === 'jacobian' && req.at) {
       if (req.at.analysis_id) of = `Jacobian at fixed point ${req.at.index}`;
       else if (req.at.run_id) of = `Jacobian at run ${req.at.run_id} step ${req.at.step}`;
       else of = 'Jacobian at a given V';
-    }
+    } else if (of === 'jacobian') of = 'Jacobian at a state';
     return `${of} · ${when(a.created_at)} · ${a.id}`;
   }
 
@@ -406,7 +411,7 @@ export function render(root, params, ctx) {
   // ---------- fixed points ----------
   const fpSelect = h('select', { 'data-testid': 'fixed-points-select' });
   const fpTable = h('div', { class: 'fp-table' });
-  const fpPlot = h('div', { class: 'plot', 'data-testid': 'fixed-points-plot' });
+  const fpPlot = h('div', { class: 'plot-holder', 'data-testid': 'fixed-points-plot' });
   const fpBtn = h('button', { type: 'button', 'data-testid': 'fixed-points-compute' }, 'Find fixed points (100 random starts)');
   const fpStatus = h('span', { class: 'form-status' });
   let shownFixed = null;
@@ -607,7 +612,7 @@ export function render(root, params, ctx) {
       } catch (err) {
         if (isAbort(err)) return;
       }
-    });
+    }, 1000);
   })();
 
   return () => ctl.abort();

@@ -19,6 +19,8 @@ import {
   progressBar,
   setProgress,
   finiteRange,
+  jsonPostForm,
+  newestModelId,
 } from '../viewkit.js';
 
 const PAGE = 50;
@@ -49,9 +51,24 @@ function renderList(root, ctx) {
       'section',
       { class: 'view sweeps-view', 'data-testid': 'sweeps-view' },
       h('h2', {}, 'Sweeps'),
-      h('p', { class: 'hint' }, 'Sweeps are submitted with POST /v1/sweeps, eirnn sweeps submit or the Python client (docs/SWEEPS.md).'),
       listBox,
       more,
+      jsonPostForm({
+        testid: 'sweep-create',
+        title: 'New sweep',
+        hint: 'A base model and run, and the axes to sweep (docs/SWEEPS.md). Every point is checked before anything is queued.',
+        path: '/v1/sweeps',
+        route: '/sweeps',
+        button: 'Submit sweep',
+        signal,
+        example: async () => ({
+          name: 'example',
+          model_id: await newestModelId(signal),
+          run: { dt: 0.1, seed: 1, inputs: { steps: 1000 }, record: { vars: ['r'], every: 100 } },
+          axes: [{ path: '/run/seed', values: [1, 2, 3] }],
+          metrics: { windows: [{ name: 'late_r', var: 'r', from: 500, to: 1000 }] },
+        }),
+      }),
     ),
   );
 
@@ -354,15 +371,18 @@ function renderSweep(root, id, ctx) {
     const vmax = Number.isFinite(range.max) ? (range.max > vmin ? range.max : vmin + 1) : 1;
     const yLabels = h('div', { class: 'hm-ylabels' });
     yLabels.style.height = `${H}px`;
+    // At most about 12 labels on an axis: every k-th value when there are more.
+    const every = (n) => Math.max(1, Math.ceil(n / 12));
     for (let r = 0; r < ny; r++) {
-      const l = h('span', {}, valueText(ya.values[ny - 1 - r]));
+      const b = ny - 1 - r;
+      const l = h('span', {}, b % every(ny) === 0 ? valueText(ya.values[b]) : '');
       l.style.height = `${H / ny}px`;
       yLabels.append(l);
     }
     const xLabels = h('div', { class: 'hm-xlabels' });
     xLabels.style.width = `${W}px`;
     for (let a = 0; a < nx; a++) {
-      const l = h('span', {}, valueText(xa.values[a]));
+      const l = h('span', {}, a % every(nx) === 0 ? valueText(xa.values[a]) : '');
       l.style.width = `${W / nx}px`;
       xLabels.append(l);
     }
@@ -468,7 +488,7 @@ function renderSweep(root, id, ctx) {
           }
         }
       },
-      1000,
+      sweep && sweep.points > 1000 ? 3000 : 1000,
     );
   })();
   return () => {
