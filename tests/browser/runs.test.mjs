@@ -1,6 +1,8 @@
-// browser/runs: the page loads clean (security headers, no console error, no failed request);
-// a model is created through the Models form, a run submitted through the Submit form, and the
-// run's page is seen running, then succeeded, with its rate plot drawn; the runs list shows it.
+// browser/runs: the page loads clean (security headers, no console error, no failed request,
+// every view empty, its own links); a model is created through the Models form, a run
+// submitted through the Submit form, and the run's page is seen running, then succeeded, with
+// its rate plot drawn and another trial fetched and drawn on demand; the runs list shows it,
+// and shows a run posted through the API by itself (live, with an idle list quiet).
 // Screenshots: runs, submit, run, models.
 import { scenario, watchPage, screenshot, canvasPixels, assert, ms } from './lib.mjs';
 import { bigModel } from './fixtures.mjs';
@@ -44,6 +46,14 @@ await scenario('browser/runs', {}, async ({ daemon, api, context }) => {
   for (const href of hrefs) {
     const r = await page.request.get(daemon.base + href);
     assert(r.status() === 200, `${href} answers ${r.status()}`);
+  }
+
+  // every view, empty, loads clean
+  for (const nav of ['nav-submit', 'nav-models', 'nav-sweeps', 'nav-analyses', 'nav-runs']) {
+    await page.click(`[data-testid=${nav}]`);
+    const table = { 'nav-submit': 'submit-form', 'nav-models': 'models-table', 'nav-sweeps': 'sweeps-table',
+      'nav-analyses': 'analyses-table', 'nav-runs': 'runs-table' }[nav];
+    await page.locator(`[data-testid=${table}]`).waitFor();
   }
 
   // ---- a model through the Models form
@@ -121,10 +131,25 @@ await scenario('browser/runs', {}, async ({ daemon, api, context }) => {
     assert(href && href.includes(`/v1/runs/${runId}/results/r`), `download r ${fmt}: ${href}`);
   }
   await screenshot(page, 'run');
+  // another trial: fetched (?trials=2) and drawn
+  await page.selectOption('[data-testid=trial-select]', '2');
+  await page.locator('[data-testid=heatmap-r][data-trial="2"]').waitFor({ timeout: ms(60000) });
+  await page.locator('[data-testid=run-view][data-plotted="1"]').waitFor({ timeout: ms(60000) });
+  assert(watch.requests.some((r) => /\/results\/r\?.*trials=2/.test(r.url())), 'trial 2 fetched with ?trials=2');
 
   // the runs list shows it, finished
   await page.click('[data-testid=nav-runs]');
   await page.locator(`[data-testid=run-row][data-run-id="${runId}"][data-status="succeeded"]`).waitFor();
+  // live: a run submitted elsewhere (the API) appears and ends on the list without a reload,
+  // and an idle list sends (almost) nothing: long polls, not a polling loop
+  const other = await api.must('POST', '/v1/runs', { model_id: modelId, dt: 0.5, inputs: { steps: 200 }, seed: 2, record: { vars: ['r'] } });
+  await page.locator(`[data-testid=run-row][data-run-id="${other.id}"][data-status="succeeded"]`).waitFor({ timeout: ms(60000) });
+  await page.waitForTimeout(1000);
+  const before = watch.requests.length;
+  await page.waitForTimeout(4000);
+  const idle = watch.requests.slice(before).map((r) => new URL(r.url()).pathname + new URL(r.url()).search);
+  console.log(`browser/runs: idle runs list: ${idle.length} request(s) in 4 s ${idle.join(" ")}`);
+  assert(idle.length <= 2, `an idle runs list sent ${idle.length} requests in 4 s: ${idle.join(', ')}`);
   await screenshot(page, 'runs');
   await page.click('[data-testid=nav-models]');
   await page.locator(`[data-testid=model-row][data-model-id="${modelId}"]`).waitFor();
