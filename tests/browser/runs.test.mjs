@@ -16,12 +16,17 @@ await scenario('browser/runs', {}, async ({ daemon, api, context }) => {
   // The history of the run page's data-status (the page may move fast: keep every value).
   await page.addInitScript(() => {
     window.__runStatus = [];
+    window.__runProgress = [];
     new MutationObserver(() => {
       const v = document.querySelector('[data-testid=run-view]');
       const s = v && v.getAttribute('data-status');
       const h = window.__runStatus;
       if (s && h[h.length - 1] !== s) h.push(s);
-    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status'] });
+      const p = document.querySelector('[data-testid=run-view] progress[data-testid=run-progress]');
+      const f = p && p.max > 0 ? p.value / p.max : null;
+      const g = window.__runProgress;
+      if (f !== null && g[g.length - 1] !== f) g.push(f);
+    }).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-status', 'value', 'max'] });
   });
 
   // ---- the page and its headers
@@ -113,6 +118,10 @@ await scenario('browser/runs', {}, async ({ daemon, api, context }) => {
   const history = await page.evaluate(() => window.__runStatus);
   const iRun = history.indexOf('running'), iOk = history.indexOf('succeeded');
   assert(iRun >= 0 && iOk > iRun, `run page status history ${history.join(' → ')}`);
+  // the progress bar moved while it ran (the progress long poll), and ended full
+  const prog = await page.evaluate(() => window.__runProgress);
+  assert(prog.some((f) => f > 0 && f < 1) && prog[prog.length - 1] === 1, `run page progress history ${prog.map((f) => f.toFixed(2)).join(' ')}`);
+  console.log(`browser/runs: status ${history.join(' → ')}; progress ${prog.map((f) => f.toFixed(2)).join(' ')}`);
   await page.locator('[data-testid=run-status]', { hasText: 'succeeded' }).waitFor();
   await page.locator('[data-testid=run-view][data-plotted="1"]').waitFor({ timeout: ms(120000) });
 

@@ -1,7 +1,8 @@
 // browser/views: the views of models, sweeps and analyses on real data, each plotted
 // (data-plotted) and clean: a model page with its W heat map, the eigenvalues of a spectrum
 // analysis computed from the page's button and fixed points with their stability; a sweep of a
-// metric over two axes and over one; the analyses list and an analysis page. Screenshots:
+// metric over two axes and over one; the analyses list and an analysis page; a model named
+// like HTML markup shown as text. Screenshots:
 // model, sweeps, sweep, sweep-1d, analyses, analysis.
 import { scenario, watchPage, screenshot, canvasPixels, assert, ms } from './lib.mjs';
 import { smallModel } from './fixtures.mjs';
@@ -25,8 +26,19 @@ await scenario('browser/views', {}, async ({ daemon, api, context }) => {
     assert(j.status === 'finished' && j.counts.succeeded === j.points, `sweep ${s.id}: ${JSON.stringify(j.counts)}`);
   }
 
+  // user strings are text, never HTML: a model named like markup is shown as typed
+  const markup = '<img src=x data-xss=1><b data-xss=2>bold</b>';
+  const evil = smallModel(markup);
+  evil.labels = { note: markup };
+  const evilModel = await api.must('POST', '/v1/models', evil);
+
   const page = await context.newPage();
   const watch = watchPage(page);
+  for (const url of ['#/models', `#/models/${evilModel.id}`]) {
+    await page.goto(`${daemon.base}/${url}`);
+    await page.getByText(markup).first().waitFor();
+    assert(await page.locator('[data-xss]').count() === 0, `${url}: the model's name was not parsed as HTML`);
+  }
 
   // ---- the model page: W heat map drawn, spectrum computed from the button, fixed points
   await page.goto(`${daemon.base}/#/models/${model.id}`);
