@@ -7,8 +7,8 @@
 import { scenario, watchPage, screenshot, canvasPixels, assert, ms } from './lib.mjs';
 import { bigModel } from './fixtures.mjs';
 
-const STEPS = 3000;
-const TRIALS = 3;
+const STEPS = 4000; // with 4 trials: ~5 s of simulation here, so that the page sees it running
+const TRIALS = 4;
 
 await scenario('browser/runs', {}, async ({ daemon, api, context }) => {
   const page = await context.newPage();
