@@ -1,7 +1,8 @@
 // browser/problems: a bad document pasted in a form shows the server's own message (its
 // problem+json "detail") next to the field the problem's "field" names: in the Models form
 // (a model whose P has the wrong shape), in the Submit form (the same model pasted inline:
-// the field is under /model) and for a bad dt. Nothing is created. Screenshots: model-error,
+// the field is under /model), for a bad dt and for a segment past the last step (in the row
+// of that segment). Nothing is created. Screenshots: model-error,
 // submit-error.
 import { scenario, watchPage, screenshot, assert, ms } from './lib.mjs';
 import { knownModel } from './fixtures.mjs';
@@ -35,6 +36,9 @@ await scenario('browser/problems', {}, async ({ daemon, api, context }) => {
   const good = await api.must('POST', '/v1/models', knownModel('browser-good'));
   const inline = await api.post('/v1/runs', { model: badModel(), dt: 0.1, inputs: { steps: 10 } });
   assert(inline.status === 422 && inline.json.field === '/model/input/P', `POST run with bad inline model: ${JSON.stringify(inline.json)}`);
+  const badSeg = await api.post('/v1/runs', { model_id: good.id, dt: 0.1,
+    inputs: { steps: 10, segments: [{ from: 0, to: 10, value: 1 }, { from: 5, to: 50, value: 1 }] } });
+  assert(badSeg.status === 422 && badSeg.json.field.startsWith('/inputs/segments/1'), `POST run with a segment past the steps: ${JSON.stringify(badSeg.json)}`);
   const badDt = await api.post('/v1/runs', { model_id: good.id, dt: -1, inputs: { steps: 10 } });
   assert(badDt.status === 422 && badDt.json.field === '/dt', `POST run with dt -1: ${JSON.stringify(badDt.json)}`);
 
@@ -71,6 +75,22 @@ await scenario('browser/problems', {}, async ({ daemon, api, context }) => {
   await page.click('[data-testid=submit-button]');
   await expectFieldError(page, '/dt', badDt.json.detail, 'submit-dt');
   assert(/#\/submit/.test(page.url()), `still on the submit form: ${page.url()}`);
+
+  // ---- Submit form, the second segment past the last step: the error beside that segment
+  await page.fill('[data-testid=submit-dt]', '0.1');
+  for (const [from, to] of [['0', '10'], ['5', '50']]) {
+    await page.click('[data-testid=segment-add]');
+    const row = page.locator('[data-testid=segment-row]').last();
+    await row.locator('[data-testid=seg-from]').fill(from);
+    await row.locator('[data-testid=seg-to]').fill(to);
+    await row.locator('[data-testid=seg-value]').fill('1');
+  }
+  await page.click('[data-testid=submit-button]');
+  const segInput = { from: 'seg-from', to: 'seg-to', value: 'seg-value' }[badSeg.json.field.split('/')[4]] || 'segment-row';
+  await expectFieldError(page, badSeg.json.field, badSeg.json.detail, segInput);
+  const inRow = await page.locator(`[data-testid=field-error][data-field="${badSeg.json.field}"]`)
+    .evaluate((e) => [...document.querySelectorAll('[data-testid=segment-row]')].indexOf(e.closest('[data-testid=segment-row]')));
+  assert(inRow === 1, `the segment's error is in the second segment row (row ${inRow})`);
 
   // nothing was created by the page
   const models = await api.must('GET', '/v1/models');
