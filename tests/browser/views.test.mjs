@@ -62,6 +62,15 @@ await scenario('browser/views', {}, async ({ daemon, api, context }) => {
     return j.items.some((a) => a.status === 'succeeded');
   }, model.id, { timeout: ms(60000), polling: 500 });
   await page.locator('[data-testid=model-view][data-plotted="1"]').waitFor({ timeout: ms(60000) });
+  // the eigenvalues are drawn: coloured points on the complex plane's canvas
+  const eig = await canvasPixels(page.locator('[data-testid=eig-plot] canvas').first());
+  let points = 0;
+  for (let i = 0; i < eig.data.length; i += 4) {
+    const [r, g, b, a] = eig.data.subarray(i, i + 4);
+    if (a > 128 && b > r + 60) points++; // blue markers (the Re λ = leak line is red)
+  }
+  console.log(`browser/views: ${points} blue pixels on the eigenvalue plot`);
+  assert(points > 200, `the eigenvalue plot has ${points} blue pixels (40 points drawn)`);
   const fpRows = await page.locator('[data-testid=fixed-points] tbody tr').count();
   assert(fpRows >= 1, `the fixed-points table lists the analysis's points (${fpRows} rows)`);
   await page.waitForTimeout(500);
