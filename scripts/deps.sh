@@ -5,7 +5,8 @@
 #          the README's API tour and scripts/demo.sh;
 #   test   everything the test suite runs: cmocka, NumPy, clang with libFuzzer, clang-format,
 #          the sqlite3 shell (reliability tests), wrk (load test), Node.js (schema validators),
-#          pip, venv and wheel (the Python client's documented install is tested);
+#          pip, venv and wheel (the Python client's documented install is tested), chromium
+#          (the browser tests, with playwright-core from npm: tests/browser/install.sh);
 #   bench  test's packages and python3-scipy (bench/run_sparse_bench.sh's scipy.sparse peer).
 # A test never skips for a missing tool: what a test needs is listed here.
 set -euo pipefail
@@ -18,6 +19,9 @@ if [ "$want" != build ]; then
   # clang with its compiler-rt (libFuzzer, sanitizer runtimes) for fuzz/
   pkgs+=(libcmocka-dev python3-numpy clang libclang-rt-14-dev clang-format sqlite3 wrk
          python3-pip python3-venv python3-wheel python3-setuptools)
+  # chromium: the browser tests (tests/browser) drive Debian's /usr/bin/chromium with
+  # playwright-core from npm, which never downloads a browser of its own
+  pkgs+=(chromium)
 fi
 if [ "$want" = bench ] || [ "$want" = all ]; then
   pkgs+=(python3-scipy) # bench/sparse/sparse_peer.py
