@@ -3,7 +3,7 @@
 // Nothing here holds global state: every loop is owned by the view that starts it and ends
 // when that view's AbortSignal fires.
 
-import { h, fmtTime } from './dom.js';
+import { h, clear, fmtTime } from './dom.js';
 import * as api from './api.js';
 import { showProblem, clearProblems } from './problems.js';
 
@@ -96,6 +96,20 @@ export function problemText(err) {
 
 export function errorBox(err) {
   return h('p', { class: 'error', 'data-testid': 'view-error' }, problemText(err));
+}
+
+// A list view's reload: runs load() (which fills listBox) and, when it fails for any reason but
+// the view being left, puts the error in listBox instead. Never throws.
+export function listReloader(listBox, load) {
+  return async () => {
+    try {
+      await load();
+    } catch (err) {
+      if (isAbort(err)) return;
+      clear(listBox);
+      listBox.append(errorBox(err));
+    }
+  };
 }
 
 // JSON pretty-printed the way a person reads a model: objects indented, arrays of numbers on

@@ -12,6 +12,7 @@ import { planePlot, eigenSet, spectrumLines } from '../complexplot.js';
 import {
   childController,
   followChanges,
+  listReloader,
   isAbort,
   errorBox,
   link,
@@ -125,15 +126,7 @@ function renderList(root, params, ctx) {
     if (!items.length) listBox.append(h('p', { class: 'empty' }, 'No analysis matches.'));
     more.hidden = !cursor;
   }
-  const reload = async () => {
-    try {
-      await load();
-    } catch (err) {
-      if (isAbort(err)) return;
-      clear(listBox);
-      listBox.append(errorBox(err));
-    }
-  };
+  const reload = listReloader(listBox, load);
   kindSel.addEventListener('change', reload);
   statusSel.addEventListener('change', reload);
   more.addEventListener('click', () => {

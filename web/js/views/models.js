@@ -4,7 +4,7 @@
 import { h, clear } from '../dom.js';
 import * as api from '../api.js';
 import { showProblem, clearProblems } from '../problems.js';
-import { childController, followChanges, isAbort, errorBox, link, when, table } from '../viewkit.js';
+import { childController, followChanges, listReloader, isAbort, errorBox, link, when, table } from '../viewkit.js';
 
 const EXAMPLE = {
   name: 'isn',
@@ -142,15 +142,7 @@ export function render(root, params, ctx) {
     more.hidden = !nextCursor;
   }
 
-  async function reload() {
-    try {
-      await load();
-    } catch (err) {
-      if (isAbort(err)) return;
-      clear(listBox);
-      listBox.append(errorBox(err));
-    }
-  }
+  const reload = listReloader(listBox, load);
 
   more.addEventListener('click', () => {
     shown += PAGE;

@@ -10,6 +10,7 @@ import { linePlot } from '../plots.js';
 import {
   childController,
   followChanges,
+  listReloader,
   isAbort,
   errorBox,
   link,
@@ -104,15 +105,7 @@ function renderList(root, ctx) {
     if (!items.length) listBox.append(h('p', { class: 'empty' }, 'No sweep yet.'));
     more.hidden = !cursor;
   }
-  const reload = async () => {
-    try {
-      await load();
-    } catch (err) {
-      if (isAbort(err)) return;
-      clear(listBox);
-      listBox.append(errorBox(err));
-    }
-  };
+  const reload = listReloader(listBox, load);
   more.addEventListener('click', () => {
     shown += PAGE;
     reload();
