@@ -29,6 +29,21 @@ async function expectFieldError(page, field, detail, inputTestId) {
   assert(owner === inputTestId, `the error for ${field} follows ${inputTestId} (follows ${owner})`);
 }
 
+/** In the pasted document of textarea `areaTestId`, the member the error names is selected
+ *  (its value parses to `value`) and the error says its line (data-line). */
+async function expectSelected(page, areaTestId, field, value) {
+  const got = await page.locator(`[data-testid=${areaTestId}]`).evaluate((a) => ({
+    text: a.value.slice(a.selectionStart, a.selectionEnd),
+    line: a.value.slice(0, a.selectionStart).split('\n').length,
+  }));
+  let parsed = null;
+  try { parsed = JSON.parse(got.text); } catch (e) { /* reported below */ }
+  assert(JSON.stringify(parsed) === JSON.stringify(value),
+    `the pasted document's ${field} is selected: "${got.text}"`);
+  const line = await page.locator(`[data-testid=field-error][data-field="${field}"]`).getAttribute('data-line');
+  assert(line === String(got.line), `the error for ${field} names line ${got.line} (says ${line})`);
+}
+
 await scenario('browser/problems', {}, async ({ daemon, api, context }) => {
   // what the server says about each document, asked directly
   const direct = await api.post('/v1/models', badModel());
@@ -53,6 +68,7 @@ await scenario('browser/problems', {}, async ({ daemon, api, context }) => {
   await page.fill('[data-testid=model-json]', JSON.stringify(badModel(), null, 2));
   await page.click('[data-testid=model-create-submit]');
   await expectFieldError(page, '/input/P', direct.json.detail, 'model-json');
+  await expectSelected(page, 'model-json', '/input/P', badModel().input.P);
   assert(/#\/models$/.test(page.url()), `still on the models list: ${page.url()}`);
   await screenshot(page, 'model-error');
 
@@ -66,6 +82,7 @@ await scenario('browser/problems', {}, async ({ daemon, api, context }) => {
   await page.fill('[data-testid=submit-steps]', '10');
   await page.click('[data-testid=submit-button]');
   await expectFieldError(page, '/model/input/P', inline.json.detail, 'submit-model-json');
+  await expectSelected(page, 'submit-model-json', '/model/input/P', badModel().input.P);
   await screenshot(page, 'submit-error');
 
   // ---- Submit form, a stored model and a bad dt

@@ -1,6 +1,7 @@
 // Server errors (application/problem+json) shown in forms, next to the field they name.
 
 import { h } from './dom.js';
+import { pointerSpan } from './jsonspan.js';
 
 // A field pointer p "prefixes" f when f is p or starts with p + '/' ("" prefixes every pointer).
 function prefixes(p, f) {
@@ -61,10 +62,29 @@ export function showProblem(form, x) {
   if (target) {
     target.setAttribute('aria-invalid', 'true');
     target.insertAdjacentElement('afterend', err);
+    if (target.tagName === 'TEXTAREA') pointInDocument(target, field, err);
   } else {
     form.insertAdjacentElement('afterbegin', err);
   }
   return err;
+}
+
+// A pasted document (a textarea whose data-pointer prefixes the field): select the member the
+// field names in the text, scroll it into view and say its line in the error (data-line).
+// Nothing happens when the text is not JSON as far as the field goes.
+function pointInDocument(area, field, err) {
+  const base = area.getAttribute('data-pointer');
+  const span = pointerSpan(area.value, field.slice(base.length));
+  if (!span) return;
+  err.setAttribute('data-line', String(span.line));
+  err.append(h('span', { class: 'problem-line' },
+    span.exact ? ` (line ${span.line} of the document, selected)`
+      : ` (not in the document; the nearest part that is: line ${span.line}, selected)`));
+  area.focus({ preventScroll: true });
+  area.setSelectionRange(span.start, span.end);
+  const style = getComputedStyle(area);
+  const lineHeight = parseFloat(style.lineHeight) || 1.2 * parseFloat(style.fontSize) || 16;
+  area.scrollTop = Math.max(0, (span.line - 3) * lineHeight);
 }
 
 // clearProblems(form): removes every field-error of the form and the aria-invalid marks.
