@@ -17,12 +17,13 @@ COPY . .
 # The unit, CLI, API, hostile-input and security tests run here. The full suite
 # (scripts/test.sh) also runs what needs more than this stage has: the schema validators (npm),
 # the fuzzers (clang), the crash/fault tests (sqlite3 CLI, tmpfs mounts), the load test (wrk),
-# the README's curl tour (curl), the web page's browser tests (chromium, npm) and the Python
-# client's plots (matplotlib).
+# the README's curl tour (curl), the web page's browser tests (chromium, npm), the Python
+# client's plots (matplotlib) and documented install (pip, venv) and the style check
+# (clang-format).
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
  && cmake --build /build -j"$(nproc)" \
  && cd /build && OPENBLAS_NUM_THREADS=1 ctest --output-on-failure -j"$(nproc)" \
-      -E '^(schema/validate|fuzz/.*|reliability/.*|load/.*|readme/.*|browser/.*|python/plot)$' \
+      -E '^(schema/validate|fuzz/.*|reliability/.*|load/.*|readme/.*|browser/.*|python/plot|python/install|style/.*)$' \
  && cmake --install /build --prefix /opt/eirnn --strip
 
 FROM debian:bookworm-slim
