@@ -1,15 +1,13 @@
 # Generates a C file embedding the web page's files (web/ at the repository root) served at
 # GET / and GET /ui/<path> (server/h_web.c, server/web_assets.h).
-# Usage: cmake -DDIR=<web/> -DOUT=<output .c> -DPLACEHOLDER_DIR=<build-dir folder>
-#        -P embed_web.cmake
+# Usage: cmake -DDIR=<web/> -DOUT=<output .c> -P embed_web.cmake
 # Every file under DIR is embedded except *.md (LICENSE files are served as text/plain); the
 # table is in path order. Each entry has its media type (from the file's extension) and a
-# strong ETag: the first 32 hex digits of the SHA-256 of its bytes, quoted. When DIR has no
-# index.html (the page is written separately), a minimal one is written under PLACEHOLDER_DIR
-# (in the build directory, never the source tree) and embedded, so the build never breaks.
+# strong ETag: the first 32 hex digits of the SHA-256 of its bytes, quoted. A DIR without
+# index.html (the page served at /) is an error.
 cmake_minimum_required(VERSION 3.16)
-if(NOT DIR OR NOT OUT OR NOT PLACEHOLDER_DIR)
-  message(FATAL_ERROR "embed_web.cmake: set DIR, OUT and PLACEHOLDER_DIR")
+if(NOT DIR OR NOT OUT)
+  message(FATAL_ERROR "embed_web.cmake: set DIR and OUT")
 endif()
 set(files)
 if(IS_DIRECTORY "${DIR}")
@@ -22,11 +20,7 @@ foreach(rel IN LISTS files)
   list(APPEND sources "${rel}=${DIR}/${rel}")
 endforeach()
 if(NOT "index.html" IN_LIST files)
-  file(WRITE "${PLACEHOLDER_DIR}/index.html" "<!doctype html>
-<html lang=\"en\"><head><meta charset=\"utf-8\"><title>eirnn</title></head>
-<body><p>eirnn: web/index.html was missing when this eirnnd was built; the API is at /v1.</p></body></html>
-")
-  list(APPEND sources "index.html=${PLACEHOLDER_DIR}/index.html")
+  message(FATAL_ERROR "embed_web.cmake: ${DIR}/index.html is missing: the page eirnnd serves at / is built from web/")
 endif()
 list(SORT sources)
 

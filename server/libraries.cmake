@@ -72,11 +72,9 @@ function(eir_embed_sources out_var)
   string(REPLACE ";" "\n" web_list "${web_files}")
   file(CONFIGURE OUTPUT ${CMAKE_CURRENT_BINARY_DIR}/web.files CONTENT "${web_list}\n")
   list(APPEND web_files ${CMAKE_CURRENT_BINARY_DIR}/web.files)
-  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/web.placeholder)
   add_custom_command(
     OUTPUT ${web_c}
     COMMAND ${CMAKE_COMMAND} -DDIR=${web_dir} -DOUT=${web_c}
-            -DPLACEHOLDER_DIR=${CMAKE_CURRENT_BINARY_DIR}/web.placeholder
             -P ${EIR_SERVER_DIR}/embed_web.cmake
     DEPENDS ${web_files} ${EIR_SERVER_DIR}/embed_web.cmake
     COMMENT "Embedding the web page (web/)"
