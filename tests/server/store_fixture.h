@@ -3,6 +3,12 @@
  * @brief Shared fixture of the store's tests (tests/server/test_store_*.c): a fresh directory
  *        and database per test, and helpers that make models, runs and claims. Header-only
  *        (static inline), since every test file is an executable of its own.
+ *
+ * Backends: SQLite by default (a file in the test's directory); with EIRNN_TEST_STORE=pg (the
+ * ctest tests server/pg/<name>, fixture pg) a fresh database of the test cluster
+ * (eir_test_pg_newdb(), dropped at teardown), whose URL is the store's spec in fx.path. Every
+ * case runs on both; a case about SQLite itself (its file, WAL, PRAGMAs, writer lock, raw
+ * sqlite3 handle) starts with SKIP_ON_PG(f, "why"), which cmocka reports as skipped.
  */
 #ifndef EIR_STORE_FIXTURE_H
 #define EIR_STORE_FIXTURE_H
@@ -18,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "eir_test_pg.h"
 #include "store.h"
 #include "store_sqlite.h"
 
@@ -26,16 +33,26 @@
 /* ------------------------------------------------------------------------------------------ */
 
 struct fx {
-    char dir[64];
-    char path[96];
+    char dir[64];   /**< the test's own directory (SQLite: its database file is in it) */
+    char path[512]; /**< the store's spec: the SQLite file, or the PostgreSQL database's URL */
+    int pg;         /**< 1: the store is PostgreSQL (EIRNN_TEST_STORE=pg) */
     store *s;
     store_conn *c;
 };
 
+/** Skip the running case on PostgreSQL, saying @p why (a case about SQLite itself). */
+#define SKIP_ON_PG(f, why)                                                                         \
+    do {                                                                                           \
+        if ((f)->pg) {                                                                             \
+            print_message("[  SKIP    ] on PostgreSQL: %s\n", (why));                              \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 static inline void rm_db_files(const char *path)
 {
     static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[128];
+    char p[600]; /* fx.path and a suffix */
     for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
         snprintf(p, sizeof p, "%s%s", path, sfx[i]);
         unlink(p);
@@ -59,7 +76,13 @@ static inline int setup(void **state)
     assert_non_null(f);
     snprintf(f->dir, sizeof f->dir, "/tmp/eir_store_XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/eirnn.db", f->dir);
+    f->pg = eir_test_pg_wanted();
+    if (f->pg) {
+        if (eir_test_pg_newdb(f->path, sizeof f->path) != 0)
+            fail_msg("no PostgreSQL database for the test (see above)");
+    } else {
+        snprintf(f->path, sizeof f->path, "%s/eirnn.db", f->dir);
+    }
     f->s = open_store(f->path, 1000); /* small chunks: every result spans several */
     f->c = store_connect(f->s);
     assert_non_null(f->c);
@@ -72,7 +95,10 @@ static inline int teardown(void **state)
     struct fx *f = *state;
     store_disconnect(f->c);
     store_close(f->s);
-    rm_db_files(f->path);
+    if (f->pg)
+        eir_test_pg_dropdb(f->path); /* on failure, the cluster's removal takes it */
+    else
+        rm_db_files(f->path);
     rmdir(f->dir);
     free(f);
     return 0;
@@ -132,8 +158,14 @@ static inline store_run_status status_of(struct fx *f, const char *id)
     return s;
 }
 
+/** The integer that @p sql (SQL of the store's backend) gives, read beside the store. */
 static inline int64_t raw_count(struct fx *f, const char *sql)
 {
+    if (f->pg) {
+        int64_t v = 0;
+        if (eir_test_pg_scalar(f->path, sql, &v) != 0) fail_msg("%s: failed (see above)", sql);
+        return v;
+    }
     sqlite3 *db = store_sqlite_db(f->c);
     assert_non_null(db);
     sqlite3_stmt *s;

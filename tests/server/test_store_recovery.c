@@ -223,7 +223,7 @@ static void test_bad_connections(void **state)
     assert_int_equal(store_run_get(f->c, NULL, &r), STORE_INVALID);
 
     /* a connection whose database cannot be opened fails cleanly and recovers later */
-    char mid[STORE_ID_MAX], moved[128];
+    char mid[STORE_ID_MAX], moved[sizeof f->path + 8];
     make_model(f, "m", mid);
     store_conn *c2 = store_connect(f->s);
     assert_non_null(c2);
