@@ -152,7 +152,7 @@ def main():
             raise RuntimeError("POST /v1/models answered %d: %s" % (st, body[:300]))
         mid = json.loads(body)["id"]
         end = time.monotonic() + 60 * time_scale()
-        while get_json(a_d.port, "/v1/models/" + mid)[1]["status"] != "ready":
+        while get_json(a_d.port, "/v1/models/" + mid)[1]["state"] != "ready":
             if time.monotonic() > end:
                 raise RuntimeError("model %s not ready after 60 s" % mid)
             time.sleep(0.1)
