@@ -57,13 +57,18 @@ store_status pg_status_of(const char *sqlstate)
     return STORE_ERROR;
 }
 
-/** Copy @p msg into @p out of @p cap bytes as one line (newlines and tabs become spaces,
- *  trailing blanks dropped). */
+/** Copy @p msg into @p out of @p cap bytes as one line (runs of newlines, tabs and spaces
+ *  become one space, trailing blanks dropped): libpq's messages span lines. */
 static void one_line(char *out, size_t cap, const char *msg)
 {
     size_t n = 0;
-    for (; msg && *msg && n + 1 < cap; msg++)
-        out[n++] = (*msg == '\n' || *msg == '\t') ? ' ' : *msg;
+    int blank = 0;
+    for (; msg && *msg && n + 1 < cap; msg++) {
+        int ws = *msg == '\n' || *msg == '\t' || *msg == ' ' || *msg == '\r';
+        if (ws && (blank || n == 0)) continue;
+        out[n++] = ws ? ' ' : *msg;
+        blank = ws;
+    }
     while (n > 0 && out[n - 1] == ' ')
         n--;
     out[n] = '\0';
@@ -161,6 +166,22 @@ PGconn *pg_connect_new(const struct pg_store *st, char *err, size_t errlen)
         return NULL;
     }
     PQsetNoticeProcessor(db, ignore_notice, NULL);
+    /* a row lock waited for longer than the busy timeout ends the statement with 55P03
+     * (STORE_BUSY), as SQLite's busy timeout does; unless the URL set a lock_timeout itself */
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", st->cfg.busy_timeout_ms > 0 ? st->cfg.busy_timeout_ms : 1);
+    const char *const params[1] = {ms};
+    PGresult *res = PQexecParams(db,
+                                 "SELECT set_config('lock_timeout', $1, false) "
+                                 "WHERE current_setting('lock_timeout') = '0'",
+                                 1, NULL, params, NULL, NULL, 0);
+    int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok && err && errlen) one_line(err, errlen, PQerrorMessage(db));
+    PQclear(res);
+    if (!ok) {
+        PQfinish(db);
+        return NULL;
+    }
     return db;
 }
 

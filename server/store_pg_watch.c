@@ -48,6 +48,26 @@ static store_status listen_open(struct pg_conn *pc)
     return STORE_OK;
 }
 
+/** A wait shorter than this (seconds) makes one round trip on the listener first (see
+ *  pg_changes_wait()). */
+#define PG_SYNC_BELOW 0.05
+
+/** One round trip on the listener ("SELECT 1"): notifications signalled to its backend before
+ *  are in libpq's queue after it. A failure closes the listener (::STORE_BUSY as a lost
+ *  connection). */
+static store_status listen_sync(struct pg_conn *pc)
+{
+    PGresult *res = PQexec(pc->listen, "SELECT 1");
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        store_status st = pg_fail_res(pc, pc->listen, res, "cannot read change notifications");
+        PQclear(res);
+        pg_listen_close(pc);
+        return st;
+    }
+    PQclear(res);
+    return STORE_OK;
+}
+
 /** The kind of a payload's letter. */
 static store_change_kind kind_of(char letter)
 {
@@ -93,6 +113,7 @@ store_status pg_changes_wait(store_conn *c, double timeout, store_change_cb cb, 
         store_status st = listen_open(pc);
         if (st != STORE_OK) return st;
     }
+    int synced = 0;
     for (;;) {
         if (!PQconsumeInput(pc->listen)) {
             store_status st = pg_fail_res(pc, pc->listen, NULL, "cannot read change notifications");
@@ -106,6 +127,15 @@ store_status pg_changes_wait(store_conn *c, double timeout, store_change_cb cb, 
         }
         if (got) return STORE_OK;
         double left = end - eir_clock_mono();
+        if (!synced && left < PG_SYNC_BELOW) {
+            /* A short wait: the notification of a commit that returned just before this call
+             * may still be on its way (the listening backend sends it when signalled). A round
+             * trip lets the backend deliver what was signalled before it; then look again. */
+            synced = 1;
+            store_status st = listen_sync(pc);
+            if (st != STORE_OK) return st;
+            continue;
+        }
         if (left <= 0) {
             *changed = 0;
             return STORE_OK;
