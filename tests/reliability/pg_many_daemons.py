@@ -15,7 +15,8 @@ a run) and restarted. When every run has ended the driver checks:
   2. the claim audit (table run_claims, read with psql): per run, the live intervals
      [claimed_at, min(lease_until, ended_at when set)] of its claims do not overlap, no claim is
      left open, and exactly one claim has outcome `succeeded`, the one of the run's last
-     attempt; across the daemons' logs no run finished twice or was claimed after it finished;
+     attempt; across the daemons' logs no run finished twice, nor was claimed in an attempt
+     after the one that succeeded;
   3. each run's results (every .npy, downloaded) are byte-identical to `eirnn simulate` of the
      same document (one simulation per distinct document).
 
@@ -189,6 +190,7 @@ def audit_claims(url, load, pids_killed):
     rescued_runs = set()
     rescued_live = 0  # rescued claims of a daemon that was not killed
     per_claimant = {}
+    succeeded_attempt = {}
     for rid in load.doc_of:
         claims = by_run.get(rid, [])
         if not claims:
@@ -198,7 +200,9 @@ def audit_claims(url, load, pids_killed):
         if len(ok) != 1:
             errors.append("run %s has %d claims with outcome succeeded: %s" %
                           (rid, len(ok), claims))
-        elif ok[0]["attempt"] != attempts.get(rid):
+        else:
+            succeeded_attempt[rid] = ok[0]["attempt"]
+        if len(ok) == 1 and ok[0]["attempt"] != attempts.get(rid):
             errors.append("run %s succeeded in attempt %d, its attempts are %s" %
                           (rid, ok[0]["attempt"], attempts.get(rid)))
         for c in claims:
@@ -229,6 +233,7 @@ def audit_claims(url, load, pids_killed):
         errors.append("%d claims of runs never submitted, e.g. %s" % (len(extra), min(extra)))
     return errors, dict(claims=len(rows), outcomes=outcomes, rescued_runs=len(rescued_runs),
                         rescued_live=rescued_live, per_claimant=per_claimant,
+                        succeeded_attempt=succeeded_attempt,
                         max_attempts=max(attempts.values() or [0]))
 
 
@@ -397,7 +402,10 @@ def main():
             load.error(e)
         if len(errs) > 20:
             load.error("... %d audit errors in all" % len(errs))
+        # The logs (all daemons, all lifetimes): at most one successful run_finished per run,
+        # and no run_claimed of a later attempt than the one that succeeded.
         finished, twice, after = set(), 0, 0
+        claimed = {}  # run id -> largest attempt claimed (logs)
         for d in daemons:
             for lines in d.lifetimes:
                 for o in lines:
@@ -407,9 +415,13 @@ def main():
                             twice += 1
                             load.error("run %s finished twice (logs)" % rid)
                         finished.add(rid)
-                    elif ev == "run_claimed" and rid in finished:
-                        after += 1
-                        load.error("run %s claimed after it finished (logs)" % rid)
+                    elif ev == "run_claimed":
+                        claimed[rid] = max(claimed.get(rid, 0), o.get("attempt", 0))
+        for rid, att in claimed.items():
+            if att > fig["succeeded_attempt"].get(rid, att):
+                after += 1
+                load.error("run %s claimed as attempt %d after attempt %d succeeded (logs)" %
+                           (rid, att, fig["succeeded_attempt"][rid]))
         lost = sum(len(d.events("lease_lost")) for d in daemons)
         per_daemon = {}
         for cl, n in fig["per_claimant"].items():
