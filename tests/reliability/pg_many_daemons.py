@@ -14,9 +14,10 @@ a run) and restarted. When every run has ended the driver checks:
      those runs, and each ended `succeeded`, with meta.attempt equal to its attempts;
   2. the claim audit (table run_claims, read with psql): per run, the live intervals
      [claimed_at, min(lease_until, ended_at when set)] of its claims do not overlap, no claim is
-     left open, and exactly one claim has outcome `succeeded`, the one of the run's last
-     attempt; across the daemons' logs no run finished twice, nor was claimed in an attempt
-     after the one that succeeded;
+     left open, a claim ended `rescued` was rescued only once its lease had expired, and
+     exactly one claim has outcome `succeeded`, the one of the run's last attempt; across the
+     daemons' logs no run finished twice, nor was claimed in an attempt after the one that
+     succeeded;
   3. each run's results (every .npy, downloaded) are byte-identical to `eirnn simulate` of the
      same document (one simulation per distinct document).
 
@@ -213,6 +214,10 @@ def audit_claims(url, load, pids_killed):
                               (rid, c["attempt"], c["claimant"]))
             if c["outcome"] == "rescued":
                 rescued_runs.add(rid)
+                if c["ended_at"] < c["lease_until"]:
+                    errors.append("run %s: claim %d of %s rescued at %d, before its lease "
+                                  "expired at %d" % (rid, c["attempt"], c["claimant"],
+                                                     c["ended_at"], c["lease_until"]))
                 if pg_common.claimant_pid(c["claimant"]) not in pids_killed:
                     rescued_live += 1
             end = min(c["lease_until"], c["ended_at"]) if c["ended_at"] else c["lease_until"]
