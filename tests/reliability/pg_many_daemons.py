@@ -427,7 +427,10 @@ def main():
                 after += 1
                 load.error("run %s claimed as attempt %d after attempt %d succeeded (logs)" %
                            (rid, att, fig["succeeded_attempt"][rid]))
-        lost = sum(len(d.events("lease_lost")) for d in daemons)
+        lost_lines = [o for d in daemons for o in d.events("lease_lost")]
+        lost = len(lost_lines)
+        for o in lost_lines[:5]:
+            log("lease_lost: %s" % json.dumps(o))
         per_daemon = {}
         for cl, n in fig["per_claimant"].items():
             name = pids.get(pg_common.claimant_pid(cl), cl)

@@ -126,6 +126,7 @@ def submitter(st, d, body, tag, rng):
         key = "%s-%d" % (tag, n)
         n += 1
         hdrs = {"Content-Type": "application/json", "Idempotency-Key": key}
+        details_503 = []  # the details of this submission's 503s
         while True:
             try:
                 status, h, data = request(d.port, "POST", "/v1/runs", body, hdrs, timeout=60)
@@ -140,10 +141,20 @@ def submitter(st, d, body, tag, rng):
                 with st.lock:
                     st.accepted.setdefault(rid, time.monotonic())
                 st.count("accepted %d" % status)
+                if status == 200 and details_503:
+                    # The run was stored although the answer was 503 (a commit whose outcome
+                    # the daemon could not know): the key's replay finds it, no duplicate.
+                    st.count("replays of a 503")
+                    log("submission %s: %d 503 (%s), then replayed %s" %
+                        (key, len(details_503), " | ".join(details_503), rid))
                 break
             if status != 503:
                 st.error("submission %s answered %d: %s" % (key, status, data[:300]))
                 break
+            try:
+                details_503.append(json.loads(data).get("detail", "")[:160])
+            except ValueError:
+                details_503.append(data[:160].decode("utf-8", "replace"))
             time.sleep(check_503(st, "POST /v1/runs", status, h))
             st.count("resubmitted after 503")
         time.sleep(rng.uniform(0.02, 0.08))
@@ -347,7 +358,10 @@ def main():
             rc = d.stop(signal.SIGTERM, 60)
             if rc != 0:
                 st.error("daemon %s exited %s at SIGTERM" % ("AB"[i], rc))
-        lost = sum(len(d.events("lease_lost")) for d in daemons)
+        lost_lines = [o for d in daemons for o in d.events("lease_lost")]
+        lost = len(lost_lines)
+        for o in lost_lines[:5]:
+            log("lease_lost: %s" % json.dumps(o))
 
         log("---- summary (seed %d) ----" % seed)
         log("outages: %s" % ", ".join("%s %.1f s" % (n, tb - ta) for n, ta, tb in outages))
