@@ -27,6 +27,7 @@ import glob
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -225,6 +226,8 @@ def main():
     ap.add_argument("--recover", type=float, default=20.0,
                     help="most seconds from PostgreSQL back to /healthz 200 (scaled)")
     ap.add_argument("--lease-seconds", type=int, default=5)
+    ap.add_argument("--drain", type=float, default=60.0,
+                    help="most seconds for the accepted runs to end after the load (scaled)")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--sanitized", action="store_true")
     ap.add_argument("--eirnn", help="ignored (the drivers share one argument list)")
@@ -320,7 +323,7 @@ def main():
             degraded = sum(1 for _, _, s in st.health if s == 503)
 
         # ---- drain ---------------------------------------------------------------------------
-        end = time.monotonic() + 120 * time_scale()
+        end = time.monotonic() + a.drain * time_scale()
         pending = set(st.accepted)
         final = {}
         while pending and time.monotonic() < end:
@@ -338,8 +341,21 @@ def main():
                 time.sleep(0.5)
         t_drained = time.monotonic()
         if pending:
-            st.error("%d accepted runs not final 120 s after the load, e.g. %s" %
-                     (len(pending), min(pending)))
+            st.error("%d accepted runs not final %d s after the load, e.g. %s" %
+                     (len(pending), a.drain * time_scale(), min(pending)))
+            for rid in sorted(pending)[:5]:  # what the database says of them
+                if not re.fullmatch(r"r_[0-9a-f]+", rid):
+                    continue
+                for row in pg_common.psql(
+                        db.url, "SELECT r.id, r.status, r.attempts, r.claimant, "
+                                "r.lease_expires_at, c.attempt, c.claimant, c.claimed_at, "
+                                "c.lease_until, c.ended_at, c.outcome, "
+                                "(extract(epoch from clock_timestamp())*1000)::bigint "
+                                "FROM runs r LEFT JOIN run_claims c ON c.run_id = r.id "
+                                "WHERE r.id = '%s'" % rid):
+                    log("stuck: run %s status %s attempts %s claimant %s lease_expires_at %s;"
+                        " claim %s by %s claimed_at %s lease_until %s ended_at %s outcome %r;"
+                        " now %s" % tuple(row))
         attempts = {}
         for rid, run in final.items():
             attempts[run["attempts"]] = attempts.get(run["attempts"], 0) + 1
