@@ -280,8 +280,10 @@ void pg_return(struct pg_conn *pc)
 store_status pg_op_begin(struct pg_conn *pc)
 {
     if (pc->w.active)
-        return pg_fail(pc, STORE_CONFLICT,
-                       "a finish is in progress on this connection; commit or abort it first");
+        return pg_fail(pc, STORE_INVALID,
+                       "a finish of run %s is in progress on this connection; commit or abort it "
+                       "first",
+                       pc->w.run_id);
     return pg_borrow(pc);
 }
 

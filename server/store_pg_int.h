@@ -150,10 +150,12 @@ struct pg_store {
 
 /** State of a finish in progress (finish_begin .. finish_commit/abort); store_pg_finish.c. */
 struct pg_writer {
-    int active;    /**< the finish transaction is open on pc->db (held) */
-    int in_result; /**< between result_begin and result_end */
-    int failed;    /**< the last finish was rolled back after a failure */
-    int attempt;   /**< the fence of finish_begin() */
+    int active;       /**< the finish transaction is open on pc->db (held) */
+    int in_result;    /**< between result_begin and result_end */
+    int failed;       /**< the last finish was rolled back after a failure */
+    int attempt;      /**< the fence of finish_begin() */
+    int staged;       /**< a batch of this finish was committed (staged rows, complete = 0) */
+    size_t batch_len; /**< chunk bytes written since the last commit */
     char run_id[STORE_ID_MAX];
     char var[STORE_VAR_MAX];
     uint64_t expect;  /**< bytes the shape holds */
@@ -215,7 +217,7 @@ store_status pg_borrow(struct pg_conn *pc);
 /** Give pc->db back to the pool unless it is held (pc->held): a broken connection, or one left
  *  in a transaction that cannot be rolled back, is closed instead. NULL pc->db is a no-op. */
 void pg_return(struct pg_conn *pc);
-/** Begin an ordinary operation: refuses with ::STORE_CONFLICT while a finish is in progress on
+/** Begin an ordinary operation: refuses with ::STORE_INVALID while a finish is in progress on
  *  this conn, then pg_borrow(). Pair with pg_return(). */
 store_status pg_op_begin(struct pg_conn *pc);
 
