@@ -5,9 +5,9 @@ Starts a PostgreSQL cluster of its own (tests/pg/cluster.sh start DIR: it is res
 cannot be the shared one), two eirnnd on one database of it and a steady load: two clients
 submit small runs (each with an Idempotency-Key; a 503 is retried after its Retry-After; a lost
 answer, an error, is retried with the same key), a poller reads runs and a watcher /healthz of
-both daemons every 0.1 s. In the middle, PostgreSQL is restarted (cluster.sh restart: fast
-stop, start), later stopped for --down seconds (5) and started again on its port (pg_ctl).
-Then the load stops, the runs are left to finish and the driver checks:
+both daemons every 0.1 s. In the middle, PostgreSQL is restarted --restarts times (3; cluster.sh
+restart: fast stop, start, 3-5 s apart), then stopped for --down seconds (5) and started again
+on its port (pg_ctl). Then the load stops, the runs are left to finish and the driver checks:
 
   1. neither daemon exited (no crash), and both stop cleanly (exit 0) at SIGTERM at the end;
   2. every run accepted (202, or 200 for a replay) ended `succeeded`, and the database holds
@@ -222,6 +222,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--eirnnd", required=True)
     ap.add_argument("--cluster-sh", default=CLUSTER_SH, help="tests/pg/cluster.sh")
+    ap.add_argument("--restarts", type=int, default=3, help="restarts before the stop (3)")
     ap.add_argument("--down", type=float, default=5.0, help="seconds PostgreSQL stays stopped")
     ap.add_argument("--recover", type=float, default=20.0,
                     help="most seconds from PostgreSQL back to /healthz 200 (scaled)")
@@ -282,14 +283,15 @@ def main():
             t.start()
 
         outages = []
+        for k in range(a.restarts):
+            time.sleep(rng.uniform(3.0, 5.0))
+            log("restarting PostgreSQL (%d runs accepted so far)" % len(st.accepted))
+            t_a = time.monotonic()
+            cluster(a.cluster_sh, "restart", cdir)
+            t_b = time.monotonic()
+            outages.append(("restart %d" % (k + 1), t_a, t_b))
+            log("PostgreSQL restarted in %.1f s" % (t_b - t_a))
         time.sleep(rng.uniform(3.0, 5.0))
-        log("restarting PostgreSQL (%d runs accepted so far)" % len(st.accepted))
-        t_a = time.monotonic()
-        cluster(a.cluster_sh, "restart", cdir)
-        t_b = time.monotonic()
-        outages.append(("restart", t_a, t_b))
-        log("PostgreSQL restarted in %.1f s" % (t_b - t_a))
-        time.sleep(rng.uniform(5.0, 7.0))
         log("stopping PostgreSQL for %.0f s (%d runs accepted so far)" %
             (a.down, len(st.accepted)))
         t_a = time.monotonic()
