@@ -136,5 +136,21 @@ if len(stores) == 2:
         print(f"| claims/s, {t} thread{'s' if t != '1' else ''} at once | {a:.0f} | {b:.0f} | "
               f"{b / a:.2f} |")
 
+notify = {}
+for f in glob.glob(f"{d}/notify-*-*-*.txt"):
+    kind, clients, _ = os.path.basename(f)[len("notify-"):-len(".txt")].split("-")
+    m = re.search(r"^tps = ([\d.]+)", open(f).read(), re.M)
+    if m:
+        notify.setdefault(int(clients), {}).setdefault(kind, []).append(float(m.group(1)))
+if notify:
+    print("\nPostgreSQL commits/s of a one-row UPDATE, alone and with a NOTIFY in its transaction "
+          f"(pgbench, medians of {reps}):\n")
+    print("| clients | plain | with pg_notify() | with / plain |")
+    print("|---:|---:|---:|---:|")
+    for c in sorted(notify):
+        a, b = med(notify[c]["plain"]), med(notify[c]["notify"])
+        print(f"| {c} | {a:.0f} ({span(notify[c]['plain'], '{:.0f}')}) | "
+              f"{b:.0f} ({span(notify[c]['notify'], '{:.0f}')}) | {b / a:.2f} |")
+
 for msg in problems:
     print(f"\nWARNING: {msg}")

@@ -8,7 +8,9 @@
 #   c. coordination: the same cycle with the smallest run the API accepts (--model trivial:
 #      N=2, T=1), so that the queue, the claims and the commits cost the time, not the engine;
 #   d. the store operations alone (bench_store: a create, a claim, a result commit of
-#      SMALL_BYTES and LARGE_BYTES, claims/s with 1..8 threads) on SQLite and on PostgreSQL.
+#      SMALL_BYTES and LARGE_BYTES, claims/s with 1..8 threads) on SQLite and on PostgreSQL;
+#   e. PostgreSQL alone (pgbench): commits/s of a one-row UPDATE with and without a NOTIFY in
+#      its transaction, 1, 8 and 32 clients (what every notifying write of the store pays).
 # Configurations: "sqlite" (one daemon, SQLite file) and "pgK" for K in DAEMONS (K daemons on
 # one fresh PostgreSQL database each configuration). All daemons run from start to end (idle
 # ones cost next to nothing); each repetition measures every configuration once, in an order
@@ -33,6 +35,7 @@
 #   SPREAD [1]       1: with K > 1 daemons, a run's wait and fetch go to other daemons than
 #                    its submit (bench_pg_runs --spread); 0: all to the submit's daemon
 #   STORE_BENCH [1]  0 skips d.   STORE_RUNS [1000]  SMALL_BYTES [8192]  LARGE_BYTES [8388608]
+#   NOTIFY_BENCH [1]  0 skips e.   NOTIFY_SECONDS [5]
 #   EIRNND [BUILD_DIR/server/eirnnd]   KEEP [0]: 1 keeps the directory (logs, JSON, cluster)
 # Results: the tables on stdout and in BUILD_DIR/pg-bench-table.md; raw JSON and logs in
 # BUILD_DIR/pg-bench.XXXXXX (removed unless KEEP=1). Not part of the test suite.
@@ -54,6 +57,8 @@ WORKERS_TOTAL=${WORKERS_TOTAL:-$CORES}
 HTTP_TOTAL=${HTTP_TOTAL:-4}
 SPREAD=${SPREAD:-1}
 STORE_BENCH=${STORE_BENCH:-1}
+NOTIFY_BENCH=${NOTIFY_BENCH:-1}
+NOTIFY_SECONDS=${NOTIFY_SECONDS:-5}
 STORE_RUNS=${STORE_RUNS:-1000}
 SMALL_BYTES=${SMALL_BYTES:-8192}
 LARGE_BYTES=${LARGE_BYTES:-8388608}
@@ -277,6 +282,32 @@ if [ "$STORE_BENCH" = 1 ]; then
             { cat "$DIR/store-$b.txt" >&2; exit 1; }
         loadavg >"$DIR/store-$b.load"
         sed 's/^/# /' "$DIR/store-$b.txt"
+    done
+fi
+# ---- commits with and without a NOTIFY (pgbench) --------------------------------------------
+# PostgreSQL serialises the commits of all transactions that sent a notification (a lock held
+# from just before the commit until after it: async.c, PreCommit_Notify), so they cannot share
+# a WAL flush as other commits do. Same one-row UPDATE, once alone, once with pg_notify() in
+# its transaction, by 1, 8 and 32 clients.
+if [ "$NOTIFY_BENCH" = 1 ]; then
+    psql_q "CREATE DATABASE bench_notify"
+    psql "$PG_BASE/bench_notify" -v ON_ERROR_STOP=1 -qc \
+        "CREATE TABLE t (id int PRIMARY KEY, v bigint NOT NULL DEFAULT 0);
+         INSERT INTO t SELECT g FROM generate_series(1, 10000) g"
+    printf '\\set id random(1, 10000)\nUPDATE t SET v = v + 1 WHERE id = :id;\n' >"$DIR/plain.sql"
+    printf '\\set id random(1, 10000)\nBEGIN;\nUPDATE t SET v = v + 1 WHERE id = :id;\nSELECT pg_notify(%s);\nCOMMIT;\n' \
+        "'eirnn', 'o bench'" >"$DIR/notify.sql"
+    for rep in $(seq "$REPS"); do
+        for clients in 1 8 32; do
+            for kind in plain notify; do
+                "$PGBIN/pgbench" -n -f "$DIR/$kind.sql" -c "$clients" -j 2 -T "$NOTIFY_SECONDS" \
+                    "$PG_BASE/bench_notify" >"$DIR/notify-$kind-$clients-$rep.txt" 2>&1 ||
+                    { cat "$DIR/notify-$kind-$clients-$rep.txt" >&2; exit 1; }
+            done
+            echo "# commits/s, $clients clients, $rep/$REPS:" \
+                "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$DIR/notify-plain-$clients-$rep.txt") plain," \
+                "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$DIR/notify-notify-$clients-$rep.txt") with a NOTIFY"
+        done
     done
 fi
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
