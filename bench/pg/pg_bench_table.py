@@ -145,12 +145,15 @@ for f in glob.glob(f"{d}/notify-*-*-*.txt"):
 if notify:
     print("\nPostgreSQL commits/s of a one-row UPDATE, alone and with a NOTIFY in its transaction "
           f"(pgbench, medians of {reps}):\n")
-    print("| clients | plain | with pg_notify() | with / plain |")
-    print("|---:|---:|---:|---:|")
+    print("| clients | plain | pg_notify() in the transaction | ratio | pg_notify() after it, "
+          "synchronous_commit off | ratio |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for c in sorted(notify):
-        a, b = med(notify[c]["plain"]), med(notify[c]["notify"])
-        print(f"| {c} | {a:.0f} ({span(notify[c]['plain'], '{:.0f}')}) | "
-              f"{b:.0f} ({span(notify[c]['notify'], '{:.0f}')}) | {b / a:.2f} |")
+        x = notify[c]
+        a, b, e = med(x["plain"]), med(x["notify"]), med(x.get("after", [float("nan")]))
+        print(f"| {c} | {a:.0f} ({span(x['plain'], '{:.0f}')}) | "
+              f"{b:.0f} ({span(x['notify'], '{:.0f}')}) | {b / a:.2f} | "
+              f"{e:.0f} ({span(x.get('after', [e]), '{:.0f}')}) | {e / a:.2f} |")
 
 for msg in problems:
     print(f"\nWARNING: {msg}")
