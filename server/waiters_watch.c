@@ -90,7 +90,8 @@ static void *watch_main(void *arg)
             continue;
         }
         int changed = 0;
-        int watched = store_changes_wait(c, pending ? 0 : WATCH_SLICE, &changed) == STORE_OK;
+        int watched =
+            store_changes_wait(c, pending ? 0 : WATCH_SLICE, NULL, NULL, &changed) == STORE_OK;
         if (!watched) {
             note_failure(&failing, "cannot watch the store for changes", c);
             changed = 1;
