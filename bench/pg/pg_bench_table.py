@@ -111,6 +111,12 @@ print(row("  latency p99 (ms, worst daemon)", "status", "p99", "{:.2f}"))
 print(row("  daemons' CPU per request (µs)", "status", "srv", "{:.1f}"))
 print(row("  PostgreSQL CPU per request (µs)", "status", "pg", "{:.1f}", pg_only=True))
 print(row("  load average before", "status", "load", "{:.2f}"))
+cells = []
+for c in configs:
+    n = [int(open(f).read()) for f in glob.glob(f"{d}/{c}-conns-*")]
+    cells.append(f"{max(n)}" if n else "–")
+print("| PostgreSQL connections open after the load (most of the repetitions) | " +
+      " | ".join(cells) + " |")
 
 stores = {b: json.load(open(f"{d}/store-{b}.json")) for b in ("sqlite", "pg")
           if os.path.exists(f"{d}/store-{b}.json")}
@@ -121,6 +127,7 @@ if len(stores) == 2:
     print("|---|---:|---:|---:|")
     kib = lambda n: f"{n // 1024} KiB" if n < 1 << 20 else f"{n >> 20} MiB"
     for key, name in (("create", "create a queued run"), ("claim", "claim one run"),
+                      ("claim_empty", "claim on an empty queue"),
                       ("commit_small", f"finish with a {kib(s['small_bytes'])} result"),
                       ("commit_small_final", "  of which finish_commit"),
                       ("commit_large", f"finish with a {kib(s['large_bytes'])} result"),

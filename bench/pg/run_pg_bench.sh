@@ -268,6 +268,9 @@ for rep in $(seq "$REPS"); do
         measure_runs "$c" small "$rep"
         measure_runs "$c" trivial "$rep"
         measure_status "$c" "$rep"
+        # the connections the configuration's daemons hold open now (pools and listeners)
+        [ "$c" = sqlite ] ||
+            psql_q "SELECT count(*) FROM pg_stat_activity WHERE datname = 'bench_$c'" >"$DIR/$c-conns-$rep"
     done
 done
 

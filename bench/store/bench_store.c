@@ -5,7 +5,8 @@
  * Straight on the store API (server/store.h), no HTTP and no engine, so the figures are the
  * database's and the backend's own:
  *   - create: store_run_create() of one queued run (a submit's write);
- *   - claim:  store_run_claim() of one run from a queue of --runs runs (a worker's claim);
+ *   - claim:  store_run_claim() of one run from a queue of --runs runs (a worker's claim),
+ *             and on an empty queue (an idle worker's look, ::STORE_NOT_FOUND);
  *   - commit: finish_begin + one float64 result of --small-bytes (and, separately,
  *             --large-bytes) appended in 64 KiB pieces + result_end + finish_commit
  *             (a worker's finish), and the finish_commit call alone;
@@ -305,7 +306,7 @@ static int parse_args(int argc, char **argv, opts *o)
 
 /** All the timings of one program run. */
 typedef struct figures {
-    samples create, claim, small_total, small_commit, large_total, large_commit;
+    samples create, claim, claim_empty, small_total, small_commit, large_total, large_commit;
     double rates[MAX_THREAD_COUNTS];
     double secs;
 } figures;
@@ -323,6 +324,8 @@ static void report(const opts *o, const char *backend, figures *fg)
            pct_ms(&fg->create, 90), fg->create.n);
     printf("  claim   p50 %.3f ms  p90 %.3f ms  (%zu)\n", pct_ms(&fg->claim, 50),
            pct_ms(&fg->claim, 90), fg->claim.n);
+    printf("  claim on an empty queue p50 %.3f ms  p90 %.3f ms  (%zu)\n",
+           pct_ms(&fg->claim_empty, 50), pct_ms(&fg->claim_empty, 90), fg->claim_empty.n);
     printf("  commit %zu B: p50 %.3f ms (finish_commit alone %.3f ms)  p90 %.3f ms  (%zu)\n",
            o->small_bytes, pct_ms(&fg->small_total, 50), pct_ms(&fg->small_commit, 50),
            pct_ms(&fg->small_total, 90), fg->small_total.n);
@@ -343,6 +346,7 @@ static void report(const opts *o, const char *backend, figures *fg)
             o->small_bytes, o->large_bytes);
     print_line(f, "create", &fg->create, 1);
     print_line(f, "claim", &fg->claim, 1);
+    print_line(f, "claim_empty", &fg->claim_empty, 1);
     print_line(f, "commit_small", &fg->small_total, 1);
     print_line(f, "commit_small_final", &fg->small_commit, 1);
     print_line(f, "commit_large", &fg->large_total, 1);
@@ -412,6 +416,14 @@ int main(int argc, char **argv)
         store_run r;
         claim_one(c, &r, &fg.claim);
         store_run_clear(&r);
+    }
+    for (long i = 0; i < o.runs; i++) {
+        store_run r;
+        double t1 = now_s();
+        store_status st = store_run_claim(c, &r);
+        double t2 = now_s();
+        if (st != STORE_NOT_FOUND) die("store_run_claim on an empty queue", c);
+        add(&fg.claim_empty, t2 - t1);
     }
     commits(c, m.id, o.small, o.small_bytes, data, &fg.small_total, &fg.small_commit);
     commits(c, m.id, o.large, o.large_bytes, data, &fg.large_total, &fg.large_commit);
