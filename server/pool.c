@@ -220,6 +220,15 @@ void srv_pool_notify(struct srv_pool *p)
     pthread_mutex_unlock(&p->lock);
 }
 
+void srv_pool_notify_all(struct srv_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->gen++;
+    pthread_cond_broadcast(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
 int srv_pool_warm(struct srv_pool *p, const char *id)
 {
     if (!p || p->n == 0) return -1;

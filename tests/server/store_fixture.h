@@ -169,15 +169,18 @@ static inline store_run_status status_of(struct fx *f, const char *id)
     return s;
 }
 
-/** The integer that @p sql (SQL of the store's backend) gives, read beside the store. */
-static inline int64_t raw_count(struct fx *f, const char *sql)
+/**
+ * The integer that @p sql (SQL of the store's backend) gives: SQLite reads it on @p c's own
+ * database handle (what @p c sees), PostgreSQL on a connection of its own (what is committed).
+ */
+static inline int64_t raw_count_on(struct fx *f, store_conn *c, const char *sql)
 {
     if (f->pg) {
         int64_t v = 0;
         if (eir_test_pg_scalar(f->path, sql, &v) != 0) fail_msg("%s: failed (see above)", sql);
         return v;
     }
-    sqlite3 *db = store_sqlite_db(f->c);
+    sqlite3 *db = store_sqlite_db(c);
     assert_non_null(db);
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
@@ -185,6 +188,45 @@ static inline int64_t raw_count(struct fx *f, const char *sql)
     int64_t v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return v;
+}
+
+/** raw_count_on() the fixture's connection. */
+static inline int64_t raw_count(struct fx *f, const char *sql)
+{
+    return raw_count_on(f, f->c, sql);
+}
+
+/**
+ * Run raw SQL beside the store, for a state the store's API cannot make (a damaged chunk, a
+ * leftover): @p sqlite_sql on SQLite (on @p c's database handle), @p pg_sql on PostgreSQL (a
+ * connection of its own); the two schemas differ in their types (docs/STORE.md).
+ */
+static inline void raw_exec_on(struct fx *f, store_conn *c, const char *sqlite_sql,
+                               const char *pg_sql)
+{
+    if (f->pg) {
+        if (eir_test_pg_exec(f->path, pg_sql) != 0) fail_msg("%s: failed (see above)", pg_sql);
+        return;
+    }
+    char *err = NULL;
+    if (sqlite3_exec(store_sqlite_db(c), sqlite_sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sqlite_sql, err ? err : "?");
+}
+
+/** raw_exec_on() the fixture's connection. */
+static inline void raw_exec(struct fx *f, const char *sqlite_sql, const char *pg_sql)
+{
+    raw_exec_on(f, f->c, sqlite_sql, pg_sql);
+}
+
+/**
+ * The daemon that held the running runs is gone: on PostgreSQL, where store_requeue_orphans()
+ * takes back only runs whose lease expired (other daemons' runs are alive), their leases are
+ * made to have expired; on SQLite (requeue_orphans takes every running run at start) nothing.
+ */
+static inline void expire_leases(struct fx *f)
+{
+    if (f->pg) raw_exec(f, "", "UPDATE runs SET lease_expires_at = 1 WHERE status = 1");
 }
 
 /** A store whose finishes commit every @p batch bytes (store_config::batch_bytes). */
