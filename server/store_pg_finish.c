@@ -70,7 +70,7 @@ static void writer_reset(struct pg_writer *w)
 }
 
 /** End the finish's hold on its connection: roll back what is open and give it back. */
-static void writer_release(struct pg_conn *pc)
+static void writer_release(struct pgs_conn *pc)
 {
     pg_rollback(pc);
     pc->held = 0;
@@ -80,7 +80,7 @@ static void writer_release(struct pg_conn *pc)
 
 /** Roll the whole finish back after a failure (the connection's message is kept); passes
  *  @p st through. */
-static store_status writer_fail(struct pg_conn *pc, store_status st)
+static store_status writer_fail(struct pgs_conn *pc, store_status st)
 {
     writer_release(pc);
     pc->w.failed = 1;
@@ -92,7 +92,7 @@ static store_status writer_fail(struct pg_conn *pc, store_status st)
  * for append and end) or between results (0, for result_begin and finish_commit; a result left
  * open then rolls the whole finish back).
  */
-static store_status writer_check(struct pg_conn *pc, int in_result)
+static store_status writer_check(struct pgs_conn *pc, int in_result)
 {
     if (!pc->w.active)
         return pg_fail(pc, STORE_INVALID, "%s",
@@ -107,7 +107,7 @@ static store_status writer_check(struct pg_conn *pc, int in_result)
 
 /** Inside the finish's transaction: ::STORE_OK when run @p id is running in @p attempt, else
  *  ::STORE_NOT_FOUND or ::STORE_CONFLICT ("lease lost: ..." / "... not running"). */
-static store_status check_fence(struct pg_conn *pc, const char *id, int attempt)
+static store_status check_fence(struct pgs_conn *pc, const char *id, int attempt)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -131,7 +131,7 @@ static store_status check_fence(struct pg_conn *pc, const char *id, int attempt)
 
 store_status pg_finish_begin(store_conn *c, const char *run_id, int attempt)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (pc->w.active)
         return pg_fail(pc, STORE_CONFLICT, "a finish of run %s is already in progress",
                        pc->w.run_id);
@@ -162,7 +162,7 @@ store_status pg_finish_begin(store_conn *c, const char *run_id, int attempt)
 
 /** The JSON array text of @p shape into @p out, and the array's size in bytes into *@p total
  *  (elements of @p isz bytes); ::STORE_INVALID for a negative or too large shape. */
-static store_status shape_text(struct pg_conn *pc, const char *var, unsigned isz, int ndim,
+static store_status shape_text(struct pgs_conn *pc, const char *var, unsigned isz, int ndim,
                                const int64_t *shape, char *out, size_t cap, uint64_t *total)
 {
     size_t pos = 0;
@@ -183,7 +183,7 @@ static store_status shape_text(struct pg_conn *pc, const char *var, unsigned isz
 store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
                              const int64_t *shape)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 0);
     if (st != STORE_OK) return st;
@@ -235,7 +235,7 @@ store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, 
 }
 
 /** INSERT the next chunk (@p len bytes at @p data) of the result being written. */
-static store_status write_chunk(struct pg_conn *pc, const void *data, size_t len)
+static store_status write_chunk(struct pgs_conn *pc, const void *data, size_t len)
 {
     struct pg_writer *w = &pc->w;
     struct pg_params p;
@@ -251,7 +251,7 @@ static store_status write_chunk(struct pg_conn *pc, const void *data, size_t len
 
 store_status pg_result_append(store_conn *c, const void *data, size_t n)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 1);
     if (st != STORE_OK) return st;
@@ -289,7 +289,7 @@ store_status pg_result_append(store_conn *c, const void *data, size_t n)
 
 store_status pg_result_end(store_conn *c, const char *sha256_hex)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 1);
     if (st != STORE_OK) return st;
@@ -328,7 +328,7 @@ store_status pg_result_end(store_conn *c, const char *sha256_hex)
  * back): close the attempt's claim row as 'fenced' and say why (::STORE_CONFLICT "lease lost:
  * ..." or "... not running", ::STORE_NOT_FOUND when the run is gone).
  */
-static store_status fenced(struct pg_conn *pc, const char *id, int attempt)
+static store_status fenced(struct pgs_conn *pc, const char *id, int attempt)
 {
     store_status st = pg_borrow(pc);
     if (st != STORE_OK) return st;
@@ -350,7 +350,7 @@ static store_status fenced(struct pg_conn *pc, const char *id, int attempt)
  * queue is empty), then COMMIT. On any failure everything is rolled back, *@p next is zeroed and
  * the run stays as it was.
  */
-static store_status finish_commit(struct pg_conn *pc, store_run_status status,
+static store_status finish_commit(struct pgs_conn *pc, store_run_status status,
                                   const char *meta_json, const char *error_json, store_run *next)
 {
     struct pg_writer *w = &pc->w;
@@ -413,7 +413,7 @@ store_status pg_finish_commit_claim(store_conn *c, store_run_status status, cons
 
 void pg_finish_abort(store_conn *c)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!pc->w.active) return;
     writer_release(pc);
 }

@@ -70,7 +70,7 @@ static const char rescue_sql[] =
 
 store_status pg_lease_renew(store_conn *c, int64_t *renewed)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (renewed) *renewed = 0;
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -87,7 +87,7 @@ store_status pg_lease_renew(store_conn *c, int64_t *renewed)
 
 store_status pg_rescue_expired(store_conn *c, store_requeue_report *report)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (report) memset(report, 0, sizeof *report);
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
