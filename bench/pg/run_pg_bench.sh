@@ -28,14 +28,14 @@
 # Usage: bench/pg/run_pg_bench.sh [BUILD_DIR]         (default: build-bench in the repo)
 # Environment (defaults in brackets):
 #   REPS [3]  DAEMONS [1,2,3] (empty: SQLite only)  CONCURRENCY [32]
-#   RUNS [2000]  WARMUP [200]                 small runs, per repetition and configuration
-#   TRIVIAL_RUNS [3000]  TRIVIAL_WARMUP [300] trivial runs
-#   WRK_SECONDS [8]  WRK_CONNECTIONS [64]     status requests
+#   RUNS [1000]  WARMUP [100]                 small runs, per repetition and configuration
+#   TRIVIAL_RUNS [1500]  TRIVIAL_WARMUP [150] trivial runs
+#   WRK_SECONDS [6]  WRK_CONNECTIONS [64]     status requests
 #   HTTP_TOTAL [4]  WORKERS_TOTAL [nproc]     threads split over a configuration's daemons
 #   SPREAD [1]       1: with K > 1 daemons, a run's wait and fetch go to other daemons than
 #                    its submit (bench_pg_runs --spread); 0: all to the submit's daemon
 #   STORE_BENCH [1]  0 skips d.   STORE_RUNS [1000]  SMALL_BYTES [8192]  LARGE_BYTES [8388608]
-#   NOTIFY_BENCH [1]  0 skips e.   NOTIFY_SECONDS [5]
+#   NOTIFY_BENCH [1]  0 skips e.   NOTIFY_SECONDS [4]
 #   EIRNND [BUILD_DIR/server/eirnnd]   KEEP [0]: 1 keeps the directory (logs, JSON, cluster)
 # Results: the tables on stdout and in BUILD_DIR/pg-bench-table.md; raw JSON and logs in
 # BUILD_DIR/pg-bench.XXXXXX (removed unless KEEP=1). Not part of the test suite.
@@ -46,11 +46,11 @@ BUILD=$(mkdir -p "${1:-$ROOT/build-bench}" && cd "${1:-$ROOT/build-bench}" && pw
 REPS=${REPS:-3}
 DAEMONS=${DAEMONS-1,2,3}
 CONCURRENCY=${CONCURRENCY:-32}
-RUNS=${RUNS:-2000}
-WARMUP=${WARMUP:-200}
-TRIVIAL_RUNS=${TRIVIAL_RUNS:-3000}
-TRIVIAL_WARMUP=${TRIVIAL_WARMUP:-300}
-WRK_SECONDS=${WRK_SECONDS:-8}
+RUNS=${RUNS:-1000}
+WARMUP=${WARMUP:-100}
+TRIVIAL_RUNS=${TRIVIAL_RUNS:-1500}
+TRIVIAL_WARMUP=${TRIVIAL_WARMUP:-150}
+WRK_SECONDS=${WRK_SECONDS:-6}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-64}
 CORES=$(nproc)
 WORKERS_TOTAL=${WORKERS_TOTAL:-$CORES}
@@ -58,7 +58,7 @@ HTTP_TOTAL=${HTTP_TOTAL:-4}
 SPREAD=${SPREAD:-1}
 STORE_BENCH=${STORE_BENCH:-1}
 NOTIFY_BENCH=${NOTIFY_BENCH:-1}
-NOTIFY_SECONDS=${NOTIFY_SECONDS:-5}
+NOTIFY_SECONDS=${NOTIFY_SECONDS:-4}
 STORE_RUNS=${STORE_RUNS:-1000}
 SMALL_BYTES=${SMALL_BYTES:-8192}
 LARGE_BYTES=${LARGE_BYTES:-8388608}
