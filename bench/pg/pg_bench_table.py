@@ -44,9 +44,13 @@ def runs(c, model):
         j = json.load(open(f"{d}/{c}-{model}-{i}.json"))
         if j["errors"]:
             problems.append(f"{c} {model} repetition {i}: {j['errors']} runs failed")
-        pg = pair(f"{d}/{c}-{model}-{i}.pgcpu") / j["runs"] * 1e3
+        total = int(open(f"{d}/{c}-{model}-{i}.total").read())
+        pg = pair(f"{d}/{c}-{model}-{i}.pgcpu") / total * 1e3
+        (x0, w0), (x1, w1) = (map(int, line.split("|"))
+                              for line in open(f"{d}/{c}-{model}-{i}.pgx").read().split())
         out.append(dict(rate=j["runs_per_s"], p50=j["total_ms"]["p50"], p99=j["total_ms"]["p99"],
                         srv=j.get("server_cpu_ms_per_run", float("nan")), pg=pg,
+                        xacts=(x1 - x0 - 1) / total, wal=(w1 - w0) / total / 1e3,
                         load=j["loadavg_before"]))
     return out
 
@@ -103,6 +107,9 @@ for kind, title, unit in (("small", "small runs/s (N=100, T=100)", "run"),
     print(row("  latency p99 (ms)", kind, "p99", "{:.1f}"))
     print(row(f"  daemons' CPU per {unit} (ms)", kind, "srv", "{:.2f}"))
     print(row(f"  PostgreSQL CPU per {unit} (ms)", kind, "pg", "{:.2f}", pg_only=True))
+    print(row(f"  PostgreSQL write transactions per {unit}", kind, "xacts", "{:.2f}",
+              pg_only=True))
+    print(row(f"  WAL per {unit} (kB)", kind, "wal", "{:.1f}", pg_only=True))
     print(row("  load average before", kind, "load", "{:.2f}"))
 print(row("**GET /v1/runs/{id} requests/s**", "status", "rate", "{:.0f}"))
 print(row("  vs SQLite", "status", "rate", "", ratio=True))

@@ -213,8 +213,13 @@ done
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- measurements ---------------------------------------------------------------------------
-# measure_runs CONFIG MODEL REP: one bench_pg_runs run, its JSON in $DIR/CONFIG-MODEL-REP.json
-# and the cluster's CPU over it in ...-REP.pgcpu ("before after").
+# The cluster's next transaction id (so, with the one this takes, the write transactions so
+# far: read-only ones take none) and the WAL bytes written so far.
+pg_mark() { psql_q "SELECT pg_current_xact_id()::text, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"; }
+
+# measure_runs CONFIG MODEL REP: one bench_pg_runs run, its JSON in $DIR/CONFIG-MODEL-REP.json;
+# over the whole of it (warm-up included: runs + warm-up in ...-REP.total), the cluster's CPU
+# in ...-REP.pgcpu ("before after") and pg_mark in ...-REP.pgx (two lines).
 measure_runs() {
     local c=$1 model=$2 rep=$3 runs warm args=() mid out
     if [ "$model" = trivial ]; then runs=$TRIVIAL_RUNS warm=$TRIVIAL_WARMUP; else runs=$RUNS warm=$WARMUP; fi
@@ -223,11 +228,14 @@ measure_runs() {
     [ "$SPREAD" = 1 ] && [ "$(wc -l <"$DIR/$c.daemons")" -gt 1 ] && args+=(--spread)
     mid=$(cat "$DIR/$c-$model.model" 2>/dev/null || true)
     out=$DIR/$c-$model-$rep
+    echo $((runs + warm)) >"$out.total"
+    pg_mark >"$out.pgx"
     cpu_of pg >"$out.pgcpu"
     "$RUNSB" "${args[@]}" --model "$model" --runs "$runs" --warmup "$warm" \
         --concurrency "$CONCURRENCY" ${mid:+--model-id "$mid"} --json "$out.json" >"$out.txt" ||
         { cat "$out.txt" >&2; exit 1; }
     cpu_of pg >>"$out.pgcpu"
+    pg_mark >>"$out.pgx"
     sed -n 's/.*"model_id":"\([^"]*\)".*/\1/p' "$out.json" >"$DIR/$c-$model.model"
     echo "# $c $model $rep/$REPS: $(sed -n 's/.*throughput: //p' "$out.txt")"
 }
