@@ -377,6 +377,27 @@ PGresult *pg_exec(struct pgs_conn *pc, const char *sql, const struct pg_params *
                            p ? p->fmt : NULL, binary_result ? 1 : 0);
     }
     ExecStatusType es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (k >= 0 && es == PGRES_FATAL_ERROR && strcmp(pg_sqlstate(res), "26000") == 0) {
+        /* the prepared statement is gone: the session behind this connection changed under
+         * us (a transaction-pooling proxy). Stop preparing on this connection; a statement
+         * outside a transaction simply runs again unprepared. */
+        prep_free(pc->prep);
+        pc->prep = NULL;
+        if (PQtransactionStatus(pc->db) == PQTRANS_IDLE) {
+            PQclear(res);
+            res = PQexecParams(pc->db, sql, n, NULL, p ? p->v : NULL, p ? p->len : NULL,
+                               p ? p->fmt : NULL, binary_result ? 1 : 0);
+            es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        } else {
+            PQclear(res);
+            *st = pg_fail(pc, STORE_BUSY,
+                          "%s: a prepared statement vanished from the database session (a "
+                          "transaction-pooling proxy?); retry, statements are no longer "
+                          "prepared on this connection",
+                          what);
+            return NULL;
+        }
+    }
     if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
         *st = STORE_OK;
         return res;

@@ -161,10 +161,12 @@ struct pg_store {
 
 /** State of a finish in progress (finish_begin .. finish_commit/abort); store_pg_finish.c. */
 struct pg_writer {
-    int active;    /**< the finish transaction is open on pc->db (held) */
-    int in_result; /**< between result_begin and result_end */
-    int failed;    /**< the last finish was rolled back after a failure */
-    int attempt;   /**< the fence of finish_begin() */
+    int active;       /**< the finish transaction is open on pc->db (held) */
+    int in_result;    /**< between result_begin and result_end */
+    int failed;       /**< the last finish was rolled back after a failure */
+    int attempt;      /**< the fence of finish_begin() */
+    int staged;       /**< a batch of this finish was committed (staged rows, complete = 0) */
+    size_t batch_len; /**< chunk bytes written since the last commit */
     char run_id[STORE_ID_MAX];
     char var[STORE_VAR_MAX];
     uint64_t expect;  /**< bytes the shape holds */

@@ -662,6 +662,7 @@ static void test_sweep_requeue(void **state)
     claim(f, got);
     claim(f, got);
     reopen(f);
+    expire_leases(f); /* PostgreSQL: the crashed daemon's leases ran out */
     store_requeue_report rep;
     OK(store_requeue_orphans(f->c, &rep));
     assert_int_equal(rep.requeued, 2);
