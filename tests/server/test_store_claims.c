@@ -488,9 +488,9 @@ struct race {
     atomic_int errors;
 };
 
-/* A worker: every third claim stalls twice its lease between writing its result and the commit
- * (a paused daemon), so that the rescuer gives the run to another worker meanwhile. The result
- * holds the attempt that wrote it. */
+/* A worker: every third claim stalls three times its lease between writing its result and the
+ * commit (a paused daemon), so that the rescuer gives the run to another worker meanwhile. The
+ * result holds the attempt that wrote it. */
 static void *racer_main(void *arg)
 {
     struct race *rc = arg;
@@ -517,7 +517,7 @@ static void *racer_main(void *arg)
         if (st == STORE_OK) st = store_result_begin(c, "a", "int64", 1, (int64_t[]){1});
         if (st == STORE_OK) st = store_result_append(c, &a, sizeof a);
         if (st == STORE_OK) st = store_result_end(c, NULL);
-        if (st == STORE_OK && ++n % 3 == 0) usleep((useconds_t)(2 * RLEASE * 1e6));
+        if (st == STORE_OK && ++n % 3 == 0) usleep((useconds_t)(3 * RLEASE * 1e6));
         if (st == STORE_OK) st = store_finish_commit(c, STORE_RUN_SUCCEEDED, "{}", NULL);
         if (st == STORE_OK) {
             atomic_fetch_add(&rc->finished, 1);
