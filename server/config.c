@@ -42,9 +42,15 @@ typedef struct opt_def {
 static const opt_def opts[] = {
     {"listen", "EIRNN_LISTEN", OPT_LISTEN, 0, 0, 0, "HOST:PORT",
      "address to listen on; port 0 picks a free port (the startup log line names it)"},
-    {"db", "EIRNN_DB", OPT_STR, OFF(db), 0, 0, "PATH",
-     "SQLite database (created if missing); by default in $XDG_DATA_HOME/eirnn, else "
-     "~/.local/share/eirnn"},
+    {"db", "EIRNN_DB", OPT_STR, OFF(db), 0, 0, "PATH|URL",
+     "SQLite database file (created if missing; by default in $XDG_DATA_HOME/eirnn, else "
+     "~/.local/share/eirnn), or a PostgreSQL URL postgresql://USER@HOST[:PORT]/DB[?...] shared "
+     "by many daemons (prefer PGPASSWORD or ~/.pgpass to a password in the URL)"},
+    {"lease-seconds", "EIRNN_LEASE_SECONDS", OPT_SECONDS, OFF(lease_seconds), 2, 3600, "SECONDS",
+     "a claimed run's lease: renewed every quarter of it; a run whose daemon stopped renewing "
+     "goes back to the queue (any daemon) once it expired"},
+    {"db-pool", "EIRNN_DB_POOL", OPT_INT, OFF(db_pool), 1, 1000, "N",
+     "PostgreSQL: most database connections of this daemon (LISTEN connection not counted)"},
     {"workers", "EIRNN_WORKERS", OPT_INT, OFF(workers), 0, 1024, "N",
      "simulation threads (0 = only accept and queue runs)"},
     {"threads-per-run", "EIRNN_THREADS_PER_RUN", OPT_INT, OFF(threads_per_run), 1, 256, "N",
@@ -212,6 +218,63 @@ void srv_config_defaults(srv_config *c)
     c->cache_bytes = (int64_t)256 << 20;
     c->max_sweep_points = 10000;
     c->max_sweep_check_bytes = (int64_t)256 << 20;
+    c->lease_seconds = 30;
+    c->db_pool = 0; /* resolved after parsing: workers + http_threads + 3 */
+}
+
+int srv_db_is_url(const char *db)
+{
+    return db && (strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0);
+}
+
+/** Append @p n bytes of @p s to @p buf (length *@p len, capacity @p cap), cutting at the end. */
+static void put_n(char *buf, size_t cap, size_t *len, const char *s, size_t n)
+{
+    if (*len + 1 >= cap) return;
+    if (n > cap - 1 - *len) n = cap - 1 - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+    buf[*len] = '\0';
+}
+
+void srv_db_redacted(const char *db, char *buf, size_t cap)
+{
+    if (!cap) return;
+    buf[0] = '\0';
+    if (!db) return;
+    size_t len = 0;
+    if (!srv_db_is_url(db)) {
+        put_n(buf, cap, &len, db, strlen(db));
+        return;
+    }
+    const char *auth = strstr(db, "://") + 3;
+    put_n(buf, cap, &len, db, (size_t)(auth - db));
+    /* user-info: up to the last '@' before the path, the query or the fragment */
+    size_t host_end = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + host_end; p++)
+        if (*p == '@') at = p;
+    const char *p = auth;
+    if (at) {
+        const char *colon = memchr(auth, ':', (size_t)(at - auth));
+        if (colon) {
+            put_n(buf, cap, &len, auth, (size_t)(colon - auth));
+            put_n(buf, cap, &len, ":***", 4);
+            p = at;
+        }
+    }
+    /* the rest, with the value of every password= parameter of the query hidden */
+    while (*p) {
+        const char *q = p;
+        int param_start = p > db && (p[-1] == '?' || p[-1] == '&');
+        if (param_start && strncmp(p, "password=", 9) == 0) {
+            put_n(buf, cap, &len, "password=***", 12);
+            p += 9 + strcspn(p + 9, "&#");
+            continue;
+        }
+        put_n(buf, cap, &len, q, 1);
+        p++;
+    }
 }
 
 void srv_config_free(srv_config *c)
@@ -398,6 +461,7 @@ static void default_text(const srv_config *d, const opt_def *o, char *buf, size_
             snprintf(buf, cap, "%d (memory)", *(const int *)(base + o->off));
         if (o->off == OFF(threads_per_run))
             snprintf(buf, cap, "%d (CPUs)/workers", auto_threads_per_run(d->workers));
+        if (o->off == OFF(db_pool)) snprintf(buf, cap, "workers + http-threads + 3");
         break;
     case OPT_UINT:
         snprintf(buf, cap, "%u", *(const unsigned *)(base + o->off));
@@ -441,7 +505,8 @@ static void print_help(void)
     printf("usage: eirnnd [OPTIONS]\n"
            "\n"
            "The eirnn daemon: accepts models and runs over HTTP (API v1), queues runs durably in\n"
-           "SQLite and simulates them on a pool of worker threads. Every option can also be set\n"
+           "SQLite (or PostgreSQL) and simulates them on worker threads. Every option can also be "
+           "set\n"
            "by its environment variable; a flag overrides the variable.\n"
            "\n"
            "options (flag, environment variable, default):\n");
@@ -496,6 +561,7 @@ static char *path_join(const char *dir, const char *rest)
 static int resolve_db(srv_config *c)
 {
     char *abs = NULL;
+    if (srv_db_is_url(c->db)) return 0; /* a PostgreSQL URL: not a path */
     if (!c->db) {
         const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
         if (xdg && xdg[0] == '/')
@@ -595,5 +661,9 @@ int srv_config_parse(srv_config *c, int argc, char **argv)
     if (c->max_body_buffer == 0) c->max_body_buffer = auto_body_buffer(c->max_body_bytes);
     if (c->max_body_buffer < c->max_body_bytes) c->max_body_buffer = c->max_body_bytes;
     if (c->max_run_memory == 0) c->max_run_memory = auto_run_memory(c->workers);
+    if (c->db_pool == 0) {
+        int n = c->workers + c->http_threads + 3;
+        c->db_pool = n > 1000 ? 1000 : n;
+    }
     return resolve_db(c);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "lease.h"
 #include "modcache.h"
 #include "offload.h"
 #include "pool.h"
@@ -93,11 +94,16 @@ int srv_daemon_start(srv *s)
     s->has_conn_key = 1;
 
     if (s->cfg.db_is_default && make_parent_dirs(s->cfg.db) != 0) return -1;
-    char err[512] = "";
-    s->store = store_open(s->cfg.db, NULL, err, sizeof err);
+    char err[512] = "", shown[1024];
+    store_config sc;
+    store_config_default(&sc);
+    sc.lease_s = s->cfg.lease_seconds;
+    sc.pool_size = s->cfg.db_pool;
+    s->store = store_open(s->cfg.db, &sc, err, sizeof err);
     if (!s->store) {
+        srv_db_redacted(s->cfg.db, shown, sizeof shown);
         srv_log("error", json_pack("{s:s, s:s, s:s}", "message", "cannot open the database", "db",
-                                   s->cfg.db, "reason", err));
+                                   shown, "reason", err));
         return -1;
     }
     /* Runs left running by a crash go back to the queue, at the start of a daemon that
@@ -131,15 +137,21 @@ int srv_daemon_start(srv *s)
         return -1;
     }
     srv_modcache_set_build_stop(s->models, &s->stopping, s->cfg.model_build_time_limit);
-    s->watch = srv_watch_start(s->waiters, s->store);
-    if (!s->watch) {
-        srv_log("error", json_pack("{s:s}", "message", "cannot start the store watcher"));
-        return -1;
-    }
     if (srv_http_listen(s) != 0) return -1;
     s->pool = srv_pool_start(s, s->cfg.workers);
     if (!s->pool) {
         srv_log("error", json_pack("{s:s}", "message", "cannot start the worker threads"));
+        return -1;
+    }
+    /* after the pool: the watcher wakes it (a store that notifies), the lease thread too */
+    s->watch = srv_watch_start(s);
+    if (!s->watch) {
+        srv_log("error", json_pack("{s:s}", "message", "cannot start the store watcher"));
+        return -1;
+    }
+    s->lease = srv_lease_start(s);
+    if (!s->lease) {
+        srv_log("error", json_pack("{s:s}", "message", "cannot start the lease thread"));
         return -1;
     }
     return srv_http_start(s) == 0 ? 0 : -1;
@@ -170,6 +182,12 @@ void srv_daemon_shutdown(srv *s, const sigset_t *set, int sig)
     if (busy > 0) srv_log("releasing_runs", json_pack("{s:i}", "running", busy));
     srv_pool_release(s->pool);
     srv_pool_wait(s->pool); /* workers gone; the pool stays valid for /healthz until HTTP stops */
+    /* Runs released: no lease of this daemon is left to renew. The watcher goes before the
+     * pool is freed (it wakes it). */
+    srv_lease_stop(s->lease);
+    s->lease = NULL;
+    srv_watch_stop(s->watch);
+    s->watch = NULL;
 
     /* Let answers to resumed long polls and requests in progress go out (briefly). */
     double http_deadline = srv_now() + 2.0;
@@ -190,10 +208,12 @@ void srv_daemon_free(srv *s)
     if (s->waiters) srv_waiters_shutdown(s->waiters);
     srv_offload_shutdown(s->offload);
     srv_http_stop(s);
+    srv_lease_stop(s->lease);
+    s->lease = NULL;
+    srv_watch_stop(s->watch); /* before the pool it wakes is freed */
+    s->watch = NULL;
     srv_pool_join(s->pool);
     s->pool = NULL;
-    srv_watch_stop(s->watch);
-    s->watch = NULL;
     srv_waiters_free(s->waiters);
     s->waiters = NULL;
     srv_offload_free(s->offload);

@@ -83,7 +83,12 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     srv_log("run_claimed", json_pack("{s:s, s:i, s:I}", "run_id", run->id, "attempt", run->attempts,
                                      "steps", (json_int_t)run->progress_total));
 
-    srv_exec_ctx x = {.s = s, .c = c, .job_id = run->id, .last = t0, .release = release};
+    srv_exec_ctx x = {.s = s,
+                      .c = c,
+                      .job_id = run->id,
+                      .attempt = run->attempts,
+                      .last = t0,
+                      .release = release};
     if (run->time_limit > 0) x.deadline = t0 + run->time_limit;
     eir_error err;
     eir_error_clear(&err);
@@ -158,6 +163,10 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
     eir_status est = eir_pipe_run(p, srv_exec_progress, &x, &err);
     steps_done = p->result.steps_done;
 
+    if (x.stop == SRV_STOP_LOST) { /* another daemon has the run: write nothing */
+        srv_exec_lease_lost(s, run, "progress", store_errmsg(c), t0);
+        goto out;
+    }
     if (x.stop == SRV_STOP_RELEASE) {
         srv_exec_release(s, c, run, "the daemon stops", 1, steps_done, t0);
         goto out;
@@ -181,7 +190,8 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
      * rows it computed, a diverged one its full shape with NaN from the divergence on). */
     narr = outputs_of(p, arr);
     if (p->ran) meta_text = meta_text_of(p, run, x.stop == SRV_STOP_TIME);
-    if (status != STORE_RUN_SUCCEEDED) store_run_progress(c, run->id, steps_done, p->run->T, NULL);
+    if (status != STORE_RUN_SUCCEEDED)
+        store_run_progress(c, run->id, run->attempts, steps_done, p->run->T, NULL);
 
 finish:
     srv_exec_finish(s, c, run, status, arr, narr, meta_text, error, steps_done, t0, release, next);

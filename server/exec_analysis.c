@@ -42,7 +42,12 @@ void srv_exec_analysis(srv *s, store_conn *c, store_run *job, const atomic_int *
     double t0 = srv_now();
     srv_log("analysis_claimed", json_pack("{s:s, s:s, s:i}", "run_id", job->id, "analysis",
                                           job->subkind, "attempt", job->attempts));
-    srv_exec_ctx x = {.s = s, .c = c, .job_id = job->id, .last = t0, .release = release};
+    srv_exec_ctx x = {.s = s,
+                      .c = c,
+                      .job_id = job->id,
+                      .attempt = job->attempts,
+                      .last = t0,
+                      .release = release};
     if (job->time_limit > 0) x.deadline = t0 + job->time_limit;
     eir_error err;
     eir_error_clear(&err);
@@ -67,6 +72,10 @@ void srv_exec_analysis(srv *s, store_conn *c, store_run *job, const atomic_int *
     srv_guard_why why = srv_build_guard_end(&guard);
     store_disconnect(bc.c);
 
+    if (x.stop == SRV_STOP_LOST) { /* another daemon has the analysis: write nothing */
+        srv_exec_lease_lost(s, job, "progress", store_errmsg(c), t0);
+        goto out;
+    }
     /* An analysis that ended by itself is stored even when the daemon stops meanwhile. */
     if (est != EIR_OK && (x.stop == SRV_STOP_RELEASE || why == SRV_GUARD_SHUTDOWN)) {
         srv_exec_release(s, c, job, "the daemon stops", 1, 0, t0);

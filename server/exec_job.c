@@ -38,15 +38,20 @@ int srv_exec_progress(void *ctx, int64_t done, int64_t total)
     if (x->deadline > 0 && t > x->deadline) {
         int cancel = 0;
         x->last = t;
-        x->stop = store_run_progress(x->c, x->job_id, done, total, &cancel) == STORE_OK && cancel
-                      ? SRV_STOP_CANCEL
-                      : SRV_STOP_TIME;
+        store_status st = store_run_progress(x->c, x->job_id, x->attempt, done, total, &cancel);
+        x->stop = st == STORE_CONFLICT       ? SRV_STOP_LOST
+                  : st == STORE_OK && cancel ? SRV_STOP_CANCEL
+                                             : SRV_STOP_TIME;
         return 1;
     }
     if (t - x->last >= PROGRESS_PERIOD) {
         x->last = t;
         int cancel = 0;
-        store_status st = store_run_progress(x->c, x->job_id, done, total, &cancel);
+        store_status st = store_run_progress(x->c, x->job_id, x->attempt, done, total, &cancel);
+        if (st == STORE_CONFLICT) { /* the lease is lost: another daemon has the run now */
+            x->stop = SRV_STOP_LOST;
+            return 1;
+        }
         if (st == STORE_OK) { /* the page's live progress (?progress=D, /v1/changes) */
             srv_changes_bump(x->s);
             srv_waiters_wake_progress(x->s->waiters, x->job_id);
@@ -90,14 +95,14 @@ char *srv_exec_error_text(const char *field, unsigned status, const char *fmt, .
  * claims the worker's next job into it (zeroed when none; see store_finish_commit_claim()).
  * @return the last store status.
  */
-static store_status store_final(store_conn *c, const char *id, store_run_status status,
+static store_status store_final(store_conn *c, const store_run *job, store_run_status status,
                                 const srv_exec_array *arr, int narr, const char *meta,
                                 const char *error, store_run *next)
 {
     store_status st = STORE_ERROR;
     double wait = 0.1;
     for (int attempt = 0; attempt < 6; attempt++) {
-        st = store_finish_begin(c, id);
+        st = store_finish_begin(c, job->id, job->attempts);
         for (int i = 0; st == STORE_OK && i < narr; i++) {
             st = store_result_begin(c, arr[i].name, arr[i].dtype, arr[i].ndim, arr[i].shape);
             const unsigned char *p = arr[i].data;
@@ -126,7 +131,7 @@ void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_stat
 {
     double keep_results_until = srv_now() + 60.0;
     if (atomic_load(release)) next = NULL; /* the daemon stops: claim nothing more */
-    store_status fst = store_final(c, job->id, status, arr, narr, meta, error, next);
+    store_status fst = store_final(c, job, status, arr, narr, meta, error, next);
     char *e2 = NULL;
     while (fst != STORE_OK && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
         if (narr > 0 && srv_now() >= keep_results_until) {
@@ -137,9 +142,13 @@ void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_stat
         }
         if (atomic_load(release)) break;
         eir_clock_sleep(1.0);
-        fst = store_final(c, job->id, status, arr, narr, meta, e2 ? e2 : error, next);
+        fst = store_final(c, job, status, arr, narr, meta, e2 ? e2 : error, next);
     }
     free(e2);
+    if (fst == STORE_CONFLICT) { /* fenced: another daemon has the run now; nothing was kept */
+        srv_exec_lease_lost(s, job, "finish", store_errmsg(c), t0);
+        return;
+    }
     double dur = srv_now() - t0;
     int is_run = strcmp(job->kind, "analysis") != 0;
     if (fst == STORE_OK && is_run) {
@@ -156,11 +165,24 @@ void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_stat
     srv_waiters_wake(s->waiters, job->id);
 }
 
+void srv_exec_lease_lost(srv *s, const store_run *job, const char *where, const char *why,
+                         double t0)
+{
+    atomic_fetch_add(&s->metrics.leases_lost, 1);
+    srv_log("lease_lost", json_pack("{s:s, s:s, s:i, s:s, s:s, s:f}", "run_id", job->id, "kind",
+                                    job->kind, "attempt", job->attempts, "at", where, "message",
+                                    why ? why : "", "duration_s", srv_now() - t0));
+}
+
 void srv_exec_release(srv *s, store_conn *c, const store_run *job, const char *reason, int shutdown,
                       int64_t steps_done, double t0)
 {
     store_run_status now = STORE_RUN_QUEUED;
-    store_status rst = store_run_release(c, job->id, &now);
+    store_status rst = store_run_release(c, job->id, job->attempts, &now);
+    if (rst == STORE_CONFLICT) {
+        srv_exec_lease_lost(s, job, "release", store_errmsg(c), t0);
+        return;
+    }
     if (shutdown) atomic_fetch_add(&s->metrics.runs_released, 1);
     srv_log("run_released",
             json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:f}", "run_id", job->id, "kind", job->kind,

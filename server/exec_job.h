@@ -17,13 +17,14 @@
 #include "http.h"
 
 /** Why the progress callback stopped a job. */
-enum { SRV_STOP_NONE = 0, SRV_STOP_CANCEL, SRV_STOP_TIME, SRV_STOP_RELEASE };
+enum { SRV_STOP_NONE = 0, SRV_STOP_CANCEL, SRV_STOP_TIME, SRV_STOP_RELEASE, SRV_STOP_LOST };
 
 /** The state of srv_exec_progress() for one job. */
 typedef struct srv_exec_ctx {
     srv *s;
     store_conn *c;
     const char *job_id;
+    int attempt;     /**< the claim's attempt number: the fence of every write (store.h) */
     double last;     /**< time of the last progress write */
     double deadline; /**< srv_now() deadline of the wall-clock limit, 0 = none */
     const atomic_int *release;
@@ -32,10 +33,13 @@ typedef struct srv_exec_ctx {
 
 /**
  * The engine's progress callback (eir.h; @p ctx a ::srv_exec_ctx): writes progress every
- * quarter second, which also reads whether a cancel was asked for. Returns non-zero, with
- * ctx->stop saying why, to stop the job: for a shutdown (release), past the wall-clock limit,
- * or for a cancel; a cancel asked for before the limit struck wins over it. A store failure
- * writing progress is ignored (the job carries on).
+ * quarter second (fenced by ctx->attempt; it also renews the lease), which also reads whether a
+ * cancel was asked for. Returns non-zero, with ctx->stop saying why, to stop the job: for a
+ * shutdown (release), past the wall-clock limit, for a cancel (a cancel asked for before the
+ * limit struck wins over it), or when the claim was lost (::SRV_STOP_LOST: the store answered
+ * ::STORE_CONFLICT, the run was rescued by another daemon after its lease expired; the worker
+ * then writes nothing more, srv_exec_lease_lost()). Any other store failure writing progress is
+ * ignored (the job carries on).
  */
 int srv_exec_progress(void *ctx, int64_t done, int64_t total);
 
@@ -85,6 +89,14 @@ json_t *srv_exec_request(const store_run *job, char **error);
 void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_status status,
                      const srv_exec_array *arr, int narr, const char *meta, const char *error,
                      int64_t steps_done, double t0, const atomic_int *release, store_run *next);
+
+/**
+ * The job's claim is lost (a fenced write answered ::STORE_CONFLICT: its lease expired and
+ * another daemon requeued, failed or took the run): log "lease_lost" with @p where and the
+ * store's message @p why, count it, and write nothing more. Cannot fail.
+ */
+void srv_exec_lease_lost(srv *s, const store_run *job, const char *where, const char *why,
+                         double t0);
 
 /**
  * Give running job @p job back to the queue (the daemon stops, or the store could not give the

@@ -39,9 +39,12 @@ int main(int argc, char **argv)
 
     int exit_code = 1;
     if (srv_daemon_start(&s) == 0) {
+        char db[1024];
+        srv_db_redacted(s.cfg.db, db, sizeof db);
         srv_log("listening",
-                json_pack("{s:s, s:i, s:s, s:i, s:i, s:i, s:b, s:s, s:s}", "host",
-                          s.cfg.listen_host, "port", (int)s.port, "db", s.cfg.db, "workers",
+                json_pack("{s:s, s:i, s:s, s:s, s:f, s:i, s:i, s:i, s:b, s:s, s:s}", "host",
+                          s.cfg.listen_host, "port", (int)s.port, "db", db, "store",
+                          store_backend_name(s.store), "lease_s", s.cfg.lease_seconds, "workers",
                           s.cfg.workers, "threads_per_run", s.cfg.threads_per_run, "http_threads",
                           s.cfg.http_threads, "auth", s.has_token, "version", EIRNN_VERSION,
                           "engine", EIR_ENGINE_VERSION));

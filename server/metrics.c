@@ -35,6 +35,8 @@ void srv_metrics_init(srv_metrics *m)
         atomic_init(&m->runs_finished[i], 0);
     atomic_init(&m->runs_claimed, 0);
     atomic_init(&m->runs_released, 0);
+    atomic_init(&m->leases_lost, 0);
+    atomic_init(&m->runs_rescued, 0);
     atomic_init(&m->runs_submitted, 0);
     atomic_init(&m->sweeps_submitted, 0);
     atomic_init(&m->model_builds, 0);
@@ -188,6 +190,16 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         "# HELP eirnn_runs_released_total Runs given back to the queue at shutdown.\n"
         "# TYPE eirnn_runs_released_total counter\neirnn_runs_released_total %llu\n",
         (unsigned long long)atomic_load(&m->runs_released));
+    put(&b,
+        "# HELP eirnn_leases_lost_total Claims of this process's workers lost: the lease expired "
+        "and the run was rescued, so the worker wrote nothing more.\n"
+        "# TYPE eirnn_leases_lost_total counter\neirnn_leases_lost_total %llu\n",
+        (unsigned long long)atomic_load(&m->leases_lost));
+    put(&b,
+        "# HELP eirnn_runs_rescued_total Running runs whose lease had expired that this "
+        "process's rescues requeued, failed or cancelled.\n"
+        "# TYPE eirnn_runs_rescued_total counter\neirnn_runs_rescued_total %llu\n",
+        (unsigned long long)atomic_load(&m->runs_rescued));
     put(&b, "# HELP eirnn_runs_finished_total Runs finished by this process, by status.\n"
             "# TYPE eirnn_runs_finished_total counter\n");
     for (int i = STORE_RUN_SUCCEEDED; i < STORE_RUN_NSTATUS; i++)

@@ -33,6 +33,8 @@ typedef struct srv_metrics {
     atomic_uint_fast64_t runs_finished[STORE_RUN_NSTATUS]; /**< by final status, this process */
     atomic_uint_fast64_t runs_claimed;                     /**< claims by this process's workers */
     atomic_uint_fast64_t runs_released;     /**< runs given back to the queue at shutdown */
+    atomic_uint_fast64_t leases_lost;       /**< claims of this process fenced off (lease.c) */
+    atomic_uint_fast64_t runs_rescued;      /**< expired leases this process's rescues ended */
     atomic_uint_fast64_t runs_submitted;    /**< runs accepted (202) by this process */
     atomic_uint_fast64_t sweeps_submitted;  /**< sweeps accepted (202) by this process */
     atomic_uint_fast64_t model_builds;      /**< models built by this process (stored, inline) */

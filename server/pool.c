@@ -40,7 +40,7 @@ struct srv_pool {
  *  A failure is logged; the run then stays running until the next start queues it again. */
 static void give_back(store_conn *c, store_run *run)
 {
-    store_status st = store_run_release(c, run->id, NULL);
+    store_status st = store_run_release(c, run->id, run->attempts, NULL);
     srv_log("run_released",
             json_pack("{s:s, s:s, s:s}", "run_id", run->id, "reason",
                       "the daemon stops before the run started", "store", store_status_name(st)));
@@ -217,6 +217,15 @@ void srv_pool_notify(struct srv_pool *p)
     pthread_mutex_lock(&p->lock);
     p->gen++;
     pthread_cond_signal(&p->cond);
+    pthread_mutex_unlock(&p->lock);
+}
+
+void srv_pool_notify_all(struct srv_pool *p)
+{
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    p->gen++;
+    pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
 }
 

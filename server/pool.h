@@ -27,6 +27,10 @@ struct srv_pool *srv_pool_start(srv *s, int workers);
 /** Tell an idle worker that a run was queued. NULL is a no-op. */
 void srv_pool_notify(struct srv_pool *p);
 
+/** Wake every idle worker (many runs were queued at once: a rescue, another daemon's sweep).
+ *  NULL is a no-op. */
+void srv_pool_notify_all(struct srv_pool *p);
+
 /** Most cache-warming requests (srv_pool_warm()) waiting at once. */
 #define SRV_POOL_WARM_MAX 16
 

@@ -29,12 +29,15 @@ struct srv_watch;
 struct srv_modcache;
 struct srv_guard;
 struct srv_offload;
+struct srv_lease;
 
 /** Everything the daemon can be told on its command line or in its environment. */
 typedef struct srv_config {
     char *listen_host;             /**< address to bind ("127.0.0.1", "::1", "0.0.0.0", ...) */
     unsigned port;                 /**< TCP port; 0 = ephemeral (the bound port is logged) */
-    char *db;                      /**< store spec: "PATH" or "sqlite:PATH", absolute once parsed */
+    char *db;                      /**< store spec: "PATH" or "sqlite:PATH", absolute once parsed,
+                                        or a "postgresql://" / "postgres://" URL (kept as given;
+                                        log it only through srv_db_redacted()) */
     int db_is_default;             /**< db is the default location (its directory is created) */
     int workers;                   /**< simulation threads; 0 = accept and queue only */
     int threads_per_run;           /**< engine threads of one run (1..256); 0 until parsed = auto */
@@ -61,6 +64,9 @@ typedef struct srv_config {
     int64_t max_sweep_points;      /**< most points of one sweep (docs/SWEEPS.md "Limits") */
     int64_t max_sweep_check_bytes; /**< points x (base run + model document bytes) a sweep's
                                         validation may cost at most (sweep_check.c) */
+    double lease_seconds;          /**< a claim's lease (store_config::lease_s), 2 .. 3600 */
+    int db_pool;                   /**< most database connections (store_config::pool_size);
+                                        0 until parsed = workers + http_threads + 3 */
 } srv_config;
 
 /** The daemon: configuration, storage, HTTP server, pool, waiters, metrics. */
@@ -75,6 +81,7 @@ typedef struct srv {
     struct srv_pool *pool;       /**< the simulation workers */
     struct srv_waiters *waiters; /**< suspended long polls */
     struct srv_watch *watch;     /**< wakes them for runs other daemons end (waiters_watch.h) */
+    struct srv_lease *lease;     /**< renews this daemon's leases, rescues expired ones (lease.h) */
     struct srv_modcache *models; /**< built models by id */
     struct srv_offload *offload; /**< runs heavy requests off the HTTP threads (offload.h) */
     struct srv_guard *guard;     /**< slow-client watchdog (http_guard.c), NULL when stopped */
@@ -113,6 +120,16 @@ int srv_config_parse(srv_config *c, int argc, char **argv);
 
 /** Free the strings of @p c (NULL is a no-op). */
 void srv_config_free(srv_config *c);
+
+/** 1 when store spec @p db is a PostgreSQL URL ("postgresql://..." or "postgres://..."). */
+int srv_db_is_url(const char *db);
+
+/**
+ * @p db as it may be logged or shown: a PostgreSQL URL with its password replaced by "***" (the
+ * user-info's "user:password@" and any "password=" parameter), anything else as it is; cut to
+ * @p cap - 1 bytes. Cannot fail (NULL gives "").
+ */
+void srv_db_redacted(const char *db, char *buf, size_t cap);
 
 /** The parsing limits that @p c implies. */
 void srv_config_limits(const srv_config *c, eir_json_limits *lim);

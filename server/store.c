@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "eir_random.h"
 
 #include "store_sqlite.h"
 
@@ -22,6 +25,33 @@ void store_config_default(store_config *cfg)
     cfg->chunk_size = (size_t)4 << 20;
     cfg->mmap_size = 0;
     cfg->batch_bytes = (size_t)16 << 20;
+    cfg->claimant = NULL;
+    cfg->lease_s = 30;
+    cfg->pool_size = 8;
+}
+
+void store_claimant_make(const char *given, char out[STORE_CLAIMANT_MAX])
+{
+    if (given && *given) {
+        snprintf(out, STORE_CLAIMANT_MAX, "%s", given);
+        return;
+    }
+    char host[64];
+    if (gethostname(host, sizeof host) != 0 || !host[0]) snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    char tag[16];
+    if (eir_random_id(tag, sizeof tag, "", 4) != 0) snprintf(tag, sizeof tag, "00000000");
+    snprintf(out, STORE_CLAIMANT_MAX, "%s:%ld:%s", host, (long)getpid(), tag);
+}
+
+const char *store_backend_name(const store *s)
+{
+    return s && s->ops && s->ops->name ? s->ops->name : "";
+}
+
+int store_notifies(const store *s)
+{
+    return s && s->ops && s->ops->notifies ? 1 : 0;
 }
 
 store *store_open(const char *spec, const store_config *cfg, char *err, size_t errlen)
@@ -261,12 +291,12 @@ store_status store_run_claim(store_conn *c, store_run *out)
     return OPS(c)->run_claim(c, out);
 }
 
-store_status store_run_progress(store_conn *c, const char *id, int64_t done, int64_t total,
-                                int *cancel_requested)
+store_status store_run_progress(store_conn *c, const char *id, int attempt, int64_t done,
+                                int64_t total, int *cancel_requested)
 {
     if (cancel_requested) *cancel_requested = 0;
     CHECK_CONN(c);
-    return OPS(c)->run_progress(c, id, done, total, cancel_requested);
+    return OPS(c)->run_progress(c, id, attempt, done, total, cancel_requested);
 }
 
 store_status store_run_cancel(store_conn *c, const char *id, store_run_status *now)
@@ -275,10 +305,10 @@ store_status store_run_cancel(store_conn *c, const char *id, store_run_status *n
     return OPS(c)->run_cancel(c, id, now);
 }
 
-store_status store_run_release(store_conn *c, const char *id, store_run_status *now)
+store_status store_run_release(store_conn *c, const char *id, int attempt, store_run_status *now)
 {
     CHECK_CONN(c);
-    return OPS(c)->run_release(c, id, now);
+    return OPS(c)->run_release(c, id, attempt, now);
 }
 
 store_status store_run_delete(store_conn *c, const char *id)
@@ -287,10 +317,10 @@ store_status store_run_delete(store_conn *c, const char *id)
     return OPS(c)->run_delete(c, id);
 }
 
-store_status store_finish_begin(store_conn *c, const char *run_id)
+store_status store_finish_begin(store_conn *c, const char *run_id, int attempt)
 {
     CHECK_CONN(c);
-    return OPS(c)->finish_begin(c, run_id);
+    return OPS(c)->finish_begin(c, run_id, attempt);
 }
 
 store_status store_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
@@ -373,6 +403,20 @@ store_status store_requeue_orphans(store_conn *c, store_requeue_report *report)
     return OPS(c)->requeue_orphans(c, report);
 }
 
+store_status store_lease_renew(store_conn *c, int64_t *renewed)
+{
+    if (renewed) *renewed = 0;
+    CHECK_CONN(c);
+    return OPS(c)->lease_renew(c, renewed);
+}
+
+store_status store_rescue_expired(store_conn *c, store_requeue_report *report)
+{
+    if (report) memset(report, 0, sizeof *report);
+    CHECK_CONN(c);
+    return OPS(c)->rescue_expired(c, report);
+}
+
 store_status store_counts_get(store_conn *c, store_counts *out)
 {
     if (out) memset(out, 0, sizeof *out);
@@ -394,12 +438,13 @@ store_status store_verify(store_conn *c, store_verify_cb cb, void *ctx, store_ve
     return OPS(c)->verify(c, cb, ctx, report);
 }
 
-store_status store_changes_wait(store_conn *c, double timeout, int *changed)
+store_status store_changes_wait(store_conn *c, double timeout, store_change_cb cb, void *ctx,
+                                int *changed)
 {
     if (changed) *changed = 1;
     if (!changed) return STORE_INVALID;
     CHECK_CONN(c);
-    return OPS(c)->changes_wait(c, timeout, changed);
+    return OPS(c)->changes_wait(c, timeout, cb, ctx, changed);
 }
 
 store_status store_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,

@@ -66,6 +66,7 @@ typedef enum store_run_status {
 #define STORE_LIST_MAX 1000   /**< largest page a list operation returns */
 #define STORE_LIST_DEFAULT 50 /**< page size used when a list is asked for limit <= 0 */
 #define STORE_MAX_LABEL_FILTERS 16 /**< most label conditions of one list */
+#define STORE_CLAIMANT_MAX 96      /**< buffer for a claimant name */
 
 /**
  * A list's label conditions (?label=key:value, repeatable): an object matches when it has every
@@ -79,11 +80,17 @@ typedef struct store_labels {
 
 /** Open-time settings; store_config_default() gives the values documented per field. */
 typedef struct store_config {
-    int busy_timeout_ms; /**< wait this long for a lock before ::STORE_BUSY (10000) */
-    size_t chunk_size;   /**< bytes per result chunk BLOB, 1 .. 64 MiB (4 MiB) */
-    int64_t mmap_size;   /**< SQLite mmap_size in bytes, 0 = off (0) */
-    size_t batch_bytes;  /**< a finish commits result chunks every ~this many bytes, releasing
-                              the write lock in between; 0 = one transaction (16 MiB) */
+    int busy_timeout_ms;  /**< wait this long for a lock before ::STORE_BUSY (10000) */
+    size_t chunk_size;    /**< bytes per result chunk BLOB, 1 .. 64 MiB (4 MiB) */
+    int64_t mmap_size;    /**< SQLite mmap_size in bytes, 0 = off (0) */
+    size_t batch_bytes;   /**< a finish commits result chunks every ~this many bytes, releasing
+                               the write lock in between; 0 = one transaction (16 MiB) */
+    const char *claimant; /**< who this store's claims belong to; NULL or "":
+                               "<hostname>:<pid>:<8 hex>" made at open (store_claimant_make());
+                               copied at open, the store keeps its own (NULL) */
+    double lease_s;       /**< a claim's lease in seconds, renewed by lease_renew() (30) */
+    int pool_size;        /**< PostgreSQL: most backend connections open at once, the listener
+                               not counted (8); SQLite ignores it */
 } store_config;
 
 /** Build state of a stored model. */
@@ -134,6 +141,9 @@ typedef struct store_run {
     char *labels_json;           /**< its labels as a JSON object text ("{}" when none) */
     char sweep_id[STORE_ID_MAX]; /**< the sweep it is a point of ("s_..."), or "" */
     int64_t sweep_index;         /**< its point's index in that sweep, -1 when none */
+    char claimant[STORE_CLAIMANT_MAX]; /**< who holds the claim; "" when not running */
+    int64_t lease_expires_at;          /**< ms since the epoch, by the DATABASE's clock; 0 when not
+                                            running */
 } store_run;
 
 /** What store_run_create() needs. Zeroed fields take the documented defaults. */
@@ -249,6 +259,19 @@ typedef int (*store_sweep_cb)(void *ctx, const store_sweep *sw);
 /** store_verify() calls this for each bad result with a one-sentence reason. */
 typedef void (*store_verify_cb)(void *ctx, const char *run_id, const char *var, const char *why);
 
+/** What a change notification of changes_wait() says happened (a store with ::store_ops::notifies
+ *  set delivers them; PostgreSQL: one NOTIFY per committed change). */
+typedef enum store_change_kind {
+    STORE_CHANGE_QUEUED = 0, /**< a job became queued (created, released, rescued); id may be "" */
+    STORE_CHANGE_PROGRESS = 1, /**< job id was claimed or wrote progress */
+    STORE_CHANGE_ENDED = 2,    /**< job id reached a final state or was deleted (id may be a
+                                    sweep's) */
+    STORE_CHANGE_OTHER = 3     /**< anything else (models, sweeps, cancel requests); id may be "" */
+} store_change_kind;
+/** Called by changes_wait() once per notification received, on the calling thread, before it
+ *  returns; @p id is never NULL (may be ""). */
+typedef void (*store_change_cb)(void *ctx, store_change_kind kind, const char *id);
+
 struct store;
 struct store_conn;
 
@@ -259,7 +282,17 @@ struct store_conn;
  * connection's message and returns a non-OK status with outputs cleared.
  */
 struct store_ops {
-    const char *name; /**< backend name, e.g. "sqlite" */
+    const char *name; /**< backend name: "sqlite" or "postgresql" */
+    /**
+     * 0: changes_wait() never calls its callback and only says that something changed (SQLite:
+     * PRAGMA data_version); the daemon runs its watcher only while a long poll waits, as a
+     * change of the one shared file is seen at once. 1: changes_wait() delivers one callback per
+     * change notification (PostgreSQL LISTEN/NOTIFY), which is how idle workers and long polls of
+     * every daemon on the store learn of queued, progressing and ended runs; the daemon runs its
+     * watcher for its whole life (server/waiters_watch.c), with a runs_settled() look at least
+     * once a second while anyone waits as the fallback (notifications are not durable).
+     */
+    int notifies;
 
     /** Make a connection object for one thread; the backend connects lazily. NULL only when
      *  out of memory. */
@@ -341,18 +374,23 @@ struct store_ops {
                              int limit, store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
     /**
      * Atomically take the oldest queued run of the highest priority: it becomes running,
-     * attempts + 1, started_at = now, progress_done = 0. *out includes request_json. Two
-     * connections never get the same run. ::STORE_NOT_FOUND when the queue is empty;
-     * ::STORE_BUSY, ::STORE_FULL, ::STORE_ERROR with nothing claimed.
+     * attempts + 1, started_at = now, progress_done = 0, claimant = the store's claimant,
+     * lease_expires_at = now + lease_s (database clock). *out includes request_json; its
+     * attempts is the fence the worker passes to run_progress(), run_release() and
+     * finish_begin(). Two connections never get the same run. ::STORE_NOT_FOUND when the queue
+     * is empty; ::STORE_BUSY, ::STORE_FULL, ::STORE_ERROR with nothing claimed.
      */
     store_status (*run_claim)(struct store_conn *c, store_run *out);
     /**
-     * Record progress of a running run; *cancel_requested (may be NULL) tells the worker
-     * whether to stop. ::STORE_NOT_FOUND, ::STORE_CONFLICT when the run is not running,
-     * ::STORE_BUSY / ::STORE_FULL / ::STORE_ERROR (the worker may ignore these and carry on).
+     * Record progress of a running run and renew its lease; *cancel_requested (may be NULL)
+     * tells the worker whether to stop. Fenced: @p attempt is the claim's attempt number
+     * (store_run::attempts after the claim). ::STORE_NOT_FOUND; ::STORE_CONFLICT when the run
+     * is not running ("not running") or is at another attempt ("lease lost: the run is attempt N
+     * now"): the worker lost its claim and must stop writing; ::STORE_BUSY / ::STORE_FULL /
+     * ::STORE_ERROR (the worker may ignore these and carry on).
      */
-    store_status (*run_progress)(struct store_conn *c, const char *id, int64_t done, int64_t total,
-                                 int *cancel_requested);
+    store_status (*run_progress)(struct store_conn *c, const char *id, int attempt, int64_t done,
+                                 int64_t total, int *cancel_requested);
     /**
      * Cancel a run: queued → cancelled at once; running → cancel_requested = 1 (the worker
      * stops it); already cancelled → nothing to do. *now (may be NULL) gets the status after
@@ -363,9 +401,11 @@ struct store_ops {
     /**
      * Give a running run back to the queue (daemon shutdown): queued again with the attempt
      * not counted, or cancelled if a cancel was requested. *now (may be NULL) gets the new
-     * status. ::STORE_CONFLICT when not running; ::STORE_NOT_FOUND; write errors as usual.
+     * status. Fenced by @p attempt as run_progress(). ::STORE_CONFLICT when not running or at
+     * another attempt (lease lost); ::STORE_NOT_FOUND; write errors as usual.
      */
-    store_status (*run_release)(struct store_conn *c, const char *id, store_run_status *now);
+    store_status (*run_release)(struct store_conn *c, const char *id, int attempt,
+                                store_run_status *now);
     /** Delete a finished run and its results. ::STORE_CONFLICT when queued or running;
      *  ::STORE_NOT_FOUND; ::STORE_BUSY, ::STORE_FULL, ::STORE_ERROR with nothing deleted. */
     store_status (*run_delete)(struct store_conn *c, const char *id);
@@ -378,11 +418,14 @@ struct store_ops {
      * ::store_config::batch_bytes, staged invisibly, so the write lock is not held for the whole
      * write; staged data of an interrupted finish is deleted on abort, at the next finish_begin
      * of the run and by requeue_orphans.) Other operations on this connection are refused until
-     * commit or abort. ::STORE_NOT_FOUND; ::STORE_CONFLICT when the run is not running or a
-     * finish is already in progress on this connection; ::STORE_BUSY / ::STORE_ERROR with
-     * nothing started.
+     * commit or abort. Fenced by @p attempt as run_progress(); finish_commit() and
+     * finish_commit_claim() check the fence again inside their final transaction, so a finish
+     * whose lease was lost meanwhile (the run rescued and claimed again) keeps nothing.
+     * ::STORE_NOT_FOUND; ::STORE_CONFLICT when the run is not running, at another attempt
+     * (lease lost) or a finish is already in progress on this connection; ::STORE_BUSY /
+     * ::STORE_ERROR with nothing started.
      */
-    store_status (*finish_begin)(struct store_conn *c, const char *run_id);
+    store_status (*finish_begin)(struct store_conn *c, const char *run_id, int attempt);
     /**
      * Start one result array of the run being finished. @p dtype one of the names of
      * ::store_result_info; @p shape has @p ndim entries >= 0. On any failure here or in
@@ -401,8 +444,9 @@ struct store_ops {
     /**
      * Set the final @p status (succeeded, failed, diverged or cancelled), finished_at, the
      * metadata and error JSON (either may be NULL) and commit everything durably, results
-     * included. ::STORE_INVALID for a non-final status or an unended result; ::STORE_FULL,
-     * ::STORE_BUSY, ::STORE_ERROR: nothing is kept and the run stays running.
+     * included. ::STORE_INVALID for a non-final status or an unended result; ::STORE_CONFLICT
+     * when the run is no longer running at finish_begin()'s attempt (lease lost: nothing kept);
+     * ::STORE_FULL, ::STORE_BUSY, ::STORE_ERROR: nothing is kept and the run stays running.
      */
     store_status (*finish_commit)(struct store_conn *c, store_run_status status,
                                   const char *meta_json, const char *error_json);
@@ -454,9 +498,25 @@ struct store_ops {
      * count), or to failed with an "attempt limit reached" error once attempts >= max_attempts,
      * or to cancelled when a cancel had been requested; staged results of interrupted finishes
      * are deleted. Call before starting workers, with no other daemon using the database.
-     * @p report may be NULL. Write errors as usual, with nothing changed.
+     * @p report may be NULL. Write errors as usual, with nothing changed. (PostgreSQL, where
+     * other daemons' runs are alive, does rescue_expired() instead: a killed daemon's runs come
+     * back when their lease expires.)
      */
     store_status (*requeue_orphans)(struct store_conn *c, store_requeue_report *report);
+    /**
+     * Extend the lease (now + lease_s, database clock) of every running run claimed by this
+     * store's claimant; *@p renewed (may be NULL) gets their number. Write errors as usual.
+     */
+    store_status (*lease_renew)(struct store_conn *c, int64_t *renewed);
+    /**
+     * Any daemon, any time: running runs whose lease expired (database clock) go back to queued
+     * (attempt kept), or to failed ("attempt limit reached") once attempts >= max_attempts, or
+     * to cancelled when a cancel was requested; counted in *@p report (may be NULL; staged
+     * results of the rescued runs' interrupted finishes are deleted and counted too). Safe to
+     * run on many daemons at once (PostgreSQL: FOR UPDATE SKIP LOCKED). Write errors as usual,
+     * with nothing changed.
+     */
+    store_status (*rescue_expired)(struct store_conn *c, store_requeue_report *report);
     /** Count runs by status and models. ::STORE_ERROR on database errors. */
     store_status (*counts)(struct store_conn *c, store_counts *out);
     /** Number of queued runs (cheaper than counts). ::STORE_ERROR on database errors. */
@@ -480,11 +540,14 @@ struct store_ops {
      * is seen, 0 when the time ran out without one. A change may be reported that touched no
      * run (the caller pays one runs_settled()), but a run reaching a final state is never
      * missed: the first call on a connection, and the first after it was reopened, report 1.
-     * SQLite polls PRAGMA data_version; a server backend would LISTEN on a channel that every
-     * final-state commit NOTIFYs and wait on its socket. On failure (::STORE_BUSY,
-     * ::STORE_ERROR) *changed is 1: the caller cannot tell, so it looks.
+     * SQLite polls PRAGMA data_version and never calls @p cb. PostgreSQL LISTENs on channel
+     * "eirnn" (a dedicated connection per watching thread) and calls @p cb (may be NULL) with
+     * @p ctx once per notification received, on the calling thread, before returning (see
+     * ::store_ops::notifies). On failure (::STORE_BUSY, ::STORE_ERROR) *changed is 1: the
+     * caller cannot tell, so it looks.
      */
-    store_status (*changes_wait)(struct store_conn *c, double timeout, int *changed);
+    store_status (*changes_wait)(struct store_conn *c, double timeout, store_change_cb cb,
+                                 void *ctx, int *changed);
     /**
      * Which of the runs @p ids[0 .. @p n - 1] are settled: settled[i] = 1 when run ids[i] is
      * in a final state or does not exist (deleted: a waiter answers 404), else 0. One query
@@ -553,8 +616,23 @@ typedef struct store_conn store_conn;
 void store_config_default(store_config *cfg);
 
 /**
- * Open a store. @p spec is "sqlite:PATH" or a plain PATH (SQLite); the database file is
- * created if missing and migrated to the current schema. @p cfg NULL means defaults.
+ * The claimant a store uses: @p given when not NULL or "" (cut to STORE_CLAIMANT_MAX - 1 bytes),
+ * else "<hostname>:<pid>:<8 random hex>" (hostname "localhost" when unknown). Cannot fail.
+ * For backends' open functions.
+ */
+void store_claimant_make(const char *given, char out[STORE_CLAIMANT_MAX]);
+
+/** The backend name of @p s ("sqlite", "postgresql"); "" for NULL. */
+const char *store_backend_name(const store *s);
+
+/** 1 when @p s delivers change notifications (::store_ops::notifies), else 0. */
+int store_notifies(const store *s);
+
+/**
+ * Open a store. @p spec starting "postgresql://" or "postgres://" (a libpq URI, any libpq
+ * parameters) opens the PostgreSQL backend (store_pg_open(), when built in); else it is
+ * "sqlite:PATH" or a plain PATH (SQLite), the database file created if missing; the database is
+ * migrated to the current schema. @p cfg NULL means defaults.
  * Returns NULL on failure with a message in @p err (@p errlen bytes, may be 0): a backend not
  * built in, a file that cannot be opened, a schema newer than this build, a failed migration.
  */
@@ -624,12 +702,12 @@ store_status store_run_request(store_conn *c, const char *id, char **json);
 store_status store_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
                             store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX]);
 store_status store_run_claim(store_conn *c, store_run *out);
-store_status store_run_progress(store_conn *c, const char *id, int64_t done, int64_t total,
-                                int *cancel_requested);
+store_status store_run_progress(store_conn *c, const char *id, int attempt, int64_t done,
+                                int64_t total, int *cancel_requested);
 store_status store_run_cancel(store_conn *c, const char *id, store_run_status *now);
-store_status store_run_release(store_conn *c, const char *id, store_run_status *now);
+store_status store_run_release(store_conn *c, const char *id, int attempt, store_run_status *now);
 store_status store_run_delete(store_conn *c, const char *id);
-store_status store_finish_begin(store_conn *c, const char *run_id);
+store_status store_finish_begin(store_conn *c, const char *run_id, int attempt);
 store_status store_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
                                 const int64_t *shape);
 store_status store_result_append(store_conn *c, const void *data, size_t n);
@@ -650,11 +728,14 @@ store_status store_result_read_chunk(store_conn *c, const char *run_id, const ch
 store_status store_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
                                void *buf, size_t len);
 store_status store_requeue_orphans(store_conn *c, store_requeue_report *report);
+store_status store_lease_renew(store_conn *c, int64_t *renewed);
+store_status store_rescue_expired(store_conn *c, store_requeue_report *report);
 store_status store_counts_get(store_conn *c, store_counts *out);
 store_status store_queue_depth(store_conn *c, int64_t *depth);
 store_status store_verify(store_conn *c, store_verify_cb cb, void *ctx,
                           store_verify_report *report);
-store_status store_changes_wait(store_conn *c, double timeout, int *changed);
+store_status store_changes_wait(store_conn *c, double timeout, store_change_cb cb, void *ctx,
+                                int *changed);
 store_status store_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
                                 unsigned char *settled);
 store_status store_sweep_create(store_conn *c, const store_sweep_new *in, store_sweep *out,

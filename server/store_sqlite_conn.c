@@ -21,7 +21,8 @@
 #define RUN_COLS                                                                                   \
     "id, model_id, status, priority, attempts, max_attempts, cancel_requested, seq, "              \
     "created_at, started_at, finished_at, progress_done, progress_total, time_limit, "             \
-    "error_json, meta_json, idempotency_key, kind, subkind, labels_json, sweep_id, sweep_index"
+    "error_json, meta_json, idempotency_key, kind, subkind, labels_json, sweep_id, sweep_index, "  \
+    "claimant, lease_expires_at"
 
 /* A list's label conditions (store_labels): ?11/?12 .. ?41/?42 hold up to
  * STORE_MAX_LABEL_FILTERS key/value pairs (sq_bind_labels()), NULL for an unused slot; an object
@@ -110,7 +111,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "coalesce(?13, '{}'), ?14, ?15)",
     [ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
     [ST_RUN_REQUEST] = "SELECT request_json FROM runs WHERE id = ?1",
-    [ST_RUN_STATUS] = "SELECT status FROM runs WHERE id = ?1",
+    [ST_RUN_STATUS] = "SELECT status, attempts FROM runs WHERE id = ?1",
     /* Lists: ?3 status, ?4 model, ?5 kind, ?6 subkind, ?7 sweep (NULL: any), ?11.. labels; the
      * kind's own statement reads the runs_kind index, a sweep's the runs_sweep index, the others
      * their filter's index. */
@@ -144,12 +145,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_RUN_CLAIM_NEXT] = "SELECT seq FROM runs INDEXED BY runs_queue WHERE status = 'queued' "
                           "ORDER BY priority DESC, seq LIMIT 1",
     [ST_RUN_CLAIM] = "UPDATE runs SET status = 'running', attempts = attempts + 1, "
-                     "started_at = ?2, finished_at = NULL, progress_done = 0 "
-                     "WHERE seq = ?1 AND status = 'queued'",
+                     "started_at = ?2, finished_at = NULL, progress_done = 0, claimant = ?3, "
+                     "lease_expires_at = ?4 WHERE seq = ?1 AND status = 'queued'",
     [ST_RUN_GET_SEQ] = "SELECT " RUN_COLS ", request_json FROM runs WHERE seq = ?1",
+    /* fenced writes of a running run: ?N attempt is the claim's attempt number */
     [ST_RUN_PROGRESS] = "UPDATE runs SET progress_done = ?2, progress_total = "
-                        "CASE WHEN ?3 > 0 THEN ?3 ELSE progress_total END "
-                        "WHERE id = ?1 AND status = 'running' RETURNING cancel_requested",
+                        "CASE WHEN ?3 > 0 THEN ?3 ELSE progress_total END, lease_expires_at = ?5 "
+                        "WHERE id = ?1 AND status = 'running' AND attempts = ?4 "
+                        "RETURNING cancel_requested",
     [ST_RUN_CANCEL] = "UPDATE runs SET "
                       "status = CASE status WHEN 'queued' THEN 'cancelled' ELSE status END, "
                       "finished_at = CASE status WHEN 'queued' THEN ?2 ELSE finished_at END, "
@@ -163,13 +166,15 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "started_at = CASE cancel_requested WHEN 1 THEN started_at END, "
                        "finished_at = CASE cancel_requested WHEN 1 THEN ?2 END, "
                        "progress_done = CASE cancel_requested WHEN 1 THEN progress_done ELSE 0 "
-                       "END WHERE id = ?1 AND status = 'running' RETURNING status",
+                       "END, claimant = '', lease_expires_at = 0 "
+                       "WHERE id = ?1 AND status = 'running' AND attempts = ?3 RETURNING status",
     [ST_RUN_DELETE] = "DELETE FROM runs WHERE id = ?1 AND "
                       "status IN ('succeeded', 'failed', 'diverged', 'cancelled')",
     [ST_RUN_FINISH] = "UPDATE runs SET status = ?2, finished_at = ?3, meta_json = ?4, "
                       "error_json = ?5, progress_done = CASE WHEN ?2 = 'succeeded' AND "
-                      "progress_total > 0 THEN progress_total ELSE progress_done END "
-                      "WHERE id = ?1 AND status = 'running'",
+                      "progress_total > 0 THEN progress_total ELSE progress_done END, "
+                      "claimant = '', lease_expires_at = 0 "
+                      "WHERE id = ?1 AND status = 'running' AND attempts = ?6",
     [ST_QUEUE_DEPTH] = "SELECT count(*) FROM runs WHERE status = 'queued'",
     [ST_COUNTS] = "SELECT kind, status, count(*) FROM runs GROUP BY kind, status",
     [ST_RESULT_INSERT] = "INSERT INTO results (run_id, var, dtype, shape, total_bytes, "
@@ -193,17 +198,41 @@ static const char *const stmt_sql[ST_COUNT] = {
                       "(SELECT 1 FROM results WHERE run_id = ?1 AND var = ?2 AND complete = 1)",
     [ST_RESULT_GEOMETRY] = "SELECT chunk_size, total_bytes FROM results "
                            "WHERE run_id = ?1 AND var = ?2 AND complete = 1",
-    [ST_REQUEUE_CANCEL] = "UPDATE runs SET status = 'cancelled', finished_at = ?1 "
+    [ST_REQUEUE_CANCEL] = "UPDATE runs SET status = 'cancelled', finished_at = ?1, "
+                          "claimant = '', lease_expires_at = 0 "
                           "WHERE status = 'running' AND cancel_requested = 1",
     [ST_REQUEUE_FAIL] =
         "UPDATE runs SET status = 'failed', finished_at = ?1, error_json = json_object("
         "'title', 'attempt limit reached', 'detail', printf('the run was interrupted by a "
         "restart of the daemon on each of its %d attempts (max_attempts %d) and is not retried',"
-        " attempts, max_attempts), 'attempts', attempts, 'max_attempts', max_attempts) "
+        " attempts, max_attempts), 'attempts', attempts, 'max_attempts', max_attempts), "
+        "claimant = '', lease_expires_at = 0 "
         "WHERE status = 'running' AND attempts >= max_attempts",
     [ST_REQUEUE_QUEUE] = "UPDATE runs SET status = 'queued', started_at = NULL, "
-                         "progress_done = 0 WHERE status = 'running'",
+                         "progress_done = 0, claimant = '', lease_expires_at = 0 "
+                         "WHERE status = 'running'",
     [ST_REQUEUE_STAGED] = "DELETE FROM results WHERE complete = 0",
+    /* leases (store_sqlite_lease.c): ?1 now, ?2 the new expiry, ?3 the store's claimant */
+    [ST_LEASE_RENEW] = "UPDATE runs SET lease_expires_at = ?2 "
+                       "WHERE status = 'running' AND claimant = ?3",
+    /* the rescue: as the requeue above, but only of running runs whose lease expired (< ?1);
+     * staged results of their interrupted finishes first, while they are still running */
+    [ST_RESCUE_STAGED] = "DELETE FROM results WHERE complete = 0 AND run_id IN (SELECT id FROM "
+                         "runs WHERE status = 'running' AND "
+                         "lease_expires_at < ?1)",
+    [ST_RESCUE_CANCEL] = "UPDATE runs SET status = 'cancelled', finished_at = ?1, "
+                         "claimant = '', lease_expires_at = 0 WHERE status = 'running' "
+                         "AND lease_expires_at < ?1 AND cancel_requested = 1",
+    [ST_RESCUE_FAIL] =
+        "UPDATE runs SET status = 'failed', finished_at = ?1, error_json = json_object("
+        "'title', 'attempt limit reached', 'detail', printf('the run''s lease expired (its "
+        "daemon stopped or lost the database) on each of its %d attempts (max_attempts %d) and "
+        "is not retried', attempts, max_attempts), 'attempts', attempts, 'max_attempts', "
+        "max_attempts), claimant = '', lease_expires_at = 0 "
+        "WHERE status = 'running' AND lease_expires_at < ?1 AND attempts >= max_attempts",
+    [ST_RESCUE_QUEUE] = "UPDATE runs SET status = 'queued', started_at = NULL, "
+                        "progress_done = 0, claimant = '', lease_expires_at = 0 "
+                        "WHERE status = 'running' AND lease_expires_at < ?1",
     [ST_QUICK_CHECK] = "PRAGMA quick_check",
     [ST_FK_CHECK] = "PRAGMA foreign_key_check",
     [ST_VERIFY_RESULTS] = "SELECT run_id, var, total_bytes, chunk_size, chunk_count, sha256 "

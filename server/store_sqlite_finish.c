@@ -27,6 +27,8 @@ void sq_writer_reset(struct sq_writer *w)
     w->batch_len = 0;
     w->buf_len = 0;
     w->run_id[0] = '\0';
+    w->attempt = 0;
+    w->fenced = 0;
     w->var[0] = '\0';
 }
 
@@ -46,7 +48,7 @@ static store_status drop_staged(struct sq_conn *sc, void *arg)
 void sq_writer_rollback(struct sq_conn *sc)
 {
     sq_tx_rollback(sc);
-    if (!sc->w.staged) return;
+    if (!sc->w.staged || sc->w.fenced) return;
     char keep[STORE_ERRMSG_MAX];
     memcpy(keep, sc->base.errmsg, sizeof keep);
     /* invisible rows: no need to wait for the disk */
@@ -81,7 +83,7 @@ static store_status writer_check(struct sq_conn *sc, int in_result)
     return STORE_OK;
 }
 
-store_status sq_finish_begin(store_conn *c, const char *run_id)
+store_status sq_finish_begin(store_conn *c, const char *run_id, int attempt)
 {
     struct sq_conn *sc = SQ(c);
     if (sc->w.active)
@@ -92,17 +94,25 @@ store_status sq_finish_begin(store_conn *c, const char *run_id)
     if (!run_id || strlen(run_id) >= STORE_ID_MAX)
         return sq_fail(sc, STORE_INVALID, "run id missing or too long");
     if ((st = sq_tx_begin(sc)) != STORE_OK) return st;
-    int status;
-    if ((st = sq_run_status_get(sc, run_id, &status)) != STORE_OK) return sq_tx_fail(sc, st);
-    if (status != STORE_RUN_RUNNING)
-        return sq_tx_fail(sc, sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", run_id,
-                                      store_run_status_name((store_run_status)status)));
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_STATUS, &st);
+    if (!s) return sq_tx_fail(sc, st);
+    sq_bind_text(s, 1, run_id);
+    int rc = sqlite3_step(s);
+    int fence_ok =
+        rc == SQLITE_ROW &&
+        store_run_status_parse((const char *)sqlite3_column_text(s, 0)) == STORE_RUN_RUNNING &&
+        sqlite3_column_int(s, 1) == attempt;
+    sq_done(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return sq_tx_fail(sc, sq_fail_rc(sc, rc, "cannot read the run's status"));
+    if (!fence_ok) return sq_tx_fail(sc, sq_fence_fail(sc, run_id, attempt));
     /* staged results of an earlier, interrupted finish of this run */
     if ((st = drop_staged(sc, (void *)run_id)) != STORE_OK) return sq_tx_fail(sc, st);
     sq_writer_reset(&sc->w);
     sc->w.active = 1;
     sc->w.failed = 0;
     snprintf(sc->w.run_id, sizeof sc->w.run_id, "%s", run_id);
+    sc->w.attempt = attempt;
     return STORE_OK;
 }
 
@@ -281,15 +291,14 @@ static store_status finish_commit(struct sq_conn *sc, store_run_status status,
     if (!store_run_status_final(status))
         return writer_fail(sc, sq_fail(sc, STORE_INVALID, "%s is not a final run status",
                                        store_run_status_name(status)));
-    sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_PUBLISH, &st);
+    /* the final status first: fenced by the attempt, so that a finish whose lease was lost
+     * (the run rescued, maybe claimed again) publishes nothing */
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_FINISH, &st);
     if (!s) return writer_fail(sc, st);
-    sq_bind_text(s, 1, w->run_id);
-    if ((st = sq_run_stmt(sc, s, "cannot publish the results")) != STORE_OK)
-        return writer_fail(sc, st);
-    if (!(s = sq_stmt(sc, ST_RUN_FINISH, &st))) return writer_fail(sc, st);
     sq_bind_text(s, 1, w->run_id);
     sq_bind_text(s, 2, store_run_status_name(status));
     sq_bind_i64(s, 3, eir_clock_epoch_ms());
+    sq_bind_i64(s, 6, w->attempt);
     int rc = sq_bind_text(s, 4, meta_json) | sq_bind_text(s, 5, error_json);
     if (rc != SQLITE_OK) {
         sq_done(s);
@@ -297,9 +306,15 @@ static store_status finish_commit(struct sq_conn *sc, store_run_status status,
                                        sqlite3_errstr(rc)));
     }
     if ((st = sq_run_stmt(sc, s, "cannot finish the run")) != STORE_OK) return writer_fail(sc, st);
-    if (sqlite3_changes64(sc->db) != 1)
-        return writer_fail(sc,
-                           sq_fail(sc, STORE_CONFLICT, "run %s is no longer running", w->run_id));
+    if (sqlite3_changes64(sc->db) != 1) {
+        st = sq_fence_fail(sc, w->run_id, w->attempt);
+        if (st == STORE_CONFLICT) w->fenced = 1; /* keep the staged rows: maybe not ours */
+        return writer_fail(sc, st);
+    }
+    if (!(s = sq_stmt(sc, ST_RESULT_PUBLISH, &st))) return writer_fail(sc, st);
+    sq_bind_text(s, 1, w->run_id);
+    if ((st = sq_run_stmt(sc, s, "cannot publish the results")) != STORE_OK)
+        return writer_fail(sc, st);
     if (next) {
         /* The worker's next run, in this transaction: no write transaction of its own (begin,
          * commit, the run row's pages written once more) and durable with this finish. */

@@ -40,7 +40,7 @@
  *   store_sqlite_sweeps.c  sweeps: many runs made by one request
  *   store_sqlite_finish.c  finishing a run (result writes)
  *   store_sqlite_read.c    reading results
- *   store_sqlite_maint.c   requeue after a restart, counts, verify
+ *   store_sqlite_maint.c   requeue after a restart, leases and their rescue, counts, verify
  *   store_sqlite_watch.c   change detection for long polls (PRAGMA data_version)
  *   store_sqlite_open.c    open and migrations, connect, close, the function table
  *
@@ -75,7 +75,7 @@
 
 /** Columns of a run row (RUN_COLS in store_sqlite_conn.c); request_json, when selected, comes
  *  right after them. */
-#define RUN_NCOLS 22
+#define RUN_NCOLS 24
 
 /** The statements of the backend (their SQL: stmt_sql in store_sqlite_conn.c). */
 enum stmt_id {
@@ -126,6 +126,11 @@ enum stmt_id {
     ST_REQUEUE_FAIL,
     ST_REQUEUE_QUEUE,
     ST_REQUEUE_STAGED,
+    ST_LEASE_RENEW,
+    ST_RESCUE_STAGED,
+    ST_RESCUE_CANCEL,
+    ST_RESCUE_FAIL,
+    ST_RESCUE_QUEUE,
     ST_QUICK_CHECK,
     ST_FK_CHECK,
     ST_VERIFY_RESULTS,
@@ -191,7 +196,8 @@ struct sq_gsync {
 struct sq_store {
     struct store base; /**< base.cls points back here */
     char *path;
-    store_config cfg;
+    store_config cfg;                  /**< cfg.claimant points to ::claimant */
+    char claimant[STORE_CLAIMANT_MAX]; /**< who this store's claims belong to */
     struct sq_wlock wl;
     struct sq_gsync gs;
     atomic_llong lock_seen_ms; /**< when a lock wait last gave up (monotonic ms), 0 = never */
@@ -205,6 +211,10 @@ struct sq_writer {
     int staged;       /**< a batch of this finish was committed (staged, complete = 0) */
     size_t batch_len; /**< chunk bytes written since the last commit */
     char run_id[STORE_ID_MAX];
+    int attempt; /**< the fence: the run's attempt number the finish was begun for */
+    int fenced;  /**< the finish was refused for a lost lease: its staged rows are not deleted
+                      (they may be the new attempt's); the rescue or the next finish_begin
+                      deletes them */
     char var[STORE_VAR_MAX];
     uint64_t expect;  /**< bytes the shape holds */
     uint64_t written; /**< bytes appended so far */
@@ -411,6 +421,14 @@ store_status sq_load_run(struct sq_conn *sc, const char *id, store_run *out);
 /** Status of run @p id into *status; ::STORE_NOT_FOUND when there is none. */
 store_status sq_run_status_get(struct sq_conn *sc, const char *id, int *status);
 /**
+ * Why a fenced write of run @p id at @p attempt changed nothing: ::STORE_NOT_FOUND when there
+ * is no such run; else ::STORE_CONFLICT with "run ID is STATUS, not running" or "lease lost: the
+ * run is attempt N now (this claim was attempt M)"; statement errors as usual.
+ */
+store_status sq_fence_fail(struct sq_conn *sc, const char *id, int attempt);
+/** A new lease's expiry for a claim or renewal now: now + lease_s, in ms since the epoch. */
+int64_t sq_lease_until(const struct sq_conn *sc, int64_t now_ms);
+/**
  * Who holds idempotency key @p key (statement @p stmt: SELECT id, body_hash WHERE key = ?1):
  * none (*found 0, STORE_OK); the same body (@p body_hash, *found 1, its id in @p id); another
  * body: ::STORE_KEY_REUSED naming the @p noun ("run", "sweep") and its id. Statement errors as
@@ -446,12 +464,12 @@ store_status sq_run_claim(store_conn *c, store_run *out);
 /** The claim of sq_run_claim() inside the caller's open write transaction (the finish's):
  *  ::STORE_NOT_FOUND when the queue is empty; *@p out is filled only on ::STORE_OK. */
 store_status sq_run_claim_in_tx(struct sq_conn *sc, store_run *out);
-store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps, int64_t total,
-                             int *cancel_requested);
+store_status sq_run_progress(store_conn *c, const char *id, int attempt, int64_t done_steps,
+                             int64_t total, int *cancel_requested);
 store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now);
-store_status sq_run_release(store_conn *c, const char *id, store_run_status *now);
+store_status sq_run_release(store_conn *c, const char *id, int attempt, store_run_status *now);
 store_status sq_run_delete(store_conn *c, const char *id);
-store_status sq_finish_begin(store_conn *c, const char *run_id);
+store_status sq_finish_begin(store_conn *c, const char *run_id, int attempt);
 store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
                              const int64_t *shape);
 store_status sq_result_append(store_conn *c, const void *data, size_t n);
@@ -469,10 +487,13 @@ store_status sq_result_read_chunk(store_conn *c, const char *run_id, const char 
 store_status sq_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
                             void *buf, size_t len);
 store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report);
+store_status sq_lease_renew(store_conn *c, int64_t *renewed);
+store_status sq_rescue_expired(store_conn *c, store_requeue_report *report);
 store_status sq_counts(store_conn *c, store_counts *out);
 store_status sq_queue_depth(store_conn *c, int64_t *depth);
 store_status sq_verify(store_conn *c, store_verify_cb cb, void *ctx, store_verify_report *report);
-store_status sq_changes_wait(store_conn *c, double timeout, int *changed);
+store_status sq_changes_wait(store_conn *c, double timeout, store_change_cb cb, void *ctx,
+                             int *changed);
 store_status sq_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
                              unsigned char *settled);
 store_status sq_sweep_create(store_conn *c, const store_sweep_new *in, store_sweep *out,

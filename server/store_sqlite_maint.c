@@ -1,6 +1,7 @@
 /**
  * @file store_sqlite_maint.c
- * @brief SQLite backend: maintenance (requeue after a restart, counts, queue depth, verify).
+ * @brief SQLite backend: maintenance (requeue after a restart, leases and the rescue of expired
+ *        ones, counts, queue depth, verify).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +44,67 @@ store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report)
         report->failed = changed[1];
         report->requeued = changed[2];
         report->partial_results = changed[3];
+    }
+    return STORE_OK;
+}
+
+/** Body of sq_lease_renew(): @p arg is int64_t *renewed. */
+static store_status renew(struct sq_conn *sc, void *arg)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_LEASE_RENEW, &st);
+    if (!s) return st;
+    sq_bind_i64(s, 2, sq_lease_until(sc, eir_clock_epoch_ms()));
+    sq_bind_text(s, 3, sc->st->claimant);
+    if ((st = sq_run_stmt(sc, s, "cannot renew the leases")) != STORE_OK) return st;
+    *(int64_t *)arg = sqlite3_changes64(sc->db);
+    return STORE_OK;
+}
+
+store_status sq_lease_renew(store_conn *c, int64_t *renewed)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    int64_t n = 0;
+    /* a lost renewal (power cut) only shortens a lease: no need to wait for the disk */
+    if ((st = sq_tx_run(sc, SQ_TX_STATEMENT, renew, &n)) != STORE_OK) return st;
+    if (renewed) *renewed = n;
+    return STORE_OK;
+}
+
+/** Body of sq_rescue_expired(): @p arg is int64_t changed[4] (staged, cancelled, failed,
+ *  requeued), rows changed by each step; one clock reading for all of them. */
+static store_status rescue(struct sq_conn *sc, void *arg)
+{
+    static const enum stmt_id steps[4] = {ST_RESCUE_STAGED, ST_RESCUE_CANCEL, ST_RESCUE_FAIL,
+                                          ST_RESCUE_QUEUE};
+    int64_t *changed = arg;
+    int64_t t = eir_clock_epoch_ms();
+    store_status st = STORE_OK;
+    for (int i = 0; i < 4; i++) {
+        sqlite3_stmt *s = sq_stmt(sc, steps[i], &st);
+        if (!s) return st;
+        sq_bind_i64(s, 1, t);
+        if ((st = sq_run_stmt(sc, s, "cannot rescue runs whose lease expired")) != STORE_OK)
+            return st;
+        changed[i] = sqlite3_changes64(sc->db);
+    }
+    return STORE_OK;
+}
+
+store_status sq_rescue_expired(store_conn *c, store_requeue_report *report)
+{
+    struct sq_conn *sc = SQ(c);
+    store_status st = sq_conn_op(sc);
+    if (st != STORE_OK) return st;
+    int64_t changed[4] = {0, 0, 0, 0};
+    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, rescue, changed)) != STORE_OK) return st;
+    if (report) {
+        report->partial_results = changed[0];
+        report->cancelled = changed[1];
+        report->failed = changed[2];
+        report->requeued = changed[3];
     }
     return STORE_OK;
 }

@@ -154,6 +154,10 @@ store *store_sqlite_open(const char *path, const store_config *cfg, char *err, s
     }
     if (c.busy_timeout_ms < 0) c.busy_timeout_ms = 0;
     if (c.mmap_size < 0) c.mmap_size = 0;
+    if (!(c.lease_s >= 0.01 && c.lease_s <= 86400)) {
+        open_err(err, errlen, "lease must be 0.01 to 86400 seconds");
+        return NULL;
+    }
 
     sqlite3 *db = NULL;
     int rc = sq_open_handle(path, 1, &db, err, errlen);
@@ -193,6 +197,8 @@ store *store_sqlite_open(const char *path, const store_config *cfg, char *err, s
         return NULL;
     }
     st->cfg = c;
+    store_claimant_make(c.claimant, st->claimant);
+    st->cfg.claimant = st->claimant;
     st->base.ops = &sq_ops;
     st->base.cls = st;
     return &st->base;
@@ -219,6 +225,7 @@ sqlite3 *store_sqlite_db(store_conn *c)
 
 static const struct store_ops sq_ops = {
     .name = "sqlite",
+    .notifies = 0, /* changes_wait() polls PRAGMA data_version: no callbacks */
     .connect = sq_connect,
     .disconnect = sq_disconnect,
     .close = sq_close,
@@ -249,6 +256,8 @@ static const struct store_ops sq_ops = {
     .result_read_chunk = sq_result_read_chunk,
     .result_read = sq_result_read,
     .requeue_orphans = sq_requeue_orphans,
+    .lease_renew = sq_lease_renew,
+    .rescue_expired = sq_rescue_expired,
     .counts = sq_counts,
     .queue_depth = sq_queue_depth,
     .verify = sq_verify,

@@ -148,6 +148,8 @@ int sq_row_to_run(sqlite3_stmt *s, int with_request, int copy, store_run *r)
     sq_copy_str(r->subkind, sizeof r->subkind, sqlite3_column_text(s, 18));
     sq_copy_str(r->sweep_id, sizeof r->sweep_id, sqlite3_column_text(s, 20));
     r->sweep_index = sqlite3_column_type(s, 21) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 21);
+    sq_copy_str(r->claimant, sizeof r->claimant, sqlite3_column_text(s, 22));
+    r->lease_expires_at = sqlite3_column_int64(s, 23);
     if (!copy) {
         r->labels_json = sq_labels_col(s, 19);
         r->error_json = (char *)sqlite3_column_text(s, 14);

@@ -52,6 +52,37 @@ store_status sq_run_status_get(struct sq_conn *sc, const char *id, int *status)
     return st;
 }
 
+store_status sq_fence_fail(struct sq_conn *sc, const char *id, int attempt)
+{
+    store_status st = STORE_OK;
+    sqlite3_stmt *s = sq_stmt(sc, ST_RUN_STATUS, &st);
+    if (!s) return st;
+    sq_bind_text(s, 1, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int status = store_run_status_parse((const char *)sqlite3_column_text(s, 0));
+        int now = sqlite3_column_int(s, 1);
+        if (status != STORE_RUN_RUNNING)
+            st = sq_fail(sc, STORE_CONFLICT, "run %s is %s, not running", id,
+                         store_run_status_name((store_run_status)status));
+        else
+            st = sq_fail(sc, STORE_CONFLICT,
+                         "lease lost: the run is attempt %d now (this claim was attempt %d)", now,
+                         attempt);
+    } else if (rc == SQLITE_DONE) {
+        st = sq_fail(sc, STORE_NOT_FOUND, "no run %s", id);
+    } else {
+        st = sq_fail_rc(sc, rc, "cannot read the run's status");
+    }
+    sq_done(s);
+    return st;
+}
+
+int64_t sq_lease_until(const struct sq_conn *sc, int64_t now_ms)
+{
+    return now_ms + (int64_t)(sc->st->cfg.lease_s * 1000.0 + 0.5);
+}
+
 /** Single-value count query. */
 store_status sq_count_query(struct sq_conn *sc, enum stmt_id id, const char *arg, int64_t *out,
                             const char *what)
@@ -341,6 +372,7 @@ store_status sq_run_list(store_conn *c, const store_run_filter *f, const char *c
 /** The arguments of a single-statement write on a run (each body reads those it needs). */
 struct run_op {
     const char *id;
+    int attempt; /**< the fence of progress and release */
     store_run *out;
     int64_t done_steps, total;
     int *cancel_requested;
@@ -360,8 +392,11 @@ static store_status run_claim(struct sq_conn *sc, void *arg)
     if (rc == SQLITE_DONE) return sq_fail(sc, STORE_NOT_FOUND, "the queue is empty");
     if (rc != SQLITE_ROW) return sq_fail_rc(sc, rc, "cannot claim a run");
     if (!(s = sq_stmt(sc, ST_RUN_CLAIM, &st))) return st;
+    int64_t now = eir_clock_epoch_ms();
     sq_bind_i64(s, 1, seq);
-    sq_bind_i64(s, 2, eir_clock_epoch_ms());
+    sq_bind_i64(s, 2, now);
+    sq_bind_text(s, 3, sc->st->claimant);
+    sq_bind_i64(s, 4, sq_lease_until(sc, now));
     if ((st = sq_run_stmt(sc, s, "cannot claim a run")) != STORE_OK) return st;
     if (sqlite3_changes64(sc->db) != 1) /* cannot happen under the write lock */
         return sq_fail(sc, STORE_ERROR, "the run at the head of the queue changed under its claim");
@@ -395,7 +430,8 @@ static store_status update_returning_status(struct sq_conn *sc, sqlite3_stmt *s,
     return st;
 }
 
-/** Step the UPDATE ... RETURNING status @p id on run op->id, with ?2 = now. */
+/** Step the UPDATE ... RETURNING status @p id on run op->id, with ?2 = now and ?3 = the fence
+ *  (skipped by statements without it). */
 static store_status update_run(struct sq_conn *sc, enum stmt_id id, struct run_op *op, int *found,
                                const char *what)
 {
@@ -405,6 +441,7 @@ static store_status update_run(struct sq_conn *sc, enum stmt_id id, struct run_o
     if (!s) return st;
     sq_bind_text(s, 1, op->id);
     sq_bind_i64(s, 2, eir_clock_epoch_ms());
+    sq_bind_i64(s, 3, op->attempt);
     return update_returning_status(sc, s, found, op->now, what);
 }
 
@@ -429,6 +466,8 @@ static store_status run_progress(struct sq_conn *sc, void *arg)
     sq_bind_text(s, 1, op->id);
     sq_bind_i64(s, 2, op->done_steps < 0 ? 0 : op->done_steps);
     sq_bind_i64(s, 3, op->total);
+    sq_bind_i64(s, 4, op->attempt);
+    sq_bind_i64(s, 5, sq_lease_until(sc, eir_clock_epoch_ms()));
     int rc = sqlite3_step(s);
     int found = rc == SQLITE_ROW;
     if (found) {
@@ -438,7 +477,7 @@ static store_status run_progress(struct sq_conn *sc, void *arg)
     if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, "cannot record progress");
     sq_done(s);
     if (st != STORE_OK || found) return st;
-    return wrong_state(sc, op->id, ", not running");
+    return sq_fence_fail(sc, op->id, op->attempt);
 }
 
 /** Body of sq_run_cancel(). */
@@ -465,7 +504,7 @@ static store_status run_release(struct sq_conn *sc, void *arg)
     int found;
     st = update_run(sc, ST_RUN_RELEASE, op, &found, "cannot release the run");
     if (st != STORE_OK || found) return st;
-    return wrong_state(sc, op->id, ", not running");
+    return sq_fence_fail(sc, op->id, op->attempt);
 }
 
 /** Body of sq_run_delete(). */
@@ -515,14 +554,17 @@ store_status sq_run_claim(store_conn *c, store_run *out)
     return sq_tx_run(sc, SQ_TX_BEGIN, run_claim, &op);
 }
 
-store_status sq_run_progress(store_conn *c, const char *id, int64_t done_steps, int64_t total,
-                             int *cancel_requested)
+store_status sq_run_progress(store_conn *c, const char *id, int attempt, int64_t done_steps,
+                             int64_t total, int *cancel_requested)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = run_op_start(sc, id);
     if (st != STORE_OK) return st;
-    struct run_op op = {
-        .id = id, .done_steps = done_steps, .total = total, .cancel_requested = cancel_requested};
+    struct run_op op = {.id = id,
+                        .attempt = attempt,
+                        .done_steps = done_steps,
+                        .total = total,
+                        .cancel_requested = cancel_requested};
     return sq_tx_run(sc, SQ_TX_STATEMENT, run_progress, &op);
 }
 
@@ -535,12 +577,12 @@ store_status sq_run_cancel(store_conn *c, const char *id, store_run_status *now)
     return sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, run_cancel, &op);
 }
 
-store_status sq_run_release(store_conn *c, const char *id, store_run_status *now)
+store_status sq_run_release(store_conn *c, const char *id, int attempt, store_run_status *now)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = run_op_start(sc, id);
     if (st != STORE_OK) return st;
-    struct run_op op = {.id = id, .now = now};
+    struct run_op op = {.id = id, .attempt = attempt, .now = now};
     return sq_tx_run(sc, SQ_TX_STATEMENT | SQ_TX_DURABLE, run_release, &op);
 }
 

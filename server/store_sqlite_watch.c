@@ -35,8 +35,11 @@ static store_status read_data_version(struct sq_conn *sc, int64_t *v)
     return st;
 }
 
-store_status sq_changes_wait(store_conn *c, double timeout, int *changed)
+store_status sq_changes_wait(store_conn *c, double timeout, store_change_cb cb, void *ctx,
+                             int *changed)
 {
+    (void)cb; /* SQLite has no notifications: it only tells that something changed */
+    (void)ctx;
     struct sq_conn *sc = SQ(c);
     *changed = 1;
     double end = eir_clock_mono() + (timeout > 0 ? timeout : 0);

@@ -8,18 +8,27 @@
 #include "waiters_watch.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "changes.h"
+#include "pool.h"
 #include "srv.h"
 
 /** How long one store_changes_wait() may block: bounds how late the thread notices a stop. */
 #define WATCH_SLICE 0.1
 
+/** Seconds between the fallback looks of a store that notifies, while anyone waits. */
+#define WATCH_FALLBACK 1.0
+
 struct srv_watch {
+    srv *s;
     struct srv_waiters *ws;
     store *st;
     pthread_t thread;
+    atomic_int stop;    /**< srv_watch_stop() was called (the notifying store's loop) */
+    uint64_t delivered; /**< notifications taken by on_change() (the watcher thread only) */
 };
 
 /** The watcher's buffers, grown to the number of waiters and kept (no allocation per look). */
@@ -74,10 +83,91 @@ static int look(struct srv_waiters *ws, store_conn *c, watch_buf *b, int *failin
     return 0;
 }
 
+/**
+ * The change callback of a store that notifies (store_change_cb), on the watcher thread: a
+ * queued job wakes the idle workers, a claim or progress the ?progress= long polls and the
+ * change feed, an ended job its ?wait= long polls and the feed, anything else the feed.
+ */
+static void on_change(void *ctx, store_change_kind kind, const char *id)
+{
+    struct srv_watch *w = ctx;
+    w->delivered++;
+    switch (kind) {
+    case STORE_CHANGE_QUEUED: /* one job: one worker; "" (many, e.g. a sweep): every worker */
+        if (id && id[0])
+            srv_pool_notify(w->s->pool);
+        else
+            srv_pool_notify_all(w->s->pool);
+        srv_changes_bump(w->s);
+        break;
+    case STORE_CHANGE_PROGRESS:
+        if (id && id[0]) srv_waiters_wake_progress(w->ws, id);
+        srv_changes_bump(w->s);
+        break;
+    case STORE_CHANGE_ENDED:
+        if (id && id[0]) srv_waiters_wake(w->ws, id);
+        srv_changes_bump(w->s);
+        break;
+    case STORE_CHANGE_OTHER:
+    default:
+        srv_changes_bump(w->s);
+        break;
+    }
+}
+
+/**
+ * The loop for a store that notifies (PostgreSQL), for the daemon's whole life: wait for
+ * notifications (on_change() acts on each), and look at the runs waited for when a wait ended
+ * with a change but no notification (the first wait, a reconnect: some may have been missed) or
+ * failed, and at least every ::WATCH_FALLBACK seconds while anyone waits (notifications are not
+ * durable: one lost while the listener reconnects must not leave a long poll hanging).
+ */
+static void watch_notified(struct srv_watch *w)
+{
+    store_conn *c = NULL;
+    watch_buf b = {NULL, NULL, 0};
+    int failing = 0, pending = 1;
+    double last_look = 0;
+    while (!atomic_load(&w->stop)) {
+        if (!c && !(c = store_connect(w->st))) {
+            note_failure(&failing, "cannot connect to the store", NULL);
+            eir_clock_sleep(WATCH_SLICE);
+            continue;
+        }
+        int changed = 0;
+        uint64_t before = w->delivered;
+        store_status st = store_changes_wait(c, WATCH_SLICE, on_change, w, &changed);
+        if (st != STORE_OK) {
+            note_failure(&failing, "cannot watch the store for changes", c);
+            pending = 1;
+            eir_clock_sleep(WATCH_SLICE); /* a database that is down answers at once */
+        } else if (changed && w->delivered == before) {
+            pending = 1; /* a change not told by a notification: look */
+        }
+        double now = eir_clock_mono();
+        if (!pending && now - last_look < WATCH_FALLBACK) continue;
+        if (now - last_look < SRV_WATCH_MIN_GAP) continue;
+        last_look = now;
+        pending = look(w->ws, c, &b, &failing) != 0;
+        if (!pending && st == STORE_OK && failing) {
+            failing = 0;
+            srv_log("waiters_watch_recovered",
+                    json_pack("{s:s}", "message", "the store watcher looks at runs again"));
+        }
+    }
+    free(b.ids);
+    free(b.settled);
+    store_disconnect(c);
+}
+
 static void *watch_main(void *arg)
 {
     struct srv_watch *w = arg;
     pthread_setname_np(pthread_self(), "eirnnd-watch"); /* for top -H and the measurements */
+    if (store_notifies(w->st)) {
+        watch_notified(w);
+        return NULL;
+    }
     store_conn *c = store_connect(w->st);
     watch_buf b = {NULL, NULL, 0};
     int pending = 0; /* a change seen (or a look failed): look before waiting again */
@@ -90,7 +180,8 @@ static void *watch_main(void *arg)
             continue;
         }
         int changed = 0;
-        int watched = store_changes_wait(c, pending ? 0 : WATCH_SLICE, &changed) == STORE_OK;
+        int watched =
+            store_changes_wait(c, pending ? 0 : WATCH_SLICE, NULL, NULL, &changed) == STORE_OK;
         if (!watched) {
             note_failure(&failing, "cannot watch the store for changes", c);
             changed = 1;
@@ -112,12 +203,14 @@ static void *watch_main(void *arg)
     return NULL;
 }
 
-struct srv_watch *srv_watch_start(struct srv_waiters *ws, store *st)
+struct srv_watch *srv_watch_start(srv *s)
 {
     struct srv_watch *w = calloc(1, sizeof *w);
     if (!w) return NULL;
-    w->ws = ws;
-    w->st = st;
+    w->s = s;
+    w->ws = s->waiters;
+    w->st = s->store;
+    atomic_init(&w->stop, 0);
     if (pthread_create(&w->thread, NULL, watch_main, w) != 0) {
         free(w);
         return NULL;
@@ -128,6 +221,7 @@ struct srv_watch *srv_watch_start(struct srv_waiters *ws, store *st)
 void srv_watch_stop(struct srv_watch *w)
 {
     if (!w) return;
+    atomic_store(&w->stop, 1);
     srv_waiters_shutdown(w->ws);
     pthread_join(w->thread, NULL);
     free(w);

@@ -4,7 +4,15 @@
  *        connection of the store — another daemon on the same database (an HTTP-only one beside
  *        a simulating one, docs/OPERATIONS.md), or a cancel of a queued run.
  *
- * One thread with its own store connection. While no long poll waits it sleeps in
+ * A store that notifies (store_notifies(): PostgreSQL LISTEN/NOTIFY) is watched for the
+ * daemon's whole life: each notification of changes_wait() acts at once (a queued job wakes
+ * the idle workers, a claim or progress wakes ?progress= long polls, an ended job wakes its
+ * ?wait= long polls; each bumps the change feed), and the runs waited for are looked at as
+ * below when a change came without a notification (first wait, reconnect) and at least once a
+ * second while anyone waits, as the fallback (notifications are not durable).
+ *
+ * Otherwise (SQLite) one thread with its own store connection. While no long poll waits it
+ * sleeps in
  * srv_waiters_await() and costs nothing; while some wait, it waits for a change of the store
  * (store_changes_wait(): SQLite polls PRAGMA data_version every 50 ms), and on a change takes
  * the ids of every waited-for run (srv_waiters_snapshot()), asks the store which are settled in
@@ -16,6 +24,7 @@
 #ifndef EIRNN_WAITERS_WATCH_H
 #define EIRNN_WAITERS_WATCH_H
 
+#include "srv.h"
 #include "store.h"
 #include "waiters.h"
 
@@ -25,10 +34,11 @@
 struct srv_watch;
 
 /**
- * Start watching @p st for the waiters of @p ws (both must outlive the watcher). NULL when the
+ * Start watching s->store for the waiters of s->waiters, waking s->pool (may be NULL) and the
+ * change feed of @p s for a store that notifies; all must outlive the watcher. NULL when the
  * thread cannot start or out of memory (nothing is left running).
  */
-struct srv_watch *srv_watch_start(struct srv_waiters *ws, store *st);
+struct srv_watch *srv_watch_start(srv *s);
 
 /**
  * Stop and free the watcher: shuts the registry down (srv_waiters_shutdown(), which resumes

@@ -89,6 +89,11 @@ static void test_help(void **state)
                           "EIRNN_HTTP_THREADS",
                           "--connection-timeout",
                           "EIRNN_CONNECTION_TIMEOUT",
+                          "--lease-seconds",
+                          "EIRNN_LEASE_SECONDS",
+                          "--db-pool",
+                          "EIRNN_DB_POOL",
+                          "workers + http-threads + 3",
                           NULL};
     for (const char **m = must; *m; m++)
         if (!strstr(out, *m)) {

@@ -28,6 +28,7 @@ static const char *const vars[] = {"EIRNN_LISTEN",         "EIRNN_DB",
                                    "EIRNN_WORKERS",        "EIRNN_TOKEN",
                                    "EIRNN_MAX_BODY_BYTES", "EIRNN_RUN_TIME_LIMIT",
                                    "EIRNN_MAX_STEPS",      "EIRNN_CONNECTION_TIMEOUT",
+                                   "EIRNN_LEASE_SECONDS",  "EIRNN_DB_POOL",
                                    "XDG_DATA_HOME"};
 
 static int setup(void **state)
@@ -290,6 +291,71 @@ static void test_database_relative(void **state)
     unsetenv("EIRNN_DB");
 }
 
+/** Leases and the database pool: defaults, flags, variables, ranges (issue 14). */
+static void test_leases_and_pool(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("--workers", "3", "--http-threads", "5", NULL), 0);
+    assert_true(cfg.lease_seconds == 30);
+    assert_int_equal(cfg.db_pool, 3 + 5 + 3); /* workers + http threads + 3 */
+    assert_int_equal(parse("--lease-seconds", "2.5", "--db-pool", "7", NULL), 0);
+    assert_true(cfg.lease_seconds == 2.5);
+    assert_int_equal(cfg.db_pool, 7);
+    setenv("EIRNN_LEASE_SECONDS", "3600", 1);
+    setenv("EIRNN_DB_POOL", "1000", 1);
+    assert_int_equal(parse(NULL), 0);
+    assert_true(cfg.lease_seconds == 3600);
+    assert_int_equal(cfg.db_pool, 1000);
+    assert_int_equal(parse("--lease-seconds", "60", NULL), 0); /* the flag wins */
+    assert_true(cfg.lease_seconds == 60);
+    unsetenv("EIRNN_LEASE_SECONDS");
+    unsetenv("EIRNN_DB_POOL");
+    assert_int_equal(parse("--lease-seconds", "1.9", NULL), 2);
+    said("--lease-seconds");
+    assert_int_equal(parse("--lease-seconds", "3601", NULL), 2);
+    said("--lease-seconds");
+    assert_int_equal(parse("--db-pool", "0", NULL), 2);
+    said("--db-pool");
+    assert_int_equal(parse("--db-pool", "1001", NULL), 2);
+    said("--db-pool");
+    setenv("EIRNN_DB_POOL", "x", 1);
+    assert_int_equal(parse(NULL), 2);
+    said("EIRNN_DB_POOL");
+    unsetenv("EIRNN_DB_POOL");
+}
+
+/** A PostgreSQL URL is a database, not a path: kept as given; shown with its password hidden. */
+static void test_database_url(void **state)
+{
+    (void)state;
+    const char *url = "postgresql://eirnn:s3cret@db.example:5433/runs?sslmode=require";
+    assert_int_equal(parse("--db", url, NULL), 0);
+    assert_string_equal(cfg.db, url);
+    assert_int_equal(cfg.db_is_default, 0);
+    assert_true(srv_db_is_url(cfg.db));
+    setenv("EIRNN_DB", "postgres://u@h/d", 1);
+    assert_int_equal(parse(NULL), 0);
+    assert_string_equal(cfg.db, "postgres://u@h/d");
+    unsetenv("EIRNN_DB");
+    assert_false(srv_db_is_url("/var/lib/x.db"));
+    assert_false(srv_db_is_url("postgresql:/x")); /* a file name, not a URL */
+
+    char shown[256];
+    srv_db_redacted(url, shown, sizeof shown);
+    assert_string_equal(shown, "postgresql://eirnn:***@db.example:5433/runs?sslmode=require");
+    srv_db_redacted("postgres://u@h/d", shown, sizeof shown);
+    assert_string_equal(shown, "postgres://u@h/d");
+    srv_db_redacted("postgresql://u:p%40ss@h/d?password=x&sslmode=disable", shown, sizeof shown);
+    assert_string_equal(shown, "postgresql://u:***@h/d?password=***&sslmode=disable");
+    srv_db_redacted("postgresql:///d?host=/run/pg&password=x", shown, sizeof shown);
+    assert_string_equal(shown, "postgresql:///d?host=/run/pg&password=***");
+    srv_db_redacted("/var/lib/eirnn/x.db", shown, sizeof shown);
+    assert_string_equal(shown, "/var/lib/eirnn/x.db");
+    srv_db_redacted(url, shown, 20); /* cut, never overflowing */
+    assert_int_equal(strlen(shown), 19);
+    assert_null(strstr(shown, "s3cret"));
+}
+
 static void test_help_and_version(void **state)
 {
     (void)state;
@@ -307,7 +373,8 @@ int main(void)
         T(test_environment),       T(test_bad_environment),
         T(test_bad_values),        T(test_bad_command_lines),
         T(test_help_and_version),  T(test_database_location),
-        T(test_database_relative),
+        T(test_database_relative), T(test_leases_and_pool),
+        T(test_database_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

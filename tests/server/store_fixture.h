@@ -123,6 +123,17 @@ static inline void claim(struct fx *f, char id[STORE_ID_MAX])
     store_run_clear(&r);
 }
 
+/** The attempt number of run @p id now (the fence of its claim's writes, store.h); the tests
+ *  that are not about fencing write as the claim's holder. 0 when there is no such run. */
+static inline int attempt_of(struct fx *f, const char *id)
+{
+    store_run r;
+    if (store_run_get(f->c, id, &r) != STORE_OK) return 0;
+    int a = r.attempts;
+    store_run_clear(&r);
+    return a;
+}
+
 static inline store_run_status status_of(struct fx *f, const char *id)
 {
     store_run r;

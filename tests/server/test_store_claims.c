@@ -69,7 +69,7 @@ static void test_finish_claims_next(void **state)
     assert_string_equal(got, a);
     store_run next;
     memset(&next, 0x5a, sizeof next);
-    OK(store_finish_begin(f->c, a));
+    OK(store_finish_begin(f->c, a, attempt_of(f, a)));
     OK(store_finish_commit_claim(f->c, STORE_RUN_SUCCEEDED, "{}", NULL, &next));
     assert_int_equal(status_of(f, a), STORE_RUN_SUCCEEDED);
     assert_string_equal(next.id, b); /* claimed as run_claim() would: running, request included */
@@ -81,7 +81,7 @@ static void test_finish_claims_next(void **state)
 
     /* the queue is empty: the finish stands and nothing is claimed */
     memset(&next, 0x5a, sizeof next);
-    OK(store_finish_begin(f->c, b));
+    OK(store_finish_begin(f->c, b, attempt_of(f, b)));
     OK(store_finish_commit_claim(f->c, STORE_RUN_FAILED, NULL, "{\"title\":\"x\"}", &next));
     assert_int_equal(status_of(f, b), STORE_RUN_FAILED);
     assert_int_equal(next.id[0], '\0');
@@ -92,7 +92,7 @@ static void test_finish_claims_next(void **state)
     make_run(f, mid, c2);
     claim(f, got);
     make_run(f, mid, d);
-    OK(store_finish_begin(f->c, c2));
+    OK(store_finish_begin(f->c, c2, attempt_of(f, c2)));
     assert_int_equal(store_finish_commit_claim(f->c, STORE_RUN_RUNNING, NULL, NULL, &next),
                      STORE_INVALID);
     assert_int_equal(next.id[0], '\0');
@@ -100,7 +100,7 @@ static void test_finish_claims_next(void **state)
     assert_int_equal(status_of(f, d), STORE_RUN_QUEUED);
 
     /* survives a reopen (the claim committed with the finish) */
-    OK(store_finish_begin(f->c, c2));
+    OK(store_finish_begin(f->c, c2, attempt_of(f, c2)));
     OK(store_finish_commit_claim(f->c, STORE_RUN_SUCCEEDED, "{}", NULL, &next));
     assert_string_equal(next.id, d);
     store_run_clear(&next);
@@ -140,7 +140,7 @@ static void *claimer_main(void *arg)
         }
         snprintf(cl->ids[cl->n++], STORE_ID_MAX, "%s", r.id);
         double v[3] = {1, 2, 3};
-        st = store_finish_begin(c, r.id);
+        st = store_finish_begin(c, r.id, r.attempts);
         if (st == STORE_OK) st = store_result_begin(c, "r", "float64", 1, (int64_t[]){3});
         if (st == STORE_OK) st = store_result_append(c, v, sizeof v);
         if (st == STORE_OK) st = store_result_end(c, NULL);

@@ -62,8 +62,8 @@ enum { NV = 3 * 7 * 50 };
 static void finish_refusals(struct fx *f, const char *run, const double *v, const float r[10])
 {
     /* a wrong checksum rolls the whole finish back */
-    OK(store_finish_begin(f->c, run));
-    assert_int_equal(store_finish_begin(f->c, run), STORE_CONFLICT);
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
+    assert_int_equal(store_finish_begin(f->c, run, attempt_of(f, run)), STORE_CONFLICT);
     store_run tmp;
     assert_int_equal(store_run_get(f->c, run, &tmp), STORE_INVALID); /* finish in progress */
     OK(store_result_begin(f->c, "r", "float32", 2, (int64_t[]){2, 5}));
@@ -80,28 +80,28 @@ static void finish_refusals(struct fx *f, const char *run, const double *v, cons
     assert_int_equal(raw_count(f, "SELECT count(*) FROM result_chunks"), 0);
 
     /* misuse rolls back too: too many bytes, bad names, an unended result, a non-final status */
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "r", "float32", 2, (int64_t[]){2, 5}));
     assert_int_equal(store_result_append(f->c, v, 41), STORE_INVALID);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     assert_int_equal(store_result_begin(f->c, "bad name", "float32", 0, NULL), STORE_INVALID);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     assert_int_equal(store_result_begin(f->c, "x", "complex64", 0, NULL), STORE_INVALID);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "x", "float32", 1, (int64_t[]){2}));
     OK(store_result_append(f->c, r, 4));
     assert_int_equal(store_result_end(f->c, NULL), STORE_INVALID); /* short */
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "x", "float32", 1, (int64_t[]){2}));
     assert_int_equal(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, NULL, NULL), STORE_INVALID);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     assert_int_equal(store_finish_commit(f->c, STORE_RUN_RUNNING, NULL, NULL), STORE_INVALID);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "x", "float32", 0, NULL));
     OK(store_result_append(f->c, r, 4));
     OK(store_result_end(f->c, NULL));
     assert_int_equal(store_result_begin(f->c, "x", "float32", 0, NULL), STORE_INVALID); /* twice */
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     store_finish_abort(f->c);
     store_finish_abort(f->c);
     assert_int_equal(raw_count(f, "SELECT count(*) FROM results"), 0);
@@ -188,8 +188,8 @@ static void test_finish_chunked(void **state)
     make_run(f, mid, run);
 
     /* not running yet */
-    assert_int_equal(store_finish_begin(f->c, run), STORE_CONFLICT);
-    assert_int_equal(store_finish_begin(f->c, "r_nope"), STORE_NOT_FOUND);
+    assert_int_equal(store_finish_begin(f->c, run, attempt_of(f, run)), STORE_CONFLICT);
+    assert_int_equal(store_finish_begin(f->c, "r_nope", 1), STORE_NOT_FOUND);
     assert_int_equal(store_result_begin(f->c, "V", "float64", 1, (int64_t[]){1}), STORE_INVALID);
     claim(f, got);
 
@@ -206,7 +206,7 @@ static void test_finish_chunked(void **state)
     finish_refusals(f, run, v, r);
 
     /* the real thing: V appended in uneven pieces (1, 999, 1500, 3000 direct, rest) */
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "V", "float64", 3, (int64_t[]){3, 7, 50}));
     const unsigned char *p = (const unsigned char *)v;
     size_t cuts[] = {1, 999, 1500, 3000, NV * sizeof(double) - 5500};
@@ -256,7 +256,7 @@ static void test_finish_chunked(void **state)
     assert_int_equal(nres, 3); /* V, empty, r */
 
     /* finishing again is refused: the run is no longer running */
-    assert_int_equal(store_finish_begin(f->c, run), STORE_CONFLICT);
+    assert_int_equal(store_finish_begin(f->c, run, attempt_of(f, run)), STORE_CONFLICT);
 
     verify_flip(f, run, NV * sizeof(double) + sizeof r);
 
@@ -275,7 +275,7 @@ static void test_finish_large(void **state)
         x[i] = (float)(i % 1000) * 0.5f;
     char hex[65];
     sha_hex(x, N * sizeof *x, hex);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "r", "float32", 3, (int64_t[]){1, 1, N}));
     OK(store_result_append(f->c, x, N * sizeof *x));
     OK(store_result_end(f->c, hex));
@@ -306,7 +306,7 @@ static void test_finish_batched(void **state)
     static unsigned char data[20000];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (unsigned char)(i * 31 + 7);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "V", "uint8", 2, (int64_t[]){200, 100}));
     OK(store_result_append(f->c, data, 10000));
     store_result_info info;
@@ -342,7 +342,7 @@ static void test_finish_batched(void **state)
                                   "results WHERE var = 'old'",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "V", "uint8", 2, (int64_t[]){200, 100}));
     for (size_t off = 0; off < sizeof data; off += 700) /* uneven pieces across batches */
         OK(store_result_append(f->c, data + off,

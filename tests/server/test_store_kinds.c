@@ -206,7 +206,7 @@ static void test_kinds_results(void **state)
     double big[300];
     for (int i = 0; i < 300; i++)
         big[i] = i * 0.125;
-    OK(store_finish_begin(f->c, an));
+    OK(store_finish_begin(f->c, an, attempt_of(f, an)));
     OK(store_result_begin(f->c, "eigenvalues", "complex128", 1, (int64_t[]){3}));
     OK(store_result_append(f->c, ev, sizeof ev));
     OK(store_result_end(f->c, NULL));

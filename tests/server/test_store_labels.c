@@ -350,7 +350,8 @@ static void test_labels_deleted_with_object(void **state)
     assert_int_equal(raw_count(f, "SELECT count(*) FROM labels"), 4);
     claim(f, got);
     OK(store_run_cancel(f->c, r, NULL));
-    OK(store_run_release(f->c, r, NULL)); /* cancel requested: released as cancelled */
+    OK(store_run_release(f->c, r, attempt_of(f, r),
+                         NULL)); /* cancel requested: released as cancelled */
     OK(store_run_delete(f->c, r));
     assert_int_equal(raw_count(f, "SELECT count(*) FROM labels"), 3);
     OK(store_model_delete(f->c, m, NULL));

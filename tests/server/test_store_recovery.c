@@ -42,7 +42,7 @@ static void test_requeue(void **state)
     }
     for (int i = 0; i < 3; i++)
         claim(f, got);
-    OK(store_run_progress(f->c, ids[0], 7, 10, NULL));
+    OK(store_run_progress(f->c, ids[0], attempt_of(f, ids[0]), 7, 10, NULL));
     OK(store_run_cancel(f->c, ids[2], NULL));
 
     /* the daemon goes away without finishing anything; at the next start: */
@@ -105,8 +105,8 @@ static void test_crash_mid_finish(void **state)
         store_run r;
         static unsigned char junk[3 << 20];
         if (!c || store_run_claim(c, &r) != STORE_OK || store_run_claim(c, &r) != STORE_OK ||
-            store_run_progress(c, run, 5, 0, NULL) != STORE_OK ||
-            store_finish_begin(c, run) != STORE_OK ||
+            store_run_progress(c, run, 1, 5, 0, NULL) != STORE_OK || /* first claims: attempt 1 */
+            store_finish_begin(c, run, 1) != STORE_OK ||
             store_result_begin(c, "V", "uint8", 1, (int64_t[]){sizeof junk * 2}) != STORE_OK ||
             store_result_append(c, junk, sizeof junk) != STORE_OK)
             _exit(2);
@@ -166,7 +166,7 @@ static void test_disk_full(void **state)
 
     static unsigned char data[200000];
     memset(data, 0x5a, sizeof data);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "V", "uint8", 1, (int64_t[]){sizeof data}));
     store_status st = store_result_append(f->c, data, sizeof data);
     if (st == STORE_OK) st = store_result_end(f->c, NULL);
@@ -190,7 +190,7 @@ static void test_disk_full(void **state)
                      SQLITE_OK);
     OK(store_model_create(f->c, "big", HASH_A, 1, big, NULL, &m));
     store_model_clear(&m);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "V", "uint8", 1, (int64_t[]){sizeof data}));
     OK(store_result_append(f->c, data, sizeof data));
     OK(store_result_end(f->c, NULL));

@@ -200,19 +200,20 @@ static void test_progress_cancel(void **state)
     make_run(f, mid, run);
     make_run(f, mid, q);
     int cancel = -1;
-    assert_int_equal(store_run_progress(f->c, run, 1, 0, &cancel), STORE_CONFLICT); /* queued */
-    assert_int_equal(store_run_progress(f->c, "r_nope", 1, 0, &cancel), STORE_NOT_FOUND);
+    assert_int_equal(store_run_progress(f->c, run, attempt_of(f, run), 1, 0, &cancel),
+                     STORE_CONFLICT); /* queued */
+    assert_int_equal(store_run_progress(f->c, "r_nope", 1, 1, 0, &cancel), STORE_NOT_FOUND);
     claim(f, got);
     assert_string_equal(got, run);
 
-    OK(store_run_progress(f->c, run, 10, 0, &cancel));
+    OK(store_run_progress(f->c, run, attempt_of(f, run), 10, 0, &cancel));
     assert_int_equal(cancel, 0);
     store_run r;
     OK(store_run_get(f->c, run, &r));
     assert_int_equal(r.progress_done, 10);
     assert_int_equal(r.progress_total, 50); /* 0 keeps the total */
     store_run_clear(&r);
-    OK(store_run_progress(f->c, run, 20, 80, NULL));
+    OK(store_run_progress(f->c, run, attempt_of(f, run), 20, 80, NULL));
     OK(store_run_get(f->c, run, &r));
     assert_int_equal(r.progress_done, 20);
     assert_int_equal(r.progress_total, 80);
@@ -233,13 +234,13 @@ static void test_progress_cancel(void **state)
     /* cancel running: requested, the worker sees it with its next progress report */
     OK(store_run_cancel(f->c, run, &now));
     assert_int_equal(now, STORE_RUN_RUNNING);
-    OK(store_run_progress(f->c, run, 30, 0, &cancel));
+    OK(store_run_progress(f->c, run, attempt_of(f, run), 30, 0, &cancel));
     assert_int_equal(cancel, 1);
     OK(store_run_get(f->c, run, &r));
     assert_int_equal(r.cancel_requested, 1);
     assert_int_equal(r.status, STORE_RUN_RUNNING);
     store_run_clear(&r);
-    OK(store_finish_begin(f->c, run));
+    OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_finish_commit(f->c, STORE_RUN_CANCELLED, NULL, "{\"title\":\"cancelled\"}"));
     OK(store_run_get(f->c, run, &r));
     assert_int_equal(r.status, STORE_RUN_CANCELLED);
@@ -251,7 +252,7 @@ static void test_progress_cancel(void **state)
     char done_run[STORE_ID_MAX];
     make_run(f, mid, done_run);
     claim(f, got);
-    OK(store_finish_begin(f->c, done_run));
+    OK(store_finish_begin(f->c, done_run, attempt_of(f, done_run)));
     OK(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, "{\"ok\":1}", NULL));
     OK(store_run_get(f->c, done_run, &r));
     assert_int_equal(r.progress_done, 50); /* succeeded: progress complete */
@@ -264,13 +265,13 @@ static void test_progress_cancel(void **state)
     char rel[STORE_ID_MAX];
     make_run(f, mid, rel);
     claim(f, got);
-    OK(store_run_release(f->c, rel, &now));
+    OK(store_run_release(f->c, rel, attempt_of(f, rel), &now));
     assert_int_equal(now, STORE_RUN_QUEUED);
     OK(store_run_get(f->c, rel, &r));
     assert_int_equal(r.attempts, 0);
     assert_int_equal(r.started_at, 0);
     store_run_clear(&r);
-    assert_int_equal(store_run_release(f->c, rel, &now), STORE_CONFLICT);
+    assert_int_equal(store_run_release(f->c, rel, attempt_of(f, rel), &now), STORE_CONFLICT);
 }
 
 static void test_delete_rules(void **state)
@@ -287,7 +288,7 @@ static void test_delete_rules(void **state)
     unsigned char data[3500];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (unsigned char)(i * 7);
-    OK(store_finish_begin(f->c, a));
+    OK(store_finish_begin(f->c, a, attempt_of(f, a)));
     OK(store_result_begin(f->c, "V", "uint8", 2, (int64_t[]){35, 100}));
     OK(store_result_append(f->c, data, sizeof data));
     OK(store_result_end(f->c, NULL));

@@ -286,7 +286,7 @@ static void test_sweep_all_or_nothing(void **state)
 /** Finish the running run @p id with @p status and meta {"m":1}. */
 static void finish(struct fx *f, const char *id, store_run_status status)
 {
-    OK(store_finish_begin(f->c, id));
+    OK(store_finish_begin(f->c, id, attempt_of(f, id)));
     int64_t shape[1] = {2};
     OK(store_result_begin(f->c, "V", "float64", 1, shape));
     double v[2] = {1, 2};
@@ -308,8 +308,8 @@ static void test_sweep_counts_progress(void **state)
     store_sweep_clear(&sw);
     for (int i = 0; i < 4; i++)
         claim(f, got[i]);
-    OK(store_run_progress(f->c, got[0], 30, 100, NULL));
-    OK(store_run_progress(f->c, got[1], 50, 200, NULL));
+    OK(store_run_progress(f->c, got[0], attempt_of(f, got[0]), 30, 100, NULL));
+    OK(store_run_progress(f->c, got[1], attempt_of(f, got[1]), 50, 200, NULL));
     finish(f, got[2], STORE_RUN_SUCCEEDED); /* progress_done becomes its total, 100 */
     finish(f, got[3], STORE_RUN_DIVERGED);
     OK(store_sweep_get(f->c, SWEEP_ID, 0, &sw));
@@ -366,7 +366,7 @@ static void test_sweep_cancel(void **state)
     assert_int_equal(sw.by_status[STORE_RUN_SUCCEEDED], 1);
     store_sweep_clear(&sw);
     int cancel = 0;
-    OK(store_run_progress(f->c, got[0], 1, 0, &cancel));
+    OK(store_run_progress(f->c, got[0], attempt_of(f, got[0]), 1, 0, &cancel));
     assert_int_equal(cancel, 1);
     assert_int_equal(status_of(f, other), STORE_RUN_QUEUED);
     /* again: nothing left to cancel but the running one, asked again */
@@ -408,7 +408,7 @@ static void test_sweep_delete(void **state)
     assert_int_equal(store_sweep_delete(f->c, SWEEP_ID, &active), STORE_CONFLICT);
     assert_int_equal(active, 1); /* the running one, until its worker stops */
     store_run_status now;
-    OK(store_run_release(f->c, got, &now));
+    OK(store_run_release(f->c, got, attempt_of(f, got), &now));
     assert_int_equal(now, STORE_RUN_CANCELLED);
 
     active = -1;
@@ -504,7 +504,7 @@ static void test_sweep_settled(void **state)
     OK(store_sweep_cancel(f->c, SWEEP_ID2, &n));
     OK(store_runs_settled(f->c, (const char(*)[STORE_ID_MAX])ids, 4, settled));
     assert_int_equal(settled[2], 0);
-    OK(store_run_release(f->c, got, NULL));
+    OK(store_run_release(f->c, got, attempt_of(f, got), NULL));
     OK(store_runs_settled(f->c, (const char(*)[STORE_ID_MAX])ids, 4, settled));
     assert_int_equal(settled[2], 1);
 }

@@ -29,7 +29,7 @@
 static int changed_within(store_conn *c, double timeout)
 {
     int changed = -1;
-    store_status st = store_changes_wait(c, timeout, &changed);
+    store_status st = store_changes_wait(c, timeout, NULL, NULL, &changed);
     if (st != STORE_OK) fail_msg("changes_wait: %s (%s)", store_status_name(st), store_errmsg(c));
     assert_true(changed == 0 || changed == 1);
     return changed;
@@ -130,7 +130,7 @@ static void test_runs_settled(void **state)
     make_run(f, mid, ids[SUCCEEDED]);
     claim(f, got);
     assert_string_equal(got, ids[SUCCEEDED]);
-    OK(store_finish_begin(f->c, got));
+    OK(store_finish_begin(f->c, got, attempt_of(f, got)));
     OK(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, NULL, NULL));
     make_run(f, mid, ids[RUNNING]);
     claim(f, got);

@@ -38,7 +38,7 @@ static void *big_writer_main(void *arg)
     enum { MIB = 1 << 20, TOTAL = 24 };
     unsigned char *piece = malloc(MIB);
     memset(piece, 0xab, MIB);
-    bw->st = store_finish_begin(c, bw->run);
+    bw->st = store_finish_begin(c, bw->run, 1); /* its first claim: attempt 1 */
     if (bw->st == STORE_OK)
         bw->st = store_result_begin(c, "V", "uint8", 1, (int64_t[]){(int64_t)TOTAL * MIB});
     __atomic_store_n(&bw->started, 1, __ATOMIC_SEQ_CST);
@@ -137,10 +137,10 @@ static void test_group_sync(void **state)
     assert_true(b.syncs > a.syncs);
     claim(f, got);
     int cancel = 0;
-    OK(store_run_progress(f->c, got, 10, 50, &cancel));
+    OK(store_run_progress(f->c, got, attempt_of(f, got), 10, 50, &cancel));
     store_sqlite_sync_stats_get(f->s, &a);
     assert_int_equal(a.durable_commits, b.durable_commits); /* no wait for claim or progress */
-    OK(store_finish_begin(f->c, got));
+    OK(store_finish_begin(f->c, got, attempt_of(f, got)));
     OK(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, "{}", NULL));
     store_sqlite_sync_stats_get(f->s, &b);
     assert_int_equal(b.durable_commits, a.durable_commits + 1);
