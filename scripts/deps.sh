@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Install what eirnn needs from Debian (bookworm) when it is missing. Needs root for apt-get.
 # Usage: scripts/deps.sh [build|test|bench|all]   (default: test; all adds valgrind)
-#   build  compiler, CMake and the -dev packages of eirnnd and eirnn, plus curl and python3 for
+#   build  compiler, CMake and the -dev packages of eirnnd and eirnn (libpq-dev: the PostgreSQL
+#          store; a machine that only runs eirnnd needs its libpq5), plus curl and python3 for
 #          the README's API tour and scripts/demo.sh;
 #   test   everything the test suite runs: cmocka, NumPy, clang with libFuzzer, clang-format,
 #          the sqlite3 shell (reliability tests), wrk (load test), Node.js (schema validators),
 #          pip, venv and wheel (the Python client's documented install is tested), chromium
-#          (the browser tests, with playwright-core from npm: tests/browser/install.sh);
+#          (the browser tests, with playwright-core from npm: tests/browser/install.sh),
+#          postgresql (the store and API tests on PostgreSQL start a throwaway cluster of their
+#          own with its initdb and pg_ctl: tests/pg/cluster.sh; psql for tests/common/pgtest.py);
 #   bench  test's packages and python3-scipy (bench/run_sparse_bench.sh's scipy.sparse peer).
 # A test never skips for a missing tool: what a test needs is listed here.
 set -euo pipefail
 want=${1:-test}
 pkgs=(build-essential cmake pkg-config libopenblas-dev liblapack-dev libarpack2-dev libjansson-dev
-      libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev curl python3 ca-certificates)
+      libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev curl python3 ca-certificates)
 if [ "$want" != build ]; then
   # python3-matplotlib: the Python client's plotting helpers (eirnn.plot; ctest python/plot)
   pkgs+=(python3-matplotlib)
@@ -22,6 +25,9 @@ if [ "$want" != build ]; then
   # chromium: the browser tests (tests/browser) drive Debian's /usr/bin/chromium with
   # playwright-core from npm, which never downloads a browser of its own
   pkgs+=(chromium)
+  # postgresql: the server (initdb, pg_ctl) and psql of the PostgreSQL tests (tests/pg/cluster.sh);
+  # Debian's package starts a cluster of its own on port 5432, which the tests do not use
+  pkgs+=(postgresql)
 fi
 if [ "$want" = bench ] || [ "$want" = all ]; then
   pkgs+=(python3-scipy) # bench/sparse/sparse_peer.py

@@ -3,19 +3,26 @@
 #
 #   eir_embed_sources(<out-var>)  the build steps that embed schema/migrations/*.sql
 #                                 (embed_migrations.cmake), schema/openapi.json
-#                                 (embed_openapi.cmake) and the web page's files under web/
-#                                 (embed_web.cmake) as C sources in the current binary
-#                                 directory; <out-var> gets the three generated files
+#                                 (embed_openapi.cmake), the web page's files under web/
+#                                 (embed_web.cmake) and schema/migrations_pg/*.sql
+#                                 (embed_migrations_pg.cmake) as C sources in the current
+#                                 binary directory; <out-var> gets the four generated files
 #   eir_add_server_libraries(STORE <target> DAEMON <target> VERSION <text>
 #                            LINK <engine and schema libraries...> [OPTIONS <compile options...>])
-#                                 the store (store.h and its SQLite backend, with the migrations)
+#                                 the store (store.h and its SQLite and PostgreSQL backends,
+#                                 with the migrations)
 #                                 and the daemon library (everything of server/ but main.c, with
 #                                 the OpenAPI document); eirnnd is main.c + the daemon library
 #
 # Sources are listed here, once: a new server/*.c file is added to one of the lists below.
-# SQLite and libmicrohttpd (0.9.75 API only) are found here, in the including directory's scope.
+# The PostgreSQL backend's files are globbed (server/store_pg_*.c).
+# SQLite, libpq and libmicrohttpd (0.9.75 API only) are found here, in the including directory's
+# scope.
 if(NOT TARGET PkgConfig::SQLITE3)
   pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
+endif()
+if(NOT TARGET PkgConfig::LIBPQ)
+  pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 endif()
 if(NOT TARGET PkgConfig::MHD)
   pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
@@ -27,6 +34,10 @@ set(EIR_STORE_SOURCES
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
   store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c
   store_sqlite_sweeps.c)
+file(GLOB EIR_STORE_PG_SOURCES CONFIGURE_DEPENDS RELATIVE ${EIR_SERVER_DIR}
+     ${EIR_SERVER_DIR}/store_pg_*.c)
+list(SORT EIR_STORE_PG_SOURCES)
+list(APPEND EIR_STORE_SOURCES ${EIR_STORE_PG_SOURCES})
 set(EIR_DAEMON_SOURCES
   daemon.c config.c util.c log.c metrics.c
   http_daemon.c http_guard.c http_reply.c http_request.c http_route.c
@@ -79,7 +90,18 @@ function(eir_embed_sources out_var)
     DEPENDS ${web_files} ${EIR_SERVER_DIR}/embed_web.cmake
     COMMENT "Embedding the web page (web/)"
     VERBATIM)
-  set(${out_var} ${migrations_c} ${openapi_c} ${web_c} PARENT_SCOPE)
+  # The PostgreSQL backend's migrations (store_pg_open.c applies them).
+  set(pg_migrations_dir ${EIR_SERVER_ROOT}/schema/migrations_pg)
+  set(pg_migrations_c ${CMAKE_CURRENT_BINARY_DIR}/store_pg_migrations.c)
+  file(GLOB pg_migration_files CONFIGURE_DEPENDS ${pg_migrations_dir}/*.sql)
+  add_custom_command(
+    OUTPUT ${pg_migrations_c}
+    COMMAND ${CMAKE_COMMAND} -DDIR=${pg_migrations_dir} -DOUT=${pg_migrations_c}
+            -P ${EIR_SERVER_DIR}/embed_migrations_pg.cmake
+    DEPENDS ${pg_migration_files} ${EIR_SERVER_DIR}/embed_migrations_pg.cmake
+    COMMENT "Embedding PostgreSQL migrations"
+    VERBATIM)
+  set(${out_var} ${migrations_c} ${openapi_c} ${web_c} ${pg_migrations_c} PARENT_SCOPE)
 endfunction()
 
 function(eir_add_server_libraries)
@@ -91,12 +113,14 @@ function(eir_add_server_libraries)
   list(GET embedded 0 migrations_c)
   list(GET embedded 1 openapi_c)
   list(GET embedded 2 web_c)
+  list(GET embedded 3 pg_migrations_c)
 
-  add_library(${A_STORE} STATIC ${EIR_STORE_SOURCES} ${migrations_c})
+  add_library(${A_STORE} STATIC ${EIR_STORE_SOURCES} ${migrations_c} ${pg_migrations_c})
   target_include_directories(${A_STORE} PUBLIC ${EIR_SERVER_DIR})
   # The engine provides SHA-256 (eir_sha256.h) for result checksums; eir_common the clock
   # readings and the random ids.
-  target_link_libraries(${A_STORE} PUBLIC PkgConfig::SQLITE3 ${A_LINK} Threads::Threads)
+  target_link_libraries(${A_STORE} PUBLIC PkgConfig::SQLITE3 PkgConfig::LIBPQ ${A_LINK}
+                                          Threads::Threads)
   target_compile_options(${A_STORE} PRIVATE ${A_OPTIONS})
   set_target_properties(${A_STORE} PROPERTIES POSITION_INDEPENDENT_CODE ON)
 

@@ -12,6 +12,7 @@
 
 #include "eir_random.h"
 
+#include "store_pg.h"
 #include "store_sqlite.h"
 
 static const char *const run_status_names[STORE_RUN_NSTATUS] = {"queued", "running",  "succeeded",
@@ -62,9 +63,11 @@ store *store_open(const char *spec, const store_config *cfg, char *err, size_t e
         return NULL;
     }
     if (strncmp(spec, "sqlite:", 7) == 0) return store_sqlite_open(spec + 7, cfg, err, errlen);
+    if (strncmp(spec, "postgres://", 11) == 0 || strncmp(spec, "postgresql://", 13) == 0)
+        return store_pg_open(spec, cfg, err, errlen);
     if (strncmp(spec, "postgres:", 9) == 0 || strncmp(spec, "postgresql:", 11) == 0) {
         if (err && errlen)
-            snprintf(err, errlen, "this eirnnd has no PostgreSQL store; use an SQLite path");
+            snprintf(err, errlen, "a PostgreSQL URL starts with postgresql:// (libpq URI)");
         return NULL;
     }
     return store_sqlite_open(spec, cfg, err, errlen);

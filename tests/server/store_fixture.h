@@ -3,6 +3,12 @@
  * @brief Shared fixture of the store's tests (tests/server/test_store_*.c): a fresh directory
  *        and database per test, and helpers that make models, runs and claims. Header-only
  *        (static inline), since every test file is an executable of its own.
+ *
+ * Backends: SQLite by default (a file in the test's directory); with EIRNN_TEST_STORE=pg (the
+ * ctest tests server/pg/<name>, fixture pg) a fresh database of the test cluster
+ * (eir_test_pg_newdb(), dropped at teardown), whose URL is the store's spec in fx.path. Every
+ * case runs on both; a case about SQLite itself (its file, WAL, PRAGMAs, writer lock, raw
+ * sqlite3 handle) starts with SKIP_ON_PG(f, "why"), which cmocka reports as skipped.
  */
 #ifndef EIR_STORE_FIXTURE_H
 #define EIR_STORE_FIXTURE_H
@@ -18,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "eir_test_pg.h"
 #include "store.h"
 #include "store_sqlite.h"
 
@@ -26,16 +33,26 @@
 /* ------------------------------------------------------------------------------------------ */
 
 struct fx {
-    char dir[64];
-    char path[96];
+    char dir[64];   /**< the test's own directory (SQLite: its database file is in it) */
+    char path[512]; /**< the store's spec: the SQLite file, or the PostgreSQL database's URL */
+    int pg;         /**< 1: the store is PostgreSQL (EIRNN_TEST_STORE=pg) */
     store *s;
     store_conn *c;
 };
 
+/** Skip the running case on PostgreSQL, saying @p why (a case about SQLite itself). */
+#define SKIP_ON_PG(f, why)                                                                         \
+    do {                                                                                           \
+        if ((f)->pg) {                                                                             \
+            print_message("[  SKIP    ] on PostgreSQL: %s\n", (why));                              \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 static inline void rm_db_files(const char *path)
 {
     static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
-    char p[128];
+    char p[600]; /* fx.path and a suffix */
     for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
         snprintf(p, sizeof p, "%s%s", path, sfx[i]);
         unlink(p);
@@ -59,7 +76,13 @@ static inline int setup(void **state)
     assert_non_null(f);
     snprintf(f->dir, sizeof f->dir, "/tmp/eir_store_XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof f->path, "%s/eirnn.db", f->dir);
+    f->pg = eir_test_pg_wanted();
+    if (f->pg) {
+        if (eir_test_pg_newdb(f->path, sizeof f->path) != 0)
+            fail_msg("no PostgreSQL database for the test (see above)");
+    } else {
+        snprintf(f->path, sizeof f->path, "%s/eirnn.db", f->dir);
+    }
     f->s = open_store(f->path, 1000); /* small chunks: every result spans several */
     f->c = store_connect(f->s);
     assert_non_null(f->c);
@@ -72,7 +95,10 @@ static inline int teardown(void **state)
     struct fx *f = *state;
     store_disconnect(f->c);
     store_close(f->s);
-    rm_db_files(f->path);
+    if (f->pg)
+        eir_test_pg_dropdb(f->path); /* on failure, the cluster's removal takes it */
+    else
+        rm_db_files(f->path);
     rmdir(f->dir);
     free(f);
     return 0;
@@ -143,9 +169,18 @@ static inline store_run_status status_of(struct fx *f, const char *id)
     return s;
 }
 
-static inline int64_t raw_count(struct fx *f, const char *sql)
+/**
+ * The integer that @p sql (SQL of the store's backend) gives: SQLite reads it on @p c's own
+ * database handle (what @p c sees), PostgreSQL on a connection of its own (what is committed).
+ */
+static inline int64_t raw_count_on(struct fx *f, store_conn *c, const char *sql)
 {
-    sqlite3 *db = store_sqlite_db(f->c);
+    if (f->pg) {
+        int64_t v = 0;
+        if (eir_test_pg_scalar(f->path, sql, &v) != 0) fail_msg("%s: failed (see above)", sql);
+        return v;
+    }
+    sqlite3 *db = store_sqlite_db(c);
     assert_non_null(db);
     sqlite3_stmt *s;
     assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
@@ -153,6 +188,45 @@ static inline int64_t raw_count(struct fx *f, const char *sql)
     int64_t v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return v;
+}
+
+/** raw_count_on() the fixture's connection. */
+static inline int64_t raw_count(struct fx *f, const char *sql)
+{
+    return raw_count_on(f, f->c, sql);
+}
+
+/**
+ * Run raw SQL beside the store, for a state the store's API cannot make (a damaged chunk, a
+ * leftover): @p sqlite_sql on SQLite (on @p c's database handle), @p pg_sql on PostgreSQL (a
+ * connection of its own); the two schemas differ in their types (docs/STORE.md).
+ */
+static inline void raw_exec_on(struct fx *f, store_conn *c, const char *sqlite_sql,
+                               const char *pg_sql)
+{
+    if (f->pg) {
+        if (eir_test_pg_exec(f->path, pg_sql) != 0) fail_msg("%s: failed (see above)", pg_sql);
+        return;
+    }
+    char *err = NULL;
+    if (sqlite3_exec(store_sqlite_db(c), sqlite_sql, NULL, NULL, &err) != SQLITE_OK)
+        fail_msg("%s: %s", sqlite_sql, err ? err : "?");
+}
+
+/** raw_exec_on() the fixture's connection. */
+static inline void raw_exec(struct fx *f, const char *sqlite_sql, const char *pg_sql)
+{
+    raw_exec_on(f, f->c, sqlite_sql, pg_sql);
+}
+
+/**
+ * The daemon that held the running runs is gone: on PostgreSQL, where store_requeue_orphans()
+ * takes back only runs whose lease expired (other daemons' runs are alive), their leases are
+ * made to have expired; on SQLite (requeue_orphans takes every running run at start) nothing.
+ */
+static inline void expire_leases(struct fx *f)
+{
+    if (f->pg) raw_exec(f, "", "UPDATE runs SET lease_expires_at = 1 WHERE status = 1");
 }
 
 /** A store whose finishes commit every @p batch bytes (store_config::batch_bytes). */

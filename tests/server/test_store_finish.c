@@ -166,12 +166,10 @@ static void verify_flip(struct fx *f, const char *run, uint64_t bytes)
     assert_int_equal(rep.results_checked, 3);
     assert_int_equal(rep.results_bad, 0);
     assert_int_equal(rep.bytes_checked, bytes);
-    sqlite3 *db = store_sqlite_db(f->c);
-    assert_int_equal(sqlite3_exec(db,
-                                  "UPDATE result_chunks SET data = zeroblob(1000) "
-                                  "WHERE var = 'V' AND chunk_index = 4",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    raw_exec(f,
+             "UPDATE result_chunks SET data = zeroblob(1000) WHERE var = 'V' AND chunk_index = 4",
+             "UPDATE result_chunks SET data = decode(repeat('00', 1000), 'hex') "
+             "WHERE var = 'V' AND idx = 4");
     OK(store_verify(f->c, on_bad, &bad, &rep));
     assert_int_equal(rep.results_bad, 1);
     assert_int_equal(bad.n, 1);
@@ -319,29 +317,25 @@ static void test_finish_batched(void **state)
     store_verify_report vr;
     assert_int_equal(store_verify(rd, NULL, NULL, &vr), STORE_OK);
     assert_int_equal(vr.results_checked, 0);
-    sqlite3 *db = store_sqlite_db(rd);
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM result_chunks", -1, &q, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 9); /* three batches of three chunks committed */
-    sqlite3_reset(q);
+    /* committed batches are rows that a reader beside the store counts */
+    assert_int_equal(raw_count_on(f, rd, "SELECT count(*) FROM result_chunks"), 9); /* 3 x 3 */
     store_finish_abort(f->c);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 0);
-    sqlite3_reset(q);
+    assert_int_equal(raw_count_on(f, rd, "SELECT count(*) FROM result_chunks"), 0);
     assert_int_equal(status_of(f, run), STORE_RUN_RUNNING);
 
     /* leftovers of a finish that could not clean up are removed by the next finish_begin */
-    assert_int_equal(sqlite3_exec(db,
-                                  "INSERT INTO results (run_id, var, complete, dtype, shape, "
-                                  "total_bytes, chunk_size, chunk_count, sha256) VALUES ((SELECT "
-                                  "id FROM runs WHERE status = 'running'), 'old', 0, 'uint8', "
-                                  "'[1]', 1, 1000, 0, '');"
-                                  "INSERT INTO result_chunks SELECT run_id, 'old', 0, x'00' FROM "
-                                  "results WHERE var = 'old'",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    raw_exec_on(
+        f, rd,
+        "INSERT INTO results (run_id, var, complete, dtype, shape, total_bytes, chunk_size, "
+        "chunk_count, sha256) VALUES ((SELECT id FROM runs WHERE status = 'running'), 'old', "
+        "0, 'uint8', '[1]', 1, 1000, 0, '');"
+        "INSERT INTO result_chunks SELECT run_id, 'old', 0, x'00' FROM results "
+        "WHERE var = 'old'",
+        "INSERT INTO results (run_id, var, complete, dtype, shape, total_bytes, chunk_size, "
+        "chunk_count, sha256) VALUES ((SELECT id FROM runs WHERE status = 1), 'old', "
+        "0, 'uint8', '[1]', 1, 1000, 0, '');"
+        "INSERT INTO result_chunks SELECT run_id, 'old', 0, '\\x00'::bytea FROM results "
+        "WHERE var = 'old'");
     OK(store_finish_begin(f->c, run, attempt_of(f, run)));
     OK(store_result_begin(f->c, "V", "uint8", 2, (int64_t[]){200, 100}));
     for (size_t off = 0; off < sizeof data; off += 700) /* uneven pieces across batches */
@@ -349,9 +343,7 @@ static void test_finish_batched(void **state)
                                sizeof data - off < 700 ? sizeof data - off : 700));
     OK(store_result_end(f->c, NULL));
     OK(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, "{}", NULL));
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 20); /* V only: "old" is gone */
-    sqlite3_finalize(q);
+    assert_int_equal(raw_count_on(f, rd, "SELECT count(*) FROM result_chunks"), 20); /* V only */
     OK(store_result_info_get(rd, run, "V", &info));
     assert_int_equal(info.chunk_count, 20);
     unsigned char back[sizeof data];

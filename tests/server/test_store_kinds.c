@@ -283,6 +283,8 @@ static void test_kinds_requeue(void **state)
 static void test_kinds_migration_from_v2(void **state)
 {
     struct fx *f = *state;
+    SKIP_ON_PG(f, "about an SQLite file of schema version 2 (PostgreSQL's migrations start at "
+                  "the kinds)");
     char path[128];
     snprintf(path, sizeof path, "%s/v2.db", f->dir);
     sqlite3 *db;
@@ -329,10 +331,12 @@ static void test_kinds_migration(void **state)
 {
     struct fx *f = *state;
     assert_true(store_migrations_count >= 3);
-    assert_int_equal(raw_count(f, "PRAGMA user_version"), (int)store_migrations_count);
-    assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND "
-                                  "name IN ('runs_kind', 'runs_kind_status')"),
-                     2);
+    if (!f->pg) { /* SQLite's version and catalogue (PostgreSQL's: test_store_models) */
+        assert_int_equal(raw_count(f, "PRAGMA user_version"), (int)store_migrations_count);
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                      "AND name IN ('runs_kind', 'runs_kind_status')"),
+                         2);
+    }
     char mid[STORE_ID_MAX], run[STORE_ID_MAX];
     make_model(f, "m", mid);
     make_run(f, mid, run);

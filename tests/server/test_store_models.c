@@ -27,9 +27,9 @@
 /* Migrations                                                                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-static void test_migrations(void **state)
+/** test_migrations(), SQLite: the version, the tables and the connection's PRAGMAs. */
+static void sqlite_schema_checks(struct fx *f)
 {
-    struct fx *f = *state;
     assert_true(store_sqlite_schema_version() >= 1);
     assert_int_equal(raw_count(f, "PRAGMA user_version"), store_sqlite_schema_version());
     assert_int_equal(raw_count(f, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
@@ -44,24 +44,55 @@ static void test_migrations(void **state)
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
     sqlite3_finalize(s);
+}
+
+/* PostgreSQL: the applied migrations (schema/migrations_pg/) and the tables of the claims. */
+#define PG_VERSIONS "SELECT count(*) FROM schema_migrations"
+#define PG_TABLES                                                                                  \
+    "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND "    \
+    "table_name IN ('models', 'runs', 'results', 'result_chunks', 'run_claims', "                  \
+    "'schema_migrations')"
+
+static void test_migrations(void **state)
+{
+    struct fx *f = *state;
+    int64_t versions = 0;
+    if (f->pg) {
+        versions = raw_count(f, PG_VERSIONS);
+        assert_true(versions >= 1);
+        assert_int_equal(raw_count(f, PG_TABLES), 6);
+    } else {
+        sqlite_schema_checks(f);
+    }
 
     /* re-opening applies nothing and keeps the data */
     char mid[STORE_ID_MAX];
     make_model(f, "keep", mid);
     reopen(f);
     reopen(f);
-    assert_int_equal(raw_count(f, "PRAGMA user_version"), store_sqlite_schema_version());
+    if (f->pg)
+        assert_int_equal(raw_count(f, PG_VERSIONS), versions);
+    else
+        assert_int_equal(raw_count(f, "PRAGMA user_version"), store_sqlite_schema_version());
     store_model m;
     OK(store_model_get(f->c, mid, &m));
     assert_string_equal(m.name, "keep");
     store_model_clear(&m);
 
     /* a database from a newer eirnnd is refused, untouched */
-    sqlite3_exec(store_sqlite_db(f->c), "PRAGMA user_version = 999", NULL, NULL, NULL);
     char err[256];
-    assert_null(store_open(f->path, NULL, err, sizeof err));
-    assert_non_null(strstr(err, "newer"));
-    sqlite3_exec(store_sqlite_db(f->c), "PRAGMA user_version = 1", NULL, NULL, NULL);
+    if (f->pg) {
+        raw_exec(f, "", "INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)");
+        assert_null(store_open(f->path, NULL, err, sizeof err));
+        assert_non_null(strstr(err, "newer"));
+        raw_exec(f, "", "DELETE FROM schema_migrations WHERE version = 999");
+        assert_int_equal(raw_count(f, PG_VERSIONS), versions);
+    } else {
+        sqlite3_exec(store_sqlite_db(f->c), "PRAGMA user_version = 999", NULL, NULL, NULL);
+        assert_null(store_open(f->path, NULL, err, sizeof err));
+        assert_non_null(strstr(err, "newer"));
+        sqlite3_exec(store_sqlite_db(f->c), "PRAGMA user_version = 1", NULL, NULL, NULL);
+    }
 
     /* specs that cannot work */
     assert_null(store_open(":memory:", NULL, err, sizeof err));
