@@ -6,13 +6,15 @@
 #
 #   scripts/sanitize.sh asan      ASan + UBSan + LeakSanitizer, tree build-asan/: the whole
 #                                 suite but the slow checks (schema/validate, fuzz/short, tests
-#                                 labelled slow);
+#                                 labelled slow), the store, API and CLI tests on PostgreSQL
+#                                 included (server/pg/, api/pg/, cli/pg/, on the throwaway
+#                                 cluster of the ctest fixture pg in build-asan/pg-cluster);
 #                                 part of the default test command (scripts/test.sh)
 #   scripts/sanitize.sh tsan      ThreadSanitizer (EIRNN_TSAN), tree build-tsan/: the same tests
 #   scripts/sanitize.sh valgrind  valgrind memcheck, tree build-valgrind/ (no sanitizer, -O1):
 #                                 the unit tests of engine/ and schema/ run under valgrind,
 #                                 then the API tests with the daemon under valgrind
-#                                 (EIRNN_API_WRAPPER)
+#                                 (EIRNN_API_WRAPPER), on SQLite and on PostgreSQL (api/pg/)
 #   scripts/sanitize.sh all       the three, one after the other
 #
 # Time: the tests' waits, deadlines and upper time bounds are multiplied by the environment
@@ -26,7 +28,8 @@
 # tsan 2, valgrind 4.
 #
 # SANITIZE_BUILD_DIR overrides the tree of a single mode; SANITIZE_TESTS (a ctest -R regex)
-# runs a subset. OpenBLAS runs single-threaded in every test (OPENBLAS_NUM_THREADS=1, set by
+# runs a subset. ctest adds the fixture pg (pg/start before, pg/stop after: tests/pg/cluster.sh)
+# to any selection holding a test on PostgreSQL; PostgreSQL itself runs uninstrumented. OpenBLAS runs single-threaded in every test (OPENBLAS_NUM_THREADS=1, set by
 # the tests and here). Suppressions (scripts/sanitizers/*.supp) are for reports inside
 # third-party libraries only, each with its reason.
 set -uo pipefail

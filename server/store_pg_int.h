@@ -392,6 +392,38 @@ struct pg_model_row {
  *  draw another); bad text (e.g. not UTF-8) ::STORE_INVALID; else as pg_exec(). */
 store_status pg_model_insert_row(struct pg_conn *pc, struct pg_model_row *m);
 
+/* ---- store_pg_runs.c: shared with the finish, the leases and the sweeps ------------------- */
+
+/** The key of the advisory lock under which creates check the queue limit ("eirnnque"). */
+#define PG_QUEUE_LOCK "7307497689010008421"
+/** Column of seq in ::PG_RUN_COLS. */
+#define PG_RUN_SEQ_COL 7
+
+/** The store's lease (store_config::lease_s, 30 s when unset) in ms. Cannot fail. */
+int64_t pg_lease_ms(const struct pg_conn *pc);
+/**
+ * Why a fenced write of attempt @p attempt (-1: an unfenced write) on run @p id matched no row,
+ * read on pc->db (borrowed): ::STORE_NOT_FOUND "no run", or ::STORE_CONFLICT "run .. is
+ * <status><why>" / "lease lost: the run is attempt N now ..."; statement errors as pg_exec().
+ */
+store_status pg_run_why_not(struct pg_conn *pc, const char *id, int attempt, const char *why);
+/** The claim of run_claim() into @p out on pc->db (borrowed), inside the caller's transaction
+ *  if one is open: ::STORE_NOT_FOUND when the queue is empty; statement errors as pg_exec(),
+ *  with @p out holding nothing to free. */
+store_status pg_claim_on(struct pg_conn *pc, store_run *out);
+/** Check a job's arguments (kind, subkind, key): ::STORE_INVALID if bad. Runs no statement. */
+store_status pg_run_new_check(struct pg_conn *pc, const store_run_new *in);
+/** INSERT a queued job under a fresh random id (into @p id) with its labels, inside the
+ *  caller's transaction on pc->db; @p sweep_id NULL for a job of no sweep (@p sweep_index then
+ *  ignored). Checks neither the queue limit nor the model (a missing one: ::STORE_NOT_FOUND);
+ *  an id or key already used: ::STORE_CONFLICT (the caller's transaction is then aborted). */
+store_status pg_run_insert(struct pg_conn *pc, const store_run_new *in, const char *sweep_id,
+                           int64_t sweep_index, char id[STORE_ID_MAX]);
+/** Inside the caller's transaction: ::STORE_QUEUE_FULL unless @p adding more queued jobs keep
+ *  the queue within @p limit (<= 0: no limit, nothing done). Takes the transaction-scoped
+ *  advisory lock ::PG_QUEUE_LOCK first, so that concurrent creates (any daemon) count in turn. */
+store_status pg_queue_room(struct pg_conn *pc, int64_t adding, int64_t limit);
+
 /* ---- The operations of store_ops (store.h documents each) --------------------------------- */
 
 store_status pg_model_create(store_conn *c, const char *name, const char *hash, int64_t n,

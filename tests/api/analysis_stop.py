@@ -18,7 +18,6 @@ Exit 0 when all hold.
 """
 import argparse
 import os
-import shutil
 import sys
 import time
 import urllib.request
@@ -27,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 sys.path.insert(0, HERE)
-from eirnnd_http import Daemon, http, time_scale  # noqa: E402
+from eirnnd_http import Daemon, drop_kept, http, kept_db, time_scale  # noqa: E402
 from model_builds import check, get, model_doc, post, wait_model, BAD  # noqa: E402
 
 N_E, N_I = 2000, 500
@@ -72,7 +71,7 @@ def main():
     ap.add_argument("--eirnnd", default=os.environ.get("EIRNND_BIN"))
     a = ap.parse_args()
     d = Daemon(a.eirnnd, ["--workers", "1"] + ARGS)
-    keep = d.dir + "-kept"
+    keep, db = d.dir + "-kept", None
     try:
         r, _, m = post(d, "/v1/models", model_doc(N_E, N_I, seed=31))
         check(r.status in (201, 202), "model: %s %s" % (r.status, m))
@@ -117,11 +116,10 @@ def main():
         check(rc == 0, "exit code after SIGTERM during a spectrum: %s" % rc)
         check(secs < 2.0 * time_scale() and secs < 0.5 * full,
               "SIGTERM during a spectrum took %.2f s (uninterrupted %.2f s)" % (secs, full))
-        shutil.copytree(d.dir, keep)
+        db = kept_db(d, keep)
     finally:
         d.kill()
     try:
-        db = os.path.join(keep, "eirnn.db")
         h = Daemon(a.eirnnd, ["--workers", "0", "--db", db] + ARGS)
         try:
             _, job = get(h, "/v1/analyses/" + aid)
@@ -140,7 +138,7 @@ def main():
             rc = w.stop()
         check(rc == 0, "eirnnd exited with %s" % rc)
     finally:
-        shutil.rmtree(keep, ignore_errors=True)
+        drop_kept(db, keep)
     return 1 if BAD else 0
 
 

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "eir_clock.h"
+#include "eir_test_pg.h"
 #include "api_harness.h"
 
 #include <curl/curl.h>
@@ -157,7 +158,15 @@ void api_init(api_daemon *d)
         print_error("mkdtemp: %s\n", strerror(errno));
         fail();
     }
-    snprintf(d->db, sizeof d->db, "%s/eirnn.db", d->dir);
+    if (api_store_is_pg()) {
+        if (eir_test_pg_newdb(d->db, sizeof d->db) != 0) {
+            print_error("no PostgreSQL database for the daemon (see above)\n");
+            fail();
+        }
+        snprintf(d->made_db, sizeof d->made_db, "%s", d->db);
+    } else {
+        snprintf(d->db, sizeof d->db, "%s/eirnn.db", d->dir);
+    }
     track_dir(d->dir);
     d->logbuf = calloc(1, sizeof *d->logbuf);
     assert_non_null(d->logbuf);
@@ -358,12 +367,21 @@ void api_stop_clean(api_daemon *d)
     assert_int_equal(rc, 0);
 }
 
+int api_store_is_pg(void)
+{
+    return eir_test_pg_wanted();
+}
+
 void api_cleanup(api_daemon *d)
 {
     if (d->pid) api_stop(d, SIGTERM, 30);
     if (d->dir[0]) {
         nftw(d->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         untrack_dir(d->dir);
+    }
+    if (d->made_db[0]) {
+        eir_test_pg_dropdb(d->made_db); /* on failure, pg/stop removes the whole cluster */
+        d->made_db[0] = '\0';
     }
     if (d->logbuf) {
         free(d->logbuf->text);

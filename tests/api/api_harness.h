@@ -4,6 +4,11 @@
  *        temporary database, reads the bound port from its "listening" log line, captures its
  *        stderr (JSON log lines), and drives it with libcurl.
  *
+ * Store: an SQLite file in the daemon's temporary directory; with EIRNN_TEST_STORE=pg (the
+ * ctest tests api/pg/<name>, fixture pg) a fresh database of the tests' PostgreSQL cluster
+ * (tests/common/eir_test_pg.h), made by api_init() and dropped by api_cleanup(). A test about
+ * SQLite's file skips on PostgreSQL (api_store_is_pg()).
+ *
  * Time: every timeout of these helpers (the start, api_stop, api_wait_run, api_wait_status,
  * the transfer timeout of a request) is multiplied by EIRNN_TEST_TIME_SCALE (default 1;
  * eir_time_scale.h), which scripts/sanitize.sh sets for the slow sanitizer and valgrind runs.
@@ -29,12 +34,13 @@ struct api_logbuf;
 
 /** A running (or stopped) eirnnd. */
 typedef struct api_daemon {
-    pid_t pid;        /**< 0 when not running */
-    int port;         /**< bound port */
-    char dir[256];    /**< temporary directory holding the database */
-    char db[320];     /**< database path */
-    char base[64];    /**< "http://127.0.0.1:PORT" */
-    pthread_t reader; /**< drains stderr into the log */
+    pid_t pid;         /**< 0 when not running */
+    int port;          /**< bound port */
+    char dir[256];     /**< temporary directory (holding the database on SQLite) */
+    char db[320];      /**< --db: the database path, or the PostgreSQL URL (EIRNN_TEST_STORE=pg) */
+    char made_db[320]; /**< the PostgreSQL database api_init made (dropped by api_cleanup), or "" */
+    char base[64];     /**< "http://127.0.0.1:PORT" */
+    pthread_t reader;  /**< drains stderr into the log */
     int reader_started;
     struct api_logbuf *logbuf; /**< everything the daemon wrote on stderr (heap: a reader
                                     thread may outlive a test that failed half-way) */
@@ -50,8 +56,22 @@ typedef struct api_resp {
     int curl_code; /**< CURLcode */
 } api_resp;
 
-/** Make a fresh temporary directory for a daemon in @p d->dir (zeroes @p d first). */
+/** Make a fresh temporary directory for a daemon in @p d->dir (zeroes @p d first), and its
+ *  database in @p d->db: a file there, or a new PostgreSQL database (EIRNN_TEST_STORE=pg).
+ *  Fails the test when either cannot be made. */
 void api_init(api_daemon *d);
+
+/** 1 when the daemons run on PostgreSQL (EIRNN_TEST_STORE=pg), else 0. */
+int api_store_is_pg(void);
+
+/** Skip the running test on PostgreSQL, saying @p why (a test about the SQLite store). */
+#define API_SKIP_ON_PG(why)                                                                        \
+    do {                                                                                           \
+        if (api_store_is_pg()) {                                                                   \
+            print_message("[  SKIP    ] on PostgreSQL: %s\n", (why));                              \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
 
 /**
  * Start eirnnd with the database in d->dir and the extra arguments @p args (NULL-terminated,
@@ -71,7 +91,8 @@ void api_stop_clean(api_daemon *d);
 /** kill -9 and reap. */
 void api_kill9(api_daemon *d);
 
-/** Stop a running daemon (SIGTERM), remove the temporary directory and free the log. */
+/** Stop a running daemon (SIGTERM), remove the temporary directory (and the PostgreSQL
+ *  database api_init made) and free the log. */
 void api_cleanup(api_daemon *d);
 
 /** A copy of the captured stderr so far (free it). */

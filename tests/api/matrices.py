@@ -46,6 +46,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 sys.path.insert(0, os.path.join(ROOT, "clients", "python"))
 from eirnnd_http import Daemon, http, rss_kb, time_scale, verdict  # noqa: E402
+import pgtest  # noqa: E402
 import eirnn  # noqa: E402
 
 BAD = []
@@ -368,7 +369,7 @@ def main():
     ap.add_argument("--eirnn", default=os.environ.get("EIRNN_BIN"))
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="eirnn-matrices-")
-    db = os.path.join(tmp, "eirnn.db")
+    db = pgtest.daemon_db(tmp)
     docs = {"reduced": REDUCED, "cond": COND, "rnn": RNN, "gen": GEN, "gen_cond": GEN_COND}
     exp = expected_values()
     exports = {k: export(a.eirnn, doc, tmp)[0] for k, doc in docs.items()}
@@ -457,6 +458,7 @@ def main():
     finally:
         d.kill()
         shutil.rmtree(tmp, ignore_errors=True)
+        pgtest.drop(db)
     return verdict(BAD)
 
 

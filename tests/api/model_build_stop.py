@@ -20,7 +20,6 @@ Exit 0 when all hold.
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 
@@ -28,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
 sys.path.insert(0, HERE)
-from eirnnd_http import Daemon, http, time_scale  # noqa: E402
+from eirnnd_http import Daemon, drop_kept, http, kept_db, time_scale  # noqa: E402
 from model_builds import RUN, check, get, model_doc, post, wait_model, BAD  # noqa: E402
 
 N_E, N_I = 6400, 1600
@@ -49,7 +48,7 @@ def sigterm_exit_s(d):
 
 def scenario_sigterm(eirnnd):
     d = Daemon(eirnnd, ["--workers", "1"] + ARGS)
-    keep = d.dir + "-kept"
+    keep, db = d.dir + "-kept", None
     try:
         r, _, m = post(d, "/v1/models", model_doc(N_E, N_I, seed=21))
         check(r.status == 202, "model: %s %s" % (r.status, m))
@@ -63,11 +62,10 @@ def scenario_sigterm(eirnnd):
         check(secs < 2.0 * time_scale(), "SIGTERM during a build took %.2f s" % secs)
         check(any('"model_build_stopped"' in line for line in d.log),
               "no model_build_stopped in the log")
-        shutil.copytree(d.dir, keep)
+        db = kept_db(d, keep)
     finally:
         d.kill()
     try:
-        db = os.path.join(keep, "eirnn.db")
         h = Daemon(eirnnd, ["--workers", "0", "--db", db] + ARGS)
         try:
             _, cur = get(h, "/v1/models/" + m["id"])
@@ -84,7 +82,7 @@ def scenario_sigterm(eirnnd):
         finally:
             w.stop()
     finally:
-        shutil.rmtree(keep, ignore_errors=True)
+        drop_kept(db, keep)
 
 
 def scenario_time_limit(eirnnd):

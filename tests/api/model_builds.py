@@ -30,14 +30,13 @@ import argparse
 import json
 import os
 import re
-import shutil
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
-from eirnnd_http import Daemon, http, time_scale  # noqa: E402
+from eirnnd_http import Daemon, drop_kept, http, kept_db, time_scale  # noqa: E402
 
 BAD = []
 
@@ -198,7 +197,7 @@ def scenario_failed(eirnnd):
     # An HTTP-only daemon takes the model and a run on it (both stay pending / queued: no
     # race with a fast build); a simulating daemon on the same database then builds it.
     h = Daemon(eirnnd, ["--workers", "0"])
-    db = os.path.join(h.dir, "eirnn.db")
+    db = h.db
     w = None
     try:
         r, _, m = post(h, "/v1/models", model_doc(40, 10, activation="linear"))
@@ -227,7 +226,7 @@ def scenario_failed(eirnnd):
 
 def scenario_kill9(eirnnd):
     d = Daemon(eirnnd, ["--workers", "1", "--max-neurons", "4096"])
-    keep = d.dir + "-kept"
+    keep, db = d.dir + "-kept", None
     try:
         r, _, m = post(d, "/v1/models", model_doc(3200, 800, seed=9))
         check(r.status == 202, "model: %s" % r.status)
@@ -236,20 +235,19 @@ def scenario_kill9(eirnnd):
         check(cur.get("state") == "pending", "state 0.3 s into the build: %s" % cur.get("state"))
         d.proc.kill()
         d.proc.wait()
-        shutil.copytree(d.dir, keep)
+        db = kept_db(d, keep)
     finally:
         d.kill()
     try:
         # an HTTP-only daemon leaves the build to a simulating one
-        h = Daemon(eirnnd, ["--workers", "0", "--db", os.path.join(keep, "eirnn.db")])
+        h = Daemon(eirnnd, ["--workers", "0", "--db", db])
         try:
             time.sleep(1.5)
             _, cur = get(h, "/v1/models/" + m["id"])
             check(cur.get("state") == "pending", "with --workers 0: %s" % cur.get("state"))
         finally:
             h.stop()
-        w = Daemon(eirnnd, ["--workers", "1", "--max-neurons", "4096",
-                            "--db", os.path.join(keep, "eirnn.db")])
+        w = Daemon(eirnnd, ["--workers", "1", "--max-neurons", "4096", "--db", db])
         try:
             cur = wait_model(w, m["id"])
             check(cur.get("state") == "ready" and cur.get("hash"),
@@ -257,7 +255,7 @@ def scenario_kill9(eirnnd):
         finally:
             w.stop()
     finally:
-        shutil.rmtree(keep, ignore_errors=True)
+        drop_kept(db, keep)
 
 
 def main():

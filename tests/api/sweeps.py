@@ -34,14 +34,13 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "common"))
-from eirnnd_http import Daemon, http, time_scale  # noqa: E402
+from eirnnd_http import Daemon, drop_kept, http, kept_db, time_scale  # noqa: E402
 
 BAD = []
 
@@ -533,7 +532,7 @@ def scenario_cancel(eirnnd):
 
 def scenario_kill9(eirnnd):
     d = Daemon(eirnnd, ["--workers", "1", "--threads-per-run", "1"])
-    keep = d.dir + "-kept"
+    keep, db = d.dir + "-kept", None
     sid = None
     try:
         r, sw = req(d, "POST", "/v1/sweeps", long_sweep(5))
@@ -544,14 +543,13 @@ def scenario_kill9(eirnnd):
         check(sw["counts"]["queued"] >= 1, "half done before kill -9: %s" % sw["counts"])
         d.proc.kill()
         d.proc.wait()
-        shutil.copytree(d.dir, keep)
+        db = kept_db(d, keep)
     finally:
         d.kill()
     if sid is None:
         return
     try:
-        w = Daemon(eirnnd, ["--workers", "1", "--threads-per-run", "1",
-                            "--db", os.path.join(keep, "eirnn.db")])
+        w = Daemon(eirnnd, ["--workers", "1", "--threads-per-run", "1", "--db", db])
         try:
             sw = wait_sweep(w, sid)
             check(sw["status"] == "finished" and sw["counts"]["succeeded"] == 5,
@@ -564,7 +562,7 @@ def scenario_kill9(eirnnd):
         finally:
             w.stop_checked(BAD)
     finally:
-        shutil.rmtree(keep, ignore_errors=True)
+        drop_kept(db, keep)
 
 
 def scenario_idempotency(eirnnd):

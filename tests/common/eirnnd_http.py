@@ -1,6 +1,10 @@
 """Shared by the Python daemon tests (tests/bad_inputs, tests/security, tests/load): start eirnnd
 on 127.0.0.1 port 0 with a temporary database, and a raw HTTP/1.1 client over sockets (so that
-malformed requests can be sent and every byte of the answer seen). Standard library only."""
+malformed requests can be sent and every byte of the answer seen). Standard library only.
+
+The temporary database is an SQLite file in the daemon's directory, or with EIRNN_TEST_STORE=pg
+(ctest's api/pg/<name>, cli/pg/<name>) a fresh database of the tests' PostgreSQL cluster
+(pgtest.py), dropped when the daemon is stopped unless kept (kept_db())."""
 import json
 import os
 import re
@@ -11,6 +15,8 @@ import subprocess
 import tempfile
 import threading
 import time
+
+import pgtest
 
 
 def time_scale():
@@ -39,8 +45,19 @@ def rss_kb(pid, field="VmRSS"):
 
 
 class Daemon:
+    """eirnnd on 127.0.0.1 port 0. Its database (self.db): the --db of @p extra when given (the
+    caller's, left alone), else a new one of its own (pgtest.daemon_db(): a file in self.dir, or
+    a PostgreSQL database dropped by stop() and kill() unless kept_db() kept it)."""
+
     def __init__(self, binary, extra=(), env=None):
         self.dir = tempfile.mkdtemp(prefix="eirnn-py-")
+        extra = list(extra)
+        if "--db" in extra[:-1]:
+            self.db, self.own_db = extra[extra.index("--db") + 1], None
+            db_args = []
+        else:
+            self.db = self.own_db = pgtest.daemon_db(self.dir)
+            db_args = ["--db", self.db]
         self.log = []
         e = dict(os.environ)
         e.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -50,9 +67,8 @@ class Daemon:
         if env:
             e.update(env)
         self.proc = subprocess.Popen(
-            [binary, "--listen", "127.0.0.1:0", "--db", os.path.join(self.dir, "eirnn.db")]
-            + list(extra), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, env=e)
+            [binary, "--listen", "127.0.0.1:0"] + db_args + extra, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=e)
         self.port = None
         ready = threading.Event()
 
@@ -88,8 +104,14 @@ class Daemon:
             self.proc.kill()
             rc = self.proc.wait()
         self.reader.join(5)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._remove()
         return rc
+
+    def _remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_db:
+            pgtest.drop(self.own_db)
+            self.own_db = None
 
     def stop_checked(self, bad):
         """stop(), noting in @p bad a daemon that died before it or did not exit with 0."""
@@ -103,7 +125,25 @@ class Daemon:
         if self.alive():
             self.proc.kill()
             self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self._remove()
+
+
+def kept_db(d, keep):
+    """The database of the stopped (or killed) daemon @p d, kept for daemons started after it
+    with ["--db", kept_db(d, keep)]: on SQLite its directory copied to @p keep (its file there),
+    on PostgreSQL its database, which d's stop()/kill() then leave (drop_kept() removes both)."""
+    if pgtest.wanted() and d.own_db:
+        d.own_db = None
+        return d.db
+    shutil.copytree(d.dir, keep)
+    return os.path.join(keep, os.path.basename(d.db))
+
+
+def drop_kept(db, keep):
+    """Remove what kept_db() kept: the directory @p keep, and the PostgreSQL database @p db."""
+    shutil.rmtree(keep, ignore_errors=True)
+    if db:
+        pgtest.drop(db)
 
 
 def verdict(bad):

@@ -200,12 +200,286 @@ static void test_claim_concurrent(void **state)
     store_run_clear(&r);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Many claimants on one queue (two daemons' stores), and fencing of a stale attempt          */
+/* ------------------------------------------------------------------------------------------ */
+
+#define DAEMONS 2
+#define DTHREADS 3
+#define DRUNS 150
+
+/** One thread of a "daemon": its store and what it claimed (id and attempt). */
+struct worker {
+    store *s;
+    char ids[DRUNS][STORE_ID_MAX];
+    int attempts[DRUNS];
+    int n;
+    int errors;
+};
+
+/** Record a claimed run; 1 when the worker's table is full (a run claimed twice somewhere). */
+static int worker_took(struct worker *w, const store_run *r)
+{
+    if (w->n >= DRUNS) return 1;
+    snprintf(w->ids[w->n], STORE_ID_MAX, "%s", r->id);
+    w->attempts[w->n++] = r->attempts;
+    return 0;
+}
+
+/* Claim, report progress under the claim's attempt, finish and claim the next run in the
+ * finish's transaction, until the queue is empty. */
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    store_conn *c = store_connect(w->s);
+    if (!c) {
+        w->errors++;
+        return NULL;
+    }
+    store_run r;
+    store_status st;
+    while ((st = store_run_claim(c, &r)) == STORE_BUSY)
+        ;
+    while (st == STORE_OK && r.id[0]) {
+        if (worker_took(w, &r)) {
+            w->errors++;
+            store_run_clear(&r);
+            break;
+        }
+        int cancel = -1;
+        st = store_run_progress(c, r.id, r.attempts, 10, 50, &cancel);
+        if (st != STORE_OK || cancel != 0) {
+            fprintf(stderr, "progress: %s\n", store_errmsg(c));
+            w->errors++;
+        }
+        double v[3] = {1, 2, (double)r.attempts};
+        st = store_finish_begin(c, r.id, r.attempts);
+        if (st == STORE_OK) st = store_result_begin(c, "r", "float64", 1, (int64_t[]){3});
+        if (st == STORE_OK) st = store_result_append(c, v, sizeof v);
+        if (st == STORE_OK) st = store_result_end(c, NULL);
+        store_run next;
+        if (st == STORE_OK)
+            st = store_finish_commit_claim(c, STORE_RUN_SUCCEEDED, "{}", NULL, &next);
+        store_run_clear(&r);
+        if (st != STORE_OK) {
+            fprintf(stderr, "finish: %s\n", store_errmsg(c));
+            w->errors++;
+            break;
+        }
+        r = next; /* zeroed when the queue was empty */
+    }
+    if (st != STORE_OK && st != STORE_NOT_FOUND) {
+        fprintf(stderr, "claim: %s\n", store_errmsg(c));
+        w->errors++;
+    }
+    store_disconnect(c);
+    return NULL;
+}
+
+/* Two stores on one database (two daemons), three threads each: every run is claimed exactly
+ * once, in its first attempt, and finished once; on PostgreSQL the claim audit agrees. */
+static void test_claim_two_daemons(void **state)
+{
+    struct fx *f = *state;
+    char mid[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    static char all[DRUNS][STORE_ID_MAX];
+    for (int i = 0; i < DRUNS; i++)
+        make_run(f, mid, all[i]);
+
+    store *daemon[DAEMONS];
+    for (int d = 0; d < DAEMONS; d++)
+        daemon[d] = open_store(f->path, 1000);
+    static struct worker w[DAEMONS * DTHREADS];
+    pthread_t th[DAEMONS * DTHREADS];
+    memset(w, 0, sizeof w);
+    for (int t = 0; t < DAEMONS * DTHREADS; t++) {
+        w[t].s = daemon[t / DTHREADS];
+        assert_int_equal(pthread_create(&th[t], NULL, worker_main, &w[t]), 0);
+    }
+    for (int t = 0; t < DAEMONS * DTHREADS; t++)
+        pthread_join(th[t], NULL);
+    for (int d = 0; d < DAEMONS; d++)
+        store_close(daemon[d]);
+
+    static char got[DRUNS * DAEMONS * DTHREADS][STORE_ID_MAX];
+    int n = 0;
+    for (int t = 0; t < DAEMONS * DTHREADS; t++) {
+        assert_int_equal(w[t].errors, 0);
+        for (int i = 0; i < w[t].n; i++) {
+            assert_int_equal(w[t].attempts[i], 1);
+            memcpy(got[n++], w[t].ids[i], STORE_ID_MAX);
+        }
+    }
+    assert_int_equal(n, DRUNS); /* every run claimed, none twice */
+    qsort(got, (size_t)n, STORE_ID_MAX, cmp_id);
+    qsort(all, DRUNS, STORE_ID_MAX, cmp_id);
+    for (int i = 0; i < DRUNS; i++)
+        assert_string_equal(got[i], all[i]);
+    store_counts cnt;
+    OK(store_counts_get(f->c, &cnt));
+    assert_int_equal(cnt.by_status[STORE_RUN_SUCCEEDED], DRUNS);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM results"), DRUNS);
+    store_run r;
+    OK(store_run_get(f->c, all[3], &r));
+    assert_string_equal(r.claimant, ""); /* not running: nobody's claim */
+    assert_int_equal(r.lease_expires_at, 0);
+    assert_int_equal(r.progress_done, 50);
+    store_run_clear(&r);
+    if (f->pg) { /* the audit: one closed claim per run, none open */
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims"), DRUNS);
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE attempt = 1 AND "
+                                      "outcome = 'succeeded' AND ended_at >= claimed_at "
+                                      "AND claimant <> ''"),
+                         DRUNS);
+        assert_int_equal(raw_count(f, "SELECT count(DISTINCT claimant) FROM run_claims"), DAEMONS);
+    }
+}
+
+/** Expire the leases of every running run (the daemon holding them is gone). */
+static void lapse_leases(struct fx *f)
+{
+    raw_exec(f, "UPDATE runs SET lease_expires_at = 1 WHERE status = 'running'",
+             "UPDATE runs SET lease_expires_at = 1 WHERE status = 1");
+}
+
+/* A claim whose lease expired is rescued and claimed again: every write of the old attempt
+ * (progress, release, finish) fails with "lease lost" and changes nothing. */
+static void test_stale_attempt_fenced(void **state)
+{
+    struct fx *f = *state;
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    make_run(f, mid, run);
+    store_run r1, r2;
+    OK(store_run_claim(f->c, &r1));
+    assert_int_equal(r1.attempts, 1);
+    assert_true(r1.claimant[0] != '\0');
+    assert_true(r1.lease_expires_at > r1.started_at);
+    int64_t renewed = -1;
+    OK(store_lease_renew(f->c, &renewed));
+    assert_int_equal(renewed, 1);
+    store_requeue_report rep;
+    OK(store_rescue_expired(f->c, &rep)); /* alive: nothing to rescue */
+    assert_int_equal(rep.requeued + rep.failed + rep.cancelled, 0);
+
+    lapse_leases(f);
+    OK(store_rescue_expired(f->c, &rep));
+    assert_int_equal(rep.requeued, 1);
+    assert_int_equal(status_of(f, run), STORE_RUN_QUEUED);
+    OK(store_run_claim(f->c, &r2));
+    assert_string_equal(r2.id, run);
+    assert_int_equal(r2.attempts, 2);
+
+    int cancel;
+    store_run_status now;
+    assert_int_equal(store_run_progress(f->c, run, 1, 5, 0, &cancel), STORE_CONFLICT);
+    assert_non_null(strstr(store_errmsg(f->c), "lease lost"));
+    assert_int_equal(store_run_release(f->c, run, 1, &now), STORE_CONFLICT);
+    assert_non_null(strstr(store_errmsg(f->c), "lease lost"));
+    assert_int_equal(store_finish_begin(f->c, run, 1), STORE_CONFLICT);
+    assert_non_null(strstr(store_errmsg(f->c), "lease lost"));
+    OK(store_run_progress(f->c, run, 2, 7, 0, &cancel));
+    assert_int_equal(status_of(f, run), STORE_RUN_RUNNING);
+    OK(store_run_get(f->c, run, &r1));
+    assert_int_equal(r1.progress_done, 7);
+    store_run_clear(&r1);
+
+    uint8_t b[4] = {1, 2, 3, 4};
+    OK(store_finish_begin(f->c, run, 2));
+    OK(store_result_begin(f->c, "V", "uint8", 1, (int64_t[]){4}));
+    OK(store_result_append(f->c, b, sizeof b));
+    OK(store_result_end(f->c, NULL));
+    OK(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, "{}", NULL));
+    assert_int_equal(status_of(f, run), STORE_RUN_SUCCEEDED);
+    assert_int_equal(store_run_progress(f->c, run, 2, 9, 0, &cancel), STORE_CONFLICT);
+    assert_non_null(strstr(store_errmsg(f->c), "not running"));
+    store_run_clear(&r2);
+    if (f->pg) {
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE attempt = 1 AND "
+                                      "outcome = 'rescued'"),
+                         1);
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE attempt = 2 AND "
+                                      "outcome = 'succeeded'"),
+                         1);
+    }
+}
+
+/* PostgreSQL: a finish in progress when its lease expires and the run is claimed again commits
+ * nothing (the fence is checked again inside the commit's transaction), and the new attempt's
+ * finish stands. (SQLite's finish holds the database's write lock from its begin, so no rescue
+ * can commit in the middle of it.) */
+static void test_stale_finish_fenced(void **state)
+{
+    struct fx *f = *state;
+    if (!f->pg) {
+        print_message("[  SKIP    ] on SQLite: a finish holds the write lock, no rescue can "
+                      "commit during it\n");
+        skip();
+    }
+    char mid[STORE_ID_MAX], run[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    make_run(f, mid, run);
+    store_run r1, r2;
+    OK(store_run_claim(f->c, &r1));
+    uint8_t old[2500], fresh[2500];
+    memset(old, 0xaa, sizeof old);
+    memset(fresh, 0x55, sizeof fresh);
+    OK(store_finish_begin(f->c, run, r1.attempts));
+    OK(store_result_begin(f->c, "V", "uint8", 1, (int64_t[]){sizeof old}));
+    OK(store_result_append(f->c, old, sizeof old));
+    OK(store_result_end(f->c, NULL));
+
+    store_conn *other = store_connect(f->s); /* another daemon's rescuer and worker */
+    assert_non_null(other);
+    lapse_leases(f);
+    store_requeue_report rep;
+    assert_int_equal(store_rescue_expired(other, &rep), STORE_OK);
+    assert_int_equal(rep.requeued, 1);
+    assert_int_equal(store_run_claim(other, &r2), STORE_OK);
+    assert_string_equal(r2.id, run);
+    assert_int_equal(r2.attempts, r1.attempts + 1);
+
+    assert_int_equal(store_finish_commit(f->c, STORE_RUN_SUCCEEDED, "{\"stale\":1}", NULL),
+                     STORE_CONFLICT);
+    assert_non_null(strstr(store_errmsg(f->c), "lease lost"));
+    assert_int_equal(status_of(f, run), STORE_RUN_RUNNING);
+    store_result_info info;
+    assert_int_equal(store_result_info_get(f->c, run, "V", &info), STORE_NOT_FOUND);
+
+    assert_int_equal(store_finish_begin(other, run, r2.attempts), STORE_OK);
+    assert_int_equal(store_result_begin(other, "V", "uint8", 1, (int64_t[]){sizeof fresh}),
+                     STORE_OK);
+    assert_int_equal(store_result_append(other, fresh, sizeof fresh), STORE_OK);
+    assert_int_equal(store_result_end(other, NULL), STORE_OK);
+    assert_int_equal(store_finish_commit(other, STORE_RUN_SUCCEEDED, "{}", NULL), STORE_OK);
+    store_disconnect(other);
+
+    uint8_t back[sizeof fresh];
+    OK(store_result_read(f->c, run, "V", 0, back, sizeof back));
+    assert_memory_equal(back, fresh, sizeof fresh);
+    store_run r;
+    OK(store_run_get(f->c, run, &r));
+    assert_int_equal(r.status, STORE_RUN_SUCCEEDED);
+    assert_string_equal(r.meta_json, "{}");
+    store_run_clear(&r);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE outcome = 'rescued'"), 1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE outcome = 'succeeded'"),
+                     1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE ended_at = 0"), 0);
+    store_run_clear(&r1);
+    store_run_clear(&r2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_claim_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_finish_claims_next, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_claim_two_daemons, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_attempt_fenced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_finish_fenced, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_claims", tests, NULL, NULL);
 }
