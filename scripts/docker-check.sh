@@ -10,13 +10,24 @@
 # which must build CONTEXT_DIR's Dockerfile and run COMMAND in the image on the host's network
 # (e.g. a buildah wrapper; it should tag the image localhost/project-under-check:latest for the
 # image checks below). With neither, the script says so and exits 1.
+#
+# EIRNN_CHECK_DB=postgresql://USER@HOST:PORT/DB (an existing, empty database reachable from
+# the host network; password by PGPASSWORD or ~/.pgpass) runs the daemon in the image on that
+# PostgreSQL instead of SQLite in the container, and also checks from the host with psql that
+# the daemon migrated it (schema_migrations) and that the run is stored there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${EIRNN_CHECK_PORT:-18080}
 url=http://127.0.0.1:$port
 work=$(mktemp -d)
 log=$work/container.log
-inner="EIRNN_LISTEN=127.0.0.1:$port EIRNN_DB=/tmp/eirnn.db exec eirnnd"
+db=${EIRNN_CHECK_DB:-/tmp/eirnn.db}
+case $db in
+*[!A-Za-z0-9@:/._%?=+-]*)  # it goes into a sh -c string below, unquoted
+    echo "docker-check: EIRNN_CHECK_DB has characters other than A-Z a-z 0-9 @:/._%?=+-" >&2
+    exit 2 ;;
+esac
+inner="EIRNN_LISTEN=127.0.0.1:$port EIRNN_DB=$db exec eirnnd"
 
 scripts/deps.sh build
 cmake -S . -B build-docker-check -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -80,6 +91,18 @@ for var in V r z y; do
     cmp "$work/$var.npy" "$work/offline/$var.npy"
 done
 echo "docker-check: results V r z y byte-equal to eirnn simulate"
+echo "docker-check: listening on the store $(grep -m1 '"event":"listening"' "$log" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["db"])')"
+case $db in
+postgresql://* | postgres://*)
+    # SQL on stdin, where psql substitutes :'id' as a quoted literal
+    pgq() { printf '%s\n' "$1" | psql "$db" -XAtq -v id="$rid"; }
+    echo "docker-check: PostgreSQL schema_migrations: $(pgq \
+        "select string_agg(version::text, ',' order by version) from schema_migrations;")"
+    echo "docker-check: PostgreSQL has run $rid: status $(pgq \
+        "select status from runs where id = :'id';") (2 = succeeded)"
+    ;;
+esac
 
 # SIGTERM to eirnnd itself, as `docker stop` sends it to PID 1 (with buildah, signalling its
 # own process makes it panic; buildah run ends when eirnnd exits).
