@@ -485,15 +485,7 @@ static void settle_unknown_claim(struct pgs_conn *pc)
  * statement in autocommit, so that the claimed run is known before the COMMIT: if the
  * connection is lost while committing (a PostgreSQL restart), the claim may have been kept with
  * nobody to run it, and this conn releases it at its next claim (settle_unknown_claim()).
- *
- * The claim does not wait for the WAL's flush (synchronous_commit off for its transaction, as
- * SQLite's claims do not wait for the disk): a claim lost in a crash of PostgreSQL leaves the
- * run queued, and it runs again. Its next claim then has the lost claim's attempt number, so two
- * workers may hold the same attempt; the first finish to commit ends the run and the other's is
- * refused ("not running"), so the run is still completed once. This made a claim about 4 times
- * cheaper on the development VM (3.5 ms -> 0.9 ms, mostly the flush).
  */
-static const char async_commit_sql[] = "SET LOCAL synchronous_commit = off";
 store_status pg_run_claim(store_conn *c, store_run *out)
 {
     struct pgs_conn *pc = PGC(c);
@@ -501,9 +493,7 @@ store_status pg_run_claim(store_conn *c, store_run *out)
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
     settle_unknown_claim(pc);
-    if ((st = pg_begin(pc)) == STORE_OK)
-        st = pg_run(pc, async_commit_sql, NULL, NULL, "cannot start the claim");
-    if (st == STORE_OK) st = pg_claim_on(pc, out);
+    if ((st = pg_begin(pc)) == STORE_OK) st = pg_claim_on(pc, out);
     if (st == STORE_OK && (st = pg_commit(pc)) != STORE_OK) {
         if (st == STORE_BUSY) pg_claim_unknown(pc, out->id, out->attempts);
         store_run_clear(out);
