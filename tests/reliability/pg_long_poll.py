@@ -103,6 +103,11 @@ def feed_probe(a_d, b_d, mid, steps, seed):
     if run["status"] != "succeeded":
         raise RuntimeError("run %s ended %s" % (rid, run["status"]))
     fin = pg_common.parse_time(run["finished_at"])
+    if answers[-1][0] < fin:
+        # The run ended between the last answer and the look at its status: the feed must have
+        # moved since that answer (answered at once), else it waits out its 30 s.
+        st, ch = get_json(a_d.port, "/v1/changes?after=%d&wait=30" % seq, timeout=60)
+        answers.append((time.time(), seq, ch["seq"]))
     after = [x for x in answers if x[0] >= fin]
     if not after or after[0][1] == after[0][2]:
         raise RuntimeError("A's change feed did not move when run %s ended on B: answers %s, "
