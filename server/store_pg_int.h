@@ -79,6 +79,8 @@ extern const size_t store_pg_migrations_count;
 #define PG_MIGRATION_LOCK "7307497689009973607"
 /** The notification channel. */
 #define PG_CHANNEL "eirnn"
+/** Size of a store's origin token (pg_store::origin): 16 hex characters + NUL. */
+#define PG_ORIGIN_MAX 17
 
 /** Now in ms since the epoch by the DATABASE's clock (an SQL expression). */
 #define PG_NOW_MS "((extract(epoch from clock_timestamp()) * 1000)::bigint)"
@@ -156,6 +158,8 @@ struct pg_store {
     char *url;         /**< the libpq URI / connection string as given */
     store_config cfg;  /**< cfg.claimant points at claimant[] */
     char claimant[STORE_CLAIMANT_MAX];
+    char origin[PG_ORIGIN_MAX]; /**< random token of this store handle, ending every payload it
+                                     sends (session setting eirnn.origin of its connections) */
     struct pg_pool pool;
 };
 
@@ -325,11 +329,17 @@ store_status pg_tx_run(struct pgs_conn *pc, pg_tx_body body, void *ctx);
 #define PG_NOTE_PROGRESS 'p'
 #define PG_NOTE_ENDED 'e'
 #define PG_NOTE_OTHER 'o'
+/** SQL appended to a payload expression in a statement's own pg_notify(): " <origin>", the
+ *  session's eirnn.origin, which pg_connect_new() sets to the store's pg_store::origin. */
+#define PG_ORIGIN_SQL " || ' ' || coalesce(current_setting('eirnn.origin', true), '')"
 /**
- * pg_notify('eirnn', '<letter> <id>') on pc->db, inside the caller's transaction (delivered
- * when it commits, dropped if it rolls back). @p id NULL or "" sends "<letter> ". Errors as
- * pg_exec() (the caller rolls back). Statements that change many rows may instead call
- * pg_notify() in their own SQL, with the same payload format.
+ * pg_notify('eirnn', '<letter> <id> <origin>') on pc->db, inside the caller's transaction
+ * (delivered when it commits, dropped if it rolls back). @p id NULL or "" sends
+ * "<letter>  <origin>". The origin is the sending store's pg_store::origin, so that
+ * changes_wait() can tell its own store's notifications from the others'. Errors as pg_exec()
+ * (the caller rolls back). Statements that change many rows may instead call pg_notify() in
+ * their own SQL, with the same payload format (their payload expression ends with
+ * ::PG_ORIGIN_SQL).
  */
 store_status pg_notify(struct pgs_conn *pc, char letter, const char *id);
 
@@ -490,7 +500,8 @@ store_status pg_result_read_chunk(store_conn *c, const char *run_id, const char 
 store_status pg_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
                             void *buf, size_t len);
 store_status pg_requeue_orphans(store_conn *c, store_requeue_report *report);
-store_status pg_lease_renew(store_conn *c, int64_t *renewed);
+store_status pg_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
+                            size_t n, int64_t *renewed);
 store_status pg_rescue_expired(store_conn *c, store_requeue_report *report);
 store_status pg_counts(store_conn *c, store_counts *out);
 store_status pg_queue_depth(store_conn *c, int64_t *depth);

@@ -50,7 +50,8 @@ static const char claim_sql[] =
     "ON CONFLICT (run_id, attempt) DO UPDATE SET claimant = excluded.claimant, "
     "claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, ended_at = 0, "
     "outcome = '') "
-    "SELECT claimed.*, pg_notify('" PG_CHANNEL "', 'p ' || claimed.id) FROM claimed";
+    "SELECT claimed.*, pg_notify('" PG_CHANNEL "', 'p ' || claimed.id" PG_ORIGIN_SQL
+    ") FROM claimed";
 
 /* Progress of attempt $2 of run $1: $3 done, $4 total (<= 0 keeps it), $5 lease in ms; renews
  * the lease of the run and of its claim row; `p id`. No row: not running, or another attempt. */
@@ -62,7 +63,7 @@ static const char progress_sql[] =
     "RETURNING id, attempts, cancel_requested, lease_expires_at), "
     "c AS (UPDATE run_claims AS rc SET lease_until = u.lease_expires_at FROM u "
     "WHERE rc.run_id = u.id AND rc.attempt = u.attempts AND rc.ended_at = 0) "
-    "SELECT u.cancel_requested, pg_notify('" PG_CHANNEL "', 'p ' || u.id) FROM u";
+    "SELECT u.cancel_requested, pg_notify('" PG_CHANNEL "', 'p ' || u.id" PG_ORIGIN_SQL ") FROM u";
 
 /* Cancel run $1: queued -> cancelled (`e id`), running -> cancel requested (`o id`). */
 static const char cancel_sql[] =
@@ -71,7 +72,7 @@ static const char cancel_sql[] =
     "cancel_requested = CASE status WHEN 1 THEN 1 ELSE cancel_requested END "
     "WHERE id = $1 AND status IN (0, 1) "
     "RETURNING status, pg_notify('" PG_CHANNEL
-    "', CASE status WHEN 5 THEN 'e ' ELSE 'o ' END || id)";
+    "', CASE status WHEN 5 THEN 'e ' ELSE 'o ' END || id" PG_ORIGIN_SQL ")";
 
 /* Release attempt $2 of run $1: queued again with the attempt not counted (`q id`), or cancelled
  * when a cancel was requested (`e id`); the claim row is closed as 'released'. */
@@ -88,12 +89,13 @@ static const char release_sql[] =
     "c AS (UPDATE run_claims AS rc SET ended_at = now.t, outcome = 'released' FROM u, now "
     "WHERE rc.run_id = u.id AND rc.attempt = $2::int AND rc.ended_at = 0) "
     "SELECT u.status, pg_notify('" PG_CHANNEL
-    "', CASE u.status WHEN 0 THEN 'q ' ELSE 'e ' END || u.id) "
+    "', CASE u.status WHEN 0 THEN 'q ' ELSE 'e ' END || u.id" PG_ORIGIN_SQL ") "
     "FROM u";
 
 /* A finished run and (ON DELETE CASCADE) its results, chunks, claim rows and labels; `e id`. */
-static const char delete_sql[] = "DELETE FROM runs WHERE id = $1 AND status IN (2, 3, 4, 5) "
-                                 "RETURNING pg_notify('" PG_CHANNEL "', 'e ' || id)";
+static const char delete_sql[] =
+    "DELETE FROM runs WHERE id = $1 AND status IN (2, 3, 4, 5) "
+    "RETURNING pg_notify('" PG_CHANNEL "', 'e ' || id" PG_ORIGIN_SQL ")";
 
 static const char get_sql[] = "SELECT " PG_RUN_COLS " FROM runs WHERE id = $1";
 static const char request_sql[] = "SELECT request_json FROM runs WHERE id = $1";

@@ -110,7 +110,7 @@
     "cancel_requested = CASE WHEN status = 1 THEN 1 ELSE cancel_requested END "                    \
     "WHERE sweep_id = $1 AND status IN (0, 1) RETURNING id, status) "                              \
     "SELECT count(*) FROM u CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', "                       \
-    "CASE WHEN u.status = 5 THEN 'e ' ELSE 'o ' END || u.id) AS n"
+    "CASE WHEN u.status = 5 THEN 'e ' ELSE 'o ' END || u.id" PG_ORIGIN_SQL ") AS n"
 #define SQL_SWEEP_ACTIVE "SELECT count(*) FROM runs WHERE sweep_id = $1 AND status IN (0, 1)"
 /** Lock the models the sweep created, so that no run starts using one while it is judged. */
 #define SQL_SWEEP_MODELS_LOCK                                                                      \
@@ -118,12 +118,12 @@
 /** The sweep's runs (results, chunks, claims: ON DELETE CASCADE; labels: trigger), "e id". */
 #define SQL_SWEEP_DELETE_RUNS                                                                      \
     "WITH d AS (DELETE FROM runs WHERE sweep_id = $1 RETURNING id) SELECT count(*) FROM d "        \
-    "CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', 'e ' || d.id) AS n"
+    "CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', 'e ' || d.id" PG_ORIGIN_SQL ") AS n"
 /** The models the sweep created that no job uses any more, "o id". */
 #define SQL_SWEEP_DELETE_MODELS                                                                    \
     "WITH d AS (DELETE FROM models AS m WHERE m.sweep_id = $1 AND NOT EXISTS "                     \
     "(SELECT 1 FROM runs WHERE runs.model_id = m.id) RETURNING id) SELECT count(*) FROM d "        \
-    "CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', 'o ' || d.id) AS n"
+    "CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', 'o ' || d.id" PG_ORIGIN_SQL ") AS n"
 #define SQL_SWEEP_DELETE "DELETE FROM sweeps WHERE id = $1"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
