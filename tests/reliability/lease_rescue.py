@@ -4,7 +4,8 @@ lease expired (server/lease.c, docs/STORE.md "Leases"): two simulating daemons A
 database with --lease-seconds 2; a long run is submitted, one of them claims it and is killed
 with SIGKILL; the other must not take the run before the lease expired, must requeue it
 ("rescued" in its log) within a lease and a rescue period after that, and then runs it to
-success as attempt 2. Exit 0 on success, 1 with the reason on failure.
+success as attempt 2. Exit 0 on success, 1 with the reason on failure. With EIRNN_TEST_STORE=pg
+(ctest reliability/pg/lease_rescue) the database is a new one on the tests' PostgreSQL cluster.
 
     python3 tests/reliability/lease_rescue.py --eirnnd build/server/eirnnd
 """
@@ -17,6 +18,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+import pgtest  # noqa: E402
 from eirnnd_proc import MODEL_BIG, Daemon, get_json, request, time_scale  # noqa: E402
 
 LEASE = 2.0
@@ -47,12 +50,12 @@ def main():
     ap.add_argument("--sanitized", action="store_true", help="(unused)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="eir_lease_")
-    db = os.path.join(tmp, "eirnn.db")
+    db = pgtest.daemon_db(tmp)
     common = ["--workers", "1", "--lease-seconds", str(LEASE)]
     daemons = {"A": Daemon(args.eirnnd, db, common), "B": Daemon(args.eirnnd, db, common)}
     try:
-        # both up before anything runs: the start's requeue of a simulating daemon (SQLite)
-        # then finds nothing running
+        # both up before anything runs: the start's requeue of a simulating daemon (SQLite: all
+        # running runs) then finds nothing running
         for d in daemons.values():
             d.start()
         a = daemons["A"]
@@ -117,6 +120,7 @@ def main():
         for d in daemons.values():
             if d.alive():
                 d.stop()
+        pgtest.drop(db)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
