@@ -16,7 +16,7 @@
 
 /* ---- messages and errors ------------------------------------------------------------------ */
 
-store_status pg_fail(struct pg_conn *pc, store_status st, const char *fmt, ...)
+store_status pg_fail(struct pgs_conn *pc, store_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -74,7 +74,7 @@ static void one_line(char *out, size_t cap, const char *msg)
     out[n] = '\0';
 }
 
-store_status pg_fail_res(struct pg_conn *pc, PGconn *db, const PGresult *res, const char *what)
+store_status pg_fail_res(struct pgs_conn *pc, PGconn *db, const PGresult *res, const char *what)
 {
     const char *state = pg_sqlstate(res);
     const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -93,6 +93,57 @@ store_status pg_fail_res(struct pg_conn *pc, PGconn *db, const PGresult *res, co
     else
         pg_fail(pc, st, "%s: the connection to PostgreSQL was lost (%s)", what, msg);
     return st;
+}
+
+/* ---- prepared statements ------------------------------------------------------------------- */
+
+/**
+ * The statements prepared on one backend connection, found by the address of their SQL text
+ * (a literal: the same address every time) and checked against a copy of the text, so that a
+ * statement is never mistaken for another. Statement i is named "e<i>".
+ */
+struct pg_prep {
+    int n;
+    const char *key[PG_PREP_MAX]; /**< the caller's SQL pointer */
+    char *text[PG_PREP_MAX];      /**< a copy of the SQL */
+};
+
+/** Free a connection's statement list (NULL is a no-op). Cannot fail. */
+static void prep_free(struct pg_prep *pp)
+{
+    if (!pp) return;
+    for (int i = 0; i < pp->n; i++)
+        free(pp->text[i]);
+    free(pp);
+}
+
+/** The index of @p sql among @p pp's statements, or -1. */
+static int prep_find(const struct pg_prep *pp, const char *sql)
+{
+    for (int i = 0; i < pp->n; i++)
+        if (pp->key[i] == sql && strcmp(pp->text[i], sql) == 0) return i;
+    return -1;
+}
+
+/** Prepare @p sql on @p db as the next statement of @p pp: its index, or -1 (no room, out of
+ *  memory, or PostgreSQL refused; the caller then runs it unprepared and gets the error). */
+static int prep_add(PGconn *db, struct pg_prep *pp, const char *sql, int nparams)
+{
+    if (pp->n >= PG_PREP_MAX) return -1;
+    char *copy = strdup(sql);
+    if (!copy) return -1;
+    char name[16];
+    snprintf(name, sizeof name, "e%d", pp->n);
+    PGresult *res = PQprepare(db, name, sql, nparams, NULL);
+    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        free(copy);
+        return -1;
+    }
+    pp->key[pp->n] = sql;
+    pp->text[pp->n] = copy;
+    return pp->n++;
 }
 
 /* ---- the pool ---------------------------------------------------------------------------------
@@ -124,8 +175,10 @@ fail:
 void pg_pool_destroy(struct pg_pool *p)
 {
     if (!p->idle) return;
-    for (int i = 0; i < p->n_idle; i++)
-        PQfinish(p->idle[i]);
+    for (int i = 0; i < p->n_idle; i++) {
+        PQfinish(p->idle[i].db);
+        prep_free(p->idle[i].prep);
+    }
     free(p->idle);
     p->idle = NULL;
     pthread_mutex_destroy(&p->mu);
@@ -153,8 +206,16 @@ PGconn *pg_connect_new(const struct pg_store *st, char *err, size_t errlen)
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s(st->cfg.busy_timeout_ms));
     /* the URL comes after the defaults so that its own parameters win */
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "dbname", NULL};
-    const char *const vals[] = {timeout, "eirnnd", st->url, NULL};
+    /* TCP keepalives: a server that vanished without closing (host down, network cut) is
+     * noticed after about a minute instead of the system's two hours, also by the listener */
+    const char *const keys[] = {"connect_timeout",
+                                "fallback_application_name",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "dbname",
+                                NULL};
+    const char *const vals[] = {timeout, "eirnnd", "30", "10", "3", st->url, NULL};
     PGconn *db = PQconnectdbParams(keys, vals, 1);
     if (!db) {
         if (err && errlen) snprintf(err, errlen, "out of memory connecting to PostgreSQL");
@@ -197,7 +258,7 @@ static int idle_conn_ok(PGconn *db)
     return poll(&pfd, 1, 0) == 0;
 }
 
-store_status pg_borrow(struct pg_conn *pc)
+store_status pg_borrow(struct pgs_conn *pc)
 {
     if (pc->db) return STORE_OK;
     struct pg_store *st = pc->st;
@@ -211,17 +272,19 @@ store_status pg_borrow(struct pg_conn *pc)
     int waited = 0;
     for (;;) {
         while (p->n_idle > 0) {
-            PGconn *db = p->idle[--p->n_idle];
-            if (idle_conn_ok(db)) {
+            struct pg_idle it = p->idle[--p->n_idle];
+            if (idle_conn_ok(it.db)) {
                 pthread_mutex_unlock(&p->mu);
-                pc->db = db;
+                pc->db = it.db;
+                pc->prep = it.prep;
                 return STORE_OK;
             }
             /* broken while idle (e.g. PostgreSQL restarted): close it, make another below */
             p->n_open--;
             p->dropped++;
             pthread_mutex_unlock(&p->mu);
-            PQfinish(db);
+            PQfinish(it.db);
+            prep_free(it.prep);
             pthread_mutex_lock(&p->mu);
         }
         if (p->n_open < p->size) break;
@@ -248,14 +311,17 @@ store_status pg_borrow(struct pg_conn *pc)
     pthread_mutex_unlock(&p->mu);
     if (!db) return pg_fail(pc, STORE_BUSY, "cannot connect to PostgreSQL: %s", why);
     pc->db = db;
+    pc->prep = calloc(1, sizeof *pc->prep); /* NULL: statements run unprepared */
     return STORE_OK;
 }
 
-void pg_return(struct pg_conn *pc)
+void pg_return(struct pgs_conn *pc)
 {
     PGconn *db = pc->db;
+    struct pg_prep *prep = pc->prep;
     if (!db || pc->held) return;
     pc->db = NULL;
+    pc->prep = NULL;
     struct pg_pool *p = &pc->st->pool;
     int keep = PQstatus(db) == CONNECTION_OK;
     if (keep && PQtransactionStatus(db) != PQTRANS_IDLE) {
@@ -266,8 +332,9 @@ void pg_return(struct pg_conn *pc)
     }
     pthread_mutex_lock(&p->mu);
     if (keep && p->n_idle < p->size) {
-        p->idle[p->n_idle++] = db;
+        p->idle[p->n_idle++] = (struct pg_idle){db, prep};
         db = NULL;
+        prep = NULL;
     } else {
         p->n_open--;
         p->dropped++;
@@ -275,20 +342,23 @@ void pg_return(struct pg_conn *pc)
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     if (db) PQfinish(db);
+    prep_free(prep);
 }
 
-store_status pg_op_begin(struct pg_conn *pc)
+store_status pg_op_begin(struct pgs_conn *pc)
 {
     if (pc->w.active)
-        return pg_fail(pc, STORE_CONFLICT,
-                       "a finish is in progress on this connection; commit or abort it first");
+        return pg_fail(pc, STORE_INVALID,
+                       "a finish of run %s is in progress on this connection; commit or abort it "
+                       "first",
+                       pc->w.run_id);
     return pg_borrow(pc);
 }
 
 /* ---- statements --------------------------------------------------------------------------- */
 
-PGresult *pg_exec(struct pg_conn *pc, const char *sql, const struct pg_params *p, int binary_result,
-                  store_status *st, const char *what)
+PGresult *pg_exec(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
+                  int binary_result, store_status *st, const char *what)
 {
     if (!pc->db) {
         *st = pg_fail(pc, STORE_ERROR, "%s: no database connection borrowed (a bug)", what);
@@ -300,9 +370,42 @@ PGresult *pg_exec(struct pg_conn *pc, const char *sql, const struct pg_params *p
                              : "too many statement parameters (a bug)");
         return NULL;
     }
-    PGresult *res = PQexecParams(pc->db, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
-                                 p ? p->len : NULL, p ? p->fmt : NULL, binary_result ? 1 : 0);
+    int n = p ? p->n : 0, k = -1;
+    if (pc->prep && (k = prep_find(pc->prep, sql)) < 0 &&
+        PQtransactionStatus(pc->db) != PQTRANS_INERROR)
+        k = prep_add(pc->db, pc->prep, sql, n);
+    PGresult *res;
+    if (k >= 0) {
+        char name[16];
+        snprintf(name, sizeof name, "e%d", k);
+        res = PQexecPrepared(pc->db, name, n, p ? p->v : NULL, p ? p->len : NULL, p ? p->fmt : NULL,
+                             binary_result ? 1 : 0);
+    } else {
+        res = PQexecParams(pc->db, sql, n, NULL, p ? p->v : NULL, p ? p->len : NULL,
+                           p ? p->fmt : NULL, binary_result ? 1 : 0);
+    }
     ExecStatusType es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (k >= 0 && es == PGRES_FATAL_ERROR && strcmp(pg_sqlstate(res), "26000") == 0) {
+        /* the prepared statement is gone: the session behind this connection changed under
+         * us (a transaction-pooling proxy). Stop preparing on this connection; a statement
+         * outside a transaction simply runs again unprepared. */
+        prep_free(pc->prep);
+        pc->prep = NULL;
+        if (PQtransactionStatus(pc->db) == PQTRANS_IDLE) {
+            PQclear(res);
+            res = PQexecParams(pc->db, sql, n, NULL, p ? p->v : NULL, p ? p->len : NULL,
+                               p ? p->fmt : NULL, binary_result ? 1 : 0);
+            es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        } else {
+            PQclear(res);
+            *st = pg_fail(pc, STORE_BUSY,
+                          "%s: a prepared statement vanished from the database session (a "
+                          "transaction-pooling proxy?); retry, statements are no longer "
+                          "prepared on this connection",
+                          what);
+            return NULL;
+        }
+    }
     if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
         *st = STORE_OK;
         return res;
@@ -312,7 +415,7 @@ PGresult *pg_exec(struct pg_conn *pc, const char *sql, const struct pg_params *p
     return NULL;
 }
 
-store_status pg_run(struct pg_conn *pc, const char *sql, const struct pg_params *p,
+store_status pg_run(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
                     int64_t *affected, const char *what)
 {
     store_status st;
@@ -323,7 +426,7 @@ store_status pg_run(struct pg_conn *pc, const char *sql, const struct pg_params 
     return STORE_OK;
 }
 
-store_status pg_query_i64(struct pg_conn *pc, const char *sql, const struct pg_params *p,
+store_status pg_query_i64(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
                           int64_t *out, const char *what)
 {
     store_status st;
@@ -337,12 +440,12 @@ store_status pg_query_i64(struct pg_conn *pc, const char *sql, const struct pg_p
 
 /* ---- transactions ----------------------------------------------------------------------- */
 
-store_status pg_begin(struct pg_conn *pc)
+store_status pg_begin(struct pgs_conn *pc)
 {
     return pg_run(pc, "BEGIN", NULL, NULL, "cannot start a transaction");
 }
 
-store_status pg_commit(struct pg_conn *pc)
+store_status pg_commit(struct pgs_conn *pc)
 {
     store_status st;
     PGresult *res = pg_exec(pc, "COMMIT", NULL, 0, &st, "cannot commit");
@@ -361,7 +464,7 @@ store_status pg_commit(struct pg_conn *pc)
     return STORE_OK;
 }
 
-void pg_rollback(struct pg_conn *pc)
+void pg_rollback(struct pgs_conn *pc)
 {
     if (!pc->db || PQstatus(pc->db) != CONNECTION_OK) return;
     if (PQtransactionStatus(pc->db) == PQTRANS_IDLE) return;
@@ -370,13 +473,13 @@ void pg_rollback(struct pg_conn *pc)
 }
 
 /** 1 when the last failure was a serialization failure or deadlock worth a retry. */
-static int retryable(struct pg_conn *pc)
+static int retryable(struct pgs_conn *pc)
 {
     return strstr(pc->base.errmsg, "(SQLSTATE 40001)") ||
            strstr(pc->base.errmsg, "(SQLSTATE 40P01)");
 }
 
-store_status pg_tx_run(struct pg_conn *pc, pg_tx_body body, void *ctx)
+store_status pg_tx_run(struct pgs_conn *pc, pg_tx_body body, void *ctx)
 {
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -400,7 +503,7 @@ store_status pg_tx_run(struct pg_conn *pc, pg_tx_body body, void *ctx)
 
 /* ---- notifications ---------------------------------------------------------------------- */
 
-store_status pg_notify(struct pg_conn *pc, char letter, const char *id)
+store_status pg_notify(struct pgs_conn *pc, char letter, const char *id)
 {
     char payload[STORE_ID_MAX + 4];
     snprintf(payload, sizeof payload, "%c %s", letter, id ? id : "");

@@ -1,23 +1,27 @@
 /**
  * @file store_pg_finish.c
- * @brief PostgreSQL backend: finishing a run, its results written in the transaction that sets
+ * @brief PostgreSQL backend: finishing a run, its results published in the transaction that sets
  *        its final status.
  *
  * finish_begin() borrows a connection and holds it (pc->held) until finish_commit() or
- * finish_abort(), with one transaction open on it: the results rows, their chunks (each
+ * finish_abort(), with a transaction open on it: the results rows, their chunks (each
  * ::store_config::chunk_size bytes, inserted as binary bytea as soon as it is full, so that no
- * more than one chunk is ever in this process's memory) and finally the run's status. Nothing
- * is visible to readers before that commit (PostgreSQL's isolation), and results rows say
- * complete = 1 only from that commit on, so a crash or a lost connection leaves nothing behind.
- * (::store_config::batch_bytes does not apply: PostgreSQL has no single writer lock that a
- * large finish would keep from others.)
+ * more than one chunk is ever in this process's memory) and finally the run's status. As on
+ * SQLite, a large result's chunks are committed every ::store_config::batch_bytes (0: never) as
+ * staged rows (results.complete = 0) that no reader sees, so that no transaction grows without
+ * bound; the final transaction publishes them (complete = 1) with the status. Staged rows of an
+ * interrupted finish are deleted on abort, by the run's next finish_begin() and by the rescue
+ * of its expired lease.
  *
- * The fence: finish_begin() checks that the run is running in the caller's attempt, and the
- * commit sets the final status with `UPDATE ... WHERE id = $1 AND attempts = $2 AND status = 1`
- * inside the same transaction, so an attempt whose lease expired meanwhile (the run rescued,
- * perhaps running again elsewhere) matches no row: everything is rolled back and the call fails
- * with ::STORE_CONFLICT "lease lost". The run's claim row is closed with the outcome (the final
- * status, or 'fenced' for the refused attempt).
+ * The fence: finish_begin() checks that the run is running in the caller's attempt; each batch
+ * commits only after locking the run's row (FOR SHARE) and finding it still in that attempt, so
+ * a rescue cannot slip in between the check and the commit; and the final transaction sets the
+ * status with `UPDATE ... WHERE id = $1 AND attempts = $2 AND status = 1`. An attempt whose
+ * lease expired meanwhile (the run rescued, perhaps running again elsewhere) therefore commits
+ * nothing more: everything open is rolled back and the call fails with ::STORE_CONFLICT "lease
+ * lost". Deleting staged rows is fenced the same way, so a stale attempt never deletes those of
+ * the run's current one. The run's claim row is closed with the outcome (the final status, or
+ * 'fenced' for a refused attempt).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -29,9 +33,13 @@
 #include "store_pg_int.h"
 
 static const char state_sql[] = "SELECT status, attempts FROM runs WHERE id = $1";
-/* staged rows of an interrupted finish of the run (none are ever committed here, but a database
- * written by other means may hold some): invisible to readers, deleted at the next finish */
-static const char drop_staged_sql[] = "DELETE FROM results WHERE run_id = $1 AND complete = 0";
+/* Staged rows of run $1, while it is running in attempt $2 (so never another attempt's). */
+static const char drop_staged_sql[] =
+    "DELETE FROM results WHERE run_id = $1 AND complete = 0 AND EXISTS (SELECT 1 FROM runs "
+    "WHERE id = $1 AND attempts = $2::int AND status = 1)";
+/* The fence of a batch's commit: the run's row locked against a rescue until the commit. */
+static const char batch_fence_sql[] =
+    "SELECT 1 FROM runs WHERE id = $1 AND attempts = $2::int AND status = 1 FOR SHARE";
 static const char result_insert_sql[] =
     "INSERT INTO results (run_id, var, dtype, shape, total_bytes, chunk_size, chunk_count, "
     "sha256) VALUES ($1, $2, $3, $4, $5::bigint, $6::bigint, 0, '')";
@@ -64,25 +72,41 @@ static void writer_reset(struct pg_writer *w)
 {
     w->active = 0;
     w->in_result = 0;
+    w->staged = 0;
+    w->batch_len = 0;
     w->buf_len = 0;
     w->run_id[0] = '\0';
     w->var[0] = '\0';
 }
 
-/** End the finish's hold on its connection: roll back what is open and give it back. */
-static void writer_release(struct pg_conn *pc)
+/** End the finish's hold on its connection: roll back what is open, delete the batches this
+ *  finish committed (staged) when @p drop, give the connection back. Keeps the connection's
+ *  message. If the delete fails, the staged rows stay invisible until the run's next finish or
+ *  rescue deletes them. */
+static void writer_release(struct pgs_conn *pc, int drop)
 {
+    struct pg_writer *w = &pc->w;
     pg_rollback(pc);
+    if (drop && w->staged && PQstatus(pc->db) == CONNECTION_OK) {
+        char keep[STORE_ERRMSG_MAX];
+        memcpy(keep, pc->base.errmsg, sizeof keep);
+        struct pg_params p;
+        pg_params_init(&p);
+        pg_p_text(&p, w->run_id);
+        pg_p_i64(&p, w->attempt);
+        pg_run(pc, drop_staged_sql, &p, NULL, "cannot delete staged results");
+        memcpy(pc->base.errmsg, keep, sizeof keep);
+    }
     pc->held = 0;
     pg_return(pc);
-    writer_reset(&pc->w);
+    writer_reset(w);
 }
 
 /** Roll the whole finish back after a failure (the connection's message is kept); passes
  *  @p st through. */
-static store_status writer_fail(struct pg_conn *pc, store_status st)
+static store_status writer_fail(struct pgs_conn *pc, store_status st)
 {
-    writer_release(pc);
+    writer_release(pc, 1);
     pc->w.failed = 1;
     return st;
 }
@@ -92,7 +116,7 @@ static store_status writer_fail(struct pg_conn *pc, store_status st)
  * for append and end) or between results (0, for result_begin and finish_commit; a result left
  * open then rolls the whole finish back).
  */
-static store_status writer_check(struct pg_conn *pc, int in_result)
+static store_status writer_check(struct pgs_conn *pc, int in_result)
 {
     if (!pc->w.active)
         return pg_fail(pc, STORE_INVALID, "%s",
@@ -107,7 +131,7 @@ static store_status writer_check(struct pg_conn *pc, int in_result)
 
 /** Inside the finish's transaction: ::STORE_OK when run @p id is running in @p attempt, else
  *  ::STORE_NOT_FOUND or ::STORE_CONFLICT ("lease lost: ..." / "... not running"). */
-static store_status check_fence(struct pg_conn *pc, const char *id, int attempt)
+static store_status check_fence(struct pgs_conn *pc, const char *id, int attempt)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -131,7 +155,7 @@ static store_status check_fence(struct pg_conn *pc, const char *id, int attempt)
 
 store_status pg_finish_begin(store_conn *c, const char *run_id, int attempt)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (pc->w.active)
         return pg_fail(pc, STORE_CONFLICT, "a finish of run %s is already in progress",
                        pc->w.run_id);
@@ -144,6 +168,7 @@ store_status pg_finish_begin(store_conn *c, const char *run_id, int attempt)
         struct pg_params p;
         pg_params_init(&p);
         pg_p_text(&p, run_id);
+        pg_p_i64(&p, attempt);
         st = pg_run(pc, drop_staged_sql, &p, NULL, "cannot delete staged results");
     }
     if (st != STORE_OK) {
@@ -162,7 +187,7 @@ store_status pg_finish_begin(store_conn *c, const char *run_id, int attempt)
 
 /** The JSON array text of @p shape into @p out, and the array's size in bytes into *@p total
  *  (elements of @p isz bytes); ::STORE_INVALID for a negative or too large shape. */
-static store_status shape_text(struct pg_conn *pc, const char *var, unsigned isz, int ndim,
+static store_status shape_text(struct pgs_conn *pc, const char *var, unsigned isz, int ndim,
                                const int64_t *shape, char *out, size_t cap, uint64_t *total)
 {
     size_t pos = 0;
@@ -183,7 +208,7 @@ static store_status shape_text(struct pg_conn *pc, const char *var, unsigned isz
 store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
                              const int64_t *shape)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 0);
     if (st != STORE_OK) return st;
@@ -234,8 +259,32 @@ store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, 
     return STORE_OK;
 }
 
-/** INSERT the next chunk (@p len bytes at @p data) of the result being written. */
-static store_status write_chunk(struct pg_conn *pc, const void *data, size_t len)
+/** Commit the batch written so far (staged) once its run's row, locked, is still in this
+ *  finish's attempt, and open the next one. ::STORE_CONFLICT "lease lost" otherwise. */
+static store_status commit_batch(struct pgs_conn *pc)
+{
+    struct pg_writer *w = &pc->w;
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_p_text(&p, w->run_id);
+    pg_p_i64(&p, w->attempt);
+    store_status st;
+    PGresult *r = pg_exec(pc, batch_fence_sql, &p, 0, &st, "cannot lock the run");
+    if (!r) return st;
+    int ours = PQntuples(r) == 1;
+    PQclear(r);
+    if (!ours)
+        return pg_fail(pc, STORE_CONFLICT, "lease lost: run %s is no longer running in attempt %d",
+                       w->run_id, w->attempt);
+    if ((st = pg_commit(pc)) != STORE_OK) return st;
+    w->staged = 1;
+    w->batch_len = 0;
+    return pg_begin(pc);
+}
+
+/** INSERT the next chunk (@p len bytes at @p data) of the result being written; commits the
+ *  batch once it holds ::store_config::batch_bytes. */
+static store_status write_chunk(struct pgs_conn *pc, const void *data, size_t len)
 {
     struct pg_writer *w = &pc->w;
     struct pg_params p;
@@ -245,13 +294,17 @@ static store_status write_chunk(struct pg_conn *pc, const void *data, size_t len
     pg_p_i64(&p, w->chunk_index);
     pg_p_bin(&p, len ? data : "", len);
     store_status st = pg_run(pc, chunk_insert_sql, &p, NULL, "cannot store a result chunk");
-    if (st == STORE_OK) w->chunk_index++;
-    return st;
+    if (st != STORE_OK) return st;
+    w->chunk_index++;
+    w->batch_len += len;
+    size_t batch = pc->st->cfg.batch_bytes;
+    if (batch == 0 || w->batch_len < batch) return STORE_OK;
+    return commit_batch(pc);
 }
 
 store_status pg_result_append(store_conn *c, const void *data, size_t n)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 1);
     if (st != STORE_OK) return st;
@@ -289,7 +342,7 @@ store_status pg_result_append(store_conn *c, const void *data, size_t n)
 
 store_status pg_result_end(store_conn *c, const char *sha256_hex)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 1);
     if (st != STORE_OK) return st;
@@ -328,7 +381,7 @@ store_status pg_result_end(store_conn *c, const char *sha256_hex)
  * back): close the attempt's claim row as 'fenced' and say why (::STORE_CONFLICT "lease lost:
  * ..." or "... not running", ::STORE_NOT_FOUND when the run is gone).
  */
-static store_status fenced(struct pg_conn *pc, const char *id, int attempt)
+static store_status fenced(struct pgs_conn *pc, const char *id, int attempt)
 {
     store_status st = pg_borrow(pc);
     if (st != STORE_OK) return st;
@@ -350,7 +403,7 @@ static store_status fenced(struct pg_conn *pc, const char *id, int attempt)
  * queue is empty), then COMMIT. On any failure everything is rolled back, *@p next is zeroed and
  * the run stays as it was.
  */
-static store_status finish_commit(struct pg_conn *pc, store_run_status status,
+static store_status finish_commit(struct pgs_conn *pc, store_run_status status,
                                   const char *meta_json, const char *error_json, store_run *next)
 {
     struct pg_writer *w = &pc->w;
@@ -394,7 +447,7 @@ static store_status finish_commit(struct pg_conn *pc, store_run_status status,
         if (next) store_run_clear(next);
         return writer_fail(pc, st);
     }
-    writer_release(pc);
+    writer_release(pc, 0);
     return STORE_OK;
 }
 
@@ -413,7 +466,7 @@ store_status pg_finish_commit_claim(store_conn *c, store_run_status status, cons
 
 void pg_finish_abort(store_conn *c)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!pc->w.active) return;
-    writer_release(pc);
+    writer_release(pc, 1);
 }

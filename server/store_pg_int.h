@@ -12,9 +12,11 @@
  * new one. An idle connection whose socket became readable (the server said goodbye: restart,
  * pg_terminate_backend) is checked and replaced before it is handed out.
  *
- * Statements: every statement is a string literal (or a macro of literals) run by pg_exec()
- * with PQexecParams: values travel as parameters only (text format, bytea in binary), never
- * pasted into SQL. Results come back in text format unless asked for in binary.
+ * Statements: every statement is a string literal (or a macro of literals) run by pg_exec():
+ * values travel as parameters only (text format, bytea in binary), never pasted into SQL.
+ * Results come back in text format unless asked for in binary. A statement is prepared on a
+ * backend connection the first time it runs there (PQprepare, at most ::PG_PREP_MAX per
+ * connection, then PQexecParams), which halves the cost of the small ones.
  *
  * Errors: pg_exec() maps a failed statement's SQLSTATE to a ::store_status (pg_status_of()):
  * lost connection, server shutting down or starting up (class 08, 57P01..57P03), serialization
@@ -129,11 +131,20 @@ extern const size_t store_pg_migrations_count;
 
 /* ---- the store and its connections ---------------------------------------------------------- */
 
+/** The statements prepared on one backend connection (store_pg_conn.c; it goes with it). */
+struct pg_prep;
+
+/** A connection waiting in the pool, with its prepared statements. */
+struct pg_idle {
+    PGconn *db;
+    struct pg_prep *prep;
+};
+
 /** The pool of backend connections of one store. */
 struct pg_pool {
     pthread_mutex_t mu;
-    pthread_cond_t cv; /**< on CLOCK_MONOTONIC: signalled when a connection comes back */
-    PGconn **idle;     /**< connections not borrowed, pool_size slots */
+    pthread_cond_t cv;    /**< on CLOCK_MONOTONIC: signalled when a connection comes back */
+    struct pg_idle *idle; /**< connections not borrowed, pool_size slots */
     int n_idle;
     int n_open;                    /**< idle + borrowed + being connected */
     int size;                      /**< most open at once (store_config::pool_size) */
@@ -150,10 +161,12 @@ struct pg_store {
 
 /** State of a finish in progress (finish_begin .. finish_commit/abort); store_pg_finish.c. */
 struct pg_writer {
-    int active;    /**< the finish transaction is open on pc->db (held) */
-    int in_result; /**< between result_begin and result_end */
-    int failed;    /**< the last finish was rolled back after a failure */
-    int attempt;   /**< the fence of finish_begin() */
+    int active;       /**< the finish transaction is open on pc->db (held) */
+    int in_result;    /**< between result_begin and result_end */
+    int failed;       /**< the last finish was rolled back after a failure */
+    int attempt;      /**< the fence of finish_begin() */
+    int staged;       /**< a batch of this finish was committed (staged rows, complete = 0) */
+    size_t batch_len; /**< chunk bytes written since the last commit */
     char run_id[STORE_ID_MAX];
     char var[STORE_VAR_MAX];
     uint64_t expect;  /**< bytes the shape holds */
@@ -164,32 +177,34 @@ struct pg_writer {
     eir_sha256_ctx sha;
 };
 
-struct pg_conn {
+/** The backend's ::store_conn (not "struct pgs_conn": that is libpq's own PGconn). */
+struct pgs_conn {
     struct store_conn base; /**< must stay first */
     struct pg_store *st;
-    PGconn *db;       /**< borrowed for the operation in progress (or the finish), or NULL */
-    int held;         /**< db stays borrowed across calls (a finish in progress) */
-    PGconn *listen;   /**< changes_wait()'s own connection (not from the pool), or NULL */
-    int listen_fresh; /**< listen was (re)connected: the next changes_wait reports 1 */
+    PGconn *db;           /**< borrowed for the operation in progress (or the finish), or NULL */
+    struct pg_prep *prep; /**< db's prepared statements (borrowed with it; may be NULL) */
+    int held;             /**< db stays borrowed across calls (a finish in progress) */
+    PGconn *listen;       /**< changes_wait()'s own connection (not from the pool), or NULL */
+    int listen_fresh;     /**< listen was (re)connected: the next changes_wait reports 1 */
     struct pg_writer w;
 };
 
-static inline struct pg_conn *PGC(store_conn *c)
+static inline struct pgs_conn *PGC(store_conn *c)
 {
-    return (struct pg_conn *)c;
+    return (struct pgs_conn *)c;
 }
 
 /* ---- store_pg_conn.c: messages and errors ------------------------------------------------- */
 
 /** Set the connection's message (printf-style) and return @p st. Cannot fail. */
-store_status pg_fail(struct pg_conn *pc, store_status st, const char *fmt, ...)
+store_status pg_fail(struct pgs_conn *pc, store_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /** The ::store_status of SQLSTATE @p sqlstate (NULL: the connection was lost, ::STORE_BUSY);
  *  see the mapping in this file's comment. */
 store_status pg_status_of(const char *sqlstate);
 /** Map failed result @p res (may be NULL) of @p db to a status, with the message
  *  "<what>: <PostgreSQL's message> (SQLSTATE x)". Does not free @p res. */
-store_status pg_fail_res(struct pg_conn *pc, PGconn *db, const PGresult *res, const char *what);
+store_status pg_fail_res(struct pgs_conn *pc, PGconn *db, const PGresult *res, const char *what);
 /** The SQLSTATE of a failed result ("" when none, e.g. the connection was lost). */
 const char *pg_sqlstate(const PGresult *res);
 
@@ -211,16 +226,18 @@ PGconn *pg_connect_new(const struct pg_store *st, char *err, size_t errlen);
  * connections are busy". A failed connect gives ::STORE_BUSY naming PostgreSQL's reason (the
  * caller's 503 + Retry-After). Nothing is borrowed on failure.
  */
-store_status pg_borrow(struct pg_conn *pc);
+store_status pg_borrow(struct pgs_conn *pc);
 /** Give pc->db back to the pool unless it is held (pc->held): a broken connection, or one left
  *  in a transaction that cannot be rolled back, is closed instead. NULL pc->db is a no-op. */
-void pg_return(struct pg_conn *pc);
-/** Begin an ordinary operation: refuses with ::STORE_CONFLICT while a finish is in progress on
- *  this conn, then pg_borrow(). Pair with pg_return(). */
-store_status pg_op_begin(struct pg_conn *pc);
+void pg_return(struct pgs_conn *pc);
+/** Begin an ordinary operation: refuses with ::STORE_INVALID (as SQLite) while a finish is in
+ *  progress on this conn, then pg_borrow(). Pair with pg_return(). */
+store_status pg_op_begin(struct pgs_conn *pc);
 
 /* ---- store_pg_conn.c, store_pg_rows.c: statements and parameters --------------------------- */
 
+/** Most statements prepared on one backend connection. */
+#define PG_PREP_MAX 128
 /** Most parameters of one statement. */
 #define PG_MAX_PARAMS 48
 
@@ -264,39 +281,39 @@ void pg_p_text_array(struct pg_params *p, const char *const *items, size_t n);
  * PQclear()s it), or NULL with *@p st set from the SQLSTATE (see the mapping above) and the
  * message "<what>: ...". pc->db must be borrowed. Never retries.
  */
-PGresult *pg_exec(struct pg_conn *pc, const char *sql, const struct pg_params *p, int binary_result,
-                  store_status *st, const char *what);
+PGresult *pg_exec(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
+                  int binary_result, store_status *st, const char *what);
 /** pg_exec() for a statement whose rows do not matter; *@p affected (may be NULL) gets
  *  PQcmdTuples. Returns the status. */
-store_status pg_run(struct pg_conn *pc, const char *sql, const struct pg_params *p,
+store_status pg_run(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
                     int64_t *affected, const char *what);
 /** A single-value bigint query: *@p out gets row 0 column 0 (0 when there is no row or it is
  *  NULL). Statement errors as pg_exec(). */
-store_status pg_query_i64(struct pg_conn *pc, const char *sql, const struct pg_params *p,
+store_status pg_query_i64(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
                           int64_t *out, const char *what);
 
 /* ---- store_pg_conn.c: transactions and notifications -------------------------------------- */
 
 /** BEGIN on pc->db (borrowed). Errors as pg_exec(). */
-store_status pg_begin(struct pg_conn *pc);
+store_status pg_begin(struct pgs_conn *pc);
 /** COMMIT: ::STORE_OK only when PostgreSQL committed (a COMMIT that reports ROLLBACK, after an
  *  error inside the transaction, is ::STORE_ERROR). A lost connection is ::STORE_BUSY and the
  *  outcome unknown (the message says so). */
-store_status pg_commit(struct pg_conn *pc);
+store_status pg_commit(struct pgs_conn *pc);
 /** ROLLBACK, ignoring errors (a broken connection is dropped at pg_return()). Cannot fail. */
-void pg_rollback(struct pg_conn *pc);
+void pg_rollback(struct pgs_conn *pc);
 
 /** The logic of a write: runs inside BEGIN .. COMMIT on pc->db; returns ::STORE_OK to commit,
  *  anything else (with the connection's message) to roll back. Must be re-runnable: it is run
  *  again after a serialization failure or deadlock. */
-typedef store_status (*pg_tx_body)(struct pg_conn *pc, void *ctx);
+typedef store_status (*pg_tx_body)(struct pgs_conn *pc, void *ctx);
 /**
  * Run @p body as one transaction: pg_op_begin(), BEGIN, body, COMMIT (or ROLLBACK when the body
  * failed), pg_return(). A serialization failure or deadlock (40001, 40P01) anywhere in it is
  * retried up to 3 times in all before ::STORE_BUSY. Returns the body's status, or the BEGIN /
  * COMMIT / borrow failure; nothing is kept on failure.
  */
-store_status pg_tx_run(struct pg_conn *pc, pg_tx_body body, void *ctx);
+store_status pg_tx_run(struct pgs_conn *pc, pg_tx_body body, void *ctx);
 
 /** Letters of the notification payloads. */
 #define PG_NOTE_QUEUED 'q'
@@ -309,7 +326,7 @@ store_status pg_tx_run(struct pg_conn *pc, pg_tx_body body, void *ctx);
  * pg_exec() (the caller rolls back). Statements that change many rows may instead call
  * pg_notify() in their own SQL, with the same payload format.
  */
-store_status pg_notify(struct pg_conn *pc, char letter, const char *id);
+store_status pg_notify(struct pgs_conn *pc, char letter, const char *id);
 
 /* ---- store_pg_rows.c ---------------------------------------------------------------------- */
 
@@ -359,24 +376,25 @@ typedef int (*pg_list_row)(const PGresult *res, int row, void *ctx);
  * ::STORE_INVALID for a malformed cursor (reported by pg_params_list()); statement errors as
  * pg_exec() (@p next emptied). pc->db must be borrowed.
  */
-store_status pg_list_page(struct pg_conn *pc, const char *sql, const struct pg_params *p,
+store_status pg_list_page(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
                           int seq_col, int limit, pg_list_row row, void *ctx,
                           char next[STORE_CURSOR_MAX], const char *what);
 /** Start @p p for pg_list_page(): $1 the seq bound of @p cursor, $2 the clamped @p limit + 1.
  *  ::STORE_INVALID "malformed cursor". */
-store_status pg_params_list(struct pg_conn *pc, struct pg_params *p, const char *cursor, int limit);
+store_status pg_params_list(struct pgs_conn *pc, struct pg_params *p, const char *cursor,
+                            int limit);
 
 /* ---- store_pg_labels.c ------------------------------------------------------------------ */
 
 /** Add $n (keys) and $n+1 (values) of ::PG_LABEL_CONDS for @p labels (NULL or none: two NULL
  *  arrays). ::STORE_INVALID for too many or incomplete conditions. */
-store_status pg_params_labels(struct pg_conn *pc, struct pg_params *p, const store_labels *labels);
+store_status pg_params_labels(struct pgs_conn *pc, struct pg_params *p, const store_labels *labels);
 /** ::STORE_INVALID unless @p labels_json (NULL: fine) is a JSON object of strings. Runs a
  *  statement on pc->db (borrowed); other errors as pg_exec(). */
-store_status pg_labels_check(struct pg_conn *pc, const char *labels_json);
+store_status pg_labels_check(struct pgs_conn *pc, const char *labels_json);
 /** Check @p labels_json (NULL: nothing to do) and store one label row per member for object
  *  @p object_id, inside the caller's transaction. Errors as pg_labels_check() / pg_exec(). */
-store_status pg_labels_put(struct pg_conn *pc, const char *object_id, const char *labels_json);
+store_status pg_labels_put(struct pgs_conn *pc, const char *object_id, const char *labels_json);
 
 /* ---- store_pg_models.c: the insert shared with the sweeps ---------------------------------- */
 
@@ -390,7 +408,7 @@ struct pg_model_row {
 /** INSERT a model row and its labels inside the caller's transaction (sends no notification).
  *  An id already used gives ::STORE_CONFLICT without spoiling the transaction (the caller may
  *  draw another); bad text (e.g. not UTF-8) ::STORE_INVALID; else as pg_exec(). */
-store_status pg_model_insert_row(struct pg_conn *pc, struct pg_model_row *m);
+store_status pg_model_insert_row(struct pgs_conn *pc, struct pg_model_row *m);
 
 /* ---- store_pg_runs.c: shared with the finish, the leases and the sweeps ------------------- */
 
@@ -400,29 +418,29 @@ store_status pg_model_insert_row(struct pg_conn *pc, struct pg_model_row *m);
 #define PG_RUN_SEQ_COL 7
 
 /** The store's lease (store_config::lease_s, 30 s when unset) in ms. Cannot fail. */
-int64_t pg_lease_ms(const struct pg_conn *pc);
+int64_t pg_lease_ms(const struct pgs_conn *pc);
 /**
  * Why a fenced write of attempt @p attempt (-1: an unfenced write) on run @p id matched no row,
  * read on pc->db (borrowed): ::STORE_NOT_FOUND "no run", or ::STORE_CONFLICT "run .. is
  * <status><why>" / "lease lost: the run is attempt N now ..."; statement errors as pg_exec().
  */
-store_status pg_run_why_not(struct pg_conn *pc, const char *id, int attempt, const char *why);
+store_status pg_run_why_not(struct pgs_conn *pc, const char *id, int attempt, const char *why);
 /** The claim of run_claim() into @p out on pc->db (borrowed), inside the caller's transaction
  *  if one is open: ::STORE_NOT_FOUND when the queue is empty; statement errors as pg_exec(),
  *  with @p out holding nothing to free. */
-store_status pg_claim_on(struct pg_conn *pc, store_run *out);
+store_status pg_claim_on(struct pgs_conn *pc, store_run *out);
 /** Check a job's arguments (kind, subkind, key): ::STORE_INVALID if bad. Runs no statement. */
-store_status pg_run_new_check(struct pg_conn *pc, const store_run_new *in);
+store_status pg_run_new_check(struct pgs_conn *pc, const store_run_new *in);
 /** INSERT a queued job under a fresh random id (into @p id) with its labels, inside the
  *  caller's transaction on pc->db; @p sweep_id NULL for a job of no sweep (@p sweep_index then
  *  ignored). Checks neither the queue limit nor the model (a missing one: ::STORE_NOT_FOUND);
  *  an id or key already used: ::STORE_CONFLICT (the caller's transaction is then aborted). */
-store_status pg_run_insert(struct pg_conn *pc, const store_run_new *in, const char *sweep_id,
+store_status pg_run_insert(struct pgs_conn *pc, const store_run_new *in, const char *sweep_id,
                            int64_t sweep_index, char id[STORE_ID_MAX]);
 /** Inside the caller's transaction: ::STORE_QUEUE_FULL unless @p adding more queued jobs keep
  *  the queue within @p limit (<= 0: no limit, nothing done). Takes the transaction-scoped
  *  advisory lock ::PG_QUEUE_LOCK first, so that concurrent creates (any daemon) count in turn. */
-store_status pg_queue_room(struct pg_conn *pc, int64_t adding, int64_t limit);
+store_status pg_queue_room(struct pgs_conn *pc, int64_t adding, int64_t limit);
 
 /* ---- The operations of store_ops (store.h documents each) --------------------------------- */
 
@@ -485,6 +503,6 @@ store_status pg_sweep_delete(store_conn *c, const char *id, int64_t *active);
 /* ---- store_pg_watch.c ----------------------------------------------------------------------- */
 
 /** Close the listener connection of @p pc, if any. Cannot fail. */
-void pg_listen_close(struct pg_conn *pc);
+void pg_listen_close(struct pgs_conn *pc);
 
 #endif /* EIR_STORE_PG_INT_H */

@@ -23,7 +23,7 @@
 #include "store_pg_int.h"
 #include "store_pg_labels.h"
 
-store_status pg_params_labels(struct pg_conn *pc, struct pg_params *p, const store_labels *labels)
+store_status pg_params_labels(struct pgs_conn *pc, struct pg_params *p, const store_labels *labels)
 {
     if (!labels || labels->n == 0) {
         pg_p_text(p, NULL);
@@ -42,7 +42,7 @@ store_status pg_params_labels(struct pg_conn *pc, struct pg_params *p, const sto
     return STORE_OK;
 }
 
-store_status pg_labels_check(struct pg_conn *pc, const char *labels_json)
+store_status pg_labels_check(struct pgs_conn *pc, const char *labels_json)
 {
     if (!labels_json) return STORE_OK;
     struct pg_params p;
@@ -64,7 +64,7 @@ store_status pg_labels_check(struct pg_conn *pc, const char *labels_json)
     return STORE_OK;
 }
 
-store_status pg_labels_put(struct pg_conn *pc, const char *object_id, const char *labels_json)
+store_status pg_labels_put(struct pgs_conn *pc, const char *object_id, const char *labels_json)
 {
     if (!labels_json) return STORE_OK;
     store_status st = pg_labels_check(pc, labels_json);

@@ -38,7 +38,9 @@ static const char renew_sql[] =
 
 /* Running runs whose lease expired (the runs_lease index), each: cancelled when a cancel was
  * requested, failed once its attempts are used up, else queued again keeping its attempt count
- * (the next claim is attempt + 1). Their claim rows are closed as 'rescued'. Notifications:
+ * (the next claim is attempt + 1). Their claim rows are closed as 'rescued' and the staged
+ * results of their interrupted finishes deleted (those a finish still writes, locked, are left
+ * to the run's next finish_begin()). Notifications:
  * `q id` for a run queued again, `e id` for one ended. One row: the three counts. */
 static const char rescue_sql[] =
     "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS t), "
@@ -62,15 +64,18 @@ static const char rescue_sql[] =
     "RETURNING r.id, r.status, r.attempts), "
     "c AS (UPDATE run_claims AS rc SET ended_at = now.t, outcome = 'rescued' FROM u, now "
     "WHERE rc.run_id = u.id AND rc.attempt = u.attempts AND rc.ended_at = 0), "
+    "staged AS (DELETE FROM results WHERE (run_id, var) IN (SELECT x.run_id, x.var FROM results "
+    "AS x JOIN u ON x.run_id = u.id WHERE x.complete = 0 FOR UPDATE OF x SKIP LOCKED) "
+    "RETURNING 1), "
     "n AS (SELECT u.status, pg_notify('" PG_CHANNEL
     "', CASE u.status WHEN 0 THEN 'q ' ELSE 'e ' END "
     "|| u.id) FROM u) "
     "SELECT count(*) FILTER (WHERE status = 0), count(*) FILTER (WHERE status = 3), "
-    "count(*) FILTER (WHERE status = 5) FROM n";
+    "count(*) FILTER (WHERE status = 5), (SELECT count(*) FROM staged) FROM n";
 
 store_status pg_lease_renew(store_conn *c, int64_t *renewed)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (renewed) *renewed = 0;
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -87,7 +92,7 @@ store_status pg_lease_renew(store_conn *c, int64_t *renewed)
 
 store_status pg_rescue_expired(store_conn *c, store_requeue_report *report)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (report) memset(report, 0, sizeof *report);
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -98,6 +103,7 @@ store_status pg_rescue_expired(store_conn *c, store_requeue_report *report)
         report->requeued = pg_i64(r, 0, 0);
         report->failed = pg_i64(r, 0, 1);
         report->cancelled = pg_i64(r, 0, 2);
+        report->partial_results = pg_i64(r, 0, 3);
     }
     PQclear(r);
     return STORE_OK;
@@ -106,8 +112,7 @@ store_status pg_rescue_expired(store_conn *c, store_requeue_report *report)
 /*
  * On PostgreSQL a starting daemon shares the database with daemons that are alive: their
  * running runs are theirs, not orphans. A run of a daemon that died comes back once its lease
- * expires, so requeue_orphans() is rescue_expired(). (No staged results exist here: a finish is
- * one transaction, and an interrupted one leaves nothing.)
+ * expires, so requeue_orphans() is rescue_expired().
  */
 store_status pg_requeue_orphans(store_conn *c, store_requeue_report *report)
 {

@@ -52,7 +52,7 @@ static const char *const required_tables[] = {
 
 store_status pg_counts(store_conn *c, store_counts *out)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!out) return pg_fail(pc, STORE_INVALID, "output missing");
     memset(out, 0, sizeof *out);
     store_status st = pg_op_begin(pc);
@@ -80,7 +80,7 @@ store_status pg_counts(store_conn *c, store_counts *out)
 
 store_status pg_queue_depth(store_conn *c, int64_t *depth)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!depth) return pg_fail(pc, STORE_INVALID, "output missing");
     *depth = 0;
     store_status st = pg_op_begin(pc);
@@ -94,7 +94,7 @@ store_status pg_queue_depth(store_conn *c, int64_t *depth)
 
 /** The structural check: the schema version is this build's and every table exists.
  *  ::STORE_ERROR naming the first problem; statement errors as pg_exec(). */
-static store_status check_structure(struct pg_conn *pc)
+static store_status check_structure(struct pgs_conn *pc)
 {
     int64_t version = 0;
     int want =
@@ -130,7 +130,7 @@ struct verify_item {
 };
 
 /** Read chunk @p idx of @p it (its size was checked: @p n bytes) into the hash. */
-static store_status hash_chunk(struct pg_conn *pc, struct verify_item *it, int64_t idx, uint64_t n,
+static store_status hash_chunk(struct pgs_conn *pc, struct verify_item *it, int64_t idx, uint64_t n,
                                eir_sha256_ctx *h)
 {
     struct pg_params p;
@@ -157,7 +157,7 @@ static store_status hash_chunk(struct pg_conn *pc, struct verify_item *it, int64
  * when it is bad. Returns a statement error (as pg_exec()) only when the database could not
  * be read; a bad result is ::STORE_OK with it->why set.
  */
-static store_status verify_one(struct pg_conn *pc, struct verify_item *it)
+static store_status verify_one(struct pgs_conn *pc, struct verify_item *it)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -205,7 +205,7 @@ static store_status verify_one(struct pg_conn *pc, struct verify_item *it)
 }
 
 /** Verify every complete result, a page of rows at a time, into @p rep. */
-static store_status verify_results(struct pg_conn *pc, store_verify_cb cb, void *ctx,
+static store_status verify_results(struct pgs_conn *pc, store_verify_cb cb, void *ctx,
                                    store_verify_report *rep)
 {
     /* the key of the last result seen (copied whole: a page starts right after it) */
@@ -252,7 +252,7 @@ static store_status verify_results(struct pg_conn *pc, store_verify_cb cb, void 
 
 store_status pg_verify(store_conn *c, store_verify_cb cb, void *ctx, store_verify_report *report)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     store_verify_report rep = {0};
     if (report) *report = rep;
     store_status st = pg_op_begin(pc);

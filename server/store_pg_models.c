@@ -15,7 +15,7 @@
 #include "eir_random.h"
 #include "store_pg_int.h"
 
-store_status pg_model_insert_row(struct pg_conn *pc, struct pg_model_row *m)
+store_status pg_model_insert_row(struct pgs_conn *pc, struct pg_model_row *m)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -51,7 +51,7 @@ struct model_insert {
 };
 
 /** Body of pg_model_create(): the model and its labels under a fresh random id. */
-static store_status model_insert(struct pg_conn *pc, void *arg)
+static store_status model_insert(struct pgs_conn *pc, void *arg)
 {
     struct model_insert *m = arg;
     for (int attempt = 0;; attempt++) {
@@ -70,7 +70,7 @@ static store_status model_insert(struct pg_conn *pc, void *arg)
 store_status pg_model_create(store_conn *c, const char *name, const char *hash, int64_t n,
                              const char *json, const char *labels_json, store_model *out)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (out) memset(out, 0, sizeof *out);
     if (hash && !pg_is_hex64(hash))
         return pg_fail(pc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)");
@@ -103,7 +103,7 @@ store_status pg_model_create(store_conn *c, const char *name, const char *hash, 
 
 store_status pg_model_get(store_conn *c, const char *id, store_model *out)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id || !out) return pg_fail(pc, STORE_INVALID, "model id or output missing");
     memset(out, 0, sizeof *out);
     store_status st = pg_op_begin(pc);
@@ -141,7 +141,7 @@ static int model_row(const PGresult *res, int row, void *arg)
 store_status pg_model_list(store_conn *c, const store_labels *labels, const char *cursor, int limit,
                            store_model_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     struct pg_params p;
     store_status st = pg_params_list(pc, &p, cursor, limit); /* before next: it may be cursor */
     if (st == STORE_OK) st = pg_params_labels(pc, &p, labels);
@@ -168,7 +168,7 @@ struct model_delete {
 
 /** Body of pg_model_delete(): lock the model (a run being created with it holds its key lock
  *  until it commits, so the count below sees it), refuse while runs use it, else delete it. */
-static store_status model_delete(struct pg_conn *pc, void *arg)
+static store_status model_delete(struct pgs_conn *pc, void *arg)
 {
     struct model_delete *d = arg;
     struct pg_params p;
@@ -197,7 +197,7 @@ static store_status model_delete(struct pg_conn *pc, void *arg)
 
 store_status pg_model_delete(store_conn *c, const char *id, int64_t *runs_using)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (runs_using) *runs_using = 0;
     if (!id) return pg_fail(pc, STORE_INVALID, "model id missing");
     struct model_delete d = {id, runs_using};
@@ -211,7 +211,7 @@ struct model_finish {
 };
 
 /** Body of pg_model_finish(): one UPDATE of a pending model, else say why not. */
-static store_status model_finish(struct pg_conn *pc, void *arg)
+static store_status model_finish(struct pgs_conn *pc, void *arg)
 {
     struct model_finish *f = arg;
     struct pg_params p;
@@ -241,7 +241,7 @@ static store_status model_finish(struct pg_conn *pc, void *arg)
 store_status pg_model_finish(store_conn *c, const char *id, const char *hash, const char *error,
                              double build_s)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id) return pg_fail(pc, STORE_INVALID, "model id missing");
     if (hash ? !pg_is_hex64(hash) : !error)
         return pg_fail(pc, STORE_INVALID, "a build ends with a 64-hex hash or an error");
@@ -251,7 +251,7 @@ store_status pg_model_finish(store_conn *c, const char *id, const char *hash, co
 
 store_status pg_model_pending(store_conn *c, char ids[][STORE_ID_MAX], int max, int *n)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     *n = 0;
     if (max <= 0) return STORE_OK;
     store_status st = pg_op_begin(pc);

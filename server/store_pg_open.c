@@ -16,7 +16,7 @@ static const struct store_ops pg_ops;
 
 static struct store_conn *pg_connect(struct store *s)
 {
-    struct pg_conn *pc = calloc(1, sizeof *pc);
+    struct pgs_conn *pc = calloc(1, sizeof *pc);
     if (!pc) return NULL;
     pc->base.store = s;
     pc->st = s->cls;
@@ -26,7 +26,7 @@ static struct store_conn *pg_connect(struct store *s)
 static void pg_disconnect(struct store_conn *c)
 {
     if (!c) return;
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (pc->w.active) pg_finish_abort(c);
     pc->held = 0;
     pg_rollback(pc);

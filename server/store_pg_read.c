@@ -42,7 +42,7 @@ static const char range_sql[] =
 store_status pg_result_info(store_conn *c, const char *run_id, const char *var,
                             store_result_info *out)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!run_id || !var || !out)
         return pg_fail(pc, STORE_INVALID, "run id, result name or output missing");
     memset(out, 0, sizeof *out);
@@ -66,7 +66,7 @@ store_status pg_result_info(store_conn *c, const char *run_id, const char *var,
 
 store_status pg_result_list(store_conn *c, const char *run_id, store_result_cb cb, void *ctx)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!run_id) return pg_fail(pc, STORE_INVALID, "run id missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -91,7 +91,7 @@ store_status pg_result_list(store_conn *c, const char *run_id, store_result_cb c
 store_status pg_result_read_chunk(store_conn *c, const char *run_id, const char *var, int64_t index,
                                   void *buf, size_t cap, size_t *len)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!run_id || !var || (!buf && cap) || !len)
         return pg_fail(pc, STORE_INVALID, "run id, result name, buffer or length missing");
     *len = 0;
@@ -126,7 +126,7 @@ store_status pg_result_read_chunk(store_conn *c, const char *run_id, const char 
 }
 
 /** Chunk size and total size of a complete result into *@p cs and *@p total. */
-static store_status geometry(struct pg_conn *pc, const char *run_id, const char *var, uint64_t *cs,
+static store_status geometry(struct pgs_conn *pc, const char *run_id, const char *var, uint64_t *cs,
                              uint64_t *total)
 {
     struct pg_params p;
@@ -151,7 +151,7 @@ static store_status geometry(struct pg_conn *pc, const char *run_id, const char 
  * chunks @p first .. @p last, into @p dst: one statement, one row per chunk. A chunk missing
  * (deleted meanwhile) is ::STORE_NOT_FOUND; one shorter than the result says, ::STORE_ERROR.
  */
-static store_status read_window(struct pg_conn *pc, const char *run_id, const char *var,
+static store_status read_window(struct pgs_conn *pc, const char *run_id, const char *var,
                                 uint64_t offset, size_t len, uint64_t cs, int64_t first,
                                 int64_t last, unsigned char *dst)
 {
@@ -202,7 +202,7 @@ static store_status read_window(struct pg_conn *pc, const char *run_id, const ch
 store_status pg_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
                             void *buf, size_t len)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!run_id || !var || (!buf && len))
         return pg_fail(pc, STORE_INVALID, "run id, result name or buffer missing");
     store_status st = pg_op_begin(pc);

@@ -370,7 +370,7 @@ int pg_row_to_result(const PGresult *res, int row, store_result_info *out)
 
 /* ---- lists ---------------------------------------------------------------------------------- */
 
-store_status pg_params_list(struct pg_conn *pc, struct pg_params *p, const char *cursor, int limit)
+store_status pg_params_list(struct pgs_conn *pc, struct pg_params *p, const char *cursor, int limit)
 {
     int64_t after;
     pg_params_init(p);
@@ -380,7 +380,7 @@ store_status pg_params_list(struct pg_conn *pc, struct pg_params *p, const char 
     return STORE_OK;
 }
 
-store_status pg_list_page(struct pg_conn *pc, const char *sql, const struct pg_params *p,
+store_status pg_list_page(struct pgs_conn *pc, const char *sql, const struct pg_params *p,
                           int seq_col, int limit, pg_list_row row, void *ctx,
                           char next[STORE_CURSOR_MAX], const char *what)
 {

@@ -121,13 +121,13 @@ static const char list_sql[] =
 
 /* ---- Shared helpers (store_pg_int.h declares them for the finish, the lease and the sweeps) */
 
-int64_t pg_lease_ms(const struct pg_conn *pc)
+int64_t pg_lease_ms(const struct pgs_conn *pc)
 {
     double s = pc->st->cfg.lease_s > 0 ? pc->st->cfg.lease_s : 30.0;
     return (int64_t)(s * 1000.0 + 0.5);
 }
 
-store_status pg_run_why_not(struct pg_conn *pc, const char *id, int attempt, const char *why)
+store_status pg_run_why_not(struct pgs_conn *pc, const char *id, int attempt, const char *why)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -152,7 +152,7 @@ store_status pg_run_why_not(struct pg_conn *pc, const char *id, int attempt, con
     return pg_fail(pc, STORE_CONFLICT, "run %s changed meanwhile; try again", id);
 }
 
-store_status pg_claim_on(struct pg_conn *pc, store_run *out)
+store_status pg_claim_on(struct pgs_conn *pc, store_run *out)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -195,7 +195,7 @@ static int is_subkind(const char *s)
     return 1;
 }
 
-store_status pg_run_new_check(struct pg_conn *pc, const store_run_new *in)
+store_status pg_run_new_check(struct pgs_conn *pc, const store_run_new *in)
 {
     if (!in->request_json) return pg_fail(pc, STORE_INVALID, "run request missing");
     if (!kind_prefix(in->kind))
@@ -214,7 +214,7 @@ store_status pg_run_new_check(struct pg_conn *pc, const store_run_new *in)
     return STORE_OK;
 }
 
-store_status pg_run_insert(struct pg_conn *pc, const store_run_new *in, const char *sweep_id,
+store_status pg_run_insert(struct pgs_conn *pc, const store_run_new *in, const char *sweep_id,
                            int64_t sweep_index, char id[STORE_ID_MAX])
 {
     if (eir_random_id(id, STORE_ID_MAX, kind_prefix(in->kind), 12))
@@ -247,7 +247,7 @@ store_status pg_run_insert(struct pg_conn *pc, const store_run_new *in, const ch
 
 /** Who holds idempotency key @p key: *found 1 with its id when the body is the same,
  *  ::STORE_KEY_REUSED when another body used it, *found 0 when nobody did. */
-static store_status key_owner(struct pg_conn *pc, const store_run_new *in, char id[STORE_ID_MAX],
+static store_status key_owner(struct pgs_conn *pc, const store_run_new *in, char id[STORE_ID_MAX],
                               int *found)
 {
     struct pg_params p;
@@ -271,7 +271,7 @@ static store_status key_owner(struct pg_conn *pc, const store_run_new *in, char 
     return st;
 }
 
-store_status pg_queue_room(struct pg_conn *pc, int64_t adding, int64_t limit)
+store_status pg_queue_room(struct pgs_conn *pc, int64_t adding, int64_t limit)
 {
     if (limit <= 0) return STORE_OK;
     /* creates under a limit take turns (a transaction-scoped lock shared by every daemon), so
@@ -289,7 +289,7 @@ store_status pg_queue_room(struct pg_conn *pc, int64_t adding, int64_t limit)
 }
 
 /** Read run @p id into @p out (copied strings, no request); ::STORE_NOT_FOUND. */
-static store_status load_run(struct pg_conn *pc, const char *id, store_run *out)
+static store_status load_run(struct pgs_conn *pc, const char *id, store_run *out)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -313,7 +313,7 @@ struct run_create {
 };
 
 /** Body of pg_run_create(): replay the key's run, or check for room and queue a new one. */
-static store_status run_create(struct pg_conn *pc, void *arg)
+static store_status run_create(struct pgs_conn *pc, void *arg)
 {
     struct run_create *rc = arg;
     const store_run_new *in = rc->in;
@@ -345,7 +345,7 @@ static store_status run_create(struct pg_conn *pc, void *arg)
 
 store_status pg_run_create(store_conn *c, const store_run_new *in, store_run *out, int *created)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!in || !in->request_json || !out)
         return pg_fail(pc, STORE_INVALID, "run request or output missing");
     store_status st = pg_run_new_check(pc, in);
@@ -371,7 +371,7 @@ store_status pg_run_create(store_conn *c, const store_run_new *in, store_run *ou
 
 store_status pg_run_get(store_conn *c, const char *id, store_run *out)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id || !out) return pg_fail(pc, STORE_INVALID, "run id or output missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -382,7 +382,7 @@ store_status pg_run_get(store_conn *c, const char *id, store_run *out)
 
 store_status pg_run_request(store_conn *c, const char *id, char **json)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id || !json) return pg_fail(pc, STORE_INVALID, "run id or output missing");
     *json = NULL;
     store_status st = pg_op_begin(pc);
@@ -419,7 +419,7 @@ static int run_row(const PGresult *res, int row, void *arg)
 store_status pg_run_list(store_conn *c, const store_run_filter *f, const char *cursor, int limit,
                          store_run_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     int status = f ? f->status : -1;
     if (status < -1 || status >= STORE_RUN_NSTATUS)
         return pg_fail(pc, STORE_INVALID, "unknown run status %d", status);
@@ -452,7 +452,7 @@ store_status pg_run_list(store_conn *c, const store_run_filter *f, const char *c
 
 store_status pg_run_claim(store_conn *c, store_run *out)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!out) return pg_fail(pc, STORE_INVALID, "output missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -464,7 +464,7 @@ store_status pg_run_claim(store_conn *c, store_run *out)
 store_status pg_run_progress(store_conn *c, const char *id, int attempt, int64_t done_steps,
                              int64_t total, int *cancel_requested)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id) return pg_fail(pc, STORE_INVALID, "run id missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -488,7 +488,7 @@ store_status pg_run_progress(store_conn *c, const char *id, int attempt, int64_t
 
 store_status pg_run_cancel(store_conn *c, const char *id, store_run_status *now)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id) return pg_fail(pc, STORE_INVALID, "run id missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -517,7 +517,7 @@ store_status pg_run_cancel(store_conn *c, const char *id, store_run_status *now)
 
 store_status pg_run_release(store_conn *c, const char *id, int attempt, store_run_status *now)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id) return pg_fail(pc, STORE_INVALID, "run id missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -538,7 +538,7 @@ store_status pg_run_release(store_conn *c, const char *id, int attempt, store_ru
 
 store_status pg_run_delete(store_conn *c, const char *id)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id) return pg_fail(pc, STORE_INVALID, "run id missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;

@@ -66,7 +66,9 @@
 /** The first of the model ids $1 (text[]) that is already used, if any. */
 #define SQL_MODELS_TAKEN "SELECT id FROM models WHERE id = ANY ($1::text[]) LIMIT 1"
 /** A batch of the sweep's new models, pending, with their label rows: $1 created_at, $2 the
- *  sweep, $3.. arrays of id, name, n, json, labels_json (NULL: none). */
+ *  sweep, $3.. arrays of id, name, n, json, labels_json (NULL: none). The label rows are plain
+ *  inserts (no ON CONFLICT, which doubled their cost): the objects are new, jsonb keeps one
+ *  value per key, and an object's old rows went with it (the delete triggers). */
 #define SQL_MODELS_INSERT                                                                          \
     "WITH m AS (INSERT INTO models (id, name, hash, n, created_at, json, state, labels_json, "     \
     "sweep_id) SELECT u.id, u.name, '', u.n, $1, u.json, 'pending', coalesce(u.labels, '{}'), $2 " \
@@ -74,8 +76,7 @@
     "AS u (id, name, n, json, labels) RETURNING id, labels_json) "                                 \
     "INSERT INTO labels (object_id, key, value) SELECT m.id, j.key, j.value "                      \
     "FROM m CROSS JOIN LATERAL jsonb_each_text(m.labels_json::jsonb) AS j "                        \
-    "WHERE m.labels_json <> '{}' ON CONFLICT (object_id, key) DO UPDATE SET value = "              \
-    "excluded.value"
+    "WHERE m.labels_json <> '{}'"
 /** Index (1-based, in the batch) of the first model id of $1 (text[], NULL: inline) that names
  *  no model, if any. */
 #define SQL_MODELS_MISSING                                                                         \
@@ -95,8 +96,7 @@
     "RETURNING id, labels_json) "                                                                  \
     "INSERT INTO labels (object_id, key, value) SELECT r.id, j.key, j.value "                      \
     "FROM r CROSS JOIN LATERAL jsonb_each_text(r.labels_json::jsonb) AS j "                        \
-    "WHERE r.labels_json <> '{}' ON CONFLICT (object_id, key) DO UPDATE SET value = "              \
-    "excluded.value"
+    "WHERE r.labels_json <> '{}'"
 /** The sweep's runs in point order, with the sweep's existence tested in the same snapshot. */
 #define SQL_SWEEP_RUNS_CURSOR                                                                      \
     "DECLARE sweep_runs NO SCROLL CURSOR FOR SELECT " PG_RUN_COLS " FROM runs "                    \
@@ -151,7 +151,7 @@ static int is_subkind(const char *s)
 
 /** Read sweep @p id with its counts into @p out (copied strings) on pc->db. ::STORE_NOT_FOUND
  *  when there is none; statement errors as pg_exec(); *out holds nothing on failure. */
-static store_status load_sweep(struct pg_conn *pc, const char *id, int with_request,
+static store_status load_sweep(struct pgs_conn *pc, const char *id, int with_request,
                                store_sweep *out)
 {
     struct pg_params p;
@@ -170,7 +170,7 @@ static store_status load_sweep(struct pg_conn *pc, const char *id, int with_requ
 }
 
 /** Lock sweep @p id's row (::STORE_NOT_FOUND when there is none), inside a transaction. */
-static store_status lock_sweep(struct pg_conn *pc, const char *id)
+static store_status lock_sweep(struct pgs_conn *pc, const char *id)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -184,7 +184,7 @@ static store_status lock_sweep(struct pg_conn *pc, const char *id)
 }
 
 /** Copy the connection's message and set it again as "<prefix>: <message>" with @p st. */
-static store_status prefix_fail(struct pg_conn *pc, store_status st, const char *prefix)
+static store_status prefix_fail(struct pgs_conn *pc, store_status st, const char *prefix)
 {
     char why[STORE_ERRMSG_MAX];
     snprintf(why, sizeof why, "%s", pc->base.errmsg);
@@ -195,7 +195,7 @@ static store_status prefix_fail(struct pg_conn *pc, store_status st, const char 
 
 /** Labels @p labels_json of @p what (for the message), checked unless it is @p last (the text
  *  checked just before: a sweep's points usually share theirs). */
-static store_status check_labels(struct pg_conn *pc, const char *labels_json, const char **last,
+static store_status check_labels(struct pgs_conn *pc, const char *labels_json, const char **last,
                                  const char *what)
 {
     if (!labels_json) return STORE_OK;
@@ -213,7 +213,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /** ::STORE_INVALID when two of the sweep's new models have the same id. */
-static store_status check_model_ids_unique(struct pg_conn *pc, const store_sweep_new *in)
+static store_status check_model_ids_unique(struct pgs_conn *pc, const store_sweep_new *in)
 {
     if (in->n_models < 2) return STORE_OK;
     const char **ids = malloc((size_t)in->n_models * sizeof *ids);
@@ -230,7 +230,7 @@ static store_status check_model_ids_unique(struct pg_conn *pc, const store_sweep
 }
 
 /** A point's run: what run_create would refuse, and what a point may not have. */
-static store_status check_point(struct pg_conn *pc, const store_run_new *r, int64_t i)
+static store_status check_point(struct pgs_conn *pc, const store_run_new *r, int64_t i)
 {
     if (r->kind && strcmp(r->kind, "run") != 0)
         return pg_fail(pc, STORE_INVALID, "point %" PRId64 " of the sweep: kind %.32s, not run", i,
@@ -252,7 +252,7 @@ static store_status check_point(struct pg_conn *pc, const store_run_new *r, int6
 
 /** The checks of pg_sweep_create() that need no database: ::STORE_INVALID naming the field;
  *  ::STORE_ERROR when out of memory. */
-static store_status check_sweep_new(struct pg_conn *pc, const store_sweep_new *in)
+static store_status check_sweep_new(struct pgs_conn *pc, const store_sweep_new *in)
 {
     if (!is_id(in->id, "s_"))
         return pg_fail(pc, STORE_INVALID, "sweep id must be s_ and lower-case hex, < %d bytes",
@@ -308,7 +308,7 @@ struct sweep_create {
  * the key's advisory lock first, held to the end of the transaction: a concurrent create under
  * the same key waits, then finds this one.
  */
-static store_status find_by_key(struct pg_conn *pc, const store_sweep_new *in, store_sweep *out,
+static store_status find_by_key(struct pgs_conn *pc, const store_sweep_new *in, store_sweep *out,
                                 int *found)
 {
     *found = 0;
@@ -337,7 +337,7 @@ static store_status find_by_key(struct pg_conn *pc, const store_sweep_new *in, s
 }
 
 /** ::STORE_QUEUE_FULL when the sweep's runs would take the queue past its limit. */
-static store_status check_room(struct pg_conn *pc, const store_sweep_new *in)
+static store_status check_room(struct pgs_conn *pc, const store_sweep_new *in)
 {
     if (in->queue_limit <= 0) return STORE_OK;
     int64_t depth = 0;
@@ -352,7 +352,7 @@ static store_status check_room(struct pg_conn *pc, const store_sweep_new *in)
 }
 
 /** INSERT the sweep row and its labels; cr->now gets its created_at. */
-static store_status insert_sweep(struct pg_conn *pc, struct sweep_create *cr)
+static store_status insert_sweep(struct pgs_conn *pc, struct sweep_create *cr)
 {
     const store_sweep_new *in = cr->in;
     struct pg_params p;
@@ -376,7 +376,7 @@ static store_status insert_sweep(struct pg_conn *pc, struct sweep_create *cr)
 }
 
 /** ::STORE_INVALID naming the first of the ids in array @p ids_array that a model has. */
-static store_status check_models_free(struct pg_conn *pc, const char *ids_array)
+static store_status check_models_free(struct pgs_conn *pc, const char *ids_array)
 {
     struct pg_params p;
     pg_params_init(&p);
@@ -392,7 +392,7 @@ static store_status check_models_free(struct pg_conn *pc, const char *ids_array)
 }
 
 /** INSERT models [@p from, @p to) of the sweep as one statement. */
-static store_status insert_model_batch(struct pg_conn *pc, struct sweep_create *cr, int64_t from,
+static store_status insert_model_batch(struct pgs_conn *pc, struct sweep_create *cr, int64_t from,
                                        int64_t to)
 {
     const store_sweep_new *in = cr->in;
@@ -429,7 +429,7 @@ static store_status insert_model_batch(struct pg_conn *pc, struct sweep_create *
 }
 
 /** INSERT the sweep's new models, pending (a worker builds each), in batches. */
-static store_status insert_models(struct pg_conn *pc, struct sweep_create *cr)
+static store_status insert_models(struct pgs_conn *pc, struct sweep_create *cr)
 {
     const store_sweep_new *in = cr->in;
     int64_t from = 0;
@@ -448,7 +448,7 @@ static store_status insert_models(struct pg_conn *pc, struct sweep_create *cr)
 
 /** ::STORE_NOT_FOUND naming the first point of batch @p from whose model (in @p models_array)
  *  does not exist. */
-static store_status check_run_models(struct pg_conn *pc, const store_sweep_new *in,
+static store_status check_run_models(struct pgs_conn *pc, const store_sweep_new *in,
                                      const char *models_array, int64_t from)
 {
     struct pg_params p;
@@ -467,7 +467,7 @@ static store_status check_run_models(struct pg_conn *pc, const store_sweep_new *
 }
 
 /** INSERT points [@p from, @p to) of the sweep as one statement, under fresh random ids. */
-static store_status insert_run_batch(struct pg_conn *pc, struct sweep_create *cr, int64_t from,
+static store_status insert_run_batch(struct pgs_conn *pc, struct sweep_create *cr, int64_t from,
                                      int64_t to)
 {
     const store_sweep_new *in = cr->in;
@@ -510,8 +510,8 @@ static store_status insert_run_batch(struct pg_conn *pc, struct sweep_create *cr
         st = pg_run(pc, SQL_RUNS_INSERT, &p, NULL, "cannot queue the sweep's runs");
         if (st == STORE_NOT_FOUND) /* a model was deleted since check_run_models() */
             st = prefix_fail(pc, STORE_NOT_FOUND, "a point's model was deleted meanwhile");
-        else if (st == STORE_CONFLICT) /* two drawn ids collided: drawing again will do */
-            st = prefix_fail(pc, STORE_BUSY, "a drawn run id was taken, try again");
+        else if (st == STORE_CONFLICT) /* a drawn id was taken: drawing again will do */
+            st = prefix_fail(pc, STORE_BUSY, "a run id drawn for the sweep was taken, try again");
     }
     for (int k = 0; k < NA; k++)
         pg_array_free(&a[k]);
@@ -519,7 +519,7 @@ static store_status insert_run_batch(struct pg_conn *pc, struct sweep_create *cr
 }
 
 /** INSERT the sweep's runs in point order, in batches. */
-static store_status insert_runs(struct pg_conn *pc, struct sweep_create *cr)
+static store_status insert_runs(struct pgs_conn *pc, struct sweep_create *cr)
 {
     const store_sweep_new *in = cr->in;
     int64_t from = 0;
@@ -538,7 +538,7 @@ static store_status insert_runs(struct pg_conn *pc, struct sweep_create *cr)
 
 /** Body of pg_sweep_create() (re-runnable): replay the key's sweep, or check for room and
  *  store it all, announcing the queued runs ("q") and the new sweep and models ("o"). */
-static store_status sweep_create(struct pg_conn *pc, void *arg)
+static store_status sweep_create(struct pgs_conn *pc, void *arg)
 {
     struct sweep_create *cr = arg;
     const store_sweep_new *in = cr->in;
@@ -563,7 +563,7 @@ static store_status sweep_create(struct pg_conn *pc, void *arg)
 store_status pg_sweep_create(store_conn *c, const store_sweep_new *in, store_sweep *out,
                              int *created)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!in || !out) return pg_fail(pc, STORE_INVALID, "sweep or output missing");
     memset(out, 0, sizeof *out);
     store_status st = check_sweep_new(pc, in);
@@ -582,7 +582,7 @@ store_status pg_sweep_create(store_conn *c, const store_sweep_new *in, store_swe
 
 store_status pg_sweep_get(store_conn *c, const char *id, int with_request, store_sweep *out)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id || !out) return pg_fail(pc, STORE_INVALID, "sweep id or output missing");
     memset(out, 0, sizeof *out);
     store_status st = pg_op_begin(pc);
@@ -610,7 +610,7 @@ static int sweep_row(const PGresult *res, int row, void *arg)
 store_status pg_sweep_list(store_conn *c, const store_labels *labels, const char *cursor, int limit,
                            store_sweep_cb cb, void *ctx, char next[STORE_CURSOR_MAX])
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (next) next[0] = '\0';
     struct pg_params p;
     store_status st = pg_params_list(pc, &p, cursor, limit);
@@ -630,7 +630,7 @@ store_status pg_sweep_list(store_conn *c, const store_labels *labels, const char
 
 /** Give the rows of cursor sweep_runs to @p cb, a batch at a time, until they end or @p cb
  *  asks to stop. Statement errors as pg_exec(). */
-static store_status fetch_sweep_runs(struct pg_conn *pc, store_run_cb cb, void *ctx)
+static store_status fetch_sweep_runs(struct pgs_conn *pc, store_run_cb cb, void *ctx)
 {
     for (;;) {
         store_status st;
@@ -650,7 +650,7 @@ static store_status fetch_sweep_runs(struct pg_conn *pc, store_run_cb cb, void *
 
 store_status pg_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (!id) return pg_fail(pc, STORE_INVALID, "sweep id missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
@@ -688,7 +688,7 @@ struct sweep_op {
 };
 
 /** A one-parameter statement with the sweep's id as $1, its count(*) into *@p n. */
-static store_status sweep_count(struct pg_conn *pc, const char *sql, const char *id, int64_t *n,
+static store_status sweep_count(struct pgs_conn *pc, const char *sql, const char *id, int64_t *n,
                                 const char *what)
 {
     struct pg_params p;
@@ -698,7 +698,7 @@ static store_status sweep_count(struct pg_conn *pc, const char *sql, const char 
 }
 
 /** Body of pg_sweep_cancel() (re-runnable). */
-static store_status sweep_cancel(struct pg_conn *pc, void *arg)
+static store_status sweep_cancel(struct pgs_conn *pc, void *arg)
 {
     struct sweep_op *op = arg;
     op->count = 0;
@@ -712,7 +712,7 @@ static store_status sweep_cancel(struct pg_conn *pc, void *arg)
 
 store_status pg_sweep_cancel(store_conn *c, const char *id, int64_t *affected)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (affected) *affected = 0;
     if (!id) return pg_fail(pc, STORE_INVALID, "sweep id missing");
     struct sweep_op op = {id, 0};
@@ -723,7 +723,7 @@ store_status pg_sweep_cancel(store_conn *c, const char *id, int64_t *affected)
 
 /** Body of pg_sweep_delete() (re-runnable): refuse while a run is active, else delete
  *  everything of the sweep. */
-static store_status sweep_delete(struct pg_conn *pc, void *arg)
+static store_status sweep_delete(struct pgs_conn *pc, void *arg)
 {
     struct sweep_op *op = arg;
     op->count = 0;
@@ -759,7 +759,7 @@ static store_status sweep_delete(struct pg_conn *pc, void *arg)
 
 store_status pg_sweep_delete(store_conn *c, const char *id, int64_t *active)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (active) *active = 0;
     if (!id) return pg_fail(pc, STORE_INVALID, "sweep id missing");
     struct sweep_op op = {id, 0};

@@ -22,7 +22,7 @@
 #include "eir_clock.h"
 #include "store_pg_int.h"
 
-void pg_listen_close(struct pg_conn *pc)
+void pg_listen_close(struct pgs_conn *pc)
 {
     if (pc->listen) PQfinish(pc->listen);
     pc->listen = NULL;
@@ -30,7 +30,7 @@ void pg_listen_close(struct pg_conn *pc)
 
 /** Connect the listener and LISTEN; ::STORE_BUSY naming the reason when PostgreSQL cannot be
  *  reached (the caller retries later). */
-static store_status listen_open(struct pg_conn *pc)
+static store_status listen_open(struct pgs_conn *pc)
 {
     char why[256] = "";
     PGconn *db = pg_connect_new(pc->st, why, sizeof why);
@@ -55,7 +55,7 @@ static store_status listen_open(struct pg_conn *pc)
 /** One round trip on the listener ("SELECT 1"): notifications signalled to its backend before
  *  are in libpq's queue after it. A failure closes the listener (::STORE_BUSY as a lost
  *  connection). */
-static store_status listen_sync(struct pg_conn *pc)
+static store_status listen_sync(struct pgs_conn *pc)
 {
     PGresult *res = PQexec(pc->listen, "SELECT 1");
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -84,7 +84,7 @@ static store_change_kind kind_of(char letter)
 }
 
 /** Hand every notification received on the listener to @p cb; returns how many there were. */
-static int deliver(struct pg_conn *pc, store_change_cb cb, void *ctx)
+static int deliver(struct pgs_conn *pc, store_change_cb cb, void *ctx)
 {
     int count = 0;
     PGnotify *n;
@@ -105,7 +105,7 @@ static int deliver(struct pg_conn *pc, store_change_cb cb, void *ctx)
 store_status pg_changes_wait(store_conn *c, double timeout, store_change_cb cb, void *ctx,
                              int *changed)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     *changed = 1;
     double end = eir_clock_mono() + (timeout > 0 ? timeout : 0);
     if (pc->listen && PQstatus(pc->listen) != CONNECTION_OK) pg_listen_close(pc);
@@ -159,7 +159,7 @@ store_status pg_changes_wait(store_conn *c, double timeout, store_change_cb cb, 
 store_status pg_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
                              unsigned char *settled)
 {
-    struct pg_conn *pc = PGC(c);
+    struct pgs_conn *pc = PGC(c);
     if (n) memset(settled, 0, n);
     if (n == 0) return STORE_OK;
     if (n > (size_t)(INT_MAX / (2 * STORE_ID_MAX + 3)) - 1)

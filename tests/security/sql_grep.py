@@ -6,18 +6,20 @@
 Scans the C sources of the daemon, the engine, the schema parser and the CLI (server/, engine/,
 schema/src/, clients/; tests and fuzz harnesses are not part of the product) for:
 
- 1. every call that hands SQL text to SQLite (sqlite3_exec, sqlite3_prepare*, and — found by
+ 1. every call that hands SQL text to SQLite or PostgreSQL (sqlite3_exec, sqlite3_prepare*,
+    libpq's PQexec, PQexecParams, PQprepare, PQsendQuery*, and — found by
     following parameters — every function that passes one of its own parameters on as that
     SQL text, e.g. a wrapper `exec_fixed(db, sql)`): the SQL argument must be a string literal,
     a macro of literals, or an element of a constant table of literals (`static const char
-    *const stmt_sql[] = {"...", ...}`, or the build-time table of migrations). Anything else —
+    *const stmt_sql[] = {"...", ...}`, a file's `static const char name[] = "...";`, or the
+    build-time table of migrations). Anything else —
     a local buffer, a pointer computed at run time — is a violation;
  2. every printf-style formatting call (snprintf, sprintf, asprintf, vsnprintf, sqlite3_mprintf,
     sqlite3_snprintf, sqlite3_vmprintf, sqlite3_str_appendf) whose format string starts with an
     SQL keyword (SELECT, INSERT, UPDATE, DELETE, PRAGMA, CREATE, ...): SQL assembled with %s is
     where injection comes from.
 
-Values reach SQL through sqlite3_bind_* only. The few statements that are formatted from
+Values reach SQL through sqlite3_bind_* (SQLite) and statement parameters (libpq) only. The few statements that are formatted from
 integers of the configuration (not from requests) are listed, with the reason, in
 tests/security/sql_allowlist.txt; an entry that matches nothing fails the test too (so the list
 cannot rot). Before scanning, the checker proves on built-in bad snippets that it catches each
@@ -32,7 +34,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 SCAN_DIRS = ["server", "engine", "schema/src", "schema/include", "clients"]
 SINKS = {"sqlite3_exec": 1, "sqlite3_prepare": 1, "sqlite3_prepare_v2": 1, "sqlite3_prepare_v3": 1,
-         "sqlite3_prepare16": 1, "sqlite3_prepare16_v2": 1, "sqlite3_prepare16_v3": 1}
+         "sqlite3_prepare16": 1, "sqlite3_prepare16_v2": 1, "sqlite3_prepare16_v3": 1,
+         "PQexec": 1, "PQexecParams": 1, "PQprepare": 2, "PQsendQuery": 1,
+         "PQsendQueryParams": 1, "PQsendPrepare": 2}
 FORMATTERS = {"snprintf": 2, "sprintf": 1, "asprintf": 1, "vsnprintf": 2, "vsprintf": 1,
               "vasprintf": 1, "sqlite3_mprintf": 0, "sqlite3_vmprintf": 0, "sqlite3_snprintf": 2,
               "sqlite3_vsnprintf": 2, "sqlite3_str_appendf": 1}
@@ -172,7 +176,7 @@ class Source:
             # a definition or declaration is not a call
             before = self.text[max(0, m.start() - 80):m.start()]
             if re.search(r"\b(?:static|extern|int|void|char|size_t|int64_t|store_status|"
-                         r"sqlite3_stmt|eir_status)\s*\**\s*$", before) and \
+                         r"sqlite3_stmt|eir_status|PGresult)\s*\**\s*$", before) and \
                     self.text[end + 1:end + 40].lstrip()[:1] in ("{", ";"):
                 continue
             yield m.start(), split_args(self.text[start + 1:end])
@@ -211,13 +215,19 @@ class Checker:
                     self.const_tables.add(m.group(1))
             for m in re.finditer(r"\bconst\s+struct\s+\w+\s+(\w+)\s*\[\s*\]", s.text):
                 self.const_struct_tables.add(m.group(1))
+            # static const char name[] = "..." "...";  (a constant string: this file only)
+            s.const_strings = set()
+            for m in re.finditer(r"^static\s+const\s+char\s+(\w+)\s*\[\s*\]\s*=\s*([^;]+);",
+                                 s.text, re.M):
+                if is_literal(m.group(2), self.macros):
+                    s.const_strings.add(m.group(1))
 
     def classify(self, src, pos, expr):
         """'const', ('param', index) or ('bad', why) for a SQL argument at pos."""
         e = expr.strip()
         if is_literal(e, self.macros):
             return "const"
-        if e in self.macros:
+        if e in self.macros or e in getattr(src, "const_strings", ()):
             return "const"
         m = re.match(r"^(\w+)\s*\[[^\]]*\]$", e)
         if m and m.group(1) in self.const_tables:
@@ -332,6 +342,11 @@ static void bad1(sqlite3 *db, const char *id)
 static void bad2(sqlite3 *db, const char *from_request) { run_sql(db, from_request); }
 static void ok(sqlite3 *db) { run_sql(db, "BEGIN IMMEDIATE"); }
 static void bad3(sqlite3 *db, char *q) { char *t = sqlite3_mprintf("DELETE FROM runs WHERE id=%Q", q); sqlite3_exec(db, t, 0, 0, 0); }
+static const char get_sql[] = "SELECT id FROM runs WHERE id = $1";
+static PGresult *pq_run(PGconn *db, const char *sql) { return PQexecParams(db, sql, 0, 0, 0, 0, 0, 0); }
+static void ok_pq(PGconn *db) { pq_run(db, get_sql); PQexec(db, "BEGIN"); }
+static void bad4(PGconn *db, const char *id) { char q[99]; snprintf(q, sizeof q, "SELECT 1 WHERE '%s'", id); PQexec(db, q); }
+static void bad5(PGconn *db, char *name) { pq_run(db, name); }
 '''
 
 
@@ -339,8 +354,8 @@ def self_test():
     c = Checker([Source("<self-test>", SELF_TEST)])
     found = c.run()
     funcs = sorted(set(f[2] for f in found))
-    want = ["bad1", "bad2", "bad3"]
-    if funcs != want or "run_sql" not in c.sinks:
+    want = ["bad1", "bad2", "bad3", "bad4", "bad5"]
+    if funcs != want or "run_sql" not in c.sinks or "pq_run" not in c.sinks:
         sys.exit("sql_grep: the self-test did not find the planted violations: %s" % found)
     return len(found)
 
@@ -387,7 +402,7 @@ def main():
         print("VIOLATION %s:%d in %s(): %s\n          %s" % (v[0], v[1], v[2], v[4], v[3]))
     for e in stale:
         print("STALE allowlist entry (matches nothing; remove it): %s | %s | %s" % tuple(e[:3]))
-    print("sql_grep: %d C files, %d calls handing SQL to SQLite (sinks: %s), %d reviewed "
+    print("sql_grep: %d C files, %d calls handing SQL to SQLite or libpq (sinks: %s), %d reviewed "
           "exceptions (sql_allowlist.txt), %d violations; self-test caught %d planted ones" % (
               len(sources), nsink_calls, ", ".join(sorted(n for n in checker.sinks if n not in SINKS)) or "-",
               len(allowed), len(violations) + len(stale), planted))

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -471,6 +472,153 @@ static void test_stale_finish_fenced(void **state)
     store_run_clear(&r2);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Workers that stall past their lease while a rescuer runs: never finished twice             */
+/* ------------------------------------------------------------------------------------------ */
+
+#define RRUNS 30
+#define RTHREADS 4
+#define RLEASE 0.3 /* seconds */
+
+struct race {
+    store *s;
+    atomic_int stop;
+    atomic_int finished; /**< finishes that committed */
+    atomic_int fenced;   /**< finishes refused: lease lost */
+    atomic_int errors;
+};
+
+/* A worker: every third claim stalls three times its lease between writing its result and the
+ * commit (a paused daemon), so that the rescuer gives the run to another worker meanwhile. The
+ * result holds the attempt that wrote it. */
+static void *racer_main(void *arg)
+{
+    struct race *rc = arg;
+    store_conn *c = store_connect(rc->s);
+    if (!c) {
+        atomic_fetch_add(&rc->errors, 1);
+        return NULL;
+    }
+    for (int n = 0; !atomic_load(&rc->stop);) {
+        store_run r;
+        store_status st = store_run_claim(c, &r);
+        if (st == STORE_NOT_FOUND || st == STORE_BUSY) {
+            usleep(5000);
+            continue;
+        }
+        if (st != STORE_OK) {
+            fprintf(stderr, "claim: %s\n", store_errmsg(c));
+            atomic_fetch_add(&rc->errors, 1);
+            break;
+        }
+        int64_t a = r.attempts;
+        st = store_run_progress(c, r.id, r.attempts, 1, 2, NULL);
+        if (st == STORE_OK) st = store_finish_begin(c, r.id, r.attempts);
+        if (st == STORE_OK) st = store_result_begin(c, "a", "int64", 1, (int64_t[]){1});
+        if (st == STORE_OK) st = store_result_append(c, &a, sizeof a);
+        if (st == STORE_OK) st = store_result_end(c, NULL);
+        if (st == STORE_OK && ++n % 3 == 0) usleep((useconds_t)(3 * RLEASE * 1e6));
+        if (st == STORE_OK) st = store_finish_commit(c, STORE_RUN_SUCCEEDED, "{}", NULL);
+        if (st == STORE_OK) {
+            atomic_fetch_add(&rc->finished, 1);
+        } else if (st == STORE_CONFLICT && strstr(store_errmsg(c), "lease lost")) {
+            atomic_fetch_add(&rc->fenced, 1);
+        } else if (st != STORE_CONFLICT && st != STORE_BUSY) { /* "not running": rescued too */
+            fprintf(stderr, "finish: %s\n", store_errmsg(c));
+            atomic_fetch_add(&rc->errors, 1);
+        }
+        store_finish_abort(c);
+        store_run_clear(&r);
+    }
+    store_disconnect(c);
+    return NULL;
+}
+
+static void *rescuer_main(void *arg)
+{
+    struct race *rc = arg;
+    store_conn *c = store_connect(rc->s);
+    while (c && !atomic_load(&rc->stop)) {
+        store_status st = store_rescue_expired(c, NULL);
+        if (st != STORE_OK && st != STORE_BUSY) {
+            fprintf(stderr, "rescue: %s\n", store_errmsg(c));
+            atomic_fetch_add(&rc->errors, 1);
+        }
+        usleep(20000);
+    }
+    store_disconnect(c);
+    return NULL;
+}
+
+/** Whether every run succeeded (or 60 s passed). */
+static int all_succeeded(store_conn *c)
+{
+    for (int i = 0; i < 6000; i++) {
+        store_counts n;
+        if (store_counts_get(c, &n) == STORE_OK && n.by_status[STORE_RUN_SUCCEEDED] == RRUNS)
+            return 1;
+        usleep(10000);
+    }
+    return 0;
+}
+
+static void test_stalled_workers_rescued(void **state)
+{
+    struct fx *f = *state;
+    char mid[STORE_ID_MAX];
+    static char ids[RRUNS][STORE_ID_MAX];
+    make_model(f, "m", mid);
+    for (int i = 0; i < RRUNS; i++) {
+        store_run_new in = {.model_id = mid, .request_json = "{}", .max_attempts = 100};
+        store_run r;
+        OK(store_run_create(f->c, &in, &r, NULL));
+        snprintf(ids[i], STORE_ID_MAX, "%s", r.id);
+        store_run_clear(&r);
+    }
+    store_config cfg;
+    store_config_default(&cfg);
+    cfg.lease_s = RLEASE;
+    char err[256];
+    static struct race rc;
+    memset(&rc, 0, sizeof rc);
+    rc.s = store_open(f->path, &cfg, err, sizeof err);
+    assert_non_null(rc.s);
+    pthread_t th[RTHREADS + 1];
+    for (int t = 0; t < RTHREADS; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, racer_main, &rc), 0);
+    assert_int_equal(pthread_create(&th[RTHREADS], NULL, rescuer_main, &rc), 0);
+    int done = all_succeeded(f->c);
+    atomic_store(&rc.stop, 1);
+    for (int t = 0; t <= RTHREADS; t++)
+        pthread_join(th[t], NULL);
+    store_close(rc.s);
+
+    assert_true(done);
+    assert_int_equal(atomic_load(&rc.errors), 0);
+    assert_int_equal(atomic_load(&rc.finished), RRUNS); /* each run finished once */
+    for (int i = 0; i < RRUNS; i++) {                   /* by the attempt that held it at the end */
+        store_run r;
+        OK(store_run_get(f->c, ids[i], &r));
+        int64_t a = -1;
+        OK(store_result_read(f->c, ids[i], "a", 0, &a, sizeof a));
+        assert_int_equal(a, r.attempts);
+        store_run_clear(&r);
+    }
+    if (f->pg) {
+        /* the stalls' commits came after their runs were rescued: refused by the fence */
+        assert_true(atomic_load(&rc.fenced) > 0);
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE outcome = "
+                                      "'succeeded'"),
+                         RRUNS);
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims AS c JOIN runs AS r ON "
+                                      "r.id = c.run_id WHERE c.outcome = 'succeeded' AND "
+                                      "c.attempt <> r.attempts"),
+                         0);
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE ended_at = 0"), 0);
+        assert_int_equal(raw_count(f, "SELECT count(*) FROM results WHERE complete = 0"), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -480,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim_two_daemons, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_attempt_fenced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_finish_fenced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stalled_workers_rescued, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_claims", tests, NULL, NULL);
 }

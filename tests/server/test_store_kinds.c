@@ -266,6 +266,7 @@ static void test_kinds_requeue(void **state)
     make_analysis(f, mid, "fixed_points", an);
     claim(f, got);
     reopen(f);
+    expire_leases(f); /* PostgreSQL: the crashed daemon's leases ran out */
     store_requeue_report rep;
     OK(store_requeue_orphans(f->c, &rep));
     assert_int_equal(rep.requeued, 1);

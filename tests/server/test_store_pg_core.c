@@ -194,6 +194,33 @@ static void test_pg_lock_timeout(void **state)
     store_close(s);
 }
 
+static void test_pg_prepared_gone(void **state)
+{
+    struct fx *f = *state;
+    PG_ONLY(f);
+    char mid[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    store_model m;
+    OK(store_model_get(f->c, mid, &m)); /* the read is now prepared on the pooled connection */
+    store_model_clear(&m);
+    /* the session forgets its prepared statements (as behind a transaction-pooling proxy) */
+    struct pgs_conn *pc = PGC(f->c);
+    assert_int_equal(pg_borrow(pc), STORE_OK);
+    PGresult *r = PQexec(pc->db, "DEALLOCATE ALL");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    assert_non_null(pc->prep);
+    pg_return(pc);
+    /* the read runs again unprepared, and the connection stops preparing */
+    OK(store_model_get(f->c, mid, &m));
+    assert_string_equal(m.id, mid);
+    store_model_clear(&m);
+    assert_int_equal(pg_borrow(pc), STORE_OK);
+    assert_null(pc->prep);
+    pg_return(pc);
+    OK(store_model_delete(f->c, mid, NULL));
+}
+
 static void test_pg_errors(void **state)
 {
     struct fx *f = *state;
@@ -324,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pg_pool_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_lock_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_prepared_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_notifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_claimant, setup, teardown),

@@ -567,6 +567,87 @@ static void test_sweep_list(void **state)
                      STORE_INVALID);
 }
 
+/** Labels and requests with quotes, backslashes, a newline and non-ASCII text, and a key given
+ *  twice, are stored verbatim, found by list filters, and a point's numbers and NULLs (inline
+ *  model, no labels) come back as given, on every backend (PostgreSQL sends a batch of points
+ *  as array parameters: their quoting is what this checks). */
+static void test_sweep_odd_text(void **state)
+{
+    struct fx *f = *state;
+    char base[STORE_ID_MAX];
+    make_model(f, "base", base);
+    const char *labels =
+        "{\"k\\\"q\":\"v\\\\w\",\"\xc3\xbc\":\"\xc3\xb6 NULL {x,y}\",\"a\":\"1\",\"a\":\"2\"}";
+    const char *req = "{\"s\":\"q\\\"b\\\\ \\n \xe2\x82\xac,{}\"}";
+    store_run_new runs[3] = {{.request_json = req,
+                              .labels_json = labels,
+                              .priority = -3,
+                              .max_attempts = 5,
+                              .time_limit = 0.25,
+                              .progress_total = 7},
+                             {.model_id = base, .request_json = "NULL", .subkind = "x_1"},
+                             {.model_id = base, .request_json = "\"\"", .labels_json = "{}"}};
+    store_sweep_new in = {.id = SWEEP_ID,
+                          .request_json = req,
+                          .name = "n\"a\\me",
+                          .labels_json = labels,
+                          .runs = runs,
+                          .n_runs = 3};
+    store_sweep sw;
+    OK(store_sweep_create(f->c, &in, &sw, NULL));
+    assert_string_equal(sw.name, "n\"a\\me");
+    assert_string_equal(sw.labels_json, labels);
+    store_sweep_clear(&sw);
+    OK(store_sweep_get(f->c, SWEEP_ID, 1, &sw));
+    assert_string_equal(sw.request_json, req);
+    store_sweep_clear(&sw);
+    /* the requests, verbatim */
+    assert_int_equal(raw_count(f,
+                               "SELECT count(*) FROM runs WHERE request_json = "
+                               "'{\"s\":\"q\\\"b\\\\ \\n \xe2\x82\xac,{}\"}' AND sweep_index = 0"),
+                     1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM runs WHERE request_json = 'NULL' AND "
+                                  "subkind = 'x_1' AND sweep_index = 1"),
+                     1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM runs WHERE request_json = '\"\"' AND "
+                                  "subkind IS NULL AND sweep_index = 2"),
+                     1);
+    /* the numbers, the inline model and the labels of the points */
+    struct runs_seen seen = {0};
+    OK(store_sweep_runs(f->c, SWEEP_ID, seen_run, &seen));
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.models[0], "");
+    assert_string_equal(seen.models[1], base);
+    assert_string_equal(seen.labels, "{}");
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM runs WHERE priority = -3 AND "
+                                  "max_attempts = 5 AND time_limit = 0.25 AND progress_total = 7"),
+                     1);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM runs WHERE priority = 0 AND "
+                                  "max_attempts = 3 AND time_limit = 0 AND progress_total = 0"),
+                     2);
+    /* the label rows: three per labelled object (the key given twice keeps its last value) */
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM labels"), 6);
+    assert_int_equal(raw_count(f, "SELECT count(*) FROM labels WHERE key = 'a' AND value = '2'"),
+                     2);
+    /* found by list filters */
+    char buf[256] = "";
+    store_labels l = {
+        .n = 2, .keys = {"k\"q", "\xc3\xbc"}, .values = {"v\\w", "\xc3\xb6 NULL {x,y}"}};
+    OK(store_sweep_list(f->c, &l, NULL, 10, collect_sweep, buf, NULL));
+    assert_non_null(strstr(buf, SWEEP_ID));
+    l = (store_labels){.n = 1, .keys = {"a"}, .values = {"2"}};
+    buf[0] = '\0';
+    OK(store_sweep_list(f->c, &l, NULL, 10, collect_sweep, buf, NULL));
+    assert_non_null(strstr(buf, SWEEP_ID));
+    l.values[0] = "1";
+    buf[0] = '\0';
+    OK(store_sweep_list(f->c, &l, NULL, 10, collect_sweep, buf, NULL));
+    assert_string_equal(buf, "");
+    l = (store_labels){.n = 1, .keys = {"k\"q"}, .values = {"v\\\\w"}};
+    OK(store_sweep_list(f->c, &l, NULL, 10, collect_sweep, buf, NULL));
+    assert_string_equal(buf, "");
+}
+
 /** After a crash a sweep's running points are requeued like any run, still the sweep's. */
 static void test_sweep_requeue(void **state)
 {
@@ -581,6 +662,7 @@ static void test_sweep_requeue(void **state)
     claim(f, got);
     claim(f, got);
     reopen(f);
+    expire_leases(f); /* PostgreSQL: the crashed daemon's leases ran out */
     store_requeue_report rep;
     OK(store_requeue_orphans(f->c, &rep));
     assert_int_equal(rep.requeued, 2);
@@ -729,6 +811,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sweep_idempotency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_settled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_odd_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_requeue, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_on_migrated_v3, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sweep_large, setup, teardown),
