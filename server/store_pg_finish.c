@@ -444,6 +444,8 @@ static store_status finish_commit(struct pgs_conn *pc, store_run_status status,
         }
     }
     if ((st = pg_commit(pc)) != STORE_OK) {
+        /* an unanswered COMMIT may have kept the claim: the next run_claim() releases it */
+        if (next && st == STORE_BUSY) pg_claim_unknown(pc, next->id, next->attempts);
         if (next) store_run_clear(next);
         return writer_fail(pc, st);
     }

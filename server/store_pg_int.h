@@ -187,6 +187,11 @@ struct pgs_conn {
     PGconn *listen;       /**< changes_wait()'s own connection (not from the pool), or NULL */
     int listen_fresh;     /**< listen was (re)connected: the next changes_wait reports 1 */
     struct pg_writer w;
+    /** A claim whose COMMIT went unanswered (the connection lost): it may have committed, with
+     *  no worker to run it, so the next run_claim() on this conn first releases it (fenced by
+     *  its attempt; store_pg_runs.c). "" when none. */
+    char unclaim_id[STORE_ID_MAX];
+    int unclaim_attempt;
 };
 
 static inline struct pgs_conn *PGC(store_conn *c)
@@ -429,6 +434,9 @@ store_status pg_run_why_not(struct pgs_conn *pc, const char *id, int attempt, co
  *  if one is open: ::STORE_NOT_FOUND when the queue is empty; statement errors as pg_exec(),
  *  with @p out holding nothing to free. */
 store_status pg_claim_on(struct pgs_conn *pc, store_run *out);
+/** A claim of run @p id at @p attempt whose COMMIT went unanswered: note it, for the next
+ *  run_claim() on @p pc to release (see ::pgs_conn::unclaim_id). Cannot fail. */
+void pg_claim_unknown(struct pgs_conn *pc, const char *id, int attempt);
 /** Check a job's arguments (kind, subkind, key): ::STORE_INVALID if bad. Runs no statement. */
 store_status pg_run_new_check(struct pgs_conn *pc, const store_run_new *in);
 /** INSERT a queued job under a fresh random id (into @p id) with its labels, inside the

@@ -450,13 +450,55 @@ store_status pg_run_list(store_conn *c, const store_run_filter *f, const char *c
 
 /* ---- Writes of one run ------------------------------------------------------------------- */
 
+void pg_claim_unknown(struct pgs_conn *pc, const char *id, int attempt)
+{
+    snprintf(pc->unclaim_id, sizeof pc->unclaim_id, "%s", id);
+    pc->unclaim_attempt = attempt;
+}
+
+/**
+ * Release the claim noted by pg_claim_unknown(), on pc->db (borrowed): if its COMMIT had been
+ * kept, the run is running under this store's claimant with no worker, and its lease would be
+ * renewed for ever; released, it is queued again (its attempt not counted). Done (the note
+ * cleared) when released or when the run is not in that attempt (the COMMIT was not kept, or
+ * it moved on); kept for the next claim when the database cannot be reached. The caller's
+ * message is kept.
+ */
+static void settle_unknown_claim(struct pgs_conn *pc)
+{
+    if (!pc->unclaim_id[0]) return;
+    char keep[STORE_ERRMSG_MAX];
+    memcpy(keep, pc->base.errmsg, sizeof keep);
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_p_text(&p, pc->unclaim_id);
+    pg_p_i64(&p, pc->unclaim_attempt);
+    store_status st;
+    PGresult *r = pg_exec(pc, release_sql, &p, 0, &st, "cannot release a lost claim");
+    PQclear(r);
+    if (st == STORE_OK) pc->unclaim_id[0] = '\0';
+    memcpy(pc->base.errmsg, keep, sizeof keep);
+}
+
+/*
+ * A claim runs in a transaction of its own (BEGIN, the claim, COMMIT) rather than as one
+ * statement in autocommit, so that the claimed run is known before the COMMIT: if the
+ * connection is lost while committing (a PostgreSQL restart), the claim may have been kept with
+ * nobody to run it, and this conn releases it at its next claim (settle_unknown_claim()).
+ */
 store_status pg_run_claim(store_conn *c, store_run *out)
 {
     struct pgs_conn *pc = PGC(c);
     if (!out) return pg_fail(pc, STORE_INVALID, "output missing");
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
-    st = pg_claim_on(pc, out);
+    settle_unknown_claim(pc);
+    if ((st = pg_begin(pc)) == STORE_OK) st = pg_claim_on(pc, out);
+    if (st == STORE_OK && (st = pg_commit(pc)) != STORE_OK) {
+        if (st == STORE_BUSY) pg_claim_unknown(pc, out->id, out->attempts);
+        store_run_clear(out);
+    }
+    if (st != STORE_OK) pg_rollback(pc);
     pg_return(pc);
     return st;
 }
