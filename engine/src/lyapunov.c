@@ -144,12 +144,14 @@ static double stage(lyap_ws *w, const double *Vin, const double *Qin)
     return tr;
 }
 
-/** acc = c_acc acc + c_new new; s = base + c_s new (length len). */
+/** acc = c_acc acc + c_new new, or with @p c_acc 0 acc = c_new new (acc not read: at a step's
+ *  first stage it holds the last step's sum, or on the first step whatever malloc gave, and
+ *  0 * NaN would be NaN); s = base + c_s new (length len). */
 static void combine(double *acc, double c_acc, const double *nw, double c_new, double *s,
                     const double *base, double c_s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        acc[i] = c_acc * acc[i] + c_new * nw[i];
+        acc[i] = c_acc == 0.0 ? c_new * nw[i] : c_acc * acc[i] + c_new * nw[i];
         if (s) s[i] = base[i] + c_s * nw[i];
     }
 }

@@ -14,7 +14,9 @@
  *    -0.115); thresholds 0.03 and -0.05;
  *  - the trace (rows, times, last row = the exponents), same bytes for the same seed and for
  *    the same network stored sparse,
- *    divergence as an outcome, bad arguments naming the field, the stop flag and progress.
+ *    divergence as an outcome, bad arguments naming the field, the stop flag and progress;
+ *  - the same exponents when the heap hands the workspace NaN bytes (no stage sum read before
+ *    it is set).
  */
 #include "eir_test_util.h"
 
@@ -333,6 +335,46 @@ static void test_divergence(void **state)
     eir_model_free(m);
 }
 
+/*
+ * The workspace is used as malloc gives it: the first RK4 stage must not read the stage sums it
+ * overwrites (0 * NaN is NaN). Freed blocks of every small size filled with NaN bytes (0xff)
+ * make the heap hand the integration such memory, as a daemon's heap does after blocks of
+ * binary data (eirnnd on PostgreSQL: a Lyapunov analysis came back diverged at its first step).
+ * The same exponents as on a fresh heap, to the byte.
+ */
+static void test_workspace_from_dirty_heap(void **state)
+{
+    (void)state;
+    double W[36];
+    eir_model *m = small_rnn(W, 6);
+    eir_lyap_desc d;
+    eir_lyap_desc_init(&d);
+    d.k = 3;
+    d.steps = 300;
+    d.transient = 20;
+    d.seed = 5;
+    eir_lyap_result clean, dirty;
+    lyap_ok(m, &d, &clean);
+    ET_CHECK(!clean.diverged, "diverged on a fresh heap");
+    enum { SIZES = 256, EACH = 8 };
+    static void *blocks[SIZES * EACH];
+    for (int i = 0; i < SIZES * EACH; i++) {
+        size_t bytes = 16 * (size_t)(i / EACH + 1);
+        blocks[i] = malloc(bytes);
+        assert_non_null(blocks[i]);
+        memset(blocks[i], 0xff, bytes);
+    }
+    for (int i = SIZES * EACH - 1; i >= 0; i--)
+        free(blocks[i]);
+    lyap_ok(m, &d, &dirty);
+    ET_CHECK(!dirty.diverged, "diverged on a heap of NaN bytes (a stage sum read before set)");
+    assert_memory_equal(clean.exponents, dirty.exponents, 3 * sizeof(double));
+    assert_memory_equal(&clean.mean_trace_J, &dirty.mean_trace_J, sizeof(double));
+    eir_lyap_result_free(&clean);
+    eir_lyap_result_free(&dirty);
+    eir_model_free(m);
+}
+
 static void expect_bad(const eir_model *m, const eir_lyap_desc *d, const char *field,
                        const char *words)
 {
@@ -445,10 +487,15 @@ static void test_stop_and_progress(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sum_equals_mean_trace), cmocka_unit_test(test_linear_closed_form),
-        cmocka_unit_test(test_linear_random),         cmocka_unit_test(test_tanh_chaos),
-        cmocka_unit_test(test_trace_and_determinism), cmocka_unit_test(test_divergence),
-        cmocka_unit_test(test_bad_arguments),         cmocka_unit_test(test_stop_and_progress),
+        cmocka_unit_test(test_sum_equals_mean_trace),
+        cmocka_unit_test(test_linear_closed_form),
+        cmocka_unit_test(test_linear_random),
+        cmocka_unit_test(test_tanh_chaos),
+        cmocka_unit_test(test_trace_and_determinism),
+        cmocka_unit_test(test_divergence),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_stop_and_progress),
+        cmocka_unit_test(test_workspace_from_dirty_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
