@@ -36,6 +36,9 @@ bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 if [ "$(id -u)" -eq 0 ]; then
   getent passwd postgres >/dev/null || die "running as root, but there is no user postgres"
   as_pg() { runuser -u postgres -- "$@"; }
+  runuser -u postgres -- true 2>/dev/null ||
+    die "user postgres cannot run programs (is / mode $(stat -c %a /)? it must be searchable" \
+      "by every user, 0755; scripts/deps.sh test sets it)"
 else
   as_pg() { "$@"; }
 fi
