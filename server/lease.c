@@ -54,11 +54,23 @@ static void note(int *failing, const char *what, store_status st, store_conn *c)
                       c ? store_errmsg(c) : "no store connection"));
 }
 
-/** One renewal: extend this daemon's leases. */
-static void renew(store_conn *c, int *failing)
+/** The held claims' buffers (lease thread only), sized for the pool at start. */
+typedef struct held_buf {
+    char (*ids)[STORE_ID_MAX];
+    int *attempts;
+    size_t cap;
+} held_buf;
+
+/** One renewal: extend the leases of the runs this daemon's workers hold (srv_pool_held());
+ *  none held: nothing to do. A run this daemon's claimant holds in the store but no worker
+ *  runs (a claim whose answer was lost) is left to expire and be rescued. */
+static void renew(srv *s, store_conn *c, held_buf *b, int *failing)
 {
+    size_t held = srv_pool_held(s->pool, b->ids, b->attempts, b->cap);
+    if (held == 0) return;
     int64_t n = 0;
-    store_status st = store_lease_renew(c, &n);
+    store_status st =
+        store_lease_renew(c, (const char(*)[STORE_ID_MAX])b->ids, b->attempts, held, &n);
     if (st != STORE_OK) {
         note(failing, "cannot renew this daemon's leases", st, c);
         return;
@@ -99,6 +111,13 @@ static void *lease_main(void *arg)
     double next_renew = now + lease / 4, next_rescue = now + lease / 2 * jitter();
     store_conn *c = NULL;
     int renew_failing = 0, rescue_failing = 0;
+    held_buf b = {NULL, NULL, srv_pool_held_max(s->pool)};
+    if (b.cap) {
+        b.ids = calloc(b.cap, sizeof *b.ids);
+        b.attempts = calloc(b.cap, sizeof *b.attempts);
+        if (!b.ids || !b.attempts) b.cap = 0; /* no renewal: leases expire, runs are rescued */
+        if (!b.cap) note(&renew_failing, "out of memory for the held runs' ids", STORE_ERROR, NULL);
+    }
     while (!sleep_until(l, next_renew < next_rescue ? next_renew : next_rescue)) {
         if (!c && !(c = store_connect(s->store))) {
             note(&renew_failing, "cannot connect to the store", STORE_ERROR, NULL);
@@ -107,7 +126,7 @@ static void *lease_main(void *arg)
         }
         now = eir_clock_mono();
         if (now >= next_renew) {
-            renew(c, &renew_failing);
+            renew(s, c, &b, &renew_failing);
             next_renew = now + lease / 4;
         }
         if (now >= next_rescue) {
@@ -116,6 +135,8 @@ static void *lease_main(void *arg)
         }
     }
     store_disconnect(c);
+    free(b.ids);
+    free(b.attempts);
     return NULL;
 }
 

@@ -5,10 +5,13 @@
  *
  * A claim holds a lease of store_config::lease_s seconds (--lease-seconds). One thread per
  * daemon, with its own store connection:
- *  - every lease/4 it renews the leases of every run this daemon's store claimed
- *    (store_lease_renew()), so a run keeps its claim while its worker computes a long step that
- *    writes no progress; a renewal that fails is logged and tried again at the next period,
- *    with three more chances before the lease can expire;
+ *  - every lease/4 it renews the leases of the runs this daemon's workers hold (the pool's
+ *    srv_pool_held(), passed to store_lease_renew(); no query when none is held), so a run keeps
+ *    its claim while its worker computes a long step that writes no progress; a run claimed
+ *    in the store whose claim answer never reached a worker (the connection dropped during the
+ *    commit) is not renewed and is rescued after its lease like a crashed daemon's; a renewal
+ *    that fails is logged and tried again at the next period, with three more chances before
+ *    the lease can expire;
  *  - every lease/2, shifted by a random +-25 % so that daemons started together do not rescue
  *    in step, it rescues expired leases of any daemon (store_rescue_expired()): such runs go back
  *    to the queue (or fail at the attempt limit, or end cancelled when asked), and when one was

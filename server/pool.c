@@ -20,6 +20,10 @@ typedef struct srv_worker {
     pthread_t tid;
     int index;
     int started;
+    /** The claims this worker holds (guarded by the pool's lock; srv_pool_held()): [0] the run
+     *  it executes, [1] the run its last finish claimed for it next; id "" when none. */
+    char held[2][STORE_ID_MAX];
+    int held_attempt[2];
 } srv_worker;
 
 struct srv_pool {
@@ -35,6 +39,43 @@ struct srv_pool {
     char warm[SRV_POOL_WARM_MAX][STORE_ID_MAX]; /**< srv_pool_warm() requests, guarded by lock */
     int nwarm;
 };
+
+/** Record the claims worker @p w holds now: @p run (executing) and @p next (claimed for
+ *  after it); NULL or an empty id: none. The lease thread renews these (srv_pool_held()). */
+static void hold(srv_worker *w, const store_run *run, const store_run *next)
+{
+    const store_run *both[2] = {run, next};
+    pthread_mutex_lock(&w->pool->lock);
+    for (int i = 0; i < 2; i++) {
+        const store_run *r = both[i] && both[i]->id[0] ? both[i] : NULL;
+        snprintf(w->held[i], sizeof w->held[i], "%s", r ? r->id : "");
+        w->held_attempt[i] = r ? r->attempts : 0;
+    }
+    pthread_mutex_unlock(&w->pool->lock);
+}
+
+size_t srv_pool_held_max(struct srv_pool *p)
+{
+    return p ? 2 * (size_t)p->n : 0;
+}
+
+size_t srv_pool_held(struct srv_pool *p, char (*ids)[STORE_ID_MAX], int *attempts, size_t cap)
+{
+    if (!p) return 0;
+    size_t n = 0;
+    pthread_mutex_lock(&p->lock);
+    for (int k = 0; k < p->n; k++)
+        for (int i = 0; i < 2; i++) {
+            if (!p->w[k].held[i][0]) continue;
+            if (n < cap) {
+                memcpy(ids[n], p->w[k].held[i], STORE_ID_MAX);
+                attempts[n] = p->w[k].held_attempt[i];
+            }
+            n++;
+        }
+    pthread_mutex_unlock(&p->lock);
+    return n < cap ? n : cap;
+}
 
 /** Give a run claimed for this worker back to the queue (the pool drains before it started).
  *  A failure is logged; the run then stays running until the next start queues it again. */
@@ -133,6 +174,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->lock);
         if (stop) {
             if (next.id[0]) give_back(c, &next);
+            hold(w, NULL, NULL);
             break;
         }
         store_run run;
@@ -149,12 +191,14 @@ static void *worker_main(void *arg)
         }
         if (st == STORE_OK) {
             backoff = 0.05;
+            hold(w, &run, NULL); /* its lease is renewed from now on */
             /* Claimed (queued -> running): the change feed and ?progress= long polls see it. */
             srv_changes_bump(s);
             srv_waiters_wake_progress(s->waiters, run.id);
             atomic_fetch_add(&p->busy, 1);
             atomic_fetch_add(&s->metrics.workers_busy, 1);
             srv_exec_run(s, c, &run, &p->release, &next);
+            hold(w, NULL, &next); /* the run ended (or was released); next: claimed, not begun */
             atomic_fetch_sub(&s->metrics.workers_busy, 1);
             atomic_fetch_sub(&p->busy, 1);
             store_run_clear(&run);

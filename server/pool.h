@@ -43,6 +43,19 @@ void srv_pool_notify_all(struct srv_pool *p);
  */
 int srv_pool_warm(struct srv_pool *p, const char *id);
 
+/** Most claims the workers of @p p can hold at once (srv_pool_held()); 0 for NULL. */
+size_t srv_pool_held_max(struct srv_pool *p);
+
+/**
+ * The claims the workers hold right now, for the lease thread to renew (store_lease_renew()):
+ * the run each executes and the run a finish claimed for it next, as ids and attempt numbers
+ * (the fence) into @p ids and @p attempts, at most @p cap of them. Takes the pool's lock
+ * briefly. A run claimed by a store call whose answer never came is in no worker's hands, so
+ * it is not here, not renewed, and rescued once its lease expires. @return the number written
+ * (0 for a NULL pool).
+ */
+size_t srv_pool_held(struct srv_pool *p, char (*ids)[STORE_ID_MAX], int *attempts, size_t cap);
+
 /** Number of workers executing a run right now. */
 int srv_pool_busy(struct srv_pool *p);
 

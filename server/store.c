@@ -406,11 +406,13 @@ store_status store_requeue_orphans(store_conn *c, store_requeue_report *report)
     return OPS(c)->requeue_orphans(c, report);
 }
 
-store_status store_lease_renew(store_conn *c, int64_t *renewed)
+store_status store_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
+                               size_t n, int64_t *renewed)
 {
     if (renewed) *renewed = 0;
     CHECK_CONN(c);
-    return OPS(c)->lease_renew(c, renewed);
+    if (n == 0) return STORE_OK; /* no run held: nothing to renew */
+    return OPS(c)->lease_renew(c, ids, attempts, n, renewed);
 }
 
 store_status store_rescue_expired(store_conn *c, store_requeue_report *report)

@@ -268,8 +268,9 @@ typedef enum store_change_kind {
                                     sweep's) */
     STORE_CHANGE_OTHER = 3     /**< anything else (models, sweeps, cancel requests); id may be "" */
 } store_change_kind;
-/** Called by changes_wait() once per notification received, on the calling thread, before it
- *  returns; @p id is never NULL (may be ""). */
+/** Called by changes_wait() once per notification received from ANOTHER store handle (its
+ *  own handle's are not passed), on the calling thread, before it returns; @p id is never NULL
+ *  (may be ""). */
 typedef void (*store_change_cb)(void *ctx, store_change_kind kind, const char *id);
 
 struct store;
@@ -504,10 +505,16 @@ struct store_ops {
      */
     store_status (*requeue_orphans)(struct store_conn *c, store_requeue_report *report);
     /**
-     * Extend the lease (now + lease_s, database clock) of every running run claimed by this
-     * store's claimant; *@p renewed (may be NULL) gets their number. Write errors as usual.
+     * Extend the lease (now + lease_s, database clock) of the runs this daemon's workers hold:
+     * each run ids[i] (0 <= i < @p n) that is running, in attempt @p attempts[i], claimed by
+     * this store's claimant. A running run of this claimant that is not in the set is NOT
+     * renewed (a claim whose answer was lost, e.g. the connection dropped during its commit:
+     * no worker runs it), so it is rescued once its lease expires like a crashed daemon's.
+     * *@p renewed (may be NULL) gets the number renewed. @p n == 0 renews nothing (no query).
+     * ::STORE_INVALID for a malformed id; write errors as usual.
      */
-    store_status (*lease_renew)(struct store_conn *c, int64_t *renewed);
+    store_status (*lease_renew)(struct store_conn *c, const char (*ids)[STORE_ID_MAX],
+                                const int *attempts, size_t n, int64_t *renewed);
     /**
      * Any daemon, any time: running runs whose lease expired (database clock) go back to queued
      * (attempt kept), or to failed ("attempt limit reached") once attempts >= max_attempts, or
@@ -543,8 +550,13 @@ struct store_ops {
      * SQLite polls PRAGMA data_version and never calls @p cb. PostgreSQL LISTENs on channel
      * "eirnn" (a dedicated connection per watching thread) and calls @p cb (may be NULL) with
      * @p ctx once per notification received, on the calling thread, before returning (see
-     * ::store_ops::notifies). On failure (::STORE_BUSY, ::STORE_ERROR) *changed is 1: the
-     * caller cannot tell, so it looks.
+     * ::store_ops::notifies), EXCEPT the notifications of this store handle's own writes (any
+     * of its connections, any thread): those set *changed = 1 but are not passed to @p cb, as
+     * the daemon acts on its own writes where it makes them (its handlers bump the change
+     * feed, wake the pool and the long polls); each payload carries its store handle's random
+     * origin token for this. Two handles (two daemons, or two store_open() in one process)
+     * see each other's notifications in @p cb. On failure (::STORE_BUSY, ::STORE_ERROR) *changed is
+     * 1: the caller cannot tell, so it looks.
      */
     store_status (*changes_wait)(struct store_conn *c, double timeout, store_change_cb cb,
                                  void *ctx, int *changed);
@@ -728,7 +740,8 @@ store_status store_result_read_chunk(store_conn *c, const char *run_id, const ch
 store_status store_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
                                void *buf, size_t len);
 store_status store_requeue_orphans(store_conn *c, store_requeue_report *report);
-store_status store_lease_renew(store_conn *c, int64_t *renewed);
+store_status store_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
+                               size_t n, int64_t *renewed);
 store_status store_rescue_expired(store_conn *c, store_requeue_report *report);
 store_status store_counts_get(store_conn *c, store_counts *out);
 store_status store_queue_depth(store_conn *c, int64_t *depth);

@@ -228,14 +228,17 @@ PGconn *pg_connect_new(const struct pg_store *st, char *err, size_t errlen)
     }
     PQsetNoticeProcessor(db, ignore_notice, NULL);
     /* a row lock waited for longer than the busy timeout ends the statement with 55P03
-     * (STORE_BUSY), as SQLite's busy timeout does; unless the URL set a lock_timeout itself */
+     * (STORE_BUSY), as SQLite's busy timeout does; unless the URL set a lock_timeout itself.
+     * eirnn.origin: the store's token, ending the payload of every notification this
+     * connection sends (pg_notes_send()), so that the store knows its own (changes_wait()). */
     char ms[16];
     snprintf(ms, sizeof ms, "%d", st->cfg.busy_timeout_ms > 0 ? st->cfg.busy_timeout_ms : 1);
-    const char *const params[1] = {ms};
+    const char *const params[2] = {ms, st->origin};
     PGresult *res = PQexecParams(db,
-                                 "SELECT set_config('lock_timeout', $1, false) "
-                                 "WHERE current_setting('lock_timeout') = '0'",
-                                 1, NULL, params, NULL, NULL, 0);
+                                 "SELECT set_config('eirnn.origin', $2, false), "
+                                 "CASE WHEN current_setting('lock_timeout') = '0' "
+                                 "THEN set_config('lock_timeout', $1, false) END",
+                                 2, NULL, params, NULL, NULL, 0);
     int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok && err && errlen) one_line(err, errlen, PQerrorMessage(db));
     PQclear(res);
@@ -577,16 +580,17 @@ void pg_notes_send(struct pgs_conn *pc)
         pg_notes_drop(pc);
         return;
     }
-    char buf[PG_NOTES_MAX][STORE_ID_MAX + 4];
+    char buf[PG_NOTES_MAX][STORE_ID_MAX + PG_ORIGIN_MAX + 4];
     const char *items[PG_NOTES_MAX];
     size_t n = 0;
+    const char *origin = pc->st->origin; /* "<letter> <id> <origin>" (store_pg_watch.c) */
     if (q->collapsed) { /* one 'o' for the change feed, plus the kinds someone acts on */
-        snprintf(buf[n], sizeof buf[n], "%c ", PG_NOTE_OTHER), n++;
-        if (q->any_queued) snprintf(buf[n], sizeof buf[n], "%c ", PG_NOTE_QUEUED), n++;
-        if (q->any_ended) snprintf(buf[n], sizeof buf[n], "%c ", PG_NOTE_ENDED), n++;
+        snprintf(buf[n], sizeof buf[n], "%c  %s", PG_NOTE_OTHER, origin), n++;
+        if (q->any_queued) snprintf(buf[n], sizeof buf[n], "%c  %s", PG_NOTE_QUEUED, origin), n++;
+        if (q->any_ended) snprintf(buf[n], sizeof buf[n], "%c  %s", PG_NOTE_ENDED, origin), n++;
     } else {
         for (int k = 0; k < q->n; k++, n++)
-            snprintf(buf[n], sizeof buf[n], "%c %s", q->letter[k], q->id[k]);
+            snprintf(buf[n], sizeof buf[n], "%c %s %s", q->letter[k], q->id[k], origin);
     }
     for (size_t k = 0; k < n; k++)
         items[k] = buf[k];

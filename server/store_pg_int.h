@@ -83,6 +83,8 @@ extern const size_t store_pg_migrations_count;
 #define PG_MIGRATION_LOCK "7307497689009973607"
 /** The notification channel. */
 #define PG_CHANNEL "eirnn"
+/** Size of a store's origin token (pg_store::origin): 16 hex characters + NUL. */
+#define PG_ORIGIN_MAX 17
 
 /** Now in ms since the epoch by the DATABASE's clock (an SQL expression). */
 #define PG_NOW_MS "((extract(epoch from clock_timestamp()) * 1000)::bigint)"
@@ -160,6 +162,8 @@ struct pg_store {
     char *url;         /**< the libpq URI / connection string as given */
     store_config cfg;  /**< cfg.claimant points at claimant[] */
     char claimant[STORE_CLAIMANT_MAX];
+    char origin[PG_ORIGIN_MAX]; /**< random token of this store handle, ending every payload it
+                                     sends (session setting eirnn.origin of its connections) */
     struct pg_pool pool;
 };
 
@@ -345,7 +349,9 @@ store_status pg_tx_run(struct pgs_conn *pc, pg_tx_body body, void *ctx);
 #define PG_NOTE_OTHER 'o'
 /**
  * Queue notification "<letter> <id>" (@p id NULL or "": "<letter> ") on @p pc for the write in
- * progress; nothing is sent yet. pg_commit() sends the queue after a successful COMMIT, and so
+ * progress; nothing is sent yet. It is sent as "<letter> <id> <origin>", the origin being the
+ * sending store's pg_store::origin, so that changes_wait() can tell its own store's
+ * notifications from the others'. pg_commit() sends the queue after a successful COMMIT, and so
  * does pg_return() or the next pg_begin() after a write in autocommit; pg_rollback() and a
  * failed COMMIT drop it. The queue is deduplicated and bounded: past ::PG_NOTES_MAX entries it
  * collapses into one 'o ' plus 'q ' and 'e ' (empty ids) when such were queued (an 'e ' with
@@ -527,7 +533,8 @@ store_status pg_result_read_chunk(store_conn *c, const char *run_id, const char 
 store_status pg_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
                             void *buf, size_t len);
 store_status pg_requeue_orphans(store_conn *c, store_requeue_report *report);
-store_status pg_lease_renew(store_conn *c, int64_t *renewed);
+store_status pg_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
+                            size_t n, int64_t *renewed);
 store_status pg_rescue_expired(store_conn *c, store_requeue_report *report);
 store_status pg_counts(store_conn *c, store_counts *out);
 store_status pg_queue_depth(store_conn *c, int64_t *depth);

@@ -21,17 +21,21 @@
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store_pg_int.h"
 
-/* $1 claimant, $2 lease in ms: every running run of the claimant, and its open claim row. */
+/* $1 claimant, $2 lease in ms, $3 ids, $4 their attempts (as text): the held runs that are
+ * running in that attempt for the claimant, and their open claim rows. */
 static const char renew_sql[] =
     "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS t), "
-    "u AS (UPDATE runs SET lease_expires_at = now.t + $2::bigint FROM now "
-    "WHERE status = 1 AND claimant = $1 RETURNING id, attempts, lease_expires_at), "
+    "h AS (SELECT * FROM unnest($3::text[], $4::int[]) AS h(id, attempt)), "
+    "u AS (UPDATE runs AS r SET lease_expires_at = now.t + $2::bigint FROM now, h "
+    "WHERE r.id = h.id AND r.attempts = h.attempt AND r.status = 1 AND r.claimant = $1 "
+    "RETURNING r.id, r.attempts, r.lease_expires_at), "
     "c AS (UPDATE run_claims AS rc SET lease_until = u.lease_expires_at FROM u "
     "WHERE rc.run_id = u.id AND rc.attempt = u.attempts AND rc.ended_at = 0) "
     "SELECT count(*) FROM u";
@@ -72,20 +76,49 @@ static const char rescue_sql[] =
     "count(*) FILTER (WHERE status = 5), (SELECT count(*) FROM staged), "
     "string_agg(note, ',') FROM n";
 
-store_status pg_lease_renew(store_conn *c, int64_t *renewed)
+store_status pg_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
+                            size_t n, int64_t *renewed)
 {
     struct pgs_conn *pc = PGC(c);
     if (renewed) *renewed = 0;
-    store_status st = pg_op_begin(pc);
-    if (st != STORE_OK) return st;
+    if (n == 0) return STORE_OK;
+    if (n > (size_t)(INT_MAX / (2 * STORE_ID_MAX + 3)) - 1)
+        return pg_fail(pc, STORE_INVALID, "too many held runs (%zu)", n);
+    /* the attempts go as a text[] of decimal numbers, cast to int[] by the statement */
+    const char **list = malloc(2 * n * sizeof *list);
+    char(*num)[16] = malloc(n * sizeof *num);
+    if (!list || !num) {
+        free(list);
+        free(num);
+        return pg_fail(pc, STORE_ERROR, "out of memory for %zu held runs", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!pg_plain_id(ids[i])) {
+            free(list);
+            free(num);
+            return pg_fail(pc, STORE_INVALID, "held run id %zu of %zu is malformed", i + 1, n);
+        }
+        snprintf(num[i], sizeof num[i], "%d", attempts[i]);
+        list[i] = ids[i];
+        list[n + i] = num[i];
+    }
     struct pg_params p;
     pg_params_init(&p);
     pg_p_text(&p, pc->st->claimant);
     pg_p_i64(&p, pg_lease_ms(pc));
-    int64_t n = 0;
-    st = pg_query_i64(pc, renew_sql, &p, &n, "cannot renew the leases");
+    pg_p_text_array(&p, list, n);
+    pg_p_text_array(&p, list + n, n);
+    free(list);
+    free(num);
+    store_status st = pg_op_begin(pc);
+    if (st != STORE_OK) {
+        pg_params_free(&p);
+        return st;
+    }
+    int64_t count = 0;
+    st = pg_query_i64(pc, renew_sql, &p, &count, "cannot renew the leases");
     pg_return(pc);
-    if (st == STORE_OK && renewed) *renewed = n;
+    if (st == STORE_OK && renewed) *renewed = count;
     return st;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eir_random.h"
 #include "store_pg_int.h"
 
 static const struct store_ops pg_ops;
@@ -168,6 +169,12 @@ store *store_pg_open(const char *url, const store_config *cfg, char *err, size_t
     }
     st->base.cls = st;
     store_claimant_make(c.claimant, st->claimant);
+    if (eir_random_id(st->origin, sizeof st->origin, "", 8) != 0) {
+        free(st->url);
+        free(st);
+        open_err(err, errlen, "cannot draw a random token for the change notifications");
+        return NULL;
+    }
     c.claimant = st->claimant;
     st->cfg = c;
     if (pg_pool_init(&st->pool, c.pool_size)) {

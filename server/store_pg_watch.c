@@ -11,6 +11,12 @@
  * caller's callback. Notifications are not durable: those sent while the listener was
  * disconnected are lost, so the first call after a (re)connect reports a change, and the
  * caller's periodic runs_settled() look covers the rest.
+ *
+ * Each payload ends with the origin token of the store handle that sent it (pg_store::origin,
+ * set as the session's eirnn.origin on every pool connection). changes_wait() does not hand a
+ * handle's own notifications to the callback (the daemon's handlers and workers already acted
+ * on their own writes: bumped the change feed, woke the pool and the long polls), but still
+ * reports them as a change (*changed = 1).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -84,18 +90,25 @@ static store_change_kind kind_of(char letter)
     }
 }
 
-/** Hand every notification received on the listener to @p cb; returns how many there were. */
+/** Hand every notification received on the listener to @p cb, but those this store handle
+ *  sent itself (their origin is pg_store::origin: its callers know of their own writes);
+ *  returns how many notifications there were, its own included. */
 static int deliver(struct pgs_conn *pc, store_change_cb cb, void *ctx)
 {
     int count = 0;
     PGnotify *n;
     while ((n = PQnotifies(pc->listen)) != NULL) {
         count++;
-        if (cb) {
-            const char *payload = n->extra ? n->extra : "";
+        const char *payload = n->extra ? n->extra : "";
+        /* "<letter> <id> <origin>"; the id may be empty and is cut to a store id's size
+         * (longer ones are not ours); a payload without an origin is some other sender's */
+        const char *id_at = payload[0] && payload[1] == ' ' ? payload + 2 : "";
+        size_t id_len = strcspn(id_at, " ");
+        const char *origin = id_at[id_len] == ' ' ? id_at + id_len + 1 : NULL;
+        if (cb && !(origin && strcmp(origin, pc->st->origin) == 0)) {
             char id[STORE_ID_MAX] = "";
-            /* "<letter> <id>"; the id is cut to a store id's size (longer ones are not ours) */
-            if (payload[0] && payload[1] == ' ') snprintf(id, sizeof id, "%s", payload + 2);
+            snprintf(id, sizeof id, "%.*s", (int)(id_len < sizeof id ? id_len : sizeof id - 1),
+                     id_at);
             cb(ctx, kind_of(payload[0]), id);
         }
         PQfreemem(n);

@@ -214,7 +214,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REQUEUE_STAGED] = "DELETE FROM results WHERE complete = 0",
     /* leases (store_sqlite_lease.c): ?1 now, ?2 the new expiry, ?3 the store's claimant */
     [ST_LEASE_RENEW] = "UPDATE runs SET lease_expires_at = ?2 "
-                       "WHERE status = 'running' AND claimant = ?3",
+                       "WHERE id = ?1 AND attempts = ?4 AND status = 'running' AND claimant = ?3",
     /* the rescue: as the requeue above, but only of running runs whose lease expired (< ?1);
      * staged results of their interrupted finishes first, while they are still running */
     [ST_RESCUE_STAGED] = "DELETE FROM results WHERE complete = 0 AND run_id IN (SELECT id FROM "

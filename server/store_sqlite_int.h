@@ -487,7 +487,8 @@ store_status sq_result_read_chunk(store_conn *c, const char *run_id, const char 
 store_status sq_result_read(store_conn *c, const char *run_id, const char *var, uint64_t offset,
                             void *buf, size_t len);
 store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report);
-store_status sq_lease_renew(store_conn *c, int64_t *renewed);
+store_status sq_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
+                            size_t n, int64_t *renewed);
 store_status sq_rescue_expired(store_conn *c, store_requeue_report *report);
 store_status sq_counts(store_conn *c, store_counts *out);
 store_status sq_queue_depth(store_conn *c, int64_t *depth);

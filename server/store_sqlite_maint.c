@@ -48,28 +48,50 @@ store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report)
     return STORE_OK;
 }
 
-/** Body of sq_lease_renew(): @p arg is int64_t *renewed. */
+/** What sq_lease_renew() renews: the held runs, and the number renewed. */
+typedef struct renew_set {
+    const char (*ids)[STORE_ID_MAX];
+    const int *attempts;
+    size_t n;
+    int64_t renewed;
+} renew_set;
+
+/** Body of sq_lease_renew(): @p arg is a ::renew_set; one statement per held run, one clock
+ *  reading for all. */
 static store_status renew(struct sq_conn *sc, void *arg)
 {
-    store_status st = STORE_OK;
-    sqlite3_stmt *s = sq_stmt(sc, ST_LEASE_RENEW, &st);
-    if (!s) return st;
-    sq_bind_i64(s, 2, sq_lease_until(sc, eir_clock_epoch_ms()));
-    sq_bind_text(s, 3, sc->st->claimant);
-    if ((st = sq_run_stmt(sc, s, "cannot renew the leases")) != STORE_OK) return st;
-    *(int64_t *)arg = sqlite3_changes64(sc->db);
+    renew_set *set = arg;
+    int64_t until = sq_lease_until(sc, eir_clock_epoch_ms());
+    for (size_t i = 0; i < set->n; i++) {
+        store_status st = STORE_OK;
+        sqlite3_stmt *s = sq_stmt(sc, ST_LEASE_RENEW, &st);
+        if (!s) return st;
+        sq_bind_text(s, 1, set->ids[i]);
+        sq_bind_i64(s, 2, until);
+        sq_bind_text(s, 3, sc->st->claimant);
+        sq_bind_i64(s, 4, set->attempts[i]);
+        if ((st = sq_run_stmt(sc, s, "cannot renew the leases")) != STORE_OK) return st;
+        set->renewed += sqlite3_changes64(sc->db);
+    }
     return STORE_OK;
 }
 
-store_status sq_lease_renew(store_conn *c, int64_t *renewed)
+store_status sq_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
+                            size_t n, int64_t *renewed)
 {
     struct sq_conn *sc = SQ(c);
+    if (renewed) *renewed = 0;
+    if (n == 0) return STORE_OK;
+    for (size_t i = 0; i < n; i++)
+        if (memchr(ids[i], '\0', STORE_ID_MAX) == NULL)
+            return sq_fail(sc, STORE_INVALID, "held run id %zu of %zu is not terminated", i + 1, n);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    int64_t n = 0;
-    /* a lost renewal (power cut) only shortens a lease: no need to wait for the disk */
-    if ((st = sq_tx_run(sc, SQ_TX_STATEMENT, renew, &n)) != STORE_OK) return st;
-    if (renewed) *renewed = n;
+    renew_set set = {ids, attempts, n, 0};
+    /* one transaction for the set; a lost renewal (power cut) only shortens a lease: no need
+     * to wait for the disk */
+    if ((st = sq_tx_run(sc, SQ_TX_BEGIN, renew, &set)) != STORE_OK) return st;
+    if (renewed) *renewed = set.renewed;
     return STORE_OK;
 }
 

@@ -358,7 +358,7 @@ static void test_stale_attempt_fenced(void **state)
     assert_true(r1.claimant[0] != '\0');
     assert_true(r1.lease_expires_at > r1.started_at);
     int64_t renewed = -1;
-    OK(store_lease_renew(f->c, &renewed));
+    OK(store_lease_renew(f->c, (const char(*)[STORE_ID_MAX]) & r1.id, &r1.attempts, 1, &renewed));
     assert_int_equal(renewed, 1);
     store_requeue_report rep;
     OK(store_rescue_expired(f->c, &rep)); /* alive: nothing to rescue */

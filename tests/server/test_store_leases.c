@@ -3,7 +3,8 @@
  * @brief The store's leases (issue 14): a claim records its claimant and lease; progress,
  *        release and finish are fenced by the claim's attempt number (a stale attempt is refused
  *        and changes nothing); rescue_expired() ends only expired leases (requeued, failed at the
- *        attempt limit, cancelled when asked); lease_renew() extends this store's leases only.
+ *        attempt limit, cancelled when asked); lease_renew() extends only the leases of the runs
+ *        it is given (held by this store's workers) that this store's claimant holds.
  *
  * Written through store.h only (two stores on the fixture's database, f->path, stand for two
  * daemons), so that the same file runs on every backend; what differs by backend is behind a
@@ -356,33 +357,51 @@ static void test_rescue_only_expired(void **state)
     daemon_close(&live);
 }
 
-/** lease_renew() extends this store's leases and no one else's; progress renews too. */
+/** lease_renew() of one held run (its id and attempt): its number renewed. */
+static int64_t renew_one(struct daemon *d, const char *id, int attempt)
+{
+    char ids[1][STORE_ID_MAX];
+    snprintf(ids[0], sizeof ids[0], "%s", id);
+    int64_t renewed = -1;
+    DOK(d, store_lease_renew(d->c, (const char(*)[STORE_ID_MAX])ids, &attempt, 1, &renewed));
+    return renewed;
+}
+
+/** lease_renew() extends the leases of the held runs (id and attempt) of this store only: a run
+ *  it claimed but does not hold (a claim whose answer was lost) is not renewed and is rescued
+ *  after its lease; progress renews too. */
 static void test_lease_renew(void **state)
 {
     struct fx *f = *state;
-    char mid[STORE_ID_MAX], mine[STORE_ID_MAX], theirs[STORE_ID_MAX], prog[STORE_ID_MAX];
+    char mid[STORE_ID_MAX], mine[STORE_ID_MAX], lost[STORE_ID_MAX], theirs[STORE_ID_MAX],
+        prog[STORE_ID_MAX];
     make_model(f, "m", mid);
     queue_run(f, mid, 0, mine);
+    queue_run(f, mid, 0, lost);
     queue_run(f, mid, 0, theirs);
     queue_run(f, mid, 0, prog);
     struct daemon a, b;
     daemon_open(f, &a, "renewer", 2.0);
     daemon_open(f, &b, "other", 2.0);
-    store_run ra, rb, rp;
+    store_run ra, rl, rb, rp;
     DOK(&a, store_run_claim(a.c, &ra));
+    DOK(&a, store_run_claim(a.c, &rl)); /* claimed, but no worker of A holds it */
     DOK(&b, store_run_claim(b.c, &rb));
     DOK(&b, store_run_claim(b.c, &rp));
     assert_string_equal(ra.id, mine);
+    assert_string_equal(rl.id, lost);
+    assert_string_equal(rb.id, theirs);
     assert_string_equal(rp.id, prog);
-    int64_t renewed = -1;
-    DOK(&a, store_lease_renew(a.c, &renewed));
-    assert_int_equal(renewed, 1);
+    assert_int_equal(renew_one(&a, mine, ra.attempts), 1);
+    assert_int_equal(renew_one(&a, mine, ra.attempts + 1), 0);           /* not its attempt */
+    assert_int_equal(renew_one(&a, theirs, rb.attempts), 0);             /* another claimant's */
+    assert_int_equal(renew_one(&a, "r_000000000000000000000000", 1), 0); /* no such run */
 
-    /* 1.2 s on, A renews and B writes progress for one of its runs; 1.2 s later (2.4 s after
-     * the claims, 1.2 s after the renewals) only B's other run has expired */
+    /* 1.2 s on, A renews the run it holds and B writes progress for one of its runs; 1.2 s
+     * later (2.4 s after the claims, 1.2 s after the renewals) A's lost claim and B's other run
+     * have expired */
     eir_clock_sleep(1.2);
-    DOK(&a, store_lease_renew(a.c, &renewed));
-    assert_int_equal(renewed, 1);
+    assert_int_equal(renew_one(&a, mine, ra.attempts), 1);
     DOK(&b, store_run_progress(b.c, prog, rp.attempts, 1, 100, NULL));
     store_run g = get_run(f, mine);
     assert_true(g.lease_expires_at > ra.lease_expires_at + 1000);
@@ -393,20 +412,28 @@ static void test_lease_renew(void **state)
     g = get_run(f, theirs);
     assert_int_equal(g.lease_expires_at, rb.lease_expires_at); /* A renews only its own */
     store_run_clear(&g);
+    g = get_run(f, lost);
+    assert_int_equal(g.lease_expires_at, rl.lease_expires_at); /* and only what it holds */
+    assert_string_equal(g.claimant, "renewer");
+    store_run_clear(&g);
 
     eir_clock_sleep(1.2);
     store_requeue_report rep;
     DOK(&a, store_rescue_expired(a.c, &rep));
-    assert_int_equal(rep.requeued, 1);
+    assert_int_equal(rep.requeued, 2);
+    assert_int_equal(status_of(f, lost), STORE_RUN_QUEUED);
     assert_int_equal(status_of(f, theirs), STORE_RUN_QUEUED);
     assert_int_equal(status_of(f, mine), STORE_RUN_RUNNING);
     assert_int_equal(status_of(f, prog), STORE_RUN_RUNNING);
-    /* renew with nothing running of its own: 0, fine (NULL count allowed) */
+    /* a held run no longer running is not renewed; an empty set is fine (NULL count allowed) */
     DOK(&b, store_run_release(b.c, prog, rp.attempts, NULL));
-    DOK(&b, store_lease_renew(b.c, &renewed));
+    assert_int_equal(renew_one(&b, prog, rp.attempts), 0);
+    int64_t renewed = -1;
+    DOK(&b, store_lease_renew(b.c, NULL, NULL, 0, &renewed));
     assert_int_equal(renewed, 0);
-    DOK(&b, store_lease_renew(b.c, NULL));
+    DOK(&b, store_lease_renew(b.c, NULL, NULL, 0, NULL));
     store_run_clear(&ra);
+    store_run_clear(&rl);
     store_run_clear(&rb);
     store_run_clear(&rp);
     daemon_close(&a);

@@ -403,6 +403,63 @@ static void test_pg_notify_after_commit(void **state)
     store_disconnect(w);
 }
 
+/** Two store handles on one database (two daemons): each one's callback gets the other's
+ *  notifications and not its own, which still count as a change (changed = 1). Both payload
+ *  paths: pg_notify() from C (a run created: q) and in a statement's SQL (a claim: p). */
+static void test_pg_notifications_origin(void **state)
+{
+    struct fx *f = *state;
+    PG_ONLY(f);
+    store *other = open_pg(f->path, 2, 1000, NULL);
+    store_conn *wa = store_connect(f->s), *wb = store_connect(other), *ob = store_connect(other);
+    assert_non_null(wa);
+    assert_non_null(wb);
+    assert_non_null(ob);
+    struct seen sa = {0}, sb = {0};
+    assert_int_equal(wait_change(wa, 0, &sa), 1); /* first calls: unknown past */
+    assert_int_equal(wait_change(wb, 0, &sb), 1);
+    assert_int_equal(wait_change(wa, 0, &sa), 0);
+    assert_int_equal(wait_change(wb, 0, &sb), 0);
+
+    /* A queues a run: A's own "q" is a change without a callback; B is told */
+    char mid[STORE_ID_MAX], rid[STORE_ID_MAX];
+    make_model(f, "m", mid);
+    assert_int_equal(wait_change(wa, 2, &sa), 1);
+    assert_int_equal(wait_change(wb, 2, &sb), 1);
+    assert_int_equal(sa.n, 0);
+    assert_int_equal(sb.n, 1);
+    assert_int_equal(sb.kind, STORE_CHANGE_OTHER);
+    assert_string_equal(sb.id, mid);
+    make_run(f, mid, rid);
+    sb.n = 0;
+    assert_int_equal(wait_change(wa, 2, &sa), 1);
+    assert_int_equal(wait_change(wb, 2, &sb), 1);
+    assert_int_equal(sa.n, 0);
+    assert_int_equal(sb.n, 1);
+    assert_int_equal(sb.kind, STORE_CHANGE_QUEUED);
+    assert_string_equal(sb.id, rid);
+
+    /* B claims it (the notification sent by the claim's own SQL): A is told, B is not */
+    store_run r;
+    assert_int_equal(store_run_claim(ob, &r), STORE_OK);
+    assert_string_equal(r.id, rid);
+    sb.n = 0;
+    assert_int_equal(wait_change(wb, 2, &sb), 1);
+    assert_int_equal(wait_change(wa, 2, &sa), 1);
+    assert_int_equal(sb.n, 0);
+    assert_int_equal(sa.n, 1);
+    assert_int_equal(sa.kind, STORE_CHANGE_PROGRESS);
+    assert_string_equal(sa.id, rid);
+    /* nothing more is pending on either */
+    assert_int_equal(wait_change(wa, 0.2, &sa), 0);
+    assert_int_equal(wait_change(wb, 0.2, &sb), 0);
+    store_run_clear(&r);
+    store_disconnect(ob);
+    store_disconnect(wb);
+    store_disconnect(wa);
+    store_close(other);
+}
+
 static void test_pg_claimant(void **state)
 {
     struct fx *f = *state;
@@ -434,6 +491,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pg_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_notifications, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_notify_after_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_notifications_origin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_claimant, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

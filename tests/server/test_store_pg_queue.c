@@ -53,7 +53,9 @@ static void test_unanswered_claim_released(void **state)
     assert_string_equal(PGC(c)->unclaim_id, "");
     assert_int_equal(raw_count(f, "SELECT count(*) FROM run_claims WHERE ended_at = 0"), 1);
     int64_t renewed = 0;
-    assert_int_equal(store_lease_renew(c, &renewed), STORE_OK);
+    assert_int_equal(
+        store_lease_renew(c, (const char(*)[STORE_ID_MAX]) & r.id, &r.attempts, 1, &renewed),
+        STORE_OK);
     assert_int_equal(renewed, 1);
     store_run_clear(&r);
     store_disconnect(c);
