@@ -229,16 +229,15 @@ PGconn *pg_connect_new(const struct pg_store *st, char *err, size_t errlen)
     PQsetNoticeProcessor(db, ignore_notice, NULL);
     /* a row lock waited for longer than the busy timeout ends the statement with 55P03
      * (STORE_BUSY), as SQLite's busy timeout does; unless the URL set a lock_timeout itself.
-     * eirnn.origin: the store's token, ending the payload of every notification this
-     * connection sends (pg_notes_send()), so that the store knows its own (changes_wait()). */
+     * (The store's origin token is no session setting: pg_notes_send() puts it into each
+     * payload it passes as a parameter, which survives a transaction-pooling proxy.) */
     char ms[16];
     snprintf(ms, sizeof ms, "%d", st->cfg.busy_timeout_ms > 0 ? st->cfg.busy_timeout_ms : 1);
-    const char *const params[2] = {ms, st->origin};
+    const char *const params[1] = {ms};
     PGresult *res = PQexecParams(db,
-                                 "SELECT set_config('eirnn.origin', $2, false), "
-                                 "CASE WHEN current_setting('lock_timeout') = '0' "
-                                 "THEN set_config('lock_timeout', $1, false) END",
-                                 2, NULL, params, NULL, NULL, 0);
+                                 "SELECT set_config('lock_timeout', $1, false) "
+                                 "WHERE current_setting('lock_timeout') = '0'",
+                                 1, NULL, params, NULL, NULL, 0);
     int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok && err && errlen) one_line(err, errlen, PQerrorMessage(db));
     PQclear(res);
