@@ -67,7 +67,7 @@
 #include "store_migrations.h"
 #include "store_pg.h"
 
-/** The migrations of schema/migrations_pg/ (embed_migrations_pg.cmake generates them). */
+/** The migrations of schema/migrations_pg/ (embed_migrations.cmake generates them). */
 extern const struct store_migration store_pg_migrations[];
 extern const size_t store_pg_migrations_count;
 
