@@ -30,7 +30,7 @@ endif()
 set(EIR_SERVER_DIR ${CMAKE_CURRENT_LIST_DIR})
 get_filename_component(EIR_SERVER_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 set(EIR_STORE_SOURCES
-  store.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
+  store.c store_common.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
   store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c
   store_sqlite_sweeps.c)

@@ -212,11 +212,11 @@ store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, 
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 0);
     if (st != STORE_OK) return st;
-    if (!pg_is_var_name(var))
+    if (!store_is_var_name(var))
         return writer_fail(pc, pg_fail(pc, STORE_INVALID,
                                        "result name must be 1 to %d letters, digits or '_'",
                                        STORE_VAR_MAX - 1));
-    unsigned isz = pg_dtype_size(dtype);
+    unsigned isz = store_dtype_size(dtype);
     if (!isz)
         return writer_fail(pc, pg_fail(pc, STORE_INVALID, "unknown dtype for result %s", var));
     if (ndim < 0 || ndim > STORE_MAX_NDIM || (ndim > 0 && !shape))

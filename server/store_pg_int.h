@@ -64,6 +64,7 @@
 
 #include "eir_sha256.h"
 #include "store.h"
+#include "store_common.h"
 #include "store_migrations.h"
 #include "store_pg.h"
 
@@ -344,18 +345,6 @@ store_status pg_tx_run(struct pgs_conn *pc, pg_tx_body body, void *ctx);
 store_status pg_notify(struct pgs_conn *pc, char letter, const char *id);
 
 /* ---- store_pg_rows.c ---------------------------------------------------------------------- */
-
-int pg_is_hex64(const char *s);
-int pg_is_var_name(const char *s);
-/** 1 when @p id is 1 .. STORE_ID_MAX - 1 characters of [A-Za-z0-9_-]. */
-int pg_plain_id(const char *id);
-/** Bytes per element of a dtype the store accepts (complex128: 16), or 0. */
-unsigned pg_dtype_size(const char *dtype);
-/** Cursors as SQLite's ("c1." + hex seq of the last row of the page). */
-void pg_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq);
-/** *seq gets the bound for "seq < $1" (INT64_MAX for the first page); -1 when malformed. */
-int pg_cursor_decode(const char *cursor, int64_t *seq);
-int pg_clamp_limit(int limit);
 
 /** Field (@p row, @p col) as text, NULL for SQL NULL (borrowed from @p res). */
 const char *pg_str(const PGresult *res, int row, int col);

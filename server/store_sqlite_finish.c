@@ -123,11 +123,11 @@ store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, 
     struct sq_writer *w = &sc->w;
     store_status st = writer_check(sc, 0);
     if (st != STORE_OK) return st;
-    if (!sq_is_var_name(var))
+    if (!store_is_var_name(var))
         return writer_fail(sc, sq_fail(sc, STORE_INVALID,
                                        "result name must be 1 to %d letters, digits or '_'",
                                        STORE_VAR_MAX - 1));
-    unsigned isz = sq_dtype_size(dtype);
+    unsigned isz = store_dtype_size(dtype);
     if (!isz)
         return writer_fail(sc, sq_fail(sc, STORE_INVALID, "unknown dtype for result %s", var));
     if (ndim < 0 || ndim > STORE_MAX_NDIM || (ndim > 0 && !shape))
