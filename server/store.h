@@ -555,7 +555,15 @@ struct store_ops {
      * the daemon acts on its own writes where it makes them (its handlers bump the change
      * feed, wake the pool and the long polls); each payload carries its store handle's random
      * origin token for this. Two handles (two daemons, or two store_open() in one process)
-     * see each other's notifications in @p cb. On failure (::STORE_BUSY, ::STORE_ERROR) *changed is
+     * see each other's notifications in @p cb. PostgreSQL sends a write's notifications right
+     * after its COMMIT, in a short transaction of their own (synchronous_commit off), and none
+     * for a rolled-back write: so a notification never arrives before its change is visible,
+     * but it is not durable even once the write committed (a connection lost between the two,
+     * or a crash before its asynchronous commit reached the disk, loses it; a failed send does
+     * not fail the write). Callers keep a periodic look as the fallback (the daemon's watcher:
+     * runs_settled() at least once a second while anyone waits; idle workers poll the queue).
+     * An ENDED with id "" means "some runs ended" (more than 256 changes in one transaction
+     * collapse): look at every waited-for run. On failure (::STORE_BUSY, ::STORE_ERROR) *changed is
      * 1: the caller cannot tell, so it looks.
      */
     store_status (*changes_wait)(struct store_conn *c, double timeout, store_change_cb cb,

@@ -229,16 +229,15 @@ PGconn *pg_connect_new(const struct pg_store *st, char *err, size_t errlen)
     PQsetNoticeProcessor(db, ignore_notice, NULL);
     /* a row lock waited for longer than the busy timeout ends the statement with 55P03
      * (STORE_BUSY), as SQLite's busy timeout does; unless the URL set a lock_timeout itself.
-     * eirnn.origin: the store's token, ending the payload of every notification this
-     * connection sends (PG_ORIGIN_SQL), so that the store knows its own (changes_wait()). */
+     * (The store's origin token is no session setting: pg_notes_send() puts it into each
+     * payload it passes as a parameter, which survives a transaction-pooling proxy.) */
     char ms[16];
     snprintf(ms, sizeof ms, "%d", st->cfg.busy_timeout_ms > 0 ? st->cfg.busy_timeout_ms : 1);
-    const char *const params[2] = {ms, st->origin};
+    const char *const params[1] = {ms};
     PGresult *res = PQexecParams(db,
-                                 "SELECT set_config('eirnn.origin', $2, false), "
-                                 "CASE WHEN current_setting('lock_timeout') = '0' "
-                                 "THEN set_config('lock_timeout', $1, false) END",
-                                 2, NULL, params, NULL, NULL, 0);
+                                 "SELECT set_config('lock_timeout', $1, false) "
+                                 "WHERE current_setting('lock_timeout') = '0'",
+                                 1, NULL, params, NULL, NULL, 0);
     int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok && err && errlen) one_line(err, errlen, PQerrorMessage(db));
     PQclear(res);
@@ -323,6 +322,7 @@ void pg_return(struct pgs_conn *pc)
     PGconn *db = pc->db;
     struct pg_prep *prep = pc->prep;
     if (!db || pc->held) return;
+    pg_notes_send(pc); /* of a write in autocommit: committed (inside a transaction: dropped) */
     pc->db = NULL;
     pc->prep = NULL;
     struct pg_pool *p = &pc->st->pool;
@@ -445,6 +445,7 @@ store_status pg_query_i64(struct pgs_conn *pc, const char *sql, const struct pg_
 
 store_status pg_begin(struct pgs_conn *pc)
 {
+    pg_notes_send(pc); /* of a write in autocommit before it: committed */
     return pg_run(pc, "BEGIN", NULL, NULL, "cannot start a transaction");
 }
 
@@ -453,6 +454,7 @@ store_status pg_commit(struct pgs_conn *pc)
     store_status st;
     PGresult *res = pg_exec(pc, "COMMIT", NULL, 0, &st, "cannot commit");
     if (!res) {
+        pg_notes_drop(pc);
         if (st == STORE_BUSY)
             pg_fail(pc, STORE_BUSY,
                     "the connection to PostgreSQL was lost during COMMIT: the change may or may "
@@ -462,13 +464,17 @@ store_status pg_commit(struct pgs_conn *pc)
     /* COMMIT of a transaction that had failed answers ROLLBACK */
     int rolled_back = strcmp(PQcmdStatus(res), "ROLLBACK") == 0;
     PQclear(res);
-    if (rolled_back)
+    if (rolled_back) {
+        pg_notes_drop(pc);
         return pg_fail(pc, STORE_ERROR, "the transaction was rolled back by PostgreSQL");
+    }
+    pg_notes_send(pc);
     return STORE_OK;
 }
 
 void pg_rollback(struct pgs_conn *pc)
 {
+    pg_notes_drop(pc);
     if (!pc->db || PQstatus(pc->db) != CONNECTION_OK) return;
     if (PQtransactionStatus(pc->db) == PQTRANS_IDLE) return;
     PGresult *res = PQexec(pc->db, "ROLLBACK");
@@ -508,11 +514,90 @@ store_status pg_tx_run(struct pgs_conn *pc, pg_tx_body body, void *ctx)
 
 store_status pg_notify(struct pgs_conn *pc, char letter, const char *id)
 {
-    char payload[STORE_ID_MAX + PG_ORIGIN_MAX + 4];
-    snprintf(payload, sizeof payload, "%c %s %s", letter, id ? id : "", pc->st->origin);
+    struct pg_notes *q = &pc->notes;
+    if (!id) id = "";
+    if (letter == PG_NOTE_QUEUED) q->any_queued = 1;
+    if (letter == PG_NOTE_ENDED) q->any_ended = 1;
+    if (q->collapsed) return STORE_OK;
+    for (int k = 0; k < q->n; k++)
+        if (q->letter[k] == letter && strcmp(q->id[k], id) == 0) return STORE_OK;
+    if (q->n >= PG_NOTES_MAX) {
+        q->collapsed = 1;
+        return STORE_OK;
+    }
+    q->letter[q->n] = letter;
+    snprintf(q->id[q->n], sizeof q->id[q->n], "%s", id);
+    q->n++;
+    return STORE_OK;
+}
+
+void pg_note_payload(struct pgs_conn *pc, const char *payload)
+{
+    if (!payload || !payload[0] || payload[1] != ' ') return;
+    pg_notify(pc, payload[0], payload + 2);
+}
+
+void pg_note_payloads(struct pgs_conn *pc, const char *list)
+{
+    while (list && *list) {
+        const char *end = strchr(list, ',');
+        size_t len = end ? (size_t)(end - list) : strlen(list);
+        char one[STORE_ID_MAX + 4];
+        if (len < sizeof one) {
+            memcpy(one, list, len);
+            one[len] = '\0';
+            pg_note_payload(pc, one);
+        }
+        list = end ? end + 1 : NULL;
+    }
+}
+
+void pg_notes_drop(struct pgs_conn *pc)
+{
+    struct pg_notes *q = &pc->notes;
+    q->n = 0;
+    q->collapsed = 0;
+    q->any_queued = 0;
+    q->any_ended = 0;
+}
+
+/* The notifications, one per element of $1, in a transaction of their own whose commit does not
+ * wait for the WAL flush: set_config(.., true) is local to the statement's implicit transaction
+ * and synchronous_commit is read when that transaction commits ("the behavior for any one
+ * transaction is determined by the setting in effect when it commits"). PostgreSQL holds its
+ * notify lock from the pre-commit until the commit is done, so a commit that waits for the
+ * flush serialises every notifying transaction behind the disk. */
+static const char notes_sql[] = "SELECT set_config('synchronous_commit', 'off', true), "
+                                "pg_notify('" PG_CHANNEL "', p) FROM unnest($1::text[]) AS p";
+
+void pg_notes_send(struct pgs_conn *pc)
+{
+    struct pg_notes *q = &pc->notes;
+    if (q->n == 0 && !q->collapsed) return;
+    if (!pc->db || PQstatus(pc->db) != CONNECTION_OK ||
+        PQtransactionStatus(pc->db) != PQTRANS_IDLE) {
+        pg_notes_drop(pc);
+        return;
+    }
+    char buf[PG_NOTES_MAX][STORE_ID_MAX + PG_ORIGIN_MAX + 4];
+    const char *items[PG_NOTES_MAX];
+    size_t n = 0;
+    const char *origin = pc->st->origin; /* "<letter> <id> <origin>" (store_pg_watch.c) */
+    if (q->collapsed) { /* one 'o' for the change feed, plus the kinds someone acts on */
+        snprintf(buf[n], sizeof buf[n], "%c  %s", PG_NOTE_OTHER, origin), n++;
+        if (q->any_queued) snprintf(buf[n], sizeof buf[n], "%c  %s", PG_NOTE_QUEUED, origin), n++;
+        if (q->any_ended) snprintf(buf[n], sizeof buf[n], "%c  %s", PG_NOTE_ENDED, origin), n++;
+    } else {
+        for (int k = 0; k < q->n; k++, n++)
+            snprintf(buf[n], sizeof buf[n], "%c %s %s", q->letter[k], q->id[k], origin);
+    }
+    for (size_t k = 0; k < n; k++)
+        items[k] = buf[k];
+    pg_notes_drop(pc);
     struct pg_params p;
     pg_params_init(&p);
-    pg_p_text(&p, payload);
-    return pg_run(pc, "SELECT pg_notify('" PG_CHANNEL "', $1)", &p, NULL,
-                  "cannot send the change notification");
+    pg_p_text_array(&p, items, n);
+    pg_run(pc, notes_sql, &p, NULL,
+           "the change was committed but its notifications could not be sent");
+    pg_params_free(&p);
 }

@@ -60,7 +60,7 @@ static const char finish_sql[] =
     "pub AS (UPDATE results SET complete = 1 WHERE run_id = $1 AND EXISTS (SELECT 1 FROM u)), "
     "c AS (UPDATE run_claims AS rc SET ended_at = u.finished_at, outcome = $6 FROM u "
     "WHERE rc.run_id = u.id AND rc.attempt = $2::int) "
-    "SELECT pg_notify('" PG_CHANNEL "', 'e ' || u.id" PG_ORIGIN_SQL ") FROM u";
+    "SELECT u.id FROM u";
 
 /* A refused attempt's claim row, if still open, is closed as 'fenced' (the audit). */
 static const char fenced_sql[] = "UPDATE run_claims SET ended_at = " PG_NOW_MS
@@ -427,6 +427,7 @@ static store_status finish_commit(struct pgs_conn *pc, store_run_status status,
     if (!r) return writer_fail(pc, st);
     int matched = PQntuples(r) == 1;
     PQclear(r);
+    if (matched) pg_notify(pc, PG_NOTE_ENDED, id);
     if (!matched) {
         writer_fail(pc, STORE_CONFLICT);
         return fenced(pc, id, attempt);

@@ -30,9 +30,13 @@
  * Times: every time the store writes (created_at, started_at, finished_at, leases, claims) is
  * read from the database's clock with ::PG_NOW_MS, never from a daemon's clock.
  *
- * Notifications: writes announce themselves on channel "eirnn" with pg_notify() INSIDE their
- * transaction (delivered at commit): payload "<letter> <id>", letters q (queued), p (progress
- * or claim), e (ended or deleted), o (other); see pg_notify() and docs/STORE.md.
+ * Notifications: writes announce themselves on channel "eirnn": payload "<letter> <id>",
+ * letters q (queued), p (progress or claim), e (ended or deleted), o (other). A write QUEUES
+ * them on its ::pgs_conn (pg_notify(), or rows of its statement given to pg_note_payload());
+ * after its COMMIT succeeds they are sent in one statement of their own, in autocommit with
+ * synchronous_commit off (pg_notes_send()), so that the write's commit does not hold
+ * PostgreSQL's notify lock across its WAL flush; a rollback drops them. See pg_notify() and
+ * docs/STORE.md.
  *
  * The backend is split by responsibility:
  *
@@ -182,6 +186,19 @@ struct pg_writer {
     eir_sha256_ctx sha;
 };
 
+/** Most notifications queued for one transaction; past it they collapse (pg_notify()). */
+#define PG_NOTES_MAX 256
+
+/** The notifications a write queued, sent after its COMMIT (pg_notes_send()). */
+struct pg_notes {
+    int n;
+    int collapsed;  /**< more than ::PG_NOTES_MAX: send one 'o' plus the kinds below */
+    int any_queued; /**< a 'q' was queued (kept when collapsed) */
+    int any_ended;  /**< an 'e' was queued (kept when collapsed) */
+    char letter[PG_NOTES_MAX];
+    char id[PG_NOTES_MAX][STORE_ID_MAX];
+};
+
 /** The backend's ::store_conn (not "struct pgs_conn": that is libpq's own PGconn). */
 struct pgs_conn {
     struct store_conn base; /**< must stay first */
@@ -197,6 +214,7 @@ struct pgs_conn {
      *  its attempt; store_pg_runs.c). "" when none. */
     char unclaim_id[STORE_ID_MAX];
     int unclaim_attempt;
+    struct pg_notes notes; /**< notifications of the write in progress (pg_notify()) */
 };
 
 static inline struct pgs_conn *PGC(store_conn *c)
@@ -330,19 +348,34 @@ store_status pg_tx_run(struct pgs_conn *pc, pg_tx_body body, void *ctx);
 #define PG_NOTE_PROGRESS 'p'
 #define PG_NOTE_ENDED 'e'
 #define PG_NOTE_OTHER 'o'
-/** SQL appended to a payload expression in a statement's own pg_notify(): " <origin>", the
- *  session's eirnn.origin, which pg_connect_new() sets to the store's pg_store::origin. */
-#define PG_ORIGIN_SQL " || ' ' || coalesce(current_setting('eirnn.origin', true), '')"
 /**
- * pg_notify('eirnn', '<letter> <id> <origin>') on pc->db, inside the caller's transaction
- * (delivered when it commits, dropped if it rolls back). @p id NULL or "" sends
- * "<letter>  <origin>". The origin is the sending store's pg_store::origin, so that
- * changes_wait() can tell its own store's notifications from the others'. Errors as pg_exec()
- * (the caller rolls back). Statements that change many rows may instead call pg_notify() in
- * their own SQL, with the same payload format (their payload expression ends with
- * ::PG_ORIGIN_SQL).
+ * Queue notification "<letter> <id>" (@p id NULL or "": "<letter> ") on @p pc for the write in
+ * progress; nothing is sent yet. It is sent as "<letter> <id> <origin>", the origin being the
+ * sending store's pg_store::origin, so that changes_wait() can tell its own store's
+ * notifications from the others'. pg_commit() sends the queue after a successful COMMIT, and so
+ * does pg_return() or the next pg_begin() after a write in autocommit; pg_rollback() and a
+ * failed COMMIT drop it. The queue is deduplicated and bounded: past ::PG_NOTES_MAX entries it
+ * collapses into one 'o ' plus 'q ' and 'e ' (empty ids) when such were queued (an 'e ' with
+ * no id makes a watcher look at the runs waited for at once). Cannot fail; returns ::STORE_OK.
  */
 store_status pg_notify(struct pgs_conn *pc, char letter, const char *id);
+/** Queue a payload "<letter> <id>" read from a statement's result (NULL or malformed: none),
+ *  as pg_notify(). Cannot fail. */
+void pg_note_payload(struct pgs_conn *pc, const char *payload);
+/** Queue each payload of a comma-separated list "<letter> <id>,<letter> <id>..." (ids hold no
+ *  comma; NULL: none), as pg_notify(). Cannot fail. */
+void pg_note_payloads(struct pgs_conn *pc, const char *list);
+/**
+ * Send the queued notifications, if any, on pc->db (borrowed, not inside a transaction), in one
+ * statement of their own whose commit does not wait for the WAL flush (set_config
+ * synchronous_commit off for that transaction), then empty the queue. The write they announce
+ * is committed already, so a failed send does not fail it: the failure is left in the
+ * connection's message only (notifications are not durable; waiters' periodic looks cover a
+ * lost one). With no usable connection the queue is dropped. Cannot fail.
+ */
+void pg_notes_send(struct pgs_conn *pc);
+/** Drop the queued notifications (a rollback). Cannot fail. */
+void pg_notes_drop(struct pgs_conn *pc);
 
 /* ---- store_pg_rows.c ---------------------------------------------------------------------- */
 

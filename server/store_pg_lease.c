@@ -71,11 +71,10 @@ static const char rescue_sql[] =
     "staged AS (DELETE FROM results WHERE (run_id, var) IN (SELECT x.run_id, x.var FROM results "
     "AS x JOIN u ON x.run_id = u.id WHERE x.complete = 0 FOR UPDATE OF x SKIP LOCKED) "
     "RETURNING 1), "
-    "n AS (SELECT u.status, pg_notify('" PG_CHANNEL
-    "', CASE u.status WHEN 0 THEN 'q ' ELSE 'e ' END "
-    "|| u.id" PG_ORIGIN_SQL ") FROM u) "
+    "n AS (SELECT u.status, CASE u.status WHEN 0 THEN 'q ' ELSE 'e ' END || u.id AS note FROM u) "
     "SELECT count(*) FILTER (WHERE status = 0), count(*) FILTER (WHERE status = 3), "
-    "count(*) FILTER (WHERE status = 5), (SELECT count(*) FROM staged) FROM n";
+    "count(*) FILTER (WHERE status = 5), (SELECT count(*) FROM staged), "
+    "string_agg(note, ',') FROM n";
 
 store_status pg_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], const int *attempts,
                             size_t n, int64_t *renewed)
@@ -130,6 +129,7 @@ store_status pg_rescue_expired(store_conn *c, store_requeue_report *report)
     store_status st = pg_op_begin(pc);
     if (st != STORE_OK) return st;
     PGresult *r = pg_exec(pc, rescue_sql, NULL, 0, &st, "cannot rescue runs whose lease expired");
+    if (r && PQntuples(r) == 1) pg_note_payloads(pc, pg_str(r, 0, 4)); /* sent by pg_return() */
     pg_return(pc);
     if (!r) return st;
     if (report && PQntuples(r) == 1) {

@@ -50,8 +50,7 @@ static const char claim_sql[] =
     "ON CONFLICT (run_id, attempt) DO UPDATE SET claimant = excluded.claimant, "
     "claimed_at = excluded.claimed_at, lease_until = excluded.lease_until, ended_at = 0, "
     "outcome = '') "
-    "SELECT claimed.*, pg_notify('" PG_CHANNEL "', 'p ' || claimed.id" PG_ORIGIN_SQL
-    ") FROM claimed";
+    "SELECT claimed.* FROM claimed";
 
 /* Progress of attempt $2 of run $1: $3 done, $4 total (<= 0 keeps it), $5 lease in ms; renews
  * the lease of the run and of its claim row; `p id`. No row: not running, or another attempt. */
@@ -63,7 +62,7 @@ static const char progress_sql[] =
     "RETURNING id, attempts, cancel_requested, lease_expires_at), "
     "c AS (UPDATE run_claims AS rc SET lease_until = u.lease_expires_at FROM u "
     "WHERE rc.run_id = u.id AND rc.attempt = u.attempts AND rc.ended_at = 0) "
-    "SELECT u.cancel_requested, pg_notify('" PG_CHANNEL "', 'p ' || u.id" PG_ORIGIN_SQL ") FROM u";
+    "SELECT u.cancel_requested FROM u";
 
 /* Cancel run $1: queued -> cancelled (`e id`), running -> cancel requested (`o id`). */
 static const char cancel_sql[] =
@@ -71,8 +70,7 @@ static const char cancel_sql[] =
     "finished_at = CASE status WHEN 0 THEN " PG_NOW_MS " ELSE finished_at END, "
     "cancel_requested = CASE status WHEN 1 THEN 1 ELSE cancel_requested END "
     "WHERE id = $1 AND status IN (0, 1) "
-    "RETURNING status, pg_notify('" PG_CHANNEL
-    "', CASE status WHEN 5 THEN 'e ' ELSE 'o ' END || id" PG_ORIGIN_SQL ")";
+    "RETURNING status";
 
 /* Release attempt $2 of run $1: queued again with the attempt not counted (`q id`), or cancelled
  * when a cancel was requested (`e id`); the claim row is closed as 'released'. */
@@ -88,14 +86,10 @@ static const char release_sql[] =
     "WHERE id = $1 AND attempts = $2::int AND status = 1 RETURNING id, status), "
     "c AS (UPDATE run_claims AS rc SET ended_at = now.t, outcome = 'released' FROM u, now "
     "WHERE rc.run_id = u.id AND rc.attempt = $2::int AND rc.ended_at = 0) "
-    "SELECT u.status, pg_notify('" PG_CHANNEL
-    "', CASE u.status WHEN 0 THEN 'q ' ELSE 'e ' END || u.id" PG_ORIGIN_SQL ") "
-    "FROM u";
+    "SELECT u.status FROM u";
 
 /* A finished run and (ON DELETE CASCADE) its results, chunks, claim rows and labels; `e id`. */
-static const char delete_sql[] =
-    "DELETE FROM runs WHERE id = $1 AND status IN (2, 3, 4, 5) "
-    "RETURNING pg_notify('" PG_CHANNEL "', 'e ' || id" PG_ORIGIN_SQL ")";
+static const char delete_sql[] = "DELETE FROM runs WHERE id = $1 AND status IN (2, 3, 4, 5)";
 
 static const char get_sql[] = "SELECT " PG_RUN_COLS " FROM runs WHERE id = $1";
 static const char request_sql[] = "SELECT request_json FROM runs WHERE id = $1";
@@ -167,6 +161,8 @@ store_status pg_claim_on(struct pgs_conn *pc, store_run *out)
         st = pg_fail(pc, STORE_NOT_FOUND, "the queue is empty");
     else if (pg_row_to_run(r, 0, 1, 1, out))
         st = pg_fail(pc, STORE_ERROR, "out of memory reading the claimed run");
+    else
+        pg_notify(pc, PG_NOTE_PROGRESS, out->id);
     PQclear(r);
     return st;
 }
@@ -453,6 +449,8 @@ static void settle_unknown_claim(struct pgs_conn *pc)
     pg_p_i64(&p, pc->unclaim_attempt);
     store_status st;
     PGresult *r = pg_exec(pc, release_sql, &p, 0, &st, "cannot release a lost claim");
+    if (r && PQntuples(r) == 1)
+        pg_notify(pc, pg_i64(r, 0, 0) == 0 ? PG_NOTE_QUEUED : PG_NOTE_ENDED, pc->unclaim_id);
     PQclear(r);
     if (st == STORE_OK) pc->unclaim_id[0] = '\0';
     memcpy(pc->base.errmsg, keep, sizeof keep);
@@ -498,6 +496,7 @@ store_status pg_run_progress(store_conn *c, const char *id, int attempt, int64_t
     PGresult *r = pg_exec(pc, progress_sql, &p, 0, &st, "cannot record progress");
     if (r && PQntuples(r) == 1) {
         if (cancel_requested) *cancel_requested = (int)pg_i64(r, 0, 0);
+        pg_notify(pc, PG_NOTE_PROGRESS, id);
     } else if (r) {
         st = pg_run_why_not(pc, id, attempt, ", not running");
     }
@@ -517,7 +516,9 @@ store_status pg_run_cancel(store_conn *c, const char *id, store_run_status *now)
     pg_p_text(&p, id);
     PGresult *r = pg_exec(pc, cancel_sql, &p, 0, &st, "cannot cancel the run");
     if (r && PQntuples(r) == 1) {
-        if (now) *now = (store_run_status)pg_i64(r, 0, 0);
+        store_run_status s = (store_run_status)pg_i64(r, 0, 0);
+        if (now) *now = s;
+        pg_notify(pc, s == STORE_RUN_CANCELLED ? PG_NOTE_ENDED : PG_NOTE_OTHER, id);
     } else if (r) { /* not queued or running: cancelled already is fine, else a conflict */
         PQclear(r);
         r = pg_exec(pc, state_sql, &p, 0, &st, "cannot read the run");
@@ -547,7 +548,9 @@ store_status pg_run_release(store_conn *c, const char *id, int attempt, store_ru
     pg_p_i64(&p, attempt);
     PGresult *r = pg_exec(pc, release_sql, &p, 0, &st, "cannot release the run");
     if (r && PQntuples(r) == 1) {
-        if (now) *now = (store_run_status)pg_i64(r, 0, 0);
+        store_run_status s = (store_run_status)pg_i64(r, 0, 0);
+        if (now) *now = s;
+        pg_notify(pc, s == STORE_RUN_QUEUED ? PG_NOTE_QUEUED : PG_NOTE_ENDED, id);
     } else if (r) {
         st = pg_run_why_not(pc, id, attempt, ", not running");
     }
@@ -569,6 +572,8 @@ store_status pg_run_delete(store_conn *c, const char *id)
     st = pg_run(pc, delete_sql, &p, &deleted, "cannot delete the run");
     if (st == STORE_OK && deleted == 0)
         st = pg_run_why_not(pc, id, -1, "; only finished runs can be deleted");
+    else if (st == STORE_OK)
+        pg_notify(pc, PG_NOTE_ENDED, id);
     pg_return(pc);
     return st;
 }

@@ -103,27 +103,23 @@
     "WHERE sweep_id = $1 ORDER BY sweep_index"
 #define SQL_SWEEP_RUNS_FETCH "FETCH 500 FROM sweep_runs"
 /** Cancel the sweep's queued runs (status 5 at once, "e id") and ask its running ones to stop
- *  (cancel_requested, "o id"); answers how many. */
+ *  (cancel_requested, "o id"); answers one notification payload per run. */
 #define SQL_SWEEP_CANCEL                                                                           \
     "WITH u AS (UPDATE runs SET status = CASE WHEN status = 0 THEN 5 ELSE status END, "            \
     "finished_at = CASE WHEN status = 0 THEN " PG_NOW_MS " ELSE finished_at END, "                 \
     "cancel_requested = CASE WHEN status = 1 THEN 1 ELSE cancel_requested END "                    \
     "WHERE sweep_id = $1 AND status IN (0, 1) RETURNING id, status) "                              \
-    "SELECT count(*) FROM u CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', "                       \
-    "CASE WHEN u.status = 5 THEN 'e ' ELSE 'o ' END || u.id" PG_ORIGIN_SQL ") AS n"
+    "SELECT CASE WHEN u.status = 5 THEN 'e ' ELSE 'o ' END || u.id FROM u"
 #define SQL_SWEEP_ACTIVE "SELECT count(*) FROM runs WHERE sweep_id = $1 AND status IN (0, 1)"
 /** Lock the models the sweep created, so that no run starts using one while it is judged. */
 #define SQL_SWEEP_MODELS_LOCK                                                                      \
     "SELECT count(*) FROM (SELECT 1 FROM models WHERE sweep_id = $1 FOR UPDATE) AS m"
 /** The sweep's runs (results, chunks, claims: ON DELETE CASCADE; labels: trigger), "e id". */
-#define SQL_SWEEP_DELETE_RUNS                                                                      \
-    "WITH d AS (DELETE FROM runs WHERE sweep_id = $1 RETURNING id) SELECT count(*) FROM d "        \
-    "CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', 'e ' || d.id" PG_ORIGIN_SQL ") AS n"
+#define SQL_SWEEP_DELETE_RUNS "DELETE FROM runs WHERE sweep_id = $1 RETURNING 'e ' || id"
 /** The models the sweep created that no job uses any more, "o id". */
 #define SQL_SWEEP_DELETE_MODELS                                                                    \
     "WITH d AS (DELETE FROM models AS m WHERE m.sweep_id = $1 AND NOT EXISTS "                     \
-    "(SELECT 1 FROM runs WHERE runs.model_id = m.id) RETURNING id) SELECT count(*) FROM d "        \
-    "CROSS JOIN LATERAL pg_notify('" PG_CHANNEL "', 'o ' || d.id" PG_ORIGIN_SQL ") AS n"
+    "(SELECT 1 FROM runs WHERE runs.model_id = m.id) RETURNING id) SELECT 'o ' || d.id FROM d"
 #define SQL_SWEEP_DELETE "DELETE FROM sweeps WHERE id = $1"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -687,6 +683,25 @@ static store_status sweep_count(struct pgs_conn *pc, const char *sql, const char
     return pg_query_i64(pc, sql, &p, n, what);
 }
 
+/** A one-parameter statement with the sweep's id as $1 whose rows are notification payloads:
+ *  each is queued (pg_note_payload()), their number into *@p n. Errors as pg_exec(). */
+static store_status sweep_notes(struct pgs_conn *pc, const char *sql, const char *id, int64_t *n,
+                                const char *what)
+{
+    struct pg_params p;
+    pg_params_init(&p);
+    pg_p_text(&p, id);
+    store_status st;
+    PGresult *r = pg_exec(pc, sql, &p, 0, &st, what);
+    *n = 0;
+    if (!r) return st;
+    *n = PQntuples(r);
+    for (int k = 0; k < PQntuples(r); k++)
+        pg_note_payload(pc, pg_str(r, k, 0));
+    PQclear(r);
+    return STORE_OK;
+}
+
 /** Body of pg_sweep_cancel() (re-runnable). */
 static store_status sweep_cancel(struct pgs_conn *pc, void *arg)
 {
@@ -694,7 +709,7 @@ static store_status sweep_cancel(struct pgs_conn *pc, void *arg)
     op->count = 0;
     store_status st = lock_sweep(pc, op->id);
     if (st != STORE_OK) return st;
-    if ((st = sweep_count(pc, SQL_SWEEP_CANCEL, op->id, &op->count,
+    if ((st = sweep_notes(pc, SQL_SWEEP_CANCEL, op->id, &op->count,
                           "cannot cancel the sweep's runs")) != STORE_OK)
         return st;
     return pg_notify(pc, PG_NOTE_ENDED, op->id);
@@ -734,9 +749,9 @@ static store_status sweep_delete(struct pgs_conn *pc, void *arg)
      * sweep (its labels go with it) */
     if ((st = sweep_count(pc, SQL_SWEEP_MODELS_LOCK, op->id, &n,
                           "cannot lock the sweep's models")) != STORE_OK ||
-        (st = sweep_count(pc, SQL_SWEEP_DELETE_RUNS, op->id, &n,
+        (st = sweep_notes(pc, SQL_SWEEP_DELETE_RUNS, op->id, &n,
                           "cannot delete the sweep's runs")) != STORE_OK ||
-        (st = sweep_count(pc, SQL_SWEEP_DELETE_MODELS, op->id, &n,
+        (st = sweep_notes(pc, SQL_SWEEP_DELETE_MODELS, op->id, &n,
                           "cannot delete the sweep's models")) != STORE_OK)
         return st;
     struct pg_params p;

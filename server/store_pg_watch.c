@@ -3,8 +3,9 @@
  * @brief PostgreSQL backend: change notifications (LISTEN/NOTIFY) and runs_settled
  *        (store_ops::changes_wait, store_ops::runs_settled; docs/STORE.md, "PostgreSQL").
  *
- * Every write sends pg_notify('eirnn', '<letter> <id>') inside its transaction, so a
- * notification arrives exactly when the change is visible. A watching thread's conn keeps a
+ * Every write queues pg_notify('eirnn', '<letter> <id>') and sends it right after its COMMIT
+ * (store_pg_int.h, "Notifications"), so a notification arrives once the change is visible; a
+ * rolled-back write sends none. A watching thread's conn keeps a
  * connection of its own (not from the pool: it stays open between calls) that LISTENs on the
  * channel; changes_wait() waits on its socket with poll() and hands each notification to the
  * caller's callback. Notifications are not durable: those sent while the listener was

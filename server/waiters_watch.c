@@ -29,6 +29,7 @@ struct srv_watch {
     pthread_t thread;
     atomic_int stop;    /**< srv_watch_stop() was called (the notifying store's loop) */
     uint64_t delivered; /**< notifications taken by on_change() (the watcher thread only) */
+    int look_now;       /**< on_change() got an end with no id (many runs ended): look at once */
 };
 
 /** The watcher's buffers, grown to the number of waiters and kept (no allocation per look). */
@@ -104,8 +105,11 @@ static void on_change(void *ctx, store_change_kind kind, const char *id)
         if (id && id[0]) srv_waiters_wake_progress(w->ws, id);
         srv_changes_bump(w->s);
         break;
-    case STORE_CHANGE_ENDED:
-        if (id && id[0]) srv_waiters_wake(w->ws, id);
+    case STORE_CHANGE_ENDED: /* no id: some runs ended (a collapsed batch), look which */
+        if (id && id[0])
+            srv_waiters_wake(w->ws, id);
+        else
+            w->look_now = 1;
         srv_changes_bump(w->s);
         break;
     case STORE_CHANGE_OTHER:
@@ -143,6 +147,10 @@ static void watch_notified(struct srv_watch *w)
             eir_clock_sleep(WATCH_SLICE); /* a database that is down answers at once */
         } else if (changed && w->delivered == before) {
             pending = 1; /* a change not told by a notification: look */
+        }
+        if (w->look_now) { /* ended runs not named: look now rather than within a second */
+            w->look_now = 0;
+            pending = 1;
         }
         double now = eir_clock_mono();
         if (!pending && now - last_look < WATCH_FALLBACK) continue;

@@ -324,6 +324,85 @@ static void test_pg_notifications(void **state)
     store_disconnect(w);
 }
 
+/** A transaction body that queues what its ctx says, then commits or not. */
+struct note_tx {
+    int n;            /**< notifications to queue: "e r_note_<k>" */
+    store_status end; /**< what the body returns (not ::STORE_OK: roll back) */
+};
+
+static store_status note_body(struct pgs_conn *pc, void *arg)
+{
+    struct note_tx *t = arg;
+    for (int k = 0; k < t->n; k++) {
+        char id[STORE_ID_MAX];
+        snprintf(id, sizeof id, "r_note_%d", k);
+        pg_notify(pc, PG_NOTE_ENDED, id);
+        pg_notify(pc, PG_NOTE_ENDED, id); /* a duplicate is sent once */
+    }
+    return t->end == STORE_OK ? STORE_OK : pg_fail(pc, t->end, "rolled back by the test");
+}
+
+/** Notifications are queued by the write and sent after its COMMIT: none after a rollback, one
+ *  per distinct payload after a commit, and many collapse into an 'o' and an 'e' with no id. */
+static void test_pg_notify_after_commit(void **state)
+{
+    struct fx *f = *state;
+    PG_ONLY(f);
+    store_conn *w = store_connect(f->s);
+    struct seen seen = {0};
+    assert_int_equal(wait_change(w, 0, &seen), 1); /* first call: unknown past */
+    store *other = open_pg(f->path, 2, 1000, NULL);
+    store_conn *oc = store_connect(other);
+    /* rolled back: nothing arrives, and nothing is left queued for the next write */
+    struct note_tx tx = {2, STORE_CONFLICT};
+    assert_int_equal(pg_tx_run(PGC(oc), note_body, &tx), STORE_CONFLICT);
+    assert_int_equal(wait_change(w, 0.3, &seen), 0);
+    assert_int_equal(seen.n, 0);
+    /* committed: each distinct payload once, the duplicates not */
+    tx.end = STORE_OK;
+    assert_int_equal(pg_tx_run(PGC(oc), note_body, &tx), STORE_OK);
+    for (int i = 0; i < 20 && seen.n < 2; i++)
+        wait_change(w, 0.1, &seen);
+    wait_change(w, 0.2, &seen); /* nothing more comes */
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.kind, STORE_CHANGE_ENDED);
+    assert_string_equal(seen.id, "r_note_1");
+    /* more than PG_NOTES_MAX: "o " then "e " (no id: the watcher looks at every waited run) */
+    seen.n = 0;
+    tx.n = PG_NOTES_MAX + 10;
+    assert_int_equal(pg_tx_run(PGC(oc), note_body, &tx), STORE_OK);
+    for (int i = 0; i < 20 && seen.n < 2; i++)
+        wait_change(w, 0.1, &seen);
+    wait_change(w, 0.2, &seen); /* nothing more comes */
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.kind, STORE_CHANGE_ENDED);
+    assert_string_equal(seen.id, "");
+    /* a real write that commits in autocommit (a queued run cancelled) notifies after it */
+    store_model m;
+    assert_int_equal(store_model_create(oc, "n", HASH_A, 3, "{}", NULL, &m), STORE_OK);
+    store_run_new in = {0};
+    in.model_id = m.id;
+    in.request_json = "{}";
+    in.max_attempts = 1;
+    store_run r;
+    int created = 0;
+    assert_int_equal(store_run_create(oc, &in, &r, &created), STORE_OK);
+    store_run_status now;
+    assert_int_equal(store_run_cancel(oc, r.id, &now), STORE_OK);
+    assert_int_equal(now, STORE_RUN_CANCELLED);
+    seen.n = 0;
+    seen.kind = STORE_CHANGE_OTHER;
+    for (int i = 0; i < 20 && seen.kind != STORE_CHANGE_ENDED; i++)
+        wait_change(w, 0.1, &seen);
+    assert_int_equal(seen.kind, STORE_CHANGE_ENDED);
+    assert_string_equal(seen.id, r.id);
+    store_run_clear(&r);
+    store_model_clear(&m);
+    store_disconnect(oc);
+    store_close(other);
+    store_disconnect(w);
+}
+
 /** Two store handles on one database (two daemons): each one's callback gets the other's
  *  notifications and not its own, which still count as a change (changed = 1). Both payload
  *  paths: pg_notify() from C (a run created: q) and in a statement's SQL (a claim: p). */
@@ -411,6 +490,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pg_prepared_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_notifications, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_notify_after_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_notifications_origin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_claimant, setup, teardown),
     };
