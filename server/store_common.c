@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int store_is_hex64(const char *s)
@@ -109,4 +110,36 @@ int store_is_subkind(const char *s)
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
     return 1;
+}
+
+store_status store_result_fill(unsigned char **buf, size_t *buf_len, size_t chunk_size,
+                               const void *data, size_t n, store_chunk_write_fn write, void *ctx,
+                               int *oom)
+{
+    const size_t cs = chunk_size;
+    const unsigned char *p = data;
+    store_status st;
+    *oom = 0;
+    while (n > 0) {
+        if (*buf_len == 0 && n >= cs) { /* whole chunk straight from the caller's memory */
+            if ((st = write(ctx, p, cs)) != STORE_OK) return st;
+            p += cs;
+            n -= cs;
+            continue;
+        }
+        if (!*buf && !(*buf = malloc(cs))) {
+            *oom = 1;
+            return STORE_ERROR;
+        }
+        size_t take = cs - *buf_len < n ? cs - *buf_len : n;
+        memcpy(*buf + *buf_len, p, take);
+        *buf_len += take;
+        p += take;
+        n -= take;
+        if (*buf_len == cs) {
+            if ((st = write(ctx, *buf, cs)) != STORE_OK) return st;
+            *buf_len = 0;
+        }
+    }
+    return STORE_OK;
 }

@@ -10,6 +10,7 @@
 #ifndef EIR_STORE_COMMON_H
 #define EIR_STORE_COMMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -40,5 +41,19 @@ const char *store_job_kind_prefix(const char *kind);
 /** 1 when @p s is a subkind the store keeps: 1 to STORE_KIND_MAX - 1 of [a-z0-9_]; else 0.
  *  @p s must not be NULL. */
 int store_is_subkind(const char *s);
+
+/** Writes one chunk of a result (a backend's statement); returns its status. */
+typedef store_status (*store_chunk_write_fn)(void *ctx, const void *data, size_t len);
+
+/** Cuts @p n bytes at @p data into chunks of @p chunk_size bytes and writes each full chunk
+ *  through @p write (with @p ctx): a whole chunk straight from @p data when the partial chunk
+ *  @p *buf is empty, else through @p *buf (@p *buf_len bytes held; allocated with malloc, of
+ *  @p chunk_size bytes, on first need, owned and freed by the caller). The bytes of a last,
+ *  partial chunk stay in @p *buf. Does not hash or count (the caller does).
+ *  On failure returns @p write's status, or STORE_ERROR with @p *oom set to 1 when @p *buf
+ *  could not be allocated (the caller names it); some chunks may have been written. */
+store_status store_result_fill(unsigned char **buf, size_t *buf_len, size_t chunk_size,
+                               const void *data, size_t n, store_chunk_write_fn write, void *ctx,
+                               int *oom);
 
 #endif

@@ -302,6 +302,12 @@ static store_status write_chunk(struct pgs_conn *pc, const void *data, size_t le
     return commit_batch(pc);
 }
 
+/** write_chunk() as a store_chunk_write_fn (store_result_fill()). */
+static store_status write_chunk_cb(void *ctx, const void *data, size_t len)
+{
+    return write_chunk(ctx, data, len);
+}
+
 store_status pg_result_append(store_conn *c, const void *data, size_t n)
 {
     struct pgs_conn *pc = PGC(c);
@@ -314,29 +320,13 @@ store_status pg_result_append(store_conn *c, const void *data, size_t n)
         return writer_fail(pc, pg_fail(pc, STORE_INVALID,
                                        "result %s: more bytes than its shape holds (%" PRIu64 ")",
                                        w->var, w->expect));
-    size_t cs = pc->st->cfg.chunk_size;
-    const unsigned char *src = data;
-    eir_sha256_update(&w->sha, src, n);
+    eir_sha256_update(&w->sha, data, n);
     w->written += n;
-    while (n > 0) {
-        if (w->buf_len == 0 && n >= cs) { /* whole chunk straight from the caller's memory */
-            if ((st = write_chunk(pc, src, cs)) != STORE_OK) return writer_fail(pc, st);
-            src += cs;
-            n -= cs;
-            continue;
-        }
-        if (!w->buf && !(w->buf = malloc(cs)))
-            return writer_fail(pc, pg_fail(pc, STORE_ERROR, "out of memory for a result chunk"));
-        size_t take = cs - w->buf_len < n ? cs - w->buf_len : n;
-        memcpy(w->buf + w->buf_len, src, take);
-        w->buf_len += take;
-        src += take;
-        n -= take;
-        if (w->buf_len == cs) {
-            if ((st = write_chunk(pc, w->buf, cs)) != STORE_OK) return writer_fail(pc, st);
-            w->buf_len = 0;
-        }
-    }
+    int oom;
+    st = store_result_fill(&w->buf, &w->buf_len, pc->st->cfg.chunk_size, data, n, write_chunk_cb,
+                           pc, &oom);
+    if (oom) return writer_fail(pc, pg_fail(pc, STORE_ERROR, "out of memory for a result chunk"));
+    if (st != STORE_OK) return writer_fail(pc, st);
     return STORE_OK;
 }
 

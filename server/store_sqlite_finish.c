@@ -202,6 +202,12 @@ static store_status write_chunk(struct sq_conn *sc, const void *data, size_t len
     return sq_tx_begin(sc);
 }
 
+/** write_chunk() as a store_chunk_write_fn (store_result_fill()). */
+static store_status write_chunk_cb(void *ctx, const void *data, size_t len)
+{
+    return write_chunk(ctx, data, len);
+}
+
 store_status sq_result_append(store_conn *c, const void *data, size_t n)
 {
     struct sq_conn *sc = SQ(c);
@@ -214,29 +220,13 @@ store_status sq_result_append(store_conn *c, const void *data, size_t n)
         return writer_fail(sc, sq_fail(sc, STORE_INVALID,
                                        "result %s: more bytes than its shape holds (%" PRIu64 ")",
                                        w->var, w->expect));
-    size_t cs = sc->st->cfg.chunk_size;
-    const unsigned char *p = data;
-    eir_sha256_update(&w->sha, p, n);
+    eir_sha256_update(&w->sha, data, n);
     w->written += n;
-    while (n > 0) {
-        if (w->buf_len == 0 && n >= cs) { /* whole chunk straight from the caller's memory */
-            if ((st = write_chunk(sc, p, cs)) != STORE_OK) return writer_fail(sc, st);
-            p += cs;
-            n -= cs;
-            continue;
-        }
-        if (!w->buf && !(w->buf = malloc(cs)))
-            return writer_fail(sc, sq_fail(sc, STORE_ERROR, "out of memory for a result chunk"));
-        size_t take = cs - w->buf_len < n ? cs - w->buf_len : n;
-        memcpy(w->buf + w->buf_len, p, take);
-        w->buf_len += take;
-        p += take;
-        n -= take;
-        if (w->buf_len == cs) {
-            if ((st = write_chunk(sc, w->buf, cs)) != STORE_OK) return writer_fail(sc, st);
-            w->buf_len = 0;
-        }
-    }
+    int oom;
+    st = store_result_fill(&w->buf, &w->buf_len, sc->st->cfg.chunk_size, data, n, write_chunk_cb,
+                           sc, &oom);
+    if (oom) return writer_fail(sc, sq_fail(sc, STORE_ERROR, "out of memory for a result chunk"));
+    if (st != STORE_OK) return writer_fail(sc, st);
     return STORE_OK;
 }
 
