@@ -112,6 +112,30 @@ int store_is_subkind(const char *s)
     return 1;
 }
 
+int store_shape_text(unsigned isz, int ndim, const int64_t *shape, char out[STORE_SHAPE_TEXT_MAX],
+                     uint64_t *total, const char **why)
+{
+    size_t pos = 0;
+    *total = isz;
+    out[pos++] = '[';
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) {
+            *why = "negative dimension";
+            return -1;
+        }
+        if (shape[i] > 0 && *total > (uint64_t)INT64_MAX / (uint64_t)shape[i]) {
+            *why = "shape too large";
+            return -1;
+        }
+        *total *= (uint64_t)shape[i];
+        pos += (size_t)snprintf(out + pos, STORE_SHAPE_TEXT_MAX - pos, "%s%" PRId64, i ? "," : "",
+                                shape[i]);
+    }
+    out[pos++] = ']';
+    out[pos] = '\0';
+    return 0;
+}
+
 store_status store_result_fill(unsigned char **buf, size_t *buf_len, size_t chunk_size,
                                const void *data, size_t n, store_chunk_write_fn write, void *ctx,
                                int *oom)

@@ -42,6 +42,17 @@ const char *store_job_kind_prefix(const char *kind);
  *  @p s must not be NULL. */
 int store_is_subkind(const char *s);
 
+/** Room for a result's shape as JSON text (store_shape_text()): STORE_MAX_NDIM numbers of up to
+ *  20 characters, their commas, the brackets and the NUL. */
+#define STORE_SHAPE_TEXT_MAX (STORE_MAX_NDIM * 21 + 3)
+
+/** The JSON array text of @p shape (@p ndim, 0 to STORE_MAX_NDIM, dimensions; @p shape may be
+ *  NULL when @p ndim is 0) into @p out, and the array's size in bytes (elements of @p isz bytes)
+ *  into *@p total. Returns 0, or -1 with *@p why set to "negative dimension" or "shape too
+ *  large" (static text; @p out and *@p total are then unspecified). */
+int store_shape_text(unsigned isz, int ndim, const int64_t *shape, char out[STORE_SHAPE_TEXT_MAX],
+                     uint64_t *total, const char **why);
+
 /** Writes one chunk of a result (a backend's statement); returns its status. */
 typedef store_status (*store_chunk_write_fn)(void *ctx, const void *data, size_t len);
 

@@ -185,26 +185,6 @@ store_status pg_finish_begin(store_conn *c, const char *run_id, int attempt)
     return STORE_OK;
 }
 
-/** The JSON array text of @p shape into @p out, and the array's size in bytes into *@p total
- *  (elements of @p isz bytes); ::STORE_INVALID for a negative or too large shape. */
-static store_status shape_text(struct pgs_conn *pc, const char *var, unsigned isz, int ndim,
-                               const int64_t *shape, char *out, size_t cap, uint64_t *total)
-{
-    size_t pos = 0;
-    *total = isz;
-    out[pos++] = '[';
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) return pg_fail(pc, STORE_INVALID, "result %s: negative dimension", var);
-        if (shape[i] > 0 && *total > (uint64_t)INT64_MAX / (uint64_t)shape[i])
-            return pg_fail(pc, STORE_INVALID, "result %s: shape too large", var);
-        *total *= (uint64_t)shape[i];
-        pos += (size_t)snprintf(out + pos, cap - pos, "%s%" PRId64, i ? "," : "", shape[i]);
-    }
-    out[pos++] = ']';
-    out[pos] = '\0';
-    return STORE_OK;
-}
-
 store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
                              const int64_t *shape)
 {
@@ -222,10 +202,11 @@ store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, 
     if (ndim < 0 || ndim > STORE_MAX_NDIM || (ndim > 0 && !shape))
         return writer_fail(
             pc, pg_fail(pc, STORE_INVALID, "result %s: ndim must be 0 to %d", var, STORE_MAX_NDIM));
-    char shape_json[STORE_MAX_NDIM * 21 + 3];
+    char shape_json[STORE_SHAPE_TEXT_MAX];
     uint64_t total;
-    if ((st = shape_text(pc, var, isz, ndim, shape, shape_json, sizeof shape_json, &total)))
-        return writer_fail(pc, st);
+    const char *why;
+    if (store_shape_text(isz, ndim, shape, shape_json, &total, &why))
+        return writer_fail(pc, pg_fail(pc, STORE_INVALID, "result %s: %s", var, why));
     struct pg_params p;
     pg_params_init(&p);
     pg_p_text(&p, w->run_id);

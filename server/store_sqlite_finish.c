@@ -133,22 +133,11 @@ store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, 
     if (ndim < 0 || ndim > STORE_MAX_NDIM || (ndim > 0 && !shape))
         return writer_fail(
             sc, sq_fail(sc, STORE_INVALID, "result %s: ndim must be 0 to %d", var, STORE_MAX_NDIM));
-    char shape_json[STORE_MAX_NDIM * 21 + 3];
-    size_t pos = 0;
-    uint64_t total = isz;
-    shape_json[pos++] = '[';
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0)
-            return writer_fail(sc,
-                               sq_fail(sc, STORE_INVALID, "result %s: negative dimension", var));
-        if (shape[i] > 0 && total > (uint64_t)INT64_MAX / (uint64_t)shape[i])
-            return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s: shape too large", var));
-        total *= (uint64_t)shape[i];
-        pos += (size_t)snprintf(shape_json + pos, sizeof shape_json - pos, "%s%" PRId64,
-                                i ? "," : "", shape[i]);
-    }
-    shape_json[pos++] = ']';
-    shape_json[pos] = '\0';
+    char shape_json[STORE_SHAPE_TEXT_MAX];
+    uint64_t total;
+    const char *why;
+    if (store_shape_text(isz, ndim, shape, shape_json, &total, &why))
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s: %s", var, why));
 
     sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_INSERT, &st);
     if (!s) return writer_fail(sc, st);
