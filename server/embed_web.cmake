@@ -6,6 +6,7 @@
 # strong ETag: the first 32 hex digits of the SHA-256 of its bytes, quoted. A DIR without
 # index.html (the page served at /) is an error.
 cmake_minimum_required(VERSION 3.16)
+include(${CMAKE_CURRENT_LIST_DIR}/embed_common.cmake)
 if(NOT DIR OR NOT OUT)
   message(FATAL_ERROR "embed_web.cmake: set DIR and OUT")
 endif()
@@ -24,7 +25,6 @@ if(NOT "index.html" IN_LIST files)
 endif()
 list(SORT sources)
 
-string(REPEAT "[0-9a-f]" 32 line_pattern)
 set(arrays "")
 set(table "")
 set(n 0)
@@ -63,9 +63,7 @@ foreach(entry IN LISTS sources)
   file(SHA256 "${path}" sha)
   string(SUBSTRING "${sha}" 0 32 etag)
   if(size GREATER 0)
-    file(READ "${path}" hex HEX)
-    string(REGEX REPLACE "(${line_pattern})" "\\1\n    " hex "${hex}")
-    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+    eir_embed_bytes("${path}" bytes)
   else()
     set(bytes "")
   endif()
@@ -86,10 +84,4 @@ const srv_web_asset srv_web_assets[] = {
 ${table}};
 const size_t srv_web_assets_count = ${n};
 ")
-if(EXISTS "${OUT}")
-  file(READ "${OUT}" old)
-  if(old STREQUAL content)
-    return()
-  endif()
-endif()
-file(WRITE "${OUT}" "${content}")
+eir_embed_write_if_changed("${OUT}" "${content}")

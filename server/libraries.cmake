@@ -5,7 +5,7 @@
 #                                 (embed_migrations.cmake), schema/openapi.json
 #                                 (embed_openapi.cmake), the web page's files under web/
 #                                 (embed_web.cmake) and schema/migrations_pg/*.sql
-#                                 (embed_migrations_pg.cmake) as C sources in the current
+#                                 (embed_migrations.cmake again) as C sources in the current
 #                                 binary directory; <out-var> gets the four generated files
 #   eir_add_server_libraries(STORE <target> DAEMON <target> VERSION <text>
 #                            LINK <engine and schema libraries...> [OPTIONS <compile options...>])
@@ -30,7 +30,7 @@ endif()
 set(EIR_SERVER_DIR ${CMAKE_CURRENT_LIST_DIR})
 get_filename_component(EIR_SERVER_ROOT ${CMAKE_CURRENT_LIST_DIR}/.. ABSOLUTE)
 set(EIR_STORE_SOURCES
-  store.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
+  store.c store_common.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
   store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c
   store_sqlite_sweeps.c)
@@ -57,8 +57,9 @@ function(eir_embed_sources out_var)
   add_custom_command(
     OUTPUT ${migrations_c}
     COMMAND ${CMAKE_COMMAND} -DDIR=${migrations_dir} -DOUT=${migrations_c}
-            -P ${EIR_SERVER_DIR}/embed_migrations.cmake
+            -DSYMBOL=store_migrations -P ${EIR_SERVER_DIR}/embed_migrations.cmake
     DEPENDS ${migration_files} ${EIR_SERVER_DIR}/embed_migrations.cmake
+            ${EIR_SERVER_DIR}/embed_common.cmake
     COMMENT "Embedding SQL migrations"
     VERBATIM)
   # If schema/openapi.json does not exist yet, a placeholder is generated in the build
@@ -72,6 +73,7 @@ function(eir_embed_sources out_var)
             -DPLACEHOLDER=${CMAKE_CURRENT_BINARY_DIR}/openapi.placeholder.json
             -P ${EIR_SERVER_DIR}/embed_openapi.cmake
     DEPENDS ${openapi_dep} ${EIR_SERVER_DIR}/embed_openapi.cmake
+            ${EIR_SERVER_DIR}/embed_common.cmake
     COMMENT "Embedding the OpenAPI document"
     VERBATIM)
   # The web page: every file under web/. The glob is checked again at each build, and a file
@@ -88,6 +90,7 @@ function(eir_embed_sources out_var)
     COMMAND ${CMAKE_COMMAND} -DDIR=${web_dir} -DOUT=${web_c}
             -P ${EIR_SERVER_DIR}/embed_web.cmake
     DEPENDS ${web_files} ${EIR_SERVER_DIR}/embed_web.cmake
+            ${EIR_SERVER_DIR}/embed_common.cmake
     COMMENT "Embedding the web page (web/)"
     VERBATIM)
   # The PostgreSQL backend's migrations (store_pg_open.c applies them).
@@ -97,8 +100,9 @@ function(eir_embed_sources out_var)
   add_custom_command(
     OUTPUT ${pg_migrations_c}
     COMMAND ${CMAKE_COMMAND} -DDIR=${pg_migrations_dir} -DOUT=${pg_migrations_c}
-            -P ${EIR_SERVER_DIR}/embed_migrations_pg.cmake
-    DEPENDS ${pg_migration_files} ${EIR_SERVER_DIR}/embed_migrations_pg.cmake
+            -DSYMBOL=store_pg_migrations -P ${EIR_SERVER_DIR}/embed_migrations.cmake
+    DEPENDS ${pg_migration_files} ${EIR_SERVER_DIR}/embed_migrations.cmake
+            ${EIR_SERVER_DIR}/embed_common.cmake
     COMMENT "Embedding PostgreSQL migrations"
     VERBATIM)
   set(${out_var} ${migrations_c} ${openapi_c} ${web_c} ${pg_migrations_c} PARENT_SCOPE)

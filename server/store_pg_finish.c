@@ -185,26 +185,6 @@ store_status pg_finish_begin(store_conn *c, const char *run_id, int attempt)
     return STORE_OK;
 }
 
-/** The JSON array text of @p shape into @p out, and the array's size in bytes into *@p total
- *  (elements of @p isz bytes); ::STORE_INVALID for a negative or too large shape. */
-static store_status shape_text(struct pgs_conn *pc, const char *var, unsigned isz, int ndim,
-                               const int64_t *shape, char *out, size_t cap, uint64_t *total)
-{
-    size_t pos = 0;
-    *total = isz;
-    out[pos++] = '[';
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) return pg_fail(pc, STORE_INVALID, "result %s: negative dimension", var);
-        if (shape[i] > 0 && *total > (uint64_t)INT64_MAX / (uint64_t)shape[i])
-            return pg_fail(pc, STORE_INVALID, "result %s: shape too large", var);
-        *total *= (uint64_t)shape[i];
-        pos += (size_t)snprintf(out + pos, cap - pos, "%s%" PRId64, i ? "," : "", shape[i]);
-    }
-    out[pos++] = ']';
-    out[pos] = '\0';
-    return STORE_OK;
-}
-
 store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, int ndim,
                              const int64_t *shape)
 {
@@ -212,20 +192,21 @@ store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, 
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 0);
     if (st != STORE_OK) return st;
-    if (!pg_is_var_name(var))
+    if (!store_is_var_name(var))
         return writer_fail(pc, pg_fail(pc, STORE_INVALID,
                                        "result name must be 1 to %d letters, digits or '_'",
                                        STORE_VAR_MAX - 1));
-    unsigned isz = pg_dtype_size(dtype);
+    unsigned isz = store_dtype_size(dtype);
     if (!isz)
         return writer_fail(pc, pg_fail(pc, STORE_INVALID, "unknown dtype for result %s", var));
     if (ndim < 0 || ndim > STORE_MAX_NDIM || (ndim > 0 && !shape))
         return writer_fail(
             pc, pg_fail(pc, STORE_INVALID, "result %s: ndim must be 0 to %d", var, STORE_MAX_NDIM));
-    char shape_json[STORE_MAX_NDIM * 21 + 3];
+    char shape_json[STORE_SHAPE_TEXT_MAX];
     uint64_t total;
-    if ((st = shape_text(pc, var, isz, ndim, shape, shape_json, sizeof shape_json, &total)))
-        return writer_fail(pc, st);
+    const char *why;
+    if (store_shape_text(isz, ndim, shape, shape_json, &total, &why))
+        return writer_fail(pc, pg_fail(pc, STORE_INVALID, "result %s: %s", var, why));
     struct pg_params p;
     pg_params_init(&p);
     pg_p_text(&p, w->run_id);
@@ -302,6 +283,12 @@ static store_status write_chunk(struct pgs_conn *pc, const void *data, size_t le
     return commit_batch(pc);
 }
 
+/** write_chunk() as a store_chunk_write_fn (store_result_fill()). */
+static store_status write_chunk_cb(void *ctx, const void *data, size_t len)
+{
+    return write_chunk(ctx, data, len);
+}
+
 store_status pg_result_append(store_conn *c, const void *data, size_t n)
 {
     struct pgs_conn *pc = PGC(c);
@@ -314,29 +301,13 @@ store_status pg_result_append(store_conn *c, const void *data, size_t n)
         return writer_fail(pc, pg_fail(pc, STORE_INVALID,
                                        "result %s: more bytes than its shape holds (%" PRIu64 ")",
                                        w->var, w->expect));
-    size_t cs = pc->st->cfg.chunk_size;
-    const unsigned char *src = data;
-    eir_sha256_update(&w->sha, src, n);
+    eir_sha256_update(&w->sha, data, n);
     w->written += n;
-    while (n > 0) {
-        if (w->buf_len == 0 && n >= cs) { /* whole chunk straight from the caller's memory */
-            if ((st = write_chunk(pc, src, cs)) != STORE_OK) return writer_fail(pc, st);
-            src += cs;
-            n -= cs;
-            continue;
-        }
-        if (!w->buf && !(w->buf = malloc(cs)))
-            return writer_fail(pc, pg_fail(pc, STORE_ERROR, "out of memory for a result chunk"));
-        size_t take = cs - w->buf_len < n ? cs - w->buf_len : n;
-        memcpy(w->buf + w->buf_len, src, take);
-        w->buf_len += take;
-        src += take;
-        n -= take;
-        if (w->buf_len == cs) {
-            if ((st = write_chunk(pc, w->buf, cs)) != STORE_OK) return writer_fail(pc, st);
-            w->buf_len = 0;
-        }
-    }
+    int oom;
+    st = store_result_fill(&w->buf, &w->buf_len, pc->st->cfg.chunk_size, data, n, write_chunk_cb,
+                           pc, &oom);
+    if (oom) return writer_fail(pc, pg_fail(pc, STORE_ERROR, "out of memory for a result chunk"));
+    if (st != STORE_OK) return writer_fail(pc, st);
     return STORE_OK;
 }
 

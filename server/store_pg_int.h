@@ -68,10 +68,11 @@
 
 #include "eir_sha256.h"
 #include "store.h"
+#include "store_common.h"
 #include "store_migrations.h"
 #include "store_pg.h"
 
-/** The migrations of schema/migrations_pg/ (embed_migrations_pg.cmake generates them). */
+/** The migrations of schema/migrations_pg/ (embed_migrations.cmake generates them). */
 extern const struct store_migration store_pg_migrations[];
 extern const size_t store_pg_migrations_count;
 
@@ -377,18 +378,6 @@ void pg_notes_send(struct pgs_conn *pc);
 void pg_notes_drop(struct pgs_conn *pc);
 
 /* ---- store_pg_rows.c ---------------------------------------------------------------------- */
-
-int pg_is_hex64(const char *s);
-int pg_is_var_name(const char *s);
-/** 1 when @p id is 1 .. STORE_ID_MAX - 1 characters of [A-Za-z0-9_-]. */
-int pg_plain_id(const char *id);
-/** Bytes per element of a dtype the store accepts (complex128: 16), or 0. */
-unsigned pg_dtype_size(const char *dtype);
-/** Cursors as SQLite's ("c1." + hex seq of the last row of the page). */
-void pg_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq);
-/** *seq gets the bound for "seq < $1" (INT64_MAX for the first page); -1 when malformed. */
-int pg_cursor_decode(const char *cursor, int64_t *seq);
-int pg_clamp_limit(int limit);
 
 /** Field (@p row, @p col) as text, NULL for SQL NULL (borrowed from @p res). */
 const char *pg_str(const PGresult *res, int row, int col);

@@ -93,7 +93,7 @@ store_status pg_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], cons
         return pg_fail(pc, STORE_ERROR, "out of memory for %zu held runs", n);
     }
     for (size_t i = 0; i < n; i++) {
-        if (!pg_plain_id(ids[i])) {
+        if (!store_plain_id(ids[i])) {
             free(list);
             free(num);
             return pg_fail(pc, STORE_INVALID, "held run id %zu of %zu is malformed", i + 1, n);

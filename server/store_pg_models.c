@@ -72,7 +72,7 @@ store_status pg_model_create(store_conn *c, const char *name, const char *hash, 
 {
     struct pgs_conn *pc = PGC(c);
     if (out) memset(out, 0, sizeof *out);
-    if (hash && !pg_is_hex64(hash))
+    if (hash && !store_is_hex64(hash))
         return pg_fail(pc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)");
     if (!hash) hash = ""; /* pending: the hash is the built model's */
     if (!json) return pg_fail(pc, STORE_INVALID, "model document missing");
@@ -243,7 +243,7 @@ store_status pg_model_finish(store_conn *c, const char *id, const char *hash, co
 {
     struct pgs_conn *pc = PGC(c);
     if (!id) return pg_fail(pc, STORE_INVALID, "model id missing");
-    if (hash ? !pg_is_hex64(hash) : !error)
+    if (hash ? !store_is_hex64(hash) : !error)
         return pg_fail(pc, STORE_INVALID, "a build ends with a 64-hex hash or an error");
     struct model_finish f = {id, hash, hash ? NULL : error, build_s};
     return pg_tx_run(pc, model_finish, &f);

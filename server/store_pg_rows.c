@@ -13,87 +13,6 @@
 
 #include "store_pg_int.h"
 
-int pg_is_hex64(const char *s)
-{
-    if (!s || strlen(s) != 64) return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
-            return 0;
-    return 1;
-}
-
-int pg_is_var_name(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= STORE_VAR_MAX) return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              *p == '_'))
-            return 0;
-    return 1;
-}
-
-int pg_plain_id(const char *id)
-{
-    size_t i = 0;
-    for (; i < STORE_ID_MAX && id[i]; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-'))
-            return 0;
-    }
-    return i > 0 && i < STORE_ID_MAX;
-}
-
-unsigned pg_dtype_size(const char *dtype)
-{
-    static const struct {
-        const char *name;
-        unsigned size;
-    } known[] = {{"float32", 4}, {"float64", 8}, {"int32", 4},
-                 {"int64", 8},   {"uint8", 1},   {"complex128", 16}};
-    if (!dtype) return 0;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(dtype, known[i].name) == 0) return known[i].size;
-    return 0;
-}
-
-/* Cursors are opaque to clients and the same as the SQLite backend's: "c1." + hex seq. */
-void pg_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq)
-{
-    snprintf(out, STORE_CURSOR_MAX, "c1.%" PRIx64, (uint64_t)seq);
-}
-
-int pg_cursor_decode(const char *cursor, int64_t *seq)
-{
-    *seq = INT64_MAX;
-    if (!cursor || !*cursor) return 0;
-    if (strncmp(cursor, "c1.", 3) != 0) return -1;
-    const char *p = cursor + 3;
-    size_t n = strlen(p);
-    if (n == 0 || n > 15) return -1;
-    uint64_t v = 0;
-    for (; *p; p++) {
-        int d;
-        if (*p >= '0' && *p <= '9')
-            d = *p - '0';
-        else if (*p >= 'a' && *p <= 'f')
-            d = *p - 'a' + 10;
-        else
-            return -1;
-        v = v * 16 + (uint64_t)d;
-    }
-    if (v == 0) return -1;
-    *seq = (int64_t)v;
-    return 0;
-}
-
-int pg_clamp_limit(int limit)
-{
-    if (limit <= 0) return STORE_LIST_DEFAULT;
-    return limit > STORE_LIST_MAX ? STORE_LIST_MAX : limit;
-}
-
 /* ---- parameters --------------------------------------------------------------------------- */
 
 void pg_params_init(struct pg_params *p)
@@ -374,9 +293,9 @@ store_status pg_params_list(struct pgs_conn *pc, struct pg_params *p, const char
 {
     int64_t after;
     pg_params_init(p);
-    if (pg_cursor_decode(cursor, &after)) return pg_fail(pc, STORE_INVALID, "malformed cursor");
+    if (store_cursor_decode(cursor, &after)) return pg_fail(pc, STORE_INVALID, "malformed cursor");
     pg_p_i64(p, after);
-    pg_p_i64(p, (int64_t)pg_clamp_limit(limit) + 1); /* one more row: is there a next page? */
+    pg_p_i64(p, (int64_t)store_clamp_limit(limit) + 1); /* one more row: is there a next page? */
     return STORE_OK;
 }
 
@@ -384,7 +303,7 @@ store_status pg_list_page(struct pgs_conn *pc, const char *sql, const struct pg_
                           int seq_col, int limit, pg_list_row row, void *ctx,
                           char next[STORE_CURSOR_MAX], const char *what)
 {
-    limit = pg_clamp_limit(limit);
+    limit = store_clamp_limit(limit);
     if (next) next[0] = '\0';
     store_status st;
     PGresult *res = pg_exec(pc, sql, p, 0, &st, what);
@@ -393,12 +312,12 @@ store_status pg_list_page(struct pgs_conn *pc, const char *sql, const struct pg_
     int64_t last_seq = 0;
     for (int i = 0; i < rows; i++) {
         if (i == limit) {
-            if (next) pg_cursor_encode(next, last_seq);
+            if (next) store_cursor_encode(next, last_seq);
             break;
         }
         last_seq = pg_i64(res, i, seq_col);
         if (row(res, i, ctx)) { /* the caller stopped: the next page starts after this row */
-            if (next) pg_cursor_encode(next, last_seq);
+            if (next) store_cursor_encode(next, last_seq);
             break;
         }
     }

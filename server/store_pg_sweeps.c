@@ -135,16 +135,6 @@ static int is_id(const char *id, const char *prefix)
     return 1;
 }
 
-/** Whether @p s is a subkind the store keeps: 1 to STORE_KIND_MAX - 1 of [a-z0-9_]. */
-static int is_subkind(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= STORE_KIND_MAX) return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
-    return 1;
-}
-
 /** Read sweep @p id with its counts into @p out (copied strings) on pc->db. ::STORE_NOT_FOUND
  *  when there is none; statement errors as pg_exec(); *out holds nothing on failure. */
 static store_status load_sweep(struct pgs_conn *pc, const char *id, int with_request,
@@ -238,7 +228,7 @@ static store_status check_point(struct pgs_conn *pc, const store_run_new *r, int
                        i);
     if (!r->request_json)
         return pg_fail(pc, STORE_INVALID, "point %" PRId64 " of the sweep: run request missing", i);
-    if (r->subkind && !is_subkind(r->subkind))
+    if (r->subkind && !store_is_subkind(r->subkind))
         return pg_fail(pc, STORE_INVALID,
                        "point %" PRId64 " of the sweep: a job's subkind must be 1 to %d of a-z, "
                        "0-9 and _",
@@ -261,7 +251,7 @@ static store_status check_sweep_new(struct pgs_conn *pc, const store_sweep_new *
         size_t kl = strlen(in->idempotency_key);
         if (kl == 0 || kl > PG_KEY_MAX)
             return pg_fail(pc, STORE_INVALID, "idempotency key must be 1 to %d bytes", PG_KEY_MAX);
-        if (!pg_is_hex64(in->body_hash))
+        if (!store_is_hex64(in->body_hash))
             return pg_fail(pc, STORE_INVALID,
                            "an idempotency key needs the request body's SHA-256 (64 hex)");
     }

@@ -181,7 +181,7 @@ store_status pg_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], siz
     const char **list = malloc(n * sizeof *list);
     if (!list) return pg_fail(pc, STORE_ERROR, "out of memory for %zu run ids", n);
     for (size_t i = 0; i < n; i++) {
-        if (!pg_plain_id(ids[i])) {
+        if (!store_plain_id(ids[i])) {
             free(list);
             return pg_fail(pc, STORE_INVALID, "run id %zu of %zu is malformed", i + 1, n);
         }

@@ -123,32 +123,21 @@ store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, 
     struct sq_writer *w = &sc->w;
     store_status st = writer_check(sc, 0);
     if (st != STORE_OK) return st;
-    if (!sq_is_var_name(var))
+    if (!store_is_var_name(var))
         return writer_fail(sc, sq_fail(sc, STORE_INVALID,
                                        "result name must be 1 to %d letters, digits or '_'",
                                        STORE_VAR_MAX - 1));
-    unsigned isz = sq_dtype_size(dtype);
+    unsigned isz = store_dtype_size(dtype);
     if (!isz)
         return writer_fail(sc, sq_fail(sc, STORE_INVALID, "unknown dtype for result %s", var));
     if (ndim < 0 || ndim > STORE_MAX_NDIM || (ndim > 0 && !shape))
         return writer_fail(
             sc, sq_fail(sc, STORE_INVALID, "result %s: ndim must be 0 to %d", var, STORE_MAX_NDIM));
-    char shape_json[STORE_MAX_NDIM * 21 + 3];
-    size_t pos = 0;
-    uint64_t total = isz;
-    shape_json[pos++] = '[';
-    for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0)
-            return writer_fail(sc,
-                               sq_fail(sc, STORE_INVALID, "result %s: negative dimension", var));
-        if (shape[i] > 0 && total > (uint64_t)INT64_MAX / (uint64_t)shape[i])
-            return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s: shape too large", var));
-        total *= (uint64_t)shape[i];
-        pos += (size_t)snprintf(shape_json + pos, sizeof shape_json - pos, "%s%" PRId64,
-                                i ? "," : "", shape[i]);
-    }
-    shape_json[pos++] = ']';
-    shape_json[pos] = '\0';
+    char shape_json[STORE_SHAPE_TEXT_MAX];
+    uint64_t total;
+    const char *why;
+    if (store_shape_text(isz, ndim, shape, shape_json, &total, &why))
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "result %s: %s", var, why));
 
     sqlite3_stmt *s = sq_stmt(sc, ST_RESULT_INSERT, &st);
     if (!s) return writer_fail(sc, st);
@@ -202,6 +191,12 @@ static store_status write_chunk(struct sq_conn *sc, const void *data, size_t len
     return sq_tx_begin(sc);
 }
 
+/** write_chunk() as a store_chunk_write_fn (store_result_fill()). */
+static store_status write_chunk_cb(void *ctx, const void *data, size_t len)
+{
+    return write_chunk(ctx, data, len);
+}
+
 store_status sq_result_append(store_conn *c, const void *data, size_t n)
 {
     struct sq_conn *sc = SQ(c);
@@ -214,29 +209,13 @@ store_status sq_result_append(store_conn *c, const void *data, size_t n)
         return writer_fail(sc, sq_fail(sc, STORE_INVALID,
                                        "result %s: more bytes than its shape holds (%" PRIu64 ")",
                                        w->var, w->expect));
-    size_t cs = sc->st->cfg.chunk_size;
-    const unsigned char *p = data;
-    eir_sha256_update(&w->sha, p, n);
+    eir_sha256_update(&w->sha, data, n);
     w->written += n;
-    while (n > 0) {
-        if (w->buf_len == 0 && n >= cs) { /* whole chunk straight from the caller's memory */
-            if ((st = write_chunk(sc, p, cs)) != STORE_OK) return writer_fail(sc, st);
-            p += cs;
-            n -= cs;
-            continue;
-        }
-        if (!w->buf && !(w->buf = malloc(cs)))
-            return writer_fail(sc, sq_fail(sc, STORE_ERROR, "out of memory for a result chunk"));
-        size_t take = cs - w->buf_len < n ? cs - w->buf_len : n;
-        memcpy(w->buf + w->buf_len, p, take);
-        w->buf_len += take;
-        p += take;
-        n -= take;
-        if (w->buf_len == cs) {
-            if ((st = write_chunk(sc, w->buf, cs)) != STORE_OK) return writer_fail(sc, st);
-            w->buf_len = 0;
-        }
-    }
+    int oom;
+    st = store_result_fill(&w->buf, &w->buf_len, sc->st->cfg.chunk_size, data, n, write_chunk_cb,
+                           sc, &oom);
+    if (oom) return writer_fail(sc, sq_fail(sc, STORE_ERROR, "out of memory for a result chunk"));
+    if (st != STORE_OK) return writer_fail(sc, st);
     return STORE_OK;
 }
 

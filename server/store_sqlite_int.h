@@ -62,6 +62,7 @@
 #include "eir_random.h"
 #include "eir_sha256.h"
 #include "store.h"
+#include "store_common.h"
 #include "store_sqlite.h"
 
 /** Largest chunk size accepted in ::store_config (SQLite's default BLOB limit is 1e9 bytes). */
@@ -350,15 +351,7 @@ void sq_maybe_checkpoint(struct sq_conn *sc);
 
 /* ---- store_sqlite_rows.c ------------------------------------------------------------------ */
 
-int sq_is_hex64(const char *s);
-int sq_is_var_name(const char *s);
-/** Bytes per element of a dtype the store accepts (complex128: 16), or 0. */
-unsigned sq_dtype_size(const char *dtype);
 void sq_copy_str(char *dst, size_t cap, const unsigned char *src);
-void sq_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq);
-/** *seq gets the bound for "seq < ?" (INT64_MAX for the first page); -1 when malformed. */
-int sq_cursor_decode(const char *cursor, int64_t *seq);
-int sq_clamp_limit(int limit);
 /** Column @p i as a malloc'ed string (NULL for SQL NULL); -1 when out of memory. */
 int sq_dup_col(sqlite3_stmt *s, int i, char **out);
 /** Labels column @p i of a row, borrowed from the row ("{}" for NULL). */

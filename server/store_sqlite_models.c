@@ -77,7 +77,7 @@ store_status sq_model_create(store_conn *c, const char *name, const char *hash, 
     struct sq_conn *sc = SQ(c);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    if (hash && !sq_is_hex64(hash))
+    if (hash && !store_is_hex64(hash))
         return sq_fail(sc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)");
     if (!hash) hash = ""; /* pending: the hash is the built model's */
     if (!json) return sq_fail(sc, STORE_INVALID, "model document missing");
@@ -266,7 +266,7 @@ store_status sq_model_finish(store_conn *c, const char *id, const char *hash, co
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
     if (!id) return sq_fail(sc, STORE_INVALID, "model id missing");
-    if (hash ? !sq_is_hex64(hash) : !error)
+    if (hash ? !store_is_hex64(hash) : !error)
         return sq_fail(sc, STORE_INVALID, "a build ends with a 64-hex hash or an error");
     struct model_finish f = {id, hash, hash ? NULL : error, build_s};
     /* the state is shown to clients (and lets runs go on): durable before it is */

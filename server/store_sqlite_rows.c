@@ -1,6 +1,6 @@
 /**
  * @file store_sqlite_rows.c
- * @brief SQLite backend: ids, names, cursors and the decoding of rows into store.h's types.
+ * @brief SQLite backend: strings and the decoding of rows into store.h's types.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,80 +14,9 @@
 
 #include "store_sqlite_int.h"
 
-int sq_is_hex64(const char *s)
-{
-    if (!s || strlen(s) != 64) return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
-            return 0;
-    return 1;
-}
-
-int sq_is_var_name(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= STORE_VAR_MAX) return 0;
-    for (const char *p = s; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              *p == '_'))
-            return 0;
-    return 1;
-}
-
-/** Bytes per element of a dtype the store accepts, or 0. */
-unsigned sq_dtype_size(const char *dtype)
-{
-    static const struct {
-        const char *name;
-        unsigned size;
-    } known[] = {{"float32", 4}, {"float64", 8}, {"int32", 4},
-                 {"int64", 8},   {"uint8", 1},   {"complex128", 16}};
-    if (!dtype) return 0;
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(dtype, known[i].name) == 0) return known[i].size;
-    return 0;
-}
-
 void sq_copy_str(char *dst, size_t cap, const unsigned char *src)
 {
     snprintf(dst, cap, "%s", src ? (const char *)src : "");
-}
-
-/* Cursors are opaque to clients: "c1." + the hex seq of the last row of the page. */
-void sq_cursor_encode(char out[STORE_CURSOR_MAX], int64_t seq)
-{
-    snprintf(out, STORE_CURSOR_MAX, "c1.%" PRIx64, (uint64_t)seq);
-}
-
-/** *seq gets the bound for "seq < ?": INT64_MAX for the first page. */
-int sq_cursor_decode(const char *cursor, int64_t *seq)
-{
-    *seq = INT64_MAX;
-    if (!cursor || !*cursor) return 0;
-    if (strncmp(cursor, "c1.", 3) != 0) return -1;
-    const char *p = cursor + 3;
-    size_t n = strlen(p);
-    if (n == 0 || n > 15) return -1;
-    uint64_t v = 0;
-    for (; *p; p++) {
-        int d;
-        if (*p >= '0' && *p <= '9')
-            d = *p - '0';
-        else if (*p >= 'a' && *p <= 'f')
-            d = *p - 'a' + 10;
-        else
-            return -1;
-        v = v * 16 + (uint64_t)d;
-    }
-    if (v == 0) return -1;
-    *seq = (int64_t)v;
-    return 0;
-}
-
-int sq_clamp_limit(int limit)
-{
-    if (limit <= 0) return STORE_LIST_DEFAULT;
-    return limit > STORE_LIST_MAX ? STORE_LIST_MAX : limit;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -217,11 +146,11 @@ store_status sq_list_page(struct sq_conn *sc, sqlite3_stmt *s, int seq_col, cons
                           const char *what)
 {
     int64_t after;
-    if (sq_cursor_decode(cursor, &after)) {
+    if (store_cursor_decode(cursor, &after)) {
         sq_done(s);
         return sq_fail(sc, STORE_INVALID, "malformed cursor");
     }
-    limit = sq_clamp_limit(limit);
+    limit = store_clamp_limit(limit);
     sq_bind_i64(s, 1, after);
     sq_bind_i64(s, 2, (int64_t)limit + 1); /* one more row tells whether a next page exists */
     store_status st = STORE_OK;
@@ -229,13 +158,13 @@ store_status sq_list_page(struct sq_conn *sc, sqlite3_stmt *s, int seq_col, cons
     int64_t last_seq = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         if (rows == limit) {
-            if (next) sq_cursor_encode(next, last_seq);
+            if (next) store_cursor_encode(next, last_seq);
             break;
         }
         rows++;
         last_seq = sqlite3_column_int64(s, seq_col);
         if (row(s, ctx)) { /* the caller stopped: the next page starts after this row */
-            if (next) sq_cursor_encode(next, last_seq);
+            if (next) store_cursor_encode(next, last_seq);
             break;
         }
     }

@@ -172,30 +172,6 @@ static store_status check_room(struct sq_conn *sc, const store_run_new *in)
     return sq_fail_rc(sc, rc, "cannot look up the model");
 }
 
-/** The kinds of job the store knows, with the prefix of their ids. */
-static const struct {
-    const char *kind, *prefix;
-} job_kinds[] = {{"run", "r_"}, {"analysis", "a_"}};
-
-/** The id prefix of job kind @p kind (NULL: "run"), or NULL when the store does not know it. */
-static const char *kind_prefix(const char *kind)
-{
-    if (!kind) return "r_";
-    for (size_t i = 0; i < sizeof job_kinds / sizeof *job_kinds; i++)
-        if (strcmp(kind, job_kinds[i].kind) == 0) return job_kinds[i].prefix;
-    return NULL;
-}
-
-/** Whether @p s is a subkind the store keeps: 1 to STORE_KIND_MAX - 1 of [a-z0-9_]. */
-static int is_subkind(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n >= STORE_KIND_MAX) return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_')) return 0;
-    return 1;
-}
-
 store_status sq_run_insert(struct sq_conn *sc, const store_run_new *in, const char *sweep_id,
                            int64_t sweep_index, char id[STORE_ID_MAX])
 {
@@ -203,7 +179,7 @@ store_status sq_run_insert(struct sq_conn *sc, const store_run_new *in, const ch
     sqlite3_stmt *s = sq_stmt(sc, ST_RUN_INSERT, &st);
     if (!s) return st;
     for (int attempt = 0;; attempt++) {
-        if (eir_random_id(id, STORE_ID_MAX, kind_prefix(in->kind), 12))
+        if (eir_random_id(id, STORE_ID_MAX, store_job_kind_prefix(in->kind), 12))
             return sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno));
         sq_bind_text(s, 1, id);
         sq_bind_text(s, 2, in->model_id);
@@ -240,16 +216,16 @@ store_status sq_run_insert(struct sq_conn *sc, const store_run_new *in, const ch
 store_status sq_run_new_check(struct sq_conn *sc, const store_run_new *in)
 {
     if (!in->request_json) return sq_fail(sc, STORE_INVALID, "run request missing");
-    if (!kind_prefix(in->kind))
+    if (!store_job_kind_prefix(in->kind))
         return sq_fail(sc, STORE_INVALID, "unknown job kind '%.32s' (run or analysis)", in->kind);
-    if (in->subkind && !is_subkind(in->subkind))
+    if (in->subkind && !store_is_subkind(in->subkind))
         return sq_fail(sc, STORE_INVALID, "a job's subkind must be 1 to %d of a-z, 0-9 and _",
                        STORE_KIND_MAX - 1);
     if (in->idempotency_key) {
         size_t kl = strlen(in->idempotency_key);
         if (kl == 0 || kl > SQ_KEY_MAX)
             return sq_fail(sc, STORE_INVALID, "idempotency key must be 1 to %d bytes", SQ_KEY_MAX);
-        if (!sq_is_hex64(in->body_hash))
+        if (!store_is_hex64(in->body_hash))
             return sq_fail(sc, STORE_INVALID,
                            "an idempotency key needs the request body's SHA-256 (64 hex)");
     }

@@ -237,7 +237,7 @@ static store_status check_sweep_new(struct sq_conn *sc, const store_sweep_new *i
         size_t kl = strlen(in->idempotency_key);
         if (kl == 0 || kl > SQ_KEY_MAX)
             return sq_fail(sc, STORE_INVALID, "idempotency key must be 1 to %d bytes", SQ_KEY_MAX);
-        if (!sq_is_hex64(in->body_hash))
+        if (!store_is_hex64(in->body_hash))
             return sq_fail(sc, STORE_INVALID,
                            "an idempotency key needs the request body's SHA-256 (64 hex)");
     }

@@ -62,20 +62,6 @@ store_status sq_changes_wait(store_conn *c, double timeout, store_change_cb cb, 
     }
 }
 
-/** 1 when @p id could be a run id: 1 .. STORE_ID_MAX - 1 characters of [A-Za-z0-9_-] (nothing
- *  that would need escaping in a JSON string). */
-static int plain_id(const char *id)
-{
-    size_t i = 0;
-    for (; i < STORE_ID_MAX && id[i]; i++) {
-        char ch = id[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-'))
-            return 0;
-    }
-    return i > 0 && i < STORE_ID_MAX;
-}
-
 store_status sq_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], size_t n,
                              unsigned char *settled)
 {
@@ -90,7 +76,7 @@ store_status sq_runs_settled(store_conn *c, const char (*ids)[STORE_ID_MAX], siz
     size_t len = 0;
     json[len++] = '[';
     for (size_t i = 0; i < n; i++) {
-        if (!plain_id(ids[i])) {
+        if (!store_plain_id(ids[i])) {
             free(json);
             return sq_fail(sc, STORE_INVALID, "run id %zu of %zu is malformed", i + 1, n);
         }

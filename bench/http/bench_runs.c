@@ -1,9 +1,11 @@
 /**
- * @file bench_pg_runs.c
+ * @file bench_runs.c
  * @brief Runs per second end to end over HTTP against one or several eirnnd daemons that share
  *        one database (PostgreSQL), or a single daemon (SQLite).
  *
- * Derived from bench/http/bench_small_runs.c (same cycle, same figures), with:
+ * Built twice from this one source: as bench_small_runs (bench/run_http_bench.sh: one daemon,
+ * the small model) and as bench_pg_runs (bench/pg/run_pg_bench.sh); BENCH_NAME (set by
+ * bench/CMakeLists.txt) is the program's name in its messages. Options:
  *   - @c --url repeated: the daemons. Run k is submitted to daemon k mod D; with @c --spread
  *     its long poll goes to the next daemon and its .npy fetch to the one after, as through a
  *     load balancer without stickiness (so a run's end must reach the waiting daemon through
@@ -18,7 +20,8 @@
  * with one libcurl multi handle on one thread. Warm-up runs first, not counted.
  *
  * Output: a summary on stdout and, with @c --json FILE, one JSON object.
- * Not a test: see docs/BENCHMARKS.md ("PostgreSQL store") and bench/pg/run_pg_bench.sh.
+ * Not a test: see docs/BENCHMARKS.md ("HTTP service", "PostgreSQL store"),
+ * bench/run_http_bench.sh and bench/pg/run_pg_bench.sh.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -32,6 +35,12 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef BENCH_NAME
+#define BENCH_NAME "bench_runs"
+#endif
+/** The daemon when no --url is given. */
+#define DEFAULT_URL "http://127.0.0.1:8080"
 
 #define MAX_DAEMONS 16
 
@@ -115,7 +124,7 @@ static double now_s(void)
 
 static void die(const char *msg)
 {
-    fprintf(stderr, "bench_pg_runs: %s\n", msg);
+    fprintf(stderr, BENCH_NAME ": %s\n", msg);
     exit(1);
 }
 
@@ -435,14 +444,15 @@ static void json_pcts(FILE *f, const char *name, const samples *s)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_pg_runs --url URL [--url URL ...] [--spread] [--model small|trivial]\n"
-               "                     [--runs N] [--warmup N] [--concurrency C] [--model-id ID]\n"
-               "                     [--wait S] [--server-pid PID ...] [--json FILE]\n"
-               "End-to-end runs per second over HTTP against one or more daemons: submit,\n"
-               "long-poll wait, fetch the .npy; run k goes to daemon k mod D (--spread: its wait\n"
-               "to the next daemon, its fetch to the one after). --model small: N=100, T=100;\n"
-               "trivial: N=2, T=1. Defaults: --model small --runs 3000 --warmup 300\n"
-               "--concurrency 32 --wait 30 (the model is created on the first daemon).\n");
+    fprintf(
+        f, "usage: " BENCH_NAME " [--url URL ...] [--spread] [--model small|trivial]\n"
+           "       [--runs N] [--warmup N] [--concurrency C] [--model-id ID]\n"
+           "       [--wait S] [--server-pid PID ...] [--json FILE]\n"
+           "End-to-end runs per second over HTTP against one or more daemons: submit,\n"
+           "long-poll wait, fetch the .npy; run k goes to daemon k mod D (--spread: its wait\n"
+           "to the next daemon, its fetch to the one after). --model small: N=100, T=100;\n"
+           "trivial: N=2, T=1. Defaults: --url " DEFAULT_URL " --model small --runs 3000\n"
+           "--warmup 300 --concurrency 32 --wait 30 (the model is created on the first daemon).\n");
 }
 
 /** The command line's figures that are not the bench's own. */
@@ -521,8 +531,9 @@ static int parse_args(int argc, char **argv, bench *b, bench_opts *o)
             return 2;
         }
     }
-    if (b->n_bases == 0 || o->runs < 1 || o->warmup < 0 || b->concurrency < 1 ||
-        b->concurrency > 4096 || b->wait_s < 1) {
+    if (b->n_bases == 0) b->bases[b->n_bases++] = DEFAULT_URL;
+    if (o->runs < 1 || o->warmup < 0 || b->concurrency < 1 || b->concurrency > 4096 ||
+        b->wait_s < 1) {
         usage(stderr);
         return 2;
     }
@@ -545,7 +556,7 @@ static int wait_model_ready(const bench *b, const char *id)
     }
     int bad = strcmp(state, "ready") != 0;
     if (bad)
-        fprintf(stderr, "bench_pg_runs: model %s is not ready (%s): %.300s\n", id,
+        fprintf(stderr, BENCH_NAME ": model %s is not ready (%s): %.300s\n", id,
                 state[0] ? state : "no answer", tmp.p ? tmp.p : "");
     free(tmp.p);
     return bad;
@@ -561,7 +572,7 @@ static int create_model(const bench *b, char *id, size_t cap)
     long code = simple(url, b->trivial ? TRIVIAL_JSON : MODEL_JSON, &tmp);
     int bad = (code != 201 && code != 202) || json_str(tmp.p, "id", id, cap);
     if (bad)
-        fprintf(stderr, "bench_pg_runs: POST %s answered %ld: %.300s\n", url, code,
+        fprintf(stderr, BENCH_NAME ": POST %s answered %ld: %.300s\n", url, code,
                 tmp.p ? tmp.p : "");
     free(tmp.p);
     return bad || wait_model_ready(b, id);
@@ -640,7 +651,7 @@ static int write_json(const bench *b, const bench_opts *o, const bench_result *r
 {
     FILE *f = fopen(o->json_path, "w");
     if (!f) {
-        fprintf(stderr, "bench_pg_runs: cannot write %s: %s\n", o->json_path, strerror(errno));
+        fprintf(stderr, BENCH_NAME ": cannot write %s: %s\n", o->json_path, strerror(errno));
         return 1;
     }
     fprintf(f,
