@@ -117,6 +117,7 @@ store_status pg_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], cons
     }
     int64_t count = 0;
     st = pg_query_i64(pc, renew_sql, &p, &count, "cannot renew the leases");
+    pg_params_free(&p);
     pg_return(pc);
     if (st == STORE_OK && renewed) *renewed = count;
     return st;
