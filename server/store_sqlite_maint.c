@@ -14,20 +14,26 @@
 
 #include "store_sqlite_int.h"
 
-/** Body of sq_requeue_orphans(): @p arg is int64_t changed[4], rows changed by each step. */
-static store_status requeue(struct sq_conn *sc, void *arg)
+/** Four statements run in one transaction with one clock reading (bound as ?1 where used): the
+ *  steps of sq_requeue_orphans() and of sq_rescue_expired(). */
+typedef struct step_set {
+    enum stmt_id steps[4];
+    const char *what;   /**< the message of a failed step */
+    int64_t changed[4]; /**< rows changed by each step */
+} step_set;
+
+/** Body of both: @p arg is a ::step_set. */
+static store_status run_steps(struct sq_conn *sc, void *arg)
 {
-    static const enum stmt_id steps[4] = {ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE,
-                                          ST_REQUEUE_STAGED};
-    int64_t *changed = arg;
+    step_set *set = arg;
     int64_t t = eir_clock_epoch_ms();
     store_status st = STORE_OK;
     for (int i = 0; i < 4; i++) {
-        sqlite3_stmt *s = sq_stmt(sc, steps[i], &st);
+        sqlite3_stmt *s = sq_stmt(sc, set->steps[i], &st);
         if (!s) return st;
         sq_bind_i64(s, 1, t); /* skipped for statements without ?1 */
-        if ((st = sq_run_stmt(sc, s, "cannot requeue interrupted runs")) != STORE_OK) return st;
-        changed[i] = sqlite3_changes64(sc->db);
+        if ((st = sq_run_stmt(sc, s, set->what)) != STORE_OK) return st;
+        set->changed[i] = sqlite3_changes64(sc->db);
     }
     return STORE_OK;
 }
@@ -37,13 +43,15 @@ store_status sq_requeue_orphans(store_conn *c, store_requeue_report *report)
     struct sq_conn *sc = SQ(c);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    int64_t changed[4] = {0, 0, 0, 0};
-    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, requeue, changed)) != STORE_OK) return st;
+    step_set set = {{ST_REQUEUE_CANCEL, ST_REQUEUE_FAIL, ST_REQUEUE_QUEUE, ST_REQUEUE_STAGED},
+                    "cannot requeue interrupted runs",
+                    {0, 0, 0, 0}};
+    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, run_steps, &set)) != STORE_OK) return st;
     if (report) {
-        report->cancelled = changed[0];
-        report->failed = changed[1];
-        report->requeued = changed[2];
-        report->partial_results = changed[3];
+        report->cancelled = set.changed[0];
+        report->failed = set.changed[1];
+        report->requeued = set.changed[2];
+        report->partial_results = set.changed[3];
     }
     return STORE_OK;
 }
@@ -95,38 +103,20 @@ store_status sq_lease_renew(store_conn *c, const char (*ids)[STORE_ID_MAX], cons
     return STORE_OK;
 }
 
-/** Body of sq_rescue_expired(): @p arg is int64_t changed[4] (staged, cancelled, failed,
- *  requeued), rows changed by each step; one clock reading for all of them. */
-static store_status rescue(struct sq_conn *sc, void *arg)
-{
-    static const enum stmt_id steps[4] = {ST_RESCUE_STAGED, ST_RESCUE_CANCEL, ST_RESCUE_FAIL,
-                                          ST_RESCUE_QUEUE};
-    int64_t *changed = arg;
-    int64_t t = eir_clock_epoch_ms();
-    store_status st = STORE_OK;
-    for (int i = 0; i < 4; i++) {
-        sqlite3_stmt *s = sq_stmt(sc, steps[i], &st);
-        if (!s) return st;
-        sq_bind_i64(s, 1, t);
-        if ((st = sq_run_stmt(sc, s, "cannot rescue runs whose lease expired")) != STORE_OK)
-            return st;
-        changed[i] = sqlite3_changes64(sc->db);
-    }
-    return STORE_OK;
-}
-
 store_status sq_rescue_expired(store_conn *c, store_requeue_report *report)
 {
     struct sq_conn *sc = SQ(c);
     store_status st = sq_conn_op(sc);
     if (st != STORE_OK) return st;
-    int64_t changed[4] = {0, 0, 0, 0};
-    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, rescue, changed)) != STORE_OK) return st;
+    step_set set = {{ST_RESCUE_STAGED, ST_RESCUE_CANCEL, ST_RESCUE_FAIL, ST_RESCUE_QUEUE},
+                    "cannot rescue runs whose lease expired",
+                    {0, 0, 0, 0}};
+    if ((st = sq_tx_run(sc, SQ_TX_BEGIN | SQ_TX_DURABLE, run_steps, &set)) != STORE_OK) return st;
     if (report) {
-        report->partial_results = changed[0];
-        report->cancelled = changed[1];
-        report->failed = changed[2];
-        report->requeued = changed[3];
+        report->partial_results = set.changed[0];
+        report->cancelled = set.changed[1];
+        report->failed = set.changed[2];
+        report->requeued = set.changed[3];
     }
     return STORE_OK;
 }
