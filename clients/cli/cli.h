@@ -59,6 +59,12 @@ int cli_analyses(int argc, char **argv);
 /** `eirnn sweeps submit|get|show|list|wait|table|cancel|delete` (cmd_sweeps.c). */
 int cli_sweeps(int argc, char **argv);
 
+/** `eirnn train FILE.json [--wait]` (cmd_train.c): argv[0] is "train". */
+int cli_train(int argc, char **argv);
+
+/** `eirnn trainings get|list|wait|curve|cancel|delete` (cmd_trainings.c). */
+int cli_trainings(int argc, char **argv);
+
 /** `eirnn health`: GET /healthz; 0 when eirnnd answers 200, CLI_EHTTP otherwise. */
 int cli_health(int argc, char **argv);
 

@@ -102,6 +102,14 @@ static int one_print(const cli_http *h, const cli_job_kind *k, cli_job_op op, co
     return CLI_OK;
 }
 
+/* Follow job @p id of kind @p k to its end: its own wait, else cli_job_wait(). */
+static int job_wait(cli_http *h, const cli_job_kind *k, const char *id, const cli_job_wait_opts *o,
+                    cli_http_resp *last)
+{
+    if (k->wait) return k->wait(h, id, o, last);
+    return cli_job_wait(h, k->collection, k->noun, id, o->timeout, last);
+}
+
 int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op)
 {
     static const struct option lo_plain[] = {CLI_CONN_LONGOPTS, {NULL, 0, NULL, 0}};
@@ -120,7 +128,7 @@ int cli_job_one(int argc, char **argv, const cli_job_kind *k, cli_job_op op)
     cli_http_resp r = {0};
     cli_url u = {0};
     if (op == CLI_JOB_WAIT) {
-        rc = cli_job_wait(h, k->collection, k->noun, id, o.timeout, &r);
+        rc = job_wait(h, k, id, &o, &r);
         if (rc == CLI_OK) rc = k->finish(h, &r, &o);
     } else {
         static const char *const method[] = {"GET", "", "POST", "DELETE", "GET"};
@@ -192,7 +200,7 @@ int cli_job_submit(cli_http *h, const cli_job_kind *k, const char *body, size_t 
     } else if (rc == CLI_OK && cli_run_status_final(cli_run_status(job))) {
         rc = k->submit_finish(h, &r, o); /* an idempotent replay of an ended job */
     } else if (rc == CLI_OK) {
-        rc = cli_job_wait(h, k->collection, k->noun, jid, o->timeout, &fin);
+        rc = job_wait(h, k, jid, o, &fin);
         if (rc == CLI_OK)
             rc = k->submit_finish(h, &fin, o);
         else if (rc == CLI_ETIMEOUT && cli_opts.json)

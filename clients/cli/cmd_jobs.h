@@ -53,6 +53,9 @@ typedef struct cli_job_kind {
     int (*finish)(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o);
     /** The same after `submit --wait` (or `analyze --wait`): -q prints the id. */
     int (*submit_finish)(cli_http *h, const cli_http_resp *r, const cli_job_wait_opts *o);
+    /** How `wait` and `submit --wait` follow the job (outcomes as cli_job_wait()); NULL:
+     *  cli_job_wait() with the steps' progress bar. */
+    int (*wait)(cli_http *h, const char *id, const cli_job_wait_opts *o, cli_http_resp *last);
 } cli_job_kind;
 
 /**

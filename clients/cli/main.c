@@ -22,6 +22,9 @@ static const cli_command commands[] = {
     {"results", cli_results, "download a run's results as .npy, CSV or JSON (sliced)"},
     {"analyze", cli_analyze, "submit an analysis (spectrum, fixed points, ...) to eirnnd"},
     {"analyses", cli_analyses, "follow analyses in eirnnd, download their results"},
+    {"train", cli_train,
+     "train a model on a task in eirnnd: progress with the loss, then the model"},
+    {"trainings", cli_trainings, "follow trainings in eirnnd, read their loss curves"},
     {"health", cli_health, "check that eirnnd is up (GET /healthz)"},
 };
 

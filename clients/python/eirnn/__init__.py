@@ -15,6 +15,10 @@ Example::
     s = c.wait_sweep(c.submit_sweep(model_id=m["id"], run={"dt": 0.1, "inputs": {"steps": 1000}},
                                     axes=[{"path": "/run/seed", "values": [1, 2, 3]}]))
     table = c.sweep_table(s)             # {"index": ..., "/run/seed": ..., "run_id": ..., ...}
+
+    t = c.train({"model": m["id"], "task": {"name": "perceptual_decision_making"}, "dt": 20,
+                 "iterations": 2000, "seed": 1})
+    t.model_id, t.curve[-1]["loss"], t.evaluation["accuracy"]
 """
 
 from .analyses import ANALYSIS_KINDS
@@ -23,14 +27,18 @@ from .client import FINAL_STATUSES, Client
 from .sweeps import SWEEP_FINAL_STATUSES
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, Error
 from .inputs import described_inputs, expand_inputs, segment
+from .trainings import CURVE_COLUMNS, Training, TrainingError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ANALYSIS_KINDS",
+    "CURVE_COLUMNS",
     "Client",
     "FINAL_STATUSES",
     "SWEEP_FINAL_STATUSES",
+    "Training",
+    "TrainingError",
     "Error",
     "EirnnError",
     "EirnnConnectionError",

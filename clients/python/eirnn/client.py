@@ -26,6 +26,7 @@ from .arrays import _is_ndarray, binary_array, json_default, load_npy, numpy_or_
 from .arrays import NpyArray
 from .analyses import AnalysesMixin
 from .sweeps import Labels, SweepsMixin, labels_query
+from .trainings import TrainingsMixin
 from .errors import EirnnConnectionError, EirnnError, EirnnTimeoutError, reason_phrase
 from .jobs import FINAL_STATUSES, wait_for_end
 
@@ -112,9 +113,9 @@ def _neurons_param(sel: Union[None, Index, Sequence[Union[int, slice]]]) -> Opti
     return ",".join(parts)
 
 
-class Client(AnalysesMixin, SweepsMixin):
+class Client(AnalysesMixin, SweepsMixin, TrainingsMixin):
     """A client of eirnnd's v1 REST API (analyses: :class:`eirnn.analyses.AnalysesMixin`;
-    sweeps: :class:`eirnn.sweeps.SweepsMixin`).
+    sweeps: :class:`eirnn.sweeps.SweepsMixin`; trainings: :class:`eirnn.trainings.TrainingsMixin`).
 
     Example::
 

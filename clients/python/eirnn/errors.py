@@ -184,6 +184,8 @@ class EirnnTimeoutError(Error, TimeoutError):
             what, now = "model", run.get("state")
         elif "points" in run:
             what, now = "sweep", run.get("status")
+        elif str(run.get("id", "")).startswith("t_"):
+            what, now = "training", run.get("status")
         else:
             what, now = "run", run.get("status")
         super().__init__(f"{what} {run.get('id', '?')} still {now or '?'} after {timeout:g} s")

@@ -1,0 +1,43 @@
+/**
+ * @file cmd_train.h
+ * @brief Private to `eirnn train` and `eirnn trainings` (cmd_train.c, cmd_trainings.c): a
+ *        training job of eirnnd as JSON (GET /v1/trainings/ID), printed, followed with its
+ *        loss on stderr, and turned into an exit code.
+ *
+ * Every function prints its own error line; none keeps state between calls. A training is the
+ * jansson object of the server's answer, borrowed (never freed here).
+ */
+#ifndef EIRNN_CLI_CMD_TRAIN_H
+#define EIRNN_CLI_CMD_TRAIN_H
+
+#include "cmd.h"
+#include "cmd_jobs.h"
+
+/** Trainings as `eirnn trainings` and `eirnn train` handle them (cmd_trainings.c). */
+extern const cli_job_kind cli_training_job_kind;
+
+/**
+ * Member @p key of @p job: the top-level member, else the one of its "meta" object (where a
+ * finished job keeps what it produced). @return NULL when neither has it (or it is null).
+ */
+const json_t *cli_training_member(const json_t *job, const char *key);
+
+/** The id of the model the training produced, or NULL before it succeeded. */
+const char *cli_training_model(const json_t *job);
+
+/**
+ * The progress text of @p job for people, in @p buf: "120/2000 iterations, loss 0.6931,
+ * accuracy 51.2%" (the loss and accuracy of its latest curve row, left out while there is none).
+ */
+const char *cli_training_progress_text(const json_t *job, char *buf, size_t cap);
+
+/** Print @p job as `eirnn trainings get` shows it (key-value lines on stdout). */
+void cli_training_print(const json_t *job);
+
+/**
+ * The exit code of an ended training, with a line on stderr for any end but success:
+ * CLI_EDIVERGED, CLI_ECANCELLED, CLI_EFAILED; CLI_OK for a succeeded (or unended) one.
+ */
+int cli_training_outcome(const json_t *job);
+
+#endif /* EIRNN_CLI_CMD_TRAIN_H */

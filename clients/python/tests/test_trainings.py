@@ -1,0 +1,182 @@
+"""Tests of the training methods of the eirnn Python client (eirnn/trainings.py).
+
+What train() sends, how it follows a training and what it gives back need no daemon (a client
+whose answers are scripted); the rest runs against a live eirnnd (``$EIRNND_BIN``, started as
+test_client.py does) and trains small networks for real.
+
+    EIRNND_BIN=build/server/eirnnd PYTHONPATH=clients/python \\
+        python3 -m unittest discover -s clients/python/tests -p test_trainings.py -v
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import unittest
+from typing import Any, Dict, List, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PKG_ROOT = os.path.dirname(HERE)
+sys.path.insert(0, PKG_ROOT)
+sys.path.insert(0, HERE)
+
+import eirnn  # noqa: E402
+from eirnn.arrays import numpy_or_none  # noqa: E402
+from eirnn.trainings import curve_rows, format_progress, training_body  # noqa: E402
+
+np = numpy_or_none()
+
+TID = "t_" + "1" * 24
+ROWS = [
+    {"iteration": 1, "loss": 1.1, "task_loss": 1.1, "l2_weights": 0.0, "l2_rates": 0.0,
+     "grad_norm": 2.5, "accuracy": 0.25, "eval_accuracy": None},
+    {"iteration": 2, "loss": 0.9, "task_loss": 0.9, "l2_weights": 0.0, "l2_rates": 0.0,
+     "grad_norm": 1.5, "accuracy": 0.5, "eval_accuracy": 0.75},
+]
+EVALUATION = {"accuracy": 0.86, "ideal_observer": 0.87, "trials": 1000, "loss": 0.3,
+              "psychometric": [{"coherence": 6.4, "n": 100, "p_choice2": 0.7},
+                               {"coherence": -6.4, "n": 100, "p_choice2": 0.3}]}
+
+
+def job(status: str, done: int = 0, **extra: Any) -> Dict[str, Any]:
+    """A training document as the server answers it."""
+    d = {"id": TID, "kind": "training", "status": status,
+         "progress": {"done": done, "total": 2, "fraction": done / 2}}
+    d.update(extra)
+    return d
+
+
+class Scripted(eirnn.Client):
+    """A client that records its requests and answers from a script of documents."""
+
+    def __init__(self, answers: List[Any], use_numpy: Optional[bool] = None) -> None:
+        super().__init__("http://127.0.0.1:9", use_numpy=use_numpy)
+        self.answers = list(answers)
+        self.sent: List[Any] = []
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:  # type: ignore[override]
+        self.sent.append((method, path, kw.get("body"), kw.get("query"), kw.get("headers")))
+        return self.answers.pop(0)
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:  # type: ignore[override]
+        self.sent.append((method, path, kw.get("body"), kw.get("query"), kw.get("headers")))
+        ans = self.answers.pop(0)
+        return 200, {}, ans if isinstance(ans, bytes) else b""
+
+
+DOC = {"model": "m_1", "task": {"name": "perceptual_decision_making"}, "dt": 20,
+       "iterations": 2, "seed": 1}
+
+
+class RequestTest(unittest.TestCase):
+    """What train() and the other methods send, without a server."""
+
+    def test_body_and_overrides(self) -> None:
+        c = Scripted([job("queued")])
+        t = c.train(DOC, wait=False, iterations=5, seed=None, name="pdm",
+                    model={"id": "m_2", "name": "x", "state": "ready"}, idempotency_key="k")
+        method, path, body, _, headers = c.sent[0]
+        self.assertEqual((method, path), ("POST", "/v1/trainings"))
+        self.assertEqual(body, {"model": "m_2", "task": {"name": "perceptual_decision_making"},
+                                "dt": 20, "iterations": 5, "seed": 1, "name": "pdm"})
+        self.assertEqual(headers, {"Idempotency-Key": "k"})
+        self.assertEqual(DOC["model"], "m_1")  # the caller's document is left alone
+        self.assertIsInstance(t, eirnn.Training)
+        self.assertEqual((t.id, t.status, t.model_id, t.curve), (TID, "queued", None, []))
+
+    def test_inline_model_is_kept(self) -> None:
+        inline = {"populations": {"E": 2, "I": 1}, "leak": 1.0, "recurrent": {"W": [[0.0]]}}
+        self.assertEqual(training_body({"task": {}}, {"model": inline})["model"], inline)
+        with self.assertRaises(ValueError):
+            training_body({"task": {}}, {})
+        with self.assertRaises(TypeError):
+            training_body([1], {})  # type: ignore[arg-type]
+
+    def test_other_methods(self) -> None:
+        c = Scripted([job("running"), {"items": ROWS}, job("cancelled"), b"",
+                      {"items": [job("queued")], "next_cursor": None}, {"model": "m_1"}])
+        c.training(TID, wait=2.5)
+        self.assertEqual(c.sent[-1][:2], ("GET", f"/v1/trainings/{TID}"))
+        self.assertEqual(c.sent[-1][3], {"wait": "2.5"})
+        self.assertEqual(c.training_curve({"id": TID}, after=1), ROWS)
+        self.assertEqual(c.sent[-1][1:4:2], (f"/v1/trainings/{TID}/curve",
+                                             {"format": "json", "after": "1"}))
+        c.cancel_training(TID)
+        self.assertEqual(c.sent[-1][:2], ("POST", f"/v1/trainings/{TID}/cancel"))
+        c.delete_training(TID)
+        self.assertEqual(c.sent[-1][:2], ("DELETE", f"/v1/trainings/{TID}"))
+        self.assertEqual(len(list(c.trainings(status="queued", task="custom",
+                                              labels={"p": "q"}))), 1)
+        q = c.sent[-1][3]
+        self.assertEqual((q["status"], q["task"], q["label"]), ("queued", "custom", ["p:q"]))
+        self.assertEqual(c.training_request(TID), {"model": "m_1"})
+        self.assertEqual(c.sent[-1][1], f"/v1/trainings/{TID}/request")
+        with self.assertRaises(TypeError):
+            c.training(42)  # type: ignore[arg-type]
+        with self.assertRaises(ValueError):
+            c.training("")
+
+    def test_curve_forms(self) -> None:
+        self.assertEqual(curve_rows(ROWS), ROWS)
+        self.assertEqual(curve_rows({"items": ROWS}), ROWS)
+        with self.assertRaises(ValueError):
+            curve_rows({"iteration": [1, 2]})
+
+
+class FollowTest(unittest.TestCase):
+    """train(wait=True): long polls with progress, then the curve; failures raised."""
+
+    def test_succeeded(self) -> None:
+        latest = dict(ROWS[0])
+        done = job("succeeded", 2, meta={"trained_model_id": "m_9", "evaluation": EVALUATION,
+                                         "loss": 0.9})
+        c = Scripted([job("queued"), job("running", 1, latest=latest), done, {"items": ROWS}])
+        seen: List[Dict[str, Any]] = []
+        t = c.train(DOC, progress=seen.append, timeout=60)
+        self.assertEqual([s["status"] for s in seen], ["running"])
+        self.assertEqual(c.sent[1][3]["wait"], "1")  # about once a second with progress
+        self.assertEqual(c.sent[-1][1], f"/v1/trainings/{TID}/curve")
+        self.assertEqual((t.status, t.model_id, t.curve), ("succeeded", "m_9", ROWS))
+        self.assertEqual(t.evaluation["accuracy"], 0.86)
+        self.assertIn("m_9", repr(t))
+        psy = t.psychometric()
+        self.assertEqual(list(psy["coherence"]), [-6.4, 6.4])
+        self.assertEqual(list(psy["p_choice2"]), [0.3, 0.7])
+        line = format_progress(seen[0])
+        self.assertEqual(line, f"{TID} running 1/2 iterations, loss 1.1, accuracy 25.0%")
+
+    def test_failed_raises(self) -> None:
+        failed = job("failed", 1, error={"detail": "time limit", "field": "/time_limit"})
+        c = Scripted([job("queued"), failed, {"items": ROWS[:1]}])
+        with self.assertRaises(eirnn.TrainingError) as cm:
+            c.train(DOC)
+        self.assertEqual(str(cm.exception), f"training {TID} failed: /time_limit: time limit")
+        self.assertEqual(cm.exception.training.curve, ROWS[:1])
+        self.assertIsNone(cm.exception.training.model_id)
+        c = Scripted([job("cancelled"), {"items": []}])
+        t = c.train(DOC, check=False)
+        self.assertEqual((t.status, t.model_id), ("cancelled", None))
+        with self.assertRaises(ValueError):
+            t.psychometric()
+
+    def test_timeout_names_the_training(self) -> None:
+        c = Scripted([job("queued")] + [job("running", 1)] * 50)
+        with self.assertRaises(eirnn.EirnnTimeoutError) as cm:
+            c.train(DOC, timeout=0.01)
+        self.assertIn(f"training {TID} still running", str(cm.exception))
+
+    def test_curve_arrays(self) -> None:
+        t = eirnn.Training(job("succeeded"), ROWS, use_numpy=False)
+        cols = t.curve_arrays()
+        self.assertEqual(tuple(cols), eirnn.CURVE_COLUMNS)
+        self.assertEqual(cols["eval_accuracy"], [None, 0.75])
+        if np is not None:
+            a = eirnn.Training(job("succeeded"), ROWS).curve_arrays()
+            self.assertEqual(a["iteration"].dtype, np.int64)
+            self.assertTrue(math.isnan(a["eval_accuracy"][0]))
+            self.assertEqual(a["loss"].tolist(), [1.1, 0.9])
+
+
+if __name__ == "__main__":
+    unittest.main()
