@@ -107,6 +107,8 @@ class Training:
             ``ideal_observer``, ``trials``, ``loss`` and, for the decision tasks,
             ``psychometric``: ``[{"coherence", "n", "p_choice2"}, ...]``), else ``None``.
         error: why it failed (``{"detail", "field", ...}``), else ``None``.
+        loss: the final training loss once it succeeded, else ``None``.
+        wall_s: the seconds it took once it succeeded, else ``None``.
         job: the job document the above were read from.
     """
 
@@ -122,6 +124,9 @@ class Training:
         self.evaluation: Optional[Dict[str, Any]] = dict(ev) if isinstance(ev, Mapping) else None
         err = job.get("error")
         self.error: Optional[Dict[str, Any]] = dict(err) if isinstance(err, Mapping) else None
+        loss, wall = _member(job, "loss"), _member(job, "wall_s")
+        self.loss: Optional[float] = float(loss) if isinstance(loss, (int, float)) else None
+        self.wall_s: Optional[float] = float(wall) if isinstance(wall, (int, float)) else None
         self.curve: List[Dict[str, Any]] = list(curve or [])
         self._use_numpy = use_numpy
 
@@ -168,7 +173,7 @@ class Training:
 
 
 def training_body(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
-    """The body of ``POST /v1/trainings``: @doc (a training document, FORMAT.md "Training")
+    """The body of ``POST /v1/trainings``: @doc (a training document, docs/FORMAT.md)
     with the members of @overrides set (a ``None`` value is left out). ``model`` may be a
     model resource (``create_model``'s answer): its id is sent."""
     if not isinstance(doc, Mapping):
@@ -204,7 +209,7 @@ class TrainingsMixin:
         """``POST /v1/trainings``: queue a training and (by default) wait for its end.
 
         Args:
-            doc: the training document (docs/FORMAT.md "Training": ``model``, ``task``,
+            doc: the training document (docs/FORMAT.md: ``model``, ``task``,
                 ``dt``, ``loss``, ``optimizer``, ``batch``, ``iterations``, ``seed``, ...).
                 NumPy arrays in it (a custom task's inputs and targets) are sent as binary
                 arrays.
