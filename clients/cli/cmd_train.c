@@ -1,8 +1,8 @@
 /**
  * @file cmd_train.c
- * @brief `eirnn train FILE.json`: a training document (FORMAT.md "Training") from a file with
- *        options replacing its members, queued in eirnnd (POST /v1/trainings) and, with --wait,
- *        followed to its end with the loss on stderr, ending with the trained model's id.
+ * @brief `eirnn train FILE.json`: a training document (docs/FORMAT.md) from a file, with
+ *        options replacing its members, queued in eirnnd (POST /v1/trainings) and, with
+ *        --wait, followed to its end with the loss on stderr, ending with the trained model.
  */
 #include <stdint.h>
 #include <stdio.h>
