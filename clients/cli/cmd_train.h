@@ -16,13 +16,7 @@
 /** Trainings as `eirnn trainings` and `eirnn train` handle them (cmd_trainings.c). */
 extern const cli_job_kind cli_training_job_kind;
 
-/**
- * Member @p key of @p job: the top-level member, else the one of its "meta" object (where a
- * finished job keeps what it produced). @return NULL when neither has it (or it is null).
- */
-const json_t *cli_training_member(const json_t *job, const char *key);
-
-/** The id of the model the training produced, or NULL before it succeeded. */
+/** The id of the model the training produced ("model_id"), or NULL unless it succeeded. */
 const char *cli_training_model(const json_t *job);
 
 /**

@@ -26,22 +26,23 @@
 /* A training: members, printing, outcome                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-const json_t *cli_training_member(const json_t *job, const char *key)
-{
-    const json_t *v = json_object_get(job, key);
-    if (!v || json_is_null(v)) v = json_object_get(json_object_get(job, "meta"), key);
-    return v && !json_is_null(v) ? v : NULL;
-}
-
 const char *cli_training_model(const json_t *job)
 {
-    return json_string_value(cli_training_member(job, "trained_model_id"));
+    if (strcmp(cli_run_status(job), "succeeded") != 0) return NULL;
+    return json_string_value(json_object_get(job, "model_id"));
+}
+
+/* The total of loss object @p loss ({"total", "task", ...}), or NaN. */
+static double loss_total(const json_t *loss)
+{
+    const json_t *v = json_is_object(loss) ? json_object_get(loss, "total") : loss;
+    return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
 /* The latest curve row of @p job (an object), or NULL while there is none. */
 static const json_t *latest_row(const json_t *job)
 {
-    const json_t *row = cli_training_member(job, "latest");
+    const json_t *row = json_object_get(job, "latest");
     return json_is_object(row) ? row : NULL;
 }
 
@@ -81,12 +82,12 @@ static const char *task_name(const json_t *job)
 static void print_evaluation(const json_t *ev)
 {
     char b[64];
-    double acc = number_or_nan(ev, "accuracy"), ideal = number_or_nan(ev, "ideal_observer");
+    double acc = number_or_nan(ev, "accuracy"), ideal = number_or_nan(ev, "ideal");
     if (isfinite(acc))
         out_kv("accuracy", "%.2f%% of %s test trials", 100.0 * acc,
                out_member(ev, "trials", b, sizeof b));
     if (isfinite(ideal)) out_kv("ideal", "%.2f%% (ideal observer, same trials)", 100.0 * ideal);
-    double loss = number_or_nan(ev, "loss");
+    double loss = loss_total(json_object_get(ev, "loss"));
     if (isfinite(loss)) out_kv("test loss", "%.6g", loss);
     size_t i;
     const json_t *pt;
@@ -108,7 +109,7 @@ void cli_training_print(const json_t *job)
            !cli_run_status_final(st) && json_is_true(json_object_get(job, "cancel_requested"))
                ? " (cancel requested)"
                : "");
-    const json_t *mid = json_object_get(job, "model_id");
+    const json_t *mid = json_object_get(job, "initial_model_id");
     out_kv("model", "%s", json_is_string(mid) ? json_string_value(mid) : "inline");
     const json_t *p = json_object_get(job, "progress");
     out_kv("progress", "%s (%.1f%%)", cli_training_progress_text(job, t, sizeof t),
@@ -117,11 +118,11 @@ void cli_training_print(const json_t *job)
     out_kv("attempts", "%lld", cli_run_member_int(job, "attempts"));
     const char *trained = cli_training_model(job);
     if (trained) out_kv("trained", "%s", trained);
-    const json_t *v = cli_training_member(job, "loss");
-    if (json_is_number(v)) out_kv("final loss", "%.6g", json_number_value(v));
-    const json_t *ev = cli_training_member(job, "evaluation");
+    double final = loss_total(json_object_get(job, "loss"));
+    if (isfinite(final)) out_kv("final loss", "%.6g", final);
+    const json_t *ev = json_object_get(job, "evaluation");
     if (json_is_object(ev)) print_evaluation(ev);
-    v = cli_training_member(job, "wall_s");
+    const json_t *v = json_object_get(job, "wall_s");
     if (json_is_number(v)) out_kv("wall", "%.1f s", json_number_value(v));
     const json_t *err = json_object_get(job, "error");
     if (json_is_object(err)) {
@@ -352,7 +353,9 @@ static const char curve_help[] =
     "Print the loss and accuracy curve of a training (GET /v1/trainings/ID/curve), readable\n"
     "while it runs: a row per iteration recorded (iteration, loss, task_loss, l2_weights,\n"
     "l2_rates, grad_norm, accuracy on the iteration's trials, eval_accuracy on held-out\n"
-    "trials where evaluated; empty in CSV, null in JSON where there is none).\n"
+    "trials where evaluated; empty in CSV, null in JSON where there is none). JSON is the\n"
+    "server's {\"training_id\", \"status\", \"iterations_done\", \"iterations\", \"rows\",\n"
+    "\"next_after\"}. At most 100000 rows come at once; --after continues after the last.\n"
     "\n"
     "options:\n"
     "      --format F     csv or json (default: json for an -o FILE.json, else csv)\n"
@@ -444,8 +447,8 @@ static const char list_help[] =
     "usage: eirnn trainings list [--status S] [--model ID] [--task T] [--label K:V]...\n"
     "                            [--limit N] [--all] [--cursor C]\n"
     "\n"
-    "List trainings, newest first: id, task, status, progress, latest loss, the model it\n"
-    "started from, the model it trained, creation time.\n"
+    "List trainings, newest first: id, task, status, progress, final loss (once succeeded),\n"
+    "the model it started from, the model it trained, creation time.\n"
     "\n"
     "options:\n"
     "  -s, --status S     only those in status S (queued, running, succeeded, failed,\n"
@@ -496,11 +499,10 @@ static void list_row(const json_t *job, out_table *t)
     snprintf(prog, sizeof prog, "%5.1f%%",
              100.0 *
                  json_number_value(json_object_get(json_object_get(job, "progress"), "fraction")));
-    double l = number_or_nan(latest_row(job), "loss");
-    const json_t *fl = cli_training_member(job, "loss");
-    if (json_is_number(fl)) l = json_number_value(fl);
+    double l = loss_total(json_object_get(job, "loss")); /* list items: the final loss only */
+    if (!isfinite(l)) l = number_or_nan(latest_row(job), "loss");
     if (isfinite(l)) snprintf(loss, sizeof loss, "%.4g", l);
-    const json_t *mid = json_object_get(job, "model_id");
+    const json_t *mid = json_object_get(job, "initial_model_id");
     const char *row[8] = {
         json_string_value(json_object_get(job, "id")),
         task_name(job),

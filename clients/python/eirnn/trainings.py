@@ -48,24 +48,15 @@ def _training_id(ref: TrainingRef) -> str:
     return urllib.parse.quote(tid, safe="")
 
 
-def _member(job: Mapping[str, Any], key: str) -> Any:
-    """Member @key of a training document: at the top level, else in its ``meta``."""
-    v = job.get(key)
-    if v is None:
-        meta = job.get("meta")
-        if isinstance(meta, Mapping):
-            v = meta.get(key)
-    return v
-
-
 def curve_rows(answer: Any) -> List[Dict[str, Any]]:
-    """The rows of a curve answer (``GET /v1/trainings/{id}/curve``) as a list of dicts, one
+    """The rows of a curve answer (``GET /v1/trainings/{id}/curve``: ``{"training_id",
+    "status", "iterations_done", "iterations", "rows", "next_after"}``) as a list of dicts, one
     per recorded iteration, ``None`` where a value was not measured.
 
     Raises:
         ValueError: the answer is not a curve.
     """
-    rows = answer.get("rows", answer.get("items")) if isinstance(answer, Mapping) else answer
+    rows = answer.get("rows") if isinstance(answer, Mapping) else None
     if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
         raise ValueError(f"not a training curve: {str(answer)[:200]}")
     return [dict(r) for r in rows]
@@ -103,11 +94,14 @@ class Training:
         curve: the loss curve, a list of dicts (one per recorded iteration, keys
             :data:`CURVE_COLUMNS`, ``None`` where not measured), as read at the end; see
             :meth:`curve_arrays` for columns.
-        evaluation: the evaluation on held-out test trials once it succeeded (``accuracy``,
-            ``ideal_observer``, ``trials``, ``loss`` and, for the decision tasks,
-            ``psychometric``: ``[{"coherence", "n", "p_choice2"}, ...]``), else ``None``.
+        evaluation: the evaluation on held-out test trials once it succeeded (``trials``,
+            ``correct``, ``accuracy``, ``ideal`` (the ideal observer's accuracy on the same
+            trials, decision task), ``loss`` (``{"total", "task", "l2_weights",
+            "l2_rates"}``) and, for the decision tasks, ``psychometric``: ``[{"coherence",
+            "n", "p_choice2"}, ...]``), else ``None``.
         error: why it failed (``{"detail", "field", ...}``), else ``None``.
-        loss: the final training loss once it succeeded, else ``None``.
+        loss: the final training loss (total) once it succeeded, else ``None`` (its parts:
+            ``job["loss"]``).
         wall_s: the seconds it took once it succeeded, else ``None``.
         job: the job document the above were read from.
     """
@@ -118,13 +112,15 @@ class Training:
         self.job: Dict[str, Any] = dict(job)
         self.id: str = str(job.get("id", ""))
         self.status: str = str(job.get("status", ""))
-        mid = _member(job, "trained_model_id")
+        mid = job.get("model_id") if self.status == "succeeded" else None
         self.model_id: Optional[str] = mid if isinstance(mid, str) and mid else None
-        ev = _member(job, "evaluation")
+        ev = job.get("evaluation")
         self.evaluation: Optional[Dict[str, Any]] = dict(ev) if isinstance(ev, Mapping) else None
         err = job.get("error")
         self.error: Optional[Dict[str, Any]] = dict(err) if isinstance(err, Mapping) else None
-        loss, wall = _member(job, "loss"), _member(job, "wall_s")
+        loss, wall = job.get("loss"), job.get("wall_s")
+        if isinstance(loss, Mapping):
+            loss = loss.get("total")
         self.loss: Optional[float] = float(loss) if isinstance(loss, (int, float)) else None
         self.wall_s: Optional[float] = float(wall) if isinstance(wall, (int, float)) else None
         self.curve: List[Dict[str, Any]] = list(curve or [])
@@ -296,15 +292,22 @@ class TrainingsMixin:
     def training_curve(self, training: TrainingRef,
                        after: Optional[int] = None) -> List[Dict[str, Any]]:
         """``GET /v1/trainings/{id}/curve``: the loss curve, one dict per recorded iteration
-        (keys :data:`CURVE_COLUMNS`; ``None`` where not measured). Readable while the training
-        runs; @after keeps only the rows after that iteration (to follow it)."""
+        (keys :data:`CURVE_COLUMNS`; ``None`` where not measured), every page of it. Readable
+        while the training runs; @after keeps only the rows after that iteration (to follow
+        it)."""
         tid = _training_id(training)
-        q = {"format": "json", "after": None if after is None else str(int(after))}
-        return curve_rows(self._json("GET", f"/v1/trainings/{tid}/curve", query=q))  # type: ignore[attr-defined]
+        rows: List[Dict[str, Any]] = []
+        while True:
+            q = {"format": "json", "after": None if after is None else str(int(after))}
+            page = self._json("GET", f"/v1/trainings/{tid}/curve", query=q)  # type: ignore[attr-defined]
+            rows.extend(curve_rows(page))
+            after = page.get("next_after")
+            if after is None:
+                return rows
 
     def training_curve_csv(self, training: TrainingRef, after: Optional[int] = None) -> str:
         """The loss curve as CSV text (a header row, one row per iteration; empty fields where
-        not measured)."""
+        not measured): one page, at most 100,000 rows (@after continues)."""
         tid = _training_id(training)
         q = {"format": "csv", "after": None if after is None else str(int(after))}
         _, _, raw = self.request("GET", f"/v1/trainings/{tid}/curve", query=q)  # type: ignore[attr-defined]
@@ -336,7 +339,7 @@ def format_progress(job: Mapping[str, Any]) -> str:
     p = job.get("progress") or {}
     text = f"{job.get('id', '?')} {job.get('status', '?')} {p.get('done', 0)}/{p.get('total', 0)} " \
            "iterations"
-    row = _member(job, "latest")
+    row = job.get("latest")
     if isinstance(row, Mapping):
         if isinstance(row.get("loss"), (int, float)):
             text += f", loss {row['loss']:.4g}"

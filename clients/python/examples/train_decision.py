@@ -137,7 +137,7 @@ def main() -> int:
         t = done[cls]
         ev = t.evaluation or {}
         psy = t.psychometric()
-        acc, ideal = ev.get("accuracy"), ev.get("ideal_observer")
+        acc, ideal = ev.get("accuracy"), ev.get("ideal")
         label = f"{cls}: {100 * acc:.1f}% (ideal {100 * ideal:.1f}%)" if ideal is not None \
             else f"{cls}: {100 * acc:.1f}%"
         ax.plot(psy["coherence"], psy["p_choice2"], "o-", label=label)

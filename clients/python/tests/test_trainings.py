@@ -34,7 +34,8 @@ ROWS = [
     {"iteration": 2, "loss": 0.9, "task_loss": 0.9, "l2_weights": 0.0, "l2_rates": 0.0,
      "grad_norm": 1.5, "accuracy": 0.5, "eval_accuracy": 0.75},
 ]
-EVALUATION = {"accuracy": 0.86, "ideal_observer": 0.87, "trials": 1000, "loss": 0.3,
+EVALUATION = {"accuracy": 0.86, "ideal": 0.87, "trials": 1000, "correct": 860,
+              "loss": {"total": 0.3, "task": 0.3, "l2_weights": 0.0, "l2_rates": 0.0},
               "psychometric": [{"coherence": 6.4, "n": 100, "p_choice2": 0.7},
                                {"coherence": -6.4, "n": 100, "p_choice2": 0.3}]}
 
@@ -94,12 +95,15 @@ class RequestTest(unittest.TestCase):
             training_body([1], {})  # type: ignore[arg-type]
 
     def test_other_methods(self) -> None:
-        c = Scripted([job("running"), {"items": ROWS}, job("cancelled"), b"",
+        c = Scripted([job("running"), {"rows": ROWS[:1], "next_after": 1},
+                      {"rows": ROWS[1:], "next_after": None}, job("cancelled"), b"",
                       {"items": [job("queued")], "next_cursor": None}, {"model": "m_1"}])
         c.training(TID, wait=2.5)
         self.assertEqual(c.sent[-1][:2], ("GET", f"/v1/trainings/{TID}"))
         self.assertEqual(c.sent[-1][3], {"wait": "2.5"})
-        self.assertEqual(c.training_curve({"id": TID}, after=1), ROWS)
+        self.assertEqual(c.training_curve({"id": TID}), ROWS)  # both pages
+        self.assertEqual(c.sent[-2][1:4:2], (f"/v1/trainings/{TID}/curve",
+                                             {"format": "json", "after": None}))
         self.assertEqual(c.sent[-1][1:4:2], (f"/v1/trainings/{TID}/curve",
                                              {"format": "json", "after": "1"}))
         c.cancel_training(TID)
@@ -118,10 +122,10 @@ class RequestTest(unittest.TestCase):
             c.training("")
 
     def test_curve_forms(self) -> None:
-        self.assertEqual(curve_rows(ROWS), ROWS)
-        self.assertEqual(curve_rows({"items": ROWS}), ROWS)
-        with self.assertRaises(ValueError):
-            curve_rows({"iteration": [1, 2]})
+        self.assertEqual(curve_rows({"rows": ROWS, "next_after": None}), ROWS)
+        for wrong in (ROWS, {"rows": [1]}, {"iteration": [1, 2]}):
+            with self.assertRaises(ValueError):
+                curve_rows(wrong)
 
 
 class FollowTest(unittest.TestCase):
@@ -129,16 +133,17 @@ class FollowTest(unittest.TestCase):
 
     def test_succeeded(self) -> None:
         latest = dict(ROWS[0])
-        done = job("succeeded", 2, meta={"trained_model_id": "m_9", "evaluation": EVALUATION,
-                                         "loss": 0.9})
-        c = Scripted([job("queued"), job("running", 1, latest=latest), done, {"items": ROWS}])
+        done = job("succeeded", 2, model_id="m_9", initial_model_id="m_1", evaluation=EVALUATION,
+                   loss={"total": 0.9, "task": 0.9}, wall_s=1.5)
+        c = Scripted([job("queued"), job("running", 1, latest=latest, model_id=None), done,
+                      {"rows": ROWS, "next_after": None}])
         seen: List[Dict[str, Any]] = []
         t = c.train(DOC, progress=seen.append, timeout=60)
         self.assertEqual([s["status"] for s in seen], ["running"])
         self.assertEqual(c.sent[1][3]["wait"], "1")  # about once a second with progress
         self.assertEqual(c.sent[-1][1], f"/v1/trainings/{TID}/curve")
         self.assertEqual((t.status, t.model_id, t.curve), ("succeeded", "m_9", ROWS))
-        self.assertEqual(t.evaluation["accuracy"], 0.86)
+        self.assertEqual((t.evaluation["accuracy"], t.loss, t.wall_s), (0.86, 0.9, 1.5))
         self.assertIn("m_9", repr(t))
         psy = t.psychometric()
         self.assertEqual(list(psy["coherence"]), [-6.4, 6.4])
@@ -148,13 +153,13 @@ class FollowTest(unittest.TestCase):
 
     def test_failed_raises(self) -> None:
         failed = job("failed", 1, error={"detail": "time limit", "field": "/time_limit"})
-        c = Scripted([job("queued"), failed, {"items": ROWS[:1]}])
+        c = Scripted([job("queued"), failed, {"rows": ROWS[:1], "next_after": None}])
         with self.assertRaises(eirnn.TrainingError) as cm:
             c.train(DOC)
         self.assertEqual(str(cm.exception), f"training {TID} failed: /time_limit: time limit")
         self.assertEqual(cm.exception.training.curve, ROWS[:1])
         self.assertIsNone(cm.exception.training.model_id)
-        c = Scripted([job("cancelled"), {"items": []}])
+        c = Scripted([job("cancelled", model_id=None), {"rows": [], "next_after": None}])
         t = c.train(DOC, check=False)
         self.assertEqual((t.status, t.model_id), ("cancelled", None))
         with self.assertRaises(ValueError):
