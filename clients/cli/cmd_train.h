@@ -19,12 +19,6 @@ extern const cli_job_kind cli_training_job_kind;
 /** The id of the model the training produced ("model_id"), or NULL unless it succeeded. */
 const char *cli_training_model(const json_t *job);
 
-/**
- * The progress text of @p job for people, in @p buf: "120/2000 iterations, loss 0.6931,
- * accuracy 51.2%" (the loss and accuracy of its latest curve row, left out while there is none).
- */
-const char *cli_training_progress_text(const json_t *job, char *buf, size_t cap);
-
 /** Print @p job as `eirnn trainings get` shows it (key-value lines on stdout). */
 void cli_training_print(const json_t *job);
 

@@ -53,19 +53,26 @@ static double number_or_nan(const json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-const char *cli_training_progress_text(const json_t *job, char *buf, size_t cap)
+/* How far @p job is, in @p buf: "120/2000 iterations (6.0%), loss 0.6931, accuracy 51.2%
+ * (held-out 50.0%)" (the loss and accuracies of its latest curve row, left out while there is
+ * none); with @p compact (beside the progress bar) "120/2000 it, loss 0.6931, acc 51.2%". */
+static const char *progress_text(const json_t *job, int compact, char *buf, size_t cap)
 {
     const json_t *p = json_object_get(job, "progress");
     const json_t *row = latest_row(job);
-    int k = snprintf(buf, cap, "%lld/%lld iterations", cli_run_member_int(p, "done"),
-                     cli_run_member_int(p, "total"));
+    int k = snprintf(buf, cap, "%lld/%lld %s", cli_run_member_int(p, "done"),
+                     cli_run_member_int(p, "total"), compact ? "it" : "iterations");
+    if (k >= 0 && (size_t)k < cap && !compact)
+        k += snprintf(buf + k, cap - (size_t)k, " (%.1f%%)",
+                      100.0 * json_number_value(json_object_get(p, "fraction")));
     double loss = number_or_nan(row, "loss"), acc = number_or_nan(row, "accuracy");
     double eval = number_or_nan(row, "eval_accuracy");
     if (k >= 0 && (size_t)k < cap && isfinite(loss))
         k += snprintf(buf + k, cap - (size_t)k, ", loss %.4g", loss);
     if (k >= 0 && (size_t)k < cap && isfinite(acc))
-        k += snprintf(buf + k, cap - (size_t)k, ", accuracy %.1f%%", 100.0 * acc);
-    if (k >= 0 && (size_t)k < cap && isfinite(eval))
+        k += snprintf(buf + k, cap - (size_t)k, ", %s %.1f%%", compact ? "acc" : "accuracy",
+                      100.0 * acc);
+    if (k >= 0 && (size_t)k < cap && isfinite(eval) && !compact)
         snprintf(buf + k, cap - (size_t)k, " (held-out %.1f%%)", 100.0 * eval);
     return buf;
 }
@@ -111,9 +118,7 @@ void cli_training_print(const json_t *job)
                : "");
     const json_t *mid = json_object_get(job, "initial_model_id");
     out_kv("model", "%s", json_is_string(mid) ? json_string_value(mid) : "inline");
-    const json_t *p = json_object_get(job, "progress");
-    out_kv("progress", "%s (%.1f%%)", cli_training_progress_text(job, t, sizeof t),
-           100.0 * json_number_value(json_object_get(p, "fraction")));
+    out_kv("progress", "%s", progress_text(job, 0, t, sizeof t));
     cli_job_print_times(job);
     out_kv("attempts", "%lld", cli_run_member_int(job, "attempts"));
     const char *trained = cli_training_model(job);
@@ -171,15 +176,14 @@ static void show_progress(const char *id, const json_t *job, int quiet, double *
     char detail[256];
     const char *st = cli_run_status(job);
     double f = json_number_value(json_object_get(json_object_get(job, "progress"), "fraction"));
-    cli_training_progress_text(job, detail, sizeof detail);
     if (out_progress_enabled()) {
-        out_progress_text(id, st, f, detail);
+        out_progress_text(id, st, f, progress_text(job, 1, detail, sizeof detail));
         return;
     }
     if (quiet || strcmp(st, "running") != 0) return;
     if (*shown >= 0 && f < *shown + LINE_STEP && f < 1) return;
     *shown = f;
-    fprintf(stderr, "training %s: %5.1f%% %s\n", id, 100.0 * f, detail);
+    fprintf(stderr, "training %s: %s\n", id, progress_text(job, 0, detail, sizeof detail));
     fflush(stderr);
 }
 
@@ -227,7 +231,7 @@ static int training_wait(cli_http *h, const char *id, const cli_job_wait_opts *o
         }
         char prog[200];
         snprintf(seen, sizeof seen, "%s, %s", cli_run_status(job),
-                 cli_training_progress_text(job, prog, sizeof prog));
+                 progress_text(job, 0, prog, sizeof prog));
         show_progress(id, job, o->quiet, &shown);
         if (cli_run_status_final(cli_run_status(job))) {
             out_progress_end();

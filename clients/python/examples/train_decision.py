@@ -54,11 +54,11 @@ def model(cls: str, seed: int) -> Dict[str, Any]:
     weights (the same for every class), a readout of the E cells."""
     rng = np.random.default_rng(seed)
     recurrent: Dict[str, Any] = {"generate": {
-        "seed": seed, "p": 0.5, "dist": "lognormal",
-        "mean": {"EE": 1.0, "EI": 4.0, "IE": 1.0, "II": 4.0},
-        "spectral_radius": 0.8 * LEAK}}
+        "seed": seed, "p": {"EE": 0.2, "EI": 0.5, "IE": 0.5, "II": 0.5}, "dist": "lognormal",
+        "mean": {"EE": 0.001, "EI": 0.004, "IE": 0.002, "II": 0.004}, "cv": 0.5,
+        "balance": True, "spectral_radius": 0.8 * LEAK}}
     if cls == "gated":
-        recurrent["A"] = {"E": 1.0, "I": 1.0}
+        recurrent["A"] = {"E": 0.5, "I": 0.5}
     return {
         "name": f"pdm_{cls}_initial",
         "class": cls,
@@ -67,7 +67,7 @@ def model(cls: str, seed: int) -> Dict[str, Any]:
         "activation": {"name": "relu"},
         "leak": LEAK,
         "recurrent": recurrent,
-        "input": {"generate": {"seed": seed + 1, "p": 1.0, "mean": LEAK}},
+        "input": {"generate": {"seed": seed + 1, "dist": "halfnormal", "mean": LEAK}},
         "readout": {"W_out": (rng.standard_normal((N_OUT, N_E)) / np.sqrt(N_E)).tolist(),
                     "b_out": 0.0, "from": "E"},
     }
