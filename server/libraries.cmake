@@ -33,7 +33,7 @@ set(EIR_STORE_SOURCES
   store.c store_common.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
   store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c
-  store_sqlite_sweeps.c)
+  store_sqlite_sweeps.c store_sqlite_train.c)
 file(GLOB EIR_STORE_PG_SOURCES CONFIGURE_DEPENDS RELATIVE ${EIR_SERVER_DIR}
      ${EIR_SERVER_DIR}/store_pg_*.c)
 list(SORT EIR_STORE_PG_SOURCES)
