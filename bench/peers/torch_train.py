@@ -92,7 +92,9 @@ class EIRNN(torch.nn.Module):
             W = self.theta_W.abs() * self.D
         M = self.A * W.abs() if self.cls == "gated" else None
         B, T, _ = x.shape
-        drive = x @ self.P.T + self.bias  # input currents of every step at once
+        # input currents of every step at once, split into steps by unbind (indexing drive[:, k]
+        # in the loop would make backward() add T zero-padded B x T x N gradients)
+        drive = (x @ self.P.T + self.bias).unbind(1)
         V = x.new_zeros(B, W.shape[0])
         r = torch.relu(V)
         dt = self.dt
@@ -102,7 +104,7 @@ class EIRNN(torch.nn.Module):
             g = -torch.expm1(-z * dt)
         rates = []
         for k in range(T):
-            I = r @ W.T + drive[:, k]
+            I = r @ W.T + drive[k]
             if M is not None:
                 z = self.leak + r @ M.T
             if self.integrator == "euler":
@@ -140,13 +142,20 @@ class Trainer:
         y = self.model(self.x)
         return F.cross_entropy(y.reshape(-1, self.n_out), self.label.reshape(-1))
 
-    def iteration(self):
-        """One training iteration; returns the loss and the gradient norm before clipping."""
+    def iteration(self, parts=None):
+        """One training iteration; returns the loss and the gradient norm before clipping.
+        @p parts (a list) gets the wall seconds of the forward pass with the loss, of
+        backward() and of clipping with Adam's step."""
+        t0 = time.perf_counter()
         self.opt.zero_grad(set_to_none=True)
         loss = self.loss()
+        t1 = time.perf_counter()
         loss.backward()
+        t2 = time.perf_counter()
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.opt.step()
+        if parts is not None:
+            parts[:] = [t1 - t0, t2 - t1, time.perf_counter() - t2]
         return float(loss), float(norm)
 
 
@@ -170,12 +179,13 @@ def time_case(directory, name, prec, threads, reps, warmup):
     for _ in range(warmup):
         loss, norm = tr.iteration()
         first = first if first is not None else (loss, norm)
-    walls, cpus = [], []
+    walls, cpus, parts, p = [], [], [], []
     for _ in range(reps):
         c0, t0 = time.process_time(), time.perf_counter()
-        loss, norm = tr.iteration()
+        loss, norm = tr.iteration(p)
         walls.append(time.perf_counter() - t0)
         cpus.append(time.process_time() - c0)
+        parts.append(list(p))
         first = first if first is not None else (loss, norm)
     if not np.isfinite(loss):
         sys.exit(f"torch_train: {name} {prec}: the loss is not finite")
@@ -183,6 +193,9 @@ def time_case(directory, name, prec, threads, reps, warmup):
             "B": desc["B"], "T": desc["T"], "precision": prec, "threads": threads,
             "reps": reps, "warmup": warmup, "median_s": float(np.median(walls)),
             "min_s": min(walls), "max_s": max(walls), "median_cpu_s": float(np.median(cpus)),
+            "median_forward_s": float(np.median([q[0] for q in parts])),
+            "median_backward_s": float(np.median([q[1] for q in parts])),
+            "median_step_s": float(np.median([q[2] for q in parts])),
             "times_s": walls, "first_loss": first[0], "first_grad_norm": first[1],
             "last_loss": loss}
 
@@ -263,7 +276,9 @@ def main():
         for prec in precs:
             row = time_case(args.dir, name, prec, args.threads, args.reps, args.warmup)
             print(f"  torch  {name:<14} {prec:<7} median {1e3 * row['median_s']:9.3f} ms "
-                  f"(cpu {1e3 * row['median_cpu_s']:9.3f} ms, min {1e3 * row['min_s']:9.3f}) "
+                  f"(cpu {1e3 * row['median_cpu_s']:9.3f} ms, min {1e3 * row['min_s']:9.3f}; "
+                  f"forward {1e3 * row['median_forward_s']:.3f}, backward "
+                  f"{1e3 * row['median_backward_s']:.3f}, clip+Adam {1e3 * row['median_step_s']:.3f}) "
                   f"loss {row['first_loss']:.6f} -> {row['last_loss']:.6f}", flush=True)
             if out:
                 out.write(json.dumps(row) + "\n")
