@@ -30,7 +30,7 @@ import pgtest  # noqa: E402
 from eirnnd_proc import Daemon, get_json, request, time_scale  # noqa: E402
 from training_docs import model_doc, training_doc  # noqa: E402
 
-ITERATIONS = 3000
+ITERATIONS = 20000
 CHECKPOINT_EVERY = 100
 
 
@@ -116,12 +116,12 @@ def main():
         port = d.start()
         mid = post(port, "/v1/models", model_doc(seed=7))
         doc = training_doc(mid, iterations=ITERATIONS, checkpoint_every=CHECKPOINT_EVERY,
-                           evaluate={"every": 50, "trials": 32}, seed=11)
+                           evaluate={"every": 50, "trials": 32}, seed=11, batch=16)
         tid = post(port, "/v1/trainings", doc)
 
         def checkpointed():
             st, t = get_json(port, "/v1/trainings/" + tid)
-            if t["status"] != "running":
+            if t["status"] not in ("queued", "running"):
                 fail("before the kill the training is %s (%s)" % (t["status"], t.get("error")))
             return t if (t["progress"]["done"] > CHECKPOINT_EVERY + 20 and
                          checkpoints(port) >= 1) else None
@@ -130,12 +130,14 @@ def main():
         if done >= ITERATIONS:
             fail("the training ended before the kill: more iterations (%d)" % ITERATIONS)
         d.kill9()
+        if not t.get("latest") or t["latest"]["iteration"] != done:
+            fail("the latest row %s at progress %d" % (t.get("latest"), done))
         print("killed at progress %d of %d" % (done, ITERATIONS), flush=True)
 
         port = d.start()
         t = finished(port, tid)
         starts = [e for e in d.events("training_started", lifetime=1) if e.get("run_id") == tid]
-        if not starts or not 0 < starts[0].get("from", 0) <= done:
+        if not starts or not 0 < starts[0].get("from", 0) < ITERATIONS:
             fail("the restarted daemon's start of %s: %s (killed at %d)" % (tid, starts, done))
         if t["attempts"] != 2:
             fail("resumed training: %d attempts" % t["attempts"])
