@@ -22,6 +22,8 @@
    deleted training stays with its provenance.
 8. A training whose forward pass diverges ends failed with a problem saying so.
 9. /metrics counts the trainings.
+10. The other built-in tasks, a custom task (MSE), a generated (pending) model train; a training
+    past its time_limit ends failed naming /time_limit.
 Exit 0 when all hold.
 """
 import argparse
@@ -318,6 +320,56 @@ def diverging(api):
     check(t["model_id"] is None, "a failed training has a model")
 
 
+def other_tasks(api, mid):
+    """Part 10: the other built-in tasks, a custom task, a generated model, the time limit."""
+    cdm = training_doc(model_doc(n_in=7, seed=4), iterations=10,
+                       task={"name": "context_decision_making",
+                             "timing": {"fixation": 100, "stimulus": 200, "delay": 0,
+                                        "decision": 100}})
+    dms = training_doc(mid, iterations=10,
+                       task={"name": "delay_match_sample",
+                             "timing": {"fixation": 100, "sample": 100, "delay": 100,
+                                        "test": 100, "decision": 100}})
+    steps, trials = 6, 4
+    inputs = [[[0.1 * ((b + t + c) % 3) for c in range(3)] for t in range(steps)]
+              for b in range(trials)]
+    targets = [[[0.5 if c == b % 3 else 0.0 for c in range(3)] for _ in range(steps)]
+               for b in range(trials)]
+    custom = training_doc(mid, iterations=10, loss={"name": "mse"},
+                          task={"name": "custom", "inputs": inputs, "targets": targets},
+                          batch=4, evaluate={"every": 5, "trials": 4}, test={"trials": 4})
+    generated = dict(model_doc(), recurrent={
+        "generate": {"seed": 9, "p": 0.5, "mean": 0.1, "cv": 0.5}, "A": 0.5},
+        input={"generate": {"seed": 2, "mean": 0.2}})
+    st, g = api.call("POST", "/v1/models", generated)
+    check(st == 202, "generated model: %s %s" % (st, g))
+    gen = training_doc(g["id"], iterations=10)
+    for name, doc, task in (("cdm", cdm, "context_decision_making"),
+                            ("dms", dms, "delay_match_sample"), ("custom", custom, "custom"),
+                            ("generated", gen, "perceptual_decision_making")):
+        r, t = post(api, doc)
+        if not check(r.status == 202, "%s: %s %s" % (name, r.status, t)):
+            continue
+        t = wait_training(api, t["id"])
+        check(t["status"] == "succeeded" and t["task"] == task,
+              "%s training: %s %s %s" % (name, t["status"], t.get("task"), t.get("error")))
+        ev = t.get("evaluation") or {}
+        if name == "custom":
+            check(ev.get("accuracy") is None and ev.get("psychometric") == [],
+                  "custom evaluation: %s" % ev)
+        if name == "dms":
+            check(ev.get("ideal") is None and ev.get("psychometric") == [] and
+                  0 <= ev.get("accuracy", -1) <= 1, "dms evaluation: %s" % ev)
+    slow = training_doc(mid, iterations=1000000, time_limit=0.5)
+    r, t = post(api, slow)
+    if check(r.status == 202, "time-limited training: %s %s" % (r.status, t)):
+        t = wait_training(api, t["id"], 60)
+        err = t.get("error") or {}
+        check(t["status"] == "failed" and err.get("field") == "/time_limit" and
+              t["progress"]["done"] > 0, "time-limited training: %s %s %s" %
+              (t["status"], t["progress"], err))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--eirnnd", default=os.environ.get("EIRNND_BIN"))
@@ -360,6 +412,7 @@ def main():
         check(hashes[0] == hashes[1] and hashes[0], "the same training twice: %s" % hashes)
 
         idempotency(api, mid)
+        other_tasks(api, mid)
         long_training(api, mid)
         diverging(api)
 
@@ -372,10 +425,11 @@ def main():
 
         r = http(d.port, "GET", "/metrics")
         text = r.body.decode()
-        check('eirnn_trainings_finished_total{status="succeeded"} 4' in text and
+        check('eirnn_trainings_finished_total{status="succeeded"} 8' in text and
               'eirnn_trainings_finished_total{status="cancelled"} 1' in text and
-              'eirnn_trainings_finished_total{status="failed"} 1' in text and
-              "eirnn_trainings_submitted_total 6" in text,
+              'eirnn_trainings_finished_total{status="failed"} 2' in text and
+              "eirnn_trainings_submitted_total 11" in text and
+              'eirnn_trainings{status="succeeded"} 7' in text,
               "metrics: %s" % [ln for ln in text.splitlines() if "training" in ln])
         if not BAD:
             print("api/trainings: ok (trained %s, hash %s; inline twice: same hash)" %

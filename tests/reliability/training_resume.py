@@ -11,6 +11,9 @@ before it ends, the daemon is killed with SIGKILL. A new daemon on the same data
 training again (attempt 2), logs that it started from the checkpoint's iteration (> 0), and
 finishes it. The same document is then trained again without interruption. Both trained models
 must have the same hash and the same matrices (.npy bytes), and both curves the same rows.
+Then a third training of the document is stopped by SIGTERM (--shutdown-grace 0): the daemon
+exits 0 within 5 s, the training is queued again (attempt not counted) and after a restart
+resumes from its checkpoint and ends with the same bytes.
 With EIRNN_TEST_STORE=pg the database is a new one on the tests' PostgreSQL cluster.
 Exit 0 when all hold.
 """
@@ -111,16 +114,18 @@ def main():
     db = pgtest.daemon_db(tmp)
     # a short lease: on PostgreSQL the restarted daemon takes the killed one's claim once its
     # lease expired
-    d = Daemon(args.eirnnd, db, ["--workers", "1", "--lease-seconds", "2"])
+    d = Daemon(args.eirnnd, db, ["--workers", "1", "--lease-seconds", "2", "--shutdown-grace", "0"])
     try:
         port = d.start()
         mid = post(port, "/v1/models", model_doc(seed=7))
         doc = training_doc(mid, iterations=ITERATIONS, checkpoint_every=CHECKPOINT_EVERY,
                            evaluate={"every": 50, "trials": 32}, seed=11, batch=16)
-        tid = post(port, "/v1/trainings", doc)
+        tid = first = post(port, "/v1/trainings", doc)
 
         def checkpointed():
             st, t = get_json(port, "/v1/trainings/" + tid)
+            if tid != first:  # the third training: the metrics count the earlier ones too
+                return t if t["progress"]["done"] > CHECKPOINT_EVERY + 20 else None
             if t["status"] not in ("queued", "running"):
                 fail("before the kill the training is %s (%s)" % (t["status"], t.get("error")))
             return t if (t["progress"]["done"] > CHECKPOINT_EVERY + 20 and
@@ -159,10 +164,31 @@ def main():
                 fail("matrix %s differs after the resume" % name)
         if resumed[2] != whole[2] or len(whole[2]) != ITERATIONS:
             fail("the curves differ (%d and %d rows)" % (len(resumed[2]), len(whole[2])))
-        print("ok: %s killed at %d/%d, resumed from %d as attempt 2; model %s, matrices %s "
-              "and %d curve rows equal to an uninterrupted training's" %
-              (tid, done, ITERATIONS, starts[0]["from"], whole[0][:16], sorted(whole[1]),
-               ITERATIONS))
+
+        # SIGTERM mid-training (no grace): the training goes back to the queue, attempt not
+        # counted, and resumes from its checkpoint after the restart with the same bytes
+        third = post(port, "/v1/trainings", doc)
+        tid, lifetime = third, 2
+        wait_for("a checkpoint of " + third, checkpointed, 120)
+        t_term = time.monotonic()
+        rc = d.stop()
+        secs = time.monotonic() - t_term
+        if rc != 0 or secs > 5 * time_scale():
+            fail("SIGTERM mid-training: exit %s after %.1f s" % (rc, secs))
+        port = d.start()
+        t3 = finished(port, third)
+        starts3 = [e.get("from") for e in d.events("training_started", lifetime=lifetime)
+                   if e.get("run_id") == third]
+        if len(starts3) != 1 or not 0 < starts3[0] < ITERATIONS or t3["attempts"] != 1:
+            fail("after SIGTERM: starts %s, %d attempts" % (starts3, t3["attempts"]))
+        term = outcome(port, t3)
+        if term[0] != whole[0] or term[1] != whole[1] or term[2] != whole[2]:
+            fail("the training stopped by SIGTERM ends with other bytes")
+        print("ok: %s killed at %d/%d, resumed from %d as attempt 2; %s stopped by SIGTERM, "
+              "resumed from %d; model %s, matrices %s and %d curve rows equal to an "
+              "uninterrupted training's" %
+              (first, done, ITERATIONS, starts[0]["from"], third, starts3[0], whole[0][:16],
+               sorted(whole[1]), ITERATIONS))
         rc = d.stop()
         if rc != 0:
             fail("eirnnd exited with %s" % rc)
