@@ -136,7 +136,8 @@ typedef struct eir_psy_point {
     double p_choice2; /**< fraction that chose choice 2 */
 } eir_psy_point;
 
-/** Psychometric curve of choices (PDM, CDM), sorted by coherence; *n points (<= max). */
+/** Psychometric curve of choices (PDM, CDM), sorted by coherence; *n points (<= max: with more
+ *  coherences than that, the max smallest). No points for the other tasks. Cannot fail. */
 void eir_task_psychometric(const eir_task_batch *tb, const int32_t *choice, eir_psy_point *pts,
                            int max, int *n);
 
