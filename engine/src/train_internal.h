@@ -22,7 +22,7 @@
 #include "eir_train.h"
 
 /** Trials per chunk: the unit of work of a thread and of gradient accumulation. */
-#define TRAIN_CHUNK 16
+#define TRAIN_CHUNK 64
 
 /**
  * The effective model of one call, in the call's precision (double arrays for float64, float
@@ -42,20 +42,17 @@ typedef struct train_params {
 typedef struct train_ws {
     void *X;     /**< T*cb x n_in inputs, step-major */
     void *XA;    /**< T*cb x n_in |inputs| (input gating) */
-    void *PX;    /**< T*cb x N: P x */
-    void *MX;    /**< T*cb x N: M_in |x| (input gating) */
     void *V;     /**< (T+1)*cb x N: V_0 .. V_T */
     void *R;     /**< (T+1)*cb x N: r_0 .. r_T */
-    void *Z;     /**< T*cb x N: z_0 .. z_{T-1} */
-    void *Ib;    /**< T*cb x N: drive I_0 .. I_{T-1} */
-    void *NZ;    /**< T*cb x N: noise increments s_t xi_t */
+    void *Z;     /**< T*cb x N: z_0 .. z_{T-1} (first M_in |x|) */
+    void *Ib;    /**< T*cb x N: drive I_0 .. I_{T-1} (first P x) */
+    void *NZ;    /**< T*cb x N: noise increments s_t xi_t (with noise) */
     void *U;     /**< cb x gw*N: products of one step */
     void *Y;     /**< T*cb x n_out: y_1 .. y_T */
     void *DY;    /**< T*cb x n_out: d loss / d y */
-    void *DR;    /**< (T+1)*cb x N: d loss / d r (explicit terms, then the recurrence) */
+    void *DR;    /**< 2 x cb x N: d loss / d r of two consecutive steps */
     void *DIZ;   /**< T*cb x gw*N: d loss / d I and d loss / d z per step */
     void *carry; /**< cb x N: d loss / d V_{t+1} through V_{t+1}'s own update */
-    void *zero;  /**< N zeros (the gate's input term without input gating) */
 } train_ws;
 
 /** The gradient of one chunk with respect to the effective arrays, and its loss sums. */

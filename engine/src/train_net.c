@@ -430,20 +430,17 @@ static size_t carve_ws(const eir_net *nt, int T, int cb, unsigned char *mem, tra
     train_ws tmp, *o = w ? w : &tmp;
     o->X = align_up(&cur, rows * nin * es);
     o->XA = align_up(&cur, nt->M_in ? rows * nin * es : 0);
-    o->PX = align_up(&cur, rows * n * es);
-    o->MX = align_up(&cur, nt->M_in ? rows * n * es : 0);
     o->V = align_up(&cur, (rows + cb) * n * es);
     o->R = align_up(&cur, (rows + cb) * n * es);
     o->Z = align_up(&cur, rows * n * es);
     o->Ib = align_up(&cur, rows * n * es);
-    o->NZ = align_up(&cur, rows * n * es);
+    o->NZ = align_up(&cur, nt->sigma > 0 ? rows * n * es : 0);
     o->U = align_up(&cur, (size_t)cb * gwn * es);
     o->Y = align_up(&cur, rows * no * es);
     o->DY = align_up(&cur, rows * no * es);
-    o->DR = align_up(&cur, (rows + cb) * n * es);
+    o->DR = align_up(&cur, 2 * (size_t)cb * n * es);
     o->DIZ = align_up(&cur, rows * gwn * es);
     o->carry = align_up(&cur, (size_t)cb * n * es);
-    o->zero = align_up(&cur, n * es);
     return (size_t)(cur - start) + 64;
 }
 
@@ -496,7 +493,6 @@ static eir_status ensure_ws(eir_net *nt, int B, int T, int threads, eir_error *e
                                  "out of memory for the training workspace (batch %d, %d steps)", B,
                                  T);
         }
-        memset(nt->ws_mem, 0, wsz * (size_t)nth);
         nt->ws_B = nb;
         nt->ws_T = nT;
         nt->ws_threads = nth;
@@ -507,10 +503,8 @@ static eir_status ensure_ws(eir_net *nt, int B, int T, int threads, eir_error *e
     }
     /* a smaller shape fits in the same memory: every array's size grows with T and cb */
     const int cb = B < TRAIN_CHUNK ? B : TRAIN_CHUNK;
-    for (int t = 0; t < nt->ws_threads; t++) {
+    for (int t = 0; t < nt->ws_threads; t++)
         carve_ws(nt, T, cb, nt->ws_mem + (size_t)t * nt->ws_stride, &nt->ws[t]);
-        memset(nt->ws[t].zero, 0, (size_t)nt->n * real_size(nt));
-    }
     return EIR_OK;
 }
 

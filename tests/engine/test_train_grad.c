@@ -490,7 +490,7 @@ static void test_float32_agrees(void **state)
 static void test_threads_same_bytes(void **state)
 {
     (void)state;
-    enum { BB = 40, TT = 9 }; /* three chunks: 16, 16, 8 */
+    enum { BB = 150, TT = 9 }; /* three chunks: 64, 64, 22 */
     et_rng r = {77};
     double *x = malloc(sizeof(double) * BB * TT * NIN);
     int32_t *lab = malloc(sizeof(int32_t) * BB * TT), len[BB];
