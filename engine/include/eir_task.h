@@ -86,13 +86,16 @@ eir_status eir_task_check(const eir_task_spec *t, eir_error *err);
 
 /** B generated trials, owned (free with eir_task_batch_free()). Arrays as eir_batch. */
 typedef struct eir_task_batch {
+    eir_task_kind kind; /**< the task the trials come from */
     int B, T, n_in, n_out;
-    double *x;      /**< B*T*n_in */
-    double *target; /**< B*T*n_out: one-hot of label (built-in), or the custom targets */
-    int32_t *label; /**< B*T: 0 = fixate, 1.. = choices (built-in), or custom labels; may be
-                         NULL for a custom MSE set */
-    double *mask;   /**< B*T (CE) or B*T*n_out (custom MSE) */
-    int32_t *len;   /**< B */
+    double *x;        /**< B*T*n_in */
+    double *target;   /**< B*T*n_out: one-hot of label (built-in), or the custom targets */
+    int32_t *label;   /**< B*T: 0 = fixate, 1.. = choices (built-in), or custom labels; may be
+                           NULL for a custom MSE set */
+    double *mask;     /**< B*T (CE) or B*T*n_out (custom MSE) */
+    double *mask_out; /**< custom label sets: mask repeated over the n_out outputs (B*T*n_out),
+                           the MSE view's mask; NULL otherwise */
+    int32_t *len;     /**< B */
     /* per trial, built-in tasks (NULL for custom): */
     int32_t *gt;           /**< the correct choice, 1..n_out-1 */
     double *coherence;     /**< signed coherence (PDM: + toward choice 2; CDM: of the relevant
