@@ -148,15 +148,14 @@ typedef struct eir_curve_row {
 void eir_curve_row_from_train(const eir_train_row *in, eir_curve_row *out);
 
 /**
- * A curve row as a JSON object {"iteration": .., "loss": .., ...} (EIR_CURVE_COLUMNS), NaN and
- * infinities as null, numbers in the fewest digits that read back exactly. New reference; NULL
- * when out of memory.
+ * A curve row as a JSON object {"iteration": .., "loss": .., ...} (EIR_CURVE_COLUMNS, in that
+ * order), NaN and infinities as null. New reference; NULL when out of memory.
  */
 json_t *eir_json_curve_row(const eir_curve_row *r);
 
 /**
  * A curve row as one CSV line (EIR_CURVE_COLUMNS order, "\n" ended, NaN and infinities as empty
- * fields, numbers as "%.17g" shortened to the fewest digits that read back exactly) into
+ * fields, numbers in 15 significant digits, or 17 when 15 do not read back exactly) into
  * @p buf of @p cap bytes (EIR_CURVE_CSV_MAX is enough). Returns the length written (without
  * the NUL), or 0 when @p cap is too small (buf then holds "").
  */

@@ -129,11 +129,10 @@ static eir_status parse_loss(tctx *c, const json_t *j)
         return EIR_EINVAL;
     if ((m = ju_member(v, ptr, "name", sub))) {
         if (ju_enum(m, sub, names, &k, c->err)) return EIR_EINVAL;
-        if (custom && (k == EIR_LOSS_CE) != c->labels_given)
+        if (custom && k == EIR_LOSS_CE && !c->labels_given)
             return eir_error_set(c->err, EIR_EINVAL, sub,
-                                 "a custom task with %s trains with %s, got \"%s\"",
-                                 c->labels_given ? "labels" : "targets",
-                                 c->labels_given ? "cross_entropy" : "mse", names[k]);
+                                 "a custom task with targets trains with mse (cross_entropy needs "
+                                 "labels), got \"cross_entropy\"");
         s->loss = (eir_loss_kind)k;
     }
     if (number_in(c, v, ptr, "l2_weights", 0, 0, 0, &s->l2_weights) ||

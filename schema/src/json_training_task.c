@@ -176,17 +176,18 @@ static eir_status parse_coherences(tctx *c, const json_t *v, const char *ptr, ei
         ju_describe(v, got);
         if (json_is_array(v)) snprintf(got, sizeof got, "a list of %zu", n);
         return eir_error_set(c->err, EIR_EINVAL, ptr,
-                             "expected a list of 1 to %d coherences (numbers >= 0), got %s",
+                             "expected a list of 1 to %d coherences (percent, 0 to 100), got %s",
                              EIR_TASK_MAX_COHERENCES, got);
     }
     for (size_t i = 0; i < n; i++) {
         char num[40];
         ju_ptr_idx(sub, ptr, i);
         if (ju_number(json_array_get(v, i), sub, &t->coherences[i], c->err)) return EIR_EINVAL;
-        if (t->coherences[i] < 0) {
+        if (t->coherences[i] < 0 || t->coherences[i] > 100) {
             ju_fmt_num(num, sizeof num, t->coherences[i]);
             return eir_error_set(c->err, EIR_EINVAL, sub,
-                                 "expected a coherence >= 0 (the sign is drawn per trial), got %s",
+                                 "expected a coherence in percent from 0 to 100 (the sign is "
+                                 "drawn per trial), got %s",
                                  num);
         }
     }
@@ -203,7 +204,7 @@ int64_t jt_max_steps(const eir_task_spec *t)
         double mx = d->kind == EIR_DUR_UNIFORM ? d->b : d->kind == EIR_DUR_TRUNC_EXP ? d->c : d->a;
         for (int k = 0; d->kind == EIR_DUR_CHOICE && k < d->n_choices; k++)
             if (k == 0 || d->choices[k] > mx) mx = d->choices[k];
-        steps += ceil(mx / t->dt) + 1; /* rounded to steps (TASKS.md): at most one more */
+        steps += floor(mx / t->dt); /* a period lasts floor(duration / dt) steps (TASKS.md) */
     }
     return steps > 1e15 ? (int64_t)1e15 : (int64_t)steps;
 }
@@ -245,12 +246,13 @@ static int64_t budget(tctx *c, int64_t used)
     return c->lim->max_input_values - used;
 }
 
-static eir_status budget_error(tctx *c, const char *ptr, int64_t count)
+static eir_status budget_error(tctx *c, const char *ptr, int64_t used, int64_t count)
 {
     return eir_error_set(c->err, EIR_EINVAL, ptr,
                          "expected at most %lld values in all of the custom task's arrays "
-                         "(inputs, labels or targets, mask), got %lld here beyond that",
-                         (long long)c->lim->max_input_values, (long long)count);
+                         "(inputs, labels or targets, mask, lengths), got %lld with these %lld",
+                         (long long)c->lim->max_input_values, (long long)(used + count),
+                         (long long)count);
 }
 
 /* An array of exactly ndim dimensions whose known sizes match, read into *out. */
@@ -261,7 +263,8 @@ static eir_status custom_array(tctx *c, const json_t *v, const char *ptr, int nd
     if (ja_probe(v, ptr, INT64_MAX, &info, c->err)) return EIR_EINVAL;
     if (!ja_shape_matches(&info, ndim, shape))
         return ja_shape_error(&info, ptr, ndim, shape, c->err);
-    if ((int64_t)info.count > budget(c, *used)) return budget_error(c, ptr, (int64_t)info.count);
+    if ((int64_t)info.count > budget(c, *used))
+        return budget_error(c, ptr, *used, (int64_t)info.count);
     if (ja_read(v, ptr, ndim, shape, 0, budget(c, *used), out, NULL, c->err)) return EIR_EINVAL;
     *used += (int64_t)info.count;
     return EIR_OK;
