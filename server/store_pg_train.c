@@ -30,6 +30,7 @@ static const char fence_sql[] =
     "c AS (UPDATE run_claims AS rc SET lease_until = u.lease_expires_at FROM u "
     "WHERE rc.run_id = u.id AND rc.attempt = u.attempts AND rc.ended_at = 0) "
     "SELECT now.t FROM u, now";
+static const char sync_off_sql[] = "SELECT set_config('synchronous_commit', 'off', true)";
 static const char ckpt_put_sql[] =
     "INSERT INTO training_checkpoints (run_id, iteration, written_at, state) "
     "VALUES ($1, $2::bigint, $3::bigint, $4) ON CONFLICT (run_id) DO UPDATE SET "
@@ -117,6 +118,11 @@ static store_status ckpt_put(struct pgs_conn *pc, void *arg)
     int64_t now = ours ? pg_i64(r, 0, 0) : 0;
     PQclear(r);
     if (!ours) return pg_run_why_not(pc, c->id, c->attempt, ", not running");
+    /* curve rows alone need not wait for the WAL's flush (as on SQLite: a lost row is written
+     * again by the resumed training); a checkpoint does */
+    if (!c->state &&
+        (st = pg_run(pc, sync_off_sql, NULL, NULL, "cannot set synchronous_commit")) != STORE_OK)
+        return st;
     if (c->state) {
         pg_params_init(&p);
         pg_p_text(&p, c->id);
