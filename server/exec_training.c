@@ -52,6 +52,7 @@ typedef struct trainer {
     int lost;             /**< a fenced write answered STORE_CONFLICT */
     int store_stuck;      /**< the store refused the rows for STORE_PATIENCE seconds */
     eir_status failed;    /**< EIR_OK, or why the callback stopped the training itself */
+    eir_error cb_err;     /**< ... and what it said (eir_task_train() fills err its own way) */
     eir_error *err;
 } trainer;
 
@@ -102,7 +103,8 @@ static eir_status keep_row(trainer *tr, const store_curve_row *row)
     if (tr->nrows == tr->cap) {
         size_t cap = tr->cap ? 2 * tr->cap : 1024;
         store_curve_row *p = realloc(tr->rows, cap * sizeof *p);
-        if (!p) return eir_error_set(tr->err, EIR_ENOMEM, NULL, "out of memory keeping the curve");
+        if (!p)
+            return eir_error_set(&tr->cb_err, EIR_ENOMEM, NULL, "out of memory keeping the curve");
         tr->rows = p;
         tr->cap = cap;
     }
@@ -126,7 +128,7 @@ static int on_row(void *ctx, const eir_train_row *row, const eir_net *n, const e
         eir_task_eval ev;
         uint64_t key = eir_train_stream(q->train.seed, row->iteration, 2);
         tr->failed =
-            eir_task_evaluate(tr->net, &q->task, &q->train, key, q->eval_trials, &ev, tr->err);
+            eir_task_evaluate(tr->net, &q->task, &q->train, key, q->eval_trials, &ev, &tr->cb_err);
         if (tr->failed != EIR_OK) return 1;
         cr.eval_accuracy = ev.score.accuracy;
     }
@@ -420,6 +422,13 @@ void srv_exec_training(srv *s, store_conn *c, store_run *job, const atomic_int *
     }
 
     tr.stored = from;
+    /* the progress of a resumed training at once (a claim sets it to 0) */
+    int cancel = 0;
+    if (store_run_progress(c, job->id, job->attempts, from, tr.req->iterations, &cancel) ==
+        STORE_CONFLICT) {
+        srv_exec_lease_lost(s, job, "progress", store_errmsg(c), t0);
+        goto out;
+    }
     srv_log("training_started",
             json_pack("{s:s, s:I, s:I, s:I}", "run_id", job->id, "from", (json_int_t)from,
                       "iterations", (json_int_t)tr.req->iterations, "theta",
@@ -459,7 +468,7 @@ void srv_exec_training(srv *s, store_conn *c, store_run *job, const atomic_int *
         goto finish;
     }
     if (es != EIR_OK) {
-        error = failure_text(es, &err);
+        error = tr.failed != EIR_OK ? failure_text(tr.failed, &tr.cb_err) : failure_text(es, &err);
         goto finish;
     }
 
