@@ -68,7 +68,8 @@ static store_status latest_row(store_conn *c, const store_run *t, store_curve_ro
 
 /**
  * The job document of training @p t. With @p full (GET of one, the answers of POST and
- * cancel), also its request and its latest curve row; list items leave those out. On a store
+ * cancel), also its latest curve row; list items leave it out. Not the request (a custom
+ * task's arrays may be large, and clients poll this): GET {id}/request has it. On a store
  * failure *@p st is set and NULL returned; NULL also when out of memory.
  */
 static json_t *training_json(store_conn *c, const store_run *t, int full, store_status *st)
@@ -110,13 +111,6 @@ static json_t *training_json(store_conn *c, const store_run *t, int full, store_
         return NULL;
     }
     json_object_set_new(j, "latest", row.iteration > 0 ? row_json(&row) : json_null());
-    char *req = NULL;
-    if ((*st = store_run_request(c, t->id, &req)) != STORE_OK) {
-        json_decref(j);
-        return NULL;
-    }
-    json_object_set_new(j, "request", parsed_or_null(req));
-    free(req);
     return j;
 }
 
