@@ -24,8 +24,9 @@
 #include "exec_job.h"
 #include "trainings.h"
 
-/** Seconds between flushes of the curve rows (each is one short transaction). */
-#define FLUSH_PERIOD 1.0
+/** Seconds between flushes of the curve rows (each is one short transaction, followed by the
+ *  progress write that also reads a cancel). */
+#define FLUSH_PERIOD 0.5
 /** Seconds the store may refuse the rows before the training is given back to the queue. */
 #define STORE_PATIENCE 60.0
 /** The test trials' random key: stream 3 of iteration 0 (the same trials whatever the
@@ -46,6 +47,7 @@ typedef struct trainer {
     store_curve_row *rows; /**< rows not stored yet */
     size_t nrows, cap;
     int64_t stored;       /**< iterations whose rows are stored */
+    int64_t reported;     /**< the progress last handed to srv_exec_progress() */
     double last_flush;    /**< srv_now() of the last flush tried */
     double failing_since; /**< srv_now() of the first failed flush in a row, 0 = none */
     store_curve_row last; /**< the latest row (iteration 0 = none yet) */
@@ -139,6 +141,12 @@ static int on_row(void *ctx, const eir_train_row *row, const eir_net *n, const e
     if (checkpoint || srv_now() - tr->last_flush >= FLUSH_PERIOD)
         flush(tr, checkpoint, row->iteration);
     if (tr->lost || tr->store_stuck) return 1;
+    /* Progress is written (which also reads a cancel) when the stored rows moved on, at once,
+     * and not in between: a write of an unchanged value would answer the long polls waiting
+     * for a change (?progress=D) with nothing new. The release and the time limit are looked
+     * at every iteration either way. */
+    tr->x.last = tr->stored != tr->reported ? 0 : srv_now();
+    tr->reported = tr->stored;
     return srv_exec_progress(&tr->x, tr->stored, q->iterations);
 }
 
@@ -421,7 +429,7 @@ void srv_exec_training(srv *s, store_conn *c, store_run *job, const atomic_int *
         goto finish;
     }
 
-    tr.stored = from;
+    tr.stored = tr.reported = from;
     /* the progress of a resumed training at once (a claim sets it to 0) */
     int cancel = 0;
     if (store_run_progress(c, job->id, job->attempts, from, tr.req->iterations, &cancel) ==
