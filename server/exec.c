@@ -21,6 +21,7 @@
 #include "exec_job.h"
 #include "pool.h"
 #include "run_refs.h"
+#include "trainings.h"
 
 /** Most arrays a run stores: its recorded variables and its final state. */
 #define RUN_ARRAYS (EIR_NVARS + 1)
@@ -76,6 +77,10 @@ void srv_exec_run(srv *s, store_conn *c, store_run *run, const atomic_int *relea
 {
     if (strcmp(run->kind, "analysis") == 0) {
         srv_exec_analysis(s, c, run, release, next);
+        return;
+    }
+    if (strcmp(run->kind, "training") == 0) {
+        srv_exec_training(s, c, run, release, next);
         return;
     }
     double t0 = srv_now();

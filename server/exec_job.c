@@ -97,7 +97,7 @@ char *srv_exec_error_text(const char *field, unsigned status, const char *fmt, .
  */
 static store_status store_final(store_conn *c, const store_run *job, store_run_status status,
                                 const srv_exec_array *arr, int narr, const char *meta,
-                                const char *error, store_run *next)
+                                const char *error, const srv_exec_hook *hook, store_run *next)
 {
     store_status st = STORE_ERROR;
     double wait = 0.1;
@@ -113,6 +113,9 @@ static store_status store_final(store_conn *c, const store_run *job, store_run_s
             /* The store hashes the bytes as they are appended (one pass, not two). */
             if (st == STORE_OK) st = store_result_end(c, NULL);
         }
+        /* the kind's own writes in the same transaction (a training's model), which may give
+         * the metadata that is stored */
+        if (st == STORE_OK && hook) st = hook->fn(hook->ctx, c, &meta);
         /* a job claimed by an attempt whose sync failed is kept, not claimed over */
         store_run *claim = next && !next->id[0] ? next : NULL;
         if (st == STORE_OK) st = store_finish_commit_claim(c, status, meta, error, claim);
@@ -129,20 +132,32 @@ void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_stat
                      const srv_exec_array *arr, int narr, const char *meta, const char *error,
                      int64_t steps_done, double t0, const atomic_int *release, store_run *next)
 {
+    srv_exec_finish_hooked(s, c, job, status, arr, narr, meta, error, NULL, steps_done, t0, release,
+                           next);
+}
+
+void srv_exec_finish_hooked(srv *s, store_conn *c, const store_run *job, store_run_status status,
+                            const srv_exec_array *arr, int narr, const char *meta,
+                            const char *error, const srv_exec_hook *hook, int64_t steps_done,
+                            double t0, const atomic_int *release, store_run *next)
+{
     double keep_results_until = srv_now() + 60.0;
     if (atomic_load(release)) next = NULL; /* the daemon stops: claim nothing more */
-    store_status fst = store_final(c, job, status, arr, narr, meta, error, next);
+    store_status fst = store_final(c, job, status, arr, narr, meta, error, hook, next);
     char *e2 = NULL;
     while (fst != STORE_OK && fst != STORE_CONFLICT && fst != STORE_NOT_FOUND) {
-        if (narr > 0 && srv_now() >= keep_results_until) {
+        /* a hook's write the store refuses (STORE_INVALID) is given up at once */
+        if ((narr > 0 || hook) &&
+            (srv_now() >= keep_results_until || (hook && fst == STORE_INVALID))) {
             e2 = srv_exec_error_text(NULL, 500, "the results could not be stored: %s",
                                      store_errmsg(c));
             status = STORE_RUN_FAILED;
             narr = 0;
+            hook = NULL;
         }
         if (atomic_load(release)) break;
         eir_clock_sleep(1.0);
-        fst = store_final(c, job, status, arr, narr, meta, e2 ? e2 : error, next);
+        fst = store_final(c, job, status, arr, narr, meta, e2 ? e2 : error, hook, next);
     }
     free(e2);
     if (fst == STORE_CONFLICT) { /* fenced: another daemon has the run now; nothing was kept */
@@ -150,12 +165,16 @@ void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_stat
         return;
     }
     double dur = srv_now() - t0;
-    int is_run = strcmp(job->kind, "analysis") != 0;
+    int is_run = strcmp(job->kind, "run") == 0;
     if (fst == STORE_OK && is_run) {
         atomic_fetch_add(&s->metrics.runs_finished[status], 1);
         srv_hist_observe(&s->metrics.run_duration, dur);
     }
-    srv_log(is_run ? "run_finished" : "analysis_finished",
+    if (fst == STORE_OK && strcmp(job->kind, "training") == 0)
+        atomic_fetch_add(&s->metrics.trainings_finished[status], 1);
+    srv_log(is_run                               ? "run_finished"
+            : strcmp(job->kind, "training") == 0 ? "training_finished"
+                                                 : "analysis_finished",
             json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:s?}", "run_id", job->id, "status",
                       store_run_status_name(status), "store", store_status_name(fst), "duration_s",
                       dur, "steps_done", (json_int_t)steps_done, "steps_total",

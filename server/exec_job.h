@@ -91,6 +91,24 @@ void srv_exec_finish(srv *s, store_conn *c, const store_run *job, store_run_stat
                      int64_t steps_done, double t0, const atomic_int *release, store_run *next);
 
 /**
+ * The kind's own writes inside a job's finish transaction (between store_finish_begin() and the
+ * commit, after the arrays): a training's model (store_finish_model()). @p fn may replace the
+ * metadata text to store (*meta, which it keeps alive until the next call or the finish's end).
+ * Called again when the finish is retried; a status other than STORE_OK aborts that try.
+ */
+typedef struct srv_exec_hook {
+    store_status (*fn)(void *ctx, store_conn *c, const char **meta);
+    void *ctx;
+} srv_exec_hook;
+
+/** srv_exec_finish() with @p hook (may be NULL) called in the finish transaction. When the
+ *  arrays are given up (the store could not take them for a minute), the hook is too. */
+void srv_exec_finish_hooked(srv *s, store_conn *c, const store_run *job, store_run_status status,
+                            const srv_exec_array *arr, int narr, const char *meta,
+                            const char *error, const srv_exec_hook *hook, int64_t steps_done,
+                            double t0, const atomic_int *release, store_run *next);
+
+/**
  * The job's claim is lost (a fenced write answered ::STORE_CONFLICT: its lease expired and
  * another daemon requeued, failed or took the run): log "lease_lost" with @p where and the
  * store's message @p why, count it, and write nothing more. Cannot fail.

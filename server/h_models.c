@@ -25,13 +25,13 @@ static json_t *model_json(const store_model *m)
     srv_rfc3339(m->created_at, created, sizeof created);
     snprintf(self, sizeof self, "/v1/models/%s", m->id);
     json_t *error = m->error && *m->error ? json_loads(m->error, 0, NULL) : NULL;
-    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:o, s:{s:s}}", "id", m->id, "name",
-                     m->name ? m->name : "", "state", store_model_state_name(m->state), "hash",
-                     m->hash[0] ? json_string(m->hash) : json_null(), "n", (json_int_t)m->n,
-                     "created_at", created, "build_s",
-                     m->build_s >= 0 ? json_real(m->build_s) : json_null(), "error",
-                     error ? error : json_null(), "labels", srv_labels_object(m->labels_json),
-                     "links", "self", self);
+    return json_pack(
+        "{s:s, s:s, s:s, s:o, s:I, s:s, s:o, s:o, s:o, s:o, s:{s:s}}", "id", m->id, "name",
+        m->name ? m->name : "", "state", store_model_state_name(m->state), "hash",
+        m->hash[0] ? json_string(m->hash) : json_null(), "n", (json_int_t)m->n, "created_at",
+        created, "build_s", m->build_s >= 0 ? json_real(m->build_s) : json_null(), "error",
+        error ? error : json_null(), "labels", srv_labels_object(m->labels_json), "training",
+        m->training_id[0] ? json_string(m->training_id) : json_null(), "links", "self", self);
 }
 
 /** Queue the answer to a created model: @p status (201 or 202) with Location. */

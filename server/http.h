@@ -336,4 +336,15 @@ enum MHD_Result h_analyses_delete(srv_req *r);
 enum MHD_Result h_analyses_results_list(srv_req *r);
 enum MHD_Result h_analyses_results_get(srv_req *r);
 
+/* ---- /v1/trainings (h_trainings.c) ------------------------------------------------------ */
+enum MHD_Result h_trainings_create(srv_req *r);
+enum MHD_Result h_trainings_list(srv_req *r);
+enum MHD_Result h_trainings_get(srv_req *r);
+enum MHD_Result h_trainings_cancel(srv_req *r);
+enum MHD_Result h_trainings_delete(srv_req *r);
+/** GET /v1/trainings/{id}/request: the training document as stored. */
+enum MHD_Result h_trainings_request(srv_req *r);
+/** GET /v1/trainings/{id}/curve?format=json|csv&after=ITER&limit=N: the learning curve. */
+enum MHD_Result h_trainings_curve(srv_req *r);
+
 #endif /* EIRNN_HTTP_H */

@@ -27,6 +27,9 @@ static const char *const q_analyses_list[] = {"limit", "cursor", "status", "mode
                                               "kind",  "label",  NULL};
 static const char *const q_format[] = {"format", NULL};
 static const char *const q_matrix_get[] = {"format", NULL};
+static const char *const q_trainings_list[] = {"limit", "cursor", "status", "model_id",
+                                               "task",  "label",  NULL};
+static const char *const q_curve[] = {"format", "after", "limit", NULL};
 static const char *const q_sweeps_list[] = {"limit", "cursor", "label", NULL};
 static const char *const q_sweep_table[] = {"format", "per_trial", NULL};
 
@@ -58,6 +61,13 @@ static const srv_route routes[] = {
     {"POST", "/v1/analyses/{id}/cancel", h_analyses_cancel, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/analyses/{id}/results", h_analyses_results_list, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/analyses/{id}/results/{name}", h_analyses_results_get, SRV_ROUTE_AUTH, q_format},
+    {"POST", "/v1/trainings", h_trainings_create, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/trainings", h_trainings_list, SRV_ROUTE_AUTH, q_trainings_list},
+    {"GET", "/v1/trainings/{id}", h_trainings_get, SRV_ROUTE_AUTH, q_job_get},
+    {"DELETE", "/v1/trainings/{id}", h_trainings_delete, SRV_ROUTE_AUTH, q_none},
+    {"POST", "/v1/trainings/{id}/cancel", h_trainings_cancel, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/trainings/{id}/request", h_trainings_request, SRV_ROUTE_AUTH, q_none},
+    {"GET", "/v1/trainings/{id}/curve", h_trainings_curve, SRV_ROUTE_AUTH, q_curve},
     {"POST", "/v1/sweeps", h_sweeps_create, SRV_ROUTE_AUTH, q_none},
     {"GET", "/v1/sweeps", h_sweeps_list, SRV_ROUTE_AUTH, q_sweeps_list},
     {"GET", "/v1/sweeps/{id}", h_sweeps_get, SRV_ROUTE_AUTH, q_run_get},

@@ -33,7 +33,7 @@ set(EIR_STORE_SOURCES
   store.c store_common.c store_sqlite_lock.c store_sqlite_conn.c store_sqlite_rows.c store_sqlite_models.c
   store_sqlite_runs.c store_sqlite_finish.c store_sqlite_read.c store_sqlite_maint.c
   store_sqlite_open.c store_sqlite_watch.c store_sqlite_labels.c
-  store_sqlite_sweeps.c)
+  store_sqlite_sweeps.c store_sqlite_train.c)
 file(GLOB EIR_STORE_PG_SOURCES CONFIGURE_DEPENDS RELATIVE ${EIR_SERVER_DIR}
      ${EIR_SERVER_DIR}/store_pg_*.c)
 list(SORT EIR_STORE_PG_SOURCES)
@@ -46,7 +46,7 @@ set(EIR_DAEMON_SOURCES
   pool.c exec.c model_resolve.c waiters.c waiters_watch.c modcache.c build_guard.c run_budget.c
   analysis_check.c analysis_refs.c analysis_exec.c analysis_spectrum.c analysis_fixed.c
   analysis_lyap.c analysis_activity.c h_sweeps.c sweep_check.c sweep_table.c labels.c run_refs.c offload.c
-  h_web.c changes.c lease.c)
+  h_web.c changes.c lease.c h_trainings.c exec_training.c training_check.c)
 list(TRANSFORM EIR_STORE_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 list(TRANSFORM EIR_DAEMON_SOURCES PREPEND ${EIR_SERVER_DIR}/)
 

@@ -31,8 +31,13 @@ void srv_metrics_init(srv_metrics *m)
         atomic_init(&m->http_by_code[i], 0);
     hist_init(&m->http_duration, http_bounds, (int)(sizeof http_bounds / sizeof *http_bounds));
     hist_init(&m->run_duration, run_bounds, (int)(sizeof run_bounds / sizeof *run_bounds));
-    for (int i = 0; i < STORE_RUN_NSTATUS; i++)
+    for (int i = 0; i < STORE_RUN_NSTATUS; i++) {
         atomic_init(&m->runs_finished[i], 0);
+        atomic_init(&m->trainings_finished[i], 0);
+    }
+    atomic_init(&m->trainings_submitted, 0);
+    atomic_init(&m->training_iterations, 0);
+    atomic_init(&m->training_checkpoints, 0);
     atomic_init(&m->runs_claimed, 0);
     atomic_init(&m->runs_released, 0);
     atomic_init(&m->leases_lost, 0);
@@ -149,6 +154,12 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
             put(&b, "eirnn_analyses{status=\"%s\"} %lld\n",
                 store_run_status_name((store_run_status)i),
                 (long long)counts->analyses_by_status[i]);
+        put(&b, "# HELP eirnn_trainings Trainings in the store by status.\n"
+                "# TYPE eirnn_trainings gauge\n");
+        for (int i = 0; i < STORE_RUN_NSTATUS; i++)
+            put(&b, "eirnn_trainings{status=\"%s\"} %lld\n",
+                store_run_status_name((store_run_status)i),
+                (long long)counts->trainings_by_status[i]);
         put(&b,
             "# HELP eirnn_models Models in the store.\n# TYPE eirnn_models gauge\n"
             "eirnn_models %lld\n",
@@ -206,6 +217,24 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         put(&b, "eirnn_runs_finished_total{status=\"%s\"} %llu\n",
             store_run_status_name((store_run_status)i),
             (unsigned long long)atomic_load(&m->runs_finished[i]));
+    put(&b, "# HELP eirnn_trainings_finished_total Trainings finished by this process, by "
+            "status.\n"
+            "# TYPE eirnn_trainings_finished_total counter\n");
+    for (int i = STORE_RUN_SUCCEEDED; i < STORE_RUN_NSTATUS; i++)
+        put(&b, "eirnn_trainings_finished_total{status=\"%s\"} %llu\n",
+            store_run_status_name((store_run_status)i),
+            (unsigned long long)atomic_load(&m->trainings_finished[i]));
+    put(&b,
+        "# HELP eirnn_trainings_submitted_total Trainings accepted (202) by this process.\n"
+        "# TYPE eirnn_trainings_submitted_total counter\neirnn_trainings_submitted_total %llu\n"
+        "# HELP eirnn_training_iterations_total Optimiser steps of trainings taken by this "
+        "process.\n"
+        "# TYPE eirnn_training_iterations_total counter\neirnn_training_iterations_total %llu\n"
+        "# HELP eirnn_training_checkpoints_total Training checkpoints this process stored.\n"
+        "# TYPE eirnn_training_checkpoints_total counter\neirnn_training_checkpoints_total %llu\n",
+        (unsigned long long)atomic_load(&m->trainings_submitted),
+        (unsigned long long)atomic_load(&m->training_iterations),
+        (unsigned long long)atomic_load(&m->training_checkpoints));
     put_hist(&b, "eirnn_run_duration_seconds",
              "Wall-clock seconds from claim to finish of runs of this process.", &m->run_duration);
     put(&b,

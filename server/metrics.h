@@ -44,6 +44,12 @@ typedef struct srv_metrics {
     atomic_int workers_busy;                /**< workers simulating or writing results */
     atomic_int long_polls;                  /**< suspended long polls */
     atomic_int offload_waiting;             /**< requests waiting for the offload thread */
+    /** Trainings of this process (exec_training.c, h_trainings.c): finished by final status,
+     *  accepted (202), optimiser steps taken, checkpoints stored. */
+    atomic_uint_fast64_t trainings_finished[STORE_RUN_NSTATUS];
+    atomic_uint_fast64_t trainings_submitted;
+    atomic_uint_fast64_t training_iterations;
+    atomic_uint_fast64_t training_checkpoints;
 } srv_metrics;
 
 /** Zero @p m and set the histogram bounds. */

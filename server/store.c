@@ -523,3 +523,51 @@ store_status store_sweep_delete(store_conn *c, const char *id, int64_t *active)
     CHECK_SWEEPS(c, sweep_delete);
     return OPS(c)->sweep_delete(c, id, active);
 }
+
+/* Trainings: a backend without them (a NULL member) answers ::STORE_ERROR. */
+#define CHECK_TRAININGS(c, member)                                                                 \
+    do {                                                                                           \
+        if (!OPS(c)->member) {                                                                     \
+            snprintf((c)->errmsg, sizeof(c)->errmsg, "the %s store has no trainings",              \
+                     OPS(c)->name ? OPS(c)->name : "?");                                           \
+            return STORE_ERROR;                                                                    \
+        }                                                                                          \
+    } while (0)
+
+store_status store_training_checkpoint_put(store_conn *c, const char *id, int attempt,
+                                           int64_t iteration, const void *state, size_t n,
+                                           const store_curve_row *rows, size_t nrows)
+{
+    CHECK_CONN(c);
+    CHECK_TRAININGS(c, training_checkpoint_put);
+    return OPS(c)->training_checkpoint_put(c, id, attempt, iteration, state, n, rows, nrows);
+}
+
+store_status store_training_checkpoint_get(store_conn *c, const char *id, int64_t *iteration,
+                                           void **state, size_t *n)
+{
+    if (iteration) *iteration = 0;
+    if (state) *state = NULL;
+    if (n) *n = 0;
+    CHECK_CONN(c);
+    CHECK_TRAININGS(c, training_checkpoint_get);
+    return OPS(c)->training_checkpoint_get(c, id, iteration, state, n);
+}
+
+store_status store_training_curve_read(store_conn *c, const char *id, int64_t after_iteration,
+                                       int limit, store_curve_cb cb, void *ctx)
+{
+    CHECK_CONN(c);
+    CHECK_TRAININGS(c, training_curve_read);
+    return OPS(c)->training_curve_read(c, id, after_iteration, limit, cb, ctx);
+}
+
+store_status store_finish_model(store_conn *c, const char *name, const char *hash, int64_t n,
+                                const char *json, const char *labels_json, const char *training_id,
+                                store_model *out)
+{
+    if (out) memset(out, 0, sizeof *out);
+    CHECK_CONN(c);
+    CHECK_TRAININGS(c, finish_model);
+    return OPS(c)->finish_model(c, name, hash, n, json, labels_json, training_id, out);
+}

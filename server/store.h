@@ -54,19 +54,25 @@ typedef enum store_run_status {
     STORE_RUN_CANCELLED = 5
 } store_run_status;
 
-#define STORE_RUN_NSTATUS 6   /**< number of ::store_run_status values */
-#define STORE_ID_MAX 32       /**< buffer size for an id ("m_"/"r_"/"a_" + 24 hex + NUL fits) */
-#define STORE_KIND_MAX 16     /**< buffer size for a job kind or subkind name */
-#define STORE_HASH_MAX 65     /**< buffer size for a SHA-256 hex digest + NUL */
-#define STORE_CURSOR_MAX 32   /**< buffer size for a pagination cursor */
-#define STORE_ERRMSG_MAX 512  /**< size of a connection's error message buffer */
-#define STORE_VAR_MAX 32      /**< buffer size for a result variable name */
-#define STORE_DTYPE_MAX 16    /**< buffer size for a dtype name */
-#define STORE_MAX_NDIM 8      /**< most dimensions a stored result may have */
-#define STORE_LIST_MAX 1000   /**< largest page a list operation returns */
-#define STORE_LIST_DEFAULT 50 /**< page size used when a list is asked for limit <= 0 */
+#define STORE_RUN_NSTATUS 6 /**< number of ::store_run_status values */
+#define STORE_ID_MAX 32     /**< buffer size for an id ("m_"/"r_"/"a_"/"t_" + 24 hex + NUL fits) */
+#define STORE_KIND_MAX                                                                             \
+    32 /**< buffer size for a job kind or subkind name (a training's subkind is its task's name,   \
+          up to 26 bytes) */
+#define STORE_HASH_MAX 65          /**< buffer size for a SHA-256 hex digest + NUL */
+#define STORE_CURSOR_MAX 32        /**< buffer size for a pagination cursor */
+#define STORE_ERRMSG_MAX 512       /**< size of a connection's error message buffer */
+#define STORE_VAR_MAX 32           /**< buffer size for a result variable name */
+#define STORE_DTYPE_MAX 16         /**< buffer size for a dtype name */
+#define STORE_MAX_NDIM 8           /**< most dimensions a stored result may have */
+#define STORE_LIST_MAX 1000        /**< largest page a list operation returns */
+#define STORE_LIST_DEFAULT 50      /**< page size used when a list is asked for limit <= 0 */
 #define STORE_MAX_LABEL_FILTERS 16 /**< most label conditions of one list */
 #define STORE_CLAIMANT_MAX 96      /**< buffer for a claimant name */
+/** Largest training checkpoint (training_checkpoint_put()) in bytes: 768 MiB, below SQLite's
+ *  default BLOB limit (1e9 bytes) and PostgreSQL's bytea limit (1 GB). N = 512 with theta and
+ *  Adam's two moments is about 6 to 13 MB. */
+#define STORE_CHECKPOINT_MAX ((size_t)768 << 20)
 
 /**
  * A list's label conditions (?label=key:value, repeatable): an object matches when it has every
@@ -102,27 +108,31 @@ typedef enum store_model_state {
 
 /** A stored model. */
 typedef struct store_model {
-    char id[STORE_ID_MAX];       /**< "m_" + 24 lower-case hex characters */
-    char hash[STORE_HASH_MAX];   /**< eir_model_hash() of the built model; "" until ready */
-    store_model_state state;     /**< build state */
-    char *error;                 /**< problem object (JSON text) of a failed build, else NULL */
-    double build_s;              /**< seconds a worker's build took; -1 when not built by one */
-    char *name;                  /**< "name" of the model, "" when none */
-    int64_t n;                   /**< number of neurons N */
-    int64_t created_at;          /**< ms since the epoch */
-    char *json;                  /**< the model document as submitted; NULL in lists */
-    char *labels_json;           /**< its labels as a JSON object text ("{}" when none) */
-    char sweep_id[STORE_ID_MAX]; /**< the sweep that created it, or "" */
+    char id[STORE_ID_MAX];          /**< "m_" + 24 lower-case hex characters */
+    char hash[STORE_HASH_MAX];      /**< eir_model_hash() of the built model; "" until ready */
+    store_model_state state;        /**< build state */
+    char *error;                    /**< problem object (JSON text) of a failed build, else NULL */
+    double build_s;                 /**< seconds a worker's build took; -1 when not built by one */
+    char *name;                     /**< "name" of the model, "" when none */
+    int64_t n;                      /**< number of neurons N */
+    int64_t created_at;             /**< ms since the epoch */
+    char *json;                     /**< the model document as submitted; NULL in lists */
+    char *labels_json;              /**< its labels as a JSON object text ("{}" when none) */
+    char sweep_id[STORE_ID_MAX];    /**< the sweep that created it, or "" */
+    char training_id[STORE_ID_MAX]; /**< the training that made it ("t_...", finish_model()),
+                                         or ""; kept when that training is deleted */
 } store_model;
 
 /**
- * A job of the queue and its state: a run (kind "run", id "r_...") or an analysis (kind
- * "analysis", id "a_..."); every kind is claimed, cancelled, released and finished alike.
+ * A job of the queue and its state: a run (kind "run", id "r_..."), an analysis (kind
+ * "analysis", id "a_...") or a training (kind "training", id "t_..."); every kind is claimed,
+ * cancelled, released and finished alike.
  */
 typedef struct store_run {
-    char id[STORE_ID_MAX];        /**< "r_"/"a_" + 24 lower-case hex characters */
-    char kind[STORE_KIND_MAX];    /**< "run" or "analysis" */
-    char subkind[STORE_KIND_MAX]; /**< an analysis's kind ("spectrum", ...); "" for runs */
+    char id[STORE_ID_MAX];        /**< "r_"/"a_"/"t_" + 24 lower-case hex characters */
+    char kind[STORE_KIND_MAX];    /**< "run", "analysis" or "training" */
+    char subkind[STORE_KIND_MAX]; /**< an analysis's kind ("spectrum", ...), a training's task
+                                       name; "" for runs */
     char model_id[STORE_ID_MAX];  /**< the model, "" for a run whose request holds it inline */
     store_run_status status;
     int priority;         /**< higher is claimed first; FIFO within a priority */
@@ -148,7 +158,8 @@ typedef struct store_run {
 
 /** What store_run_create() needs. Zeroed fields take the documented defaults. */
 typedef struct store_run_new {
-    const char *kind;            /**< "run" (also for NULL) or "analysis" (an "a_" id) */
+    const char *kind;            /**< "run" (also for NULL), "analysis" (an "a_" id) or
+                                      "training" (a "t_" id) */
     const char *subkind;         /**< the kind's own type (an analysis's kind); NULL for none;
                                       at most STORE_KIND_MAX - 1 bytes */
     const char *model_id;        /**< existing model, or NULL when the request has it inline */
@@ -168,7 +179,7 @@ typedef struct store_run_new {
 typedef struct store_run_filter {
     int status;                 /**< a ::store_run_status, or -1 for any */
     const char *model_id;       /**< NULL for any */
-    const char *kind;           /**< "run", "analysis"; NULL for any */
+    const char *kind;           /**< "run", "analysis", "training"; NULL for any */
     const char *subkind;        /**< NULL for any */
     const char *sweep_id;       /**< NULL for any; else only that sweep's points */
     const store_labels *labels; /**< NULL or n == 0 for any */
@@ -189,9 +200,10 @@ typedef struct store_result_info {
 
 /** Job counts for /metrics. */
 typedef struct store_counts {
-    int64_t by_status[STORE_RUN_NSTATUS];          /**< runs (kind "run") by ::store_run_status */
-    int64_t analyses_by_status[STORE_RUN_NSTATUS]; /**< analyses by ::store_run_status */
-    int64_t models;                                /**< number of models */
+    int64_t by_status[STORE_RUN_NSTATUS];           /**< runs (kind "run") by ::store_run_status */
+    int64_t analyses_by_status[STORE_RUN_NSTATUS];  /**< analyses by ::store_run_status */
+    int64_t trainings_by_status[STORE_RUN_NSTATUS]; /**< trainings by ::store_run_status */
+    int64_t models;                                 /**< number of models */
 } store_counts;
 
 /** Outcome of store_requeue_orphans(). */
@@ -250,12 +262,20 @@ typedef struct store_sweep {
     char *idempotency_key;                 /**< or NULL */
 } store_sweep;
 
+/** One row of a training's learning curve (training_checkpoint_put(), training_curve_read()).
+ *  NaN means "none" (e.g. no evaluation at that iteration; JSON null); infinities are kept. */
+typedef struct store_curve_row {
+    int64_t iteration; /**< >= 0; one row per iteration and training (a rewrite replaces it) */
+    double loss, task_loss, l2_weights, l2_rates, grad_norm, accuracy, eval_accuracy;
+} store_curve_row;
+
 /** List callbacks get rows valid only during the call; return non-zero to stop early. They
  *  must not call store functions on the same connection. */
 typedef int (*store_model_cb)(void *ctx, const store_model *m);
 typedef int (*store_run_cb)(void *ctx, const store_run *r);
 typedef int (*store_result_cb)(void *ctx, const store_result_info *info);
 typedef int (*store_sweep_cb)(void *ctx, const store_sweep *sw);
+typedef int (*store_curve_cb)(void *ctx, const store_curve_row *row);
 /** store_verify() calls this for each bad result with a one-sentence reason. */
 typedef void (*store_verify_cb)(void *ctx, const char *run_id, const char *var, const char *why);
 
@@ -354,8 +374,9 @@ struct store_ops {
      * ::STORE_QUEUE_FULL when queue_limit runs are queued; ::STORE_FULL when the disk is full
      * (two statuses, so that a caller never reads the message to tell them apart);
      * ::STORE_NOT_FOUND when model_id names no model; ::STORE_INVALID on bad arguments (a kind
-     * other than "run" and "analysis", a subkind not a lower-case word of < STORE_KIND_MAX
-     * bytes); ::STORE_BUSY, ::STORE_ERROR. The queue limit counts queued jobs of every kind.
+     * other than "run", "analysis" and "training", a subkind not a lower-case word of <
+     * STORE_KIND_MAX bytes); ::STORE_BUSY, ::STORE_ERROR. The queue limit counts queued jobs of
+     * every kind.
      * @p created may be NULL.
      */
     store_status (*run_create)(struct store_conn *c, const store_run_new *in, store_run *out,
@@ -614,6 +635,63 @@ struct store_ops {
      * may be NULL, gets their number; nothing deleted); ::STORE_NOT_FOUND; write errors.
      */
     store_status (*sweep_delete)(struct store_conn *c, const char *id, int64_t *active);
+
+    /* Trainings (kind "training", docs/STORE.md "Trainings"): a training is a job of the queue;
+     * these keep its checkpoint (one per training, replaced by each put) and its learning curve
+     * (one row per iteration). Both are deleted with the job (run_delete, sweep_delete); the
+     * model a training made (finish_model) is not. */
+
+    /**
+     * Save a running job's progress in training, in one transaction, fenced by @p attempt as
+     * run_progress() (and renewing its lease as it does): when @p state is not NULL, the
+     * checkpoint of job @p id becomes (@p iteration, the @p n bytes at @p state), replacing the
+     * previous one (@p n 1 .. ::STORE_CHECKPOINT_MAX); then the @p nrows rows at @p rows
+     * (@p rows may be NULL when @p nrows is 0; iterations >= 0 and strictly increasing) are
+     * upserted into its curve: a row of an iteration already stored replaces it. @p state NULL
+     * keeps the checkpoint as it is (curve rows only; @p iteration and @p n are ignored).
+     * Durable (the group sync on SQLite) when a checkpoint is written; curve rows alone are not
+     * (a lost one is written again by the resumed training). Bytes are stored as given (one
+     * BLOB / bytea; not copied by the store on the way in). ::STORE_NOT_FOUND (no such job);
+     * ::STORE_CONFLICT when the job is not running or at another attempt (lease lost: nothing
+     * written); ::STORE_INVALID on bad arguments; ::STORE_FULL, ::STORE_BUSY, ::STORE_ERROR with
+     * nothing written.
+     */
+    store_status (*training_checkpoint_put)(struct store_conn *c, const char *id, int attempt,
+                                            int64_t iteration, const void *state, size_t n,
+                                            const store_curve_row *rows, size_t nrows);
+    /**
+     * The checkpoint of job @p id: *@p iteration, and its bytes in *@p state (malloc'ed, the
+     * caller frees it), *@p n of them. ::STORE_NOT_FOUND when the job has none (or there is no
+     * such job); ::STORE_INVALID for missing outputs; ::STORE_ERROR (also out of memory).
+     * Outputs are 0 / NULL on failure.
+     */
+    store_status (*training_checkpoint_get)(struct store_conn *c, const char *id,
+                                            int64_t *iteration, void **state, size_t *n);
+    /**
+     * Call @p cb for each curve row of job @p id whose iteration is > @p after_iteration (-1 for
+     * all), in iteration order, at most @p limit rows (<= 0: all). Reads one snapshot; the rows
+     * are valid only during the call and @p cb must not use this connection. ::STORE_OK with no
+     * calls when there are none (use run_get() to tell a missing job); ::STORE_ERROR.
+     */
+    store_status (*training_curve_read)(struct store_conn *c, const char *id,
+                                        int64_t after_iteration, int limit, store_curve_cb cb,
+                                        void *ctx);
+    /**
+     * Inside a finish (after finish_begin() and the last result_end(), before finish_commit()):
+     * create the model a training made, as model_create() would (ready: @p hash is 64 hex
+     * characters; @p name NULL stored as ""; @p labels_json NULL for none) with @p training_id
+     * as its provenance (NULL: the finishing job's id; else it must be that id), in the
+     * finish's transaction: it exists once finish_commit() (or finish_commit_claim())
+     * committed, and not at all when the finish is aborted, fails or is fenced out. *@p out
+     * (may be NULL) gets the new model as model_create() gives it, training_id set, at once
+     * (its id may go into the finish's meta_json). At most one per finish; a result_begin()
+     * after it is refused. ::STORE_INVALID on bad arguments or out of turn (with no finish in
+     * progress the finish is untouched; else the whole finish is rolled back, as for a failed
+     * result_*() call); ::STORE_FULL, ::STORE_ERROR roll the finish back too.
+     */
+    store_status (*finish_model)(struct store_conn *c, const char *name, const char *hash,
+                                 int64_t n, const char *json, const char *labels_json,
+                                 const char *training_id, store_model *out);
 };
 
 /** A store handle: the backend's operations and state. Immutable after store_open(). */
@@ -767,6 +845,25 @@ store_status store_sweep_list(store_conn *c, const store_labels *labels, const c
 store_status store_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx);
 store_status store_sweep_cancel(store_conn *c, const char *id, int64_t *affected);
 store_status store_sweep_delete(store_conn *c, const char *id, int64_t *active);
+/** See ::store_ops::training_checkpoint_put: fenced by @p attempt, one transaction, nothing
+ *  written on failure; @p state and @p rows are only read, never kept. A backend without
+ *  trainings: ::STORE_ERROR. */
+store_status store_training_checkpoint_put(store_conn *c, const char *id, int attempt,
+                                           int64_t iteration, const void *state, size_t n,
+                                           const store_curve_row *rows, size_t nrows);
+/** See ::store_ops::training_checkpoint_get: on ::STORE_OK *@p state is malloc'ed and the
+ *  caller frees it; on failure *@p iteration = 0, *@p state = NULL, *@p n = 0 (outputs may not
+ *  be NULL: ::STORE_INVALID). */
+store_status store_training_checkpoint_get(store_conn *c, const char *id, int64_t *iteration,
+                                           void **state, size_t *n);
+/** See ::store_ops::training_curve_read: rows borrowed for the callback only. */
+store_status store_training_curve_read(store_conn *c, const char *id, int64_t after_iteration,
+                                       int limit, store_curve_cb cb, void *ctx);
+/** See ::store_ops::finish_model: *@p out (may be NULL) is zeroed first and, on ::STORE_OK,
+ *  owned by the caller (store_model_clear()); the model exists only once the finish commits. */
+store_status store_finish_model(store_conn *c, const char *name, const char *hash, int64_t n,
+                                const char *json, const char *labels_json, const char *training_id,
+                                store_model *out);
 /**@}*/
 
 #ifdef __cplusplus

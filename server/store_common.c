@@ -93,7 +93,7 @@ int store_clamp_limit(int limit)
 /** The kinds of job the store knows, with the prefix of their ids. */
 static const struct {
     const char *kind, *prefix;
-} job_kinds[] = {{"run", "r_"}, {"analysis", "a_"}};
+} job_kinds[] = {{"run", "r_"}, {"analysis", "a_"}, {"training", "t_"}};
 
 const char *store_job_kind_prefix(const char *kind)
 {
@@ -166,4 +166,20 @@ store_status store_result_fill(unsigned char **buf, size_t *buf_len, size_t chun
         }
     }
     return STORE_OK;
+}
+
+const char *store_checkpoint_check(const char *id, const void *state, size_t n, int64_t iteration,
+                                   const store_curve_row *rows, size_t nrows)
+{
+    if (!id || !store_plain_id(id)) return "job id missing or malformed";
+    if (state && (n == 0 || n > STORE_CHECKPOINT_MAX))
+        return "a checkpoint must hold 1 byte to STORE_CHECKPOINT_MAX (768 MiB)";
+    if (state && iteration < 0) return "a checkpoint's iteration must be >= 0";
+    if (nrows > 0 && !rows) return "curve rows missing";
+    for (size_t i = 0; i < nrows; i++) {
+        if (rows[i].iteration < 0) return "a curve row's iteration must be >= 0";
+        if (i > 0 && rows[i].iteration <= rows[i - 1].iteration)
+            return "curve rows must be in strictly increasing iteration order";
+    }
+    return NULL;
 }

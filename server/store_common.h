@@ -35,7 +35,8 @@ int store_cursor_decode(const char *cursor, int64_t *seq);
 /** A list's page size: STORE_LIST_DEFAULT for @p limit <= 0, at most STORE_LIST_MAX. Cannot
  *  fail. */
 int store_clamp_limit(int limit);
-/** The id prefix of job kind @p kind ("run": "r_", "analysis": "a_"; NULL means "run"), or NULL
+/** The id prefix of job kind @p kind ("run": "r_", "analysis": "a_", "training": "t_"; NULL
+ *  means "run"), or NULL
  *  when the store does not know the kind. */
 const char *store_job_kind_prefix(const char *kind);
 /** 1 when @p s is a subkind the store keeps: 1 to STORE_KIND_MAX - 1 of [a-z0-9_]; else 0.
@@ -66,5 +67,12 @@ typedef store_status (*store_chunk_write_fn)(void *ctx, const void *data, size_t
 store_status store_result_fill(unsigned char **buf, size_t *buf_len, size_t chunk_size,
                                const void *data, size_t n, store_chunk_write_fn write, void *ctx,
                                int *oom);
+
+/** Why the arguments of training_checkpoint_put() are bad (static text), or NULL when they are
+ *  fine: a malformed id, a checkpoint of 0 or more than STORE_CHECKPOINT_MAX bytes or a negative
+ *  iteration (when @p state is not NULL), rows missing, a negative or not strictly increasing
+ *  row iteration. */
+const char *store_checkpoint_check(const char *id, const void *state, size_t n, int64_t iteration,
+                                   const store_curve_row *rows, size_t nrows);
 
 #endif

@@ -24,12 +24,14 @@
  * 'fenced' for a refused attempt).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "eir_random.h"
 #include "store_pg_int.h"
 
 static const char state_sql[] = "SELECT status, attempts FROM runs WHERE id = $1";
@@ -73,6 +75,7 @@ static void writer_reset(struct pg_writer *w)
     w->active = 0;
     w->in_result = 0;
     w->staged = 0;
+    w->model_done = 0;
     w->batch_len = 0;
     w->buf_len = 0;
     w->run_id[0] = '\0';
@@ -192,6 +195,11 @@ store_status pg_result_begin(store_conn *c, const char *var, const char *dtype, 
     struct pg_writer *w = &pc->w;
     store_status st = writer_check(pc, 0);
     if (st != STORE_OK) return st;
+    if (w->model_done)
+        return writer_fail(pc, pg_fail(pc, STORE_INVALID,
+                                       "result %s begun after finish_model; write the results "
+                                       "first",
+                                       var ? var : "?"));
     if (!store_is_var_name(var))
         return writer_fail(pc, pg_fail(pc, STORE_INVALID,
                                        "result name must be 1 to %d letters, digits or '_'",
@@ -443,4 +451,73 @@ void pg_finish_abort(store_conn *c)
     struct pgs_conn *pc = PGC(c);
     if (!pc->w.active) return;
     writer_release(pc, 1);
+}
+
+/**
+ * The model a training made, inserted in the finish's open transaction (published, rolled back
+ * or fenced out with the finish; `o id` sent with its commit). It comes after the results: a
+ * batch commit after it would make the model visible before the finish, so result_begin()
+ * refuses once it is in.
+ */
+store_status pg_finish_model(store_conn *c, const char *name, const char *hash, int64_t n,
+                             const char *json, const char *labels_json, const char *training_id,
+                             store_model *out)
+{
+    struct pgs_conn *pc = PGC(c);
+    struct pg_writer *w = &pc->w;
+    store_status st = writer_check(pc, 0);
+    if (st != STORE_OK) return st;
+    if (w->model_done)
+        return writer_fail(pc, pg_fail(pc, STORE_INVALID, "a finish creates at most one model"));
+    if (!store_is_hex64(hash))
+        return writer_fail(
+            pc, pg_fail(pc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)"));
+    if (!json) return writer_fail(pc, pg_fail(pc, STORE_INVALID, "model document missing"));
+    if (n < 0)
+        return writer_fail(
+            pc, pg_fail(pc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n));
+    if (training_id && strcmp(training_id, w->run_id) != 0)
+        return writer_fail(pc, pg_fail(pc, STORE_INVALID,
+                                       "the model's training must be the finishing job %s, not "
+                                       "%.32s",
+                                       w->run_id, training_id));
+    char id[STORE_ID_MAX];
+    struct pg_model_row row = {.id = id,
+                               .name = name ? name : "",
+                               .hash = hash,
+                               .json = json,
+                               .labels_json = labels_json,
+                               .training_id = w->run_id,
+                               .n = n};
+    for (int attempt = 0;; attempt++) {
+        if (eir_random_id(id, STORE_ID_MAX, "m_", 12))
+            return writer_fail(
+                pc, pg_fail(pc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno)));
+        st = pg_model_insert_row(pc, &row);
+        /* an id collision (2^-96 per pair) is retried; anything else fails the finish */
+        if (st != STORE_CONFLICT) break;
+        if (attempt >= 2) {
+            st = pg_fail(pc, STORE_ERROR, "cannot draw an unused model id");
+            break;
+        }
+    }
+    if (st != STORE_OK) return writer_fail(pc, st);
+    pg_notify(pc, PG_NOTE_OTHER, id);
+    w->model_done = 1;
+    if (!out) return STORE_OK;
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->hash, sizeof out->hash, "%s", hash);
+    snprintf(out->training_id, sizeof out->training_id, "%s", w->run_id);
+    out->state = STORE_MODEL_READY;
+    out->build_s = -1;
+    out->n = n;
+    out->created_at = row.created_at;
+    out->name = strdup(row.name);
+    out->labels_json = strdup(labels_json ? labels_json : "{}");
+    if (!out->name || !out->labels_json) {
+        store_model_clear(out);
+        return writer_fail(pc, pg_fail(pc, STORE_ERROR, "out of memory for the new model"));
+    }
+    return STORE_OK;
 }

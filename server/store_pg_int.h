@@ -50,6 +50,7 @@
  *   store_pg_finish.c  finishing a run (result writes)
  *   store_pg_read.c    reading results
  *   store_pg_sweeps.c  sweeps
+ *   store_pg_train.c   trainings: checkpoints, learning curves (the model: store_pg_finish.c)
  *   store_pg_maint.c   counts, queue depth, verify
  *   store_pg_watch.c   LISTEN/NOTIFY change detection, runs_settled
  *
@@ -105,8 +106,9 @@ extern const size_t store_pg_migrations_count;
 /** Columns of a model row, in the order pg_row_to_model() reads them (json, when selected,
  *  comes right after them). */
 #define PG_MODEL_COLS                                                                              \
-    "id, name, hash, n, created_at, seq, state, error, build_s, labels_json, sweep_id"
-#define PG_MODEL_NCOLS 11
+    "id, name, hash, n, created_at, seq, state, error, build_s, labels_json, sweep_id, "           \
+    "training_id"
+#define PG_MODEL_NCOLS 12
 
 /**
  * Columns of a sweep row with its runs' counts (pg_row_to_sweep()); the sweep is `o`, its runs
@@ -175,6 +177,8 @@ struct pg_writer {
     int failed;       /**< the last finish was rolled back after a failure */
     int attempt;      /**< the fence of finish_begin() */
     int staged;       /**< a batch of this finish was committed (staged rows, complete = 0) */
+    int model_done;   /**< finish_model() inserted its model (in the open transaction): no more
+                           results (a batch commit would publish the model early) */
     size_t batch_len; /**< chunk bytes written since the last commit */
     char run_id[STORE_ID_MAX];
     char var[STORE_VAR_MAX];
@@ -439,6 +443,7 @@ store_status pg_labels_put(struct pgs_conn *pc, const char *object_id, const cha
 struct pg_model_row {
     const char *id;                                          /**< the id to store it under */
     const char *name, *hash, *json, *labels_json, *sweep_id; /**< hash "": pending */
+    const char *training_id; /**< the training that made it (finish_model()), or NULL */
     int64_t n;
     int64_t created_at; /**< out: the database's time of the insert */
 };
@@ -540,6 +545,16 @@ store_status pg_sweep_list(store_conn *c, const store_labels *labels, const char
 store_status pg_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx);
 store_status pg_sweep_cancel(store_conn *c, const char *id, int64_t *affected);
 store_status pg_sweep_delete(store_conn *c, const char *id, int64_t *active);
+store_status pg_training_checkpoint_put(store_conn *c, const char *id, int attempt,
+                                        int64_t iteration, const void *state, size_t n,
+                                        const store_curve_row *rows, size_t nrows);
+store_status pg_training_checkpoint_get(store_conn *c, const char *id, int64_t *iteration,
+                                        void **state, size_t *n);
+store_status pg_training_curve_read(store_conn *c, const char *id, int64_t after_iteration,
+                                    int limit, store_curve_cb cb, void *ctx);
+store_status pg_finish_model(store_conn *c, const char *name, const char *hash, int64_t n,
+                             const char *json, const char *labels_json, const char *training_id,
+                             store_model *out);
 
 /* ---- store_pg_watch.c ----------------------------------------------------------------------- */
 

@@ -47,8 +47,8 @@
 
 /** The tables the backend needs (schema/migrations_pg/). */
 static const char *const required_tables[] = {
-    "schema_migrations", "models",        "runs",   "run_claims",
-    "results",           "result_chunks", "labels", "sweeps"};
+    "schema_migrations", "models", "runs",   "run_claims",           "results",
+    "result_chunks",     "labels", "sweeps", "training_checkpoints", "training_curve"};
 
 store_status pg_counts(store_conn *c, store_counts *out)
 {
@@ -73,6 +73,8 @@ store_status pg_counts(store_conn *c, store_counts *out)
             out->by_status[v] = n;
         else if (strcmp(kind, "analysis") == 0)
             out->analyses_by_status[v] = n;
+        else if (strcmp(kind, "training") == 0)
+            out->trainings_by_status[v] = n;
     }
     PQclear(res);
     return STORE_OK;

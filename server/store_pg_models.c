@@ -27,13 +27,14 @@ store_status pg_model_insert_row(struct pgs_conn *pc, struct pg_model_row *m)
     pg_p_text(&p, m->hash[0] ? "ready" : "pending");
     pg_p_text(&p, m->labels_json);
     pg_p_text(&p, m->sweep_id);
+    pg_p_text(&p, m->training_id);
     store_status st;
     /* ON CONFLICT: an id already used is told by an empty result, not by an error that would
      * abort the caller's transaction */
     PGresult *res = pg_exec(pc,
                             "INSERT INTO models (id, name, hash, n, created_at, json, state, "
-                            "labels_json, sweep_id) VALUES ($1, $2, $3, $4, " PG_NOW_MS
-                            ", $5, $6, coalesce($7, '{}'), $8) "
+                            "labels_json, sweep_id, training_id) VALUES ($1, $2, $3, $4, " PG_NOW_MS
+                            ", $5, $6, coalesce($7, '{}'), $8, $9) "
                             "ON CONFLICT (id) DO NOTHING RETURNING created_at",
                             &p, 0, &st, "cannot store the model");
     if (!res) return st == STORE_CONFLICT || st == STORE_NOT_FOUND ? STORE_INVALID : st;

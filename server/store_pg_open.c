@@ -274,4 +274,8 @@ static const struct store_ops pg_ops = {
     .sweep_runs = pg_sweep_runs,
     .sweep_cancel = pg_sweep_cancel,
     .sweep_delete = pg_sweep_delete,
+    .training_checkpoint_put = pg_training_checkpoint_put,
+    .training_checkpoint_get = pg_training_checkpoint_get,
+    .training_curve_read = pg_training_curve_read,
+    .finish_model = pg_finish_model,
 };

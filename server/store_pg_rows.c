@@ -212,6 +212,7 @@ int pg_row_to_model(const PGresult *res, int row, int with_json, int copy, store
                                                : STORE_MODEL_READY;
     m->build_s = pg_f64(res, row, 8, -1);
     pg_copy_str(m->sweep_id, sizeof m->sweep_id, res, row, 10);
+    pg_copy_str(m->training_id, sizeof m->training_id, res, row, 11);
     const char *name = pg_str(res, row, 1);
     if (copy) {
         m->name = strdup(name ? name : "");

@@ -173,7 +173,8 @@ store_status pg_run_new_check(struct pgs_conn *pc, const store_run_new *in)
 {
     if (!in->request_json) return pg_fail(pc, STORE_INVALID, "run request missing");
     if (!store_job_kind_prefix(in->kind))
-        return pg_fail(pc, STORE_INVALID, "unknown job kind '%.32s' (run or analysis)", in->kind);
+        return pg_fail(pc, STORE_INVALID, "unknown job kind '%.32s' (run, analysis or training)",
+                       in->kind);
     if (in->subkind && !store_is_subkind(in->subkind))
         return pg_fail(pc, STORE_INVALID, "a job's subkind must be 1 to %d of a-z, 0-9 and _",
                        STORE_KIND_MAX - 1);

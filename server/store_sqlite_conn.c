@@ -89,13 +89,14 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_MODEL_INSERT] = "INSERT INTO models (id, name, hash, n, created_at, json, state, "
-                        "labels_json, sweep_id) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '{}'), ?9)",
+                        "labels_json, sweep_id, training_id) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, '{}'), ?9, ?10)",
     [ST_MODEL_GET] = "SELECT id, name, hash, n, created_at, json, state, error, build_s, "
-                     "labels_json, sweep_id FROM models WHERE id = ?1",
-    [ST_MODEL_LIST] = "SELECT id, name, hash, n, created_at, seq, state, error, build_s, "
-                      "labels_json, sweep_id FROM models AS o WHERE seq < ?1" LABEL_CONDS
-                      " ORDER BY seq DESC LIMIT ?2",
+                     "labels_json, sweep_id, training_id FROM models WHERE id = ?1",
+    [ST_MODEL_LIST] =
+        "SELECT id, name, hash, n, created_at, seq, state, error, build_s, "
+        "labels_json, sweep_id, training_id FROM models AS o WHERE seq < ?1" LABEL_CONDS
+        " ORDER BY seq DESC LIMIT ?2",
     [ST_MODEL_FINISH] = "UPDATE models SET state = ?2, hash = ?3, error = ?4, build_s = ?5 "
                         "WHERE id = ?1 AND state = 'pending'",
     [ST_MODEL_PENDING] = "SELECT id FROM models WHERE state = 'pending' ORDER BY seq LIMIT ?1",
@@ -282,6 +283,23 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SWEEP_DELETE_MODELS] = "DELETE FROM models WHERE sweep_id = ?1 AND NOT EXISTS "
                                "(SELECT 1 FROM runs WHERE runs.model_id = models.id)",
     [ST_SWEEP_DELETE] = "DELETE FROM sweeps WHERE id = ?1",
+    /* trainings (store_sqlite_train.c): the fence of a checkpoint (a holder's write: renews the
+     * lease as progress does), the checkpoint replaced, curve rows upserted, and the reads */
+    [ST_TRAIN_FENCE] = "UPDATE runs SET lease_expires_at = ?3 "
+                       "WHERE id = ?1 AND status = 'running' AND attempts = ?2",
+    [ST_TRAIN_CKPT_PUT] = "INSERT INTO training_checkpoints (run_id, iteration, written_at, state) "
+                          "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (run_id) DO UPDATE SET "
+                          "iteration = excluded.iteration, written_at = excluded.written_at, "
+                          "state = excluded.state",
+    [ST_TRAIN_CURVE_PUT] = "INSERT OR REPLACE INTO training_curve (run_id, iteration, loss, "
+                           "task_loss, l2_weights, l2_rates, grad_norm, accuracy, eval_accuracy) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    /* rowid and size only: the bytes are copied with incremental BLOB I/O */
+    [ST_TRAIN_CKPT_GET] = "SELECT rowid, iteration, length(state) FROM training_checkpoints "
+                          "WHERE run_id = ?1",
+    [ST_TRAIN_CURVE_READ] = "SELECT iteration, loss, task_loss, l2_weights, l2_rates, grad_norm, "
+                            "accuracy, eval_accuracy FROM training_curve "
+                            "WHERE run_id = ?1 AND iteration > ?2 ORDER BY iteration LIMIT ?3",
 };
 
 void sq_set_err(struct sq_conn *sc, const char *fmt, ...)

@@ -29,6 +29,7 @@ void sq_writer_reset(struct sq_writer *w)
     w->run_id[0] = '\0';
     w->attempt = 0;
     w->fenced = 0;
+    w->model_done = 0;
     w->var[0] = '\0';
 }
 
@@ -123,6 +124,11 @@ store_status sq_result_begin(store_conn *c, const char *var, const char *dtype, 
     struct sq_writer *w = &sc->w;
     store_status st = writer_check(sc, 0);
     if (st != STORE_OK) return st;
+    if (w->model_done)
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID,
+                                       "result %s begun after finish_model; write the results "
+                                       "first",
+                                       var ? var : "?"));
     if (!store_is_var_name(var))
         return writer_fail(sc, sq_fail(sc, STORE_INVALID,
                                        "result name must be 1 to %d letters, digits or '_'",
@@ -338,4 +344,72 @@ void sq_finish_abort(store_conn *c)
     if (!sc->w.active) return;
     sq_writer_rollback(sc);
     sq_writer_reset(&sc->w);
+}
+
+/**
+ * The model a training made, inserted in the finish's open transaction (so it is published,
+ * rolled back or fenced out with the finish). It comes after the results: a batch commit after
+ * it would make the model visible before the finish, so result_begin() refuses once it is in.
+ */
+store_status sq_finish_model(store_conn *c, const char *name, const char *hash, int64_t n,
+                             const char *json, const char *labels_json, const char *training_id,
+                             store_model *out)
+{
+    struct sq_conn *sc = SQ(c);
+    struct sq_writer *w = &sc->w;
+    store_status st = writer_check(sc, 0);
+    if (st != STORE_OK) return st;
+    if (w->model_done)
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "a finish creates at most one model"));
+    if (!store_is_hex64(hash))
+        return writer_fail(
+            sc, sq_fail(sc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)"));
+    if (!json) return writer_fail(sc, sq_fail(sc, STORE_INVALID, "model document missing"));
+    if (n < 0)
+        return writer_fail(
+            sc, sq_fail(sc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n));
+    if (training_id && strcmp(training_id, w->run_id) != 0)
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID,
+                                       "the model's training must be the finishing job %s, not "
+                                       "%.32s",
+                                       w->run_id, training_id));
+    char id[STORE_ID_MAX];
+    struct sq_model_row row = {.id = id,
+                               .name = name ? name : "",
+                               .hash = hash,
+                               .json = json,
+                               .labels_json = labels_json,
+                               .training_id = w->run_id,
+                               .n = n,
+                               .created_at = eir_clock_epoch_ms()};
+    for (int attempt = 0;; attempt++) {
+        if (eir_random_id(id, STORE_ID_MAX, "m_", 12))
+            return writer_fail(
+                sc, sq_fail(sc, STORE_ERROR, "cannot draw a random id: %s", strerror(errno)));
+        st = sq_model_insert_row(sc, &row);
+        /* an id collision (2^-96 per pair) is retried; anything else fails the finish */
+        if (st != STORE_CONFLICT) break;
+        if (attempt >= 2) {
+            st = STORE_INVALID;
+            break;
+        }
+    }
+    if (st != STORE_OK) return writer_fail(sc, st);
+    w->model_done = 1;
+    if (!out) return STORE_OK;
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", id);
+    snprintf(out->hash, sizeof out->hash, "%s", hash);
+    snprintf(out->training_id, sizeof out->training_id, "%s", w->run_id);
+    out->state = STORE_MODEL_READY;
+    out->build_s = -1;
+    out->n = n;
+    out->created_at = row.created_at;
+    out->name = strdup(row.name);
+    out->labels_json = sq_labels_text(labels_json);
+    if (!out->name || !out->labels_json) {
+        store_model_clear(out);
+        return writer_fail(sc, sq_fail(sc, STORE_ERROR, "out of memory for the new model"));
+    }
+    return STORE_OK;
 }

@@ -38,6 +38,7 @@
  *   store_sqlite_runs.c    the run queue
  *   store_sqlite_labels.c  labels of models, jobs and sweeps (rows for the list filters)
  *   store_sqlite_sweeps.c  sweeps: many runs made by one request
+ *   store_sqlite_train.c   trainings: checkpoints, learning curves, the trained model
  *   store_sqlite_finish.c  finishing a run (result writes)
  *   store_sqlite_read.c    reading results
  *   store_sqlite_maint.c   requeue after a restart, leases and their rescue, counts, verify
@@ -152,6 +153,11 @@ enum stmt_id {
     ST_SWEEP_DELETE_RUNS,
     ST_SWEEP_DELETE_MODELS,
     ST_SWEEP_DELETE,
+    ST_TRAIN_FENCE,
+    ST_TRAIN_CKPT_PUT,
+    ST_TRAIN_CURVE_PUT,
+    ST_TRAIN_CKPT_GET,
+    ST_TRAIN_CURVE_READ,
     ST_COUNT
 };
 
@@ -212,10 +218,12 @@ struct sq_writer {
     int staged;       /**< a batch of this finish was committed (staged, complete = 0) */
     size_t batch_len; /**< chunk bytes written since the last commit */
     char run_id[STORE_ID_MAX];
-    int attempt; /**< the fence: the run's attempt number the finish was begun for */
-    int fenced;  /**< the finish was refused for a lost lease: its staged rows are not deleted
-                      (they may be the new attempt's); the rescue or the next finish_begin
-                      deletes them */
+    int attempt;    /**< the fence: the run's attempt number the finish was begun for */
+    int fenced;     /**< the finish was refused for a lost lease: its staged rows are not deleted
+                         (they may be the new attempt's); the rescue or the next finish_begin
+                         deletes them */
+    int model_done; /**< finish_model() inserted its model (in the open transaction): no more
+                         results (a batch commit would publish the model early) */
     char var[STORE_VAR_MAX];
     uint64_t expect;  /**< bytes the shape holds */
     uint64_t written; /**< bytes appended so far */
@@ -394,6 +402,7 @@ store_status sq_bind_labels(struct sq_conn *sc, sqlite3_stmt *s, const store_lab
 struct sq_model_row {
     const char *id; /**< the id to store it under */
     const char *name, *hash, *json, *labels_json, *sweep_id;
+    const char *training_id; /**< the training that made it (finish_model()), or NULL */
     int64_t n, created_at;
 };
 /** INSERT a model row and its labels inside the caller's write transaction. An id already used
@@ -498,5 +507,15 @@ store_status sq_sweep_list(store_conn *c, const store_labels *labels, const char
 store_status sq_sweep_runs(store_conn *c, const char *id, store_run_cb cb, void *ctx);
 store_status sq_sweep_cancel(store_conn *c, const char *id, int64_t *affected);
 store_status sq_sweep_delete(store_conn *c, const char *id, int64_t *active);
+store_status sq_training_checkpoint_put(store_conn *c, const char *id, int attempt,
+                                        int64_t iteration, const void *state, size_t n,
+                                        const store_curve_row *rows, size_t nrows);
+store_status sq_training_checkpoint_get(store_conn *c, const char *id, int64_t *iteration,
+                                        void **state, size_t *n);
+store_status sq_training_curve_read(store_conn *c, const char *id, int64_t after_iteration,
+                                    int limit, store_curve_cb cb, void *ctx);
+store_status sq_finish_model(store_conn *c, const char *name, const char *hash, int64_t n,
+                             const char *json, const char *labels_json, const char *training_id,
+                             store_model *out);
 
 #endif /* EIR_STORE_SQLITE_INT_H */

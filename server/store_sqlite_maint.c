@@ -139,6 +139,8 @@ store_status sq_counts(store_conn *c, store_counts *out)
             out->by_status[v] = sqlite3_column_int64(s, 2);
         else if (strcmp(kind, "analysis") == 0)
             out->analyses_by_status[v] = sqlite3_column_int64(s, 2);
+        else if (strcmp(kind, "training") == 0)
+            out->trainings_by_status[v] = sqlite3_column_int64(s, 2);
     }
     if (rc != SQLITE_DONE) st = sq_fail_rc(sc, rc, "cannot count runs");
     sq_done(s);

@@ -20,7 +20,8 @@ store_status sq_model_insert_row(struct sq_conn *sc, const struct sq_model_row *
     if (!s) return st;
     int rc = sq_bind_text(s, 1, m->id) | sq_bind_text(s, 2, m->name) | sq_bind_text(s, 3, m->hash) |
              sq_bind_i64(s, 4, m->n) | sq_bind_i64(s, 5, m->created_at) |
-             sq_bind_text(s, 7, m->hash[0] ? "ready" : "pending") | sq_bind_text(s, 9, m->sweep_id);
+             sq_bind_text(s, 7, m->hash[0] ? "ready" : "pending") |
+             sq_bind_text(s, 9, m->sweep_id) | sq_bind_text(s, 10, m->training_id);
     int rcj = sq_bind_text(s, 6, m->json) | sq_bind_text(s, 8, m->labels_json);
     if (rc != SQLITE_OK || rcj != SQLITE_OK) {
         sq_done(s);
@@ -139,6 +140,7 @@ store_status sq_model_get(store_conn *c, const char *id, store_model *out)
         out->n = sqlite3_column_int64(s, 3);
         out->created_at = sqlite3_column_int64(s, 4);
         sq_copy_str(out->sweep_id, sizeof out->sweep_id, sqlite3_column_text(s, 10));
+        sq_copy_str(out->training_id, sizeof out->training_id, sqlite3_column_text(s, 11));
         if (sq_dup_col(s, 1, &out->name) || sq_dup_col(s, 5, &out->json) ||
             model_state_cols(s, 6, 1, out) || sq_dup_labels_col(s, 9, &out->labels_json)) {
             store_model_clear(out);
@@ -172,6 +174,7 @@ static int model_row(sqlite3_stmt *s, void *arg)
     model_state_cols(s, 6, 0, &m);
     m.labels_json = sq_labels_col(s, 9);
     sq_copy_str(m.sweep_id, sizeof m.sweep_id, sqlite3_column_text(s, 10));
+    sq_copy_str(m.training_id, sizeof m.training_id, sqlite3_column_text(s, 11));
     return p->cb && p->cb(p->ctx, &m);
 }
 

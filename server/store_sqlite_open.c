@@ -269,4 +269,8 @@ static const struct store_ops sq_ops = {
     .sweep_runs = sq_sweep_runs,
     .sweep_cancel = sq_sweep_cancel,
     .sweep_delete = sq_sweep_delete,
+    .training_checkpoint_put = sq_training_checkpoint_put,
+    .training_checkpoint_get = sq_training_checkpoint_get,
+    .training_curve_read = sq_training_curve_read,
+    .finish_model = sq_finish_model,
 };

@@ -80,26 +80,31 @@ int eir_task_n_out(const eir_task_spec *t);
 
 /**
  * Check @p t: EIR_EINVAL naming the field relative to the task object ("/timing/stimulus",
- * "/coherences/2", "/dt", "/custom/label/3/7"...) for a bad value.
+ * "/coherences/2", "/dt", "/custom/labels/3/7": custom arrays as
+ * "/custom/<inputs|labels|targets|mask|lengths>/<trial>/<step>[/<channel>]") for a bad value.
  */
 eir_status eir_task_check(const eir_task_spec *t, eir_error *err);
 
 /** B generated trials, owned (free with eir_task_batch_free()). Arrays as eir_batch. */
 typedef struct eir_task_batch {
+    eir_task_kind kind; /**< the task the trials come from */
     int B, T, n_in, n_out;
-    double *x;      /**< B*T*n_in */
-    double *target; /**< B*T*n_out: one-hot of label (built-in), or the custom targets */
-    int32_t *label; /**< B*T: 0 = fixate, 1.. = choices (built-in), or custom labels; may be
-                         NULL for a custom MSE set */
-    double *mask;   /**< B*T (CE) or B*T*n_out (custom MSE) */
-    int32_t *len;   /**< B */
+    double *x;        /**< B*T*n_in */
+    double *target;   /**< B*T*n_out: one-hot of label (built-in), or the custom targets */
+    int32_t *label;   /**< B*T: 0 = fixate, 1.. = choices (built-in), or custom labels; may be
+                           NULL for a custom MSE set */
+    double *mask;     /**< B*T (CE) or B*T*n_out (custom MSE) */
+    double *mask_out; /**< custom label sets: mask repeated over the n_out outputs (B*T*n_out),
+                           the MSE view's mask; NULL otherwise */
+    int32_t *len;     /**< B */
     /* per trial, built-in tasks (NULL for custom): */
     int32_t *gt;           /**< the correct choice, 1..n_out-1 */
     double *coherence;     /**< signed coherence (PDM: + toward choice 2; CDM: of the relevant
                                 modality), 0 for DMS */
     int32_t *context;      /**< CDM: relevant modality 0/1; else 0 */
     int32_t *decision_end; /**< step index of the last decision step (choice read there) */
-    double *evidence;      /**< PDM: summed stimulus difference (ch2 - ch1) over the stimulus */
+    double *evidence;      /**< PDM: summed stimulus difference (ch2 - ch1) over the stimulus;
+                                NULL for the other tasks */
 } eir_task_batch;
 
 /**
@@ -131,7 +136,8 @@ typedef struct eir_psy_point {
     double p_choice2; /**< fraction that chose choice 2 */
 } eir_psy_point;
 
-/** Psychometric curve of choices (PDM, CDM), sorted by coherence; *n points (<= max). */
+/** Psychometric curve of choices (PDM, CDM), sorted by coherence; *n points (<= max: with more
+ *  coherences than that, the max smallest). No points for the other tasks. Cannot fail. */
 void eir_task_psychometric(const eir_task_batch *tb, const int32_t *choice, eir_psy_point *pts,
                            int max, int *n);
 
