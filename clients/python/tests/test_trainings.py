@@ -10,9 +10,13 @@ test_client.py does) and trains small networks for real.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
+import subprocess
 import sys
+import tempfile
+import time
 import unittest
 from typing import Any, Dict, List, Optional
 
@@ -24,8 +28,22 @@ sys.path.insert(0, HERE)
 import eirnn  # noqa: E402
 from eirnn.arrays import numpy_or_none  # noqa: E402
 from eirnn.trainings import curve_rows, format_progress, training_body  # noqa: E402
+from test_client import EIRNND_BIN, Daemon, scaled  # noqa: E402
 
 np = numpy_or_none()
+DAEMON = None
+EXAMPLE = os.path.join(PKG_ROOT, "examples", "train_decision.py")
+
+
+def setUpModule() -> None:  # noqa: N802 - unittest's name
+    global DAEMON
+    if EIRNND_BIN and os.access(EIRNND_BIN, os.X_OK):
+        DAEMON = Daemon("--workers", "2")
+
+
+def tearDownModule() -> None:  # noqa: N802
+    if DAEMON is not None:
+        DAEMON.stop()
 
 TID = "t_" + "1" * 24
 ROWS = [
@@ -181,6 +199,136 @@ class FollowTest(unittest.TestCase):
             self.assertEqual(a["iteration"].dtype, np.int64)
             self.assertTrue(math.isnan(a["eval_accuracy"][0]))
             self.assertEqual(a["loss"].tolist(), [1.1, 0.9])
+
+
+def tiny_model(cls: str = "gated") -> Dict[str, Any]:
+    """A network of 6 E and 2 I cells of class @cls for the decision task (3 inputs, a readout
+    of 3 outputs)."""
+    n_e, n = 6, 8
+    w = [[0.0 if i == j else (0.1 + 0.02 * ((i + j) % 5) if j < n_e else -0.3)
+          for j in range(n)] for i in range(n)]
+    rec: Dict[str, Any] = {"W": w}
+    if cls == "gated":
+        rec["A"] = {"E": 0.5, "I": 0.5}
+    return {"name": f"tiny {cls}", "class": cls, "populations": {"E": n_e, "I": 2},
+            "n_inputs": 3, "activation": {"name": "relu"}, "leak": 0.05, "recurrent": rec,
+            "input": {"P": [[0.1 * ((i + k) % 4) for k in range(3)] for i in range(n)]},
+            "readout": {"W_out": [[0.05 * (((i * 3 + k) % 7) - 3) for i in range(n)]
+                                  for k in range(3)], "b_out": 0.0}}
+
+
+def tiny_training(model: Any, iterations: int = 30, batch: int = 8) -> Dict[str, Any]:
+    """A decision training of trials of 20 steps (dt 20 ms)."""
+    return {"model": model,
+            "task": {"name": "perceptual_decision_making",
+                     "timing": {"fixation": 100, "stimulus": 200, "delay": 0, "decision": 100}},
+            "dt": 20, "batch": batch, "iterations": iterations,
+            "optimizer": {"name": "adam", "lr": 0.01},
+            "evaluate": {"every": 10, "trials": 16}, "test": {"trials": 64},
+            "checkpoint_every": 10, "seed": 3, "labels": {"suite": "python"}}
+
+
+@unittest.skipUnless(EIRNND_BIN, "set EIRNND_BIN to the eirnnd binary to run these tests")
+class TrainingsTest(unittest.TestCase):
+    """Against a live daemon (2 workers)."""
+
+    def setUp(self) -> None:
+        assert DAEMON is not None
+        self.c = eirnn.Client(DAEMON.url, timeout=scaled(30))
+
+    def test_train_and_use_the_model(self) -> None:
+        m = self.c.create_model(tiny_model("dale"))
+        seen: List[Dict[str, Any]] = []
+        t = self.c.train(tiny_training(m), progress=seen.append, timeout=scaled(300),
+                         name="tiny dale trained")
+        self.assertEqual(t.status, "succeeded", t.error)
+        self.assertRegex(t.id, r"^t_[0-9a-f]{24}$")
+        self.assertRegex(t.model_id or "", r"^m_[0-9a-f]{24}$")
+        self.assertEqual(t.job["initial_model_id"], m["id"])
+        self.assertEqual([r["iteration"] for r in t.curve], list(range(1, 31)))
+        evald = [r["iteration"] for r in t.curve if r["eval_accuracy"] is not None]
+        self.assertEqual(evald, [10, 20, 30])
+        self.assertTrue(all(math.isfinite(r["loss"]) for r in t.curve))
+        self.assertAlmostEqual(t.loss or 0.0, t.curve[-1]["loss"], places=12)
+        ev = t.evaluation or {}
+        self.assertEqual(ev["trials"], 64)
+        self.assertTrue(0.0 <= ev["accuracy"] <= 1.0 and 0.0 <= ev["ideal"] <= 1.0, ev)
+        psy = t.psychometric()
+        self.assertEqual(sum(psy["n"]), 64)
+        self.assertEqual(list(psy["coherence"]), sorted(psy["coherence"]))
+        self.assertTrue(all(s["status"] in ("queued", "running") for s in seen))
+        # The curve again, in pieces and as CSV; the request as stored.
+        self.assertEqual(self.c.training_curve(t, after=25), t.curve[25:])
+        csv = self.c.training_curve_csv(t.id).splitlines()
+        self.assertEqual(csv[0], ",".join(eirnn.CURVE_COLUMNS))
+        self.assertEqual(len(csv), 31)
+        req = self.c.training_request(t)
+        self.assertEqual((req["model"], req["iterations"], req["name"]),
+                         (m["id"], 30, "tiny dale trained"))
+        # The trained model: stored with its provenance, usable by a run.
+        got = self.c.get_model(t.model_id)
+        self.assertEqual((got.get("training"), got.get("name")), (t.id, "tiny dale trained"))
+        run = self.c.wait(self.c.submit(model_id=t.model_id, steps=5, dt=20.0),
+                          timeout=scaled(60))
+        self.assertEqual(run["status"], "succeeded", run.get("error"))
+        # Listed, filtered; the same training again (seeded) gives the same model.
+        ids = [j["id"] for j in self.c.trainings(task="perceptual_decision_making",
+                                                 labels={"suite": "python"})]
+        self.assertIn(t.id, ids)
+        self.assertNotIn(t.id, [j["id"] for j in self.c.trainings(status="running")])
+        again = self.c.train(tiny_training(m), timeout=scaled(300), name="tiny dale trained")
+        self.assertEqual(self.c.get_model(again.model_id)["hash"], got["hash"])
+
+    def test_refused(self) -> None:
+        m = self.c.create_model(tiny_model())
+        doc = tiny_training(m["id"])
+        doc["optimizer"] = {"name": "adam", "lr": -1}
+        with self.assertRaises(eirnn.EirnnError) as cm:
+            self.c.train(doc)
+        self.assertEqual((cm.exception.status, cm.exception.field), (422, "/optimizer/lr"))
+        with self.assertRaises(eirnn.EirnnError) as cm:
+            self.c.train(tiny_training("m_" + "0" * 24))
+        self.assertEqual(cm.exception.status, 404)
+
+    def test_cancel_and_delete(self) -> None:
+        inline = tiny_model()
+        t = self.c.train(tiny_training(inline, iterations=10 ** 7, batch=64), wait=False)
+        self.assertIsNone(t.model_id)
+        deadline = time.monotonic() + scaled(60)
+        while self.c.training(t)["status"] == "queued" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self.assertRaises(eirnn.EirnnError) as cm:
+            self.c.delete_training(t)
+        self.assertEqual(cm.exception.status, 409)
+        self.c.cancel_training(t)
+        job = self.c.wait_training(t, timeout=scaled(60))
+        self.assertEqual(job["status"], "cancelled")
+        r = self.c.training_result(t)
+        self.assertEqual((r.status, r.model_id), ("cancelled", None))
+        self.assertEqual([row["iteration"] for row in r.curve],
+                         list(range(1, len(r.curve) + 1)))
+        self.c.delete_training(t)
+        with self.assertRaises(eirnn.EirnnError) as cm:
+            self.c.training(t)
+        self.assertEqual(cm.exception.status, 404)
+
+    def test_example_quick(self) -> None:
+        if importlib.util.find_spec("matplotlib") is None:
+            self.skipTest("matplotlib is not installed")
+        if np is None:
+            self.skipTest("NumPy is not installed")
+        with tempfile.TemporaryDirectory(prefix="eirnn-train-") as tmp:
+            png = os.path.join(tmp, "pdm.png")
+            p = subprocess.run([sys.executable, EXAMPLE, "--quick", "--url", DAEMON.url,
+                                "--out", png, "--timeout", str(scaled(300))],
+                               capture_output=True, text=True, timeout=scaled(400),
+                               env=dict(os.environ, MPLBACKEND="Agg"))
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(png, "rb") as f:
+                self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
+            for cls in ("rnn", "dale", "gated"):
+                self.assertRegex(p.stdout, rf"(?m)^{cls} +model m_[0-9a-f]{{24}} \(training "
+                                 r"t_[0-9a-f]{24}\): 20 iterations, test accuracy")
 
 
 if __name__ == "__main__":
