@@ -39,7 +39,8 @@ static const char train_help[] =
     "  -n, --dry-run       print the document that would be sent and send nothing\n" CLI_CONN_HELP
     "\n"
     "Exit codes: 3 for a document the server refuses (400/422, naming the member); with --wait\n"
-    "0 succeeded, 5 diverged, 6 cancelled, 7 failed, 8 still running at --timeout.\n";
+    "0 succeeded, 6 cancelled, 7 failed (also when the loss stopped being finite), 8 still\n"
+    "running at --timeout.\n";
 
 enum { OPT_NAME = CLI_OPT_OWN };
 

@@ -24,7 +24,8 @@ void cli_training_print(const json_t *job);
 
 /**
  * The exit code of an ended training, with a line on stderr for any end but success:
- * CLI_EDIVERGED, CLI_ECANCELLED, CLI_EFAILED; CLI_OK for a succeeded (or unended) one.
+ * CLI_ECANCELLED, CLI_EFAILED (a diverged training fails); CLI_EHTTP for a succeeded one whose
+ * document names no trained model; CLI_OK for a succeeded (or unended) one.
  */
 int cli_training_outcome(const json_t *job);
 

@@ -143,11 +143,6 @@ int cli_training_outcome(const json_t *job)
     const char *st = cli_run_status(job);
     const json_t *p = json_object_get(job, "progress");
     if (!id) id = "?";
-    if (strcmp(st, "diverged") == 0) {
-        cli_error("training %s diverged after %lld iterations: the loss stopped being finite", id,
-                  cli_run_member_int(p, "done"));
-        return CLI_EDIVERGED;
-    }
     if (strcmp(st, "cancelled") == 0) {
         cli_error("training %s was cancelled after %lld of %lld iterations", id,
                   cli_run_member_int(p, "done"), cli_run_member_int(p, "total"));
@@ -283,8 +278,8 @@ static const char wait_help[] =
     "Wait for a training to end (long polls), then show it as 'eirnn trainings get' does.\n"
     "While it runs, stderr shows the iterations done, the loss and the accuracy: a progress\n"
     "bar on a terminal, else a line each time another 5% is done.\n"
-    "exit codes: 0 succeeded, 5 diverged, 6 cancelled, 7 failed, 8 still running at\n"
-    "--timeout (the training goes on).\n"
+    "exit codes: 0 succeeded, 6 cancelled, 7 failed (a training whose loss stops being\n"
+    "finite fails: 'the training diverged'), 8 still running at --timeout (it goes on).\n"
     "\n"
     "options:\n"
     "  -t, --timeout S    give up waiting after S seconds (default: wait as long as it takes)\n"
@@ -455,8 +450,8 @@ static const char list_help[] =
     "the model it started from, the model it trained, creation time.\n"
     "\n"
     "options:\n"
-    "  -s, --status S     only those in status S (queued, running, succeeded, failed,\n"
-    "                     diverged or cancelled)\n"
+    "  -s, --status S     only those in status S (queued, running, succeeded, failed or\n"
+    "                     cancelled)\n"
     "  -m, --model ID     only those that started from the stored model ID\n"
     "      --task T       only those of task T (perceptual_decision_making, ...)\n" CLI_LABEL_HELP
     "  -n, --limit N      trainings per page (1 to 1000; default: the server's)\n"
@@ -476,9 +471,8 @@ static int list_opt(void *ctx, int c, const char *arg)
     list_opts *o = ctx;
     switch (c) {
     case 's':
-        if (!cli_run_status_known(arg)) {
-            cli_error("--status must be queued, running, succeeded, failed, diverged or "
-                      "cancelled, not '%s'",
+        if (!cli_run_status_known(arg) || strcmp(arg, "diverged") == 0) {
+            cli_error("--status must be queued, running, succeeded, failed or cancelled, not '%s'",
                       arg);
             return CLI_EUSAGE;
         }

@@ -15,7 +15,8 @@ eirnnd.
    trained model's id, which a run uses; `--json trainings get`, `trainings list` (--task,
    --status), `trainings curve` (CSV, JSON, -o, --after; a row per iteration); a document the
    daemon refuses exits 3 naming /optimizer/lr, an unknown model exits 4; a long training:
-   `train --wait --timeout 1 -q` exits 8 printing its id, delete while it runs exits 4,
+   `train --wait --timeout 1 -q` exits 8 printing its id, `trainings wait --timeout 3` exits 8
+   after a progress line with the iterations, loss and accuracy, delete while it runs exits 4,
    `trainings cancel` then `trainings wait` exits 6, delete, then get exits 4 (404).
 Exit 0 when all hold.
 """
@@ -94,6 +95,7 @@ def offline(tmp):
         (["trainings", "curve", "t_1", "--format", "npy"], "--format"),
         (["trainings", "curve", "t_1", "--after", "-2"], "--after"),
         (["trainings", "list", "--status", "done"], "--status"),
+        (["trainings", "list", "--status", "diverged"], "--status"),
         (["trainings", "frobnicate"], "unknown subcommand"),
     ]:
         expect(args, 2, err_contains=err)
@@ -202,6 +204,12 @@ def with_daemon(eirnnd, tmp):
         check(rc == 8 and re.fullmatch(r"t_[0-9a-f]{24}", lid) is not None
               and "trainings wait" in err, f"train --timeout 1: exit {rc}: {out!r} {err!r}")
         if lid:
+            # Off a terminal, waiting writes progress lines: at least the first.
+            rc, out, err = cli("trainings", "wait", lid, "--timeout", "3", url=url)
+            line = re.search(rf"^training {lid}: [0-9]+/10000000 iterations \([0-9.]+%\), "
+                             r"loss [0-9.e+-]+, accuracy [0-9.]+%", err, re.M)
+            check(rc == 8 and out == "" and line is not None,
+                  f"trainings wait --timeout 3: exit {rc}: {out!r} {err!r}")
             expect(["trainings", "delete", lid], 4, url, err_contains="409")
             expect(["trainings", "cancel", lid], 0, url, contains=lid)
             expect(["trainings", "wait", lid, "-q"], 6, url, err_contains="cancelled")

@@ -8,8 +8,9 @@ weights, inputs and readout; the gated one with its conductances A), queues one 
 stimulus 100-800 ms; cross-entropy, Adam), lets the daemon's workers train them side by side,
 and then draws, from each training's evaluation on held-out test trials (a fixed 500 ms
 stimulus over neurogym's coherences), the fraction of choices of option 2 against the signed
-coherence, with the loss curves beside. Prints each class's test accuracy next to the ideal
-observer's on the same trials, and the trained models' ids (usable by runs and analyses).
+coherence, with the learning curves (accuracy on held-out trials) beside. Prints each class's
+test accuracy next to the ideal observer's on the same trials, and the trained models' ids
+(usable by runs and analyses).
 
     python3 clients/python/examples/train_decision.py --url http://127.0.0.1:8080 --out pdm.png
     python3 clients/python/examples/train_decision.py --quick      # a few iterations: a check
@@ -73,7 +74,8 @@ def model(cls: str, seed: int) -> Dict[str, Any]:
     }
 
 
-def training(model_id: str, cls: str, iterations: int, quick: bool, seed: int) -> Dict[str, Any]:
+def training(model_id: str, cls: str, iterations: int, quick: bool, seed: int,
+             lr: float) -> Dict[str, Any]:
     """The training document: the decision task with varied periods, tested on 1,000 trials
     with a fixed 500 ms stimulus (100 with --quick)."""
     return {
@@ -83,7 +85,7 @@ def training(model_id: str, cls: str, iterations: int, quick: bool, seed: int) -
                             "stimulus": {"uniform": [100, 800]}}},
         "dt": 20,
         "loss": {"name": "cross_entropy"},
-        "optimizer": {"name": "adam", "lr": 0.01, "clip_norm": 1.0},
+        "optimizer": {"name": "adam", "lr": lr, "clip_norm": 1.0},
         "batch": 8 if quick else 32,
         "iterations": iterations,
         "seed": seed,
@@ -102,6 +104,7 @@ def main() -> int:
     ap.add_argument("--iterations", type=int, default=None,
                     help="Adam updates per class (default 2000; 20 with --quick)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate")
     ap.add_argument("--quick", action="store_true",
                     help="a few iterations, batches of 8 and 100 test trials: checks the "
                          "pipeline in seconds (the curves mean nothing)")
@@ -112,11 +115,13 @@ def main() -> int:
     iterations = a.iterations or (20 if a.quick else 2000)
     c = eirnn.Client(a.url, token=a.token)
 
-    # Queue the three trainings at once: the daemon's workers train them side by side.
+    # The three models first (a worker builds each generated one), then the three trainings at
+    # once: the daemon's workers train them side by side.
+    models = {cls: c.create_model(model(cls, a.seed)) for cls in CLASSES}
     queued = {}
     for cls in CLASSES:
-        m = c.create_model(model(cls, a.seed), wait=True)
-        queued[cls] = c.train(training(m["id"], cls, iterations, a.quick, a.seed), wait=False)
+        m = c.wait_model(models[cls], timeout=a.timeout)
+        queued[cls] = c.train(training(m["id"], cls, iterations, a.quick, a.seed, a.lr), wait=False)
         print(f"{cls:6s} training {queued[cls].id} of model {m['id']}", file=sys.stderr)
     t0 = time.monotonic()
     done: Dict[str, eirnn.Training] = {}
@@ -142,7 +147,9 @@ def main() -> int:
             else f"{cls}: {100 * acc:.1f}%"
         ax.plot(psy["coherence"], psy["p_choice2"], "o-", label=label)
         curve = t.curve_arrays()
-        axl.plot(curve["iteration"], curve["loss"], label=cls)
+        held = ~np.isnan(curve["eval_accuracy"])
+        axl.plot(curve["iteration"][held], 100 * curve["eval_accuracy"][held], "o-", ms=3,
+                 label=cls)
         rows.append(f"{cls:6s} model {t.model_id} (training {t.id}): {iterations} iterations, "
                     f"test accuracy {100 * acc:.1f}%, ideal observer "
                     f"{'-' if ideal is None else f'{100 * ideal:.1f}%'}, wall "
@@ -153,9 +160,12 @@ def main() -> int:
            ylim=(-0.02, 1.02),
            title=f"perceptual decision making, {N_E}E/{N_I}I, 500 ms stimulus")
     ax.legend(loc="upper left", fontsize="small")
-    axl.set(xlabel="iteration", ylabel="loss (cross-entropy)", yscale="log",
-            title="training loss")
-    axl.legend(fontsize="small")
+    ideal = (done["gated"].evaluation or {}).get("ideal")
+    if ideal is not None:
+        axl.axhline(100 * ideal, color="0.5", ls="--", lw=0.8, label="ideal observer (test)")
+    axl.set(xlabel="iteration", ylabel="accuracy on held-out trials (%)",
+            title="learning curves")
+    axl.legend(fontsize="small", loc="lower right")
     fig.savefig(a.out, dpi=100)
     print("\n".join(rows))
     print(f"wrote {a.out}")
