@@ -10,7 +10,6 @@ test trials). The result is a new stored model, usable by runs, analyses and swe
 
 from __future__ import annotations
 
-import copy
 import math
 import urllib.parse
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Union
@@ -174,7 +173,7 @@ def training_body(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Dict[
     model resource (``create_model``'s answer): its id is sent."""
     if not isinstance(doc, Mapping):
         raise TypeError("doc must be a training document (a dict)")
-    body = copy.copy(dict(doc))
+    body = dict(doc)
     for k, v in overrides.items():
         if v is not None:
             body[k] = v

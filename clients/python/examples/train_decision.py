@@ -5,12 +5,12 @@ eirnnd, and plot their psychometric curves in one figure.
 Stores three networks of 50 cells (40 E, 10 I), alike but for their class (the same generated
 weights, inputs and readout; the gated one with its conductances A), queues one training each
 (perceptual_decision_making at dt 20 ms with varied period lengths: fixation 50-400 ms,
-stimulus 100-800 ms; cross-entropy, Adam), lets the daemon's workers train them side by side,
-and then draws, from each training's evaluation on held-out test trials (a fixed 500 ms
-stimulus over neurogym's coherences), the fraction of choices of option 2 against the signed
-coherence, with the learning curves (accuracy on held-out trials) beside. Prints each class's
-test accuracy next to the ideal observer's on the same trials, and the trained models' ids
-(usable by runs and analyses).
+stimulus 100-800 ms; cross-entropy, Adam at lr 0.003, 4000 iterations of 32 trials), lets the
+daemon's workers train them side by side, and then draws, from each training's evaluation on
+held-out test trials (a fixed 500 ms stimulus over neurogym's coherences), the fraction of
+choices of option 2 against the signed coherence, with the learning curves (accuracy on
+held-out trials) beside. Prints each class's test accuracy next to the ideal observer's on the
+same trials, and the trained models' ids (usable by runs and analyses).
 
     python3 clients/python/examples/train_decision.py --url http://127.0.0.1:8080 --out pdm.png
     python3 clients/python/examples/train_decision.py --quick      # a few iterations: a check
@@ -102,9 +102,9 @@ def main() -> int:
     ap.add_argument("--url", default=os.environ.get("EIRNN_URL", "http://127.0.0.1:8080"))
     ap.add_argument("--token", default=os.environ.get("EIRNN_TOKEN"))
     ap.add_argument("--iterations", type=int, default=None,
-                    help="Adam updates per class (default 2000; 20 with --quick)")
+                    help="Adam updates per class (default 4000; 20 with --quick)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--lr", type=float, default=0.01, help="Adam's learning rate")
+    ap.add_argument("--lr", type=float, default=0.003, help="Adam's learning rate")
     ap.add_argument("--quick", action="store_true",
                     help="a few iterations, batches of 8 and 100 test trials: checks the "
                          "pipeline in seconds (the curves mean nothing)")
@@ -112,7 +112,7 @@ def main() -> int:
                     help="give up after this many seconds of waiting (default: no limit)")
     ap.add_argument("--out", default="train_decision.png", help="the PNG to write")
     a = ap.parse_args()
-    iterations = a.iterations or (20 if a.quick else 2000)
+    iterations = a.iterations or (20 if a.quick else 4000)
     c = eirnn.Client(a.url, token=a.token)
 
     # The three models first (a worker builds each generated one), then the three trainings at
