@@ -53,10 +53,19 @@ static double number_or_nan(const json_t *o, const char *key)
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* How far @p job is, in @p buf: "120/2000 iterations (6.0%), loss 0.6931, accuracy 51.2%
- * (held-out 50.0%)" (the loss and accuracies of its latest curve row, left out while there is
- * none); with @p compact (beside the progress bar) "120/2000 it, loss 0.6931, acc 51.2%". */
-static const char *progress_text(const json_t *job, int compact, char *buf, size_t cap)
+/** The last held-out evaluation seen while following a training (its curve read as it grows). */
+typedef struct held_out {
+    long long read; /**< curve rows read up to this iteration; -1 before the first read */
+    long long it;   /**< the iteration of the last row with an eval_accuracy; 0: none yet */
+    double acc;     /**< its eval_accuracy */
+} held_out;
+
+/* How far @p job is, in @p buf: "120/2000 iterations (6.0%), loss 0.6931, accuracy 51.2%,
+ * held-out 50.0% at 100" (the loss and accuracy of its latest curve row, left out while there is
+ * none; the held-out accuracy of @p ho, or of the latest row when @p ho is NULL); with
+ * @p compact (beside the progress bar) "120/2000 it, loss 0.6931, acc 51.2%, held-out 50.0%". */
+static const char *progress_text(const json_t *job, const held_out *ho, int compact, char *buf,
+                                 size_t cap)
 {
     const json_t *p = json_object_get(job, "progress");
     const json_t *row = latest_row(job);
@@ -66,14 +75,19 @@ static const char *progress_text(const json_t *job, int compact, char *buf, size
         k += snprintf(buf + k, cap - (size_t)k, " (%.1f%%)",
                       100.0 * json_number_value(json_object_get(p, "fraction")));
     double loss = number_or_nan(row, "loss"), acc = number_or_nan(row, "accuracy");
-    double eval = number_or_nan(row, "eval_accuracy");
+    double eval = ho ? (ho->it > 0 ? ho->acc : NAN) : number_or_nan(row, "eval_accuracy");
+    long long eval_it = ho ? ho->it : (long long)number_or_nan(row, "iteration");
     if (k >= 0 && (size_t)k < cap && isfinite(loss))
         k += snprintf(buf + k, cap - (size_t)k, ", loss %.4g", loss);
     if (k >= 0 && (size_t)k < cap && isfinite(acc))
         k += snprintf(buf + k, cap - (size_t)k, ", %s %.1f%%", compact ? "acc" : "accuracy",
                       100.0 * acc);
-    if (k >= 0 && (size_t)k < cap && isfinite(eval) && !compact)
-        snprintf(buf + k, cap - (size_t)k, " (held-out %.1f%%)", 100.0 * eval);
+    if (k >= 0 && (size_t)k < cap && isfinite(eval)) {
+        if (compact)
+            snprintf(buf + k, cap - (size_t)k, ", held-out %.1f%%", 100.0 * eval);
+        else
+            snprintf(buf + k, cap - (size_t)k, ", held-out %.1f%% at %lld", 100.0 * eval, eval_it);
+    }
     return buf;
 }
 
@@ -118,7 +132,7 @@ void cli_training_print(const json_t *job)
                : "");
     const json_t *mid = json_object_get(job, "initial_model_id");
     out_kv("model", "%s", json_is_string(mid) ? json_string_value(mid) : "inline");
-    out_kv("progress", "%s", progress_text(job, 0, t, sizeof t));
+    out_kv("progress", "%s", progress_text(job, NULL, 0, t, sizeof t));
     cli_job_print_times(job);
     out_kv("attempts", "%lld", cli_run_member_int(job, "attempts"));
     const char *trained = cli_training_model(job);
@@ -164,31 +178,74 @@ int cli_training_outcome(const json_t *job)
 /* wait                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
+/** Rows read at most before the iteration a follower starts at (the held-out accuracy is
+ *  looked for in them). */
+#define CURVE_LOOK_BACK 1000
+
+/* Read the curve rows of training @p id stored since @p ho->read (at first the last
+ * CURVE_LOOK_BACK before @p job's progress) and keep the last held-out accuracy in @p ho. A
+ * failed read changes nothing (the progress is shown without it; the next poll tells what is
+ * wrong). */
+static void read_held_out(cli_http *h, const char *id, const json_t *job, held_out *ho)
+{
+    long long done = cli_run_member_int(json_object_get(job, "progress"), "done");
+    if (ho->read < 0) ho->read = done > CURVE_LOOK_BACK ? done - CURVE_LOOK_BACK : 0;
+    if (done <= ho->read) return;
+    char after[32];
+    snprintf(after, sizeof after, "%lld", ho->read);
+    cli_url u = {0};
+    cli_job_path(&u, "trainings", id, "/curve");
+    cli_url_add_query(&u, "after", after);
+    const char *path = cli_url_text(&u);
+    cli_http_resp r = {0};
+    if (path && cli_http_request(h, "GET", path, NULL, 0, NULL, 0, &r) == CLI_OK &&
+        r.status == 200) {
+        size_t i;
+        const json_t *row;
+        json_array_foreach(json_object_get(r.json, "rows"), i, row)
+        {
+            long long it = (long long)number_or_nan(row, "iteration");
+            double acc = number_or_nan(row, "eval_accuracy");
+            if (it > ho->read) ho->read = it;
+            if (isfinite(acc)) {
+                ho->it = it;
+                ho->acc = acc;
+            }
+        }
+    }
+    cli_http_resp_free(&r);
+    cli_url_free(&u);
+}
+
 /* Show how far @p job is: the bar on a terminal; else, unless quiet, a line on stderr each time
  * another LINE_STEP of it is done (*shown: the fraction last reported, -1 before the first). */
-static void show_progress(const char *id, const json_t *job, int quiet, double *shown)
+static void show_progress(const char *id, const json_t *job, const held_out *ho, int quiet,
+                          double *shown)
 {
     char detail[256];
     const char *st = cli_run_status(job);
     double f = json_number_value(json_object_get(json_object_get(job, "progress"), "fraction"));
     if (out_progress_enabled()) {
-        out_progress_text(id, st, f, progress_text(job, 1, detail, sizeof detail));
+        out_progress_text(id, st, f, progress_text(job, ho, 1, detail, sizeof detail));
         return;
     }
     if (quiet || strcmp(st, "running") != 0) return;
     if (*shown >= 0 && f < *shown + LINE_STEP && f < 1) return;
     *shown = f;
-    fprintf(stderr, "training %s: %s\n", id, progress_text(job, 0, detail, sizeof detail));
+    fprintf(stderr, "training %s: %s\n", id, progress_text(job, ho, 0, detail, sizeof detail));
     fflush(stderr);
 }
 
 /* The kind's wait: long polls of GET /v1/trainings/ID?wait=... about once a second (so that
- * the loss moves), every POLL_MAX_S with -q off a terminal. Outcomes as cli_job_wait(). */
+ * the loss moves), with the curve rows stored since the last poll for the held-out accuracy;
+ * every POLL_MAX_S with -q off a terminal (and no curve). Outcomes as cli_job_wait(). */
 static int training_wait(cli_http *h, const char *id, const cli_job_wait_opts *o,
                          cli_http_resp *last)
 {
     double deadline = o->timeout > 0 ? eir_clock_mono() + o->timeout : 0, shown = -1;
-    double poll = o->quiet && !out_progress_enabled() ? POLL_MAX_S : POLL_BAR_S;
+    int shows = !o->quiet || out_progress_enabled();
+    double poll = shows ? POLL_BAR_S : POLL_MAX_S;
+    held_out ho = {-1, 0, NAN};
     char seen[256] = "queued";
     memset(last, 0, sizeof *last);
     for (;;) {
@@ -224,10 +281,12 @@ static int training_wait(cli_http *h, const char *id, const cli_job_wait_opts *o
             cli_http_resp_free(&r);
             return CLI_EHTTP;
         }
+        int running = strcmp(cli_run_status(job), "running") == 0;
+        if (shows && running) read_held_out(h, id, job, &ho);
         char prog[200];
         snprintf(seen, sizeof seen, "%s, %s", cli_run_status(job),
-                 progress_text(job, 0, prog, sizeof prog));
-        show_progress(id, job, o->quiet, &shown);
+                 progress_text(job, &ho, 0, prog, sizeof prog));
+        show_progress(id, job, &ho, o->quiet, &shown);
         if (cli_run_status_final(cli_run_status(job))) {
             out_progress_end();
             *last = r;
@@ -276,8 +335,9 @@ static const char wait_help[] =
     "usage: eirnn trainings wait ID [--timeout S] [-q]\n"
     "\n"
     "Wait for a training to end (long polls), then show it as 'eirnn trainings get' does.\n"
-    "While it runs, stderr shows the iterations done, the loss and the accuracy: a progress\n"
-    "bar on a terminal, else a line each time another 5% is done.\n"
+    "While it runs, stderr shows the iterations done, the loss and accuracy of the latest\n"
+    "batch and the accuracy on held-out trials at the last evaluation: a progress bar on a\n"
+    "terminal, else a line each time another 5% is done.\n"
     "exit codes: 0 succeeded, 6 cancelled, 7 failed (a training whose loss stops being\n"
     "finite fails: 'the training diverged'), 8 still running at --timeout (it goes on).\n"
     "\n"
