@@ -333,8 +333,9 @@ class TrainingsMixin:
 
 def format_progress(job: Mapping[str, Any]) -> str:
     """A line for people of a training document: ``"t_... running 120/2000 iterations, loss
-    0.6931, accuracy 51.2%"`` (a ready-made @progress callback: ``progress=lambda j:
-    print(eirnn.trainings.format_progress(j))``)."""
+    0.6931, accuracy 51.2%"`` from its latest curve row (with ``", held-out 50.0%"`` when that
+    row was an evaluation); for a @progress callback: ``progress=lambda j:
+    print(eirnn.trainings.format_progress(j))``."""
     p = job.get("progress") or {}
     text = f"{job.get('id', '?')} {job.get('status', '?')} {p.get('done', 0)}/{p.get('total', 0)} " \
            "iterations"
@@ -344,5 +345,7 @@ def format_progress(job: Mapping[str, Any]) -> str:
             text += f", loss {row['loss']:.4g}"
         if isinstance(row.get("accuracy"), (int, float)):
             text += f", accuracy {100 * row['accuracy']:.1f}%"
+        if isinstance(row.get("eval_accuracy"), (int, float)):
+            text += f", held-out {100 * row['eval_accuracy']:.1f}%"
     return text
 

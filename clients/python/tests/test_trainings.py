@@ -168,6 +168,9 @@ class FollowTest(unittest.TestCase):
         self.assertEqual(list(psy["p_choice2"]), [0.3, 0.7])
         line = format_progress(seen[0])
         self.assertEqual(line, f"{TID} running 1/2 iterations, loss 1.1, accuracy 25.0%")
+        line = format_progress(job("running", 2, latest=ROWS[1]))
+        self.assertEqual(line, f"{TID} running 2/2 iterations, loss 0.9, accuracy 50.0%, "
+                               "held-out 75.0%")
 
     def test_failed_raises(self) -> None:
         failed = job("failed", 1, error={"detail": "time limit", "field": "/time_limit"})
