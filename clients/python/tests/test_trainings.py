@@ -293,6 +293,28 @@ class TrainingsTest(unittest.TestCase):
             self.c.train(tiny_training("m_" + "0" * 24))
         self.assertEqual(cm.exception.status, 404)
 
+    @unittest.skipUnless(np is not None, "NumPy is not installed")
+    def test_custom_task_from_numpy(self) -> None:
+        rng = np.random.default_rng(5)
+        trials, steps = 6, 8
+        labels = np.zeros((trials, steps), dtype=np.int32)
+        labels[:, -2:] = (np.arange(trials) % 2 + 1)[:, None]  # choose 1 or 2 at the end
+        inputs = rng.uniform(0.0, 0.5, (trials, steps, 3))
+        inputs[np.arange(trials), :, labels[:, -1]] += 0.5       # the evidence for the choice
+        doc = tiny_training(self.c.create_model(tiny_model("rnn")), iterations=12, batch=6)
+        doc.update(task={"name": "custom", "inputs": inputs, "labels": labels},
+                   evaluate={"every": 6, "trials": 6}, test={"trials": 6})
+        t = self.c.train(doc, timeout=scaled(300))
+        self.assertEqual((t.status, t.job["task"]), ("succeeded", "custom"))
+        self.assertEqual(len(t.curve), 12)
+        self.assertTrue(0.0 <= t.evaluation["accuracy"] <= 1.0, t.evaluation)
+        with self.assertRaises(ValueError):
+            t.psychometric()  # no coherences in a custom task
+        sent = self.c.training_request(t)["task"]
+        self.assertEqual((sent["inputs"]["dtype"], sent["inputs"]["shape"]),
+                         ("float64", [trials, steps, 3]))  # sent as a binary array
+        self.assertEqual(sent["labels"]["shape"], [trials, steps])
+
     def test_cancel_and_delete(self) -> None:
         inline = tiny_model()
         t = self.c.train(tiny_training(inline, iterations=10 ** 7, batch=64), wait=False)
