@@ -693,6 +693,24 @@ static void test_bad_batches(void **state)
     bad = b, bad.x = x;
     expect_batch_error(n, &bad, "/task/inputs");
     eir_net_free(n);
+    /* a forward pass that stops being finite: EIR_ENUMERIC naming the step */
+    {
+        net_case cl = c;
+        cl.integ = EIR_INTEG_EULER;
+        cl.act = EIR_ACT_POWER;
+        eir_model_desc dl;
+        eir_train_spec sl;
+        case_desc(&f, &cl, &dl);
+        case_spec(&cl, &sl);
+        sl.dt = 40.0; /* z dt >> 2: forward Euler explodes within a few steps */
+        eir_net *nl = new_net(&dl, &sl);
+        double g[2048];
+        eir_error e2;
+        ET_CHECK(eir_net_loss_grad(nl, &b, KEY, NULL, g, NULL, &e2) == EIR_ENUMERIC,
+                 "a diverging forward pass was not refused");
+        ET_CHECK(strstr(e2.message, "step") != NULL, "message '%s' gives no step", e2.message);
+        eir_net_free(nl);
+    }
     /* specs and models */
     eir_error err;
     eir_net *nn = NULL;
