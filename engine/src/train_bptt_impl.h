@@ -392,10 +392,13 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
             const REAL *u = U + (size_t)bb * gwn;
             REAL *Id = Ib + o, *z = Z + o, *Vn = V + o + sz, *Rn = R + o + sz;
             REAL *nz = sigma > 0 ? NZ + o : NULL;
-            if (split) SFX(tr_drive_split)
-            (n, u, u + n, TA(p->coef), TA(p->bias), TA(p->leak), mx_in, Id, z);
-            else SFX(tr_drive)(n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), TA(p->leak), mx_in,
-                               Id, z);
+            if (split) {
+                SFX(tr_drive_split)
+                (n, u, u + n, TA(p->coef), TA(p->bias), TA(p->leak), mx_in, Id, z);
+            } else {
+                SFX(tr_drive)
+                (n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), TA(p->leak), mx_in, Id, z);
+            }
             if (expe) {
                 SFX(tr_exp_euler)(n, dt, sigma, Id, z, V + o, Vn, sigma > 0 ? nz : NULL);
                 if (sigma > 0) SFX(tr_noise)(n, c->noise_key, b0 + bb, t, nz, nz, Vn);
