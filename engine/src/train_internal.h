@@ -126,6 +126,21 @@ struct eir_net {
     train_acc *acc; /**< chunks of ws_B */
 };
 
+/**
+ * EIR_EINVAL naming the field ("/batch", "/task/inputs", "/task/labels", "/task/targets",
+ * "/task/mask", "/task/lengths", "/model/readout") when @p b does not fit @p nt or holds a
+ * value that is not allowed (train_loss.c).
+ */
+eir_status train_check_batch(const eir_net *nt, const eir_batch *b, eir_error *err);
+
+/** 1 / (sum of the loss weights over valid entries) (0 for a sum of 0), and
+ *  lambda_r / (N * valid steps) (0 without the rate penalty). Cannot fail. */
+void train_normalisers(const eir_net *nt, const eir_batch *batch, double *inv_mask,
+                       double *rate_scale);
+
+/** mean W^2 + mean P^2 + mean W_out^2 of the effective matrices (WMd must be current). */
+double train_l2_weights(const eir_net *nt);
+
 /** One chunk's forward (and with c->grad, backward) pass, per precision. */
 void train_chunk_f64(const train_call *c, int chunk, train_ws *w, train_acc *a);
 void train_chunk_f32(const train_call *c, int chunk, train_ws *w, train_acc *a);
