@@ -10,11 +10,12 @@
 # it takes a few minutes and needs a quiet machine to mean anything.
 #
 # Usage: bench/run_train_bench.sh [BUILD_DIR]          (default: build-bench in the repo)
-# Environment: CASES (default "gated-50x16 gated-512x64 dale-50x16 dale-512x64 rnn-50x16
-#              rnn-512x64"), PREC (default "float32,float64"), THREADS (threads of both sides:
-#              eir_train_spec.threads and torch.set_num_threads; default 1), ROUNDS (default 3),
-#              REPS (timed iterations per side, case and round, default 5), WARMUP (untimed
-#              iterations before them, default 1), T (steps, default 100).
+# Environment: CASES (default "gated-50x16 gated-512x64 gatedfull-50x16 gatedfull-512x64
+#              dale-50x16 dale-512x64 rnn-50x16 rnn-512x64"; a case is CLASS-NxB, gatedfull =
+#              class gated with a general A), PREC (default "float32,float64"), THREADS (threads
+#              of both sides: eir_train_spec.threads and torch.set_num_threads; default 1),
+#              ROUNDS (default 3), REPS (timed iterations per side, case and round, default 5),
+#              WARMUP (untimed iterations before them, default 1), T (steps, default 100).
 # Results: BUILD_DIR/bench-results/train/{cases/ (the case files), eirnn.jsonl, torch.jsonl,
 #          check.txt, combined.json, table.md}.
 set -euo pipefail
@@ -22,7 +23,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build-bench}
 OUT=$BUILD/bench-results/train
-CASES=${CASES:-"gated-50x16 gated-512x64 dale-50x16 dale-512x64 rnn-50x16 rnn-512x64"}
+CASES=${CASES:-"gated-50x16 gated-512x64 gatedfull-50x16 gatedfull-512x64 dale-50x16 dale-512x64
+               rnn-50x16 rnn-512x64"}
 PREC=${PREC:-float32,float64}
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-3}
@@ -57,7 +59,7 @@ echo "# threads $THREADS on both sides; T = $T; $ROUNDS rounds x $REPS iteration
     "warm-up per side and case"
 
 # The case files (network, batch, eirnn's first iteration) and the numerical check.
-"$BENCH" --write "$OUT/cases" --cases "${CASES// /,}" --prec "$PREC" --T "$T" \
+"$BENCH" --write "$OUT/cases" --cases "$(echo $CASES | tr ' ' ,)" --prec "$PREC" --T "$T" \
     --threads "$THREADS" 2>/dev/null
 check_ok=1
 for c in $CASES; do

@@ -4,20 +4,20 @@
  * the case files of the PyTorch peer (bench/peers/torch_train.py; docs/BENCHMARKS.md,
  * "Training").
  *
- * A case is CLASS-NxB (class rnn, dale or gated; N cells, 80 % excitatory; a batch of B trials
- * of T steps). Its network and batch are generated here from fixed seeds, the same for every
- * precision and thread count:
+ * A case is CLASS-NxB (class rnn, dale or gated, or gatedfull: class gated with a general A;
+ * N cells, 80 % excitatory; a batch of B trials of T steps). Its network and batch are generated
+ * here from fixed seeds, the same for every precision and thread count:
  *
  *   W: Dale-signed (E columns >= 0, I columns <= 0; class rnn takes the same signed W), each
  *      connection present with probability 0.8 (no self-connections), |W| half-normal, scaled
  *      to a bulk spectral radius 1.5 with E/I balance (I weights 4x E); A = 0.5 (E columns),
- *      1.0 (I columns) as a full N x N matrix (gated); G_b = 1, bias 0, P ~ N(0, 0.25) (N x 3),
- *      W_out ~ N(0, 1/N) (3 x N, from all cells), b_out 0; relu, exp_euler, dt = 0.2, no
- *      recurrent noise unless --sigma;
- *   batch: B trials of the perceptual decision task (eir_task_generate(), the trial stream of
- *      the training's first iteration) at dt 20 ms with fixed periods of T/20 (fixation),
- *      18T/20 (stimulus) and T/20 (decision) steps: 3 inputs (fixation, two noisy evidence
- *      channels), 3 outputs, label 0 until the decision, then the correct choice;
+ *      1.0 (I columns) as a full N x N matrix (gated; gatedfull: every entry of A drawn
+ *      uniformly in [0.25, 1.25], so that M is not a per-type multiple of |W|); G_b = 1, bias 0, P
+ * ~ N(0, 0.25) (N x 3), W_out ~ N(0, 1/N) (3 x N, from all cells), b_out 0; relu, exp_euler, dt =
+ * 0.2, no recurrent noise unless --sigma; batch: B trials of the perceptual decision task
+ * (eir_task_generate(), the trial stream of the training's first iteration) at dt 20 ms with fixed
+ * periods of T/20 (fixation), 18T/20 (stimulus) and T/20 (decision) steps: 3 inputs (fixation, two
+ * noisy evidence channels), 3 outputs, label 0 until the decision, then the correct choice;
  *   training: cross-entropy over all steps, trainable W, P, bias, W_out, b_out (the default),
  *      Adam lr 1e-3 (0.9, 0.999, 1e-8), gradient clipped to norm 1.
  *
@@ -82,6 +82,7 @@ typedef struct options {
 typedef struct bench_case {
     char name[32];
     eir_class cls;
+    int full_a; /**< class "gatedfull": A a general matrix (else per presynaptic type) */
     int n, n_e, B, T;
     double *W, *A, *leak, *bias, *P, *W_out, *b_out, *x, *label_d;
     int32_t *label;
@@ -176,6 +177,11 @@ static void make_network(bench_case *c)
         c->P[k] = 0.5 * gauss(&s);
     for (int k = 0; k < N_OUT * n; k++)
         c->W_out[k] = gauss(&s) / sqrt((double)n);
+    if (c->full_a) {
+        uint64_t s2 = SEED + 104729u * (uint64_t)n;
+        for (size_t k = 0; k < (size_t)n * n; k++)
+            c->A[k] = 0.25 + uniform(&s2);
+    }
 }
 
 /**
@@ -223,10 +229,11 @@ static void case_init(bench_case *c, const char *name, int T)
         c->cls = EIR_CLASS_RNN;
     else if (!strcmp(cls, "dale"))
         c->cls = EIR_CLASS_DALE;
-    else if (!strcmp(cls, "gated"))
+    else if (!strcmp(cls, "gated") || !strcmp(cls, "gatedfull"))
         c->cls = EIR_CLASS_GATED;
     else
-        die("the class of a case is rnn, dale or gated, not", cls);
+        die("the class of a case is rnn, dale, gated or gatedfull, not", cls);
+    c->full_a = !strcmp(cls, "gatedfull");
     snprintf(c->name, sizeof c->name, "%s", name);
     c->n_e = (4 * c->n) / 5;
     c->T = T;
