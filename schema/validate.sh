@@ -63,12 +63,14 @@ ajv_opts=(--spec=draft2020 --strict=true --strict-required=false -c ajv-formats)
 refs_model=(-r json/array.schema.json)
 refs_run=(-r json/model.schema.json -r json/array.schema.json)
 refs_sweep=(-r json/run.schema.json -r json/model.schema.json -r json/array.schema.json)
+refs_training=(-r json/model.schema.json -r json/array.schema.json)
 
 # ---- 1. the schemas compile ---------------------------------------------------------------------
 "$ajv" compile "${ajv_opts[@]}" -s json/array.schema.json || fail=1
 "$ajv" compile "${ajv_opts[@]}" -s json/model.schema.json "${refs_model[@]}" || fail=1
 "$ajv" compile "${ajv_opts[@]}" -s json/run.schema.json "${refs_run[@]}" || fail=1
 "$ajv" compile "${ajv_opts[@]}" -s json/sweep.schema.json "${refs_sweep[@]}" || fail=1
+"$ajv" compile "${ajv_opts[@]}" -s json/training.schema.json "${refs_training[@]}" || fail=1
 
 # ---- 2. examples ------------------------------------------------------------------------------
 # The manifest as lines "kind expect file" (expect: valid | invalid), after checking that it
@@ -81,7 +83,7 @@ let bad = 0;
 const listed = new Set();
 const out = [];
 const add = (e, section) => {
-  if (!e.file || !["model", "run", "sweep"].includes(e.kind)) {
+  if (!e.file || !["model", "run", "sweep", "training"].includes(e.kind)) {
     console.error(`manifest: bad entry in ${section}: ${JSON.stringify(e)}`);
     bad = 1;
     return;
@@ -117,7 +119,7 @@ EOF
 ) || fail=1
 
 checked=0
-for kind in model run sweep; do
+for kind in model run sweep training; do
   for expect in valid invalid; do
     files=$(awk -v k="$kind" -v e="$expect" '$1 == k && $2 == e { print $3 }' <<<"$listing")
     [ -n "$files" ] || continue
@@ -126,6 +128,7 @@ for kind in model run sweep; do
     case $kind in
       model) refs=("${refs_model[@]}") ;;
       run) refs=("${refs_run[@]}") ;;
+      training) refs=("${refs_training[@]}") ;;
       *) refs=("${refs_sweep[@]}") ;;
     esac
     out=$("$ajv" validate "${ajv_opts[@]}" --errors=text -s "json/$kind.schema.json" "${refs[@]}" "${data[@]}" \
@@ -153,7 +156,7 @@ const [dir, sync] = [process.argv[2], process.argv[3] === "1"];
 const read = (f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
 const GEN = "generated from schema/";
 const roots = { "array.schema.json": null, "model.schema.json": "Model", "run.schema.json": "Run",
-                "sweep.schema.json": "SweepRequest" };
+                "sweep.schema.json": "SweepRequest", "training.schema.json": "TrainingRequest" };
 const gen = {};
 let bad = 0;
 
@@ -166,9 +169,9 @@ function rewrite(node) {
     if (k === "$ref" && typeof v === "string") {
       let m;
       if ((m = v.match(/^#\/\$defs\/([A-Za-z0-9_]+)$/))) out[k] = `#/components/schemas/${m[1]}`;
-      else if ((m = v.match(/^(array|model|run|sweep)\.schema\.json#\/\$defs\/([A-Za-z0-9_]+)$/)))
+      else if ((m = v.match(/^(array|model|run|sweep|training)\.schema\.json#\/\$defs\/([A-Za-z0-9_]+)$/)))
         out[k] = `#/components/schemas/${m[2]}`;
-      else if ((m = v.match(/^(model|run|sweep)\.schema\.json$/))) out[k] = `#/components/schemas/${roots[m[1] + ".schema.json"]}`;
+      else if ((m = v.match(/^(model|run|sweep|training)\.schema\.json$/))) out[k] = `#/components/schemas/${roots[m[1] + ".schema.json"]}`;
       else { console.error(`openapi sync: cannot map $ref ${v}`); bad = 1; out[k] = v; }
     } else out[k] = rewrite(v);
   }
@@ -206,7 +209,17 @@ const sweepsJson = (doc) => {
          post.requestBody.content["application/json"];
 };
 const hasSweeps = !!sweepsJson(cur);
-for (const r of hasSweeps ? ["Model", "Run", "SweepRequest"] : ["Model", "Run"]) {
+// The same for the training document and POST /v1/trainings.
+const trainingsJson = (doc) => {
+  const post = doc.paths["/v1/trainings"] && doc.paths["/v1/trainings"].post;
+  return post && post.requestBody && post.requestBody.content &&
+         post.requestBody.content["application/json"];
+};
+const hasTrainings = !!trainingsJson(cur);
+const rootNames = ["Model", "Run"];
+if (hasSweeps) rootNames.push("SweepRequest");
+if (hasTrainings) rootNames.push("TrainingRequest");
+for (const r of rootNames) {
   reach.add(r);
   walk(gen[r]);
 }
@@ -225,17 +238,19 @@ const manifest = read("examples/manifest.json");
 const examples = {};
 for (const [k, v] of Object.entries(want.components.examples || {}))
   if (!v["x-generated-from"]) examples[k] = v;
-const byKind = { model: {}, run: {}, sweep: {} };
+const byKind = { model: {}, run: {}, sweep: {}, training: {} };
 for (const e of manifest.requests) {
   if (e.kind === "sweep" && !hasSweeps) continue;
+  if (e.kind === "training" && !hasTrainings) continue;
   const name = path.basename(e.file, ".json");
   examples[name] = { summary: e.about, value: read(`examples/${e.file}`), "x-generated-from": `schema/examples/${e.file}` };
-  byKind[e.kind][name.replace(/^(model|run|sweep)_/, "")] = { $ref: `#/components/examples/${name}` };
+  byKind[e.kind][name.replace(/^(model|run|sweep|training)_/, "")] = { $ref: `#/components/examples/${name}` };
 }
 want.components.examples = examples;
 want.paths["/v1/models"].post.requestBody.content["application/json"].examples = byKind.model;
 want.paths["/v1/runs"].post.requestBody.content["application/json"].examples = byKind.run;
 if (hasSweeps) sweepsJson(want).examples = byKind.sweep;
+if (hasTrainings) trainingsJson(want).examples = byKind.training;
 
 const text = JSON.stringify(want, null, 2) + "\n";
 if (sync) {

@@ -206,10 +206,11 @@ enum MHD_Result h_models_delete(srv_req *r)
     if (st == STORE_INVALID) st = STORE_NOT_FOUND;
     if (st == STORE_CONFLICT)
         return srv_problem(r, SRV_P_CONFLICT, 409, NULL,
-                           "model %s is used by %lld run%s or analys%s; delete those first "
-                           "(see GET /v1/runs?model_id=%s and GET /v1/analyses?model_id=%s)",
+                           "model %s is used by %lld run%s, analys%s or training%s; delete "
+                           "those first (see GET /v1/runs?model_id=%s, GET "
+                           "/v1/analyses?model_id=%s and GET /v1/trainings?model_id=%s)",
                            id, (long long)using, using == 1 ? "" : "s", using == 1 ? "is" : "es",
-                           id, id);
+                           using == 1 ? "" : "s", id, id, id);
     if (st != STORE_OK) {
         char what[96];
         snprintf(what, sizeof what, "model %s", id);

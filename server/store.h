@@ -54,19 +54,17 @@ typedef enum store_run_status {
     STORE_RUN_CANCELLED = 5
 } store_run_status;
 
-#define STORE_RUN_NSTATUS 6 /**< number of ::store_run_status values */
-#define STORE_ID_MAX 32     /**< buffer size for an id ("m_"/"r_"/"a_"/"t_" + 24 hex + NUL fits) */
-#define STORE_KIND_MAX                                                                             \
-    32 /**< buffer size for a job kind or subkind name (a training's subkind is its task's name,   \
-          up to 26 bytes) */
-#define STORE_HASH_MAX 65          /**< buffer size for a SHA-256 hex digest + NUL */
-#define STORE_CURSOR_MAX 32        /**< buffer size for a pagination cursor */
-#define STORE_ERRMSG_MAX 512       /**< size of a connection's error message buffer */
-#define STORE_VAR_MAX 32           /**< buffer size for a result variable name */
-#define STORE_DTYPE_MAX 16         /**< buffer size for a dtype name */
-#define STORE_MAX_NDIM 8           /**< most dimensions a stored result may have */
-#define STORE_LIST_MAX 1000        /**< largest page a list operation returns */
-#define STORE_LIST_DEFAULT 50      /**< page size used when a list is asked for limit <= 0 */
+#define STORE_RUN_NSTATUS 6   /**< number of ::store_run_status values */
+#define STORE_ID_MAX 32       /**< buffer size for an id ("m_"/"r_"/"a_"/"t_" + 24 hex + NUL) */
+#define STORE_KIND_MAX 32     /**< buffer size for a job kind or subkind (a task's name) */
+#define STORE_HASH_MAX 65     /**< buffer size for a SHA-256 hex digest + NUL */
+#define STORE_CURSOR_MAX 32   /**< buffer size for a pagination cursor */
+#define STORE_ERRMSG_MAX 512  /**< size of a connection's error message buffer */
+#define STORE_VAR_MAX 32      /**< buffer size for a result variable name */
+#define STORE_DTYPE_MAX 16    /**< buffer size for a dtype name */
+#define STORE_MAX_NDIM 8      /**< most dimensions a stored result may have */
+#define STORE_LIST_MAX 1000   /**< largest page a list operation returns */
+#define STORE_LIST_DEFAULT 50 /**< page size used when a list is asked for limit <= 0 */
 #define STORE_MAX_LABEL_FILTERS 16 /**< most label conditions of one list */
 #define STORE_CLAIMANT_MAX 96      /**< buffer for a claimant name */
 /** Largest training checkpoint (training_checkpoint_put()) in bytes: 768 MiB, below SQLite's
@@ -108,19 +106,20 @@ typedef enum store_model_state {
 
 /** A stored model. */
 typedef struct store_model {
-    char id[STORE_ID_MAX];          /**< "m_" + 24 lower-case hex characters */
-    char hash[STORE_HASH_MAX];      /**< eir_model_hash() of the built model; "" until ready */
-    store_model_state state;        /**< build state */
-    char *error;                    /**< problem object (JSON text) of a failed build, else NULL */
-    double build_s;                 /**< seconds a worker's build took; -1 when not built by one */
-    char *name;                     /**< "name" of the model, "" when none */
-    int64_t n;                      /**< number of neurons N */
-    int64_t created_at;             /**< ms since the epoch */
-    char *json;                     /**< the model document as submitted; NULL in lists */
-    char *labels_json;              /**< its labels as a JSON object text ("{}" when none) */
-    char sweep_id[STORE_ID_MAX];    /**< the sweep that created it, or "" */
-    char training_id[STORE_ID_MAX]; /**< the training that made it ("t_...", finish_model()),
-                                         or ""; kept when that training is deleted */
+    char id[STORE_ID_MAX];       /**< "m_" + 24 lower-case hex characters */
+    char hash[STORE_HASH_MAX];   /**< eir_model_hash() of the built model; "" until ready */
+    store_model_state state;     /**< build state */
+    char *error;                 /**< problem object (JSON text) of a failed build, else NULL */
+    double build_s;              /**< seconds a worker's build took; -1 when not built by one */
+    char *name;                  /**< "name" of the model, "" when none */
+    int64_t n;                   /**< number of neurons N */
+    int64_t created_at;          /**< ms since the epoch */
+    char *json;                  /**< the model document as submitted; NULL in lists */
+    char *labels_json;           /**< its labels as a JSON object text ("{}" when none) */
+    char sweep_id[STORE_ID_MAX]; /**< the sweep that created it, or "" */
+    /** The training that made it ("t_...", finish_model()), or ""; kept when that training is
+     *  deleted. */
+    char training_id[STORE_ID_MAX];
 } store_model;
 
 /**

@@ -161,9 +161,54 @@ HOT static void SFX(tr_drive)(int n, const REAL *restrict u, const REAL *restric
             z[i] = leak[i];
 }
 
-/** sim_impl.h's step_exp_euler(): V (in place) and, when s is not NULL, the noise scale. */
+/** Column-split drive and gate (sim_impl.h's drive_split), in place as tr_drive(). */
+HOT static void SFX(tr_drive_split)(int n, const REAL *restrict uE, const REAL *restrict uI,
+                                    const REAL *restrict coef, const REAL *restrict bias,
+                                    const REAL *restrict leak, int mx_in, REAL *restrict Id,
+                                    REAL *restrict z)
+{
+    const REAL *cE = coef, *cI = coef + n, *gE = coef + 2 * n, *gI = coef + 3 * n;
+    for (int i = 0; i < n; i++)
+        Id[i] = cE[i] * uE[i] + cI[i] * uI[i] + bias[i] + Id[i];
+    if (mx_in)
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i] + gE[i] * uE[i] + gI[i] * uI[i] + z[i];
+    else
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i] + gE[i] * uE[i] + gI[i] * uI[i];
+}
+
+/** Column split, backward: du_E = cE dI + gE dz, du_I = cI dI + gI dz (du: 2N). */
+HOT static void SFX(tr_du_split)(int n, const REAL *restrict coef, const REAL *restrict dI,
+                                 const REAL *restrict dz, REAL *restrict du)
+{
+    const REAL *cE = coef, *cI = coef + n, *gE = coef + 2 * n, *gI = coef + 3 * n;
+    for (int i = 0; i < n; i++) {
+        du[i] = cE[i] * dI[i] + gE[i] * dz[i];
+        du[n + i] = cI[i] * dI[i] + gI[i] * dz[i];
+    }
+}
+
+/**
+ * C (m x n_out, ldc) = A (m x k, lda) B^T or A B (B: rows of the product matrix) with beta 0;
+ * k == 0 or an empty output writes zeros / nothing (BLAS may leave C untouched for k = 0).
+ */
+static void SFX(tr_gemm)(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int nn, int k,
+                         const REAL *A, int lda, const REAL *Bm, int ldb, REAL *C, int ldc)
+{
+    if (m <= 0 || nn <= 0) return;
+    if (k <= 0) {
+        for (int r = 0; r < m; r++)
+            memset(C + (size_t)r * ldc, 0, (size_t)nn * sizeof *C);
+        return;
+    }
+    GEMM(CblasRowMajor, ta, tb, m, nn, k, 1, A, lda, Bm, ldb, 0, C, ldc);
+}
+
+/** sim_impl.h's step_exp_euler(): V from Vo and, when s is not NULL, the noise scale. */
 HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *restrict Id,
-                                  const REAL *restrict z, REAL *restrict V, REAL *restrict s)
+                                  const REAL *restrict z, const REAL *restrict Vo, REAL *restrict V,
+                                  REAL *restrict s)
 {
     const REAL h = (REAL)dt;
     for (int i = 0; i < n; i++) {
@@ -171,7 +216,7 @@ HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *re
         REAL x = zi * h;
         REAL e, g;
         DECAY_GAIN(x, &e, &g);
-        V[i] = V[i] * e + Id[i] * (g / zi);
+        V[i] = Vo[i] * e + Id[i] * (g / zi);
     }
     if (s) {
         const REAL sg = (REAL)sigma;
@@ -184,13 +229,13 @@ HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *re
     }
 }
 
-/** sim_impl.h's step_euler(). */
+/** sim_impl.h's step_euler(), from @p Vo into @p V. */
 HOT static void SFX(tr_euler)(int n, double dt, const REAL *restrict Id, const REAL *restrict z,
-                              REAL *restrict V)
+                              const REAL *restrict Vo, REAL *restrict V)
 {
     const REAL h = (REAL)dt;
     for (int i = 0; i < n; i++)
-        V[i] = V[i] + h * (-z[i] * V[i] + Id[i]);
+        V[i] = Vo[i] + h * (-z[i] * Vo[i] + Id[i]);
 }
 
 /** Noise of trial @p b at step @p k (sim_impl.h's add_noise()): NZ = s xi, V += NZ. */
@@ -306,6 +351,7 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
     REAL *X = TA(w->X), *V = TA(w->V), *R = TA(w->R);
     REAL *Z = TA(w->Z), *Ib = TA(w->Ib), *NZ = TA(w->NZ), *U = TA(w->U), *Y = TA(w->Y);
     const int mx_in = nin > 0 && p->M_in;
+    const int split = nt->mode == TRAIN_SPLIT, ne = nt->n_e;
     if (nin > 0) {
         for (int t = 0; t < T; t++)
             for (int bb = 0; bb < cb; bb++) {
@@ -333,21 +379,31 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
     a->bad_step = -1;
     for (int t = 0; t < T; t++) {
         const REAL *Rt = R + (size_t)t * sz;
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, cb, gwn, n, 1, Rt, n, TA(p->WM), n, 0, U,
-             gwn);
+        if (split) { /* u_E = S_E r_E, u_I = S_I r_I (the engine's two calls) */
+            SFX(tr_gemm)(CblasNoTrans, CblasTrans, cb, n, ne, Rt, n, TA(p->WM), n, U, gwn);
+            SFX(tr_gemm)
+            (CblasNoTrans, CblasTrans, cb, n, n - ne, Rt + ne, n, TA(p->WM) + ne, n, U + n, gwn);
+        } else {
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, cb, gwn, n, 1, Rt, n, TA(p->WM), n, 0, U,
+                 gwn);
+        }
         for (int bb = 0; bb < cb; bb++) {
             const size_t o = (size_t)t * sz + (size_t)bb * n;
             const REAL *u = U + (size_t)bb * gwn;
             REAL *Id = Ib + o, *z = Z + o, *Vn = V + o + sz, *Rn = R + o + sz;
             REAL *nz = sigma > 0 ? NZ + o : NULL;
-            SFX(tr_drive)
-            (n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), TA(p->leak), mx_in, Id, z);
-            memcpy(Vn, V + o, (size_t)n * sizeof *Vn);
+            if (split) {
+                SFX(tr_drive_split)
+                (n, u, u + n, TA(p->coef), TA(p->bias), TA(p->leak), mx_in, Id, z);
+            } else {
+                SFX(tr_drive)
+                (n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), TA(p->leak), mx_in, Id, z);
+            }
             if (expe) {
-                SFX(tr_exp_euler)(n, dt, sigma, Id, z, Vn, sigma > 0 ? nz : NULL);
+                SFX(tr_exp_euler)(n, dt, sigma, Id, z, V + o, Vn, sigma > 0 ? nz : NULL);
                 if (sigma > 0) SFX(tr_noise)(n, c->noise_key, b0 + bb, t, nz, nz, Vn);
             } else {
-                SFX(tr_euler)(n, dt, Id, z, Vn);
+                SFX(tr_euler)(n, dt, Id, z, V + o, Vn);
                 if (sigma > 0) {
                     for (int i = 0; i < n; i++)
                         nz[i] = noise_s;
@@ -439,6 +495,8 @@ static void SFX(tr_backward)(const train_call *c, int b0, int cb, train_ws *w, t
     REAL *V = TA(w->V), *R = TA(w->R), *Z = TA(w->Z), *Ib = TA(w->Ib), *NZ = TA(w->NZ);
     REAL *DY = TA(w->DY), *DIZ = TA(w->DIZ), *dv = TA(w->carry);
     REAL *DR[2] = {TA(w->DR), TA(w->DR) + sz};
+    const int split = nt->mode == TRAIN_SPLIT, ne = nt->n_e;
+    REAL *DU = split ? TA(w->DU) : NULL;
     /* readout: dW_out = DY^T R_{1..T}, db_out = sum DY */
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, no, nr, (int)rows, 1, DY, no, R + sz, n, 0,
          TA(a->dWout), nr);
@@ -462,22 +520,36 @@ static void SFX(tr_backward)(const train_call *c, int b0, int cb, train_ws *w, t
                 d[i] += dr[i];
             REAL *dI = DIZ + ((size_t)t * cb + bb) * gwn;
             REAL *dz = nt->gw == 2 ? dI + n : TA(w->U);
-            if (expe)
-                SFX(tr_back_exp)
-                (n, dt, noisy, Z + o, V + o, Ib + o, noisy ? NZ + o : NULL, d, dI, dz);
-            else
-                SFX(tr_back_euler)(n, dt, Z + o, V + o, d, dI, dz);
+            if (expe) SFX(tr_back_exp)
+            (n, dt, noisy, Z + o, V + o, Ib + o, noisy ? NZ + o : NULL, d, dI, dz);
+            else SFX(tr_back_euler)(n, dt, Z + o, V + o, d, dI, dz);
             if (nt->gw == 1)
                 for (int i = 0; i < n; i++)
                     dG[i] += dz[i];
+            if (split) SFX(tr_du_split)(n, TA(p->coef), dI, dz, DU + ((size_t)t * cb + bb) * gwn);
         }
-        if (t > 0)
+        if (t == 0) continue;
+        if (split) { /* dr_E = du_E S_E, dr_I = du_I S_I */
+            const REAL *du = DU + (size_t)t * cb * gwn;
+            SFX(tr_gemm)(CblasNoTrans, CblasNoTrans, cb, ne, n, du, gwn, TA(p->WM), n, drt, n);
+            SFX(tr_gemm)
+            (CblasNoTrans, CblasNoTrans, cb, n - ne, n, du + n, gwn, TA(p->WM) + ne, n, drt + ne,
+             n);
+        } else {
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, cb, n, gwn, 1,
                  DIZ + (size_t)t * cb * gwn, gwn, TA(p->WM), n, 0, drt, n);
+        }
     }
     /* weights: d[W; M] = DIZ^T R_{0..T-1}; dP = dI^T X; db, dG = column sums */
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, gwn, n, (int)rows, 1, DIZ, gwn, R, n, 0,
-         TA(a->dWM), n);
+    if (split) { /* dS_E = du_E^T r_E, dS_I = du_I^T r_I */
+        SFX(tr_gemm)(CblasTrans, CblasNoTrans, n, ne, (int)rows, DU, gwn, R, n, TA(a->dWM), n);
+        SFX(tr_gemm)
+        (CblasTrans, CblasNoTrans, n, n - ne, (int)rows, DU + n, gwn, R + ne, n, TA(a->dWM) + ne,
+         n);
+    } else {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, gwn, n, (int)rows, 1, DIZ, gwn, R, n, 0,
+             TA(a->dWM), n);
+    }
     if (nin > 0)
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, nin, (int)rows, 1, DIZ, gwn, TA(w->X), nin,
              0, TA(a->dP), nin);

@@ -377,6 +377,13 @@ requests = [
      "3 x 4 grid over a model field and the run's seed, with metrics and labels"),
     ("requests/sweep_zip_inline.json", "sweep", None, None,
      "zip of a segment's value and dt on an inline model"),
+    # training documents (FORMAT.md "Trainings"), written by hand at the top of schema/examples/
+    ("training_pdm_gated.json", "training", None, None,
+     "the decision task learned by a gated 50-cell network given inline (generated W and P): varied fixation and stimulus, a fixed 500 ms stimulus for the test, rate penalty, labels"),
+    ("training_cdm_by_id.json", "training", "training_model_cdm.json", None,
+     "context decision making on a stored model: every timing form, coherences, euler, float32, mse with both penalties, every parameter trainable, every job field"),
+    ("training_custom.json", "training", None, None,
+     "a custom task: inputs, integer labels, a loss mask and trial lengths as nested lists; an rnn given inline"),
 ]
 
 # ================================================================ invalid documents
@@ -593,14 +600,56 @@ invalid = [
      "zip axes have the same length"),
 ]
 
+# ---------------------------------------------------------------- invalid training documents
+BASE_T = {"model": "m_3f2a9c0d41e5b7a8c6d90e1f", "task": {"name": "perceptual_decision_making"},
+          "dt": 20}
+# a dale model of 3 cells with the decision task's 3 inputs and 3 outputs
+MODEL_T = {"class": "dale", "populations": {"E": 2, "I": 1}, "n_inputs": 3, "leak": 0.01,
+           "recurrent": {"W": [[0.0, 0.002, -0.004], [0.002, 0.0, -0.004], [0.003, 0.003, 0.0]]},
+           "input": {"P": [[0.01, 0.02, 0.0], [0.01, 0.0, 0.02], [0.01, 0.01, 0.01]]},
+           "readout": {"W_out": [[0.1, 0.1, 0.0], [0.2, -0.1, 0.0], [-0.1, 0.2, 0.0]]}}
+CUSTOM_T = {"name": "custom", "inputs": [[[0.0], [1.0]], [[1.0], [0.0]]], "labels": [[0, 1], [0, 0]]}
+invalid += [
+    ("training_unknown_field", "training", "reject", "/epochs", {"epochs": 10},
+     "unknown top-level field (the number of updates is iterations)"),
+    ("training_rk4", "training", "reject", "/integrator", {"integrator": "rk4"},
+     "training differentiates exp_euler or euler; rk4 is for runs"),
+    ("training_lr_zero", "training", "reject", "/optimizer/lr", {"optimizer": {"lr": 0}},
+     "Adam's step size is > 0"),
+    ("training_unknown_period", "training", "reject", "/task/timing/sample",
+     {"task": {"name": "perceptual_decision_making", "timing": {"sample": 100}}},
+     "sample is a period of delay_match_sample, not of the decision task"),
+    ("training_uniform_reversed", "training", "accept", "/task/timing/stimulus/uniform",
+     {"task": {"name": "perceptual_decision_making", "timing": {"stimulus": {"uniform": [800, 100]}}}},
+     "a uniform duration's min is at most its max"),
+    ("training_coherence_above_100", "training", "reject", "/test/coherences/1",
+     {"test": {"coherences": [50, 150]}}, "coherences are percentages"),
+    ("training_trainable_twice", "training", "reject", "/trainable/1", {"trainable": ["W", "W"]},
+     "each parameter once"),
+    ("training_custom_labels_and_targets", "training", "reject", "/task/targets",
+     {"task": dict(CUSTOM_T, targets=[[[1.0], [0.0]], [[0.0], [1.0]]])},
+     "a custom task has labels (cross_entropy) or targets (mse), not both"),
+    ("training_custom_length_past_T", "training", "accept", "/task/lengths/1",
+     {"task": dict(CUSTOM_T, lengths=[2, 3])}, "trial lengths are 1 .. T (2)"),
+    ("training_trainable_A_dale", "training", "accept", "/trainable/1",
+     {"model": MODEL_T, "trainable": ["W", "A"]},
+     "A (the gate scale) is trainable only for class gated in the reduced form"),
+    ("training_model_inputs", "training", "accept", "/model/n_inputs",
+     {"model": dict(MODEL_T, n_inputs=2, input={"P": [[0.01, 0.0], [0.0, 0.01], [0.01, 0.01]]})},
+     "the decision task has 3 inputs (fixation and two evidence channels)"),
+    ("training_model_no_readout", "training", "accept", "/model/readout",
+     {"model": {k: v for k, v in MODEL_T.items() if k != "readout"}},
+     "a model trained on a task needs a readout of the task's outputs"),
+]
+
 entries_invalid = []
 for name, kind, verdict, field, patch, about in invalid:
-    base = {"model": BASE_M, "run": BASE_R, "sweep": BASE_S}[kind]
+    base = {"model": BASE_M, "run": BASE_R, "sweep": BASE_S, "training": BASE_T}[kind]
     doc = patched(base, patch)
     path = "invalid/%s.json" % name
     dump(R + "/" + path, doc)
     e = {"file": path, "kind": kind}
-    if kind in ("run", "sweep") and "model_id" in doc:
+    if kind in ("run", "sweep") and "model_id" in doc:  # (an invalid training's model is inline)
         e["model"] = "requests/model_conductance_shunting.json" if name == "run_y_without_readout" else RUN_MODEL
     e["schema"] = verdict
     e["field"] = field
@@ -625,15 +674,17 @@ lines.append("Documents of the JSON contract (`FORMAT.md`): `requests/` must be 
 lines.append("rejected. `manifest.json` is the machine-readable list of both, read by `schema/validate.sh` (JSON")
 lines.append("Schema validation with ajv) and by `tests/schema/test_examples.c` (the C parser, `eir_json.h`):")
 lines.append("every file here must be listed there, and every listed file must exist.\n")
-lines.append("* `kind`: `model` (schema `json/model.schema.json`), `run` (`json/run.schema.json`) or `sweep`")
-lines.append("  (`json/sweep.schema.json`).")
-lines.append("* `model` (runs, sweeps): the model file a `model_id` stands for; the C test parses the run (every")
-lines.append("  point's run and model of a sweep) against it.")
+lines.append("* `kind`: `model` (schema `json/model.schema.json`), `run` (`json/run.schema.json`), `sweep`")
+lines.append("  (`json/sweep.schema.json`) or `training` (`json/training.schema.json`; the accepted training")
+lines.append("  documents are the hand-written `training_*.json` at the top of this directory).")
+lines.append("* `model` (runs, sweeps, trainings): the model file a `model_id` (a training's `model` id) stands")
+lines.append("  for; the C test parses the run (every point's run and model of a sweep) against it, and checks")
+lines.append("  a training's model against its task.")
 lines.append("* `same_as`: a document that must parse to the same thing (same model hash; same inputs and V0).")
 lines.append("* `schema` (invalid): `reject` when the JSON Schema must reject the document too; `accept` when only")
 lines.append("  the parser can tell (shapes that depend on N or n_inputs, Dale's law, the contents of binary arrays).")
 lines.append("* `field`: the JSON pointer the parser's error must name (the `field` of the API's problem detail).\n")
-lines.append("The C test also builds every accepted model and simulates every accepted run (none may diverge),")
+lines.append("The C test also builds every accepted model (a training's too) and simulates every accepted run (none may diverge),")
 lines.append("and `validate.sh --sync` copies the accepted documents into `openapi.json` as request examples.\n")
 lines.append("The files are generated by `make_examples.py` (real base64 of float64/float32 data); edit the script")
 lines.append("and run `python3 schema/examples/make_examples.py`, not the JSON.\n")
@@ -641,9 +692,10 @@ lines.append("## Accepted (`requests/`)\n")
 lines.append("| file | kind | parsed with | what it shows |")
 lines.append("|---|---|---|---|")
 for e in entries_req:
-    extra = e.get("model", "inline" if e["kind"] in ("run", "sweep") else "-")
-    lines.append("| `%s` | %s | %s | %s |" % (e["file"].split("/")[1], e["kind"],
-                 ("`%s`" % extra.split("/")[1]) if "/" in extra else extra, e["about"].replace("|", "\\|")))
+    extra = e.get("model", "inline" if e["kind"] in ("run", "sweep", "training") else "-")
+    lines.append("| `%s` | %s | %s | %s |" % (e["file"].split("/")[-1], e["kind"],
+                 ("`%s`" % extra.split("/")[-1]) if extra.endswith(".json") else extra,
+                 e["about"].replace("|", "\\|")))
 lines.append("\n## Rejected (`invalid/`)\n")
 lines.append("| file | kind | schema | parser error field | why |")
 lines.append("|---|---|---|---|---|")

@@ -77,11 +77,29 @@ static void put(wctx *w, json_t *obj, const char *key, json_t *v)
     w_fail(w, EIR_ENOMEM, "", "out of memory while writing the trained model");
 }
 
+/* A shallow copy of object @p obj (members shared). jansson's json_copy() is not used: it drops
+ * a member it cannot add when memory runs out and still returns the copy. */
+static json_t *shallow_copy(wctx *w, const json_t *obj)
+{
+    const char *key;
+    json_t *val, *c = json_object();
+    int bad = !c;
+    json_object_foreach((json_t *)obj, key, val)
+    {
+        if (bad || json_object_set(c, key, val) != 0) bad = 1;
+    }
+    if (!bad) return c;
+    json_decref(c);
+    w_fail(w, EIR_ENOMEM, "", "out of memory while writing the trained model");
+    return NULL;
+}
+
 /* A shallow copy of member key of obj when it is an object, else a new empty object. */
 static json_t *copy_member(wctx *w, const json_t *obj, const char *key)
 {
     const json_t *m = json_object_get(obj, key);
-    json_t *c = json_is_object(m) && !ja_is_binary(m) ? json_copy((json_t *)m) : json_object();
+    if (json_is_object(m) && !ja_is_binary(m)) return shallow_copy(w, m);
+    json_t *c = json_object();
     if (!c) w_fail(w, EIR_ENOMEM, "", "out of memory while writing the trained model");
     return c;
 }
@@ -186,7 +204,9 @@ static eir_status check_fit(const json_t *initial, const eir_model_desc *d, eir_
     eir_model_shape shape;
     eir_error sub;
     eir_error_clear(&sub);
-    if (eir_json_model_shape(initial, NULL, "", &shape, &sub) != EIR_OK)
+    eir_status st = eir_json_model_shape(initial, NULL, "", &shape, &sub);
+    if (st == EIR_ENOMEM) return eir_error_set(err, st, sub.field, "%s", sub.message);
+    if (st != EIR_OK)
         return eir_error_set(err, EIR_EINVAL, sub.field,
                              "the initial model document is not valid: %s", sub.message);
     if (shape.n_e != d->n_e || shape.n_i != d->n_i || shape.n_in != d->n_in ||
@@ -220,11 +240,8 @@ json_t *eir_json_trained_model(const json_t *initial, const eir_model_desc *d, c
     }
     if (check_fit(initial, d, w.err) != EIR_OK) return NULL;
     int N = d->n_e + d->n_i;
-    json_t *doc = json_copy((json_t *)initial);
-    if (!doc) {
-        ju_enomem(w.err, "");
-        return NULL;
-    }
+    json_t *doc = shallow_copy(&w, initial);
+    if (!doc) return NULL;
     if (name && *name) put(&w, doc, "name", json_string(name));
     put(&w, doc, "leak", per_cell(&w, d->leak, d->leak_len, N));
     if (d->bias && d->bias_len > 0)

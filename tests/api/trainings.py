@@ -13,8 +13,8 @@
 3. The curve: one row per iteration, eval_accuracy at the evaluate.every iterations only; ?after
    gives the rows after an iteration; ?limit pages with next_after and a Link; CSV has the same
    values; bad parameters are 400 naming them.
-4. The trained model is usable by a run and an analysis, lists and filters, the request as
-   stored; another kind's routes do not show the training.
+4. The trained model is usable by a run, an analysis and another training, lists and filters,
+   the request as stored; another kind's routes do not show the training.
 5. An inline model trains too; the same document twice gives the same model hash.
 6. Idempotency-Key: the same key and body replay (200, Idempotent-Replayed); another body 422.
 7. A long training shows progress and its curve while it runs, then a cancel stops it
@@ -217,6 +217,11 @@ def use_model(api, new):
     check(y.shape == (1, 10, 3) and bool((abs(y) < 1e6).all()), "y of the trained model")
     a = api.analysis({"kind": "spectrum", "model_id": new, "of": "W"}, ok=False)
     check(a["status"] == "succeeded", "spectrum of the trained model: %s" % a)
+    # a trained model (base64 arrays) trains again
+    r, t = post(api, training_doc(new, iterations=5))
+    t = wait_training(api, t["id"]) if r.status == 202 else t
+    check(r.status == 202 and t["status"] == "succeeded" and t["initial_model_id"] == new,
+          "training of a trained model: %s %s" % (r.status, t))
 
 
 def lists_and_kinds(api, t, body):
@@ -281,6 +286,9 @@ def long_training(api, mid):
           "progress long poll: %s" % t2.get("progress"))
     r = http(api.d.port, "DELETE", "/v1/trainings/" + tid)
     check(r.status == 409, "DELETE while running: %s" % r.status)
+    r = http(api.d.port, "DELETE", "/v1/models/" + mid)
+    check(r.status == 409 and b"/v1/trainings?model_id=" in r.body,
+          "DELETE of the model a training uses: %s %r" % (r.status, r.body[:300]))
     r = http(api.d.port, "POST", "/v1/trainings/%s/cancel" % tid, "")
     check(r.status in (200, 202), "cancel: %s" % r.status)
     t0 = time.monotonic()
@@ -425,11 +433,11 @@ def main():
 
         r = http(d.port, "GET", "/metrics")
         text = r.body.decode()
-        check('eirnn_trainings_finished_total{status="succeeded"} 8' in text and
+        check('eirnn_trainings_finished_total{status="succeeded"} 9' in text and
               'eirnn_trainings_finished_total{status="cancelled"} 1' in text and
               'eirnn_trainings_finished_total{status="failed"} 2' in text and
-              "eirnn_trainings_submitted_total 11" in text and
-              'eirnn_trainings{status="succeeded"} 7' in text,
+              "eirnn_trainings_submitted_total 12" in text and
+              'eirnn_trainings{status="succeeded"} 8' in text,
               "metrics: %s" % [ln for ln in text.splitlines() if "training" in ln])
         if not BAD:
             print("api/trainings: ok (trained %s, hash %s; inline twice: same hash)" %

@@ -9,7 +9,9 @@
  * the model file the manifest names. Pairs marked "same_as" must give the same model (hash) or
  * the same run (inputs, V0, record). A sweep request must parse (eir_json_parse_sweep()), and every
  * point's model (the base model patched along the model axes) must build and its run (the base
- * run patched along the run axes, with the sweep's metrics) parse and run against it.
+ * run patched along the run axes, with the sweep's metrics) parse and run against it. A training
+ * document must parse (eir_json_parse_training()), and its model (inline, or the manifest's file
+ * for a model id) must build and fit its task (eir_training_check_model()).
  * One cmocka test per example, named by its file.
  */
 #include <stdarg.h>
@@ -26,14 +28,15 @@
 
 #include "eir.h"
 #include "eir_json.h"
+#include "eir_json_training.h"
 
 #define EXAMPLES "schema/examples"
 
 /** One manifest entry (borrowed from the manifest, which lives for the whole program). */
 typedef struct example {
     const char *file;    /**< relative to schema/examples */
-    const char *kind;    /**< "model", "run" or "sweep" */
-    const char *model;   /**< runs, sweeps: the model file a model_id stands for, or NULL */
+    const char *kind;    /**< "model", "run", "sweep" or "training" */
+    const char *model;   /**< runs, sweeps, trainings: the model file a model id stands for */
     const char *same_as; /**< a document that must parse to the same thing, or NULL */
     const char *field;   /**< invalid: the pointer the error must name */
     const char *verdict; /**< invalid: "reject" or "accept" (the schema's verdict) */
@@ -98,6 +101,34 @@ static eir_status run_model(const example *x, const json_t *run, eir_model **out
     *out = build_model_file(x->model, &spec);
     eir_model_spec_free(spec);
     return EIR_OK;
+}
+
+/**
+ * Parse training document @p j, build its model (inline under "/model", or the manifest's model
+ * file for a model id) and check it against the task. Returns the first failing step's status
+ * with @p e filled.
+ */
+static eir_status training_check(const example *x, const json_t *j, eir_error *e)
+{
+    eir_training_req *r = NULL;
+    eir_model_spec *spec = NULL;
+    eir_model *m = NULL;
+    eir_status rc = eir_json_parse_training(j, NULL, &r, e);
+    if (rc) return rc;
+    if (r->model) {
+        rc = eir_json_build_model(r->model, NULL, "/model", &m, &spec, e);
+    } else if (!x->model) {
+        print_error("%s: the training names model %s but the manifest gives no \"model\" file\n",
+                    x->file, r->model_id);
+        fail();
+    } else {
+        m = build_model_file(x->model, &spec);
+    }
+    if (rc == EIR_OK) rc = eir_training_check_model(r, &spec->desc, NULL, e);
+    eir_model_free(m);
+    eir_model_spec_free(spec);
+    eir_training_req_free(r);
+    return rc;
 }
 
 /** Run @p r on @p m into fresh buffers; the run must complete without diverging. */
@@ -280,6 +311,14 @@ static void test_accepted(void **state)
         accepted_sweep(x);
         return;
     }
+    if (strcmp(x->kind, "training") == 0) {
+        eir_error e;
+        json_t *j = load(x->file);
+        eir_error_clear(&e);
+        expect_ok(training_check(x, j, &e), &e, x->file, "checking the training");
+        json_decref(j);
+        return;
+    }
     if (strcmp(x->kind, "model") == 0) {
         eir_model_spec *spec = NULL;
         eir_model *m = build_model_file(x->file, &spec);
@@ -314,6 +353,8 @@ static void test_rejected(void **state)
     } else if (strcmp(x->kind, "sweep") == 0) {
         eir_sweep_spec s;
         rc = eir_json_parse_sweep(j, 0, &s, &e);
+    } else if (strcmp(x->kind, "training") == 0) {
+        rc = training_check(x, j, &e);
     } else {
         rc = run_model(x, j, &m, &e);
         if (rc == EIR_OK) {
@@ -470,9 +511,11 @@ int main(void)
         x->verdict = str_member(e, "schema");
         x->invalid = invalid;
         if (!x->file || !x->kind ||
-            (strcmp(x->kind, "model") && strcmp(x->kind, "run") && strcmp(x->kind, "sweep")) ||
+            (strcmp(x->kind, "model") && strcmp(x->kind, "run") && strcmp(x->kind, "sweep") &&
+             strcmp(x->kind, "training")) ||
             (invalid && !x->field)) {
-            fprintf(stderr, "%s: entry %zu lacks file, kind (model|run|sweep) or field\n", path, i);
+            fprintf(stderr, "%s: entry %zu lacks file, kind (model|run|sweep|training) or field\n",
+                    path, i);
             return 1;
         }
         tests[t++] =

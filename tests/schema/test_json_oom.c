@@ -7,6 +7,8 @@
  */
 #include "json_test_util.h"
 
+#include "eir_json_training.h"
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define JT_INTERPOSE 0
 #elif defined(__has_feature)
@@ -276,6 +278,101 @@ static void test_oom_patch_and_metrics(void **state)
     json_decref(rj);
 }
 
+/* A training document with an inline model and a custom task using every array. */
+static const char *const TRAINING =
+    "{\"model\": {\"populations\": {\"E\": 2, \"I\": 1}, \"n_inputs\": 1, \"leak\": 1,"
+    " \"recurrent\": {\"W\": [[0, 1, -1], [1, 0, -1], [1, 1, 0]], \"A\": 1},"
+    " \"input\": {\"P\": [[1], [1], [1]]}, \"readout\": {\"W_out\": [[1, 0, 0], [0, 1, 0]]}},"
+    " \"task\": {\"name\": \"custom\", \"inputs\": [[[1], [0]], [[0], [1]]],"
+    " \"labels\": [[0, 1], [1, 0]], \"mask\": [[1, 1], [0, 1]], \"lengths\": [2, 1]},"
+    " \"dt\": 0.1, \"labels\": {\"a\": \"b\"}, \"name\": \"t\"}";
+
+/* eir_json_parse_training(), eir_json_trained_model() and the curve/evaluation helpers fail
+ * with EIR_ENOMEM (or NULL) and leak nothing when any allocation fails. */
+static void test_oom_training(void **state)
+{
+    (void)state;
+    if (!JT_INTERPOSE) skip();
+    json_t *j = jt_load(TRAINING);
+    eir_error e;
+    long k;
+    for (k = 0;; k++) {
+        eir_training_req *r = (eir_training_req *)&r;
+        jt_window_begin(k);
+        eir_status rc = eir_json_parse_training(j, NULL, &r, &e);
+        eir_training_req_free(rc == EIR_OK ? r : NULL);
+        long made = jt_window_end();
+        assert_false(jt_overflow);
+        if (rc == EIR_OK) {
+            assert_true(made <= k);
+            break;
+        }
+        assert_int_equal(rc, EIR_ENOMEM);
+        assert_int_equal(e.status, EIR_ENOMEM);
+        assert_null(r);
+        assert_int_equal(jt_nlive, 0);
+    }
+    assert_true(k >= 7); /* request, store, inputs, labels (2), mask, lengths (2) */
+
+    const json_t *model = json_object_get(j, "model");
+    eir_model_spec *spec;
+    JT_OK(eir_json_parse_model(model, NULL, "", &spec, &e), e);
+    json_t *want = eir_json_trained_model(model, &spec->desc, "trained", &e);
+    assert_non_null(want);
+    for (k = 0;; k++) {
+        jt_window_begin(k);
+        json_t *doc = eir_json_trained_model(model, &spec->desc, "trained", &e);
+        int same = doc && json_equal(doc, want); /* a document is complete or not given */
+        json_decref(doc);
+        jt_window_end();
+        assert_int_equal(jt_nlive, 0);
+        if (doc) {
+            assert_true(same);
+            break;
+        }
+        assert_int_equal(e.status, EIR_ENOMEM);
+    }
+    json_decref(want);
+    assert_true(k >= 10);
+    eir_model_spec_free(spec);
+    json_decref(j);
+
+    eir_curve_row row = {.iteration = 3, .loss = 1, .accuracy = NAN, .eval_accuracy = 0.5};
+    json_t *want_row = eir_json_curve_row(&row);
+    for (k = 0;; k++) {
+        jt_window_begin(k);
+        json_t *o = eir_json_curve_row(&row);
+        int same = o && json_equal(o, want_row);
+        json_decref(o);
+        jt_window_end();
+        assert_int_equal(jt_nlive, 0);
+        if (o) {
+            assert_true(same);
+            break;
+        }
+    }
+    json_decref(want_row);
+    assert_true(k >= 9);
+    eir_task_eval ev;
+    memset(&ev, 0, sizeof ev);
+    ev.n_psy = 2;
+    json_t *want_ev = eir_json_task_eval(&ev);
+    for (k = 0;; k++) {
+        jt_window_begin(k);
+        json_t *o = eir_json_task_eval(&ev);
+        int same = o && json_equal(o, want_ev);
+        json_decref(o);
+        jt_window_end();
+        assert_int_equal(jt_nlive, 0);
+        if (o) {
+            assert_true(same);
+            break;
+        }
+    }
+    json_decref(want_ev);
+    assert_true(k >= 15);
+}
+
 static void test_oom_base64(void **state)
 {
     (void)state;
@@ -338,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_oom_model),         cmocka_unit_test(test_oom_run),
         cmocka_unit_test(test_oom_described_run), cmocka_unit_test(test_oom_patch_and_metrics),
         cmocka_unit_test(test_oom_base64),        cmocka_unit_test(test_oom_analysis),
+        cmocka_unit_test(test_oom_training),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
