@@ -1,6 +1,6 @@
 /**
  * @file cmd_train.c
- * @brief `eirnn train FILE.json`: a training document (docs/FORMAT.md) from a file, with
+ * @brief `eirnn train FILE.json`: a training document (FORMAT.md "Trainings") from a file, with
  *        options replacing its members, queued in eirnnd (POST /v1/trainings) and, with
  *        --wait, followed to its end with the loss on stderr, ending with the trained model.
  */
@@ -17,9 +17,10 @@ static const char train_help[] =
     "                   [--wait [--timeout S]] [-k KEY] [-q] [-n]\n"
     "\n"
     "Queue a training in eirnnd (POST /v1/trainings): FILE.json is the training document\n"
-    "(docs/FORMAT.md, '-' reads standard input); the options replace its members. The server\n"
-    "validates it in full; a bad member is named as a JSON pointer (exit 3). Without --wait\n"
-    "the training is printed as 'eirnn trainings get' shows it (-q: its id alone).\n"
+    "(docs/FORMAT.md \"Trainings\"; '-' reads standard input); the options replace its\n"
+    "members. The server validates it in full; a bad member is named as a JSON pointer\n"
+    "(exit 3). Without --wait the training is printed as 'eirnn trainings get' shows it (-q:\n"
+    "its id alone).\n"
     "\n"
     "options:\n"
     "  -m, --model ID      start from the stored model ID (\"model\": replaces the file's)\n"

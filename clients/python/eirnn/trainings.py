@@ -168,7 +168,7 @@ class Training:
 
 
 def training_body(doc: Mapping[str, Any], overrides: Mapping[str, Any]) -> Dict[str, Any]:
-    """The body of ``POST /v1/trainings``: @doc (a training document, docs/FORMAT.md)
+    """The body of ``POST /v1/trainings``: @doc (a training document, FORMAT.md "Trainings")
     with the members of @overrides set (a ``None`` value is left out). ``model`` may be a
     model resource (``create_model``'s answer): its id is sent."""
     if not isinstance(doc, Mapping):
@@ -204,7 +204,7 @@ class TrainingsMixin:
         """``POST /v1/trainings``: queue a training and (by default) wait for its end.
 
         Args:
-            doc: the training document (docs/FORMAT.md: ``model``, ``task``,
+            doc: the training document (FORMAT.md "Trainings": ``model``, ``task``,
                 ``dt``, ``loss``, ``optimizer``, ``batch``, ``iterations``, ``seed``, ...).
                 NumPy arrays in it (a custom task's inputs and targets) are sent as binary
                 arrays.
