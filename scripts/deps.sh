@@ -10,7 +10,8 @@
 #          (the browser tests, with playwright-core from npm: tests/browser/install.sh),
 #          postgresql (the store and API tests on PostgreSQL start a throwaway cluster of their
 #          own with its initdb and pg_ctl: tests/pg/cluster.sh; psql for tests/common/pgtest.py);
-#   bench  test's packages and python3-scipy (bench/run_sparse_bench.sh's scipy.sparse peer).
+#   bench  test's packages, python3-scipy (bench/run_sparse_bench.sh's scipy.sparse peer) and
+#          python3-torch (bench/run_train_bench.sh's PyTorch peer, CPU).
 # A test never skips for a missing tool: what a test needs is listed here.
 set -euo pipefail
 want=${1:-test}
@@ -31,6 +32,8 @@ if [ "$want" != build ]; then
 fi
 if [ "$want" = bench ] || [ "$want" = all ]; then
   pkgs+=(python3-scipy) # bench/sparse/sparse_peer.py
+  # python3-torch: the PyTorch peer of the training benchmark (bench/peers/torch_train.py)
+  pkgs+=(python3-torch)
 fi
 if [ "$want" = all ]; then
   pkgs+=(valgrind) # scripts/sanitize.sh valgrind
