@@ -133,11 +133,12 @@ for key in sorted(eng, key=lambda k: (k[0].split("-")[1], k[0], k[1])):
     e, t = eng[key], tor.get(key)
     if not t:
         continue
+    # medians over every timed iteration of every round
     ew = statistics.median(x for r in e for x in r["times_s"])
     tw = statistics.median(x for r in t for x in r["times_s"])
-    ec = statistics.median(r["median_cpu_s"] for r in e)
-    tc = statistics.median(r["median_cpu_s"] for r in t)
-    eg = statistics.median(r["median_loss_grad_s"] for r in e)
+    ec = statistics.median(x for r in e for x in r["cpu_s"])
+    tc = statistics.median(x for r in t for x in r["cpu_s"])
+    eg = statistics.median(x for r in e for x in r["loss_grad_s"])
     n, b = e[0]["N"], e[0]["B"]
     ratio, ratio_cpu = tw / ew, tc / ec
     tg = target(n, b)
@@ -155,9 +156,9 @@ for key in sorted(eng, key=lambda k: (k[0].split("-")[1], k[0], k[1])):
     combined.append({"case": key[0], "precision": key[1], "N": n, "B": b, "T": e[0]["T"],
                      "threads": e[0]["threads"], "eirnn_median_s": ew, "eirnn_median_cpu_s": ec,
                      "eirnn_loss_grad_s": eg, "torch_median_s": tw, "torch_median_cpu_s": tc,
-                     "torch_forward_s": statistics.median(r["median_forward_s"] for r in t),
-                     "torch_backward_s": statistics.median(r["median_backward_s"] for r in t),
-                     "torch_step_s": statistics.median(r["median_step_s"] for r in t),
+                     "torch_forward_s": statistics.median(x for r in t for x in r["forward_s"]),
+                     "torch_backward_s": statistics.median(x for r in t for x in r["backward_s"]),
+                     "torch_step_s": statistics.median(x for r in t for x in r["step_s"]),
                      "ratio": ratio, "ratio_cpu": ratio_cpu, "target": tg,
                      "samples": [sum(len(r["times_s"]) for r in e),
                                  sum(len(r["times_s"]) for r in t)]})
