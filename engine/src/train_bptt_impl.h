@@ -205,9 +205,10 @@ static void SFX(tr_gemm)(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int nn, 
     GEMM(CblasRowMajor, ta, tb, m, nn, k, 1, A, lda, Bm, ldb, 0, C, ldc);
 }
 
-/** sim_impl.h's step_exp_euler(): V (in place) and, when s is not NULL, the noise scale. */
+/** sim_impl.h's step_exp_euler(): V from Vo and, when s is not NULL, the noise scale. */
 HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *restrict Id,
-                                  const REAL *restrict z, REAL *restrict V, REAL *restrict s)
+                                  const REAL *restrict z, const REAL *restrict Vo, REAL *restrict V,
+                                  REAL *restrict s)
 {
     const REAL h = (REAL)dt;
     for (int i = 0; i < n; i++) {
@@ -215,7 +216,7 @@ HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *re
         REAL x = zi * h;
         REAL e, g;
         DECAY_GAIN(x, &e, &g);
-        V[i] = V[i] * e + Id[i] * (g / zi);
+        V[i] = Vo[i] * e + Id[i] * (g / zi);
     }
     if (s) {
         const REAL sg = (REAL)sigma;
@@ -228,13 +229,13 @@ HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *re
     }
 }
 
-/** sim_impl.h's step_euler(). */
+/** sim_impl.h's step_euler(), from @p Vo into @p V. */
 HOT static void SFX(tr_euler)(int n, double dt, const REAL *restrict Id, const REAL *restrict z,
-                              REAL *restrict V)
+                              const REAL *restrict Vo, REAL *restrict V)
 {
     const REAL h = (REAL)dt;
     for (int i = 0; i < n; i++)
-        V[i] = V[i] + h * (-z[i] * V[i] + Id[i]);
+        V[i] = Vo[i] + h * (-z[i] * Vo[i] + Id[i]);
 }
 
 /** Noise of trial @p b at step @p k (sim_impl.h's add_noise()): NZ = s xi, V += NZ. */
@@ -391,18 +392,18 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
             const REAL *u = U + (size_t)bb * gwn;
             REAL *Id = Ib + o, *z = Z + o, *Vn = V + o + sz, *Rn = R + o + sz;
             REAL *nz = sigma > 0 ? NZ + o : NULL;
-            if (split)
+            if (split) {
                 SFX(tr_drive_split)
                 (n, u, u + n, TA(p->coef), TA(p->bias), TA(p->leak), mx_in, Id, z);
-            else
+            } else {
                 SFX(tr_drive)
                 (n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), TA(p->leak), mx_in, Id, z);
-            memcpy(Vn, V + o, (size_t)n * sizeof *Vn);
+            }
             if (expe) {
-                SFX(tr_exp_euler)(n, dt, sigma, Id, z, Vn, sigma > 0 ? nz : NULL);
+                SFX(tr_exp_euler)(n, dt, sigma, Id, z, V + o, Vn, sigma > 0 ? nz : NULL);
                 if (sigma > 0) SFX(tr_noise)(n, c->noise_key, b0 + bb, t, nz, nz, Vn);
             } else {
-                SFX(tr_euler)(n, dt, Id, z, Vn);
+                SFX(tr_euler)(n, dt, Id, z, V + o, Vn);
                 if (sigma > 0) {
                     for (int i = 0; i < n; i++)
                         nz[i] = noise_s;

@@ -31,7 +31,12 @@
 /** How the products are made (see the file comment). */
 enum { TRAIN_NONE = 0, TRAIN_FUSED = 1, TRAIN_SPLIT = 2 };
 
-/** Trials per chunk: the unit of work of a thread and of gradient accumulation. */
+/**
+ * Trials per chunk: the unit of work of a thread and of gradient accumulation. 64 rows per
+ * step product amortise the packing of the N x N weights that every BLAS call does (at
+ * N = 512, 16 rows spent a quarter of the time packing); the usual batches (16 to 64) are
+ * one chunk, so threads help from 65 trials on.
+ */
 #define TRAIN_CHUNK 64
 
 /**
@@ -114,7 +119,7 @@ struct eir_net {
     double *WMd;   /**< gw*N x N: effective W, then M */
     double *dWMd;  /**< gw*N x N: the call's gradient with respect to WMd (SPLIT: S) */
     double *coefd; /**< SPLIT: cE, cI, gE, gI (4 x N) */
-    /* float32 copies of the effective arrays (allocated on first float32 call) */
+    /* float32 copies of the effective arrays (float32 calls) */
     float *f32_params;
     /* workspace: per thread, and per chunk accumulators */
     int ws_B, ws_T, ws_threads;
@@ -125,6 +130,21 @@ struct eir_net {
     train_ws *ws;   /**< ws_threads */
     train_acc *acc; /**< chunks of ws_B */
 };
+
+/**
+ * EIR_EINVAL naming the field ("/batch", "/task/inputs", "/task/labels", "/task/targets",
+ * "/task/mask", "/task/lengths", "/model/readout") when @p b does not fit @p nt or holds a
+ * value that is not allowed (train_loss.c).
+ */
+eir_status train_check_batch(const eir_net *nt, const eir_batch *b, eir_error *err);
+
+/** 1 / (sum of the loss weights over valid entries) (0 for a sum of 0), and
+ *  lambda_r / (N * valid steps) (0 without the rate penalty). Cannot fail. */
+void train_normalisers(const eir_net *nt, const eir_batch *batch, double *inv_mask,
+                       double *rate_scale);
+
+/** mean W^2 + mean P^2 + mean W_out^2 of the effective matrices (WMd must be current). */
+double train_l2_weights(const eir_net *nt);
 
 /** One chunk's forward (and with c->grad, backward) pass, per precision. */
 void train_chunk_f64(const train_call *c, int chunk, train_ws *w, train_acc *a);

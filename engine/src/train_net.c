@@ -391,61 +391,7 @@ void eir_net_model_desc(eir_net *n, eir_model_desc *out)
     out->storage = n->storage;
 }
 
-/* ---- batches ----------------------------------------------------------------------------- */
-
-static eir_status check_batch(const eir_net *nt, const eir_batch *b, eir_error *err)
-{
-    if (!b) return eir_error_set(err, EIR_EINVAL, "/batch", "no batch");
-    if (b->B < 1) return eir_error_set(err, EIR_EINVAL, "/batch", "batch must be >= 1");
-    if (b->T < 1) return eir_error_set(err, EIR_EINVAL, "/task/T", "trials need >= 1 step");
-    if (b->n_in != nt->n_in)
-        return eir_error_set(err, EIR_EINVAL, "/task/inputs",
-                             "the inputs have %d channels but the model has n_in = %d", b->n_in,
-                             nt->n_in);
-    if (b->n_out != nt->n_out)
-        return eir_error_set(err, EIR_EINVAL, "/model/readout",
-                             "the task has %d outputs but the model's readout has %d", b->n_out,
-                             nt->n_out);
-    const size_t bt = (size_t)b->B * b->T;
-    if (nt->n_in > 0) {
-        if (!b->x) return eir_error_set(err, EIR_EINVAL, "/task/inputs", "inputs are missing");
-        for (size_t q = 0; q < bt * nt->n_in; q++)
-            if (!isfinite(b->x[q]))
-                return eir_error_set(err, EIR_EINVAL, "/task/inputs",
-                                     "input %zu (trial %zu, step %zu) is not finite", q % nt->n_in,
-                                     q / nt->n_in / b->T, q / nt->n_in % b->T);
-    }
-    if (b->len)
-        for (int q = 0; q < b->B; q++)
-            if (b->len[q] < 1 || b->len[q] > b->T)
-                return eir_error_set(err, EIR_EINVAL, "/task/lengths",
-                                     "length %d of trial %d is outside 1..T = %d", b->len[q], q,
-                                     b->T);
-    const size_t mlen = nt->spec.loss == EIR_LOSS_CE ? bt : bt * nt->n_out;
-    if (b->mask)
-        for (size_t q = 0; q < mlen; q++)
-            if (!(isfinite(b->mask[q]) && b->mask[q] >= 0))
-                return eir_error_set(err, EIR_EINVAL, "/task/mask",
-                                     "mask value %zu is not a finite number >= 0", q);
-    if (nt->spec.loss == EIR_LOSS_CE) {
-        if (!b->label)
-            return eir_error_set(err, EIR_EINVAL, "/task/labels",
-                                 "the cross-entropy loss needs labels");
-        for (size_t q = 0; q < bt; q++)
-            if (b->label[q] < 0 || b->label[q] >= nt->n_out)
-                return eir_error_set(err, EIR_EINVAL, "/task/labels",
-                                     "label %d (trial %zu, step %zu) is outside 0..%d",
-                                     (int)b->label[q], q / b->T, q % b->T, nt->n_out - 1);
-    } else {
-        if (!b->target)
-            return eir_error_set(err, EIR_EINVAL, "/task/targets", "the mse loss needs targets");
-        for (size_t q = 0; q < bt * nt->n_out; q++)
-            if (!isfinite(b->target[q]))
-                return eir_error_set(err, EIR_EINVAL, "/task/targets", "target %zu is not finite",
-                                     q);
-    }
-    return EIR_OK;
-}
+/* ---- workspace ---------------------------------------------------------------------------- */
 
 /** Element size of the call's precision. */
 static size_t real_size(const eir_net *nt)
@@ -612,14 +558,6 @@ static void call_params(eir_net *nt, train_params *p)
     p->coef = dst[7];
 }
 
-static double sumsq(const double *a, size_t n)
-{
-    double s = 0.0;
-    for (size_t q = 0; q < n; q++)
-        s += a[q] * a[q];
-    return s;
-}
-
 /** d += chunk accumulator @p src (count values of the call's precision). */
 static void add_acc(const eir_net *nt, double *d, const void *src, size_t count)
 {
@@ -704,7 +642,7 @@ static void assemble_grad(eir_net *nt, int nchunks, double lw, double *grad)
 static eir_status net_call(eir_net *nt, const eir_batch *batch, uint64_t noise_key,
                            eir_loss_parts *loss, double *grad, double *y_out, eir_error *err)
 {
-    eir_status st = check_batch(nt, batch, err);
+    eir_status st = train_check_batch(nt, batch, err);
     if (st != EIR_OK) return st;
     const int nchunks = (batch->B + TRAIN_CHUNK - 1) / TRAIN_CHUNK;
     const int threads = nt->spec.threads < nchunks ? nt->spec.threads : nchunks;
@@ -717,25 +655,7 @@ static eir_status net_call(eir_net *nt, const eir_batch *batch, uint64_t noise_k
     c.noise_key = noise_key;
     c.grad = grad != NULL;
     c.y_out = y_out;
-    /* normalisers over the whole batch */
-    const int T = batch->T, no = nt->n_out, ce = nt->spec.loss == EIR_LOSS_CE;
-    double msum = 0.0, valid = 0.0;
-    for (int b = 0; b < batch->B; b++) {
-        const int L = batch->len ? batch->len[b] : T;
-        valid += L;
-        for (int t = 0; t < L; t++) {
-            const size_t row = (size_t)b * T + t;
-            if (!batch->mask)
-                msum += ce ? 1.0 : no;
-            else if (ce)
-                msum += batch->mask[row];
-            else
-                for (int o = 0; o < no; o++)
-                    msum += batch->mask[row * no + o];
-        }
-    }
-    c.inv_mask = msum > 0 ? 1.0 / msum : 0.0;
-    c.rate_scale = nt->spec.l2_rates > 0 ? nt->spec.l2_rates / ((double)nt->n * valid) : 0.0;
+    train_normalisers(nt, batch, &c.inv_mask, &c.rate_scale);
     nt->mode = pick_mode(nt); /* a frozen A that someone changed may no longer split */
     call_params(nt, &c.p);
     team_arg ta = {&c, nt, nchunks};
@@ -755,15 +675,7 @@ static eir_status net_call(eir_net *nt, const eir_batch *batch, uint64_t noise_k
                              "learning rate, dt or the weights)",
                              (long long)bad);
     const double lw = nt->spec.l2_weights;
-    double l2w = 0.0;
-    if (lw > 0) {
-        const size_t n = (size_t)nt->n, nin = (size_t)nt->n_in;
-        l2w = sumsq(nt->WMd, n * n) / (double)(n * n);
-        if (nin) l2w += sumsq(nt->theta + nt->off[EIR_PARAM_P], n * nin) / (double)(n * nin);
-        l2w += sumsq(nt->theta + nt->off[EIR_PARAM_W_OUT], nt->len[EIR_PARAM_W_OUT]) /
-               (double)nt->len[EIR_PARAM_W_OUT];
-        l2w *= lw;
-    }
+    const double l2w = lw > 0 ? lw * train_l2_weights(nt) : 0.0;
     if (loss) {
         loss->task = task * c.inv_mask;
         loss->l2_weights = l2w;

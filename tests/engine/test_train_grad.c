@@ -633,6 +633,61 @@ static void test_threads_same_bytes(void **state)
     free(lab);
 }
 
+/* ---- a workspace reused across shapes gives a fresh network's bytes ----------------------- */
+
+static void test_shapes_reuse(void **state)
+{
+    (void)state;
+    enum { BMAX = 70, TMAX = 9 };
+    et_rng r = {99};
+    double *x = malloc(sizeof(double) * BMAX * TMAX * NIN);
+    double *tg = malloc(sizeof(double) * BMAX * TMAX * NOUT);
+    for (int q = 0; q < BMAX * TMAX * NIN; q++)
+        x[q] = et_unif(&r, -1, 1);
+    for (int q = 0; q < BMAX * TMAX * NOUT; q++)
+        tg[q] = et_unif(&r, -1, 1);
+    fixture f;
+    make_fixture(&f, 17);
+    net_case c = {EIR_CLASS_GATED,
+                  EIR_FORM_CONDUCTANCE,
+                  EIR_INTEG_EXP_EULER,
+                  EIR_LOSS_MSE,
+                  EIR_ACT_SOFTPLUS,
+                  0,
+                  1,
+                  1,
+                  0};
+    eir_model_desc d;
+    eir_train_spec s;
+    case_desc(&f, &c, &d);
+    case_spec(&c, &s);
+    s.threads = 2;
+    eir_net *reused = new_net(&d, &s);
+    const size_t len = eir_net_theta_len(reused);
+    double *g1 = malloc(len * sizeof *g1), *g2 = malloc(len * sizeof *g2);
+    static const int shapes[][2] = {{3, 9}, {70, 4}, {5, 9}, {70, 9}, {1, 2}, {66, 7}};
+    for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
+        /* the first shapes[q][0] trials of the arrays, with T = shapes[q][1] (row stride T) */
+        eir_batch b = {shapes[q][0], shapes[q][1], NIN, NOUT, x, tg, NULL, NULL, NULL};
+        eir_loss_parts l1, l2;
+        eir_error err;
+        ET_CHECK(eir_net_loss_grad(reused, &b, KEY + q, &l1, g1, NULL, &err) == EIR_OK, "%s",
+                 err.message);
+        eir_net *fresh = new_net(&d, &s);
+        ET_CHECK(eir_net_loss_grad(fresh, &b, KEY + q, &l2, g2, NULL, &err) == EIR_OK, "%s",
+                 err.message);
+        eir_net_free(fresh);
+        ET_CHECK(memcmp(g1, g2, len * sizeof *g1) == 0 && memcmp(&l1, &l2, sizeof l1) == 0,
+                 "shape %d x %d: the reused workspace gives other bytes", shapes[q][0],
+                 shapes[q][1]);
+    }
+    eir_net_free(reused);
+    free(g1);
+    free(g2);
+    free(x);
+    free(tg);
+}
+
 /* ---- errors ------------------------------------------------------------------------------ */
 
 static void expect_batch_error(eir_net *n, const eir_batch *b, const char *field)
@@ -693,6 +748,24 @@ static void test_bad_batches(void **state)
     bad = b, bad.x = x;
     expect_batch_error(n, &bad, "/task/inputs");
     eir_net_free(n);
+    /* a forward pass that stops being finite: EIR_ENUMERIC naming the step */
+    {
+        net_case cl = c;
+        cl.integ = EIR_INTEG_EULER;
+        cl.act = EIR_ACT_POWER;
+        eir_model_desc dl;
+        eir_train_spec sl;
+        case_desc(&f, &cl, &dl);
+        case_spec(&cl, &sl);
+        sl.dt = 40.0; /* z dt >> 2: forward Euler explodes within a few steps */
+        eir_net *nl = new_net(&dl, &sl);
+        double g[2048];
+        eir_error e2;
+        ET_CHECK(eir_net_loss_grad(nl, &b, KEY, NULL, g, NULL, &e2) == EIR_ENUMERIC,
+                 "a diverging forward pass was not refused");
+        ET_CHECK(strstr(e2.message, "step") != NULL, "message '%s' gives no step", e2.message);
+        eir_net_free(nl);
+    }
     /* specs and models */
     eir_error err;
     eir_net *nn = NULL;
@@ -769,7 +842,7 @@ int main(void)
         cmocka_unit_test(test_grad_activations),     cmocka_unit_test(test_frozen_zero),
         cmocka_unit_test(test_forward_is_run),       cmocka_unit_test(test_float32_agrees),
         cmocka_unit_test(test_threads_same_bytes),   cmocka_unit_test(test_bad_batches),
-        cmocka_unit_test(test_any_theta_keeps_dale),
+        cmocka_unit_test(test_any_theta_keeps_dale), cmocka_unit_test(test_shapes_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
