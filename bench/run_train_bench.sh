@@ -14,8 +14,9 @@
 #              dale-50x16 dale-512x64 rnn-50x16 rnn-512x64"; a case is CLASS-NxB, gatedfull =
 #              class gated with a general A), PREC (default "float32,float64"), THREADS (threads
 #              of both sides: eir_train_spec.threads and torch.set_num_threads; default 1),
-#              ROUNDS (default 3), REPS (timed iterations per side, case and round, default 5),
-#              WARMUP (untimed iterations before them, default 1), T (steps, default 100).
+#              ROUNDS (default 3), REPS (timed iterations per side, case and round, default 5;
+#              REPS_SMALL, default 40, for N < 256), WARMUP (untimed iterations before them,
+#              default 1), T (steps, default 100).
 # Results: BUILD_DIR/bench-results/train/{cases/ (the case files), eirnn.jsonl, torch.jsonl,
 #          check.txt, combined.json, table.md}.
 set -euo pipefail
@@ -29,6 +30,7 @@ PREC=${PREC:-float32,float64}
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-3}
 REPS=${REPS:-5}
+REPS_SMALL=${REPS_SMALL:-40}
 WARMUP=${WARMUP:-1}
 T=${T:-100}
 PY=/usr/bin/python3
@@ -55,8 +57,8 @@ rm -f "$OUT"/*.jsonl "$OUT"/check.txt "$OUT"/cases/*
 
 echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores," \
     "$(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD)"
-echo "# threads $THREADS on both sides; T = $T; $ROUNDS rounds x $REPS iterations after $WARMUP" \
-    "warm-up per side and case"
+echo "# threads $THREADS on both sides; T = $T; $ROUNDS rounds x $REPS iterations ($REPS_SMALL for" \
+    "N < 256) after $WARMUP warm-up per side and case"
 
 # The case files (network, batch, eirnn's first iteration) and the numerical check.
 "$BENCH" --write "$OUT/cases" --cases "$(echo $CASES | tr ' ' ,)" --prec "$PREC" --T "$T" \
@@ -77,15 +79,21 @@ if [ "$check_ok" != 1 ]; then
 fi
 
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# timed iterations of a case: REPS_SMALL below N = 256 (an iteration takes milliseconds there)
+reps_of() {
+    local n=${1#*-}
+    n=${n%x*}
+    if [ "$n" -lt 256 ]; then echo "$REPS_SMALL"; else echo "$REPS"; fi
+}
 run_eirnn() {
-    "$BENCH" --cases "$1" --prec "$PREC" --T "$T" --threads "$THREADS" --reps "$REPS" \
+    "$BENCH" --cases "$1" --prec "$PREC" --T "$T" --threads "$THREADS" --reps "$(reps_of "$1")" \
         --warmup "$WARMUP" >>"$OUT/eirnn.jsonl"
 }
 run_torch() {
     OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS "$PY" \
         "$ROOT/bench/peers/torch_train.py" --dir "$OUT/cases" --cases "$1" --prec "$PREC" \
-        --threads "$THREADS" --reps "$REPS" --warmup "$WARMUP" --json "$OUT/torch.jsonl" |
-        grep -v '^#'
+        --threads "$THREADS" --reps "$(reps_of "$1")" --warmup "$WARMUP" \
+        --json "$OUT/torch.jsonl" | grep -v '^#'
 }
 for c in $CASES; do
     for r in $(seq 1 "$ROUNDS"); do
