@@ -14,8 +14,9 @@
 #              dale-50x16 dale-512x64 rnn-50x16 rnn-512x64"; a case is CLASS-NxB, gatedfull =
 #              class gated with a general A), PREC (default "float32,float64"), THREADS (threads
 #              of both sides: eir_train_spec.threads and torch.set_num_threads; default 1),
-#              ROUNDS (default 3), REPS (timed iterations per side, case and round, default 5),
-#              WARMUP (untimed iterations before them, default 1), T (steps, default 100).
+#              ROUNDS (default 3), REPS (timed iterations per side, case and round, default 5;
+#              REPS_SMALL, default 40, for N < 256), WARMUP (untimed iterations before them,
+#              default 1), T (steps, default 100).
 # Results: BUILD_DIR/bench-results/train/{cases/ (the case files), eirnn.jsonl, torch.jsonl,
 #          check.txt, combined.json, table.md}.
 set -euo pipefail
@@ -29,6 +30,7 @@ PREC=${PREC:-float32,float64}
 THREADS=${THREADS:-1}
 ROUNDS=${ROUNDS:-3}
 REPS=${REPS:-5}
+REPS_SMALL=${REPS_SMALL:-40}
 WARMUP=${WARMUP:-1}
 T=${T:-100}
 PY=/usr/bin/python3
@@ -55,8 +57,8 @@ rm -f "$OUT"/*.jsonl "$OUT"/check.txt "$OUT"/cases/*
 
 echo "# $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores," \
     "$(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD)"
-echo "# threads $THREADS on both sides; T = $T; $ROUNDS rounds x $REPS iterations after $WARMUP" \
-    "warm-up per side and case"
+echo "# threads $THREADS on both sides; T = $T; $ROUNDS rounds x $REPS iterations ($REPS_SMALL for" \
+    "N < 256) after $WARMUP warm-up per side and case"
 
 # The case files (network, batch, eirnn's first iteration) and the numerical check.
 "$BENCH" --write "$OUT/cases" --cases "$(echo $CASES | tr ' ' ,)" --prec "$PREC" --T "$T" \
@@ -77,15 +79,21 @@ if [ "$check_ok" != 1 ]; then
 fi
 
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# timed iterations of a case: REPS_SMALL below N = 256 (an iteration takes milliseconds there)
+reps_of() {
+    local n=${1#*-}
+    n=${n%x*}
+    if [ "$n" -lt 256 ]; then echo "$REPS_SMALL"; else echo "$REPS"; fi
+}
 run_eirnn() {
-    "$BENCH" --cases "$1" --prec "$PREC" --T "$T" --threads "$THREADS" --reps "$REPS" \
+    "$BENCH" --cases "$1" --prec "$PREC" --T "$T" --threads "$THREADS" --reps "$(reps_of "$1")" \
         --warmup "$WARMUP" >>"$OUT/eirnn.jsonl"
 }
 run_torch() {
     OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS "$PY" \
         "$ROOT/bench/peers/torch_train.py" --dir "$OUT/cases" --cases "$1" --prec "$PREC" \
-        --threads "$THREADS" --reps "$REPS" --warmup "$WARMUP" --json "$OUT/torch.jsonl" |
-        grep -v '^#'
+        --threads "$THREADS" --reps "$(reps_of "$1")" --warmup "$WARMUP" \
+        --json "$OUT/torch.jsonl" | grep -v '^#'
 }
 for c in $CASES; do
     for r in $(seq 1 "$ROUNDS"); do
@@ -133,11 +141,12 @@ for key in sorted(eng, key=lambda k: (k[0].split("-")[1], k[0], k[1])):
     e, t = eng[key], tor.get(key)
     if not t:
         continue
+    # medians over every timed iteration of every round
     ew = statistics.median(x for r in e for x in r["times_s"])
     tw = statistics.median(x for r in t for x in r["times_s"])
-    ec = statistics.median(r["median_cpu_s"] for r in e)
-    tc = statistics.median(r["median_cpu_s"] for r in t)
-    eg = statistics.median(r["median_loss_grad_s"] for r in e)
+    ec = statistics.median(x for r in e for x in r["cpu_s"])
+    tc = statistics.median(x for r in t for x in r["cpu_s"])
+    eg = statistics.median(x for r in e for x in r["loss_grad_s"])
     n, b = e[0]["N"], e[0]["B"]
     ratio, ratio_cpu = tw / ew, tc / ec
     tg = target(n, b)
@@ -155,9 +164,9 @@ for key in sorted(eng, key=lambda k: (k[0].split("-")[1], k[0], k[1])):
     combined.append({"case": key[0], "precision": key[1], "N": n, "B": b, "T": e[0]["T"],
                      "threads": e[0]["threads"], "eirnn_median_s": ew, "eirnn_median_cpu_s": ec,
                      "eirnn_loss_grad_s": eg, "torch_median_s": tw, "torch_median_cpu_s": tc,
-                     "torch_forward_s": statistics.median(r["median_forward_s"] for r in t),
-                     "torch_backward_s": statistics.median(r["median_backward_s"] for r in t),
-                     "torch_step_s": statistics.median(r["median_step_s"] for r in t),
+                     "torch_forward_s": statistics.median(x for r in t for x in r["forward_s"]),
+                     "torch_backward_s": statistics.median(x for r in t for x in r["backward_s"]),
+                     "torch_step_s": statistics.median(x for r in t for x in r["step_s"]),
                      "ratio": ratio, "ratio_cpu": ratio_cpu, "target": tg,
                      "samples": [sum(len(r["times_s"]) for r in e),
                                  sum(len(r["times_s"]) for r in t)]})

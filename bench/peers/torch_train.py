@@ -196,7 +196,8 @@ def time_case(directory, name, prec, threads, reps, warmup):
             "median_forward_s": float(np.median([q[0] for q in parts])),
             "median_backward_s": float(np.median([q[1] for q in parts])),
             "median_step_s": float(np.median([q[2] for q in parts])),
-            "times_s": walls, "first_loss": first[0], "first_grad_norm": first[1],
+            "times_s": walls, "cpu_s": cpus, "forward_s": [q[0] for q in parts],
+            "backward_s": [q[1] for q in parts], "step_s": [q[2] for q in parts], "first_loss": first[0], "first_grad_norm": first[1],
             "last_loss": loss}
 
 

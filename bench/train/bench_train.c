@@ -332,6 +332,15 @@ static void iterate(trainer *tr, eir_loss_parts *loss, double *grad_norm, double
 
 /* ---- timing ------------------------------------------------------------------------------ */
 
+/** Append the JSON array of @p v[0..n-1] to @p line (of @p size) at @p len; the new length. */
+static int append_array(char *line, size_t size, int len, const double *v, int n)
+{
+    len += snprintf(line + len, size - (size_t)len, "[");
+    for (int k = 0; k < n; k++)
+        len += snprintf(line + len, size - (size_t)len, "%s%.9g", k ? ", " : "", v[k]);
+    return len + snprintf(line + len, size - (size_t)len, "]");
+}
+
 static void time_case(const bench_case *c, const options *o, eir_precision prec, FILE *json)
 {
     const char *pname = prec == EIR_F32 ? "float32" : "float64";
@@ -355,20 +364,23 @@ static void time_case(const bench_case *c, const options *o, eir_precision prec,
         mn = wall[k] < mn ? wall[k] : mn;
         mx = wall[k] > mx ? wall[k] : mx;
     }
-    char line[16384];
+    char line[65536]; /* 3 arrays of at most MAX_REPS numbers of <= 16 characters */
     int len = snprintf(line, sizeof line,
                        "{\"side\": \"eirnn\", \"case\": \"%s\", \"class\": \"%s\", \"N\": %d, "
                        "\"B\": %d, \"T\": %d, \"precision\": \"%s\", \"threads\": %d, "
                        "\"reps\": %d, \"warmup\": %d, \"median_s\": %.9g, \"min_s\": %.9g, "
                        "\"max_s\": %.9g, \"median_cpu_s\": %.9g, \"median_loss_grad_s\": %.9g, "
                        "\"first_loss\": %.17g, \"last_loss\": %.17g, \"last_grad_norm\": %.17g, "
-                       "\"times_s\": [",
+                       "\"times_s\": ",
                        c->name, eir_class_name(c->cls), c->n, c->B, c->T, pname, o->threads,
                        o->reps, o->warmup, med, mn, mx, median(cpu, o->reps),
                        median(grad_s, o->reps), first.total, loss.total, gn);
-    for (int k = 0; k < o->reps && len < (int)sizeof line - 32; k++)
-        len += snprintf(line + len, sizeof line - (size_t)len, "%s%.9g", k ? ", " : "", wall[k]);
-    snprintf(line + len, sizeof line - (size_t)len, "]}\n");
+    len = append_array(line, sizeof line, len, wall, o->reps);
+    len += snprintf(line + len, sizeof line - (size_t)len, ", \"cpu_s\": ");
+    len = append_array(line, sizeof line, len, cpu, o->reps);
+    len += snprintf(line + len, sizeof line - (size_t)len, ", \"loss_grad_s\": ");
+    len = append_array(line, sizeof line, len, grad_s, o->reps);
+    snprintf(line + len, sizeof line - (size_t)len, "}\n");
     fputs(line, stdout);
     fflush(stdout);
     if (json) {
