@@ -4,20 +4,20 @@
  * the case files of the PyTorch peer (bench/peers/torch_train.py; docs/BENCHMARKS.md,
  * "Training").
  *
- * A case is CLASS-NxB (class rnn, dale or gated; N cells, 80 % excitatory; a batch of B trials
- * of T steps). Its network and batch are generated here from fixed seeds, the same for every
- * precision and thread count:
+ * A case is CLASS-NxB (class rnn, dale or gated, or gatedfull: class gated with a general A;
+ * N cells, 80 % excitatory; a batch of B trials of T steps). Its network and batch are generated
+ * here from fixed seeds, the same for every precision and thread count:
  *
  *   W: Dale-signed (E columns >= 0, I columns <= 0; class rnn takes the same signed W), each
  *      connection present with probability 0.8 (no self-connections), |W| half-normal, scaled
  *      to a bulk spectral radius 1.5 with E/I balance (I weights 4x E); A = 0.5 (E columns),
- *      1.0 (I columns) as a full N x N matrix (gated); G_b = 1, bias 0, P ~ N(0, 0.25) (N x 3),
- *      W_out ~ N(0, 1/N) (3 x N, from all cells), b_out 0; relu, exp_euler, dt = 0.2, no
- *      recurrent noise unless --sigma;
- *   batch: the perceptual decision task's shape (neurogym's conventions): 3 inputs (fixation,
- *      two evidence channels (1 +- c)/2 + N(0, 1/sqrt(20)) during the stimulus), 3 outputs,
- *      label 0 during fixation (T/10 steps) and stimulus (8T/10 steps), the correct choice
- *      (1 or 2) during the decision (the rest); c = +-{0, 6.4, 12.8, 25.6, 51.2} %.
+ *      1.0 (I columns) as a full N x N matrix (gated; gatedfull: every entry of A drawn
+ *      uniformly in [0.25, 1.25], so that M is not a per-type multiple of |W|); G_b = 1, bias 0, P
+ * ~ N(0, 0.25) (N x 3), W_out ~ N(0, 1/N) (3 x N, from all cells), b_out 0; relu, exp_euler, dt =
+ * 0.2, no recurrent noise unless --sigma; batch: B trials of the perceptual decision task
+ * (eir_task_generate(), the trial stream of the training's first iteration) at dt 20 ms with fixed
+ * periods of T/20 (fixation), 18T/20 (stimulus) and T/20 (decision) steps: 3 inputs (fixation, two
+ * noisy evidence channels), 3 outputs, label 0 until the decision, then the correct choice;
  *   training: cross-entropy over all steps, trainable W, P, bias, W_out, b_out (the default),
  *      Adam lr 1e-3 (0.9, 0.999, 1e-8), gradient clipped to norm 1.
  *
@@ -44,6 +44,7 @@
 #include <time.h>
 
 #include "eir.h"
+#include "eir_task.h"
 #include "eir_train.h"
 
 #define MAX_CASES 16
@@ -56,6 +57,11 @@
 #define P_CONN 0.8
 #define RADIUS 1.5
 #define SEED 20261206u
+#define LR 1e-3
+#define BETA1 0.9
+#define BETA2 0.999
+#define EPS 1e-8
+#define CLIP 1.0
 
 static const char *const ARRAY_NAMES[] = {"W",     "A",     "leak", "bias", "P",
                                           "W_out", "b_out", "x",    "label"};
@@ -76,6 +82,7 @@ typedef struct options {
 typedef struct bench_case {
     char name[32];
     eir_class cls;
+    int full_a; /**< class "gatedfull": A a general matrix (else per presynaptic type) */
     int n, n_e, B, T;
     double *W, *A, *leak, *bias, *P, *W_out, *b_out, *x, *label_d;
     int32_t *label;
@@ -170,33 +177,46 @@ static void make_network(bench_case *c)
         c->P[k] = 0.5 * gauss(&s);
     for (int k = 0; k < N_OUT * n; k++)
         c->W_out[k] = gauss(&s) / sqrt((double)n);
+    if (c->full_a) {
+        uint64_t s2 = SEED + 104729u * (uint64_t)n;
+        for (size_t k = 0; k < (size_t)n * n; k++)
+            c->A[k] = 0.25 + uniform(&s2);
+    }
 }
 
-/** A batch with the perceptual decision task's shape (see the file comment). */
+/**
+ * A batch of the perceptual decision task (eir_task_generate(), neurogym's conventions: sigma 1,
+ * coherences 0-51.2 %) at dt 20 ms with the fixed periods fixation 100 ms, stimulus 1800 ms
+ * (neurogym's default is 2000), delay 0, decision 100 ms: T/20, 18T/20, 0, T/20 steps, T = 100
+ * by default. Every trial has all T steps and the loss weight 1 everywhere, so the peer's plain
+ * mean cross-entropy is eirnn's masked one.
+ */
 static void make_batch(bench_case *c)
 {
-    static const double coh[] = {0.0, 6.4, 12.8, 25.6, 51.2};
-    int B = c->B, T = c->T, fix = T / 10, stim = 8 * T / 10;
-    uint64_t s = SEED + 7919u * (uint64_t)B + (uint64_t)T;
-    double noise = 1.0 / sqrt(20.0); /* neurogym: sigma / sqrt(dt), sigma 1, dt 20 ms */
-    c->x = xcalloc((size_t)B * T * N_IN, sizeof(double));
-    c->label = xcalloc((size_t)B * T, sizeof(int32_t));
-    c->label_d = xcalloc((size_t)B * T, sizeof(double));
-    for (int b = 0; b < B; b++) {
-        double cv = coh[splitmix(&s) % 5] / 100.0;
-        int gt = splitmix(&s) % 2 ? 1 : 2; /* 1: channel 1 stronger */
-        double sg = gt == 1 ? 1.0 : -1.0;
-        for (int t = 0; t < T; t++) {
-            double *x = c->x + ((size_t)b * T + t) * N_IN;
-            x[0] = t < fix + stim ? 1.0 : 0.0;
-            if (t >= fix && t < fix + stim) {
-                x[1] = 0.5 * (1.0 + sg * cv) + noise * gauss(&s);
-                x[2] = 0.5 * (1.0 - sg * cv) + noise * gauss(&s);
-            }
-            c->label[(size_t)b * T + t] = t < fix + stim ? 0 : gt;
-            c->label_d[(size_t)b * T + t] = c->label[(size_t)b * T + t];
-        }
+    int T = c->T, fix = T / 20, dec = T / 20, stim = T - fix - dec;
+    eir_task_spec ts;
+    eir_task_batch tb;
+    eir_error err;
+    eir_task_spec_init(&ts, EIR_TASK_PERCEPTUAL_DM, 20.0);
+    ts.timing[0].a = 20.0 * fix;
+    ts.timing[1].a = 20.0 * stim;
+    ts.timing[2].a = 0.0;
+    ts.timing[3].a = 20.0 * dec;
+    die_status(eir_task_generate(&ts, eir_train_stream(SEED, 0, 1), c->B, &tb, &err), &err,
+               "eir_task_generate");
+    if (tb.B != c->B || tb.T != T || tb.n_in != N_IN || tb.n_out != N_OUT)
+        die("the task's batch does not have the expected shape", NULL);
+    c->x = xcalloc((size_t)c->B * T * N_IN, sizeof(double));
+    c->label = xcalloc((size_t)c->B * T, sizeof(int32_t));
+    c->label_d = xcalloc((size_t)c->B * T, sizeof(double));
+    memcpy(c->x, tb.x, (size_t)c->B * T * N_IN * sizeof(double));
+    for (size_t i = 0; i < (size_t)c->B * T; i++) {
+        if (tb.mask[i] != 1.0 || tb.len[i / (size_t)T] != T)
+            die("the task's batch has masked or short trials", NULL);
+        c->label[i] = tb.label[i];
+        c->label_d[i] = tb.label[i];
     }
+    eir_task_batch_free(&tb);
 }
 
 static void case_init(bench_case *c, const char *name, int T)
@@ -209,10 +229,11 @@ static void case_init(bench_case *c, const char *name, int T)
         c->cls = EIR_CLASS_RNN;
     else if (!strcmp(cls, "dale"))
         c->cls = EIR_CLASS_DALE;
-    else if (!strcmp(cls, "gated"))
+    else if (!strcmp(cls, "gated") || !strcmp(cls, "gatedfull"))
         c->cls = EIR_CLASS_GATED;
     else
-        die("the class of a case is rnn, dale or gated, not", cls);
+        die("the class of a case is rnn, dale, gated or gatedfull, not", cls);
+    c->full_a = !strcmp(cls, "gatedfull");
     snprintf(c->name, sizeof c->name, "%s", name);
     c->n_e = (4 * c->n) / 5;
     c->T = T;
@@ -269,6 +290,11 @@ static void trainer_init(trainer *tr, const bench_case *c, const options *o, eir
     tr->spec.integrator = o->integrator;
     tr->spec.precision = prec;
     tr->spec.loss = EIR_LOSS_CE;
+    tr->spec.lr = LR; /* the optimiser as the case files state it for the peer */
+    tr->spec.beta1 = BETA1;
+    tr->spec.beta2 = BETA2;
+    tr->spec.eps = EPS;
+    tr->spec.clip_norm = CLIP;
     tr->spec.seed = SEED;
     tr->spec.threads = o->threads;
     die_status(eir_net_new(&d, &tr->spec, &tr->net, &err), &err, "eir_net_new");
@@ -426,10 +452,11 @@ static void write_case(const bench_case *c, const options *o)
     fprintf(js,
             "{\"case\": \"%s\", \"class\": \"%s\", \"N\": %d, \"n_e\": %d, \"n_in\": %d, "
             "\"n_out\": %d, \"B\": %d, \"T\": %d, \"dt\": %g, \"integrator\": \"%s\", "
-            "\"sigma\": %.17g, \"lr\": 1e-3, \"beta1\": 0.9, \"beta2\": 0.999, \"eps\": 1e-8, "
-            "\"clip_norm\": 1.0,\n \"arrays\": [",
+            "\"sigma\": %.17g, \"lr\": %.17g, \"beta1\": %.17g, \"beta2\": %.17g, "
+            "\"eps\": %.17g, \"clip_norm\": %.17g,\n \"arrays\": [",
             c->name, eir_class_name(c->cls), c->n, c->n_e, N_IN, N_OUT, c->B, c->T, DT,
-            o->integrator == EIR_INTEG_EULER ? "euler" : "exp_euler", o->sigma);
+            o->integrator == EIR_INTEG_EULER ? "euler" : "exp_euler", o->sigma, LR, BETA1, BETA2,
+            EPS, CLIP);
     for (int k = 0; k < N_ARRAYS; k++) {
         int x = k == 7, vec = cols[k] == 1 && k != 7;
         fprintf(js, "%s{\"name\": \"%s\", \"shape\": ", k ? ", " : "", ARRAY_NAMES[k]);

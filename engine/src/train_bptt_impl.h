@@ -137,31 +137,78 @@ HOT static void SFX(tr_gain)(const eir_activation *a, int n, const REAL *restric
 }
 
 /**
- * Drive, gate and exponential-Euler update of one trial row (sim_impl.h's drive_* and
- * step_exp_euler): I = u + b + px, z = G_b (+ g) + mx, V' = V e + I (g / z). With noise,
- * NZ = s xi and V' += NZ. Returns 1 when some V' is not finite.
+ * Drive and gate of one trial row (sim_impl.h's drive_*), in place: on entry Id holds P x and z
+ * M_in |x| (when @p mx_in), on return I = u + b + P x and z = G_b (+ g) (+ M_in |x|), summed in
+ * the engine's order.
  */
 HOT static void SFX(tr_drive)(int n, const REAL *restrict u, const REAL *restrict gm,
-                              const REAL *restrict bias, const REAL *restrict px,
-                              const REAL *restrict leak, const REAL *restrict mx, REAL *restrict Id,
-                              REAL *restrict z)
+                              const REAL *restrict bias, const REAL *restrict leak, int mx_in,
+                              REAL *restrict Id, REAL *restrict z)
 {
-    if (gm) {
-        for (int i = 0; i < n; i++) {
-            Id[i] = u[i] + bias[i] + px[i];
-            z[i] = leak[i] + gm[i] + mx[i];
-        }
-    } else {
-        for (int i = 0; i < n; i++) {
-            Id[i] = u[i] + bias[i] + px[i];
-            z[i] = leak[i] + mx[i];
-        }
+    for (int i = 0; i < n; i++)
+        Id[i] = u[i] + bias[i] + Id[i];
+    if (gm && mx_in)
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i] + gm[i] + z[i];
+    else if (gm)
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i] + gm[i];
+    else if (mx_in)
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i] + z[i];
+    else
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i];
+}
+
+/** Column-split drive and gate (sim_impl.h's drive_split), in place as tr_drive(). */
+HOT static void SFX(tr_drive_split)(int n, const REAL *restrict uE, const REAL *restrict uI,
+                                    const REAL *restrict coef, const REAL *restrict bias,
+                                    const REAL *restrict leak, int mx_in, REAL *restrict Id,
+                                    REAL *restrict z)
+{
+    const REAL *cE = coef, *cI = coef + n, *gE = coef + 2 * n, *gI = coef + 3 * n;
+    for (int i = 0; i < n; i++)
+        Id[i] = cE[i] * uE[i] + cI[i] * uI[i] + bias[i] + Id[i];
+    if (mx_in)
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i] + gE[i] * uE[i] + gI[i] * uI[i] + z[i];
+    else
+        for (int i = 0; i < n; i++)
+            z[i] = leak[i] + gE[i] * uE[i] + gI[i] * uI[i];
+}
+
+/** Column split, backward: du_E = cE dI + gE dz, du_I = cI dI + gI dz (du: 2N). */
+HOT static void SFX(tr_du_split)(int n, const REAL *restrict coef, const REAL *restrict dI,
+                                 const REAL *restrict dz, REAL *restrict du)
+{
+    const REAL *cE = coef, *cI = coef + n, *gE = coef + 2 * n, *gI = coef + 3 * n;
+    for (int i = 0; i < n; i++) {
+        du[i] = cE[i] * dI[i] + gE[i] * dz[i];
+        du[n + i] = cI[i] * dI[i] + gI[i] * dz[i];
     }
 }
 
-/** sim_impl.h's step_exp_euler(): V (in place) and, when s is not NULL, the noise scale. */
+/**
+ * C (m x n_out, ldc) = A (m x k, lda) B^T or A B (B: rows of the product matrix) with beta 0;
+ * k == 0 or an empty output writes zeros / nothing (BLAS may leave C untouched for k = 0).
+ */
+static void SFX(tr_gemm)(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int nn, int k,
+                         const REAL *A, int lda, const REAL *Bm, int ldb, REAL *C, int ldc)
+{
+    if (m <= 0 || nn <= 0) return;
+    if (k <= 0) {
+        for (int r = 0; r < m; r++)
+            memset(C + (size_t)r * ldc, 0, (size_t)nn * sizeof *C);
+        return;
+    }
+    GEMM(CblasRowMajor, ta, tb, m, nn, k, 1, A, lda, Bm, ldb, 0, C, ldc);
+}
+
+/** sim_impl.h's step_exp_euler(): V from Vo and, when s is not NULL, the noise scale. */
 HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *restrict Id,
-                                  const REAL *restrict z, REAL *restrict V, REAL *restrict s)
+                                  const REAL *restrict z, const REAL *restrict Vo, REAL *restrict V,
+                                  REAL *restrict s)
 {
     const REAL h = (REAL)dt;
     for (int i = 0; i < n; i++) {
@@ -169,7 +216,7 @@ HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *re
         REAL x = zi * h;
         REAL e, g;
         DECAY_GAIN(x, &e, &g);
-        V[i] = V[i] * e + Id[i] * (g / zi);
+        V[i] = Vo[i] * e + Id[i] * (g / zi);
     }
     if (s) {
         const REAL sg = (REAL)sigma;
@@ -182,13 +229,13 @@ HOT static void SFX(tr_exp_euler)(int n, double dt, double sigma, const REAL *re
     }
 }
 
-/** sim_impl.h's step_euler(). */
+/** sim_impl.h's step_euler(), from @p Vo into @p V. */
 HOT static void SFX(tr_euler)(int n, double dt, const REAL *restrict Id, const REAL *restrict z,
-                              REAL *restrict V)
+                              const REAL *restrict Vo, REAL *restrict V)
 {
     const REAL h = (REAL)dt;
     for (int i = 0; i < n; i++)
-        V[i] = V[i] + h * (-z[i] * V[i] + Id[i]);
+        V[i] = Vo[i] + h * (-z[i] * Vo[i] + Id[i]);
 }
 
 /** Noise of trial @p b at step @p k (sim_impl.h's add_noise()): NZ = s xi, V += NZ. */
@@ -301,8 +348,10 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
     const train_params *p = &c->p;
     const int expe = nt->spec.integrator == EIR_INTEG_EXP_EULER;
     const double dt = nt->spec.dt, sigma = nt->sigma;
-    REAL *X = TA(w->X), *PX = TA(w->PX), *MX = TA(w->MX), *V = TA(w->V), *R = TA(w->R);
+    REAL *X = TA(w->X), *V = TA(w->V), *R = TA(w->R);
     REAL *Z = TA(w->Z), *Ib = TA(w->Ib), *NZ = TA(w->NZ), *U = TA(w->U), *Y = TA(w->Y);
+    const int mx_in = nin > 0 && p->M_in;
+    const int split = nt->mode == TRAIN_SPLIT, ne = nt->n_e;
     if (nin > 0) {
         for (int t = 0; t < T; t++)
             for (int bb = 0; bb < cb; bb++) {
@@ -312,16 +361,16 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
                     xd[q] = (REAL)xs[q];
             }
         GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, nin, 1, X, nin, TA(p->P), nin,
-             0, PX, n);
+             0, Ib, n);
         if (p->M_in) {
             REAL *XA = TA(w->XA);
             for (size_t q = 0; q < rows * nin; q++)
                 XA[q] = (REAL)fabs((double)X[q]);
             GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, n, nin, 1, XA, nin,
-                 TA(p->M_in), nin, 0, MX, n);
+                 TA(p->M_in), nin, 0, Z, n);
         }
     } else {
-        memset(PX, 0, rows * n * sizeof *PX);
+        memset(Ib, 0, rows * n * sizeof *Ib);
     }
     memset(V, 0, sz * sizeof *V);
     for (int bb = 0; bb < cb; bb++)
@@ -330,21 +379,31 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
     a->bad_step = -1;
     for (int t = 0; t < T; t++) {
         const REAL *Rt = R + (size_t)t * sz;
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, cb, gwn, n, 1, Rt, n, TA(p->WM), n, 0, U,
-             gwn);
+        if (split) { /* u_E = S_E r_E, u_I = S_I r_I (the engine's two calls) */
+            SFX(tr_gemm)(CblasNoTrans, CblasTrans, cb, n, ne, Rt, n, TA(p->WM), n, U, gwn);
+            SFX(tr_gemm)
+            (CblasNoTrans, CblasTrans, cb, n, n - ne, Rt + ne, n, TA(p->WM) + ne, n, U + n, gwn);
+        } else {
+            GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, cb, gwn, n, 1, Rt, n, TA(p->WM), n, 0, U,
+                 gwn);
+        }
         for (int bb = 0; bb < cb; bb++) {
             const size_t o = (size_t)t * sz + (size_t)bb * n;
             const REAL *u = U + (size_t)bb * gwn;
-            const REAL *mx = nin > 0 && p->M_in ? MX + o : TA(w->zero);
-            REAL *Id = Ib + o, *z = Z + o, *Vn = V + o + sz, *Rn = R + o + sz, *nz = NZ + o;
-            SFX(tr_drive)
-            (n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), PX + o, TA(p->leak), mx, Id, z);
-            memcpy(Vn, V + o, (size_t)n * sizeof *Vn);
+            REAL *Id = Ib + o, *z = Z + o, *Vn = V + o + sz, *Rn = R + o + sz;
+            REAL *nz = sigma > 0 ? NZ + o : NULL;
+            if (split) {
+                SFX(tr_drive_split)
+                (n, u, u + n, TA(p->coef), TA(p->bias), TA(p->leak), mx_in, Id, z);
+            } else {
+                SFX(tr_drive)
+                (n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), TA(p->leak), mx_in, Id, z);
+            }
             if (expe) {
-                SFX(tr_exp_euler)(n, dt, sigma, Id, z, Vn, sigma > 0 ? nz : NULL);
+                SFX(tr_exp_euler)(n, dt, sigma, Id, z, V + o, Vn, sigma > 0 ? nz : NULL);
                 if (sigma > 0) SFX(tr_noise)(n, c->noise_key, b0 + bb, t, nz, nz, Vn);
             } else {
-                SFX(tr_euler)(n, dt, Id, z, Vn);
+                SFX(tr_euler)(n, dt, Id, z, V + o, Vn);
                 if (sigma > 0) {
                     for (int i = 0; i < n; i++)
                         nz[i] = noise_s;
@@ -378,30 +437,52 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
             }
 }
 
-/** Sum of r^2 over the chunk's valid steps; with @p grad adds 2 rate_scale r to DR. */
-static double SFX(tr_rates)(const train_call *c, int b0, int cb, const REAL *R, REAL *DR, int grad)
+/** Sum of r^2 over the chunk's valid steps (r_{t+1}, t < len). */
+static double SFX(tr_rates)(const train_call *c, int b0, int cb, const REAL *R)
 {
     const eir_batch *bt = c->batch;
     const int n = c->net->n, T = bt->T;
-    const REAL k = (REAL)(2 * c->rate_scale);
     double sum = 0.0;
     for (int t = 0; t < T; t++)
         for (int bb = 0; bb < cb; bb++) {
             if (bt->len && t >= bt->len[b0 + bb]) continue;
-            const size_t o = ((size_t)(t + 1) * cb + bb) * n;
-            const REAL *r = R + o;
+            const REAL *r = R + ((size_t)(t + 1) * cb + bb) * n;
             double s = 0.0;
             for (int i = 0; i < n; i++)
                 s += (double)r[i] * r[i];
             sum += s;
-            if (grad && k != 0)
-                for (int i = 0; i < n; i++)
-                    DR[o + i] += k * r[i];
         }
     return sum;
 }
 
-/** Backward pass of the chunk (after tr_forward and tr_loss with DY): fills the accumulator. */
+/**
+ * d loss / d r_{t+1} into @p dr (cb x N; on entry the recurrent term of step t + 1, or
+ * anything when @p first): + DY_t W_out (readout of y_{t+1}) + 2 rate_scale r_{t+1} on the
+ * valid rows.
+ */
+static void SFX(tr_dr_explicit)(const train_call *c, int b0, int cb, int t, int first,
+                                const REAL *DYt, const REAL *Rt1, REAL *dr)
+{
+    const eir_net *nt = c->net;
+    const int n = nt->n, nr = nt->n_read, no = nt->n_out;
+    if (first) memset(dr, 0, (size_t)cb * n * sizeof *dr);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, cb, nr, no, 1, DYt, no, TA(c->p.W_out), nr, 1,
+         dr, n);
+    if (c->rate_scale == 0) return;
+    const REAL k = (REAL)(2 * c->rate_scale);
+    for (int bb = 0; bb < cb; bb++) {
+        if (c->batch->len && t >= c->batch->len[b0 + bb]) continue;
+        const REAL *r = Rt1 + (size_t)bb * n;
+        REAL *d = dr + (size_t)bb * n;
+        for (int i = 0; i < n; i++)
+            d[i] += k * r[i];
+    }
+}
+
+/**
+ * Backward pass of the chunk (after tr_forward and tr_loss with DY): fills the accumulator.
+ * d loss / d r lives in two cb x N buffers (DR: step t + 1's, and step t's being summed).
+ */
 static void SFX(tr_backward)(const train_call *c, int b0, int cb, train_ws *w, train_acc *a)
 {
     const eir_net *nt = c->net;
@@ -412,9 +493,11 @@ static void SFX(tr_backward)(const train_call *c, int b0, int cb, train_ws *w, t
     const int expe = nt->spec.integrator == EIR_INTEG_EXP_EULER, noisy = nt->sigma > 0;
     const double dt = nt->spec.dt;
     REAL *V = TA(w->V), *R = TA(w->R), *Z = TA(w->Z), *Ib = TA(w->Ib), *NZ = TA(w->NZ);
-    REAL *DY = TA(w->DY), *DR = TA(w->DR), *DIZ = TA(w->DIZ), *dv = TA(w->carry);
-    /* readout: dW_out = DY^T R_{1..T}, db_out = sum DY, DR_{1..T} = DY W_out */
-    memset(DR, 0, (rows + cb) * n * sizeof *DR);
+    REAL *DY = TA(w->DY), *DIZ = TA(w->DIZ), *dv = TA(w->carry);
+    REAL *DR[2] = {TA(w->DR), TA(w->DR) + sz};
+    const int split = nt->mode == TRAIN_SPLIT, ne = nt->n_e;
+    REAL *DU = split ? TA(w->DU) : NULL;
+    /* readout: dW_out = DY^T R_{1..T}, db_out = sum DY */
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, no, nr, (int)rows, 1, DY, no, R + sz, n, 0,
          TA(a->dWout), nr);
     REAL *dbo = TA(a->dbout);
@@ -422,36 +505,51 @@ static void SFX(tr_backward)(const train_call *c, int b0, int cb, train_ws *w, t
     for (size_t q = 0; q < rows; q++)
         for (int o = 0; o < no; o++)
             dbo[o] += DY[q * no + o];
-    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, nr, no, 1, DY, no, TA(p->W_out), nr,
-         0, DR + sz, n);
-    if (c->rate_scale != 0) SFX(tr_rates)(c, b0, cb, R, DR, 1);
     REAL *dG = TA(a->dG);
     memset(dG, 0, (size_t)n * sizeof *dG);
     memset(dv, 0, sz * sizeof *dv);
     for (int t = T - 1; t >= 0; t--) {
+        REAL *drn = DR[t & 1], *drt = DR[(t + 1) & 1];
+        SFX(tr_dr_explicit)
+        (c, b0, cb, t, t == T - 1, DY + (size_t)t * cb * no, R + (size_t)(t + 1) * sz, drn);
         for (int bb = 0; bb < cb; bb++) {
             const size_t o = (size_t)t * sz + (size_t)bb * n; /* row (t, bb) */
-            REAL *d = dv + (size_t)bb * n, *dr = DR + o + sz;
+            REAL *d = dv + (size_t)bb * n, *dr = drn + (size_t)bb * n;
             SFX(tr_gain)(&nt->act, n, V + o + sz, R + o + sz, dr);
             for (int i = 0; i < n; i++)
                 d[i] += dr[i];
             REAL *dI = DIZ + ((size_t)t * cb + bb) * gwn;
             REAL *dz = nt->gw == 2 ? dI + n : TA(w->U);
-            if (expe)
-                SFX(tr_back_exp)(n, dt, noisy, Z + o, V + o, Ib + o, NZ + o, d, dI, dz);
-            else
-                SFX(tr_back_euler)(n, dt, Z + o, V + o, d, dI, dz);
+            if (expe) SFX(tr_back_exp)
+            (n, dt, noisy, Z + o, V + o, Ib + o, noisy ? NZ + o : NULL, d, dI, dz);
+            else SFX(tr_back_euler)(n, dt, Z + o, V + o, d, dI, dz);
             if (nt->gw == 1)
                 for (int i = 0; i < n; i++)
                     dG[i] += dz[i];
+            if (split) SFX(tr_du_split)(n, TA(p->coef), dI, dz, DU + ((size_t)t * cb + bb) * gwn);
         }
-        if (t > 0)
+        if (t == 0) continue;
+        if (split) { /* dr_E = du_E S_E, dr_I = du_I S_I */
+            const REAL *du = DU + (size_t)t * cb * gwn;
+            SFX(tr_gemm)(CblasNoTrans, CblasNoTrans, cb, ne, n, du, gwn, TA(p->WM), n, drt, n);
+            SFX(tr_gemm)
+            (CblasNoTrans, CblasNoTrans, cb, n - ne, n, du + n, gwn, TA(p->WM) + ne, n, drt + ne,
+             n);
+        } else {
             GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, cb, n, gwn, 1,
-                 DIZ + (size_t)t * cb * gwn, gwn, TA(p->WM), n, 1, DR + (size_t)t * sz, n);
+                 DIZ + (size_t)t * cb * gwn, gwn, TA(p->WM), n, 0, drt, n);
+        }
     }
     /* weights: d[W; M] = DIZ^T R_{0..T-1}; dP = dI^T X; db, dG = column sums */
-    GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, gwn, n, (int)rows, 1, DIZ, gwn, R, n, 0,
-         TA(a->dWM), n);
+    if (split) { /* dS_E = du_E^T r_E, dS_I = du_I^T r_I */
+        SFX(tr_gemm)(CblasTrans, CblasNoTrans, n, ne, (int)rows, DU, gwn, R, n, TA(a->dWM), n);
+        SFX(tr_gemm)
+        (CblasTrans, CblasNoTrans, n, n - ne, (int)rows, DU + n, gwn, R + ne, n, TA(a->dWM) + ne,
+         n);
+    } else {
+        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, gwn, n, (int)rows, 1, DIZ, gwn, R, n, 0,
+             TA(a->dWM), n);
+    }
     if (nin > 0)
         GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, n, nin, (int)rows, 1, DIZ, gwn, TA(w->X), nin,
              0, TA(a->dP), nin);
@@ -471,7 +569,7 @@ void SFX(train_chunk)(const train_call *c, int chunk, train_ws *w, train_acc *a)
 {
     const int b0 = chunk * TRAIN_CHUNK, cb = train_chunk_trials(c->batch->B, chunk);
     SFX(tr_forward)(c, b0, cb, w, a);
-    a->rate = c->rate_scale != 0 ? SFX(tr_rates)(c, b0, cb, TA(w->R), NULL, 0) : 0.0;
+    a->rate = c->rate_scale != 0 ? SFX(tr_rates)(c, b0, cb, TA(w->R)) : 0.0;
     if (a->bad_step >= 0) {
         a->task = NAN;
         return;

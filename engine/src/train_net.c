@@ -191,6 +191,26 @@ static void init_theta(eir_net *nt, const eir_model *m, const eir_model_desc *d)
     if (m->M_in) memcpy(nt->M_in, m->M_in, (size_t)n * nt->n_in * sizeof *th);
 }
 
+/**
+ * TRAIN_SPLIT for a gated model whose gate is a per-row multiple of its product matrix for
+ * every call (conductance form; reduced form with a frozen A constant over each row's E
+ * columns and over its I columns), TRAIN_FUSED for other gated models, else TRAIN_NONE.
+ */
+static int pick_mode(const eir_net *nt)
+{
+    if (nt->gw == 1) return TRAIN_NONE;
+    if (nt->form == EIR_FORM_CONDUCTANCE) return TRAIN_SPLIT;
+    if (nt->spec.trainable & (1u << EIR_PARAM_A)) return TRAIN_FUSED;
+    const int n = nt->n, ne = nt->n_e;
+    const double *A = nt->theta + nt->off[EIR_PARAM_A];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            const double first = A[(size_t)i * n + (j < ne ? 0 : ne)];
+            if (A[(size_t)i * n + j] != first) return TRAIN_FUSED;
+        }
+    return TRAIN_SPLIT;
+}
+
 eir_status eir_net_new(const eir_model_desc *d, const eir_train_spec *s, eir_net **out,
                        eir_error *err)
 {
@@ -233,16 +253,17 @@ eir_status eir_net_new(const eir_model_desc *d, const eir_train_spec *s, eir_net
     layout(nt);
     const size_t n = (size_t)nt->n, nn = n * n, nin = (size_t)nt->n_in;
     const size_t fl =
-        (size_t)nt->gw * nn + 2 * n + 2 * n * nin + nt->len[EIR_PARAM_W_OUT] + (size_t)nt->n_out;
+        (size_t)nt->gw * nn + 6 * n + 2 * n * nin + nt->len[EIR_PARAM_W_OUT] + (size_t)nt->n_out;
     nt->theta = malloc((nt->theta_len ? nt->theta_len : 1) * sizeof *nt->theta);
     nt->mask = malloc(nn ? nn : 1);
     nt->Wd = malloc((nn ? nn : 1) * sizeof *nt->Wd);
     nt->WMd = malloc(((size_t)nt->gw * nn + 1) * sizeof *nt->WMd);
     nt->dWMd = malloc(((size_t)nt->gw * nn + 1) * sizeof *nt->dWMd);
+    nt->coefd = malloc((4 * n + 1) * sizeof *nt->coefd);
     nt->M_in = m->M_in ? malloc(n * nin * sizeof *nt->M_in) : NULL;
     nt->f32_params = malloc((fl + 1) * sizeof *nt->f32_params);
-    if (!nt->theta || !nt->mask || !nt->Wd || !nt->WMd || !nt->dWMd || (m->M_in && !nt->M_in) ||
-        !nt->f32_params) {
+    if (!nt->theta || !nt->mask || !nt->Wd || !nt->WMd || !nt->dWMd || !nt->coefd ||
+        (m->M_in && !nt->M_in) || !nt->f32_params) {
         eir_model_free(m);
         eir_net_free(nt);
         return eir_error_set(err, EIR_ENOMEM, NULL, "out of memory creating the network");
@@ -261,6 +282,7 @@ void eir_net_free(eir_net *n)
     free(n->Wd);
     free(n->WMd);
     free(n->dWMd);
+    free(n->coefd);
     free(n->M_in);
     free(n->f32_params);
     free(n->ws_mem);
@@ -319,6 +341,17 @@ static void effective(eir_net *nt)
                 if (M) M[q] = A[q] * fabs(W[q]);
             }
         }
+    if (nt->mode != TRAIN_SPLIT) return;
+    double *cE = nt->coefd, *cI = cE + n, *gE = cI + n, *gI = gE + n;
+    for (int i = 0; i < n; i++) {
+        if (nt->form == EIR_FORM_CONDUCTANCE) {
+            cE[i] = nt->e_rev_e, cI[i] = nt->e_rev_i, gE[i] = gI[i] = 1.0;
+        } else { /* the engine's reduced split: gE = A_E, gI = -A_I */
+            cE[i] = cI[i] = 1.0;
+            gE[i] = ne > 0 ? A[(size_t)i * n] : 0.0;
+            gI[i] = ne < n ? -A[(size_t)i * n + ne] : 0.0;
+        }
+    }
 }
 
 void eir_net_model_desc(eir_net *n, eir_model_desc *out)
@@ -358,61 +391,7 @@ void eir_net_model_desc(eir_net *n, eir_model_desc *out)
     out->storage = n->storage;
 }
 
-/* ---- batches ----------------------------------------------------------------------------- */
-
-static eir_status check_batch(const eir_net *nt, const eir_batch *b, eir_error *err)
-{
-    if (!b) return eir_error_set(err, EIR_EINVAL, "/batch", "no batch");
-    if (b->B < 1) return eir_error_set(err, EIR_EINVAL, "/batch", "batch must be >= 1");
-    if (b->T < 1) return eir_error_set(err, EIR_EINVAL, "/task/T", "trials need >= 1 step");
-    if (b->n_in != nt->n_in)
-        return eir_error_set(err, EIR_EINVAL, "/task/inputs",
-                             "the inputs have %d channels but the model has n_in = %d", b->n_in,
-                             nt->n_in);
-    if (b->n_out != nt->n_out)
-        return eir_error_set(err, EIR_EINVAL, "/model/readout",
-                             "the task has %d outputs but the model's readout has %d", b->n_out,
-                             nt->n_out);
-    const size_t bt = (size_t)b->B * b->T;
-    if (nt->n_in > 0) {
-        if (!b->x) return eir_error_set(err, EIR_EINVAL, "/task/inputs", "inputs are missing");
-        for (size_t q = 0; q < bt * nt->n_in; q++)
-            if (!isfinite(b->x[q]))
-                return eir_error_set(err, EIR_EINVAL, "/task/inputs",
-                                     "input %zu (trial %zu, step %zu) is not finite", q % nt->n_in,
-                                     q / nt->n_in / b->T, q / nt->n_in % b->T);
-    }
-    if (b->len)
-        for (int q = 0; q < b->B; q++)
-            if (b->len[q] < 1 || b->len[q] > b->T)
-                return eir_error_set(err, EIR_EINVAL, "/task/lengths",
-                                     "length %d of trial %d is outside 1..T = %d", b->len[q], q,
-                                     b->T);
-    const size_t mlen = nt->spec.loss == EIR_LOSS_CE ? bt : bt * nt->n_out;
-    if (b->mask)
-        for (size_t q = 0; q < mlen; q++)
-            if (!(isfinite(b->mask[q]) && b->mask[q] >= 0))
-                return eir_error_set(err, EIR_EINVAL, "/task/mask",
-                                     "mask value %zu is not a finite number >= 0", q);
-    if (nt->spec.loss == EIR_LOSS_CE) {
-        if (!b->label)
-            return eir_error_set(err, EIR_EINVAL, "/task/labels",
-                                 "the cross-entropy loss needs labels");
-        for (size_t q = 0; q < bt; q++)
-            if (b->label[q] < 0 || b->label[q] >= nt->n_out)
-                return eir_error_set(err, EIR_EINVAL, "/task/labels",
-                                     "label %d (trial %zu, step %zu) is outside 0..%d",
-                                     (int)b->label[q], q / b->T, q % b->T, nt->n_out - 1);
-    } else {
-        if (!b->target)
-            return eir_error_set(err, EIR_EINVAL, "/task/targets", "the mse loss needs targets");
-        for (size_t q = 0; q < bt * nt->n_out; q++)
-            if (!isfinite(b->target[q]))
-                return eir_error_set(err, EIR_EINVAL, "/task/targets", "target %zu is not finite",
-                                     q);
-    }
-    return EIR_OK;
-}
+/* ---- workspace ---------------------------------------------------------------------------- */
 
 /** Element size of the call's precision. */
 static size_t real_size(const eir_net *nt)
@@ -430,20 +409,18 @@ static size_t carve_ws(const eir_net *nt, int T, int cb, unsigned char *mem, tra
     train_ws tmp, *o = w ? w : &tmp;
     o->X = align_up(&cur, rows * nin * es);
     o->XA = align_up(&cur, nt->M_in ? rows * nin * es : 0);
-    o->PX = align_up(&cur, rows * n * es);
-    o->MX = align_up(&cur, nt->M_in ? rows * n * es : 0);
     o->V = align_up(&cur, (rows + cb) * n * es);
     o->R = align_up(&cur, (rows + cb) * n * es);
     o->Z = align_up(&cur, rows * n * es);
     o->Ib = align_up(&cur, rows * n * es);
-    o->NZ = align_up(&cur, rows * n * es);
+    o->NZ = align_up(&cur, nt->sigma > 0 ? rows * n * es : 0);
     o->U = align_up(&cur, (size_t)cb * gwn * es);
     o->Y = align_up(&cur, rows * no * es);
     o->DY = align_up(&cur, rows * no * es);
-    o->DR = align_up(&cur, (rows + cb) * n * es);
+    o->DR = align_up(&cur, 2 * (size_t)cb * n * es);
     o->DIZ = align_up(&cur, rows * gwn * es);
+    o->DU = align_up(&cur, nt->gw == 2 ? rows * gwn * es : 0); /* SPLIT (any gated call) */
     o->carry = align_up(&cur, (size_t)cb * n * es);
-    o->zero = align_up(&cur, n * es);
     return (size_t)(cur - start) + 64;
 }
 
@@ -496,7 +473,6 @@ static eir_status ensure_ws(eir_net *nt, int B, int T, int threads, eir_error *e
                                  "out of memory for the training workspace (batch %d, %d steps)", B,
                                  T);
         }
-        memset(nt->ws_mem, 0, wsz * (size_t)nth);
         nt->ws_B = nb;
         nt->ws_T = nT;
         nt->ws_threads = nth;
@@ -507,10 +483,8 @@ static eir_status ensure_ws(eir_net *nt, int B, int T, int threads, eir_error *e
     }
     /* a smaller shape fits in the same memory: every array's size grows with T and cb */
     const int cb = B < TRAIN_CHUNK ? B : TRAIN_CHUNK;
-    for (int t = 0; t < nt->ws_threads; t++) {
+    for (int t = 0; t < nt->ws_threads; t++)
         carve_ws(nt, T, cb, nt->ws_mem + (size_t)t * nt->ws_stride, &nt->ws[t]);
-        memset(nt->ws[t].zero, 0, (size_t)nt->n * real_size(nt));
-    }
     return EIR_OK;
 }
 
@@ -540,22 +514,30 @@ static void call_params(eir_net *nt, train_params *p)
     effective(nt);
     const double *th = nt->theta;
     const size_t n = (size_t)nt->n, nin = (size_t)nt->n_in;
-    const double *src[7] = {nt->WMd,
+    const int split = nt->mode == TRAIN_SPLIT;
+    const double *src[8] = {split && nt->form == EIR_FORM_CONDUCTANCE ? nt->Wd : nt->WMd,
                             th + nt->off[EIR_PARAM_G_B],
                             th + nt->off[EIR_PARAM_BIAS],
                             nin ? th + nt->off[EIR_PARAM_P] : NULL,
                             nin ? nt->M_in : NULL,
                             th + nt->off[EIR_PARAM_W_OUT],
-                            th + nt->off[EIR_PARAM_B_OUT]};
-    const size_t cnt[7] = {(size_t)nt->gw * n * n, n, n, n * nin, n * nin, nt->len[EIR_PARAM_W_OUT],
-                           (size_t)nt->n_out};
-    void *dst[7];
+                            th + nt->off[EIR_PARAM_B_OUT],
+                            split ? nt->coefd : NULL};
+    const size_t cnt[8] = {(split ? 1 : (size_t)nt->gw) * n * n,
+                           n,
+                           n,
+                           n * nin,
+                           n * nin,
+                           nt->len[EIR_PARAM_W_OUT],
+                           (size_t)nt->n_out,
+                           4 * n};
+    void *dst[8];
     if (nt->spec.precision == EIR_F64) {
-        for (int k = 0; k < 7; k++)
+        for (int k = 0; k < 8; k++)
             dst[k] = (void *)src[k];
     } else {
         float *f = nt->f32_params;
-        for (int k = 0; k < 7; k++) {
+        for (int k = 0; k < 8; k++) {
             if (!src[k]) {
                 dst[k] = NULL;
                 continue;
@@ -573,14 +555,7 @@ static void call_params(eir_net *nt, train_params *p)
     p->M_in = dst[4];
     p->W_out = dst[5];
     p->b_out = dst[6];
-}
-
-static double sumsq(const double *a, size_t n)
-{
-    double s = 0.0;
-    for (size_t q = 0; q < n; q++)
-        s += a[q] * a[q];
-    return s;
+    p->coef = dst[7];
 }
 
 /** d += chunk accumulator @p src (count values of the call's precision). */
@@ -604,7 +579,8 @@ static void add_acc(const eir_net *nt, double *d, const void *src, size_t count)
 static void assemble_grad(eir_net *nt, int nchunks, double lw, double *grad)
 {
     const size_t n = (size_t)nt->n, nn = n * n, nin = (size_t)nt->n_in;
-    const size_t gwnn = (size_t)nt->gw * nn;
+    const int split = nt->mode == TRAIN_SPLIT, ne = nt->n_e;
+    const size_t gwnn = (split ? 1 : (size_t)nt->gw) * nn;
     const unsigned tr = nt->spec.trainable;
     double *dWM = nt->dWMd;
     memset(dWM, 0, gwnn * sizeof *dWM);
@@ -625,26 +601,31 @@ static void assemble_grad(eir_net *nt, int nchunks, double lw, double *grad)
     if (lw > 0) {
         const double kw = 2 * lw / (double)nn, kp = nin ? 2 * lw / (double)(n * nin) : 0;
         const double ko = 2 * lw / (double)nt->len[EIR_PARAM_W_OUT];
+        /* SPLIT in the conductance form: dWM is d / dK, and dW/dK = E_rev(j) */
+        const int dk = split && nt->form == EIR_FORM_CONDUCTANCE;
         for (size_t q = 0; q < nn; q++)
-            dWM[q] += kw * nt->WMd[q];
+            dWM[q] +=
+                kw * nt->WMd[q] * (dk ? ((int)(q % n) < ne ? nt->e_rev_e : nt->e_rev_i) : 1.0);
         for (size_t q = 0; q < n * nin; q++)
             gP[q] += kp * th[nt->off[EIR_PARAM_P] + q];
         for (size_t q = 0; q < nt->len[EIR_PARAM_W_OUT]; q++)
             gWo[q] += ko * th[nt->off[EIR_PARAM_W_OUT] + q];
     }
-    /* chain rule to theta_W and A (file comment) */
-    const int ne = nt->n_e;
+    /* chain rule to theta_W and A (file comment); SPLIT's dS already holds the gate's path:
+     * conductance d/dK, reduced dW + E(j) A dM */
     const double *tW = th + nt->off[EIR_PARAM_W];
     const double *A = nt->len[EIR_PARAM_A] ? th + nt->off[EIR_PARAM_A] : NULL;
     double *gW = grad + nt->off[EIR_PARAM_W];
     double *gA = nt->len[EIR_PARAM_A] ? grad + nt->off[EIR_PARAM_A] : NULL;
-    const double *dM = nt->gw == 2 ? dWM + nn : NULL;
+    const double *dM = nt->gw == 2 && !split ? dWM + nn : NULL;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++) {
             const size_t q = i * n + j;
             if (!nt->mask[q]) continue;
             const double s = tW[q] >= 0 ? 1.0 : -1.0, ej = (int)j < ne ? 1.0 : -1.0;
-            if (nt->form == EIR_FORM_CONDUCTANCE) {
+            if (split) {
+                gW[q] = nt->form == EIR_FORM_CONDUCTANCE ? s * dWM[q] : s * ej * dWM[q];
+            } else if (nt->form == EIR_FORM_CONDUCTANCE) {
                 const double er = (int)j < ne ? nt->e_rev_e : nt->e_rev_i;
                 gW[q] = s * (er * dWM[q] + (dM ? dM[q] : 0.0));
             } else if (nt->cls == EIR_CLASS_RNN) {
@@ -661,7 +642,7 @@ static void assemble_grad(eir_net *nt, int nchunks, double lw, double *grad)
 static eir_status net_call(eir_net *nt, const eir_batch *batch, uint64_t noise_key,
                            eir_loss_parts *loss, double *grad, double *y_out, eir_error *err)
 {
-    eir_status st = check_batch(nt, batch, err);
+    eir_status st = train_check_batch(nt, batch, err);
     if (st != EIR_OK) return st;
     const int nchunks = (batch->B + TRAIN_CHUNK - 1) / TRAIN_CHUNK;
     const int threads = nt->spec.threads < nchunks ? nt->spec.threads : nchunks;
@@ -674,25 +655,8 @@ static eir_status net_call(eir_net *nt, const eir_batch *batch, uint64_t noise_k
     c.noise_key = noise_key;
     c.grad = grad != NULL;
     c.y_out = y_out;
-    /* normalisers over the whole batch */
-    const int T = batch->T, no = nt->n_out, ce = nt->spec.loss == EIR_LOSS_CE;
-    double msum = 0.0, valid = 0.0;
-    for (int b = 0; b < batch->B; b++) {
-        const int L = batch->len ? batch->len[b] : T;
-        valid += L;
-        for (int t = 0; t < L; t++) {
-            const size_t row = (size_t)b * T + t;
-            if (!batch->mask)
-                msum += ce ? 1.0 : no;
-            else if (ce)
-                msum += batch->mask[row];
-            else
-                for (int o = 0; o < no; o++)
-                    msum += batch->mask[row * no + o];
-        }
-    }
-    c.inv_mask = msum > 0 ? 1.0 / msum : 0.0;
-    c.rate_scale = nt->spec.l2_rates > 0 ? nt->spec.l2_rates / ((double)nt->n * valid) : 0.0;
+    train_normalisers(nt, batch, &c.inv_mask, &c.rate_scale);
+    nt->mode = pick_mode(nt); /* a frozen A that someone changed may no longer split */
     call_params(nt, &c.p);
     team_arg ta = {&c, nt, nchunks};
     sim_barrier bar;
@@ -711,15 +675,7 @@ static eir_status net_call(eir_net *nt, const eir_batch *batch, uint64_t noise_k
                              "learning rate, dt or the weights)",
                              (long long)bad);
     const double lw = nt->spec.l2_weights;
-    double l2w = 0.0;
-    if (lw > 0) {
-        const size_t n = (size_t)nt->n, nin = (size_t)nt->n_in;
-        l2w = sumsq(nt->WMd, n * n) / (double)(n * n);
-        if (nin) l2w += sumsq(nt->theta + nt->off[EIR_PARAM_P], n * nin) / (double)(n * nin);
-        l2w += sumsq(nt->theta + nt->off[EIR_PARAM_W_OUT], nt->len[EIR_PARAM_W_OUT]) /
-               (double)nt->len[EIR_PARAM_W_OUT];
-        l2w *= lw;
-    }
+    const double l2w = lw > 0 ? lw * train_l2_weights(nt) : 0.0;
     if (loss) {
         loss->task = task * c.inv_mask;
         loss->l2_weights = l2w;

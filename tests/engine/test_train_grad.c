@@ -89,6 +89,7 @@ typedef struct net_case {
     double r_max;
     int from_e;  /* readout from the E cells */
     int gate_in; /* input conductances M_in */
+    int a_rows;  /* gated reduced: A per row and type (2N values), frozen */
 } net_case;
 
 static void case_desc(const fixture *f, const net_case *c, eir_model_desc *d)
@@ -112,7 +113,7 @@ static void case_desc(const fixture *f, const net_case *c, eir_model_desc *d)
     } else {
         d->W = f->W;
         if (c->cls == EIR_CLASS_GATED) {
-            d->a_kind = EIR_A_MATRIX;
+            d->a_kind = c->a_rows ? EIR_A_PER_ROW : EIR_A_MATRIX;
             d->A = f->A;
         }
     }
@@ -138,7 +139,8 @@ static void case_spec(const net_case *c, eir_train_spec *s)
     s->l2_rates = 0.03;
     s->trainable = (1u << EIR_PARAM_W) | (1u << EIR_PARAM_P) | (1u << EIR_PARAM_BIAS) |
                    (1u << EIR_PARAM_W_OUT) | (1u << EIR_PARAM_B_OUT) | (1u << EIR_PARAM_G_B);
-    if (c->cls == EIR_CLASS_GATED && c->form == EIR_FORM_REDUCED) s->trainable |= 1u << EIR_PARAM_A;
+    if (c->cls == EIR_CLASS_GATED && c->form == EIR_FORM_REDUCED && !c->a_rows)
+        s->trainable |= 1u << EIR_PARAM_A;
 }
 
 static void case_batch(const fixture *f, const net_case *c, eir_batch *b)
@@ -161,10 +163,11 @@ static void case_batch(const fixture *f, const net_case *c, eir_batch *b)
 
 static const char *case_name(const net_case *c, char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/%s/%s/%s/%s%s%s%s", eir_class_name(c->cls),
+    snprintf(buf, n, "%s/%s/%s/%s/%s%s%s%s%s", eir_class_name(c->cls),
              c->form == EIR_FORM_REDUCED ? "reduced" : "conductance", eir_integrator_name(c->integ),
              c->loss == EIR_LOSS_MSE ? "mse" : "ce", eir_act_name(c->act),
-             c->r_max > 0 ? "+r_max" : "", c->from_e ? "+from_E" : "", c->gate_in ? "+M_in" : "");
+             c->r_max > 0 ? "+r_max" : "", c->from_e ? "+from_E" : "", c->gate_in ? "+M_in" : "",
+             c->a_rows ? "+A_rows_frozen" : "");
     return buf;
 }
 
@@ -242,7 +245,7 @@ static double grad_check(const net_case *c)
         worst = e > worst ? e : worst;
         checked++;
     }
-    const int want = 6 + (pl[EIR_PARAM_A] ? 1 : 0);
+    const int want = 6 + (pl[EIR_PARAM_A] && !c->a_rows ? 1 : 0);
     ET_CHECK(checked == want, "%s: %d parameters checked, expected %d", name, checked, want);
     free(g);
     eir_net_free(n);
@@ -267,10 +270,18 @@ static void test_grad_all_cases(void **state)
                                                           : EIR_ACT_SOFTPLUS,
                                   0,
                                   cls == EIR_CLASS_DALE || (form == 1 && loss == 1),
-                                  cls == EIR_CLASS_GATED || integ == 1};
+                                  cls == EIR_CLASS_GATED || integ == 1,
+                                  0};
                     double e = grad_check(&c);
                     worst = e > worst ? e : worst;
                     cases++;
+                    if (cls == EIR_CLASS_GATED && form == 0) {
+                        /* a frozen A per row and type: the column-split products */
+                        c.a_rows = 1;
+                        e = grad_check(&c);
+                        worst = e > worst ? e : worst;
+                        cases++;
+                    }
                 }
     print_message("gradient check: %d cases, worst norm-wise relative error %.3g\n", cases, worst);
 }
@@ -297,9 +308,64 @@ static void test_grad_activations(void **state)
                           acts[q].act,
                           acts[q].r_max,
                           0,
-                          1};
+                          1,
+                          0};
             grad_check(&c);
         }
+}
+
+/* ---- the column-split products give the fused products' gradient ------------------------ */
+
+static void test_split_equals_fused(void **state)
+{
+    (void)state;
+    for (int integ = 0; integ < 2; integ++) {
+        fixture f;
+        make_fixture(&f, 41);
+        net_case c = {EIR_CLASS_GATED,
+                      EIR_FORM_REDUCED,
+                      integ ? EIR_INTEG_EULER : EIR_INTEG_EXP_EULER,
+                      EIR_LOSS_CE,
+                      EIR_ACT_SOFTPLUS,
+                      0,
+                      0,
+                      1,
+                      1};
+        eir_model_desc d;
+        eir_train_spec s;
+        eir_batch b;
+        case_desc(&f, &c, &d);
+        case_spec(&c, &s);
+        case_batch(&f, &c, &b);
+        eir_net *split = new_net(&d, &s); /* A frozen: split */
+        s.trainable |= 1u << EIR_PARAM_A;
+        eir_net *fused = new_net(&d, &s); /* A trainable: fused [W; M] */
+        const size_t len = eir_net_theta_len(split);
+        double *g1 = calloc(len, sizeof *g1), *g2 = calloc(len, sizeof *g2);
+        eir_loss_parts l1, l2;
+        eir_error err;
+        ET_CHECK(eir_net_loss_grad(split, &b, KEY, &l1, g1, NULL, &err) == EIR_OK, "%s",
+                 err.message);
+        ET_CHECK(eir_net_loss_grad(fused, &b, KEY, &l2, g2, NULL, &err) == EIR_OK, "%s",
+                 err.message);
+        ET_ASSERT_REL(l1.total, l2.total, 1e-13);
+        size_t off[EIR_NPARAMS], pl[EIR_NPARAMS];
+        eir_net_layout(split, off, pl);
+        for (int p = 0; p < EIR_NPARAMS; p++) {
+            if (p == EIR_PARAM_A) continue;
+            double num = 0, den = 0;
+            for (size_t k = off[p]; k < off[p] + pl[p]; k++) {
+                num += (g1[k] - g2[k]) * (g1[k] - g2[k]);
+                den += g2[k] * g2[k];
+            }
+            ET_CHECK(num <= 1e-24 * den, "%s: split and fused gradients differ by %.3g",
+                     eir_param_name((eir_param)p), sqrt(num / den));
+        }
+        free(g1);
+        free(g2);
+        eir_net_free(split);
+        eir_net_free(fused);
+    }
 }
 
 /* ---- frozen parameters ------------------------------------------------------------------- */
@@ -316,7 +382,8 @@ static void test_frozen_zero(void **state)
                   EIR_ACT_SOFTPLUS,
                   0,
                   0,
-                  1};
+                  1,
+                  0};
     eir_model_desc d;
     eir_train_spec s;
     eir_batch b;
@@ -369,10 +436,14 @@ static void forward_vs_run(const net_case *c, eir_precision prec)
     char name[160];
     case_name(c, name, sizeof name);
     eir_net *n = new_net(&d, &s);
-    /* move theta away from the initial model so that the effective model is theta's */
+    /* move theta away from the initial model so that the effective model is theta's (all but
+     * a frozen A, whose per-row structure selects the column-split products) */
     double *th = eir_net_theta(n);
+    size_t off[EIR_NPARAMS], pl[EIR_NPARAMS];
+    eir_net_layout(n, off, pl);
     for (size_t k = 0; k < eir_net_theta_len(n); k++)
-        th[k] *= 1.0 + 0.01 * (double)(k % 7);
+        if (!(c->a_rows && k >= off[EIR_PARAM_A] && k < off[EIR_PARAM_A] + pl[EIR_PARAM_A]))
+            th[k] *= 1.0 + 0.01 * (double)(k % 7);
     double y[NB * NT * NOUT];
     eir_error err;
     ET_CHECK(eir_net_forward(n, &b, KEY, NULL, y, &err) == EIR_OK, "%s", err.message);
@@ -428,9 +499,15 @@ static void test_forward_is_run(void **state)
                               cls == EIR_CLASS_RNN ? EIR_ACT_TANH : EIR_ACT_RELU,
                               cls == EIR_CLASS_DALE ? 0.8 : 0,
                               form == 1,
-                              cls != EIR_CLASS_DALE};
+                              cls != EIR_CLASS_DALE,
+                              0};
                 forward_vs_run(&c, EIR_F64);
                 forward_vs_run(&c, EIR_F32);
+                if (cls == EIR_CLASS_GATED && form == 0) {
+                    c.a_rows = 1;
+                    forward_vs_run(&c, EIR_F64);
+                    forward_vs_run(&c, EIR_F32);
+                }
             }
 }
 
@@ -449,7 +526,8 @@ static void test_float32_agrees(void **state)
                       cls == EIR_CLASS_RNN ? EIR_ACT_TANH : EIR_ACT_SOFTPLUS,
                       0,
                       0,
-                      1};
+                      1,
+                      0};
         eir_model_desc d;
         eir_train_spec s;
         eir_batch b;
@@ -490,7 +568,7 @@ static void test_float32_agrees(void **state)
 static void test_threads_same_bytes(void **state)
 {
     (void)state;
-    enum { BB = 40, TT = 9 }; /* three chunks: 16, 16, 8 */
+    enum { BB = 150, TT = 9 }; /* three chunks: 64, 64, 22 */
     et_rng r = {77};
     double *x = malloc(sizeof(double) * BB * TT * NIN);
     int32_t *lab = malloc(sizeof(int32_t) * BB * TT), len[BB];
@@ -510,7 +588,8 @@ static void test_threads_same_bytes(void **state)
                       EIR_ACT_RELU,
                       0,
                       0,
-                      1};
+                      1,
+                      0};
         eir_model_desc d;
         eir_train_spec s;
         case_desc(&f, &c, &d);
@@ -554,6 +633,61 @@ static void test_threads_same_bytes(void **state)
     free(lab);
 }
 
+/* ---- a workspace reused across shapes gives a fresh network's bytes ----------------------- */
+
+static void test_shapes_reuse(void **state)
+{
+    (void)state;
+    enum { BMAX = 70, TMAX = 9 };
+    et_rng r = {99};
+    double *x = malloc(sizeof(double) * BMAX * TMAX * NIN);
+    double *tg = malloc(sizeof(double) * BMAX * TMAX * NOUT);
+    for (int q = 0; q < BMAX * TMAX * NIN; q++)
+        x[q] = et_unif(&r, -1, 1);
+    for (int q = 0; q < BMAX * TMAX * NOUT; q++)
+        tg[q] = et_unif(&r, -1, 1);
+    fixture f;
+    make_fixture(&f, 17);
+    net_case c = {EIR_CLASS_GATED,
+                  EIR_FORM_CONDUCTANCE,
+                  EIR_INTEG_EXP_EULER,
+                  EIR_LOSS_MSE,
+                  EIR_ACT_SOFTPLUS,
+                  0,
+                  1,
+                  1,
+                  0};
+    eir_model_desc d;
+    eir_train_spec s;
+    case_desc(&f, &c, &d);
+    case_spec(&c, &s);
+    s.threads = 2;
+    eir_net *reused = new_net(&d, &s);
+    const size_t len = eir_net_theta_len(reused);
+    double *g1 = malloc(len * sizeof *g1), *g2 = malloc(len * sizeof *g2);
+    static const int shapes[][2] = {{3, 9}, {70, 4}, {5, 9}, {70, 9}, {1, 2}, {66, 7}};
+    for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
+        /* the first shapes[q][0] trials of the arrays, with T = shapes[q][1] (row stride T) */
+        eir_batch b = {shapes[q][0], shapes[q][1], NIN, NOUT, x, tg, NULL, NULL, NULL};
+        eir_loss_parts l1, l2;
+        eir_error err;
+        ET_CHECK(eir_net_loss_grad(reused, &b, KEY + q, &l1, g1, NULL, &err) == EIR_OK, "%s",
+                 err.message);
+        eir_net *fresh = new_net(&d, &s);
+        ET_CHECK(eir_net_loss_grad(fresh, &b, KEY + q, &l2, g2, NULL, &err) == EIR_OK, "%s",
+                 err.message);
+        eir_net_free(fresh);
+        ET_CHECK(memcmp(g1, g2, len * sizeof *g1) == 0 && memcmp(&l1, &l2, sizeof l1) == 0,
+                 "shape %d x %d: the reused workspace gives other bytes", shapes[q][0],
+                 shapes[q][1]);
+    }
+    eir_net_free(reused);
+    free(g1);
+    free(g2);
+    free(x);
+    free(tg);
+}
+
 /* ---- errors ------------------------------------------------------------------------------ */
 
 static void expect_batch_error(eir_net *n, const eir_batch *b, const char *field)
@@ -573,8 +707,15 @@ static void test_bad_batches(void **state)
     (void)state;
     fixture f;
     make_fixture(&f, 9);
-    net_case c = {
-        EIR_CLASS_GATED, EIR_FORM_REDUCED, EIR_INTEG_EXP_EULER, EIR_LOSS_CE, EIR_ACT_RELU, 0, 0, 0};
+    net_case c = {EIR_CLASS_GATED,
+                  EIR_FORM_REDUCED,
+                  EIR_INTEG_EXP_EULER,
+                  EIR_LOSS_CE,
+                  EIR_ACT_RELU,
+                  0,
+                  0,
+                  0,
+                  0};
     eir_model_desc d;
     eir_train_spec s;
     eir_batch b, bad;
@@ -607,6 +748,24 @@ static void test_bad_batches(void **state)
     bad = b, bad.x = x;
     expect_batch_error(n, &bad, "/task/inputs");
     eir_net_free(n);
+    /* a forward pass that stops being finite: EIR_ENUMERIC naming the step */
+    {
+        net_case cl = c;
+        cl.integ = EIR_INTEG_EULER;
+        cl.act = EIR_ACT_POWER;
+        eir_model_desc dl;
+        eir_train_spec sl;
+        case_desc(&f, &cl, &dl);
+        case_spec(&cl, &sl);
+        sl.dt = 40.0; /* z dt >> 2: forward Euler explodes within a few steps */
+        eir_net *nl = new_net(&dl, &sl);
+        double g[2048];
+        eir_error e2;
+        ET_CHECK(eir_net_loss_grad(nl, &b, KEY, NULL, g, NULL, &e2) == EIR_ENUMERIC,
+                 "a diverging forward pass was not refused");
+        ET_CHECK(strstr(e2.message, "step") != NULL, "message '%s' gives no step", e2.message);
+        eir_net_free(nl);
+    }
     /* specs and models */
     eir_error err;
     eir_net *nn = NULL;
@@ -646,6 +805,7 @@ static void test_any_theta_keeps_dale(void **state)
                       EIR_ACT_RELU,
                       0,
                       0,
+                      0,
                       0};
         eir_model_desc d;
         eir_train_spec s;
@@ -678,10 +838,11 @@ static void test_any_theta_keeps_dale(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_all_cases), cmocka_unit_test(test_grad_activations),
-        cmocka_unit_test(test_frozen_zero),    cmocka_unit_test(test_forward_is_run),
-        cmocka_unit_test(test_float32_agrees), cmocka_unit_test(test_threads_same_bytes),
-        cmocka_unit_test(test_bad_batches),    cmocka_unit_test(test_any_theta_keeps_dale),
+        cmocka_unit_test(test_grad_all_cases),       cmocka_unit_test(test_split_equals_fused),
+        cmocka_unit_test(test_grad_activations),     cmocka_unit_test(test_frozen_zero),
+        cmocka_unit_test(test_forward_is_run),       cmocka_unit_test(test_float32_agrees),
+        cmocka_unit_test(test_threads_same_bytes),   cmocka_unit_test(test_bad_batches),
+        cmocka_unit_test(test_any_theta_keeps_dale), cmocka_unit_test(test_shapes_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
