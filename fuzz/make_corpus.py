@@ -173,6 +173,59 @@ def runs():
     put(h, "edge_not_object.json", "[1, 2, 3]")
 
 
+# ------------------------------------------------------------------------------ trainings
+def trainings():
+    """Seeds of the training harness (fuzz_training.c): the contract's training documents (an
+    inline model shrunk to the harness's limits) and edge cases."""
+    h = "training"
+    clean(h)
+    manifest = load(os.path.join(EX, "manifest.json"))
+    for group in ("requests", "invalid"):
+        for entry in manifest[group]:
+            if entry.get("kind") != "training":
+                continue
+            if group == "invalid":  # as they are: what makes them invalid stays
+                with open(os.path.join(EX, entry["file"]), "rb") as f:
+                    put(h, "invalid_" + os.path.basename(entry["file"]), f.read())
+                continue
+            doc = load(os.path.join(EX, entry["file"]))
+            if isinstance(doc.get("model"), dict):
+                doc["model"] = shrink(doc["model"])
+            # short trials and small batches, within the harness's limits
+            if isinstance(doc.get("task"), dict) and doc["task"].get("name") != "custom":
+                doc["task"]["timing"] = {"fixation": 20, "stimulus": 40, "delay": 0,
+                                         "decision": 20}
+                doc.pop("test", None)
+            doc["batch"] = 2
+            doc.setdefault("evaluate", {})["trials"] = 2
+            put(h, os.path.basename(entry["file"]), doc)
+    mid = "m_0123456789abcdef01234567"
+    small = {"fixation": 20, "stimulus": 40, "delay": 0, "decision": 20}
+    put(h, "edge_minimal.json", {"model": mid, "task": {"name": "perceptual_decision_making",
+                                                        "timing": small},
+                                 "dt": 20, "batch": 1, "evaluate": {"trials": 0},
+                                 "test": {"trials": 0}})
+    put(h, "edge_every_timing.json",
+        {"model": mid, "dt": 10, "batch": 2, "evaluate": {"trials": 1}, "test": {"trials": 1},
+         "task": {"name": "perceptual_decision_making", "sigma": 0, "coherences": [0, 100],
+                  "timing": {"fixation": {"uniform": [0, 20]}, "stimulus": {"choice": [10, 30]},
+                             "delay": {"truncated_exponential": [5, 0, 20]}, "decision": 10}},
+         "trainable": ["W", "P", "bias", "W_out", "b_out", "A", "G_b"],
+         "loss": {"name": "mse", "l2_weights": 0.1, "l2_rates": 0.1},
+         "integrator": "euler", "precision": "float32"})
+    put(h, "edge_custom_targets.json",
+        {"model": mid, "dt": 1, "batch": 2, "evaluate": {"trials": 2}, "test": {"trials": 2},
+         "task": {"name": "custom", "inputs": [[[0, 1, 0], [1, 0, 0]], [[0, 0, 1], [1, 1, 1]]],
+                  "targets": [[[1, 0, 0], [0, 1, 0]], [[0, 0, 1], [1, 0, 0]]],
+                  "mask": [[[1, 1, 1], [0, 0, 0]], [[1, 0, 1], [1, 1, 1]]], "lengths": [2, 1]}})
+    put(h, "edge_dms.json", {"model": mid, "dt": 100, "batch": 2,
+                             "task": {"name": "delay_match_sample",
+                                      "timing": {"fixation": 100, "sample": 100, "delay": 100,
+                                                 "test": 100, "decision": 100}},
+                             "evaluate": {"trials": 1}, "test": {"trials": 1}})
+    put(h, "edge_not_object.json", "[1, 2, 3]")
+
+
 # --------------------------------------------------------------------------------- sweeps
 def sweeps():
     """Seeds of the sweep harness (fuzz_sweep.c): the contract's sweeps and edge cases."""
@@ -589,6 +642,7 @@ if __name__ == "__main__":
     models()
     runs()
     sweeps()
+    trainings()
     arrays()
     npy()
     csv()

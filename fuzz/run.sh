@@ -31,7 +31,7 @@ case "$mode" in
   *) echo "usage: fuzz/run.sh short [BUILD_DIR] | long [SECONDS] [BUILD_DIR] | build [BUILD_DIR]" >&2
      exit 2 ;;
 esac
-harnesses=${FUZZ_HARNESSES:-model_json run_json sweep array npy csv http}
+harnesses=${FUZZ_HARNESSES:-model_json run_json sweep training array npy csv http}
 
 cc=${FUZZ_CC:-}
 if [ -z "$cc" ]; then

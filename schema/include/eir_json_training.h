@@ -88,9 +88,10 @@ typedef struct eir_training_req {
  * as eir_task_check() sees it. The inline model is only checked to be an object (parse it with
  * eir_json_parse_model(..., "/model", ...)), then eir_training_check_model().
  *
- * Memory: batch, trial length (EIR_TRAINING_MAX_STEPS), and B x T x (n_in + n_out) of the
- * batch, the evaluation and the test trials and of the custom arrays are bounded by @p lim
- * (max_trials, max_input_values; NULL = eir_json_limits_default()) before allocating.
+ * Memory: batch (and lim->max_trials), trial length (EIR_TRAINING_MAX_STEPS), trials x longest
+ * trial x (n_in + n_out + 1) values of the batch, the evaluation and the test, and the values of
+ * the custom arrays together are bounded by @p lim (max_input_values; NULL =
+ * eir_json_limits_default()) before allocating.
  * On failure *out is NULL and @p err names the field.
  */
 eir_status eir_json_parse_training(const json_t *j, const eir_json_limits *lim,
@@ -116,14 +117,14 @@ eir_status eir_training_check_model(eir_training_req *r, const eir_model_desc *d
  * The trained model document: a copy of the initial model document @p initial (FORMAT.md
  * "Model", as given: inline or stored) with the arrays of @p trained (eir_net_model_desc())
  * written as {"dtype": "float64", "shape": [..], "base64": ..} arrays of exactly those doubles:
- * the recurrent W (with A as an N x N matrix for class gated) or K replacing any `generate`
- * recipe, leak (N), bias (N, when @p trained has one), input P (replacing an input recipe;
- * M_in kept), readout W_out and b_out. Every other member (name, description, class,
- * populations, activation, dale policy, E_rev, noise, labels, readout "from") is kept; "name"
- * is replaced by @p name when it is not NULL or "". Parsing the result and building it gives a
- * model whose eir_model_hash() equals that of the model built from @p trained.
- * New reference; NULL with @p err set (EIR_EINVAL when @p trained does not fit @p initial's
- * shape, EIR_ENOMEM).
+ * the recurrent W (with A for class gated, in the description's shape: eir_net_model_desc()
+ * gives the full N x N matrix) or K (with E_rev) replacing any `generate` recipe, leak (N), bias
+ * (N, when @p trained has one), input P (replacing an input recipe; M_in kept), readout W_out and
+ * b_out. Every other member (name, description, class, populations, activation, dale policy, E_rev,
+ * noise, labels, readout "from") is kept; "name" is replaced by @p name when it is not NULL or "".
+ * Parsing the result and building it gives a model whose eir_model_hash() equals that of the model
+ * built from @p trained. New reference; NULL with @p err set (EIR_EINVAL when @p trained does not
+ * fit @p initial's shape, EIR_ENOMEM).
  */
 json_t *eir_json_trained_model(const json_t *initial, const eir_model_desc *trained,
                                const char *name, eir_error *err);

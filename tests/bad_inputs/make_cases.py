@@ -722,7 +722,8 @@ def main():
         else:
             if doc.get("model_id") and e.get("model"):
                 doc["model_id"] = "$MODEL:" + os.path.basename(e["model"])[:-5]
-            req = post("/v1/sweeps" if e["kind"] == "sweep" else R, body_json=doc)
+            path = {"sweep": "/v1/sweeps", "training": "/v1/trainings"}.get(e["kind"], R)
+            req = post(path, body_json=doc)
         add(name, "schema/examples/" + e["file"] + ": " + e.get("about", ""), req, 422, e["field"],
             INVALID)
     names = set()

@@ -727,6 +727,88 @@ static void test_eval(void **state)
     json_decref(j);
 }
 
+/* The rows eir_task_train() reports, as the curve helpers write them. */
+typedef struct curve_ctx {
+    int rows;
+    int64_t last;
+    char csv[8][EIR_CURVE_CSV_MAX];
+} curve_ctx;
+
+static int on_row(void *ctx, const eir_train_row *row, const eir_net *n, const eir_adam *a)
+{
+    (void)n;
+    (void)a;
+    curve_ctx *c = ctx;
+    eir_curve_row cr;
+    eir_curve_row_from_train(row, &cr);
+    json_t *j = eir_json_curve_row(&cr);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "iteration")), row->iteration);
+    assert_true(json_real_value(json_object_get(j, "loss")) == row->loss.total);
+    assert_true(json_is_null(json_object_get(j, "eval_accuracy")));
+    json_decref(j);
+    if (c->rows < 8) assert_true(eir_csv_curve_row(&cr, c->csv[c->rows], EIR_CURVE_CSV_MAX) > 0);
+    c->rows++;
+    c->last = row->iteration;
+    return 0;
+}
+
+/*
+ * The whole contract with the engine: training_custom.json parsed, its inline model built and
+ * checked, a few iterations of eir_task_train() reported through the curve helpers, the final
+ * evaluation as JSON, and the trained model document building to the trained network's hash.
+ */
+static void test_end_to_end(void **state)
+{
+    (void)state;
+    eir_training_req *r;
+    eir_model_spec *spec;
+    eir_error e;
+    json_t *j = jt_load_file("schema/examples/training_custom.json");
+    JT_OK(eir_json_parse_training(j, NULL, &r, &e), e);
+    json_decref(j);
+    JT_OK(eir_json_parse_model(r->model, NULL, "/model", &spec, &e), e);
+    JT_OK(eir_training_check_model(r, &spec->desc, NULL, &e), e);
+    assert_int_equal(r->task.custom.n_out, 2); /* the model's readout */
+    eir_net *net;
+    eir_adam *adam;
+    JT_OK(eir_net_new(&spec->desc, &r->train, &net, &e), e);
+    JT_OK(eir_adam_new(net, &r->train, &adam, &e), e);
+    curve_ctx c = {0};
+    JT_OK(eir_task_train(net, adam, &r->task, &r->train, r->batch, 0, 5, on_row, &c, &e), e);
+    assert_int_equal(c.rows, 5);
+    assert_int_equal(c.last, 5);
+    assert_true(strncmp(c.csv[0], "1,", 2) == 0);
+    assert_int_equal(strchr(c.csv[4], '\n') - c.csv[4] + 1, (long)strlen(c.csv[4]));
+
+    eir_task_eval ev;
+    JT_OK(eir_task_evaluate(net, &r->test_task, &r->train, eir_train_stream(r->train.seed, 0, 3),
+                            r->test_trials, &ev, &e),
+          e);
+    json_t *evj = eir_json_task_eval(&ev);
+    assert_non_null(evj);
+    assert_int_equal(json_integer_value(json_object_get(evj, "trials")), ev.score.trials);
+    assert_true(json_is_array(json_object_get(evj, "psychometric")));
+    json_decref(evj);
+
+    eir_model_desc d;
+    eir_net_model_desc(net, &d);
+    char want[65], got[65];
+    hash_of_desc(&d, want);
+    json_t *doc = eir_json_trained_model(r->model, &d, "tiny-rnn trained", &e);
+    assert_non_null(doc);
+    eir_model *m;
+    JT_OK(eir_json_build_model(doc, NULL, "", &m, NULL, &e), e);
+    eir_model_hash(m, got);
+    eir_model_free(m);
+    assert_string_equal(got, want);
+    json_decref(doc);
+    eir_adam_free(adam);
+    eir_net_free(net);
+    eir_model_spec_free(spec);
+    eir_training_req_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -744,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_trained_model_keeps_fields),
         cmocka_unit_test(test_curve),
         cmocka_unit_test(test_eval),
+        cmocka_unit_test(test_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
