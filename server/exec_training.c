@@ -381,6 +381,51 @@ static char *failure_text(eir_status es, const eir_error *err)
     return srv_exec_error_text(err->field, es == EIR_EINVAL ? 422 : 500, "%s", err->message);
 }
 
+/**
+ * A training that eir_task_train() ended with @p es (not EIR_OK): its curve rows stored, then
+ * what the stop says. @return 1 when nothing more is to be written (the claim is lost, or the
+ * training went back to the queue); 0 for the finish with *@p status and *@p error.
+ */
+static int stopped(trainer *tr, eir_status es, const eir_error *err, double t0,
+                   store_run_status *status, char **error)
+{
+    srv *s = tr->s;
+    const store_run *job = tr->job;
+    if (!tr->lost && tr->x.stop != SRV_STOP_LOST && tr->nrows)
+        flush(tr, 0, tr->rows[tr->nrows - 1].iteration); /* the curve so far */
+    if (tr->lost || tr->x.stop == SRV_STOP_LOST) {       /* another daemon has the training */
+        srv_exec_lease_lost(s, job, "training", store_errmsg(tr->c), t0);
+        return 1;
+    }
+    if (tr->x.stop == SRV_STOP_RELEASE) {
+        srv_exec_release(s, tr->c, job, "the daemon stops", 1, tr->stored, t0);
+        return 1;
+    }
+    if (tr->store_stuck) {
+        char reason[STORE_ERRMSG_MAX + 64];
+        snprintf(reason, sizeof reason, "the store refused the curve for %g s: %s", STORE_PATIENCE,
+                 store_errmsg(tr->c));
+        srv_exec_release(s, tr->c, job, reason, 0, tr->stored, t0);
+        return 1;
+    }
+    *status = STORE_RUN_FAILED;
+    if (tr->x.stop == SRV_STOP_CANCEL)
+        *status = STORE_RUN_CANCELLED;
+    else if (tr->x.stop == SRV_STOP_TIME)
+        *error = srv_exec_error_text("/time_limit", 422,
+                                     "the training exceeded its wall-clock limit of %g s after "
+                                     "%lld of %lld iterations; ask for fewer iterations or a "
+                                     "longer \"time_limit\" (the daemon's --run-time-limit caps "
+                                     "it)",
+                                     job->time_limit, (long long)tr->stored,
+                                     (long long)tr->req->iterations);
+    else if (tr->failed != EIR_OK)
+        *error = failure_text(tr->failed, &tr->cb_err);
+    else
+        *error = failure_text(es, err);
+    return 0;
+}
+
 void srv_exec_training(srv *s, store_conn *c, store_run *job, const atomic_int *release,
                        store_run *next)
 {
@@ -443,40 +488,8 @@ void srv_exec_training(srv *s, store_conn *c, store_run *job, const atomic_int *
                       (json_int_t)eir_net_theta_len(tr.net)));
     es = eir_task_train(tr.net, tr.adam, &tr.req->task, &tr.req->train, tr.req->batch, from,
                         tr.req->iterations, on_row, &tr, &err);
-    if (tr.lost || tr.x.stop == SRV_STOP_LOST) { /* another daemon has the training */
-        srv_exec_lease_lost(s, job, "training", store_errmsg(c), t0);
-        goto out;
-    }
-    if (es != EIR_OK && tr.nrows) flush(&tr, 0, tr.rows[tr.nrows - 1].iteration); /* the curve */
-    if (tr.lost) {
-        srv_exec_lease_lost(s, job, "training", store_errmsg(c), t0);
-        goto out;
-    }
-    if (es != EIR_OK && tr.x.stop == SRV_STOP_RELEASE) {
-        srv_exec_release(s, c, job, "the daemon stops", 1, tr.stored, t0);
-        goto out;
-    }
-    if (es != EIR_OK && tr.store_stuck) {
-        snprintf(reason, sizeof reason, "the store refused the curve for %g s: %s", STORE_PATIENCE,
-                 store_errmsg(c));
-        srv_exec_release(s, c, job, reason, 0, tr.stored, t0);
-        goto out;
-    }
-    if (es != EIR_OK && tr.x.stop == SRV_STOP_CANCEL) {
-        status = STORE_RUN_CANCELLED;
-        goto finish;
-    }
-    if (es != EIR_OK && tr.x.stop == SRV_STOP_TIME) {
-        error = srv_exec_error_text("/time_limit", 422,
-                                    "the training exceeded its wall-clock limit of %g s after "
-                                    "%lld of %lld iterations; ask for fewer iterations or a "
-                                    "longer \"time_limit\" (the daemon's --run-time-limit caps it)",
-                                    job->time_limit, (long long)tr.stored,
-                                    (long long)tr.req->iterations);
-        goto finish;
-    }
     if (es != EIR_OK) {
-        error = tr.failed != EIR_OK ? failure_text(tr.failed, &tr.cb_err) : failure_text(es, &err);
+        if (stopped(&tr, es, &err, t0, &status, &error)) goto out;
         goto finish;
     }
 

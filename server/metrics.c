@@ -140,7 +140,7 @@ char *srv_metrics_render(srv_metrics *m, const store_counts *counts, const int64
         counts && depth ? 1 : 0);
     if (depth)
         put(&b,
-            "# HELP eirnn_queue_depth Jobs (runs and analyses) waiting in the queue.\n"
+            "# HELP eirnn_queue_depth Jobs (runs, analyses, trainings) waiting in the queue.\n"
             "# TYPE eirnn_queue_depth gauge\neirnn_queue_depth %lld\n",
             (long long)*depth);
     if (counts) {

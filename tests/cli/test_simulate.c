@@ -826,7 +826,7 @@ static void test_cancel(void **state)
     eir_npy_array_free(&a);
 }
 
-/* Every example model and run in schema/examples runs and matches the in-process run. */
+/* Every example in schema/examples runs and matches the in-process run. */
 static void test_examples(void **state)
 {
     (void)state;
@@ -851,8 +851,8 @@ static void test_examples(void **state)
         }
         char *text = et_read_file(path, NULL);
         int is_model = json_object_get(j, "populations") != NULL;
-        /* A training document has a "model" too, and a "task": not for simulate. */
-        int is_inline_run = json_object_get(j, "model") && !json_object_get(j, "task");
+        /* a training document (training_*.json) has a "model" too, and a "task" */
+        int is_inline_run = json_object_get(j, "model") != NULL && !json_object_get(j, "task");
         json_decref(j);
         if (!is_model && !is_inline_run) {
             free(text);

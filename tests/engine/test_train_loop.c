@@ -264,6 +264,8 @@ static int count_row(void *ctx, const eir_train_row *row, const eir_net *n, cons
 }
 
 #define K_ITER 15
+/** Trials per batch: more than one chunk of the gradient (64 trials), so that threads matter. */
+#define RESUME_BATCH 150
 
 /** Theta (owned) after 2k uninterrupted iterations of @p m with @p threads. */
 static double *train_straight(const small_model *m, int threads, size_t *len)
@@ -280,8 +282,8 @@ static double *train_straight(const small_model *m, int threads, size_t *len)
     small_task(&t);
     count_ctx c = {0, 0, 0, 0};
     eir_error err;
-    check_ok(eir_task_train(net, adam, &t, &s, 12, 0, 2 * K_ITER, count_row, &c, &err), &err,
-             "train");
+    check_ok(eir_task_train(net, adam, &t, &s, RESUME_BATCH, 0, 2 * K_ITER, count_row, &c, &err),
+             &err, "train");
     assert_int_equal(c.rows, 2 * K_ITER);
     assert_int_equal(c.first, 1);
     assert_int_equal(c.last, 2 * K_ITER);
@@ -311,8 +313,9 @@ static double *train_resumed(const small_model *m, int threads, size_t *len)
     count_ctx c = {0, 0, 0, 0};
     /* the training is of 2k iterations; it is interrupted (cancelled) after k */
     c.stop_after = K_ITER;
-    assert_int_equal(eir_task_train(net, adam, &t, &s, 12, 0, 2 * K_ITER, count_row, &c, &err),
-                     EIR_ECANCELLED);
+    assert_int_equal(
+        eir_task_train(net, adam, &t, &s, RESUME_BATCH, 0, 2 * K_ITER, count_row, &c, &err),
+        EIR_ECANCELLED);
     assert_int_equal(c.last, K_ITER);
     size_t n = eir_train_state_size(net);
     void *buf = malloc(n);
@@ -328,8 +331,9 @@ static double *train_resumed(const small_model *m, int threads, size_t *len)
     assert_int_equal(from, K_ITER);
     free(buf);
     count_ctx c2 = {0, 0, 0, 0};
-    check_ok(eir_task_train(net, adam, &t, &s, 12, from, 2 * K_ITER, count_row, &c2, &err), &err,
-             "resumed train");
+    check_ok(
+        eir_task_train(net, adam, &t, &s, RESUME_BATCH, from, 2 * K_ITER, count_row, &c2, &err),
+        &err, "resumed train");
     assert_int_equal(c2.first, K_ITER + 1);
     assert_int_equal(c2.last, 2 * K_ITER);
     *len = eir_net_theta_len(net);

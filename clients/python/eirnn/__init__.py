@@ -17,7 +17,7 @@ Example::
     table = c.sweep_table(s)             # {"index": ..., "/run/seed": ..., "run_id": ..., ...}
 
     t = c.train({"model": m["id"], "task": {"name": "perceptual_decision_making"}, "dt": 20,
-                 "iterations": 2000, "seed": 1})
+                 "optimizer": {"name": "adam", "lr": 1e-5}, "batch": 128, "iterations": 1000})
     t.model_id, t.curve[-1]["loss"], t.evaluation["accuracy"]
 """
 

@@ -5,12 +5,13 @@ eirnnd, and plot their psychometric curves in one figure.
 Stores three networks of 50 cells (40 E, 10 I), alike but for their class (the same generated
 weights, inputs and readout; the gated one with its conductances A), queues one training each
 (perceptual_decision_making at dt 20 ms with varied period lengths: fixation 50-400 ms,
-stimulus 100-800 ms; cross-entropy, Adam at lr 0.003, 4000 iterations of 32 trials), lets the
-daemon's workers train them side by side, and then draws, from each training's evaluation on
-held-out test trials (a fixed 500 ms stimulus over neurogym's coherences), the fraction of
-choices of option 2 against the signed coherence, with the learning curves (accuracy on
-held-out trials) beside. Prints each class's test accuracy next to the ideal observer's on the
-same trials, and the trained models' ids (usable by runs and analyses).
+stimulus 100-800 ms; cross-entropy, Adam at lr 1e-5, 1000 iterations of 128 trials: the recipe
+of docs/TRAINING.md's learning test), lets the daemon's workers train them side by side, and
+then draws, from each training's evaluation on held-out test trials (a fixed 500 ms stimulus
+over neurogym's coherences), the fraction of choices of option 2 against the signed coherence,
+with the learning curves (accuracy on held-out trials) beside. Prints each class's test
+accuracy next to the ideal observer's on the same trials, and the trained models' ids (usable
+by runs and analyses).
 
     python3 clients/python/examples/train_decision.py --url http://127.0.0.1:8080 --out pdm.png
     python3 clients/python/examples/train_decision.py --quick      # a few iterations: a check
@@ -51,15 +52,17 @@ LEAK = 0.01
 
 
 def model(cls: str, seed: int) -> Dict[str, Any]:
-    """The network of class @cls: 40 E and 10 I cells, relu, generated recurrent and input
-    weights (the same for every class), a readout of the E cells."""
+    """The network of class @cls, as docs/TRAINING.md's learning test builds it: 40 E and 10 I
+    cells, relu, recurrent noise 0.01, a generated W (lognormal, E blocks mean 1, I blocks 4,
+    spectral radius 0.8 G_b: a stable start; the same for every class), inputs P ~ N(0, 0.02^2)
+    and a readout W_out ~ N(0, 1/N) of every cell; the gated one with A = 0.5."""
     rng = np.random.default_rng(seed)
+    n = N_E + N_I
     recurrent: Dict[str, Any] = {"generate": {
-        "seed": seed, "p": {"EE": 0.2, "EI": 0.5, "IE": 0.5, "II": 0.5}, "dist": "lognormal",
-        "mean": {"EE": 0.001, "EI": 0.004, "IE": 0.002, "II": 0.004}, "cv": 0.5,
-        "balance": True, "spectral_radius": 0.8 * LEAK}}
+        "seed": 2026 + seed, "p": 1.0, "dist": "lognormal", "cv": 0.5,
+        "mean": {"EE": 1.0, "EI": 4.0, "IE": 1.0, "II": 4.0}, "spectral_radius": 0.8 * LEAK}}
     if cls == "gated":
-        recurrent["A"] = {"E": 0.5, "I": 0.5}
+        recurrent["A"] = 0.5
     return {
         "name": f"pdm_{cls}_initial",
         "class": cls,
@@ -68,16 +71,18 @@ def model(cls: str, seed: int) -> Dict[str, Any]:
         "activation": {"name": "relu"},
         "leak": LEAK,
         "recurrent": recurrent,
-        "input": {"generate": {"seed": seed + 1, "dist": "halfnormal", "mean": LEAK}},
-        "readout": {"W_out": (rng.standard_normal((N_OUT, N_E)) / np.sqrt(N_E)).tolist(),
-                    "b_out": 0.0, "from": "E"},
+        "input": {"P": 0.02 * rng.standard_normal((n, N_IN))},
+        "readout": {"W_out": rng.standard_normal((N_OUT, n)) / np.sqrt(n), "b_out": 0.0},
+        "noise": {"sigma": 0.01},
     }
 
 
 def training(model_id: str, cls: str, iterations: int, quick: bool, seed: int,
              lr: float) -> Dict[str, Any]:
-    """The training document: the decision task with varied periods, tested on 1,000 trials
-    with a fixed 500 ms stimulus (100 with --quick)."""
+    """The training document (docs/TRAINING.md's recipe): the decision task with varied
+    periods, batches of 128 trials, Adam at @lr (in the parameters' units: 1e-5 for weights of
+    about 1e-3 per ms), tested on 1,000 trials with a fixed 500 ms stimulus (100 with
+    --quick)."""
     return {
         "model": model_id,
         "task": {"name": "perceptual_decision_making",
@@ -86,7 +91,7 @@ def training(model_id: str, cls: str, iterations: int, quick: bool, seed: int,
         "dt": 20,
         "loss": {"name": "cross_entropy"},
         "optimizer": {"name": "adam", "lr": lr, "clip_norm": 1.0},
-        "batch": 8 if quick else 32,
+        "batch": 8 if quick else 128,
         "iterations": iterations,
         "seed": seed,
         "evaluate": {"every": max(1, iterations // 20), "trials": 32 if quick else 256},
@@ -102,9 +107,9 @@ def main() -> int:
     ap.add_argument("--url", default=os.environ.get("EIRNN_URL", "http://127.0.0.1:8080"))
     ap.add_argument("--token", default=os.environ.get("EIRNN_TOKEN"))
     ap.add_argument("--iterations", type=int, default=None,
-                    help="Adam updates per class (default 4000; 20 with --quick)")
+                    help="Adam updates per class (default 1000; 20 with --quick)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--lr", type=float, default=0.003, help="Adam's learning rate")
+    ap.add_argument("--lr", type=float, default=1e-5, help="Adam's learning rate")
     ap.add_argument("--quick", action="store_true",
                     help="a few iterations, batches of 8 and 100 test trials: checks the "
                          "pipeline in seconds (the curves mean nothing)")
@@ -112,7 +117,7 @@ def main() -> int:
                     help="give up after this many seconds of waiting (default: no limit)")
     ap.add_argument("--out", default="train_decision.png", help="the PNG to write")
     a = ap.parse_args()
-    iterations = a.iterations or (20 if a.quick else 4000)
+    iterations = a.iterations or (20 if a.quick else 1000)
     c = eirnn.Client(a.url, token=a.token)
 
     # The three models first (a worker builds each generated one), then the three trainings at
