@@ -438,6 +438,16 @@ static void test_bad_arguments(void **state)
     assert_int_equal(eir_task_evaluate(net, &bad, &s, 1, 10, &ev, &err), EIR_EINVAL);
     assert_true(strncmp(err.field, "/task/", 6) == 0);
     assert_int_equal(eir_task_evaluate(net, &t, &s, 1, 0, &ev, &err), EIR_EINVAL);
+    /* an optimiser made for another network */
+    small_model other;
+    small_model_init(&other, EIR_CLASS_GATED, EIR_FORM_REDUCED);
+    eir_net *gated = net_new(&other.d, &s);
+    eir_adam *gated_adam = adam_new(gated, &s);
+    assert_int_equal(eir_task_train(net, gated_adam, &t, &s, 4, 0, 10, NULL, NULL, &err),
+                     EIR_EINVAL);
+    assert_non_null(strstr(err.message, "another network"));
+    eir_adam_free(gated_adam);
+    eir_net_free(gated);
     /* a model whose inputs do not fit the task (context decision making has more) */
     eir_task_spec cdm;
     eir_task_spec_init(&cdm, EIR_TASK_CONTEXT_DM, 20);
