@@ -80,7 +80,8 @@ int eir_task_n_out(const eir_task_spec *t);
 
 /**
  * Check @p t: EIR_EINVAL naming the field relative to the task object ("/timing/stimulus",
- * "/coherences/2", "/dt", "/custom/label/3/7"...) for a bad value.
+ * "/coherences/2", "/dt", "/custom/labels/3/7": custom arrays as
+ * "/custom/<inputs|labels|targets|mask|lengths>/<trial>/<step>[/<channel>]") for a bad value.
  */
 eir_status eir_task_check(const eir_task_spec *t, eir_error *err);
 
@@ -102,7 +103,8 @@ typedef struct eir_task_batch {
                                 modality), 0 for DMS */
     int32_t *context;      /**< CDM: relevant modality 0/1; else 0 */
     int32_t *decision_end; /**< step index of the last decision step (choice read there) */
-    double *evidence;      /**< PDM: summed stimulus difference (ch2 - ch1) over the stimulus */
+    double *evidence;      /**< PDM: summed stimulus difference (ch2 - ch1) over the stimulus;
+                                NULL for the other tasks */
 } eir_task_batch;
 
 /**
@@ -134,7 +136,8 @@ typedef struct eir_psy_point {
     double p_choice2; /**< fraction that chose choice 2 */
 } eir_psy_point;
 
-/** Psychometric curve of choices (PDM, CDM), sorted by coherence; *n points (<= max). */
+/** Psychometric curve of choices (PDM, CDM), sorted by coherence; *n points (<= max: with more
+ *  coherences than that, the max smallest). No points for the other tasks. Cannot fail. */
 void eir_task_psychometric(const eir_task_batch *tb, const int32_t *choice, eir_psy_point *pts,
                            int max, int *n);
 
