@@ -162,7 +162,11 @@ typedef int (*eir_train_row_fn)(void *ctx, const eir_train_row *row, const eir_n
  * with key eir_train_stream(s->seed, i, 1), take the gradient with noise key
  * eir_train_stream(s->seed, i, 0), step Adam, call @p cb. Starting from a checkpoint taken
  * after iteration `from` gives the same bytes as an uninterrupted training. Fails as
- * eir_task_generate() and eir_net_loss_grad(); EIR_ECANCELLED when @p cb asked.
+ * eir_task_generate() (fields prefixed "/task") and eir_net_loss_grad() (the message names the
+ * iteration); EIR_EINVAL for batch < 1 ("/batch"), from outside 0..iterations ("/iterations"),
+ * a model whose inputs or readout do not fit the task ("/model/n_inputs", "/model/readout") or
+ * an optimiser of another network; EIR_ENUMERIC when a gradient is not finite (theta is then
+ * as after the last good update); EIR_ECANCELLED when @p cb asked.
  */
 eir_status eir_task_train(eir_net *n, eir_adam *a, const eir_task_spec *t, const eir_train_spec *s,
                           int batch, int64_t from, int64_t iterations, eir_train_row_fn cb,
@@ -178,8 +182,10 @@ typedef struct eir_task_eval {
 } eir_task_eval;
 
 /** Run @p trials trials of @p t (key @p key, evaluated in chunks) through @p n without noise
- *  of its own other than the model's (key stream 0 of @p key), and score them. Fails as
- *  eir_task_generate() / eir_net_forward(). */
+ *  of its own other than the model's (key stream 0 of @p key), and score them. Chunk c holds
+ *  256 trials drawn with key eir_train_stream(key, c, 1), the model's noise keyed by
+ *  eir_train_stream(key, c, 0) (TRAINING.md "Evaluation"). Fails as eir_task_generate() /
+ *  eir_net_forward(), and as eir_task_train() for a model that does not fit; *out zeroed. */
 eir_status eir_task_evaluate(eir_net *n, const eir_task_spec *t, const eir_train_spec *s,
                              uint64_t key, int trials, eir_task_eval *out, eir_error *err);
 

@@ -161,14 +161,16 @@ void eir_net_model_desc(eir_net *n, eir_model_desc *out);
 /** Adam with gradient-norm clipping over theta. */
 typedef struct eir_adam eir_adam;
 
-/** Adam state for @p n's theta (moments 0, step 0). EIR_ENOMEM. */
+/** Adam state for @p n's theta (moments 0, step 0). EIR_EINVAL naming "/optimizer/lr",
+ *  "/optimizer/beta1", ... for a bad setting; EIR_ENOMEM. *out NULL on failure. */
 eir_status eir_adam_new(const eir_net *n, const eir_train_spec *s, eir_adam **out, eir_error *err);
 void eir_adam_free(eir_adam *a);
 
 /**
  * One update: clip @p grad to the spec's norm (in place; *grad_norm gets the norm before
  * clipping), Adam step with bias correction, then project (A >= 0, G_b >= EIR_TRAIN_LEAK_MIN).
- * Frozen slices never change. Cannot fail.
+ * Frozen slices never change. A gradient whose norm is not finite changes nothing (not even
+ * the step count); *grad_norm then says so. Cannot fail.
  */
 void eir_adam_step(eir_adam *a, eir_net *n, double *grad, double *grad_norm);
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "eir_task.h"
+#include "train_adam_internal.h"
 
 /** Trials per evaluation chunk (TRAINING.md "Evaluation"; part of what the trials are). */
 #define EIR_EVAL_CHUNK 256
@@ -94,6 +95,10 @@ eir_status eir_task_train(eir_net *n, eir_adam *a, const eir_task_spec *t, const
     eir_status st = check_fit(n, t, err);
     if (st != EIR_OK) return st;
     size_t L = eir_net_theta_len(n);
+    if (a->len != L)
+        return eir_error_set(err, EIR_EINVAL, "",
+                             "the optimiser was made for another network (%zu parameters, not %zu)",
+                             a->len, L);
     double *grad = malloc((L ? L : 1) * sizeof *grad);
     double *y = NULL;
     size_t y_cap = 0;

@@ -264,6 +264,8 @@ static int count_row(void *ctx, const eir_train_row *row, const eir_net *n, cons
 }
 
 #define K_ITER 15
+/** Trials per batch: more than one chunk of the gradient (64 trials), so that threads matter. */
+#define RESUME_BATCH 150
 
 /** Theta (owned) after 2k uninterrupted iterations of @p m with @p threads. */
 static double *train_straight(const small_model *m, int threads, size_t *len)
@@ -280,8 +282,8 @@ static double *train_straight(const small_model *m, int threads, size_t *len)
     small_task(&t);
     count_ctx c = {0, 0, 0, 0};
     eir_error err;
-    check_ok(eir_task_train(net, adam, &t, &s, 12, 0, 2 * K_ITER, count_row, &c, &err), &err,
-             "train");
+    check_ok(eir_task_train(net, adam, &t, &s, RESUME_BATCH, 0, 2 * K_ITER, count_row, &c, &err),
+             &err, "train");
     assert_int_equal(c.rows, 2 * K_ITER);
     assert_int_equal(c.first, 1);
     assert_int_equal(c.last, 2 * K_ITER);
@@ -311,8 +313,9 @@ static double *train_resumed(const small_model *m, int threads, size_t *len)
     count_ctx c = {0, 0, 0, 0};
     /* the training is of 2k iterations; it is interrupted (cancelled) after k */
     c.stop_after = K_ITER;
-    assert_int_equal(eir_task_train(net, adam, &t, &s, 12, 0, 2 * K_ITER, count_row, &c, &err),
-                     EIR_ECANCELLED);
+    assert_int_equal(
+        eir_task_train(net, adam, &t, &s, RESUME_BATCH, 0, 2 * K_ITER, count_row, &c, &err),
+        EIR_ECANCELLED);
     assert_int_equal(c.last, K_ITER);
     size_t n = eir_train_state_size(net);
     void *buf = malloc(n);
@@ -328,8 +331,9 @@ static double *train_resumed(const small_model *m, int threads, size_t *len)
     assert_int_equal(from, K_ITER);
     free(buf);
     count_ctx c2 = {0, 0, 0, 0};
-    check_ok(eir_task_train(net, adam, &t, &s, 12, from, 2 * K_ITER, count_row, &c2, &err), &err,
-             "resumed train");
+    check_ok(
+        eir_task_train(net, adam, &t, &s, RESUME_BATCH, from, 2 * K_ITER, count_row, &c2, &err),
+        &err, "resumed train");
     assert_int_equal(c2.first, K_ITER + 1);
     assert_int_equal(c2.last, 2 * K_ITER);
     *len = eir_net_theta_len(net);
@@ -434,6 +438,16 @@ static void test_bad_arguments(void **state)
     assert_int_equal(eir_task_evaluate(net, &bad, &s, 1, 10, &ev, &err), EIR_EINVAL);
     assert_true(strncmp(err.field, "/task/", 6) == 0);
     assert_int_equal(eir_task_evaluate(net, &t, &s, 1, 0, &ev, &err), EIR_EINVAL);
+    /* an optimiser made for another network */
+    small_model other;
+    small_model_init(&other, EIR_CLASS_GATED, EIR_FORM_REDUCED);
+    eir_net *gated = net_new(&other.d, &s);
+    eir_adam *gated_adam = adam_new(gated, &s);
+    assert_int_equal(eir_task_train(net, gated_adam, &t, &s, 4, 0, 10, NULL, NULL, &err),
+                     EIR_EINVAL);
+    assert_non_null(strstr(err.message, "another network"));
+    eir_adam_free(gated_adam);
+    eir_net_free(gated);
     /* a model whose inputs do not fit the task (context decision making has more) */
     eir_task_spec cdm;
     eir_task_spec_init(&cdm, EIR_TASK_CONTEXT_DM, 20);
