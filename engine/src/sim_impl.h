@@ -127,55 +127,7 @@ HOT static void SFX(rk4_stage)(int n, const REAL *restrict Id, const REAL *restr
     }
 }
 
-/** Rates r = f(V) for one row, with the r_max clamp. */
-HOT static void SFX(activate)(const eir_activation *a, int n, const REAL *restrict V,
-                              REAL *restrict R)
-{
-    switch (a->kind) {
-    case EIR_ACT_RELU:
-        for (int i = 0; i < n; i++)
-            R[i] = V[i] > 0 ? V[i] : (REAL)0;
-        break;
-    case EIR_ACT_TANH_RECT:
-        for (int i = 0; i < n; i++)
-            R[i] = V[i] > 0 ? (REAL)tanh((double)V[i]) : (REAL)0;
-        break;
-    case EIR_ACT_SIGMOID:
-        for (int i = 0; i < n; i++)
-            R[i] = (REAL)(1.0 / (1.0 + eir_vexp(-(double)V[i])));
-        break;
-    case EIR_ACT_SOFTPLUS:
-        for (int i = 0; i < n; i++) {
-            double v = V[i];
-            /* log(1 + e^v) = max(v, 0) + log1p(e^{-|v|}) */
-            R[i] = (REAL)((v > 0 ? v : 0.0) + log1p(exp(-fabs(v))));
-        }
-        break;
-    case EIR_ACT_POWER:
-        if (a->n == 2.0) {
-            for (int i = 0; i < n; i++) {
-                double v = V[i] > 0 ? (double)V[i] : 0.0;
-                R[i] = (REAL)(a->k * v * v);
-            }
-        } else {
-            for (int i = 0; i < n; i++)
-                R[i] = V[i] > 0 ? (REAL)(a->k * pow((double)V[i], a->n)) : (REAL)0;
-        }
-        break;
-    case EIR_ACT_LINEAR:
-        memcpy(R, V, (size_t)n * sizeof *R);
-        break;
-    case EIR_ACT_TANH:
-        for (int i = 0; i < n; i++)
-            R[i] = (REAL)tanh((double)V[i]);
-        break;
-    }
-    if (a->r_max < INFINITY) {
-        const REAL cap = (REAL)a->r_max;
-        for (int i = 0; i < n; i++)
-            R[i] = R[i] < cap ? R[i] : cap;
-    }
-}
+#include "act_impl.h" /* SFX(activate) */
 
 /**
  * Sums of r over the E cells and the I cells of [i0, i1) (E cells are [0, n_e)) into *se,

@@ -37,54 +37,7 @@
 
 #define TA(p) ((REAL *)(p))
 
-/** Rates r = f(V) with the r_max clamp: the same code as sim_impl.h's activate(). */
-HOT static void SFX(tr_activate)(const eir_activation *a, int n, const REAL *restrict V,
-                                 REAL *restrict R)
-{
-    switch (a->kind) {
-    case EIR_ACT_RELU:
-        for (int i = 0; i < n; i++)
-            R[i] = V[i] > 0 ? V[i] : (REAL)0;
-        break;
-    case EIR_ACT_TANH_RECT:
-        for (int i = 0; i < n; i++)
-            R[i] = V[i] > 0 ? (REAL)tanh((double)V[i]) : (REAL)0;
-        break;
-    case EIR_ACT_SIGMOID:
-        for (int i = 0; i < n; i++)
-            R[i] = (REAL)(1.0 / (1.0 + eir_vexp(-(double)V[i])));
-        break;
-    case EIR_ACT_SOFTPLUS:
-        for (int i = 0; i < n; i++) {
-            double v = V[i];
-            R[i] = (REAL)((v > 0 ? v : 0.0) + log1p(exp(-fabs(v))));
-        }
-        break;
-    case EIR_ACT_POWER:
-        if (a->n == 2.0) {
-            for (int i = 0; i < n; i++) {
-                double v = V[i] > 0 ? (double)V[i] : 0.0;
-                R[i] = (REAL)(a->k * v * v);
-            }
-        } else {
-            for (int i = 0; i < n; i++)
-                R[i] = V[i] > 0 ? (REAL)(a->k * pow((double)V[i], a->n)) : (REAL)0;
-        }
-        break;
-    case EIR_ACT_LINEAR:
-        memcpy(R, V, (size_t)n * sizeof *R);
-        break;
-    case EIR_ACT_TANH:
-        for (int i = 0; i < n; i++)
-            R[i] = (REAL)tanh((double)V[i]);
-        break;
-    }
-    if (a->r_max < INFINITY) {
-        const REAL cap = (REAL)a->r_max;
-        for (int i = 0; i < n; i++)
-            R[i] = R[i] < cap ? R[i] : cap;
-    }
-}
+#include "act_impl.h" /* SFX(activate): the run's own activation */
 
 /**
  * D[i] *= f'(V[i]) from V and r = f(V) (0 where the clamp holds r at r_max): relu 1 (V > 0),
@@ -374,7 +327,7 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
     }
     memset(V, 0, sz * sizeof *V);
     for (int bb = 0; bb < cb; bb++)
-        SFX(tr_activate)(&nt->act, n, V + (size_t)bb * n, R + (size_t)bb * n);
+        SFX(activate)(&nt->act, n, V + (size_t)bb * n, R + (size_t)bb * n);
     const REAL noise_s = (REAL)(sigma * sqrt(dt));
     a->bad_step = -1;
     for (int t = 0; t < T; t++) {
@@ -410,7 +363,7 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
                     SFX(tr_noise)(n, c->noise_key, b0 + bb, t, nz, nz, Vn);
                 }
             }
-            SFX(tr_activate)(&nt->act, n, Vn, Rn);
+            SFX(activate)(&nt->act, n, Vn, Rn);
             if (a->bad_step < 0) {
                 int bad = 0;
                 for (int i = 0; i < n; i++)
