@@ -85,8 +85,11 @@ reps_of() {
     n=${n%x*}
     if [ "$n" -lt 256 ]; then echo "$REPS_SMALL"; else echo "$REPS"; fi
 }
+# OPENBLAS_NUM_THREADS on the eirnn side too: bench_train's openblas_set_num_threads(1) comes
+# after OpenBLAS has started its pool, whose idle thread then doubled eirnn's process CPU time
+# at N = 50 (not its wall time) on a machine with a free core.
 run_eirnn() {
-    "$BENCH" --cases "$1" --prec "$PREC" --T "$T" --threads "$THREADS" --reps "$(reps_of "$1")" \
+    OPENBLAS_NUM_THREADS=$THREADS "$BENCH" --cases "$1" --prec "$PREC" --T "$T" --threads "$THREADS" --reps "$(reps_of "$1")" \
         --warmup "$WARMUP" >>"$OUT/eirnn.jsonl"
 }
 run_torch() {

@@ -229,6 +229,72 @@ HOT static void SFX(tr_back_exp)(int n, double dt, int noisy, const REAL *restri
     }
 }
 
+/**
+ * The factors of tr_exp_euler() and tr_back_exp() for a gate that is the same at every step and
+ * trial (z = G_b: no recurrent gate, no input gating), once per chunk into @p K (TR_EK x N):
+ * e, g / z, the noise scale s (with @p sigma > 0), g, 1 / z, h e - g / z, (1 / z) / 2 and
+ * 2 x e^2 / (g (2 - g)) - 1 (with noise), each the expression those functions evaluate per
+ * step, so the results are the same bytes.
+ */
+static void SFX(tr_exp_consts)(int n, double dt, double sigma, const REAL *restrict z,
+                               REAL *restrict K)
+{
+    const REAL h = (REAL)dt, sg = (REAL)sigma;
+    REAL *ke = K, *kgi = K + n, *ks = K + 2 * n, *kg = K + 3 * n, *kiz = K + 4 * n;
+    REAL *kc1 = K + 5 * n, *kc2 = K + 6 * n, *kc3 = K + 7 * n;
+    for (int i = 0; i < n; i++) {
+        REAL zi = z[i], x = zi * h, e, g;
+        DECAY_GAIN(x, &e, &g);
+        const REAL iz = 1 / zi;
+        ke[i] = e;
+        kgi[i] = g / zi;
+        ks[i] = sigma > 0 ? sg * (REAL)sqrt((double)(g * (2 - g) / (2 * zi))) : 0;
+        kg[i] = g;
+        kiz[i] = iz;
+        kc1[i] = h * e - g * iz;
+        kc2[i] = iz / 2;
+        kc3[i] = sigma > 0 ? 2 * x * e * e / (g * (2 - g)) - 1 : 0;
+    }
+}
+
+/** tr_exp_euler() with the factors of tr_exp_consts(): V from Vo. */
+HOT static void SFX(tr_exp_euler_k)(int n, const REAL *restrict K, const REAL *restrict Id,
+                                    const REAL *restrict Vo, REAL *restrict V)
+{
+    const REAL *ke = K, *kgi = K + n;
+    for (int i = 0; i < n; i++)
+        V[i] = Vo[i] * ke[i] + Id[i] * kgi[i];
+}
+
+/** tr_back_exp() with the factors of tr_exp_consts() (same operations in the same order). */
+HOT static void SFX(tr_back_exp_k)(int n, double dt, int noisy, const REAL *restrict K,
+                                   const REAL *restrict Vt, const REAL *restrict Id,
+                                   const REAL *restrict nz, REAL *restrict dv, REAL *restrict dI,
+                                   REAL *restrict dz)
+{
+    const REAL h = (REAL)dt;
+    const REAL *ke = K, *kg = K + 3 * n, *kiz = K + 4 * n, *kc1 = K + 5 * n;
+    const REAL *kc2 = K + 6 * n, *kc3 = K + 7 * n;
+    if (noisy) {
+        for (int i = 0; i < n; i++) {
+            const REAL d = dv[i], e = ke[i], iz = kiz[i];
+            REAL gz = -h * Vt[i] * e + Id[i] * iz * kc1[i];
+            gz += nz[i] * kc2[i] * kc3[i];
+            dI[i] = d * kg[i] * iz;
+            dz[i] = d * gz;
+            dv[i] = d * e;
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const REAL d = dv[i], e = ke[i], iz = kiz[i];
+        const REAL gz = -h * Vt[i] * e + Id[i] * iz * kc1[i];
+        dI[i] = d * kg[i] * iz;
+        dz[i] = d * gz;
+        dv[i] = d * e;
+    }
+}
+
 /** Backward through one Euler step: dI = dt dv, dz = -dt V dv, direct dv (1 - dt z). */
 HOT static void SFX(tr_back_euler)(int n, double dt, const REAL *restrict z,
                                    const REAL *restrict Vt, REAL *restrict dv, REAL *restrict dI,
@@ -329,6 +395,10 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
     for (int bb = 0; bb < cb; bb++)
         SFX(activate)(&nt->act, n, V + (size_t)bb * n, R + (size_t)bb * n);
     const REAL noise_s = (REAL)(sigma * sqrt(dt));
+    /* z = G_b at every step and trial: exp_euler's factors once (tr_exp_consts) */
+    const int kz = expe && nt->gw == 1 && !split && !mx_in;
+    REAL *EK = kz ? TA(w->EK) : NULL;
+    if (kz) SFX(tr_exp_consts)(n, dt, sigma, TA(p->leak), EK);
     a->bad_step = -1;
     for (int t = 0; t < T; t++) {
         const REAL *Rt = R + (size_t)t * sz;
@@ -352,7 +422,10 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
                 SFX(tr_drive)
                 (n, u, nt->gw == 2 ? u + n : NULL, TA(p->bias), TA(p->leak), mx_in, Id, z);
             }
-            if (expe) {
+            if (kz) {
+                SFX(tr_exp_euler_k)(n, EK, Id, V + o, Vn);
+                if (sigma > 0) SFX(tr_noise)(n, c->noise_key, b0 + bb, t, EK + 2 * n, nz, Vn);
+            } else if (expe) {
                 SFX(tr_exp_euler)(n, dt, sigma, Id, z, V + o, Vn, sigma > 0 ? nz : NULL);
                 if (sigma > 0) SFX(tr_noise)(n, c->noise_key, b0 + bb, t, nz, nz, Vn);
             } else {
@@ -450,6 +523,9 @@ static void SFX(tr_backward)(const train_call *c, int b0, int cb, train_ws *w, t
     REAL *DR[2] = {TA(w->DR), TA(w->DR) + sz};
     const int split = nt->mode == TRAIN_SPLIT, ne = nt->n_e;
     REAL *DU = split ? TA(w->DU) : NULL;
+    /* tr_forward's exp_euler factors of a constant gate (tr_exp_consts) */
+    const int kz = expe && nt->gw == 1 && !split && !(nin > 0 && p->M_in);
+    const REAL *EK = kz ? TA(w->EK) : NULL;
     /* readout: dW_out = DY^T R_{1..T}, db_out = sum DY */
     GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, no, nr, (int)rows, 1, DY, no, R + sz, n, 0,
          TA(a->dWout), nr);
@@ -473,8 +549,10 @@ static void SFX(tr_backward)(const train_call *c, int b0, int cb, train_ws *w, t
                 d[i] += dr[i];
             REAL *dI = DIZ + ((size_t)t * cb + bb) * gwn;
             REAL *dz = nt->gw == 2 ? dI + n : TA(w->U);
-            if (expe) SFX(tr_back_exp)
-            (n, dt, noisy, Z + o, V + o, Ib + o, noisy ? NZ + o : NULL, d, dI, dz);
+            if (kz) SFX(tr_back_exp_k)
+            (n, dt, noisy, EK, V + o, Ib + o, noisy ? NZ + o : NULL, d, dI, dz);
+            else if (expe) SFX(tr_back_exp)(n, dt, noisy, Z + o, V + o, Ib + o,
+                                            noisy ? NZ + o : NULL, d, dI, dz);
             else SFX(tr_back_euler)(n, dt, Z + o, V + o, d, dI, dz);
             if (nt->gw == 1)
                 for (int i = 0; i < n; i++)

@@ -70,7 +70,11 @@ typedef struct train_ws {
     void *DIZ;   /**< T*cb x gw*N: d loss / d I and d loss / d z per step */
     void *DU;    /**< SPLIT: T*cb x 2N: du_E, du_I per step */
     void *carry; /**< cb x N: d loss / d V_{t+1} through V_{t+1}'s own update */
+    void *EK;    /**< gw 1: TR_EK x N exp_euler factors of the constant gate z = G_b */
 } train_ws;
+
+/** Rows of train_ws.EK (train_bptt_impl.h's tr_exp_consts()). */
+#define TR_EK 8
 
 /** The gradient of one chunk with respect to the effective arrays, and its loss sums. */
 typedef struct train_acc {

@@ -421,6 +421,7 @@ static size_t carve_ws(const eir_net *nt, int T, int cb, unsigned char *mem, tra
     o->DIZ = align_up(&cur, rows * gwn * es);
     o->DU = align_up(&cur, nt->gw == 2 ? rows * gwn * es : 0); /* SPLIT (any gated call) */
     o->carry = align_up(&cur, (size_t)cb * n * es);
+    o->EK = align_up(&cur, nt->gw == 1 ? TR_EK * n * es : 0);
     return (size_t)(cur - start) + 64;
 }
 
