@@ -172,6 +172,10 @@ eir_status eir_task_train(eir_net *n, eir_adam *a, const eir_task_spec *t, const
                           int batch, int64_t from, int64_t iterations, eir_train_row_fn cb,
                           void *ctx, eir_error *err);
 
+/** Trials per chunk of eir_task_evaluate() (TRAINING.md "Evaluation"; part of what the
+ *  trials are): its memory is that of this many trials, however many it scores. */
+#define EIR_TASK_EVAL_CHUNK 256
+
 /** Evaluation on held-out trials. */
 typedef struct eir_task_eval {
     eir_task_score score;

@@ -21,8 +21,7 @@
 #include "eir_task.h"
 #include "train_adam_internal.h"
 
-/** Trials per evaluation chunk (TRAINING.md "Evaluation"; part of what the trials are). */
-#define EIR_EVAL_CHUNK 256
+#define EIR_EVAL_CHUNK EIR_TASK_EVAL_CHUNK
 
 /** Put @p pre in front of the string @p s (capacity @p cap), truncating its end if need be. */
 static void prefix(char *s, size_t cap, const char *pre)

@@ -276,10 +276,13 @@ static eir_status parse_job(tctx *c, const json_t *j)
     return EIR_OK;
 }
 
-/* trials x longest trial x (n_in + n_out) values against the input value limit. */
-static eir_status check_values(tctx *c, int64_t trials, const char *ptr, const char *what)
+/* trials x longest trial x (n_in + n_out) values against the input value limit; an
+ * evaluation or a test holds at most EIR_TASK_EVAL_CHUNK trials at a time (@p chunked). */
+static eir_status check_values(tctx *c, int64_t trials, int chunked, const char *ptr,
+                               const char *what)
 {
     const eir_task_spec *t = &c->r->task;
+    if (chunked && trials > EIR_TASK_EVAL_CHUNK) trials = EIR_TASK_EVAL_CHUNK;
     int64_t width = (int64_t)eir_task_n_in(t) + eir_task_n_out(t) + 1, values;
     if (__builtin_mul_overflow(trials, c->r->max_steps, &values) ||
         __builtin_mul_overflow(values, width, &values))
@@ -301,9 +304,9 @@ static eir_status parse_all(tctx *c, const json_t *j)
         parse_optimizer(c, j) || parse_trainable(c, j) || parse_sizes(c, j) ||
         parse_evaluate(c, j) || parse_test(c, j) || parse_job(c, j))
         return EIR_EINVAL;
-    if (check_values(c, c->r->batch, "/batch", "a batch's") ||
-        check_values(c, c->r->eval_trials, "/evaluate/trials", "the evaluation's") ||
-        check_values(c, c->r->test_trials, "/test/trials", "the test's"))
+    if (check_values(c, c->r->batch, 0, "/batch", "a batch's") ||
+        check_values(c, c->r->eval_trials, 1, "/evaluate/trials", "a chunk of the evaluation's") ||
+        check_values(c, c->r->test_trials, 1, "/test/trials", "a chunk of the test's"))
         return EIR_EINVAL;
     return EIR_OK;
 }
