@@ -3,11 +3,13 @@
  * @brief The activation r = f(V) of one row with the r_max clamp (MODEL.md section 4), written
  * once for the simulation (sim_impl.h) and the training (train_bptt_impl.h), so that a trained
  * network's forward pass is the run's, bit for bit. Included by those templates with REAL,
- * SFX() and HOT defined; defines SFX(activate). Cannot fail.
+ * SFX() and HOT defined, and ACT_FN the name to give it: the two includers name it apart
+ * (activate_f64, tr_activate_f64), because clang gives a target_clones function's resolver
+ * external linkage even when the function is static, and two equal names then clash at link
+ * time in a library holding both (the fuzz targets' did). Cannot fail.
  */
 /** Rates r = f(V) for one row, with the r_max clamp. */
-HOT static void SFX(activate)(const eir_activation *a, int n, const REAL *restrict V,
-                              REAL *restrict R)
+HOT static void ACT_FN(const eir_activation *a, int n, const REAL *restrict V, REAL *restrict R)
 {
     switch (a->kind) {
     case EIR_ACT_RELU:
@@ -54,3 +56,5 @@ HOT static void SFX(activate)(const eir_activation *a, int n, const REAL *restri
             R[i] = R[i] < cap ? R[i] : cap;
     }
 }
+
+#undef ACT_FN

@@ -127,7 +127,8 @@ HOT static void SFX(rk4_stage)(int n, const REAL *restrict Id, const REAL *restr
     }
 }
 
-#include "act_impl.h" /* SFX(activate) */
+#define ACT_FN SFX(activate)
+#include "act_impl.h"
 
 /**
  * Sums of r over the E cells and the I cells of [i0, i1) (E cells are [0, n_e)) into *se,

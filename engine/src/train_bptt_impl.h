@@ -37,7 +37,8 @@
 
 #define TA(p) ((REAL *)(p))
 
-#include "act_impl.h" /* SFX(activate): the run's own activation */
+#define ACT_FN SFX(tr_activate) /* the run's own activation, named apart (act_impl.h) */
+#include "act_impl.h"
 
 /**
  * D[i] *= f'(V[i]) from V and r = f(V) (0 where the clamp holds r at r_max): relu 1 (V > 0),
@@ -393,7 +394,7 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
     }
     memset(V, 0, sz * sizeof *V);
     for (int bb = 0; bb < cb; bb++)
-        SFX(activate)(&nt->act, n, V + (size_t)bb * n, R + (size_t)bb * n);
+        SFX(tr_activate)(&nt->act, n, V + (size_t)bb * n, R + (size_t)bb * n);
     const REAL noise_s = (REAL)(sigma * sqrt(dt));
     /* z = G_b at every step and trial: exp_euler's factors once (tr_exp_consts) */
     const int kz = expe && nt->gw == 1 && !split && !mx_in;
@@ -436,7 +437,7 @@ static void SFX(tr_forward)(const train_call *c, int b0, int cb, train_ws *w, tr
                     SFX(tr_noise)(n, c->noise_key, b0 + bb, t, nz, nz, Vn);
                 }
             }
-            SFX(activate)(&nt->act, n, Vn, Rn);
+            SFX(tr_activate)(&nt->act, n, Vn, Rn);
             if (a->bad_step < 0) {
                 int bad = 0;
                 for (int i = 0; i < n; i++)
