@@ -203,6 +203,7 @@ static eir_status parse_sizes(tctx *c, const json_t *j)
         integer(c, j, "", "checkpoint_every", 1, EIR_TRAINING_MAX_ITERATIONS,
                 &c->r->checkpoint_every))
         return EIR_EINVAL;
+    if (batch > max_batch) batch = max_batch; /* the default, past a smaller trial limit */
     c->r->batch = (int)batch;
     const json_t *v = ju_member(j, "", "seed", ptr);
     if (v) {
