@@ -169,6 +169,24 @@ enum MHD_Result srv_job_get(srv_req *r, const srv_job_kind *k)
     return ret;
 }
 
+enum MHD_Result srv_job_request(srv_req *r, const srv_job_kind *k)
+{
+    store_conn *c = srv_thread_conn(r->s);
+    store_run job;
+    enum MHD_Result ret;
+    if (srv_job_fetch(r, c, k, &job, &ret)) return ret;
+    store_run_clear(&job);
+    char *req = NULL;
+    store_status st = store_run_request(c, r->params[0], &req);
+    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
+    if (st != STORE_OK) {
+        char what[96];
+        snprintf(what, sizeof what, "%s %s", k->noun, r->params[0]);
+        return srv_problem_store(r, st, c, what);
+    }
+    return srv_reply(r, 200, srv_response_take(r, req, strlen(req), "application/json"));
+}
+
 enum MHD_Result srv_job_cancel(srv_req *r, const srv_job_kind *k)
 {
     srv *s = r->s;

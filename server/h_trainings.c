@@ -222,20 +222,7 @@ enum MHD_Result h_trainings_delete(srv_req *r)
 
 enum MHD_Result h_trainings_request(srv_req *r)
 {
-    store_conn *c = srv_thread_conn(r->s);
-    store_run t;
-    enum MHD_Result ret;
-    if (srv_job_fetch(r, c, &training_kind, &t, &ret)) return ret;
-    store_run_clear(&t);
-    char *req = NULL;
-    store_status st = store_run_request(c, r->params[0], &req);
-    if (st == STORE_INVALID) st = STORE_NOT_FOUND;
-    if (st != STORE_OK) {
-        char what[96];
-        snprintf(what, sizeof what, "training %s", r->params[0]);
-        return srv_problem_store(r, st, c, what);
-    }
-    return srv_reply(r, 200, srv_response_take(r, req, strlen(req), "application/json"));
+    return srv_job_request(r, &training_kind);
 }
 
 /* A training as GET /v1/trainings lists it (srv_job_item_fn). */

@@ -323,6 +323,9 @@ int srv_wait_param(srv_req *r, double *wait, enum MHD_Result *ret);
  *  store errors. */
 enum MHD_Result srv_job_get(srv_req *r, const srv_job_kind *k);
 /** POST {path}/{id}/cancel: 200 cancelled, 202 stopping, 409 already ended, 404. */
+/** GET {path}/{id}/request: the job's request as it was accepted (application/json); another
+ *  kind's job or a missing one is 404. */
+enum MHD_Result srv_job_request(srv_req *r, const srv_job_kind *k);
 enum MHD_Result srv_job_cancel(srv_req *r, const srv_job_kind *k);
 /** DELETE {path}/{id}: 204, 409 while queued or running, 404. */
 enum MHD_Result srv_job_delete(srv_req *r, const srv_job_kind *k);
