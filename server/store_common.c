@@ -183,3 +183,20 @@ const char *store_checkpoint_check(const char *id, const void *state, size_t n, 
     }
     return NULL;
 }
+
+int store_finish_model_args(const char *hash, const char *json, int64_t n, const char *training_id,
+                            const char *run_id, char *why, size_t cap)
+{
+    if (!store_is_hex64(hash))
+        snprintf(why, cap, "model hash must be 64 hex characters (SHA-256)");
+    else if (!json)
+        snprintf(why, cap, "model document missing");
+    else if (n < 0)
+        snprintf(why, cap, "model size N must be >= 0, not %" PRId64, n);
+    else if (training_id && strcmp(training_id, run_id) != 0)
+        snprintf(why, cap, "the model's training must be the finishing job %s, not %.32s", run_id,
+                 training_id);
+    else
+        return 0;
+    return -1;
+}

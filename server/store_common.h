@@ -75,4 +75,12 @@ store_status store_result_fill(unsigned char **buf, size_t *buf_len, size_t chun
 const char *store_checkpoint_check(const char *id, const void *state, size_t n, int64_t iteration,
                                    const store_curve_row *rows, size_t nrows);
 
+/**
+ * Check the arguments of finish_model() (store.h) for the finish of job @p run_id: a 64-hex
+ * @p hash, a @p json document, @p n >= 0, and @p training_id NULL or @p run_id. 0 when they are
+ * fine; else -1 with the reason in @p why (@p cap bytes). Cannot fail otherwise.
+ */
+int store_finish_model_args(const char *hash, const char *json, int64_t n, const char *training_id,
+                            const char *run_id, char *why, size_t cap);
+
 #endif

@@ -361,18 +361,9 @@ store_status sq_finish_model(store_conn *c, const char *name, const char *hash, 
     if (st != STORE_OK) return st;
     if (w->model_done)
         return writer_fail(sc, sq_fail(sc, STORE_INVALID, "a finish creates at most one model"));
-    if (!store_is_hex64(hash))
-        return writer_fail(
-            sc, sq_fail(sc, STORE_INVALID, "model hash must be 64 hex characters (SHA-256)"));
-    if (!json) return writer_fail(sc, sq_fail(sc, STORE_INVALID, "model document missing"));
-    if (n < 0)
-        return writer_fail(
-            sc, sq_fail(sc, STORE_INVALID, "model size N must be >= 0, not %" PRId64, n));
-    if (training_id && strcmp(training_id, w->run_id) != 0)
-        return writer_fail(sc, sq_fail(sc, STORE_INVALID,
-                                       "the model's training must be the finishing job %s, not "
-                                       "%.32s",
-                                       w->run_id, training_id));
+    char why[160];
+    if (store_finish_model_args(hash, json, n, training_id, w->run_id, why, sizeof why))
+        return writer_fail(sc, sq_fail(sc, STORE_INVALID, "%s", why));
     char id[STORE_ID_MAX];
     struct sq_model_row row = {.id = id,
                                .name = name ? name : "",
